@@ -1,0 +1,50 @@
+import path from "node:path";
+
+/** Backends the engine can be forced onto with VCM_BACKEND. */
+export type BackendChoice = "tensorflow" | "wasm" | "cpu";
+
+/** Application settings: the only place that reads process.env. */
+export interface AppConfig {
+  /** SQLite database file (VCM_DB; `--db` on the CLI overrides it). */
+  readonly dbPath: string;
+  /** Folder of saved model checkpoints (VCM_MODELS_DIR). */
+  readonly modelsDir: string;
+  /** HTTP port of the GraphQL server (PORT; `--port` overrides it). */
+  readonly port: number;
+  /** Forced engine backend (VCM_BACKEND), or undefined to pick the fastest that loads. */
+  readonly backend: BackendChoice | undefined;
+  /** Bearer token required by mutations when set (VCM_ADMIN_TOKEN). */
+  readonly adminToken: string | undefined;
+}
+
+export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
+  dbPath: path.resolve("data", "vcm.sqlite"),
+  modelsDir: path.resolve("data", "models"),
+  port: 4000,
+  backend: undefined,
+  adminToken: undefined,
+});
+
+const BACKENDS: ReadonlyArray<BackendChoice> = ["tensorflow", "wasm", "cpu"];
+
+/** Reads the environment (and explicit overrides) into a frozen AppConfig, rejecting bad values. */
+export function loadAppConfig(
+  overrides: Partial<AppConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): AppConfig {
+  const port = overrides.port ?? (env.PORT ? Number(env.PORT) : DEFAULT_APP_CONFIG.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be an integer from 0 to 65535, got "${env.PORT}"`);
+  }
+  const backendEnv = env.VCM_BACKEND?.trim() || undefined;
+  if (backendEnv !== undefined && !BACKENDS.includes(backendEnv as BackendChoice)) {
+    throw new Error(`VCM_BACKEND must be one of ${BACKENDS.join(", ")}, got "${backendEnv}"`);
+  }
+  return Object.freeze({
+    dbPath: path.resolve(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
+    modelsDir: path.resolve(overrides.modelsDir ?? env.VCM_MODELS_DIR ?? DEFAULT_APP_CONFIG.modelsDir),
+    port,
+    backend: overrides.backend ?? (backendEnv as BackendChoice | undefined),
+    adminToken: overrides.adminToken ?? (env.VCM_ADMIN_TOKEN || undefined),
+  });
+}
