@@ -1,0 +1,33 @@
+/** Error codes shared by the CLI and the GraphQL API (the API puts them in `extensions.code`). */
+export enum ErrorCode {
+  NOT_FOUND = "NOT_FOUND",
+  BAD_USER_INPUT = "BAD_USER_INPUT",
+  MODEL_NOT_READY = "MODEL_NOT_READY",
+  CONFLICT = "CONFLICT",
+  UNAUTHENTICATED = "UNAUTHENTICATED",
+  INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
+}
+
+/**
+ * An error whose message is a sentence a person can act on. Anything else that is thrown is a bug:
+ * the CLI prints it as an internal error and the API masks it.
+ */
+export class UserError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = "UserError";
+    this.code = code;
+  }
+}
+
+/** Throws an internal error when a condition that the code guarantees does not hold. */
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(`Invariant failed: ${message}`);
+}
+
+/** Exhaustiveness check for switches over unions. */
+export function assertNever(value: never): never {
+  throw new Error(`Unexpected value: ${String(value)}`);
+}
