@@ -1,0 +1,51 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from "typeorm";
+import { Dataset } from "./dataset.entity.ts";
+import { Item } from "./item.entity.ts";
+import { User } from "./user.entity.ts";
+
+/**
+ * A review or other text of a kept user. itemId is null for text that belongs to the user but to no
+ * kept item (tsv texts with an empty item, or reviews of items removed by the filter).
+ */
+@Entity({ name: "reviews" })
+@Index("IDX_reviews_user", ["userId"])
+@Index("IDX_reviews_item", ["itemId"])
+export class Review {
+  @PrimaryGeneratedColumn({ type: "integer" })
+  id: number;
+
+  @Column({ type: "integer", name: "dataset_id" })
+  @Index("IDX_reviews_dataset")
+  datasetId: number;
+
+  @ManyToOne(() => Dataset, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "dataset_id" })
+  dataset: Dataset;
+
+  @Column({ type: "integer", name: "user_id" })
+  userId: number;
+
+  @ManyToOne(() => User, { onDelete: "CASCADE" })
+  @JoinColumn({ name: "user_id" })
+  user: User;
+
+  @Column({ type: "integer", name: "item_id", nullable: true })
+  itemId: number | null;
+
+  @ManyToOne(() => Item, { onDelete: "SET NULL", nullable: true })
+  @JoinColumn({ name: "item_id" })
+  item: Item | null;
+
+  @Column({ type: "real", nullable: true })
+  rating: number | null;
+
+  @Column({ type: "text" })
+  text: string;
+
+  @Column({ type: "text", nullable: true })
+  summary: string | null;
+
+  /** Unix time in seconds, when the source gives one. */
+  @Column({ type: "integer", nullable: true })
+  time: number | null;
+}
