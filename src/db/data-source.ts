@@ -5,20 +5,22 @@ import { DataSource } from "typeorm";
 import type { AbstractSqliteDriver } from "typeorm/driver/sqlite-abstract/AbstractSqliteDriver.js";
 import { InitialSchema1764200000000 } from "../../migrations/1764200000000-InitialSchema.ts";
 import { TrainedModels1764300000000 } from "../../migrations/1764300000000-TrainedModels.ts";
+import { TrainingJobs1764400000000 } from "../../migrations/1764400000000-TrainingJobs.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { Item } from "./entities/item.entity.ts";
 import { Review } from "./entities/review.entity.ts";
 import { TrainedModel } from "./entities/trained-model.entity.ts";
+import { TrainingJob } from "./entities/training-job.entity.ts";
 import { User } from "./entities/user.entity.ts";
 import { UserWordCounts } from "./entities/user-word-counts.entity.ts";
 import { Word } from "./entities/word.entity.ts";
 
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
-export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel];
+export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob];
 
 /** Every migration, in order; a schema change adds its migration class at the end. */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000];
 
 /** A TypeORM data source over the SQLite file (not yet initialised; openDatabase does that). */
 export function createDataSource(dbPath: string): DataSource {
