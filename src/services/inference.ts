@@ -1,0 +1,325 @@
+/**
+ * Predictions for the API: trained models held in a bounded LRU cache, and batched scoring so that
+ * many users of one query cost one forward pass per (model, source) instead of one per user.
+ */
+import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
+import { topK } from "../engine/metrics.ts";
+import type { PredictionMode, RowsInput, Variant } from "../engine/types.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+import { LruCache } from "./lru-cache.ts";
+
+/** What inference needs of a trained model (the engine's VcmModel provides it). */
+export interface ScoringModel {
+  /** Item scores, rows × items, row-major. */
+  scoreItems(input: RowsInput, mode: PredictionMode): Float32Array;
+  /** click2review p(w|u), rows × words, row-major. */
+  wordDistribution(input: RowsInput): Float32Array;
+  /** ĉu = KL(q(z|x_u) ‖ N(0, I)) per row. */
+  capacity(input: RowsInput): Float32Array;
+  /** Releases the model's tensors. */
+  dispose(): void;
+}
+
+/** A trained model ready to score, with what it was trained on. */
+export interface LoadedModel {
+  readonly modelId: number;
+  readonly datasetName: string;
+  readonly variant: Variant;
+  readonly model: ScoringModel;
+}
+
+/** A dataset's matrices plus the lookups from external ids to rows and columns. */
+export interface DatasetIndex {
+  readonly matrices: DatasetMatrices;
+  /** External user id → row. */
+  readonly userRow: ReadonlyMap<string, number>;
+  /** External item id → column. */
+  readonly itemColumn: ReadonlyMap<string, number>;
+  /** Word → column of the vocabulary. */
+  readonly wordColumn: ReadonlyMap<string, number>;
+}
+
+/** Builds the id lookups of a dataset once, when it enters the cache. */
+export function indexDataset(matrices: DatasetMatrices): DatasetIndex {
+  const toMap = (ids: ReadonlyArray<string>): Map<string, number> => new Map(ids.map((id, i) => [id, i]));
+  return {
+    matrices,
+    userRow: toMap(matrices.userIds),
+    itemColumn: toMap(matrices.itemIds),
+    wordColumn: toMap(matrices.vocabulary),
+  };
+}
+
+/** Which of a user's matrices drives the ranking: clicks (VCM) or review words (VCM-CD, review2click). */
+export type ScoreSource = "CLICKS" | "REVIEWS";
+
+/** One user's ranking request. */
+export interface RecommendationRequest {
+  readonly modelId: number;
+  readonly source: ScoreSource;
+  /** Row of the user in the model's dataset. */
+  readonly row: number;
+  readonly k: number;
+  /** Leave out the items the user clicked in training (the paper's protocol). */
+  readonly excludeSeen: boolean;
+}
+
+/** One ranked item. */
+export interface RankedItem {
+  /** Column of the item in the dataset. */
+  readonly item: number;
+  /** The model's score (softmax probability π_ui) of the item. */
+  readonly score: number;
+  /** 1-based position in the ranking. */
+  readonly rank: number;
+}
+
+/** Caches sized for a 2-core server: a few models and datasets, each up to hundreds of MB. */
+export interface InferenceCacheSizes {
+  readonly models: number;
+  readonly datasets: number;
+}
+
+export const DEFAULT_INFERENCE_CACHE_SIZES: InferenceCacheSizes = Object.freeze({ models: 4, datasets: 2 });
+
+/** Models without a VAEy: no click2review, no VCM-CD. */
+export function hasWordModel(variant: Variant): boolean {
+  return variant !== "popularity";
+}
+
+/** Scores items and words for users of trained models, through bounded caches. */
+export class InferenceService {
+  readonly #models: LruCache<number, LoadedModel>;
+  readonly #datasets: LruCache<string, DatasetIndex>;
+
+  constructor(options: {
+    loadModel: (modelId: number) => Promise<LoadedModel>;
+    loadDataset: (name: string) => Promise<DatasetMatrices>;
+    sizes?: InferenceCacheSizes;
+  }) {
+    const sizes = options.sizes ?? DEFAULT_INFERENCE_CACHE_SIZES;
+    this.#models = new LruCache({
+      capacity: sizes.models,
+      load: options.loadModel,
+      onEvict: (loaded) => loaded.model.dispose(),
+    });
+    this.#datasets = new LruCache({
+      capacity: sizes.datasets,
+      load: async (name) => indexDataset(await options.loadDataset(name)),
+    });
+  }
+
+  /** The loaded model (from the cache when held). */
+  model(modelId: number): Promise<LoadedModel> {
+    return this.#models.get(modelId);
+  }
+
+  /** The dataset index by name (from the cache when held). */
+  dataset(name: string): Promise<DatasetIndex> {
+    return this.#datasets.get(name);
+  }
+
+  /** The model and its dataset together. */
+  async modelWithDataset(modelId: number): Promise<{ loaded: LoadedModel; dataset: DatasetIndex }> {
+    const loaded = await this.model(modelId);
+    return { loaded, dataset: await this.dataset(loaded.datasetName) };
+  }
+
+  /** Forgets a model (deleted or retrained), releasing its tensors. */
+  evictModel(modelId: number): void {
+    this.#models.delete(modelId);
+  }
+
+  /** Forgets a dataset's matrices (after it changed). */
+  evictDataset(name: string): void {
+    this.#datasets.delete(name);
+  }
+
+  /** Releases every cached model. */
+  dispose(): void {
+    this.#models.clear();
+    this.#datasets.clear();
+  }
+
+  /**
+   * Rankings for many requests in request order, with ONE engine call per (model, source) group,
+   * however many users and k values the group holds.
+   */
+  async recommendMany(requests: ReadonlyArray<RecommendationRequest>): Promise<Array<RankedItem[] | Error>> {
+    const results: Array<RankedItem[] | Error> = new Array(requests.length);
+    const groups = groupBy(requests, (r) => `${r.modelId}|${r.source}`);
+    await forEachGroup(groups, results, async (members) => {
+      const { modelId, source } = requests[members[0]];
+      const { loaded, dataset } = await this.modelWithDataset(modelId);
+      const mode = sourceMode(source, loaded.variant);
+      const { matrices } = dataset;
+      const rows = uniqueRows(members.map((m) => requests[m].row));
+      const scores = loaded.model.scoreItems(
+        { matrix: source === "CLICKS" ? matrices.train : matrices.words, rows: rows.list },
+        mode,
+      );
+      const numItems = matrices.train.cols;
+      for (const m of members) {
+        const request = requests[m];
+        const offset = rows.position.get(request.row)! * numItems;
+        const row = scores.subarray(offset, offset + numItems);
+        const ranked = topK({
+          scores: row,
+          k: request.k,
+          exclude: request.excludeSeen ? rowColumns(matrices.train, request.row) : undefined,
+        });
+        results[m] = Array.from(ranked, (item, i) => ({ item, score: row[item], rank: i + 1 }));
+      }
+    });
+    return results;
+  }
+
+  /** click2review p(w|u) for many (model, row) pairs, one engine call per model. */
+  async wordDistributionMany(
+    requests: ReadonlyArray<{ readonly modelId: number; readonly row: number }>,
+  ): Promise<Array<Float32Array | Error>> {
+    const results: Array<Float32Array | Error> = new Array(requests.length);
+    await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
+      const { loaded, dataset } = await this.modelWithDataset(requests[members[0]].modelId);
+      requireWordModel(loaded);
+      const rows = uniqueRows(members.map((m) => requests[m].row));
+      const distribution = loaded.model.wordDistribution({ matrix: dataset.matrices.train, rows: rows.list });
+      const numWords = dataset.matrices.vocabulary.length;
+      for (const m of members) {
+        const offset = rows.position.get(requests[m].row)! * numWords;
+        results[m] = distribution.subarray(offset, offset + numWords);
+      }
+    });
+    return results;
+  }
+
+  /** ĉu for many (model, row) pairs, one engine call per model. */
+  async capacityMany(
+    requests: ReadonlyArray<{ readonly modelId: number; readonly row: number }>,
+  ): Promise<Array<number | Error>> {
+    const results: Array<number | Error> = new Array(requests.length);
+    await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
+      const { loaded, dataset } = await this.modelWithDataset(requests[members[0]].modelId);
+      if (loaded.variant === "popularity") {
+        throw new UserError(
+          ErrorCode.BAD_USER_INPUT,
+          `Model ${loaded.modelId} is a popularity baseline without an encoder, so it has no capacity; choose a VCM model.`,
+        );
+      }
+      const rows = uniqueRows(members.map((m) => requests[m].row));
+      const capacity = loaded.model.capacity({ matrix: dataset.matrices.train, rows: rows.list });
+      for (const m of members) results[m] = capacity[rows.position.get(requests[m].row)!];
+    });
+    return results;
+  }
+
+  /**
+   * Cold start from text alone (review2click, VCM-CD): the text's bag of words over the dataset's
+   * vocabulary goes through VAEy's encoder and VAEx's decoder.
+   */
+  async recommendForText(options: {
+    modelId: number;
+    text: string;
+    k: number;
+    tokenize: (text: string) => ReadonlyArray<string>;
+  }): Promise<{ items: RankedItem[]; knownWords: string[]; unknownTokens: number }> {
+    const { loaded, dataset } = await this.modelWithDataset(options.modelId);
+    requireWordModel(loaded);
+    const tokens = options.tokenize(options.text);
+    const counts = new Map<number, number>();
+    let unknownTokens = 0;
+    for (const token of tokens) {
+      const w = dataset.wordColumn.get(token);
+      if (w === undefined) unknownTokens += 1;
+      else counts.set(w, (counts.get(w) ?? 0) + 1);
+    }
+    if (counts.size === 0) {
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        tokens.length === 0
+          ? "The text has no words to score; write a few words about what the user likes."
+          : `None of the ${tokens.length} words of the text are in the vocabulary of dataset "${loaded.datasetName}"; use words its reviews use.`,
+      );
+    }
+    const columns = [...counts.keys()].sort((a, b) => a - b);
+    const matrix: CsrMatrix = {
+      rows: 1,
+      cols: dataset.matrices.vocabulary.length,
+      indptr: Int32Array.from([0, columns.length]),
+      indices: Int32Array.from(columns),
+      values: Float32Array.from(columns, (w) => counts.get(w)!),
+    };
+    const scores = loaded.model.scoreItems({ matrix, rows: [0] }, "vcm-cd");
+    const ranked = topK({ scores, k: options.k });
+    return {
+      items: Array.from(ranked, (item, i) => ({ item, score: scores[item], rank: i + 1 })),
+      knownWords: columns.map((w) => dataset.matrices.vocabulary[w]),
+      unknownTokens,
+    };
+  }
+}
+
+/** Rejects models that cannot map between clicks and words. */
+export function requireWordModel(loaded: LoadedModel): void {
+  if (!hasWordModel(loaded.variant)) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `Model ${loaded.modelId} is a popularity baseline with no word model (VAEy); choose a VCM model for words, explanations or text.`,
+    );
+  }
+}
+
+function sourceMode(source: ScoreSource, variant: Variant): PredictionMode {
+  if (source === "CLICKS") return "vcm";
+  if (!hasWordModel(variant)) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      "A popularity baseline cannot rank from reviews (source: REVIEWS); use source: CLICKS or a VCM model.",
+    );
+  }
+  return "vcm-cd";
+}
+
+/** The columns of one CSR row (a user's training clicks). */
+export function rowColumns(matrix: CsrMatrix, row: number): Int32Array {
+  return matrix.indices.subarray(matrix.indptr[row], matrix.indptr[row + 1]);
+}
+
+/** Runs each group; a group that fails gives its error to each of its members, not to the others. */
+async function forEachGroup<T>(
+  groups: Map<string, number[]>,
+  results: Array<T | Error>,
+  run: (members: number[]) => Promise<void>,
+): Promise<void> {
+  for (const members of groups.values()) {
+    try {
+      await run(members);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      for (const m of members) results[m] = failure;
+    }
+  }
+}
+
+function groupBy<T>(items: ReadonlyArray<T>, key: (item: T) => string): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const members = groups.get(k);
+    if (members) members.push(i);
+    else groups.set(k, [i]);
+  });
+  return groups;
+}
+
+function uniqueRows(rows: ReadonlyArray<number>): { list: number[]; position: Map<number, number> } {
+  const position = new Map<number, number>();
+  const list: number[] = [];
+  for (const row of rows) {
+    if (!position.has(row)) {
+      position.set(row, list.length);
+      list.push(row);
+    }
+  }
+  return { list, position };
+}
