@@ -3,8 +3,13 @@
  * characteristic each word is of the item's reviews (a smoothed lift), normalised over the whole
  * vocabulary so that each word's weight is its share of the total tie between user and item.
  */
+import type { DataSource } from "typeorm";
 import { csrFromRows, type CsrMatrix } from "../data/csr.ts";
+import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet, tokenize } from "../data/tokenizer.ts";
+import { sqliteOf } from "../db/data-source.ts";
 import { topK } from "../engine/metrics.ts";
+import type { InferenceService } from "./inference.ts";
+import { LruCache } from "./lru-cache.ts";
 
 /**
  * Dirichlet prior mass (in tokens) that pulls an item's word distribution toward the corpus: an item
@@ -151,4 +156,139 @@ export function explainPair(options: {
 export function userTopWordsNeeded(options: { stats: ItemWordStats; item: number; k: number }): number {
   const { itemWords } = options.stats;
   return options.k + itemWords.indptr[options.item + 1] - itemWords.indptr[options.item];
+}
+
+/** One (user, item) pair to explain under one model. */
+export interface ExplanationRequest {
+  readonly modelId: number;
+  /** Row of the user in the model's dataset. */
+  readonly row: number;
+  /** Column of the item in the model's dataset. */
+  readonly item: number;
+  /** Number of words to return. */
+  readonly k: number;
+}
+
+/** An explanation with the words spelled out. */
+export interface NamedExplanation extends Omit<Explanation, "words"> {
+  readonly words: ReadonlyArray<ExplanationWord & { readonly word: string }>;
+}
+
+/**
+ * Explanations in batches: one click2review engine call per model for all the users of a request,
+ * and the per-item word statistics of each dataset computed once (one SQL scan) and cached.
+ */
+export class ExplanationService {
+  readonly #inference: InferenceService;
+  readonly #stats: LruCache<string, ItemWordStats>;
+
+  constructor(options: { dataSource: DataSource; inference: InferenceService; datasetsCached?: number }) {
+    this.#inference = options.inference;
+    this.#stats = new LruCache({
+      capacity: options.datasetsCached ?? 2,
+      load: (name) => this.#loadStats(options.dataSource, name),
+    });
+  }
+
+  /** The item word statistics of a dataset (cached). */
+  itemWordStats(datasetName: string): Promise<ItemWordStats> {
+    return this.#stats.get(datasetName);
+  }
+
+  /** Explains many pairs in request order; a failing model fails only its own pairs. */
+  async explainMany(requests: ReadonlyArray<ExplanationRequest>): Promise<Array<NamedExplanation | Error>> {
+    const distributions = await this.#inference.wordDistributionMany(requests);
+    const results: Array<NamedExplanation | Error> = new Array(requests.length);
+    const statsByModel = new Map<number, Promise<{ stats: ItemWordStats; vocabulary: ReadonlyArray<string> }>>();
+    // Each user's best words are ranked once, deep enough for the largest item among their pairs.
+    const topWordsByUser = new Map<string, Int32Array>();
+    const depthByUser = new Map<string, number>();
+    const prepared: Array<{ stats: ItemWordStats; vocabulary: ReadonlyArray<string> } | Error> = [];
+    for (let i = 0; i < requests.length; i += 1) {
+      const request = requests[i];
+      const distribution = distributions[i];
+      if (distribution instanceof Error) {
+        prepared.push(distribution);
+        continue;
+      }
+      let pending = statsByModel.get(request.modelId);
+      if (pending === undefined) {
+        pending = this.#inference.modelWithDataset(request.modelId).then(async ({ loaded, dataset }) => ({
+          stats: await this.itemWordStats(loaded.datasetName),
+          vocabulary: dataset.matrices.vocabulary,
+        }));
+        statsByModel.set(request.modelId, pending);
+      }
+      try {
+        const ready = await pending;
+        prepared.push(ready);
+        const key = `${request.modelId}|${request.row}`;
+        const depth = userTopWordsNeeded({ stats: ready.stats, item: request.item, k: request.k });
+        depthByUser.set(key, Math.max(depthByUser.get(key) ?? 0, depth));
+      } catch (error) {
+        prepared.push(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    for (let i = 0; i < requests.length; i += 1) {
+      const request = requests[i];
+      const ready = prepared[i];
+      const distribution = distributions[i];
+      if (ready instanceof Error || distribution instanceof Error) {
+        results[i] = ready instanceof Error ? ready : (distribution as Error);
+        continue;
+      }
+      const key = `${request.modelId}|${request.row}`;
+      let userTopWords = topWordsByUser.get(key);
+      if (userTopWords === undefined) {
+        userTopWords = topK({ scores: distribution, k: depthByUser.get(key)! });
+        topWordsByUser.set(key, userTopWords);
+      }
+      const explanation = explainPair({
+        stats: ready.stats,
+        userWords: distribution,
+        userTopWords,
+        item: request.item,
+        k: request.k,
+      });
+      results[i] = {
+        ...explanation,
+        words: explanation.words.map((w) => ({ ...w, word: ready.vocabulary[w.wordIndex] })),
+      };
+    }
+    return results;
+  }
+
+  async #loadStats(dataSource: DataSource, datasetName: string): Promise<ItemWordStats> {
+    const { dataset } = await this.#inference.datasetIndexByName(datasetName);
+    const db = sqliteOf(dataSource);
+    const options = db.prepare(`SELECT "id", "options" FROM "datasets" WHERE "name" = ?`).get(datasetName) as
+      | { id: number; options: string }
+      | undefined;
+    if (options === undefined) throw new Error(`dataset "${datasetName}" vanished while loading its word statistics`);
+    const stopWords = stopWordSet(stopWordLanguages(options.options));
+    const reviews = db
+      .prepare(
+        `SELECT i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" WHERE r."dataset_id" = ?`,
+      )
+      .iterate(options.id) as Iterable<{ item: number; text: string }>;
+    const itemWords = itemWordMatrixFromTexts({
+      reviews,
+      numItems: dataset.matrices.itemIds.length,
+      vocabulary: dataset.matrices.vocabulary,
+      tokenize: (text) => tokenize(text, stopWords),
+    });
+    return buildItemWordStats({ itemWords });
+  }
+}
+
+/** The stop-word languages a dataset was ingested with (its options), or the default. */
+export function stopWordLanguages(optionsJson: string): ReadonlyArray<string> {
+  try {
+    const options = JSON.parse(optionsJson) as Record<string, unknown>;
+    const languages = options.stopWordLanguages ?? options.stopWords ?? options.languages;
+    if (Array.isArray(languages) && languages.every((l) => typeof l === "string")) return languages as string[];
+  } catch {
+    // Options written by an older ingest may not be JSON; the default languages apply.
+  }
+  return DEFAULT_STOP_WORD_LANGUAGES;
 }

@@ -119,6 +119,11 @@ export class InferenceService {
     return this.#datasets.get(name);
   }
 
+  /** The dataset index by name, wrapped like modelWithDataset's. */
+  async datasetIndexByName(name: string): Promise<{ dataset: DatasetIndex }> {
+    return { dataset: await this.dataset(name) };
+  }
+
   /** The model and its dataset together. */
   async modelWithDataset(modelId: number): Promise<{ loaded: LoadedModel; dataset: DatasetIndex }> {
     const loaded = await this.model(modelId);

@@ -1,0 +1,110 @@
+import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
+
+/** Which of the user's data drives a ranking. */
+export enum RecommendationSourceEnum {
+  CLICKS = "CLICKS",
+  REVIEWS = "REVIEWS",
+}
+registerEnumType(RecommendationSourceEnum, {
+  name: "RecommendationSource",
+  description:
+    "CLICKS: VCM, items ranked from the user's training clicks (z = μx(x_u)). REVIEWS: VCM-CD (review2click), items ranked from the bag of words of the user's reviews alone (r = μy(y_u)); needs a model with a word model (not popularity).",
+});
+
+/** Value behind a Recommendation or RankedItem: positions in the dataset's matrices, resolved lazily. */
+export interface RankedItemValue {
+  readonly modelId: number;
+  readonly datasetId: number;
+  /** Column of the item in the dataset. */
+  readonly item: number;
+  readonly score: number;
+  readonly rank: number;
+  /** Row of the user the ranking is for (absent for text rankings). */
+  readonly row?: number;
+}
+
+/** An item with its place in a ranking. */
+@ObjectType("RankedItem", { description: "An item, its score under the model and its place in the ranking." })
+export class RankedItemType {
+  @Field(() => Float, { description: "The model's probability π_ui of the item (softmax over all items, so scores of one ranking sum to at most 1)." })
+  score: number;
+
+  @Field(() => Int, { description: "1-based position in the ranking." })
+  rank: number;
+}
+
+/** A recommended item for a user (the `explanation` field is resolved on demand). */
+@ObjectType("Recommendation", { description: "An item recommended to a user, with its score, rank and, on request, the words that tie them." })
+export class RecommendationType {
+  @Field(() => Float, { description: "The model's probability π_ui of the item (softmax over all items)." })
+  score: number;
+
+  @Field(() => Int, { description: "1-based position in the ranking." })
+  rank: number;
+}
+
+/** One word of an explanation. */
+@ObjectType("ExplanationWord", { description: "A word that ties a user to an item, with its share of the tie." })
+export class ExplanationWordType {
+  @Field(() => String)
+  word: string;
+
+  @Field(() => Float, {
+    description:
+      "This word's share of the whole user–item tie: tie(w) / Σ_v tie(v) over the entire vocabulary, where tie(w) = p(w|u) · lift(w, i). The weights of all vocabulary words sum to 1, so the weights listed are the fraction of the evidence these words carry.",
+  })
+  weight: number;
+
+  @Field(() => Float, { description: "p(w|u): the user's click2review probability of the word (VAEy's decoder applied to μx(x_u))." })
+  userProbability: number;
+
+  @Field(() => Float, {
+    description:
+      "lift(w, i) = P(w|i) / P(w): how much more often the item's reviews use the word than the whole corpus, with P(w|i) = (c_iw + μ·P(w)) / (n_i + μ) (Dirichlet-smoothed, μ = 50 tokens) and P(w) the add-one smoothed corpus frequency. Above 1: characteristic of the item.",
+  })
+  lift: number;
+}
+
+/** The words that tie a user to an item. */
+@ObjectType("Explanation", {
+  description:
+    "Why an item suits a user, in words: the user's click2review word distribution p(w|u) weighted by how characteristic each word is of the item's reviews (lift). Each word's weight is its share of the total tie Σ_w p(w|u)·lift(w, i); weights over the whole vocabulary sum to 1, and coveredShare says how much of it the listed words carry.",
+})
+export class ExplanationType {
+  @Field(() => [ExplanationWordType], { description: "The k words with the largest weights, largest first." })
+  words: ExplanationWordType[];
+
+  @Field(() => Float, { description: "Sum of the listed words' weights: the fraction (0–1) of the whole tie they carry." })
+  coveredShare: number;
+
+  @Field(() => Float, {
+    description:
+      "Σ_w p(w|u) · lift(w, i): the expected lift of the user's words in the item's reviews. Above 1, the item's reviews use this user's words more than the corpus does; comparable across items for one user.",
+  })
+  affinity: number;
+
+  @Field(() => Int, {
+    description: "Vocabulary tokens in the item's reviews. With 0 the item has no review text, every lift is 1 and the weights are the user's own p(w|u).",
+  })
+  itemReviewTokens: number;
+}
+
+/** One word of a user's click2review distribution. */
+@ObjectType("WordProbability", { description: "A word and its probability under the user's click2review distribution p(w|u)." })
+export class WordProbabilityType {
+  @Field(() => String)
+  word: string;
+
+  @Field(() => Float, { description: "p(w|u); over the whole vocabulary these sum to 1." })
+  probability: number;
+}
+
+/** Cold-start recommendations for a text. */
+@ObjectType("TextRecommendations", { description: "Items recommended from a text alone (VCM-CD, review2click), and how the text was read." })
+export class TextRecommendationsType {
+  @Field(() => [String], { description: "Distinct words of the text that the dataset's vocabulary knows (the only ones the model sees), in vocabulary order." })
+  knownWords: string[];
+
+  @Field(() => Int, { description: "Tokens of the text (after stop-word removal) that are not in the vocabulary and were ignored." })
+  unknownTokenCount: number;
+}

@@ -1,0 +1,127 @@
+import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { EpochRecordType } from "./trained-model.type.ts";
+
+/** Life cycle of a training job, as GraphQL names it (values are the stored statuses). */
+export enum TrainingJobStatusEnum {
+  QUEUED = "queued",
+  RUNNING = "running",
+  SUCCEEDED = "succeeded",
+  FAILED = "failed",
+  CANCELLED = "cancelled",
+}
+registerEnumType(TrainingJobStatusEnum, {
+  name: "TrainingJobStatus",
+  description:
+    "QUEUED: waiting for the job before it (one trains at a time). RUNNING: training in a separate process. SUCCEEDED: the model is saved (see model). FAILED: see error (also set for jobs that were running when the server restarted). CANCELLED: stopped by cancelTrainingJob; no model kept.",
+});
+
+/** Model variants that can be trained through the API. */
+export enum VariantEnum {
+  VCM = "vcm",
+  VCM_SE = "vcm-se",
+  VCM_OD = "vcm-od",
+  VCM_NV = "vcm-nv",
+  POPULARITY = "popularity",
+}
+registerEnumType(VariantEnum, {
+  name: "Variant",
+  description: "VCM: the joint model. VCM_SE: two independent VAEs. VCM_OD: VAEy first, frozen, then VAEx. VCM_NV: ‖μx − μy‖² instead of the cross KLs. POPULARITY: item popularity, the floor.",
+});
+
+/** Progress of a job, from the epochs reported so far. */
+@ObjectType("TrainingProgress", { description: "How far a training job has come." })
+export class TrainingProgressType {
+  @Field(() => Int, { description: "Epochs finished." })
+  epoch: number;
+
+  @Field(() => Int, { description: "Epochs the job runs (vcm-od: both phases)." })
+  totalEpochs: number;
+
+  @Field(() => EpochRecordType, { nullable: true, description: "The last finished epoch: loss terms, β, validation NDCG@100, seconds." })
+  lastEpoch: EpochRecordType | null;
+
+  @Field(() => Float, { nullable: true, description: "Best validation NDCG@100 so far." })
+  bestValidationNdcg100: number | null;
+
+  @Field(() => Float, { nullable: true, description: "Estimated seconds until the job ends (mean epoch time × epochs left); null before the first epoch." })
+  etaSeconds: number | null;
+}
+
+/** A training job; resolvers return the TrainingJob entity as its value. */
+@ObjectType("TrainingJob", { description: "A training run started through the API; poll it with trainingJob(id)." })
+export class TrainingJobType {
+  @Field(() => ID)
+  id: number;
+
+  @Field(() => String, { description: "Engine variant being trained." })
+  variant: string;
+
+  @Field(() => GraphQLJSONObject, { description: "The resolved configuration the job trains with (requested hyper-parameters over the defaults)." })
+  config: Record<string, unknown>;
+
+  @Field(() => TrainingJobStatusEnum)
+  status: string;
+
+  @Field(() => String, { nullable: true, description: "Why the job failed or was cancelled, as a sentence." })
+  error: string | null;
+
+  @Field(() => GraphQLDateTimeISO)
+  createdAt: Date;
+
+  @Field(() => GraphQLDateTimeISO, { nullable: true })
+  startedAt: Date | null;
+
+  @Field(() => GraphQLDateTimeISO, { nullable: true })
+  finishedAt: Date | null;
+}
+
+/** Hyper-parameters a job may set; everything omitted keeps the engine's default (the paper's settings). */
+@InputType("HyperParametersInput", { description: "Training hyper-parameters; omitted fields keep the paper's defaults." })
+export class HyperParametersInput {
+  @Field(() => Int, { nullable: true, description: "Latent size K (default 100)." })
+  latentDim?: number;
+
+  @Field(() => Int, { nullable: true, description: "VAEx hidden width (default 600)." })
+  hiddenX?: number;
+
+  @Field(() => Int, { nullable: true, description: "VAEy encoder hidden width (default 500)." })
+  hiddenY?: number;
+
+  @Field(() => Float, { nullable: true, description: "Input dropout of VAEx, 0 ≤ p < 1 (default 0.5)." })
+  dropout?: number;
+
+  @Field(() => Float, { nullable: true, description: "Final KL weight β (default 0.4)." })
+  beta?: number;
+
+  @Field(() => Int, { nullable: true, description: "Steps over which β rises from 0 (default 40,000)." })
+  annealSteps?: number;
+
+  @Field(() => Int, { nullable: true, description: "Epochs (default 200)." })
+  epochs?: number;
+
+  @Field(() => Int, { nullable: true, description: "Users per step (default 128)." })
+  batchSize?: number;
+
+  @Field(() => Float, { nullable: true, description: "Adam step size (default 0.001)." })
+  learningRate?: number;
+
+  @Field(() => Int, { nullable: true, description: "Seed of every random choice (default 1)." })
+  seed?: number;
+
+  @Field(() => Int, { nullable: true, description: "Stop after this many epochs without a better validation NDCG@100 (default: never)." })
+  patience?: number;
+}
+
+/** What startTraining needs. */
+@InputType("StartTrainingInput")
+export class StartTrainingInput {
+  @Field(() => String, { description: "Name of the dataset to train on." })
+  dataset: string;
+
+  @Field(() => VariantEnum)
+  variant: VariantEnum;
+
+  @Field(() => HyperParametersInput, { nullable: true })
+  hyperParameters?: HyperParametersInput;
+}
