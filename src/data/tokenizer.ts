@@ -1,0 +1,37 @@
+import * as stopword from "stopword";
+import { ErrorCode, UserError } from "../errors.ts";
+
+/** Runs of Unicode letters, combining marks and digits; everything else separates words. */
+const TOKEN_PATTERN = /[\p{L}\p{M}\p{N}]+/gu;
+
+/** Stop-word languages used when none are given (ISO 639-3 codes of the `stopword` package). */
+export const DEFAULT_STOP_WORD_LANGUAGES: ReadonlyArray<string> = ["eng"];
+
+/** The union of the `stopword` package's lists for the given languages, lowercased. */
+export function stopWordSet(languages: ReadonlyArray<string> = DEFAULT_STOP_WORD_LANGUAGES): Set<string> {
+  const lists = stopword as unknown as Record<string, unknown>;
+  const words = new Set<string>();
+  for (const language of languages) {
+    const list = lists[language];
+    if (!Array.isArray(list) || language === "removeStopwords") {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `There is no stop-word list for language "${language}"; use codes such as eng, deu, fra, spa.`);
+    }
+    for (const word of list) words.add(String(word).toLowerCase());
+  }
+  return words;
+}
+
+/**
+ * Splits text into lowercase words of Unicode letters and digits, dropping stop words and
+ * one-character tokens (the "s" and "t" that apostrophes leave behind carry no meaning).
+ */
+export function tokenize(text: string, stopWords: ReadonlySet<string>): string[] {
+  const matches = text.toLowerCase().match(TOKEN_PATTERN);
+  if (matches === null) return [];
+  return matches.filter((token) => token.length > 1 && !stopWords.has(token));
+}
+
+/** The raw token matches of a text, before stop-word removal (shared with the corpus builder's fast path). */
+export function tokenMatches(text: string): RegExpMatchArray | null {
+  return text.toLowerCase().match(TOKEN_PATTERN);
+}

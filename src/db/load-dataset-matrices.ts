@@ -1,0 +1,109 @@
+import type BetterSqlite3 from "better-sqlite3";
+import type { DataSource } from "typeorm";
+import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+import { sqliteOf } from "./data-source.ts";
+
+/** The row of a dataset found by name or id. */
+export interface DatasetRef {
+  readonly id: number;
+  readonly name: string;
+  readonly userCount: number;
+  readonly itemCount: number;
+  readonly vocabularySize: number;
+}
+
+/** Finds a dataset by id (number) or name (string); a NOT_FOUND UserError names what is ingested. */
+export function findDatasetRef(dataSource: DataSource, nameOrId: string | number): DatasetRef {
+  const db = sqliteOf(dataSource);
+  const columns = "id, name, user_count AS userCount, item_count AS itemCount, vocabulary_size AS vocabularySize";
+  const row = (
+    typeof nameOrId === "number"
+      ? db.prepare(`SELECT ${columns} FROM datasets WHERE id = ?`).get(nameOrId)
+      : db.prepare(`SELECT ${columns} FROM datasets WHERE name = ?`).get(nameOrId)
+  ) as DatasetRef | undefined;
+  if (row === undefined) {
+    const names = db.prepare("SELECT name FROM datasets ORDER BY name").pluck().all() as string[];
+    const known = names.length === 0 ? "none is ingested yet (run `vcm ingest` or `vcm generate`)" : `known: ${names.join(", ")}`;
+    throw new UserError(ErrorCode.NOT_FOUND, `There is no dataset ${JSON.stringify(nameOrId)}; ${known}.`);
+  }
+  return row;
+}
+
+/**
+ * Loads one dataset as the engine reads it: train / validation / test click matrices, the bag of
+ * words and the id maps, with raw statements and packed word-count blobs (no per-entry ORM objects).
+ */
+export async function loadDatasetMatrices(dataSource: DataSource, nameOrId: string | number): Promise<DatasetMatrices> {
+  const ref = findDatasetRef(dataSource, nameOrId);
+  const db = sqliteOf(dataSource);
+  const userIds = db
+    .prepare("SELECT external_id FROM users WHERE dataset_id = ? ORDER BY row_index")
+    .pluck()
+    .all(ref.id) as string[];
+  const itemIds = db
+    .prepare("SELECT external_id FROM items WHERE dataset_id = ? ORDER BY column_index")
+    .pluck()
+    .all(ref.id) as string[];
+  const vocabulary = db
+    .prepare("SELECT word FROM words WHERE dataset_id = ? ORDER BY word_index")
+    .pluck()
+    .all(ref.id) as string[];
+  const [train, validation, test] = loadClicks({ db, datasetId: ref.id, rows: userIds.length, cols: itemIds.length });
+  const words = loadWords({ db, datasetId: ref.id, rows: userIds.length, cols: vocabulary.length });
+  return { datasetId: ref.id, name: ref.name, train, validation, test, words, userIds, itemIds, vocabulary };
+}
+
+const SPLIT_CODE: Readonly<Record<string, number>> = { train: 0, validation: 1, test: 2 };
+
+function loadClicks(options: { db: BetterSqlite3.Database; datasetId: number; rows: number; cols: number }): CsrMatrix[] {
+  const { db, datasetId, rows, cols } = options;
+  const triples = db
+    .prepare(
+      `SELECT u.row_index, i.column_index, c.split FROM clicks c
+       JOIN users u ON u.id = c.user_id JOIN items i ON i.id = c.item_id WHERE c.dataset_id = ?`,
+    )
+    .raw()
+    .all(datasetId) as Array<[number, number, string]>;
+  const counts = [new Int32Array(rows + 1), new Int32Array(rows + 1), new Int32Array(rows + 1)];
+  const splitOf = new Uint8Array(triples.length);
+  triples.forEach(([row, , split], k) => {
+    const code = SPLIT_CODE[split];
+    splitOf[k] = code;
+    counts[code][row + 1] += 1;
+  });
+  return counts.map((indptr, code) => {
+    for (let r = 0; r < rows; r++) indptr[r + 1] += indptr[r];
+    const indices = new Int32Array(indptr[rows]);
+    const fill = indptr.slice(0, rows);
+    triples.forEach(([row, col], k) => {
+      if (splitOf[k] === code) indices[fill[row]++] = col;
+    });
+    for (let r = 0; r < rows; r++) indices.subarray(indptr[r], indptr[r + 1]).sort();
+    return { rows, cols, indptr, indices, values: new Float32Array(indices.length).fill(1) };
+  });
+}
+
+function loadWords(options: { db: BetterSqlite3.Database; datasetId: number; rows: number; cols: number }): CsrMatrix {
+  const { db, datasetId, rows, cols } = options;
+  const blobs = db
+    .prepare(
+      `SELECT u.row_index, w.indices, w.counts FROM user_word_counts w JOIN users u ON u.id = w.user_id
+       WHERE w.dataset_id = ? ORDER BY u.row_index`,
+    )
+    .raw()
+    .all(datasetId) as Array<[number, Buffer, Buffer]>;
+  const indptr = new Int32Array(rows + 1);
+  for (const [row, indexBlob] of blobs) indptr[row + 1] = indexBlob.length / 4;
+  for (let r = 0; r < rows; r++) indptr[r + 1] += indptr[r];
+  const indices = new Int32Array(indptr[rows]);
+  const values = new Float32Array(indptr[rows]);
+  // Byte copies into the typed arrays: blob buffers need not be 4-byte aligned.
+  const indexBytes = new Uint8Array(indices.buffer);
+  const valueBytes = new Uint8Array(values.buffer);
+  for (const [row, indexBlob, countBlob] of blobs) {
+    indexBytes.set(indexBlob, indptr[row] * 4);
+    valueBytes.set(countBlob, indptr[row] * 4);
+  }
+  return { rows, cols, indptr, indices, values };
+}

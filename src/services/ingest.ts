@@ -1,0 +1,273 @@
+import type BetterSqlite3 from "better-sqlite3";
+import type { DataSource } from "typeorm";
+import { CorpusBuilder, type RawReview } from "../data/corpus.ts";
+import {
+  preprocessCorpus,
+  resolvePreprocessOptions,
+  SPLIT_NAMES,
+  type PreprocessedDataset,
+  type PreprocessOptions,
+} from "../data/preprocess.ts";
+import { SkipCounter } from "../data/skips.ts";
+import type { ReadProgress, RecordSource } from "../data/source.ts";
+import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet } from "../data/tokenizer.ts";
+import { sqliteOf } from "../db/data-source.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+
+/** What an ingest reports (the CLI prints it; `--json` prints it as one line). */
+export interface IngestSummary {
+  readonly dataset: string;
+  readonly datasetId: number;
+  /** Figures after preprocessing. */
+  readonly users: number;
+  readonly items: number;
+  readonly clicks: number;
+  readonly reviews: number;
+  readonly vocabulary: number;
+  /** Malformed records skipped, per reason. */
+  readonly skipped: Record<string, number>;
+  /** The first few line numbers of each skip reason. */
+  readonly skippedLines: Record<string, number[]>;
+  readonly splits: { readonly train: number; readonly validation: number; readonly test: number };
+  readonly sparsity: number;
+  /** Records read before preprocessing (reviews and interaction rows). */
+  readonly recordsRead: number;
+  readonly replaced: boolean;
+  readonly seconds: number;
+}
+
+/** Phases an ingest goes through, for progress display. */
+export type IngestProgress =
+  | { readonly phase: "read"; readonly progress: ReadProgress; readonly records: number }
+  | { readonly phase: "preprocess" | "write" | "done"; readonly message: string };
+
+/** Reviews staged per SQLite transaction while reading (bounded memory, few commits). */
+const STAGING_BATCH = 5_000;
+
+/**
+ * Reads a source, preprocesses it as the paper does and stores the dataset. Texts are staged in a
+ * connection-private temp table while reading; everything visible is written in one immediate
+ * transaction at the end, so a killed process leaves the old dataset or the complete new one.
+ */
+export async function ingestDataset(
+  dataSource: DataSource,
+  options: {
+    name: string;
+    source: RecordSource;
+    preprocess?: Partial<PreprocessOptions>;
+    replace?: boolean;
+    stopWordLanguages?: ReadonlyArray<string>;
+    onProgress?: (event: IngestProgress) => void;
+  },
+): Promise<IngestSummary> {
+  const started = performance.now();
+  const name = options.name.trim();
+  if (name === "") throw new UserError(ErrorCode.BAD_USER_INPUT, "The dataset name is empty; pass --dataset NAME.");
+  const preprocess = resolvePreprocessOptions(options.preprocess);
+  const stopWordLanguages = options.stopWordLanguages ?? DEFAULT_STOP_WORD_LANGUAGES;
+  const stopWords = stopWordSet(stopWordLanguages);
+  const onProgress = options.onProgress ?? (() => undefined);
+  const db = sqliteOf(dataSource);
+  assertReplaceAllowed(db, name, options.replace ?? false);
+
+  createStagingTables(db);
+  try {
+    const stage = db.prepare("INSERT INTO temp.ingest_staging (seq, rating, text, summary, time) VALUES (?, ?, ?, ?, ?)");
+    const flush = db.transaction((batch: Array<[number, RawReview]>) => {
+      for (const [sequence, r] of batch) stage.run(sequence, r.rating, r.text, r.summary, r.time === null ? null : Math.round(r.time));
+    });
+    let pending: Array<[number, RawReview]> = [];
+    const corpus = new CorpusBuilder({
+      stopWords,
+      onReviewText: (sequence, review) => {
+        pending.push([sequence, review]);
+        if (pending.length >= STAGING_BATCH) {
+          flush(pending);
+          pending = [];
+        }
+      },
+    });
+    const skips = new SkipCounter();
+    await options.source.read({
+      sink: corpus,
+      skips,
+      onProgress: (progress) => onProgress({ phase: "read", progress, records: corpus.recordCount }),
+    });
+    flush(pending);
+    pending = [];
+    const recordsRead = corpus.recordCount;
+
+    onProgress({ phase: "preprocess", message: `preprocessing ${recordsRead} records` });
+    const data = preprocessCorpus(corpus.build(), preprocess);
+
+    onProgress({ phase: "write", message: `writing ${data.userNames.length} users, ${data.clickCols.length} clicks, ${data.counts.reviews} reviews` });
+    const sparsity = 1 - data.clickCols.length / (data.userNames.length * data.itemNames.length);
+    const write = db.transaction(() => {
+      const replaced = deleteExisting(db, name, options.replace ?? false);
+      const datasetId = writeDataset({
+        db,
+        name,
+        data,
+        source: options.source,
+        sparsity,
+        skipped: skips.counts(),
+        options: { ...preprocess, stopWordLanguages: [...stopWordLanguages], ...options.source.description },
+      });
+      return { datasetId, replaced };
+    });
+    const { datasetId, replaced } = write.immediate();
+    const summary: IngestSummary = {
+      dataset: name,
+      datasetId,
+      users: data.userNames.length,
+      items: data.itemNames.length,
+      clicks: data.clickCols.length,
+      reviews: data.counts.reviews,
+      vocabulary: data.vocabulary.length,
+      skipped: skips.counts(),
+      skippedLines: skips.firstLines(),
+      splits: { train: data.counts.train, validation: data.counts.validation, test: data.counts.test },
+      sparsity,
+      recordsRead,
+      replaced,
+      seconds: (performance.now() - started) / 1000,
+    };
+    onProgress({ phase: "done", message: `ingested "${name}": ${summary.users} users, ${summary.items} items, ${summary.clicks} clicks` });
+    return summary;
+  } finally {
+    dropStagingTables(db);
+  }
+}
+
+function assertReplaceAllowed(db: BetterSqlite3.Database, name: string, replace: boolean): void {
+  const existing = db.prepare("SELECT id FROM datasets WHERE name = ?").get(name);
+  if (existing !== undefined && !replace) {
+    throw new UserError(ErrorCode.CONFLICT, `A dataset named "${name}" already exists; pass --replace to ingest it again, or choose another name.`);
+  }
+}
+
+/** Deletes the old dataset inside the write transaction (its rows cascade); true when there was one. */
+function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boolean): boolean {
+  const existing = db.prepare("SELECT id FROM datasets WHERE name = ?").get(name) as { id: number } | undefined;
+  if (existing === undefined) return false;
+  if (!replace) {
+    throw new UserError(ErrorCode.CONFLICT, `A dataset named "${name}" already exists; pass --replace to ingest it again, or choose another name.`);
+  }
+  db.prepare("DELETE FROM datasets WHERE id = ?").run(existing.id);
+  return true;
+}
+
+function createStagingTables(db: BetterSqlite3.Database): void {
+  dropStagingTables(db);
+  db.exec(
+    "CREATE TEMP TABLE ingest_staging (seq INTEGER PRIMARY KEY, rating REAL, text TEXT NOT NULL, summary TEXT, time INTEGER);" +
+      "CREATE TEMP TABLE ingest_review_map (seq INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, item_id INTEGER);",
+  );
+}
+
+function dropStagingTables(db: BetterSqlite3.Database): void {
+  if (db.inTransaction) return;
+  db.exec("DROP TABLE IF EXISTS temp.ingest_staging; DROP TABLE IF EXISTS temp.ingest_review_map;");
+}
+
+/** Writes one preprocessed dataset with raw prepared statements (TypeORM's save is far too slow for millions of rows). */
+function writeDataset(options: {
+  db: BetterSqlite3.Database;
+  name: string;
+  data: PreprocessedDataset;
+  source: RecordSource;
+  sparsity: number;
+  skipped: Record<string, number>;
+  options: Record<string, unknown>;
+}): number {
+  const { db, name, data } = options;
+  const rows = data.userNames.length;
+  const datasetId = Number(
+    db
+      .prepare(
+        `INSERT INTO datasets (name, source, options, user_count, item_count, click_count, train_click_count,
+           validation_click_count, test_click_count, review_count, vocabulary_size, sparsity, skipped)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        name,
+        options.source.kind,
+        JSON.stringify(options.options),
+        rows,
+        data.itemNames.length,
+        data.clickCols.length,
+        data.counts.train,
+        data.counts.validation,
+        data.counts.test,
+        data.counts.reviews,
+        data.vocabulary.length,
+        options.sparsity,
+        JSON.stringify(options.skipped),
+      ).lastInsertRowid,
+  );
+
+  const insertItem = db.prepare(
+    "INSERT INTO items (dataset_id, external_id, column_index, click_count, train_click_count) VALUES (?, ?, ?, ?, ?)",
+  );
+  const itemIds = new Int32Array(data.itemNames.length);
+  data.itemNames.forEach((externalId, col) => {
+    itemIds[col] = Number(
+      insertItem.run(datasetId, externalId, col, data.itemClickCounts[col], data.itemTrainClickCounts[col]).lastInsertRowid,
+    );
+  });
+
+  const insertUser = db.prepare(
+    `INSERT INTO users (dataset_id, external_id, row_index, train_click_count, validation_click_count, test_click_count,
+       review_count, word_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertWords = db.prepare(
+    "INSERT INTO user_word_counts (user_id, dataset_id, distinct_words, indices, counts) VALUES (?, ?, ?, ?, ?)",
+  );
+  const insertClick = db.prepare("INSERT INTO clicks (dataset_id, user_id, item_id, split) VALUES (?, ?, ?, ?)");
+  const userIds = new Int32Array(rows);
+  const { words } = data;
+  for (let r = 0; r < rows; r++) {
+    const perSplit = [0, 0, 0];
+    for (let k = data.clickIndptr[r]; k < data.clickIndptr[r + 1]; k++) perSplit[data.clickSplit[k]] += 1;
+    const start = words.indptr[r];
+    const end = words.indptr[r + 1];
+    let wordCount = 0;
+    for (let k = start; k < end; k++) wordCount += words.values[k];
+    const userId = Number(
+      insertUser.run(datasetId, data.userNames[r], r, perSplit[0], perSplit[1], perSplit[2], data.userReviewCounts[r], wordCount)
+        .lastInsertRowid,
+    );
+    userIds[r] = userId;
+    insertWords.run(
+      userId,
+      datasetId,
+      end - start,
+      Buffer.from(words.indices.buffer, words.indices.byteOffset + start * 4, (end - start) * 4),
+      Buffer.from(words.values.buffer, words.values.byteOffset + start * 4, (end - start) * 4),
+    );
+    for (let k = data.clickIndptr[r]; k < data.clickIndptr[r + 1]; k++) {
+      insertClick.run(datasetId, userId, itemIds[data.clickCols[k]], SPLIT_NAMES[data.clickSplit[k]]);
+    }
+  }
+
+  const insertWord = db.prepare(
+    "INSERT INTO words (dataset_id, word_index, word, count, document_frequency) VALUES (?, ?, ?, ?, ?)",
+  );
+  data.vocabulary.forEach((word, index) => {
+    insertWord.run(datasetId, index, word, data.vocabularyCounts[index], data.documentFrequency[index]);
+  });
+
+  const mapReview = db.prepare("INSERT INTO temp.ingest_review_map (seq, user_id, item_id) VALUES (?, ?, ?)");
+  for (let s = 0; s < data.reviewRow.length; s++) {
+    const row = data.reviewRow[s];
+    if (row < 0) continue;
+    const col = data.reviewCol[s];
+    mapReview.run(s, userIds[row], col < 0 ? null : itemIds[col]);
+  }
+  db.prepare(
+    `INSERT INTO reviews (dataset_id, user_id, item_id, rating, text, summary, time)
+     SELECT ?, m.user_id, m.item_id, s.rating, s.text, s.summary, s.time
+     FROM temp.ingest_review_map m JOIN temp.ingest_staging s ON s.seq = m.seq ORDER BY m.seq`,
+  ).run(datasetId);
+  return datasetId;
+}
