@@ -1,0 +1,238 @@
+/**
+ * A trained model and its batched predictions: many users in one forward pass, arrays in, arrays out.
+ * VCM ranks items from z = μx(x_u); VCM-CD from r = μy(y_u); click2review decodes words from
+ * z = μx(x_u); the capacity is ĉu = KL(qx(z | x_u) ‖ N(0, I)) (DESIGN.md §2).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ErrorCode, UserError } from "../errors.ts";
+import { sparseBatch } from "./batch.ts";
+import { resolveVcmConfig, type VcmConfig } from "./config.ts";
+import { klToStandardNormal } from "./losses.ts";
+import { sparseBatchTensors } from "./ops.ts";
+import type { BackendName, EpochRecord, ModelSnapshot, NamedWeight, PredictionMode, RowsInput, Variant } from "./types.ts";
+import { decode, encode, paramSpecs, type Params, type Side } from "./vae.ts";
+
+/** Name of the single stored array of the popularity baseline. */
+export const POPULARITY_WEIGHT = "popularity.counts";
+
+interface ModelState {
+  readonly config: VcmConfig;
+  readonly backend: BackendName;
+  readonly numItems: number;
+  readonly numWords: number;
+  /** Live parameters (shared with the training loop while it runs). */
+  readonly params: Params;
+  /** Train-click count per item, for the popularity baseline. */
+  readonly popularity: Float32Array | undefined;
+  readonly history: ReadonlyArray<EpochRecord>;
+  readonly bestEpoch: number;
+}
+
+export class VcmModel {
+  private readonly state: ModelState;
+  private disposed = false;
+
+  private constructor(state: ModelState) {
+    this.state = state;
+  }
+
+  /** Wraps parameters (or popularity counts) that the caller hands over; used by training. */
+  static create(state: ModelState): VcmModel {
+    return new VcmModel(state);
+  }
+
+  /** Rebuilds a model from a snapshot on the current backend, checking every weight's name and shape. */
+  static fromSnapshot(s: ModelSnapshot): VcmModel {
+    const config = resolveVcmConfig({ ...s.config, variant: s.variant });
+    const byName = new Map(s.weights.map((w) => [w.name, w]));
+    const base = { config, backend: s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch };
+    if (s.variant === "popularity") {
+      const counts = byName.get(POPULARITY_WEIGHT);
+      if (!counts || counts.values.length !== s.numItems) {
+        throw new UserError(ErrorCode.BAD_USER_INPUT, `the popularity model's checkpoint lacks ${s.numItems} item counts`);
+      }
+      return new VcmModel({ ...base, params: new Map(), popularity: Float32Array.from(counts.values) });
+    }
+    const params: Params = new Map();
+    for (const spec of paramSpecs({ numItems: s.numItems, numWords: s.numWords, config })) {
+      const w = byName.get(spec.name);
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      if (!w || w.values.length !== size || w.shape.join("x") !== spec.shape.join("x")) {
+        params.forEach((t) => t.dispose());
+        throw new UserError(
+          ErrorCode.BAD_USER_INPUT,
+          `the checkpoint's weight ${spec.name} is missing or not of shape ${spec.shape.join(" × ")}; the checkpoint is damaged`,
+        );
+      }
+      params.set(spec.name, tf.tensor(Float32Array.from(w.values), [...spec.shape]));
+    }
+    return new VcmModel({ ...base, params, popularity: undefined });
+  }
+
+  /** Copies the weights out (the best epoch's, once training has finished). */
+  snapshot(): ModelSnapshot {
+    this.assertLive();
+    const s = this.state;
+    const weights: NamedWeight[] = s.popularity
+      ? [{ name: POPULARITY_WEIGHT, shape: [s.numItems], values: Float32Array.from(s.popularity) }]
+      : paramSpecs({ numItems: s.numItems, numWords: s.numWords, config: s.config }).map((spec) => ({
+          name: spec.name,
+          shape: [...spec.shape],
+          values: Float32Array.from(s.params.get(spec.name)!.dataSync() as Float32Array),
+        }));
+    return {
+      variant: s.config.variant,
+      config: { ...s.config },
+      backend: s.backend,
+      numItems: s.numItems,
+      numWords: s.numWords,
+      weights,
+      history: s.history.map((h) => ({ ...h })),
+      bestEpoch: s.bestEpoch,
+    };
+  }
+
+  get variant(): Variant {
+    return this.state.config.variant;
+  }
+  get numItems(): number {
+    return this.state.numItems;
+  }
+  get numWords(): number {
+    return this.state.numWords;
+  }
+  get config(): VcmConfig {
+    return this.state.config;
+  }
+  get history(): ReadonlyArray<EpochRecord> {
+    return this.state.history;
+  }
+  get bestEpoch(): number {
+    return this.state.bestEpoch;
+  }
+  get backend(): BackendName {
+    return this.state.backend;
+  }
+
+  /**
+   * Item scores, rows.length × numItems row-major: π = softmax of VAEx's decoder on μx(clicks) for
+   * mode "vcm", on μy(words) for "vcm-cd"; train-click counts for the popularity baseline.
+   */
+  scoreItems(input: RowsInput, mode: PredictionMode): Float32Array {
+    this.assertLive();
+    const s = this.state;
+    const out = new Float32Array(input.rows.length * s.numItems);
+    if (s.popularity) {
+      for (let r = 0; r < input.rows.length; r += 1) out.set(s.popularity, r * s.numItems);
+      return out;
+    }
+    const side: Side = mode === "vcm" ? "x" : "y";
+    this.checkInput(input, side);
+    this.inChunks(input, (rows, offset) => {
+      const probs = tf.tidy(() => {
+        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        return tf.softmax(decode({ params: s.params, side: "x", z: mu }));
+      });
+      out.set(probs.dataSync() as Float32Array, offset * s.numItems);
+      probs.dispose();
+    });
+    return out;
+  }
+
+  /** click2review: VAEy's decoder softmax on z = μx(x_u), rows.length × numWords row-major. */
+  wordDistribution(input: RowsInput): Float32Array {
+    this.assertLive();
+    this.rejectPopularity("word distribution");
+    const s = this.state;
+    this.checkInput(input, "x");
+    const out = new Float32Array(input.rows.length * s.numWords);
+    this.inChunks(input, (rows, offset) => {
+      const probs = tf.tidy(() => {
+        const { mu } = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        return tf.softmax(decode({ params: s.params, side: "y", z: mu }));
+      });
+      out.set(probs.dataSync() as Float32Array, offset * s.numWords);
+      probs.dispose();
+    });
+    return out;
+  }
+
+  /** Capacity ĉu = KL(qx(z | x_u) ‖ N(0, I)) per row of click input. */
+  capacity(input: RowsInput): Float32Array {
+    this.assertLive();
+    this.rejectPopularity("capacity");
+    const s = this.state;
+    this.checkInput(input, "x");
+    const out = new Float32Array(input.rows.length);
+    this.inChunks(input, (rows, offset) => {
+      const kl = tf.tidy(() => {
+        const q = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        return klToStandardNormal(q.mu, q.logVar);
+      });
+      out.set(kl.dataSync() as Float32Array, offset);
+      kl.dispose();
+    });
+    return out;
+  }
+
+  /** Posterior of one side: μ and log σ², each rows.length × latentDim row-major (clicks for "x", words for "y"). */
+  latent(input: RowsInput, side: Side): { mu: Float32Array; logVar: Float32Array } {
+    this.assertLive();
+    this.rejectPopularity("latent space");
+    const s = this.state;
+    this.checkInput(input, side);
+    const k = s.config.latentDim;
+    const mu = new Float32Array(input.rows.length * k);
+    const logVar = new Float32Array(input.rows.length * k);
+    this.inChunks(input, (rows, offset) => {
+      const q = tf.tidy(() => {
+        const r = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        return [r.mu, r.logVar];
+      });
+      mu.set(q[0].dataSync() as Float32Array, offset * k);
+      logVar.set(q[1].dataSync() as Float32Array, offset * k);
+      tf.dispose(q);
+    });
+    return { mu, logVar };
+  }
+
+  /** Frees the weights; the model cannot predict afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.state.params.forEach((t) => t.dispose());
+  }
+
+  private inChunks(input: RowsInput, body: (rows: ReadonlyArray<number>, offset: number) => void): void {
+    const size = this.state.config.evalBatchSize;
+    for (let offset = 0; offset < input.rows.length; offset += size) {
+      body(input.rows.slice(offset, offset + size), offset);
+    }
+  }
+
+  private checkInput(input: RowsInput, side: Side): void {
+    const expected = side === "x" ? this.state.numItems : this.state.numWords;
+    const what = side === "x" ? "items" : "words";
+    if (input.matrix.cols !== expected) {
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        `the input has ${input.matrix.cols} columns but the model knows ${expected} ${what}; use the dataset the model was trained on`,
+      );
+    }
+    for (const r of input.rows) {
+      if (!Number.isInteger(r) || r < 0 || r >= input.matrix.rows) {
+        throw new UserError(ErrorCode.BAD_USER_INPUT, `row ${r} is outside the input's ${input.matrix.rows} rows`);
+      }
+    }
+  }
+
+  private rejectPopularity(what: string): void {
+    if (this.state.popularity) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `the popularity baseline has no ${what}; use a vcm model`);
+    }
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error("Invariant failed: the model was disposed");
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Layers with hand-written gradients, because the stock ones are slow or missing on the wasm
+ * backend (DESIGN.md §5): matMul with explicit transposes, sparse first layers without tf.gather,
+ * and a multinomial likelihood that never builds a dense target.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { SparseBatch } from "./batch.ts";
+
+type Save = tf.GradSaveFunc;
+
+/** a · bᵀ, transposing whichever side moves fewer numbers (wasm's transposed matMul is ~10× slower). */
+export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [m, k] = a.shape;
+    const n = b.shape[0];
+    // Either transpose b (n·k numbers), or compute (b · aᵀ)ᵀ (m·k + n·m numbers).
+    if (n * k <= m * k + n * m) return tf.matMul(a, tf.transpose(b));
+    return tf.transpose(tf.matMul(b, tf.transpose(a)));
+  }) as tf.Tensor2D;
+}
+
+/** aᵀ · b, transposing whichever side moves fewer numbers. */
+export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [m, k] = a.shape;
+    const n = b.shape[1];
+    // Either transpose a (m·k numbers), or compute (bᵀ · a)ᵀ (m·n + n·k numbers).
+    if (m * k <= m * n + n * k) return tf.matMul(tf.transpose(a), b);
+    return tf.transpose(tf.matMul(tf.transpose(b), a));
+  }) as tf.Tensor2D;
+}
+
+/** x · W + b with a gradient built from plain (untransposed) matMuls. */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const op = tf.customGrad((xi: tf.Tensor | Save, wi: tf.Tensor | Save, bi: tf.Tensor | Save, save: tf.Tensor | Save) => {
+    const [x2, w2, b1] = [xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D];
+    (save as Save)([x2, w2]);
+    return {
+      value: tf.fused.matMul({ a: x2, b: w2, bias: b1 }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const d = dy as tf.Tensor2D;
+        return [matMulNT(d, ws), matMulTN(xs, d), tf.sum(d, 0)];
+      },
+    };
+  });
+  return op(x, w, b) as tf.Tensor2D;
+}
+
+/** The index tensors of a SparseBatch, created once per batch and shared by forward and backward. */
+export interface SparseBatchTensors {
+  readonly rows: number;
+  readonly nnz: number;
+  /** Number of leading rows that sparseSegmentSum produces (last non-empty row + 1). */
+  readonly segRows: number;
+  readonly idx: tf.Tensor1D;
+  readonly seg: tf.Tensor1D;
+  readonly range: tf.Tensor1D;
+  readonly vals: tf.Tensor2D;
+  readonly rowScale: tf.Tensor2D | undefined;
+}
+
+/** Uploads a SparseBatch (the caller disposes the tensors, normally through tf.tidy). */
+export function sparseBatchTensors(batch: SparseBatch): SparseBatchTensors {
+  const nnz = batch.idx.length;
+  return {
+    rows: batch.rows,
+    nnz,
+    segRows: nnz === 0 ? 0 : batch.seg[nnz - 1] + 1,
+    idx: tf.tensor1d(batch.idx, "int32"),
+    seg: tf.tensor1d(batch.seg, "int32"),
+    range: tf.range(0, nnz, 1, "int32") as tf.Tensor1D,
+    vals: tf.tensor2d(batch.vals, [nnz, 1]),
+    rowScale: batch.rowScale ? tf.tensor2d(batch.rowScale, [batch.rows, 1]) : undefined,
+  };
+}
+
+/** Sums rows of `data` into `rows` output rows by sorted segment ids, padding trailing empty rows. */
+export function segmentRows(options: { data: tf.Tensor2D; indices: tf.Tensor1D; segments: tf.Tensor1D; segRows: number; rows: number }): tf.Tensor2D {
+  const { data, indices, segments, segRows, rows } = options;
+  return tf.tidy(() => {
+    if (segRows === 0) return tf.zeros([rows, data.shape[1]]) as tf.Tensor2D;
+    const summed = tf.sparse.sparseSegmentSum(data, indices, segments) as tf.Tensor2D;
+    return segRows === rows ? summed : (tf.pad(summed, [[0, rows - segRows], [0, 0]]) as tf.Tensor2D);
+  });
+}
+
+/**
+ * S · W + b for a sparse batch S (rows × N) and W (N × H): gathers only the rows of W that S touches.
+ * Only W and b get gradients (S is data); dW is scattered back with scatterND, which sums duplicates.
+ */
+export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const [n, h] = w.shape;
+  const op = tf.customGrad((wi: tf.Tensor | Save, bi: tf.Tensor | Save) => {
+    const [w2, b1] = [wi as tf.Tensor2D, bi as tf.Tensor1D];
+    let summed: tf.Tensor2D;
+    if (s.nnz === 0) {
+      summed = tf.zeros([s.rows, h]);
+    } else if (s.rowScale) {
+      // Equal values within each row: one segment sum of W's rows, then a per-row factor.
+      summed = tf.mul(segmentRows({ data: w2, indices: s.idx, segments: s.seg, segRows: s.segRows, rows: s.rows }), s.rowScale);
+    } else {
+      const gathered = tf.mul(tf.sparse.sparseSegmentSum(w2, s.idx, s.range), s.vals) as tf.Tensor2D;
+      summed = segmentRows({ data: gathered, indices: s.range, segments: s.seg, segRows: s.segRows, rows: s.rows });
+    }
+    return {
+      value: tf.add(summed, b1),
+      gradFunc: (dy: tf.Tensor) => {
+        const d = dy as tf.Tensor2D;
+        const db = tf.sum(d, 0);
+        if (s.nnz === 0) return [tf.zerosLike(w2), db];
+        // Row seg[k] of dy, once per entry k: a gather done by sparseSegmentSum (no UnsortedSegmentSum needed).
+        const perEntry = s.rowScale
+          ? tf.sparse.sparseSegmentSum(tf.mul(d, s.rowScale), s.seg, s.range)
+          : tf.mul(tf.sparse.sparseSegmentSum(d, s.seg, s.range), s.vals);
+        const dw = tf.scatterND(tf.reshape(s.idx, [s.nnz, 1]), perEntry, [n, h]);
+        return [dw, db];
+      },
+    };
+  });
+  return op(w, b) as tf.Tensor2D;
+}
+
+/** The raw target rows of a multinomial likelihood, as tensors (the caller disposes them). */
+export interface SparseTarget {
+  readonly rows: number;
+  readonly nnz: number;
+  readonly segRows: number;
+  /** (row, column) of each entry, nnz × 2. */
+  readonly positions: tf.Tensor2D;
+  readonly vals: tf.Tensor2D;
+  readonly seg: tf.Tensor1D;
+  readonly range: tf.Tensor1D;
+  /** Σ_i x_ui per row, rows × 1. */
+  readonly rowSum: tf.Tensor2D;
+}
+
+/** Uploads the raw (unnormalised, undropped) rows of a batch as a likelihood target. */
+export function sparseTarget(batch: SparseBatch): SparseTarget {
+  const nnz = batch.idx.length;
+  const positions = new Int32Array(2 * nnz);
+  for (let k = 0; k < nnz; k += 1) {
+    positions[2 * k] = batch.seg[k];
+    positions[2 * k + 1] = batch.idx[k];
+  }
+  return {
+    rows: batch.rows,
+    nnz,
+    segRows: nnz === 0 ? 0 : batch.seg[nnz - 1] + 1,
+    positions: tf.tensor2d(positions, [nnz, 2], "int32"),
+    vals: tf.tensor2d(batch.vals, [nnz, 1]),
+    seg: tf.tensor1d(batch.seg, "int32"),
+    range: tf.range(0, nnz, 1, "int32") as tf.Tensor1D,
+    rowSum: tf.tensor2d(batch.rowSum, [batch.rows, 1]),
+  };
+}
+
+/**
+ * −log p(x_u | logits_u) = −Σ_i x_ui log softmax(logits_u)_i per row (multinomial likelihood, up to
+ * its constant), from one softmax: log-sum-exp = max(logits) − log(max(softmax)), which cannot underflow.
+ * Gradient: softmax · Σ_i x_ui − x_u.
+ */
+export function multinomialNll(logits: tf.Tensor2D, target: SparseTarget): tf.Tensor1D {
+  const [rows, cols] = logits.shape;
+  const op = tf.customGrad((li: tf.Tensor | Save, save: tf.Tensor | Save) => {
+    const l = li as tf.Tensor2D;
+    const p = tf.softmax(l);
+    (save as Save)([p]);
+    const lse = tf.sub(tf.max(l, 1, true), tf.log(tf.max(p, 1, true)));
+    let dot: tf.Tensor2D = tf.zeros([rows, 1]);
+    if (target.nnz > 0) {
+      const picked = tf.mul(tf.reshape(tf.gatherND(l, target.positions), [target.nnz, 1]), target.vals) as tf.Tensor2D;
+      dot = segmentRows({ data: picked, indices: target.range, segments: target.seg, segRows: target.segRows, rows });
+    }
+    return {
+      value: tf.reshape(tf.sub(tf.mul(lse, target.rowSum), dot), [rows]) as tf.Tensor1D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dyCol = tf.reshape(dy, [rows, 1]);
+        const dense = tf.mul(saved[0], tf.mul(target.rowSum, dyCol));
+        if (target.nnz === 0) return [dense];
+        const perEntry = tf.mul(target.vals, tf.gather(dyCol, target.seg));
+        return [tf.sub(dense, tf.scatterND(target.positions, tf.reshape(perEntry, [target.nnz]), [rows, cols]))];
+      },
+    };
+  });
+  return op(logits) as tf.Tensor1D;
+}

@@ -1,0 +1,233 @@
+/**
+ * Algorithm 1: joint training of VAEx and VAEy with the annealed objective, Adam, the best epoch by
+ * validation NDCG@100, per-epoch records, optional early stopping, a seed and cancellation.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { CsrMatrix } from "../data/csr.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+import { Adam } from "./adam.ts";
+import { currentBackend, initBackend } from "./backend.ts";
+import { sparseBatch } from "./batch.ts";
+import { resolveVcmConfig, type VcmConfig } from "./config.ts";
+import { evaluateRanking } from "./evaluate.ts";
+import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
+import { VcmModel } from "./model.ts";
+import { sparseBatchTensors, sparseTarget } from "./ops.ts";
+import { Rng } from "./random.ts";
+import type { EpochRecord } from "./types.ts";
+import { decode, encode, initialValues, paramSpecs, reparameterise, type Params } from "./vae.ts";
+
+export interface TrainOptions {
+  /** Training clicks, users × items (binary). */
+  readonly train: CsrMatrix;
+  /** Validation clicks, users × items: picks the best epoch by NDCG@100. */
+  readonly validation: CsrMatrix;
+  /** Bag of words per user, users × vocabulary (counts). */
+  readonly words: CsrMatrix;
+  /** Training configuration; missing fields take DEFAULT_VCM_CONFIG's values. */
+  readonly config?: Partial<VcmConfig>;
+  /** Called after each epoch (for vcm-od, after each epoch of its second phase). */
+  readonly onEpoch?: (record: EpochRecord) => void;
+  /** Aborting it stops training between two steps with an AbortError. */
+  readonly signal?: AbortSignal;
+}
+
+/** Order of the per-step term means read back from the backend. */
+const TERM_NAMES = ["reconX", "reconY", "klPriorX", "klPriorY", "klCrossX", "klCrossY"] as const;
+
+/** Trains the configured variant and returns the model with its best epoch's weights. */
+export async function trainModel(options: TrainOptions): Promise<VcmModel> {
+  const config = resolveVcmConfig(options.config ?? {});
+  const { train, validation, words } = options;
+  checkShapes(options);
+  await initBackend();
+  const backend = currentBackend();
+  if (config.variant === "popularity") {
+    const counts = new Float32Array(train.cols);
+    for (let k = 0; k < train.indptr[train.rows]; k += 1) counts[train.indices[k]] += 1;
+    return VcmModel.create({ config, backend, numItems: train.cols, numWords: words.cols, params: new Map(), popularity: counts, history: [], bestEpoch: 0 });
+  }
+
+  const specs = paramSpecs({ numItems: train.cols, numWords: words.cols, config });
+  const params: Params = new Map();
+  initialValues(specs, config.seed).forEach((values, i) => params.set(specs[i].name, tf.tensor(values, [...specs[i].shape])));
+  const live = VcmModel.create({ config, backend, numItems: train.cols, numWords: words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
+  const rng = new Rng(config.seed + 1);
+  try {
+    if (config.variant === "vcm-od") {
+      // Phase 1: VAEy alone; its weights are then frozen for phase 2.
+      await runPhase({ ...options, config, params, rng, part: "vcm-od-y", live: undefined });
+    }
+    const part: ObjectivePart = config.variant === "vcm-od" ? "vcm-od-x" : config.variant;
+    const result = await runPhase({ ...options, config, params, rng, part, live });
+    return VcmModel.create({
+      config,
+      backend,
+      numItems: train.cols,
+      numWords: words.cols,
+      params: result.best,
+      popularity: undefined,
+      history: result.history,
+      bestEpoch: result.bestEpoch,
+    });
+  } finally {
+    live.dispose();
+  }
+}
+
+interface PhaseResult {
+  readonly history: EpochRecord[];
+  readonly bestEpoch: number;
+  /** Fresh tensors holding the best epoch's weights. */
+  readonly best: Params;
+}
+
+/** Runs the epochs of one objective; `live` (absent in vcm-od's first phase) is evaluated after each. */
+async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined }): Promise<PhaseResult> {
+  const { config, params, rng, part, live, train, validation, words } = o;
+  const names = [...params.keys()].filter((n) => (part === "vcm-od-y" ? n.startsWith("y.") : part === "vcm-od-x" ? n.startsWith("x.") : true));
+  const adam = new Adam(
+    names.map((n) => params.get(n)!.size),
+    { learningRate: config.learningRate },
+  );
+  const history: EpochRecord[] = [];
+  let bestScore = Number.NEGATIVE_INFINITY;
+  let bestEpoch = 0;
+  let bestValues: Map<string, Float32Array> | undefined;
+  for (let epoch = 1; epoch <= config.epochs; epoch += 1) {
+    const started = performance.now();
+    const order = rng.permutation(train.rows);
+    const sums = new Float64Array(TERM_NAMES.length);
+    for (let start = 0; start < order.length; start += config.batchSize) {
+      o.signal?.throwIfAborted();
+      const rows = order.subarray(start, start + config.batchSize);
+      const beta = annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps });
+      const means = trainStep({ params, names, adam, part, beta, rows, rng, train, words, config });
+      means.forEach((m, i) => (sums[i] += m * rows.length));
+      // Lets timers, requests and abort signals run between steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (!live) continue;
+    const valNdcg100 = evaluateRanking({ model: live, mode: "vcm", input: train, heldOut: validation, exclude: train, ks: [100] }).means["ndcg@100"];
+    const record: EpochRecord = {
+      epoch,
+      beta: annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps }),
+      reconX: sums[0] / train.rows,
+      reconY: sums[1] / train.rows,
+      klPriorX: sums[2] / train.rows,
+      klPriorY: sums[3] / train.rows,
+      klCrossX: sums[4] / train.rows,
+      klCrossY: sums[5] / train.rows,
+      valNdcg100,
+      seconds: (performance.now() - started) / 1000,
+    };
+    history.push(record);
+    o.onEpoch?.(record);
+    // Without validation users every epoch counts as the best so far, so the last one is kept.
+    if (Number.isNaN(valNdcg100) || valNdcg100 > bestScore) {
+      if (!Number.isNaN(valNdcg100)) bestScore = valNdcg100;
+      bestEpoch = epoch;
+      bestValues = new Map([...params].map(([n, t]) => [n, Float32Array.from(t.dataSync() as Float32Array)]));
+    } else if (config.patience !== null && epoch - bestEpoch >= config.patience) {
+      break;
+    }
+  }
+  const best: Params = new Map();
+  for (const [n, t] of params) best.set(n, bestValues ? tf.tensor(bestValues.get(n)!, t.shape) : tf.clone(t));
+  return { history, bestEpoch, best };
+}
+
+/** One optimiser step on a batch of users; returns the batch means of the six loss terms. */
+function trainStep(o: {
+  params: Params;
+  names: string[];
+  adam: Adam;
+  part: ObjectivePart;
+  beta: number;
+  rows: ArrayLike<number>;
+  rng: Rng;
+  train: CsrMatrix;
+  words: CsrMatrix;
+  config: VcmConfig;
+}): number[] {
+  const { params, names, adam, part, beta, rows, rng, train, words, config } = o;
+  const b = rows.length;
+  const k = config.latentDim;
+  const xIn = sparseBatch({ matrix: train, rows, dropout: config.dropout, rng });
+  const xRaw = sparseBatch({ matrix: train, rows, normalise: false });
+  const yIn = sparseBatch({ matrix: words, rows });
+  const yRaw = sparseBatch({ matrix: words, rows, normalise: false });
+  const epsX = rng.normals(b * k);
+  const epsY = rng.normals(b * k);
+  let means: number[] = [];
+  const trainable = names.map((n) => params.get(n)!);
+  const grads = tf.tidy(() => {
+    const inputs = {
+      xIn: sparseBatchTensors(xIn),
+      xTarget: sparseTarget(xRaw),
+      yIn: sparseBatchTensors(yIn),
+      yTarget: sparseTarget(yRaw),
+      epsX: tf.tensor2d(epsX, [b, k]),
+      epsY: tf.tensor2d(epsY, [b, k]),
+    };
+    const { grads: g } = tf.valueAndGrads(() => {
+      const terms = lossTerms({ params, part, ...inputs });
+      const loss = jointLoss({ terms, beta, part });
+      means = Array.from(tf.stack(TERM_NAMES.map((n) => tf.mean(terms[n]))).dataSync());
+      return loss;
+    })(trainable);
+    return g;
+  });
+  const updated = adam.update(trainable, grads);
+  names.forEach((n, i) => params.set(n, updated[i]));
+  tf.dispose(grads);
+  return means;
+}
+
+/** The six per-user terms of a batch (zeros for the side or terms a part does not use). */
+export function lossTerms(o: {
+  params: Params;
+  part: ObjectivePart;
+  xIn: ReturnType<typeof sparseBatchTensors>;
+  xTarget: ReturnType<typeof sparseTarget>;
+  yIn: ReturnType<typeof sparseBatchTensors>;
+  yTarget: ReturnType<typeof sparseTarget>;
+  epsX: tf.Tensor2D;
+  epsY: tf.Tensor2D;
+}): LossTerms {
+  const { params, part } = o;
+  const zeros = tf.zeros([o.epsY.shape[0]]) as tf.Tensor1D;
+  const qy = encode({ params, side: "y", input: o.yIn });
+  const reconY = multinomialNll(decode({ params, side: "y", z: reparameterise({ ...qy, eps: o.epsY }) }), o.yTarget);
+  const klPriorY = klToStandardNormal(qy.mu, qy.logVar);
+  if (part === "vcm-od-y") return { reconX: zeros, reconY, klPriorX: zeros, klPriorY, klCrossX: zeros, klCrossY: zeros };
+  const qx = encode({ params, side: "x", input: o.xIn });
+  const reconX = multinomialNll(decode({ params, side: "x", z: reparameterise({ ...qx, eps: o.epsX }) }), o.xTarget);
+  const klPriorX = klToStandardNormal(qx.mu, qx.logVar);
+  let klCrossX = zeros;
+  let klCrossY = zeros;
+  if (part === "vcm-nv") {
+    klCrossX = squaredDistance(qx.mu, qy.mu);
+    klCrossY = klCrossX;
+  } else if (part !== "vcm-se") {
+    klCrossX = klGaussians({ mu1: qx.mu, logVar1: qx.logVar, mu2: qy.mu, logVar2: qy.logVar });
+    klCrossY = klGaussians({ mu1: qy.mu, logVar1: qy.logVar, mu2: qx.mu, logVar2: qx.logVar });
+  }
+  return { reconX, reconY, klPriorX, klPriorY, klCrossX, klCrossY };
+}
+
+function checkShapes(o: TrainOptions): void {
+  const { train, validation, words } = o;
+  if (train.rows !== validation.rows || train.rows !== words.rows) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `train (${train.rows}), validation (${validation.rows}) and words (${words.rows}) must have one row per user each`,
+    );
+  }
+  if (train.cols !== validation.cols) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `train has ${train.cols} items but validation has ${validation.cols}`);
+  }
+  if (train.rows === 0 || train.cols === 0 || words.cols === 0) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, "training needs at least one user, one item and one word");
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The two VAEs of VCM (DESIGN.md §2): parameter shapes and initialisation, encoders and decoders.
+ * VAEx: x → [I → hiddenX] tanh → (μ, log σ²) ∈ R^K; z → [K → hiddenX] tanh → [hiddenX → I].
+ * VAEy: y → [V → hiddenY] tanh → (μ, log σ²) ∈ R^K; r → [K → V].
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { VcmConfig } from "./config.ts";
+import { linear, sparseLinear, type SparseBatchTensors } from "./ops.ts";
+import { Rng } from "./random.ts";
+
+/** Name and shape of every trainable tensor, in a fixed order (also the checkpoint order). */
+export interface ParamSpec {
+  readonly name: string;
+  readonly shape: readonly [number] | readonly [number, number];
+}
+
+/** Parameters by name; weights are 2-D, biases 1-D. */
+export type Params = Map<string, tf.Tensor>;
+
+export type Side = "x" | "y";
+
+/** The parameters of VAEx (`x.*`) and VAEy (`y.*`) for the given sizes. */
+export function paramSpecs(options: { numItems: number; numWords: number; config: VcmConfig }): ParamSpec[] {
+  const { numItems: i, numWords: v, config: c } = options;
+  const k = c.latentDim;
+  return [
+    { name: "x.enc.W", shape: [i, c.hiddenX] },
+    { name: "x.enc.b", shape: [c.hiddenX] },
+    { name: "x.mu.W", shape: [c.hiddenX, k] },
+    { name: "x.mu.b", shape: [k] },
+    { name: "x.logvar.W", shape: [c.hiddenX, k] },
+    { name: "x.logvar.b", shape: [k] },
+    { name: "x.dec.W", shape: [k, c.hiddenX] },
+    { name: "x.dec.b", shape: [c.hiddenX] },
+    { name: "x.out.W", shape: [c.hiddenX, i] },
+    { name: "x.out.b", shape: [i] },
+    { name: "y.enc.W", shape: [v, c.hiddenY] },
+    { name: "y.enc.b", shape: [c.hiddenY] },
+    { name: "y.mu.W", shape: [c.hiddenY, k] },
+    { name: "y.mu.b", shape: [k] },
+    { name: "y.logvar.W", shape: [c.hiddenY, k] },
+    { name: "y.logvar.b", shape: [k] },
+    { name: "y.out.W", shape: [k, v] },
+    { name: "y.out.b", shape: [v] },
+  ];
+}
+
+/** Glorot-uniform weights and zero biases from the config's seed, identical on every backend. */
+export function initialValues(specs: ReadonlyArray<ParamSpec>, seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  return specs.map((spec) => {
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(size);
+    if (spec.shape.length === 2) {
+      const limit = Math.sqrt(6 / (spec.shape[0] + spec.shape[1]));
+      for (let j = 0; j < size; j += 1) out[j] = (2 * rng.next() - 1) * limit;
+    }
+    return out;
+  });
+}
+
+function p<T extends tf.Tensor>(params: Params, name: string): T {
+  const t = params.get(name);
+  if (!t) throw new Error(`Invariant failed: parameter ${name} is missing`);
+  return t as T;
+}
+
+/** Encoder of one side: a sparse input batch → (μ, log σ²), each rows × K. */
+export function encode(options: { params: Params; side: Side; input: SparseBatchTensors }): { mu: tf.Tensor2D; logVar: tf.Tensor2D } {
+  const { params, side, input } = options;
+  const h = tf.tanh(sparseLinear(input, p(params, `${side}.enc.W`), p(params, `${side}.enc.b`)));
+  return {
+    mu: linear(h, p(params, `${side}.mu.W`), p(params, `${side}.mu.b`)),
+    logVar: linear(h, p(params, `${side}.logvar.W`), p(params, `${side}.logvar.b`)),
+  };
+}
+
+/** z = μ + ε ⊙ e^{½ log σ²} (the reparameterisation trick; ε is drawn by the caller from its seed). */
+export function reparameterise(options: { mu: tf.Tensor2D; logVar: tf.Tensor2D; eps: tf.Tensor2D }): tf.Tensor2D {
+  return tf.add(options.mu, tf.mul(options.eps, tf.exp(tf.mul(0.5, options.logVar))));
+}
+
+/** Decoder of one side: latent codes → logits over items (VAEx, one hidden layer) or words (VAEy, none). */
+export function decode(options: { params: Params; side: Side; z: tf.Tensor2D }): tf.Tensor2D {
+  const { params, side, z } = options;
+  if (side === "y") return linear(z, p(params, "y.out.W"), p(params, "y.out.b"));
+  const h = tf.tanh(linear(z, p(params, "x.dec.W"), p(params, "x.dec.b")));
+  return linear(h, p(params, "x.out.W"), p(params, "x.out.b"));
+}
