@@ -48,9 +48,7 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
     return VcmModel.create({ config, backend, numItems: train.cols, numWords: words.cols, params: new Map(), popularity: counts, history: [], bestEpoch: 0 });
   }
 
-  const specs = paramSpecs({ numItems: train.cols, numWords: words.cols, config });
-  const params: Params = new Map();
-  initialValues(specs, config.seed).forEach((values, i) => params.set(specs[i].name, tf.tensor(values, [...specs[i].shape])));
+  const params = initParams({ numItems: train.cols, numWords: words.cols, config });
   const live = VcmModel.create({ config, backend, numItems: train.cols, numWords: words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
   const rng = new Rng(config.seed + 1);
   try {
@@ -137,8 +135,19 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
   return { history, bestEpoch, best };
 }
 
-/** One optimiser step on a batch of users; returns the batch means of the six loss terms. */
-function trainStep(o: {
+/** Fresh parameter tensors with the config's seeded initial values (the caller disposes them). */
+export function initParams(options: { numItems: number; numWords: number; config: VcmConfig }): Params {
+  const specs = paramSpecs(options);
+  const params: Params = new Map();
+  initialValues(specs, options.config.seed).forEach((values, i) => params.set(specs[i].name, tf.tensor(values, [...specs[i].shape])));
+  return params;
+}
+
+/**
+ * One optimiser step on a batch of users (exported for the step profiler and the leak test); updates
+ * `params` and returns the batch means of the six loss terms.
+ */
+export function trainStep(o: {
   params: Params;
   names: string[];
   adam: Adam;

@@ -1,0 +1,104 @@
+/**
+ * Times single VCM training steps at a given shape (default: Yelp, 6,784 users × 10,003 items ×
+ * 10,000 words, ~16 clicks and ~300 distinct words per user, default config) on random data, and prints
+ * where one step spends its time by kernel (tf.profile).
+ *
+ *   npx tsx scripts/profile-step.ts [--backend wasm|cpu|tensorflow] [--steps 10] [--users N --items N --vocab N]
+ */
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import type { CsrMatrix } from "../src/data/csr.ts";
+import { Adam } from "../src/engine/adam.ts";
+import { initBackend } from "../src/engine/backend.ts";
+import { resolveVcmConfig } from "../src/engine/config.ts";
+import { Rng } from "../src/engine/random.ts";
+import { initParams, trainStep } from "../src/engine/train.ts";
+import type { BackendChoice } from "../src/config.ts";
+
+/** Random sparse rows with a Poisson-like number of distinct columns (mean `perRow`) and values 1..maxValue. */
+export function randomCsr(options: { rows: number; cols: number; perRow: number; maxValue: number; rng: Rng }): CsrMatrix {
+  const { rows, cols, perRow, maxValue, rng } = options;
+  const indptr = new Int32Array(rows + 1);
+  const indices: number[] = [];
+  const values: number[] = [];
+  for (let r = 0; r < rows; r += 1) {
+    // Normal approximation of Poisson(perRow), at least one entry.
+    const n = Math.max(1, Math.min(cols, Math.round(perRow + Math.sqrt(perRow) * rng.normal())));
+    const chosen = new Set<number>();
+    while (chosen.size < n) chosen.add(Math.floor(rng.next() * cols));
+    for (const c of [...chosen].sort((a, b) => a - b)) {
+      indices.push(c);
+      values.push(1 + Math.floor(rng.next() * maxValue));
+    }
+    indptr[r + 1] = indices.length;
+  }
+  return { rows, cols, indptr, indices: Int32Array.from(indices), values: Float32Array.from(values) };
+}
+
+async function main(): Promise<void> {
+  const { values: a } = parseArgs({
+    options: {
+      backend: { type: "string" },
+      steps: { type: "string", default: "10" },
+      users: { type: "string", default: "6784" },
+      items: { type: "string", default: "10003" },
+      vocab: { type: "string", default: "10000" },
+    },
+  });
+  const backend = await initBackend(a.backend as BackendChoice | undefined);
+  const rng = new Rng(1);
+  const users = Number(a.users);
+  const train = randomCsr({ rows: users, cols: Number(a.items), perRow: 16, maxValue: 1, rng });
+  const words = randomCsr({ rows: users, cols: Number(a.vocab), perRow: 300, maxValue: 5, rng });
+  const config = resolveVcmConfig({});
+  const params = initParams({ numItems: train.cols, numWords: words.cols, config });
+  const names = [...params.keys()];
+  const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: config.learningRate });
+  const order = rng.permutation(users);
+  let batchStart = 0;
+  const step = (): void => {
+    if (batchStart + config.batchSize > users) batchStart = 0;
+    const rows = order.subarray(batchStart, batchStart + config.batchSize);
+    batchStart += config.batchSize;
+    trainStep({ params, names, adam, part: "vcm", beta: 0.2, rows, rng, train, words, config });
+  };
+  const parameters = names.reduce((s, n) => s + params.get(n)!.size, 0);
+  console.log(`backend=${backend} users=${users} items=${train.cols} vocab=${words.cols} parameters=${parameters} batch=${config.batchSize}`);
+  for (let i = 0; i < 2; i += 1) step();
+  const times: number[] = [];
+  for (let i = 0; i < Number(a.steps); i += 1) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  times.sort((x, y) => x - y);
+  const median = times[Math.floor(times.length / 2)];
+  const stepsPerEpoch = Math.ceil(users / config.batchSize);
+  console.log(`ms/step median=${median.toFixed(1)} min=${times[0].toFixed(1)} max=${times.at(-1)!.toFixed(1)} (${times.length} steps)`);
+  console.log(`estimated s/epoch (training only, ${stepsPerEpoch} steps) = ${((median * stepsPerEpoch) / 1000).toFixed(1)}`);
+
+  // Adam runs outside the kernels tfjs profiles, so it is timed on its own.
+  const t0 = performance.now();
+  const profile = await tf.profile(() => step());
+  const total = performance.now() - t0;
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of profile.kernels) {
+    const entry = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += Number(k.kernelTimeMs) || 0;
+    entry.calls += 1;
+    byKernel.set(k.name, entry);
+  }
+  const kernelMs = [...byKernel.values()].reduce((s, e) => s + e.ms, 0);
+  console.log(`\nprofiled step: ${total.toFixed(1)} ms wall (profiling adds overhead), kernels ${kernelMs.toFixed(1)} ms, rest (JS batching, Adam, tfjs bookkeeping) ${(total - kernelMs).toFixed(1)} ms`);
+  console.log("kernel                    ms  calls");
+  for (const [name, e] of [...byKernel].sort((x, y) => y[1].ms - x[1].ms)) {
+    console.log(`${name.padEnd(22)} ${e.ms.toFixed(1).padStart(7)}  ${String(e.calls).padStart(5)}`);
+  }
+  const grads = names.map((n) => tf.zerosLike(params.get(n)!));
+  const ta = performance.now();
+  adam.update(names.map((n) => params.get(n)!), grads);
+  console.log(`Adam update alone (fused, ${parameters} parameters): ${(performance.now() - ta).toFixed(1)} ms`);
+  tf.dispose(grads);
+}
+
+await main();
