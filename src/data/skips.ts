@@ -13,9 +13,18 @@ const FIRST_LINES_KEPT = 5;
 
 /** Counts skipped records per reason and remembers the first few line numbers of each. */
 export class SkipCounter {
-  private readonly byReason = new Map<SkipReason, { count: number; lines: number[] }>();
+  private readonly byReason = new Map<string, { count: number; lines: number[] }>();
 
   add(reason: SkipReason, line: number): void {
+    this.addKey(reason, line);
+  }
+
+  /** A skip in a tsv texts file: counted as `texts.<reason>` so line numbers name the right file. */
+  addTexts(reason: SkipReason, line: number): void {
+    this.addKey(`texts.${reason}`, line);
+  }
+
+  private addKey(reason: string, line: number): void {
     let entry = this.byReason.get(reason);
     if (entry === undefined) {
       entry = { count: 0, lines: [] };
