@@ -4,7 +4,10 @@
  * second model over the same users.
  */
 import { ErrorCode, UserError } from "../errors.ts";
+import { evaluateRanking } from "../engine/evaluate.ts";
 import { meanDefined } from "../engine/metrics.ts";
+import type { InferenceService } from "./inference.ts";
+import { LruCache } from "./lru-cache.ts";
 
 /** The paper's Table 3 activity boundaries. */
 export const DEFAULT_COHORT_BOUNDARIES: ReadonlyArray<number> = Object.freeze([5, 20, 40, 60, 80]);
@@ -101,4 +104,132 @@ export function summariseCohorts(options: {
 export function relativeChange(value: number | null, baseline: number | null): number | null {
   if (value === null || baseline === null || baseline === 0) return null;
   return (value - baseline) / baseline;
+}
+
+/** One cohort with this model's figures and, when compared, the other model's and the relative change. */
+export interface CohortComparison {
+  readonly label: string;
+  readonly minClicks: number;
+  readonly maxClicks: number | null;
+  readonly userCount: number;
+  readonly figures: Omit<CohortFigures, "minClicks" | "maxClicks" | "userCount">;
+  readonly compared: Omit<CohortFigures, "minClicks" | "maxClicks" | "userCount"> | null;
+  readonly change: { meanCapacity: number | null; ndcg10: number | null; recall20: number | null } | null;
+}
+
+/** The whole answer of a cohort query. */
+export interface CohortAnalysis {
+  readonly modelId: number;
+  readonly compareTo: number | null;
+  readonly boundaries: ReadonlyArray<number>;
+  readonly testUsers: number;
+  readonly cohorts: ReadonlyArray<CohortComparison>;
+}
+
+/**
+ * Per-user test figures of a model, computed once per model (the costly part: one ranking of every
+ * test user) and cached, so other boundaries or comparisons only regroup them.
+ */
+export class CohortService {
+  readonly #inference: InferenceService;
+  readonly #evaluations: LruCache<number, PerUserEvaluation>;
+
+  constructor(options: { inference: InferenceService; modelsCached?: number }) {
+    this.#inference = options.inference;
+    this.#evaluations = new LruCache({
+      capacity: options.modelsCached ?? 8,
+      load: (modelId) => this.#evaluate(modelId),
+    });
+  }
+
+  /** Per-user figures of the model on the test split (cached). */
+  evaluation(modelId: number): Promise<PerUserEvaluation> {
+    return this.#evaluations.get(modelId);
+  }
+
+  /** Forgets a model's figures (deleted model). */
+  forget(modelId: number): void {
+    this.#evaluations.delete(modelId);
+  }
+
+  /** Cohorts of a model, optionally against a second model trained on the same dataset. */
+  async analyse(options: {
+    modelId: number;
+    boundaries?: ReadonlyArray<number>;
+    compareTo?: number | null;
+  }): Promise<CohortAnalysis> {
+    const boundaries = validateBoundaries(options.boundaries ?? DEFAULT_COHORT_BOUNDARIES);
+    const compareTo = options.compareTo ?? null;
+    if (compareTo !== null) {
+      const [a, b] = await Promise.all([this.#inference.model(options.modelId), this.#inference.model(compareTo)]);
+      if (a.datasetId !== b.datasetId) {
+        throw new UserError(
+          ErrorCode.BAD_USER_INPUT,
+          `Model ${compareTo} was trained on dataset "${b.datasetName}" and model ${options.modelId} on "${a.datasetName}"; compare models of the same dataset.`,
+        );
+      }
+    }
+    const own = summariseCohorts({ evaluation: await this.evaluation(options.modelId), boundaries });
+    const other = compareTo === null ? null : summariseCohorts({ evaluation: await this.evaluation(compareTo), boundaries });
+    return {
+      modelId: options.modelId,
+      compareTo,
+      boundaries,
+      testUsers: own.reduce((sum, c) => sum + c.userCount, 0),
+      cohorts: own.map((c, j) => {
+        const o = other?.[j] ?? null;
+        return {
+          label: cohortLabel(c),
+          minClicks: c.minClicks,
+          maxClicks: c.maxClicks,
+          userCount: c.userCount,
+          figures: { meanCapacity: c.meanCapacity, ndcg10: c.ndcg10, recall20: c.recall20 },
+          compared: o === null ? null : { meanCapacity: o.meanCapacity, ndcg10: o.ndcg10, recall20: o.recall20 },
+          change:
+            o === null
+              ? null
+              : {
+                  meanCapacity: relativeChange(c.meanCapacity, o.meanCapacity),
+                  ndcg10: relativeChange(c.ndcg10, o.ndcg10),
+                  recall20: relativeChange(c.recall20, o.recall20),
+                },
+        };
+      }),
+    };
+  }
+
+  async #evaluate(modelId: number): Promise<PerUserEvaluation> {
+    const { loaded, dataset } = await this.#inference.modelWithDataset(modelId);
+    const { train, test } = dataset.matrices;
+    const rows: number[] = [];
+    for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);
+    const n = rows.length;
+    // The engine's own evaluation, so cohort figures are exactly what its metric functions give.
+    const ranking = evaluateRanking({
+      model: loaded.model,
+      mode: "vcm",
+      input: train,
+      heldOut: test,
+      exclude: train,
+      ks: [10, 20],
+      rows,
+    });
+    const capacity =
+      loaded.variant === "popularity" || n === 0 ? null : loaded.model.capacity({ matrix: train, rows });
+    const evaluation: PerUserEvaluation = {
+      rows: ranking.rows,
+      activity: Int32Array.from(rows, (r) => train.indptr[r + 1] - train.indptr[r]),
+      capacity: capacity === null ? new Float64Array(n).fill(Number.NaN) : Float64Array.from(capacity),
+      ndcg10: ranking.perUser["ndcg@10"],
+      recall20: ranking.perUser["recall@20"],
+    };
+    return evaluation;
+  }
+}
+
+/** "< 5", "5–19", "≥ 80": the cohort's range of training clicks. */
+export function cohortLabel(c: { minClicks: number; maxClicks: number | null }): string {
+  if (c.maxClicks === null) return `≥ ${c.minClicks}`;
+  if (c.minClicks === 0) return `< ${c.maxClicks + 1}`;
+  return c.minClicks === c.maxClicks ? `${c.minClicks}` : `${c.minClicks}–${c.maxClicks}`;
 }

@@ -7,6 +7,7 @@ import type { DataSource } from "typeorm";
 import { csrFromRows, type CsrMatrix } from "../data/csr.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet, tokenize } from "../data/tokenizer.ts";
 import { sqliteOf } from "../db/data-source.ts";
+import { invariant } from "../errors.ts";
 import { topK } from "../engine/metrics.ts";
 import type { InferenceService } from "./inference.ts";
 import { LruCache } from "./lru-cache.ts";
@@ -181,6 +182,7 @@ export interface NamedExplanation extends Omit<Explanation, "words"> {
 export class ExplanationService {
   readonly #inference: InferenceService;
   readonly #stats: LruCache<string, ItemWordStats>;
+  readonly #tokenizers: LruCache<string, (text: string) => string[]>;
 
   constructor(options: { dataSource: DataSource; inference: InferenceService; datasetsCached?: number }) {
     this.#inference = options.inference;
@@ -188,6 +190,18 @@ export class ExplanationService {
       capacity: options.datasetsCached ?? 2,
       load: (name) => this.#loadStats(options.dataSource, name),
     });
+    this.#tokenizers = new LruCache({
+      capacity: 16,
+      load: async (name) => {
+        const stopWords = stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, name).options));
+        return (text: string) => tokenize(text, stopWords);
+      },
+    });
+  }
+
+  /** The tokenizer the dataset was ingested with (same stop words), for texts sent to the API. */
+  tokenizer(datasetName: string): Promise<(text: string) => string[]> {
+    return this.#tokenizers.get(datasetName);
   }
 
   /** The item word statistics of a dataset (cached). */
@@ -261,11 +275,8 @@ export class ExplanationService {
   async #loadStats(dataSource: DataSource, datasetName: string): Promise<ItemWordStats> {
     const { dataset } = await this.#inference.datasetIndexByName(datasetName);
     const db = sqliteOf(dataSource);
-    const options = db.prepare(`SELECT "id", "options" FROM "datasets" WHERE "name" = ?`).get(datasetName) as
-      | { id: number; options: string }
-      | undefined;
-    if (options === undefined) throw new Error(`dataset "${datasetName}" vanished while loading its word statistics`);
-    const stopWords = stopWordSet(stopWordLanguages(options.options));
+    const options = datasetOptionsJson(dataSource, datasetName);
+    const tokenizeReview = await this.tokenizer(datasetName);
     const reviews = db
       .prepare(
         `SELECT i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" WHERE r."dataset_id" = ?`,
@@ -275,17 +286,25 @@ export class ExplanationService {
       reviews,
       numItems: dataset.matrices.itemIds.length,
       vocabulary: dataset.matrices.vocabulary,
-      tokenize: (text) => tokenize(text, stopWords),
+      tokenize: tokenizeReview,
     });
     return buildItemWordStats({ itemWords });
   }
+}
+
+function datasetOptionsJson(dataSource: DataSource, datasetName: string): { id: number; options: string } {
+  const row = sqliteOf(dataSource).prepare(`SELECT "id", "options" FROM "datasets" WHERE "name" = ?`).get(datasetName) as
+    | { id: number; options: string }
+    | undefined;
+  invariant(row !== undefined, `dataset "${datasetName}" of a loaded model exists`);
+  return row;
 }
 
 /** The stop-word languages a dataset was ingested with (its options), or the default. */
 export function stopWordLanguages(optionsJson: string): ReadonlyArray<string> {
   try {
     const options = JSON.parse(optionsJson) as Record<string, unknown>;
-    const languages = options.stopWordLanguages ?? options.stopWords ?? options.languages;
+    const languages = options.stopWordLanguages;
     if (Array.isArray(languages) && languages.every((l) => typeof l === "string")) return languages as string[];
   } catch {
     // Options written by an older ingest may not be JSON; the default languages apply.

@@ -4,28 +4,18 @@
  */
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { topK } from "../engine/metrics.ts";
+import type { VcmModel } from "../engine/model.ts";
 import type { PredictionMode, RowsInput, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache } from "./lru-cache.ts";
 
-/** What inference needs of a trained model (the engine's VcmModel provides it). */
-export interface ScoringModel {
-  /** Item scores, rows × items, row-major. */
-  scoreItems(input: RowsInput, mode: PredictionMode): Float32Array;
-  /** click2review p(w|u), rows × words, row-major. */
-  wordDistribution(input: RowsInput): Float32Array;
-  /** ĉu = KL(q(z|x_u) ‖ N(0, I)) per row. */
-  capacity(input: RowsInput): Float32Array;
-  /** Releases the model's tensors. */
-  dispose(): void;
-}
-
 /** A trained model ready to score, with what it was trained on. */
 export interface LoadedModel {
   readonly modelId: number;
+  readonly datasetId: number;
   readonly datasetName: string;
   readonly variant: Variant;
-  readonly model: ScoringModel;
+  readonly model: VcmModel;
 }
 
 /** A dataset's matrices plus the lookups from external ids to rows and columns. */

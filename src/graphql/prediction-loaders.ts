@@ -1,0 +1,93 @@
+/**
+ * Per-request DataLoaders for predictions: every recommendations / topWords / capacity / explanation
+ * field of one request is collected into one batch, grouped by model (and source), and answered with
+ * one engine call per group; items are loaded with one SQL statement per dataset.
+ */
+import DataLoader from "dataloader";
+import { In, type DataSource } from "typeorm";
+import { Item } from "../db/entities/item.entity.ts";
+import type { CohortService } from "../services/cohorts.ts";
+import type { ExplanationRequest, ExplanationService, NamedExplanation } from "../services/explanation.ts";
+import type { InferenceService, RankedItem, RecommendationRequest } from "../services/inference.ts";
+import type { TrainingJobService } from "../services/jobs.ts";
+
+/** Item columns per SQL statement. */
+const IN_CHUNK = 5_000;
+
+/** The long-lived services behind the prediction, cohort and training-job resolvers. */
+export interface PredictionServices {
+  readonly dataSource: DataSource;
+  readonly inference: InferenceService;
+  readonly explanations: ExplanationService;
+  readonly cohorts: CohortService;
+  readonly jobs: TrainingJobService;
+}
+
+/** A (model, user row) pair. */
+export interface ModelRowKey {
+  readonly modelId: number;
+  readonly row: number;
+}
+
+/** An item by its column in a dataset. */
+export interface ItemColumnKey {
+  readonly datasetId: number;
+  readonly column: number;
+}
+
+/** Fresh for every request, so nothing leaks between requests and batching follows the query. */
+export interface PredictionLoaders {
+  readonly recommendations: DataLoader<RecommendationRequest, RankedItem[], string>;
+  readonly wordDistribution: DataLoader<ModelRowKey, Float32Array, string>;
+  readonly capacity: DataLoader<ModelRowKey, number, string>;
+  readonly explanation: DataLoader<ExplanationRequest, NamedExplanation, string>;
+  readonly itemByColumn: DataLoader<ItemColumnKey, Item | null, string>;
+}
+
+/** What prediction resolvers find on the GraphQL context under `prediction`. */
+export interface PredictionContextPart {
+  readonly services: PredictionServices;
+  readonly loaders: PredictionLoaders;
+}
+
+/** Builds the per-request part of the context that the prediction resolvers use. */
+export function createPredictionContext(services: PredictionServices): PredictionContextPart {
+  return { services, loaders: createPredictionLoaders(services) };
+}
+
+/** Builds the per-request prediction loaders. */
+export function createPredictionLoaders(services: PredictionServices): PredictionLoaders {
+  const { inference, explanations, dataSource } = services;
+  const items = dataSource.getRepository(Item);
+  return {
+    recommendations: new DataLoader((keys) => inference.recommendMany(keys), {
+      cacheKeyFn: (k) => `${k.modelId}|${k.source}|${k.row}|${k.k}|${k.excludeSeen}`,
+    }),
+    wordDistribution: new DataLoader((keys) => inference.wordDistributionMany(keys), {
+      cacheKeyFn: (k) => `${k.modelId}|${k.row}`,
+    }),
+    capacity: new DataLoader((keys) => inference.capacityMany(keys), {
+      cacheKeyFn: (k) => `${k.modelId}|${k.row}`,
+    }),
+    explanation: new DataLoader((keys) => explanations.explainMany(keys), {
+      cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}`,
+    }),
+    itemByColumn: new DataLoader(
+      async (keys) => {
+        const found = new Map<string, Item>();
+        const byDataset = new Map<number, number[]>();
+        for (const k of keys) byDataset.set(k.datasetId, [...(byDataset.get(k.datasetId) ?? []), k.column]);
+        for (const [datasetId, columns] of byDataset) {
+          const unique = [...new Set(columns)];
+          // Chunks keep each statement under SQLite's limit on bound parameters.
+          for (let start = 0; start < unique.length; start += IN_CHUNK) {
+            const rows = await items.find({ where: { datasetId, columnIndex: In(unique.slice(start, start + IN_CHUNK)) } });
+            for (const item of rows) found.set(`${item.datasetId}|${item.columnIndex}`, item);
+          }
+        }
+        return keys.map((k) => found.get(`${k.datasetId}|${k.column}`) ?? null);
+      },
+      { cacheKeyFn: (k) => `${k.datasetId}|${k.column}` },
+    ),
+  };
+}

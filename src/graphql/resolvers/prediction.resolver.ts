@@ -1,0 +1,254 @@
+import type { ComplexityEstimatorArgs } from "graphql-query-complexity";
+import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from "type-graphql";
+import type { Item } from "../../db/entities/item.entity.ts";
+import type { User } from "../../db/entities/user.entity.ts";
+import { topK } from "../../engine/metrics.ts";
+import { ErrorCode, UserError, invariant } from "../../errors.ts";
+import type { NamedExplanation } from "../../services/explanation.ts";
+import type { LoadedModel } from "../../services/inference.ts";
+import type { GraphQLContext } from "../context.ts";
+import { MAX_K, checkK, checkText } from "../limits.ts";
+import type { PredictionContextPart } from "../prediction-loaders.ts";
+import { ItemType } from "../types/item.type.ts";
+import {
+  ExplanationType,
+  RankedItemType,
+  RecommendationSourceEnum,
+  RecommendationType,
+  TextRecommendationsType,
+  WordProbabilityType,
+  type RankedItemValue,
+} from "../types/prediction.type.ts";
+import { UserType } from "../types/user.type.ts";
+import { parseId, requireItem } from "./lookup.ts";
+
+/** Default ranking length of recommendations and recommendForText. */
+const DEFAULT_K = 20;
+/** Default number of explanation words. */
+const DEFAULT_EXPLANATION_K = 10;
+
+/** A list of k entries costs k times its selection, plus the forward pass. */
+function rankingComplexity({ args, childComplexity }: ComplexityEstimatorArgs): number {
+  const k = typeof args.k === "number" ? args.k : DEFAULT_K;
+  return 10 + Math.max(1, Math.min(k, MAX_K)) * Math.max(1, childComplexity);
+}
+
+function wordListComplexity({ args, childComplexity }: ComplexityEstimatorArgs): number {
+  const k = typeof args.k === "number" ? args.k : DEFAULT_EXPLANATION_K;
+  return 5 + Math.max(1, Math.min(k, MAX_K)) * Math.max(1, childComplexity);
+}
+
+/** The prediction part of the context, which the server wires when it has the services. */
+export function predictionOf(context: GraphQLContext): PredictionContextPart {
+  invariant(context.prediction !== undefined, "the server was built with prediction services");
+  return context.prediction;
+}
+
+/** Loads a model for a user's question, checking it was trained on the user's dataset. */
+async function modelForUser(options: { context: GraphQLContext; user: User; modelId: string }): Promise<LoadedModel> {
+  const loaded = await predictionOf(options.context).services.inference.model(parseId(options.modelId, "Model"));
+  if (loaded.datasetId !== options.user.datasetId) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `Model ${loaded.modelId} was trained on dataset "${loaded.datasetName}", but user ${options.user.id} belongs to another dataset; pick a model of the user's dataset.`,
+    );
+  }
+  return loaded;
+}
+
+function explanationValue(explanation: NamedExplanation): ExplanationType {
+  return {
+    words: explanation.words.map((w) => ({
+      word: w.word,
+      weight: w.weight,
+      userProbability: w.userProbability,
+      lift: w.lift,
+    })),
+    coveredShare: explanation.coveredShare,
+    affinity: explanation.affinity,
+    itemReviewTokens: explanation.itemTokens,
+  };
+}
+
+async function explain(options: {
+  context: GraphQLContext;
+  modelId: number;
+  row: number;
+  item: number;
+  k: number;
+}): Promise<ExplanationType> {
+  const { context, ...request } = options;
+  checkK(request.k);
+  return explanationValue(await predictionOf(context).loaders.explanation.load(request));
+}
+
+async function itemOf(context: GraphQLContext, value: RankedItemValue): Promise<Item> {
+  const item = await predictionOf(context).loaders.itemByColumn.load({ datasetId: value.datasetId, column: value.item });
+  invariant(item !== null, `dataset ${value.datasetId} has an item in column ${value.item}`);
+  return item;
+}
+
+/** Predictions on a user: recommendations, click2review words, capacity and explanations. */
+@Resolver(() => UserType)
+export class PredictionResolver {
+  @FieldResolver(() => [RecommendationType], {
+    complexity: rankingComplexity,
+    description:
+      "The user's top-k items under a model: VCM from the user's clicks (source CLICKS) or VCM-CD from the words of the user's reviews (source REVIEWS). All users of one query are scored in one batched forward pass per model and source.",
+  })
+  async recommendations(
+    @Root() user: User,
+    @Ctx() context: GraphQLContext,
+    @Arg("modelId", () => ID, { description: "A READY model trained on this user's dataset." }) modelId: string,
+    @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many items, 1 to ${MAX_K}.` }) k: number,
+    @Arg("source", () => RecommendationSourceEnum, { defaultValue: RecommendationSourceEnum.CLICKS })
+    source: RecommendationSourceEnum,
+    @Arg("excludeSeen", () => Boolean, {
+      defaultValue: true,
+      description: "Leave out the items the user clicked in the training split (the paper's protocol).",
+    })
+    excludeSeen: boolean,
+  ): Promise<RankedItemValue[]> {
+    checkK(k);
+    const loaded = await modelForUser({ context, user, modelId });
+    const ranked = await predictionOf(context).loaders.recommendations.load({
+      modelId: loaded.modelId,
+      source,
+      row: user.rowIndex,
+      k,
+      excludeSeen,
+    });
+    return ranked.map((r) => ({ ...r, modelId: loaded.modelId, datasetId: user.datasetId, row: user.rowIndex }));
+  }
+
+  @FieldResolver(() => [WordProbabilityType], {
+    complexity: wordListComplexity,
+    description:
+      "click2review: the k most probable words of the user's word distribution p(w|u), VAEy's decoder applied to z = μx(x_u) (the user's training clicks). Needs a model with a word model (not popularity).",
+  })
+  async topWords(
+    @Root() user: User,
+    @Ctx() context: GraphQLContext,
+    @Arg("modelId", () => ID) modelId: string,
+    @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
+  ): Promise<WordProbabilityType[]> {
+    checkK(k);
+    const loaded = await modelForUser({ context, user, modelId });
+    const prediction = predictionOf(context);
+    const distribution = await prediction.loaders.wordDistribution.load({ modelId: loaded.modelId, row: user.rowIndex });
+    const { matrices } = await prediction.services.inference.dataset(loaded.datasetName);
+    return Array.from(topK({ scores: distribution, k }), (w) => ({
+      word: matrices.vocabulary[w],
+      probability: distribution[w],
+    }));
+  }
+
+  @FieldResolver(() => Float, {
+    description:
+      "Capacity ĉu = KL(q(z|x_u) ‖ N(0, I)) of the user's click posterior, in nats: how much the user's training clicks tell the model. Not defined for a popularity model (BAD_USER_INPUT).",
+  })
+  async capacity(
+    @Root() user: User,
+    @Ctx() context: GraphQLContext,
+    @Arg("modelId", () => ID) modelId: string,
+  ): Promise<number> {
+    const loaded = await modelForUser({ context, user, modelId });
+    return predictionOf(context).loaders.capacity.load({ modelId: loaded.modelId, row: user.rowIndex });
+  }
+
+  @FieldResolver(() => ExplanationType, {
+    complexity: wordListComplexity,
+    description:
+      "The words that tie this user to any item of the same dataset under a model (see the Explanation type for the weights). NOT_FOUND for an unknown item; BAD_USER_INPUT for an item of another dataset or a popularity model.",
+  })
+  async explanation(
+    @Root() user: User,
+    @Ctx() context: GraphQLContext,
+    @Arg("modelId", () => ID) modelId: string,
+    @Arg("itemId", () => ID, { description: "Internal id of the item." }) itemId: string,
+    @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
+  ): Promise<ExplanationType> {
+    checkK(k);
+    const loaded = await modelForUser({ context, user, modelId });
+    const item = await requireItem(context, { id: itemId });
+    if (item.datasetId !== user.datasetId) {
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        `Item ${item.id} belongs to another dataset than user ${user.id}; explain pairs of the same dataset.`,
+      );
+    }
+    return explain({ context, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k });
+  }
+}
+
+/** Fields of a recommendation that need loading: the item and its explanation. */
+@Resolver(() => RecommendationType)
+export class RecommendationResolver {
+  @FieldResolver(() => ItemType)
+  item(@Root() value: RankedItemValue, @Ctx() context: GraphQLContext): Promise<Item> {
+    return itemOf(context, value);
+  }
+
+  @FieldResolver(() => ExplanationType, {
+    complexity: wordListComplexity,
+    description:
+      "The words that tie the user to this item: p(w|u) weighted by the word's lift in the item's reviews; weights are shares of the whole tie (they sum to 1 over the vocabulary). Explanations of all recommendations of a query share one click2review pass per model.",
+  })
+  explanation(
+    @Root() value: RankedItemValue,
+    @Ctx() context: GraphQLContext,
+    @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
+  ): Promise<ExplanationType> {
+    invariant(value.row !== undefined, "recommendations carry the user's row");
+    return explain({ context, modelId: value.modelId, row: value.row, item: value.item, k });
+  }
+}
+
+/** The item of a text recommendation. */
+@Resolver(() => RankedItemType)
+export class RankedItemResolver {
+  @FieldResolver(() => ItemType)
+  item(@Root() value: RankedItemValue, @Ctx() context: GraphQLContext): Promise<Item> {
+    return itemOf(context, value);
+  }
+}
+
+/** Value of TextRecommendations. */
+interface TextRecommendationsValue {
+  readonly items: RankedItemValue[];
+  readonly knownWords: string[];
+  readonly unknownTokenCount: number;
+}
+
+/** Cold start from text. */
+@Resolver(() => TextRecommendationsType)
+export class TextRecommendationResolver {
+  @Query(() => TextRecommendationsType, {
+    complexity: rankingComplexity,
+    description:
+      "Cold start from text alone (VCM-CD, review2click): the text is tokenised as the dataset's reviews were (lowercase, stop words removed), turned into a bag of words over the model's vocabulary, encoded by VAEy and decoded by VAEx. BAD_USER_INPUT when no word of the text is in the vocabulary, the text is empty or too long, or the model is a popularity baseline.",
+  })
+  async recommendForText(
+    @Ctx() context: GraphQLContext,
+    @Arg("modelId", () => ID) modelId: string,
+    @Arg("text", () => String, { description: "Any text, e.g. a review or a description of a taste." }) text: string,
+    @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many items, 1 to ${MAX_K}.` }) k: number,
+  ): Promise<TextRecommendationsValue> {
+    checkK(k);
+    checkText(text);
+    const { services } = predictionOf(context);
+    const loaded = await services.inference.model(parseId(modelId, "Model"));
+    const tokenize = await services.explanations.tokenizer(loaded.datasetName);
+    const result = await services.inference.recommendForText({ modelId: loaded.modelId, text, k, tokenize });
+    return {
+      items: result.items.map((r) => ({ ...r, modelId: loaded.modelId, datasetId: loaded.datasetId })),
+      knownWords: result.knownWords,
+      unknownTokenCount: result.unknownTokens,
+    };
+  }
+
+  @FieldResolver(() => [RankedItemType], { description: "The recommended items, best first." })
+  items(@Root() value: TextRecommendationsValue): RankedItemValue[] {
+    return value.items;
+  }
+}

@@ -1,0 +1,103 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import type { Dataset } from "../../db/entities/dataset.entity.ts";
+import type { TrainedModel } from "../../db/entities/trained-model.entity.ts";
+import type { TrainingJob, TrainingJobStatus } from "../../db/entities/training-job.entity.ts";
+import { ErrorCode, UserError } from "../../errors.ts";
+import { deleteModel } from "../../services/prediction-services.ts";
+import type { GraphQLContext } from "../context.ts";
+import { MAX_PAGE_SIZE } from "../limits.ts";
+import { DatasetType } from "../types/dataset.type.ts";
+import { TrainedModelType } from "../types/trained-model.type.ts";
+import {
+  StartTrainingInput,
+  TrainingJobStatusEnum,
+  TrainingJobType,
+  TrainingProgressType,
+} from "../types/training-job.type.ts";
+import { parseId, requireDataset, requireLoaded } from "./lookup.ts";
+import { predictionOf } from "./prediction.resolver.ts";
+
+/** Training through the API: start, poll, cancel; and deleting models. Mutations need the admin token. */
+@Resolver(() => TrainingJobType)
+export class TrainingJobResolver {
+  @Mutation(() => TrainingJobType, {
+    description:
+      "Starts training a model and returns at once with the job (QUEUED, or RUNNING when no other job runs). Training runs in a separate process, one job at a time; poll trainingJob(id) for progress. Needs `Authorization: Bearer <VCM_ADMIN_TOKEN>` when the server sets that token. BAD_USER_INPUT for a hyper-parameter training could not use; NOT_FOUND for an unknown dataset.",
+  })
+  async startTraining(
+    @Ctx() context: GraphQLContext,
+    @Arg("input", () => StartTrainingInput) input: StartTrainingInput,
+  ): Promise<TrainingJob> {
+    const dataset = await requireDataset(context, { name: input.dataset });
+    const hyperParameters = Object.fromEntries(
+      Object.entries(input.hyperParameters ?? {}).filter(([, value]) => value !== undefined && value !== null),
+    );
+    return predictionOf(context).services.jobs.start({
+      datasetName: dataset.name,
+      variant: input.variant,
+      hyperParameters,
+    });
+  }
+
+  @Mutation(() => TrainingJobType, {
+    description:
+      "Cancels a QUEUED or RUNNING job (a running one stops after its current step; no model is kept) and returns it, CANCELLED. CONFLICT for a job that has already ended.",
+  })
+  async cancelTrainingJob(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<TrainingJob> {
+    return predictionOf(context).services.jobs.cancel(parseId(id, "Training job"));
+  }
+
+  @Mutation(() => ID, {
+    description:
+      "Deletes a trained model (its row, checkpoint and cached copies) and returns its id. CONFLICT while it is still training: cancel its job first.",
+  })
+  async deleteModel(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<number> {
+    const modelId = parseId(id, "Model");
+    await deleteModel({ services: predictionOf(context).services, modelId });
+    return modelId;
+  }
+
+  @Query(() => TrainingJobType, { description: "One training job; poll it for progress. NOT_FOUND when absent." })
+  async trainingJob(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<TrainingJob> {
+    return predictionOf(context).services.jobs.get(parseId(id, "Training job"));
+  }
+
+  @Query(() => [TrainingJobType], {
+    complexity: ({ args, childComplexity }) => (typeof args.first === "number" ? args.first : 20) * Math.max(1, childComplexity),
+    description: "Training jobs, newest first, optionally of one status.",
+  })
+  async trainingJobs(
+    @Ctx() context: GraphQLContext,
+    @Arg("status", () => TrainingJobStatusEnum, { nullable: true }) status: TrainingJobStatusEnum | null,
+    @Arg("first", () => Int, { defaultValue: 20, description: `How many, 1 to ${MAX_PAGE_SIZE}.` }) first: number,
+  ): Promise<TrainingJob[]> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `first must be an integer from 1 to ${MAX_PAGE_SIZE}, got ${first}.`);
+    }
+    return predictionOf(context).services.jobs.list({ status: (status ?? undefined) as TrainingJobStatus | undefined, limit: first });
+  }
+
+  @FieldResolver(() => DatasetType)
+  dataset(@Root() job: TrainingJob, @Ctx() context: GraphQLContext): Promise<Dataset> {
+    return requireLoaded(context.loaders.datasetById.load(job.datasetId), `dataset ${job.datasetId} of job ${job.id}`);
+  }
+
+  @FieldResolver(() => TrainingProgressType)
+  progress(@Root() job: TrainingJob): TrainingProgressType {
+    return {
+      epoch: job.epoch,
+      totalEpochs: job.totalEpochs,
+      lastEpoch: job.lastEpoch,
+      bestValidationNdcg100: job.bestValNdcg100,
+      etaSeconds: job.etaSeconds,
+    };
+  }
+
+  @FieldResolver(() => TrainedModelType, {
+    nullable: true,
+    description: "The model the job saved (SUCCEEDED only; null once the model was deleted).",
+  })
+  async model(@Root() job: TrainingJob, @Ctx() context: GraphQLContext): Promise<TrainedModel | null> {
+    return job.modelId === null ? null : context.loaders.modelById.load(job.modelId);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * Wiring of the prediction side of the API: the model cache over saved checkpoints, explanations,
+ * cohorts and training jobs, built once per server.
+ */
+import fs from "node:fs/promises";
+import type { DataSource } from "typeorm";
+import type { AppConfig } from "../config.ts";
+import type { DatasetMatrices } from "../data/csr.ts";
+import { TrainedModel } from "../db/entities/trained-model.entity.ts";
+import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
+import { initBackend } from "../engine/backend.ts";
+import { loadCheckpoint } from "../engine/checkpoint.ts";
+import { VcmModel } from "../engine/model.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+import { CohortService } from "./cohorts.ts";
+import { ExplanationService } from "./explanation.ts";
+import { InferenceService, type InferenceCacheSizes, type LoadedModel } from "./inference.ts";
+import { TrainingJobService } from "./jobs.ts";
+
+/** The services behind the prediction, cohort and training-job resolvers. */
+export interface PredictionServiceSet {
+  readonly dataSource: DataSource;
+  readonly inference: InferenceService;
+  readonly explanations: ExplanationService;
+  readonly cohorts: CohortService;
+  readonly jobs: TrainingJobService;
+}
+
+/**
+ * Reads a READY model's checkpoint and rebuilds it on the current backend. NOT_FOUND for an unknown
+ * id, MODEL_NOT_READY while it trains or when its training failed.
+ */
+export async function loadTrainedModel(options: { dataSource: DataSource; modelId: number }): Promise<LoadedModel> {
+  const { dataSource, modelId } = options;
+  const row = await dataSource.getRepository(TrainedModel).findOne({ where: { id: modelId }, relations: { dataset: true } });
+  if (row === null) {
+    throw new UserError(ErrorCode.NOT_FOUND, `No trained model has id ${modelId}; the query \`models { id variant }\` lists them.`);
+  }
+  if (row.status !== "ready" || row.checkpointPath === null) {
+    throw new UserError(
+      ErrorCode.MODEL_NOT_READY,
+      row.status === "failed"
+        ? `Model ${modelId} failed to train (${row.error ?? "no reason recorded"}); train another one.`
+        : `Model ${modelId} is still training; poll its status and ask again when it is READY.`,
+    );
+  }
+  await initBackend();
+  const { snapshot } = await loadCheckpoint(row.checkpointPath);
+  return {
+    modelId,
+    datasetId: row.datasetId,
+    datasetName: row.dataset.name,
+    variant: snapshot.variant,
+    model: VcmModel.fromSnapshot(snapshot),
+  };
+}
+
+/** Builds the prediction services of one server (or test). */
+export function createPredictionServices(options: {
+  dataSource: DataSource;
+  config: Pick<AppConfig, "dbPath" | "modelsDir">;
+  /** Overrides of the loaders (tests count checkpoint reads through them). */
+  loadModel?: (modelId: number) => Promise<LoadedModel>;
+  loadDataset?: (name: string) => Promise<DatasetMatrices>;
+  sizes?: InferenceCacheSizes;
+  /** The training-job worker script (tests may substitute one speaking the same protocol). */
+  jobWorkerPath?: string;
+}): PredictionServiceSet {
+  const { dataSource, config } = options;
+  const inference = new InferenceService({
+    loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId })),
+    loadDataset: options.loadDataset ?? ((name) => loadDatasetMatrices(dataSource, name)),
+    sizes: options.sizes,
+  });
+  const explanations = new ExplanationService({ dataSource, inference });
+  const cohorts = new CohortService({ inference });
+  const jobs = new TrainingJobService({
+    dataSource,
+    dbPath: config.dbPath,
+    modelsDir: config.modelsDir,
+    workerPath: options.jobWorkerPath,
+  });
+  return { dataSource, inference, explanations, cohorts, jobs };
+}
+
+/**
+ * Deletes a model: its row, its checkpoint folder and its cached copies. CONFLICT while it trains
+ * (cancel its job first); the jobs that produced it keep their history.
+ */
+export async function deleteModel(options: { services: PredictionServiceSet; modelId: number }): Promise<void> {
+  const { services, modelId } = options;
+  const repository = services.dataSource.getRepository(TrainedModel);
+  const row = await repository.findOne({ where: { id: modelId } });
+  if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `No trained model has id ${modelId}; nothing was deleted.`);
+  if (row.status === "training") {
+    throw new UserError(
+      ErrorCode.CONFLICT,
+      `Model ${modelId} is still training; cancel its training job first, then delete it.`,
+    );
+  }
+  await repository.delete({ id: modelId });
+  services.inference.evictModel(modelId);
+  services.cohorts.forget(modelId);
+  if (row.checkpointPath !== null) await fs.rm(row.checkpointPath, { recursive: true, force: true });
+}
