@@ -1,0 +1,75 @@
+/**
+ * GraphQL errors with codes from the one ErrorCode enum, and the `formatError` that masks everything
+ * else: a response never carries a stack trace, SQL or an internal message.
+ */
+import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
+import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import { ErrorCode, UserError } from "../errors.ts";
+
+/** Where masked internal errors are reported (the server passes console by default; tests collect them). */
+export interface ErrorLogger {
+  error(message: string, error: unknown): void;
+}
+
+/** HTTP status that goes with each code when the whole request fails before execution. */
+const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.BAD_USER_INPUT]: 400,
+  [ErrorCode.MODEL_NOT_READY]: 409,
+  [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
+};
+
+/** A GraphQLError carrying one of our codes (and, before execution, the matching HTTP status). */
+export function codedError(code: ErrorCode, message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code, http: { status: HTTP_STATUS[code] } } });
+}
+
+/** NOT_FOUND with a sentence that names what was looked up. */
+export function notFoundError(message: string): GraphQLError {
+  return codedError(ErrorCode.NOT_FOUND, message);
+}
+
+/** BAD_USER_INPUT with a sentence that says what to change. */
+export function badUserInputError(message: string): GraphQLError {
+  return codedError(ErrorCode.BAD_USER_INPUT, message);
+}
+
+/** Codes that graphql-js and Apollo give to a client's own mistakes: safe to show as they are. */
+const CLIENT_CODES: ReadonlySet<string> = new Set<string>([
+  ...Object.values(ErrorCode).filter((code) => code !== ErrorCode.INTERNAL_SERVER_ERROR),
+  ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
+  ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ApolloServerErrorCode.BAD_USER_INPUT,
+  ApolloServerErrorCode.BAD_REQUEST,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_FOUND,
+  ApolloServerErrorCode.PERSISTED_QUERY_NOT_SUPPORTED,
+  ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
+]);
+
+/** The message every masked error gets. */
+export const INTERNAL_ERROR_MESSAGE = "Internal server error; it has been logged.";
+
+/**
+ * Builds Apollo's `formatError`: a UserError thrown anywhere becomes its code and sentence; GraphQL
+ * errors with a client code pass (without stack traces); anything else is logged and masked.
+ */
+export function createFormatError(
+  logger: ErrorLogger,
+): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  return (formatted, error) => {
+    const original = unwrapResolverError(error);
+    const where = { locations: formatted.locations, path: formatted.path };
+    if (original instanceof UserError) {
+      return { message: original.message, ...where, extensions: { code: original.code } };
+    }
+    const code = formatted.extensions?.code;
+    const thrownAsGraphQL = original instanceof GraphQLError || !(original instanceof Error);
+    if (typeof code === "string" && CLIENT_CODES.has(code) && thrownAsGraphQL) {
+      return { message: formatted.message, ...where, extensions: { code } };
+    }
+    logger.error(`internal error${formatted.path ? ` at ${formatted.path.join(".")}` : ""}`, original);
+    return { message: INTERNAL_ERROR_MESSAGE, ...where, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  };
+}

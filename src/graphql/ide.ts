@@ -1,0 +1,113 @@
+/**
+ * An offline GraphQL IDE: GraphiQL 3 and React 18 served from node_modules (their UMD builds), so the
+ * page works on a machine without internet, unlike Apollo's CDN-loaded landing page.
+ */
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const require = createRequire(import.meta.url);
+
+/** URL prefix of the IDE's static files. */
+export const IDE_ASSET_PREFIX = "/ide/";
+
+/** The query the IDE opens with. */
+export const IDE_DEFAULT_QUERY = `# The VCM analytics API. Ctrl-Enter runs the query; the Docs button lists every field.
+{
+  datasets {
+    name
+    statistics { users items interactions sparsity vocabularySize }
+    models { id variant status testMetrics { ndcgAt10 recallAt20 } }
+  }
+}
+`;
+
+interface Asset {
+  readonly file: string;
+  readonly type: string;
+}
+
+/** The only files the IDE serves (a fixed map, so no request can reach any other path). */
+const ASSETS: Readonly<Record<string, Asset>> = {
+  "graphiql.min.css": { file: require.resolve("graphiql/graphiql.min.css"), type: "text/css; charset=utf-8" },
+  "graphiql.min.js": { file: require.resolve("graphiql/graphiql.min.js"), type: "text/javascript; charset=utf-8" },
+  "react.production.min.js": {
+    file: path.join(path.dirname(require.resolve("react")), "umd", "react.production.min.js"),
+    type: "text/javascript; charset=utf-8",
+  },
+  "react-dom.production.min.js": {
+    file: path.join(path.dirname(require.resolve("react-dom")), "umd", "react-dom.production.min.js"),
+    type: "text/javascript; charset=utf-8",
+  },
+};
+
+/** Starts GraphiQL against the endpoint; kept in a file of its own so the page needs no inline script. */
+function startScript(endpoint: string): string {
+  return `"use strict";
+(function () {
+  var fetcher = GraphiQL.createFetcher({ url: new URL(${JSON.stringify(endpoint)}, window.location.href).toString() });
+  var root = ReactDOM.createRoot(document.getElementById("graphiql"));
+  root.render(React.createElement(GraphiQL, {
+    fetcher: fetcher,
+    defaultQuery: ${JSON.stringify(IDE_DEFAULT_QUERY)},
+    defaultEditorToolbarOpen: true,
+    shouldPersistHeaders: false
+  }));
+})();
+`;
+}
+
+/** The IDE page. */
+export function ideHtml(): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <meta name="viewport" content="width=device-width, initial-scale=1" />
+  <title>VCM analytics · GraphiQL</title>
+  <link rel="stylesheet" href="${IDE_ASSET_PREFIX}graphiql.min.css" />
+  <style>html, body, #graphiql { height: 100%; margin: 0; }</style>
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL…</div>
+  <script src="${IDE_ASSET_PREFIX}react.production.min.js"></script>
+  <script src="${IDE_ASSET_PREFIX}react-dom.production.min.js"></script>
+  <script src="${IDE_ASSET_PREFIX}graphiql.min.js"></script>
+  <script src="${IDE_ASSET_PREFIX}start.js"></script>
+</body>
+</html>
+`;
+}
+
+/** A static response of the IDE. */
+export interface IdeResponse {
+  readonly type: string;
+  readonly body: string | Buffer;
+}
+
+/** Serves the IDE's files from a cache filled on first use; null for a name that is not an IDE file. */
+export class IdeAssets {
+  private readonly cache = new Map<string, Promise<Buffer>>();
+
+  constructor(private readonly endpoint: string) {}
+
+  page(): IdeResponse {
+    return { type: "text/html; charset=utf-8", body: ideHtml() };
+  }
+
+  async asset(name: string): Promise<IdeResponse | null> {
+    if (name === "start.js") return { type: "text/javascript; charset=utf-8", body: startScript(this.endpoint) };
+    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+    if (asset === undefined) return null;
+    let body = this.cache.get(name);
+    if (body === undefined) {
+      // A failed read is not cached, so the next request tries the file again.
+      body = readFile(asset.file).catch((error: unknown) => {
+        this.cache.delete(name);
+        throw error;
+      });
+      this.cache.set(name, body);
+    }
+    return { type: asset.type, body: await body };
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Depth and cost limits, checked once the operation and its variables are known (a validation rule
+ * would not see the variables, and Apollo would answer GRAPHQL_VALIDATION_FAILED instead of BAD_USER_INPUT).
+ */
+import type { ApolloServerPlugin } from "@apollo/server";
+import { validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import depthLimit from "graphql-depth-limit";
+import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
+import { badUserInputError } from "./errors.ts";
+import { MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits.ts";
+
+/** The estimated cost of an operation: field `complexity` where declared, else 1 per field. */
+export function queryCost(options: {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  variables?: Record<string, unknown>;
+  operationName?: string | null;
+}): number {
+  return getComplexity({
+    schema: options.schema,
+    query: options.document,
+    variables: options.variables,
+    operationName: options.operationName ?? undefined,
+    estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+  });
+}
+
+/** Rejects operations deeper than MAX_QUERY_DEPTH or costlier than MAX_QUERY_COST with BAD_USER_INPUT. */
+export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number } = {}): ApolloServerPlugin {
+  const maxDepth = limits.maxDepth ?? MAX_QUERY_DEPTH;
+  const maxCost = limits.maxCost ?? MAX_QUERY_COST;
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ schema, document, request, operationName }) {
+          const depthErrors = validate(schema, document, [depthLimit(maxDepth)]);
+          if (depthErrors.length > 0) {
+            throw badUserInputError(
+              `This query nests fields deeper than the limit of ${maxDepth} levels; split it into several queries.`,
+            );
+          }
+          let cost: number;
+          try {
+            cost = queryCost({ schema, document, variables: request.variables, operationName });
+          } catch {
+            // Variables that do not coerce stop the request at execution with Apollo's own BAD_USER_INPUT.
+            return;
+          }
+          if (cost > maxCost) {
+            throw badUserInputError(
+              `This query's estimated cost is ${cost}, above the limit of ${maxCost}; ` +
+                "ask for smaller pages (first, k) or fewer nested lists.",
+            );
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
+import type { Dataset } from "../../db/entities/dataset.entity.ts";
+import type { MetricMap, TrainedModel } from "../../db/entities/trained-model.entity.ts";
+import type { EpochRecord } from "../../engine/types.ts";
+import type { GraphQLContext } from "../context.ts";
+import {
+  EpochRecordType,
+  ModelStatusEnum,
+  PredictionModeEnum,
+  RankingMetricsType,
+  TrainedModelType,
+} from "../types/trained-model.type.ts";
+import { DatasetType } from "../types/dataset.type.ts";
+import { requireDataset, requireLoaded, requireModel } from "./lookup.ts";
+
+/** Turns a stored `{"ndcg@10": …}` map into the GraphQL metrics object (null where not computed). */
+function toRankingMetrics(mode: PredictionModeEnum, metrics: MetricMap): RankingMetricsType {
+  const at = (name: string): number | null => (typeof metrics[name] === "number" ? metrics[name]! : null);
+  return {
+    mode,
+    ndcgAt10: at("ndcg@10"),
+    ndcgAt20: at("ndcg@20"),
+    ndcgAt50: at("ndcg@50"),
+    ndcgAt100: at("ndcg@100"),
+    recallAt10: at("recall@10"),
+    recallAt20: at("recall@20"),
+    recallAt50: at("recall@50"),
+    recallAt100: at("recall@100"),
+  };
+}
+
+@Resolver(() => TrainedModelType)
+export class ModelResolver {
+  @Query(() => [TrainedModelType], {
+    description: "Trained models, newest first: of one dataset (by name) or of all, optionally of one status.",
+  })
+  async models(
+    @Ctx() context: GraphQLContext,
+    @Arg("dataset", () => String, { nullable: true, description: "Dataset name; all datasets when omitted." })
+    dataset: string | null,
+    @Arg("status", () => ModelStatusEnum, { nullable: true }) status: ModelStatusEnum | null,
+  ): Promise<TrainedModel[]> {
+    const models =
+      dataset === null
+        ? await context.catalog.modelsOfDatasets(null)
+        : await context.loaders.modelsOfDataset.load((await requireDataset(context, { name: dataset })).id);
+    return status === null ? models : models.filter((model) => model.status === status);
+  }
+
+  @Query(() => TrainedModelType, { description: "One trained model by id. NOT_FOUND when absent." })
+  async model(@Arg("id", () => ID) id: string, @Ctx() context: GraphQLContext): Promise<TrainedModel> {
+    return requireModel(context, id);
+  }
+
+  @FieldResolver(() => DatasetType)
+  async dataset(@Root() model: TrainedModel, @Ctx() context: GraphQLContext): Promise<Dataset> {
+    return requireLoaded(context.loaders.datasetById.load(model.datasetId), `dataset ${model.datasetId}`);
+  }
+
+  @FieldResolver(() => RankingMetricsType, {
+    nullable: true,
+    description:
+      "Test-split NDCG and Recall at 10/20/50/100 for one prediction mode; null until evaluated, or for " +
+      "VCM_CD on a model without a word model.",
+  })
+  testMetrics(
+    @Root() model: TrainedModel,
+    @Arg("mode", () => PredictionModeEnum, { defaultValue: PredictionModeEnum.VCM }) mode: PredictionModeEnum,
+  ): RankingMetricsType | null {
+    const metrics = model.testMetrics?.[mode];
+    return metrics === undefined ? null : toRankingMetrics(mode, metrics);
+  }
+
+  @FieldResolver(() => [RankingMetricsType], { description: "Test metrics of every mode evaluated." })
+  allTestMetrics(@Root() model: TrainedModel): RankingMetricsType[] {
+    const stored = model.testMetrics;
+    if (stored === null) return [];
+    return Object.values(PredictionModeEnum).flatMap((mode) =>
+      stored[mode] === undefined ? [] : [toRankingMetrics(mode, stored[mode]!)],
+    );
+  }
+
+  @FieldResolver(() => [EpochRecordType], { description: "Per-epoch loss terms, β, validation NDCG@100 and seconds." })
+  trainingCurve(@Root() model: TrainedModel): ReadonlyArray<EpochRecord> {
+    return model.history;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The executable schema: every resolver class of the API, listed explicitly. A new resolver file
+ * adds its class to `resolvers` below; `npm run schema` then rewrites schema/schema.graphql.
+ */
+import "reflect-metadata";
+import { fileURLToPath } from "node:url";
+import type { GraphQLSchema } from "graphql";
+import { buildSchema, type NonEmptyArray } from "type-graphql";
+import { adminAuthChecker } from "./auth.ts";
+import { ClickResolver } from "./resolvers/click.resolver.ts";
+import { DatasetResolver } from "./resolvers/dataset.resolver.ts";
+import { ItemResolver } from "./resolvers/item.resolver.ts";
+import { ModelResolver } from "./resolvers/model.resolver.ts";
+import { ReviewResolver } from "./resolvers/review.resolver.ts";
+import { UserResolver } from "./resolvers/user.resolver.ts";
+
+/** Every resolver class of the API; append new ones at the end. */
+export const resolvers: NonEmptyArray<Function> = [
+  DatasetResolver,
+  UserResolver,
+  ItemResolver,
+  ReviewResolver,
+  ClickResolver,
+  ModelResolver,
+];
+
+/** The committed SDL file that the drift test compares with. */
+export const SCHEMA_FILE = fileURLToPath(new URL("../../schema/schema.graphql", import.meta.url));
+
+/** Builds the schema; with `emitSchemaFile` it also writes the SDL there (sorted, as type-graphql prints it). */
+export async function buildVcmSchema(options: { emitSchemaFile?: string } = {}): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers,
+    authChecker: adminAuthChecker,
+    validate: false,
+    emitSchemaFile: options.emitSchemaFile === undefined ? false : { path: options.emitSchemaFile, sortedSchema: true },
+  });
+}

@@ -1,0 +1,220 @@
+/**
+ * The GraphQL server: Apollo Server 5 over a plain node:http listener (no express), serving the API at
+ * /graphql and an offline GraphiQL at /. `createServer(deps)` builds it; `startServer()` wires the
+ * database, the demo data and the port; `main()` does that from the environment.
+ */
+import "reflect-metadata";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { ApolloServer, HeaderMap, type GraphQLResponse, type GraphQLRequest } from "@apollo/server";
+import { ApolloServerPluginLandingPageDisabled } from "@apollo/server/plugin/disabled";
+import type { GraphQLSchema } from "graphql";
+import type { DataSource } from "typeorm";
+import { loadAppConfig, type AppConfig } from "./config.ts";
+import { openDatabase } from "./db/data-source.ts";
+import { adminMutationsPlugin } from "./graphql/auth.ts";
+import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
+import { createFormatError, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./graphql/errors.ts";
+import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
+import { queryLimitsPlugin } from "./graphql/query-limits.ts";
+import { buildVcmSchema } from "./graphql/schema.ts";
+
+/** Path of the GraphQL endpoint. */
+export const GRAPHQL_PATH = "/graphql";
+/** Largest request body accepted, in bytes (a query plus variables; recommendForText text included). */
+export const MAX_BODY_BYTES = 1_000_000;
+
+/** The result of one in-process operation, as `execute` returns it. */
+export interface ExecutionResult {
+  readonly data: Record<string, unknown> | null | undefined;
+  readonly errors: ReadonlyArray<{ message: string; path?: ReadonlyArray<string | number>; extensions?: Record<string, unknown> }> | undefined;
+  /** HTTP status Apollo would have answered with. */
+  readonly status: number | undefined;
+}
+
+/** A built server: Apollo, its schema, an HTTP handler and ways to run operations in tests. */
+export interface VcmServer {
+  readonly apollo: ApolloServer<GraphQLContext>;
+  readonly schema: GraphQLSchema;
+  readonly deps: ServerDeps;
+  /** A request's context, as the HTTP handler builds it from the Authorization header. */
+  createContext(authorization?: string): GraphQLContext;
+  /** Runs one operation in-process through Apollo (plugins, limits, formatError included). */
+  execute(request: GraphQLRequest, options?: { authorization?: string }): Promise<ExecutionResult>;
+  /** node:http listener: GraphiQL at GET /, its files under /ide/, GraphQL at /graphql. */
+  handle(request: http.IncomingMessage, response: http.ServerResponse): void;
+  /** Listens on a port (0 = any free one) and resolves to the URL of the IDE. */
+  listen(options: { port: number; host?: string }): Promise<{ url: string; port: number }>;
+  /** Stops listening and stops Apollo (the data source belongs to the caller). */
+  stop(): Promise<void>;
+}
+
+/** Builds the long-lived dependencies of the API over an open data source. */
+export function createServerDeps(options: { dataSource: DataSource; config: AppConfig; logger?: ErrorLogger }): ServerDeps {
+  return {
+    dataSource: options.dataSource,
+    config: options.config,
+    logger: options.logger ?? { error: (message, error) => console.error(`[vcm] ${message}:`, error) },
+  };
+}
+
+/** Builds and starts Apollo over the schema; call `listen` to serve HTTP. */
+export async function createServer(deps: ServerDeps): Promise<VcmServer> {
+  const schema = await buildVcmSchema();
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    formatError: createFormatError(deps.logger),
+    includeStacktraceInErrorResponses: false,
+    introspection: true,
+    // The IDE is served by our own handler from node_modules; Apollo's landing page would load from a CDN.
+    plugins: [ApolloServerPluginLandingPageDisabled(), adminMutationsPlugin(), queryLimitsPlugin()],
+  });
+  await apollo.start();
+  const ide = new IdeAssets(GRAPHQL_PATH);
+  const contextFor = (authorization?: string): GraphQLContext => createContext({ deps, authorization });
+  let httpServer: http.Server | null = null;
+
+  const server: VcmServer = {
+    apollo,
+    schema,
+    deps,
+    createContext: contextFor,
+    async execute(request, options = {}) {
+      const response: GraphQLResponse = await apollo.executeOperation(request, {
+        contextValue: contextFor(options.authorization),
+      });
+      if (response.body.kind !== "single") throw new Error("incremental delivery is not used by this API");
+      const { data, errors } = response.body.singleResult;
+      return { data, errors, status: response.http.status };
+    },
+    handle(request, response) {
+      handleHttp({ request, response, apollo, ide, contextFor }).catch((error: unknown) => {
+        deps.logger.error("HTTP handler failed", error);
+        if (!response.headersSent) sendJson(response, 500, { errors: [{ message: INTERNAL_ERROR_MESSAGE, extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+        else response.end();
+      });
+    },
+    async listen({ port, host = "127.0.0.1" }) {
+      if (httpServer !== null) throw new Error("the server is already listening");
+      const listening = http.createServer((request, response) => server.handle(request, response));
+      httpServer = listening;
+      await new Promise<void>((resolve, reject) => {
+        listening.once("error", reject);
+        listening.listen(port, host, () => {
+          listening.off("error", reject);
+          resolve();
+        });
+      });
+      const address = listening.address() as AddressInfo;
+      const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+      return { url: `http://${shownHost}:${address.port}/`, port: address.port };
+    },
+    async stop() {
+      const listening = httpServer;
+      httpServer = null;
+      if (listening !== null) {
+        await new Promise<void>((resolve) => {
+          listening.close(() => resolve());
+          listening.closeAllConnections();
+        });
+      }
+      await apollo.stop();
+    },
+  };
+  return server;
+}
+
+function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function sendError(response: http.ServerResponse, status: number, code: string, message: string): void {
+  sendJson(response, status, { errors: [{ message, extensions: { code } }] });
+}
+
+/** True for a browser navigation (it accepts HTML), as opposed to a GraphQL client's GET. */
+function wantsHtml(request: http.IncomingMessage): boolean {
+  return (request.headers.accept ?? "").includes("text/html");
+}
+
+/** Reads the body up to MAX_BODY_BYTES; null when it is larger. */
+async function readBody(request: http.IncomingMessage): Promise<string | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) return null;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function handleHttp(options: {
+  request: http.IncomingMessage;
+  response: http.ServerResponse;
+  apollo: ApolloServer<GraphQLContext>;
+  ide: IdeAssets;
+  contextFor: (authorization?: string) => GraphQLContext;
+}): Promise<void> {
+  const { request, response, apollo, ide, contextFor } = options;
+  const url = new URL(request.url ?? "/", "http://localhost");
+  const method = (request.method ?? "GET").toUpperCase();
+
+  if (method === "GET" || method === "HEAD") {
+    const isPage = url.pathname === "/" || (url.pathname === GRAPHQL_PATH && url.search === "" && wantsHtml(request));
+    const file = url.pathname.startsWith(IDE_ASSET_PREFIX)
+      ? await ide.asset(url.pathname.slice(IDE_ASSET_PREFIX.length))
+      : isPage
+        ? ide.page()
+        : undefined;
+    if (file === null) return sendError(response, 404, "NOT_FOUND", `No IDE file at ${url.pathname}.`);
+    if (file !== undefined) {
+      response.writeHead(200, {
+        "content-type": file.type,
+        "content-length": Buffer.byteLength(file.body),
+        "cache-control": isPage ? "no-store" : "public, max-age=3600",
+      });
+      response.end(method === "HEAD" ? undefined : file.body);
+      return;
+    }
+  }
+  if (url.pathname !== GRAPHQL_PATH) {
+    return sendError(response, 404, "NOT_FOUND", `Nothing at ${url.pathname}: GraphQL is at ${GRAPHQL_PATH}, the IDE at /.`);
+  }
+
+  const text = method === "POST" ? await readBody(request) : "";
+  if (text === null) {
+    return sendError(response, 413, "BAD_REQUEST", `The request body is over ${MAX_BODY_BYTES} bytes; send a smaller query.`);
+  }
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+  }
+  let body: unknown = undefined;
+  if (method === "POST") {
+    if ((headers.get("content-type") ?? "").includes("application/json")) {
+      try {
+        body = text === "" ? undefined : JSON.parse(text);
+      } catch {
+        return sendError(response, 400, "BAD_REQUEST", "The request body is not valid JSON.");
+      }
+    } else {
+      body = text;
+    }
+  }
+  const result = await apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method, headers, search: url.search, body },
+    context: async () => contextFor(request.headers.authorization),
+  });
+  for (const [key, value] of result.headers) response.setHeader(key, value);
+  response.statusCode = result.status ?? 200;
+  if (result.body.kind === "complete") {
+    response.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) response.write(chunk);
+  response.end();
+}
