@@ -18,6 +18,7 @@ import { createFormatError, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./g
 import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
+import { createPredictionServices } from "./services/prediction-services.ts";
 
 /** Path of the GraphQL endpoint. */
 export const GRAPHQL_PATH = "/graphql";
@@ -55,6 +56,7 @@ export function createServerDeps(options: { dataSource: DataSource; config: AppC
     dataSource: options.dataSource,
     config: options.config,
     logger: options.logger ?? { error: (message, error) => console.error(`[vcm] ${message}:`, error) },
+    prediction: createPredictionServices({ dataSource: options.dataSource, config: options.config }),
   };
 }
 
@@ -70,6 +72,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     plugins: [ApolloServerPluginLandingPageDisabled(), adminMutationsPlugin(), queryLimitsPlugin()],
   });
   await apollo.start();
+  // Jobs that were running belong to a process that is gone: mark them failed, restart queued ones.
+  await deps.prediction?.jobs.recover();
   const ide = new IdeAssets(GRAPHQL_PATH);
   const contextFor = (authorization?: string): GraphQLContext => createContext({ deps, authorization });
   let httpServer: http.Server | null = null;
@@ -119,6 +123,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
         });
       }
       await apollo.stop();
+      await deps.prediction?.jobs.close();
+      deps.prediction?.inference.dispose();
     },
   };
   return server;

@@ -13,6 +13,14 @@ import { ItemResolver } from "./resolvers/item.resolver.ts";
 import { ModelResolver } from "./resolvers/model.resolver.ts";
 import { ReviewResolver } from "./resolvers/review.resolver.ts";
 import { UserResolver } from "./resolvers/user.resolver.ts";
+import { CohortResolver } from "./resolvers/cohort.resolver.ts";
+import {
+  PredictionResolver,
+  RankedItemResolver,
+  RecommendationResolver,
+  TextRecommendationResolver,
+} from "./resolvers/prediction.resolver.ts";
+import { TrainingJobResolver } from "./resolvers/training-job.resolver.ts";
 
 /** Every resolver class of the API; append new ones at the end. */
 export const resolvers: NonEmptyArray<Function> = [
@@ -22,6 +30,12 @@ export const resolvers: NonEmptyArray<Function> = [
   ReviewResolver,
   ClickResolver,
   ModelResolver,
+  PredictionResolver,
+  RecommendationResolver,
+  RankedItemResolver,
+  TextRecommendationResolver,
+  CohortResolver,
+  TrainingJobResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

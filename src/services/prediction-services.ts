@@ -8,14 +8,12 @@ import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
-import { initBackend } from "../engine/backend.ts";
-import { loadCheckpoint } from "../engine/checkpoint.ts";
-import { VcmModel } from "../engine/model.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
 import { ExplanationService } from "./explanation.ts";
 import { InferenceService, type InferenceCacheSizes, type LoadedModel } from "./inference.ts";
 import { TrainingJobService } from "./jobs.ts";
+import { loadModel } from "./training.ts";
 
 /** The services behind the prediction, cohort and training-job resolvers. */
 export interface PredictionServiceSet {
@@ -27,31 +25,18 @@ export interface PredictionServiceSet {
 }
 
 /**
- * Reads a READY model's checkpoint and rebuilds it on the current backend. NOT_FOUND for an unknown
- * id, MODEL_NOT_READY while it trains or when its training failed.
+ * Reads a READY model's checkpoint (the training service checks it belongs to the row and dataset)
+ * and rebuilds it on the current backend. NOT_FOUND for an unknown id, MODEL_NOT_READY while it
+ * trains or when its training failed.
  */
 export async function loadTrainedModel(options: { dataSource: DataSource; modelId: number }): Promise<LoadedModel> {
-  const { dataSource, modelId } = options;
-  const row = await dataSource.getRepository(TrainedModel).findOne({ where: { id: modelId }, relations: { dataset: true } });
-  if (row === null) {
-    throw new UserError(ErrorCode.NOT_FOUND, `No trained model has id ${modelId}; the query \`models { id variant }\` lists them.`);
-  }
-  if (row.status !== "ready" || row.checkpointPath === null) {
-    throw new UserError(
-      ErrorCode.MODEL_NOT_READY,
-      row.status === "failed"
-        ? `Model ${modelId} failed to train (${row.error ?? "no reason recorded"}); train another one.`
-        : `Model ${modelId} is still training; poll its status and ask again when it is READY.`,
-    );
-  }
-  await initBackend();
-  const { snapshot } = await loadCheckpoint(row.checkpointPath);
+  const loaded = await loadModel(options);
   return {
-    modelId,
-    datasetId: row.datasetId,
-    datasetName: row.dataset.name,
-    variant: snapshot.variant,
-    model: VcmModel.fromSnapshot(snapshot),
+    modelId: loaded.modelId,
+    datasetId: loaded.row.datasetId,
+    datasetName: loaded.datasetName,
+    variant: loaded.variant,
+    model: loaded.model,
   };
 }
 
@@ -98,8 +83,16 @@ export async function deleteModel(options: { services: PredictionServiceSet; mod
       `Model ${modelId} is still training; cancel its training job first, then delete it.`,
     );
   }
-  await repository.delete({ id: modelId });
+  await removeModel({ dataSource: services.dataSource, modelId });
   services.inference.evictModel(modelId);
   services.cohorts.forget(modelId);
+}
+
+/** Deletes a model row and its checkpoint folder (no checks: callers decide whether it may go). */
+export async function removeModel(options: { dataSource: DataSource; modelId: number }): Promise<void> {
+  const repository = options.dataSource.getRepository(TrainedModel);
+  const row = await repository.findOne({ where: { id: options.modelId } });
+  if (row === null) return;
+  await repository.delete({ id: row.id });
   if (row.checkpointPath !== null) await fs.rm(row.checkpointPath, { recursive: true, force: true });
 }

@@ -1,0 +1,66 @@
+/**
+ * The child process of one training job: trains and saves through the training service and reports
+ * each epoch to the parent over IPC. Started by TrainingJobService with tsx registered
+ * (`--import tsx`); its one argument is the TrainingJobSpec as JSON.
+ */
+import "reflect-metadata";
+import { openDatabase } from "../db/data-source.ts";
+import { UserError } from "../errors.ts";
+import type { TrainingJobCancel, TrainingJobMessage, TrainingJobSpec } from "./jobs.ts";
+import { removeModel } from "./prediction-services.ts";
+import { trainAndSave } from "./training.ts";
+
+function send(message: TrainingJobMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (process.send === undefined) resolve();
+    else process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+async function run(spec: TrainingJobSpec): Promise<void> {
+  const abort = new AbortController();
+  process.on("message", (message: TrainingJobCancel) => {
+    if (message.type === "cancel") abort.abort();
+  });
+  const dataSource = await openDatabase(spec.dbPath);
+  let modelId: number | undefined;
+  try {
+    const { model } = await trainAndSave({
+      dataSource,
+      datasetName: spec.datasetName,
+      variant: spec.config.variant,
+      config: spec.config,
+      modelsDir: spec.modelsDir,
+      signal: abort.signal,
+      onPhase: (_phase, id) => {
+        modelId = id;
+      },
+      onEpoch: (record) => {
+        void send({ type: "epoch", record });
+      },
+    });
+    await send({ type: "done", modelId: model.id });
+  } catch (error) {
+    const cancelled = abort.signal.aborted;
+    // A cancelled run keeps no model: its half-made row (marked failed by the training service) goes.
+    if (cancelled && modelId !== undefined) await removeModel({ dataSource, modelId });
+    await send({
+      type: "failed",
+      message: cancelled
+        ? "Cancelled while training; no model was kept."
+        : error instanceof Error
+          ? error instanceof UserError
+            ? error.message
+            : (error.stack ?? error.message)
+          : String(error),
+      userError: cancelled || error instanceof UserError,
+    });
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+const spec = JSON.parse(process.argv[2] ?? "{}") as TrainingJobSpec;
+await run(spec);
+// The IPC channel would keep the process alive; training is over, so leave.
+process.disconnect?.();
