@@ -1,0 +1,113 @@
+import type { Command } from "commander";
+import type { RecordSource } from "../../src/data/source.ts";
+import { amazonSource } from "../../src/data/parsers/amazon.ts";
+import { tsvSource } from "../../src/data/parsers/tsv.ts";
+import { yelpSource } from "../../src/data/parsers/yelp.ts";
+import { loadAppConfig } from "../../src/config.ts";
+import { openDatabase } from "../../src/db/data-source.ts";
+import { ErrorCode, UserError } from "../../src/errors.ts";
+import { ingestDataset, type IngestSummary } from "../../src/services/ingest.ts";
+import type { CliIo, CommandModule } from "../cli.ts";
+import { numberOption } from "../options.ts";
+import { createIngestProgress } from "../progress.ts";
+
+interface IngestFlags {
+  dataset: string;
+  format: string;
+  reviews?: string;
+  interactions?: string;
+  texts?: string;
+  minRating?: string;
+  minUserClicks?: string;
+  minItemUsers?: string;
+  vocabSize?: string;
+  seed?: string;
+  stopWords?: string;
+  replace?: boolean;
+  db?: string;
+  json?: boolean;
+}
+
+/** `vcm ingest`: reads Amazon, Yelp or tsv files into a dataset with the paper's preprocessing. */
+export const ingestCommand: CommandModule = {
+  register(program: Command, io: CliIo) {
+    program
+      .command("ingest")
+      .description("ingest review data (amazon, yelp or tsv) into a dataset, preprocessed as in the VCM paper")
+      .requiredOption("--dataset <name>", "name of the dataset to create")
+      .requiredOption("--format <format>", "amazon | yelp | tsv")
+      .option("--reviews <file>", "reviews file for amazon / yelp (JSON lines or concatenated objects, plain or .gz)")
+      .option("--interactions <file>", "tsv: user<TAB>item[<TAB>rating] lines")
+      .option("--texts <file>", "tsv: user<TAB>item<TAB>text lines (an empty item is text of the user alone)")
+      .option("--min-rating <r>", "a click is a rating at or above this (rows without a rating are clicks)", "4")
+      .option("--min-user-clicks <n>", "keep users with at least n clicked items (to a fixed point)", "5")
+      .option("--min-item-users <n>", "keep items with at least n clicking users (to a fixed point)", "5")
+      .option("--vocab-size <n>", "number of most frequent words kept", "10000")
+      .option("--seed <s>", "seed of the 60/20/20 split", "1")
+      .option("--stop-words <langs>", "stop-word languages of the stopword package, comma-separated", "eng")
+      .option("--replace", "replace a dataset of the same name (otherwise that is an error)")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON summary line on stdout")
+      .action(async (flags: IngestFlags) => {
+        const progress = createIngestProgress(io);
+        await io.run({
+          json: flags.json === true,
+          body: async () => {
+            const source = sourceFor(flags);
+            const dataSource = await openDatabase(loadAppConfig({ dbPath: flags.db }).dbPath);
+            try {
+              return await ingestDataset(dataSource, {
+                name: flags.dataset,
+                source,
+                replace: flags.replace === true,
+                stopWordLanguages: (flags.stopWords ?? "eng").split(",").map((s) => s.trim()).filter(Boolean),
+                preprocess: {
+                  minRating: numberOption(flags.minRating, "--min-rating", false),
+                  minUserClicks: numberOption(flags.minUserClicks, "--min-user-clicks"),
+                  minItemUsers: numberOption(flags.minItemUsers, "--min-item-users"),
+                  vocabSize: numberOption(flags.vocabSize, "--vocab-size"),
+                  seed: numberOption(flags.seed, "--seed"),
+                },
+                onProgress: progress.onProgress,
+              });
+            } finally {
+              progress.stop();
+              await dataSource.destroy();
+            }
+          },
+          text: formatIngestSummary,
+        });
+      });
+  },
+};
+
+function sourceFor(flags: IngestFlags): RecordSource {
+  switch (flags.format) {
+    case "amazon":
+    case "yelp": {
+      if (!flags.reviews) throw new UserError(ErrorCode.BAD_USER_INPUT, `--format ${flags.format} needs --reviews FILE.`);
+      return flags.format === "amazon" ? amazonSource({ reviews: flags.reviews }) : yelpSource({ reviews: flags.reviews });
+    }
+    case "tsv": {
+      if (!flags.interactions) throw new UserError(ErrorCode.BAD_USER_INPUT, "--format tsv needs --interactions FILE (and optionally --texts FILE).");
+      return tsvSource({ interactions: flags.interactions, texts: flags.texts });
+    }
+    default:
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `--format must be amazon, yelp or tsv, got "${flags.format}".`);
+  }
+}
+
+/** The human-readable summary shared by ingest and generate. */
+export function formatIngestSummary(summary: IngestSummary): string {
+  const skipped = Object.entries(summary.skipped);
+  const lines = [
+    `${summary.replaced ? "Replaced" : "Ingested"} dataset "${summary.dataset}" in ${summary.seconds.toFixed(1)} s (${summary.recordsRead} records read)`,
+    `  users ${summary.users}, items ${summary.items}, clicks ${summary.clicks} (sparsity ${(summary.sparsity * 100).toFixed(2)} %)`,
+    `  splits: train ${summary.splits.train}, validation ${summary.splits.validation}, test ${summary.splits.test}`,
+    `  reviews ${summary.reviews}, vocabulary ${summary.vocabulary} words`,
+    skipped.length === 0
+      ? "  skipped: none"
+      : `  skipped: ${skipped.map(([reason, count]) => `${reason} ${count} (lines ${summary.skippedLines[reason]?.join(", ")})`).join("; ")}`,
+  ];
+  return lines.join("\n");
+}
