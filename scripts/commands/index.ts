@@ -2,6 +2,7 @@ import type { CommandModule } from "../cli.ts";
 import { datasetsCommand } from "./datasets.ts";
 import { generateCommand } from "./generate.ts";
 import { ingestCommand } from "./ingest.ts";
+import { modelCommands } from "./model-commands.ts";
 
 /** Every subcommand of `vcm`, in the order `vcm --help` lists them. */
-export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, generateCommand, datasetsCommand];
+export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, generateCommand, datasetsCommand, modelCommands];

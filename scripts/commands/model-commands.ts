@@ -1,0 +1,275 @@
+/**
+ * `vcm train`, `vcm evaluate`, `vcm compare` and `vcm models`: thin wrappers over services/training.ts
+ * that parse flags, open the database and print a table (or one JSON line with --json).
+ */
+import type { Command } from "commander";
+import type { DataSource } from "typeorm";
+import { loadAppConfig } from "../../src/config.ts";
+import { openDatabase } from "../../src/db/data-source.ts";
+import type { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
+import type { VcmConfig } from "../../src/engine/config.ts";
+import { ErrorCode, UserError } from "../../src/errors.ts";
+import {
+  compareModels,
+  evaluateSavedModel,
+  listModels,
+  METRIC_NAMES,
+  parseMode,
+  parseVariant,
+  trainAndSave,
+} from "../../src/services/training.ts";
+import type { CliIo, CommandModule } from "../cli.ts";
+
+/** Flags of `vcm train` that map onto VcmConfig fields, with the kind of number each takes. */
+const CONFIG_FLAGS: ReadonlyArray<{ flag: string; key: keyof VcmConfig; kind: "int" | "float"; help: string }> = [
+  { flag: "epochs", key: "epochs", kind: "int", help: "training epochs (default 200)" },
+  { flag: "latent-dim", key: "latentDim", kind: "int", help: "latent size K (default 100)" },
+  { flag: "hidden-x", key: "hiddenX", kind: "int", help: "VAEx hidden width (default 600)" },
+  { flag: "hidden-y", key: "hiddenY", kind: "int", help: "VAEy encoder hidden width (default 500)" },
+  { flag: "batch-size", key: "batchSize", kind: "int", help: "users per step (default 128)" },
+  { flag: "beta", key: "beta", kind: "float", help: "final KL weight β (default 0.4)" },
+  { flag: "anneal-steps", key: "annealSteps", kind: "int", help: "steps over which β rises to its final value (default 40000)" },
+  { flag: "lr", key: "learningRate", kind: "float", help: "Adam learning rate (default 0.001)" },
+  { flag: "dropout", key: "dropout", kind: "float", help: "dropout on VAEx's input (default 0.5)" },
+  { flag: "seed", key: "seed", kind: "int", help: "random seed (default 1)" },
+  { flag: "patience", key: "patience", kind: "int", help: "stop after N epochs without a better validation NDCG@100" },
+];
+
+interface DbOptions {
+  db?: string;
+  json?: boolean;
+}
+
+/** The train / evaluate / compare / models subcommands. */
+export const modelCommands: CommandModule = {
+  register(program: Command, io: CliIo): void {
+    const train = program
+      .command("train")
+      .description("train a model on an ingested dataset, save it, and evaluate it on the test split")
+      .requiredOption("--dataset <name>", "dataset name (see `vcm datasets`)")
+      .requiredOption("--variant <variant>", "vcm, vcm-se, vcm-od, vcm-nv or popularity");
+    for (const f of CONFIG_FLAGS) train.option(`--${f.flag} <${f.kind === "int" ? "n" : "x"}>`, f.help);
+    train
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON object on stdout")
+      .action(async (opts: DbOptions & Record<string, string | undefined> & { dataset: string; variant: string }) => {
+        await io.run({
+          json: Boolean(opts.json),
+          body: async () => {
+            const variant = parseVariant(opts.variant);
+            const config: Record<string, number> = {};
+            for (const f of CONFIG_FLAGS) {
+              const raw = opts[camel(f.flag)];
+              if (raw !== undefined) config[f.key] = parseNumber({ flag: f.flag, raw, kind: f.kind });
+            }
+            return withDatabase(opts, async (dataSource) => {
+              const app = loadAppConfig({ dbPath: opts.db });
+              const { model, metrics } = await trainAndSave({
+                dataSource,
+                datasetName: opts.dataset,
+                variant,
+                config,
+                modelsDir: app.modelsDir,
+                onPhase: (phase, id) => io.info(`${phase}${id === undefined ? "" : ` (model ${id})`}…`),
+                onEpoch: (r) =>
+                  io.info(
+                    `epoch ${r.epoch}: −Lx ${fmt(r.reconX, 3)}  −Ly ${fmt(r.reconY, 3)}  β ${fmt(r.beta, 4)}  ` +
+                      `validation NDCG@100 ${fmt(r.valNdcg100, 4)}  ${r.seconds.toFixed(2)} s`,
+                  ),
+              });
+              return {
+                modelId: model.id,
+                dataset: opts.dataset,
+                variant: model.variant,
+                backend: model.backend,
+                bestEpoch: model.bestEpoch,
+                epochs: model.history.length,
+                secondsPerEpoch: model.secondsPerEpoch,
+                checkpoint: model.checkpointPath,
+                metrics: metrics.vcm,
+                ...(metrics["vcm-cd"] ? { metricsCd: metrics["vcm-cd"] } : {}),
+              };
+            });
+          },
+          text: (r) =>
+            [
+              `model ${r.modelId}: ${r.variant} on "${r.dataset}", backend ${r.backend}`,
+              `best epoch ${r.bestEpoch} of ${r.epochs}, ${r.secondsPerEpoch === null ? "–" : r.secondsPerEpoch.toFixed(2)} s per epoch`,
+              `checkpoint ${r.checkpoint}`,
+              metricTable({ vcm: r.metrics, ...(r.metricsCd ? { "vcm-cd": r.metricsCd } : {}) }),
+            ].join("\n"),
+        });
+      });
+
+    program
+      .command("evaluate")
+      .description("re-evaluate a saved model on its dataset's test split")
+      .requiredOption("--model <id>", "model id (see `vcm models`)")
+      .option("--mode <mode>", "vcm (from clicks) or vcm-cd (from review words)", "vcm")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON object on stdout")
+      .action(async (opts: DbOptions & { model: string; mode: string }) => {
+        await io.run({
+          json: Boolean(opts.json),
+          body: async () => {
+            const modelId = parseModelId(opts.model);
+            const mode = parseMode(opts.mode);
+            return withDatabase(opts, async (dataSource) => {
+              const e = await evaluateSavedModel({ dataSource, modelId, mode });
+              return { modelId: e.modelId, dataset: e.datasetName, variant: e.variant, mode: e.mode, users: e.users, metrics: e.metrics };
+            });
+          },
+          text: (r) => [`model ${r.modelId}: ${r.variant} on "${r.dataset}", mode ${r.mode}, ${r.users} test users`, metricTable({ [r.mode]: r.metrics })].join("\n"),
+        });
+      });
+
+    program
+      .command("compare")
+      .description("compare two models of one dataset on a metric with a paired t-test over the same users")
+      .option("--model <id>", "a model id; give it twice", collect, [])
+      .option("--metric <name>", `one of ${METRIC_NAMES.join(", ")}`, "ndcg@10")
+      .option("--mode <mode>", "vcm or vcm-cd; once for both models, or twice (first model, second model)", collect, [])
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON object on stdout")
+      .action(async (opts: DbOptions & { model: string[]; metric: string; mode: string[] }) => {
+        await io.run({
+          json: Boolean(opts.json),
+          body: async () => {
+            if (opts.model.length !== 2) {
+              throw new UserError(ErrorCode.BAD_USER_INPUT, `Give exactly two models, as --model A --model B; got ${opts.model.length}.`);
+            }
+            if (opts.mode.length > 2) throw new UserError(ErrorCode.BAD_USER_INPUT, "Give --mode at most twice (first model, second model).");
+            const [a, b] = opts.model.map(parseModelId);
+            const modes = opts.mode.map(parseMode);
+            const [modeA, modeB] = modes.length === 2 ? modes : [modes[0] ?? "vcm", modes[0] ?? "vcm"];
+            return withDatabase(opts, async (dataSource) => {
+              const c = await compareModels({ dataSource, modelA: a, modelB: b, metric: opts.metric, modeA, modeB });
+              return {
+                metric: c.metric,
+                dataset: c.datasetName,
+                modelA: { ...c.modelA, mean: c.meanA },
+                modelB: { ...c.modelB, mean: c.meanB },
+                difference: c.difference,
+                statistic: c.statistic,
+                df: c.df,
+                pValue: c.pValue,
+                users: c.users,
+              };
+            });
+          },
+          text: (r) =>
+            [
+              `${r.metric} on "${r.dataset}" over ${r.users} users with test items`,
+              `  model ${r.modelA.id} (${r.modelA.variant}, ${r.modelA.mode}): ${fmt(r.modelA.mean, 4)}`,
+              `  model ${r.modelB.id} (${r.modelB.variant}, ${r.modelB.mode}): ${fmt(r.modelB.mean, 4)}`,
+              `  difference ${fmt(r.difference, 4)}, paired t = ${fmt(r.statistic, 3)} (df ${r.df}), p = ${r.pValue.toPrecision(3)}`,
+            ].join("\n"),
+        });
+      });
+
+    program
+      .command("models")
+      .description("list trained models with their test metrics")
+      .option("--dataset <name>", "only the models of this dataset")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON object on stdout")
+      .action(async (opts: DbOptions & { dataset?: string }) => {
+        await io.run({
+          json: Boolean(opts.json),
+          body: async () =>
+            withDatabase(opts, async (dataSource) => {
+              const rows = await listModels({ dataSource, datasetName: opts.dataset });
+              return { models: rows.map(modelSummary) };
+            }),
+          text: (r) => modelTable(r.models),
+        });
+      });
+  },
+};
+
+/** A model row as the CLI shows it. */
+function modelSummary(m: TrainedModel) {
+  return {
+    id: m.id,
+    dataset: m.dataset.name,
+    variant: m.variant,
+    status: m.status,
+    backend: m.backend,
+    bestEpoch: m.bestEpoch,
+    epochs: m.history.length,
+    secondsPerEpoch: m.secondsPerEpoch,
+    metrics: m.testMetrics?.vcm ?? null,
+    metricsCd: m.testMetrics?.["vcm-cd"] ?? null,
+    error: m.error,
+    checkpoint: m.checkpointPath,
+    createdAt: m.createdAt.toISOString(),
+  };
+}
+
+function modelTable(models: ReadonlyArray<ReturnType<typeof modelSummary>>): string {
+  if (models.length === 0) return "no trained models yet (train one with `vcm train --dataset NAME --variant vcm`)";
+  const header = ["id", "dataset", "variant", "status", "backend", "best", "s/epoch", "ndcg@10", "recall@20", "cd ndcg@10"];
+  const lines = models.map((m) => [
+    String(m.id),
+    m.dataset,
+    m.variant,
+    m.status,
+    m.backend,
+    `${m.bestEpoch}/${m.epochs}`,
+    m.secondsPerEpoch === null ? "–" : m.secondsPerEpoch.toFixed(2),
+    fmt(m.metrics?.["ndcg@10"], 4),
+    fmt(m.metrics?.["recall@20"], 4),
+    fmt(m.metricsCd?.["ndcg@10"], 4),
+  ]);
+  return table([header, ...lines]);
+}
+
+function metricTable(byMode: Readonly<Record<string, Readonly<Record<string, number>>>>): string {
+  const modes = Object.keys(byMode);
+  return table([["metric", ...modes], ...METRIC_NAMES.map((name) => [name, ...modes.map((mode) => fmt(byMode[mode][name], 4))])]);
+}
+
+function table(rows: ReadonlyArray<ReadonlyArray<string>>): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
+}
+
+function fmt(value: number | null | undefined, digits: number): string {
+  return value === null || value === undefined || Number.isNaN(value) ? "–" : value.toFixed(digits);
+}
+
+/** Opens the database for one command and always closes it. */
+async function withDatabase<T>(opts: DbOptions, body: (dataSource: DataSource) => Promise<T>): Promise<T> {
+  const config = loadAppConfig({ dbPath: opts.db });
+  const dataSource = await openDatabase(config.dbPath);
+  try {
+    return await body(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+function parseModelId(raw: string): number {
+  const id = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(id) || id <= 0) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `A model id is a positive integer (see \`vcm models\`), got "${raw}".`);
+  }
+  return id;
+}
+
+function parseNumber(options: { flag: string; raw: string; kind: "int" | "float" }): number {
+  const { flag, raw, kind } = options;
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || (kind === "int" && !Number.isInteger(value))) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `--${flag} takes ${kind === "int" ? "an integer" : "a number"}, got "${raw}".`);
+  }
+  return value;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
