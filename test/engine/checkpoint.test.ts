@@ -1,0 +1,88 @@
+import * as tf from "@tensorflow/tfjs";
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../../src/engine/backend.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../src/engine/checkpoint.ts";
+import { VcmModel } from "../../src/engine/model.ts";
+import { trainModel } from "../../src/engine/train.ts";
+import type { RowsInput } from "../../src/engine/types.ts";
+import { plantedData } from "./planted.ts";
+
+/** Small enough to train in well under a second on either backend. */
+const CONFIG = { variant: "vcm", latentDim: 8, hiddenX: 24, hiddenY: 24, epochs: 2, batchSize: 64, annealSteps: 50, seed: 3 } as const;
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i += 1) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** Every prediction a checkpoint must reproduce: VCM, VCM-CD, click2review and capacity. */
+function predictions(model: VcmModel, clicks: RowsInput, words: RowsInput): Float32Array[] {
+  return [model.scoreItems(clicks, "vcm"), model.scoreItems(words, "vcm-cd"), model.wordDistribution(clicks), model.capacity(clicks)];
+}
+
+describe("checkpoints reproduce a trained model's predictions", () => {
+  const data = plantedData({ users: 120, items: 60, vocab: 80, seed: 5 });
+  const rows = Array.from({ length: 40 }, (_, i) => i * 3);
+  const clicks: RowsInput = { matrix: data.train, rows };
+  const words: RowsInput = { matrix: data.words, rows };
+  let root: string;
+
+  beforeAll(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-ckpt-model-"));
+  });
+  afterAll(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+    await initBackend("wasm");
+  });
+
+  for (const [trainOn, loadOn] of [
+    ["wasm", "cpu"],
+    ["cpu", "wasm"],
+  ] as const) {
+    it(`save on ${trainOn} → load on ${trainOn} is identical, and on ${loadOn} equal within float tolerance`, async () => {
+      expect(await initBackend(trainOn)).toBe(trainOn);
+      const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: CONFIG });
+      const before = predictions(trained, clicks, words);
+      const dir = path.join(root, `from-${trainOn}`);
+      await saveCheckpoint({ dir, snapshot: trained.snapshot(), dataset: { id: 1, name: "planted", fingerprint: "x" } });
+      trained.dispose();
+
+      const { snapshot, manifest } = await loadCheckpoint(dir);
+      expect(manifest.backend).toBe(trainOn);
+      expect(snapshot.history.length).toBe(2);
+      const tensorsBefore = tf.memory().numTensors;
+      const same = VcmModel.fromSnapshot(snapshot);
+      const again = predictions(same, clicks, words);
+      same.dispose();
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      again.forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBe(0));
+
+      await initBackend(loadOn);
+      expect(tf.getBackend()).toBe(loadOn);
+      const other = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
+      const moved = predictions(other, clicks, words);
+      other.dispose();
+      // Probabilities are ~1/60 and capacities ~1–10: these bounds are is float32 rounding, not a different model.
+      moved.forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBeLessThan(i === 3 ? 1e-4 : 1e-6));
+      // The same top items come out on both backends.
+      const top = (s: Float32Array): number => s.subarray(0, 60).indexOf(Math.max(...s.subarray(0, 60)));
+      expect(top(moved[0])).toBe(top(before[0]));
+    });
+  }
+
+  it("keeps the popularity baseline's counts", async () => {
+    await initBackend("wasm");
+    const pop = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { variant: "popularity" } });
+    const dir = path.join(root, "pop");
+    await saveCheckpoint({ dir, snapshot: pop.snapshot() });
+    const loaded = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
+    expect(maxAbsDiff(loaded.scoreItems(clicks, "vcm"), pop.scoreItems(clicks, "vcm"))).toBe(0);
+    pop.dispose();
+    loaded.dispose();
+  });
+});
