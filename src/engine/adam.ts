@@ -1,8 +1,8 @@
 /**
  * Adam (Kingma & Ba, with PyTorch's defaults β₁ = 0.9, β₂ = 0.999, ε = 1e-8) written to do less work
- * than tfjs's optimiser: on the wasm and cpu backends one fused JavaScript loop per tensor updates the
- * parameter in place (tfjs runs about a dozen full-size kernels per tensor); elsewhere the same
- * arithmetic runs as tensor ops.
+ * than tfjs's optimiser: on the wasm and cpu backends one fused JavaScript loop per tensor reads the
+ * parameter, gradient and moments once and writes the new parameter (tfjs runs about a dozen
+ * full-size kernels per tensor); elsewhere the same arithmetic runs as tensor ops.
  */
 import * as tf from "@tensorflow/tfjs";
 
@@ -38,8 +38,8 @@ export class Adam {
   }
 
   /**
-   * Applies one update and returns the parameters after it: the same tensors, changed in place, on
-   * wasm and cpu; new tensors elsewhere (the old ones are then disposed). The caller keeps what it returns.
+   * Applies one update and returns the parameters after it: the same tensors changed in place on cpu,
+   * new tensors elsewhere (the old ones are then disposed). The caller keeps what it returns.
    */
   update(params: ReadonlyArray<tf.Tensor>, grads: ReadonlyArray<tf.Tensor>): tf.Tensor[] {
     this.t += 1;
@@ -47,13 +47,28 @@ export class Adam {
     const c2 = Math.sqrt(1 - this.b2 ** this.t);
     const lrT = (this.lr * c2) / (1 - this.b1 ** this.t);
     const epsT = this.eps * c2;
+    const backend = tf.getBackend();
     return params.map((param, i) => {
       const grad = grads[i];
-      const pView = hostView(param);
-      const gView = pView ? hostView(grad) : undefined;
-      if (pView && gView) {
-        fusedAdam({ p: pView, g: gView, m: this.m[i], v: this.v[i], b1: this.b1, b2: this.b2, lrT, epsT });
-        return param;
+      if (backend === "cpu") {
+        // The cpu backend caches nothing derived from a tensor's values, so the update can be in place.
+        const p = hostView(param);
+        const g = hostView(grad);
+        if (p && g) {
+          fusedAdam({ pIn: p, pOut: p, g, m: this.m[i], v: this.v[i], b1: this.b1, b2: this.b2, lrT, epsT });
+          return param;
+        }
+      } else if (backend === "wasm") {
+        // wasm's matMul (XNNPACK) keeps weights packed per tensor, so updated weights go to a new tensor.
+        const out = tf.zerosLike(param);
+        // Views are taken after the allocation, which may have grown (and so replaced) the heap.
+        const [pIn, pOut, g] = [hostView(param), hostView(out), hostView(grad)];
+        if (pIn && pOut && g) {
+          fusedAdam({ pIn, pOut, g, m: this.m[i], v: this.v[i], b1: this.b1, b2: this.b2, lrT, epsT });
+          param.dispose();
+          return out;
+        }
+        out.dispose();
       }
       return this.tensorUpdate({ param, grad, i, lrT, epsT });
     });
@@ -74,18 +89,28 @@ export class Adam {
 }
 
 /** One pass over a tensor: the two moment updates and the parameter step. */
-function fusedAdam(o: { p: Float32Array; g: Float32Array; m: Float32Array; v: Float32Array; b1: number; b2: number; lrT: number; epsT: number }): void {
-  const { p, g, m, v, b1, b2, lrT, epsT } = o;
+function fusedAdam(o: {
+  pIn: Float32Array;
+  pOut: Float32Array;
+  g: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+  b1: number;
+  b2: number;
+  lrT: number;
+  epsT: number;
+}): void {
+  const { pIn, pOut, g, m, v, b1, b2, lrT, epsT } = o;
   const a1 = 1 - b1;
   const a2 = 1 - b2;
-  const n = p.length;
+  const n = pIn.length;
   for (let j = 0; j < n; j += 1) {
     const gj = g[j];
     const mj = b1 * m[j] + a1 * gj;
     const vj = b2 * v[j] + a2 * gj * gj;
     m[j] = mj;
     v[j] = vj;
-    p[j] -= (lrT * mj) / (Math.sqrt(vj) + epsT);
+    pOut[j] = pIn[j] - (lrT * mj) / (Math.sqrt(vj) + epsT);
   }
 }
 

@@ -63,7 +63,7 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
       backend,
       numItems: train.cols,
       numWords: words.cols,
-      params: result.best,
+      params: result.best!,
       popularity: undefined,
       history: result.history,
       bestEpoch: result.bestEpoch,
@@ -76,8 +76,8 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
 interface PhaseResult {
   readonly history: EpochRecord[];
   readonly bestEpoch: number;
-  /** Fresh tensors holding the best epoch's weights. */
-  readonly best: Params;
+  /** Fresh tensors holding the best epoch's weights (phases without validation return none). */
+  readonly best: Params | undefined;
 }
 
 /** Runs the epochs of one objective; `live` (absent in vcm-od's first phase) is evaluated after each. */
@@ -130,6 +130,7 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
       break;
     }
   }
+  if (!live) return { history, bestEpoch, best: undefined };
   const best: Params = new Map();
   for (const [n, t] of params) best.set(n, bestValues ? tf.tensor(bestValues.get(n)!, t.shape) : tf.clone(t));
   return { history, bestEpoch, best };

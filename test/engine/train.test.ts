@@ -1,0 +1,175 @@
+/**
+ * The training loop's contract on small data: per-epoch records, best-epoch weights, no tensor leaks,
+ * same seed ⇒ same weights, early stopping, cancellation, snapshots, and the predictions' shapes.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { csrFromRows } from "../../src/data/csr.ts";
+import { Adam } from "../../src/engine/adam.ts";
+import { initBackend } from "../../src/engine/backend.ts";
+import { resolveVcmConfig } from "../../src/engine/config.ts";
+import { evaluateRanking } from "../../src/engine/evaluate.ts";
+import { VcmModel } from "../../src/engine/model.ts";
+import { Rng } from "../../src/engine/random.ts";
+import { initParams, trainModel, trainStep } from "../../src/engine/train.ts";
+import { ErrorCode, UserError } from "../../src/errors.ts";
+import { plantedData } from "./planted.ts";
+
+const data = plantedData({ users: 160, items: 60, vocab: 80, groups: 4, seed: 3 });
+const small = { latentDim: 6, hiddenX: 16, hiddenY: 16, batchSize: 32, annealSteps: 50, evalBatchSize: 50 };
+
+beforeAll(async () => {
+  await initBackend("wasm");
+});
+
+function train(config: Record<string, unknown>, extra: { signal?: AbortSignal; onEpoch?: () => void } = {}): Promise<VcmModel> {
+  return trainModel({ train: data.train, validation: data.validation, words: data.words, config: { ...small, ...config }, ...extra });
+}
+
+describe("trainModel", () => {
+  it("records every loss term per epoch and keeps the best validation epoch's weights", async () => {
+    const model = await train({ epochs: 6, seed: 2 });
+    expect(model.history).toHaveLength(6);
+    model.history.forEach((h, i) => {
+      expect(h.epoch).toBe(i + 1);
+      // 5 steps per epoch (160 users / 32): β = min(0.4, steps / 50).
+      expect(h.beta).toBeCloseTo(Math.min(0.4, (5 * (i + 1)) / 50), 12);
+      for (const v of [h.reconX, h.reconY, h.valNdcg100, h.seconds]) expect(Number.isFinite(v)).toBe(true);
+      for (const v of [h.klPriorX, h.klPriorY, h.klCrossX, h.klCrossY]) expect(v).toBeGreaterThanOrEqual(0);
+    });
+    const best = model.history.reduce((a, b) => (b.valNdcg100 > a.valNdcg100 ? b : a));
+    expect(model.bestEpoch).toBe(best.epoch);
+    // The returned weights are that epoch's: re-evaluating them gives its validation NDCG@100.
+    const again = evaluateRanking({ model, mode: "vcm", input: data.train, heldOut: data.validation, exclude: data.train, ks: [100] });
+    expect(again.means["ndcg@100"]).toBeCloseTo(best.valNdcg100, 6);
+    model.dispose();
+  });
+
+  it("leaks no tensor across a training step and a prediction, nor across a whole run", async () => {
+    const config = resolveVcmConfig(small);
+    const params = initParams({ numItems: data.train.cols, numWords: data.words.cols, config });
+    const names = [...params.keys()];
+    const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3 });
+    const model = VcmModel.create({ config, backend: "wasm", numItems: data.train.cols, numWords: data.words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
+    const rng = new Rng(1);
+    trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [0, 1, 2, 3], rng, train: data.train, words: data.words, config });
+    model.scoreItems({ matrix: data.train, rows: [0, 1] }, "vcm");
+    const before = tf.memory().numTensors;
+    trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [4, 5, 6, 7], rng, train: data.train, words: data.words, config });
+    model.scoreItems({ matrix: data.train, rows: [0, 1] }, "vcm");
+    model.wordDistribution({ matrix: data.train, rows: [0] });
+    model.capacity({ matrix: data.train, rows: [0] });
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+
+    const start = tf.memory().numTensors;
+    (await train({ epochs: 2, variant: "vcm-od" })).dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it("gives identical weights for the same seed and different ones for another seed", async () => {
+    const weights = async (seed: number): Promise<Float32Array[]> => {
+      const m = await train({ epochs: 2, seed });
+      const w = m.snapshot().weights.map((x) => x.values);
+      m.dispose();
+      return w;
+    };
+    const [a, b, c] = [await weights(4), await weights(4), await weights(5)];
+    a.forEach((values, i) => expect(Array.from(b[i])).toEqual(Array.from(values)));
+    expect(Array.from(c[0])).not.toEqual(Array.from(a[0]));
+  });
+
+  it("stops early after `patience` epochs without a better validation NDCG@100", async () => {
+    // A huge step size makes validation quality jump around, so an epoch without improvement comes soon.
+    const model = await train({ epochs: 40, patience: 2, learningRate: 0.5 });
+    expect(model.history.length).toBeLessThan(40);
+    expect(model.history.length).toBe(model.bestEpoch + 2);
+    model.dispose();
+  });
+
+  it("stops with an AbortError when its signal is aborted, freeing its tensors", async () => {
+    const start = tf.memory().numTensors;
+    const controller = new AbortController();
+    const epochs: number[] = [];
+    const run = trainModel({
+      train: data.train,
+      validation: data.validation,
+      words: data.words,
+      config: { ...small, epochs: 50 },
+      signal: controller.signal,
+      onEpoch: (r) => {
+        epochs.push(r.epoch);
+        controller.abort();
+      },
+    });
+    await expect(run).rejects.toMatchObject({ name: "AbortError" });
+    expect(epochs).toEqual([1]);
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it("rejects matrices that do not describe the same users", async () => {
+    const wrong = csrFromRows({ cols: data.words.cols, rows: [[[0, 1]]] });
+    await expect(trainModel({ train: data.train, validation: data.validation, words: wrong, config: small })).rejects.toThrow(
+      /must have one row per user each/,
+    );
+  });
+});
+
+describe("VcmModel", () => {
+  it("predicts in batches: probabilities over items and words, capacities, from clicks or from words", async () => {
+    const model = await train({ epochs: 2, evalBatchSize: 3 });
+    const rows = [0, 5, 9, 11, 20];
+    const items = model.scoreItems({ matrix: data.train, rows }, "vcm");
+    const fromWords = model.scoreItems({ matrix: data.words, rows }, "vcm-cd");
+    const words = model.wordDistribution({ matrix: data.train, rows });
+    const capacity = model.capacity({ matrix: data.train, rows });
+    expect(items).toHaveLength(rows.length * data.train.cols);
+    expect(words).toHaveLength(rows.length * data.words.cols);
+    for (const [scores, width] of [[items, data.train.cols], [fromWords, data.train.cols], [words, data.words.cols]] as const) {
+      for (let r = 0; r < rows.length; r += 1) {
+        const sum = scores.subarray(r * width, (r + 1) * width).reduce((a, b) => a + b, 0);
+        expect(sum).toBeCloseTo(1, 4);
+      }
+    }
+    for (const c of capacity) expect(c).toBeGreaterThanOrEqual(0);
+    // Batching does not change results: one user alone scores as inside a batch.
+    const alone = model.scoreItems({ matrix: data.train, rows: [11] }, "vcm");
+    expect(Array.from(alone)).toEqual(Array.from(items.subarray(3 * data.train.cols, 4 * data.train.cols)));
+    // A text that is in no row of the data (cold start): one CSR row over the vocabulary.
+    const text = csrFromRows({ cols: data.words.cols, rows: [[[1, 2], [7, 1]]] });
+    expect(model.scoreItems({ matrix: text, rows: [0] }, "vcm-cd")).toHaveLength(data.train.cols);
+    expect(() => model.scoreItems({ matrix: data.words, rows: [0] }, "vcm")).toThrow(UserError);
+    model.dispose();
+  });
+
+  it("rebuilds from its snapshot with identical scores", async () => {
+    const model = await train({ epochs: 2 });
+    const copy = VcmModel.fromSnapshot(model.snapshot());
+    const rows = [1, 2, 3];
+    expect(Array.from(copy.scoreItems({ matrix: data.train, rows }, "vcm"))).toEqual(Array.from(model.scoreItems({ matrix: data.train, rows }, "vcm")));
+    expect(copy.bestEpoch).toBe(model.bestEpoch);
+    expect(copy.history).toEqual(model.history);
+    const damaged = { ...model.snapshot(), weights: model.snapshot().weights.slice(1) };
+    expect(() => VcmModel.fromSnapshot(damaged)).toThrow(/x.enc.W is missing/);
+    model.dispose();
+    copy.dispose();
+  });
+
+  it("popularity ranks by train-click counts and has no word distribution or capacity", async () => {
+    const model = await train({ variant: "popularity" });
+    const counts = new Float32Array(data.train.cols);
+    for (const i of data.train.indices) counts[i] += 1;
+    expect(Array.from(model.scoreItems({ matrix: data.words, rows: [0] }, "vcm-cd"))).toEqual(Array.from(counts));
+    for (const call of [() => model.wordDistribution({ matrix: data.train, rows: [0] }), () => model.capacity({ matrix: data.train, rows: [0] })]) {
+      expect(call).toThrow(UserError);
+      try {
+        call();
+      } catch (error) {
+        expect((error as UserError).code).toBe(ErrorCode.BAD_USER_INPUT);
+        expect((error as UserError).message).toMatch(/^the popularity baseline has no /);
+      }
+    }
+    const copy = VcmModel.fromSnapshot(model.snapshot());
+    expect(Array.from(copy.scoreItems({ matrix: data.train, rows: [3] }, "vcm"))).toEqual(Array.from(counts));
+  });
+});
