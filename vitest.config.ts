@@ -1,6 +1,14 @@
+import { createRequire } from "node:module";
 import { defineConfig } from "vitest/config";
 
+const require = createRequire(import.meta.url);
+
 export default defineConfig({
+  resolve: {
+    // Node resolves "graphql" to its CommonJS entry for type-graphql and Apollo; Vite would pick the .mjs
+    // build for our sources, and two graphql instances reject each other's schema ("another module or realm").
+    alias: [{ find: /^graphql$/, replacement: require.resolve("graphql") }],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     // Engine and API tests train real (small) models on 2 cores; the defaults are too short.

@@ -19,12 +19,12 @@ export class CohortResolver {
     @Arg("modelId", () => ID) modelId: string,
     @Arg("boundaries", () => [Int], { defaultValue: [...DEFAULT_COHORT_BOUNDARIES] }) boundaries: number[],
     @Arg("compareTo", () => ID, { nullable: true, description: "A second model of the same dataset to compare with." })
-    compareTo: string | null,
+    compareTo: string | null | undefined,
   ): Promise<CohortAnalysis> {
     return predictionOf(context).services.cohorts.analyse({
       modelId: parseId(modelId, "Model"),
       boundaries,
-      compareTo: compareTo === null ? null : parseId(compareTo, "Model"),
+      compareTo: compareTo === null || compareTo === undefined ? null : parseId(compareTo, "Model"),
     });
   }
 }

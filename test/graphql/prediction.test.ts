@@ -1,0 +1,342 @@
+/**
+ * Predictions through the API on a small generated dataset with models trained in the test:
+ * recommendations (batched: one engine call for 50 users), topWords, capacity, explanations,
+ * recommendForText, cohorts against the engine's metric functions, the LRU model cache, error codes.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { sqliteOf } from "../../src/db/data-source.ts";
+import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
+import type { DatasetMatrices } from "../../src/data/csr.ts";
+import { evaluateRanking } from "../../src/engine/evaluate.ts";
+import { meanDefined, topK } from "../../src/engine/metrics.ts";
+import { VcmModel } from "../../src/engine/model.ts";
+import { createServer, type VcmServer } from "../../src/server.ts";
+import type { LoadedModel } from "../../src/services/inference.ts";
+import { createPredictionServices, loadTrainedModel } from "../../src/services/prediction-services.ts";
+import { syntheticSource } from "../../src/data/generate.ts";
+import { ingestDataset } from "../../src/services/ingest.ts";
+import { trainAndSave } from "../../src/services/training.ts";
+import { createApiFixture, insertTrainedModel, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
+
+const SMALL = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 2, batchSize: 50, annealSteps: 10, seed: 3 };
+
+let fixture: ApiFixture;
+let server: VcmServer;
+let matrices: DatasetMatrices;
+let vcmId: number;
+let popularityId: number;
+let seModelId: number;
+let otherDatasetModelId: number;
+const modelLoads: number[] = [];
+
+async function gql(query: string, variables: Record<string, unknown> = {}) {
+  return server.execute({ query, variables });
+}
+
+function codeOf(result: { errors?: ReadonlyArray<{ extensions?: Record<string, unknown> }> }): unknown {
+  return result.errors?.[0]?.extensions?.code;
+}
+
+beforeAll(async () => {
+  fixture = await createApiFixture();
+  const { dataSource, config } = fixture;
+  const train = async (variant: string) =>
+    (await trainAndSave({ dataSource, datasetName: TEST_DATASET, variant, config: SMALL, modelsDir: config.modelsDir })).model.id;
+  vcmId = await train("vcm");
+  seModelId = await train("vcm-se");
+  popularityId = await train("popularity");
+  await ingestDataset(dataSource, { name: "other", source: syntheticSource({ users: 40, items: 30, vocab: 100, seed: 2 }) });
+  otherDatasetModelId = (
+    await trainAndSave({ dataSource, datasetName: "other", variant: "popularity", modelsDir: config.modelsDir })
+  ).model.id;
+  matrices = await loadDatasetMatrices(dataSource, TEST_DATASET);
+  // A server whose model loader counts checkpoint reads, to see the LRU cache at work.
+  const prediction = createPredictionServices({
+    dataSource,
+    config,
+    loadModel: async (modelId): Promise<LoadedModel> => {
+      modelLoads.push(modelId);
+      return loadTrainedModel({ dataSource, modelId });
+    },
+  });
+  server = await createServer({ ...fixture.server.deps, prediction });
+});
+
+afterAll(async () => {
+  if (process.env.VCM_TEST_DEBUG) for (const e of fixture?.logger.entries ?? []) console.error(e.message, e.error);
+  await server?.stop();
+  await fixture?.close();
+});
+
+const USERS_QUERY = `query ($model: ID!, $first: Int!, $k: Int!, $source: RecommendationSource) {
+  dataset(name: "${TEST_DATASET}") {
+    users(first: $first) {
+      edges { node { id rowIndex recommendations(modelId: $model, k: $k, source: $source) { rank score item { id columnIndex } } } }
+    }
+  }
+}`;
+
+describe("recommendations", () => {
+  it("ranks 50 users in ONE engine call and a bounded number of SQL statements, matching the model's own scores", async () => {
+    const scoreSpy = vi.spyOn(VcmModel.prototype, "scoreItems");
+    const prepare = vi.spyOn(sqliteOf(fixture.dataSource), "prepare");
+    try {
+      const result = await gql(USERS_QUERY, { model: vcmId, first: 50, k: 10 });
+      expect(result.errors).toBeUndefined();
+      expect(scoreSpy).toHaveBeenCalledTimes(1);
+      expect(scoreSpy.mock.calls[0][0].rows).toHaveLength(50);
+      // Users page, dataset, models, item lookup, dataset matrices on first use: a handful, not 50+.
+      expect(prepare.mock.calls.length).toBeLessThan(25);
+      const edges = (result.data as any).dataset.users.edges as Array<{ node: any }>;
+      expect(edges).toHaveLength(50);
+      const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
+      try {
+        for (const { node } of edges.slice(0, 5)) {
+          const row = node.rowIndex as number;
+          const scores = loaded.model.scoreItems({ matrix: matrices.train, rows: [row] }, "vcm");
+          const seen = matrices.train.indices.subarray(matrices.train.indptr[row], matrices.train.indptr[row + 1]);
+          const expected = Array.from(topK({ scores, k: 10, exclude: seen }));
+          expect(node.recommendations.map((r: any) => r.item.columnIndex)).toEqual(expected);
+          expect(node.recommendations.map((r: any) => r.rank)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+          expect(node.recommendations[0].score).toBeCloseTo(scores[expected[0]], 6);
+          for (const r of node.recommendations) expect(Array.from(seen)).not.toContain(r.item.columnIndex);
+        }
+      } finally {
+        loaded.model.dispose();
+      }
+    } finally {
+      scoreSpy.mockRestore();
+      prepare.mockRestore();
+    }
+  });
+
+  it("reads a checkpoint once: the second query is served from the LRU cache", async () => {
+    const before = modelLoads.filter((id) => id === vcmId).length;
+    const again = await gql(USERS_QUERY, { model: vcmId, first: 3, k: 5 });
+    expect(again.errors).toBeUndefined();
+    expect(modelLoads.filter((id) => id === vcmId).length).toBe(before);
+    expect(before).toBe(1);
+  });
+
+  it("ranks from review words with source REVIEWS (VCM-CD), and can include seen items", async () => {
+    const result = await gql(USERS_QUERY, { model: vcmId, first: 2, k: 5, source: "REVIEWS" });
+    expect(result.errors).toBeUndefined();
+    const node = (result.data as any).dataset.users.edges[0].node;
+    const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
+    const scores = loaded.model.scoreItems({ matrix: matrices.words, rows: [node.rowIndex] }, "vcm-cd");
+    loaded.model.dispose();
+    const row = node.rowIndex as number;
+    const seen = matrices.train.indices.subarray(matrices.train.indptr[row], matrices.train.indptr[row + 1]);
+    expect(node.recommendations.map((r: any) => r.item.columnIndex)).toEqual(Array.from(topK({ scores, k: 5, exclude: seen })));
+
+    const withSeen = await gql(
+      `query ($id: ID!, $model: ID!) { user(id: $id) { recommendations(modelId: $model, k: 500, excludeSeen: false) { item { columnIndex } } } }`,
+      { id: node.id, model: vcmId },
+    );
+    const columns = (withSeen.data as any).user.recommendations.map((r: any) => r.item.columnIndex);
+    expect(columns).toHaveLength(Math.min(500, matrices.itemIds.length));
+    for (const c of seen) expect(columns).toContain(c);
+  });
+
+  it("answers BAD_USER_INPUT for k out of range, REVIEWS on a popularity model, and a model of another dataset", async () => {
+    const user = `query ($model: ID!, $k: Int!, $source: RecommendationSource) { user(id: 1) { recommendations(modelId: $model, k: $k, source: $source) { rank } } }`;
+    expect(codeOf(await gql(user, { model: vcmId, k: 501 }))).toBe("BAD_USER_INPUT");
+    expect(codeOf(await gql(user, { model: vcmId, k: 0 }))).toBe("BAD_USER_INPUT");
+    expect(codeOf(await gql(user, { model: popularityId, k: 5, source: "REVIEWS" }))).toBe("BAD_USER_INPUT");
+    const other = await gql(user, { model: otherDatasetModelId, k: 3 });
+    expect(codeOf(other)).toBe("BAD_USER_INPUT");
+    expect(other.errors?.[0].message).toMatch(/trained on dataset "other"/);
+    const popular = await gql(user, { model: popularityId, k: 3 });
+    expect(popular.errors).toBeUndefined();
+  });
+
+  it("answers NOT_FOUND for an unknown model and MODEL_NOT_READY for one still training", async () => {
+    const user = `query ($model: ID!) { user(id: 1) { recommendations(modelId: $model, k: 3) { rank } } }`;
+    expect(codeOf(await gql(user, { model: 9999 }))).toBe("NOT_FOUND");
+    const training = await insertTrainedModel(fixture.dataSource, { datasetId: matrices.datasetId, status: "training" });
+    const result = await gql(user, { model: training.id });
+    expect(codeOf(result)).toBe("MODEL_NOT_READY");
+    expect(result.errors?.[0].message).toMatch(/still training/);
+  });
+});
+
+describe("words, capacity and explanations", () => {
+  it("topWords are the click2review distribution's largest entries; capacity is ĉu", async () => {
+    const result = await gql(
+      `query ($model: ID!) { user(id: 2) { rowIndex topWords(modelId: $model, k: 5) { word probability } capacity(modelId: $model) } }`,
+      { model: vcmId },
+    );
+    expect(result.errors).toBeUndefined();
+    const user = (result.data as any).user;
+    const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
+    const p = loaded.model.wordDistribution({ matrix: matrices.train, rows: [user.rowIndex] });
+    const capacity = loaded.model.capacity({ matrix: matrices.train, rows: [user.rowIndex] })[0];
+    loaded.model.dispose();
+    expect(user.topWords.map((w: any) => w.word)).toEqual(Array.from(topK({ scores: p, k: 5 }), (w) => matrices.vocabulary[w]));
+    expect(user.topWords[0].probability).toBeCloseTo(p[topK({ scores: p, k: 1 })[0]], 6);
+    expect(user.capacity).toBeCloseTo(capacity, 4);
+    expect(user.capacity).toBeGreaterThan(0);
+  });
+
+  it("explains each recommendation with weights that are shares of the whole tie (≤ 1 in total, sorted)", async () => {
+    const result = await gql(
+      `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5) { words { word weight userProbability lift } coveredShare affinity itemReviewTokens } } } }`,
+      { model: vcmId },
+    );
+    expect(result.errors).toBeUndefined();
+    for (const rec of (result.data as any).user.recommendations) {
+      const e = rec.explanation;
+      expect(e.words).toHaveLength(5);
+      const sum = e.words.reduce((s: number, w: any) => s + w.weight, 0);
+      expect(e.coveredShare).toBeCloseTo(sum, 10);
+      expect(sum).toBeLessThanOrEqual(1 + 1e-9);
+      const weights = e.words.map((w: any) => w.weight);
+      expect([...weights].sort((a, b) => b - a)).toEqual(weights);
+      // weight = p(w|u)·lift / affinity, by definition.
+      for (const w of e.words) expect(w.weight).toBeCloseTo((w.userProbability * w.lift) / e.affinity, 8);
+      expect(e.itemReviewTokens).toBeGreaterThan(0);
+    }
+    // The full vocabulary's weights sum to 1.
+    const all = await gql(
+      `query ($model: ID!, $item: ID!) { user(id: 3) { explanation(modelId: $model, itemId: $item, k: 500) { coveredShare words { weight } } } }`,
+      { model: vcmId, item: (result.data as any).user.recommendations[0].item.id },
+    );
+    expect(all.errors).toBeUndefined();
+    const vocabulary = matrices.vocabulary.length;
+    if (vocabulary <= 500) expect((all.data as any).user.explanation.coveredShare).toBeCloseTo(1, 6);
+    else expect((all.data as any).user.explanation.coveredShare).toBeLessThan(1);
+  });
+
+  it("answers NOT_FOUND for an unknown item and BAD_USER_INPUT for a popularity model's words", async () => {
+    const e = await gql(`query ($model: ID!) { user(id: 1) { explanation(modelId: $model, itemId: 99999) { affinity } } }`, { model: vcmId });
+    expect(codeOf(e)).toBe("NOT_FOUND");
+    const w = await gql(`query ($model: ID!) { user(id: 1) { topWords(modelId: $model) { word } } }`, { model: popularityId });
+    expect(codeOf(w)).toBe("BAD_USER_INPUT");
+    const c = await gql(`query ($model: ID!) { user(id: 1) { capacity(modelId: $model) } }`, { model: popularityId });
+    expect(codeOf(c)).toBe("BAD_USER_INPUT");
+  });
+});
+
+describe("recommendForText", () => {
+  const QUERY = `query ($model: ID!, $text: String!, $k: Int) { recommendForText(modelId: $model, text: $text, k: $k) { knownWords unknownTokenCount items { rank score item { columnIndex } } } }`;
+
+  it("scores the text's bag of words with VCM-CD and reports the known words and unknown tokens", async () => {
+    const words = [matrices.vocabulary[0], matrices.vocabulary[5], matrices.vocabulary[5]];
+    const text = `${words.join(" ")} zzzqqq xxyyzz`;
+    const result = await gql(QUERY, { model: vcmId, text, k: 4 });
+    expect(result.errors).toBeUndefined();
+    const answer = (result.data as any).recommendForText;
+    expect(answer.knownWords).toEqual([matrices.vocabulary[0], matrices.vocabulary[5]]);
+    expect(answer.unknownTokenCount).toBe(2);
+    expect(answer.items).toHaveLength(4);
+    const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
+    const bag = {
+      rows: 1,
+      cols: matrices.vocabulary.length,
+      indptr: Int32Array.from([0, 2]),
+      indices: Int32Array.from([0, 5]),
+      values: Float32Array.from([1, 2]),
+    };
+    const scores = loaded.model.scoreItems({ matrix: bag, rows: [0] }, "vcm-cd");
+    loaded.model.dispose();
+    expect(answer.items.map((i: any) => i.item.columnIndex)).toEqual(Array.from(topK({ scores, k: 4 })));
+  });
+
+  it("answers BAD_USER_INPUT for empty, all-unknown or too long text and for a popularity model", async () => {
+    for (const [model, text] of [
+      [vcmId, "   "],
+      [vcmId, "zzzqqq xxyyzz"],
+      [vcmId, "the and of"],
+      [vcmId, "a".repeat(20_001)],
+      [popularityId, matrices.vocabulary[0]],
+    ] as const) {
+      const result = await gql(QUERY, { model, text });
+      expect(codeOf(result)).toBe("BAD_USER_INPUT");
+      expect(result.errors?.[0].message).toMatch(/\.$/);
+    }
+  });
+});
+
+describe("cohorts", () => {
+  const QUERY = `query ($model: ID!, $b: [Int!], $cmp: ID) { cohorts(modelId: $model, boundaries: $b, compareTo: $cmp) {
+    testUsers boundaries cohorts { label minClicks maxClicks userCount figures { meanCapacity ndcg10 recall20 } compared { ndcg10 recall20 } change { ndcg10 recall20 } } } }`;
+
+  it("equals the engine's evaluateRanking and capacity over the same users, with a comparison", async () => {
+    const boundaries = [5, 10];
+    const result = await gql(QUERY, { model: vcmId, b: boundaries, cmp: seModelId });
+    expect(result.errors).toBeUndefined();
+    const analysis = (result.data as any).cohorts;
+    const testRows: number[] = [];
+    for (let r = 0; r < matrices.test.rows; r += 1) if (matrices.test.indptr[r + 1] > matrices.test.indptr[r]) testRows.push(r);
+    expect(analysis.testUsers).toBe(testRows.length);
+    const activity = (r: number) => matrices.train.indptr[r + 1] - matrices.train.indptr[r];
+    for (const [modelId, pick] of [
+      [vcmId, (c: any) => c.figures],
+      [seModelId, (c: any) => c.compared],
+    ] as const) {
+      const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId });
+      const ranking = evaluateRanking({
+        model: loaded.model,
+        mode: "vcm",
+        input: matrices.train,
+        heldOut: matrices.test,
+        exclude: matrices.train,
+        ks: [10, 20],
+        rows: testRows,
+      });
+      const capacity = loaded.model.capacity({ matrix: matrices.train, rows: testRows });
+      loaded.model.dispose();
+      const ranges = [
+        [0, 4],
+        [5, 9],
+        [10, Infinity],
+      ];
+      ranges.forEach(([lo, hi], j) => {
+        const members = testRows.map((r, u) => [r, u]).filter(([r]) => activity(r) >= lo && activity(r) <= hi);
+        const cohort = analysis.cohorts[j];
+        expect(cohort.userCount).toBe(members.length);
+        if (members.length === 0) return;
+        const figures = pick(cohort);
+        expect(figures.ndcg10).toBeCloseTo(meanDefined(members.map(([, u]) => ranking.perUser["ndcg@10"][u])), 10);
+        expect(figures.recall20).toBeCloseTo(meanDefined(members.map(([, u]) => ranking.perUser["recall@20"][u])), 10);
+        if (modelId === vcmId) {
+          expect(figures.meanCapacity).toBeCloseTo(meanDefined(members.map(([, u]) => capacity[u])), 4);
+        }
+      });
+    }
+    const first = analysis.cohorts.find((c: any) => c.userCount > 0 && c.compared.ndcg10 > 0);
+    if (first) expect(first.change.ndcg10).toBeCloseTo((first.figures.ndcg10 - first.compared.ndcg10) / first.compared.ndcg10, 10);
+    expect(analysis.cohorts.map((c: any) => c.label)).toEqual(["< 5", "5–9", "≥ 10"]);
+  });
+
+  it("uses the paper's boundaries by default and rejects bad ones with BAD_USER_INPUT", async () => {
+    const result = await gql(QUERY, { model: vcmId });
+    expect((result.data as any).cohorts.boundaries).toEqual([5, 20, 40, 60, 80]);
+    expect((result.data as any).cohorts.cohorts).toHaveLength(6);
+    for (const b of [[20, 5], [0, 5], [5, 5], []]) {
+      expect(codeOf(await gql(QUERY, { model: vcmId, b }))).toBe("BAD_USER_INPUT");
+    }
+  });
+});
+
+describe("over real HTTP", () => {
+  it("serves recommendations with explanations and an error code to a fetch client", async () => {
+    const { url } = await server.listen({ port: 0 });
+    const post = (query: string) =>
+      fetch(new URL("/graphql", url), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query }),
+      }).then((r) => r.json() as Promise<any>);
+    const ok = await post(
+      `{ user(id: 4) { recommendations(modelId: ${vcmId}, k: 2) { rank item { id } explanation(k: 3) { words { word weight } } } } }`,
+    );
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data.user.recommendations).toHaveLength(2);
+    expect(ok.data.user.recommendations[0].explanation.words).toHaveLength(3);
+    const bad = await post(`{ recommendForText(modelId: ${vcmId}, text: "zzzqqq") { knownWords } }`);
+    expect(bad.errors[0].extensions.code).toBe("BAD_USER_INPUT");
+    const cohorts = await post(`{ cohorts(modelId: ${vcmId}) { testUsers } }`);
+    expect(cohorts.data.cohorts.testUsers).toBeGreaterThan(0);
+  });
+});
