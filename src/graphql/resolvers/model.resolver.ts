@@ -41,10 +41,10 @@ export class ModelResolver {
     @Arg("status", () => ModelStatusEnum, { nullable: true }) status: ModelStatusEnum | null,
   ): Promise<TrainedModel[]> {
     const models =
-      dataset === null
+      dataset == null
         ? await context.catalog.modelsOfDatasets(null)
         : await context.loaders.modelsOfDataset.load((await requireDataset(context, { name: dataset })).id);
-    return status === null ? models : models.filter((model) => model.status === status);
+    return status == null ? models : models.filter((model) => model.status === status);
   }
 
   @Query(() => TrainedModelType, { description: "One trained model by id. NOT_FOUND when absent." })

@@ -73,10 +73,10 @@ export class UserResolver {
     @Arg("split", () => [SplitEnum], { nullable: true, description: "Only clicks of these splits (all when omitted)." })
     split: ClickSplit[] | null,
   ): Promise<ConnectionValue<Click>> {
-    if (split !== null && split.length === 0) {
+    if (split != null && split.length === 0) {
       throw new UserError(ErrorCode.BAD_USER_INPUT, "split is an empty list; omit it for all splits or name at least one.");
     }
-    const splits = split === null ? null : [...new Set(split)].sort();
+    const splits = split == null ? null : [...new Set(split)].sort();
     return idOrderedPage({
       ordering: `user-clicks:${splits?.join(",") ?? "*"}`,
       first,
