@@ -64,14 +64,12 @@ export async function readJsonObjects(options: {
       const line = lines[k];
       const lineNumber = firstLine + k;
       const invalid = invalidUtf8.size > 0 && invalidUtf8.has(k);
+      if (pending.length > 0 && line.charCodeAt(0) === 123 /* { */) {
+        // A new object at column 0 while one is open: the open one never closed; read this line afresh.
+        skips.add(pendingInvalid ? "invalidUtf8" : "brokenJson", pendingLine);
+        pending = [];
+      }
       if (pending.length > 0) {
-        if (line.charCodeAt(0) === 123 /* { */) {
-          // A new object at column 0 while one is open: the open one never closed.
-          skips.add(pendingInvalid ? "invalidUtf8" : "brokenJson", pendingLine);
-          pending = [];
-          startPending(line, lineNumber, invalid);
-          continue;
-        }
         pending.push(line);
         pendingInvalid ||= invalid;
         if (scanLine(line, scan)) pendingBroken = true;
