@@ -1,0 +1,191 @@
+/**
+ * Training through the API: a job runs in a child process from start to finish with progress that
+ * polling sees, another is cancelled, a restart marks a running job failed and keeps the models,
+ * models can be deleted, and the admin token guards the mutations.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fs from "node:fs";
+import { TrainingJob } from "../../src/db/entities/training-job.entity.ts";
+import { createServer, createServerDeps, type VcmServer } from "../../src/server.ts";
+import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
+import { loadTrainedModel } from "../../src/services/prediction-services.ts";
+import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
+
+const TOKEN = "s3cret-token";
+const AUTH = `Bearer ${TOKEN}`;
+const TINY = { latentDim: 4, hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 };
+
+let fixture: ApiFixture;
+let server: VcmServer;
+
+const JOB_FIELDS = `id status variant error config progress { epoch totalEpochs etaSeconds bestValidationNdcg100 lastEpoch { epoch reconX klCrossX valNdcg100 } } model { id status } dataset { name }`;
+
+/** Runs an operation; mutations send the admin token unless another authorization is given ("" = none). */
+async function gql(query: string, variables: Record<string, unknown> = {}, authorization = AUTH) {
+  return server.execute({ query, variables }, { authorization });
+}
+
+async function startJob(epochs: number, variant = "VCM") {
+  const result = await gql(
+    `mutation ($input: StartTrainingInput!) { startTraining(input: $input) { ${JOB_FIELDS} } }`,
+    { input: { dataset: TEST_DATASET, variant, hyperParameters: { ...TINY, epochs } } },
+  );
+  expect(result.errors).toBeUndefined();
+  return (result.data as any).startTraining;
+}
+
+async function poll(id: string, until: (job: any) => boolean, timeoutMs = 120_000): Promise<any> {
+  const started = Date.now();
+  for (;;) {
+    const result = await gql(`query ($id: ID!) { trainingJob(id: $id) { ${JOB_FIELDS} } }`, { id }, "");
+    expect(result.errors).toBeUndefined();
+    const job = (result.data as any).trainingJob;
+    if (until(job)) return job;
+    if (Date.now() - started > timeoutMs) throw new Error(`job ${id} stuck: ${JSON.stringify(job)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+beforeAll(async () => {
+  fixture = await createApiFixture({ adminToken: TOKEN });
+  server = fixture.server;
+});
+
+afterAll(async () => {
+  await fixture?.close();
+});
+
+describe("training jobs", () => {
+  it("returns at once, trains outside the request path, reports progress and saves a usable model", async () => {
+    const startedAt = Date.now();
+    const job = await startJob(3);
+    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    expect(["QUEUED", "RUNNING"]).toContain(job.status);
+    expect(job.progress.totalEpochs).toBe(3);
+    expect(job.config.epochs).toBe(3);
+    expect(job.config.latentDim).toBe(4);
+
+    // While it trains, queries are answered.
+    const during = await gql(`{ datasets { name } }`, {}, "");
+    expect(during.errors).toBeUndefined();
+
+    const done = await poll(job.id, (j) => j.status !== "QUEUED" && j.status !== "RUNNING");
+    expect(done.error).toBeNull();
+    expect(done.status).toBe("SUCCEEDED");
+    expect(done.progress.epoch).toBe(3);
+    expect(done.progress.etaSeconds).toBe(0);
+    expect(done.progress.lastEpoch.epoch).toBe(3);
+    expect(Number.isFinite(done.progress.lastEpoch.reconX)).toBe(true);
+    expect(done.progress.bestValidationNdcg100).toBeGreaterThanOrEqual(0);
+    expect(done.model.status).toBe("READY");
+    expect(done.dataset.name).toBe(TEST_DATASET);
+
+    const recs = await gql(
+      `query ($m: ID!) { user(id: 1) { recommendations(modelId: $m, k: 3) { rank } } }`,
+      { m: done.model.id },
+      undefined,
+    );
+    expect(recs.errors).toBeUndefined();
+    expect((recs.data as any).user.recommendations).toHaveLength(3);
+
+    const list = await gql(`{ trainingJobs(status: SUCCEEDED) { id } }`, {}, "");
+    expect((list.data as any).trainingJobs.map((j: any) => j.id)).toContain(job.id);
+  });
+
+  it("cancels a running job: CANCELLED, no model kept, and a second cancel is a CONFLICT", async () => {
+    const modelsBefore = await gql(`{ models { id } }`, {}, "");
+    const job = await startJob(2_000);
+    await poll(job.id, (j) => j.status === "RUNNING" && j.progress.epoch >= 1);
+    const cancelled = await gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { ${JOB_FIELDS} } }`, { id: job.id });
+    expect(cancelled.errors).toBeUndefined();
+    const after = (cancelled.data as any).cancelTrainingJob;
+    expect(after.status).toBe("CANCELLED");
+    expect(after.model).toBeNull();
+    expect(after.progress.epoch).toBeLessThan(2_000);
+    const modelsAfter = await gql(`{ models { id } }`, {}, "");
+    expect((modelsAfter.data as any).models).toEqual((modelsBefore.data as any).models);
+    const again = await gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { id } }`, { id: job.id });
+    expect(again.errors?.[0].extensions?.code).toBe("CONFLICT");
+  });
+
+  it("rejects bad hyper-parameters and unknown datasets or jobs with a sentence", async () => {
+    const bad = await gql(
+      `mutation { startTraining(input: { dataset: "${TEST_DATASET}", variant: VCM, hyperParameters: { dropout: 1.5 } }) { id } }`,
+    );
+    expect(bad.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(bad.errors?.[0].message).toMatch(/dropout/);
+    const missing = await gql(`mutation { startTraining(input: { dataset: "nope", variant: VCM }) { id } }`);
+    expect(missing.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    const noJob = await gql(`{ trainingJob(id: 424242) { id } }`, {}, "");
+    expect(noJob.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+  });
+
+  it("needs the admin token for startTraining, cancelTrainingJob and deleteModel", async () => {
+    for (const mutation of [
+      `mutation { startTraining(input: { dataset: "${TEST_DATASET}", variant: POPULARITY }) { id } }`,
+      `mutation { cancelTrainingJob(id: 1) { id } }`,
+      `mutation { deleteModel(id: 1) }`,
+    ]) {
+      const missing = await gql(mutation, {}, "");
+      expect(missing.errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
+      const wrong = await gql(mutation, {}, "Bearer nope");
+      expect(wrong.errors?.[0].extensions?.code).toBe("UNAUTHENTICATED");
+    }
+  });
+
+  it("deletes a model: its checkpoint goes, later queries answer NOT_FOUND", async () => {
+    const job = await startJob(1, "POPULARITY");
+    const done = await poll(job.id, (j) => j.status === "SUCCEEDED" || j.status === "FAILED");
+    expect(done.status).toBe("SUCCEEDED");
+    const modelId = done.model.id;
+    const row = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: Number(modelId) });
+    row.model.dispose();
+    const deleted = await gql(`mutation ($id: ID!) { deleteModel(id: $id) }`, { id: modelId });
+    expect(deleted.errors).toBeUndefined();
+    expect((deleted.data as any).deleteModel).toBe(String(modelId));
+    const gone = await gql(`query ($id: ID!) { user(id: 1) { recommendations(modelId: $id, k: 1) { rank } } }`, { id: modelId }, "");
+    expect(gone.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    const again = await gql(`mutation ($id: ID!) { deleteModel(id: $id) }`, { id: modelId });
+    expect(again.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    const jobAfter = await poll(job.id, () => true);
+    expect(jobAfter.model).toBeNull();
+    expect(fs.existsSync(fixture.config.modelsDir)).toBe(true);
+  });
+
+  it("marks a job left RUNNING by a previous server FAILED on start, and keeps the models", async () => {
+    const jobs = fixture.dataSource.getRepository(TrainingJob);
+    const orphan = await jobs.save(
+      jobs.create({
+        datasetId: 1,
+        variant: "vcm",
+        config: { epochs: 5 },
+        status: "running",
+        epoch: 2,
+        totalEpochs: 5,
+        lastEpoch: null,
+        bestValNdcg100: null,
+        etaSeconds: 12,
+        modelId: null,
+        error: null,
+        startedAt: new Date(),
+        finishedAt: null,
+      }),
+    );
+    const modelsBefore = (await gql(`{ models { id status } }`, {}, "")).data as any;
+    const restarted = await createServer(
+      createServerDeps({ dataSource: fixture.dataSource, config: fixture.config, logger: fixture.logger }),
+    );
+    try {
+      const result = await restarted.execute({ query: `{ trainingJob(id: ${orphan.id}) { status error progress { etaSeconds } } }` });
+      expect((result.data as any).trainingJob).toEqual({ status: "FAILED", error: RESTART_MESSAGE, progress: { etaSeconds: null } });
+      const modelsAfter = (await restarted.execute({ query: `{ models { id status } }` })).data as any;
+      expect(modelsAfter.models).toEqual(modelsBefore.models);
+      for (const m of modelsAfter.models.filter((m: any) => m.status === "READY")) {
+        const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: Number(m.id) });
+        loaded.model.dispose();
+      }
+    } finally {
+      await restarted.stop();
+    }
+  });
+});
