@@ -1,0 +1,159 @@
+/**
+ * `npm run bench:api`: the GraphQL API under load on a Yelp-shaped synthetic dataset. Generates the
+ * dataset and trains a VCM model briefly (1 epoch: enough for realistic shapes and timings, not for
+ * quality) on first use, keeps both under data/bench-api/ for later runs, starts the server in this
+ * process and drives it from a second process (autocannon) on loopback. Prints p50/p99 latency and
+ * requests per second for (a) one user's top-20 recommendations with explanations and (b) 100 users'
+ * top-20 in one query.
+ */
+import "reflect-metadata";
+import { execFile } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { Command } from "commander";
+import { loadAppConfig } from "../src/config.ts";
+import { YELP_SHAPE, syntheticSource } from "../src/data/generate.ts";
+import { openDatabase, sqliteOf } from "../src/db/data-source.ts";
+import { currentBackend, initBackend } from "../src/engine/backend.ts";
+import { createServer, createServerDeps } from "../src/server.ts";
+import { ingestDataset } from "../src/services/ingest.ts";
+import { trainAndSave } from "../src/services/training.ts";
+
+const DATASET = "bench-yelp-shaped";
+
+interface Scenario {
+  readonly name: string;
+  readonly query: string;
+  readonly variables: Record<string, unknown>;
+  readonly connections: number;
+}
+
+interface LoadResult {
+  readonly p50: number;
+  readonly p99: number;
+  readonly requestsPerSecond: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+const require = createRequire(import.meta.url);
+
+/** Runs autocannon in its own process (so load generation does not share this event loop). */
+function autocannon(options: { url: string; body: string; connections: number; seconds: number }): Promise<LoadResult> {
+  const bin = path.join(path.dirname(require.resolve("autocannon/package.json")), "autocannon.js");
+  const args = [
+    bin,
+    "-m", "POST",
+    "-H", "content-type=application/json",
+    "-b", options.body,
+    "-c", String(options.connections),
+    "-d", String(options.seconds),
+    "-j",
+    options.url,
+  ];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
+      if (error) return reject(error);
+      const result = JSON.parse(stdout) as {
+        latency: { p50: number; p99: number };
+        requests: { average: number; total: number };
+        non2xx: number;
+        errors: number;
+      };
+      resolve({
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        requestsPerSecond: result.requests.average,
+        requests: result.requests.total,
+        non2xx: result.non2xx,
+        errors: result.errors,
+      });
+    });
+  });
+}
+
+async function main(argv: ReadonlyArray<string>): Promise<void> {
+  const program = new Command("bench-api")
+    .option("--db <path>", "SQLite file for the benchmark data", path.resolve("data", "bench-api", "vcm.sqlite"))
+    .option("--seconds <n>", "seconds of load per scenario", "10")
+    .option("--connections <n>", "concurrent connections for the single-user scenario", "10")
+    .parse([...argv], { from: "user" });
+  const opts = program.opts<{ db: string; seconds: string; connections: string }>();
+  const seconds = Number(opts.seconds);
+  const dbPath = path.resolve(opts.db);
+  const config = loadAppConfig({ dbPath, modelsDir: path.join(path.dirname(dbPath), "models") });
+  const dataSource = await openDatabase(dbPath);
+  const db = sqliteOf(dataSource);
+  await initBackend();
+
+  let dataset = db.prepare(`SELECT id FROM datasets WHERE name = ?`).get(DATASET) as { id: number } | undefined;
+  if (dataset === undefined) {
+    const started = Date.now();
+    process.stderr.write(`generating the Yelp-shaped dataset (${YELP_SHAPE.users} users × ${YELP_SHAPE.items} items × ${YELP_SHAPE.vocab} words)…\n`);
+    await ingestDataset(dataSource, { name: DATASET, source: syntheticSource(YELP_SHAPE) });
+    process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    dataset = db.prepare(`SELECT id FROM datasets WHERE name = ?`).get(DATASET) as { id: number };
+  }
+  let model = db
+    .prepare(`SELECT id FROM trained_models WHERE dataset_id = ? AND variant = 'vcm' AND status = 'ready' ORDER BY id DESC`)
+    .get(dataset.id) as { id: number } | undefined;
+  if (model === undefined) {
+    const started = Date.now();
+    process.stderr.write("training a VCM model for 1 epoch (timings need the real shapes, not a converged model)…\n");
+    const { model: row } = await trainAndSave({
+      dataSource,
+      datasetName: DATASET,
+      variant: "vcm",
+      config: { epochs: 1 },
+      modelsDir: config.modelsDir,
+    });
+    process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    model = { id: row.id };
+  }
+  const userId = (db.prepare(`SELECT id FROM users WHERE dataset_id = ? ORDER BY id LIMIT 1`).get(dataset.id) as { id: number }).id;
+
+  const server = await createServer(createServerDeps({ dataSource, config }));
+  const { port } = await server.listen({ port: 0 });
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const scenarios: Scenario[] = [
+    {
+      name: "(a) one user's top-20 with explanations",
+      query: `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(k: 10) { coveredShare words { word weight } } } } }`,
+      variables: { u: userId, m: model.id },
+      connections: Number(opts.connections),
+    },
+    {
+      name: "(b) 100 users' top-20 in one query",
+      query: `query ($m: ID!) { dataset(name: "${DATASET}") { users(first: 100) { edges { node { externalId recommendations(modelId: $m, k: 20) { rank score item { externalId } } } } } } }`,
+      variables: { m: model.id },
+      connections: 1,
+    },
+  ];
+  const results: Array<{ scenario: Scenario; result: LoadResult }> = [];
+  for (const scenario of scenarios) {
+    const body = JSON.stringify({ query: scenario.query, variables: scenario.variables });
+    // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches.
+    for (let i = 0; i < 5; i += 1) {
+      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const json = (await response.json()) as { errors?: unknown };
+      if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
+    }
+    process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
+    results.push({ scenario, result: await autocannon({ url, body, connections: scenario.connections, seconds }) });
+  }
+  await server.stop();
+  await dataSource.destroy();
+
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}`);
+  for (const { scenario, result } of results) {
+    console.log(
+      `${scenario.name} [${scenario.connections} conn]: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
+        `${result.requestsPerSecond.toFixed(1)} req/s (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors)`,
+    );
+  }
+}
+
+await main(process.argv.slice(2));
