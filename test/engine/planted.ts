@@ -23,7 +23,13 @@ export function plantedData(options: {
   vocab?: number;
   groups?: number;
   seed?: number;
+  /** Probability that a click goes to the user's own group (the rest are uniform noise). */
+  clickFocus?: number;
+  /** Probability that a word comes from the user's own group. */
+  wordFocus?: number;
 } = {}): PlantedData {
+  const clickFocus = options.clickFocus ?? 0.85;
+  const wordFocus = options.wordFocus ?? 0.7;
   const users = options.users ?? 600;
   const items = options.items ?? 200;
   const vocab = options.vocab ?? 300;
@@ -46,7 +52,7 @@ export function plantedData(options: {
     // Within a group, items are not equally liked: a Zipf-like preference makes ranking learnable.
     const chosen = new Set<number>();
     while (chosen.size < n) {
-      const inGroup = rng.next() < 0.85;
+      const inGroup = rng.next() < clickFocus;
       const item = inGroup
         ? g * itemsPerGroup + Math.floor(itemsPerGroup * rng.next() ** 1.5)
         : Math.floor(items * rng.next());
@@ -66,7 +72,7 @@ export function plantedData(options: {
     const counts = new Map<number, number>();
     const nWords = 40 + Math.floor(40 * rng.next());
     for (let w = 0; w < nWords; w += 1) {
-      const word = rng.next() < 0.7 ? g * wordsPerGroup + Math.floor(wordsPerGroup * rng.next()) : Math.floor(vocab * rng.next());
+      const word = rng.next() < wordFocus ? g * wordsPerGroup + Math.floor(wordsPerGroup * rng.next()) : Math.floor(vocab * rng.next());
       counts.set(word, (counts.get(word) ?? 0) + 1);
     }
     words.push([...counts]);
