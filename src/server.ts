@@ -12,12 +12,15 @@ import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
 import { openDatabase } from "./db/data-source.ts";
+import { ErrorCode, UserError } from "./errors.ts";
 import { adminMutationsPlugin } from "./graphql/auth.ts";
 import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
 import { createFormatError, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./graphql/errors.ts";
 import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
+import { TrainedModel } from "./db/entities/trained-model.entity.ts";
+import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
 
 /** Path of the GraphQL endpoint. */
@@ -102,13 +105,21 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
       if (httpServer !== null) throw new Error("the server is already listening");
       const listening = http.createServer((request, response) => server.handle(request, response));
       httpServer = listening;
-      await new Promise<void>((resolve, reject) => {
-        listening.once("error", reject);
-        listening.listen(port, host, () => {
-          listening.off("error", reject);
-          resolve();
+      try {
+        await new Promise<void>((resolve, reject) => {
+          listening.once("error", reject);
+          listening.listen(port, host, () => {
+            listening.off("error", reject);
+            resolve();
+          });
         });
-      });
+      } catch (error) {
+        httpServer = null;
+        if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+          throw new UserError(ErrorCode.CONFLICT, `Port ${port} on ${host} is in use; pass --port N (or set PORT) to pick another.`);
+        }
+        throw error;
+      }
       const address = listening.address() as AddressInfo;
       const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
       return { url: `http://${shownHost}:${address.port}/`, port: address.port };
@@ -223,4 +234,83 @@ async function handleHttp(options: {
   }
   for await (const chunk of result.body.asyncIterator) response.write(chunk);
   response.end();
+}
+
+/** A server started by startServer, with what it set up. */
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly server: VcmServer;
+  readonly demo: DemoSetup;
+  /** A query to paste into the IDE, over what the database holds. */
+  readonly exampleQuery: string;
+  /** Stops HTTP, the training-job runner (server.stop) and the database. */
+  close(): Promise<void>;
+}
+
+/** One example query over the dataset (and model) the database holds. */
+export function exampleQueryFor(options: { datasetName: string | null; modelId: number | null }): string {
+  if (options.datasetName === null) return "{ datasets { name } }";
+  const recommendations =
+    options.modelId === null ? "" : ` recommendations(modelId: "${options.modelId}", k: 5) { rank score item { externalId } }`;
+  return (
+    `{ dataset(name: ${JSON.stringify(options.datasetName)}) { statistics { users items interactions sparsity } ` +
+    `users(first: 3, orderBy: ACTIVITY, direction: DESC) { edges { node { externalId trainClickCount${recommendations} } } } } }`
+  );
+}
+
+/**
+ * Opens the database (running migrations), sets up the demo data on an empty database, wires the
+ * prediction services and listens. Settings not given come from the environment (src/config.ts).
+ */
+export async function startServer(options: {
+  port?: number;
+  dbPath?: string;
+  modelsDir?: string;
+  /** Interface to listen on; 127.0.0.1 unless told otherwise. */
+  host?: string;
+  onProgress?: (event: DemoProgress) => void;
+  logger?: ErrorLogger;
+}): Promise<RunningServer> {
+  const config = loadAppConfig({ port: options.port, dbPath: options.dbPath, modelsDir: options.modelsDir });
+  const dataSource = await openDatabase(config.dbPath);
+  let server: VcmServer | null = null;
+  try {
+    const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
+    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }));
+    const { url, port } = await server.listen({ port: config.port, host: options.host });
+    const readyModel = await dataSource
+      .getRepository(TrainedModel)
+      .findOne({ where: { status: "ready", dataset: { name: demo.datasetName ?? "" } }, order: { id: "DESC" } });
+    const started = server;
+    return {
+      url,
+      port,
+      server: started,
+      demo,
+      exampleQuery: exampleQueryFor({ datasetName: demo.datasetName, modelId: readyModel?.id ?? null }),
+      async close() {
+        await started.stop();
+        await dataSource.destroy();
+      },
+    };
+  } catch (error) {
+    await server?.stop();
+    await dataSource.destroy();
+    throw error;
+  }
+}
+
+/** Starts the server from the environment and stops it cleanly on SIGINT / SIGTERM. */
+export async function main(): Promise<void> {
+  const running = await startServer({});
+  process.stdout.write(`VCM GraphQL API at ${running.url}graphql — GraphiQL at ${running.url}\n`);
+  const stop = (): void => {
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
 }

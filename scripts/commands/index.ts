@@ -3,6 +3,7 @@ import { datasetsCommand } from "./datasets.ts";
 import { generateCommand } from "./generate.ts";
 import { ingestCommand } from "./ingest.ts";
 import { modelCommands } from "./model-commands.ts";
+import { serveCommand } from "./serve.ts";
 
 /** Every subcommand of `vcm`, in the order `vcm --help` lists them. */
-export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, generateCommand, datasetsCommand, modelCommands];
+export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, generateCommand, datasetsCommand, modelCommands, serveCommand];

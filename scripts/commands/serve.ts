@@ -1,0 +1,87 @@
+import type { Command } from "commander";
+import { ErrorCode, UserError } from "../../src/errors.ts";
+import type { DemoProgress } from "../../src/services/demo.ts";
+import { startServer, type RunningServer } from "../../src/server.ts";
+import type { CliIo, CommandModule } from "../cli.ts";
+
+/** Parses `--port`; commander hands options over as strings. */
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `--port must be an integer from 0 to 65535, got "${value}".`);
+  }
+  return port;
+}
+
+function progressLine(event: DemoProgress): string {
+  if (event.kind === "message") return event.text;
+  const r = event.record;
+  return `  epoch ${String(r.epoch).padStart(3)}/${event.epochs}  validation NDCG@100 ${r.valNdcg100.toFixed(4)}  ${r.seconds.toFixed(2)} s`;
+}
+
+/** `vcm serve`: migrations, the demo data on an empty database, then the GraphQL API and its IDE. */
+export const serveCommand: CommandModule = {
+  register(program: Command, io: CliIo) {
+    program
+      .command("serve")
+      .description("serve the GraphQL API and GraphiQL (an empty database first gets a demo dataset and a small model)")
+      .option("--port <n>", "HTTP port (default: PORT or 4000; 0 picks a free one)")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--models-dir <path>", "folder of model checkpoints (default: VCM_MODELS_DIR or ./data/models)")
+      .option("--host <address>", "interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it: set VCM_ADMIN_TOKEN)")
+      .option("--json", "print one JSON line on stdout once listening")
+      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; json?: boolean }) => {
+        await io.run({
+          json: flags.json === true,
+          body: async () => {
+            const running = await startServer({
+              port: parsePort(flags.port),
+              dbPath: flags.db,
+              modelsDir: flags.modelsDir,
+              host: flags.host,
+              onProgress: (event) => io.info(progressLine(event)),
+            });
+            const loopback = ["127.0.0.1", "localhost", "::1", undefined].includes(flags.host);
+            if (!loopback && running.server.deps.config.adminToken === undefined) {
+              io.info(`warning: listening on ${flags.host} without VCM_ADMIN_TOKEN: anyone who can reach it can train and delete models.`);
+            }
+            stopOnSignals(running);
+            return {
+              url: running.url,
+              graphql: `${running.url}graphql`,
+              port: running.port,
+              exampleQuery: running.exampleQuery,
+              generatedDemo: running.demo.generated,
+              trainedModelId: running.demo.trainedModelId,
+            };
+          },
+          text: (result) =>
+            [
+              `VCM GraphQL API listening at ${result.graphql}`,
+              `GraphiQL (works offline): ${result.url}`,
+              "Paste this query there to start:",
+              "",
+              result.exampleQuery,
+              "",
+              "Ctrl-C stops the server.",
+            ].join("\n"),
+        });
+      });
+  },
+};
+
+/** Closes the server, the job runner and the database on Ctrl-C or SIGTERM, then exits. */
+function stopOnSignals(running: RunningServer): void {
+  const stop = (): void => {
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`error while stopping: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
