@@ -159,8 +159,11 @@ export function trainStep(o: {
   train: CsrMatrix;
   words: CsrMatrix;
   config: VcmConfig;
+  /** When given, milliseconds spent building the batch, in forward + backward, and in Adam are added to it. */
+  timings?: StepTimings;
 }): number[] {
   const { params, names, adam, part, beta, rows, rng, train, words, config } = o;
+  const t0 = performance.now();
   const b = rows.length;
   const k = config.latentDim;
   const xIn = sparseBatch({ matrix: train, rows, dropout: config.dropout, rng });
@@ -171,6 +174,7 @@ export function trainStep(o: {
   const epsY = rng.normals(b * k);
   let means: number[] = [];
   const trainable = names.map((n) => params.get(n)!);
+  const t1 = performance.now();
   const grads = tf.tidy(() => {
     const inputs = {
       xIn: sparseBatchTensors(xIn),
@@ -188,10 +192,23 @@ export function trainStep(o: {
     })(trainable);
     return g;
   });
+  const t2 = performance.now();
   const updated = adam.update(trainable, grads);
   names.forEach((n, i) => params.set(n, updated[i]));
   tf.dispose(grads);
+  if (o.timings) {
+    o.timings.batchMs += t1 - t0;
+    o.timings.gradientsMs += t2 - t1;
+    o.timings.adamMs += performance.now() - t2;
+  }
   return means;
+}
+
+/** Where a training step's time goes (for the step profiler). */
+export interface StepTimings {
+  batchMs: number;
+  gradientsMs: number;
+  adamMs: number;
 }
 
 /** The six per-user terms of a batch (zeros for the side or terms a part does not use). */

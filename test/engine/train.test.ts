@@ -136,8 +136,11 @@ describe("VcmModel", () => {
     const alone = model.scoreItems({ matrix: data.train, rows: [11] }, "vcm");
     expect(Array.from(alone)).toEqual(Array.from(items.subarray(3 * data.train.cols, 4 * data.train.cols)));
     // A text that is in no row of the data (cold start): one CSR row over the vocabulary.
-    const text = csrFromRows({ cols: data.words.cols, rows: [[[1, 2], [7, 1]]] });
-    expect(model.scoreItems({ matrix: text, rows: [0] }, "vcm-cd")).toHaveLength(data.train.cols);
+    // A second, empty text at the end of the batch still gets a distribution (the sparse layer pads it).
+    const text = csrFromRows({ cols: data.words.cols, rows: [[[1, 2], [7, 1]], []] });
+    const cold = model.scoreItems({ matrix: text, rows: [0, 1] }, "vcm-cd");
+    expect(cold).toHaveLength(2 * data.train.cols);
+    expect(cold.subarray(data.train.cols).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect(() => model.scoreItems({ matrix: data.words, rows: [0] }, "vcm")).toThrow(UserError);
     model.dispose();
   });
