@@ -2,12 +2,21 @@
  * Depth and cost limits, checked once the operation and its variables are known (a validation rule
  * would not see the variables, and Apollo would answer GRAPHQL_VALIDATION_FAILED instead of BAD_USER_INPUT).
  */
+import { createRequire } from "node:module";
 import type { ApolloServerPlugin } from "@apollo/server";
-import { validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { GraphQLError, validate, type DocumentNode, type GraphQLSchema } from "graphql";
 import depthLimit from "graphql-depth-limit";
-import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from "graphql-query-complexity";
+import type * as QueryComplexity from "graphql-query-complexity";
 import { badUserInputError } from "./errors.ts";
 import { MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits.ts";
+
+/**
+ * graphql-query-complexity's ESM build imports graphql's .mjs files, a second graphql instance that
+ * refuses our schema ("from another module or realm"); its CommonJS build shares the one Node loads.
+ */
+const { fieldExtensionsEstimator, getComplexity, simpleEstimator } = createRequire(import.meta.url)(
+  "graphql-query-complexity",
+) as typeof QueryComplexity;
 
 /** The estimated cost of an operation: field `complexity` where declared, else 1 per field. */
 export function queryCost(options: {
@@ -42,9 +51,10 @@ export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number 
           let cost: number;
           try {
             cost = queryCost({ schema, document, variables: request.variables, operationName });
-          } catch {
+          } catch (error) {
             // Variables that do not coerce stop the request at execution with Apollo's own BAD_USER_INPUT.
-            return;
+            if (error instanceof GraphQLError) return;
+            throw error;
           }
           if (cost > maxCost) {
             throw badUserInputError(
