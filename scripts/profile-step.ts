@@ -12,7 +12,7 @@ import { Adam } from "../src/engine/adam.ts";
 import { initBackend } from "../src/engine/backend.ts";
 import { resolveVcmConfig } from "../src/engine/config.ts";
 import { Rng } from "../src/engine/random.ts";
-import { initParams, trainStep, type StepTimings } from "../src/engine/train.ts";
+import { initParams, trainStep, updatableInPlace, type StepTimings } from "../src/engine/train.ts";
 import type { BackendChoice } from "../src/config.ts";
 
 /** Random sparse rows with a Poisson-like number of distinct columns (mean `perRow`) and values 1..maxValue. */
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const config = resolveVcmConfig({});
   const params = initParams({ numItems: train.cols, numWords: words.cols, config });
   const names = [...params.keys()];
-  const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: config.learningRate });
+  const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: config.learningRate, inPlace: names.map(updatableInPlace) });
   const order = rng.permutation(users);
   let batchStart = 0;
   const timings: StepTimings = { batchMs: 0, gradientsMs: 0, adamMs: 0 };

@@ -8,6 +8,11 @@ import * as tf from "@tensorflow/tfjs";
 
 export interface AdamOptions {
   readonly learningRate: number;
+  /**
+   * Per tensor: true when no matMul reads it, so wasm may update it in place (wasm's matMul keeps
+   * packed copies of its right operand per tensor, so those tensors are replaced instead). Default: none.
+   */
+  readonly inPlace?: ReadonlyArray<boolean>;
   readonly beta1?: number;
   readonly beta2?: number;
   readonly epsilon?: number;
@@ -21,6 +26,7 @@ export class Adam {
   private readonly eps: number;
   private readonly m: Float32Array[];
   private readonly v: Float32Array[];
+  private readonly inPlace: ReadonlyArray<boolean>;
   private t = 0;
 
   constructor(sizes: ReadonlyArray<number>, options: AdamOptions) {
@@ -30,6 +36,7 @@ export class Adam {
     this.eps = options.epsilon ?? 1e-8;
     this.m = sizes.map((n) => new Float32Array(n));
     this.v = sizes.map((n) => new Float32Array(n));
+    this.inPlace = options.inPlace ?? sizes.map(() => false);
   }
 
   /** Number of updates applied so far. */
@@ -50,8 +57,8 @@ export class Adam {
     const backend = tf.getBackend();
     return params.map((param, i) => {
       const grad = grads[i];
-      if (backend === "cpu") {
-        // The cpu backend caches nothing derived from a tensor's values, so the update can be in place.
+      if (backend === "cpu" || (backend === "wasm" && this.inPlace[i])) {
+        // Nothing caches values derived from these tensors (cpu never does), so the update can be in place.
         const p = hostView(param);
         const g = hostView(grad);
         if (p && g) {

@@ -86,7 +86,7 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
   const names = [...params.keys()].filter((n) => (part === "vcm-od-y" ? n.startsWith("y.") : part === "vcm-od-x" ? n.startsWith("x.") : true));
   const adam = new Adam(
     names.map((n) => params.get(n)!.size),
-    { learningRate: config.learningRate },
+    { learningRate: config.learningRate, inPlace: names.map(updatableInPlace) },
   );
   const history: EpochRecord[] = [];
   let bestScore = Number.NEGATIVE_INFINITY;
@@ -134,6 +134,11 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
   const best: Params = new Map();
   for (const [n, t] of params) best.set(n, bestValues ? tf.tensor(bestValues.get(n)!, t.shape) : tf.clone(t));
   return { history, bestEpoch, best };
+}
+
+/** The sparse first layers' weights are read only by sparseSegmentSum, never by a matMul (see Adam). */
+export function updatableInPlace(name: string): boolean {
+  return name.endsWith(".enc.W");
 }
 
 /** Fresh parameter tensors with the config's seeded initial values (the caller disposes them). */

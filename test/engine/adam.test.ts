@@ -57,4 +57,16 @@ describe.each(["wasm", "cpu"] as const)("Adam on %s", (backend) => {
     expect(adam.steps).toBe(3);
     tf.dispose([w, x]);
   });
+
+  it("updates a tensor in place when told no matMul reads it, with the same values", async () => {
+    await initBackend(backend);
+    const adam = new Adam([3], { learningRate: 0.05, inPlace: [true] });
+    const w = tf.tensor1d([1, -2, 3]);
+    const g = tf.tensor1d([0.5, 0.5, -4]);
+    const [after] = adam.update([w], [g]);
+    expect(after).toBe(w);
+    const expected = reference([1, -2, 3], [[0.5, 0.5, -4]], 0.05);
+    Array.from(w.dataSync()).forEach((v, j) => expect(v).toBeCloseTo(expected[j], 6));
+    tf.dispose([w, g]);
+  });
 });

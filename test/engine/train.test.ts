@@ -11,7 +11,7 @@ import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { VcmModel } from "../../src/engine/model.ts";
 import { Rng } from "../../src/engine/random.ts";
-import { initParams, trainModel, trainStep } from "../../src/engine/train.ts";
+import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { plantedData } from "./planted.ts";
 
@@ -49,7 +49,7 @@ describe("trainModel", () => {
     const config = resolveVcmConfig(small);
     const params = initParams({ numItems: data.train.cols, numWords: data.words.cols, config });
     const names = [...params.keys()];
-    const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3 });
+    const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3, inPlace: names.map(updatableInPlace) });
     const model = VcmModel.create({ config, backend: "wasm", numItems: data.train.cols, numWords: data.words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
     const rng = new Rng(1);
     trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [0, 1, 2, 3], rng, train: data.train, words: data.words, config });
