@@ -90,8 +90,8 @@ describe("users connection", () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const data = await query(page, { ...variables, after });
-      const users = data.dataset.users;
+      const data: any = await query(page, { ...variables, after });
+      const users: any = data.dataset.users;
       nodes.push(...users.edges.map((edge: any) => edge.node));
       pages += 1;
       expect(users.pageInfo.hasPreviousPage).toBe(after !== null);
@@ -200,7 +200,7 @@ describe("users, items, reviews and clicks", () => {
     const seen: any[] = [];
     let after: string | null = null;
     for (let i = 0; i < 50; i += 1) {
-      const data = await query(clicks, { id: row.id, after, split: ["TRAIN", "TEST"] });
+      const data: any = await query(clicks, { id: row.id, after, split: ["TRAIN", "TEST"] });
       expect(data.user.clicks.totalCount).toBe(expected.length);
       seen.push(...data.user.clicks.edges.map((edge: any) => edge.node));
       if (!data.user.clicks.pageInfo.hasNextPage) break;

@@ -94,7 +94,7 @@ describe("the offline IDE", () => {
     for (const path of ["ide/package.json", "ide/..%2F..%2Fpackage.json", "ide/", "elsewhere"]) {
       const response = await fetch(`${securedUrl}${path}`);
       expect(response.status).toBe(404);
-      expect((await response.json()).errors[0].extensions.code).toBe("NOT_FOUND");
+      expect(((await response.json()) as any).errors[0].extensions.code).toBe("NOT_FOUND");
     }
   });
 });

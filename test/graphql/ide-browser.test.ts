@@ -9,6 +9,9 @@ import { chromium, type BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
+/** The page's DOM, as seen from code that runs inside the browser (the test's tsconfig has no DOM lib). */
+declare const document: { querySelector(selector: string): unknown };
+
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`skipping the GraphiQL browser test: ${CHROMIUM} is absent (apt-get install -y chromium)`);
@@ -55,7 +58,7 @@ describe.skipIf(!hasChromium)("GraphiQL in headless Chromium", () => {
     await page.waitForSelector(".graphiql-container .graphiql-query-editor .CodeMirror", { timeout: 30_000 });
     const query = `{ dataset(name: "${TEST_DATASET}") { name statistics { users items } } }`;
     await page.evaluate((text) => {
-      const editor = document.querySelector(".graphiql-query-editor .CodeMirror") as unknown as {
+      const editor = document.querySelector(".graphiql-query-editor .CodeMirror") as {
         CodeMirror: { setValue(value: string): void };
       };
       editor.CodeMirror.setValue(text);
@@ -63,7 +66,7 @@ describe.skipIf(!hasChromium)("GraphiQL in headless Chromium", () => {
     await page.click(".graphiql-execute-button");
     const handle = await page.waitForFunction(
       () => {
-        const response = document.querySelector(".graphiql-response .CodeMirror") as unknown as
+        const response = document.querySelector(".graphiql-response .CodeMirror") as
           | { CodeMirror: { getValue(): string } }
           | null;
         const value = response?.CodeMirror.getValue() ?? "";

@@ -70,7 +70,7 @@ describe("vcm serve", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ query: first.summary.exampleQuery }),
     });
-    const body = await response.json();
+    const body = (await response.json()) as any;
     expect(body.errors).toBeUndefined();
     expect(body.data.dataset.statistics.users).toBe(600);
     const users = body.data.dataset.users.edges;
