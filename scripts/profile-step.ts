@@ -6,6 +6,8 @@
  *   npx tsx scripts/profile-step.ts [--backend wasm|cpu|tensorflow] [--steps 10] [--users N --items N --vocab N]
  */
 import * as tf from "@tensorflow/tfjs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { CsrMatrix } from "../src/data/csr.ts";
 import { Adam } from "../src/engine/adam.ts";
@@ -104,4 +106,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Runs only as a script, so other scripts can import randomCsr.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) await main();
