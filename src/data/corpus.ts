@@ -1,4 +1,4 @@
-import { GrowableFloat64, GrowableInt32 } from "./growable.ts";
+import { ChunkedInt32, GrowableFloat64, GrowableInt32 } from "./growable.ts";
 import { tokenMatches } from "./tokenizer.ts";
 
 /** One review or other user text as a parser reads it, before any preprocessing. */
@@ -34,9 +34,9 @@ export interface Corpus {
   /** Reviews in reading order (their sequence number is the index): user, item (−1 for none). */
   readonly reviewUser: Int32Array;
   readonly reviewItem: Int32Array;
-  /** Review r's token ids are tokens[tokenStart[r] .. tokenStart[r + 1]). */
+  /** Review r's token ids are tokens.get(k) for k in tokenStart[r] .. tokenStart[r + 1] − 1. */
   readonly tokenStart: Int32Array;
-  readonly tokens: Int32Array;
+  readonly tokens: { get(index: number): number; readonly length: number };
 }
 
 /**
@@ -57,7 +57,7 @@ export class CorpusBuilder implements ReviewSink {
   private readonly reviewUser = new GrowableInt32();
   private readonly reviewItem = new GrowableInt32();
   private readonly tokenStart = new GrowableInt32();
-  private readonly tokens = new GrowableInt32(1 << 16);
+  private readonly tokens = new ChunkedInt32();
   private readonly onReviewText: (sequence: number, review: RawReview) => void;
   private records = 0;
 
@@ -105,7 +105,7 @@ export class CorpusBuilder implements ReviewSink {
       reviewUser: this.reviewUser.view(),
       reviewItem: this.reviewItem.view(),
       tokenStart: this.tokenStart.view(),
-      tokens: this.tokens.view(),
+      tokens: this.tokens,
     };
   }
 

@@ -293,7 +293,7 @@ export function preprocessCorpus(corpus: Corpus, options: PreprocessOptions): Pr
   const tokenCounts = new Int32Array(corpus.tokenNames.length);
   for (let s = 0; s < reviewCount; s++) {
     if (!eligible[s]) continue;
-    for (let k = corpus.tokenStart[s]; k < corpus.tokenStart[s + 1]; k++) tokenCounts[corpus.tokens[k]] += 1;
+    for (let k = corpus.tokenStart[s]; k < corpus.tokenStart[s + 1]; k++) tokenCounts[corpus.tokens.get(k)] += 1;
   }
   const vocabularyTokens = selectVocabulary({ counts: tokenCounts, names: corpus.tokenNames, size: options.vocabSize });
   const wordOf = new Int32Array(corpus.tokenNames.length).fill(-1);
@@ -407,7 +407,7 @@ function bagsOfWords(options: {
     for (let k = start[r]; k < start[r + 1]; k++) {
       const s = byRow[k];
       for (let t = corpus.tokenStart[s]; t < corpus.tokenStart[s + 1]; t++) {
-        const w = wordOf[corpus.tokens[t]];
+        const w = wordOf[corpus.tokens.get(t)];
         if (w < 0) continue;
         if (scratch[w] === 0) touched.push(w);
         scratch[w] += 1;
