@@ -4,15 +4,13 @@
  * one engine call per group; items are loaded with one SQL statement per dataset.
  */
 import DataLoader from "dataloader";
-import { In, type DataSource } from "typeorm";
+import type { DataSource } from "typeorm";
+import { sqliteOf } from "../db/data-source.ts";
 import { Item } from "../db/entities/item.entity.ts";
 import type { CohortService } from "../services/cohorts.ts";
 import type { ExplanationRequest, ExplanationService, NamedExplanation } from "../services/explanation.ts";
 import type { InferenceService, RankedItem, RecommendationRequest } from "../services/inference.ts";
 import type { TrainingJobService } from "../services/jobs.ts";
-
-/** Item columns per SQL statement. */
-const IN_CHUNK = 5_000;
 
 /** The long-lived services behind the prediction, cohort and training-job resolvers. */
 export interface PredictionServices {
@@ -58,7 +56,11 @@ export function createPredictionContext(services: PredictionServices): Predictio
 /** Builds the per-request prediction loaders. */
 export function createPredictionLoaders(services: PredictionServices): PredictionLoaders {
   const { inference, explanations, dataSource } = services;
-  const items = dataSource.getRepository(Item);
+  const itemsByColumns = sqliteOf(dataSource).prepare(
+    `SELECT "id", "dataset_id" AS "datasetId", "external_id" AS "externalId", "column_index" AS "columnIndex", ` +
+      `"click_count" AS "clickCount", "train_click_count" AS "trainClickCount" FROM "items" ` +
+      `WHERE "dataset_id" = ? AND "column_index" IN (SELECT "value" FROM json_each(?))`,
+  );
   return {
     recommendations: new DataLoader((keys) => inference.recommendMany(keys), {
       cacheKeyFn: (k) => `${k.modelId}|${k.source}|${k.row}|${k.k}|${k.excludeSeen}`,
@@ -78,12 +80,9 @@ export function createPredictionLoaders(services: PredictionServices): Predictio
         const byDataset = new Map<number, number[]>();
         for (const k of keys) byDataset.set(k.datasetId, [...(byDataset.get(k.datasetId) ?? []), k.column]);
         for (const [datasetId, columns] of byDataset) {
-          const unique = [...new Set(columns)];
-          // Chunks keep each statement under SQLite's limit on bound parameters.
-          for (let start = 0; start < unique.length; start += IN_CHUNK) {
-            const rows = await items.find({ where: { datasetId, columnIndex: In(unique.slice(start, start + IN_CHUNK)) } });
-            for (const item of rows) found.set(`${item.datasetId}|${item.columnIndex}`, item);
-          }
+          // One statement per dataset whatever the number of columns (a JSON array, not bound variables).
+          const rows = itemsByColumns.all(datasetId, JSON.stringify([...new Set(columns)])) as Array<Omit<Item, "dataset">>;
+          for (const row of rows) found.set(`${row.datasetId}|${row.columnIndex}`, Object.assign(new Item(), row));
         }
         return keys.map((k) => found.get(`${k.datasetId}|${k.column}`) ?? null);
       },

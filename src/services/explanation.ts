@@ -28,6 +28,10 @@ export interface ItemWordStats {
   readonly corpusProbability: Float64Array;
   /** Dirichlet smoothing mass μ. */
   readonly smoothing: number;
+  /** Per stored entry of itemWords: c_iw / ((n_i + μ) · P(w)), the lift a word gains from the item's reviews. */
+  readonly itemExtraLift: Float64Array;
+  /** Per item: μ / (n_i + μ), the lift of every word its reviews do not use. */
+  readonly baseLift: Float64Array;
 }
 
 /** Builds the item × word count matrix from review texts, keeping only vocabulary words. */
@@ -68,7 +72,15 @@ export function buildItemWordStats(options: { itemWords: CsrMatrix; smoothing?: 
   for (let w = 0; w < itemWords.cols; w += 1) {
     corpusProbability[w] = (wordTotals[w] + 1) / (total + itemWords.cols);
   }
-  return { itemWords, itemTotals, corpusProbability, smoothing };
+  const itemExtraLift = new Float64Array(itemWords.indices.length);
+  const baseLift = new Float64Array(itemWords.rows);
+  for (let i = 0; i < itemWords.rows; i += 1) {
+    baseLift[i] = smoothing / (itemTotals[i] + smoothing);
+    for (let p = itemWords.indptr[i]; p < itemWords.indptr[i + 1]; p += 1) {
+      itemExtraLift[p] = itemWords.values[p] / ((itemTotals[i] + smoothing) * corpusProbability[itemWords.indices[p]]);
+    }
+  }
+  return { itemWords, itemTotals, corpusProbability, smoothing, itemExtraLift, baseLift };
 }
 
 /** One word of an explanation. */
@@ -102,61 +114,121 @@ export interface Explanation {
  * Explains one (user, item) pair. With c_iw the item's count of word w and n_i its total,
  * P(w|i) = (c_iw + μ·P(w)) / (n_i + μ), lift = P(w|i) / P(w), tie(w) = p(w|u) · lift and
  * weight(w) = tie(w) / Σ_v tie(v). Words outside the item's reviews share one lift μ / (n_i + μ),
- * so the sum and the ranking need only the item's own words plus the user's best other words.
+ * so the sum and the ranking need only the item's own words plus the user's best other words,
+ * taken in order of p(w|u) until they can no longer enter the top k.
  */
 export function explainPair(options: {
   stats: ItemWordStats;
   /** p(w|u) over the vocabulary (one row of the engine's click2review output). */
   userWords: ArrayLike<number>;
-  /** The user's words ordered by p(w|u), best first; at least k + |item words| long, or all V. */
-  userTopWords: ArrayLike<number>;
+  /** Σ_w p(w|u) (1 up to rounding for a softmax); computed once per user by the caller. */
+  userMass?: number;
+  /** The user's words ordered by p(w|u), best first, at least `depth` of them (cached by the caller). */
+  userTopWords: (depth: number) => ArrayLike<number>;
   item: number;
   k: number;
 }): Explanation {
-  const { stats, userWords, userTopWords, item, k } = options;
-  const { itemWords, corpusProbability, smoothing } = stats;
+  const { stats, userWords, item, k } = options;
+  const { itemWords, itemExtraLift } = stats;
   const itemTokens = stats.itemTotals[item];
-  const baseLift = smoothing / (itemTokens + smoothing);
-  let userMass = 0;
-  for (let w = 0; w < userWords.length; w += 1) userMass += userWords[w];
-  // Σ_w tie(w) = baseLift · Σ_w p(w|u) + Σ_{w ∈ item} p(w|u) · c_iw / ((n_i + μ) · P(w)).
-  let total = baseLift * userMass;
+  const baseLift = stats.baseLift[item];
+  const userMass = options.userMass ?? sumOf(userWords);
   const start = itemWords.indptr[item];
   const end = itemWords.indptr[item + 1];
-  const itemLift = new Map<number, number>();
+  const best = new TopList(k);
+  // Σ_w tie(w) = baseLift · Σ_w p(w|u) + Σ_{w ∈ item} p(w|u) · extra(w).
+  let total = baseLift * userMass;
   for (let p = start; p < end; p += 1) {
     const w = itemWords.indices[p];
-    const extra = itemWords.values[p] / ((itemTokens + smoothing) * corpusProbability[w]);
-    itemLift.set(w, baseLift + extra);
-    total += userWords[w] * extra;
+    const extra = userWords[w] * itemExtraLift[p];
+    total += extra;
+    best.offer(w, userWords[w] * baseLift + extra, baseLift + itemExtraLift[p]);
   }
-  // Candidates: every word of the item, plus the user's best k words that the item never uses.
-  const candidates: number[] = [...itemLift.keys()];
+  // Other words in order of p(w|u): their ties fall with p, so stop once one cannot enter the list.
+  let depth = Math.min(userWords.length, 4 * k + 16);
+  let scanned = 0;
   let taken = 0;
-  for (let j = 0; j < userTopWords.length && taken < k; j += 1) {
-    const w = userTopWords[j];
-    if (!itemLift.has(w)) {
-      candidates.push(w);
+  scan: for (;;) {
+    const order = options.userTopWords(depth);
+    for (; scanned < order.length; scanned += 1) {
+      const w = order[scanned];
+      const tie = userWords[w] * baseLift;
+      if (taken >= k || (best.full && tie <= best.worst)) break scan;
+      if (binarySearch(itemWords.indices, start, end, w)) continue;
+      best.offer(w, tie, baseLift);
       taken += 1;
     }
+    if (depth >= userWords.length) break;
+    depth = Math.min(userWords.length, depth * 4);
   }
-  const ties = candidates.map((w) => userWords[w] * (itemLift.get(w) ?? baseLift));
-  const order = topK({ scores: ties, k: Math.min(k, candidates.length) });
   const words: ExplanationWord[] = [];
   let coveredShare = 0;
-  for (const j of order) {
-    const w = candidates[j];
-    const weight = total > 0 ? ties[j] / total : 0;
+  for (const { word, tie, lift } of best.sorted()) {
+    const weight = total > 0 ? tie / total : 0;
     coveredShare += weight;
-    words.push({ wordIndex: w, weight, userProbability: userWords[w], lift: itemLift.get(w) ?? baseLift });
+    words.push({ wordIndex: word, weight, userProbability: userWords[word], lift });
   }
   return { words, coveredShare, affinity: total, itemTokens };
 }
 
-/** How many of a user's best words explainPair may need beyond an item's own words. */
-export function userTopWordsNeeded(options: { stats: ItemWordStats; item: number; k: number }): number {
-  const { itemWords } = options.stats;
-  return options.k + itemWords.indptr[options.item + 1] - itemWords.indptr[options.item];
+/** The k largest offers, kept sorted by insertion (k is a handful of words). */
+class TopList {
+  readonly #k: number;
+  readonly #entries: Array<{ word: number; tie: number; lift: number }> = [];
+
+  constructor(k: number) {
+    this.#k = k;
+  }
+
+  get full(): boolean {
+    return this.#entries.length >= this.#k;
+  }
+
+  /** The smallest tie held (−∞ while not full). */
+  get worst(): number {
+    return this.full ? this.#entries[this.#entries.length - 1].tie : Number.NEGATIVE_INFINITY;
+  }
+
+  offer(word: number, tie: number, lift: number): void {
+    const entries = this.#entries;
+    if (this.#k <= 0 || (this.full && !isBetter(tie, word, entries[entries.length - 1]))) return;
+    if (this.full) entries.pop();
+    let i = entries.length;
+    entries.push({ word, tie, lift });
+    while (i > 0 && isBetter(tie, word, entries[i - 1])) {
+      entries[i] = entries[i - 1];
+      i -= 1;
+    }
+    entries[i] = { word, tie, lift };
+  }
+
+  sorted(): ReadonlyArray<{ word: number; tie: number; lift: number }> {
+    return this.#entries;
+  }
+}
+
+/** Larger tie first; equal ties: lower word index first (as topK orders them). */
+function isBetter(tie: number, word: number, other: { word: number; tie: number }): boolean {
+  return tie > other.tie || (tie === other.tie && word < other.word);
+}
+
+function binarySearch(sorted: Int32Array, from: number, to: number, value: number): boolean {
+  let lo = from;
+  let hi = to - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = sorted[mid];
+    if (v === value) return true;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
+
+function sumOf(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i += 1) sum += values[i];
+  return sum;
 }
 
 /** One (user, item) pair to explain under one model. */
@@ -214,9 +286,8 @@ export class ExplanationService {
     const distributions = await this.#inference.wordDistributionMany(requests);
     const results: Array<NamedExplanation | Error> = new Array(requests.length);
     const statsByModel = new Map<number, Promise<{ stats: ItemWordStats; vocabulary: ReadonlyArray<string> }>>();
-    // Each user's best words are ranked once, deep enough for the largest item among their pairs.
-    const topWordsByUser = new Map<string, Int32Array>();
-    const depthByUser = new Map<string, number>();
+    // Each user's words are ranked once per request, as deep as any of their pairs needed.
+    const rankedByUser = new Map<string, { order: Int32Array; mass: number }>();
     const prepared: Array<{ stats: ItemWordStats; vocabulary: ReadonlyArray<string> } | Error> = [];
     for (let i = 0; i < requests.length; i += 1) {
       const request = requests[i];
@@ -234,11 +305,7 @@ export class ExplanationService {
         statsByModel.set(request.modelId, pending);
       }
       try {
-        const ready = await pending;
-        prepared.push(ready);
-        const key = `${request.modelId}|${request.row}`;
-        const depth = userTopWordsNeeded({ stats: ready.stats, item: request.item, k: request.k });
-        depthByUser.set(key, Math.max(depthByUser.get(key) ?? 0, depth));
+        prepared.push(await pending);
       } catch (error) {
         prepared.push(error instanceof Error ? error : new Error(String(error)));
       }
@@ -252,15 +319,20 @@ export class ExplanationService {
         continue;
       }
       const key = `${request.modelId}|${request.row}`;
-      let userTopWords = topWordsByUser.get(key);
-      if (userTopWords === undefined) {
-        userTopWords = topK({ scores: distribution, k: depthByUser.get(key)! });
-        topWordsByUser.set(key, userTopWords);
+      let ranked = rankedByUser.get(key);
+      if (ranked === undefined) {
+        ranked = { order: new Int32Array(0), mass: sumOf(distribution) };
+        rankedByUser.set(key, ranked);
       }
+      const cache = ranked;
       const explanation = explainPair({
         stats: ready.stats,
         userWords: distribution,
-        userTopWords,
+        userMass: cache.mass,
+        userTopWords: (depth) => {
+          if (cache.order.length < depth) cache.order = topK({ scores: distribution, k: depth });
+          return cache.order;
+        },
         item: request.item,
         k: request.k,
       });

@@ -24,7 +24,8 @@ describe("explainPair", () => {
   });
   const stats = buildItemWordStats({ itemWords, smoothing: 4 });
   const userWords = [0.1, 0.05, 0.4, 0.3, 0.15];
-  const userTopWords = topK({ scores: userWords, k: 5 });
+  const order = topK({ scores: userWords, k: 5 });
+  const userTopWords = (depth: number) => order.subarray(0, depth);
 
   it("weights equal the dense smoothed-lift formula and sum to 1 over the vocabulary", () => {
     const explanation = explainPair({ stats, userWords, userTopWords, item: 0, k: 5 });
@@ -70,5 +71,38 @@ describe("itemWordMatrixFromTexts", () => {
     expect(Array.from(matrix.indptr)).toEqual([0, 2, 5]);
     expect(Array.from(matrix.indices)).toEqual([0, 1, 2, 3, 4]);
     expect(Array.from(matrix.values)).toEqual([1, 1, 2, 1, 1]);
+  });
+});
+
+describe("explainPair against the dense formula on random data", () => {
+  it("returns exactly the dense top k with the dense weights", () => {
+    let seed = 12345;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const V = 300;
+    const rows = Array.from({ length: 6 }, (_, i) => {
+      const row: Array<[number, number]> = [];
+      for (let w = 0; w < V; w += 1) if (random() < 0.05 * (i + 1)) row.push([w, 1 + Math.floor(random() * 5)]);
+      return row;
+    });
+    const stats = buildItemWordStats({ itemWords: csrFromRows({ cols: V, rows }) });
+    const raw = Array.from({ length: V }, () => random() ** 4);
+    const mass = raw.reduce((a, b) => a + b, 0);
+    const userWords = raw.map((x) => x / mass);
+    const order = topK({ scores: userWords, k: V });
+    for (let item = 0; item < rows.length; item += 1) {
+      const counts = new Array(V).fill(0);
+      for (const [w, c] of rows[item]) counts[w] = c;
+      const ties = denseTies({ userWords, counts, corpus: stats.corpusProbability, mu: stats.smoothing });
+      const total = ties.reduce((a, b) => a + b, 0);
+      for (const k of [1, 7, 25]) {
+        const expected = Array.from(topK({ scores: ties, k }));
+        const got = explainPair({ stats, userWords, userTopWords: (d) => order.subarray(0, d), item, k });
+        expect(got.words.map((w) => w.wordIndex)).toEqual(expected);
+        got.words.forEach((w, j) => expect(w.weight).toBeCloseTo(ties[expected[j]] / total, 12));
+      }
+    }
   });
 });
