@@ -4,7 +4,7 @@
  * `@Authorized()` on a query field applies the same rule to that field.
  */
 import type { ApolloServerPlugin } from "@apollo/server";
-import type { AuthChecker } from "type-graphql";
+import type { AuthCheckerFn } from "type-graphql";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { AuthState, GraphQLContext } from "./context.ts";
 import { codedError } from "./errors.ts";
@@ -18,7 +18,7 @@ export function authFailure(auth: AuthState, what: string): string | null {
 }
 
 /** type-graphql's authChecker for `@Authorized()` fields. */
-export const adminAuthChecker: AuthChecker<GraphQLContext> = ({ context, info }) => {
+export const adminAuthChecker: AuthCheckerFn<GraphQLContext> = ({ context, info }) => {
   const failure = authFailure(context.auth, `The field ${info.parentType.name}.${info.fieldName}`);
   if (failure !== null) throw new UserError(ErrorCode.UNAUTHENTICATED, failure);
   return true;

@@ -72,7 +72,7 @@ export async function ensureDemoData(options: {
   if (ready > 0) return { generated, trainedModelId: null, datasetName: demo.name };
 
   const epochs = DEMO_TRAINING.epochs ?? 0;
-  report({ kind: "message", text: `Training a small VCM on "${DEMO_DATASET}" (${epochs} epochs; about a minute on 2 cores)…` });
+  report({ kind: "message", text: `Training a small VCM on "${DEMO_DATASET}" (${epochs} epochs; well under a minute on 2 cores)…` });
   const { model } = await trainAndSave({
     dataSource,
     datasetName: DEMO_DATASET,

@@ -143,3 +143,16 @@ describe("admin token for mutations", () => {
     expect(response.json).toEqual({ data: { deleteModel: String(model.id) } });
   });
 });
+
+describe("@Authorized() fields", () => {
+  it("apply the same rule through the schema's authChecker", async () => {
+    const { adminAuthChecker } = await import("../../src/graphql/auth.ts");
+    const info = { parentType: { name: "Query" }, fieldName: "secret" } as any;
+    const call = (authorization?: string) =>
+      adminAuthChecker({ context: secured.server.createContext(authorization), info, root: {}, args: {} }, []);
+    expect(() => call()).toThrow('The field Query.secret needs an "Authorization: Bearer <token>" header');
+    expect(() => call("Bearer wrong")).toThrow("not this server's VCM_ADMIN_TOKEN");
+    expect(call(`Bearer ${TOKEN}`)).toBe(true);
+    expect(adminAuthChecker({ context: open.server.createContext(), info, root: {}, args: {} }, [])).toBe(true);
+  });
+});
