@@ -80,6 +80,8 @@ export function hasWordModel(variant: Variant): boolean {
 export class InferenceService {
   readonly #models: LruCache<number, LoadedModel>;
   readonly #datasets: LruCache<string, DatasetIndex>;
+  /** Engine calls waiting for the next turn of the event loop, by what they compute (model and kind). */
+  readonly #pending = new Map<string, PendingCall>();
 
   constructor(options: {
     loadModel: (modelId: number) => Promise<LoadedModel>;
@@ -147,16 +149,16 @@ export class InferenceService {
       const { loaded, dataset } = await this.modelWithDataset(modelId);
       const mode = sourceMode(source, loaded.variant);
       const { matrices } = dataset;
-      const rows = uniqueRows(members.map((m) => requests[m].row));
-      const scores = loaded.model.scoreItems(
-        { matrix: source === "CLICKS" ? matrices.train : matrices.words, rows: rows.list },
-        mode,
-      );
-      const numItems = matrices.train.cols;
+      const matrix = source === "CLICKS" ? matrices.train : matrices.words;
+      const rowOf = await this.#shared({
+        key: `scores|${modelId}|${source}`,
+        width: matrices.train.cols,
+        rows: members.map((m) => requests[m].row),
+        run: (rows) => loaded.model.scoreItems({ matrix, rows }, mode),
+      });
       for (const m of members) {
         const request = requests[m];
-        const offset = rows.position.get(request.row)! * numItems;
-        const row = scores.subarray(offset, offset + numItems);
+        const row = rowOf(request.row);
         const ranked = fastTopK({
           scores: row,
           k: request.k,
@@ -176,13 +178,13 @@ export class InferenceService {
     await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
       const { loaded, dataset } = await this.modelWithDataset(requests[members[0]].modelId);
       requireWordModel(loaded);
-      const rows = uniqueRows(members.map((m) => requests[m].row));
-      const distribution = loaded.model.wordDistribution({ matrix: dataset.matrices.train, rows: rows.list });
-      const numWords = dataset.matrices.vocabulary.length;
-      for (const m of members) {
-        const offset = rows.position.get(requests[m].row)! * numWords;
-        results[m] = distribution.subarray(offset, offset + numWords);
-      }
+      const rowOf = await this.#shared({
+        key: `words|${loaded.modelId}`,
+        width: dataset.matrices.vocabulary.length,
+        rows: members.map((m) => requests[m].row),
+        run: (rows) => loaded.model.wordDistribution({ matrix: dataset.matrices.train, rows }),
+      });
+      for (const m of members) results[m] = rowOf(requests[m].row);
     });
     return results;
   }
@@ -205,6 +207,47 @@ export class InferenceService {
       for (const m of members) results[m] = capacity[rows.position.get(requests[m].row)!];
     });
     return results;
+  }
+
+  /**
+   * Joins rows to the engine call of the same kind that is about to run, or schedules one for the
+   * next turn of the event loop: concurrent requests (and all users of one request) share one forward
+   * pass. Resolves to a lookup of each row's slice of the output.
+   */
+  async #shared(options: {
+    key: string;
+    width: number;
+    rows: ReadonlyArray<number>;
+    run: (rows: ReadonlyArray<number>) => Float32Array;
+  }): Promise<(row: number) => Float32Array> {
+    let call = this.#pending.get(options.key);
+    if (call === undefined) {
+      const created: PendingCall = { rows: [], position: new Map(), output: Promise.resolve(new Float32Array(0)) };
+      created.output = new Promise<Float32Array>((resolve, reject) => {
+        setImmediate(() => {
+          this.#pending.delete(options.key);
+          try {
+            resolve(options.run(created.rows));
+          } catch (error) {
+            reject(error);
+          }
+        });
+      });
+      this.#pending.set(options.key, created);
+      call = created;
+    }
+    for (const row of options.rows) {
+      if (!call.position.has(row)) {
+        call.position.set(row, call.rows.length);
+        call.rows.push(row);
+      }
+    }
+    const joined = call;
+    const output = await joined.output;
+    return (row) => {
+      const offset = joined.position.get(row)! * options.width;
+      return output.subarray(offset, offset + options.width);
+    };
   }
 
   /**
@@ -294,6 +337,13 @@ export function fastTopK(options: {
     if (size < k) size += 1;
   }
   return size === k ? index : index.slice(0, size);
+}
+
+/** One engine call being assembled: its rows so far and the output it will give. */
+interface PendingCall {
+  readonly rows: number[];
+  readonly position: Map<number, number>;
+  output: Promise<Float32Array>;
 }
 
 /** Rejects models that cannot map between clicks and words. */

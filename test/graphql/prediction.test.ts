@@ -110,6 +110,19 @@ describe("recommendations", () => {
     }
   });
 
+  it("shares one forward pass between requests that arrive together", async () => {
+    const scoreSpy = vi.spyOn(VcmModel.prototype, "scoreItems");
+    try {
+      const query = `query ($id: ID!, $m: ID!) { user(id: $id) { recommendations(modelId: $m, k: 3) { rank } } }`;
+      const results = await Promise.all([5, 6, 7].map((id) => gql(query, { id, m: vcmId })));
+      for (const r of results) expect(r.errors).toBeUndefined();
+      expect(scoreSpy).toHaveBeenCalledTimes(1);
+      expect(scoreSpy.mock.calls[0][0].rows).toHaveLength(3);
+    } finally {
+      scoreSpy.mockRestore();
+    }
+  });
+
   it("reads a checkpoint once: the second query is served from the LRU cache", async () => {
     const before = modelLoads.filter((id) => id === vcmId).length;
     const again = await gql(USERS_QUERY, { model: vcmId, first: 3, k: 5 });
