@@ -112,6 +112,7 @@ export async function ingestDataset(
         sparsity,
         skipped: skips.counts(),
         options: { ...preprocess, stopWordLanguages: [...stopWordLanguages], ...options.source.description },
+        onStep: (message) => onProgress({ phase: "write", message }),
       });
       return { datasetId, replaced };
     });
@@ -179,8 +180,9 @@ function writeDataset(options: {
   sparsity: number;
   skipped: Record<string, number>;
   options: Record<string, unknown>;
+  onStep: (message: string) => void;
 }): number {
-  const { db, name, data } = options;
+  const { db, name, data, onStep } = options;
   const rows = data.userNames.length;
   const datasetId = Number(
     db
@@ -206,6 +208,7 @@ function writeDataset(options: {
       ).lastInsertRowid,
   );
 
+  onStep(`writing ${data.itemNames.length} items`);
   const insertItem = db.prepare(
     "INSERT INTO items (dataset_id, external_id, column_index, click_count, train_click_count) VALUES (?, ?, ?, ?, ?)",
   );
@@ -216,6 +219,7 @@ function writeDataset(options: {
     );
   });
 
+  onStep(`writing ${rows} users with their clicks and word counts`);
   const insertUser = db.prepare(
     `INSERT INTO users (dataset_id, external_id, row_index, train_click_count, validation_click_count, test_click_count,
        review_count, word_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -250,6 +254,7 @@ function writeDataset(options: {
     }
   }
 
+  onStep(`writing ${data.vocabulary.length} words`);
   const insertWord = db.prepare(
     "INSERT INTO words (dataset_id, word_index, word, count, document_frequency) VALUES (?, ?, ?, ?, ?)",
   );
@@ -257,6 +262,7 @@ function writeDataset(options: {
     insertWord.run(datasetId, index, word, data.vocabularyCounts[index], data.documentFrequency[index]);
   });
 
+  onStep(`writing ${data.counts.reviews} reviews`);
   const mapReview = db.prepare("INSERT INTO temp.ingest_review_map (seq, user_id, item_id) VALUES (?, ?, ?)");
   for (let s = 0; s < data.reviewRow.length; s++) {
     const row = data.reviewRow[s];
