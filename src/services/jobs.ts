@@ -147,15 +147,20 @@ export class TrainingJobService {
     if (isFinished(job.status)) {
       throw new UserError(ErrorCode.CONFLICT, `Training job ${id} has already ${job.status === "succeeded" ? "succeeded" : `ended (${job.status})`}; there is nothing to cancel.`);
     }
+    // Decided in turn with the pump, so a queued job cannot start while it is being cancelled.
+    const wasQueued = await this.#serial(async () => {
+      const current = await this.get(id);
+      if (current.status !== "queued") return false;
+      await this.#finish(id, { status: "cancelled", error: "Cancelled before it started." });
+      return true;
+    });
     const running = this.#running;
-    if (running !== undefined && running.jobId === id) {
+    if (!wasQueued && running !== undefined && running.jobId === id) {
       running.cancelled = true;
       running.child.send({ type: "cancel" } satisfies TrainingJobCancel);
       const timer = setTimeout(() => running.child.kill("SIGKILL"), CANCEL_GRACE_MS);
       await running.exited;
       clearTimeout(timer);
-    } else {
-      await this.#finish(id, { status: "cancelled", error: "Cancelled before it started." });
     }
     return this.get(id);
   }
@@ -183,9 +188,19 @@ export class TrainingJobService {
     }
   }
 
+  /** Runs state changes one after another; a failed one does not block the next. */
+  #serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(step);
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   /** Starts the oldest queued job when no job is running. */
   #pump(): Promise<void> {
-    this.#queue = this.#queue.then(async () => {
+    return this.#serial(async () => {
       if (this.#running !== undefined) return;
       const next = await this.#jobs.findOne({ where: { status: "queued" }, order: { id: "ASC" } });
       if (next === null) return;
@@ -193,7 +208,6 @@ export class TrainingJobService {
       await this.#jobs.update(next.id, { status: "running", startedAt: new Date() });
       this.#launch(next, dataset.name);
     });
-    return this.#queue;
   }
 
   #launch(job: TrainingJob, datasetName: string): void {

@@ -92,9 +92,14 @@ describe("training jobs", () => {
     expect((list.data as any).trainingJobs.map((j: any) => j.id)).toContain(job.id);
   });
 
-  it("cancels a running job: CANCELLED, no model kept, and a second cancel is a CONFLICT", async () => {
+  it("cancels a queued job and a running one: CANCELLED, no model kept, and a second cancel is a CONFLICT", async () => {
     const modelsBefore = await gql(`{ models { id } }`, {}, "");
     const job = await startJob(2_000);
+    // One job trains at a time: a second one waits, and cancelling it never starts it.
+    const waiting = await startJob(5);
+    expect(waiting.status).toBe("QUEUED");
+    const dropped = await gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { status error startedAt } }`, { id: waiting.id });
+    expect((dropped.data as any).cancelTrainingJob).toEqual({ status: "CANCELLED", error: "Cancelled before it started.", startedAt: null });
     await poll(job.id, (j) => j.status === "RUNNING" && j.progress.epoch >= 1);
     const cancelled = await gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { ${JOB_FIELDS} } }`, { id: job.id });
     expect(cancelled.errors).toBeUndefined();
