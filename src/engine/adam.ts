@@ -1,10 +1,11 @@
 /**
  * Adam (Kingma & Ba, with PyTorch's defaults β₁ = 0.9, β₂ = 0.999, ε = 1e-8) written to do less work
- * than tfjs's optimiser: on the wasm and cpu backends one fused JavaScript loop per tensor reads the
- * parameter, gradient and moments once and writes the new parameter (tfjs runs about a dozen
- * full-size kernels per tensor); elsewhere the same arithmetic runs as tensor ops.
+ * than tfjs's optimiser: one fused pass per tensor reads the parameter, gradient and moments once and
+ * writes the new parameter (tfjs runs about a dozen full-size kernels per tensor): WebAssembly SIMD on
+ * the wasm heap, a JavaScript loop on cpu; on native backends the same arithmetic runs as tensor ops.
  */
 import * as tf from "@tensorflow/tfjs";
+import { heapAdam, isWasmMemory, type HeapAdam } from "./adam-wasm.ts";
 
 export interface AdamOptions {
   readonly learningRate: number;
@@ -13,20 +14,31 @@ export interface AdamOptions {
    * packed copies of its right operand per tensor, so those tensors are replaced instead). Default: none.
    */
   readonly inPlace?: ReadonlyArray<boolean>;
+  /** "tensor" forces the tensor-op update that native backends use (tests compare the two); default "auto". */
+  readonly implementation?: "auto" | "tensor";
   readonly beta1?: number;
   readonly beta2?: number;
   readonly epsilon?: number;
 }
 
-/** Adam state for a fixed list of parameter tensors (the moments live in JavaScript memory). */
+/** Where the moments live and which loop applies the update. */
+type Mode =
+  /** wasm: moments are heap tensors, one SIMD WebAssembly pass per tensor (adam-wasm.ts). */
+  | { kind: "heap"; run: HeapAdam; m: tf.Tensor[]; v: tf.Tensor[] }
+  /** cpu (or wasm without SIMD): moments in JavaScript arrays, one JavaScript pass per tensor. */
+  | { kind: "host"; m: Float32Array[]; v: Float32Array[] }
+  /** Native backends (tensorflow, GPU): moments are tensors, the update runs as tensor ops. */
+  | { kind: "tensor"; m: tf.Tensor[]; v: tf.Tensor[] };
+
+/** Adam state for a fixed list of parameter tensors, on the backend current when it is made. */
 export class Adam {
   private readonly lr: number;
   private readonly b1: number;
   private readonly b2: number;
   private readonly eps: number;
-  private readonly m: Float32Array[];
-  private readonly v: Float32Array[];
   private readonly inPlace: ReadonlyArray<boolean>;
+  private readonly backend: string;
+  private readonly mode: Mode;
   private t = 0;
 
   constructor(sizes: ReadonlyArray<number>, options: AdamOptions) {
@@ -34,9 +46,16 @@ export class Adam {
     this.b1 = options.beta1 ?? 0.9;
     this.b2 = options.beta2 ?? 0.999;
     this.eps = options.epsilon ?? 1e-8;
-    this.m = sizes.map((n) => new Float32Array(n));
-    this.v = sizes.map((n) => new Float32Array(n));
     this.inPlace = options.inPlace ?? sizes.map(() => false);
+    this.backend = tf.getBackend();
+    const memory = this.backend === "wasm" ? wasmMemory() : undefined;
+    const run = memory ? heapAdam(memory) : undefined;
+    const zeros = (): tf.Tensor[] => sizes.map((n) => tf.zeros([n]));
+    if (options.implementation === "tensor") this.mode = { kind: "tensor", m: zeros(), v: zeros() };
+    else if (run) this.mode = { kind: "heap", run, m: zeros(), v: zeros() };
+    else if (this.backend === "wasm" || this.backend === "cpu") {
+      this.mode = { kind: "host", m: sizes.map((n) => new Float32Array(n)), v: sizes.map((n) => new Float32Array(n)) };
+    } else this.mode = { kind: "tensor", m: zeros(), v: zeros() };
   }
 
   /** Number of updates applied so far. */
@@ -45,52 +64,63 @@ export class Adam {
   }
 
   /**
-   * Applies one update and returns the parameters after it: the same tensors changed in place on cpu,
-   * new tensors elsewhere (the old ones are then disposed). The caller keeps what it returns.
+   * Applies one update and returns the parameters after it: the same tensors changed in place where
+   * allowed (cpu; wasm tensors marked inPlace), new tensors otherwise (the old ones are then disposed).
+   * The caller keeps what it returns.
    */
   update(params: ReadonlyArray<tf.Tensor>, grads: ReadonlyArray<tf.Tensor>): tf.Tensor[] {
+    if (tf.getBackend() !== this.backend) throw new Error(`Invariant failed: Adam was made on ${this.backend}, not ${tf.getBackend()}`);
     this.t += 1;
     // θ ← θ − lr·m̂/(√v̂ + ε) equals θ ← θ − lrₜ·m/(√v + εₜ) with the bias corrections folded into lrₜ and εₜ.
     const c2 = Math.sqrt(1 - this.b2 ** this.t);
     const lrT = (this.lr * c2) / (1 - this.b1 ** this.t);
     const epsT = this.eps * c2;
-    const backend = tf.getBackend();
+    const mode = this.mode;
     return params.map((param, i) => {
       const grad = grads[i];
-      if (backend === "cpu" || (backend === "wasm" && this.inPlace[i])) {
-        // Nothing caches values derived from these tensors (cpu never does), so the update can be in place.
-        const p = hostView(param);
-        const g = hostView(grad);
-        if (p && g) {
-          fusedAdam({ pIn: p, pOut: p, g, m: this.m[i], v: this.v[i], b1: this.b1, b2: this.b2, lrT, epsT });
-          return param;
-        }
-      } else if (backend === "wasm") {
-        // wasm's matMul (XNNPACK) keeps weights packed per tensor, so updated weights go to a new tensor.
-        const out = tf.zerosLike(param);
-        // Views are taken after the allocation, which may have grown (and so replaced) the heap.
-        const [pIn, pOut, g] = [hostView(param), hostView(out), hostView(grad)];
-        if (pIn && pOut && g) {
-          fusedAdam({ pIn, pOut, g, m: this.m[i], v: this.v[i], b1: this.b1, b2: this.b2, lrT, epsT });
-          param.dispose();
+      // wasm's matMul (XNNPACK) keeps weights packed per tensor, so weights a matMul reads go to a new tensor.
+      const inPlace = this.backend === "cpu" || this.inPlace[i];
+      switch (mode.kind) {
+        case "heap": {
+          const out = inPlace ? param : tf.zerosLike(param);
+          const at = (t: tf.Tensor): number => heapOffset(t);
+          mode.run({ pIn: at(param), pOut: at(out), g: at(grad), m: at(mode.m[i]), v: at(mode.v[i]), n: param.size, b1: this.b1, b2: this.b2, lr: lrT, eps: epsT });
+          if (out !== param) param.dispose();
           return out;
         }
-        out.dispose();
+        case "host": {
+          const out = inPlace ? param : tf.zerosLike(param);
+          // Views are taken after the allocation, which may have grown (and so replaced) the heap.
+          const [pIn, pOut, g] = [hostView(param), hostView(out), hostView(grad)];
+          if (!pIn || !pOut || !g) throw new Error("Invariant failed: parameters of Adam must be float32");
+          fusedAdam({ pIn, pOut, g, m: mode.m[i], v: mode.v[i], b1: this.b1, b2: this.b2, lrT, epsT });
+          if (out !== param) param.dispose();
+          return out;
+        }
+        case "tensor":
+          return this.tensorUpdate({ mode, param, grad, i, lrT, epsT });
       }
-      return this.tensorUpdate({ param, grad, i, lrT, epsT });
     });
   }
 
-  private tensorUpdate(o: { param: tf.Tensor; grad: tf.Tensor; i: number; lrT: number; epsT: number }): tf.Tensor {
-    const { param, grad, i, lrT, epsT } = o;
-    const next = tf.tidy(() => {
-      const m = tf.add(tf.mul(tf.tensor(this.m[i], param.shape), this.b1), tf.mul(grad, 1 - this.b1));
-      const v = tf.add(tf.mul(tf.tensor(this.v[i], param.shape), this.b2), tf.mul(tf.square(grad), 1 - this.b2));
-      this.m[i].set(m.dataSync());
-      this.v[i].set(v.dataSync());
-      return tf.sub(param, tf.mul(tf.div(m, tf.add(tf.sqrt(v), epsT)), lrT));
+  /** Frees the moments (the parameters stay with the caller). */
+  dispose(): void {
+    if (this.mode.kind !== "host") tf.dispose([...this.mode.m, ...this.mode.v]);
+  }
+
+  private tensorUpdate(o: { mode: { m: tf.Tensor[]; v: tf.Tensor[] }; param: tf.Tensor; grad: tf.Tensor; i: number; lrT: number; epsT: number }): tf.Tensor {
+    const { mode, param, grad, i, lrT, epsT } = o;
+    const [m, v, next] = tf.tidy(() => {
+      // The moments are kept flat; the gradient is flattened to match and the step reshaped back.
+      const g = tf.reshape(grad, [-1]);
+      const m1 = tf.add(tf.mul(mode.m[i], this.b1), tf.mul(g, 1 - this.b1));
+      const v1 = tf.add(tf.mul(mode.v[i], this.b2), tf.mul(tf.square(g), 1 - this.b2));
+      const step = tf.reshape(tf.mul(tf.div(m1, tf.add(tf.sqrt(v1), epsT)), lrT), param.shape);
+      return [m1, v1, tf.sub(param, step)];
     });
-    param.dispose();
+    tf.dispose([mode.m[i], mode.v[i], param]);
+    mode.m[i] = m;
+    mode.v[i] = v;
     return next;
   }
 }
@@ -143,4 +173,19 @@ export function hostView(t: tf.Tensor): Float32Array | undefined {
     return values instanceof Float32Array && values.length === t.size ? values : undefined;
   }
   return undefined;
+}
+
+/** The wasm backend's memory (tfjs 4.22 internals, pinned in package.json), or undefined. */
+function wasmMemory(): object | undefined {
+  const backend = tf.backend() as unknown as { wasm?: { asm?: { memory?: unknown } } };
+  const memory = backend.wasm?.asm?.memory;
+  return isWasmMemory(memory) ? memory : undefined;
+}
+
+/** Byte offset of a float32 tensor's data on the wasm heap. */
+function heapOffset(t: tf.Tensor): number {
+  const backend = tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } | undefined } };
+  const info = backend.dataIdMap.get(t.dataId);
+  if (!info || t.dtype !== "float32") throw new Error("Invariant failed: Adam's tensors must be float32 on the wasm heap");
+  return info.memoryOffset;
 }

@@ -88,6 +88,16 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
     names.map((n) => params.get(n)!.size),
     { learningRate: config.learningRate, inPlace: names.map(updatableInPlace) },
   );
+  try {
+    return await trainEpochs({ ...o, names, adam });
+  } finally {
+    adam.dispose();
+  }
+}
+
+/** The epoch loop of runPhase. */
+async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined; names: string[]; adam: Adam }): Promise<PhaseResult> {
+  const { config, params, rng, part, live, train, validation, words, names, adam } = o;
   const history: EpochRecord[] = [];
   let bestScore = Number.NEGATIVE_INFINITY;
   let bestEpoch = 0;

@@ -61,6 +61,7 @@ describe("trainModel", () => {
     model.capacity({ matrix: data.train, rows: [0] });
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
+    adam.dispose();
 
     const start = tf.memory().numTensors;
     (await train({ epochs: 2, variant: "vcm-od" })).dispose();
