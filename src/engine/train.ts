@@ -26,7 +26,10 @@ export interface TrainOptions {
   readonly words: CsrMatrix;
   /** Training configuration; missing fields take DEFAULT_VCM_CONFIG's values. */
   readonly config?: Partial<VcmConfig>;
-  /** Called after each epoch (for vcm-od, after each epoch of its second phase). */
+  /**
+   * Called after each epoch. For vcm-od only the second phase (VAEx against the frozen VAEy) is
+   * reported and kept in the history; its first phase (VAEy alone, `epochs` epochs) is not.
+   */
   readonly onEpoch?: (record: EpochRecord) => void;
   /** Aborting it stops training between two steps with an AbortError. */
   readonly signal?: AbortSignal;
@@ -131,9 +134,12 @@ async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params
     };
     history.push(record);
     o.onEpoch?.(record);
-    // Without validation users every epoch counts as the best so far, so the last one is kept.
-    if (Number.isNaN(valNdcg100) || valNdcg100 > bestScore) {
-      if (!Number.isNaN(valNdcg100)) bestScore = valNdcg100;
+    if (Number.isNaN(valNdcg100)) {
+      // Without validation users there is nothing to choose by: the last epoch is kept, no copy needed.
+      bestEpoch = epoch;
+      bestValues = undefined;
+    } else if (valNdcg100 > bestScore) {
+      bestScore = valNdcg100;
       bestEpoch = epoch;
       bestValues = new Map([...params].map(([n, t]) => [n, Float32Array.from(t.dataSync() as Float32Array)]));
     } else if (config.patience !== null && epoch - bestEpoch >= config.patience) {

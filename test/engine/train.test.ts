@@ -108,6 +108,14 @@ describe("trainModel", () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
+  it("keeps the last epoch when no user has a validation click (NDCG@100 is then NaN)", async () => {
+    const empty = csrFromRows({ cols: data.train.cols, rows: Array.from({ length: data.train.rows }, () => []) });
+    const model = await trainModel({ train: data.train, validation: empty, words: data.words, config: { ...small, epochs: 3 } });
+    expect(model.bestEpoch).toBe(3);
+    expect(model.history.map((h) => h.valNdcg100).every(Number.isNaN)).toBe(true);
+    model.dispose();
+  });
+
   it("rejects matrices that do not describe the same users", async () => {
     const wrong = csrFromRows({ cols: data.words.cols, rows: [[[0, 1]]] });
     await expect(trainModel({ train: data.train, validation: data.validation, words: wrong, config: small })).rejects.toThrow(
