@@ -26,12 +26,15 @@ export function createIngestProgress(io: CliIo): { onProgress: (event: IngestPro
     const rate = Math.round(records / seconds);
     if (tty && progress.total !== undefined) {
       const scale = progress.unit === "bytes" ? 1 / 1_048_576 : 1;
+      const total = Math.ceil(progress.total * scale);
+      // A second input file (tsv texts) has its own size: start a fresh bar for it.
+      if (bar !== undefined && bar.getTotal() !== total) stop();
       if (bar === undefined) {
         bar = new cliProgress.SingleBar(
           { format: "reading |{bar}| {percentage}% | {value}/{total} {unit} | {records} records | {rate}/s", stream: process.stderr },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(Math.ceil(progress.total * scale), 0, { unit: progress.unit === "bytes" ? "MB" : "records", records, rate });
+        bar.start(total, 0, { unit: progress.unit === "bytes" ? "MB" : "records", records, rate });
       }
       bar.update(Math.floor(progress.done * scale), { records, rate });
       return;
