@@ -183,6 +183,7 @@ async function moviesFraction(options: { train: CsrMatrix; words: CsrMatrix; ste
     `ours: ≈ ${(perStep * stepsPerEpoch).toFixed(0)} s/epoch ESTIMATED by extrapolating ${steps} of ${stepsPerEpoch} steps ` +
       `(${((100 * steps) / stepsPerEpoch).toFixed(1)}% of an epoch; training only, no validation), peak RSS ${mb(process.resourceUsage().maxRSS)}`,
   );
+  adam.dispose();
   params.forEach((t) => t.dispose());
   console.log("# the PyTorch yardstick is not run at this shape (it trains whole epochs only).");
 }
