@@ -132,3 +132,18 @@ describe("ingestDataset", () => {
     expect(db.prepare("SELECT count FROM words WHERE word = 'common'").pluck().get()).toBe(6);
   });
 });
+
+const SHARED = path.resolve("..", "shared", "datasets", "amazon-2018-5core");
+if (!fs.existsSync(SHARED)) console.warn(`skipping the real-file ingest tests: ${SHARED} is absent`);
+
+describe.skipIf(!fs.existsSync(SHARED))("ingesting the real Amazon 2018 5-core files", () => {
+  it("gives the sizes after the paper's filter (Fashion 314 × 8, Beauty 134 × 24)", async () => {
+    const fashion = await ingestDataset(dataSource, { name: "fashion", source: amazonSource({ reviews: path.join(SHARED, "AMAZON_FASHION_5.json") }) });
+    expect(fashion).toMatchObject({ users: 314, items: 8, recordsRead: 3176, skipped: {} });
+    const beauty = await ingestDataset(dataSource, { name: "beauty", source: amazonSource({ reviews: path.join(SHARED, "All_Beauty_5.json.gz") }) });
+    expect(beauty).toMatchObject({ users: 134, items: 24, recordsRead: 5269, skipped: {} });
+    const m = await loadDatasetMatrices(dataSource, "beauty");
+    expect(m.vocabulary.slice(0, 3)).toEqual(["hair", "stars", "product"]);
+    expect(m.words.rows).toBe(134);
+  });
+});
