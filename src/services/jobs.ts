@@ -8,6 +8,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
 import { Dataset } from "../db/entities/dataset.entity.ts";
+import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import type { EpochRecord, Variant } from "../engine/types.ts";
@@ -25,6 +26,7 @@ export interface TrainingJobSpec {
 /** Messages from the worker to the parent over the IPC channel. */
 export type TrainingJobMessage =
   | { readonly type: "epoch"; readonly record: EpochRecord }
+  | { readonly type: "model"; readonly modelId: number }
   | { readonly type: "done"; readonly modelId: number }
   | { readonly type: "failed"; readonly message: string; readonly userError: boolean };
 
@@ -82,6 +84,14 @@ export class TrainingJobService {
    * are marked failed; queued jobs are started again in order.
    */
   async recover(): Promise<{ failed: number; requeued: number }> {
+    // Their half-made model rows would otherwise stay "training" forever.
+    const orphans = await this.#jobs.find({ where: { status: "running" } });
+    for (const job of orphans) {
+      if (job.modelId === null) continue;
+      await this.#dataSource
+        .getRepository(TrainedModel)
+        .update({ id: job.modelId, status: "training" }, { status: "failed", error: RESTART_MESSAGE });
+    }
     const result = await this.#jobs
       .createQueryBuilder()
       .update(TrainingJob)
@@ -230,6 +240,9 @@ export class TrainingJobService {
     child.on("message", (message: TrainingJobMessage) => {
       if (message.type === "epoch") {
         updates = updates.then(() => this.#recordEpoch({ job, record: message.record, startedAt }));
+      } else if (message.type === "model") {
+        // Known from the start, so a restart can mark the half-made model failed.
+        updates = updates.then(() => this.#jobs.update(job.id, { modelId: message.modelId }));
       } else {
         outcome = message;
       }
@@ -278,7 +291,7 @@ export class TrainingJobService {
       await this.#finish(jobId, { status: "succeeded", modelId: outcome.modelId });
       this.#onModelSaved(outcome.modelId);
     } else if (cancelled) {
-      await this.#finish(jobId, { status: "cancelled", error: "Cancelled while training; no model was kept." });
+      await this.#finish(jobId, { status: "cancelled", error: "Cancelled while training; no model was kept.", modelId: null });
     } else if (outcome?.type === "failed") {
       await this.#finish(jobId, {
         status: "failed",
@@ -293,12 +306,13 @@ export class TrainingJobService {
 
   async #finish(
     jobId: number,
-    change: { status: TrainingJobStatus; error?: string; modelId?: number },
+    change: { status: TrainingJobStatus; error?: string; modelId?: number | null },
   ): Promise<void> {
     await this.#jobs.update(jobId, {
       status: change.status,
       error: change.error ?? null,
-      modelId: change.modelId ?? null,
+      // A failed job keeps pointing at its failed model row (with the reason); unset means unchanged.
+      ...(change.modelId === undefined ? {} : { modelId: change.modelId }),
       etaSeconds: change.status === "succeeded" ? 0 : null,
       finishedAt: new Date(),
     });

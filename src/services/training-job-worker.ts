@@ -33,6 +33,7 @@ async function run(spec: TrainingJobSpec): Promise<void> {
       modelsDir: spec.modelsDir,
       signal: abort.signal,
       onPhase: (_phase, id) => {
+        if (id !== undefined && modelId === undefined) void send({ type: "model", modelId: id });
         modelId = id;
       },
       onEpoch: (record) => {

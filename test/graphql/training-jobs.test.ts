@@ -9,7 +9,7 @@ import { TrainingJob } from "../../src/db/entities/training-job.entity.ts";
 import { createServer, createServerDeps, type VcmServer } from "../../src/server.ts";
 import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
 import { loadTrainedModel } from "../../src/services/prediction-services.ts";
-import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
+import { createApiFixture, insertTrainedModel, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
 const TOKEN = "s3cret-token";
 const AUTH = `Bearer ${TOKEN}`;
@@ -78,6 +78,7 @@ describe("training jobs", () => {
     expect(Number.isFinite(done.progress.lastEpoch.reconX)).toBe(true);
     expect(done.progress.bestValidationNdcg100).toBeGreaterThanOrEqual(0);
     expect(done.model.status).toBe("READY");
+    expect(done.model.id).toBeTruthy();
     expect(done.dataset.name).toBe(TEST_DATASET);
 
     const recs = await gql(
@@ -100,7 +101,9 @@ describe("training jobs", () => {
     expect(waiting.status).toBe("QUEUED");
     const dropped = await gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { status error startedAt } }`, { id: waiting.id });
     expect((dropped.data as any).cancelTrainingJob).toEqual({ status: "CANCELLED", error: "Cancelled before it started.", startedAt: null });
-    await poll(job.id, (j) => j.status === "RUNNING" && j.progress.epoch >= 1);
+    const running = await poll(job.id, (j) => j.status === "RUNNING" && j.progress.epoch >= 1);
+    expect(running.model.status).toBe("TRAINING");
+    expect(running.progress.etaSeconds).toBeGreaterThan(0);
     const cancelled = await gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { ${JOB_FIELDS} } }`, { id: job.id });
     expect(cancelled.errors).toBeUndefined();
     const after = (cancelled.data as any).cancelTrainingJob;
@@ -159,6 +162,8 @@ describe("training jobs", () => {
 
   it("marks a job left RUNNING by a previous server FAILED on start, and keeps the models", async () => {
     const jobs = fixture.dataSource.getRepository(TrainingJob);
+    const modelsBefore = (await gql(`{ models { id status } }`, {}, "")).data as any;
+    const halfMade = await insertTrainedModel(fixture.dataSource, { datasetId: 1, status: "training", checkpointPath: null });
     const orphan = await jobs.save(
       jobs.create({
         datasetId: 1,
@@ -170,21 +175,27 @@ describe("training jobs", () => {
         lastEpoch: null,
         bestValNdcg100: null,
         etaSeconds: 12,
-        modelId: null,
+        modelId: halfMade.id,
         error: null,
         startedAt: new Date(),
         finishedAt: null,
       }),
     );
-    const modelsBefore = (await gql(`{ models { id status } }`, {}, "")).data as any;
     const restarted = await createServer(
       createServerDeps({ dataSource: fixture.dataSource, config: fixture.config, logger: fixture.logger }),
     );
     try {
-      const result = await restarted.execute({ query: `{ trainingJob(id: ${orphan.id}) { status error progress { etaSeconds } } }` });
-      expect((result.data as any).trainingJob).toEqual({ status: "FAILED", error: RESTART_MESSAGE, progress: { etaSeconds: null } });
+      const result = await restarted.execute({
+        query: `{ trainingJob(id: ${orphan.id}) { status error progress { etaSeconds } model { id status error } } }`,
+      });
+      expect((result.data as any).trainingJob).toEqual({
+        status: "FAILED",
+        error: RESTART_MESSAGE,
+        progress: { etaSeconds: null },
+        model: { id: String(halfMade.id), status: "FAILED", error: RESTART_MESSAGE },
+      });
       const modelsAfter = (await restarted.execute({ query: `{ models { id status } }` })).data as any;
-      expect(modelsAfter.models).toEqual(modelsBefore.models);
+      expect(modelsAfter.models.filter((m: any) => m.id !== String(halfMade.id))).toEqual(modelsBefore.models);
       for (const m of modelsAfter.models.filter((m: any) => m.status === "READY")) {
         const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: Number(m.id) });
         loaded.model.dispose();

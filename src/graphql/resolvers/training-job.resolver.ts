@@ -95,7 +95,8 @@ export class TrainingJobResolver {
 
   @FieldResolver(() => TrainedModelType, {
     nullable: true,
-    description: "The model the job saved (SUCCEEDED only; null once the model was deleted).",
+    description:
+      "The model the job trains or saved: its row exists from the first epoch (status TRAINING), is READY once the job SUCCEEDED, FAILED with the reason when the job failed, and null for a cancelled job or once the model was deleted.",
   })
   async model(@Root() job: TrainingJob, @Ctx() context: GraphQLContext): Promise<TrainedModel | null> {
     return job.modelId === null ? null : context.loaders.modelById.load(job.modelId);
