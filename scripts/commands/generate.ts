@@ -41,11 +41,11 @@ export const generateCommand: CommandModule = {
           json: flags.json === true,
           body: async () => {
             const options = resolveSyntheticOptions({
-              users: numberOption(flags.users, "--users"),
-              items: numberOption(flags.items, "--items"),
-              vocab: numberOption(flags.vocab, "--vocab"),
-              seed: numberOption(flags.seed, "--seed"),
-              topics: numberOption(flags.topics, "--topics"),
+              users: numberOption(flags.users, { flag: "--users" }),
+              items: numberOption(flags.items, { flag: "--items" }),
+              vocab: numberOption(flags.vocab, { flag: "--vocab" }),
+              seed: numberOption(flags.seed, { flag: "--seed" }),
+              topics: numberOption(flags.topics, { flag: "--topics" }),
             });
             const dataSource = await openDatabase(loadAppConfig({ dbPath: flags.db }).dbPath);
             try {

@@ -62,11 +62,11 @@ export const ingestCommand: CommandModule = {
                 replace: flags.replace === true,
                 stopWordLanguages: (flags.stopWords ?? "eng").split(",").map((s) => s.trim()).filter(Boolean),
                 preprocess: {
-                  minRating: numberOption(flags.minRating, "--min-rating", false),
-                  minUserClicks: numberOption(flags.minUserClicks, "--min-user-clicks"),
-                  minItemUsers: numberOption(flags.minItemUsers, "--min-item-users"),
-                  vocabSize: numberOption(flags.vocabSize, "--vocab-size"),
-                  seed: numberOption(flags.seed, "--seed"),
+                  minRating: numberOption(flags.minRating, { flag: "--min-rating", integer: false }),
+                  minUserClicks: numberOption(flags.minUserClicks, { flag: "--min-user-clicks" }),
+                  minItemUsers: numberOption(flags.minItemUsers, { flag: "--min-item-users" }),
+                  vocabSize: numberOption(flags.vocabSize, { flag: "--vocab-size" }),
+                  seed: numberOption(flags.seed, { flag: "--seed" }),
                 },
                 onProgress: progress.onProgress,
               });

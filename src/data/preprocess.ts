@@ -230,7 +230,9 @@ export function preprocessCorpus(corpus: Corpus, options: PreprocessOptions): Pr
     minUserClicks: options.minUserClicks,
     minItemUsers: options.minItemUsers,
   });
-  if (filtered.emptiedBy !== null) throw emptiedError(filtered.emptiedBy, options, corpus, clickUsers.length);
+  if (filtered.emptiedBy !== null) {
+    throw emptiedError({ emptiedBy: filtered.emptiedBy, options, corpus, distinctClickCount: clickUsers.length });
+  }
 
   const { names: userNames, rank: rowOf } = sortedKept(corpus.userNames, filtered.keepUser);
   const { names: itemNames, rank: colOf } = sortedKept(corpus.itemNames, filtered.keepItem);
@@ -433,12 +435,14 @@ function bagsOfWords(options: {
   return { rows, cols: vocabularySize, indptr, indices, values };
 }
 
-function emptiedError(
-  emptiedBy: "min-user-clicks" | "min-item-users",
-  options: PreprocessOptions,
-  corpus: Corpus,
-  distinctClickCount: number,
-): UserError {
+/** The sentence for a dataset that preprocessing emptied, naming the option to change. */
+function emptiedError(context: {
+  emptiedBy: "min-user-clicks" | "min-item-users";
+  options: PreprocessOptions;
+  corpus: Corpus;
+  distinctClickCount: number;
+}): UserError {
+  const { emptiedBy, options, corpus, distinctClickCount } = context;
   if (corpus.interactionUser.length === 0) {
     return new UserError(ErrorCode.BAD_USER_INPUT, "The input has no interactions, so no user is left; check the file and --format.");
   }

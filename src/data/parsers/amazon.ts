@@ -6,7 +6,8 @@ import { readJsonObjects } from "./json-records.ts";
 import { requireSomeRecords } from "./require-records.ts";
 
 /** One Amazon review (2014 and 2018 layouts share these fields), or null when it is malformed (counted). */
-export function amazonReview(record: Record<string, unknown>, line: number, skips: SkipCounter): RawReview | null {
+export function amazonReview(record: Record<string, unknown>, at: { line: number; skips: SkipCounter }): RawReview | null {
+  const { line, skips } = at;
   const user = idField(record.reviewerID);
   if (user === null) {
     skips.add("missingUserId", line);
@@ -40,7 +41,7 @@ export function amazonSource(options: { reviews: string }): RecordSource {
         skips,
         onBytes: (done, total) => onProgress({ done, total, unit: "bytes" }),
         onObject: (record, line) => {
-          const review = amazonReview(record, line, skips);
+          const review = amazonReview(record, { line, skips });
           if (review === null) return;
           sink.review(review, true);
           accepted += 1;

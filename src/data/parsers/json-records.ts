@@ -28,7 +28,8 @@ export async function readJsonObjects(options: {
   let pendingBroken = false;
   const scan = { depth: 0, inString: false, escape: false };
 
-  const emit = (text: string, line: number, invalidUtf8: boolean): void => {
+  const emit = (text: string, at: { line: number; invalidUtf8: boolean }): void => {
+    const { line, invalidUtf8 } = at;
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -42,12 +43,13 @@ export async function readJsonObjects(options: {
   };
   const closePending = (): void => {
     if (pendingBroken) skips.add(pendingInvalid ? "invalidUtf8" : "brokenJson", pendingLine);
-    else emit(pending.join("\n"), pendingLine, pendingInvalid);
+    else emit(pending.join("\n"), { line: pendingLine, invalidUtf8: pendingInvalid });
     pending = [];
     pendingInvalid = false;
     pendingBroken = false;
   };
-  const startPending = (line: string, lineNumber: number, invalid: boolean): void => {
+  const startPending = (line: string, at: { lineNumber: number; invalid: boolean }): void => {
+    const { lineNumber, invalid } = at;
     pending = [line];
     pendingLine = lineNumber;
     pendingInvalid = invalid;
@@ -89,9 +91,9 @@ export async function readJsonObjects(options: {
       if (trimmed.charCodeAt(0) !== 123) {
         skips.add(invalid ? "invalidUtf8" : "brokenJson", lineNumber);
       } else if (trimmed.charCodeAt(trimmed.length - 1) === 125 /* } */) {
-        emit(trimmed, lineNumber, invalid);
+        emit(trimmed, { line: lineNumber, invalidUtf8: invalid });
       } else {
-        startPending(line, lineNumber, invalid);
+        startPending(line, { lineNumber, invalid });
         if (scan.depth <= 0) closePending();
       }
     }

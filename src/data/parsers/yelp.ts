@@ -6,7 +6,8 @@ import { readJsonObjects } from "./json-records.ts";
 import { requireSomeRecords } from "./require-records.ts";
 
 /** One Yelp academic-dataset review, or null when it is malformed (counted). */
-export function yelpReview(record: Record<string, unknown>, line: number, skips: SkipCounter): RawReview | null {
+export function yelpReview(record: Record<string, unknown>, at: { line: number; skips: SkipCounter }): RawReview | null {
+  const { line, skips } = at;
   const user = idField(record.user_id);
   if (user === null) {
     skips.add("missingUserId", line);
@@ -45,7 +46,7 @@ export function yelpSource(options: { reviews: string }): RecordSource {
         skips,
         onBytes: (done, total) => onProgress({ done, total, unit: "bytes" }),
         onObject: (record, line) => {
-          const review = yelpReview(record, line, skips);
+          const review = yelpReview(record, { line, skips });
           if (review === null) return;
           sink.review(review, true);
           accepted += 1;
