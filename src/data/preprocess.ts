@@ -398,39 +398,43 @@ function bagsOfWords(options: {
   const fill = start.slice(0, rows);
   for (let s = 0; s < eligible.length; s++) if (eligible[s]) byRow[fill[reviewRow[s]]++] = s;
 
-  const scratch = new Float32Array(vocabularySize);
+  // Two passes over the tokens (count distinct words per row, then fill) so the matrix is allocated
+  // once at its exact size instead of per-row pieces plus a copy.
+  const seenInRow = new Int32Array(vocabularySize).fill(-1);
   const indptr = new Int32Array(rows + 1);
-  const indexChunks: Int32Array[] = [];
-  const valueChunks: Float32Array[] = [];
-  let nnz = 0;
-  const touched: number[] = [];
   for (let r = 0; r < rows; r++) {
-    touched.length = 0;
+    let distinct = 0;
+    for (let k = start[r]; k < start[r + 1]; k++) {
+      const s = byRow[k];
+      for (let t = corpus.tokenStart[s]; t < corpus.tokenStart[s + 1]; t++) {
+        const w = wordOf[corpus.tokens.get(t)];
+        if (w >= 0 && seenInRow[w] !== r) {
+          seenInRow[w] = r;
+          distinct += 1;
+        }
+      }
+    }
+    indptr[r + 1] = indptr[r] + distinct;
+  }
+  const indices = new Int32Array(indptr[rows]);
+  const values = new Float32Array(indptr[rows]);
+  const scratch = new Float32Array(vocabularySize);
+  for (let r = 0; r < rows; r++) {
+    let fill = indptr[r];
     for (let k = start[r]; k < start[r + 1]; k++) {
       const s = byRow[k];
       for (let t = corpus.tokenStart[s]; t < corpus.tokenStart[s + 1]; t++) {
         const w = wordOf[corpus.tokens.get(t)];
         if (w < 0) continue;
-        if (scratch[w] === 0) touched.push(w);
+        if (scratch[w] === 0) indices[fill++] = w;
         scratch[w] += 1;
       }
     }
-    const indices = Int32Array.from(touched).sort();
-    const values = new Float32Array(indices.length);
-    for (let k = 0; k < indices.length; k++) {
-      values[k] = scratch[indices[k]];
-      scratch[indices[k]] = 0;
+    const row = indices.subarray(indptr[r], indptr[r + 1]).sort();
+    for (let k = 0; k < row.length; k++) {
+      values[indptr[r] + k] = scratch[row[k]];
+      scratch[row[k]] = 0;
     }
-    indexChunks.push(indices);
-    valueChunks.push(values);
-    nnz += indices.length;
-    indptr[r + 1] = nnz;
-  }
-  const indices = new Int32Array(nnz);
-  const values = new Float32Array(nnz);
-  for (let r = 0; r < rows; r++) {
-    indices.set(indexChunks[r], indptr[r]);
-    values.set(valueChunks[r], indptr[r]);
   }
   return { rows, cols: vocabularySize, indptr, indices, values };
 }
