@@ -131,6 +131,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
       connections: 1,
     },
   ];
+  const loadBefore = os.loadavg()[0];
   const results: Array<{ scenario: Scenario; result: LoadResult }> = [];
   for (const scenario of scenarios) {
     const body = JSON.stringify({ query: scenario.query, variables: scenario.variables });
@@ -147,7 +148,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   await dataSource.destroy();
 
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}`);
+  console.log(
+    `backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, ` +
+      `load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} (other processes share the cores)`,
+  );
   for (const { scenario, result } of results) {
     console.log(
       `${scenario.name} [${scenario.connections} conn]: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
