@@ -4,22 +4,14 @@
  * one engine call per group; items are loaded with one SQL statement per dataset.
  */
 import DataLoader from "dataloader";
-import type { DataSource } from "typeorm";
 import { sqliteOf } from "../db/data-source.ts";
 import { Item } from "../db/entities/item.entity.ts";
-import type { CohortService } from "../services/cohorts.ts";
-import type { ExplanationRequest, ExplanationService, NamedExplanation } from "../services/explanation.ts";
-import type { InferenceService, RankedItem, RecommendationRequest } from "../services/inference.ts";
-import type { TrainingJobService } from "../services/jobs.ts";
+import type { ExplanationRequest, NamedExplanation } from "../services/explanation.ts";
+import type { RankedItem, RecommendationRequest } from "../services/inference.ts";
+import type { PredictionServiceSet } from "../services/prediction-services.ts";
 
 /** The long-lived services behind the prediction, cohort and training-job resolvers. */
-export interface PredictionServices {
-  readonly dataSource: DataSource;
-  readonly inference: InferenceService;
-  readonly explanations: ExplanationService;
-  readonly cohorts: CohortService;
-  readonly jobs: TrainingJobService;
-}
+export type PredictionServices = PredictionServiceSet;
 
 /** A (model, user row) pair. */
 export interface ModelRowKey {
