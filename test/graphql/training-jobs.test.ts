@@ -204,4 +204,32 @@ describe("training jobs", () => {
       await restarted.stop();
     }
   });
+
+  it("works over real HTTP: 401 without the bearer token, a job with it, polling without it", async () => {
+    const { url } = await server.listen({ port: 0 });
+    const post = async (query: string, authorization?: string) => {
+      const response = await fetch(new URL("/graphql", url), {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(authorization ? { authorization } : {}) },
+        body: JSON.stringify({ query }),
+      });
+      return { status: response.status, body: (await response.json()) as any };
+    };
+    const start = `mutation { startTraining(input: { dataset: "${TEST_DATASET}", variant: POPULARITY }) { id status } }`;
+    const refused = await post(start);
+    expect(refused.status).toBe(401);
+    expect(refused.body.errors[0].extensions.code).toBe("UNAUTHENTICATED");
+    const started = await post(start, AUTH);
+    expect(started.status).toBe(200);
+    const id = started.body.data.startTraining.id as string;
+    let status = started.body.data.startTraining.status as string;
+    for (let i = 0; i < 600 && (status === "QUEUED" || status === "RUNNING"); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = (await post(`{ trainingJob(id: ${id}) { status } }`)).body.data.trainingJob.status;
+    }
+    expect(status).toBe("SUCCEEDED");
+    const words = await post(`{ user(id: 2) { capacity(modelId: 1) topWords(modelId: 1, k: 3) { word probability } } }`);
+    expect(words.body.errors).toBeUndefined();
+    expect(words.body.data.user.topWords).toHaveLength(3);
+  });
 });
