@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
 import type { DataSource } from "typeorm";
 import { CorpusBuilder, type RawReview } from "../data/corpus.ts";
@@ -70,9 +71,9 @@ export async function ingestDataset(
   const db = sqliteOf(dataSource);
   assertReplaceAllowed(db, name, options.replace ?? false);
 
-  createStagingTables(db);
+  const staging = createStagingTables(db);
   try {
-    const stage = db.prepare("INSERT INTO temp.ingest_staging (seq, rating, text, summary, time) VALUES (?, ?, ?, ?, ?)");
+    const stage = db.prepare(`INSERT INTO temp.${staging.texts} (seq, rating, text, summary, time) VALUES (?, ?, ?, ?, ?)`);
     const flush = db.transaction((batch: Array<[number, RawReview]>) => {
       for (const [sequence, r] of batch) stage.run(sequence, r.rating, r.text, r.summary, r.time === null ? null : Math.round(r.time));
     });
@@ -112,6 +113,7 @@ export async function ingestDataset(
         sparsity,
         skipped: skips.counts(),
         options: { ...preprocess, stopWordLanguages: [...stopWordLanguages], ...options.source.description },
+        staging,
         onStep: (message) => onProgress({ phase: "write", message }),
       });
       return { datasetId, replaced };
@@ -136,7 +138,7 @@ export async function ingestDataset(
     onProgress({ phase: "done", message: `ingested "${name}": ${summary.users} users, ${summary.items} items, ${summary.clicks} clicks` });
     return summary;
   } finally {
-    dropStagingTables(db);
+    dropStagingTables(db, staging);
   }
 }
 
@@ -158,17 +160,25 @@ function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boole
   return true;
 }
 
-function createStagingTables(db: BetterSqlite3.Database): void {
-  dropStagingTables(db);
-  db.exec(
-    "CREATE TEMP TABLE ingest_staging (seq INTEGER PRIMARY KEY, rating REAL, text TEXT NOT NULL, summary TEXT, time INTEGER);" +
-      "CREATE TEMP TABLE ingest_review_map (seq INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, item_id INTEGER);",
-  );
+/** Names of one ingest's temp tables: unique, so two ingests on one connection never share them. */
+interface StagingTables {
+  readonly texts: string;
+  readonly reviewMap: string;
 }
 
-function dropStagingTables(db: BetterSqlite3.Database): void {
+function createStagingTables(db: BetterSqlite3.Database): StagingTables {
+  const suffix = randomUUID().replaceAll("-", "");
+  const staging = { texts: `ingest_texts_${suffix}`, reviewMap: `ingest_review_map_${suffix}` };
+  db.exec(
+    `CREATE TEMP TABLE ${staging.texts} (seq INTEGER PRIMARY KEY, rating REAL, text TEXT NOT NULL, summary TEXT, time INTEGER);` +
+      `CREATE TEMP TABLE ${staging.reviewMap} (seq INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, item_id INTEGER);`,
+  );
+  return staging;
+}
+
+function dropStagingTables(db: BetterSqlite3.Database, staging: StagingTables): void {
   if (db.inTransaction) return;
-  db.exec("DROP TABLE IF EXISTS temp.ingest_staging; DROP TABLE IF EXISTS temp.ingest_review_map;");
+  db.exec(`DROP TABLE IF EXISTS temp.${staging.texts}; DROP TABLE IF EXISTS temp.${staging.reviewMap};`);
 }
 
 /** Writes one preprocessed dataset with raw prepared statements (TypeORM's save is far too slow for millions of rows). */
@@ -180,6 +190,7 @@ function writeDataset(options: {
   sparsity: number;
   skipped: Record<string, number>;
   options: Record<string, unknown>;
+  staging: StagingTables;
   onStep: (message: string) => void;
 }): number {
   const { db, name, data, onStep } = options;
@@ -263,7 +274,7 @@ function writeDataset(options: {
   });
 
   onStep(`writing ${data.counts.reviews} reviews`);
-  const mapReview = db.prepare("INSERT INTO temp.ingest_review_map (seq, user_id, item_id) VALUES (?, ?, ?)");
+  const mapReview = db.prepare(`INSERT INTO temp.${options.staging.reviewMap} (seq, user_id, item_id) VALUES (?, ?, ?)`);
   for (let s = 0; s < data.reviewRow.length; s++) {
     const row = data.reviewRow[s];
     if (row < 0) continue;
@@ -273,7 +284,7 @@ function writeDataset(options: {
   db.prepare(
     `INSERT INTO reviews (dataset_id, user_id, item_id, rating, text, summary, time)
      SELECT ?, m.user_id, m.item_id, s.rating, s.text, s.summary, s.time
-     FROM temp.ingest_review_map m JOIN temp.ingest_staging s ON s.seq = m.seq ORDER BY m.seq`,
+     FROM temp.${options.staging.reviewMap} m JOIN temp.${options.staging.texts} s ON s.seq = m.seq ORDER BY m.seq`,
   ).run(datasetId);
   return datasetId;
 }

@@ -98,6 +98,23 @@ describe("ingestDataset", () => {
     expect(temp).toEqual([]);
   });
 
+  it("runs two ingests on one connection at once without mixing their staged texts", async () => {
+    const review = (user: string, item: string, word: string): string =>
+      JSON.stringify({ reviewerID: user, asin: item, overall: 5, reviewText: `${word} ${word}` });
+    const lines = (word: string): string => {
+      const rows: string[] = [];
+      for (let u = 0; u < 6; u++) for (let i = 0; i < 5; i++) rows.push(review(`u${u}`, `i${i}`, word));
+      return `${rows.join("\n")}\n`;
+    };
+    const [a, b] = await Promise.all([
+      ingestDataset(dataSource, { name: "a", source: amazonSource({ reviews: file("a.json", lines("apples")) }) }),
+      ingestDataset(dataSource, { name: "b", source: amazonSource({ reviews: file("b.json", lines("bananas")) }) }),
+    ]);
+    expect([a.reviews, b.reviews]).toEqual([30, 30]);
+    const texts = sqliteOf(dataSource).prepare("SELECT DISTINCT d.name, r.text FROM reviews r JOIN datasets d ON d.id = r.dataset_id ORDER BY d.name").raw().all();
+    expect(texts).toEqual([["a", "apples apples"], ["b", "bananas bananas"]]);
+  });
+
   it("stores reviews, user texts and per-split counts, and applies the leakage rule end to end", async () => {
     const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"];
     const texts = [
