@@ -159,6 +159,15 @@ describe("tsv parser", () => {
     expect(skips.firstLines()).toEqual({ ratingNotANumber: [4], missingUserId: [5], tooFewFields: [6] });
   });
 
+  it("skips a line that is not valid UTF-8, gzipped or not", async () => {
+    const bytes = Buffer.concat([Buffer.from("u1\ti1\t5\nu2\ti"), Buffer.from([0xff, 0xfe]), Buffer.from("\t4\nu3\ti1\n")]);
+    for (const target of [file("bad-utf8.tsv", bytes), file("bad-utf8.tsv.gz", zlib.gzipSync(bytes))]) {
+      const { interactions: rows, skips } = await collect(tsvSource({ interactions: target }));
+      expect(rows).toEqual([["u1", "i1", 5], ["u3", "i1", null]]);
+      expect(skips.firstLines()).toEqual({ invalidUtf8: [2] });
+    }
+  });
+
   it("refuses a file without tabs and an empty texts file", async () => {
     await expect(collect(tsvSource({ interactions: file("comma.tsv", "u1,i1,5\n") }))).rejects.toThrow(/comma.tsv is not tab-separated/);
     await expect(
