@@ -106,6 +106,9 @@ export function relativeChange(value: number | null, baseline: number | null): n
   return (value - baseline) / baseline;
 }
 
+/** Test users ranked per turn of the event loop when a model's cohort figures are first computed. */
+const USERS_PER_TURN = 256;
+
 /** One cohort with this model's figures and, when compared, the other model's and the relative change. */
 export interface CohortComparison {
   readonly label: string;
@@ -204,25 +207,33 @@ export class CohortService {
     const rows: number[] = [];
     for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);
     const n = rows.length;
-    // The engine's own evaluation, so cohort figures are exactly what its metric functions give.
-    const ranking = evaluateRanking({
-      model: loaded.model,
-      mode: "vcm",
-      input: train,
-      heldOut: test,
-      exclude: train,
-      ks: [10, 20],
-      rows,
-    });
-    const capacity =
-      loaded.variant === "popularity" || n === 0 ? null : loaded.model.capacity({ matrix: train, rows });
     const evaluation: PerUserEvaluation = {
-      rows: ranking.rows,
+      rows: Int32Array.from(rows),
       activity: Int32Array.from(rows, (r) => train.indptr[r + 1] - train.indptr[r]),
-      capacity: capacity === null ? new Float64Array(n).fill(Number.NaN) : Float64Array.from(capacity),
-      ndcg10: ranking.perUser["ndcg@10"],
-      recall20: ranking.perUser["recall@20"],
+      capacity: new Float64Array(n).fill(Number.NaN),
+      ndcg10: new Float64Array(n),
+      recall20: new Float64Array(n),
     };
+    // The engine's own evaluation (so the figures are exactly what its metric functions give), a chunk
+    // of users per turn of the event loop so that other requests are answered meanwhile.
+    for (let start = 0; start < n; start += USERS_PER_TURN) {
+      const chunk = rows.slice(start, start + USERS_PER_TURN);
+      const ranking = evaluateRanking({
+        model: loaded.model,
+        mode: "vcm",
+        input: train,
+        heldOut: test,
+        exclude: train,
+        ks: [10, 20],
+        rows: chunk,
+      });
+      evaluation.ndcg10.set(ranking.perUser["ndcg@10"], start);
+      evaluation.recall20.set(ranking.perUser["recall@20"], start);
+      if (loaded.variant !== "popularity") {
+        evaluation.capacity.set(loaded.model.capacity({ matrix: train, rows: chunk }), start);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     return evaluation;
   }
 }

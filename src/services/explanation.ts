@@ -34,6 +34,34 @@ export interface ItemWordStats {
   readonly baseLift: Float64Array;
 }
 
+/** Counts the vocabulary words of review texts per item, a batch of reviews at a time. */
+export class ItemWordCounter {
+  readonly #wordIndex = new Map<string, number>();
+  readonly #counts: Array<Map<number, number>>;
+  readonly #vocabularySize: number;
+  readonly #tokenize: (text: string) => ReadonlyArray<string>;
+
+  constructor(options: { numItems: number; vocabulary: ReadonlyArray<string>; tokenize: (text: string) => ReadonlyArray<string> }) {
+    options.vocabulary.forEach((word, index) => this.#wordIndex.set(word, index));
+    this.#counts = Array.from({ length: options.numItems }, () => new Map());
+    this.#vocabularySize = options.vocabulary.length;
+    this.#tokenize = options.tokenize;
+  }
+
+  add(item: number, text: string): void {
+    const row = this.#counts[item];
+    for (const token of this.#tokenize(text)) {
+      const w = this.#wordIndex.get(token);
+      if (w !== undefined) row.set(w, (row.get(w) ?? 0) + 1);
+    }
+  }
+
+  /** The item × word count matrix of everything added. */
+  matrix(): CsrMatrix {
+    return csrFromRows({ cols: this.#vocabularySize, rows: this.#counts.map((row) => [...row.entries()]) });
+  }
+}
+
 /** Builds the item × word count matrix from review texts, keeping only vocabulary words. */
 export function itemWordMatrixFromTexts(options: {
   reviews: Iterable<{ readonly item: number; readonly text: string }>;
@@ -41,17 +69,9 @@ export function itemWordMatrixFromTexts(options: {
   vocabulary: ReadonlyArray<string>;
   tokenize: (text: string) => ReadonlyArray<string>;
 }): CsrMatrix {
-  const wordIndex = new Map<string, number>();
-  options.vocabulary.forEach((word, index) => wordIndex.set(word, index));
-  const counts: Array<Map<number, number>> = Array.from({ length: options.numItems }, () => new Map());
-  for (const { item, text } of options.reviews) {
-    const row = counts[item];
-    for (const token of options.tokenize(text)) {
-      const w = wordIndex.get(token);
-      if (w !== undefined) row.set(w, (row.get(w) ?? 0) + 1);
-    }
-  }
-  return csrFromRows({ cols: options.vocabulary.length, rows: counts.map((row) => [...row.entries()]) });
+  const counter = new ItemWordCounter(options);
+  for (const { item, text } of options.reviews) counter.add(item, text);
+  return counter.matrix();
 }
 
 /** Corpus probabilities and item totals for the lift computation. */
@@ -231,6 +251,9 @@ function sumOf(values: ArrayLike<number>): number {
   return sum;
 }
 
+/** Reviews tokenised per turn of the event loop while building a dataset's item word statistics. */
+const REVIEWS_PER_PAGE = 2_000;
+
 /** One (user, item) pair to explain under one model. */
 export interface ExplanationRequest {
   readonly modelId: number;
@@ -349,17 +372,24 @@ export class ExplanationService {
     const db = sqliteOf(dataSource);
     const options = datasetOptionsJson(dataSource, datasetName);
     const tokenizeReview = await this.tokenizer(datasetName);
-    const reviews = db
-      .prepare(
-        `SELECT i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" WHERE r."dataset_id" = ?`,
-      )
-      .iterate(options.id) as Iterable<{ item: number; text: string }>;
-    const itemWords = itemWordMatrixFromTexts({
-      reviews,
+    const counter = new ItemWordCounter({
       numItems: dataset.matrices.itemIds.length,
       vocabulary: dataset.matrices.vocabulary,
       tokenize: tokenizeReview,
     });
+    const page = db.prepare(
+      `SELECT r."id" AS "id", i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" ` +
+        `WHERE r."dataset_id" = ? AND r."id" > ? ORDER BY r."id" LIMIT ${REVIEWS_PER_PAGE}`,
+    );
+    // Pages with a turn of the event loop between them, so other requests are answered meanwhile.
+    for (let after = 0; ; ) {
+      const rows = page.all(options.id, after) as Array<{ id: number; item: number; text: string }>;
+      for (const row of rows) counter.add(row.item, row.text);
+      if (rows.length < REVIEWS_PER_PAGE) break;
+      after = rows[rows.length - 1].id;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const itemWords = counter.matrix();
     return buildItemWordStats({ itemWords });
   }
 }
