@@ -17,26 +17,16 @@ export interface LoadedModel {
   readonly model: VcmModel;
 }
 
-/** A dataset's matrices plus the lookups from external ids to rows and columns. */
+/** A dataset's matrices plus the lookup from words to vocabulary columns (for texts sent to the API). */
 export interface DatasetIndex {
   readonly matrices: DatasetMatrices;
-  /** External user id → row. */
-  readonly userRow: ReadonlyMap<string, number>;
-  /** External item id → column. */
-  readonly itemColumn: ReadonlyMap<string, number>;
   /** Word → column of the vocabulary. */
   readonly wordColumn: ReadonlyMap<string, number>;
 }
 
-/** Builds the id lookups of a dataset once, when it enters the cache. */
+/** Builds the word lookup of a dataset once, when it enters the cache. */
 export function indexDataset(matrices: DatasetMatrices): DatasetIndex {
-  const toMap = (ids: ReadonlyArray<string>): Map<string, number> => new Map(ids.map((id, i) => [id, i]));
-  return {
-    matrices,
-    userRow: toMap(matrices.userIds),
-    itemColumn: toMap(matrices.itemIds),
-    wordColumn: toMap(matrices.vocabulary),
-  };
+  return { matrices, wordColumn: new Map(matrices.vocabulary.map((word, i) => [word, i])) };
 }
 
 /** Which of a user's matrices drives the ranking: clicks (VCM) or review words (VCM-CD, review2click). */
