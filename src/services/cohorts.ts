@@ -6,7 +6,7 @@
 import { ErrorCode, UserError } from "../errors.ts";
 import { evaluateRanking } from "../engine/evaluate.ts";
 import { meanDefined } from "../engine/metrics.ts";
-import type { InferenceService } from "./inference.ts";
+import type { DatasetIndex, InferenceService, LoadedModel } from "./inference.ts";
 import { LruCache } from "./lru-cache.ts";
 
 /** The paper's Table 3 activity boundaries. */
@@ -201,8 +201,11 @@ export class CohortService {
     };
   }
 
-  async #evaluate(modelId: number): Promise<PerUserEvaluation> {
-    const { loaded, dataset } = await this.#inference.modelWithDataset(modelId);
+  #evaluate(modelId: number): Promise<PerUserEvaluation> {
+    return this.#inference.using(modelId, (loaded, dataset) => this.#evaluateLoaded(loaded, dataset));
+  }
+
+  async #evaluateLoaded(loaded: LoadedModel, dataset: DatasetIndex): Promise<PerUserEvaluation> {
     const { train, test } = dataset.matrices;
     const rows: number[] = [];
     for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);

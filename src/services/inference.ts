@@ -72,6 +72,8 @@ export class InferenceService {
   readonly #datasets: LruCache<string, DatasetIndex>;
   /** Engine calls waiting for the next turn of the event loop, by what they compute (model and kind). */
   readonly #pending = new Map<string, PendingCall>();
+  /** Models in use by running work: an evicted one is disposed only when its last user is done. */
+  readonly #leases = new Map<LoadedModel, { busy: number; evicted: boolean }>();
 
   constructor(options: {
     loadModel: (modelId: number) => Promise<LoadedModel>;
@@ -82,7 +84,11 @@ export class InferenceService {
     this.#models = new LruCache({
       capacity: sizes.models,
       load: options.loadModel,
-      onEvict: (loaded) => loaded.model.dispose(),
+      onEvict: (loaded) => {
+        const lease = this.#leases.get(loaded);
+        if (lease === undefined) loaded.model.dispose();
+        else lease.evicted = true;
+      },
     });
     this.#datasets = new LruCache({
       capacity: sizes.datasets,
@@ -111,6 +117,26 @@ export class InferenceService {
     return { loaded, dataset: await this.dataset(loaded.datasetName) };
   }
 
+  /**
+   * Runs work that uses a model across awaits: the model stays alive until the work ends, even if the
+   * cache evicts it meanwhile (it is disposed then).
+   */
+  async using<T>(modelId: number, work: (loaded: LoadedModel, dataset: DatasetIndex) => Promise<T>): Promise<T> {
+    const loaded = await this.model(modelId);
+    const lease = this.#leases.get(loaded) ?? { busy: 0, evicted: false };
+    this.#leases.set(loaded, lease);
+    lease.busy += 1;
+    try {
+      return await work(loaded, await this.dataset(loaded.datasetName));
+    } finally {
+      lease.busy -= 1;
+      if (lease.busy === 0) {
+        this.#leases.delete(loaded);
+        if (lease.evicted) loaded.model.dispose();
+      }
+    }
+  }
+
   /** Forgets a model (deleted or retrained), releasing its tensors. */
   evictModel(modelId: number): void {
     this.#models.delete(modelId);
@@ -136,26 +162,27 @@ export class InferenceService {
     const groups = groupBy(requests, (r) => `${r.modelId}|${r.source}`);
     await forEachGroup(groups, results, async (members) => {
       const { modelId, source } = requests[members[0]];
-      const { loaded, dataset } = await this.modelWithDataset(modelId);
-      const mode = sourceMode(source, loaded.variant);
-      const { matrices } = dataset;
-      const matrix = source === "CLICKS" ? matrices.train : matrices.words;
-      const rowOf = await this.#shared({
-        key: `scores|${modelId}|${source}`,
-        width: matrices.train.cols,
-        rows: members.map((m) => requests[m].row),
-        run: (rows) => loaded.model.scoreItems({ matrix, rows }, mode),
-      });
-      for (const m of members) {
-        const request = requests[m];
-        const row = rowOf(request.row);
-        const ranked = fastTopK({
-          scores: row,
-          k: request.k,
-          exclude: request.excludeSeen ? rowColumns(matrices.train, request.row) : undefined,
+      await this.using(modelId, async (loaded, dataset) => {
+        const mode = sourceMode(source, loaded.variant);
+        const { matrices } = dataset;
+        const matrix = source === "CLICKS" ? matrices.train : matrices.words;
+        const rowOf = await this.#shared({
+          key: `scores|${modelId}|${source}`,
+          width: matrices.train.cols,
+          rows: members.map((m) => requests[m].row),
+          run: (rows) => loaded.model.scoreItems({ matrix, rows }, mode),
         });
-        results[m] = Array.from(ranked, (item, i) => ({ item, score: row[item], rank: i + 1 }));
-      }
+        for (const m of members) {
+          const request = requests[m];
+          const row = rowOf(request.row);
+          const ranked = fastTopK({
+            scores: row,
+            k: request.k,
+            exclude: request.excludeSeen ? rowColumns(matrices.train, request.row) : undefined,
+          });
+          results[m] = Array.from(ranked, (item, i) => ({ item, score: row[item], rank: i + 1 }));
+        }
+      });
     });
     return results;
   }
@@ -166,15 +193,16 @@ export class InferenceService {
   ): Promise<Array<Float32Array | Error>> {
     const results: Array<Float32Array | Error> = new Array(requests.length);
     await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
-      const { loaded, dataset } = await this.modelWithDataset(requests[members[0]].modelId);
-      requireWordModel(loaded);
-      const rowOf = await this.#shared({
-        key: `words|${loaded.modelId}`,
-        width: dataset.matrices.vocabulary.length,
-        rows: members.map((m) => requests[m].row),
-        run: (rows) => loaded.model.wordDistribution({ matrix: dataset.matrices.train, rows }),
+      await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
+        requireWordModel(loaded);
+        const rowOf = await this.#shared({
+          key: `words|${loaded.modelId}`,
+          width: dataset.matrices.vocabulary.length,
+          rows: members.map((m) => requests[m].row),
+          run: (rows) => loaded.model.wordDistribution({ matrix: dataset.matrices.train, rows }),
+        });
+        for (const m of members) results[m] = rowOf(requests[m].row);
       });
-      for (const m of members) results[m] = rowOf(requests[m].row);
     });
     return results;
   }

@@ -131,6 +131,18 @@ describe("recommendations", () => {
     expect(before).toBe(1);
   });
 
+  it("keeps an evicted model alive until the work using it ends, then releases it", async () => {
+    const services = createPredictionServices({ dataSource: fixture.dataSource, config: fixture.config, sizes: { models: 1, datasets: 1 } });
+    const input = { matrix: matrices.train, rows: [0, 1] };
+    const kept = await services.inference.using(vcmId, async (loaded) => {
+      await services.inference.model(seModelId); // capacity 1: this evicts the first model
+      return { loaded, scores: loaded.model.scoreItems(input, "vcm") };
+    });
+    expect(kept.scores).toHaveLength(2 * matrices.itemIds.length);
+    expect(() => kept.loaded.model.scoreItems(input, "vcm")).toThrow(/disposed/);
+    services.inference.dispose();
+  });
+
   it("ranks from review words with source REVIEWS (VCM-CD), and can include seen items", async () => {
     const result = await gql(USERS_QUERY, { model: vcmId, first: 2, k: 5, source: "REVIEWS" });
     expect(result.errors).toBeUndefined();
