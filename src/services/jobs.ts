@@ -38,8 +38,11 @@ export interface TrainingJobCancel {
 /** Seconds the worker gets to stop on its own after a cancel before it is killed. */
 const CANCEL_GRACE_MS = 10_000;
 
-/** Sentence recorded on jobs that were running when the server stopped. */
+/** Sentence recorded on jobs that were running when the server stopped without a clean shutdown. */
 export const RESTART_MESSAGE = "The server restarted while this job was running; start it again.";
+
+/** Sentence recorded on jobs stopped by a clean server shutdown. */
+export const STOPPED_MESSAGE = "The server was stopped while this job was running; start it again.";
 
 const WORKER_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), "training-job-worker.ts");
 
@@ -56,6 +59,8 @@ export class TrainingJobService {
   readonly #onModelSaved: (modelId: number) => void;
   readonly #workerPath: string;
   #running: { jobId: number; child: ChildProcess; cancelled: boolean; exited: Promise<void> } | undefined;
+  /** Set by close(): no new job starts, and the one stopped is failed with a sentence that says why. */
+  #closing = false;
   /** Serialises state changes so that two pumps never start two children. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -175,8 +180,9 @@ export class TrainingJobService {
     return this.get(id);
   }
 
-  /** Stops the running child (server shutdown); its job is left running, so the next start marks it failed. */
+  /** Stops the running child at server shutdown; its job (and half-made model) are marked failed. */
   async close(): Promise<void> {
+    this.#closing = true;
     const running = this.#running;
     if (running === undefined) return;
     running.child.kill("SIGKILL");
@@ -211,7 +217,7 @@ export class TrainingJobService {
   /** Starts the oldest queued job when no job is running. */
   #pump(): Promise<void> {
     return this.#serial(async () => {
-      if (this.#running !== undefined) return;
+      if (this.#running !== undefined || this.#closing) return;
       const next = await this.#jobs.findOne({ where: { status: "queued" }, order: { id: "ASC" } });
       if (next === null) return;
       const dataset = await this.#dataSource.getRepository(Dataset).findOneOrFail({ where: { id: next.datasetId } });
@@ -298,9 +304,20 @@ export class TrainingJobService {
         error: outcome.userError ? outcome.message : "Training failed with an internal error; the server log has details.",
       });
       if (!outcome.userError) console.error(`training job ${jobId} failed: ${outcome.message}`);
+    } else if (this.#closing) {
+      await this.#finish(jobId, { status: "failed", error: STOPPED_MESSAGE });
     } else {
       const how = options.signal ? `was killed (${options.signal})` : `exited with code ${options.code}`;
       await this.#finish(jobId, { status: "failed", error: `The training process ${how} before saving a model.` });
+    }
+    if (outcome?.type !== "done" && !cancelled) {
+      // A process that died mid-training left its model row "training"; it will never be ready.
+      const job = await this.#jobs.findOne({ where: { id: jobId } });
+      if (job?.modelId != null) {
+        await this.#dataSource
+          .getRepository(TrainedModel)
+          .update({ id: job.modelId, status: "training" }, { status: "failed", error: job.error });
+      }
     }
   }
 

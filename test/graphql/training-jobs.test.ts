@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import { TrainingJob } from "../../src/db/entities/training-job.entity.ts";
 import { createServer, createServerDeps, type VcmServer } from "../../src/server.ts";
-import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
+import { RESTART_MESSAGE, STOPPED_MESSAGE } from "../../src/services/jobs.ts";
 import { loadTrainedModel } from "../../src/services/prediction-services.ts";
 import { createApiFixture, insertTrainedModel, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
@@ -158,6 +158,30 @@ describe("training jobs", () => {
     const jobAfter = await poll(job.id, () => true);
     expect(jobAfter.model).toBeNull();
     expect(fs.existsSync(fixture.config.modelsDir)).toBe(true);
+  });
+
+  it("fails the running job and its half-made model when the server stops", async () => {
+    const other = await createServer(
+      createServerDeps({ dataSource: fixture.dataSource, config: fixture.config, logger: fixture.logger }),
+    );
+    const run = (query: string, variables: Record<string, unknown> = {}) => other.execute({ query, variables }, { authorization: AUTH });
+    const started = await run(
+      `mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`,
+      { input: { dataset: TEST_DATASET, variant: "VCM", hyperParameters: { ...TINY, epochs: 2_000 } } },
+    );
+    const id = (started.data as any).startTraining.id;
+    for (let i = 0; i < 1_200; i += 1) {
+      const job = (await run(`{ trainingJob(id: ${id}) { progress { epoch } model { id } } }`)).data as any;
+      if (job.trainingJob.progress.epoch >= 1 && job.trainingJob.model !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await other.stop();
+    const after = await gql(`{ trainingJob(id: ${id}) { status error model { status error } } }`, {}, "");
+    expect((after.data as any).trainingJob).toEqual({
+      status: "FAILED",
+      error: STOPPED_MESSAGE,
+      model: { status: "FAILED", error: STOPPED_MESSAGE },
+    });
   });
 
   it("marks a job left RUNNING by a previous server FAILED on start, and keeps the models", async () => {
