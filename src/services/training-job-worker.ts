@@ -10,10 +10,15 @@ import type { TrainingJobCancel, TrainingJobMessage, TrainingJobSpec } from "./j
 import { removeModel } from "./prediction-services.ts";
 import { trainAndSave } from "./training.ts";
 
+/** Sends a message to the parent; resolves (without sending) once the parent is gone. */
 function send(message: TrainingJobMessage): Promise<void> {
   return new Promise((resolve) => {
-    if (process.send === undefined) resolve();
-    else process.send(message, undefined, {}, () => resolve());
+    if (process.send === undefined || !process.connected) return resolve();
+    try {
+      process.send(message, undefined, {}, () => resolve());
+    } catch {
+      resolve();
+    }
   });
 }
 
@@ -22,6 +27,8 @@ async function run(spec: TrainingJobSpec): Promise<void> {
   process.on("message", (message: TrainingJobCancel) => {
     if (message.type === "cancel") abort.abort();
   });
+  // A parent that died cannot record the result: stop instead of training on unobserved.
+  process.on("disconnect", () => abort.abort());
   const dataSource = await openDatabase(spec.dbPath);
   let modelId: number | undefined;
   try {
@@ -64,4 +71,4 @@ async function run(spec: TrainingJobSpec): Promise<void> {
 const spec = JSON.parse(process.argv[2] ?? "{}") as TrainingJobSpec;
 await run(spec);
 // The IPC channel would keep the process alive; training is over, so leave.
-process.disconnect?.();
+if (process.connected) process.disconnect();
