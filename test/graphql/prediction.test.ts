@@ -175,6 +175,21 @@ describe("recommendations", () => {
     expect(popular.errors).toBeUndefined();
   });
 
+  it("counts k in the query cost: 100 users × 500 items × explanations is refused before any scoring", async () => {
+    const scoreSpy = vi.spyOn(VcmModel.prototype, "scoreItems");
+    try {
+      const result = await gql(
+        `query ($m: ID!) { dataset(name: "${TEST_DATASET}") { users(first: 100) { edges { node { recommendations(modelId: $m, k: 500) { item { id } explanation(k: 50) { words { word } } } } } } } }`,
+        { m: vcmId },
+      );
+      expect(codeOf(result)).toBe("BAD_USER_INPUT");
+      expect(result.errors?.[0].message).toMatch(/cost/i);
+      expect(scoreSpy).not.toHaveBeenCalled();
+    } finally {
+      scoreSpy.mockRestore();
+    }
+  });
+
   it("answers NOT_FOUND for an unknown model and MODEL_NOT_READY for one still training", async () => {
     const user = `query ($model: ID!) { user(id: 1) { recommendations(modelId: $model, k: 3) { rank } } }`;
     expect(codeOf(await gql(user, { model: 9999 }))).toBe("NOT_FOUND");
