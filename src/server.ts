@@ -19,6 +19,7 @@ import { createFormatError, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./g
 import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
+import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
 import { TrainedModel } from "./db/entities/trained-model.entity.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
@@ -65,10 +66,11 @@ export function createServerDeps(options: { dataSource: DataSource; config: AppC
 
 /** Builds and starts Apollo over the schema; call `listen` to serve HTTP. */
 export async function createServer(deps: ServerDeps): Promise<VcmServer> {
-  const schema = await buildVcmSchema();
+  const formatError = createFormatError(deps.logger);
+  const schema = await buildVcmSchema({ pubSub: deps.prediction?.events });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    formatError: createFormatError(deps.logger),
+    formatError,
     includeStacktraceInErrorResponses: false,
     introspection: true,
     // The IDE is served by our own handler from node_modules; Apollo's landing page would load from a CDN.
@@ -80,6 +82,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   const ide = new IdeAssets(GRAPHQL_PATH);
   const contextFor = (authorization?: string): GraphQLContext => createContext({ deps, authorization });
   let httpServer: http.Server | null = null;
+  let subscriptions: SubscriptionServer | null = null;
 
   const server: VcmServer = {
     apollo,
@@ -120,6 +123,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
         }
         throw error;
       }
+      subscriptions = serveSubscriptions({ httpServer: listening, path: GRAPHQL_PATH, schema, contextFor, formatError });
       const address = listening.address() as AddressInfo;
       const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
       return { url: `http://${shownHost}:${address.port}/`, port: address.port };
@@ -127,6 +131,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     async stop() {
       const listening = httpServer;
       httpServer = null;
+      await subscriptions?.close();
+      subscriptions = null;
       if (listening !== null) {
         await new Promise<void>((resolve) => {
           listening.close(() => resolve());

@@ -21,6 +21,7 @@ import {
   TextRecommendationResolver,
 } from "./resolvers/prediction.resolver.ts";
 import { TrainingJobResolver } from "./resolvers/training-job.resolver.ts";
+import { createEventBus, type EventBus } from "../services/events.ts";
 
 /** Every resolver class of the API; append new ones at the end. */
 export const resolvers: NonEmptyArray<Function> = [
@@ -41,10 +42,14 @@ export const resolvers: NonEmptyArray<Function> = [
 /** The committed SDL file that the drift test compares with. */
 export const SCHEMA_FILE = fileURLToPath(new URL("../../schema/schema.graphql", import.meta.url));
 
-/** Builds the schema; with `emitSchemaFile` it also writes the SDL there (sorted, as type-graphql prints it). */
-export async function buildVcmSchema(options: { emitSchemaFile?: string } = {}): Promise<GraphQLSchema> {
+/**
+ * Builds the schema; with `emitSchemaFile` it also writes the SDL there (sorted, as type-graphql prints it).
+ * `pubSub` feeds the subscriptions (the server passes its event bus; a schema only printed needs none).
+ */
+export async function buildVcmSchema(options: { emitSchemaFile?: string; pubSub?: EventBus } = {}): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
+    pubSub: options.pubSub ?? createEventBus(),
     authChecker: adminAuthChecker,
     validate: false,
     emitSchemaFile: options.emitSchemaFile === undefined ? false : { path: options.emitSchemaFile, sortedSchema: true },

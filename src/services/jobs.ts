@@ -57,6 +57,7 @@ export class TrainingJobService {
   readonly #dbPath: string;
   readonly #modelsDir: string;
   readonly #onModelSaved: (modelId: number) => void;
+  readonly #onUpdate: (jobId: number) => void;
   readonly #workerPath: string;
   #running: { jobId: number; child: ChildProcess; cancelled: boolean; exited: Promise<void> } | undefined;
   /** Set by close(): no new job starts, and the one stopped is failed with a sentence that says why. */
@@ -72,11 +73,14 @@ export class TrainingJobService {
     onModelSaved?: (modelId: number) => void;
     /** The worker entry point (tests may point at another script speaking the same protocol). */
     workerPath?: string;
+    /** Called after every change of a job's row (progress subscriptions listen to it). */
+    onUpdate?: (jobId: number) => void;
   }) {
     this.#dataSource = options.dataSource;
     this.#dbPath = options.dbPath;
     this.#modelsDir = options.modelsDir;
     this.#onModelSaved = options.onModelSaved ?? (() => undefined);
+    this.#onUpdate = options.onUpdate ?? (() => undefined);
     this.#workerPath = options.workerPath ?? WORKER_PATH;
   }
 
@@ -222,6 +226,7 @@ export class TrainingJobService {
       if (next === null) return;
       const dataset = await this.#dataSource.getRepository(Dataset).findOneOrFail({ where: { id: next.datasetId } });
       await this.#jobs.update(next.id, { status: "running", startedAt: new Date() });
+      this.#onUpdate(next.id);
       this.#launch(next, dataset.name);
     });
   }
@@ -248,7 +253,10 @@ export class TrainingJobService {
         updates = updates.then(() => this.#recordEpoch({ job, record: message.record, startedAt }));
       } else if (message.type === "model") {
         // Known from the start, so a restart can mark the half-made model failed.
-        updates = updates.then(() => this.#jobs.update(job.id, { modelId: message.modelId }));
+        updates = updates.then(async () => {
+          await this.#jobs.update(job.id, { modelId: message.modelId });
+          this.#onUpdate(job.id);
+        });
       } else {
         outcome = message;
       }
@@ -283,6 +291,7 @@ export class TrainingJobService {
       bestValNdcg100: Number.isFinite(best) ? best : null,
       etaSeconds: (elapsed / epoch) * (total - epoch),
     });
+    this.#onUpdate(job.id);
   }
 
   async #settle(options: {
@@ -333,6 +342,7 @@ export class TrainingJobService {
       etaSeconds: change.status === "succeeded" ? 0 : null,
       finishedAt: new Date(),
     });
+    this.#onUpdate(jobId);
   }
 }
 

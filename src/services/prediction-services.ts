@@ -10,6 +10,7 @@ import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
+import { createEventBus, TRAINING_JOB_TOPIC, type EventBus } from "./events.ts";
 import { ExplanationService } from "./explanation.ts";
 import { InferenceService, type InferenceCacheSizes, type LoadedModel } from "./inference.ts";
 import { TrainingJobService } from "./jobs.ts";
@@ -22,6 +23,8 @@ export interface PredictionServiceSet {
   readonly explanations: ExplanationService;
   readonly cohorts: CohortService;
   readonly jobs: TrainingJobService;
+  /** Progress events (training-job updates) for subscriptions. */
+  readonly events: EventBus;
 }
 
 /**
@@ -59,13 +62,15 @@ export function createPredictionServices(options: {
   });
   const explanations = new ExplanationService({ dataSource, inference });
   const cohorts = new CohortService({ inference });
+  const events = createEventBus();
   const jobs = new TrainingJobService({
     dataSource,
     dbPath: config.dbPath,
     modelsDir: config.modelsDir,
     workerPath: options.jobWorkerPath,
+    onUpdate: (jobId) => events.publish(TRAINING_JOB_TOPIC, jobId),
   });
-  return { dataSource, inference, explanations, cohorts, jobs };
+  return { dataSource, inference, explanations, cohorts, jobs, events };
 }
 
 /**

@@ -4,6 +4,8 @@
  * models can be deleted, and the admin token guards the mutations.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "graphql-ws";
+import WebSocket from "ws";
 import fs from "node:fs";
 import { TrainingJob } from "../../src/db/entities/training-job.entity.ts";
 import { createServer, createServerDeps, type VcmServer } from "../../src/server.ts";
@@ -255,5 +257,50 @@ describe("training jobs", () => {
     const words = await post(`{ user(id: 2) { capacity(modelId: 1) topWords(modelId: 1, k: 3) { word probability } } }`);
     expect(words.body.errors).toBeUndefined();
     expect(words.body.data.user.topWords).toHaveLength(3);
+  });
+
+  it("streams a job's progress over a WebSocket subscription until it ends; only subscriptions go over WebSocket", async () => {
+    const other = await createServer(
+      createServerDeps({ dataSource: fixture.dataSource, config: fixture.config, logger: fixture.logger }),
+    );
+    const { port } = await other.listen({ port: 0 });
+    const client = createClient({ url: `ws://127.0.0.1:${port}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+    try {
+      const started = await other.execute(
+        {
+          query: `mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`,
+          variables: { input: { dataset: TEST_DATASET, variant: "VCM", hyperParameters: { ...TINY, epochs: 3 } } },
+        },
+        { authorization: AUTH },
+      );
+      const id = (started.data as any).startTraining.id as string;
+      const seen: Array<{ status: string; epoch: number }> = [];
+      for await (const event of client.iterate({
+        query: `subscription ($id: ID!) { trainingJobUpdated(id: $id) { status progress { epoch totalEpochs } } }`,
+        variables: { id },
+      })) {
+        expect(event.errors).toBeUndefined();
+        const job = (event.data as any).trainingJobUpdated;
+        seen.push({ status: job.status, epoch: job.progress.epoch });
+      }
+      expect(seen.at(-1)).toEqual({ status: "SUCCEEDED", epoch: 3 });
+      for (const epoch of [1, 2, 3]) expect(seen.some((e) => e.epoch === epoch)).toBe(true);
+      const epochs = seen.map((e) => e.epoch);
+      expect([...epochs].sort((a, b) => a - b)).toEqual(epochs);
+
+      const refuse = async (query: string) => {
+        try {
+          for await (const event of client.iterate({ query })) return event.errors?.[0]?.extensions?.code ?? "answered";
+          return "ended";
+        } catch (errors) {
+          return (errors as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code;
+        }
+      };
+      expect(await refuse(`subscription { trainingJobUpdated(id: 424242) { status } }`)).toBe("NOT_FOUND");
+      expect(await refuse(`mutation { deleteModel(id: 1) }`)).toBe("BAD_USER_INPUT");
+    } finally {
+      await client.dispose();
+      await other.stop();
+    }
   });
 });

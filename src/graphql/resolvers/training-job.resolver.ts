@@ -1,8 +1,10 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { TrainedModel } from "../../db/entities/trained-model.entity.ts";
 import type { TrainingJob, TrainingJobStatus } from "../../db/entities/training-job.entity.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
+import { TRAINING_JOB_TOPIC } from "../../services/events.ts";
+import { isFinished } from "../../services/jobs.ts";
 import { deleteModel } from "../../services/prediction-services.ts";
 import type { GraphQLContext } from "../context.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
@@ -77,6 +79,20 @@ export class TrainingJobResolver {
     return predictionOf(context).services.jobs.list({ status: (status ?? undefined) as TrainingJobStatus | undefined, limit: first });
   }
 
+  @Subscription(() => TrainingJobType, {
+    subscribe: async ({ args, context }) => {
+      const id = parseId(args.id as string, "Training job");
+      // An unknown job is answered (NOT_FOUND) before any stream is opened.
+      await predictionOf(context as GraphQLContext).services.jobs.get(id);
+      return jobUpdates(context as GraphQLContext, id);
+    },
+    description:
+      "A training job's state now and after every change (start, each epoch, the end); the stream ends once the job has SUCCEEDED, FAILED or been CANCELLED. Served over WebSocket (graphql-ws protocol) at the GraphQL path; polling trainingJob(id) gives the same data. NOT_FOUND for an unknown job.",
+  })
+  trainingJobUpdated(@Root() job: TrainingJob, @Arg("id", () => ID) _id: string): TrainingJob {
+    return job;
+  }
+
   @FieldResolver(() => DatasetType)
   dataset(@Root() job: TrainingJob, @Ctx() context: GraphQLContext): Promise<Dataset> {
     return requireLoaded(context.loaders.datasetById.load(job.datasetId), `dataset ${job.datasetId} of job ${job.id}`);
@@ -100,5 +116,25 @@ export class TrainingJobResolver {
   })
   async model(@Root() job: TrainingJob, @Ctx() context: GraphQLContext): Promise<TrainedModel | null> {
     return job.modelId === null ? null : context.loaders.modelById.load(job.modelId);
+  }
+}
+
+/** The job as it is now, then after each update published for it, until it is over. */
+async function* jobUpdates(context: GraphQLContext, id: number): AsyncGenerator<TrainingJob> {
+  const { services } = predictionOf(context);
+  // Subscribe before the first read, so an update in between is not lost.
+  const updates = services.events.subscribe(TRAINING_JOB_TOPIC)[Symbol.asyncIterator]();
+  try {
+    let job = await services.jobs.get(id);
+    yield job;
+    while (!isFinished(job.status)) {
+      const next = await updates.next();
+      if (next.done) return;
+      if (next.value !== id) continue;
+      job = await services.jobs.get(id);
+      yield job;
+    }
+  } finally {
+    await updates.return?.();
   }
 }

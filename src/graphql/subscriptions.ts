@@ -1,0 +1,82 @@
+/**
+ * GraphQL subscriptions over WebSocket (the graphql-ws protocol) on the server's HTTP listener, at
+ * the GraphQL path. Only subscription operations are served there: queries and mutations go over HTTP,
+ * where the admin rule and Apollo's plugins apply. Depth and cost limits are checked the same way.
+ */
+import type http from "node:http";
+import { getOperationAST, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
+import depthLimit from "graphql-depth-limit";
+import { useServer } from "graphql-ws/use/ws";
+import { WebSocketServer } from "ws";
+import { ErrorCode } from "../errors.ts";
+import type { GraphQLContext } from "./context.ts";
+import { codedError } from "./errors.ts";
+import { MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits.ts";
+import { queryCost } from "./query-limits.ts";
+
+/** A running WebSocket endpoint. */
+export interface SubscriptionServer {
+  close(): Promise<void>;
+}
+
+/** Serves subscriptions on `httpServer` at `path`, with the same context and error masking as HTTP. */
+export function serveSubscriptions(options: {
+  httpServer: http.Server;
+  path: string;
+  schema: GraphQLSchema;
+  contextFor: (authorization?: string) => GraphQLContext;
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+}): SubscriptionServer {
+  const { schema, formatError } = options;
+  const sockets = new WebSocketServer({ server: options.httpServer, path: options.path });
+  const server = useServer(
+    {
+      schema,
+      context: (ctx) => {
+        const authorization = ctx.connectionParams?.authorization;
+        return options.contextFor(typeof authorization === "string" ? authorization : undefined);
+      },
+      onSubscribe: (_ctx, _id, payload) => {
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query);
+        } catch {
+          return undefined; // graphql-ws answers the syntax error itself
+        }
+        const operation = getOperationAST(document, payload.operationName ?? undefined);
+        if (operation && operation.operation !== "subscription") {
+          return [
+            codedError(
+              ErrorCode.BAD_USER_INPUT,
+              "Only subscriptions are served over WebSocket; send queries and mutations as HTTP POST requests to /graphql.",
+            ),
+          ];
+        }
+        if (validate(schema, document, [depthLimit(MAX_QUERY_DEPTH)]).length > 0) {
+          return [codedError(ErrorCode.BAD_USER_INPUT, `This subscription nests fields deeper than the limit of ${MAX_QUERY_DEPTH} levels.`)];
+        }
+        try {
+          const cost = queryCost({ schema, document, variables: payload.variables ?? undefined, operationName: payload.operationName });
+          if (cost > MAX_QUERY_COST) {
+            return [codedError(ErrorCode.BAD_USER_INPUT, `This subscription's estimated cost is ${cost}, above the limit of ${MAX_QUERY_COST}.`)];
+          }
+        } catch {
+          return undefined; // variables that do not coerce are answered by graphql-ws's validation
+        }
+        return undefined;
+      },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors === undefined
+          ? undefined
+          : { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) },
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => formatError(error.toJSON(), error)),
+    },
+    sockets,
+  );
+  return {
+    async close() {
+      await server.dispose();
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+    },
+  };
+}
