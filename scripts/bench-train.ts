@@ -188,6 +188,20 @@ async function moviesFraction(options: { train: CsrMatrix; words: CsrMatrix; ste
   console.log("# the PyTorch yardstick is not run at this shape (it trains whole epochs only).");
 }
 
+/**
+ * Which BLAS Debian's torch gets through the libblas.so.3 alternative: with only the reference
+ * (netlib) BLAS installed its matMuls are several times slower, and so is the yardstick.
+ */
+function blasLibrary(): string {
+  try {
+    const target = fs.realpathSync("/usr/lib/x86_64-linux-gnu/libblas.so.3");
+    if (target.includes("openblas")) return `OpenBLAS (${target})`;
+    return `${target} — the reference BLAS: the yardstick is several times slower with it; apt-get install -y libopenblas0-pthread`;
+  } catch {
+    return "unknown (no /usr/lib/x86_64-linux-gnu/libblas.so.3)";
+  }
+}
+
 /** Runs the PyTorch yardstick on the same shape; undefined (with a message) when python3-torch is missing. */
 async function runTorch(options: {
   shape: { users: number; items: number; vocab: number; clicksPerUser: number; wordsPerUser: number };
@@ -204,6 +218,7 @@ async function runTorch(options: {
     console.log(`# skipping PyTorch: ${PYTHON} cannot import torch (install Debian's python3-torch: apt-get install -y python3-torch)`);
     return undefined;
   }
+  console.log(`# PyTorch's BLAS: ${blasLibrary()}`);
   const { shape } = options;
   const args = [
     TORCH_SCRIPT,
