@@ -4,6 +4,7 @@
  * where one step spends its time by kernel (tf.profile).
  *
  *   npx tsx scripts/profile-step.ts [--backend wasm|cpu|tensorflow] [--steps 10] [--users N --items N --vocab N]
+ *     [--native-addon path/to/wasm_sgemm.node]   (native/build/wasm_sgemm.node is used by itself when built)
  */
 import * as tf from "@tensorflow/tfjs";
 import path from "node:path";
@@ -12,6 +13,7 @@ import { parseArgs } from "node:util";
 import type { CsrMatrix } from "../src/data/csr.ts";
 import { Adam } from "../src/engine/adam.ts";
 import { initBackend } from "../src/engine/backend.ts";
+import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-matmul.ts";
 import { resolveVcmConfig } from "../src/engine/config.ts";
 import { Rng } from "../src/engine/random.ts";
 import { initParams, trainStep, updatableInPlace, type StepTimings } from "../src/engine/train.ts";
@@ -45,9 +47,12 @@ async function main(): Promise<void> {
       users: { type: "string", default: "6784" },
       items: { type: "string", default: "10003" },
       vocab: { type: "string", default: "10000" },
+      // An addon built elsewhere than native/build/ (where initBackend finds it by itself).
+      "native-addon": { type: "string" },
     },
   });
   const backend = await initBackend(a.backend as BackendChoice | undefined);
+  if (a["native-addon"] && !enableNativeMatMul(a["native-addon"])) throw new Error(`cannot load ${a["native-addon"]}`);
   const rng = new Rng(1);
   const users = Number(a.users);
   const train = randomCsr({ rows: users, cols: Number(a.items), perRow: 16, maxValue: 1, rng });
@@ -66,7 +71,7 @@ async function main(): Promise<void> {
     trainStep({ params, names, adam, part: "vcm", beta: 0.2, rows, rng, train, words, config, timings });
   };
   const parameters = names.reduce((s, n) => s + params.get(n)!.size, 0);
-  console.log(`backend=${backend} users=${users} items=${train.cols} vocab=${words.cols} parameters=${parameters} batch=${config.batchSize}`);
+  console.log(`backend=${backend}${nativeMatMulEnabled() ? " (matMul through native OpenBLAS)" : ""} users=${users} items=${train.cols} vocab=${words.cols} parameters=${parameters} batch=${config.batchSize}`);
   for (let i = 0; i < 2; i += 1) step();
   Object.assign(timings, { batchMs: 0, gradientsMs: 0, adamMs: 0 });
   const times: number[] = [];

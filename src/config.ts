@@ -15,6 +15,8 @@ export interface AppConfig {
   readonly backend: BackendChoice | undefined;
   /** Bearer token required by mutations when set (VCM_ADMIN_TOKEN). */
   readonly adminToken: string | undefined;
+  /** Use the native OpenBLAS matMul addon on wasm when it is built (VCM_NATIVE_MATMUL=off disables it). */
+  readonly nativeMatMul: boolean;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
@@ -23,6 +25,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   port: 4000,
   backend: undefined,
   adminToken: undefined,
+  nativeMatMul: true,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["tensorflow", "wasm", "cpu"];
@@ -46,5 +49,6 @@ export function loadAppConfig(
     port,
     backend: overrides.backend ?? (backendEnv as BackendChoice | undefined),
     adminToken: overrides.adminToken ?? (env.VCM_ADMIN_TOKEN || undefined),
+    nativeMatMul: overrides.nativeMatMul ?? !["off", "0", "false", "no"].includes((env.VCM_NATIVE_MATMUL ?? "").trim().toLowerCase()),
   });
 }

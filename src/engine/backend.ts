@@ -7,13 +7,14 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { loadAppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "./native-matmul.ts";
 import type { BackendName } from "./types.ts";
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
 const state: {
   pending: Promise<BackendName> | undefined;
   choice: BackendChoice | "auto" | undefined;
-  announced: Set<BackendName>;
+  announced: Set<string>;
   nativeGpu: boolean;
   wasmPathsSet: boolean;
 } = { pending: undefined, choice: undefined, announced: new Set(), nativeGpu: false, wasmPathsSet: false };
@@ -23,7 +24,8 @@ const state: {
  * different choice switches). Without a choice, VCM_BACKEND decides, else the fastest that loads.
  */
 export async function initBackend(choice?: BackendChoice): Promise<BackendName> {
-  const wanted = choice ?? loadAppConfig().backend ?? "auto";
+  const app = loadAppConfig();
+  const wanted = choice ?? app.backend ?? "auto";
   if (state.pending && (state.choice === wanted || (choice === undefined && state.choice !== undefined))) {
     return state.pending;
   }
@@ -31,9 +33,13 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
   state.pending = select(wanted);
   try {
     const name = await state.pending;
-    if (!state.announced.has(name)) {
-      state.announced.add(name);
-      process.stderr.write(`vcm: engine backend ${name}\n`);
+    // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (npm run build:native).
+    if (name === "wasm" && app.nativeMatMul) enableNativeMatMul();
+    if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
+    const label = name === "wasm" && nativeMatMulEnabled() ? "wasm (matMul through native OpenBLAS)" : name;
+    if (!state.announced.has(label)) {
+      state.announced.add(label);
+      process.stderr.write(`vcm: engine backend ${label}\n`);
     }
     return name;
   } catch (error) {

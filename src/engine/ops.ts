@@ -5,11 +5,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SparseBatch } from "./batch.ts";
+import { nativeMatMulEnabled } from "./native-matmul.ts";
 
 type Save = tf.GradSaveFunc;
 
 /** a · bᵀ, transposing whichever side moves fewer numbers (wasm's transposed matMul is ~10× slower). */
 export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  // sgemm takes the transpose as a flag at full speed.
+  if (nativeMatMulEnabled()) return tf.matMul(a, b, false, true);
   return tf.tidy(() => {
     const [m, k] = a.shape;
     const n = b.shape[0];
@@ -21,6 +24,7 @@ export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 /** aᵀ · b, transposing whichever side moves fewer numbers. */
 export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (nativeMatMulEnabled()) return tf.matMul(a, b, true, false);
   return tf.tidy(() => {
     const [m, k] = a.shape;
     const n = b.shape[1];

@@ -1,0 +1,43 @@
+/**
+ * Builds the optional native matMul addon (native/wasm_sgemm.c → native/build/wasm_sgemm.node):
+ * needs a C compiler, Node's headers and Debian's libopenblas-dev (apt-get install -y libopenblas-dev).
+ * Without it the engine runs the stock wasm kernels; with it, wasm matMuls go through OpenBLAS.
+ *
+ *   npm run build:native
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(import.meta.dirname, "..");
+
+/** Compiles the addon to `output`; returns an error sentence instead of throwing when a tool is missing. */
+export function buildNativeAddon(output: string = path.join(root, "native", "build", "wasm_sgemm.node")): { ok: boolean; message: string } {
+  const source = path.join(root, "native", "wasm_sgemm.c");
+  const headers = [path.resolve(path.dirname(process.execPath), "..", "include", "node"), "/usr/include/node"].find((d) =>
+    fs.existsSync(path.join(d, "node_api.h")),
+  );
+  if (!headers) return { ok: false, message: "Node's headers (node_api.h) were not found next to this node binary or in /usr/include/node" };
+  const openblasIncludes = ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/aarch64-linux-gnu/openblas-pthread", "/usr/include/openblas"].filter((d) =>
+    fs.existsSync(path.join(d, "cblas.h")),
+  );
+  if (openblasIncludes.length === 0) return { ok: false, message: "OpenBLAS headers were not found; apt-get install -y libopenblas-dev" };
+  fs.mkdirSync(path.dirname(output), { recursive: true });
+  const args = ["-O2", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=wasm_sgemm", `-I${headers}`, ...openblasIncludes.map((d) => `-I${d}`), source, "-lopenblas", "-o", output];
+  const result = spawnSync("cc", args, { encoding: "utf8" });
+  if (result.status !== 0) {
+    return { ok: false, message: `cc failed (install build-essential and libopenblas-dev): ${result.error?.message ?? result.stderr.trim()}` };
+  }
+  return { ok: true, message: `wrote ${path.relative(root, output)}` };
+}
+
+// Runs only as a script, so tests can import buildNativeAddon.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { ok, message } = buildNativeAddon();
+  if (!ok) {
+    console.error(`build:native: ${message}`);
+    process.exit(1);
+  }
+  console.log(`build:native: ${message}; the wasm backend now uses it for matMul (VCM_NATIVE_MATMUL=off disables it)`);
+}

@@ -1,0 +1,113 @@
+/**
+ * The optional OpenBLAS matMul for wasm (src/engine/native-matmul.ts) gives the stock kernels' results
+ * on every transpose and batch case it takes, hands the others back to them, and trains the same.
+ * The test compiles the addon into a temporary folder; without a C compiler and OpenBLAS it skips.
+ */
+import * as tf from "@tensorflow/tfjs";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildNativeAddon } from "../../scripts/build-native.ts";
+import { Adam } from "../../src/engine/adam.ts";
+import { initBackend } from "../../src/engine/backend.ts";
+import { resolveVcmConfig } from "../../src/engine/config.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "../../src/engine/native-matmul.ts";
+import { Rng } from "../../src/engine/random.ts";
+import { initParams, trainStep, updatableInPlace } from "../../src/engine/train.ts";
+import { plantedData } from "./planted.ts";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-native-"));
+const addon = path.join(dir, "wasm_sgemm.node");
+const build = buildNativeAddon(addon);
+if (!build.ok) console.warn(`native matMul tests skipped: ${build.message}`);
+
+function values(t: tf.Tensor): number[] {
+  return Array.from(t.dataSync());
+}
+
+/** Runs f on fresh copies of the inputs with the stock kernels, then with the native ones. */
+function both(inputs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor): { stock: number[]; native: number[]; shape: number[] } {
+  disableNativeMatMul();
+  // Fresh tensors each time: the stock kernel keeps packed copies of its right operand per tensor.
+  const stock = tf.tidy(() => values(f(...inputs.map((x) => tf.add(x, 0)))));
+  expect(enableNativeMatMul(addon)).toBe(true);
+  const out = tf.tidy(() => {
+    const r = f(...inputs.map((x) => tf.add(x, 0)));
+    return { native: values(r), shape: r.shape };
+  });
+  return { stock, ...out };
+}
+
+function expectClose(a: number[], b: number[], tol = 1e-4): void {
+  expect(a).toHaveLength(b.length);
+  let worst = 0;
+  a.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[i]) / (1 + Math.abs(b[i])))));
+  expect(worst).toBeLessThan(tol);
+}
+
+describe.skipIf(!build.ok)("native matMul on wasm", () => {
+  beforeAll(async () => {
+    await initBackend("wasm");
+  });
+  afterAll(() => {
+    disableNativeMatMul();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    [[3, 4], [4, 5], false, false],
+    [[4, 3], [4, 5], true, false],
+    [[3, 4], [5, 4], false, true],
+    [[4, 3], [5, 4], true, true],
+    [[2, 3, 4], [2, 4, 5], false, false],
+    [[2, 4, 3], [2, 5, 4], true, true],
+    [[2, 3, 4], [4, 5], false, false],
+    [[3, 4], [2, 4, 5], false, false],
+    [[1, 3, 4], [2, 4, 5], false, false],
+    [[300, 700], [700, 900], false, false],
+  ] as const)("matMul %j × %j (transposeA %s, transposeB %s) equals the stock kernel", (sa, sb, ta, tb) => {
+    const a = tf.randomNormal([...sa], 0, 1, "float32", 1);
+    const b = tf.randomNormal([...sb], 0, 1, "float32", 2);
+    const r = both([a, b], (x, y) => tf.matMul(x, y, ta, tb));
+    expectClose(r.native, r.stock);
+    const n = tb ? sb[sb.length - 2] : sb[sb.length - 1];
+    const bias = tf.randomNormal([n], 0, 1, "float32", 3);
+    const fused = both([a, b, bias], (x, y, z) => tf.fused.matMul({ a: x, b: y, bias: z, transposeA: ta, transposeB: tb }));
+    const biasValues = values(bias);
+    expectClose(fused.native, r.stock.map((v, i) => v + biasValues[i % n]));
+    expect(fused.shape).toEqual(tf.matMul(a, b, ta, tb).shape);
+    tf.dispose([a, b, bias]);
+  });
+
+  it("hands activations it does not implement back to the stock kernel", () => {
+    const a = tf.randomNormal([5, 6], 0, 1, "float32", 4);
+    const b = tf.randomNormal([6, 7], 0, 1, "float32", 5);
+    const r = both([a, b], (x, y) => tf.fused.matMul({ a: x, b: y, activation: "relu" }));
+    expectClose(r.native, r.stock);
+    expect(Math.min(...r.native)).toBeGreaterThanOrEqual(0);
+    tf.dispose([a, b]);
+  });
+
+  it("gives the same training step as the stock kernels", () => {
+    const data = plantedData({ users: 64, items: 40, vocab: 50, groups: 4, seed: 9 });
+    const config = resolveVcmConfig({ latentDim: 5, hiddenX: 12, hiddenY: 10 });
+    const step = (native: boolean): number[][] => {
+      if (native) enableNativeMatMul(addon);
+      else disableNativeMatMul();
+      const params = initParams({ numItems: 40, numWords: 50, config });
+      const names = [...params.keys()];
+      const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3, inPlace: names.map(updatableInPlace) });
+      const rng = new Rng(2);
+      for (let s = 0; s < 3; s += 1) trainStep({ params, names, adam, part: "vcm", beta: 0.3, rows: [0, 5, 9, 12, 30, 63], rng, train: data.train, words: data.words, config });
+      const out = names.map((n) => values(params.get(n)!));
+      params.forEach((t) => t.dispose());
+      adam.dispose();
+      return out;
+    };
+    const stock = step(false);
+    const native = step(true);
+    expect(nativeMatMulEnabled()).toBe(true);
+    native.forEach((w, i) => expectClose(w, stock[i], 1e-4));
+  });
+});
