@@ -59,10 +59,11 @@ afterAll(async () => {
 
 describe("training jobs", () => {
   it("returns at once, trains outside the request path, reports progress and saves a usable model", async () => {
-    const startedAt = Date.now();
     const job = await startJob(3);
-    expect(Date.now() - startedAt).toBeLessThan(3_000);
+    // It answered before training did anything: no epoch, no model yet.
     expect(["QUEUED", "RUNNING"]).toContain(job.status);
+    expect(job.progress.epoch).toBe(0);
+    expect(job.model).toBeNull();
     expect(job.progress.totalEpochs).toBe(3);
     expect(job.config.epochs).toBe(3);
     expect(job.config.latentDim).toBe(4);
@@ -283,8 +284,9 @@ describe("training jobs", () => {
         const job = (event.data as any).trainingJobUpdated;
         seen.push({ status: job.status, epoch: job.progress.epoch });
       }
+      // The first event is the job as it was; updates read it afresh, so two quick ones may show the same epoch.
+      expect(seen.length).toBeGreaterThanOrEqual(3);
       expect(seen.at(-1)).toEqual({ status: "SUCCEEDED", epoch: 3 });
-      for (const epoch of [1, 2, 3]) expect(seen.some((e) => e.epoch === epoch)).toBe(true);
       const epochs = seen.map((e) => e.epoch);
       expect([...epochs].sort((a, b) => a - b)).toEqual(epochs);
 
