@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { DataSource } from "typeorm";
+import { In, type DataSource } from "typeorm";
 import { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
@@ -174,7 +174,14 @@ export class TrainingJobService {
       return true;
     });
     const running = this.#running;
-    if (!wasQueued && running !== undefined && running.jobId === id) {
+    if (!wasQueued && (running === undefined || running.jobId !== id)) {
+      const current = await this.get(id);
+      if (!isFinished(current.status)) {
+        throw new UserError(ErrorCode.CONFLICT, `Training job ${id} is not running in this server process; cancel it on the server that started it.`);
+      }
+      return current;
+    }
+    if (!wasQueued && running !== undefined) {
       running.cancelled = true;
       running.child.send({ type: "cancel" } satisfies TrainingJobCancel);
       const timer = setTimeout(() => running.child.kill("SIGKILL"), CANCEL_GRACE_MS);
@@ -306,6 +313,11 @@ export class TrainingJobService {
       await this.#finish(jobId, { status: "succeeded", modelId: outcome.modelId });
       this.#onModelSaved(outcome.modelId);
     } else if (cancelled) {
+      // The worker removes its half-made model itself; one killed after the grace period could not.
+      const job = await this.#jobs.findOne({ where: { id: jobId } });
+      if (job?.modelId != null) {
+        await this.#dataSource.getRepository(TrainedModel).delete({ id: job.modelId, status: In(["training", "failed"]) });
+      }
       await this.#finish(jobId, { status: "cancelled", error: "Cancelled while training; no model was kept.", modelId: null });
     } else if (outcome?.type === "failed") {
       await this.#finish(jobId, {
