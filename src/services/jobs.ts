@@ -46,6 +46,9 @@ export const STOPPED_MESSAGE = "The server was stopped while this job was runnin
 
 const WORKER_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), "training-job-worker.ts");
 
+/** tsx's loader by absolute URL, so the child finds it whatever the working directory. */
+const TSX_LOADER = import.meta.resolve("tsx");
+
 /** Jobs that are over: their rows no longer change. */
 export function isFinished(status: TrainingJobStatus): boolean {
   return status === "succeeded" || status === "failed" || status === "cancelled";
@@ -248,7 +251,7 @@ export class TrainingJobService {
     };
     // tsx must be registered in the child too: the worker is TypeScript.
     const child = fork(this.#workerPath, [JSON.stringify(spec)], {
-      execArgv: ["--import", "tsx"],
+      execArgv: ["--import", TSX_LOADER],
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     let outcome: TrainingJobMessage | undefined;
