@@ -60,7 +60,7 @@ export class ExplanationWordType {
 
   @Field(() => Float, {
     description:
-      "lift(w, i) = P(w|i) / P(w): how much more often the item's reviews use the word than the whole corpus, with P(w|i) = (c_iw + μ·P(w)) / (n_i + μ) (Dirichlet-smoothed, μ = 50 tokens) and P(w) the add-one smoothed corpus frequency. Above 1: characteristic of the item.",
+      "lift(w, i) = P(w|i) / P(w): how much more often the item's reviews use the word than the whole corpus, with P(w|i) = (c_iw + μ·P(w)) / (n_i + μ) (Dirichlet-smoothed, μ = 50 tokens) and P(w) the add-one smoothed corpus frequency, both over the texts of all reviews in the dataset (every user, every split). Above 1: characteristic of the item.",
   })
   lift: number;
 }
