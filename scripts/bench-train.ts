@@ -72,7 +72,9 @@ function emptyCsr(rows: number, cols: number): CsrMatrix {
 function steadyEpochSeconds(seconds: ReadonlyArray<number>): { median: number; best: number } {
   const steady = seconds.length > 1 ? seconds.slice(1) : [...seconds];
   const sorted = [...steady].sort((a, b) => a - b);
-  return { median: sorted[Math.floor((sorted.length - 1) / 2)], best: sorted[0] };
+  const mid = sorted.length / 2;
+  const median = sorted.length % 2 === 1 ? sorted[Math.floor(mid)] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { median, best: sorted[0] };
 }
 
 function mb(kilobytes: number): string {
