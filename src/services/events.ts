@@ -5,7 +5,7 @@
  */
 import { EventEmitter, on } from "node:events";
 
-/** Topic of training-job updates; the payload is the job's id. */
+/** Topic of training-job updates; the payload is the job's row (TrainingJob) after the change. */
 export const TRAINING_JOB_TOPIC = "TRAINING_JOB_UPDATED";
 
 /** Publish/subscribe by topic (the shape type-graphql's PubSub expects). */

@@ -60,7 +60,7 @@ export class TrainingJobService {
   readonly #dbPath: string;
   readonly #modelsDir: string;
   readonly #onModelSaved: (modelId: number) => void;
-  readonly #onUpdate: (jobId: number) => void;
+  readonly #onUpdate: (job: TrainingJob) => void;
   readonly #workerPath: string;
   #running: { jobId: number; child: ChildProcess; cancelled: boolean; exited: Promise<void> } | undefined;
   /** Set by close(): no new job starts, and the one stopped is failed with a sentence that says why. */
@@ -76,8 +76,8 @@ export class TrainingJobService {
     onModelSaved?: (modelId: number) => void;
     /** The worker entry point (tests may point at another script speaking the same protocol). */
     workerPath?: string;
-    /** Called after every change of a job's row (progress subscriptions listen to it). */
-    onUpdate?: (jobId: number) => void;
+    /** Called with the job's row after every change of it (progress subscriptions listen to it). */
+    onUpdate?: (job: TrainingJob) => void;
   }) {
     this.#dataSource = options.dataSource;
     this.#dbPath = options.dbPath;
@@ -236,7 +236,7 @@ export class TrainingJobService {
       if (next === null) return;
       const dataset = await this.#dataSource.getRepository(Dataset).findOneOrFail({ where: { id: next.datasetId } });
       await this.#jobs.update(next.id, { status: "running", startedAt: new Date() });
-      this.#onUpdate(next.id);
+      await this.#notify(next.id);
       this.#launch(next, dataset.name);
     });
   }
@@ -265,7 +265,7 @@ export class TrainingJobService {
         // Known from the start, so a restart can mark the half-made model failed.
         updates = updates.then(async () => {
           await this.#jobs.update(job.id, { modelId: message.modelId });
-          this.#onUpdate(job.id);
+          await this.#notify(job.id);
         });
       } else {
         outcome = message;
@@ -301,7 +301,7 @@ export class TrainingJobService {
       bestValNdcg100: Number.isFinite(best) ? best : null,
       etaSeconds: (elapsed / epoch) * (total - epoch),
     });
-    this.#onUpdate(job.id);
+    await this.#notify(job.id);
   }
 
   async #settle(options: {
@@ -357,7 +357,13 @@ export class TrainingJobService {
       etaSeconds: change.status === "succeeded" ? 0 : null,
       finishedAt: new Date(),
     });
-    this.#onUpdate(jobId);
+    await this.#notify(jobId);
+  }
+
+  /** Hands the job's row as it is now to the update listener (a snapshot per change). */
+  async #notify(jobId: number): Promise<void> {
+    const job = await this.#jobs.findOne({ where: { id: jobId } });
+    if (job !== null) this.#onUpdate(job);
   }
 }
 

@@ -68,7 +68,7 @@ export function createPredictionServices(options: {
     dbPath: config.dbPath,
     modelsDir: config.modelsDir,
     workerPath: options.jobWorkerPath,
-    onUpdate: (jobId) => events.publish(TRAINING_JOB_TOPIC, jobId),
+    onUpdate: (job) => events.publish(TRAINING_JOB_TOPIC, job),
   });
   return { dataSource, inference, explanations, cohorts, jobs, events };
 }

@@ -119,7 +119,7 @@ export class TrainingJobResolver {
   }
 }
 
-/** The job as it is now, then after each update published for it, until it is over. */
+/** The job as it is now, then its row after each update published for it, until it is over. */
 async function* jobUpdates(context: GraphQLContext, id: number): AsyncGenerator<TrainingJob> {
   const { services } = predictionOf(context);
   // Subscribe before the first read, so an update in between is not lost.
@@ -130,8 +130,9 @@ async function* jobUpdates(context: GraphQLContext, id: number): AsyncGenerator<
     while (!isFinished(job.status)) {
       const next = await updates.next();
       if (next.done) return;
-      if (next.value !== id) continue;
-      job = await services.jobs.get(id);
+      const update = next.value as TrainingJob;
+      if (update.id !== id) continue;
+      job = update;
       yield job;
     }
   } finally {
