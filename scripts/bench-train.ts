@@ -120,8 +120,9 @@ async function main(): Promise<void> {
   if (a.native && backend === "wasm" && !nativeMatMulEnabled()) {
     let addon = NATIVE_ADDON_PATH;
     if (!fs.existsSync(addon)) {
-      addon = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "vcm-native-")), "wasm_sgemm.node");
-      const built = buildNativeAddon(addon);
+      // Built outside the tree so other processes keep the stock kernels; reused by later runs.
+      addon = path.join(os.tmpdir(), "vcm-bench-native", "wasm_sgemm.node");
+      const built = fs.existsSync(addon) ? { ok: true, message: "" } : buildNativeAddon(addon);
       if (!built.ok) throw new Error(`--native: ${built.message}`);
     }
     if (!enableNativeMatMul(addon)) throw new Error(`--native: the addon at ${addon} did not load`);
