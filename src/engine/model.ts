@@ -130,7 +130,7 @@ export class VcmModel {
     this.checkInput(input, side);
     this.inChunks(input, (rows, offset) => {
       const probs = tf.tidy(() => {
-        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
         return tf.softmax(decode({ params: s.params, side: "x", z: mu }));
       });
       out.set(probs.dataSync() as Float32Array, offset * s.numItems);
@@ -148,7 +148,7 @@ export class VcmModel {
     const out = new Float32Array(input.rows.length * s.numWords);
     this.inChunks(input, (rows, offset) => {
       const probs = tf.tidy(() => {
-        const { mu } = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        const { mu } = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
         return tf.softmax(decode({ params: s.params, side: "y", z: mu }));
       });
       out.set(probs.dataSync() as Float32Array, offset * s.numWords);
@@ -166,7 +166,7 @@ export class VcmModel {
     const out = new Float32Array(input.rows.length);
     this.inChunks(input, (rows, offset) => {
       const kl = tf.tidy(() => {
-        const q = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        const q = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
         return klToStandardNormal(q.mu, q.logVar);
       });
       out.set(kl.dataSync() as Float32Array, offset);
@@ -186,7 +186,7 @@ export class VcmModel {
     const logVar = new Float32Array(input.rows.length * k);
     this.inChunks(input, (rows, offset) => {
       const q = tf.tidy(() => {
-        const r = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows })) });
+        const r = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
         return [r.mu, r.logVar];
       });
       mu.set(q[0].dataSync() as Float32Array, offset * k);

@@ -152,7 +152,10 @@ async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params
   return { history, bestEpoch, best };
 }
 
-/** The sparse first layers' weights are read only by sparseSegmentSum, never by a matMul (see Adam). */
+/**
+ * The first layers' weights are read by sparseSegmentSum, or by a matMul only when it is the native
+ * sgemm (prefersDenseInput), which keeps no packed copy: so they can be updated in place (see Adam).
+ */
 export function updatableInPlace(name: string): boolean {
   return name.endsWith(".enc.W");
 }
@@ -198,9 +201,9 @@ export function trainStep(o: {
   const t1 = performance.now();
   const grads = tf.tidy(() => {
     const inputs = {
-      xIn: sparseBatchTensors(xIn),
+      xIn: sparseBatchTensors(xIn, train.cols),
       xTarget: sparseTarget(xRaw),
-      yIn: sparseBatchTensors(yIn),
+      yIn: sparseBatchTensors(yIn, words.cols),
       yTarget: sparseTarget(yRaw),
       epsX: tf.tensor2d(epsX, [b, k]),
       epsY: tf.tensor2d(epsY, [b, k]),

@@ -13,6 +13,7 @@ import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "../../src/engine/native-matmul.ts";
+import { prefersDenseInput } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainStep, updatableInPlace } from "../../src/engine/train.ts";
 import { plantedData } from "./planted.ts";
@@ -108,6 +109,8 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     const stock = step(false);
     const native = step(true);
     expect(nativeMatMulEnabled()).toBe(true);
+    // These inputs are dense enough that the native run takes the dense first layers, the stock run the sparse ones.
+    expect(prefersDenseInput({ nnz: data.words.indices.length, rows: data.words.rows, cols: data.words.cols })).toBe(true);
     native.forEach((w, i) => expectClose(w, stock[i], 1e-4));
   });
 });
