@@ -34,6 +34,15 @@ export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   }) as tf.Tensor2D;
 }
 
+/**
+ * Σ over rows (a bias gradient): tfjs sums over a leading axis by transposing first, so with the native
+ * sgemm a ones-row product is cheaper.
+ */
+export function columnSums(d: tf.Tensor2D): tf.Tensor1D {
+  if (!nativeMatMulEnabled()) return tf.sum(d, 0);
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, d.shape[0]]), d), [d.shape[1]]));
+}
+
 /** x · W + b with a gradient built from plain (untransposed) matMuls. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   const op = tf.customGrad((xi: tf.Tensor | Save, wi: tf.Tensor | Save, bi: tf.Tensor | Save, save: tf.Tensor | Save) => {
@@ -44,7 +53,7 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tenso
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
         const d = dy as tf.Tensor2D;
-        return [matMulNT(d, ws), matMulTN(xs, d), tf.sum(d, 0)];
+        return [matMulNT(d, ws), matMulTN(xs, d), columnSums(d)];
       },
     };
   });
@@ -151,7 +160,7 @@ export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor
 function denseInputLinear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   const op = tf.customGrad((wi: tf.Tensor | Save, bi: tf.Tensor | Save) => ({
     value: tf.fused.matMul({ a: x, b: wi as tf.Tensor2D, bias: bi as tf.Tensor1D }),
-    gradFunc: (dy: tf.Tensor) => [matMulTN(x, dy as tf.Tensor2D), tf.sum(dy, 0)],
+    gradFunc: (dy: tf.Tensor) => [matMulTN(x, dy as tf.Tensor2D), columnSums(dy as tf.Tensor2D)],
   }));
   return op(w, b) as tf.Tensor2D;
 }
