@@ -4,6 +4,7 @@
  * No console output here: the CLI and the API's training worker report progress through callbacks.
  */
 import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
@@ -176,6 +177,14 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
   );
   let model: VcmModel | undefined;
   try {
+    const dir = checkpointDir(modelsDir, row.id);
+    if (await pathExists(dir)) {
+      // Ids are never reused within one database, so this folder belongs to another database's model.
+      throw new UserError(
+        ErrorCode.CONFLICT,
+        `The models folder already holds ${dir}, left by another database; move it away or point VCM_MODELS_DIR elsewhere, then train again.`,
+      );
+    }
     options.onPhase?.("training", row.id);
     model = await trainModel({
       train: matrices.train,
@@ -186,7 +195,6 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
       signal: options.signal,
     });
     options.onPhase?.("saving", row.id);
-    const dir = checkpointDir(modelsDir, row.id);
     const dataset: DatasetReference = { id: matrices.datasetId, name: matrices.name, fingerprint };
     await saveCheckpoint({ dir, snapshot: model.snapshot(), dataset, extra: { modelId: row.id } });
     options.onPhase?.("evaluating", row.id);
@@ -212,6 +220,15 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     throw error;
   } finally {
     model?.dispose();
+  }
+}
+
+async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -162,6 +162,20 @@ describe("training service", () => {
     expect((await userError(evaluateSavedModel({ dataSource: db, modelId: 999 }))).code).toBe(ErrorCode.NOT_FOUND);
   });
 
+  it("refuses, before training, to reuse a checkpoint folder left by another database", async () => {
+    const { seq } = (await db.query(`SELECT seq FROM sqlite_sequence WHERE name = 'trained_models'`))[0] as { seq: number };
+    const otherDir = path.join(dir, "shared-models");
+    await fs.mkdir(path.join(otherDir, `model-${seq + 1}`), { recursive: true });
+    const epochs: number[] = [];
+    const error = await userError(
+      trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm", config: SMALL, modelsDir: otherDir, onEpoch: (r) => epochs.push(r.epoch) }),
+    );
+    expect(error.code).toBe(ErrorCode.CONFLICT);
+    expect(error.message).toMatch(/left by another database/);
+    expect(epochs).toEqual([]);
+    expect(await db.getRepository(TrainedModel).findOneByOrFail({ id: seq + 1 })).toMatchObject({ status: "failed" });
+  });
+
   it("marks a cancelled run failed and leaves no checkpoint", async () => {
     const controller = new AbortController();
     let id: number | undefined;
