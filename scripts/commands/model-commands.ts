@@ -200,6 +200,7 @@ function modelSummary(m: TrainedModel) {
     secondsPerEpoch: m.secondsPerEpoch,
     metrics: m.testMetrics?.vcm ?? null,
     metricsCd: m.testMetrics?.["vcm-cd"] ?? null,
+    config: m.config,
     error: m.error,
     checkpoint: m.checkpointPath,
     createdAt: m.createdAt.toISOString(),
