@@ -33,6 +33,7 @@ function rankingComplexity({ args, childComplexity }: ComplexityEstimatorArgs): 
   return 10 + Math.max(1, Math.min(k, MAX_K)) * Math.max(1, childComplexity);
 }
 
+/** A list of k words costs k times its selection. */
 function wordListComplexity({ args, childComplexity }: ComplexityEstimatorArgs): number {
   const k = typeof args.k === "number" ? args.k : DEFAULT_EXPLANATION_K;
   return 5 + Math.max(1, Math.min(k, MAX_K)) * Math.max(1, childComplexity);
@@ -56,6 +57,7 @@ async function modelForUser(options: { context: GraphQLContext; user: User; mode
   return loaded;
 }
 
+/** The GraphQL value of an explanation (item tokens named for readers of the schema). */
 function explanationValue(explanation: NamedExplanation): ExplanationType {
   return {
     words: explanation.words.map((w) => ({
@@ -70,6 +72,7 @@ function explanationValue(explanation: NamedExplanation): ExplanationType {
   };
 }
 
+/** One pair's explanation through the request's batching loader. */
 async function explain(options: {
   context: GraphQLContext;
   modelId: number;
@@ -82,6 +85,7 @@ async function explain(options: {
   return explanationValue(await predictionOf(context).loaders.explanation.load(request));
 }
 
+/** The item of a ranked entry, through the request's item-by-column loader. */
 async function itemOf(context: GraphQLContext, value: RankedItemValue): Promise<Item> {
   const item = await predictionOf(context).loaders.itemByColumn.load({ datasetId: value.datasetId, column: value.item });
   invariant(item !== null, `dataset ${value.datasetId} has an item in column ${value.item}`);
