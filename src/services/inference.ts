@@ -7,6 +7,7 @@ import type { VcmModel } from "../engine/model.ts";
 import type { PredictionMode, RowsInput, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache } from "./lru-cache.ts";
+import { hasTextModel } from "./training.ts";
 
 /** A trained model ready to score, with what it was trained on. */
 export interface LoadedModel {
@@ -60,11 +61,6 @@ export interface InferenceCacheSizes {
 }
 
 export const DEFAULT_INFERENCE_CACHE_SIZES: InferenceCacheSizes = Object.freeze({ models: 4, datasets: 2 });
-
-/** Models without a VAEy: no click2review, no VCM-CD. */
-export function hasWordModel(variant: Variant): boolean {
-  return variant !== "popularity";
-}
 
 /** Scores items and words for users of trained models, through bounded caches. */
 export class InferenceService {
@@ -366,7 +362,7 @@ interface PendingCall {
 
 /** Rejects models that cannot map between clicks and words. */
 export function requireWordModel(loaded: LoadedModel): void {
-  if (!hasWordModel(loaded.variant)) {
+  if (!hasTextModel(loaded.variant)) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
       `Model ${loaded.modelId} is a popularity baseline with no word model (VAEy); choose a VCM model for words, explanations or text.`,
@@ -376,7 +372,7 @@ export function requireWordModel(loaded: LoadedModel): void {
 
 function sourceMode(source: ScoreSource, variant: Variant): PredictionMode {
   if (source === "CLICKS") return "vcm";
-  if (!hasWordModel(variant)) {
+  if (!hasTextModel(variant)) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
       "A popularity baseline cannot rank from reviews (source: REVIEWS); use source: CLICKS or a VCM model.",
