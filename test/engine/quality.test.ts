@@ -10,7 +10,7 @@
  *
  * Checked with data seeds 1–7 × training seeds 1–2 (same shape and config) before fixing the margins:
  * popularity NDCG@10 0.018–0.026; the VAE variants 0.139–0.220; VCM-CD 0.180–0.206; on sparse users VCM
- * beat VCM-Se by 0.022–0.046; mean ĉu per cohort ≈ 18 / 24–27 / 36–39. The file runs in about 30 s.
+ * beat VCM-Se by 0.022–0.046; mean ĉu per cohort ≈ 18–19 / 24–27 / 36–39 (35.8 once). The file runs in about 30 s.
  */
 import { promises as fs } from "node:fs";
 import os from "node:os";
