@@ -109,5 +109,8 @@ export function formatIngestSummary(summary: IngestSummary): string {
       ? "  skipped: none"
       : `  skipped: ${skipped.map(([reason, count]) => `${reason} ${count} (lines ${summary.skippedLines[reason]?.join(", ")})`).join("; ")}`,
   ];
+  if (summary.removedModels > 0) {
+    lines.push(`  removed ${summary.removedModels} trained model(s) of the replaced dataset, with their checkpoints`);
+  }
   return lines.join("\n");
 }

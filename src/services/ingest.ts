@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import type { DataSource } from "typeorm";
 import { CorpusBuilder, type RawReview } from "../data/corpus.ts";
@@ -34,6 +35,8 @@ export interface IngestSummary {
   /** Records read before preprocessing (reviews and interaction rows). */
   readonly recordsRead: number;
   readonly replaced: boolean;
+  /** Models of the replaced dataset that were removed with it (rows and checkpoint folders). */
+  readonly removedModels: number;
   readonly seconds: number;
 }
 
@@ -104,7 +107,7 @@ export async function ingestDataset(
     onProgress({ phase: "write", message: `writing ${data.userNames.length} users, ${data.clickCols.length} clicks, ${data.counts.reviews} reviews` });
     const sparsity = 1 - data.clickCols.length / (data.userNames.length * data.itemNames.length);
     const write = db.transaction(() => {
-      const replaced = deleteExisting(db, name, options.replace ?? false);
+      const removed = deleteExisting(db, name, options.replace ?? false);
       const datasetId = writeDataset({
         db,
         name,
@@ -116,9 +119,11 @@ export async function ingestDataset(
         staging,
         onStep: (message) => onProgress({ phase: "write", message }),
       });
-      return { datasetId, replaced };
+      return { datasetId, removed };
     });
-    const { datasetId, replaced } = write.immediate();
+    const { datasetId, removed } = write.immediate();
+    // The models of a replaced dataset are gone with its rows; their checkpoints go only after the commit.
+    for (const dir of removed?.checkpointPaths ?? []) await fs.rm(dir, { recursive: true, force: true });
     const summary: IngestSummary = {
       dataset: name,
       datasetId,
@@ -132,7 +137,8 @@ export async function ingestDataset(
       splits: { train: data.counts.train, validation: data.counts.validation, test: data.counts.test },
       sparsity,
       recordsRead,
-      replaced,
+      replaced: removed !== null,
+      removedModels: removed?.models ?? 0,
       seconds: (performance.now() - started) / 1000,
     };
     onProgress({ phase: "done", message: `ingested "${name}": ${summary.users} users, ${summary.items} items, ${summary.clicks} clicks` });
@@ -149,15 +155,27 @@ function assertReplaceAllowed(db: BetterSqlite3.Database, name: string, replace:
   }
 }
 
-/** Deletes the old dataset inside the write transaction (its rows cascade); true when there was one. */
-function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boolean): boolean {
+/** What replacing a dataset removed: its trained models' count and checkpoint folders. */
+interface RemovedDataset {
+  readonly models: number;
+  readonly checkpointPaths: ReadonlyArray<string>;
+}
+
+/** Deletes the old dataset inside the write transaction (its rows cascade); null when there was none. */
+function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boolean): RemovedDataset | null {
   const existing = db.prepare("SELECT id FROM datasets WHERE name = ?").get(name) as { id: number } | undefined;
-  if (existing === undefined) return false;
+  if (existing === undefined) return null;
   if (!replace) {
     throw new UserError(ErrorCode.CONFLICT, `A dataset named "${name}" already exists; pass --replace to ingest it again, or choose another name.`);
   }
+  const models = db
+    .prepare("SELECT checkpoint_path AS path FROM trained_models WHERE dataset_id = ?")
+    .all(existing.id) as Array<{ path: string | null }>;
   db.prepare("DELETE FROM datasets WHERE id = ?").run(existing.id);
-  return true;
+  return {
+    models: models.length,
+    checkpointPaths: models.flatMap((m) => (m.path === null ? [] : [m.path])),
+  };
 }
 
 /** Names of one ingest's temp tables: unique, so two ingests on one connection never share them. */

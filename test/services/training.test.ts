@@ -216,3 +216,30 @@ describe("training service", () => {
     expect((await userError(loadModel({ dataSource: db, modelId: vcmId }))).message).toMatch(/belongs to another model/);
   });
 });
+
+describe("replacing a dataset that has trained models", () => {
+  it("removes the models' rows and checkpoint folders with the old dataset, and nothing else", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-replace-models-"));
+    const modelsDir = path.join(dir, "models");
+    const db = await openDatabase(path.join(dir, "db.sqlite"));
+    try {
+      const shape = { users: 120, items: 100, vocab: 200, seed: 2 };
+      await ingestDataset(db, { name: "old", source: syntheticSource(shape) });
+      await ingestDataset(db, { name: "other", source: syntheticSource(shape) });
+      const ofOld = await trainAndSave({ dataSource: db, datasetName: "old", variant: "vcm", config: SMALL, modelsDir });
+      const ofOther = await trainAndSave({ dataSource: db, datasetName: "other", variant: "popularity", config: {}, modelsDir });
+      await expect(fs.stat(ofOld.model.checkpointPath!)).resolves.toBeTruthy();
+
+      const summary = await ingestDataset(db, { name: "old", replace: true, source: syntheticSource({ ...shape, seed: 3 }) });
+
+      expect(summary).toMatchObject({ replaced: true, removedModels: 1 });
+      await expect(fs.stat(ofOld.model.checkpointPath!)).rejects.toMatchObject({ code: "ENOENT" });
+      await expect(fs.stat(ofOther.model.checkpointPath!)).resolves.toBeTruthy();
+      const ids = (await listModels({ dataSource: db })).map((m) => m.id);
+      expect(ids).toEqual([ofOther.model.id]);
+    } finally {
+      await db.destroy();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
