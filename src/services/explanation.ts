@@ -276,32 +276,32 @@ export interface NamedExplanation extends Omit<Explanation, "words"> {
  */
 export class ExplanationService {
   readonly #inference: InferenceService;
-  readonly #stats: LruCache<string, ItemWordStats>;
-  readonly #tokenizers: LruCache<string, (text: string) => string[]>;
+  readonly #stats: LruCache<number, ItemWordStats>;
+  readonly #tokenizers: LruCache<number, (text: string) => string[]>;
 
   constructor(options: { dataSource: DataSource; inference: InferenceService; datasetsCached?: number }) {
     this.#inference = options.inference;
     this.#stats = new LruCache({
       capacity: options.datasetsCached ?? 2,
-      load: (name) => this.#loadStats(options.dataSource, name),
+      load: (datasetId) => this.#loadStats(options.dataSource, datasetId),
     });
     this.#tokenizers = new LruCache({
       capacity: 16,
-      load: async (name) => {
-        const stopWords = stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, name).options));
+      load: async (datasetId) => {
+        const stopWords = stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, datasetId).options));
         return (text: string) => tokenize(text, stopWords);
       },
     });
   }
 
   /** The tokenizer the dataset was ingested with (same stop words), for texts sent to the API. */
-  tokenizer(datasetName: string): Promise<(text: string) => string[]> {
-    return this.#tokenizers.get(datasetName);
+  tokenizer(datasetId: number): Promise<(text: string) => string[]> {
+    return this.#tokenizers.get(datasetId);
   }
 
-  /** The item word statistics of a dataset (cached). */
-  itemWordStats(datasetName: string): Promise<ItemWordStats> {
-    return this.#stats.get(datasetName);
+  /** The item word statistics of a dataset, by dataset id (cached; a replaced dataset has a new id). */
+  itemWordStats(datasetId: number): Promise<ItemWordStats> {
+    return this.#stats.get(datasetId);
   }
 
   /** Explains many pairs in request order; a failing model fails only its own pairs. */
@@ -322,7 +322,7 @@ export class ExplanationService {
       let pending = statsByModel.get(request.modelId);
       if (pending === undefined) {
         pending = this.#inference.modelWithDataset(request.modelId).then(async ({ loaded, dataset }) => ({
-          stats: await this.itemWordStats(loaded.datasetName),
+          stats: await this.itemWordStats(loaded.datasetId),
           vocabulary: dataset.matrices.vocabulary,
         }));
         statsByModel.set(request.modelId, pending);
@@ -367,11 +367,11 @@ export class ExplanationService {
     return results;
   }
 
-  async #loadStats(dataSource: DataSource, datasetName: string): Promise<ItemWordStats> {
-    const { dataset } = await this.#inference.datasetIndexByName(datasetName);
+  async #loadStats(dataSource: DataSource, datasetId: number): Promise<ItemWordStats> {
+    const dataset = await this.#inference.dataset(datasetId);
     const db = sqliteOf(dataSource);
-    const options = datasetOptionsJson(dataSource, datasetName);
-    const tokenizeReview = await this.tokenizer(datasetName);
+    const options = datasetOptionsJson(dataSource, datasetId);
+    const tokenizeReview = await this.tokenizer(datasetId);
     const counter = new ItemWordCounter({
       numItems: dataset.matrices.itemIds.length,
       vocabulary: dataset.matrices.vocabulary,
@@ -394,11 +394,11 @@ export class ExplanationService {
   }
 }
 
-function datasetOptionsJson(dataSource: DataSource, datasetName: string): { id: number; options: string } {
-  const row = sqliteOf(dataSource).prepare(`SELECT "id", "options" FROM "datasets" WHERE "name" = ?`).get(datasetName) as
+function datasetOptionsJson(dataSource: DataSource, datasetId: number): { id: number; options: string } {
+  const row = sqliteOf(dataSource).prepare(`SELECT "id", "options" FROM "datasets" WHERE "id" = ?`).get(datasetId) as
     | { id: number; options: string }
     | undefined;
-  invariant(row !== undefined, `dataset "${datasetName}" of a loaded model exists`);
+  invariant(row !== undefined, `dataset ${datasetId} of a loaded model exists`);
   return row;
 }
 

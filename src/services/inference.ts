@@ -65,7 +65,8 @@ export const DEFAULT_INFERENCE_CACHE_SIZES: InferenceCacheSizes = Object.freeze(
 /** Scores items and words for users of trained models, through bounded caches. */
 export class InferenceService {
   readonly #models: LruCache<number, LoadedModel>;
-  readonly #datasets: LruCache<string, DatasetIndex>;
+  /** Keyed by dataset id: a re-ingested (replaced) dataset gets a new id, so nothing cached goes stale. */
+  readonly #datasets: LruCache<number, DatasetIndex>;
   /** Engine calls waiting for the next turn of the event loop, by what they compute (model and kind). */
   readonly #pending = new Map<string, PendingCall>();
   /** Models in use by running work: an evicted one is disposed only when its last user is done. */
@@ -73,7 +74,7 @@ export class InferenceService {
 
   constructor(options: {
     loadModel: (modelId: number) => Promise<LoadedModel>;
-    loadDataset: (name: string) => Promise<DatasetMatrices>;
+    loadDataset: (datasetId: number) => Promise<DatasetMatrices>;
     sizes?: InferenceCacheSizes;
   }) {
     const sizes = options.sizes ?? DEFAULT_INFERENCE_CACHE_SIZES;
@@ -88,7 +89,7 @@ export class InferenceService {
     });
     this.#datasets = new LruCache({
       capacity: sizes.datasets,
-      load: async (name) => indexDataset(await options.loadDataset(name)),
+      load: async (datasetId) => indexDataset(await options.loadDataset(datasetId)),
     });
   }
 
@@ -97,20 +98,15 @@ export class InferenceService {
     return this.#models.get(modelId);
   }
 
-  /** The dataset index by name (from the cache when held). */
-  dataset(name: string): Promise<DatasetIndex> {
-    return this.#datasets.get(name);
-  }
-
-  /** The dataset index by name, wrapped like modelWithDataset's. */
-  async datasetIndexByName(name: string): Promise<{ dataset: DatasetIndex }> {
-    return { dataset: await this.dataset(name) };
+  /** The dataset index by dataset id (from the cache when held). */
+  dataset(datasetId: number): Promise<DatasetIndex> {
+    return this.#datasets.get(datasetId);
   }
 
   /** The model and its dataset together. */
   async modelWithDataset(modelId: number): Promise<{ loaded: LoadedModel; dataset: DatasetIndex }> {
     const loaded = await this.model(modelId);
-    return { loaded, dataset: await this.dataset(loaded.datasetName) };
+    return { loaded, dataset: await this.dataset(loaded.datasetId) };
   }
 
   /**
@@ -123,7 +119,7 @@ export class InferenceService {
     this.#leases.set(loaded, lease);
     lease.busy += 1;
     try {
-      return await work(loaded, await this.dataset(loaded.datasetName));
+      return await work(loaded, await this.dataset(loaded.datasetId));
     } finally {
       lease.busy -= 1;
       if (lease.busy === 0) {
@@ -139,8 +135,8 @@ export class InferenceService {
   }
 
   /** Forgets a dataset's matrices (after it changed). */
-  evictDataset(name: string): void {
-    this.#datasets.delete(name);
+  evictDataset(datasetId: number): void {
+    this.#datasets.delete(datasetId);
   }
 
   /** Releases every cached model. */

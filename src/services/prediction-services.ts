@@ -49,7 +49,7 @@ export function createPredictionServices(options: {
   config: Pick<AppConfig, "dbPath" | "modelsDir">;
   /** Overrides of the loaders (tests count checkpoint reads through them). */
   loadModel?: (modelId: number) => Promise<LoadedModel>;
-  loadDataset?: (name: string) => Promise<DatasetMatrices>;
+  loadDataset?: (datasetId: number) => Promise<DatasetMatrices>;
   sizes?: InferenceCacheSizes;
   /** The training-job worker script (tests may substitute one speaking the same protocol). */
   jobWorkerPath?: string;
@@ -57,7 +57,7 @@ export function createPredictionServices(options: {
   const { dataSource, config } = options;
   const inference = new InferenceService({
     loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId })),
-    loadDataset: options.loadDataset ?? ((name) => loadDatasetMatrices(dataSource, name)),
+    loadDataset: options.loadDataset ?? ((datasetId) => loadDatasetMatrices(dataSource, datasetId)),
     sizes: options.sizes,
   });
   const explanations = new ExplanationService({ dataSource, inference });

@@ -140,7 +140,7 @@ export class PredictionResolver {
     const loaded = await modelForUser({ context, user, modelId });
     const prediction = predictionOf(context);
     const distribution = await prediction.loaders.wordDistribution.load({ modelId: loaded.modelId, row: user.rowIndex });
-    const { matrices } = await prediction.services.inference.dataset(loaded.datasetName);
+    const { matrices } = await prediction.services.inference.dataset(loaded.datasetId);
     return Array.from(topK({ scores: distribution, k }), (w) => ({
       word: matrices.vocabulary[w],
       probability: distribution[w],
@@ -242,7 +242,7 @@ export class TextRecommendationResolver {
     checkText(text);
     const { services } = predictionOf(context);
     const loaded = await services.inference.model(parseId(modelId, "Model"));
-    const tokenize = await services.explanations.tokenizer(loaded.datasetName);
+    const tokenize = await services.explanations.tokenizer(loaded.datasetId);
     const result = await services.inference.recommendForText({ modelId: loaded.modelId, text, k, tokenize });
     return {
       items: result.items.map((r) => ({ ...r, modelId: loaded.modelId, datasetId: loaded.datasetId })),
