@@ -176,6 +176,7 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     }),
   );
   let model: VcmModel | undefined;
+  let savedDir: string | undefined;
   try {
     const dir = checkpointDir(modelsDir, row.id);
     if (await pathExists(dir)) {
@@ -197,12 +198,16 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     options.onPhase?.("saving", row.id);
     const dataset: DatasetReference = { id: matrices.datasetId, name: matrices.name, fingerprint };
     await saveCheckpoint({ dir, snapshot: model.snapshot(), dataset, extra: { modelId: row.id } });
+    savedDir = dir;
+    options.signal?.throwIfAborted();
     options.onPhase?.("evaluating", row.id);
     const metrics: TestMetrics = {
       vcm: metricMap(evaluateOnTest({ model, matrices, mode: "vcm" })),
       ...(hasTextModel(variant) ? { "vcm-cd": metricMap(evaluateOnTest({ model, matrices, mode: "vcm-cd" })) } : {}),
     };
     const history = [...model.history];
+    // A cancel that arrived while saving or evaluating still wins: the model is not published.
+    options.signal?.throwIfAborted();
     Object.assign(row, {
       status: "ready",
       backend: model.backend,
@@ -217,6 +222,8 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
   } catch (error) {
     const reason = error instanceof UserError ? error.message : error instanceof Error && error.name === "AbortError" ? "Training was cancelled." : "Training failed with an internal error.";
     await repo.update({ id: row.id }, { status: "failed", error: reason });
+    // A failed model is never loaded, so its checkpoint (if it got that far) would only be litter.
+    if (savedDir !== undefined) await fs.rm(savedDir, { recursive: true, force: true });
     throw error;
   } finally {
     model?.dispose();

@@ -199,6 +199,28 @@ describe("training service", () => {
     expect(notReady.message).toMatch(/training failed \(Training was cancelled\.\)/);
   });
 
+  it("honours a cancel that arrives while the checkpoint is saved: no ready model, no checkpoint left", async () => {
+    const controller = new AbortController();
+    let id: number | undefined;
+    await expect(
+      trainAndSave({
+        dataSource: db,
+        datasetName: "tiny",
+        variant: "vcm",
+        config: SMALL,
+        modelsDir,
+        signal: controller.signal,
+        onPhase: (phase, modelId) => {
+          id = modelId;
+          if (phase === "saving") controller.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ name: "AbortError" });
+    const row = await db.getRepository(TrainedModel).findOneByOrFail({ id: id! });
+    expect(row).toMatchObject({ status: "failed", error: "Training was cancelled.", checkpointPath: null });
+    await expect(fs.access(path.join(modelsDir, `model-${id}`))).rejects.toThrow();
+  });
+
   it("reports a damaged checkpoint or a changed dataset as a sentence, not a crash", async () => {
     const { model } = await trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm-se", config: { ...SMALL, epochs: 1 }, modelsDir });
     const weights = path.join(model.checkpointPath!, "weights.bin");
