@@ -72,7 +72,8 @@ export async function ingestDataset(
   const stopWords = stopWordSet(stopWordLanguages);
   const onProgress = options.onProgress ?? (() => undefined);
   const db = sqliteOf(dataSource);
-  assertReplaceAllowed(db, name, options.replace ?? false);
+  // Refuse a name clash before the long parse; the write transaction checks again.
+  existingDatasetId(db, name, options.replace ?? false);
 
   const staging = createStagingTables(db);
   try {
@@ -148,11 +149,13 @@ export async function ingestDataset(
   }
 }
 
-function assertReplaceAllowed(db: BetterSqlite3.Database, name: string, replace: boolean): void {
-  const existing = db.prepare("SELECT id FROM datasets WHERE name = ?").get(name);
+/** The id of the dataset already named `name`, if any; CONFLICT when it exists and replacing was not asked for. */
+function existingDatasetId(db: BetterSqlite3.Database, name: string, replace: boolean): number | undefined {
+  const existing = db.prepare("SELECT id FROM datasets WHERE name = ?").get(name) as { id: number } | undefined;
   if (existing !== undefined && !replace) {
     throw new UserError(ErrorCode.CONFLICT, `A dataset named "${name}" already exists; pass --replace to ingest it again, or choose another name.`);
   }
+  return existing?.id;
 }
 
 /** What replacing a dataset removed: its trained models' count and checkpoint folders. */
@@ -163,15 +166,12 @@ interface RemovedDataset {
 
 /** Deletes the old dataset inside the write transaction (its rows cascade); null when there was none. */
 function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boolean): RemovedDataset | null {
-  const existing = db.prepare("SELECT id FROM datasets WHERE name = ?").get(name) as { id: number } | undefined;
-  if (existing === undefined) return null;
-  if (!replace) {
-    throw new UserError(ErrorCode.CONFLICT, `A dataset named "${name}" already exists; pass --replace to ingest it again, or choose another name.`);
-  }
+  const existingId = existingDatasetId(db, name, replace);
+  if (existingId === undefined) return null;
   const models = db
     .prepare("SELECT checkpoint_path AS path FROM trained_models WHERE dataset_id = ?")
-    .all(existing.id) as Array<{ path: string | null }>;
-  db.prepare("DELETE FROM datasets WHERE id = ?").run(existing.id);
+    .all(existingId) as Array<{ path: string | null }>;
+  db.prepare("DELETE FROM datasets WHERE id = ?").run(existingId);
   return {
     models: models.length,
     checkpointPaths: models.flatMap((m) => (m.path === null ? [] : [m.path])),
