@@ -76,7 +76,7 @@ export async function saveCheckpoint(options: {
 }): Promise<CheckpointManifest> {
   const { snapshot } = options;
   const dir = path.resolve(options.dir);
-  if (await exists(dir)) {
+  if (await pathExists(dir)) {
     throw new UserError(ErrorCode.CONFLICT, `A checkpoint already exists at ${dir}; choose another folder or delete it first.`);
   }
   await fs.mkdir(path.dirname(dir), { recursive: true });
@@ -159,7 +159,7 @@ export async function readManifest(dir: string): Promise<CheckpointManifest> {
   try {
     text = await fs.readFile(path.join(folder, MANIFEST_FILE), "utf8");
   } catch {
-    const what = (await exists(folder)) ? `has no ${MANIFEST_FILE}` : "does not exist";
+    const what = (await pathExists(folder)) ? `has no ${MANIFEST_FILE}` : "does not exist";
     throw new UserError(ErrorCode.NOT_FOUND, `No checkpoint found: ${folder} ${what}; train the model again or check VCM_MODELS_DIR.`);
   }
   let parsed: unknown;
@@ -244,7 +244,8 @@ function readFloat32(bytes: Buffer, offset: number, length: number): Float32Arra
   return out;
 }
 
-async function exists(p: string): Promise<boolean> {
+/** True when something (file or folder) is at `p`. */
+export async function pathExists(p: string): Promise<boolean> {
   try {
     await fs.access(p);
     return true;

@@ -11,7 +11,7 @@ import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel, type MetricMap, type TestMetrics } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef, loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { initBackend } from "../engine/backend.ts";
-import { loadCheckpoint, saveCheckpoint, type CheckpointManifest, type DatasetReference } from "../engine/checkpoint.ts";
+import { loadCheckpoint, pathExists, saveCheckpoint, type CheckpointManifest, type DatasetReference } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import { evaluateRanking, type RankingEvaluation } from "../engine/evaluate.ts";
 import { VcmModel } from "../engine/model.ts";
@@ -227,15 +227,6 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     throw error;
   } finally {
     model?.dispose();
-  }
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await fs.access(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 
