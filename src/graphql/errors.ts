@@ -26,11 +26,6 @@ export function codedError(code: ErrorCode, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code, http: { status: HTTP_STATUS[code] } } });
 }
 
-/** NOT_FOUND with a sentence that names what was looked up. */
-export function notFoundError(message: string): GraphQLError {
-  return codedError(ErrorCode.NOT_FOUND, message);
-}
-
 /** BAD_USER_INPUT with a sentence that says what to change. */
 export function badUserInputError(message: string): GraphQLError {
   return codedError(ErrorCode.BAD_USER_INPUT, message);

@@ -6,8 +6,6 @@ import { User } from "./user.entity.ts";
 /** The split a click was assigned to (60/20/20 per user). */
 export type ClickSplit = "train" | "validation" | "test";
 
-export const CLICK_SPLITS: ReadonlyArray<ClickSplit> = ["train", "validation", "test"];
-
 /** One distinct (user, item) click after binarisation, deduplication and filtering. */
 @Entity({ name: "clicks" })
 @Index("IDX_clicks_user_item", ["userId", "itemId"], { unique: true })

@@ -5,14 +5,6 @@ import { Dataset } from "./dataset.entity.ts";
 /** Life cycle of a training job started through the API. */
 export type TrainingJobStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
-export const TRAINING_JOB_STATUSES: ReadonlyArray<TrainingJobStatus> = [
-  "queued",
-  "running",
-  "succeeded",
-  "failed",
-  "cancelled",
-];
-
 /** A training run requested through the API; it runs in a child process and reports each epoch here. */
 @Entity({ name: "training_jobs" })
 @Index("IDX_training_jobs_status", ["status"])
