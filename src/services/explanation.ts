@@ -288,7 +288,7 @@ export class ExplanationService {
     this.#tokenizers = new LruCache({
       capacity: 16,
       load: async (datasetId) => {
-        const stopWords = stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, datasetId).options));
+        const stopWords = stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, datasetId)));
         return (text: string) => tokenize(text, stopWords);
       },
     });
@@ -370,7 +370,6 @@ export class ExplanationService {
   async #loadStats(dataSource: DataSource, datasetId: number): Promise<ItemWordStats> {
     const dataset = await this.#inference.dataset(datasetId);
     const db = sqliteOf(dataSource);
-    const options = datasetOptionsJson(dataSource, datasetId);
     const tokenizeReview = await this.tokenizer(datasetId);
     const counter = new ItemWordCounter({
       numItems: dataset.matrices.itemIds.length,
@@ -383,7 +382,7 @@ export class ExplanationService {
     );
     // Pages with a turn of the event loop between them, so other requests are answered meanwhile.
     for (let after = 0; ; ) {
-      const rows = page.all(options.id, after) as Array<{ id: number; item: number; text: string }>;
+      const rows = page.all(datasetId, after) as Array<{ id: number; item: number; text: string }>;
       for (const row of rows) counter.add(row.item, row.text);
       if (rows.length < REVIEWS_PER_PAGE) break;
       after = rows[rows.length - 1].id;
@@ -394,12 +393,13 @@ export class ExplanationService {
   }
 }
 
-function datasetOptionsJson(dataSource: DataSource, datasetId: number): { id: number; options: string } {
-  const row = sqliteOf(dataSource).prepare(`SELECT "id", "options" FROM "datasets" WHERE "id" = ?`).get(datasetId) as
-    | { id: number; options: string }
+/** The options JSON a dataset was ingested with. */
+function datasetOptionsJson(dataSource: DataSource, datasetId: number): string {
+  const row = sqliteOf(dataSource).prepare(`SELECT "options" FROM "datasets" WHERE "id" = ?`).get(datasetId) as
+    | { options: string }
     | undefined;
   invariant(row !== undefined, `dataset ${datasetId} of a loaded model exists`);
-  return row;
+  return row.options;
 }
 
 /** The stop-word languages a dataset was ingested with (its options), or the default. */
