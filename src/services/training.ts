@@ -286,6 +286,13 @@ function checkSameDataset(row: TrainedModel, matrices: DatasetMatrices): void {
   }
 }
 
+/** BAD_USER_INPUT when a saved model cannot be evaluated in the mode asked for (vcm-cd needs a text model). */
+function assertModeFits(row: TrainedModel, mode: PredictionMode): void {
+  if (mode === "vcm-cd" && !hasTextModel(row.variant as Variant)) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `Model ${row.id} is the popularity baseline, which has no text model and so no vcm-cd mode; use --mode vcm.`);
+  }
+}
+
 /** Evaluates one saved model on already loaded matrices of its dataset. */
 async function evaluateWith(options: {
   dataSource: DataSource;
@@ -294,9 +301,7 @@ async function evaluateWith(options: {
   mode: PredictionMode;
 }): Promise<ModelEvaluation> {
   const { row, matrices, mode } = options;
-  if (mode === "vcm-cd" && !hasTextModel(row.variant as Variant)) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `Model ${row.id} is the popularity baseline, which has no text model and so no vcm-cd mode; use --mode vcm.`);
-  }
+  assertModeFits(row, mode);
   checkSameDataset(row, matrices);
   const loaded = await loadModel({ dataSource: options.dataSource, modelId: row.id });
   try {
@@ -323,9 +328,7 @@ export async function evaluateSavedModel(options: {
 }): Promise<ModelEvaluation> {
   const mode = parseMode(options.mode ?? "vcm");
   const row = await findModelRow(options.dataSource, options.modelId);
-  if (mode === "vcm-cd" && !hasTextModel(row.variant as Variant)) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `Model ${row.id} is the popularity baseline, which has no text model and so no vcm-cd mode; use --mode vcm.`);
-  }
+  assertModeFits(row, mode);
   assertReady(row);
   const matrices = await loadDatasetMatrices(options.dataSource, row.datasetId);
   return evaluateWith({ dataSource: options.dataSource, row, matrices, mode });
