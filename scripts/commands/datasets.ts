@@ -1,8 +1,7 @@
 import type { Command } from "commander";
-import { loadAppConfig } from "../../src/config.ts";
-import { openDatabase } from "../../src/db/data-source.ts";
 import { listDatasets, type DatasetStats } from "../../src/services/datasets.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
+import { withDatabase } from "../with-database.ts";
 
 /** `vcm datasets`: what is ingested, with the paper's Table 1 statistics. */
 export const datasetsCommand: CommandModule = {
@@ -15,14 +14,7 @@ export const datasetsCommand: CommandModule = {
       .action(async (flags: { db?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
-          body: async () => {
-            const dataSource = await openDatabase(loadAppConfig({ dbPath: flags.db }).dbPath);
-            try {
-              return { datasets: await listDatasets(dataSource) };
-            } finally {
-              await dataSource.destroy();
-            }
-          },
+          body: () => withDatabase(flags, async (dataSource) => ({ datasets: await listDatasets(dataSource) })),
           text: ({ datasets }) => formatDatasets(datasets),
         });
       });

@@ -1,11 +1,10 @@
 import type { Command } from "commander";
-import { loadAppConfig } from "../../src/config.ts";
 import { resolveSyntheticOptions, syntheticSource } from "../../src/data/generate.ts";
-import { openDatabase } from "../../src/db/data-source.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
 import { numberOption } from "../options.ts";
 import { createIngestProgress } from "../progress.ts";
+import { withDatabase } from "../with-database.ts";
 import { formatIngestSummary } from "./ingest.ts";
 
 interface GenerateFlags {
@@ -47,19 +46,19 @@ export const generateCommand: CommandModule = {
               seed: numberOption(flags.seed, { flag: "--seed" }),
               topics: numberOption(flags.topics, { flag: "--topics" }),
             });
-            const dataSource = await openDatabase(loadAppConfig({ dbPath: flags.db }).dbPath);
-            try {
-              return await ingestDataset(dataSource, {
-                name: flags.dataset,
-                source: syntheticSource(options),
-                replace: flags.replace === true,
-                preprocess: { vocabSize: options.vocab, seed: options.seed },
-                onProgress: progress.onProgress,
-              });
-            } finally {
-              progress.stop();
-              await dataSource.destroy();
-            }
+            return withDatabase(flags, async (dataSource) => {
+              try {
+                return await ingestDataset(dataSource, {
+                  name: flags.dataset,
+                  source: syntheticSource(options),
+                  replace: flags.replace === true,
+                  preprocess: { vocabSize: options.vocab, seed: options.seed },
+                  onProgress: progress.onProgress,
+                });
+              } finally {
+                progress.stop();
+              }
+            });
           },
           text: formatIngestSummary,
         });

@@ -3,13 +3,12 @@ import type { RecordSource } from "../../src/data/source.ts";
 import { amazonSource } from "../../src/data/parsers/amazon.ts";
 import { tsvSource } from "../../src/data/parsers/tsv.ts";
 import { yelpSource } from "../../src/data/parsers/yelp.ts";
-import { loadAppConfig } from "../../src/config.ts";
-import { openDatabase } from "../../src/db/data-source.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { ingestDataset, type IngestSummary } from "../../src/services/ingest.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
 import { numberOption } from "../options.ts";
 import { createIngestProgress } from "../progress.ts";
+import { withDatabase } from "../with-database.ts";
 
 interface IngestFlags {
   dataset: string;
@@ -54,26 +53,26 @@ export const ingestCommand: CommandModule = {
           json: flags.json === true,
           body: async () => {
             const source = sourceFor(flags);
-            const dataSource = await openDatabase(loadAppConfig({ dbPath: flags.db }).dbPath);
-            try {
-              return await ingestDataset(dataSource, {
-                name: flags.dataset,
-                source,
-                replace: flags.replace === true,
-                stopWordLanguages: (flags.stopWords ?? "eng").split(",").map((s) => s.trim()).filter(Boolean),
-                preprocess: {
-                  minRating: numberOption(flags.minRating, { flag: "--min-rating", integer: false }),
-                  minUserClicks: numberOption(flags.minUserClicks, { flag: "--min-user-clicks" }),
-                  minItemUsers: numberOption(flags.minItemUsers, { flag: "--min-item-users" }),
-                  vocabSize: numberOption(flags.vocabSize, { flag: "--vocab-size" }),
-                  seed: numberOption(flags.seed, { flag: "--seed" }),
-                },
-                onProgress: progress.onProgress,
-              });
-            } finally {
-              progress.stop();
-              await dataSource.destroy();
-            }
+            return withDatabase(flags, async (dataSource) => {
+              try {
+                return await ingestDataset(dataSource, {
+                  name: flags.dataset,
+                  source,
+                  replace: flags.replace === true,
+                  stopWordLanguages: (flags.stopWords ?? "eng").split(",").map((s) => s.trim()).filter(Boolean),
+                  preprocess: {
+                    minRating: numberOption(flags.minRating, { flag: "--min-rating", integer: false }),
+                    minUserClicks: numberOption(flags.minUserClicks, { flag: "--min-user-clicks" }),
+                    minItemUsers: numberOption(flags.minItemUsers, { flag: "--min-item-users" }),
+                    vocabSize: numberOption(flags.vocabSize, { flag: "--vocab-size" }),
+                    seed: numberOption(flags.seed, { flag: "--seed" }),
+                  },
+                  onProgress: progress.onProgress,
+                });
+              } finally {
+                progress.stop();
+              }
+            });
           },
           text: formatIngestSummary,
         });

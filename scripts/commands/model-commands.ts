@@ -3,9 +3,7 @@
  * that parse flags, open the database and print a table (or one JSON line with --json).
  */
 import type { Command } from "commander";
-import type { DataSource } from "typeorm";
 import { loadAppConfig } from "../../src/config.ts";
-import { openDatabase } from "../../src/db/data-source.ts";
 import type { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
 import type { VcmConfig } from "../../src/engine/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
@@ -19,6 +17,7 @@ import {
   trainAndSave,
 } from "../../src/services/training.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
+import { withDatabase } from "../with-database.ts";
 
 /** Flags of `vcm train` that map onto VcmConfig fields, with the kind of number each takes. */
 const CONFIG_FLAGS: ReadonlyArray<{ flag: string; key: keyof VcmConfig; kind: "int" | "float"; help: string }> = [
@@ -237,17 +236,6 @@ function table(rows: ReadonlyArray<ReadonlyArray<string>>): string {
 
 function fmt(value: number | null | undefined, digits: number): string {
   return value === null || value === undefined || Number.isNaN(value) ? "–" : value.toFixed(digits);
-}
-
-/** Opens the database for one command and always closes it. */
-async function withDatabase<T>(opts: DbOptions, body: (dataSource: DataSource) => Promise<T>): Promise<T> {
-  const config = loadAppConfig({ dbPath: opts.db });
-  const dataSource = await openDatabase(config.dbPath);
-  try {
-    return await body(dataSource);
-  } finally {
-    await dataSource.destroy();
-  }
 }
 
 function parseModelId(raw: string): number {
