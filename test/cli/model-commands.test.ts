@@ -1,39 +1,22 @@
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runVcm, type VcmRun } from "./run-vcm.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-cli-models-"));
-const bin = path.resolve("scripts", "vcm.js");
 const env = { ...process.env, VCM_DB: path.join(dir, "cli.sqlite"), VCM_MODELS_DIR: path.join(dir, "models"), VCM_BACKEND: "wasm" };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** The last stdout line parsed as JSON ({} when it is not JSON). */
-  last: Record<string, any>;
-}
-
-function vcm(args: string[]): Run {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env });
-  const lines = result.stdout.trim().split("\n");
-  let last: Record<string, any> = {};
-  try {
-    last = JSON.parse(lines[lines.length - 1]);
-  } catch {
-    last = {};
-  }
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, last };
+function vcm(args: string[]): VcmRun {
+  return runVcm(args, env);
 }
 
 const METRICS = ["ndcg@10", "ndcg@20", "ndcg@50", "ndcg@100", "recall@10", "recall@20", "recall@50", "recall@100"];
 const SMALL = ["--epochs", "2", "--latent-dim", "8", "--hidden-x", "32", "--hidden-y", "32", "--batch-size", "50", "--anneal-steps", "20"];
 
 describe("vcm train / evaluate / compare / models through the real bin", () => {
-  let trained: Run;
-  let popularity: Run;
+  let trained: VcmRun;
+  let popularity: VcmRun;
 
   beforeAll(() => {
     const generated = vcm(["generate", "--dataset", "tiny", "--users", "200", "--items", "150", "--vocab", "300", "--json"]);

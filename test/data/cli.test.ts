@@ -1,25 +1,17 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
+import { runVcm, VCM_BIN, type VcmRun } from "../cli/run-vcm.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-cli-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const bin = path.resolve("scripts", "vcm.js");
 const dbPath = path.join(dir, "cli.sqlite");
 
-function vcm(args: string[]): { code: number | null; stdout: string; stderr: string; last: Record<string, unknown> } {
-  const result = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", env: { ...process.env, VCM_DB: dbPath } });
-  const lines = result.stdout.trim().split("\n");
-  let last: Record<string, unknown> = {};
-  try {
-    last = JSON.parse(lines[lines.length - 1]);
-  } catch {
-    last = {};
-  }
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr, last };
+function vcm(args: string[]): VcmRun {
+  return runVcm(args, { ...process.env, VCM_DB: dbPath });
 }
 
 describe("vcm CLI through the real bin", () => {
@@ -62,7 +54,7 @@ describe("vcm CLI through the real bin", () => {
       lines.push(JSON.stringify({ reviewerID: `u${k % 3000}`, asin: `i${(k * 7) % 500}`, overall: 5, reviewText: "solid coffee beans and a friendly barista ".repeat(4) }));
     }
     fs.writeFileSync(reviews, `${lines.join("\n")}\n`);
-    const child = spawn(process.execPath, [bin, "ingest", "--dataset", "syn", "--replace", "--format", "amazon", "--reviews", reviews, "--db", dbPath]);
+    const child = spawn(process.execPath, [VCM_BIN, "ingest", "--dataset", "syn", "--replace", "--format", "amazon", "--reviews", reviews, "--db", dbPath]);
     await new Promise<void>((resolve) => {
       child.stderr.on("data", (chunk: Buffer) => {
         if (chunk.toString().includes("reading")) child.kill("SIGKILL");
