@@ -64,20 +64,20 @@ async function main(): Promise<void> {
   const order = rng.permutation(users);
   let batchStart = 0;
   const timings: StepTimings = { batchMs: 0, gradientsMs: 0, adamMs: 0 };
-  const step = (): void => {
+  const step = async (): Promise<void> => {
     if (batchStart + config.batchSize > users) batchStart = 0;
     const rows = order.subarray(batchStart, batchStart + config.batchSize);
     batchStart += config.batchSize;
-    trainStep({ params, names, adam, part: "vcm", beta: 0.2, rows, rng, train, words, config, timings });
+    await trainStep({ params, names, adam, part: "vcm", beta: 0.2, rows, rng, train, words, config, timings });
   };
   const parameters = names.reduce((s, n) => s + params.get(n)!.size, 0);
   console.log(`backend=${backend}${nativeMatMulEnabled() ? " (matMul through native OpenBLAS)" : ""} users=${users} items=${train.cols} vocab=${words.cols} parameters=${parameters} batch=${config.batchSize}`);
-  for (let i = 0; i < 2; i += 1) step();
+  for (let i = 0; i < 2; i += 1) await step();
   Object.assign(timings, { batchMs: 0, gradientsMs: 0, adamMs: 0 });
   const times: number[] = [];
   for (let i = 0; i < Number(a.steps); i += 1) {
     const t0 = performance.now();
-    step();
+    await step();
     times.push(performance.now() - t0);
   }
   times.sort((x, y) => x - y);
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
 
   // Adam runs outside the kernels tfjs profiles, so it is timed on its own.
   const t0 = performance.now();
-  const profile = await tf.profile(() => step());
+  const profile = await tf.profile(step);
   const total = performance.now() - t0;
   const byKernel = new Map<string, { ms: number; calls: number }>();
   for (const k of profile.kernels) {

@@ -1,7 +1,7 @@
 import path from "node:path";
 
 /** Backends the engine can be forced onto with VCM_BACKEND. */
-export type BackendChoice = "tensorflow" | "wasm" | "cpu";
+export type BackendChoice = "webgpu" | "wasm" | "cpu" | "tensorflow";
 
 /** Application settings: the only place that reads process.env. */
 export interface AppConfig {
@@ -15,8 +15,13 @@ export interface AppConfig {
   readonly backend: BackendChoice | undefined;
   /** Bearer token required by mutations when set (VCM_ADMIN_TOKEN). */
   readonly adminToken: string | undefined;
-  /** Use the native OpenBLAS matMul addon on wasm when it is built (VCM_NATIVE_MATMUL=off disables it). */
+  /** Use the native OpenBLAS kernels on wasm when they are built (VCM_NATIVE_MATMUL=off disables them). */
   readonly nativeMatMul: boolean;
+  /**
+   * Dawn flags for the webgpu backend (VCM_WEBGPU_FLAGS, comma-separated, e.g. `adapter=NVIDIA,backend=vulkan`);
+   * empty lets Dawn list every adapter and tfjs take the high-performance one.
+   */
+  readonly webgpuFlags: ReadonlyArray<string>;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
@@ -26,9 +31,10 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   backend: undefined,
   adminToken: undefined,
   nativeMatMul: true,
+  webgpuFlags: Object.freeze([]),
 });
 
-const BACKENDS: ReadonlyArray<BackendChoice> = ["tensorflow", "wasm", "cpu"];
+const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
 
 /** Reads the environment (and explicit overrides) into a frozen AppConfig, rejecting bad values. */
 export function loadAppConfig(
@@ -50,5 +56,6 @@ export function loadAppConfig(
     backend: overrides.backend ?? (backendEnv as BackendChoice | undefined),
     adminToken: overrides.adminToken ?? (env.VCM_ADMIN_TOKEN || undefined),
     nativeMatMul: overrides.nativeMatMul ?? !["off", "0", "false", "no"].includes((env.VCM_NATIVE_MATMUL ?? "").trim().toLowerCase()),
+    webgpuFlags: Object.freeze([...(overrides.webgpuFlags ?? (env.VCM_WEBGPU_FLAGS ?? "").split(",").map((f) => f.trim()).filter((f) => f !== ""))]),
   });
 }

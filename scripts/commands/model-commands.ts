@@ -81,6 +81,7 @@ export const modelCommands: CommandModule = {
                 dataset: opts.dataset,
                 variant: model.variant,
                 backend: model.backend,
+                device: model.device,
                 bestEpoch: model.bestEpoch,
                 epochs: model.history.length,
                 secondsPerEpoch: model.secondsPerEpoch,
@@ -92,7 +93,7 @@ export const modelCommands: CommandModule = {
           },
           text: (r) =>
             [
-              `model ${r.modelId}: ${r.variant} on "${r.dataset}", backend ${r.backend}`,
+              `model ${r.modelId}: ${r.variant} on "${r.dataset}", backend ${r.backend} (${r.device ?? "device not recorded"})`,
               `best epoch ${r.bestEpoch} of ${r.epochs}, ${r.secondsPerEpoch === null ? "–" : r.secondsPerEpoch.toFixed(2)} s per epoch`,
               `checkpoint ${r.checkpoint}`,
               metricTable({ vcm: r.metrics, ...(r.metricsCd ? { "vcm-cd": r.metricsCd } : {}) }),
@@ -194,6 +195,7 @@ function modelSummary(m: TrainedModel) {
     variant: m.variant,
     status: m.status,
     backend: m.backend,
+    device: m.device,
     bestEpoch: m.bestEpoch,
     epochs: m.history.length,
     secondsPerEpoch: m.secondsPerEpoch,

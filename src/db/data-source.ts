@@ -6,6 +6,7 @@ import type { AbstractSqliteDriver } from "typeorm/driver/sqlite-abstract/Abstra
 import { InitialSchema1764200000000 } from "../../migrations/1764200000000-InitialSchema.ts";
 import { TrainedModels1764300000000 } from "../../migrations/1764300000000-TrainedModels.ts";
 import { TrainingJobs1764400000000 } from "../../migrations/1764400000000-TrainingJobs.ts";
+import { ModelDevice1764500000000 } from "../../migrations/1764500000000-ModelDevice.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { Item } from "./entities/item.entity.ts";
@@ -20,7 +21,7 @@ import { Word } from "./entities/word.entity.ts";
 export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob];
 
 /** Every migration, in order; a schema change adds its migration class at the end. */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000];
 
 /** A TypeORM data source over the SQLite file (not yet initialised; openDatabase does that). */
 export function createDataSource(dbPath: string): DataSource {

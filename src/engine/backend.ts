@@ -1,6 +1,8 @@
 /**
- * Picks the TensorFlow.js backend at start (DESIGN.md §5): native libtensorflow on a GPU, native
- * on the CPU, WebAssembly, or the pure-JS kernels, in that order of speed, and says which on stderr.
+ * Picks the TensorFlow.js backend at start (DESIGN.md §5) and says which on stderr: WebGPU through
+ * Dawn when it finds a hardware adapter, else WebAssembly (with the native OpenBLAS kernels when they
+ * are built), else the pure-JS kernels. VCM_BACKEND forces one; `tensorflow` (tfjs-node with a
+ * libtensorflow of one's own) is only ever an explicit choice, since its download is gone.
  */
 import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
@@ -9,6 +11,7 @@ import { loadAppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "./native-matmul.ts";
 import type { BackendName } from "./types.ts";
+import { openWebGpu, type WebGpuAdapter } from "./webgpu.ts";
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
 const state: {
@@ -17,11 +20,12 @@ const state: {
   announced: Set<string>;
   nativeGpu: boolean;
   wasmPathsSet: boolean;
-} = { pending: undefined, choice: undefined, announced: new Set(), nativeGpu: false, wasmPathsSet: false };
+  adapter: WebGpuAdapter | undefined;
+} = { pending: undefined, choice: undefined, announced: new Set(), nativeGpu: false, wasmPathsSet: false, adapter: undefined };
 
 /**
  * Initialises the backend once (later calls with the same choice return the same answer; an explicit
- * different choice switches). Without a choice, VCM_BACKEND decides, else the fastest that loads.
+ * different choice switches). Without a choice, VCM_BACKEND decides, else the fastest that starts.
  */
 export async function initBackend(choice?: BackendChoice): Promise<BackendName> {
   const app = loadAppConfig();
@@ -30,13 +34,13 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     return state.pending;
   }
   state.choice = wanted;
-  state.pending = select(wanted);
+  state.pending = select(wanted, app.webgpuFlags);
   try {
     const name = await state.pending;
-    // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (npm run build:native).
+    // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (at npm ci, or npm run build:native).
     if (name === "wasm" && app.nativeMatMul) enableNativeMatMul();
     if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
-    const label = name === "wasm" && nativeMatMulEnabled() ? "wasm (matMul through native OpenBLAS)" : name;
+    const label = `${name} (${currentDevice()})`;
     if (!state.announced.has(label)) {
       state.announced.add(label);
       process.stderr.write(`vcm: engine backend ${label}\n`);
@@ -53,20 +57,42 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
 export function currentBackend(): BackendName {
   const name = tf.getBackend();
   if (name === "tensorflow") return state.nativeGpu ? "tensorflow-gpu" : "tensorflow";
-  if (name === "wasm" || name === "cpu") return name;
+  if (name === "webgpu" || name === "wasm" || name === "cpu") return name;
   return "cpu";
 }
 
-async function select(wanted: BackendChoice | "auto"): Promise<BackendName> {
-  if (wanted === "tensorflow" || wanted === "auto") {
-    const native = await loadNative();
-    if (native) return native;
-    if (wanted === "tensorflow") {
-      throw new UserError(
-        ErrorCode.BAD_USER_INPUT,
-        "VCM_BACKEND=tensorflow, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed; install one or choose wasm or cpu",
-      );
+/**
+ * What runs the kernels, in words, as printed at start and stored with each model: the GPU adapter's
+ * vendor and description on webgpu, whether OpenBLAS does the matMuls on wasm.
+ */
+export function currentDevice(): string {
+  const name = currentBackend();
+  if (name === "webgpu" && state.adapter) {
+    const a = state.adapter;
+    return `${[a.vendor, a.description || a.device || a.architecture].filter((s) => s).join(" ")}${a.fallback ? ", software adapter" : ""}`;
+  }
+  if (name === "wasm") return nativeMatMulEnabled() ? "WebAssembly SIMD, matMul and Adam through native OpenBLAS" : "WebAssembly SIMD";
+  if (name === "cpu") return "JavaScript kernels";
+  return state.nativeGpu ? "libtensorflow with CUDA" : "libtensorflow";
+}
+
+async function select(wanted: BackendChoice | "auto", webgpuFlags: ReadonlyArray<string>): Promise<BackendName> {
+  if (wanted === "tensorflow") {
+    if (await loadNative()) return currentBackend();
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      "VCM_BACKEND=tensorflow, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed; they need a libtensorflow of your own (TFJS_NODE_BASE_URI), or choose webgpu, wasm or cpu",
+    );
+  }
+  if (wanted === "webgpu" || wanted === "auto") {
+    // One Dawn instance per process: a second one would run its own event loop beside the first.
+    if (state.adapter && (wanted === "webgpu" || !state.adapter.fallback) && (await tf.setBackend("webgpu"))) return "webgpu";
+    const opened = await openWebGpu({ flags: webgpuFlags, allowFallback: wanted === "webgpu" });
+    if (opened.ok) {
+      state.adapter = opened.adapter;
+      return "webgpu";
     }
+    if (wanted === "webgpu") throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_BACKEND=webgpu, but ${opened.reason}; choose wasm or cpu`);
   }
   if (wanted === "wasm" || wanted === "auto") {
     if (await loadWasm()) return "wasm";
@@ -80,7 +106,7 @@ async function select(wanted: BackendChoice | "auto"): Promise<BackendName> {
 }
 
 /** Loads tfjs-node-gpu, else tfjs-node: never both, since each registers every kernel again. */
-async function loadNative(): Promise<BackendName | undefined> {
+async function loadNative(): Promise<boolean> {
   for (const [pkg, name] of [
     ["@tensorflow/tfjs-node-gpu", "tensorflow-gpu"],
     ["@tensorflow/tfjs-node", "tensorflow"],
@@ -94,11 +120,11 @@ async function loadNative(): Promise<BackendName | undefined> {
     }
     if (await tf.setBackend("tensorflow")) {
       state.nativeGpu = name === "tensorflow-gpu";
-      return name;
+      return true;
     }
-    return undefined;
+    return false;
   }
-  return undefined;
+  return false;
 }
 
 async function loadWasm(): Promise<boolean> {

@@ -42,6 +42,8 @@ export interface CheckpointManifest {
   readonly variant: Variant;
   readonly config: Readonly<Record<string, unknown>>;
   readonly backend: BackendName;
+  /** What ran the kernels (engine/types.ts ModelSnapshot.device); absent in checkpoints written before it. */
+  readonly device?: string;
   readonly numItems: number;
   readonly numWords: number;
   readonly bestEpoch: number;
@@ -89,6 +91,7 @@ export async function saveCheckpoint(options: {
       variant: snapshot.variant,
       config: snapshot.config,
       backend: snapshot.backend,
+      device: snapshot.device,
       numItems: snapshot.numItems,
       numWords: snapshot.numWords,
       bestEpoch: snapshot.bestEpoch,
@@ -143,6 +146,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     variant: manifest.variant,
     config: manifest.config,
     backend: manifest.backend,
+    device: manifest.device,
     numItems: manifest.numItems,
     numWords: manifest.numWords,
     weights,

@@ -21,7 +21,7 @@ export interface RankingEvaluation {
  * Ranks all items for each row from `input` (clicks for "vcm", words for "vcm-cd"), skipping the row's
  * entries in `exclude` (its training clicks), and compares the top R with the row's entries in `heldOut`.
  */
-export function evaluateRanking(options: {
+export async function evaluateRanking(options: {
   model: VcmModel;
   mode: PredictionMode;
   input: CsrMatrix;
@@ -29,7 +29,7 @@ export function evaluateRanking(options: {
   exclude: CsrMatrix;
   ks: ReadonlyArray<number>;
   rows?: ReadonlyArray<number>;
-}): RankingEvaluation {
+}): Promise<RankingEvaluation> {
   const { model, mode, input, heldOut, exclude, ks } = options;
   if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k <= 0)) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, "each cutoff R must be a positive integer");
@@ -53,7 +53,7 @@ export function evaluateRanking(options: {
   const numItems = model.numItems;
   for (let start = 0; start < scored.length; start += chunk) {
     const positions = scored.slice(start, start + chunk);
-    const scores = model.scoreItems({ matrix: input, rows: positions.map((j) => rows[j]) }, mode);
+    const scores = await model.rankingScores({ matrix: input, rows: positions.map((j) => rows[j]) }, mode);
     positions.forEach((j, b) => {
       const r = rows[j];
       const ranked = topK({

@@ -18,6 +18,8 @@ export const POPULARITY_WEIGHT = "popularity.counts";
 interface ModelState {
   readonly config: VcmConfig;
   readonly backend: BackendName;
+  /** What ran the kernels during training, in words (backend.ts currentDevice). */
+  readonly device: string;
   readonly numItems: number;
   readonly numWords: number;
   /** Live parameters (shared with the training loop while it runs). */
@@ -45,7 +47,7 @@ export class VcmModel {
   static fromSnapshot(s: ModelSnapshot): VcmModel {
     const config = resolveVcmConfig({ ...s.config, variant: s.variant });
     const byName = new Map(s.weights.map((w) => [w.name, w]));
-    const base = { config, backend: s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch };
+    const base = { config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch };
     if (s.variant === "popularity") {
       const counts = byName.get(POPULARITY_WEIGHT);
       if (!counts || counts.values.length !== s.numItems) {
@@ -70,20 +72,23 @@ export class VcmModel {
   }
 
   /** Copies the weights out (the best epoch's, once training has finished). */
-  snapshot(): ModelSnapshot {
+  async snapshot(): Promise<ModelSnapshot> {
     this.assertLive();
     const s = this.state;
     const weights: NamedWeight[] = s.popularity
       ? [{ name: POPULARITY_WEIGHT, shape: [s.numItems], values: Float32Array.from(s.popularity) }]
-      : paramSpecs({ numItems: s.numItems, numWords: s.numWords, config: s.config }).map((spec) => ({
-          name: spec.name,
-          shape: [...spec.shape],
-          values: Float32Array.from(s.params.get(spec.name)!.dataSync() as Float32Array),
-        }));
+      : await Promise.all(
+          paramSpecs({ numItems: s.numItems, numWords: s.numWords, config: s.config }).map(async (spec) => ({
+            name: spec.name,
+            shape: [...spec.shape],
+            values: Float32Array.from((await s.params.get(spec.name)!.data()) as Float32Array),
+          })),
+        );
     return {
       variant: s.config.variant,
       config: { ...s.config },
       backend: s.backend,
+      device: s.device,
       numItems: s.numItems,
       numWords: s.numWords,
       weights,
@@ -113,12 +118,29 @@ export class VcmModel {
   get backend(): BackendName {
     return this.state.backend;
   }
+  /** What ran the kernels during training, in words (the GPU adapter on webgpu). */
+  get device(): string {
+    return this.state.device;
+  }
 
   /**
    * Item scores, rows.length × numItems row-major: π = softmax of VAEx's decoder on μx(clicks) for
    * mode "vcm", on μy(words) for "vcm-cd"; train-click counts for the popularity baseline.
    */
-  scoreItems(input: RowsInput, mode: PredictionMode): Float32Array {
+  async scoreItems(input: RowsInput, mode: PredictionMode): Promise<Float32Array> {
+    return this.itemScores({ input, mode, softmax: true });
+  }
+
+  /**
+   * Scores that rank items exactly as scoreItems does, without the softmax (which keeps the order of
+   * a row): the decoder's logits. Evaluation ranks by these, which saves an exp per user and item.
+   */
+  async rankingScores(input: RowsInput, mode: PredictionMode): Promise<Float32Array> {
+    return this.itemScores({ input, mode, softmax: false });
+  }
+
+  private async itemScores(o: { input: RowsInput; mode: PredictionMode; softmax: boolean }): Promise<Float32Array> {
+    const { input, mode } = o;
     this.assertLive();
     const s = this.state;
     const out = new Float32Array(input.rows.length * s.numItems);
@@ -128,55 +150,65 @@ export class VcmModel {
     }
     const side: Side = mode === "vcm" ? "x" : "y";
     this.checkInput(input, side);
-    this.inChunks(input, (rows, offset) => {
-      const probs = tf.tidy(() => {
+    await this.inChunks(input, async (rows, offset) => {
+      const scores = tf.tidy(() => {
         const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
-        return tf.softmax(decode({ params: s.params, side: "x", z: mu }));
+        const logits = decode({ params: s.params, side: "x", z: mu });
+        return o.softmax ? tf.softmax(logits) : logits;
       });
-      out.set(probs.dataSync() as Float32Array, offset * s.numItems);
-      probs.dispose();
+      try {
+        out.set((await scores.data()) as Float32Array, offset * s.numItems);
+      } finally {
+        scores.dispose();
+      }
     });
     return out;
   }
 
   /** click2review: VAEy's decoder softmax on z = μx(x_u), rows.length × numWords row-major. */
-  wordDistribution(input: RowsInput): Float32Array {
+  async wordDistribution(input: RowsInput): Promise<Float32Array> {
     this.assertLive();
     this.rejectPopularity("word distribution");
     const s = this.state;
     this.checkInput(input, "x");
     const out = new Float32Array(input.rows.length * s.numWords);
-    this.inChunks(input, (rows, offset) => {
+    await this.inChunks(input, async (rows, offset) => {
       const probs = tf.tidy(() => {
         const { mu } = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
         return tf.softmax(decode({ params: s.params, side: "y", z: mu }));
       });
-      out.set(probs.dataSync() as Float32Array, offset * s.numWords);
-      probs.dispose();
+      try {
+        out.set((await probs.data()) as Float32Array, offset * s.numWords);
+      } finally {
+        probs.dispose();
+      }
     });
     return out;
   }
 
   /** Capacity ĉu = KL(qx(z | x_u) ‖ N(0, I)) per row of click input. */
-  capacity(input: RowsInput): Float32Array {
+  async capacity(input: RowsInput): Promise<Float32Array> {
     this.assertLive();
     this.rejectPopularity("capacity");
     const s = this.state;
     this.checkInput(input, "x");
     const out = new Float32Array(input.rows.length);
-    this.inChunks(input, (rows, offset) => {
+    await this.inChunks(input, async (rows, offset) => {
       const kl = tf.tidy(() => {
         const q = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
         return klToStandardNormal(q.mu, q.logVar);
       });
-      out.set(kl.dataSync() as Float32Array, offset);
-      kl.dispose();
+      try {
+        out.set((await kl.data()) as Float32Array, offset);
+      } finally {
+        kl.dispose();
+      }
     });
     return out;
   }
 
   /** Posterior of one side: μ and log σ², each rows.length × latentDim row-major (clicks for "x", words for "y"). */
-  latent(input: RowsInput, side: Side): { mu: Float32Array; logVar: Float32Array } {
+  async latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
     this.assertLive();
     this.rejectPopularity("latent space");
     const s = this.state;
@@ -184,14 +216,17 @@ export class VcmModel {
     const k = s.config.latentDim;
     const mu = new Float32Array(input.rows.length * k);
     const logVar = new Float32Array(input.rows.length * k);
-    this.inChunks(input, (rows, offset) => {
+    await this.inChunks(input, async (rows, offset) => {
       const q = tf.tidy(() => {
         const r = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
         return [r.mu, r.logVar];
       });
-      mu.set(q[0].dataSync() as Float32Array, offset * k);
-      logVar.set(q[1].dataSync() as Float32Array, offset * k);
-      tf.dispose(q);
+      try {
+        mu.set((await q[0].data()) as Float32Array, offset * k);
+        logVar.set((await q[1].data()) as Float32Array, offset * k);
+      } finally {
+        tf.dispose(q);
+      }
     });
     return { mu, logVar };
   }
@@ -203,10 +238,11 @@ export class VcmModel {
     this.state.params.forEach((t) => t.dispose());
   }
 
-  private inChunks(input: RowsInput, body: (rows: ReadonlyArray<number>, offset: number) => void): void {
+  private async inChunks(input: RowsInput, body: (rows: ReadonlyArray<number>, offset: number) => Promise<void>): Promise<void> {
     const size = this.state.config.evalBatchSize;
     for (let offset = 0; offset < input.rows.length; offset += size) {
-      body(input.rows.slice(offset, offset + size), offset);
+      this.assertLive();
+      await body(input.rows.slice(offset, offset + size), offset);
     }
   }
 

@@ -9,10 +9,30 @@ import { nativeMatMulEnabled } from "./native-matmul.ts";
 
 type Save = tf.GradSaveFunc;
 
+/**
+ * True where matMul takes transpose flags at full speed: the native sgemm on wasm, and GPU kernels
+ * (wasm's own transposed matMul is ~10× slower than a plain one).
+ */
+function fastTransposes(): boolean {
+  return nativeMatMulEnabled() || tf.getBackend() === "webgpu";
+}
+
+/**
+ * On webgpu, sparseSegmentSum reads its segment ids synchronously inside the kernel, which fails in
+ * Node (DESIGN.md §5): rows are gathered with tf.gather and summed with unsortedSegmentSum there.
+ */
+function gatherKernels(): boolean {
+  return tf.getBackend() === "webgpu";
+}
+
+/** Row indices[k] of `data` for each k (a gather; on wasm done by sparseSegmentSum, ≈ 3× faster than tf.gather). */
+function gatherRows(data: tf.Tensor2D, indices: tf.Tensor1D, range: tf.Tensor1D): tf.Tensor2D {
+  return gatherKernels() ? tf.gather(data, indices) : (tf.sparse.sparseSegmentSum(data, indices, range) as tf.Tensor2D);
+}
+
 /** a · bᵀ, transposing whichever side moves fewer numbers (wasm's transposed matMul is ~10× slower). */
 export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  // sgemm takes the transpose as a flag at full speed.
-  if (nativeMatMulEnabled()) return tf.matMul(a, b, false, true);
+  if (fastTransposes()) return tf.matMul(a, b, false, true);
   return tf.tidy(() => {
     const [m, k] = a.shape;
     const n = b.shape[0];
@@ -24,7 +44,7 @@ export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 /** aᵀ · b, transposing whichever side moves fewer numbers. */
 export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  if (nativeMatMulEnabled()) return tf.matMul(a, b, true, false);
+  if (fastTransposes()) return tf.matMul(a, b, true, false);
   return tf.tidy(() => {
     const [m, k] = a.shape;
     const n = b.shape[1];
@@ -76,12 +96,12 @@ export interface SparseBatchTensors {
 }
 
 /**
- * Whether a first layer over this batch is faster as a dense matMul: only with the native sgemm
- * (npm run build:native) and inputs at least 1 % dense, e.g. bags of words (~3 %), not clicks (~0.2 %);
- * measured at the Yelp shape: 30–45 ms dense against 60–90 ms sparse for the words, the reverse for clicks.
+ * Whether a first layer over this batch is faster as a dense matMul: with the native sgemm or on a GPU,
+ * for inputs at least 1 % dense, e.g. bags of words (~3 %), not clicks (~0.2 %); measured at the Yelp
+ * shape with sgemm: 30–45 ms dense against 60–90 ms sparse for the words, the reverse for clicks.
  */
 export function prefersDenseInput(options: { nnz: number; rows: number; cols: number }): boolean {
-  return nativeMatMulEnabled() && options.nnz >= 0.01 * options.rows * options.cols;
+  return fastTransposes() && options.nnz >= 0.01 * options.rows * options.cols;
 }
 
 /**
@@ -114,6 +134,7 @@ export function segmentRows(options: { data: tf.Tensor2D; indices: tf.Tensor1D; 
   const { data, indices, segments, segRows, rows } = options;
   return tf.tidy(() => {
     if (segRows === 0) return tf.zeros([rows, data.shape[1]]) as tf.Tensor2D;
+    if (gatherKernels()) return tf.unsortedSegmentSum(tf.gather(data, indices), segments, rows) as tf.Tensor2D;
     const summed = tf.sparse.sparseSegmentSum(data, indices, segments) as tf.Tensor2D;
     return segRows === rows ? summed : (tf.pad(summed, [[0, rows - segRows], [0, 0]]) as tf.Tensor2D);
   });
@@ -135,7 +156,7 @@ export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor
       // Equal values within each row: one segment sum of W's rows, then a per-row factor.
       summed = tf.mul(segmentRows({ data: w2, indices: s.idx, segments: s.seg, segRows: s.segRows, rows: s.rows }), s.rowScale);
     } else {
-      const gathered = tf.mul(tf.sparse.sparseSegmentSum(w2, s.idx, s.range), s.vals) as tf.Tensor2D;
+      const gathered = tf.mul(gatherRows(w2, s.idx, s.range), s.vals) as tf.Tensor2D;
       summed = segmentRows({ data: gathered, indices: s.range, segments: s.seg, segRows: s.segRows, rows: s.rows });
     }
     return {
@@ -144,10 +165,8 @@ export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor
         const d = dy as tf.Tensor2D;
         const db = tf.sum(d, 0);
         if (s.nnz === 0) return [tf.zerosLike(w2), db];
-        // Row seg[k] of dy, once per entry k: a gather done by sparseSegmentSum (no UnsortedSegmentSum needed).
-        const perEntry = s.rowScale
-          ? tf.sparse.sparseSegmentSum(tf.mul(d, s.rowScale), s.seg, s.range)
-          : tf.mul(tf.sparse.sparseSegmentSum(d, s.seg, s.range), s.vals);
+        // Row seg[k] of dy, once per entry k (wasm has no UnsortedSegmentSum, which tf.gather's own gradient needs).
+        const perEntry = s.rowScale ? gatherRows(tf.mul(d, s.rowScale), s.seg, s.range) : tf.mul(gatherRows(d, s.seg, s.range), s.vals);
         const dw = tf.scatterND(tf.reshape(s.idx, [s.nnz, 1]), perEntry, [n, h]);
         return [dw, db];
       },

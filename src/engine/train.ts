@@ -4,9 +4,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../data/csr.ts";
-import { ErrorCode, UserError } from "../errors.ts";
+import { ErrorCode, invariant, UserError } from "../errors.ts";
 import { Adam } from "./adam.ts";
-import { currentBackend, initBackend } from "./backend.ts";
+import { currentBackend, currentDevice, initBackend } from "./backend.ts";
 import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { evaluateRanking } from "./evaluate.ts";
@@ -45,14 +45,15 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
   checkShapes(options);
   await initBackend();
   const backend = currentBackend();
+  const device = currentDevice();
   if (config.variant === "popularity") {
     const counts = new Float32Array(train.cols);
     for (let k = 0; k < train.indptr[train.rows]; k += 1) counts[train.indices[k]] += 1;
-    return VcmModel.create({ config, backend, numItems: train.cols, numWords: words.cols, params: new Map(), popularity: counts, history: [], bestEpoch: 0 });
+    return VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params: new Map(), popularity: counts, history: [], bestEpoch: 0 });
   }
 
   const params = initParams({ numItems: train.cols, numWords: words.cols, config });
-  const live = VcmModel.create({ config, backend, numItems: train.cols, numWords: words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
+  const live = VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
   const rng = new Rng(config.seed + 1);
   try {
     if (config.variant === "vcm-od") {
@@ -64,6 +65,7 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
     return VcmModel.create({
       config,
       backend,
+      device,
       numItems: train.cols,
       numWords: words.cols,
       params: result.best!,
@@ -113,13 +115,13 @@ async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params
       o.signal?.throwIfAborted();
       const rows = order.subarray(start, start + config.batchSize);
       const beta = annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps });
-      const means = trainStep({ params, names, adam, part, beta, rows, rng, train, words, config });
+      // Reading the means also lets timers, requests and abort signals run between steps.
+      const means = await trainStep({ params, names, adam, part, beta, rows, rng, train, words, config });
       means.forEach((m, i) => (sums[i] += m * rows.length));
-      // Lets timers, requests and abort signals run between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     if (!live) continue;
-    const valNdcg100 = evaluateRanking({ model: live, mode: "vcm", input: train, heldOut: validation, exclude: train, ks: [100] }).means["ndcg@100"];
+    const valNdcg100 = (await evaluateRanking({ model: live, mode: "vcm", input: train, heldOut: validation, exclude: train, ks: [100] })).means["ndcg@100"];
     const record: EpochRecord = {
       epoch,
       beta: annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps }),
@@ -141,7 +143,7 @@ async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params
     } else if (valNdcg100 > bestScore) {
       bestScore = valNdcg100;
       bestEpoch = epoch;
-      bestValues = new Map([...params].map(([n, t]) => [n, Float32Array.from(t.dataSync() as Float32Array)]));
+      bestValues = new Map(await Promise.all([...params].map(async ([n, t]) => [n, Float32Array.from((await t.data()) as Float32Array)] as const)));
     } else if (config.patience !== null && epoch - bestEpoch >= config.patience) {
       break;
     }
@@ -170,9 +172,9 @@ export function initParams(options: { numItems: number; numWords: number; config
 
 /**
  * One optimiser step on a batch of users (exported for the step profiler and the leak test); updates
- * `params` and returns the batch means of the six loss terms.
+ * `params` and resolves to the batch means of the six loss terms (read once the step has run).
  */
-export function trainStep(o: {
+export async function trainStep(o: {
   params: Params;
   names: string[];
   adam: Adam;
@@ -185,7 +187,7 @@ export function trainStep(o: {
   config: VcmConfig;
   /** When given, milliseconds spent building the batch, in forward + backward, and in Adam are added to it. */
   timings?: StepTimings;
-}): number[] {
+}): Promise<number[]> {
   const { params, names, adam, part, beta, rows, rng, train, words, config } = o;
   const t0 = performance.now();
   const b = rows.length;
@@ -196,7 +198,7 @@ export function trainStep(o: {
   const yRaw = sparseBatch({ matrix: words, rows, normalise: false });
   const epsX = rng.normals(b * k);
   const epsY = rng.normals(b * k);
-  let means: number[] = [];
+  let means: tf.Tensor1D | undefined;
   const trainable = names.map((n) => params.get(n)!);
   const t1 = performance.now();
   const grads = tf.tidy(() => {
@@ -211,7 +213,7 @@ export function trainStep(o: {
     const { grads: g } = tf.valueAndGrads(() => {
       const terms = lossTerms({ params, part, ...inputs });
       const loss = jointLoss({ terms, beta, part });
-      means = Array.from(tf.stack(TERM_NAMES.map((n) => tf.mean(terms[n]))).dataSync());
+      means = tf.keep(tf.stack(TERM_NAMES.map((n) => tf.mean(terms[n])))) as tf.Tensor1D;
       return loss;
     })(trainable);
     return g;
@@ -220,12 +222,20 @@ export function trainStep(o: {
   const updated = adam.update(trainable, grads);
   names.forEach((n, i) => params.set(n, updated[i]));
   tf.dispose(grads);
+  const t3 = performance.now();
+  invariant(means !== undefined, "the loss terms were not computed");
+  let values: number[];
+  try {
+    values = Array.from((await means.data()) as Float32Array);
+  } finally {
+    means.dispose();
+  }
   if (o.timings) {
     o.timings.batchMs += t1 - t0;
     o.timings.gradientsMs += t2 - t1;
-    o.timings.adamMs += performance.now() - t2;
+    o.timings.adamMs += t3 - t2;
   }
-  return means;
+  return values;
 }
 
 /** Where a training step's time goes (for the step profiler). */

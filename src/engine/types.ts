@@ -12,7 +12,7 @@ export const VARIANTS: ReadonlyArray<Variant> = ["vcm", "vcm-se", "vcm-od", "vcm
 export type PredictionMode = "vcm" | "vcm-cd";
 
 /** Engine backend actually in use. */
-export type BackendName = "tensorflow-gpu" | "tensorflow" | "wasm" | "cpu";
+export type BackendName = "webgpu" | "wasm" | "cpu" | "tensorflow-gpu" | "tensorflow";
 
 /** One epoch of training, as recorded in the model's history (means per user over the epoch). */
 export interface EpochRecord {
@@ -51,6 +51,8 @@ export interface ModelSnapshot {
   readonly config: Readonly<Record<string, unknown>>;
   /** Backend the model was trained on. */
   readonly backend: BackendName;
+  /** What ran the kernels, in words (the GPU adapter's vendor and description on webgpu); absent in older checkpoints. */
+  readonly device?: string;
   readonly numItems: number;
   readonly numWords: number;
   /** Weights of the best epoch (empty arrays allowed for `popularity`, which stores item counts). */

@@ -221,7 +221,7 @@ export class CohortService {
     // of users per turn of the event loop so that other requests are answered meanwhile.
     for (let start = 0; start < n; start += USERS_PER_TURN) {
       const chunk = rows.slice(start, start + USERS_PER_TURN);
-      const ranking = evaluateRanking({
+      const ranking = await evaluateRanking({
         model: loaded.model,
         mode: "vcm",
         input: train,
@@ -233,7 +233,7 @@ export class CohortService {
       evaluation.ndcg10.set(ranking.perUser["ndcg@10"], start);
       evaluation.recall20.set(ranking.perUser["recall@20"], start);
       if (loaded.variant !== "popularity") {
-        evaluation.capacity.set(loaded.model.capacity({ matrix: train, rows: chunk }), start);
+        evaluation.capacity.set(await loaded.model.capacity({ matrix: train, rows: chunk }), start);
       }
       await new Promise((resolve) => setImmediate(resolve));
     }

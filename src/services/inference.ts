@@ -213,7 +213,7 @@ export class InferenceService {
         );
       }
       const rows = uniqueRows(members.map((m) => requests[m].row));
-      const capacity = loaded.model.capacity({ matrix: dataset.matrices.train, rows: rows.list });
+      const capacity = await loaded.model.capacity({ matrix: dataset.matrices.train, rows: rows.list });
       for (const m of members) results[m] = capacity[rows.position.get(requests[m].row)!];
     });
     return results;
@@ -228,7 +228,7 @@ export class InferenceService {
     key: string;
     width: number;
     rows: ReadonlyArray<number>;
-    run: (rows: ReadonlyArray<number>) => Float32Array;
+    run: (rows: ReadonlyArray<number>) => Promise<Float32Array>;
   }): Promise<(row: number) => Float32Array> {
     let call = this.#pending.get(options.key);
     if (call === undefined) {
@@ -236,11 +236,7 @@ export class InferenceService {
       created.output = new Promise<Float32Array>((resolve, reject) => {
         setImmediate(() => {
           this.#pending.delete(options.key);
-          try {
-            resolve(options.run(created.rows));
-          } catch (error) {
-            reject(error);
-          }
+          options.run(created.rows).then(resolve, reject);
         });
       });
       this.#pending.set(options.key, created);
@@ -296,7 +292,7 @@ export class InferenceService {
       indices: Int32Array.from(columns),
       values: Float32Array.from(columns, (w) => counts.get(w)!),
     };
-    const scores = loaded.model.scoreItems({ matrix, rows: [0] }, "vcm-cd");
+    const scores = await loaded.model.scoreItems({ matrix, rows: [0] }, "vcm-cd");
     const ranked = fastTopK({ scores, k: options.k });
     return {
       items: Array.from(ranked, (item, i) => ({ item, score: scores[item], rank: i + 1 })),

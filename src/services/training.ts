@@ -10,7 +10,7 @@ import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel, type MetricMap, type TestMetrics } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef, loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
-import { initBackend } from "../engine/backend.ts";
+import { currentDevice, initBackend } from "../engine/backend.ts";
 import { loadCheckpoint, pathExists, saveCheckpoint, type CheckpointManifest, type DatasetReference } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import { evaluateRanking, type RankingEvaluation } from "../engine/evaluate.ts";
@@ -98,7 +98,7 @@ export interface ModelEvaluation {
  * Ranks all items for every user with test items from the training clicks (vcm) or the bag of words
  * (vcm-cd), excluding the user's training clicks, and scores the test clicks.
  */
-export function evaluateOnTest(options: { model: VcmModel; matrices: DatasetMatrices; mode: PredictionMode }): RankingEvaluation {
+export async function evaluateOnTest(options: { model: VcmModel; matrices: DatasetMatrices; mode: PredictionMode }): Promise<RankingEvaluation> {
   const { model, matrices, mode } = options;
   if (mode === "vcm-cd" && !hasTextModel(model.variant)) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, "The popularity baseline has no text model, so it has no vcm-cd mode; use --mode vcm.");
@@ -165,6 +165,7 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
       variant,
       config: { ...config },
       backend,
+      device: currentDevice(),
       status: "training",
       error: null,
       bestEpoch: 0,
@@ -197,13 +198,13 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     });
     options.onPhase?.("saving", row.id);
     const dataset: DatasetReference = { id: matrices.datasetId, name: matrices.name, fingerprint };
-    await saveCheckpoint({ dir, snapshot: model.snapshot(), dataset, extra: { modelId: row.id } });
+    await saveCheckpoint({ dir, snapshot: await model.snapshot(), dataset, extra: { modelId: row.id } });
     savedDir = dir;
     options.signal?.throwIfAborted();
     options.onPhase?.("evaluating", row.id);
     const metrics: TestMetrics = {
-      vcm: metricMap(evaluateOnTest({ model, matrices, mode: "vcm" })),
-      ...(hasTextModel(variant) ? { "vcm-cd": metricMap(evaluateOnTest({ model, matrices, mode: "vcm-cd" })) } : {}),
+      vcm: metricMap(await evaluateOnTest({ model, matrices, mode: "vcm" })),
+      ...(hasTextModel(variant) ? { "vcm-cd": metricMap(await evaluateOnTest({ model, matrices, mode: "vcm-cd" })) } : {}),
     };
     const history = [...model.history];
     // A cancel that arrived while saving or evaluating still wins: the model is not published.
@@ -211,6 +212,7 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     Object.assign(row, {
       status: "ready",
       backend: model.backend,
+      device: model.device,
       bestEpoch: model.bestEpoch,
       secondsPerEpoch: history.length === 0 ? null : history.reduce((s, h) => s + h.seconds, 0) / history.length,
       testMetrics: metrics,
@@ -305,7 +307,7 @@ async function evaluateWith(options: {
   checkSameDataset(row, matrices);
   const loaded = await loadModel({ dataSource: options.dataSource, modelId: row.id });
   try {
-    const ranking = evaluateOnTest({ model: loaded.model, matrices, mode });
+    const ranking = await evaluateOnTest({ model: loaded.model, matrices, mode });
     return {
       modelId: row.id,
       datasetName: matrices.name,

@@ -9,6 +9,7 @@ import { VcmModel } from "../../src/engine/model.ts";
 import { trainModel } from "../../src/engine/train.ts";
 import type { RowsInput } from "../../src/engine/types.ts";
 import { plantedData } from "./planted.ts";
+import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
 
 /** Small enough to train in well under a second on either backend. */
 const CONFIG = { variant: "vcm", latentDim: 8, hiddenX: 24, hiddenY: 24, epochs: 2, batchSize: 64, annealSteps: 50, seed: 3 } as const;
@@ -21,8 +22,8 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** Every prediction a checkpoint must reproduce: VCM, VCM-CD, click2review and capacity. */
-function predictions(model: VcmModel, clicks: RowsInput, words: RowsInput): Float32Array[] {
-  return [model.scoreItems(clicks, "vcm"), model.scoreItems(words, "vcm-cd"), model.wordDistribution(clicks), model.capacity(clicks)];
+async function predictions(model: VcmModel, clicks: RowsInput, words: RowsInput): Promise<Float32Array[]> {
+  return [await model.scoreItems(clicks, "vcm"), await model.scoreItems(words, "vcm-cd"), await model.wordDistribution(clicks), await model.capacity(clicks)];
 }
 
 describe("checkpoints reproduce a trained model's predictions", () => {
@@ -43,13 +44,17 @@ describe("checkpoints reproduce a trained model's predictions", () => {
   for (const [trainOn, loadOn] of [
     ["wasm", "cpu"],
     ["cpu", "wasm"],
+    ["webgpu", "wasm"],
+    ["wasm", "webgpu"],
+    ["webgpu", "cpu"],
   ] as const) {
-    it(`save on ${trainOn} → load on ${trainOn} is identical, and on ${loadOn} equal within float tolerance`, async () => {
+    const skip = (trainOn === "webgpu" || loadOn === "webgpu") && WEBGPU_SKIP_REASON !== undefined;
+    it.skipIf(skip)(`save on ${trainOn} → load on ${trainOn} is identical, and on ${loadOn} equal within float tolerance`, async () => {
       expect(await initBackend(trainOn)).toBe(trainOn);
       const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: CONFIG });
-      const before = predictions(trained, clicks, words);
-      const dir = path.join(root, `from-${trainOn}`);
-      await saveCheckpoint({ dir, snapshot: trained.snapshot(), dataset: { id: 1, name: "planted", fingerprint: "x" } });
+      const before = await predictions(trained, clicks, words);
+      const dir = path.join(root, `from-${trainOn}-to-${loadOn}`);
+      await saveCheckpoint({ dir, snapshot: await trained.snapshot(), dataset: { id: 1, name: "planted", fingerprint: "x" } });
       trained.dispose();
 
       const { snapshot, manifest } = await loadCheckpoint(dir);
@@ -57,7 +62,7 @@ describe("checkpoints reproduce a trained model's predictions", () => {
       expect(snapshot.history.length).toBe(2);
       const tensorsBefore = tf.memory().numTensors;
       const same = VcmModel.fromSnapshot(snapshot);
-      const again = predictions(same, clicks, words);
+      const again = await predictions(same, clicks, words);
       same.dispose();
       expect(tf.memory().numTensors).toBe(tensorsBefore);
       again.forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBe(0));
@@ -65,10 +70,12 @@ describe("checkpoints reproduce a trained model's predictions", () => {
       await initBackend(loadOn);
       expect(tf.getBackend()).toBe(loadOn);
       const other = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
-      const moved = predictions(other, clicks, words);
+      const moved = await predictions(other, clicks, words);
       other.dispose();
-      // Probabilities are ~1/60 and capacities ~1–10: these bounds are is float32 rounding, not a different model.
-      moved.forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBeLessThan(i === 3 ? 1e-4 : 1e-6));
+      // Probabilities are ~1/60 and capacities ~1–10: these bounds are float32 rounding, not a different model
+      // (a GPU sums in another order: 1e-5 on probabilities, as the issue asks, and 1e-3 on capacities).
+      const gpu = trainOn === "webgpu" || loadOn === "webgpu";
+      moved.forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBeLessThan(i === 3 ? (gpu ? 1e-3 : 1e-4) : gpu ? 1e-5 : 1e-6));
       // The same top items come out on both backends.
       const top = (s: Float32Array): number => s.subarray(0, 60).indexOf(Math.max(...s.subarray(0, 60)));
       expect(top(moved[0])).toBe(top(before[0]));
@@ -79,9 +86,9 @@ describe("checkpoints reproduce a trained model's predictions", () => {
     await initBackend("wasm");
     const pop = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { variant: "popularity" } });
     const dir = path.join(root, "pop");
-    await saveCheckpoint({ dir, snapshot: pop.snapshot() });
+    await saveCheckpoint({ dir, snapshot: await pop.snapshot() });
     const loaded = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
-    expect(maxAbsDiff(loaded.scoreItems(clicks, "vcm"), pop.scoreItems(clicks, "vcm"))).toBe(0);
+    expect(maxAbsDiff(await loaded.scoreItems(clicks, "vcm"), await pop.scoreItems(clicks, "vcm"))).toBe(0);
     pop.dispose();
     loaded.dispose();
   });

@@ -24,7 +24,7 @@ const L3 = Math.log2(3);
 describe("ranking metrics by hand", () => {
   it("match the hand arithmetic per user and in the means", async () => {
     const model = await trainModel({ train, validation: heldOut, words, config: { variant: "popularity" } });
-    const ev = evaluateRanking({ model, mode: "vcm", input: train, heldOut, exclude: train, ks: [1, 2, 3] });
+    const ev = await evaluateRanking({ model, mode: "vcm", input: train, heldOut, exclude: train, ks: [1, 2, 3] });
     // u0 ranks [1, 2, 3] (item 0 excluded), held out {2, 3}:
     //   @1: item 1 misses → NDCG 0, Recall 0 / min(1, 2) = 0.
     //   @2: item 2 hits at rank 2 → DCG = 1/log2(3) = 0.630930; IDCG (2 hits) = 1 + 1/log2(3) = 1.630930
@@ -61,7 +61,7 @@ describe("ranking metrics by hand", () => {
 
   it("evaluates only the rows asked for", async () => {
     const model = await trainModel({ train, validation: heldOut, words, config: { variant: "popularity" } });
-    const ev = evaluateRanking({ model, mode: "vcm", input: train, heldOut, exclude: train, ks: [2], rows: [1] });
+    const ev = await evaluateRanking({ model, mode: "vcm", input: train, heldOut, exclude: train, ks: [2], rows: [1] });
     expect(Array.from(ev.rows)).toEqual([1]);
     expect(ev.perUser["ndcg@2"][0]).toBeCloseTo(1 / L3, 10);
   });

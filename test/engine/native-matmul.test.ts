@@ -90,24 +90,24 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     tf.dispose([a, b]);
   });
 
-  it("gives the same training step as the stock kernels", () => {
+  it("gives the same training step as the stock kernels", async () => {
     const data = plantedData({ users: 64, items: 40, vocab: 50, groups: 4, seed: 9 });
     const config = resolveVcmConfig({ latentDim: 5, hiddenX: 12, hiddenY: 10 });
-    const step = (native: boolean): number[][] => {
+    const step = async (native: boolean): Promise<number[][]> => {
       if (native) enableNativeMatMul(addon);
       else disableNativeMatMul();
       const params = initParams({ numItems: 40, numWords: 50, config });
       const names = [...params.keys()];
       const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3, inPlace: names.map(updatableInPlace) });
       const rng = new Rng(2);
-      for (let s = 0; s < 3; s += 1) trainStep({ params, names, adam, part: "vcm", beta: 0.3, rows: [0, 5, 9, 12, 30, 63], rng, train: data.train, words: data.words, config });
+      for (let s = 0; s < 3; s += 1) await trainStep({ params, names, adam, part: "vcm", beta: 0.3, rows: [0, 5, 9, 12, 30, 63], rng, train: data.train, words: data.words, config });
       const out = names.map((n) => values(params.get(n)!));
       params.forEach((t) => t.dispose());
       adam.dispose();
       return out;
     };
-    const stock = step(false);
-    const native = step(true);
+    const stock = await step(false);
+    const native = await step(true);
     expect(nativeMatMulEnabled()).toBe(true);
     // These inputs are dense enough that the native run takes the dense first layers, the stock run the sparse ones.
     expect(prefersDenseInput({ nnz: data.words.indices.length, rows: data.words.rows, cols: data.words.cols })).toBe(true);

@@ -42,8 +42,8 @@ function trainClicks(r: number): number {
   return data.train.indptr[r + 1] - data.train.indptr[r];
 }
 
-function ndcg10(model: VcmModel, mode: "vcm" | "vcm-cd" = "vcm"): { all: number; sparse: number } {
-  const ev = evaluateRanking({ model, mode, input: mode === "vcm" ? data.train : data.words, heldOut: data.test, exclude: data.train, ks: [10] });
+async function ndcg10(model: VcmModel, mode: "vcm" | "vcm-cd" = "vcm"): Promise<{ all: number; sparse: number }> {
+  const ev = await evaluateRanking({ model, mode, input: mode === "vcm" ? data.train : data.words, heldOut: data.test, exclude: data.train, ks: [10] });
   const perUser = ev.perUser["ndcg@10"];
   const sparse = perUser.filter((_, j) => trainClicks(ev.rows[j]) <= SPARSE_MAX_CLICKS);
   return { all: ev.means["ndcg@10"], sparse: meanDefined(sparse) };
@@ -75,29 +75,29 @@ describe("quality on data from `vcm generate`", () => {
     expect(sparse.length).toBeGreaterThan(200);
   });
 
-  it.each(["vcm", "vcm-se", "vcm-od", "vcm-nv"] as const)("%s beats popularity on test NDCG@10", (variant) => {
-    const floor = ndcg10(models.get("popularity")!).all;
+  it.each(["vcm", "vcm-se", "vcm-od", "vcm-nv"] as const)("%s beats popularity on test NDCG@10", async (variant) => {
+    const floor = (await ndcg10(models.get("popularity")!)).all;
     // Every variant learns the planted topics: the worst run seen was 6× popularity, so 3× leaves room.
-    expect(ndcg10(models.get(variant)!).all).toBeGreaterThan(3 * floor);
+    expect((await ndcg10(models.get(variant)!)).all).toBeGreaterThan(3 * floor);
   });
 
-  it("vcm beats vcm-se on NDCG@10 among users with at most 10 training clicks", () => {
-    const vcm = ndcg10(models.get("vcm")!).sparse;
-    const se = ndcg10(models.get("vcm-se")!).sparse;
+  it("vcm beats vcm-se on NDCG@10 among users with at most 10 training clicks", async () => {
+    const vcm = (await ndcg10(models.get("vcm")!)).sparse;
+    const se = (await ndcg10(models.get("vcm-se")!)).sparse;
     // The cross KL lets text teach the click encoder what rarely clicked items mean; the smallest gap seen was 0.022.
     expect(vcm).toBeGreaterThan(se + 0.01);
   });
 
-  it("vcm-cd (items from words alone) beats popularity", () => {
-    const floor = ndcg10(models.get("popularity")!).all;
+  it("vcm-cd (items from words alone) beats popularity", async () => {
+    const floor = (await ndcg10(models.get("popularity")!)).all;
     // Ranking from a user's words alone reached at least 7.8× popularity across the seeds tried.
-    expect(ndcg10(models.get("vcm")!, "vcm-cd").all).toBeGreaterThan(3 * floor);
+    expect((await ndcg10(models.get("vcm")!, "vcm-cd")).all).toBeGreaterThan(3 * floor);
   });
 
-  it("mean capacity ĉu rises with activity level", () => {
+  it("mean capacity ĉu rises with activity level", async () => {
     const model = models.get("vcm")!;
     const rows = Array.from({ length: data.train.rows }, (_, r) => r);
-    const capacity = model.capacity({ matrix: data.train, rows });
+    const capacity = await model.capacity({ matrix: data.train, rows });
     // Three cohorts by training clicks, as the paper's activity levels: ≤ 6, 7–12, > 12.
     const cohort = (r: number): number => {
       const n = trainClicks(r);

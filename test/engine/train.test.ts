@@ -1,9 +1,10 @@
 /**
  * The training loop's contract on small data: per-epoch records, best-epoch weights, no tensor leaks,
- * same seed ⇒ same weights, early stopping, cancellation, snapshots, and the predictions' shapes.
+ * same seed ⇒ same weights, early stopping, cancellation, snapshots, and the predictions' shapes;
+ * on wasm, and on webgpu (lavapipe in CI) where an adapter exists.
  */
 import * as tf from "@tensorflow/tfjs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csrFromRows } from "../../src/data/csr.ts";
 import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
@@ -14,11 +15,17 @@ import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { plantedData } from "./planted.ts";
+import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
 
 const data = plantedData({ users: 160, items: 60, vocab: 80, groups: 4, seed: 3 });
 const small = { latentDim: 6, hiddenX: 16, hiddenY: 16, batchSize: 32, annealSteps: 50, evalBatchSize: 50 };
 
+for (const backend of ["wasm", "webgpu"] as const) {
+describe.skipIf(backend === "webgpu" && WEBGPU_SKIP_REASON !== undefined)(`on ${backend}`, () => {
 beforeAll(async () => {
+  expect(await initBackend(backend)).toBe(backend);
+});
+afterAll(async () => {
   await initBackend("wasm");
 });
 
@@ -40,7 +47,7 @@ describe("trainModel", () => {
     const best = model.history.reduce((a, b) => (b.valNdcg100 > a.valNdcg100 ? b : a));
     expect(model.bestEpoch).toBe(best.epoch);
     // The returned weights are that epoch's: re-evaluating them gives its validation NDCG@100.
-    const again = evaluateRanking({ model, mode: "vcm", input: data.train, heldOut: data.validation, exclude: data.train, ks: [100] });
+    const again = await evaluateRanking({ model, mode: "vcm", input: data.train, heldOut: data.validation, exclude: data.train, ks: [100] });
     expect(again.means["ndcg@100"]).toBeCloseTo(best.valNdcg100, 6);
     model.dispose();
   });
@@ -50,15 +57,15 @@ describe("trainModel", () => {
     const params = initParams({ numItems: data.train.cols, numWords: data.words.cols, config });
     const names = [...params.keys()];
     const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3, inPlace: names.map(updatableInPlace) });
-    const model = VcmModel.create({ config, backend: "wasm", numItems: data.train.cols, numWords: data.words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
+    const model = VcmModel.create({ config, backend, device: backend, numItems: data.train.cols, numWords: data.words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
     const rng = new Rng(1);
-    trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [0, 1, 2, 3], rng, train: data.train, words: data.words, config });
-    model.scoreItems({ matrix: data.train, rows: [0, 1] }, "vcm");
+    await trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [0, 1, 2, 3], rng, train: data.train, words: data.words, config });
+    await model.scoreItems({ matrix: data.train, rows: [0, 1] }, "vcm");
     const before = tf.memory().numTensors;
-    trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [4, 5, 6, 7], rng, train: data.train, words: data.words, config });
-    model.scoreItems({ matrix: data.train, rows: [0, 1] }, "vcm");
-    model.wordDistribution({ matrix: data.train, rows: [0] });
-    model.capacity({ matrix: data.train, rows: [0] });
+    await trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [4, 5, 6, 7], rng, train: data.train, words: data.words, config });
+    await model.scoreItems({ matrix: data.train, rows: [0, 1] }, "vcm");
+    await model.wordDistribution({ matrix: data.train, rows: [0] });
+    await model.capacity({ matrix: data.train, rows: [0] });
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
     adam.dispose();
@@ -71,7 +78,7 @@ describe("trainModel", () => {
   it("gives identical weights for the same seed and different ones for another seed", async () => {
     const weights = async (seed: number): Promise<Float32Array[]> => {
       const m = await train({ epochs: 2, seed });
-      const w = m.snapshot().weights.map((x) => x.values);
+      const w = (await m.snapshot()).weights.map((x) => x.values);
       m.dispose();
       return w;
     };
@@ -128,10 +135,10 @@ describe("VcmModel", () => {
   it("predicts in batches: probabilities over items and words, capacities, from clicks or from words", async () => {
     const model = await train({ epochs: 2, evalBatchSize: 3 });
     const rows = [0, 5, 9, 11, 20];
-    const items = model.scoreItems({ matrix: data.train, rows }, "vcm");
-    const fromWords = model.scoreItems({ matrix: data.words, rows }, "vcm-cd");
-    const words = model.wordDistribution({ matrix: data.train, rows });
-    const capacity = model.capacity({ matrix: data.train, rows });
+    const items = await model.scoreItems({ matrix: data.train, rows }, "vcm");
+    const fromWords = await model.scoreItems({ matrix: data.words, rows }, "vcm-cd");
+    const words = await model.wordDistribution({ matrix: data.train, rows });
+    const capacity = await model.capacity({ matrix: data.train, rows });
     expect(items).toHaveLength(rows.length * data.train.cols);
     expect(words).toHaveLength(rows.length * data.words.cols);
     for (const [scores, width] of [[items, data.train.cols], [fromWords, data.train.cols], [words, data.words.cols]] as const) {
@@ -142,26 +149,27 @@ describe("VcmModel", () => {
     }
     for (const c of capacity) expect(c).toBeGreaterThanOrEqual(0);
     // Batching does not change results: one user alone scores as inside a batch.
-    const alone = model.scoreItems({ matrix: data.train, rows: [11] }, "vcm");
+    const alone = await model.scoreItems({ matrix: data.train, rows: [11] }, "vcm");
     expect(Array.from(alone)).toEqual(Array.from(items.subarray(3 * data.train.cols, 4 * data.train.cols)));
     // A text that is in no row of the data (cold start): one CSR row over the vocabulary.
     // A second, empty text at the end of the batch still gets a distribution (the sparse layer pads it).
     const text = csrFromRows({ cols: data.words.cols, rows: [[[1, 2], [7, 1]], []] });
-    const cold = model.scoreItems({ matrix: text, rows: [0, 1] }, "vcm-cd");
+    const cold = await model.scoreItems({ matrix: text, rows: [0, 1] }, "vcm-cd");
     expect(cold).toHaveLength(2 * data.train.cols);
     expect(cold.subarray(data.train.cols).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-    expect(() => model.scoreItems({ matrix: data.words, rows: [0] }, "vcm")).toThrow(UserError);
+    await expect(model.scoreItems({ matrix: data.words, rows: [0] }, "vcm")).rejects.toThrow(UserError);
     model.dispose();
   });
 
   it("rebuilds from its snapshot with identical scores", async () => {
     const model = await train({ epochs: 2 });
-    const copy = VcmModel.fromSnapshot(model.snapshot());
+    const copy = VcmModel.fromSnapshot(await model.snapshot());
     const rows = [1, 2, 3];
-    expect(Array.from(copy.scoreItems({ matrix: data.train, rows }, "vcm"))).toEqual(Array.from(model.scoreItems({ matrix: data.train, rows }, "vcm")));
+    expect(Array.from(await copy.scoreItems({ matrix: data.train, rows }, "vcm"))).toEqual(Array.from(await model.scoreItems({ matrix: data.train, rows }, "vcm")));
     expect(copy.bestEpoch).toBe(model.bestEpoch);
     expect(copy.history).toEqual(model.history);
-    const damaged = { ...model.snapshot(), weights: model.snapshot().weights.slice(1) };
+    const snapshot = await model.snapshot();
+    const damaged = { ...snapshot, weights: snapshot.weights.slice(1) };
     expect(() => VcmModel.fromSnapshot(damaged)).toThrow(/x.enc.W is missing/);
     model.dispose();
     copy.dispose();
@@ -171,17 +179,13 @@ describe("VcmModel", () => {
     const model = await train({ variant: "popularity" });
     const counts = new Float32Array(data.train.cols);
     for (const i of data.train.indices) counts[i] += 1;
-    expect(Array.from(model.scoreItems({ matrix: data.words, rows: [0] }, "vcm-cd"))).toEqual(Array.from(counts));
+    expect(Array.from(await model.scoreItems({ matrix: data.words, rows: [0] }, "vcm-cd"))).toEqual(Array.from(counts));
     for (const call of [() => model.wordDistribution({ matrix: data.train, rows: [0] }), () => model.capacity({ matrix: data.train, rows: [0] })]) {
-      expect(call).toThrow(UserError);
-      try {
-        call();
-      } catch (error) {
-        expect((error as UserError).code).toBe(ErrorCode.BAD_USER_INPUT);
-        expect((error as UserError).message).toMatch(/^the popularity baseline has no /);
-      }
+      await expect(call()).rejects.toMatchObject({ code: ErrorCode.BAD_USER_INPUT, message: expect.stringMatching(/^the popularity baseline has no /) });
     }
-    const copy = VcmModel.fromSnapshot(model.snapshot());
-    expect(Array.from(copy.scoreItems({ matrix: data.train, rows: [3] }, "vcm"))).toEqual(Array.from(counts));
+    const copy = VcmModel.fromSnapshot(await model.snapshot());
+    expect(Array.from(await copy.scoreItems({ matrix: data.train, rows: [3] }, "vcm"))).toEqual(Array.from(counts));
   });
 });
+});
+}

@@ -98,7 +98,7 @@ describe("recommendations", () => {
       try {
         for (const { node } of edges.slice(0, 5)) {
           const row = node.rowIndex as number;
-          const scores = loaded.model.scoreItems({ matrix: matrices.train, rows: [row] }, "vcm");
+          const scores = await loaded.model.scoreItems({ matrix: matrices.train, rows: [row] }, "vcm");
           const seen = matrices.train.indices.subarray(matrices.train.indptr[row], matrices.train.indptr[row + 1]);
           const expected = Array.from(topK({ scores, k: 10, exclude: seen }));
           expect(node.recommendations.map((r: any) => r.item.columnIndex)).toEqual(expected);
@@ -141,10 +141,10 @@ describe("recommendations", () => {
     const input = { matrix: matrices.train, rows: [0, 1] };
     const kept = await services.inference.using(vcmId, async (loaded) => {
       await services.inference.model(seModelId); // capacity 1: this evicts the first model
-      return { loaded, scores: loaded.model.scoreItems(input, "vcm") };
+      return { loaded, scores: await loaded.model.scoreItems(input, "vcm") };
     });
     expect(kept.scores).toHaveLength(2 * matrices.itemIds.length);
-    expect(() => kept.loaded.model.scoreItems(input, "vcm")).toThrow(/disposed/);
+    await expect(kept.loaded.model.scoreItems(input, "vcm")).rejects.toThrow(/disposed/);
     services.inference.dispose();
   });
 
@@ -153,7 +153,7 @@ describe("recommendations", () => {
     expect(result.errors).toBeUndefined();
     const node = (result.data as any).dataset.users.edges[0].node;
     const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
-    const scores = loaded.model.scoreItems({ matrix: matrices.words, rows: [node.rowIndex] }, "vcm-cd");
+    const scores = await loaded.model.scoreItems({ matrix: matrices.words, rows: [node.rowIndex] }, "vcm-cd");
     loaded.model.dispose();
     const row = node.rowIndex as number;
     const seen = matrices.train.indices.subarray(matrices.train.indptr[row], matrices.train.indptr[row + 1]);
@@ -214,8 +214,8 @@ describe("words, capacity and explanations", () => {
     expect(result.errors).toBeUndefined();
     const user = (result.data as any).user;
     const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
-    const p = loaded.model.wordDistribution({ matrix: matrices.train, rows: [user.rowIndex] });
-    const capacity = loaded.model.capacity({ matrix: matrices.train, rows: [user.rowIndex] })[0];
+    const p = await loaded.model.wordDistribution({ matrix: matrices.train, rows: [user.rowIndex] });
+    const capacity = (await loaded.model.capacity({ matrix: matrices.train, rows: [user.rowIndex] }))[0];
     loaded.model.dispose();
     expect(user.topWords.map((w: any) => w.word)).toEqual(Array.from(topK({ scores: p, k: 5 }), (w) => matrices.vocabulary[w]));
     expect(user.topWords[0].probability).toBeCloseTo(p[topK({ scores: p, k: 1 })[0]], 6);
@@ -282,7 +282,7 @@ describe("recommendForText", () => {
       indices: Int32Array.from([0, 5]),
       values: Float32Array.from([1, 2]),
     };
-    const scores = loaded.model.scoreItems({ matrix: bag, rows: [0] }, "vcm-cd");
+    const scores = await loaded.model.scoreItems({ matrix: bag, rows: [0] }, "vcm-cd");
     loaded.model.dispose();
     expect(answer.items.map((i: any) => i.item.columnIndex)).toEqual(Array.from(topK({ scores, k: 4 })));
   });
@@ -320,7 +320,7 @@ describe("cohorts", () => {
       [seModelId, (c: any) => c.compared],
     ] as const) {
       const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId });
-      const ranking = evaluateRanking({
+      const ranking = await evaluateRanking({
         model: loaded.model,
         mode: "vcm",
         input: matrices.train,
@@ -329,7 +329,7 @@ describe("cohorts", () => {
         ks: [10, 20],
         rows: testRows,
       });
-      const capacity = loaded.model.capacity({ matrix: matrices.train, rows: testRows });
+      const capacity = await loaded.model.capacity({ matrix: matrices.train, rows: testRows });
       loaded.model.dispose();
       const ranges = [
         [0, 4],

@@ -104,7 +104,7 @@ describe("training service", () => {
     expect(a).toMatchObject({ modelId: vcmId, datasetName: "tiny", variant: "vcm" });
     expect(a.model.numItems).toBe(150);
     const input = { matrix: (await loadDatasetMatrices(db, "tiny")).train, rows: [0, 1, 2] };
-    expect(a.model.scoreItems(input, "vcm")).toEqual(b.model.scoreItems(input, "vcm"));
+    expect(Array.from(await a.model.scoreItems(input, "vcm"))).toEqual(Array.from(await b.model.scoreItems(input, "vcm")));
     a.model.dispose();
     b.model.dispose();
   });

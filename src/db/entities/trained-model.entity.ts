@@ -40,6 +40,10 @@ export class TrainedModel {
   @Column({ type: "text" })
   backend: string;
 
+  /** What ran the kernels, in words: the GPU adapter's vendor and description on webgpu (null before it was recorded). */
+  @Column({ type: "text", nullable: true })
+  device: string | null;
+
   @Column({ type: "text" })
   status: TrainedModelStatus;
 

@@ -99,8 +99,14 @@ export class TrainedModelType {
   @Field(() => GraphQLJSONObject, { description: "The resolved training configuration (engine VcmConfig)." })
   config: Record<string, unknown>;
 
-  @Field(() => String, { description: "Engine backend that trained it: tensorflow-gpu, tensorflow, wasm or cpu." })
+  @Field(() => String, { description: "Engine backend that trained it: webgpu, wasm, cpu, tensorflow-gpu or tensorflow." })
   backend: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "What ran the kernels: the GPU adapter's vendor and description on webgpu, whether OpenBLAS did the matMuls on wasm.",
+  })
+  device: string | null;
 
   @Field(() => ModelStatusEnum)
   status: string;
