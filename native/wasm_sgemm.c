@@ -1,16 +1,28 @@
 /*
- * Optional native matMul for the tfjs wasm backend (DESIGN.md §5): calls OpenBLAS's cblas_sgemm on
- * matrices that live in the WebAssembly heap, which Node exposes as an ArrayBuffer. Built only by
- * `npm run build:native`; the engine falls back to the stock wasm kernels when this file is absent.
+ * Optional native kernels for the tfjs wasm backend (DESIGN.md §5), working on tensors that live in
+ * the WebAssembly heap, which Node exposes as an ArrayBuffer. Built by npm ci's postinstall when
+ * OpenBLAS is installed (or `npm run build:native`); without it the engine runs the stock wasm kernels.
  *
  * sgemm(heap, transA, transB, M, N, K, aOff, bOff, cOff, biasOff, batch, strideA, strideB, strideC)
  *   C[b] = op(A[b]) · op(B[b]) (+ bias broadcast over rows when biasOff >= 0), row-major, float32;
  *   offsets are in floats, strides in floats between consecutive batch matrices (0 = broadcast).
+ *
+ * adam(heap, pIn, pOut, g, m, v, n, b1, b2, lr, eps)
+ *   one fused pass over n floats (Kingma & Ba, bias corrections folded into lr and eps by the caller):
+ *   m ← b1·m + (1−b1)·g; v ← b2·v + (1−b2)·g²; pOut ← pIn − lr·m / (√v + eps); pIn may equal pOut.
+ *
+ * sparseLinear(heap, rows, h, nnz, n, idx, seg, vals, rowScale, w, bias, out)
+ *   the sparse first layer S · W + b for a batch S given by entries (seg[k], idx[k]) with value vals[k]
+ *   (or rowScale[seg[k]] when vals < 0), seg ascending; W is n × h; int32 offsets for idx and seg.
+ * sparseLinearGrad(heap, rows, h, nnz, n, idx, seg, vals, rowScale, dy, dw)
+ *   dW = Sᵀ · dY as a dense n × h matrix (duplicates summed).
  */
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
+#include <omp.h>
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "wasm_sgemm: bad argument"); return NULL; } } while (0)
 
@@ -54,10 +66,156 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value adam(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 11) {
+    napi_throw_error(env, NULL, "wasm_sgemm.adam: expected 11 arguments");
+    return NULL;
+  }
+  void* data = NULL;
+  size_t bytes = 0;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
+  int64_t o[6];
+  for (int i = 0; i < 6; i++) CHECK(napi_get_value_int64(env, argv[1 + i], &o[i]));
+  double h[4];
+  for (int i = 0; i < 4; i++) CHECK(napi_get_value_double(env, argv[7 + i], &h[i]));
+  const int64_t pIn = o[0], pOut = o[1], gOff = o[2], mOff = o[3], vOff = o[4], n = o[5];
+  const int64_t floats = (int64_t)(bytes / sizeof(float));
+  if (n < 0 || pIn < 0 || pOut < 0 || gOff < 0 || mOff < 0 || vOff < 0 || pIn + n > floats || pOut + n > floats ||
+      gOff + n > floats || mOff + n > floats || vOff + n > floats) {
+    napi_throw_range_error(env, NULL, "wasm_sgemm.adam: tensors outside the heap");
+    return NULL;
+  }
+  float* heap = (float*)data;
+  const float* pi = heap + pIn;
+  float* po = heap + pOut;
+  const float* g = heap + gOff;
+  float* m = heap + mOff;
+  float* v = heap + vOff;
+  const float b1 = (float)h[0], b2 = (float)h[1], lr = (float)h[2], eps = (float)h[3];
+  const float a1 = 1.0f - b1, a2 = 1.0f - b2;
+  /* Both cores for large tensors; small ones are not worth waking a thread for. */
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t j = 0; j < n; j++) {
+    const float gj = g[j];
+    const float mj = b1 * m[j] + a1 * gj;
+    const float vj = b2 * v[j] + a2 * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    po[j] = pi[j] - lr * mj / (sqrtf(vj) + eps);
+  }
+  return NULL;
+}
+
+/* The arguments of sparseLinear and sparseLinearGrad, read and bounds-checked once. */
+typedef struct {
+  float* f;
+  const int32_t* i;
+  int64_t rows, h, nnz, n, idx, seg, vals, rowScale, a, b, c;
+} SparseArgs;
+
+static int sparse_args(napi_env env, napi_callback_info info, size_t count, SparseArgs* s) {
+  napi_value argv[12];
+  size_t argc = 12;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) {
+    napi_throw_error(env, NULL, "wasm_sgemm.sparseLinear: wrong number of arguments");
+    return 0;
+  }
+  void* data = NULL;
+  size_t bytes = 0;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &bytes) != napi_ok) {
+    napi_throw_error(env, NULL, "wasm_sgemm.sparseLinear: bad heap");
+    return 0;
+  }
+  int64_t v[11] = {0};
+  for (size_t i = 1; i < count; i++) {
+    if (napi_get_value_int64(env, argv[i], &v[i - 1]) != napi_ok) {
+      napi_throw_error(env, NULL, "wasm_sgemm.sparseLinear: bad argument");
+      return 0;
+    }
+  }
+  s->f = (float*)data;
+  s->i = (const int32_t*)data;
+  s->rows = v[0]; s->h = v[1]; s->nnz = v[2]; s->n = v[3]; s->idx = v[4]; s->seg = v[5]; s->vals = v[6]; s->rowScale = v[7];
+  s->a = v[8]; s->b = v[9]; s->c = count == 12 ? v[10] : -1;
+  const int64_t words = (int64_t)(bytes / 4);
+  int ok = s->rows > 0 && s->h > 0 && s->nnz >= 0 && s->n > 0 && s->idx >= 0 && s->seg >= 0 &&
+           s->idx + s->nnz <= words && s->seg + s->nnz <= words &&
+           (s->vals < 0 ? (s->rowScale >= 0 && s->rowScale + s->rows <= words) : s->vals + s->nnz <= words) &&
+           s->a >= 0 && s->b >= 0;
+  /* sparseLinear: a = W (n × h), b = bias (h), c = out (rows × h); grad: a = dY (rows × h), b = dW (n × h). */
+  if (ok && count == 12) ok = s->a + s->n * s->h <= words && s->b + s->h <= words && s->c >= 0 && s->c + s->rows * s->h <= words;
+  if (ok && count == 11) ok = s->a + s->rows * s->h <= words && s->b + s->n * s->h <= words;
+  for (int64_t k = 0; ok && k < s->nnz; k++) {
+    const int32_t r = s->i[s->seg + k], col = s->i[s->idx + k];
+    ok = r >= 0 && r < s->rows && col >= 0 && col < s->n && (k == 0 || r >= s->i[s->seg + k - 1]);
+  }
+  if (!ok) napi_throw_range_error(env, NULL, "wasm_sgemm.sparseLinear: tensors outside the heap or indices out of range");
+  return ok;
+}
+
+static inline float entry_value(const SparseArgs* s, int64_t k) {
+  return s->vals >= 0 ? s->f[s->vals + k] : s->f[s->rowScale + s->i[s->seg + k]];
+}
+
+static napi_value sparse_linear(napi_env env, napi_callback_info info) {
+  SparseArgs s;
+  if (!sparse_args(env, info, 12, &s)) return NULL;
+  float* out = s.f + s.c;
+  const float* w = s.f + s.a;
+  const float* bias = s.f + s.b;
+  const int32_t* seg = s.i + s.seg;
+  const int32_t* idx = s.i + s.idx;
+  for (int64_t r = 0; r < s.rows; r++) memcpy(out + r * s.h, bias, (size_t)s.h * sizeof(float));
+  /* Entries are ordered by row, so a thread that owns a range of columns touches its own memory only. */
+#pragma omp parallel for schedule(static) if (s.nnz * s.h > 262144)
+  for (int64_t part = 0; part < 2; part++) {
+    const int64_t lo = part * (s.h / 2), hi = part == 0 ? s.h / 2 : s.h;
+    for (int64_t k = 0; k < s.nnz; k++) {
+      const float x = entry_value(&s, k);
+      float* o = out + (int64_t)seg[k] * s.h;
+      const float* wr = w + (int64_t)idx[k] * s.h;
+#pragma omp simd
+      for (int64_t j = lo; j < hi; j++) o[j] += x * wr[j];
+    }
+  }
+  return NULL;
+}
+
+static napi_value sparse_linear_grad(napi_env env, napi_callback_info info) {
+  SparseArgs s;
+  if (!sparse_args(env, info, 11, &s)) return NULL;
+  const float* dy = s.f + s.a;
+  float* dw = s.f + s.b;
+  const int32_t* seg = s.i + s.seg;
+  const int32_t* idx = s.i + s.idx;
+#pragma omp parallel for schedule(static) if (s.n * s.h > 262144)
+  for (int64_t part = 0; part < 2; part++) {
+    const int64_t lo = part * (s.h / 2), hi = part == 0 ? s.h / 2 : s.h;
+    for (int64_t r = 0; r < s.n; r++) memset(dw + r * s.h + lo, 0, (size_t)(hi - lo) * sizeof(float));
+    for (int64_t k = 0; k < s.nnz; k++) {
+      const float x = entry_value(&s, k);
+      const float* d = dy + (int64_t)seg[k] * s.h;
+      float* g = dw + (int64_t)idx[k] * s.h;
+#pragma omp simd
+      for (int64_t j = lo; j < hi; j++) g[j] += x * d[j];
+    }
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   if (napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, sgemm, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "sgemm", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "adam", NAPI_AUTO_LENGTH, adam, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "adam", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "sparseLinear", NAPI_AUTO_LENGTH, sparse_linear, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "sparseLinear", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "sparseLinearGrad", NAPI_AUTO_LENGTH, sparse_linear_grad, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "sparseLinearGrad", fn) != napi_ok) return NULL;
   return exports;
 }
 

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { heapAdam, isWasmMemory, type HeapAdam } from "./adam-wasm.ts";
+import { nativeAdam, type NativeAdam } from "./native-matmul.ts";
 
 export interface AdamOptions {
   readonly learningRate: number;
@@ -14,8 +15,11 @@ export interface AdamOptions {
    * packed copies of its right operand per tensor, so those tensors are replaced instead). Default: none.
    */
   readonly inPlace?: ReadonlyArray<boolean>;
-  /** "tensor" forces the tensor-op update that native backends use (tests compare the two); default "auto". */
-  readonly implementation?: "auto" | "tensor";
+  /**
+   * "tensor" forces the tensor-op update that GPU backends use, "wasm-simd" the WebAssembly pass even
+   * when the native kernels are loaded (tests compare them); default "auto".
+   */
+  readonly implementation?: "auto" | "tensor" | "wasm-simd";
   readonly beta1?: number;
   readonly beta2?: number;
   readonly epsilon?: number;
@@ -23,6 +27,11 @@ export interface AdamOptions {
 
 /** Where the moments live and which loop applies the update. */
 type Mode =
+  /**
+   * wasm with the native kernels: moments are heap tensors, one multithreaded C pass per tensor, and
+   * every parameter is updated in place (the native sgemm keeps no packed copies of its operands).
+   */
+  | { kind: "native"; run: NativeAdam; m: tf.Tensor[]; v: tf.Tensor[] }
   /** wasm: moments are heap tensors, one SIMD WebAssembly pass per tensor (adam-wasm.ts). */
   | { kind: "heap"; run: HeapAdam; m: tf.Tensor[]; v: tf.Tensor[] }
   /** cpu (or wasm without SIMD): moments in JavaScript arrays, one JavaScript pass per tensor. */
@@ -48,10 +57,12 @@ export class Adam {
     this.eps = options.epsilon ?? 1e-8;
     this.inPlace = options.inPlace ?? sizes.map(() => false);
     this.backend = tf.getBackend();
+    const native = this.backend === "wasm" ? nativeAdam() : undefined;
     const memory = this.backend === "wasm" ? wasmMemory() : undefined;
     const run = memory ? heapAdam(memory) : undefined;
     const zeros = (): tf.Tensor[] => sizes.map((n) => tf.zeros([n]));
     if (options.implementation === "tensor") this.mode = { kind: "tensor", m: zeros(), v: zeros() };
+    else if (options.implementation !== "wasm-simd" && native) this.mode = { kind: "native", run: native, m: zeros(), v: zeros() };
     else if (run) this.mode = { kind: "heap", run, m: zeros(), v: zeros() };
     else if (this.backend === "wasm" || this.backend === "cpu") {
       this.mode = { kind: "host", m: sizes.map((n) => new Float32Array(n)), v: sizes.map((n) => new Float32Array(n)) };
@@ -65,7 +76,7 @@ export class Adam {
 
   /**
    * Applies one update and returns the parameters after it: the same tensors changed in place where
-   * allowed (cpu; wasm tensors marked inPlace), new tensors otherwise (the old ones are then disposed).
+   * allowed (cpu; wasm with the native kernels; wasm tensors marked inPlace), new tensors otherwise (the old ones are then disposed).
    * The caller keeps what it returns.
    */
   update(params: ReadonlyArray<tf.Tensor>, grads: ReadonlyArray<tf.Tensor>): tf.Tensor[] {
@@ -81,6 +92,11 @@ export class Adam {
       // wasm's matMul (XNNPACK) keeps weights packed per tensor, so weights a matMul reads go to a new tensor.
       const inPlace = this.backend === "cpu" || this.inPlace[i];
       switch (mode.kind) {
+        case "native": {
+          const f = (t: tf.Tensor): number => heapOffset(t) / 4;
+          mode.run({ pIn: f(param), pOut: f(param), g: f(grad), m: f(mode.m[i]), v: f(mode.v[i]), n: param.size, b1: this.b1, b2: this.b2, lr: lrT, eps: epsT });
+          return param;
+        }
         case "heap": {
           const out = inPlace ? param : tf.zerosLike(param);
           const at = (t: tf.Tensor): number => heapOffset(t);

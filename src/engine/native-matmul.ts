@@ -14,6 +14,12 @@ import { fileURLToPath } from "node:url";
 export const NATIVE_ADDON_PATH = fileURLToPath(new URL("../../native/build/wasm_sgemm.node", import.meta.url));
 
 interface Addon {
+  /** One fused Adam pass over n floats at float offsets of the heap (native/wasm_sgemm.c). */
+  adam?(heap: ArrayBuffer, pIn: number, pOut: number, g: number, m: number, v: number, n: number, b1: number, b2: number, lr: number, eps: number): void;
+  /** S · W + b for sparse rows S (native/wasm_sgemm.c sparseLinear; float or int32 offsets). */
+  sparseLinear?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, w: number, bias: number, out: number]): void;
+  /** dW = Sᵀ · dY as a dense n × h matrix. */
+  sparseLinearGrad?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, dy: number, dw: number]): void;
   sgemm(
     heap: ArrayBuffer,
     transposeA: boolean,
@@ -32,12 +38,35 @@ type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: 
 
 const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
 
-/** The kernel registry is process-wide, so the stock kernels we replaced are remembered at that level. */
-const replaced = new Map<string, tf.KernelConfig>();
+/** Kernels of our own (no stock counterpart), run through tf.engine().runKernel by ops.ts. */
+export const SPARSE_LINEAR_KERNEL = "VcmSparseLinear";
+export const SPARSE_LINEAR_GRAD_KERNEL = "VcmSparseLinearGrad";
 
-/** True while the native kernels are registered. */
+/** The kernel registry is process-wide, so the stock kernels we replaced (and the addon) are remembered at that level. */
+const replaced = new Map<string, tf.KernelConfig>();
+const loaded: { addon: Addon | undefined } = { addon: undefined };
+
+/** Float offsets on the wasm heap for the native Adam, or undefined when the native kernels are off. */
+export type NativeAdam = (o: { pIn: number; pOut: number; g: number; m: number; v: number; n: number; b1: number; b2: number; lr: number; eps: number }) => void;
+
+/** True while the native sparse first-layer kernels are registered (an older addon lacks them). */
+export function nativeSparseEnabled(): boolean {
+  return nativeMatMulEnabled() && tf.getKernel(SPARSE_LINEAR_KERNEL, "wasm") !== undefined;
+}
+
+/** The addon's fused Adam while the native kernels are enabled (an addon built before it had one: undefined). */
+export function nativeAdam(): NativeAdam | undefined {
+  const addon = loaded.addon;
+  if (!nativeMatMulEnabled() || !addon?.adam) return undefined;
+  const adam = addon.adam.bind(addon);
+  const backend = tf.backend() as unknown as WasmBackendInternals;
+  // The heap is read at each call: a heap growth since the last one replaces the buffer.
+  return (o) => adam(backend.wasm.HEAPF32.buffer as ArrayBuffer, o.pIn, o.pOut, o.g, o.m, o.v, o.n, o.b1, o.b2, o.lr, o.eps);
+}
+
+/** True while the native kernels are registered and wasm is the backend in use. */
 export function nativeMatMulEnabled(): boolean {
-  return replaced.size > 0;
+  return replaced.size > 0 && tf.getBackend() === "wasm";
 }
 
 /**
@@ -48,6 +77,9 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
   if (replaced.size > 0) return true;
   if (!fs.existsSync(addonPath)) return false;
   let addon: Addon;
+  // libgomp (the addon's Adam and sparse kernels) reads this when the addon loads: idle OpenMP threads
+  // sleep instead of spinning, so they do not take the cores from OpenBLAS's threads between kernels.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = "PASSIVE";
   try {
     addon = createRequire(import.meta.url)(addonPath) as Addon;
   } catch {
@@ -58,6 +90,8 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
     if (!stock) return false;
     replaced.set(name, stock);
   }
+  loaded.addon = addon;
+  if (addon.sparseLinear && addon.sparseLinearGrad) registerSparseKernels(addon);
   for (const name of KERNELS) {
     const stock = replaced.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -79,6 +113,35 @@ export function disableNativeMatMul(): void {
     tf.registerKernel(stock);
   }
   replaced.clear();
+  loaded.addon = undefined;
+  for (const name of [SPARSE_LINEAR_KERNEL, SPARSE_LINEAR_GRAD_KERNEL]) if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+}
+
+/**
+ * Inputs idx, seg (int32, nnz), values (float32: vals nnz × 1, or rowScale rows × 1 when attrs.rowScale),
+ * w (n × h), bias (h) → rows × h; the gradient kernel takes dy (rows × h) instead of bias and gives n × h.
+ */
+function registerSparseKernels(addon: Addon): void {
+  const run = (args: KernelArgs, grad: boolean): tf.TensorInfo => {
+    const { idx, seg, values, w, bias, dy } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as { rows: number; rowScale: boolean };
+    const backend = args.backend as WasmBackendInternals;
+    const [n, h] = w.shape;
+    const out = backend.makeOutput(grad ? [n, h] : [attrs.rows, h], "float32");
+    const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+    const nnz = idx.shape[0];
+    const vals = attrs.rowScale ? -1 : at(values);
+    const rowScale = attrs.rowScale ? at(values) : -1;
+    // The heap is read after makeOutput, whose allocation may have grown (and so replaced) it.
+    const heap = backend.wasm.HEAPF32.buffer as ArrayBuffer;
+    if (grad) addon.sparseLinearGrad!(heap, attrs.rows, h, nnz, n, at(idx), at(seg), vals, rowScale, at(dy), at(out));
+    else addon.sparseLinear!(heap, attrs.rows, h, nnz, n, at(idx), at(seg), vals, rowScale, at(w), at(bias), at(out));
+    return out;
+  };
+  for (const [name, grad] of [[SPARSE_LINEAR_KERNEL, false], [SPARSE_LINEAR_GRAD_KERNEL, true]] as const) {
+    if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => run(args, grad)) as unknown as tf.KernelFunc });
+  }
 }
 
 /** Runs one matMul natively, or returns undefined for the stock kernel to handle it. */

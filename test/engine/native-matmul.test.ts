@@ -12,7 +12,7 @@ import { buildNativeAddon } from "../../scripts/build-native.ts";
 import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "../../src/engine/native-matmul.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled } from "../../src/engine/native-matmul.ts";
 import { prefersDenseInput } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainStep, updatableInPlace } from "../../src/engine/train.ts";
@@ -90,6 +90,31 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     tf.dispose([a, b]);
   });
 
+  it("runs Adam natively, in place, as tfjs's own Adam does on the same gradients", async () => {
+    expect(enableNativeMatMul(addon)).toBe(true);
+    const shapes = [[300, 700], [700], [5, 3]] as const;
+    const start = shapes.map((s, i) => tf.randomNormal([...s], 0, 1, "float32", 10 + i));
+    const ours = start.map((t) => tf.add(t, 0));
+    const theirs = start.map((t) => tf.variable(tf.add(t, 0)));
+    const adam = new Adam(ours.map((t) => t.size), { learningRate: 0.01 });
+    const reference = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
+    for (let step = 0; step < 4; step += 1) {
+      const grads = shapes.map((s, i) => tf.randomNormal([...s], 0, 1 + step, "float32", 100 * step + i));
+      const updated = adam.update(ours, grads);
+      // In place: the native kernels keep no packed copy of a matMul operand that could go stale.
+      updated.forEach((t, i) => expect(t).toBe(ours[i]));
+      reference.applyGradients(theirs.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+      tf.dispose(grads);
+    }
+    for (let i = 0; i < shapes.length; i += 1) expectClose(values(ours[i]), values(theirs[i]), 1e-5);
+    // A matMul reads the updated weights, not a stale copy.
+    const x = tf.randomNormal([2, 300], 0, 1, "float32", 7);
+    expectClose(values(tf.matMul(x, ours[0] as tf.Tensor2D)), values(tf.matMul(x, theirs[0] as tf.Tensor2D)), 1e-4);
+    tf.dispose([...start, ...ours, ...theirs, x]);
+    adam.dispose();
+    reference.dispose();
+  });
+
   it("gives the same training step as the stock kernels", async () => {
     const data = plantedData({ users: 64, items: 40, vocab: 50, groups: 4, seed: 9 });
     const config = resolveVcmConfig({ latentDim: 5, hiddenX: 12, hiddenY: 10 });
@@ -109,8 +134,9 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     const stock = await step(false);
     const native = await step(true);
     expect(nativeMatMulEnabled()).toBe(true);
-    // These inputs are dense enough that the native run takes the dense first layers, the stock run the sparse ones.
-    expect(prefersDenseInput({ nnz: data.words.indices.length, rows: data.words.rows, cols: data.words.cols })).toBe(true);
+    // The native run takes the addon's sparse first layers, the stock run tfjs's sparseSegmentSum ones.
+    expect(nativeSparseEnabled()).toBe(true);
+    expect(prefersDenseInput({ nnz: data.words.indices.length, rows: data.words.rows, cols: data.words.cols })).toBe(false);
     native.forEach((w, i) => expectClose(w, stock[i], 1e-4));
   });
 });
