@@ -16,10 +16,15 @@
  *   (or rowScale[seg[k]] when vals < 0), seg ascending; W is n × h; int32 offsets for idx and seg.
  * sparseLinearGrad(heap, rows, h, nnz, n, idx, seg, vals, rowScale, dy, dw)
  *   dW = Sᵀ · dY as a dense n × h matrix (duplicates summed).
+ *
+ * topk(heap, rows, cols, k, scores, exIndptr, exIdx, out)
+ *   per row of scores (rows × cols): the k best columns, best first (ties: lower column first; NaN and
+ *   the row's columns exIdx[exIndptr[r] .. exIndptr[r+1]) skipped), padded with −1; int32 out rows × k.
  */
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 #include <omp.h>
@@ -206,6 +211,98 @@ static napi_value sparse_linear_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* a ranks below b: a lower score, or the same score at a higher column. */
+static inline int worse(const float* sc, int32_t a, int32_t b) {
+  return sc[a] < sc[b] || (sc[a] == sc[b] && a > b);
+}
+
+static void sift_down(int32_t* heap, int64_t size, const float* sc) {
+  int64_t i = 0;
+  for (;;) {
+    const int64_t l = 2 * i + 1, r = l + 1;
+    int64_t m = i;
+    if (l < size && worse(sc, heap[l], heap[m])) m = l;
+    if (r < size && worse(sc, heap[r], heap[m])) m = r;
+    if (m == i) return;
+    const int32_t t = heap[i]; heap[i] = heap[m]; heap[m] = t;
+    i = m;
+  }
+}
+
+static napi_value topk(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 8) {
+    napi_throw_error(env, NULL, "wasm_sgemm.topk: expected 8 arguments");
+    return NULL;
+  }
+  void* data = NULL;
+  size_t bytes = 0;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
+  int64_t v[7];
+  for (int i = 0; i < 7; i++) CHECK(napi_get_value_int64(env, argv[1 + i], &v[i]));
+  const int64_t rows = v[0], cols = v[1], k = v[2], scOff = v[3], ipOff = v[4], exOff = v[5], outOff = v[6];
+  const int64_t words = (int64_t)(bytes / 4);
+  const int32_t* ints = (const int32_t*)data;
+  int ok = rows > 0 && cols > 0 && k > 0 && k <= cols && scOff >= 0 && scOff + rows * cols <= words && ipOff >= 0 &&
+           ipOff + rows + 1 <= words && exOff >= 0 && outOff >= 0 && outOff + rows * k <= words;
+  if (ok) {
+    const int32_t* ip = ints + ipOff;
+    ok = ip[0] == 0 && exOff + ip[rows] <= words;
+    for (int64_t r = 0; ok && r < rows; r++) ok = ip[r + 1] >= ip[r];
+    for (int64_t j = 0; ok && j < ip[rows]; j++) ok = ints[exOff + j] >= 0 && ints[exOff + j] < cols;
+  }
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "wasm_sgemm.topk: tensors outside the heap or columns out of range");
+    return NULL;
+  }
+  const float* scores = (const float*)data + scOff;
+  const int32_t* ip = ints + ipOff;
+  const int32_t* ex = ints + exOff;
+  int32_t* out = (int32_t*)data + outOff;
+#pragma omp parallel if (rows * cols > 262144)
+  {
+    unsigned char* skip = calloc((size_t)cols, 1);
+    int32_t* heap = malloc((size_t)k * sizeof(int32_t));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+      const float* sc = scores + r * cols;
+      for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 1;
+      int64_t size = 0;
+      for (int32_t c = 0; c < cols; c++) {
+        if (skip[c] || sc[c] != sc[c]) continue;
+        if (size < k) {
+          /* Sift up. */
+          int64_t i = size++;
+          heap[i] = c;
+          while (i > 0) {
+            const int64_t p = (i - 1) / 2;
+            if (!worse(sc, heap[i], heap[p])) break;
+            const int32_t t = heap[i]; heap[i] = heap[p]; heap[p] = t;
+            i = p;
+          }
+        } else if (worse(sc, heap[0], c)) {
+          heap[0] = c;
+          sift_down(heap, size, sc);
+        }
+      }
+      for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 0;
+      /* Pop the worst first into the back: best first in the output. */
+      int32_t* o = out + r * k;
+      for (int64_t i = size; i < k; i++) o[i] = -1;
+      while (size > 0) {
+        o[size - 1] = heap[0];
+        heap[0] = heap[--size];
+        sift_down(heap, size, sc);
+      }
+    }
+    free(skip);
+    free(heap);
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   if (napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, sgemm, NULL, &fn) != napi_ok) return NULL;
@@ -216,6 +313,8 @@ static napi_value init(napi_env env, napi_value exports) {
   if (napi_set_named_property(env, exports, "sparseLinear", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "sparseLinearGrad", NAPI_AUTO_LENGTH, sparse_linear_grad, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "sparseLinearGrad", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "topk", NAPI_AUTO_LENGTH, topk, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "topk", fn) != napi_ok) return NULL;
   return exports;
 }
 

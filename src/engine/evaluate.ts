@@ -53,14 +53,12 @@ export async function evaluateRanking(options: {
   const numItems = model.numItems;
   for (let start = 0; start < scored.length; start += chunk) {
     const positions = scored.slice(start, start + chunk);
-    const scores = await model.rankingScores({ matrix: input, rows: positions.map((j) => rows[j]) }, mode);
+    const top = await model.topItems({ input: { matrix: input, rows: positions.map((j) => rows[j]) }, mode, k: maxK, exclude });
     positions.forEach((j, b) => {
       const r = rows[j];
-      const ranked = topK({
-        scores: scores.subarray(b * numItems, (b + 1) * numItems),
-        k: maxK,
-        exclude: exclude.indices.subarray(exclude.indptr[r], exclude.indptr[r + 1]),
-      });
+      const row = top.subarray(b * maxK, (b + 1) * maxK);
+      const end = row.indexOf(-1);
+      const ranked = end === -1 ? row : row.subarray(0, end);
       const truth = new Set(heldOut.indices.subarray(heldOut.indptr[r], heldOut.indptr[r + 1]));
       for (const k of ks) {
         perUser[`ndcg@${k}`][j] = ndcgAt({ ranked, heldOut: truth, r: k });

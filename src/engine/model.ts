@@ -4,10 +4,13 @@
  * z = μx(x_u); the capacity is ĉu = KL(qx(z | x_u) ‖ N(0, I)) (DESIGN.md §2).
  */
 import * as tf from "@tensorflow/tfjs";
+import type { CsrMatrix } from "../data/csr.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { klToStandardNormal } from "./losses.ts";
+import { topK } from "./metrics.ts";
+import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-matmul.ts";
 import { sparseBatchTensors } from "./ops.ts";
 import type { BackendName, EpochRecord, ModelSnapshot, NamedWeight, PredictionMode, RowsInput, Variant } from "./types.ts";
 import { decode, encode, paramSpecs, type Params, type Side } from "./vae.ts";
@@ -132,11 +135,60 @@ export class VcmModel {
   }
 
   /**
-   * Scores that rank items exactly as scoreItems does, without the softmax (which keeps the order of
-   * a row): the decoder's logits. Evaluation ranks by these, which saves an exp per user and item.
+   * The k best items of each row, best first, skipping the row's entries in `exclude` (its training
+   * clicks), as rows.length × k item columns padded with −1 (evaluation's ranking). Items are ranked
+   * by the decoder's logits, which order a row as its softmax does; the top k is taken where the
+   * scores are (the native kernel on wasm, tf.topk on a GPU), so only k numbers per row come back.
    */
-  async rankingScores(input: RowsInput, mode: PredictionMode): Promise<Float32Array> {
-    return this.itemScores({ input, mode, softmax: false });
+  async topItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude: CsrMatrix }): Promise<Int32Array> {
+    const { input, mode, exclude } = o;
+    this.assertLive();
+    const s = this.state;
+    const k = Math.min(o.k, s.numItems);
+    const out = new Int32Array(input.rows.length * o.k).fill(-1);
+    if (exclude.cols !== s.numItems) throw new UserError(ErrorCode.BAD_USER_INPUT, `the excluded clicks must have ${s.numItems} item columns`);
+    const hostTopK = (scores: Float32Array, rows: ReadonlyArray<number>, offset: number): void => {
+      rows.forEach((r, b) => {
+        const ranked = topK({ scores: scores.subarray(b * s.numItems, (b + 1) * s.numItems), k, exclude: rowColumns(exclude, r) });
+        out.set(ranked, (offset + b) * o.k);
+      });
+    };
+    if (s.popularity) {
+      input.rows.forEach((r, b) => out.set(topK({ scores: s.popularity!, k, exclude: rowColumns(exclude, r) }), b * o.k));
+      return out;
+    }
+    const side: Side = mode === "vcm" ? "x" : "y";
+    this.checkInput(input, side);
+    const where = nativeTopKEnabled() ? "native" : tf.getBackend() === "webgpu" ? "device" : "host";
+    await this.inChunks(input, async (rows, offset) => {
+      const result = tf.tidy(() => {
+        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
+        const logits = decode({ params: s.params, side: "x", z: mu });
+        if (where === "host") return logits;
+        const excluded = excludedEntries(exclude, rows);
+        if (where === "native") {
+          return tf.engine().runKernel(
+            TOP_K_KERNEL,
+            { scores: logits, indptr: tf.tensor1d(excluded.indptr, "int32"), excluded: tf.tensor1d(excluded.columns, "int32") },
+            { k },
+          ) as tf.Tensor;
+        }
+        // On a GPU: excluded items to −∞, then the top k there; −∞ in the result marks "fewer than k left".
+        const positions = tf.tensor2d(excluded.positions, [excluded.columns.length, 2], "int32");
+        const mask = tf.scatterND(positions, tf.ones([excluded.columns.length]), logits.shape);
+        const masked = tf.where(tf.greater(mask, 0), tf.fill(logits.shape, Number.NEGATIVE_INFINITY), logits);
+        const { values, indices } = tf.topk(masked, k);
+        return tf.where(tf.equal(values, Number.NEGATIVE_INFINITY), tf.fill(indices.shape, -1, "int32"), indices);
+      });
+      try {
+        const data = await result.data();
+        if (where === "host") hostTopK(data as Float32Array, rows, offset);
+        else for (let b = 0; b < rows.length; b += 1) out.set((data as Int32Array).subarray(b * k, (b + 1) * k), (offset + b) * o.k);
+      } finally {
+        result.dispose();
+      }
+    });
+    return out;
   }
 
   private async itemScores(o: { input: RowsInput; mode: PredictionMode; softmax: boolean }): Promise<Float32Array> {
@@ -271,4 +323,26 @@ export class VcmModel {
   private assertLive(): void {
     if (this.disposed) throw new Error("Invariant failed: the model was disposed");
   }
+}
+
+/** Columns of row r of a CSR matrix (a view, no copy). */
+function rowColumns(m: CsrMatrix, r: number): Int32Array {
+  return m.indices.subarray(m.indptr[r], m.indptr[r + 1]);
+}
+
+/** The excluded columns of a chunk's rows, as CSR (indptr, columns) and as (row, column) pairs. */
+function excludedEntries(m: CsrMatrix, rows: ReadonlyArray<number>): { indptr: Int32Array; columns: Int32Array; positions: Int32Array } {
+  const indptr = new Int32Array(rows.length + 1);
+  rows.forEach((r, b) => (indptr[b + 1] = indptr[b] + m.indptr[r + 1] - m.indptr[r]));
+  const columns = new Int32Array(indptr[rows.length]);
+  const positions = new Int32Array(2 * columns.length);
+  rows.forEach((r, b) => {
+    const cols = rowColumns(m, r);
+    columns.set(cols, indptr[b]);
+    for (let j = 0; j < cols.length; j += 1) {
+      positions[2 * (indptr[b] + j)] = b;
+      positions[2 * (indptr[b] + j) + 1] = cols[j];
+    }
+  });
+  return { indptr, columns, positions };
 }

@@ -20,6 +20,8 @@ interface Addon {
   sparseLinear?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, w: number, bias: number, out: number]): void;
   /** dW = Sᵀ · dY as a dense n × h matrix. */
   sparseLinearGrad?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, dy: number, dw: number]): void;
+  /** The k best columns of each row, skipping excluded ones (native/wasm_sgemm.c topk). */
+  topk?(heap: ArrayBuffer, ...args: [rows: number, cols: number, k: number, scores: number, exIndptr: number, exIdx: number, out: number]): void;
   sgemm(
     heap: ArrayBuffer,
     transposeA: boolean,
@@ -31,7 +33,7 @@ interface Addon {
 interface WasmBackendInternals {
   wasm: { HEAPF32: Float32Array };
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
@@ -41,6 +43,9 @@ const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
 /** Kernels of our own (no stock counterpart), run through tf.engine().runKernel by ops.ts. */
 export const SPARSE_LINEAR_KERNEL = "VcmSparseLinear";
 export const SPARSE_LINEAR_GRAD_KERNEL = "VcmSparseLinearGrad";
+/** scores (rows × cols), indptr (rows + 1, int32), excluded (int32) → int32 rows × attrs.k, −1 padded. */
+export const TOP_K_KERNEL = "VcmTopK";
+const OWN_KERNELS = [SPARSE_LINEAR_KERNEL, SPARSE_LINEAR_GRAD_KERNEL, TOP_K_KERNEL] as const;
 
 /** The kernel registry is process-wide, so the stock kernels we replaced (and the addon) are remembered at that level. */
 const replaced = new Map<string, tf.KernelConfig>();
@@ -48,6 +53,11 @@ const loaded: { addon: Addon | undefined } = { addon: undefined };
 
 /** Float offsets on the wasm heap for the native Adam, or undefined when the native kernels are off. */
 export type NativeAdam = (o: { pIn: number; pOut: number; g: number; m: number; v: number; n: number; b1: number; b2: number; lr: number; eps: number }) => void;
+
+/** True while the native top-k kernel is registered and wasm is in use. */
+export function nativeTopKEnabled(): boolean {
+  return nativeMatMulEnabled() && tf.getKernel(TOP_K_KERNEL, "wasm") !== undefined;
+}
 
 /** True while the native sparse first-layer kernels are registered (an older addon lacks them). */
 export function nativeSparseEnabled(): boolean {
@@ -92,6 +102,7 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
   }
   loaded.addon = addon;
   if (addon.sparseLinear && addon.sparseLinearGrad) registerSparseKernels(addon);
+  if (addon.topk) registerTopK(addon);
   for (const name of KERNELS) {
     const stock = replaced.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -114,7 +125,24 @@ export function disableNativeMatMul(): void {
   }
   replaced.clear();
   loaded.addon = undefined;
-  for (const name of [SPARSE_LINEAR_KERNEL, SPARSE_LINEAR_GRAD_KERNEL]) if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+  for (const name of OWN_KERNELS) if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+}
+
+function registerTopK(addon: Addon): void {
+  if (tf.getKernel(TOP_K_KERNEL, "wasm")) tf.unregisterKernel(TOP_K_KERNEL, "wasm");
+  const kernelFunc = (args: KernelArgs): tf.TensorInfo => {
+    const { scores, indptr, excluded } = args.inputs as Record<string, tf.TensorInfo>;
+    const k = (args.attrs as { k: number }).k;
+    const backend = args.backend as WasmBackendInternals;
+    const [rows, cols] = scores.shape;
+    const out = backend.makeOutput([rows, k], "int32");
+    const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+    // An empty exclusion list has no heap memory of its own; any valid offset serves, it is never read.
+    const ex = excluded.shape[0] === 0 ? at(indptr) : at(excluded);
+    addon.topk!(backend.wasm.HEAPF32.buffer as ArrayBuffer, rows, cols, k, at(scores), at(indptr), ex, at(out));
+    return out;
+  };
+  tf.registerKernel({ kernelName: TOP_K_KERNEL, backendName: "wasm", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
 }
 
 /**

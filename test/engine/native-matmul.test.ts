@@ -15,7 +15,7 @@ import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled } from "../../src/engine/native-matmul.ts";
 import { prefersDenseInput } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
-import { initParams, trainStep, updatableInPlace } from "../../src/engine/train.ts";
+import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
 import { plantedData } from "./planted.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-native-"));
@@ -113,6 +113,22 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     tf.dispose([...start, ...ours, ...theirs, x]);
     adam.dispose();
     reference.dispose();
+  });
+
+  it("ranks the same top items natively as in JavaScript, excluding training clicks", async () => {
+    const data = plantedData({ users: 64, items: 40, vocab: 50, groups: 4, seed: 9 });
+    expect(enableNativeMatMul(addon)).toBe(true);
+    const model = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { latentDim: 5, hiddenX: 12, hiddenY: 10, epochs: 1 } });
+    const input = { matrix: data.train, rows: Array.from({ length: 64 }, (_, r) => r) };
+    const native = await model.topItems({ input, mode: "vcm", k: 12, exclude: data.train });
+    disableNativeMatMul();
+    const host = await model.topItems({ input, mode: "vcm", k: 12, exclude: data.train });
+    expect(Array.from(native)).toEqual(Array.from(host));
+    for (let r = 0; r < 64; r += 1) {
+      const seen = new Set(data.train.indices.subarray(data.train.indptr[r], data.train.indptr[r + 1]));
+      for (const item of native.subarray(r * 12, (r + 1) * 12)) expect(seen.has(item)).toBe(false);
+    }
+    model.dispose();
   });
 
   it("gives the same training step as the stock kernels", async () => {

@@ -10,6 +10,7 @@ import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
+import { topK } from "../../src/engine/metrics.ts";
 import { VcmModel } from "../../src/engine/model.ts";
 import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
@@ -158,6 +159,32 @@ describe("VcmModel", () => {
     expect(cold).toHaveLength(2 * data.train.cols);
     expect(cold.subarray(data.train.cols).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     await expect(model.scoreItems({ matrix: data.words, rows: [0] }, "vcm")).rejects.toThrow(UserError);
+    model.dispose();
+  });
+
+  it("ranks the top items where the scores are, as a top-k over scoreItems does, padding short rows with −1", async () => {
+    const model = await train({ epochs: 2, evalBatchSize: 4 });
+    const rows = [0, 3, 7, 11, 19, 40];
+    const cols = data.train.cols;
+    // Exclusions are the training clicks, except that row 3 excludes all items but the last two.
+    const exclude = csrFromRows({
+      cols,
+      rows: Array.from({ length: data.train.rows }, (_, r) =>
+        r === 3
+          ? Array.from({ length: cols - 2 }, (_, i) => [i, 1] as [number, number])
+          : Array.from(data.train.indices.subarray(data.train.indptr[r], data.train.indptr[r + 1]), (i) => [i, 1] as [number, number]),
+      ),
+    });
+    const top = await model.topItems({ input: { matrix: data.train, rows }, mode: "vcm", k: 5, exclude });
+    const scores = await model.scoreItems({ matrix: data.train, rows }, "vcm");
+    rows.forEach((r, b) => {
+      const expected = Array.from(topK({ scores: scores.subarray(b * cols, (b + 1) * cols), k: 5, exclude: exclude.indices.subarray(exclude.indptr[r], exclude.indptr[r + 1]) }));
+      while (expected.length < 5) expected.push(-1);
+      expect(Array.from(top.subarray(b * 5, (b + 1) * 5)), `row ${r}`).toEqual(expected);
+    });
+    // Row 3 has two items left: both, best first, then −1s.
+    expect(new Set(top.subarray(5, 7))).toEqual(new Set([cols - 2, cols - 1]));
+    expect(Array.from(top.subarray(7, 10))).toEqual([-1, -1, -1]);
     model.dispose();
   });
 
