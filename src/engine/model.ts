@@ -131,7 +131,27 @@ export class VcmModel {
    * mode "vcm", on μy(words) for "vcm-cd"; train-click counts for the popularity baseline.
    */
   async scoreItems(input: RowsInput, mode: PredictionMode): Promise<Float32Array> {
-    return this.itemScores({ input, mode, softmax: true });
+    this.assertLive();
+    const s = this.state;
+    const out = new Float32Array(input.rows.length * s.numItems);
+    if (s.popularity) {
+      for (let r = 0; r < input.rows.length; r += 1) out.set(s.popularity, r * s.numItems);
+      return out;
+    }
+    const side: Side = mode === "vcm" ? "x" : "y";
+    this.checkInput(input, side);
+    await this.inChunks(input, async (rows, offset) => {
+      const scores = tf.tidy(() => {
+        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
+        return tf.softmax(decode({ params: s.params, side: "x", z: mu }));
+      });
+      try {
+        out.set((await scores.data()) as Float32Array, offset * s.numItems);
+      } finally {
+        scores.dispose();
+      }
+    });
+    return out;
   }
 
   /**
@@ -186,32 +206,6 @@ export class VcmModel {
         else for (let b = 0; b < rows.length; b += 1) out.set((data as Int32Array).subarray(b * k, (b + 1) * k), (offset + b) * o.k);
       } finally {
         result.dispose();
-      }
-    });
-    return out;
-  }
-
-  private async itemScores(o: { input: RowsInput; mode: PredictionMode; softmax: boolean }): Promise<Float32Array> {
-    const { input, mode } = o;
-    this.assertLive();
-    const s = this.state;
-    const out = new Float32Array(input.rows.length * s.numItems);
-    if (s.popularity) {
-      for (let r = 0; r < input.rows.length; r += 1) out.set(s.popularity, r * s.numItems);
-      return out;
-    }
-    const side: Side = mode === "vcm" ? "x" : "y";
-    this.checkInput(input, side);
-    await this.inChunks(input, async (rows, offset) => {
-      const scores = tf.tidy(() => {
-        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
-        const logits = decode({ params: s.params, side: "x", z: mu });
-        return o.softmax ? tf.softmax(logits) : logits;
-      });
-      try {
-        out.set((await scores.data()) as Float32Array, offset * s.numItems);
-      } finally {
-        scores.dispose();
       }
     });
     return out;
