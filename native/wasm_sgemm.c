@@ -229,6 +229,41 @@ static void sift_down(int32_t* heap, int64_t size, const float* sc) {
   }
 }
 
+/*
+ * The k best of n columns (cols[0..n) when cols is given, else 0..n), skipping excluded and NaN ones,
+ * into a min-heap (heap[0] the worst kept); returns how many were kept (≤ k).
+ */
+static int64_t heap_topk(const float* sc, const int32_t* cols, int64_t n, const unsigned char* skip, int64_t k, int32_t* heap) {
+  int64_t size = 0;
+  float th = 0.0f;
+  int32_t thIdx = 0;
+  for (int64_t q = 0; q < n; q++) {
+    const int32_t c = cols ? cols[q] : (int32_t)q;
+    const float x = sc[c];
+    /* Once the heap is full, most columns lose against its worst entry: test that first. */
+    if (size == k && (x < th || (x == th && c > thIdx))) continue;
+    if (skip[c] || x != x) continue;
+    if (size < k) {
+      int64_t i = size++;
+      heap[i] = c;
+      while (i > 0) {
+        const int64_t p = (i - 1) / 2;
+        if (!worse(sc, heap[i], heap[p])) break;
+        const int32_t t = heap[i]; heap[i] = heap[p]; heap[p] = t;
+        i = p;
+      }
+    } else {
+      heap[0] = c;
+      sift_down(heap, size, sc);
+    }
+    if (size == k) {
+      thIdx = heap[0];
+      th = sc[thIdx];
+    }
+  }
+  return size;
+}
+
 static napi_value topk(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
@@ -265,40 +300,54 @@ static napi_value topk(napi_env env, napi_callback_info info) {
   {
     unsigned char* skip = calloc((size_t)cols, 1);
     int32_t* heap = malloc((size_t)k * sizeof(int32_t));
+    int32_t* cand = malloc((size_t)cols * sizeof(int32_t));
+    int32_t* small = malloc((size_t)(k + 64) * sizeof(int32_t));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
       const float* sc = scores + r * cols;
       for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 1;
-      int64_t size = 0;
-      for (int32_t c = 0; c < cols; c++) {
-        if (skip[c] || sc[c] != sc[c]) continue;
-        if (size < k) {
-          /* Sift up. */
-          int64_t i = size++;
-          heap[i] = c;
-          while (i > 0) {
-            const int64_t p = (i - 1) / 2;
-            if (!worse(sc, heap[i], heap[p])) break;
-            const int32_t t = heap[i]; heap[i] = heap[p]; heap[p] = t;
-            i = p;
+      /*
+       * A threshold from the first 1,000 columns (their m-th best, m sized so that about 2k columns of
+       * the row pass it) leaves a short list of candidates; the heap then ranks only those. Every
+       * column at or above the threshold is a candidate, so when k of them pass, the top k is among
+       * them; otherwise (few columns, skewed rows) all columns are candidates.
+       */
+      int64_t ncand = 0;
+      int use_all = 1;
+      const int64_t sample = 1000;
+      if (cols >= 8 * sample && k <= 512) {
+        const int64_t m = (2 * k * sample + cols - 1) / cols + 8;
+        const int64_t found = heap_topk(sc, NULL, sample, skip, m, small);
+        if (found == m) {
+          const float t = sc[small[0]];
+          int32_t c = 0;
+          /* Eight columns per test (vectorised): most blocks have no candidate at all. */
+          for (; c + 8 <= cols; c += 8) {
+            int any = 0;
+            for (int u = 0; u < 8; u++) any |= sc[c + u] >= t;
+            if (!any) continue;
+            for (int u = 0; u < 8; u++) if (sc[c + u] >= t && !skip[c + u]) cand[ncand++] = c + u;
           }
-        } else if (worse(sc, heap[0], c)) {
-          heap[0] = c;
-          sift_down(heap, size, sc);
+          for (; c < cols; c++) if (sc[c] >= t && !skip[c]) cand[ncand++] = c;
+          use_all = ncand < k;
         }
       }
+      int32_t* o = out + r * k;
+      const int64_t size = use_all ? heap_topk(sc, NULL, cols, skip, k, heap) : heap_topk(sc, cand, ncand, skip, k, heap);
       for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 0;
       /* Pop the worst first into the back: best first in the output. */
-      int32_t* o = out + r * k;
       for (int64_t i = size; i < k; i++) o[i] = -1;
-      while (size > 0) {
-        o[size - 1] = heap[0];
-        heap[0] = heap[--size];
-        sift_down(heap, size, sc);
+      int64_t left = size;
+      while (left > 0) {
+        o[left - 1] = heap[0];
+        heap[0] = heap[--left];
+        sift_down(heap, left, sc);
       }
     }
     free(skip);
     free(heap);
+    free(cand);
+    free(small);
   }
   return NULL;
 }

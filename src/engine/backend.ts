@@ -71,7 +71,7 @@ export function currentDevice(): string {
     const a = state.adapter;
     return `${[a.vendor, a.description || a.device || a.architecture].filter((s) => s).join(" ")}${a.fallback ? ", software adapter" : ""}`;
   }
-  if (name === "wasm") return nativeMatMulEnabled() ? "WebAssembly SIMD, matMul and Adam through native OpenBLAS" : "WebAssembly SIMD";
+  if (name === "wasm") return nativeMatMulEnabled() ? "WebAssembly SIMD, matMul, Adam, sparse layers and top-k through native OpenBLAS" : "WebAssembly SIMD";
   if (name === "cpu") return "JavaScript kernels";
   return state.nativeGpu ? "libtensorflow with CUDA" : "libtensorflow";
 }
