@@ -56,6 +56,49 @@ export function topK(options: {
   return Int32Array.from(heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0)));
 }
 
+/**
+ * The k best indices, best first (ties: lower index first, as the engine's topK orders them), without
+ * per-call allocations beyond the answer: a sorted buffer of k with a threshold test rejects almost
+ * every score in one comparison, which matters for 100 users × 10,000 items per query.
+ */
+export function topKSorted(options: {
+  scores: ArrayLike<number>;
+  k: number;
+  /** Sorted ascending (a CSR row); skipped. */
+  exclude?: Int32Array;
+}): Int32Array {
+  const { scores, exclude } = options;
+  const k = Math.min(options.k, scores.length);
+  if (k <= 0) return new Int32Array(0);
+  const index = new Int32Array(k);
+  const value = new Float64Array(k);
+  let size = 0;
+  let next = 0;
+  const nextExcluded = exclude === undefined || exclude.length === 0 ? -1 : exclude[0];
+  let excludedAt = nextExcluded;
+  for (let i = 0; i < scores.length; i += 1) {
+    if (i === excludedAt) {
+      next += 1;
+      excludedAt = next < exclude!.length ? exclude![next] : -1;
+      continue;
+    }
+    const s = scores[i];
+    if (s !== s) continue;
+    // Equal scores keep the earlier index ahead, so a later equal score never displaces it.
+    if (size === k && s <= value[k - 1]) continue;
+    let j = size === k ? k - 1 : size;
+    while (j > 0 && value[j - 1] < s) {
+      value[j] = value[j - 1];
+      index[j] = index[j - 1];
+      j -= 1;
+    }
+    value[j] = s;
+    index[j] = i;
+    if (size < k) size += 1;
+  }
+  return size === k ? index : index.slice(0, size);
+}
+
 function isSet(x: ReadonlySet<number> | ArrayLike<number>): x is ReadonlySet<number> {
   return typeof (x as ReadonlySet<number>).has === "function";
 }

@@ -9,7 +9,7 @@ import { ErrorCode, UserError } from "../errors.ts";
 import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { klToStandardNormal } from "./losses.ts";
-import { topK } from "./metrics.ts";
+import { topKSorted } from "./metrics.ts";
 import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-matmul.ts";
 import { sparseBatchTensors } from "./ops.ts";
 import type { BackendName, EpochRecord, ModelSnapshot, NamedWeight, PredictionMode, RowsInput, Variant } from "./types.ts";
@@ -169,12 +169,12 @@ export class VcmModel {
     if (exclude.cols !== s.numItems) throw new UserError(ErrorCode.BAD_USER_INPUT, `the excluded clicks must have ${s.numItems} item columns`);
     const hostTopK = (scores: Float32Array, rows: ReadonlyArray<number>, offset: number): void => {
       rows.forEach((r, b) => {
-        const ranked = topK({ scores: scores.subarray(b * s.numItems, (b + 1) * s.numItems), k, exclude: rowColumns(exclude, r) });
+        const ranked = topKSorted({ scores: scores.subarray(b * s.numItems, (b + 1) * s.numItems), k, exclude: rowColumns(exclude, r) });
         out.set(ranked, (offset + b) * o.k);
       });
     };
     if (s.popularity) {
-      input.rows.forEach((r, b) => out.set(topK({ scores: s.popularity!, k, exclude: rowColumns(exclude, r) }), b * o.k));
+      input.rows.forEach((r, b) => out.set(topKSorted({ scores: s.popularity!, k, exclude: rowColumns(exclude, r) }), b * o.k));
       return out;
     }
     const side: Side = mode === "vcm" ? "x" : "y";

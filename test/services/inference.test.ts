@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { topK } from "../../src/engine/metrics.ts";
-import { fastTopK } from "../../src/services/inference.ts";
+import { topK, topKSorted } from "../../src/engine/metrics.ts";
 
-describe("fastTopK", () => {
+describe("topKSorted", () => {
   it("orders exactly like the engine's topK, ties and exclusions included", () => {
     let seed = 7;
     const random = () => {
@@ -17,14 +16,14 @@ describe("fastTopK", () => {
         Array.from({ length: n }, (_, i) => i).filter(() => random() < 0.2),
       );
       for (const k of [1, 5, 20, n + 3]) {
-        expect(Array.from(fastTopK({ scores, k, exclude }))).toEqual(Array.from(topK({ scores, k, exclude })));
-        expect(Array.from(fastTopK({ scores, k }))).toEqual(Array.from(topK({ scores, k })));
+        expect(Array.from(topKSorted({ scores, k, exclude }))).toEqual(Array.from(topK({ scores, k, exclude })));
+        expect(Array.from(topKSorted({ scores, k }))).toEqual(Array.from(topK({ scores, k })));
       }
     }
   });
 
   it("skips NaN scores and returns fewer than k when the row runs out", () => {
     const scores = Float32Array.from([0.1, Number.NaN, 0.3]);
-    expect(Array.from(fastTopK({ scores, k: 5, exclude: Int32Array.from([2]) }))).toEqual([0]);
+    expect(Array.from(topKSorted({ scores, k: 5, exclude: Int32Array.from([2]) }))).toEqual([0]);
   });
 });
