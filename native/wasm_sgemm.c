@@ -17,6 +17,9 @@
  * sparseLinearGrad(heap, rows, h, nnz, n, idx, seg, vals, rowScale, dy, dw)
  *   dW = Sᵀ · dY as a dense n × h matrix (duplicates summed).
  *
+ * tanh(heap, x, y, n)
+ *   y = tanh(x) over n floats (wasm's own kernel is scalar, ≈ 20 ns a value).
+ *
  * topk(heap, rows, cols, k, scores, exIndptr, exIdx, out)
  *   per row of scores (rows × cols): the k best columns, best first (ties: lower column first; NaN and
  *   the row's columns exIdx[exIndptr[r] .. exIndptr[r+1]) skipped), padded with −1; int32 out rows × k.
@@ -211,6 +214,32 @@ static napi_value sparse_linear_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value tanh_kernel(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 4) {
+    napi_throw_error(env, NULL, "wasm_sgemm.tanh: expected 4 arguments");
+    return NULL;
+  }
+  void* data = NULL;
+  size_t bytes = 0;
+  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
+  int64_t v[3];
+  for (int i = 0; i < 3; i++) CHECK(napi_get_value_int64(env, argv[1 + i], &v[i]));
+  const int64_t x = v[0], y = v[1], n = v[2];
+  const int64_t floats = (int64_t)(bytes / sizeof(float));
+  if (n < 0 || x < 0 || y < 0 || x + n > floats || y + n > floats) {
+    napi_throw_range_error(env, NULL, "wasm_sgemm.tanh: tensors outside the heap");
+    return NULL;
+  }
+  const float* in = (const float*)data + x;
+  float* out = (float*)data + y;
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t j = 0; j < n; j++) out[j] = tanhf(in[j]);
+  return NULL;
+}
+
 /* a ranks below b: a lower score, or the same score at a higher column. */
 static inline int worse(const float* sc, int32_t a, int32_t b) {
   return sc[a] < sc[b] || (sc[a] == sc[b] && a > b);
@@ -362,6 +391,8 @@ static napi_value init(napi_env env, napi_value exports) {
   if (napi_set_named_property(env, exports, "sparseLinear", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "sparseLinearGrad", NAPI_AUTO_LENGTH, sparse_linear_grad, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "sparseLinearGrad", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "tanh", NAPI_AUTO_LENGTH, tanh_kernel, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "tanh", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "topk", NAPI_AUTO_LENGTH, topk, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "topk", fn) != napi_ok) return NULL;
   return exports;

@@ -20,6 +20,8 @@ interface Addon {
   sparseLinear?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, w: number, bias: number, out: number]): void;
   /** dW = Sᵀ · dY as a dense n × h matrix. */
   sparseLinearGrad?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, dy: number, dw: number]): void;
+  /** y = tanh(x) over n floats (native/wasm_sgemm.c tanh). */
+  tanh?(heap: ArrayBuffer, x: number, y: number, n: number): void;
   /** The k best columns of each row, skipping excluded ones (native/wasm_sgemm.c topk). */
   topk?(heap: ArrayBuffer, ...args: [rows: number, cols: number, k: number, scores: number, exIndptr: number, exIdx: number, out: number]): void;
   sgemm(
@@ -38,7 +40,7 @@ interface WasmBackendInternals {
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
 
-const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
+const KERNELS = ["BatchMatMul", "_FusedMatMul", "Tanh"] as const;
 
 /** Kernels of our own (no stock counterpart), run through tf.engine().runKernel by ops.ts. */
 export const SPARSE_LINEAR_KERNEL = "VcmSparseLinear";
@@ -113,7 +115,9 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
       backendName: "wasm",
       // The stock setup binds the stock kernel's wasm function, which the fallback path calls.
       setupFunc: stock.setupFunc,
-      kernelFunc: ((args: KernelArgs) => nativeMatMul({ args, addon, fused: name === "_FusedMatMul" }) ?? stock.kernelFunc(args as never)) as unknown as tf.KernelFunc,
+      kernelFunc: ((args: KernelArgs) =>
+        (name === "Tanh" ? nativeTanh({ args, addon }) : nativeMatMul({ args, addon, fused: name === "_FusedMatMul" })) ??
+        stock.kernelFunc(args as never)) as unknown as tf.KernelFunc,
     });
   }
   return true;
@@ -172,6 +176,19 @@ function registerSparseKernels(addon: Addon): void {
     if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
     tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => run(args, grad)) as unknown as tf.KernelFunc });
   }
+}
+
+/** tanh over a float32 tensor natively (an addon without it, or another dtype: the stock kernel). */
+function nativeTanh(o: { args: KernelArgs; addon: Addon }): tf.TensorInfo | undefined {
+  const x = o.args.inputs.x;
+  if (!o.addon.tanh || !x || x.dtype !== "float32") return undefined;
+  const backend = o.args.backend as WasmBackendInternals;
+  const out = backend.makeOutput([...x.shape], "float32");
+  const size = tf.util.sizeFromShape(x.shape);
+  if (size === 0) return out;
+  const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+  o.addon.tanh(backend.wasm.HEAPF32.buffer as ArrayBuffer, at(x), at(out), size);
+  return out;
 }
 
 /** Runs one matMul natively, or returns undefined for the stock kernel to handle it. */
