@@ -336,15 +336,15 @@ static napi_value topk(napi_env env, napi_callback_info info) {
       const float* sc = scores + r * cols;
       for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 1;
       /*
-       * A threshold from the first 1,000 columns (their m-th best, m sized so that about 2k columns of
+       * A threshold from the first columns (an eighth of the row, at most 1,000; their m-th best, m sized so that about 2k columns of
        * the row pass it) leaves a short list of candidates; the heap then ranks only those. Every
        * column at or above the threshold is a candidate, so when k of them pass, the top k is among
        * them; otherwise (few columns, skewed rows) all columns are candidates.
        */
       int64_t ncand = 0;
       int use_all = 1;
-      const int64_t sample = 1000;
-      if (cols >= 8 * sample && k <= 512) {
+      const int64_t sample = cols / 8 < 1000 ? cols / 8 : 1000;
+      if (sample >= 2 * k) {
         const int64_t m = (2 * k * sample + cols - 1) / cols + 8;
         const int64_t found = heap_topk(sc, NULL, sample, skip, m, small);
         if (found == m) {

@@ -12,7 +12,8 @@ import { buildNativeAddon } from "../../scripts/build-native.ts";
 import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled } from "../../src/engine/native-matmul.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/native-matmul.ts";
+import { topKSorted } from "../../src/engine/metrics.ts";
 import { prefersDenseInput } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
@@ -129,6 +130,28 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
       for (const item of native.subarray(r * 12, (r + 1) * 12)) expect(seen.has(item)).toBe(false);
     }
     model.dispose();
+  });
+
+  it("takes the top k of long rows (the sampled-threshold path) exactly as JavaScript does, ties and exclusions included", () => {
+    expect(enableNativeMatMul(addon)).toBe(true);
+    const [rows, cols, k] = [40, 3000, 100];
+    const rng = new Rng(5);
+    // Coarse values make ties common; row 7 is constant (all ties), row 9 excludes all but 50 columns.
+    const scores = Float32Array.from({ length: rows * cols }, (_, i) => (Math.floor(i / cols) === 7 ? 1 : Math.round(rng.normal() * 20) / 4));
+    const excluded: number[][] = Array.from({ length: rows }, (_, r) =>
+      r === 9 ? Array.from({ length: cols - 50 }, (_, j) => j + 50) : Array.from(new Set(Array.from({ length: 30 }, () => Math.floor(rng.next() * cols)))).sort((x, y) => x - y),
+    );
+    const indptr = Int32Array.from([0, ...excluded.map((e) => e.length)].map((_, i, a) => a.slice(0, i + 1).reduce((x, y) => x + y, 0)));
+    const got = tf.tidy(() =>
+      tf.engine().runKernel(TOP_K_KERNEL, { scores: tf.tensor2d(scores, [rows, cols]), indptr: tf.tensor1d(indptr, "int32"), excluded: tf.tensor1d(excluded.flat(), "int32") }, { k }),
+    ) as tf.Tensor;
+    const top = Array.from(got.dataSync());
+    got.dispose();
+    for (let r = 0; r < rows; r += 1) {
+      const expected = Array.from(topKSorted({ scores: scores.subarray(r * cols, (r + 1) * cols), k, exclude: Int32Array.from(excluded[r]) }));
+      while (expected.length < k) expected.push(-1);
+      expect(top.slice(r * k, (r + 1) * k), `row ${r}`).toEqual(expected);
+    }
   });
 
   it("gives the same training step as the stock kernels", async () => {
