@@ -27,6 +27,7 @@
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -74,23 +75,35 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value adam(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 11) {
-    napi_throw_error(env, NULL, "wasm_sgemm.adam: expected 11 arguments");
-    return NULL;
-  }
-  void* data = NULL;
+/*
+ * Reads the arguments (heap, nInts integers, then nDoubles numbers) of an exported function; returns 0,
+ * with a JavaScript error thrown, when they are not that.
+ */
+static int read_args(napi_env env, napi_callback_info info, const char* name, size_t nInts, int64_t* ints, size_t nDoubles,
+                     double* doubles, void** heap, int64_t* words) {
+  napi_value argv[16];
+  size_t argc = 16;
   size_t bytes = 0;
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
+  int ok = napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == 1 + nInts + nDoubles &&
+           napi_get_arraybuffer_info(env, argv[0], heap, &bytes) == napi_ok;
+  for (size_t i = 0; ok && i < nInts; i++) ok = napi_get_value_int64(env, argv[1 + i], &ints[i]) == napi_ok;
+  for (size_t i = 0; ok && i < nDoubles; i++) ok = napi_get_value_double(env, argv[1 + nInts + i], &doubles[i]) == napi_ok;
+  if (!ok) {
+    char message[96];
+    snprintf(message, sizeof message, "wasm_sgemm.%s: bad arguments", name);
+    napi_throw_error(env, NULL, message);
+  }
+  *words = (int64_t)(bytes / 4);
+  return ok;
+}
+
+static napi_value adam(napi_env env, napi_callback_info info) {
+  void* data = NULL;
+  int64_t floats = 0;
   int64_t o[6];
-  for (int i = 0; i < 6; i++) CHECK(napi_get_value_int64(env, argv[1 + i], &o[i]));
   double h[4];
-  for (int i = 0; i < 4; i++) CHECK(napi_get_value_double(env, argv[7 + i], &h[i]));
+  if (!read_args(env, info, "adam", 6, o, 4, h, &data, &floats)) return NULL;
   const int64_t pIn = o[0], pOut = o[1], gOff = o[2], mOff = o[3], vOff = o[4], n = o[5];
-  const int64_t floats = (int64_t)(bytes / sizeof(float));
   if (n < 0 || pIn < 0 || pOut < 0 || gOff < 0 || mOff < 0 || vOff < 0 || pIn + n > floats || pOut + n > floats ||
       gOff + n > floats || mOff + n > floats || vOff + n > floats) {
     napi_throw_range_error(env, NULL, "wasm_sgemm.adam: tensors outside the heap");
@@ -125,30 +138,14 @@ typedef struct {
 } SparseArgs;
 
 static int sparse_args(napi_env env, napi_callback_info info, size_t count, SparseArgs* s) {
-  napi_value argv[12];
-  size_t argc = 12;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != count) {
-    napi_throw_error(env, NULL, "wasm_sgemm.sparseLinear: wrong number of arguments");
-    return 0;
-  }
   void* data = NULL;
-  size_t bytes = 0;
-  if (napi_get_arraybuffer_info(env, argv[0], &data, &bytes) != napi_ok) {
-    napi_throw_error(env, NULL, "wasm_sgemm.sparseLinear: bad heap");
-    return 0;
-  }
+  int64_t words = 0;
   int64_t v[11] = {0};
-  for (size_t i = 1; i < count; i++) {
-    if (napi_get_value_int64(env, argv[i], &v[i - 1]) != napi_ok) {
-      napi_throw_error(env, NULL, "wasm_sgemm.sparseLinear: bad argument");
-      return 0;
-    }
-  }
+  if (!read_args(env, info, count == 12 ? "sparseLinear" : "sparseLinearGrad", count - 1, v, 0, NULL, &data, &words)) return 0;
   s->f = (float*)data;
   s->i = (const int32_t*)data;
   s->rows = v[0]; s->h = v[1]; s->nnz = v[2]; s->n = v[3]; s->idx = v[4]; s->seg = v[5]; s->vals = v[6]; s->rowScale = v[7];
   s->a = v[8]; s->b = v[9]; s->c = count == 12 ? v[10] : -1;
-  const int64_t words = (int64_t)(bytes / 4);
   int ok = s->rows > 0 && s->h > 0 && s->nnz >= 0 && s->n > 0 && s->idx >= 0 && s->seg >= 0 &&
            s->idx + s->nnz <= words && s->seg + s->nnz <= words &&
            (s->vals < 0 ? (s->rowScale >= 0 && s->rowScale + s->rows <= words) : s->vals + s->nnz <= words) &&
@@ -215,20 +212,11 @@ static napi_value sparse_linear_grad(napi_env env, napi_callback_info info) {
 }
 
 static napi_value tanh_kernel(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) {
-    napi_throw_error(env, NULL, "wasm_sgemm.tanh: expected 4 arguments");
-    return NULL;
-  }
   void* data = NULL;
-  size_t bytes = 0;
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
+  int64_t floats = 0;
   int64_t v[3];
-  for (int i = 0; i < 3; i++) CHECK(napi_get_value_int64(env, argv[1 + i], &v[i]));
+  if (!read_args(env, info, "tanh", 3, v, 0, NULL, &data, &floats)) return NULL;
   const int64_t x = v[0], y = v[1], n = v[2];
-  const int64_t floats = (int64_t)(bytes / sizeof(float));
   if (n < 0 || x < 0 || y < 0 || x + n > floats || y + n > floats) {
     napi_throw_range_error(env, NULL, "wasm_sgemm.tanh: tensors outside the heap");
     return NULL;
@@ -294,20 +282,11 @@ static int64_t heap_topk(const float* sc, const int32_t* cols, int64_t n, const 
 }
 
 static napi_value topk(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 8) {
-    napi_throw_error(env, NULL, "wasm_sgemm.topk: expected 8 arguments");
-    return NULL;
-  }
   void* data = NULL;
-  size_t bytes = 0;
-  CHECK(napi_get_arraybuffer_info(env, argv[0], &data, &bytes));
+  int64_t words = 0;
   int64_t v[7];
-  for (int i = 0; i < 7; i++) CHECK(napi_get_value_int64(env, argv[1 + i], &v[i]));
+  if (!read_args(env, info, "topk", 7, v, 0, NULL, &data, &words)) return NULL;
   const int64_t rows = v[0], cols = v[1], k = v[2], scOff = v[3], ipOff = v[4], exOff = v[5], outOff = v[6];
-  const int64_t words = (int64_t)(bytes / 4);
   const int32_t* ints = (const int32_t*)data;
   int ok = rows > 0 && cols > 0 && k > 0 && k <= cols && scOff >= 0 && scOff + rows * cols <= words && ipOff >= 0 &&
            ipOff + rows + 1 <= words && exOff >= 0 && outOff >= 0 && outOff + rows * k <= words;
@@ -382,19 +361,18 @@ static napi_value topk(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  if (napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, sgemm, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "sgemm", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "adam", NAPI_AUTO_LENGTH, adam, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "adam", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "sparseLinear", NAPI_AUTO_LENGTH, sparse_linear, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "sparseLinear", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "sparseLinearGrad", NAPI_AUTO_LENGTH, sparse_linear_grad, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "sparseLinearGrad", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "tanh", NAPI_AUTO_LENGTH, tanh_kernel, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "tanh", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "topk", NAPI_AUTO_LENGTH, topk, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "topk", fn) != napi_ok) return NULL;
+  static const struct {
+    const char* name;
+    napi_callback fn;
+  } exported[] = {
+      {"sgemm", sgemm}, {"adam", adam}, {"sparseLinear", sparse_linear}, {"sparseLinearGrad", sparse_linear_grad},
+      {"tanh", tanh_kernel}, {"topk", topk},
+  };
+  for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
+    napi_value fn;
+    if (napi_create_function(env, exported[i].name, NAPI_AUTO_LENGTH, exported[i].fn, NULL, &fn) != napi_ok) return NULL;
+    if (napi_set_named_property(env, exports, exported[i].name, fn) != napi_ok) return NULL;
+  }
   return exports;
 }
 
