@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import type { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
-import type { VcmConfig } from "../../src/engine/config.ts";
+import { boundsText, type VcmConfig } from "../../src/engine/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import {
   compareModels,
@@ -21,17 +21,17 @@ import { withDatabase } from "../with-database.ts";
 
 /** Flags of `vcm train` that map onto VcmConfig fields, with the kind of number each takes. */
 const CONFIG_FLAGS: ReadonlyArray<{ flag: string; key: keyof VcmConfig; kind: "int" | "float"; help: string }> = [
-  { flag: "epochs", key: "epochs", kind: "int", help: "training epochs (default 200)" },
-  { flag: "latent-dim", key: "latentDim", kind: "int", help: "latent size K (default 100)" },
-  { flag: "hidden-x", key: "hiddenX", kind: "int", help: "VAEx hidden width (default 600)" },
-  { flag: "hidden-y", key: "hiddenY", kind: "int", help: "VAEy encoder hidden width (default 500)" },
-  { flag: "batch-size", key: "batchSize", kind: "int", help: "users per step (default 128)" },
-  { flag: "beta", key: "beta", kind: "float", help: "final KL weight β (default 0.4)" },
-  { flag: "anneal-steps", key: "annealSteps", kind: "int", help: "steps over which β rises to its final value (default 40000)" },
-  { flag: "lr", key: "learningRate", kind: "float", help: "Adam learning rate (default 0.001)" },
+  { flag: "epochs", key: "epochs", kind: "int", help: `training epochs, ${boundsText("epochs")} (default 200)` },
+  { flag: "latent-dim", key: "latentDim", kind: "int", help: `latent size K, ${boundsText("latentDim")} (default 100)` },
+  { flag: "hidden-x", key: "hiddenX", kind: "int", help: `VAEx hidden width, ${boundsText("hiddenX")} (default 600)` },
+  { flag: "hidden-y", key: "hiddenY", kind: "int", help: `VAEy encoder hidden width, ${boundsText("hiddenY")} (default 500)` },
+  { flag: "batch-size", key: "batchSize", kind: "int", help: `users per step, ${boundsText("batchSize")} (default 128)` },
+  { flag: "beta", key: "beta", kind: "float", help: `final KL weight β, ${boundsText("beta")} (default 0.4)` },
+  { flag: "anneal-steps", key: "annealSteps", kind: "int", help: `steps over which β rises to its final value, ${boundsText("annealSteps")} (default 40000)` },
+  { flag: "lr", key: "learningRate", kind: "float", help: `Adam learning rate, ${boundsText("learningRate")} (default 0.001)` },
   { flag: "dropout", key: "dropout", kind: "float", help: "dropout on VAEx's input (default 0.5)" },
-  { flag: "seed", key: "seed", kind: "int", help: "random seed (default 1)" },
-  { flag: "patience", key: "patience", kind: "int", help: "stop after N epochs without a better validation NDCG@100" },
+  { flag: "seed", key: "seed", kind: "int", help: `random seed, ${boundsText("seed")} (default 1)` },
+  { flag: "patience", key: "patience", kind: "int", help: `stop after N epochs without a better validation NDCG@100, ${boundsText("patience")}` },
 ];
 
 interface DbOptions {

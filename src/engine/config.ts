@@ -51,7 +51,39 @@ export const DEFAULT_VCM_CONFIG: VcmConfig = Object.freeze({
   evalBatchSize: 512,
 });
 
-const POSITIVE_INTEGERS = ["latentDim", "hiddenX", "hiddenY", "annealSteps", "epochs", "batchSize", "evalBatchSize"] as const;
+/**
+ * The range each numeric field may take, inclusive: wide enough for any real run, narrow enough that a
+ * typo (hiddenX: 2000000000) is refused before any work instead of failing deep inside training.
+ */
+export const VCM_CONFIG_BOUNDS = Object.freeze({
+  latentDim: { min: 1, max: 1_000, integer: true },
+  hiddenX: { min: 1, max: 10_000, integer: true },
+  hiddenY: { min: 1, max: 10_000, integer: true },
+  annealSteps: { min: 1, max: 100_000_000, integer: true },
+  epochs: { min: 1, max: 10_000, integer: true },
+  batchSize: { min: 1, max: 100_000, integer: true },
+  evalBatchSize: { min: 1, max: 100_000, integer: true },
+  patience: { min: 1, max: 10_000, integer: true },
+  seed: { min: -2_147_483_648, max: 2_147_483_647, integer: true },
+  beta: { min: 0, max: 100, integer: false },
+  learningRate: { min: Number.MIN_VALUE, max: 10, integer: false },
+} as const);
+
+type BoundedField = keyof typeof VCM_CONFIG_BOUNDS;
+
+/** "1 to 10,000": a field's range in words, for error sentences, the schema and the CLI's help. */
+export function boundsText(field: BoundedField): string {
+  const { min, max } = VCM_CONFIG_BOUNDS[field];
+  const words = (n: number): string => n.toLocaleString("en-US");
+  return min === Number.MIN_VALUE ? `above 0, at most ${words(max)}` : `${words(min)} to ${words(max)}`;
+}
+
+function checkBounds(c: Record<string, unknown>, field: BoundedField): void {
+  const { min, max, integer } = VCM_CONFIG_BOUNDS[field];
+  const v = c[field];
+  const ok = typeof v === "number" && Number.isFinite(v) && v >= min && v <= max && (!integer || Number.isInteger(v));
+  if (!ok) bad(`${field} must be ${integer ? "an integer" : "a number"} from ${boundsText(field)}, got ${JSON.stringify(v)}`);
+}
 
 /** Fills a partial configuration with the defaults and rejects any value training could not use. */
 export function resolveVcmConfig(partial: Partial<VcmConfig> | Readonly<Record<string, unknown>> = {}): VcmConfig {
@@ -64,19 +96,11 @@ export function resolveVcmConfig(partial: Partial<VcmConfig> | Readonly<Record<s
   if (!VARIANTS.includes(c.variant as Variant)) {
     bad(`unknown variant "${String(c.variant)}"; choose one of ${VARIANTS.join(", ")}`);
   }
-  for (const key of POSITIVE_INTEGERS) {
-    if (!Number.isInteger(c[key]) || (c[key] as number) <= 0) bad(`${key} must be a positive integer`);
+  for (const field of Object.keys(VCM_CONFIG_BOUNDS) as BoundedField[]) {
+    if (field !== "patience" || c.patience !== null) checkBounds(c, field);
   }
   if (typeof c.dropout !== "number" || !(c.dropout >= 0 && c.dropout < 1)) {
     bad("dropout must be a number from 0 (inclusive) to 1 (exclusive)");
-  }
-  if (typeof c.beta !== "number" || !(c.beta >= 0) || !Number.isFinite(c.beta)) bad("beta must be a finite number ≥ 0");
-  if (typeof c.learningRate !== "number" || !(c.learningRate > 0) || !Number.isFinite(c.learningRate)) {
-    bad("learningRate must be a finite number > 0");
-  }
-  if (!Number.isInteger(c.seed)) bad("seed must be an integer");
-  if (c.patience !== null && (!Number.isInteger(c.patience) || (c.patience as number) <= 0)) {
-    bad("patience must be a positive integer, or null to train every epoch");
   }
   return Object.freeze(c as unknown as VcmConfig);
 }

@@ -4,6 +4,10 @@ import { ErrorCode, UserError } from "../../src/errors.ts";
 import { DEFAULT_VCM_CONFIG, resolveVcmConfig } from "../../src/engine/config.ts";
 
 describe("resolveVcmConfig", () => {
+  it("accepts the bounds themselves", () => {
+    expect(resolveVcmConfig({ hiddenX: 10_000, latentDim: 1_000, epochs: 1, patience: 10_000, seed: -2_147_483_648 })).toMatchObject({ hiddenX: 10_000, latentDim: 1_000 });
+  });
+
   it("gives the paper's settings by default and keeps what is given", () => {
     expect(resolveVcmConfig({})).toEqual(DEFAULT_VCM_CONFIG);
     expect(DEFAULT_VCM_CONFIG).toMatchObject({ latentDim: 100, hiddenX: 600, hiddenY: 500, dropout: 0.5, beta: 0.4, annealSteps: 40_000, epochs: 200, batchSize: 128 });
@@ -11,18 +15,26 @@ describe("resolveVcmConfig", () => {
   });
 
   it.each([
-    [{ latentDim: 0 }, "latentDim must be a positive integer"],
-    [{ latentDim: 2.5 }, "latentDim must be a positive integer"],
-    [{ batchSize: -1 }, "batchSize must be a positive integer"],
-    [{ epochs: 0 }, "epochs must be a positive integer"],
+    [{ latentDim: 0 }, "latentDim must be an integer from 1 to 1,000, got 0"],
+    [{ latentDim: 2.5 }, "latentDim must be an integer from 1 to 1,000, got 2.5"],
+    [{ batchSize: -1 }, "batchSize must be an integer from 1 to 100,000"],
+    [{ epochs: 0 }, "epochs must be an integer from 1 to 10,000"],
     [{ variant: "vcm-xx" }, 'unknown variant "vcm-xx"'],
     [{ dropout: 1 }, "dropout must be a number from 0"],
-    [{ beta: -0.1 }, "beta must be a finite number ≥ 0"],
-    [{ learningRate: 0 }, "learningRate must be a finite number > 0"],
-    [{ patience: 0 }, "patience must be a positive integer"],
-    [{ seed: 0.5 }, "seed must be an integer"],
+    [{ beta: -0.1 }, "beta must be a number from 0 to 100"],
+    [{ learningRate: 0 }, "learningRate must be a number from above 0, at most 10"],
+    [{ patience: 0 }, "patience must be an integer from 1 to 10,000"],
+    [{ seed: 0.5 }, "seed must be an integer from -2,147,483,648 to 2,147,483,647"],
+    // Upper bounds: a typo is refused before any work starts.
+    [{ hiddenX: 2_000_000_000 }, "hiddenX must be an integer from 1 to 10,000, got 2000000000"],
+    [{ hiddenY: 10_001 }, "hiddenY must be an integer from 1 to 10,000"],
+    [{ latentDim: 1_001 }, "latentDim must be an integer from 1 to 1,000"],
+    [{ epochs: 1e9 }, "epochs must be an integer from 1 to 10,000"],
+    [{ annealSteps: 1e12 }, "annealSteps must be an integer from 1 to 100,000,000"],
+    [{ learningRate: Number.POSITIVE_INFINITY }, "learningRate must be a number"],
+    [{ beta: Number.NaN }, "beta must be a number from 0 to 100"],
     [{ latentSize: 10 }, 'unknown configuration field "latentSize"'],
-  ])("rejects %j", (partial, sentence) => {
+  ])("rejects %j with a sentence", (partial, sentence) => {
     try {
       resolveVcmConfig(partial as Record<string, unknown>);
       expect.unreachable("the configuration should have been rejected");

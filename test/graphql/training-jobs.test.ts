@@ -125,6 +125,14 @@ describe("training jobs", () => {
     );
     expect(bad.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
     expect(bad.errors?.[0].message).toMatch(/dropout/);
+    // An absurd size is refused before any work: no job is queued for it.
+    const jobsBefore = ((await gql(`{ trainingJobs { id } }`, {}, "")).data as any).trainingJobs.length;
+    const huge = await gql(
+      `mutation { startTraining(input: { dataset: "${TEST_DATASET}", variant: VCM, hyperParameters: { hiddenX: 2000000000 } }) { id } }`,
+    );
+    expect(huge.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+    expect(huge.errors?.[0].message).toBe("hiddenX must be an integer from 1 to 10,000, got 2000000000");
+    expect(((await gql(`{ trainingJobs { id } }`, {}, "")).data as any).trainingJobs).toHaveLength(jobsBefore);
     const missing = await gql(`mutation { startTraining(input: { dataset: "nope", variant: VCM }) { id } }`);
     expect(missing.errors?.[0].extensions?.code).toBe("NOT_FOUND");
     const noJob = await gql(`{ trainingJob(id: 424242) { id } }`, {}, "");

@@ -157,7 +157,7 @@ describe("training service", () => {
     const noVariant = await userError(trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm-xx", modelsDir }));
     expect(noVariant.message).toMatch(/Unknown variant "vcm-xx"/);
     const badConfig = await userError(trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm", config: { latentDim: 0 }, modelsDir }));
-    expect(badConfig.message).toMatch(/latentDim must be a positive integer/);
+    expect(badConfig.message).toMatch(/latentDim must be an integer from 1 to 1,000/);
     expect(await db.getRepository(TrainedModel).count()).toBe(before);
     expect((await userError(evaluateSavedModel({ dataSource: db, modelId: 999 }))).code).toBe(ErrorCode.NOT_FOUND);
   });

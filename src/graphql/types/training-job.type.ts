@@ -1,5 +1,6 @@
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { boundsText } from "../../engine/config.ts";
 import { EpochRecordType } from "./trained-model.type.ts";
 
 /** Life cycle of a training job, as GraphQL names it (values are the stored statuses). */
@@ -79,37 +80,37 @@ export class TrainingJobType {
 /** Hyper-parameters a job may set; everything omitted keeps the engine's default (the paper's settings). */
 @InputType("HyperParametersInput", { description: "Training hyper-parameters; omitted fields keep the paper's defaults." })
 export class HyperParametersInput {
-  @Field(() => Int, { nullable: true, description: "Latent size K (default 100)." })
+  @Field(() => Int, { nullable: true, description: `Latent size K, ${boundsText("latentDim")} (default 100).` })
   latentDim?: number;
 
-  @Field(() => Int, { nullable: true, description: "VAEx hidden width (default 600)." })
+  @Field(() => Int, { nullable: true, description: `VAEx hidden width, ${boundsText("hiddenX")} (default 600).` })
   hiddenX?: number;
 
-  @Field(() => Int, { nullable: true, description: "VAEy encoder hidden width (default 500)." })
+  @Field(() => Int, { nullable: true, description: `VAEy encoder hidden width, ${boundsText("hiddenY")} (default 500).` })
   hiddenY?: number;
 
   @Field(() => Float, { nullable: true, description: "Input dropout of VAEx, 0 ≤ p < 1 (default 0.5)." })
   dropout?: number;
 
-  @Field(() => Float, { nullable: true, description: "Final KL weight β (default 0.4)." })
+  @Field(() => Float, { nullable: true, description: `Final KL weight β, ${boundsText("beta")} (default 0.4).` })
   beta?: number;
 
-  @Field(() => Int, { nullable: true, description: "Steps over which β rises from 0 (default 40,000)." })
+  @Field(() => Int, { nullable: true, description: `Steps over which β rises from 0, ${boundsText("annealSteps")} (default 40,000).` })
   annealSteps?: number;
 
-  @Field(() => Int, { nullable: true, description: "Epochs (default 200)." })
+  @Field(() => Int, { nullable: true, description: `Epochs, ${boundsText("epochs")} (default 200).` })
   epochs?: number;
 
-  @Field(() => Int, { nullable: true, description: "Users per step (default 128)." })
+  @Field(() => Int, { nullable: true, description: `Users per step, ${boundsText("batchSize")} (default 128).` })
   batchSize?: number;
 
-  @Field(() => Float, { nullable: true, description: "Adam step size (default 0.001)." })
+  @Field(() => Float, { nullable: true, description: `Adam step size, ${boundsText("learningRate")} (default 0.001).` })
   learningRate?: number;
 
-  @Field(() => Int, { nullable: true, description: "Seed of every random choice (default 1)." })
+  @Field(() => Int, { nullable: true, description: `Seed of every random choice, ${boundsText("seed")} (default 1).` })
   seed?: number;
 
-  @Field(() => Int, { nullable: true, description: "Stop after this many epochs without a better validation NDCG@100 (default: never)." })
+  @Field(() => Int, { nullable: true, description: `Stop after this many epochs without a better validation NDCG@100, ${boundsText("patience")} (default: never).` })
   patience?: number;
 }
 
