@@ -257,3 +257,23 @@ export async function pathExists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Checks that checkpoints can be written under `dir` (creating it when missing) by writing and
+ * removing a probe file, so that training refuses up front instead of after its last epoch.
+ */
+export async function assertWritableFolder(dir: string): Promise<void> {
+  const folder = path.resolve(dir);
+  const probe = path.join(folder, `.write-probe-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    await fs.mkdir(folder, { recursive: true });
+    await fs.writeFile(probe, "");
+    await fs.rm(probe, { force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "an error";
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `The models folder ${folder} cannot be written (${code}); make it writable or point VCM_MODELS_DIR at a folder that is, then train again.`,
+    );
+  }
+}

@@ -10,6 +10,7 @@ import { In, type DataSource } from "typeorm";
 import { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
+import { assertWritableFolder } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import type { EpochRecord, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -126,6 +127,7 @@ export class TrainingJobService {
       throw new UserError(ErrorCode.NOT_FOUND, `There is no dataset named "${options.datasetName}"; list them with the datasets query.`);
     }
     const config = resolveVcmConfig({ ...(options.hyperParameters ?? {}), variant: options.variant });
+    await assertWritableFolder(this.#modelsDir);
     const job = await this.#jobs.save(
       this.#jobs.create({
         datasetId: dataset.id,

@@ -11,7 +11,7 @@ import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel, type MetricMap, type TestMetrics } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef, loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { currentDevice, initBackend } from "../engine/backend.ts";
-import { loadCheckpoint, pathExists, saveCheckpoint, type CheckpointManifest, type DatasetReference } from "../engine/checkpoint.ts";
+import { assertWritableFolder, loadCheckpoint, pathExists, saveCheckpoint, type CheckpointManifest, type DatasetReference } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import { evaluateRanking, type RankingEvaluation } from "../engine/evaluate.ts";
 import { VcmModel } from "../engine/model.ts";
@@ -154,6 +154,8 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
   const { dataSource, modelsDir } = options;
   const variant = parseVariant(options.variant);
   const config = resolveVcmConfig({ ...(options.config ?? {}), variant });
+  // Before any work: a folder that cannot take the checkpoint would otherwise fail after the last epoch.
+  await assertWritableFolder(modelsDir);
   options.onPhase?.("loading", undefined);
   const matrices = await loadDatasetMatrices(dataSource, options.datasetName);
   const fingerprint = datasetFingerprint(matrices);

@@ -101,4 +101,20 @@ describe("vcm train / evaluate / compare / models through the real bin", () => {
     // Nothing was created by the failed trainings.
     expect(vcm(["models", "--json"]).last.models).toHaveLength(2);
   });
+
+  it("refuses before training when the models folder cannot be written, naming it, and records nothing", () => {
+    // A folder below a regular file cannot be created, even by root (chmod would not stop root).
+    const blocker = path.join(dir, "not-a-folder");
+    fs.writeFileSync(blocker, "");
+    const folder = path.join(blocker, "models");
+    const started = Date.now();
+    const run = runVcm(["train", "--dataset", "tiny", "--variant", "vcm", "--epochs", "200", "--json"], { ...env, VCM_MODELS_DIR: folder });
+    expect(run.code).toBe(1);
+    expect(run.last).toMatchObject({ error: { code: "BAD_USER_INPUT" } });
+    expect(run.stderr).toContain(`The models folder ${folder} cannot be written (ENOTDIR)`);
+    expect(run.stderr).not.toMatch(/epoch 1:/);
+    // 200 epochs would take minutes: the refusal comes before the first.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(vcm(["models", "--json"]).last.models).toHaveLength(2);
+  });
 });

@@ -133,6 +133,19 @@ describe("training jobs", () => {
     expect(huge.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
     expect(huge.errors?.[0].message).toBe("hiddenX must be an integer from 1 to 10,000, got 2000000000");
     expect(((await gql(`{ trainingJobs { id } }`, {}, "")).data as any).trainingJobs).toHaveLength(jobsBefore);
+    // A models folder that cannot be written is refused up front too (a file in its place: ENOTDIR, even for root).
+    const models = fixture.config.modelsDir;
+    fs.renameSync(models, `${models}.aside`);
+    fs.writeFileSync(models, "");
+    try {
+      const unwritable = await gql(`mutation { startTraining(input: { dataset: "${TEST_DATASET}", variant: VCM }) { id } }`);
+      expect(unwritable.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
+      expect(unwritable.errors?.[0].message).toMatch(/^The models folder .* cannot be written \((EEXIST|ENOTDIR)\); make it writable or point VCM_MODELS_DIR/);
+      expect(((await gql(`{ trainingJobs { id } }`, {}, "")).data as any).trainingJobs).toHaveLength(jobsBefore);
+    } finally {
+      fs.rmSync(models);
+      fs.renameSync(`${models}.aside`, models);
+    }
     const missing = await gql(`mutation { startTraining(input: { dataset: "nope", variant: VCM }) { id } }`);
     expect(missing.errors?.[0].extensions?.code).toBe("NOT_FOUND");
     const noJob = await gql(`{ trainingJob(id: 424242) { id } }`, {}, "");
