@@ -42,11 +42,19 @@ export function checkText(text: string, name = "text"): string {
   if (text.trim().length === 0) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `${name} is empty; pass a few words describing what the user likes.`);
   }
+  // Characters as a person counts them (code points): an emoji or a CJK extension character is one, not two UTF-16 units.
   if (text.length > MAX_TEXT_LENGTH) {
-    throw new UserError(
-      ErrorCode.BAD_USER_INPUT,
-      `${name} has ${text.length} characters; the limit is ${MAX_TEXT_LENGTH}, so shorten it.`,
-    );
+    const characters = countCharacters(text);
+    if (characters > MAX_TEXT_LENGTH) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `${name} has ${characters} characters; the limit is ${MAX_TEXT_LENGTH}, so shorten it.`);
+    }
   }
   return text;
+}
+
+/** Number of Unicode code points in a string. */
+function countCharacters(text: string): number {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
 }

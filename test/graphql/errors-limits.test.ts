@@ -67,6 +67,12 @@ describe("limits", () => {
     expect(() => checkText("   ")).toThrow("text is empty");
     const long = "a".repeat(MAX_TEXT_LENGTH + 1);
     expect(() => checkText(long)).toThrow(`text has ${MAX_TEXT_LENGTH + 1} characters; the limit is ${MAX_TEXT_LENGTH}`);
+    // Characters, not UTF-16 units: 10,004 emoji are 20,008 units but 10,004 characters, under the limit;
+    // one past the limit in characters is refused with the count of characters.
+    const emoji = "🍣".repeat(10_004);
+    expect(emoji.length).toBe(20_008);
+    expect(checkText(emoji)).toBe(emoji);
+    expect(() => checkText("🍣".repeat(MAX_TEXT_LENGTH + 1))).toThrow(`text has ${MAX_TEXT_LENGTH + 1} characters; the limit`);
     try {
       checkText(long);
     } catch (error) {
