@@ -4,7 +4,8 @@
  * folder and renamed into place, so a crash never leaves a half-written checkpoint under the real name.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import buffer from "node:buffer";
+import { createReadStream, promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -112,30 +113,45 @@ export async function saveCheckpoint(options: {
   }
 }
 
-/** Reads a checkpoint folder back, verifying format version, sizes and checksum. */
-export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+/**
+ * Reads a checkpoint folder back, verifying format version, sizes and checksum. `name` ("model 10")
+ * replaces the folder in error sentences, for answers to API clients, which must not see paths.
+ * The size is checked against the manifest and the checksum computed while streaming, both before
+ * the weights are read into memory, so a damaged or oversized file costs no memory.
+ */
+export async function loadCheckpoint(dir: string, options: { name?: string } = {}): Promise<LoadedCheckpoint> {
   const folder = path.resolve(dir);
-  const manifest = await readManifest(folder);
+  const subject = options.name ? `The checkpoint of ${options.name}` : `The checkpoint at ${folder}`;
+  const manifest = await readManifest(folder, options);
   const weightsPath = path.join(folder, WEIGHTS_FILE);
-  let bytes: Buffer;
+  let size: number;
   try {
-    bytes = await fs.readFile(weightsPath);
+    const stat = await fs.stat(weightsPath);
+    if (!stat.isFile()) throw new Error("not a file");
+    size = stat.size;
   } catch {
-    throw new UserError(ErrorCode.NOT_FOUND, `The checkpoint at ${folder} has no ${WEIGHTS_FILE}; train the model again.`);
+    throw new UserError(ErrorCode.NOT_FOUND, `${subject} has no ${WEIGHTS_FILE}; train the model again.`);
   }
-  if (bytes.byteLength !== manifest.byteLength) {
+  if (size !== manifest.byteLength) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
-      `The checkpoint at ${folder} is truncated or corrupt: ${WEIGHTS_FILE} has ${bytes.byteLength} bytes, ` +
-        `its manifest expects ${manifest.byteLength}; train the model again.`,
+      `${subject} is truncated or corrupt: ${WEIGHTS_FILE} has ${size} bytes, its manifest expects ${manifest.byteLength}; train the model again.`,
     );
   }
-  const checksum = createHash("sha256").update(bytes).digest("hex");
-  if (checksum !== manifest.checksum) {
+  if (size > buffer.constants.MAX_LENGTH) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `${subject} holds ${size} bytes of weights, more than this process can load; train a smaller model.`);
+  }
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(weightsPath, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  if (hash.digest("hex") !== manifest.checksum) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
-      `The checkpoint at ${folder} is corrupt: the checksum of ${WEIGHTS_FILE} does not match its manifest; train the model again.`,
+      `${subject} is corrupt: the checksum of ${WEIGHTS_FILE} does not match its manifest; train the model again.`,
     );
+  }
+  const bytes = await fs.readFile(weightsPath);
+  if (bytes.byteLength !== size) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `${subject} changed while it was read; load it again.`);
   }
   const weights: NamedWeight[] = manifest.weights.map((entry) => ({
     name: entry.name,
@@ -156,28 +172,31 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   return { snapshot, manifest };
 }
 
-/** Reads and checks only manifest.json (cheap: no weights), e.g. to list or validate a checkpoint. */
-export async function readManifest(dir: string): Promise<CheckpointManifest> {
+/**
+ * Reads and checks only manifest.json (cheap: no weights), e.g. to list or validate a checkpoint;
+ * `name` as in loadCheckpoint.
+ */
+export async function readManifest(dir: string, options: { name?: string } = {}): Promise<CheckpointManifest> {
   const folder = path.resolve(dir);
+  const subject = options.name ? `The checkpoint of ${options.name}` : `The checkpoint at ${folder}`;
   let text: string;
   try {
     text = await fs.readFile(path.join(folder, MANIFEST_FILE), "utf8");
   } catch {
     const what = (await pathExists(folder)) ? `has no ${MANIFEST_FILE}` : "does not exist";
-    throw new UserError(ErrorCode.NOT_FOUND, `No checkpoint found: ${folder} ${what}; train the model again or check VCM_MODELS_DIR.`);
+    throw new UserError(ErrorCode.NOT_FOUND, `${subject} ${what}; train the model again or check VCM_MODELS_DIR.`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `The checkpoint manifest ${path.join(folder, MANIFEST_FILE)} is not valid JSON; train the model again.`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `${subject} has a ${MANIFEST_FILE} that is not valid JSON; train the model again.`);
   }
-  return checkManifest(parsed, folder);
+  return checkManifest(parsed, subject);
 }
 
-function checkManifest(value: unknown, folder: string): CheckpointManifest {
-  const bad = (why: string): UserError =>
-    new UserError(ErrorCode.BAD_USER_INPUT, `The checkpoint at ${folder} is not usable: ${why}; train the model again.`);
+function checkManifest(value: unknown, subject: string): CheckpointManifest {
+  const bad = (why: string): UserError => new UserError(ErrorCode.BAD_USER_INPUT, `${subject} is not usable: ${why}; train the model again.`);
   if (typeof value !== "object" || value === null) throw bad("its manifest is not an object");
   const m = value as Record<string, unknown>;
   if (m.formatVersion !== CHECKPOINT_FORMAT_VERSION) {

@@ -269,11 +269,12 @@ export interface LoadedTrainedModel {
 export async function loadModel(options: { dataSource: DataSource; modelId: number }): Promise<LoadedTrainedModel> {
   const row = await findModelRow(options.dataSource, options.modelId);
   const checkpointPath = assertReady(row);
-  const { snapshot, manifest } = await loadCheckpoint(checkpointPath);
+  // Answers may reach API clients: the model is named, never its folder.
+  const { snapshot, manifest } = await loadCheckpoint(checkpointPath, { name: `model ${row.id}` });
   const otherModel = manifest.extra.modelId !== undefined && manifest.extra.modelId !== row.id;
   const otherData = manifest.dataset !== null && row.datasetFingerprint !== null && manifest.dataset.fingerprint !== row.datasetFingerprint;
   if (otherModel || otherData) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `The checkpoint at ${row.checkpointPath} belongs to another model than ${row.id}; train the model again.`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `The checkpoint of model ${row.id} belongs to another model; train the model again.`);
   }
   await initBackend();
   const model = VcmModel.fromSnapshot(snapshot);

@@ -109,6 +109,27 @@ describe("checkpoint files", () => {
     await expectUserError(loadCheckpoint(dir), ErrorCode.BAD_USER_INPUT, /truncated or corrupt: weights\.bin has 10 bytes/);
   });
 
+  it("checks the size before reading: a huge sparse weights file costs no memory and is named by its model", async () => {
+    const dir = path.join(root, "m");
+    await saveCheckpoint({ dir, snapshot: snapshot() });
+    // 3 GB of holes: more than a Buffer read whole would take, and than the manifest expects.
+    await fs.truncate(path.join(dir, "weights.bin"), 3 * 1024 ** 3);
+    const before = process.memoryUsage().rss;
+    await expectUserError(loadCheckpoint(dir, { name: "model 7" }), ErrorCode.BAD_USER_INPUT, /^The checkpoint of model 7 is truncated or corrupt: weights\.bin has 3221225472 bytes/);
+    expect(process.memoryUsage().rss - before).toBeLessThan(100 * 1024 ** 2);
+  });
+
+  it("streams the checksum of a weights file of the expected size that does not match", async () => {
+    const dir = path.join(root, "m");
+    await saveCheckpoint({ dir, snapshot: snapshot() });
+    const file = path.join(dir, "weights.bin");
+    const size = (await fs.stat(file)).size;
+    await fs.writeFile(file, Buffer.alloc(size));
+    const error = await loadCheckpoint(dir, { name: "model 7" }).catch((e: unknown) => e as Error);
+    expect((error as Error).message).toBe("The checkpoint of model 7 is corrupt: the checksum of weights.bin does not match its manifest; train the model again.");
+    expect((error as Error).message).not.toContain(root);
+  });
+
   it("reports flipped bytes in the weights through the checksum", async () => {
     const dir = path.join(root, "m");
     await saveCheckpoint({ dir, snapshot: snapshot() });

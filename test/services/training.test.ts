@@ -228,14 +228,19 @@ describe("training service", () => {
     await fs.writeFile(weights, bytes.subarray(0, bytes.length - 8));
     const damaged = await userError(evaluateSavedModel({ dataSource: db, modelId: model.id }));
     expect(damaged.code).toBe(ErrorCode.BAD_USER_INPUT);
-    expect(damaged.message).toMatch(/truncated or corrupt/);
+    // The model is named, never the models folder (these sentences reach API clients).
+    expect(damaged.message).toMatch(new RegExp(`^The checkpoint of model ${model.id} is truncated or corrupt`));
+    expect(damaged.message).not.toContain(modelsDir);
     await fs.rm(model.checkpointPath!, { recursive: true });
-    expect((await userError(loadModel({ dataSource: db, modelId: model.id }))).code).toBe(ErrorCode.NOT_FOUND);
+    const gone = await userError(loadModel({ dataSource: db, modelId: model.id }));
+    expect(gone.code).toBe(ErrorCode.NOT_FOUND);
+    expect(gone.message).toBe(`The checkpoint of model ${model.id} does not exist; train the model again or check VCM_MODELS_DIR.`);
 
     await db.getRepository(TrainedModel).update({ id: vcmId }, { datasetFingerprint: "sha256:other" });
     const changed = await userError(evaluateSavedModel({ dataSource: db, modelId: vcmId }));
     expect(changed.message).toMatch(/Dataset "tiny" changed since model \d+ was trained on it/);
-    expect((await userError(loadModel({ dataSource: db, modelId: vcmId }))).message).toMatch(/belongs to another model/);
+    const other = await userError(loadModel({ dataSource: db, modelId: vcmId }));
+    expect(other.message).toBe(`The checkpoint of model ${vcmId} belongs to another model; train the model again.`);
   });
 });
 
