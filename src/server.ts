@@ -147,14 +147,25 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   return server;
 }
 
-function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
+function sendJson(response: http.ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  response.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
   response.end(text);
 }
 
-function sendError(response: http.ServerResponse, status: number, code: string, message: string): void {
-  sendJson(response, status, { errors: [{ message, extensions: { code } }] });
+function sendError(response: http.ServerResponse, status: number, code: string, message: string, headers: http.OutgoingHttpHeaders = {}): void {
+  sendJson(response, status, { errors: [{ message, extensions: { code } }] }, headers);
+}
+
+/**
+ * Answers 413 for a body that was not read to its end, then closes the connection: the unread rest
+ * would otherwise be parsed as the next request on a kept-alive socket (and reset it).
+ */
+function refuseLargeBody(request: http.IncomingMessage, response: http.ServerResponse): void {
+  // Node may already have detached the socket from the request; the response still holds it until it ends.
+  const socket = request.socket ?? response.socket;
+  response.once("finish", () => socket?.destroySoon());
+  sendError(response, 413, "BAD_REQUEST", `The request body is over ${MAX_BODY_BYTES} bytes; send a smaller query.`, { connection: "close" });
 }
 
 /** True for a browser navigation (it accepts HTML), as opposed to a GraphQL client's GET. */
@@ -209,9 +220,7 @@ async function handleHttp(options: {
   }
 
   const text = method === "POST" ? await readBody(request) : "";
-  if (text === null) {
-    return sendError(response, 413, "BAD_REQUEST", `The request body is over ${MAX_BODY_BYTES} bytes; send a smaller query.`);
-  }
+  if (text === null) return refuseLargeBody(request, response);
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);

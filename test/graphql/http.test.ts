@@ -2,6 +2,7 @@
  * The server over real HTTP on an ephemeral port: the GraphQL endpoint, the offline IDE's files,
  * malformed requests, and the admin-token rule for mutations.
  */
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
 import { MAX_BODY_BYTES } from "../../src/server.ts";
@@ -67,6 +68,33 @@ describe("GraphQL over HTTP", () => {
     expect(broken.json.errors[0]).toEqual({ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } });
     const huge = await post(securedUrl, { query: `{ datasets { name } }`, variables: { pad: "x".repeat(MAX_BODY_BYTES) } });
     expect(huge.status).toBe(413);
+  });
+
+  it("closes the connection after a 413, so the client's next request on a kept-alive socket is answered", async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (body: string): Promise<{ status: number; connection: string | undefined; text: string }> =>
+      new Promise((resolve, reject) => {
+        const request = http.request(`${openUrl}graphql`, { method: "POST", agent, headers: { "content-type": "application/json" } }, (response) => {
+          let text = "";
+          response.on("data", (chunk) => (text += chunk));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, connection: response.headers.connection, text }));
+        });
+        request.on("error", reject);
+        request.end(body);
+      });
+    try {
+      const huge = await send(JSON.stringify({ query: "{ datasets { name } }", variables: { pad: "x".repeat(2 * MAX_BODY_BYTES) } }));
+      expect(huge.status).toBe(413);
+      expect(huge.connection).toBe("close");
+      expect(JSON.parse(huge.text).errors[0].message).toBe(`The request body is over ${MAX_BODY_BYTES} bytes; send a smaller query.`);
+      for (let i = 0; i < 3; i += 1) {
+        const next = await send(JSON.stringify({ query: "{ datasets { name } }" }));
+        expect(next.status).toBe(200);
+        expect(JSON.parse(next.text)).toEqual({ data: { datasets: [{ name: TEST_DATASET }] } });
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 });
 
