@@ -123,7 +123,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
         }
         throw error;
       }
-      subscriptions = serveSubscriptions({ httpServer: listening, path: GRAPHQL_PATH, schema, contextFor, formatError });
+      subscriptions = serveSubscriptions({ httpServer: listening, path: GRAPHQL_PATH, schema, contextFor, formatError, maxPayload: MAX_BODY_BYTES });
       const address = listening.address() as AddressInfo;
       const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
       return { url: `http://${shownHost}:${address.port}/`, port: address.port };

@@ -26,9 +26,14 @@ export function serveSubscriptions(options: {
   schema: GraphQLSchema;
   contextFor: (authorization?: string) => GraphQLContext;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /**
+   * Largest WebSocket message, in bytes, as for an HTTP body (ws's default is 100 MiB): a larger one
+   * closes the socket with code 1009 before it is parsed.
+   */
+  maxPayload: number;
 }): SubscriptionServer {
   const { schema, formatError } = options;
-  const sockets = new WebSocketServer({ server: options.httpServer, path: options.path });
+  const sockets = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayload });
   const server = useServer(
     {
       schema,

@@ -326,4 +326,26 @@ describe("training jobs", () => {
       await other.stop();
     }
   });
+
+  it("closes a WebSocket whose message is over the HTTP body limit, before parsing it, and keeps answering", async () => {
+    const other = await createServer(createServerDeps({ dataSource: fixture.dataSource, config: fixture.config, logger: fixture.logger }));
+    const { port } = await other.listen({ port: 0 });
+    try {
+      const socket = new WebSocket(`ws://127.0.0.1:${port}/graphql`, "graphql-transport-ws");
+      await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+      socket.send(JSON.stringify({ type: "connection_init" }));
+      await new Promise((resolve) => socket.once("message", resolve));
+      // 3 million selections of id: ≈ 9 MB, far over the 1 MB limit.
+      const query = `subscription { trainingJobUpdated(id: 1) { ${"id ".repeat(3_000_000)} } }`;
+      const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+      const started = Date.now();
+      socket.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query } }));
+      expect(await closed).toBe(1009);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      const cheap = await other.execute({ query: "{ datasets { name } }" });
+      expect(cheap.data).toEqual({ datasets: [{ name: TEST_DATASET }] });
+    } finally {
+      await other.stop();
+    }
+  });
 });
