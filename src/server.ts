@@ -17,6 +17,7 @@ import { adminMutationsPlugin } from "./graphql/auth.ts";
 import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
 import { createFormatError, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./graphql/errors.ts";
 import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
+import { checkNesting, MAX_QUERY_TOKENS } from "./graphql/limits.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
 import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
@@ -73,6 +74,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     formatError,
     includeStacktraceInErrorResponses: false,
     introspection: true,
+    parseOptions: { maxTokens: MAX_QUERY_TOKENS },
     // The IDE is served by our own handler from node_modules; Apollo's landing page would load from a CDN.
     plugins: [ApolloServerPluginLandingPageDisabled(), adminMutationsPlugin(), queryLimitsPlugin()],
   });
@@ -235,6 +237,15 @@ async function handleHttp(options: {
       }
     } else {
       body = text;
+    }
+  }
+  const query = method === "POST" ? (body as { query?: unknown } | undefined)?.query : url.searchParams.get("query");
+  if (typeof query === "string") {
+    try {
+      checkNesting(query);
+    } catch (error) {
+      if (error instanceof UserError) return sendError(response, 400, error.code, error.message);
+      throw error;
     }
   }
   const result = await apollo.executeHTTPGraphQLRequest({

@@ -8,6 +8,15 @@ import { ErrorCode, UserError } from "../errors.ts";
 export const MAX_QUERY_DEPTH = 12;
 /** Highest estimated cost of one operation; a list field multiplies its selection's cost by its size. */
 export const MAX_QUERY_COST = 100_000;
+/**
+ * Most tokens a document may have: parsing stops there (graphql-js maxTokens) before a deeply nested
+ * literal can exhaust the parser's stack, and before thousands of aliases are even read.
+ */
+export const MAX_QUERY_TOKENS = 5_000;
+/** Deepest nesting of brackets ( [ { a document may have, checked before it is parsed. */
+export const MAX_BRACKET_NESTING = 200;
+/** Most field selections (aliases included) one document may make. */
+export const MAX_QUERY_FIELDS = 1_000;
 /** Largest page a connection returns (`first`). */
 export const MAX_PAGE_SIZE = 100;
 /** Page size when `first` is omitted. */
@@ -57,4 +66,36 @@ function countCharacters(text: string): number {
   let n = 0;
   for (const _ of text) n += 1;
   return n;
+}
+
+/**
+ * Refuses a document whose brackets nest deeper than MAX_BRACKET_NESTING, before graphql-js parses it:
+ * its parser recurses once per level, and a literal like [[[…]]] 2,500 levels deep exhausts the stack.
+ * Strings, block strings and comments are skipped.
+ */
+export function checkNesting(query: string): void {
+  let depth = 0;
+  for (let i = 0; i < query.length; i += 1) {
+    const c = query[i];
+    if (c === "#") {
+      while (i < query.length && query[i] !== "\n" && query[i] !== "\r") i += 1;
+    } else if (c === '"') {
+      if (query.startsWith('"""', i)) {
+        const end = query.indexOf('"""', i + 3);
+        i = end === -1 ? query.length : end + 2;
+      } else {
+        for (i += 1; i < query.length && query[i] !== '"' && query[i] !== "\n"; i += 1) if (query[i] === "\\") i += 1;
+      }
+    } else if (c === "(" || c === "[" || c === "{") {
+      depth += 1;
+      if (depth > MAX_BRACKET_NESTING) {
+        throw new UserError(
+          ErrorCode.BAD_USER_INPUT,
+          `This document nests brackets deeper than ${MAX_BRACKET_NESTING} levels; no query needs that many, so flatten it.`,
+        );
+      }
+    } else if (c === ")" || c === "]" || c === "}") {
+      depth -= 1;
+    }
+  }
 }

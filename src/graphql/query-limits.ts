@@ -4,11 +4,11 @@
  */
 import { createRequire } from "node:module";
 import type { ApolloServerPlugin } from "@apollo/server";
-import { GraphQLError, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { GraphQLError, Kind, validate, visit, type DocumentNode, type GraphQLSchema } from "graphql";
 import depthLimit from "graphql-depth-limit";
 import type * as QueryComplexity from "graphql-query-complexity";
 import { badUserInputError } from "./errors.ts";
-import { MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits.ts";
+import { MAX_QUERY_COST, MAX_QUERY_DEPTH, MAX_QUERY_FIELDS } from "./limits.ts";
 
 /**
  * graphql-query-complexity's ESM build imports graphql's .mjs files, a second graphql instance that
@@ -34,14 +34,33 @@ export function queryCost(options: {
   });
 }
 
-/** Rejects operations deeper than MAX_QUERY_DEPTH or costlier than MAX_QUERY_COST with BAD_USER_INPUT. */
+/** Number of field selections in a document, aliases and fragments' fields included. */
+export function fieldCount(document: DocumentNode): number {
+  let n = 0;
+  visit(document, { [Kind.FIELD]: () => void (n += 1) });
+  return n;
+}
+
+/**
+ * Rejects with BAD_USER_INPUT: subscriptions (served over WebSocket only), documents with more than
+ * MAX_QUERY_FIELDS selections, operations deeper than MAX_QUERY_DEPTH or costlier than MAX_QUERY_COST.
+ */
 export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number } = {}): ApolloServerPlugin {
   const maxDepth = limits.maxDepth ?? MAX_QUERY_DEPTH;
   const maxCost = limits.maxCost ?? MAX_QUERY_COST;
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ schema, document, request, operationName }) {
+        async didResolveOperation({ schema, document, request, operationName, operation }) {
+          if (operation?.operation === "subscription") {
+            throw badUserInputError(
+              "Subscriptions are served over WebSocket (the graphql-ws protocol) at /graphql, not by HTTP POST; open a WebSocket to subscribe.",
+            );
+          }
+          const fields = fieldCount(document);
+          if (fields > MAX_QUERY_FIELDS) {
+            throw badUserInputError(`This query selects ${fields} fields, above the limit of ${MAX_QUERY_FIELDS}; split it into several queries.`);
+          }
           const depthErrors = validate(schema, document, [depthLimit(maxDepth)]);
           if (depthErrors.length > 0) {
             throw badUserInputError(

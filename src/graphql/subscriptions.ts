@@ -8,10 +8,11 @@ import { getOperationAST, parse, validate, type DocumentNode, type GraphQLFormat
 import depthLimit from "graphql-depth-limit";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer } from "ws";
-import { ErrorCode } from "../errors.ts";
+import { ErrorCode, UserError } from "../errors.ts";
 import type { GraphQLContext } from "./context.ts";
 import { codedError } from "./errors.ts";
-import { MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits.ts";
+import { checkNesting, MAX_QUERY_COST, MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_TOKENS } from "./limits.ts";
+import { fieldCount } from "./query-limits.ts";
 import { queryCost } from "./query-limits.ts";
 
 /** A running WebSocket endpoint. */
@@ -42,20 +43,40 @@ export function serveSubscriptions(options: {
         return options.contextFor(typeof authorization === "string" ? authorization : undefined);
       },
       onSubscribe: (_ctx, _id, payload) => {
+        try {
+          checkNesting(payload.query);
+        } catch (error) {
+          if (error instanceof UserError) return [codedError(error.code, error.message)];
+          throw error;
+        }
         let document: DocumentNode;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, { maxTokens: MAX_QUERY_TOKENS });
         } catch {
           return undefined; // graphql-ws answers the syntax error itself
         }
         const operation = getOperationAST(document, payload.operationName ?? undefined);
-        if (operation && operation.operation !== "subscription") {
+        if (!operation) {
+          return [
+            codedError(
+              ErrorCode.BAD_USER_INPUT,
+              payload.operationName
+                ? `This document has no operation named "${payload.operationName}".`
+                : "This document has several operations; name the subscription to run in operationName.",
+            ),
+          ];
+        }
+        if (operation.operation !== "subscription") {
           return [
             codedError(
               ErrorCode.BAD_USER_INPUT,
               "Only subscriptions are served over WebSocket; send queries and mutations as HTTP POST requests to /graphql.",
             ),
           ];
+        }
+        const fields = fieldCount(document);
+        if (fields > MAX_QUERY_FIELDS) {
+          return [codedError(ErrorCode.BAD_USER_INPUT, `This subscription selects ${fields} fields, above the limit of ${MAX_QUERY_FIELDS}.`)];
         }
         if (validate(schema, document, [depthLimit(MAX_QUERY_DEPTH)]).length > 0) {
           return [codedError(ErrorCode.BAD_USER_INPUT, `This subscription nests fields deeper than the limit of ${MAX_QUERY_DEPTH} levels.`)];

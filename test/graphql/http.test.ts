@@ -70,6 +70,24 @@ describe("GraphQL over HTTP", () => {
     expect(huge.status).toBe(413);
   });
 
+  it("answers hostile documents with a sentence, never an internal error", async () => {
+    const cases: Array<[string, string, string | RegExp]> = [
+      ["subscription { trainingJobUpdated(id: 1) { status } }", "BAD_USER_INPUT", /^Subscriptions are served over WebSocket/],
+      [`{ datasets(x: ${"[".repeat(5000)}1${"]".repeat(5000)}) { id } }`, "BAD_USER_INPUT", "This document nests brackets deeper than 200 levels; no query needs that many, so flatten it."],
+      [`{ ${Array.from({ length: 600 }, (_, i) => `a${i}: datasets { id name }`).join(" ")} }`, "BAD_USER_INPUT", "This query selects 1800 fields, above the limit of 1000; split it into several queries."],
+      [`{ ${Array.from({ length: 2000 }, (_, i) => `a${i}: datasets { id }`).join(" ")} }`, "GRAPHQL_PARSE_FAILED", /more that 5000 tokens/],
+    ];
+    for (const [query, code, message] of cases) {
+      const answer = await post(openUrl, { query });
+      expect(answer.status, query.slice(0, 40)).toBe(400);
+      expect(answer.json.errors[0].extensions.code).toBe(code);
+      expect(answer.json.errors[0].message).toMatch(message);
+    }
+    // Brackets inside strings and comments do not count; a normal query still runs.
+    const fine = await post(openUrl, { query: `# ${"[".repeat(300)}\n{ datasets { name } }` });
+    expect(fine.json).toEqual({ data: { datasets: [{ name: TEST_DATASET }] } });
+  });
+
   it("closes the connection after a 413, so the client's next request on a kept-alive socket is answered", async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const send = (body: string): Promise<{ status: number; connection: string | undefined; text: string }> =>

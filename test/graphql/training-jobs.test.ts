@@ -321,6 +321,10 @@ describe("training jobs", () => {
       };
       expect(await refuse(`subscription { trainingJobUpdated(id: 424242) { status } }`)).toBe("NOT_FOUND");
       expect(await refuse(`mutation { deleteModel(id: 1) }`)).toBe("BAD_USER_INPUT");
+      // Hostile documents get a sentence too: two operations without a name, too many fields, a nesting bomb.
+      expect(await refuse(`subscription A { trainingJobUpdated(id: 1) { status } } mutation B { deleteModel(id: 1) }`)).toBe("BAD_USER_INPUT");
+      expect(await refuse(`subscription { trainingJobUpdated(id: 1) { ${Array.from({ length: 1200 }, (_, i) => `a${i}: status`).join(" ")} } }`)).toBe("BAD_USER_INPUT");
+      expect(await refuse(`subscription { trainingJobUpdated(id: ${"[".repeat(3000)}1${"]".repeat(3000)}) { status } }`)).toBe("BAD_USER_INPUT");
     } finally {
       await client.dispose();
       await other.stop();
