@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { In, type DataSource } from "typeorm";
+import { retryWhileBusy } from "../db/busy.ts";
 import { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
@@ -262,13 +263,21 @@ export class TrainingJobService {
     let updates: Promise<unknown> = Promise.resolve();
     child.on("message", (message: TrainingJobMessage) => {
       if (message.type === "epoch") {
-        updates = updates.then(() => this.#recordEpoch({ job, record: message.record, startedAt }));
+        // Progress waits out another process's write lock, and a write that still fails is logged, never
+        // left as a rejection that would end the server or stop the later updates.
+        updates = updates
+          .then(() => retryWhileBusy(() => this.#recordEpoch({ job, record: message.record, startedAt })))
+          .catch((error: unknown) => console.error(`training job ${job.id}: could not record an epoch`, error));
       } else if (message.type === "model") {
         // Known from the start, so a restart can mark the half-made model failed.
-        updates = updates.then(async () => {
-          await this.#jobs.update(job.id, { modelId: message.modelId });
-          await this.#notify(job.id);
-        });
+        updates = updates
+          .then(() =>
+            retryWhileBusy(async () => {
+              await this.#jobs.update(job.id, { modelId: message.modelId });
+              await this.#notify(job.id);
+            }),
+          )
+          .catch((error: unknown) => console.error(`training job ${job.id}: could not record its model`, error));
       } else {
         outcome = message;
       }
@@ -278,7 +287,8 @@ export class TrainingJobService {
         const running = this.#running;
         this.#running = undefined;
         updates
-          .then(() => this.#settle({ jobId: job.id, outcome, cancelled: running?.cancelled ?? false, code, signal }))
+          // The job's end is what keeps its state and its model's in agreement: it waits for the lock too.
+          .then(() => retryWhileBusy(() => this.#settle({ jobId: job.id, outcome, cancelled: running?.cancelled ?? false, code, signal })))
           .catch((error: unknown) => console.error(`training job ${job.id}: could not record its end`, error))
           .then(() => this.#pump())
           .catch((error: unknown) => console.error("training jobs: could not start the next job", error))
