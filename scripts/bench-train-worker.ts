@@ -11,7 +11,7 @@ import { resolveVcmConfig, type VcmConfig } from "../src/engine/config.ts";
 import { evaluateRanking } from "../src/engine/evaluate.ts";
 import { annealedBeta } from "../src/engine/losses.ts";
 import { VcmModel } from "../src/engine/model.ts";
-import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-matmul.ts";
+import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-kernels.ts";
 import { Rng } from "../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../src/engine/train.ts";
 import { paramSpecs } from "../src/engine/vae.ts";

@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { NATIVE_ADDON_PATH } from "../src/engine/native-matmul.ts";
+import { NATIVE_ADDON_PATH } from "../src/engine/native-kernels.ts";
 import { buildNativeAddon } from "./build-native.ts";
 import { relayLines, runTorch, type BenchShape } from "./bench-train-torch.ts";
 import type { ProbeResult, RowKind, WorkerPlan, WorkerResult } from "./bench-train-worker.ts";

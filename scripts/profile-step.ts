@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import type { CsrMatrix } from "../src/data/csr.ts";
 import { Adam } from "../src/engine/adam.ts";
 import { initBackend } from "../src/engine/backend.ts";
-import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-matmul.ts";
+import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-kernels.ts";
 import { resolveVcmConfig } from "../src/engine/config.ts";
 import { Rng } from "../src/engine/random.ts";
 import { initParams, trainStep, updatableInPlace, type StepTimings } from "../src/engine/train.ts";

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { heapAdam, isWasmMemory, type HeapAdam } from "./adam-wasm.ts";
-import { nativeAdam, type NativeAdam } from "./native-matmul.ts";
+import { nativeAdam, type NativeAdam } from "./native-kernels.ts";
 
 export interface AdamOptions {
   readonly learningRate: number;

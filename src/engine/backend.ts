@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { loadAppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "./native-matmul.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "./native-kernels.ts";
 import type { BackendName } from "./types.ts";
 import { openWebGpu, type WebGpuAdapter } from "./webgpu.ts";
 

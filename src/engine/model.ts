@@ -10,7 +10,7 @@ import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { klToStandardNormal } from "./losses.ts";
 import { topKSorted } from "./metrics.ts";
-import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-matmul.ts";
+import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-kernels.ts";
 import { sparseBatchTensors } from "./ops.ts";
 import type { BackendName, EpochRecord, ModelSnapshot, NamedWeight, PredictionMode, RowsInput, Variant } from "./types.ts";
 import { decode, encode, paramSpecs, type Params, type Side } from "./vae.ts";

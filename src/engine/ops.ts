@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SparseBatch } from "./batch.ts";
-import { nativeMatMulEnabled, nativeSparseEnabled, SPARSE_LINEAR_GRAD_KERNEL, SPARSE_LINEAR_KERNEL } from "./native-matmul.ts";
+import { nativeMatMulEnabled, nativeSparseEnabled, SPARSE_LINEAR_GRAD_KERNEL, SPARSE_LINEAR_KERNEL } from "./native-kernels.ts";
 
 type Save = tf.GradSaveFunc;
 

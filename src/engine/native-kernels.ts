@@ -1,9 +1,11 @@
 /**
- * Optional native matMul for the wasm backend (DESIGN.md §5): re-registers the wasm `BatchMatMul` and
- * `_FusedMatMul` kernels to call OpenBLAS's sgemm on the WebAssembly heap through a small N-API addon
- * (native/wasm_sgemm.c, built by `npm run build:native`). Cases it does not cover (other dtypes,
- * activations, general batch broadcasting) go to the stock kernels, and without the addon nothing changes.
- * It reads tfjs 4.22 internals (heap offsets, makeOutput), which is why tfjs is pinned exactly.
+ * Optional native kernels for the wasm backend (DESIGN.md §5), through a small N-API addon
+ * (native/wasm_sgemm.c, built by npm ci when OpenBLAS is installed, or `npm run build:native`) that works
+ * on the WebAssembly heap: the wasm `BatchMatMul`, `_FusedMatMul` and `Tanh` kernels re-registered to
+ * OpenBLAS's sgemm and libm, kernels of our own for the sparse first layers and evaluation's top-k,
+ * and the fused Adam (adam.ts). Cases they do not cover (other dtypes, activations, general batch
+ * broadcasting) go to the stock kernels, and without the addon nothing changes. They read tfjs 4.22
+ * internals (heap offsets, makeOutput), which is why tfjs is pinned exactly.
  */
 import * as tf from "@tensorflow/tfjs";
 import fs from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * The optional OpenBLAS matMul for wasm (src/engine/native-matmul.ts) gives the stock kernels' results
+ * The optional OpenBLAS matMul for wasm (src/engine/native-kernels.ts) gives the stock kernels' results
  * on every transpose and batch case it takes, hands the others back to them, and trains the same.
  * The test compiles the addon into a temporary folder; without a C compiler and OpenBLAS it skips.
  */
@@ -12,7 +12,7 @@ import { buildNativeAddon } from "../../scripts/build-native.ts";
 import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/native-matmul.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/native-kernels.ts";
 import { topKSorted } from "../../src/engine/metrics.ts";
 import { prefersDenseInput } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
