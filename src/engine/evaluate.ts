@@ -4,7 +4,7 @@
  */
 import type { CsrMatrix } from "../data/csr.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { meanDefined, ndcgAt, recallAt, topK } from "./metrics.ts";
+import { meanDefined, ndcgAt, recallAt } from "./metrics.ts";
 import type { VcmModel } from "./model.ts";
 import type { PredictionMode } from "./types.ts";
 
@@ -50,7 +50,6 @@ export async function evaluateRanking(options: {
   });
   const maxK = Math.max(...ks);
   const chunk = model.config.evalBatchSize;
-  const numItems = model.numItems;
   for (let start = 0; start < scored.length; start += chunk) {
     const positions = scored.slice(start, start + chunk);
     const top = await model.topItems({ input: { matrix: input, rows: positions.map((j) => rows[j]) }, mode, k: maxK, exclude });

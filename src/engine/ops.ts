@@ -131,12 +131,15 @@ export function sparseBatchTensors(batch: SparseBatch, cols?: number): SparseBat
   };
 }
 
-/** Sums rows of `data` into `rows` output rows by sorted segment ids, padding trailing empty rows. */
-export function segmentRows(options: { data: tf.Tensor2D; indices: tf.Tensor1D; segments: tf.Tensor1D; segRows: number; rows: number }): tf.Tensor2D {
+/**
+ * Sums rows `indices` of `data` into `rows` output rows by sorted segment ids, padding trailing empty
+ * rows; `inOrder` says that `indices` is 0 … n−1 (every row of `data`, in order), which webgpu needs no gather for.
+ */
+export function segmentRows(options: { data: tf.Tensor2D; indices: tf.Tensor1D; inOrder?: boolean; segments: tf.Tensor1D; segRows: number; rows: number }): tf.Tensor2D {
   const { data, indices, segments, segRows, rows } = options;
   return tf.tidy(() => {
     if (segRows === 0) return tf.zeros([rows, data.shape[1]]) as tf.Tensor2D;
-    if (gatherKernels()) return tf.unsortedSegmentSum(tf.gather(data, indices), segments, rows) as tf.Tensor2D;
+    if (gatherKernels()) return tf.unsortedSegmentSum(options.inOrder ? data : tf.gather(data, indices), segments, rows) as tf.Tensor2D;
     const summed = tf.sparse.sparseSegmentSum(data, indices, segments) as tf.Tensor2D;
     return segRows === rows ? summed : (tf.pad(summed, [[0, rows - segRows], [0, 0]]) as tf.Tensor2D);
   });
@@ -160,7 +163,7 @@ export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor
       summed = tf.mul(segmentRows({ data: w2, indices: s.idx, segments: s.seg, segRows: s.segRows, rows: s.rows }), s.rowScale);
     } else {
       const gathered = tf.mul(gatherRows(w2, s.idx, s.range), s.vals) as tf.Tensor2D;
-      summed = segmentRows({ data: gathered, indices: s.range, segments: s.seg, segRows: s.segRows, rows: s.rows });
+      summed = segmentRows({ data: gathered, indices: s.range, inOrder: true, segments: s.seg, segRows: s.segRows, rows: s.rows });
     }
     return {
       value: tf.add(summed, b1),
@@ -250,7 +253,7 @@ export function multinomialNll(logits: tf.Tensor2D, target: SparseTarget): tf.Te
     let dot: tf.Tensor2D = tf.zeros([rows, 1]);
     if (target.nnz > 0) {
       const picked = tf.mul(tf.reshape(tf.gatherND(l, target.positions), [target.nnz, 1]), target.vals) as tf.Tensor2D;
-      dot = segmentRows({ data: picked, indices: target.range, segments: target.seg, segRows: target.segRows, rows });
+      dot = segmentRows({ data: picked, indices: target.range, inOrder: true, segments: target.seg, segRows: target.segRows, rows });
     }
     return {
       value: tf.reshape(tf.sub(tf.mul(lse, target.rowSum), dot), [rows]) as tf.Tensor1D,

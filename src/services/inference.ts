@@ -5,7 +5,7 @@
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { topKSorted } from "../engine/metrics.ts";
 import type { VcmModel } from "../engine/model.ts";
-import type { PredictionMode, RowsInput, Variant } from "../engine/types.ts";
+import type { PredictionMode, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache } from "./lru-cache.ts";
 import { hasTextModel } from "./training.ts";
