@@ -11,6 +11,7 @@ import { loadAppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "./native-kernels.ts";
 import type { BackendName } from "./types.ts";
+import { shareWasmIdentity } from "./wasm-identity.ts";
 import { openWebGpu, type WebGpuAdapter } from "./webgpu.ts";
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
@@ -40,6 +41,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (at npm ci, or npm run build:native).
     if (name === "wasm" && app.nativeMatMul) enableNativeMatMul();
     if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
+    if (name === "wasm") shareWasmIdentity();
     const label = `${name} (${currentDevice()})`;
     if (!state.announced.has(label)) {
       state.announced.add(label);
