@@ -22,6 +22,11 @@ export interface AppConfig {
    * empty lets Dawn list every adapter and tfjs take the high-performance one.
    */
   readonly webgpuFlags: ReadonlyArray<string>;
+  /**
+   * Seconds a running training job's lease lasts without a heartbeat from the server that runs it
+   * (VCM_JOB_LEASE_SECONDS); after that, any server on the database marks the job failed, once.
+   */
+  readonly jobLeaseSeconds: number;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
@@ -32,6 +37,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   adminToken: undefined,
   nativeMatMul: true,
   webgpuFlags: Object.freeze([]),
+  jobLeaseSeconds: 30,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -49,7 +55,13 @@ export function loadAppConfig(
   if (backendEnv !== undefined && !BACKENDS.includes(backendEnv as BackendChoice)) {
     throw new Error(`VCM_BACKEND must be one of ${BACKENDS.join(", ")}, got "${backendEnv}"`);
   }
+  const leaseEnv = env.VCM_JOB_LEASE_SECONDS?.trim() || undefined;
+  const jobLeaseSeconds = overrides.jobLeaseSeconds ?? (leaseEnv === undefined ? DEFAULT_APP_CONFIG.jobLeaseSeconds : Number(leaseEnv));
+  if (!Number.isFinite(jobLeaseSeconds) || jobLeaseSeconds < 1 || jobLeaseSeconds > 3600) {
+    throw new Error(`VCM_JOB_LEASE_SECONDS must be a number of seconds from 1 to 3600, got "${leaseEnv}"`);
+  }
   return Object.freeze({
+    jobLeaseSeconds,
     dbPath: path.resolve(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
     modelsDir: path.resolve(overrides.modelsDir ?? env.VCM_MODELS_DIR ?? DEFAULT_APP_CONFIG.modelsDir),
     port,

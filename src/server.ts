@@ -23,6 +23,7 @@ import { buildVcmSchema } from "./graphql/schema.ts";
 import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
 import { TrainedModel } from "./db/entities/trained-model.entity.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
+import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
 
 /** Path of the GraphQL endpoint. */
@@ -79,8 +80,13 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     plugins: [ApolloServerPluginLandingPageDisabled(), adminMutationsPlugin(), queryLimitsPlugin()],
   });
   await apollo.start();
-  // Jobs that were running belong to a process that is gone: mark them failed, restart queued ones.
-  await deps.prediction?.jobs.recover();
+  if (deps.prediction) {
+    // After a kill: folders of deleted models go, ready models without files are failed (housekeeping.ts).
+    const tidied = await tidyModelsAtStart(deps.prediction.dataSource);
+    for (const id of tidied.failedModels) console.error(`vcm: model ${id} is marked failed: ${MISSING_CHECKPOINT_MESSAGE}`);
+    // Jobs of servers that are gone are failed, queued ones start, and this server's leases are renewed from now on.
+    await deps.prediction.jobs.recover();
+  }
   const ide = new IdeAssets(GRAPHQL_PATH);
   const contextFor = (authorization?: string): GraphQLContext => createContext({ deps, authorization });
   let httpServer: http.Server | null = null;

@@ -7,9 +7,12 @@ import { InitialSchema1764200000000 } from "../../migrations/1764200000000-Initi
 import { TrainedModels1764300000000 } from "../../migrations/1764300000000-TrainedModels.ts";
 import { TrainingJobs1764400000000 } from "../../migrations/1764400000000-TrainingJobs.ts";
 import { ModelDevice1764500000000 } from "../../migrations/1764500000000-ModelDevice.ts";
+import { JobLeases1764600000000 } from "../../migrations/1764600000000-JobLeases.ts";
+import { FileRemovals1764700000000 } from "../../migrations/1764700000000-FileRemovals.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { Item } from "./entities/item.entity.ts";
+import { PendingFileRemoval } from "./entities/pending-file-removal.entity.ts";
 import { Review } from "./entities/review.entity.ts";
 import { TrainedModel } from "./entities/trained-model.entity.ts";
 import { TrainingJob } from "./entities/training-job.entity.ts";
@@ -18,10 +21,10 @@ import { UserWordCounts } from "./entities/user-word-counts.entity.ts";
 import { Word } from "./entities/word.entity.ts";
 
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
-export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob];
+export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval];
 
 /** Every migration, in order; a schema change adds its migration class at the end. */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000];
 
 /** A TypeORM data source over the SQLite file (not yet initialised; openDatabase does that). */
 export function createDataSource(dbPath: string): DataSource {

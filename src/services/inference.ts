@@ -55,6 +55,18 @@ export interface RankedItem {
   readonly rank: number;
 }
 
+/**
+ * How the caches learn of changes made by other processes on the same database (another server's
+ * deleteModel, a CLI ingest --replace, a training worker): `changed` is cheap and asked before every
+ * cached answer; only when it says yes are the cached ids checked against the database.
+ */
+export interface CacheFreshness {
+  /** True when another process may have committed a change since the last call. */
+  changed(): boolean;
+  /** Of these ids, the models still ready and the datasets that still exist. */
+  current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlySet<number> }>;
+}
+
 /** Caches sized for a 2-core server: a few models and datasets, each up to hundreds of MB. */
 export interface InferenceCacheSizes {
   readonly models: number;
@@ -72,13 +84,22 @@ export class InferenceService {
   readonly #pending = new Map<string, PendingCall>();
   /** Models in use by running work: an evicted one is disposed only when its last user is done. */
   readonly #leases = new Map<LoadedModel, { busy: number; evicted: boolean }>();
+  readonly #freshness: CacheFreshness | undefined;
+  /** Told of each model id that another process deleted (or failed), for caches kept elsewhere. */
+  readonly #onModelGone: (modelId: number) => void;
+  /** The check in progress, shared by the requests that arrive meanwhile. */
+  #checking: Promise<void> | undefined;
 
   constructor(options: {
     loadModel: (modelId: number) => Promise<LoadedModel>;
     loadDataset: (datasetId: number) => Promise<DatasetMatrices>;
     sizes?: InferenceCacheSizes;
+    freshness?: CacheFreshness;
+    onModelGone?: (modelId: number) => void;
   }) {
     const sizes = options.sizes ?? DEFAULT_INFERENCE_CACHE_SIZES;
+    this.#freshness = options.freshness;
+    this.#onModelGone = options.onModelGone ?? (() => undefined);
     this.#models = new LruCache({
       capacity: sizes.models,
       load: options.loadModel,
@@ -94,14 +115,40 @@ export class InferenceService {
     });
   }
 
-  /** The loaded model (from the cache when held). */
-  model(modelId: number): Promise<LoadedModel> {
+  /** The loaded model (from the cache when held and still current). */
+  async model(modelId: number): Promise<LoadedModel> {
+    await this.#dropStale();
     return this.#models.get(modelId);
   }
 
-  /** The dataset index by dataset id (from the cache when held). */
-  dataset(datasetId: number): Promise<DatasetIndex> {
+  /** The dataset index by dataset id (from the cache when held and still current). */
+  async dataset(datasetId: number): Promise<DatasetIndex> {
+    await this.#dropStale();
     return this.#datasets.get(datasetId);
+  }
+
+  /** Evicts cached models and datasets that another process removed since the last check. */
+  #dropStale(): Promise<void> {
+    const freshness = this.#freshness;
+    if (this.#checking !== undefined) return this.#checking;
+    if (freshness === undefined || !freshness.changed()) return Promise.resolve();
+    const models = this.#models.keys();
+    const datasets = this.#datasets.keys();
+    if (models.length === 0 && datasets.length === 0) return Promise.resolve();
+    this.#checking = freshness
+      .current({ models, datasets })
+      .then((current) => {
+        for (const id of models) {
+          if (current.models.has(id)) continue;
+          this.#models.delete(id);
+          this.#onModelGone(id);
+        }
+        for (const id of datasets) if (!current.datasets.has(id)) this.#datasets.delete(id);
+      })
+      .finally(() => {
+        this.#checking = undefined;
+      });
+    return this.#checking;
   }
 
   /** The model and its dataset together. */

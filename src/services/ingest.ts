@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import fs from "node:fs/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import type { DataSource } from "typeorm";
 import { CorpusBuilder, type RawReview } from "../data/corpus.ts";
@@ -14,6 +13,7 @@ import { SkipCounter } from "../data/skips.ts";
 import type { ReadProgress, RecordSource } from "../data/source.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet } from "../data/tokenizer.ts";
 import { sqliteOf } from "../db/data-source.ts";
+import { drainFileRemovals } from "../db/file-removals.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
 /** What an ingest reports (the CLI prints it; `--json` prints it as one line). */
@@ -124,7 +124,7 @@ export async function ingestDataset(
     });
     const { datasetId, removed } = write.immediate();
     // The models of a replaced dataset are gone with its rows; their checkpoints go only after the commit.
-    for (const dir of removed?.checkpointPaths ?? []) await fs.rm(dir, { recursive: true, force: true });
+    if (removed !== null) await drainFileRemovals(dataSource);
     const summary: IngestSummary = {
       dataset: name,
       datasetId,
@@ -158,10 +158,9 @@ function existingDatasetId(db: BetterSqlite3.Database, name: string, replace: bo
   return existing?.id;
 }
 
-/** What replacing a dataset removed: its trained models' count and checkpoint folders. */
+/** What replacing a dataset removed: its trained models' count (their folders are queued for removal). */
 interface RemovedDataset {
   readonly models: number;
-  readonly checkpointPaths: ReadonlyArray<string>;
 }
 
 /** Deletes the old dataset inside the write transaction (its rows cascade); null when there was none. */
@@ -171,11 +170,11 @@ function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boole
   const models = db
     .prepare("SELECT checkpoint_path AS path FROM trained_models WHERE dataset_id = ?")
     .all(existingId) as Array<{ path: string | null }>;
+  // Their folders are deleted after the commit; recorded here, a kill in between cannot leave them behind.
+  const queue = db.prepare("INSERT INTO pending_file_removals (path) VALUES (?)");
+  for (const m of models) if (m.path !== null) queue.run(m.path);
   db.prepare("DELETE FROM datasets WHERE id = ?").run(existingId);
-  return {
-    models: models.length,
-    checkpointPaths: models.flatMap((m) => (m.path === null ? [] : [m.path])),
-  };
+  return { models: models.length };
 }
 
 /** Names of one ingest's temp tables: unique, so two ingests on one connection never share them. */

@@ -1,13 +1,16 @@
 /**
  * Training jobs started through the API. Each job trains in a child process (so queries stay
- * responsive), one job at a time (training uses every core), and reports every epoch back; the
- * parent records progress in the training_jobs table, where polling reads it.
+ * responsive), one job at a time per server (training uses every core), and reports every epoch back;
+ * the parent records progress in the training_jobs table, where polling reads it. Several servers may
+ * share the database: a job belongs to the one that claimed it, which renews its lease (job-leases.ts).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { In, type DataSource } from "typeorm";
+import type { DataSource } from "typeorm";
 import { retryWhileBusy } from "../db/busy.ts";
+import { removeModelRow } from "../db/file-removals.ts";
+import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
 import { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
@@ -37,11 +40,26 @@ export interface TrainingJobCancel {
   readonly type: "cancel";
 }
 
+/** How a job ended, as recorded on its row. */
+interface JobEnd {
+  readonly status: TrainingJobStatus;
+  readonly error?: string;
+  readonly modelId?: number | null;
+}
+
+/** The job this server runs now. */
+interface RunningJob {
+  readonly jobId: number;
+  readonly child: ChildProcess;
+  cancelled: boolean;
+  readonly exited: Promise<void>;
+}
+
 /** Seconds the worker gets to stop on its own after a cancel before it is killed. */
 const CANCEL_GRACE_MS = 10_000;
 
-/** Sentence recorded on jobs that were running when the server stopped without a clean shutdown. */
-export const RESTART_MESSAGE = "The server restarted while this job was running; start it again.";
+/** Sentence recorded on jobs whose server stopped without a clean shutdown (their lease ran out). */
+export const RESTART_MESSAGE = "The server that ran this job stopped before it finished; start it again.";
 
 /** Sentence recorded on jobs stopped by a clean server shutdown. */
 export const STOPPED_MESSAGE = "The server was stopped while this job was running; start it again.";
@@ -64,7 +82,12 @@ export class TrainingJobService {
   readonly #onModelSaved: (modelId: number) => void;
   readonly #onUpdate: (job: TrainingJob) => void;
   readonly #workerPath: string;
-  #running: { jobId: number; child: ChildProcess; cancelled: boolean; exited: Promise<void> } | undefined;
+  #running: RunningJob | undefined;
+  /** This process's name in the owner column of the jobs it runs. */
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  /** Renews the running job's lease, fails abandoned jobs and picks up queued ones (started by recover()). */
+  #heartbeat: NodeJS.Timeout | undefined;
   /** Set by close(): no new job starts, and the one stopped is failed with a sentence that says why. */
   #closing = false;
   /** Serialises state changes so that two pumps never start two children. */
@@ -80,7 +103,11 @@ export class TrainingJobService {
     workerPath?: string;
     /** Called with the job's row after every change of it (progress subscriptions listen to it). */
     onUpdate?: (job: TrainingJob) => void;
+    /** Seconds a job's lease lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
+    leaseSeconds?: number;
   }) {
+    this.#owner = newLeaseOwner();
+    this.#leaseMs = (options.leaseSeconds ?? 30) * 1000;
     this.#dataSource = options.dataSource;
     this.#dbPath = options.dbPath;
     this.#modelsDir = options.modelsDir;
@@ -94,27 +121,47 @@ export class TrainingJobService {
   }
 
   /**
-   * Call once at server start: jobs that were running belong to a process that is gone, so they
-   * are marked failed; queued jobs are started again in order.
+   * Call once at server start: running jobs whose server is gone (lease run out, or a dead process on
+   * this host) are marked failed with their half-made models, queued jobs start in order, and from
+   * then on a heartbeat renews this server's lease and does the same for servers that die later.
    */
   async recover(): Promise<{ failed: number; requeued: number }> {
-    // Their half-made model rows would otherwise stay "training" forever.
-    const orphans = await this.#jobs.find({ where: { status: "running" } });
-    for (const job of orphans) {
-      if (job.modelId === null) continue;
-      await this.#dataSource
-        .getRepository(TrainedModel)
-        .update({ id: job.modelId, status: "training" }, { status: "failed", error: RESTART_MESSAGE });
-    }
-    const result = await this.#jobs
-      .createQueryBuilder()
-      .update(TrainingJob)
-      .set({ status: "failed", error: RESTART_MESSAGE, finishedAt: new Date(), etaSeconds: null })
-      .where("status = :status", { status: "running" })
-      .execute();
+    const failed = await this.#failAbandoned();
     const requeued = await this.#jobs.count({ where: { status: "queued" } });
     await this.#pump();
-    return { failed: result.affected ?? 0, requeued };
+    if (this.#heartbeat === undefined && !this.#closing) {
+      this.#heartbeat = setInterval(() => void this.#beat(), Math.max(250, Math.floor(this.#leaseMs / 3)));
+      this.#heartbeat.unref();
+    }
+    return { failed, requeued };
+  }
+
+  /** One heartbeat: renew (or learn that another server took the job away), then sweep and pump. */
+  async #beat(): Promise<void> {
+    try {
+      const running = this.#running;
+      if (running !== undefined) {
+        const lease = await renewLease(this.#dataSource, { jobId: running.jobId, owner: this.#owner, leaseMs: this.#leaseMs });
+        if (!lease.held) {
+          // Failed elsewhere after our lease ran out (the database was locked too long): stop, publish nothing.
+          console.error(`training job ${running.jobId}: another server failed it after this server's lease ran out; stopping it`);
+          running.child.kill("SIGKILL");
+        } else if (lease.cancelRequested && !running.cancelled) {
+          void this.#cancelRunning(running);
+        }
+      }
+      await this.#failAbandoned();
+      await this.#pump();
+    } catch (error) {
+      console.error("training jobs: heartbeat failed; trying again at the next one", error);
+    }
+  }
+
+  /** Fails running jobs of servers that are gone (each exactly once, whichever server gets there first). */
+  async #failAbandoned(): Promise<number> {
+    const ids = await failAbandonedJobs(this.#dataSource, { error: RESTART_MESSAGE, exceptOwner: this.#owner });
+    for (const id of ids) await this.#notify(id);
+    return ids.length;
   }
 
   /** Queues a job and returns it at once (status queued, or running if nothing else was). */
@@ -176,30 +223,33 @@ export class TrainingJobService {
     const wasQueued = await this.#serial(async () => {
       const current = await this.get(id);
       if (current.status !== "queued") return false;
-      await this.#finish(id, { status: "cancelled", error: "Cancelled before it started." });
+      await this.#finish(id, { status: "cancelled", error: "Cancelled before it started." }, { owned: false });
       return true;
     });
     const running = this.#running;
     if (!wasQueued && (running === undefined || running.jobId !== id)) {
-      const current = await this.get(id);
-      if (!isFinished(current.status)) {
-        throw new UserError(ErrorCode.CONFLICT, `Training job ${id} is not running in this server process; cancel it on the server that started it.`);
-      }
-      return current;
+      // Another server runs it: it sees the request at its next heartbeat and stops the job then.
+      if (await requestCancel(this.#dataSource, id)) await this.#notify(id);
+      return this.get(id);
     }
-    if (!wasQueued && running !== undefined) {
-      running.cancelled = true;
-      running.child.send({ type: "cancel" } satisfies TrainingJobCancel);
-      const timer = setTimeout(() => running.child.kill("SIGKILL"), CANCEL_GRACE_MS);
-      await running.exited;
-      clearTimeout(timer);
-    }
+    if (!wasQueued && running !== undefined) await this.#cancelRunning(running);
     return this.get(id);
+  }
+
+  /** Asks the running child to stop, kills it after the grace period, and waits for its end to be recorded. */
+  async #cancelRunning(running: RunningJob): Promise<void> {
+    running.cancelled = true;
+    running.child.send({ type: "cancel" } satisfies TrainingJobCancel);
+    const timer = setTimeout(() => running.child.kill("SIGKILL"), CANCEL_GRACE_MS);
+    await running.exited;
+    clearTimeout(timer);
   }
 
   /** Stops the running child at server shutdown; its job (and half-made model) are marked failed. */
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
     const running = this.#running;
     if (running === undefined) return;
     running.child.kill("SIGKILL");
@@ -235,12 +285,15 @@ export class TrainingJobService {
   #pump(): Promise<void> {
     return this.#serial(async () => {
       if (this.#running !== undefined || this.#closing) return;
-      const next = await this.#jobs.findOne({ where: { status: "queued" }, order: { id: "ASC" } });
-      if (next === null) return;
-      const dataset = await this.#dataSource.getRepository(Dataset).findOneOrFail({ where: { id: next.datasetId } });
-      await this.#jobs.update(next.id, { status: "running", startedAt: new Date() });
-      await this.#notify(next.id);
-      this.#launch(next, dataset.name);
+      const queued = await this.#jobs.find({ where: { status: "queued" }, order: { id: "ASC" }, take: 10 });
+      for (const next of queued) {
+        // Another server on the database may claim the same job at the same moment: one wins.
+        if (!(await claimQueuedJob(this.#dataSource, { jobId: next.id, owner: this.#owner, leaseMs: this.#leaseMs }))) continue;
+        const dataset = await this.#dataSource.getRepository(Dataset).findOneOrFail({ where: { id: next.datasetId } });
+        await this.#notify(next.id);
+        this.#launch(next, dataset.name);
+        return;
+      }
     });
   }
 
@@ -306,7 +359,8 @@ export class TrainingJobService {
     const elapsed = (Date.now() - startedAt) / 1000;
     const best = Math.max(current.bestValNdcg100 ?? Number.NEGATIVE_INFINITY, record.valNdcg100);
     const total = Math.max(current.totalEpochs, epoch);
-    await this.#jobs.update(job.id, {
+    // Only while this server still owns the job (another may have failed it after a lapsed lease).
+    await this.#jobs.update({ id: job.id, owner: this.#owner, status: "running" }, {
       epoch,
       totalEpochs: total,
       lastEpoch: record,
@@ -324,52 +378,57 @@ export class TrainingJobService {
     signal: NodeJS.Signals | null;
   }): Promise<void> {
     const { jobId, outcome, cancelled } = options;
+    let change: JobEnd;
     if (outcome?.type === "done") {
-      await this.#finish(jobId, { status: "succeeded", modelId: outcome.modelId });
-      this.#onModelSaved(outcome.modelId);
+      change = { status: "succeeded", modelId: outcome.modelId };
     } else if (cancelled) {
-      // The worker removes its half-made model itself; one killed after the grace period could not.
-      const job = await this.#jobs.findOne({ where: { id: jobId } });
-      if (job?.modelId != null) {
-        await this.#dataSource.getRepository(TrainedModel).delete({ id: job.modelId, status: In(["training", "failed"]) });
-      }
-      await this.#finish(jobId, { status: "cancelled", error: "Cancelled while training; no model was kept.", modelId: null });
+      change = { status: "cancelled", error: "Cancelled while training; no model was kept.", modelId: null };
     } else if (outcome?.type === "failed") {
-      await this.#finish(jobId, {
-        status: "failed",
-        error: outcome.userError ? outcome.message : "Training failed with an internal error; the server log has details.",
-      });
+      change = { status: "failed", error: outcome.userError ? outcome.message : "Training failed with an internal error; the server log has details." };
       if (!outcome.userError) console.error(`training job ${jobId} failed: ${outcome.message}`);
     } else if (this.#closing) {
-      await this.#finish(jobId, { status: "failed", error: STOPPED_MESSAGE });
+      change = { status: "failed", error: STOPPED_MESSAGE };
     } else {
       const how = options.signal ? `was killed (${options.signal})` : `exited with code ${options.code}`;
-      await this.#finish(jobId, { status: "failed", error: `The training process ${how} before saving a model.` });
+      change = { status: "failed", error: `The training process ${how} before saving a model.` };
     }
-    if (outcome?.type !== "done" && !cancelled) {
+    const before = await this.#jobs.findOne({ where: { id: jobId } });
+    if (!(await this.#finish(jobId, change, { owned: true }))) {
+      // Another server failed the job (and its model) after this server's lease ran out: its word stands.
+      console.error(`training job ${jobId}: not recorded as ${change.status}, another server had already failed it`);
+      return;
+    }
+    const modelId = before?.modelId ?? null;
+    if (change.status === "succeeded" && change.modelId != null) {
+      this.#onModelSaved(change.modelId);
+    } else if (modelId !== null && cancelled) {
+      // The worker removes its half-made model itself; one killed after the grace period could not.
+      await removeModelRow({ dataSource: this.#dataSource, modelId, onlyIf: ["training", "failed"] });
+    } else if (modelId !== null) {
       // A process that died mid-training left its model row "training"; it will never be ready.
-      const job = await this.#jobs.findOne({ where: { id: jobId } });
-      if (job?.modelId != null) {
-        await this.#dataSource
-          .getRepository(TrainedModel)
-          .update({ id: job.modelId, status: "training" }, { status: "failed", error: job.error });
-      }
+      await this.#dataSource.getRepository(TrainedModel).update({ id: modelId, status: "training" }, { status: "failed", error: change.error ?? null });
     }
   }
 
-  async #finish(
-    jobId: number,
-    change: { status: TrainingJobStatus; error?: string; modelId?: number | null },
-  ): Promise<void> {
-    await this.#jobs.update(jobId, {
-      status: change.status,
-      error: change.error ?? null,
-      // A failed job keeps pointing at its failed model row (with the reason); unset means unchanged.
-      ...(change.modelId === undefined ? {} : { modelId: change.modelId }),
-      etaSeconds: change.status === "succeeded" ? 0 : null,
-      finishedAt: new Date(),
+  /**
+   * Records a job's end; `owned` ends a job this server runs, which is skipped (false) when another
+   * server took it away meanwhile. Unowned ends (a queued job cancelled) always apply.
+   */
+  async #finish(jobId: number, change: JobEnd, o: { owned: boolean }): Promise<boolean> {
+    const applied = await finishOwnedJob(this.#dataSource, {
+      jobId,
+      owner: o.owned ? this.#owner : null,
+      change: {
+        status: change.status,
+        error: change.error ?? null,
+        // A failed job keeps pointing at its failed model row (with the reason); unset means unchanged.
+        ...(change.modelId === undefined ? {} : { modelId: change.modelId }),
+        etaSeconds: change.status === "succeeded" ? 0 : null,
+        finishedAt: new Date(),
+      },
     });
-    await this.#notify(jobId);
+    if (applied) await this.#notify(jobId);
+    return applied;
   }
 
   /** Hands the job's row as it is now to the update listener (a snapshot per change). */

@@ -29,6 +29,11 @@ export class LruCache<K, V> {
     return this.#entries.has(key);
   }
 
+  /** The keys held (loaded or loading), least recently used first, without touching their recency. */
+  keys(): K[] {
+    return [...this.#entries.keys()];
+  }
+
   /** The value for the key, loading it on a miss; a failed load is not cached. */
   get(key: K): Promise<V> {
     const held = this.#entries.get(key);

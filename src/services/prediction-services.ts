@@ -2,11 +2,12 @@
  * Wiring of the prediction side of the API: the model cache over saved checkpoints, explanations,
  * cohorts and training jobs, built once per server.
  */
-import fs from "node:fs/promises";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
+import { catalogFreshness } from "../db/catalog-freshness.ts";
+import { removeModelRow } from "../db/file-removals.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
@@ -46,7 +47,7 @@ export async function loadTrainedModel(options: { dataSource: DataSource; modelI
 /** Builds the prediction services of one server (or test). */
 export function createPredictionServices(options: {
   dataSource: DataSource;
-  config: Pick<AppConfig, "dbPath" | "modelsDir">;
+  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds">>;
   /** Overrides of the loaders (tests count checkpoint reads through them). */
   loadModel?: (modelId: number) => Promise<LoadedModel>;
   loadDataset?: (datasetId: number) => Promise<DatasetMatrices>;
@@ -59,6 +60,9 @@ export function createPredictionServices(options: {
     loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId })),
     loadDataset: options.loadDataset ?? ((datasetId) => loadDatasetMatrices(dataSource, datasetId)),
     sizes: options.sizes,
+    freshness: catalogFreshness(dataSource),
+    // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).
+    onModelGone: (modelId) => cohorts.forget(modelId),
   });
   const explanations = new ExplanationService({ dataSource, inference });
   const cohorts = new CohortService({ inference });
@@ -68,6 +72,7 @@ export function createPredictionServices(options: {
     dbPath: config.dbPath,
     modelsDir: config.modelsDir,
     workerPath: options.jobWorkerPath,
+    leaseSeconds: config.jobLeaseSeconds,
     onUpdate: (job) => events.publish(TRAINING_JOB_TOPIC, job),
   });
   return { dataSource, inference, explanations, cohorts, jobs, events };
@@ -95,9 +100,5 @@ export async function deleteModel(options: { services: PredictionServiceSet; mod
 
 /** Deletes a model row and its checkpoint folder (no checks: callers decide whether it may go). */
 export async function removeModel(options: { dataSource: DataSource; modelId: number }): Promise<void> {
-  const repository = options.dataSource.getRepository(TrainedModel);
-  const row = await repository.findOne({ where: { id: options.modelId } });
-  if (row === null) return;
-  await repository.delete({ id: row.id });
-  if (row.checkpointPath !== null) await fs.rm(row.checkpointPath, { recursive: true, force: true });
+  await removeModelRow(options);
 }

@@ -211,8 +211,8 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     const history = [...model.history];
     // A cancel that arrived while saving or evaluating still wins: the model is not published.
     options.signal?.throwIfAborted();
-    Object.assign(row, {
-      status: "ready",
+    const ready = {
+      status: "ready" as const,
       backend: model.backend,
       device: model.device,
       bestEpoch: model.bestEpoch,
@@ -220,12 +220,17 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
       testMetrics: metrics,
       history,
       checkpointPath: dir,
-    });
-    await repo.save(row);
+    };
+    // Only a row still "training" becomes ready: a server that saw this job's lease run out has failed it.
+    const published = await repo.update({ id: row.id, status: "training" }, ready);
+    if ((published.affected ?? 0) !== 1) {
+      throw new UserError(ErrorCode.CONFLICT, `Model ${row.id} was marked failed while it trained (its server stopped renewing the job); train it again.`);
+    }
+    Object.assign(row, ready);
     return { model: row, metrics };
   } catch (error) {
     const reason = error instanceof UserError ? error.message : error instanceof Error && error.name === "AbortError" ? "Training was cancelled." : "Training failed with an internal error.";
-    await repo.update({ id: row.id }, { status: "failed", error: reason });
+    await repo.update({ id: row.id, status: "training" }, { status: "failed", error: reason });
     // A failed model is never loaded, so its checkpoint (if it got that far) would only be litter.
     if (savedDir !== undefined) await fs.rm(savedDir, { recursive: true, force: true });
     throw error;

@@ -58,6 +58,18 @@ export class TrainingJob {
   @Column({ type: "text", nullable: true })
   error: string | null;
 
+  /** The server process that runs the job (host, pid and a random part), while it runs. */
+  @Column({ type: "text", nullable: true })
+  owner: string | null;
+
+  /** When the owner's lease ends unless renewed, in milliseconds since the epoch; then the job is failed. */
+  @Column({ type: "integer", name: "lease_expires_at", nullable: true })
+  leaseExpiresAt: number | null;
+
+  /** Set by a cancel asked on a server that does not run the job; its owner stops it at its next heartbeat. */
+  @Column({ type: "boolean", name: "cancel_requested", default: false })
+  cancelRequested: boolean;
+
   @CreateDateColumn({ type: "datetime", name: "created_at" })
   createdAt: Date;
 

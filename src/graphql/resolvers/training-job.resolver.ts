@@ -43,7 +43,7 @@ export class TrainingJobResolver {
 
   @Mutation(() => TrainingJobType, {
     description:
-      "Cancels a QUEUED or RUNNING job (a running one stops after its current step; no model is kept) and returns it, CANCELLED. CONFLICT for a job that has already ended.",
+      "Cancels a QUEUED or RUNNING job (a running one stops after its current step; no model is kept) and returns it, CANCELLED. A job that another server on the same database runs comes back RUNNING with cancelRequested: that server stops it at its next heartbeat. CONFLICT for a job that has already ended.",
   })
   async cancelTrainingJob(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<TrainingJob> {
     return predictionOf(context).services.jobs.cancel(parseId(id, "Training job"));

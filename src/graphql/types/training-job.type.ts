@@ -67,6 +67,12 @@ export class TrainingJobType {
   @Field(() => String, { nullable: true, description: "Why the job failed or was cancelled, as a sentence." })
   error: string | null;
 
+  @Field(() => Boolean, {
+    description:
+      "True once cancelTraining was asked on a server that does not run this job: the server that runs it stops it at its next heartbeat (within a third of VCM_JOB_LEASE_SECONDS), and the status becomes CANCELLED.",
+  })
+  cancelRequested: boolean;
+
   @Field(() => GraphQLDateTimeISO)
   createdAt: Date;
 

@@ -1,0 +1,121 @@
+/**
+ * Who runs a training job, when several servers share one database: a server claims a queued job
+ * with a conditional update (so two never start the same one), renews its lease while the job runs,
+ * and any server fails a job whose lease ran out, once (the update that fails it is conditional too).
+ */
+import os from "node:os";
+import { randomUUID } from "node:crypto";
+import type { DataSource } from "typeorm";
+import { TrainedModel } from "./entities/trained-model.entity.ts";
+import { TrainingJob } from "./entities/training-job.entity.ts";
+
+/** A name for this server process that no other process (here or on another host) has: host, pid, random part. */
+export function newLeaseOwner(): string {
+  return `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * True when `owner` names a process on this host that no longer exists: its jobs need not wait for
+ * their lease to run out. Owners on other hosts (or unreadable ones) are judged by their lease alone.
+ */
+export function ownerIsGone(owner: string): boolean {
+  const [host, pidText] = owner.split(":");
+  const pid = Number(pidText);
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/** Marks a queued job running for `owner`; false when another server took it (or it was cancelled) first. */
+export async function claimQueuedJob(dataSource: DataSource, o: { jobId: number; owner: string; leaseMs: number }): Promise<boolean> {
+  const result = await dataSource
+    .createQueryBuilder()
+    .update(TrainingJob)
+    .set({ status: "running", owner: o.owner, leaseExpiresAt: Date.now() + o.leaseMs, startedAt: new Date() })
+    .where("id = :id AND status = 'queued'", { id: o.jobId })
+    .execute();
+  return (result.affected ?? 0) === 1;
+}
+
+/**
+ * Extends the lease of a job `owner` runs. `held` is false when the job is no longer running under
+ * this owner (another server failed it after the lease ran out); `cancelRequested` when a cancel was
+ * asked elsewhere.
+ */
+export async function renewLease(dataSource: DataSource, o: { jobId: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }> {
+  const result = await dataSource
+    .createQueryBuilder()
+    .update(TrainingJob)
+    .set({ leaseExpiresAt: Date.now() + o.leaseMs })
+    .where("id = :id AND status = 'running' AND owner = :owner", { id: o.jobId, owner: o.owner })
+    .execute();
+  if ((result.affected ?? 0) !== 1) return { held: false, cancelRequested: false };
+  const job = await dataSource.getRepository(TrainingJob).findOne({ where: { id: o.jobId }, select: { id: true, cancelRequested: true } });
+  return { held: true, cancelRequested: job?.cancelRequested === true };
+}
+
+/** Asks the owner of a running job to cancel it; false when the job is not running any more. */
+export async function requestCancel(dataSource: DataSource, jobId: number): Promise<boolean> {
+  const result = await dataSource
+    .createQueryBuilder()
+    .update(TrainingJob)
+    .set({ cancelRequested: true })
+    .where("id = :id AND status = 'running'", { id: jobId })
+    .execute();
+  return (result.affected ?? 0) === 1;
+}
+
+/**
+ * Fails every running job whose owner is gone: its lease ran out, its owner is a dead process on this
+ * host, or it has no owner (a row from before leases). Each is failed by exactly one caller; its
+ * half-made model row is failed with it. Returns the ids this call failed.
+ */
+export async function failAbandonedJobs(dataSource: DataSource, o: { error: string; exceptOwner: string }): Promise<number[]> {
+  const now = Date.now();
+  const running = await dataSource.getRepository(TrainingJob).find({ where: { status: "running" } });
+  const failed: number[] = [];
+  for (const job of running) {
+    if (job.owner === o.exceptOwner) continue;
+    const abandoned = job.owner === null || job.leaseExpiresAt === null || job.leaseExpiresAt < now || ownerIsGone(job.owner);
+    if (!abandoned) continue;
+    const done = await dataSource.transaction(async (manager) => {
+      const result = await manager
+        .createQueryBuilder()
+        .update(TrainingJob)
+        .set({ status: "failed", error: o.error, finishedAt: new Date(), etaSeconds: null, leaseExpiresAt: null })
+        .where("id = :id AND status = 'running' AND owner IS :owner AND lease_expires_at IS :lease", { id: job.id, owner: job.owner, lease: job.leaseExpiresAt })
+        .execute();
+      if ((result.affected ?? 0) !== 1) return false;
+      if (job.modelId !== null) {
+        await manager.getRepository(TrainedModel).update({ id: job.modelId, status: "training" }, { status: "failed", error: o.error });
+      }
+      return true;
+    });
+    if (done) failed.push(job.id);
+  }
+  return failed;
+}
+
+/**
+ * Ends a job this owner runs with `change`, unless the job was taken from it meanwhile (then nothing
+ * is written and false is returned). Rows without an owner (queued ones) are ended regardless.
+ */
+export async function finishOwnedJob(
+  dataSource: DataSource,
+  o: { jobId: number; owner: string | null; change: Partial<Pick<TrainingJob, "status" | "error" | "modelId" | "etaSeconds" | "finishedAt">> },
+): Promise<boolean> {
+  const query = dataSource
+    .createQueryBuilder()
+    .update(TrainingJob)
+    .set({ ...o.change, leaseExpiresAt: null })
+    .where("id = :id", { id: o.jobId });
+  if (o.owner !== null) query.andWhere("owner = :owner AND status = 'running'", { owner: o.owner });
+  const result = await query.execute();
+  return (result.affected ?? 0) === 1;
+}

@@ -1,0 +1,158 @@
+/**
+ * Two `vcm serve` processes and the `vcm` CLI on one database file (issue 8, items 2 and 3), all
+ * spawned with the real bin: a job belongs to the server that runs it (a second server's start and
+ * heartbeats leave it alone, a cancel asked on the other server reaches it, a killed owner's job is
+ * failed by the survivor), and no server answers from a model or dataset another process removed.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
+import { runVcm } from "../cli/run-vcm.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-two-servers-"));
+const dbPath = path.join(dir, "vcm.sqlite");
+const modelsDir = path.join(dir, "models");
+const LEASE_SECONDS = 2;
+const env = { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_JOB_LEASE_SECONDS: String(LEASE_SECONDS), VCM_DB: dbPath, VCM_MODELS_DIR: modelsDir };
+const children: ChildProcess[] = [];
+const TINY = { latentDim: 4, hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 };
+
+interface Server {
+  child: ChildProcess;
+  gql: (query: string, variables?: Record<string, unknown>) => Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> }>;
+}
+
+/** Starts `vcm serve --json` on the shared database and resolves once it listens. */
+function serve(): Promise<Server> {
+  const child = spawn(process.execPath, ["scripts/vcm.js", "serve", "--port", "0", "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const line = stdout.split("\n").find((text) => text.startsWith("{"));
+      if (!line) return;
+      const { graphql } = JSON.parse(line) as { graphql: string };
+      resolve({
+        child,
+        gql: async (query, variables = {}) => {
+          const response = await fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+          return (await response.json()) as any;
+        },
+      });
+    });
+    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr}`)));
+  });
+}
+
+/** Polls a job on `server` until `done` holds (or 60 s pass), returning the last answer. */
+async function pollJob(server: Server, id: string, done: (job: any) => boolean): Promise<any> {
+  let job: any;
+  for (let i = 0; i < 600; i += 1) {
+    job = (await server.gql(`query ($id: ID!) { trainingJob(id: $id) { id status error cancelRequested progress { epoch } model { id status } } }`, { id })).data.trainingJob;
+    if (done(job)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return job;
+}
+
+async function startJob(server: Server, epochs: number): Promise<string> {
+  const started = await server.gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id status } }`, {
+    input: { dataset: "demo", variant: "VCM", hyperParameters: { ...TINY, epochs } },
+  });
+  expect(started.errors).toBeUndefined();
+  return started.data.startTraining.id;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let a: Server;
+let b: Server;
+
+beforeAll(async () => {
+  // The first start generates the demo dataset and trains model 1; the second reuses them.
+  a = await serve();
+  b = await serve();
+}, 240_000);
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("two servers and the CLI on one database", () => {
+  it("leaves a job to the server that runs it: another server's start and heartbeats do not fail it", async () => {
+    const id = await startJob(a, 2_000);
+    const running = await pollJob(a, id, (job) => job.status === "RUNNING" && job.progress.epoch >= 1);
+    expect(running.status).toBe("RUNNING");
+    // A third server starting now, and several lease periods of heartbeats from all three.
+    const c = await serve();
+    await sleep(3 * LEASE_SECONDS * 1000);
+    const later = (await c.gql(`query ($id: ID!) { trainingJob(id: $id) { status error progress { epoch } } }`, { id })).data.trainingJob;
+    expect(later.status).toBe("RUNNING");
+    expect(later.error).toBeNull();
+    expect(later.progress.epoch).toBeGreaterThan(running.progress.epoch);
+    c.child.kill("SIGTERM");
+
+    // Cancelled on B, which does not run it: A stops it at its next heartbeat.
+    const asked = await b.gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { status cancelRequested } }`, { id });
+    expect(asked.errors).toBeUndefined();
+    expect(asked.data.cancelTrainingJob).toEqual({ status: "RUNNING", cancelRequested: true });
+    const cancelled = await pollJob(b, id, (job) => job.status !== "RUNNING");
+    expect(cancelled.status).toBe("CANCELLED");
+    expect(cancelled.model).toBeNull();
+  }, 120_000);
+
+  it("fails the job of a killed server once, from the surviving one, with its half-made model", async () => {
+    const id = await startJob(a, 2_000);
+    const running = await pollJob(a, id, (job) => job.status === "RUNNING" && job.model !== null);
+    const modelId = running.model.id;
+    a.child.kill("SIGKILL");
+    const failed = await pollJob(b, id, (job) => job.status !== "RUNNING");
+    expect(failed.status).toBe("FAILED");
+    expect(failed.error).toBe(RESTART_MESSAGE);
+    // The half-made model is failed by the survivor or removed by its worker, never left training.
+    const model = (await b.gql(`query ($id: ID!) { model(id: $id) { status } }`, { id: modelId }));
+    if (model.errors) expect(model.errors[0].extensions?.code).toBe("NOT_FOUND");
+    else expect(model.data.model.status).toBe("FAILED");
+    a = await serve();
+  }, 120_000);
+
+  it("answers NOT_FOUND on every server for a model that another server deleted", async () => {
+    const warm = await a.gql(`{ user(id: 1) { recommendations(modelId: "1", k: 3) { rank } } recommendForText(modelId: "1", text: "sushi tuna salmon", k: 2) { items { rank } } }`);
+    expect(warm.errors).toBeUndefined();
+    expect(warm.data.user.recommendations).toHaveLength(3);
+    const deleted = await b.gql(`mutation { deleteModel(id: "1") }`);
+    expect(deleted.errors).toBeUndefined();
+    // Each asked alone: a non-null root field's error nulls the whole answer before its siblings finish.
+    for (const query of [`{ user(id: 1) { recommendations(modelId: "1", k: 3) { rank } } }`, `{ recommendForText(modelId: "1", text: "sushi tuna salmon", k: 2) { items { rank } } }`]) {
+      const stale = await a.gql(query);
+      expect(stale.errors?.map((e) => e.extensions?.code)).toEqual(["NOT_FOUND"]);
+      expect(stale.errors?.[0].message).toContain("no model 1");
+    }
+  }, 60_000);
+
+  it("answers a sentence, not an internal error, for models of a dataset the CLI replaced", async () => {
+    const id = await startJob(a, 3);
+    const done = await pollJob(a, id, (job) => job.status !== "RUNNING" && job.status !== "QUEUED");
+    expect(done.status).toBe("SUCCEEDED");
+    const modelId = done.model.id;
+    const warm = await a.gql(`query ($m: ID!) { recommendForText(modelId: $m, text: "sushi tuna salmon", k: 2) { items { rank } } }`, { m: modelId });
+    expect(warm.errors).toBeUndefined();
+    const replaced = runVcm(["generate", "--dataset", "demo", "--replace", "--seed", "2", "--users", "300", "--json"], env);
+    expect(replaced.code).toBe(0);
+    for (const server of [a, b]) {
+      const after = await server.gql(`query ($m: ID!) { recommendForText(modelId: $m, text: "sushi tuna salmon", k: 2) { items { rank } } }`, { m: modelId });
+      expect(after.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+      expect(after.errors?.[0].message).not.toMatch(/Invariant|internal/i);
+    }
+    // Its checkpoint folder went with its row.
+    expect(fs.existsSync(path.join(modelsDir, `model-${modelId}`))).toBe(false);
+  }, 120_000);
+});
