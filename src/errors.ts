@@ -5,6 +5,8 @@ export enum ErrorCode {
   MODEL_NOT_READY = "MODEL_NOT_READY",
   CONFLICT = "CONFLICT",
   UNAUTHENTICATED = "UNAUTHENTICATED",
+  /** Another process holds the database's write lock (an ingest, usually) for longer than a request waits. */
+  DATABASE_BUSY = "DATABASE_BUSY",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
 }
 
@@ -21,6 +23,10 @@ export class UserError extends Error {
     this.code = code;
   }
 }
+
+/** What a request that could not write behind another process's lock is told. */
+export const DATABASE_BUSY_MESSAGE =
+  "The database is busy with a long write by another process (an ingest, probably); nothing was changed, try again in a minute.";
 
 /** Throws an internal error when a condition that the code guarantees does not hold. */
 export function invariant(condition: unknown, message: string): asserts condition {

@@ -23,6 +23,7 @@ import { buildVcmSchema } from "./graphql/schema.ts";
 import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
 import { TrainedModel } from "./db/entities/trained-model.entity.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
+import { setBusyTimeout } from "./db/busy.ts";
 import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
 
@@ -291,6 +292,9 @@ export function exampleQueryFor(options: { datasetName: string | null; modelId: 
   );
 }
 
+/** How long one statement of a serving process waits for another process's write lock, blocking everything. */
+const SERVER_BUSY_TIMEOUT_MS = 20;
+
 /**
  * Opens the database (running migrations), sets up the demo data on an empty database, wires the
  * prediction services and listens. Settings not given come from the environment (src/config.ts).
@@ -309,6 +313,8 @@ export async function startServer(options: {
   let server: VcmServer | null = null;
   try {
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
+    // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
+    setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
     server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }));
     const { url, port } = await server.listen({ port: config.port, host: options.host });
     const readyModel = await dataSource

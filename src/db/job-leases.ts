@@ -15,13 +15,15 @@ export function newLeaseOwner(): string {
 }
 
 /**
- * True when `owner` names a process on this host that no longer exists: its jobs need not wait for
- * their lease to run out. Owners on other hosts (or unreadable ones) are judged by their lease alone.
+ * Whether the owner of a running job is gone. An owner on this host is judged by its process, which
+ * a lock held longer than the lease (a long ingest) cannot fake; one on another host, or a row from
+ * before leases, by its lease alone.
  */
-export function ownerIsGone(owner: string): boolean {
-  const [host, pidText] = owner.split(":");
+export function ownerIsGone(job: Pick<TrainingJob, "owner" | "leaseExpiresAt">, now: number): boolean {
+  if (job.owner === null || job.leaseExpiresAt === null) return true;
+  const [host, pidText] = job.owner.split(":");
   const pid = Number(pidText);
-  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return job.leaseExpiresAt < now;
   if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
@@ -72,8 +74,7 @@ export async function requestCancel(dataSource: DataSource, jobId: number): Prom
 }
 
 /**
- * Fails every running job whose owner is gone: its lease ran out, its owner is a dead process on this
- * host, or it has no owner (a row from before leases). Each is failed by exactly one caller; its
+ * Fails every running job whose owner is gone (ownerIsGone). Each is failed by exactly one caller; its
  * half-made model row is failed with it. Returns the ids this call failed.
  */
 export async function failAbandonedJobs(dataSource: DataSource, o: { error: string; exceptOwner: string }): Promise<number[]> {
@@ -82,8 +83,7 @@ export async function failAbandonedJobs(dataSource: DataSource, o: { error: stri
   const failed: number[] = [];
   for (const job of running) {
     if (job.owner === o.exceptOwner) continue;
-    const abandoned = job.owner === null || job.leaseExpiresAt === null || job.leaseExpiresAt < now || ownerIsGone(job.owner);
-    if (!abandoned) continue;
+    if (!ownerIsGone(job, now)) continue;
     const done = await dataSource.transaction(async (manager) => {
       const result = await manager
         .createQueryBuilder()

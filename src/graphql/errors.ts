@@ -4,7 +4,8 @@
  */
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import { ErrorCode, UserError } from "../errors.ts";
+import { isBusyError } from "../db/busy.ts";
+import { DATABASE_BUSY_MESSAGE, ErrorCode, UserError } from "../errors.ts";
 
 /** Where masked internal errors are reported (the server passes console by default; tests collect them). */
 export interface ErrorLogger {
@@ -18,6 +19,7 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.MODEL_NOT_READY]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.DATABASE_BUSY]: 503,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 
@@ -58,6 +60,10 @@ export function createFormatError(
     const where = { locations: formatted.locations, path: formatted.path };
     if (original instanceof UserError) {
       return { message: original.message, ...where, extensions: { code: original.code } };
+    }
+    if (isBusyError(original)) {
+      // A write that waited out its time behind another process's lock: a sentence, not an internal error.
+      return { message: DATABASE_BUSY_MESSAGE, ...where, extensions: { code: ErrorCode.DATABASE_BUSY } };
     }
     const code = formatted.extensions?.code;
     const thrownAsGraphQL = original instanceof GraphQLError || !(original instanceof Error);

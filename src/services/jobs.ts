@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
-import { retryWhileBusy } from "../db/busy.ts";
+import { isBusyError, retryWhileBusy, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { removeModelRow } from "../db/file-removals.ts";
 import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
 import { Dataset } from "../db/entities/dataset.entity.ts";
@@ -153,7 +153,8 @@ export class TrainingJobService {
       await this.#failAbandoned();
       await this.#pump();
     } catch (error) {
-      console.error("training jobs: heartbeat failed; trying again at the next one", error);
+      // Another process's long write holds the lock: the next beat tries again (the lease outlasts a few).
+      if (!isBusyError(error)) console.error("training jobs: heartbeat failed; trying again at the next one", error);
     }
   }
 
@@ -176,7 +177,7 @@ export class TrainingJobService {
     }
     const config = resolveVcmConfig({ ...(options.hyperParameters ?? {}), variant: options.variant });
     await assertWritableFolder(this.#modelsDir);
-    const job = await this.#jobs.save(
+    const job = await writeOrRefuseWhenBusy(() => this.#jobs.save(
       this.#jobs.create({
         datasetId: dataset.id,
         variant: config.variant,
@@ -192,8 +193,13 @@ export class TrainingJobService {
         startedAt: null,
         finishedAt: null,
       }),
-    );
-    await this.#pump();
+    ));
+    try {
+      await this.#pump();
+    } catch (error) {
+      // Queued all the same: the next heartbeat starts it once the lock is released.
+      if (!isBusyError(error)) throw error;
+    }
     return this.get(job.id);
   }
 
@@ -220,16 +226,16 @@ export class TrainingJobService {
       throw new UserError(ErrorCode.CONFLICT, `Training job ${id} has already ${job.status === "succeeded" ? "succeeded" : `ended (${job.status})`}; there is nothing to cancel.`);
     }
     // Decided in turn with the pump, so a queued job cannot start while it is being cancelled.
-    const wasQueued = await this.#serial(async () => {
+    const wasQueued = await writeOrRefuseWhenBusy(() => this.#serial(async () => {
       const current = await this.get(id);
       if (current.status !== "queued") return false;
       await this.#finish(id, { status: "cancelled", error: "Cancelled before it started." }, { owned: false });
       return true;
-    });
+    }));
     const running = this.#running;
     if (!wasQueued && (running === undefined || running.jobId !== id)) {
       // Another server runs it: it sees the request at its next heartbeat and stops the job then.
-      if (await requestCancel(this.#dataSource, id)) await this.#notify(id);
+      if (await writeOrRefuseWhenBusy(() => requestCancel(this.#dataSource, id))) await this.#notify(id);
       return this.get(id);
     }
     if (!wasQueued && running !== undefined) await this.#cancelRunning(running);

@@ -6,6 +6,7 @@ import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
+import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
 import { removeModelRow } from "../db/file-removals.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
@@ -93,7 +94,7 @@ export async function deleteModel(options: { services: PredictionServiceSet; mod
       `Model ${modelId} is still training; cancel its training job first, then delete it.`,
     );
   }
-  await removeModel({ dataSource: services.dataSource, modelId });
+  await writeOrRefuseWhenBusy(() => removeModel({ dataSource: services.dataSource, modelId }));
   services.inference.evictModel(modelId);
   services.cohorts.forget(modelId);
 }

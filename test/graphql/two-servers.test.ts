@@ -8,7 +8,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_BUSY_MESSAGE } from "../../src/errors.ts";
 import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
 import { runVcm } from "../cli/run-vcm.ts";
 
@@ -122,6 +124,38 @@ describe("two servers and the CLI on one database", () => {
     if (model.errors) expect(model.errors[0].extensions?.code).toBe("NOT_FOUND");
     else expect(model.data.model.status).toBe("FAILED");
     a = await serve();
+  }, 120_000);
+
+  it("keeps answering while another process holds the write lock, refuses a write with a sentence, and loses no progress", async () => {
+    const id = await startJob(a, 2_000);
+    await pollJob(a, id, (job) => job.status === "RUNNING" && job.progress.epoch >= 1);
+    const lock = new Database(dbPath);
+    lock.exec("BEGIN IMMEDIATE");
+    let epochAtRelease: number;
+    try {
+      // Long enough for the job's progress writes to meet the lock.
+      await sleep(1_500);
+      const t0 = performance.now();
+      const cheap = await a.gql(`{ datasets { id } }`);
+      const cheapMs = performance.now() - t0;
+      expect(cheap.errors).toBeUndefined();
+      // Before, a progress write waited 10 s inside SQLite's busy handler with the event loop stopped.
+      expect(cheapMs).toBeLessThan(3_000);
+      const refused = await b.gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+        input: { dataset: "demo", variant: "VCM", hyperParameters: { ...TINY, epochs: 2 } },
+      });
+      expect(refused.errors?.[0]).toMatchObject({ message: DATABASE_BUSY_MESSAGE, extensions: { code: "DATABASE_BUSY" } });
+      epochAtRelease = (await a.gql(`query ($id: ID!) { trainingJob(id: $id) { progress { epoch } } }`, { id })).data.trainingJob.progress.epoch;
+    } finally {
+      lock.exec("ROLLBACK");
+      lock.close();
+    }
+    expect(a.child.exitCode).toBeNull();
+    // The epochs reported during the lock are recorded once it is released, and the job goes on.
+    const after = await pollJob(a, id, (job) => job.progress.epoch > epochAtRelease + 1);
+    expect(after.status).toBe("RUNNING");
+    const cancelled = await a.gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { status } }`, { id });
+    expect(cancelled.data.cancelTrainingJob.status).toBe("CANCELLED");
   }, 120_000);
 
   it("answers NOT_FOUND on every server for a model that another server deleted", async () => {
