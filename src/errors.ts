@@ -7,6 +7,8 @@ export enum ErrorCode {
   UNAUTHENTICATED = "UNAUTHENTICATED",
   /** Another process holds the database's write lock (an ingest, usually) for longer than a request waits. */
   DATABASE_BUSY = "DATABASE_BUSY",
+  /** Too many large queries are running or waiting; the client should try again shortly. */
+  SERVER_BUSY = "SERVER_BUSY",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
 }
 

@@ -285,8 +285,10 @@ export class VcmModel {
   }
 
   private async inChunks(input: RowsInput, body: (rows: ReadonlyArray<number>, offset: number) => Promise<void>): Promise<void> {
-    const size = this.state.config.evalBatchSize;
+    const sliced = input.sliceRows !== undefined && input.sliceRows > 0;
+    const size = sliced ? Math.min(input.sliceRows!, this.state.config.evalBatchSize) : this.state.config.evalBatchSize;
     for (let offset = 0; offset < input.rows.length; offset += size) {
+      if (sliced && offset > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       this.assertLive();
       await body(input.rows.slice(offset, offset + size), offset);
     }

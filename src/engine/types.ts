@@ -66,4 +66,9 @@ export interface ModelSnapshot {
 export interface RowsInput {
   readonly matrix: CsrMatrix;
   readonly rows: ReadonlyArray<number>;
+  /**
+   * Rows per forward pass, with a turn of the event loop between passes (interactive callers: a server
+   * answers other requests meanwhile); absent: the config's evalBatchSize, without turns.
+   */
+  readonly sliceRows?: number;
 }

@@ -20,6 +20,7 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.DATABASE_BUSY]: 503,
+  [ErrorCode.SERVER_BUSY]: 503,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 

@@ -9,6 +9,7 @@ import { Item } from "../db/entities/item.entity.ts";
 import type { ExplanationRequest, NamedExplanation } from "../services/explanation.ts";
 import type { RankedItem, RecommendationRequest } from "../services/inference.ts";
 import type { PredictionServiceSet } from "../services/prediction-services.ts";
+import { nextTurn } from "../services/turns.ts";
 
 /** The long-lived services behind the prediction, cohort and training-job resolvers. */
 export type PredictionServices = PredictionServiceSet;
@@ -68,9 +69,15 @@ export function createPredictionLoaders(services: PredictionServices): Predictio
     }),
     itemByColumn: new DataLoader(
       async (keys) => {
+        // The rankings that asked for these items were the previous step of the request: let others in first.
+        await nextTurn();
         const found = new Map<string, Item>();
         const byDataset = new Map<number, number[]>();
-        for (const k of keys) byDataset.set(k.datasetId, [...(byDataset.get(k.datasetId) ?? []), k.column]);
+        for (const k of keys) {
+          const columns = byDataset.get(k.datasetId);
+          if (columns) columns.push(k.column);
+          else byDataset.set(k.datasetId, [k.column]);
+        }
         for (const [datasetId, columns] of byDataset) {
           // One statement per dataset whatever the number of columns (a JSON array, not bound variables).
           const rows = itemsByColumns.all(datasetId, JSON.stringify([...new Set(columns)])) as Array<Omit<Item, "dataset">>;

@@ -8,6 +8,7 @@ import { GraphQLError, Kind, validate, visit, type DocumentNode, type GraphQLSch
 import depthLimit from "graphql-depth-limit";
 import type * as QueryComplexity from "graphql-query-complexity";
 import { badUserInputError } from "./errors.ts";
+import type { HeavyQueryGate } from "./heavy-gate.ts";
 import { MAX_QUERY_COST, MAX_QUERY_DEPTH, MAX_QUERY_FIELDS } from "./limits.ts";
 
 /**
@@ -43,14 +44,21 @@ export function fieldCount(document: DocumentNode): number {
 
 /**
  * Rejects with BAD_USER_INPUT: subscriptions (served over WebSocket only), documents with more than
- * MAX_QUERY_FIELDS selections, operations deeper than MAX_QUERY_DEPTH or costlier than MAX_QUERY_COST.
+ * MAX_QUERY_FIELDS selections, operations deeper than MAX_QUERY_DEPTH or costlier than MAX_QUERY_COST;
+ * with a gate, heavy queries wait for their turn there (heavy-gate.ts).
  */
-export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number } = {}): ApolloServerPlugin {
+export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number; gate?: HeavyQueryGate } = {}): ApolloServerPlugin {
   const maxDepth = limits.maxDepth ?? MAX_QUERY_DEPTH;
   const maxCost = limits.maxCost ?? MAX_QUERY_COST;
+  const gate = limits.gate;
   return {
     async requestDidStart() {
+      /** Gives back this request's turn at the heavy-query gate, once it has one. */
+      let release: (() => void) | undefined;
       return {
+        async willSendResponse() {
+          release?.();
+        },
         async didResolveOperation({ schema, document, request, operationName, operation }) {
           if (operation?.operation === "subscription") {
             throw badUserInputError(
@@ -81,6 +89,7 @@ export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number 
                 "ask for smaller pages (first, k) or fewer nested lists.",
             );
           }
+          if (gate !== undefined && operation?.operation === "query" && cost >= gate.limits.threshold) release = await gate.enter();
         },
       };
     },
