@@ -24,6 +24,8 @@ import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscript
 import { TrainedModel } from "./db/entities/trained-model.entity.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
 import { setBusyTimeout } from "./db/busy.ts";
+import { commitCount } from "./db/catalog-freshness.ts";
+import { executeConsistently, operationKindPlugin } from "./graphql/consistent-reads.ts";
 import { HeavyQueryGate } from "./graphql/heavy-gate.ts";
 import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
@@ -73,6 +75,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   const formatError = createFormatError(deps.logger);
   const schema = await buildVcmSchema({ pubSub: deps.prediction?.events });
   const gate = new HeavyQueryGate();
+  // Other processes' commits, so that a query that straddled one runs again (consistent-reads.ts).
+  const commits = commitCount(deps.dataSource);
   /** HTTP requests being answered: stop() lets them finish (for a while) before the data source goes. */
   const inFlight = new Set<Promise<void>>();
   const apollo = new ApolloServer<GraphQLContext>({
@@ -84,7 +88,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     // The IDE is served by our own handler from node_modules; Apollo's landing page would load from a CDN.
     // Cache control (on by default) wraps every field resolver to collect cache hints nobody reads here:
     // ≈ 6 ms of a 100-user query.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), adminMutationsPlugin(), queryLimitsPlugin({ gate })],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), adminMutationsPlugin(), queryLimitsPlugin({ gate }), operationKindPlugin()],
   });
   await apollo.start();
   if (deps.prediction) {
@@ -105,15 +109,17 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     deps,
     createContext: contextFor,
     async execute(request, options = {}) {
-      const response: GraphQLResponse = await apollo.executeOperation(request, {
-        contextValue: contextFor(options.authorization),
+      const { result: response } = await executeConsistently<GraphQLResponse>({
+        commits,
+        context: () => contextFor(options.authorization),
+        execute: (contextValue) => apollo.executeOperation(request, { contextValue }),
       });
       if (response.body.kind !== "single") throw new Error("incremental delivery is not used by this API");
       const { data, errors } = response.body.singleResult;
       return { data, errors, status: response.http.status };
     },
     handle(request, response) {
-      const handled = handleHttp({ request, response, apollo, ide, contextFor })
+      const handled = handleHttp({ request, response, apollo, ide, contextFor, commits })
         .catch((error: unknown) => {
           deps.logger.error("HTTP handler failed", error);
           if (!response.headersSent) sendJson(response, 500, { errors: [{ message: INTERNAL_ERROR_MESSAGE, extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
@@ -213,8 +219,9 @@ async function handleHttp(options: {
   apollo: ApolloServer<GraphQLContext>;
   ide: IdeAssets;
   contextFor: (authorization?: string) => GraphQLContext;
+  commits: (() => number) | undefined;
 }): Promise<void> {
-  const { request, response, apollo, ide, contextFor } = options;
+  const { request, response, apollo, ide, contextFor, commits } = options;
   const url = new URL(request.url ?? "/", "http://localhost");
   const method = (request.method ?? "GET").toUpperCase();
 
@@ -267,9 +274,10 @@ async function handleHttp(options: {
       throw error;
     }
   }
-  const result = await apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method, headers, search: url.search, body },
-    context: async () => contextFor(request.headers.authorization),
+  const { result } = await executeConsistently({
+    commits,
+    context: () => contextFor(request.headers.authorization),
+    execute: (context) => apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method, headers, search: url.search, body }, context: async () => context }),
   });
   for (const [key, value] of result.headers) response.setHeader(key, value);
   response.statusCode = result.status ?? 200;

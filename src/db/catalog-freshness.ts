@@ -9,13 +9,21 @@ import { sqliteOf } from "./data-source.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { TrainedModel } from "./entities/trained-model.entity.ts";
 
+/**
+ * A number that changes whenever another connection (another process) has committed to the database
+ * since the last call on this connection; this connection's own commits leave it alone.
+ */
+export function commitCount(dataSource: DataSource): () => number {
+  const db = sqliteOf(dataSource);
+  return () => db.pragma("data_version", { simple: true }) as number;
+}
+
 /** `changed()` and `current()` over one data source (the shape services/inference.ts asks for). */
 export function catalogFreshness(dataSource: DataSource): {
   changed(): boolean;
   current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlySet<number> }>;
 } {
-  const db = sqliteOf(dataSource);
-  const version = (): number => db.pragma("data_version", { simple: true }) as number;
+  const version = commitCount(dataSource);
   let seen = version();
   // Asked once per turn of the event loop: the resolvers of one query batch share the answer.
   let askedThisTurn = false;

@@ -41,6 +41,8 @@ export interface GraphQLContext {
   readonly auth: AuthState;
   /** Prediction services with this request's inference loaders (when the server has them). */
   readonly prediction: PredictionContextPart | undefined;
+  /** What the request turned out to be, once Apollo resolved its operation (consistent-reads.ts). */
+  readonly request: { operation?: "query" | "mutation" | "subscription" };
 }
 
 /** Compares the bearer token with the configured one in constant time. */
@@ -64,5 +66,6 @@ export function createContext(options: { deps: ServerDeps; authorization?: strin
     loaders: createLoaders(catalog),
     auth: authFromHeader(authorization, deps.config.adminToken),
     prediction: deps.prediction === undefined ? undefined : createPredictionContext(deps.prediction),
+    request: {},
   };
 }
