@@ -106,7 +106,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     process.stderr.write("training a VCM model for 1 epoch (timings need the real shapes, not a converged model)…\n");
     const { model: row } = await trainAndSave({
       dataSource,
-      datasetName: DATASET,
+      dataset: DATASET,
       variant: "vcm",
       config: { epochs: 1 },
       modelsDir: config.modelsDir,

@@ -1,5 +1,6 @@
 /**
- * `vcm train`, `vcm evaluate`, `vcm compare` and `vcm models`: thin wrappers over services/training.ts
+ * `vcm train`, `vcm evaluate`, `vcm compare` and `vcm models`: thin wrappers over the training,
+ * evaluation and saved-model services
  * that parse flags, open the database and print a table (or one JSON line with --json).
  */
 import type { Command } from "commander";
@@ -7,15 +8,10 @@ import { loadAppConfig } from "../../src/config.ts";
 import type { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
 import { boundsText, type VcmConfig } from "../../src/engine/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import {
-  compareModels,
-  evaluateSavedModel,
-  listModels,
-  METRIC_NAMES,
-  parseMode,
-  parseVariant,
-  trainAndSave,
-} from "../../src/services/training.ts";
+import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
+import { METRIC_NAMES, parseMode, parseVariant } from "../../src/services/model-names.ts";
+import { listModels } from "../../src/services/saved-models.ts";
+import { trainAndSave } from "../../src/services/training.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
 import { withDatabase } from "../with-database.ts";
 
@@ -65,7 +61,7 @@ export const modelCommands: CommandModule = {
               const app = loadAppConfig({ dbPath: opts.db });
               const { model, metrics } = await trainAndSave({
                 dataSource,
-                datasetName: opts.dataset,
+                dataset: opts.dataset,
                 variant,
                 config,
                 modelsDir: app.modelsDir,

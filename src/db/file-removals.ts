@@ -7,7 +7,6 @@
 import fs from "node:fs/promises";
 import type { DataSource, EntityManager } from "typeorm";
 import { PendingFileRemoval } from "./entities/pending-file-removal.entity.ts";
-import { TrainedModel, type TrainedModelStatus } from "./entities/trained-model.entity.ts";
 
 /** Records folders to delete after the surrounding transaction commits. */
 export async function queueFileRemovals(manager: EntityManager, paths: ReadonlyArray<string>): Promise<void> {
@@ -24,28 +23,4 @@ export async function drainFileRemovals(dataSource: DataSource): Promise<number>
     await repository.delete({ id: removal.id });
   }
   return pending.length;
-}
-
-/**
- * Deletes a model row (only in one of `onlyIf`'s states, when given) with its checkpoint folder;
- * `extraPaths` are folders the row does not name yet (a checkpoint saved before the row was ready).
- * False when there was no such row.
- */
-export async function removeModelRow(options: {
-  dataSource: DataSource;
-  modelId: number;
-  onlyIf?: ReadonlyArray<TrainedModelStatus>;
-  extraPaths?: ReadonlyArray<string>;
-}): Promise<boolean> {
-  const { dataSource, modelId } = options;
-  const removed = await dataSource.transaction(async (manager) => {
-    const repository = manager.getRepository(TrainedModel);
-    const row = await repository.findOne({ where: { id: modelId } });
-    if (row === null || (options.onlyIf !== undefined && !options.onlyIf.includes(row.status))) return false;
-    await queueFileRemovals(manager, [...(row.checkpointPath === null ? [] : [row.checkpointPath]), ...(options.extraPaths ?? [])]);
-    await repository.delete({ id: row.id });
-    return true;
-  });
-  if (removed) await drainFileRemovals(dataSource);
-  return removed;
 }

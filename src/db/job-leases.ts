@@ -6,8 +6,8 @@
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
-import { TrainedModel } from "./entities/trained-model.entity.ts";
 import { TrainingJob } from "./entities/training-job.entity.ts";
+import { failModel } from "./model-rows.ts";
 
 /** A name for this server process that no other process (here or on another host) has: host, pid, random part. */
 export function newLeaseOwner(): string {
@@ -93,7 +93,7 @@ export async function failAbandonedJobs(dataSource: DataSource, o: { error: stri
         .execute();
       if ((result.affected ?? 0) !== 1) return false;
       if (job.modelId !== null) {
-        await manager.getRepository(TrainedModel).update({ id: job.modelId, status: "training" }, { status: "failed", error: o.error });
+        await failModel(manager, { modelId: job.modelId, from: "training", error: o.error });
       }
       return true;
     });

@@ -75,7 +75,7 @@ export async function ensureDemoData(options: {
   report({ kind: "message", text: `Training a small VCM on "${DEMO_DATASET}" (${epochs} epochs; well under a minute on 2 cores)…` });
   const { model } = await trainAndSave({
     dataSource,
-    datasetName: DEMO_DATASET,
+    dataset: DEMO_DATASET,
     variant: "vcm",
     config: DEMO_TRAINING,
     modelsDir,

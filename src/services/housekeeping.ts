@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import type { DataSource } from "typeorm";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
+import { failModel } from "../db/model-rows.ts";
 
 /** Sentence recorded on a ready model whose checkpoint folder is gone. */
 export const MISSING_CHECKPOINT_MESSAGE = "Its checkpoint folder is missing from the models folder; train it again, or delete it.";
@@ -19,8 +20,7 @@ export async function tidyModelsAtStart(dataSource: DataSource): Promise<{ remov
   const failedModels: number[] = [];
   for (const row of ready) {
     if (row.checkpointPath !== null && (await exists(row.checkpointPath))) continue;
-    const result = await repository.update({ id: row.id, status: "ready" }, { status: "failed", error: MISSING_CHECKPOINT_MESSAGE });
-    if ((result.affected ?? 0) === 1) failedModels.push(row.id);
+    if (await failModel(dataSource, { modelId: row.id, from: "ready", error: MISSING_CHECKPOINT_MESSAGE })) failedModels.push(row.id);
   }
   return { removedFolders, failedModels };
 }

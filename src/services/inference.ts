@@ -9,7 +9,7 @@ import type { PredictionMode, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache } from "./lru-cache.ts";
 import { nextTurn } from "./turns.ts";
-import { hasTextModel } from "./training.ts";
+import { hasTextModel } from "./model-names.ts";
 
 /** A trained model ready to score, with what it was trained on. */
 export interface LoadedModel {

@@ -9,10 +9,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
 import { isBusyError, retryWhileBusy, writeOrRefuseWhenBusy } from "../db/busy.ts";
-import { removeModelRow } from "../db/file-removals.ts";
+import { failModel, removeModelRow } from "../db/model-rows.ts";
 import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
 import { Dataset } from "../db/entities/dataset.entity.ts";
-import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
 import { assertWritableFolder } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
@@ -24,7 +23,8 @@ export interface TrainingJobSpec {
   readonly jobId: number;
   readonly dbPath: string;
   readonly modelsDir: string;
-  readonly datasetName: string;
+  readonly datasetId: number;
+  /** The full configuration, resolved once when the job was started. */
   readonly config: VcmConfig;
 }
 
@@ -79,7 +79,6 @@ export class TrainingJobService {
   readonly #dataSource: DataSource;
   readonly #dbPath: string;
   readonly #modelsDir: string;
-  readonly #onModelSaved: (modelId: number) => void;
   readonly #onUpdate: (job: TrainingJob) => void;
   readonly #workerPath: string;
   #running: RunningJob | undefined;
@@ -97,8 +96,6 @@ export class TrainingJobService {
     dataSource: DataSource;
     dbPath: string;
     modelsDir: string;
-    /** Called when a job saved a model (the server uses it to refresh caches). */
-    onModelSaved?: (modelId: number) => void;
     /** The worker entry point (tests may point at another script speaking the same protocol). */
     workerPath?: string;
     /** Called with the job's row after every change of it (progress subscriptions listen to it). */
@@ -111,7 +108,6 @@ export class TrainingJobService {
     this.#dataSource = options.dataSource;
     this.#dbPath = options.dbPath;
     this.#modelsDir = options.modelsDir;
-    this.#onModelSaved = options.onModelSaved ?? (() => undefined);
     this.#onUpdate = options.onUpdate ?? (() => undefined);
     this.#workerPath = options.workerPath ?? WORKER_PATH;
   }
@@ -167,14 +163,13 @@ export class TrainingJobService {
 
   /** Queues a job and returns it at once (status queued, or running if nothing else was). */
   async start(options: {
-    datasetName: string;
+    /** The dataset, as the caller found it (the job keeps its id from here to the worker). */
+    dataset: Pick<Dataset, "id" | "name">;
     variant: Variant;
     hyperParameters?: Readonly<Record<string, unknown>>;
   }): Promise<TrainingJob> {
-    const dataset = await this.#dataSource.getRepository(Dataset).findOne({ where: { name: options.datasetName } });
-    if (dataset === null) {
-      throw new UserError(ErrorCode.NOT_FOUND, `There is no dataset named "${options.datasetName}"; list them with the datasets query.`);
-    }
+    const { dataset } = options;
+    // Resolved once, here: the row, the worker and the model all get this full configuration.
     const config = resolveVcmConfig({ ...(options.hyperParameters ?? {}), variant: options.variant });
     await assertWritableFolder(this.#modelsDir);
     const job = await writeOrRefuseWhenBusy(() => this.#jobs.save(
@@ -295,22 +290,24 @@ export class TrainingJobService {
       for (const next of queued) {
         // Another server on the database may claim the same job at the same moment: one wins.
         if (!(await claimQueuedJob(this.#dataSource, { jobId: next.id, owner: this.#owner, leaseMs: this.#leaseMs }))) continue;
-        const dataset = await this.#dataSource.getRepository(Dataset).findOneOrFail({ where: { id: next.datasetId } });
-        await this.#notify(next.id);
-        this.#launch(next, dataset.name);
+        const claimed = await this.#jobs.findOneByOrFail({ id: next.id });
+        this.#onUpdate(claimed);
+        this.#launch(claimed);
         return;
       }
     });
   }
 
-  #launch(job: TrainingJob, datasetName: string): void {
+  #launch(job: TrainingJob): void {
     const spec: TrainingJobSpec = {
       jobId: job.id,
       dbPath: this.#dbPath,
       modelsDir: this.#modelsDir,
-      datasetName,
-      config: resolveVcmConfig(job.config),
+      datasetId: job.datasetId,
+      config: job.config as unknown as VcmConfig,
     };
+    /** The row as this server last wrote it: progress is computed and published from it, one write an epoch. */
+    const row = job;
     // tsx must be registered in the child too: the worker is TypeScript.
     const child = fork(this.#workerPath, [JSON.stringify(spec)], {
       execArgv: ["--import", TSX_LOADER],
@@ -325,7 +322,7 @@ export class TrainingJobService {
         // Progress waits out another process's write lock, and a write that still fails is logged, never
         // left as a rejection that would end the server or stop the later updates.
         updates = updates
-          .then(() => retryWhileBusy(() => this.#recordEpoch({ job, record: message.record, startedAt })))
+          .then(() => retryWhileBusy(() => this.#recordEpoch({ row, record: message.record, startedAt })))
           .catch((error: unknown) => console.error(`training job ${job.id}: could not record an epoch`, error));
       } else if (message.type === "model") {
         // Known from the start, so a restart can mark the half-made model failed.
@@ -333,7 +330,8 @@ export class TrainingJobService {
           .then(() =>
             retryWhileBusy(async () => {
               await this.#jobs.update(job.id, { modelId: message.modelId });
-              await this.#notify(job.id);
+              row.modelId = message.modelId;
+              this.#onUpdate({ ...row });
             }),
           )
           .catch((error: unknown) => console.error(`training job ${job.id}: could not record its model`, error));
@@ -357,23 +355,25 @@ export class TrainingJobService {
     this.#running = { jobId: job.id, child, cancelled: false, exited };
   }
 
-  async #recordEpoch(options: { job: TrainingJob; record: EpochRecord; startedAt: number }): Promise<void> {
-    const { job, record, startedAt } = options;
-    const current = await this.#jobs.findOne({ where: { id: job.id } });
-    if (current === null) return;
-    const epoch = current.epoch + 1;
+  /** One write per epoch: the progress is computed from the row this server keeps, then published from it. */
+  async #recordEpoch(options: { row: TrainingJob; record: EpochRecord; startedAt: number }): Promise<void> {
+    const { row, record, startedAt } = options;
+    const epoch = row.epoch + 1;
     const elapsed = (Date.now() - startedAt) / 1000;
-    const best = Math.max(current.bestValNdcg100 ?? Number.NEGATIVE_INFINITY, record.valNdcg100);
-    const total = Math.max(current.totalEpochs, epoch);
-    // Only while this server still owns the job (another may have failed it after a lapsed lease).
-    await this.#jobs.update({ id: job.id, owner: this.#owner, status: "running" }, {
+    const best = Math.max(row.bestValNdcg100 ?? Number.NEGATIVE_INFINITY, record.valNdcg100);
+    const total = Math.max(row.totalEpochs, epoch);
+    const progress = {
       epoch,
       totalEpochs: total,
       lastEpoch: record,
       bestValNdcg100: Number.isFinite(best) ? best : null,
       etaSeconds: (elapsed / epoch) * (total - epoch),
-    });
-    await this.#notify(job.id);
+    };
+    // Only while this server still owns the job (another may have failed it after a lapsed lease).
+    const result = await this.#jobs.update({ id: row.id, owner: this.#owner, status: "running" }, progress);
+    if ((result.affected ?? 0) !== 1) return;
+    Object.assign(row, progress);
+    this.#onUpdate({ ...row });
   }
 
   async #settle(options: {
@@ -405,14 +405,12 @@ export class TrainingJobService {
       return;
     }
     const modelId = before?.modelId ?? null;
-    if (change.status === "succeeded" && change.modelId != null) {
-      this.#onModelSaved(change.modelId);
-    } else if (modelId !== null && cancelled) {
+    if (change.status !== "succeeded" && modelId !== null && cancelled) {
       // The worker removes its half-made model itself; one killed after the grace period could not.
       await removeModelRow({ dataSource: this.#dataSource, modelId, onlyIf: ["training", "failed"] });
-    } else if (modelId !== null) {
+    } else if (change.status !== "succeeded" && modelId !== null) {
       // A process that died mid-training left its model row "training"; it will never be ready.
-      await this.#dataSource.getRepository(TrainedModel).update({ id: modelId, status: "training" }, { status: "failed", error: change.error ?? null });
+      await failModel(this.#dataSource, { modelId, from: "training", error: change.error ?? "The training process stopped before saving a model." });
     }
   }
 

@@ -8,7 +8,7 @@ import type { DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
-import { removeModelRow } from "../db/file-removals.ts";
+import { removeModelRow } from "../db/model-rows.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
@@ -16,7 +16,7 @@ import { createEventBus, TRAINING_JOB_TOPIC, type EventBus } from "./events.ts";
 import { ExplanationService } from "./explanation.ts";
 import { InferenceService, type InferenceCacheSizes, type LoadedModel } from "./inference.ts";
 import { TrainingJobService } from "./jobs.ts";
-import { loadModel } from "./training.ts";
+import { loadModel } from "./saved-models.ts";
 
 /** The services behind the prediction, cohort and training-job resolvers. */
 export interface PredictionServiceSet {

@@ -7,7 +7,6 @@ import "reflect-metadata";
 import { openDatabase } from "../db/data-source.ts";
 import { UserError } from "../errors.ts";
 import type { TrainingJobCancel, TrainingJobMessage, TrainingJobSpec } from "./jobs.ts";
-import { removeModel } from "./prediction-services.ts";
 import { trainAndSave } from "./training.ts";
 
 /** Sends a message to the parent; resolves (without sending) once the parent is gone. */
@@ -34,7 +33,7 @@ async function run(spec: TrainingJobSpec): Promise<void> {
   try {
     const { model } = await trainAndSave({
       dataSource,
-      datasetName: spec.datasetName,
+      dataset: spec.datasetId,
       variant: spec.config.variant,
       config: spec.config,
       modelsDir: spec.modelsDir,
@@ -49,9 +48,8 @@ async function run(spec: TrainingJobSpec): Promise<void> {
     });
     await send({ type: "done", modelId: model.id });
   } catch (error) {
+    // A cancelled run keeps no model: the job's owner removes the row (failed by the training service) when this process ends.
     const cancelled = abort.signal.aborted;
-    // A cancelled run keeps no model: its half-made row (marked failed by the training service) goes.
-    if (cancelled && modelId !== undefined) await removeModel({ dataSource, modelId });
     await send({
       type: "failed",
       message: cancelled

@@ -41,13 +41,13 @@ beforeAll(async () => {
   fixture = await createApiFixture();
   const { dataSource, config } = fixture;
   const train = async (variant: string) =>
-    (await trainAndSave({ dataSource, datasetName: TEST_DATASET, variant, config: SMALL, modelsDir: config.modelsDir })).model.id;
+    (await trainAndSave({ dataSource, dataset: TEST_DATASET, variant, config: SMALL, modelsDir: config.modelsDir })).model.id;
   vcmId = await train("vcm");
   seModelId = await train("vcm-se");
   popularityId = await train("popularity");
   await ingestDataset(dataSource, { name: "other", source: syntheticSource({ users: 40, items: 30, vocab: 100, seed: 2 }) });
   otherDatasetModelId = (
-    await trainAndSave({ dataSource, datasetName: "other", variant: "popularity", modelsDir: config.modelsDir })
+    await trainAndSave({ dataSource, dataset: "other", variant: "popularity", modelsDir: config.modelsDir })
   ).model.id;
   matrices = await loadDatasetMatrices(dataSource, TEST_DATASET);
   // A server whose model loader counts checkpoint reads, to see the LRU cache at work.

@@ -21,7 +21,7 @@ describe("a dataset replaced while the server's caches hold it", () => {
     try {
       const modelsDir = path.join(dir, "models");
       await ingestDataset(db, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 1 }) });
-      const old = await trainAndSave({ dataSource: db, datasetName: "d", variant: "vcm", config: SMALL, modelsDir });
+      const old = await trainAndSave({ dataSource: db, dataset: "d", variant: "vcm", config: SMALL, modelsDir });
       const before = await services.inference.modelWithDataset(old.model.id);
       const oldStats = await services.explanations.itemWordStats(before.loaded.datasetId);
 
@@ -31,7 +31,7 @@ describe("a dataset replaced while the server's caches hold it", () => {
         replace: true,
         source: syntheticSource({ users: 220, items: 260, vocab: 300, seed: 5 }),
       });
-      const fresh = await trainAndSave({ dataSource: db, datasetName: "d", variant: "vcm", config: SMALL, modelsDir });
+      const fresh = await trainAndSave({ dataSource: db, dataset: "d", variant: "vcm", config: SMALL, modelsDir });
       const after = await services.inference.modelWithDataset(fresh.model.id);
 
       expect(after.loaded.datasetId).toBe(summary.datasetId);

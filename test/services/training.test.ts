@@ -11,15 +11,10 @@ import { readManifest } from "../../src/engine/checkpoint.ts";
 import type { EpochRecord } from "../../src/engine/types.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
-import {
-  compareModels,
-  evaluateSavedModel,
-  listModels,
-  loadModel,
-  METRIC_NAMES,
-  trainAndSave,
-  type TrainingPhase,
-} from "../../src/services/training.ts";
+import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
+import { METRIC_NAMES } from "../../src/services/model-names.ts";
+import { listModels, loadModel } from "../../src/services/saved-models.ts";
+import { trainAndSave, type TrainingPhase } from "../../src/services/training.ts";
 
 /** A few seconds of training in total: tiny layers, two epochs. */
 const SMALL = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 2, batchSize: 50, annealSteps: 20 };
@@ -57,7 +52,7 @@ describe("training service", () => {
     const phases: TrainingPhase[] = [];
     const { model, metrics } = await trainAndSave({
       dataSource: db,
-      datasetName: "tiny",
+      dataset: "tiny",
       variant: "vcm",
       config: SMALL,
       modelsDir,
@@ -110,7 +105,7 @@ describe("training service", () => {
   });
 
   it("trains the popularity floor, which has no vcm-cd mode", async () => {
-    const { model, metrics } = await trainAndSave({ dataSource: db, datasetName: "tiny", variant: "popularity", modelsDir });
+    const { model, metrics } = await trainAndSave({ dataSource: db, dataset: "tiny", variant: "popularity", modelsDir });
     popularityId = model.id;
     expect(metrics["vcm-cd"]).toBeUndefined();
     expect(model.bestEpoch).toBe(0);
@@ -151,12 +146,12 @@ describe("training service", () => {
 
   it("rejects unknown datasets, variants and models with sentences, creating no row", async () => {
     const before = await db.getRepository(TrainedModel).count();
-    const noData = await userError(trainAndSave({ dataSource: db, datasetName: "nope", variant: "vcm", modelsDir }));
+    const noData = await userError(trainAndSave({ dataSource: db, dataset: "nope", variant: "vcm", modelsDir }));
     expect(noData.code).toBe(ErrorCode.NOT_FOUND);
     expect(noData.message).toMatch(/no dataset "nope"; known: tiny/);
-    const noVariant = await userError(trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm-xx", modelsDir }));
+    const noVariant = await userError(trainAndSave({ dataSource: db, dataset: "tiny", variant: "vcm-xx", modelsDir }));
     expect(noVariant.message).toMatch(/Unknown variant "vcm-xx"/);
-    const badConfig = await userError(trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm", config: { latentDim: 0 }, modelsDir }));
+    const badConfig = await userError(trainAndSave({ dataSource: db, dataset: "tiny", variant: "vcm", config: { latentDim: 0 }, modelsDir }));
     expect(badConfig.message).toMatch(/latentDim must be an integer from 1 to 1,000/);
     expect(await db.getRepository(TrainedModel).count()).toBe(before);
     expect((await userError(evaluateSavedModel({ dataSource: db, modelId: 999 }))).code).toBe(ErrorCode.NOT_FOUND);
@@ -168,7 +163,7 @@ describe("training service", () => {
     await fs.mkdir(path.join(otherDir, `model-${seq + 1}`), { recursive: true });
     const epochs: number[] = [];
     const error = await userError(
-      trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm", config: SMALL, modelsDir: otherDir, onEpoch: (r) => epochs.push(r.epoch) }),
+      trainAndSave({ dataSource: db, dataset: "tiny", variant: "vcm", config: SMALL, modelsDir: otherDir, onEpoch: (r) => epochs.push(r.epoch) }),
     );
     expect(error.code).toBe(ErrorCode.CONFLICT);
     expect(error.message).toMatch(/left by another database/);
@@ -182,7 +177,7 @@ describe("training service", () => {
     await expect(
       trainAndSave({
         dataSource: db,
-        datasetName: "tiny",
+        dataset: "tiny",
         variant: "vcm",
         config: { ...SMALL, epochs: 5 },
         modelsDir,
@@ -205,7 +200,7 @@ describe("training service", () => {
     await expect(
       trainAndSave({
         dataSource: db,
-        datasetName: "tiny",
+        dataset: "tiny",
         variant: "vcm",
         config: SMALL,
         modelsDir,
@@ -222,7 +217,7 @@ describe("training service", () => {
   });
 
   it("reports a damaged checkpoint or a changed dataset as a sentence, not a crash", async () => {
-    const { model } = await trainAndSave({ dataSource: db, datasetName: "tiny", variant: "vcm-se", config: { ...SMALL, epochs: 1 }, modelsDir });
+    const { model } = await trainAndSave({ dataSource: db, dataset: "tiny", variant: "vcm-se", config: { ...SMALL, epochs: 1 }, modelsDir });
     const weights = path.join(model.checkpointPath!, "weights.bin");
     const bytes = await fs.readFile(weights);
     await fs.writeFile(weights, bytes.subarray(0, bytes.length - 8));
@@ -253,8 +248,8 @@ describe("replacing a dataset that has trained models", () => {
       const shape = { users: 120, items: 100, vocab: 200, seed: 2 };
       await ingestDataset(db, { name: "old", source: syntheticSource(shape) });
       await ingestDataset(db, { name: "other", source: syntheticSource(shape) });
-      const ofOld = await trainAndSave({ dataSource: db, datasetName: "old", variant: "vcm", config: SMALL, modelsDir });
-      const ofOther = await trainAndSave({ dataSource: db, datasetName: "other", variant: "popularity", config: {}, modelsDir });
+      const ofOld = await trainAndSave({ dataSource: db, dataset: "old", variant: "vcm", config: SMALL, modelsDir });
+      const ofOther = await trainAndSave({ dataSource: db, dataset: "other", variant: "popularity", config: {}, modelsDir });
       await expect(fs.stat(ofOld.model.checkpointPath!)).resolves.toBeTruthy();
 
       const summary = await ingestDataset(db, { name: "old", replace: true, source: syntheticSource({ ...shape, seed: 3 }) });

@@ -35,7 +35,7 @@ export class TrainingJobResolver {
       Object.entries(input.hyperParameters ?? {}).filter(([, value]) => value !== undefined && value !== null),
     );
     return predictionOf(context).services.jobs.start({
-      datasetName: dataset.name,
+      dataset,
       variant: input.variant,
       hyperParameters,
     });

@@ -1,0 +1,53 @@
+/**
+ * The one owner of a trained model row's life: created "training" (its id names the checkpoint
+ * folder), then either published "ready" or failed with a sentence, and finally removed with its
+ * folder. Every change of state is conditional on the state it leaves, so two processes (a training
+ * worker, a server that saw the job's owner die, a start-up check) can never undo each other.
+ */
+import type { DataSource, EntityManager } from "typeorm";
+import { TrainedModel, type TrainedModelStatus } from "./entities/trained-model.entity.ts";
+import { drainFileRemovals, queueFileRemovals } from "./file-removals.ts";
+
+/** What a new row records before training starts. */
+export type NewModelFields = Pick<TrainedModel, "datasetId" | "variant" | "config" | "backend" | "device" | "datasetFingerprint">;
+
+/** What a finished training run records when it publishes the model. */
+export type ReadyModelFields = Pick<TrainedModel, "backend" | "device" | "bestEpoch" | "secondsPerEpoch" | "testMetrics" | "history" | "checkpointPath">;
+
+/** Inserts the row of a model about to train. */
+export async function createTrainingModel(dataSource: DataSource, fields: NewModelFields): Promise<TrainedModel> {
+  const repository = dataSource.getRepository(TrainedModel);
+  return repository.save(
+    repository.create({ ...fields, status: "training", error: null, bestEpoch: 0, secondsPerEpoch: null, testMetrics: null, history: [], checkpointPath: null }),
+  );
+}
+
+/** Makes a training model ready; false when it is not training any more (another process failed it). */
+export async function publishReadyModel(dataSource: DataSource, modelId: number, fields: ReadyModelFields): Promise<boolean> {
+  const result = await dataSource.getRepository(TrainedModel).update({ id: modelId, status: "training" }, { ...fields, status: "ready", error: null });
+  return (result.affected ?? 0) === 1;
+}
+
+/** Fails a model that is still in state `from`, with the reason; false when it was not (nothing changes). */
+export async function failModel(db: DataSource | EntityManager, o: { modelId: number; from: TrainedModelStatus; error: string }): Promise<boolean> {
+  const result = await db.getRepository(TrainedModel).update({ id: o.modelId, status: o.from }, { status: "failed", error: o.error });
+  return (result.affected ?? 0) === 1;
+}
+
+/**
+ * Deletes a model row (only in one of `onlyIf`'s states, when given) with its checkpoint folder,
+ * recorded for removal in the same transaction (file-removals.ts). False when there was no such row.
+ */
+export async function removeModelRow(options: { dataSource: DataSource; modelId: number; onlyIf?: ReadonlyArray<TrainedModelStatus> }): Promise<boolean> {
+  const { dataSource, modelId } = options;
+  const removed = await dataSource.transaction(async (manager) => {
+    const repository = manager.getRepository(TrainedModel);
+    const row = await repository.findOne({ where: { id: modelId } });
+    if (row === null || (options.onlyIf !== undefined && !options.onlyIf.includes(row.status))) return false;
+    await queueFileRemovals(manager, row.checkpointPath === null ? [] : [row.checkpointPath]);
+    await repository.delete({ id: row.id });
+    return true;
+  });
+  if (removed) await drainFileRemovals(dataSource);
+  return removed;
+}
