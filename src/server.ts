@@ -93,7 +93,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   await apollo.start();
   if (deps.prediction) {
     // After a kill: folders of deleted models go, ready models without files are failed (housekeeping.ts).
-    const tidied = await tidyModelsAtStart(deps.prediction.dataSource);
+    const tidied = await tidyModelsAtStart({ dataSource: deps.prediction.dataSource, modelsDir: deps.config.modelsDir });
     for (const id of tidied.failedModels) console.error(`vcm: model ${id} is marked failed: ${MISSING_CHECKPOINT_MESSAGE}`);
     // Jobs of servers that are gone are failed, queued ones start, and this server's leases are renewed from now on.
     await deps.prediction.jobs.recover();

@@ -1,19 +1,38 @@
 /**
  * What a server does with the models folder at start, so that after any kill the database and the
- * folder agree: folders whose rows were deleted are removed (file-removals.ts), and a ready model
- * whose checkpoint is missing is marked failed with a sentence instead of failing each query.
+ * folder agree: folders whose rows were deleted are removed (file-removals.ts), a checkpoint saved by
+ * a run that was killed before publishing it (its row failed) is removed, as are half-written
+ * checkpoints of dead processes, and a ready model whose checkpoint is missing is marked failed with a
+ * sentence instead of failing each query.
  */
 import fs from "node:fs/promises";
+import path from "node:path";
 import type { DataSource } from "typeorm";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
 import { failModel } from "../db/model-rows.ts";
+import { readManifest } from "../engine/checkpoint.ts";
+import { checkpointDir } from "./saved-models.ts";
 
 /** Sentence recorded on a ready model whose checkpoint folder is gone. */
 export const MISSING_CHECKPOINT_MESSAGE = "Its checkpoint folder is missing from the models folder; train it again, or delete it.";
 
-/** Finishes interrupted folder removals and fails ready models without checkpoints; returns what it did. */
-export async function tidyModelsAtStart(dataSource: DataSource): Promise<{ removedFolders: number; failedModels: number[] }> {
+/** A checkpoint being written: `model-N.tmp-PID-RANDOM` (engine/checkpoint.ts saveCheckpoint). */
+const PARTIAL_CHECKPOINT = /^model-\d+\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/** What tidyModelsAtStart did. */
+export interface TidyReport {
+  /** Folders of deleted rows whose removal a kill had interrupted. */
+  readonly removedFolders: number;
+  /** Checkpoints of failed models (saved, never published) and half-written ones of dead processes. */
+  readonly removedLeftovers: number;
+  /** Ready models without a checkpoint, now failed. */
+  readonly failedModels: number[];
+}
+
+/** Brings the models folder and the model rows back into agreement (see the file's comment). */
+export async function tidyModelsAtStart(options: { dataSource: DataSource; modelsDir: string }): Promise<TidyReport> {
+  const { dataSource, modelsDir } = options;
   const removedFolders = await drainFileRemovals(dataSource);
   const repository = dataSource.getRepository(TrainedModel);
   const ready = await repository.find({ where: { status: "ready" }, select: { id: true, checkpointPath: true } });
@@ -22,7 +41,34 @@ export async function tidyModelsAtStart(dataSource: DataSource): Promise<{ remov
     if (row.checkpointPath !== null && (await exists(row.checkpointPath))) continue;
     if (await failModel(dataSource, { modelId: row.id, from: "ready", error: MISSING_CHECKPOINT_MESSAGE })) failedModels.push(row.id);
   }
-  return { removedFolders, failedModels };
+  let removedLeftovers = 0;
+  const failed = await repository.find({ where: { status: "failed" }, select: { id: true, datasetFingerprint: true } });
+  for (const row of failed) {
+    const dir = checkpointDir(modelsDir, row.id);
+    if (!(await exists(dir))) continue;
+    // Only a checkpoint that names this model and its dataset version: the folder may hold another database's.
+    const manifest = await readManifest(dir, { name: `model ${row.id}` }).catch(() => null);
+    if (manifest === null || manifest.extra.modelId !== row.id) continue;
+    if (row.datasetFingerprint !== null && manifest.dataset?.fingerprint !== row.datasetFingerprint) continue;
+    await fs.rm(dir, { recursive: true, force: true });
+    removedLeftovers += 1;
+  }
+  for (const name of await fs.readdir(modelsDir).catch(() => [] as string[])) {
+    const pid = PARTIAL_CHECKPOINT.exec(name)?.[1];
+    if (pid === undefined || processExists(Number(pid))) continue;
+    await fs.rm(path.join(modelsDir, name), { recursive: true, force: true });
+    removedLeftovers += 1;
+  }
+  return { removedFolders, removedLeftovers, failedModels };
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
 }
 
 async function exists(p: string): Promise<boolean> {

@@ -67,6 +67,7 @@ describe("vcm CLI through the real bin", () => {
       expect(db.prepare("SELECT COUNT(*) FROM users WHERE dataset_id = ?").pluck().get(row.id)).toBe(row.user_count);
       expect(db.prepare("SELECT COUNT(*) FROM clicks WHERE dataset_id = ?").pluck().get(row.id)).toBe(row.click_count);
       expect([60, 3000]).toContain(row.user_count);
+      expect(db.pragma("integrity_check", { simple: true })).toBe("ok");
     } finally {
       db.close();
     }

@@ -117,6 +117,9 @@ describe("two servers and the CLI on one database", () => {
     const modelId = running.model.id;
     a.child.kill("SIGKILL");
     const failed = await pollJob(b, id, (job) => job.status !== "RUNNING");
+    const check = new Database(dbPath, { readonly: true });
+    expect(check.pragma("integrity_check", { simple: true })).toBe("ok");
+    check.close();
     expect(failed.status).toBe("FAILED");
     expect(failed.error).toBe(RESTART_MESSAGE);
     // The half-made model is failed by the survivor or removed by its worker, never left training.

@@ -3,6 +3,7 @@
  * item 5): folders whose rows were deleted (a removal recorded in the same transaction but never
  * carried out) are removed, and a ready model whose checkpoint is gone becomes failed with a sentence.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,7 +13,8 @@ import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { PendingFileRemoval } from "../../src/db/entities/pending-file-removal.entity.ts";
 import { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
-import { MISSING_CHECKPOINT_MESSAGE } from "../../src/services/housekeeping.ts";
+import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "../../src/services/housekeeping.ts";
+import { trainAndSave } from "../../src/services/training.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createServer, createServerDeps } from "../../src/server.ts";
 import { CollectingLogger, insertTrainedModel } from "../graphql/api-fixture.ts";
@@ -59,6 +61,34 @@ describe("models folder housekeeping", () => {
       expect(answer.data).toEqual({ model: { status: "FAILED", error: MISSING_CHECKPOINT_MESSAGE } });
     } finally {
       await server.stop();
+      await dataSource.destroy();
+    }
+  });
+
+  it("removes the checkpoint of a run killed before it was published, and half-written checkpoints of dead processes, but not another database's folder", async () => {
+    const { dataSource, modelsDir } = await setUp();
+    // A real checkpoint, then its row failed as a kill between saving and publishing leaves it.
+    const { model } = await trainAndSave({ dataSource, dataset: "tiny", variant: "popularity", modelsDir });
+    const saved = model.checkpointPath!;
+    await dataSource.getRepository(TrainedModel).update({ id: model.id }, { status: "failed", error: "killed" });
+    // A folder named like a failed model of ours but written by another database's model.
+    const foreign = await insertTrainedModel(dataSource, { datasetId: model.datasetId, status: "failed", error: "x" });
+    const foreignDir = path.join(modelsDir, `model-${foreign.id}`);
+    fs.cpSync(saved, foreignDir, { recursive: true });
+    // A half-written checkpoint of a process that is gone, and one of this (live) process.
+    const dead = spawnSync(process.execPath, ["-e", "process.pid"]).pid!;
+    const partialDead = path.join(modelsDir, `model-77.tmp-${dead}-0a1b2c3d`);
+    const partialLive = path.join(modelsDir, `model-78.tmp-${process.pid}-0a1b2c3d`);
+    for (const dir of [partialDead, partialLive]) fs.mkdirSync(dir, { recursive: true });
+
+    const report = await tidyModelsAtStart({ dataSource, modelsDir });
+    try {
+      expect(report.removedLeftovers).toBe(2);
+      expect(fs.existsSync(saved)).toBe(false);
+      expect(fs.existsSync(partialDead)).toBe(false);
+      expect(fs.existsSync(foreignDir)).toBe(true);
+      expect(fs.existsSync(partialLive)).toBe(true);
+    } finally {
       await dataSource.destroy();
     }
   });
