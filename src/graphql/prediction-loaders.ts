@@ -65,7 +65,7 @@ export function createPredictionLoaders(services: PredictionServices): Predictio
       cacheKeyFn: (k) => `${k.modelId}|${k.row}`,
     }),
     explanation: new DataLoader((keys) => explanations.explainMany(keys), {
-      cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}`,
+      cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}|${k.rule ?? ""}`,
     }),
     itemByColumn: new DataLoader(
       async (keys) => {

@@ -1,7 +1,9 @@
 /**
- * Why an item suits a user, in words: the user's click2review distribution p(w|u) weighted by how
- * characteristic each word is of the item's reviews (a smoothed lift), normalised over the whole
- * vocabulary so that each word's weight is its share of the total tie between user and item.
+ * Why an item suits a user, in words, under one of two rules (ExplanationRule). The default,
+ * "evidence", lists words the user's side supports: among the words the item's reviews use more
+ * than the corpus does (lift > 1), those with the most p(w|u), so that a word the item's reviews are
+ * full of but the user's distribution barely holds (the item's own name, say) cannot win on lift
+ * alone. "lift" is the first version's rule: p(w|u) · lift over the whole vocabulary.
  */
 import type { DataSource } from "typeorm";
 import { csrFromRows, type CsrMatrix } from "../data/csr.ts";
@@ -103,11 +105,24 @@ export function buildItemWordStats(options: { itemWords: CsrMatrix; smoothing?: 
   return { itemWords, itemTotals, corpusProbability, smoothing, itemExtraLift, baseLift };
 }
 
+/**
+ * How the words of an explanation are chosen and weighted:
+ * - "evidence": the words with lift(w, i) > 1 (only words of the item's reviews can have it), ranked
+ *   by p(w|u); weight = p(w|u) / Σ of p(v|u) over those words, i.e. each word's share of the user's
+ *   mass on what the item's reviews over-use. An item without review text falls back to "lift", whose
+ *   weights are then the user's own p(w|u). (p(w|u) · ln lift was measured too: on the small Amazon
+ *   files it listed rare item-specific words again, support 0.01–0.58; BENCHMARKS.md.)
+ * - "lift": tie(w) = p(w|u) · lift(w, i) over the whole vocabulary; weight = tie / Σ_v tie(v).
+ */
+export type ExplanationRule = "evidence" | "lift";
+
+export const DEFAULT_EXPLANATION_RULE: ExplanationRule = "evidence";
+
 /** One word of an explanation. */
 export interface ExplanationWord {
   /** Column of the word in the dataset's vocabulary. */
   readonly wordIndex: number;
-  /** tie(w) / Σ_v tie(v): this word's share of the whole user–item tie; all V weights sum to 1. */
+  /** This word's share of the rule's total (ExplanationRule); over every candidate word the weights sum to 1. */
   readonly weight: number;
   /** p(w|u): the user's click2review probability of the word. */
   readonly userProbability: number;
@@ -128,6 +143,8 @@ export interface Explanation {
   readonly affinity: number;
   /** Tokens of the item's reviews that were in the vocabulary (0: weights are the user's own p(w|u)). */
   readonly itemTokens: number;
+  /** The rule that chose the words ("lift" also when "evidence" fell back for an item without text). */
+  readonly rule: ExplanationRule;
 }
 
 /**
@@ -147,8 +164,11 @@ export function explainPair(options: {
   userTopWords: (depth: number) => ArrayLike<number>;
   item: number;
   k: number;
+  rule?: ExplanationRule;
 }): Explanation {
   const { stats, userWords, item, k } = options;
+  const rule = options.rule ?? DEFAULT_EXPLANATION_RULE;
+  if (rule === "evidence" && stats.itemTotals[item] > 0) return explainByEvidence(options);
   const { itemWords, itemExtraLift } = stats;
   const itemTokens = stats.itemTotals[item];
   const baseLift = stats.baseLift[item];
@@ -188,7 +208,35 @@ export function explainPair(options: {
     coveredShare += weight;
     words.push({ wordIndex: word, weight, userProbability: userWords[word], lift });
   }
-  return { words, coveredShare, affinity: total, itemTokens };
+  return { words, coveredShare, affinity: total, itemTokens, rule: "lift" };
+}
+
+/** The "evidence" rule (ExplanationRule) for an item with review text: one pass over the item's words. */
+function explainByEvidence(options: Parameters<typeof explainPair>[0]): Explanation {
+  const { stats, userWords, item, k } = options;
+  const { itemWords, itemExtraLift } = stats;
+  const baseLift = stats.baseLift[item];
+  const userMass = options.userMass ?? sumOf(userWords);
+  const best = new TopList(k);
+  let total = 0;
+  let affinity = baseLift * userMass;
+  for (let p = itemWords.indptr[item]; p < itemWords.indptr[item + 1]; p += 1) {
+    const w = itemWords.indices[p];
+    const lift = baseLift + itemExtraLift[p];
+    affinity += userWords[w] * itemExtraLift[p];
+    if (lift <= 1) continue;
+    const score = userWords[w];
+    total += score;
+    best.offer(w, score, lift);
+  }
+  const words: ExplanationWord[] = [];
+  let coveredShare = 0;
+  for (const { word, tie, lift } of best.sorted()) {
+    const weight = total > 0 ? tie / total : 0;
+    coveredShare += weight;
+    words.push({ wordIndex: word, weight, userProbability: userWords[word], lift });
+  }
+  return { words, coveredShare, affinity, itemTokens: stats.itemTotals[item], rule: "evidence" };
 }
 
 /** The k largest offers, kept sorted by insertion (k is a handful of words). */
@@ -263,6 +311,8 @@ export interface ExplanationRequest {
   readonly item: number;
   /** Number of words to return. */
   readonly k: number;
+  /** How the words are chosen (default "evidence"). */
+  readonly rule?: ExplanationRule;
 }
 
 /** An explanation with the words spelled out. */
@@ -358,6 +408,7 @@ export class ExplanationService {
         },
         item: request.item,
         k: request.k,
+        rule: request.rule,
       });
       results[i] = {
         ...explanation,

@@ -223,9 +223,30 @@ describe("words, capacity and explanations", () => {
     expect(user.capacity).toBeGreaterThan(0);
   });
 
-  it("explains each recommendation with weights that are shares of the whole tie (≤ 1 in total, sorted)", async () => {
+  it("explains each recommendation by evidence (the default): words with lift > 1, ranked and weighted by p(w|u)", async () => {
     const result = await gql(
-      `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5) { words { word weight userProbability lift } coveredShare affinity itemReviewTokens } } } }`,
+      `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5) { rule words { word weight userProbability lift } coveredShare } } } }`,
+      { model: vcmId },
+    );
+    expect(result.errors).toBeUndefined();
+    for (const rec of (result.data as any).user.recommendations) {
+      const e = rec.explanation;
+      expect(e.rule).toBe("EVIDENCE");
+      expect(e.words.length).toBeGreaterThan(0);
+      const score = (w: any) => w.userProbability;
+      for (const w of e.words) expect(w.lift).toBeGreaterThan(1);
+      // Weights are the scores over one common total.
+      const total = score(e.words[0]) / e.words[0].weight;
+      for (const w of e.words) expect(w.weight * total).toBeCloseTo(score(w), 8);
+      const weights = e.words.map((w: any) => w.weight);
+      expect([...weights].sort((a, b) => b - a)).toEqual(weights);
+      expect(e.coveredShare).toBeCloseTo(weights.reduce((a: number, b: number) => a + b, 0), 10);
+    }
+  });
+
+  it("explains each recommendation by the lift rule on request, with weights that are shares of the whole tie (≤ 1 in total, sorted)", async () => {
+    const result = await gql(
+      `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5, rule: LIFT) { words { word weight userProbability lift } coveredShare affinity itemReviewTokens } } } }`,
       { model: vcmId },
     );
     expect(result.errors).toBeUndefined();
@@ -243,7 +264,7 @@ describe("words, capacity and explanations", () => {
     }
     // The full vocabulary's weights sum to 1.
     const all = await gql(
-      `query ($model: ID!, $item: ID!) { user(id: 3) { explanation(modelId: $model, itemId: $item, k: 500) { coveredShare words { weight } } } }`,
+      `query ($model: ID!, $item: ID!) { user(id: 3) { explanation(modelId: $model, itemId: $item, k: 500, rule: LIFT) { coveredShare words { weight } } } }`,
       { model: vcmId, item: (result.data as any).user.recommendations[0].item.id },
     );
     expect(all.errors).toBeUndefined();

@@ -13,7 +13,7 @@ function denseTies(options: { userWords: number[]; counts: number[]; corpus: Flo
   });
 }
 
-describe("explainPair", () => {
+describe("explainPair, lift rule", () => {
   const itemWords = csrFromRows({
     cols: 5,
     rows: [
@@ -28,7 +28,7 @@ describe("explainPair", () => {
   const userTopWords = (depth: number) => order.subarray(0, depth);
 
   it("weights equal the dense smoothed-lift formula and sum to 1 over the vocabulary", () => {
-    const explanation = explainPair({ stats, userWords, userTopWords, item: 0, k: 5 });
+    const explanation = explainPair({ stats, userWords, userTopWords, item: 0, k: 5, rule: "lift" });
     const ties = denseTies({ userWords, counts: [6, 3, 0, 0, 1], corpus: stats.corpusProbability, mu: 4 });
     const total = ties.reduce((a, b) => a + b, 0);
     expect(explanation.affinity).toBeCloseTo(total, 10);
@@ -40,16 +40,17 @@ describe("explainPair", () => {
   });
 
   it("puts the item's characteristic words first: its own words for the pizzeria, fish for the sushi bar", () => {
-    const pizzeria = explainPair({ stats, userWords, userTopWords, item: 0, k: 2 });
+    const pizzeria = explainPair({ stats, userWords, userTopWords, item: 0, k: 2, rule: "lift" });
     // "service" (in its reviews) outweighs "sushi" (the user's top word, absent from them).
     expect(pizzeria.words.map((w) => vocabulary[w.wordIndex])).toEqual(["pizza", "service"]);
     expect(pizzeria.coveredShare).toBeLessThan(1);
-    const sushi = explainPair({ stats, userWords, userTopWords, item: 1, k: 2 });
+    const sushi = explainPair({ stats, userWords, userTopWords, item: 1, k: 2, rule: "lift" });
     expect(sushi.words.map((w) => vocabulary[w.wordIndex])).toEqual(["sushi", "fish"]);
   });
 
-  it("falls back to the user's own distribution for an item without reviews", () => {
+  it("falls back to the user's own distribution for an item without reviews (both rules)", () => {
     const explanation = explainPair({ stats, userWords, userTopWords, item: 2, k: 3 });
+    expect(explanation.rule).toBe("lift");
     expect(explanation.itemTokens).toBe(0);
     expect(explanation.words.map((w) => w.wordIndex)).toEqual([2, 3, 4]);
     explanation.words.forEach((w) => expect(w.weight).toBeCloseTo(userWords[w.wordIndex], 10));
@@ -99,10 +100,58 @@ describe("explainPair against the dense formula on random data", () => {
       const total = ties.reduce((a, b) => a + b, 0);
       for (const k of [1, 7, 25]) {
         const expected = Array.from(topK({ scores: ties, k }));
-        const got = explainPair({ stats, userWords, userTopWords: (d) => order.subarray(0, d), item, k });
+        const got = explainPair({ stats, userWords, userTopWords: (d) => order.subarray(0, d), item, k, rule: "lift" });
         expect(got.words.map((w) => w.wordIndex)).toEqual(expected);
         got.words.forEach((w, j) => expect(w.weight).toBeCloseTo(ties[expected[j]] / total, 12));
       }
     }
+  });
+});
+
+describe("explainPair, evidence rule (the default)", () => {
+  // A band's page: its reviews are full of its own name, rare elsewhere; the user barely holds that word.
+  const words = ["band", "chill", "ambient", "rock", "guitar"];
+  const itemWords = csrFromRows({
+    cols: 5,
+    rows: [
+      [[0, 12], [1, 1], [2, 4]], // the band's page
+      [[3, 300], [4, 300]], // a rock shop
+      [[1, 20], [2, 10], [3, 10], [4, 10]], // a mixed venue
+    ],
+  });
+  const mu = 4;
+  const stats = buildItemWordStats({ itemWords, smoothing: mu });
+  const userWords = [0.04, 0.38, 0.3, 0.16, 0.12];
+  const order = topK({ scores: userWords, k: 5 });
+  const userTopWords = (depth: number) => order.subarray(0, depth);
+  // Lifts of the band's page, from the counts above (corpus P(w) = (c_w + 1) / (N + V), N = 667, V = 5).
+  const corpus = [13, 22, 15, 311, 311].map((c) => c / 672);
+  const lifts = [12, 1, 4, 0, 0].map((c, w) => (c + mu * corpus[w]) / (17 + mu) / corpus[w]);
+
+  it("ranks by p(w|u) among the words with lift > 1, so the page's own name no longer comes second", () => {
+    expect(lifts[0]).toBeCloseTo(29.73, 2);
+    const byLift = explainPair({ stats, userWords, userTopWords, item: 0, k: 2, rule: "lift" });
+    expect(byLift.words.map((w) => words[w.wordIndex])).toEqual(["ambient", "band"]);
+    const byEvidence = explainPair({ stats, userWords, userTopWords, item: 0, k: 3 });
+    expect(byEvidence.rule).toBe("evidence");
+    expect(byEvidence.words.map((w) => words[w.wordIndex])).toEqual(["chill", "ambient", "band"]);
+    // weight = p(w|u) / Σ over the words with lift > 1 (band, chill, ambient; rock and guitar have lift < 1).
+    expect(lifts[1]).toBeGreaterThan(1);
+    const scores = [0, 1, 2].map((w) => userWords[w]);
+    const total = scores.reduce((a, b) => a + b, 0);
+    for (const w of byEvidence.words) {
+      expect(w.lift).toBeCloseTo(lifts[w.wordIndex], 10);
+      expect(w.weight).toBeCloseTo(scores[w.wordIndex] / total, 10);
+    }
+    expect(byEvidence.coveredShare).toBeCloseTo(1, 10);
+    // The affinity is the same quantity under both rules.
+    expect(byEvidence.affinity).toBeCloseTo(byLift.affinity, 10);
+  });
+
+  it("lists only words the item's reviews use more than the corpus does", () => {
+    const explanation = explainPair({ stats, userWords, userTopWords, item: 1, k: 5 });
+    // The rock shop: only rock and guitar have lift > 1, however much the user holds chill.
+    expect(explanation.words.map((w) => words[w.wordIndex])).toEqual(["rock", "guitar"]);
+    for (const w of explanation.words) expect(w.lift).toBeGreaterThan(1);
   });
 });

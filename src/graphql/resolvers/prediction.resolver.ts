@@ -11,6 +11,7 @@ import { MAX_K, checkK, checkText } from "../limits.ts";
 import type { PredictionContextPart } from "../prediction-loaders.ts";
 import { ItemType } from "../types/item.type.ts";
 import {
+  ExplanationRuleEnum,
   ExplanationType,
   RankedItemType,
   RecommendationSourceEnum,
@@ -79,6 +80,7 @@ function explanationValue(explanation: NamedExplanation): ExplanationType {
     coveredShare: explanation.coveredShare,
     affinity: explanation.affinity,
     itemReviewTokens: explanation.itemTokens,
+    rule: explanation.rule as ExplanationRuleEnum,
   };
 }
 
@@ -89,6 +91,7 @@ async function explain(options: {
   row: number;
   item: number;
   k: number;
+  rule: ExplanationRuleEnum;
 }): Promise<ExplanationType> {
   const { context, ...request } = options;
   checkK(request.k);
@@ -181,6 +184,7 @@ export class PredictionResolver {
     @Arg("modelId", () => ID) modelId: string,
     @Arg("itemId", () => ID, { description: "Internal id of the item." }) itemId: string,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
+    @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EVIDENCE }) rule: ExplanationRuleEnum,
   ): Promise<ExplanationType> {
     checkK(k);
     const loaded = await modelForUser({ context, user, modelId });
@@ -191,7 +195,7 @@ export class PredictionResolver {
         `Item ${item.id} belongs to another dataset than user ${user.id}; explain pairs of the same dataset.`,
       );
     }
-    return explain({ context, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k });
+    return explain({ context, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k, rule });
   }
 }
 
@@ -206,15 +210,16 @@ export class RecommendationResolver {
   @FieldResolver(() => ExplanationType, {
     complexity: wordListComplexity,
     description:
-      "The words that tie the user to this item: p(w|u) weighted by the word's lift in the item's reviews; weights are shares of the whole tie (they sum to 1 over the vocabulary). Explanations of all recommendations of a query share one click2review pass per model.",
+      "The words that tie the user to this item, chosen by `rule` (ExplanationRule; default EVIDENCE: the words the item's reviews use more than the corpus does, ranked by the user's click2review p(w|u)). Explanations of all recommendations of a query share one click2review pass per model.",
   })
   explanation(
     @Root() value: RankedItemValue,
     @Ctx() context: GraphQLContext,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
+    @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EVIDENCE }) rule: ExplanationRuleEnum,
   ): Promise<ExplanationType> {
     invariant(value.row !== undefined, "recommendations carry the user's row");
-    return explain({ context, modelId: value.modelId, row: value.row, item: value.item, k });
+    return explain({ context, modelId: value.modelId, row: value.row, item: value.item, k, rule });
   }
 }
 

@@ -11,6 +11,21 @@ registerEnumType(RecommendationSourceEnum, {
     "CLICKS: VCM, items ranked from the user's training clicks (z = μx(x_u)). REVIEWS: VCM-CD (review2click), items ranked from the bag of words of the user's reviews alone (r = μy(y_u)); needs a model with a word model (not popularity).",
 });
 
+/** How an explanation chooses and weighs its words (services/explanation.ts ExplanationRule). */
+export enum ExplanationRuleEnum {
+  EVIDENCE = "evidence",
+  LIFT = "lift",
+}
+registerEnumType(ExplanationRuleEnum, {
+  name: "ExplanationRule",
+  description:
+    "EVIDENCE (default): words the user's side supports. Among the words the item's reviews use more than the corpus does (lift > 1), those with the largest click2review p(w|u); weight = p(w|u) over the sum of p(v|u) across all such words (the share of the user's mass on what the item's reviews over-use). A word the item's reviews are full of but the user barely holds (the item's own name) cannot win on lift alone. An item without review text falls back to LIFT. LIFT: the first version's rule, p(w|u) · lift over the whole vocabulary, weight = its share of the sum over all words.",
+  valuesConfig: {
+    EVIDENCE: { description: "The words with lift > 1, ranked by p(w|u)." },
+    LIFT: { description: "p(w|u) · lift over the whole vocabulary." },
+  },
+});
+
 /** Value behind a Recommendation or RankedItem: positions in the dataset's matrices, resolved lazily. */
 export interface RankedItemValue {
   readonly modelId: number;
@@ -74,7 +89,7 @@ export class ExplanationType {
   @Field(() => [ExplanationWordType], { description: "The k words with the largest weights, largest first." })
   words: ExplanationWordType[];
 
-  @Field(() => Float, { description: "Sum of the listed words' weights: the fraction (0–1) of the whole tie they carry." })
+  @Field(() => Float, { description: "Sum of the listed words' weights: the fraction (0–1) of the rule's total that they carry." })
   coveredShare: number;
 
   @Field(() => Float, {
@@ -87,6 +102,9 @@ export class ExplanationType {
     description: "Vocabulary tokens in the item's reviews. With 0 the item has no review text, every lift is 1 and the weights are the user's own p(w|u).",
   })
   itemReviewTokens: number;
+
+  @Field(() => ExplanationRuleEnum, { description: "The rule that chose the words: the one asked for, or LIFT where EVIDENCE fell back for an item without review text." })
+  rule: ExplanationRuleEnum;
 }
 
 /** One word of a user's click2review distribution. */
