@@ -31,6 +31,28 @@ export function tokenize(text: string, stopWords: ReadonlySet<string>): string[]
   return matches.filter((token) => token.length > 1 && !stopWords.has(token));
 }
 
+/** One token of a text where it stands: [start, end) in UTF-16 code units of the original text. */
+export interface TokenSpan {
+  readonly start: number;
+  readonly end: number;
+  /** The token as `tokenize` gives it (lowercase), or null for a stop word or a one-character token. */
+  readonly word: string | null;
+}
+
+/**
+ * The tokens of a text with their offsets in the original (not lowercased) text, so that a client can
+ * mark them up; the words are exactly those `tokenize` returns, in order.
+ */
+export function tokenSpans(text: string, stopWords: ReadonlySet<string>): TokenSpan[] {
+  const spans: TokenSpan[] = [];
+  for (const match of text.matchAll(TOKEN_PATTERN)) {
+    const token = match[0].toLowerCase();
+    const start = match.index!;
+    spans.push({ start, end: start + match[0].length, word: token.length > 1 && !stopWords.has(token) ? token : null });
+  }
+  return spans;
+}
+
 /** The raw token matches of a text, before stop-word removal (shared with the corpus builder's fast path). */
 export function tokenMatches(text: string): RegExpMatchArray | null {
   return text.toLowerCase().match(TOKEN_PATTERN);

@@ -11,6 +11,7 @@ import { ClickResolver } from "./resolvers/click.resolver.ts";
 import { DatasetResolver } from "./resolvers/dataset.resolver.ts";
 import { ItemResolver } from "./resolvers/item.resolver.ts";
 import { ModelResolver } from "./resolvers/model.resolver.ts";
+import { HighlightResolver } from "./resolvers/highlight.resolver.ts";
 import { ReviewResolver } from "./resolvers/review.resolver.ts";
 import { UserResolver } from "./resolvers/user.resolver.ts";
 import { CohortResolver } from "./resolvers/cohort.resolver.ts";
@@ -29,6 +30,7 @@ export const resolvers: NonEmptyArray<Function> = [
   UserResolver,
   ItemResolver,
   ReviewResolver,
+  HighlightResolver,
   ClickResolver,
   ModelResolver,
   PredictionResolver,

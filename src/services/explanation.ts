@@ -327,7 +327,7 @@ export interface NamedExplanation extends Omit<Explanation, "words"> {
 export class ExplanationService {
   readonly #inference: InferenceService;
   readonly #stats: LruCache<number, ItemWordStats>;
-  readonly #tokenizers: LruCache<number, (text: string) => string[]>;
+  readonly #stopWords: LruCache<number, ReadonlySet<string>>;
 
   constructor(options: { dataSource: DataSource; inference: InferenceService; datasetsCached?: number }) {
     this.#inference = options.inference;
@@ -335,18 +335,21 @@ export class ExplanationService {
       capacity: options.datasetsCached ?? 2,
       load: (datasetId) => this.#loadStats(options.dataSource, datasetId),
     });
-    this.#tokenizers = new LruCache({
+    this.#stopWords = new LruCache<number, ReadonlySet<string>>({
       capacity: 16,
-      load: async (datasetId) => {
-        const stopWords = stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, datasetId)));
-        return (text: string) => tokenize(text, stopWords);
-      },
+      load: async (datasetId) => stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, datasetId))),
     });
   }
 
+  /** The stop words the dataset was ingested with. */
+  stopWords(datasetId: number): Promise<ReadonlySet<string>> {
+    return this.#stopWords.get(datasetId);
+  }
+
   /** The tokenizer the dataset was ingested with (same stop words), for texts sent to the API. */
-  tokenizer(datasetId: number): Promise<(text: string) => string[]> {
-    return this.#tokenizers.get(datasetId);
+  async tokenizer(datasetId: number): Promise<(text: string) => string[]> {
+    const stopWords = await this.stopWords(datasetId);
+    return (text: string) => tokenize(text, stopWords);
   }
 
   /** The item word statistics of a dataset, by dataset id (cached; a replaced dataset has a new id). */

@@ -273,6 +273,37 @@ describe("words, capacity and explanations", () => {
     else expect((all.data as any).user.explanation.coveredShare).toBeLessThan(1);
   });
 
+  it("highlights a review with its writer's p_u(w) under two models, at the offsets of the original text", async () => {
+    const user = ((await gql(`{ user(id: 3) { reviews(first: 1) { edges { node { id text } } } topWords(modelId: "${vcmId}", k: 500) { word probability } } }`)).data as any).user;
+    const review = user.reviews.edges[0].node;
+    const result = await gql(
+      `query ($m: ID!, $c: ID!) { user(id: 3) { reviews(first: 1) { edges { node { highlights(modelId: $m, compareTo: $c) { text start end word mark { probability level } compared { probability level } } } } } } }`,
+      { m: vcmId, c: seModelId },
+    );
+    expect(result.errors).toBeUndefined();
+    const tokens = (result.data as any).user.reviews.edges[0].node.highlights;
+    expect(tokens.length).toBeGreaterThan(0);
+    const probability = new Map<string, number>(user.topWords.map((w: any) => [w.word, w.probability]));
+    let marked = 0;
+    for (const t of tokens) {
+      expect(review.text.slice(t.start, t.end)).toBe(t.text);
+      if (t.word === null) {
+        expect(t.mark).toBeNull();
+        continue;
+      }
+      marked += 1;
+      expect(t.word).toBe(t.text.toLowerCase());
+      if (probability.has(t.word)) expect(t.mark.probability).toBeCloseTo(probability.get(t.word)!, 6);
+      expect(["HIGH", "MEDIUM", "LOW"]).toContain(t.mark.level);
+      expect(t.compared).not.toBeNull();
+    }
+    expect(marked).toBeGreaterThan(0);
+    // The two models differ somewhere in the text.
+    expect(tokens.some((t: any) => t.word !== null && t.compared.probability !== t.mark.probability)).toBe(true);
+    const popularity = await gql(`{ user(id: 3) { reviews(first: 1) { edges { node { highlights(modelId: "${popularityId}") { word } } } } } }`);
+    expect(codeOf(popularity)).toBe("BAD_USER_INPUT");
+  });
+
   it("answers NOT_FOUND for an unknown item and BAD_USER_INPUT for a popularity model's words", async () => {
     const e = await gql(`query ($model: ID!) { user(id: 1) { explanation(modelId: $model, itemId: 99999) { affinity } } }`, { model: vcmId });
     expect(codeOf(e)).toBe("NOT_FOUND");

@@ -126,3 +126,49 @@ export class TextRecommendationsType {
   @Field(() => Int, { description: "Tokens of the text (after stop-word removal) that are not in the vocabulary and were ignored." })
   unknownTokenCount: number;
 }
+
+/** Where a word falls in one user's click2review distribution (services/highlights.ts). */
+export enum HighlightLevelEnum {
+  HIGH = "HIGH",
+  MEDIUM = "MEDIUM",
+  LOW = "LOW",
+}
+registerEnumType(HighlightLevelEnum, {
+  name: "HighlightLevel",
+  description: "By the quantiles of the user's own p_u(w) over the whole vocabulary: HIGH, the user's top 1 % of words; MEDIUM, the top 10 %; LOW, the rest.",
+});
+
+/** A word's probability for the user under one model, and its level. */
+@ObjectType("WordMark", { description: "The user's click2review probability p_u(w) of a word under one model, and its level." })
+export class WordMarkType {
+  @Field(() => Float)
+  probability: number;
+
+  @Field(() => HighlightLevelEnum)
+  level: HighlightLevelEnum;
+}
+
+/** One token of a highlighted review. */
+@ObjectType("HighlightToken", {
+  description:
+    "A token of the review's text as the tokenizer reads it (runs of letters and digits), at [start, end) of the original text in UTF-16 code units (JavaScript string indices), so a client can colour the text in place.",
+})
+export class HighlightTokenType {
+  @Field(() => String, { description: "The token as it stands in the text." })
+  text: string;
+
+  @Field(() => Int)
+  start: number;
+
+  @Field(() => Int)
+  end: number;
+
+  @Field(() => String, { nullable: true, description: "The vocabulary word (lowercase); null for a stop word, a one-character token or a word the model does not know." })
+  word: string | null;
+
+  @Field(() => WordMarkType, { nullable: true, description: "p_u(w) and level under modelId; null where word is null." })
+  mark: WordMarkType | null;
+
+  @Field(() => WordMarkType, { nullable: true, description: "The same under compareTo (e.g. VCM-Se beside VCM, as in the paper's Figure 5); null without compareTo or where word is null." })
+  compared: WordMarkType | null;
+}

@@ -1,0 +1,49 @@
+import { Arg, Ctx, FieldResolver, ID, Resolver, Root } from "type-graphql";
+import type { Review } from "../../db/entities/review.entity.ts";
+import { tokenSpans } from "../../data/tokenizer.ts";
+import { ErrorCode, UserError } from "../../errors.ts";
+import { highlightSpans } from "../../services/highlights.ts";
+import type { GraphQLContext } from "../context.ts";
+import { HighlightTokenType, type HighlightLevelEnum } from "../types/prediction.type.ts";
+import { ReviewType } from "../types/review.type.ts";
+import { parseId, requireLoaded } from "./lookup.ts";
+import { predictionOf } from "./prediction.resolver.ts";
+
+/** A review's text marked with its writer's click2review distribution (the paper's Figure 5). */
+@Resolver(() => ReviewType)
+export class HighlightResolver {
+  @FieldResolver(() => [HighlightTokenType], {
+    complexity: 50,
+    description:
+      "The review's text as tokens, each word of the model's vocabulary marked with its writer's click2review probability p_u(w) (from the writer's training clicks) and a level (HighlightLevel: top 1 % / top 10 % / rest of that user's distribution). With compareTo, the second model's marks beside them. Both models must be of the review's dataset and have a word model (not popularity).",
+  })
+  async highlights(
+    @Root() review: Review,
+    @Ctx() context: GraphQLContext,
+    @Arg("modelId", () => ID) modelId: string,
+    @Arg("compareTo", () => ID, { nullable: true }) compareTo: string | null,
+  ): Promise<HighlightTokenType[]> {
+    const prediction = predictionOf(context);
+    const user = await requireLoaded(context.loaders.userById.load(review.userId), `user ${review.userId}`);
+    const ids = [parseId(modelId, "Model"), ...(compareTo == null ? [] : [parseId(compareTo, "Model")])];
+    const distributions = await Promise.all(
+      ids.map(async (id) => {
+        const loaded = await prediction.services.inference.model(id);
+        if (loaded.datasetId !== user.datasetId) {
+          throw new UserError(ErrorCode.BAD_USER_INPUT, `Model ${id} was trained on dataset "${loaded.datasetName}", not on this review's; pick a model of the review's dataset.`);
+        }
+        return prediction.loaders.wordDistribution.load({ modelId: id, row: user.rowIndex });
+      }),
+    );
+    const { wordColumn } = await prediction.services.inference.dataset(user.datasetId);
+    const stopWords = await prediction.services.explanations.stopWords(user.datasetId);
+    return highlightSpans({ spans: tokenSpans(review.text, stopWords), wordColumn, distribution: distributions[0], compareTo: distributions[1] }).map((t) => ({
+      text: review.text.slice(t.start, t.end),
+      start: t.start,
+      end: t.end,
+      word: t.word,
+      mark: t.mark === null ? null : { probability: t.mark.probability, level: t.mark.level as HighlightLevelEnum },
+      compared: t.compared === null ? null : { probability: t.compared.probability, level: t.compared.level as HighlightLevelEnum },
+    }));
+  }
+}
