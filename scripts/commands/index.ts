@@ -2,8 +2,9 @@ import type { CommandModule } from "../cli.ts";
 import { datasetsCommand } from "./datasets.ts";
 import { generateCommand } from "./generate.ts";
 import { ingestCommand } from "./ingest.ts";
+import { metadataCommand } from "./metadata.ts";
 import { modelCommands } from "./model-commands.ts";
 import { serveCommand } from "./serve.ts";
 
 /** Every subcommand of `vcm`, in the order `vcm --help` lists them. */
-export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, generateCommand, datasetsCommand, modelCommands, serveCommand];
+export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, metadataCommand, generateCommand, datasetsCommand, modelCommands, serveCommand];

@@ -5,10 +5,12 @@ import { tsvSource } from "../../src/data/parsers/tsv.ts";
 import { yelpSource } from "../../src/data/parsers/yelp.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { ingestDataset, type IngestSummary } from "../../src/services/ingest.ts";
+import { parseMetadataFormat, stageMetadata } from "../../src/services/metadata.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
 import { numberOption } from "../options.ts";
 import { createIngestProgress } from "../progress.ts";
 import { withDatabase } from "../with-database.ts";
+import { formatMetadataSummary } from "./metadata.ts";
 
 interface IngestFlags {
   dataset: string;
@@ -23,6 +25,9 @@ interface IngestFlags {
   seed?: string;
   stopWords?: string;
   replace?: boolean;
+  items?: string;
+  itemsFormat?: string;
+  users?: string;
   db?: string;
   json?: boolean;
 }
@@ -45,6 +50,9 @@ export const ingestCommand: CommandModule = {
       .option("--seed <s>", "seed of the 60/20/20 split", "1")
       .option("--stop-words <langs>", "stop-word languages of the stopword package, comma-separated", "eng")
       .option("--replace", "replace a dataset of the same name (otherwise that is an error)")
+      .option("--items <file>", "item metadata to attach (titles, categories…; see vcm metadata), read before anything is written")
+      .option("--items-format <format>", "format of --items: amazon | yelp | tsv (default: --format when it is amazon or yelp)")
+      .option("--users <file>", "user names to attach: a TSV with a header, the user id first and a name column")
       .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
       .action(async (flags: IngestFlags) => {
@@ -54,8 +62,18 @@ export const ingestCommand: CommandModule = {
           body: async () => {
             const source = sourceFor(flags);
             return withDatabase(flags, async (dataSource) => {
+              // Metadata files are read first: a wrong one is refused before the dataset is touched.
+              const staged =
+                flags.items === undefined && flags.users === undefined
+                  ? undefined
+                  : await stageMetadata({
+                      dataSource,
+                      items: flags.items === undefined ? undefined : { file: flags.items, format: parseMetadataFormat(flags.itemsFormat ?? (flags.format === "tsv" ? "" : flags.format)) },
+                      users: flags.users === undefined ? undefined : { file: flags.users },
+                      onProgress: (message) => io.info(message),
+                    });
               try {
-                return await ingestDataset(dataSource, {
+                const summary = await ingestDataset(dataSource, {
                   name: flags.dataset,
                   source,
                   replace: flags.replace === true,
@@ -69,12 +87,15 @@ export const ingestCommand: CommandModule = {
                   },
                   onProgress: progress.onProgress,
                 });
+                return { ...summary, metadata: staged === undefined ? null : staged.apply(summary.datasetId) };
               } finally {
                 progress.stop();
+                staged?.drop();
               }
             });
           },
-          text: formatIngestSummary,
+          text: (summary) =>
+            summary.metadata === null ? formatIngestSummary(summary) : `${formatIngestSummary(summary)}\n${formatMetadataSummary({ dataset: summary.dataset, ...summary.metadata })}`,
         });
       });
   },

@@ -9,6 +9,7 @@ import { TrainingJobs1764400000000 } from "../../migrations/1764400000000-Traini
 import { ModelDevice1764500000000 } from "../../migrations/1764500000000-ModelDevice.ts";
 import { JobLeases1764600000000 } from "../../migrations/1764600000000-JobLeases.ts";
 import { FileRemovals1764700000000 } from "../../migrations/1764700000000-FileRemovals.ts";
+import { ItemMetadata1764800000000 } from "../../migrations/1764800000000-ItemMetadata.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { Item } from "./entities/item.entity.ts";
@@ -24,7 +25,7 @@ import { Word } from "./entities/word.entity.ts";
 export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval];
 
 /** Every migration, in order; a schema change adds its migration class at the end. */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000];
 
 /** A TypeORM data source over the SQLite file (not yet initialised; openDatabase does that). */
 export function createDataSource(dbPath: string): DataSource {

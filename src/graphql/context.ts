@@ -65,7 +65,7 @@ export function createContext(options: { deps: ServerDeps; authorization?: strin
     catalog,
     loaders: createLoaders(catalog),
     auth: authFromHeader(authorization, deps.config.adminToken),
-    prediction: deps.prediction === undefined ? undefined : createPredictionContext(deps.prediction),
+    prediction: deps.prediction === undefined ? undefined : createPredictionContext(deps.prediction, catalog),
     request: {},
   };
 }

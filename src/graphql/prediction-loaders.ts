@@ -4,8 +4,8 @@
  * one engine call per group; items are loaded with one SQL statement per dataset.
  */
 import DataLoader from "dataloader";
-import { sqliteOf } from "../db/data-source.ts";
-import { Item } from "../db/entities/item.entity.ts";
+import type { Item } from "../db/entities/item.entity.ts";
+import type { CatalogService } from "../services/catalog.ts";
 import type { ExplanationRequest, NamedExplanation } from "../services/explanation.ts";
 import type { RankedItem, RecommendationRequest } from "../services/inference.ts";
 import type { PredictionServiceSet } from "../services/prediction-services.ts";
@@ -42,18 +42,13 @@ export interface PredictionContextPart {
 }
 
 /** Builds the per-request part of the context that the prediction resolvers use. */
-export function createPredictionContext(services: PredictionServices): PredictionContextPart {
-  return { services, loaders: createPredictionLoaders(services) };
+export function createPredictionContext(services: PredictionServices, catalog: CatalogService): PredictionContextPart {
+  return { services, loaders: createPredictionLoaders(services, catalog) };
 }
 
 /** Builds the per-request prediction loaders. */
-export function createPredictionLoaders(services: PredictionServices): PredictionLoaders {
-  const { inference, explanations, dataSource } = services;
-  const itemsByColumns = sqliteOf(dataSource).prepare(
-    `SELECT "id", "dataset_id" AS "datasetId", "external_id" AS "externalId", "column_index" AS "columnIndex", ` +
-      `"click_count" AS "clickCount", "train_click_count" AS "trainClickCount" FROM "items" ` +
-      `WHERE "dataset_id" = ? AND "column_index" IN (SELECT "value" FROM json_each(?))`,
-  );
+export function createPredictionLoaders(services: PredictionServices, catalog: CatalogService): PredictionLoaders {
+  const { inference, explanations } = services;
   return {
     recommendations: new DataLoader((keys) => inference.recommendMany(keys), {
       cacheKeyFn: (k) => `${k.modelId}|${k.source}|${k.row}|${k.k}|${k.excludeSeen}`,
@@ -79,9 +74,7 @@ export function createPredictionLoaders(services: PredictionServices): Predictio
           else byDataset.set(k.datasetId, [k.column]);
         }
         for (const [datasetId, columns] of byDataset) {
-          // One statement per dataset whatever the number of columns (a JSON array, not bound variables).
-          const rows = itemsByColumns.all(datasetId, JSON.stringify([...new Set(columns)])) as Array<Omit<Item, "dataset">>;
-          for (const row of rows) found.set(`${row.datasetId}|${row.columnIndex}`, Object.assign(new Item(), row));
+          for (const item of await catalog.itemsByColumns(datasetId, columns)) found.set(`${item.datasetId}|${item.columnIndex}`, item);
         }
         return keys.map((k) => found.get(`${k.datasetId}|${k.column}`) ?? null);
       },

@@ -9,6 +9,7 @@ import { Item } from "../db/entities/item.entity.ts";
 import { Review } from "../db/entities/review.entity.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { User } from "../db/entities/user.entity.ts";
+import { itemsByColumns } from "../db/items.ts";
 
 /** Ids per IN (...) list: well under SQLite's bound-parameter limit. */
 const CHUNK = 500;
@@ -31,7 +32,12 @@ export interface RankedPageQuery {
   /** Inclusive range of training clicks. */
   readonly minCount: number | null;
   readonly maxCount: number | null;
+  /** Text the row's external id or its title (items) / name (users) contains, ASCII letters folded; null: no filter. */
+  readonly search?: string | null;
 }
+
+/** The filter part of a page query (what its count depends on). */
+type PageFilter = Pick<RankedPageQuery, "datasetId" | "minCount" | "maxCount" | "search">;
 
 /** A page of children for many parents at once (clicks or reviews of users, reviews of items). */
 export interface ChildPageQuery {
@@ -59,6 +65,11 @@ export class CatalogService {
 
   async usersByIds(ids: ReadonlyArray<number>): Promise<User[]> {
     return this.byChunks(ids, (chunk) => this.dataSource.getRepository(User).findBy({ id: In(chunk) }));
+  }
+
+  /** Items of one dataset at these matrix columns, in one statement (rankings name items by column). */
+  async itemsByColumns(datasetId: number, columns: ReadonlyArray<number>): Promise<Item[]> {
+    return itemsByColumns(this.dataSource, datasetId, columns);
   }
 
   async itemsByIds(ids: ReadonlyArray<number>): Promise<Item[]> {
@@ -95,23 +106,23 @@ export class CatalogService {
   /** One page (first + 1 rows) of a dataset's users, filtered by training clicks. */
   async pageUsers(query: RankedPageQuery): Promise<User[]> {
     const builder = this.dataSource.getRepository(User).createQueryBuilder("row");
-    return rankedPage(builder, query).getMany();
+    return rankedPage(builder, query, "name").getMany();
   }
 
-  async countUsers(query: Pick<RankedPageQuery, "datasetId" | "minCount" | "maxCount">): Promise<number> {
+  async countUsers(query: PageFilter): Promise<number> {
     const builder = this.dataSource.getRepository(User).createQueryBuilder("row");
-    return countFilter(builder, query).getCount();
+    return countFilter(builder, query, "name").getCount();
   }
 
   /** One page (first + 1 rows) of a dataset's items, filtered by training clicks. */
   async pageItems(query: RankedPageQuery): Promise<Item[]> {
     const builder = this.dataSource.getRepository(Item).createQueryBuilder("row");
-    return rankedPage(builder, query).getMany();
+    return rankedPage(builder, query, "title").getMany();
   }
 
-  async countItems(query: Pick<RankedPageQuery, "datasetId" | "minCount" | "maxCount">): Promise<number> {
+  async countItems(query: PageFilter): Promise<number> {
     const builder = this.dataSource.getRepository(Item).createQueryBuilder("row");
-    return countFilter(builder, query).getCount();
+    return countFilter(builder, query, "title").getCount();
   }
 
   /** Clicks of many users (optionally of some splits), up to first + 1 per user, ordered by id. */
@@ -207,19 +218,21 @@ export class CatalogService {
 }
 
 /** Dataset and training-click range conditions shared by a page and its count. */
-function countFilter<T extends ObjectLiteral>(
-  builder: SelectQueryBuilder<T>,
-  query: Pick<RankedPageQuery, "datasetId" | "minCount" | "maxCount">,
-): SelectQueryBuilder<T> {
+function countFilter<T extends ObjectLiteral>(builder: SelectQueryBuilder<T>, query: PageFilter, textColumn: "title" | "name"): SelectQueryBuilder<T> {
   builder.where("row.datasetId = :datasetId", { datasetId: query.datasetId });
   if (query.minCount !== null) builder.andWhere("row.trainClickCount >= :minCount", { minCount: query.minCount });
   if (query.maxCount !== null) builder.andWhere("row.trainClickCount <= :maxCount", { maxCount: query.maxCount });
+  if (query.search != null && query.search !== "") {
+    // LIKE with its wildcards escaped: the text is matched as typed.
+    const pattern = `%${query.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    builder.andWhere(`(LOWER(row.${textColumn}) LIKE :search ESCAPE '\\' OR LOWER(row.externalId) LIKE :search ESCAPE '\\')`, { search: pattern });
+  }
   return builder;
 }
 
 /** Keyset pagination: rows strictly after the cursor in (key, id) order, first + 1 of them. */
-function rankedPage<T extends ObjectLiteral>(builder: SelectQueryBuilder<T>, query: RankedPageQuery): SelectQueryBuilder<T> {
-  countFilter(builder, query);
+function rankedPage<T extends ObjectLiteral>(builder: SelectQueryBuilder<T>, query: RankedPageQuery, textColumn: "title" | "name"): SelectQueryBuilder<T> {
+  countFilter(builder, query, textColumn);
   const direction = query.descending ? "DESC" : "ASC";
   const beyond = query.descending ? "<" : ">";
   if (query.orderBy === "count") {

@@ -29,4 +29,16 @@ export class Item {
   /** Users who clicked the item in the training split (the popularity baseline). */
   @Column({ type: "integer", name: "train_click_count" })
   trainClickCount: number;
+
+  /** Name or title from the dataset's metadata file, when one was attached (vcm metadata, ingest --items). */
+  @Column({ type: "text", nullable: true })
+  title: string | null;
+
+  /** Categories or tags from the metadata, in the source's order. */
+  @Column({ type: "simple-json", nullable: true })
+  categories: string[] | null;
+
+  /** Other fields of the metadata record (brand, city, price…). */
+  @Column({ type: "simple-json", nullable: true })
+  attributes: Record<string, unknown> | null;
 }

@@ -39,4 +39,8 @@ export class User {
   /** Total word occurrences in the user's bag of words (after the leakage rule and the vocabulary cut). */
   @Column({ type: "integer", name: "word_count" })
   wordCount: number;
+
+  /** Display name from a users metadata file, when one was attached. */
+  @Column({ type: "text", nullable: true })
+  name: string | null;
 }

@@ -3,6 +3,7 @@ import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { Item } from "../../db/entities/item.entity.ts";
 import type { TrainedModel } from "../../db/entities/trained-model.entity.ts";
 import type { User } from "../../db/entities/user.entity.ts";
+import { ErrorCode, UserError } from "../../errors.ts";
 import type { GraphQLContext } from "../context.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../limits.ts";
 import { connectionComplexity, type ConnectionValue } from "../types/connection.ts";
@@ -16,6 +17,22 @@ import { rankedPage } from "./paging.ts";
 const FIRST_DESCRIPTION = `Page size, 0 to ${MAX_PAGE_SIZE}.`;
 const AFTER_DESCRIPTION = "The endCursor of the previous page (opaque).";
 
+
+/** Longest search text accepted, in characters. */
+const MAX_SEARCH_LENGTH = 200;
+
+function SEARCH_DESCRIPTION(field: "title" | "name"): string {
+  return `Only rows whose external id or ${field} contains this text (case-insensitive for ASCII letters), at most ${MAX_SEARCH_LENGTH} characters.`;
+}
+
+/** The search text trimmed (null when empty), or BAD_USER_INPUT when it is too long. */
+function checkSearch(search: string | null): string | null {
+  const text = search?.trim() ?? "";
+  if ([...text].length > MAX_SEARCH_LENGTH) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `search is ${[...text].length} characters long; at most ${MAX_SEARCH_LENGTH} are allowed.`);
+  }
+  return text === "" ? null : text;
+}
 @Resolver(() => DatasetType)
 export class DatasetResolver {
   @Query(() => [DatasetType], { description: "Every ingested dataset with its Table 1 statistics." })
@@ -54,10 +71,11 @@ export class DatasetResolver {
     minActivity: number | null,
     @Arg("maxActivity", () => Int, { nullable: true, description: "Most training clicks (inclusive)." })
     maxActivity: number | null,
+    @Arg("search", () => String, { nullable: true, description: SEARCH_DESCRIPTION("name") }) search: string | null,
   ): Promise<ConnectionValue<User>> {
     const range = checkCountRange({ min: minActivity, max: maxActivity, what: "Activity" });
     const byCount = orderBy === UserOrder.ACTIVITY;
-    const filter = { datasetId: dataset.id, minCount: range.min, maxCount: range.max };
+    const filter = { datasetId: dataset.id, minCount: range.min, maxCount: range.max, search: checkSearch(search) };
     return rankedPage({
       ordering: `users:${orderBy}:${direction}`,
       byCount,
@@ -89,10 +107,11 @@ export class DatasetResolver {
     @Arg("direction", () => SortDirection, { defaultValue: SortDirection.ASC }) direction: SortDirection,
     @Arg("minPopularity", () => Int, { nullable: true }) minPopularity: number | null,
     @Arg("maxPopularity", () => Int, { nullable: true }) maxPopularity: number | null,
+    @Arg("search", () => String, { nullable: true, description: SEARCH_DESCRIPTION("title") }) search: string | null,
   ): Promise<ConnectionValue<Item>> {
     const range = checkCountRange({ min: minPopularity, max: maxPopularity, what: "Popularity" });
     const byCount = orderBy === ItemOrder.POPULARITY;
-    const filter = { datasetId: dataset.id, minCount: range.min, maxCount: range.max };
+    const filter = { datasetId: dataset.id, minCount: range.min, maxCount: range.max, search: checkSearch(search) };
     return rankedPage({
       ordering: `items:${orderBy}:${direction}`,
       byCount,

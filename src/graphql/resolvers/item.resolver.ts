@@ -26,6 +26,11 @@ export class ItemResolver {
     return requireItem(context, { id, dataset, externalId });
   }
 
+  @FieldResolver(() => [String], { description: "Categories or tags from the metadata, in the source's order; empty without metadata." })
+  categories(@Root() item: Item): string[] {
+    return item.categories ?? [];
+  }
+
   @FieldResolver(() => DatasetType)
   async dataset(@Root() item: Item, @Ctx() context: GraphQLContext): Promise<Dataset> {
     const dataset = await context.loaders.datasetById.load(item.datasetId);

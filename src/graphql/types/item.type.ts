@@ -1,3 +1,4 @@
+import { GraphQLJSONObject } from "graphql-scalars";
 import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 import { createConnectionType } from "./connection.ts";
 
@@ -18,6 +19,15 @@ export class ItemType {
 
   @Field(() => Int, { description: "Users who clicked the item in the training split (its popularity)." })
   trainClickCount: number;
+
+  @Field(() => String, { nullable: true, description: "Name or title from the dataset's metadata (vcm metadata, or vcm ingest --items); null until one is attached." })
+  title: string | null;
+
+  @Field(() => [String], { description: "Categories or tags from the metadata, in the source's order; empty without metadata." })
+  categories: string[];
+
+  @Field(() => GraphQLJSONObject, { nullable: true, description: "Other fields of the metadata record (brand, city, price…); null without metadata." })
+  attributes: Record<string, unknown> | null;
 }
 
 /** Orderings of a dataset's items. */

@@ -32,6 +32,9 @@ export class UserType {
 
   @Field(() => Int, { description: "Word occurrences in the user's bag of words (after the leakage rule)." })
   wordCount: number;
+
+  @Field(() => String, { nullable: true, description: "Display name from a users metadata file (vcm metadata --users); null until one is attached." })
+  name: string | null;
 }
 
 /** Orderings of a dataset's users. */
