@@ -1,5 +1,6 @@
 import type { CommandModule } from "../cli.ts";
 import { datasetsCommand } from "./datasets.ts";
+import { exportCommand } from "./export.ts";
 import { generateCommand } from "./generate.ts";
 import { ingestCommand } from "./ingest.ts";
 import { metadataCommand } from "./metadata.ts";
@@ -7,4 +8,4 @@ import { modelCommands } from "./model-commands.ts";
 import { serveCommand } from "./serve.ts";
 
 /** Every subcommand of `vcm`, in the order `vcm --help` lists them. */
-export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, metadataCommand, generateCommand, datasetsCommand, modelCommands, serveCommand];
+export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, metadataCommand, generateCommand, datasetsCommand, modelCommands, exportCommand, serveCommand];

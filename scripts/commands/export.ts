@@ -1,0 +1,124 @@
+import fs from "node:fs";
+import type { Command } from "commander";
+import { loadAppConfig } from "../../src/config.ts";
+import { ErrorCode, UserError } from "../../src/errors.ts";
+import { exportDataset, exportRecommendations, formatCohorts, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
+import { createPredictionServices } from "../../src/services/prediction-services.ts";
+import type { CliIo, CommandModule } from "../cli.ts";
+import { numberOption } from "../options.ts";
+import { withDatabase } from "../with-database.ts";
+
+function choice<T extends string>(value: string, allowed: ReadonlyArray<T>, flag: string): T {
+  if (!allowed.includes(value as T)) throw new UserError(ErrorCode.BAD_USER_INPUT, `${flag} must be one of ${allowed.join(", ")}, got "${value}".`);
+  return value as T;
+}
+
+function modelId(text: string): number {
+  const id = Number(text);
+  if (!Number.isInteger(id) || id <= 0) throw new UserError(ErrorCode.BAD_USER_INPUT, `--model must be a model id (a positive integer), got "${text}".`);
+  return id;
+}
+
+function formatFiles(files: ReadonlyArray<ExportedFile>): string {
+  return files.map((f) => `  ${f.file}  (${f.rows} rows)`).join("\n");
+}
+
+/** `vcm export dataset|recommendations|cohorts`: files for RecBole, spreadsheets and notebooks. */
+export const exportCommand: CommandModule = {
+  register(program: Command, io: CliIo) {
+    const exporter = program.command("export").description("export a dataset (RecBole atomic files or TSV), recommendations (CSV, JSON lines) or cohorts (CSV, Markdown)");
+    exporter
+      .command("dataset")
+      .description("a dataset with our exact split: RecBole atomic files (NAME.train/valid/test.inter, NAME.item, NAME.user) or plain TSVs")
+      .requiredOption("--dataset <name>", "the ingested dataset")
+      .option("--format <format>", "recbole | tsv", "recbole")
+      .requiredOption("--out <dir>", "folder for the files (created when missing)")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON summary line on stdout")
+      .action(async (flags: { dataset: string; format: string; out: string; db?: string; json?: boolean }) => {
+        await io.run({
+          json: flags.json === true,
+          body: () =>
+            withDatabase(flags, (dataSource) =>
+              exportDataset({ dataSource, dataset: flags.dataset, format: choice<DatasetExportFormat>(flags.format, ["recbole", "tsv"], "--format"), outDir: flags.out, onProgress: (m) => io.info(m) }),
+            ),
+          text: (r) => `Exported dataset "${r.dataset}" as ${r.format}:\n${formatFiles(r.files)}`,
+        });
+      });
+    exporter
+      .command("recommendations")
+      .description("each user's top-k items (VCM, from clicks) with titles and the top explanation words")
+      .requiredOption("--model <id>", "a ready model")
+      .option("--k <n>", "items per user", "20")
+      .option("--users <which>", "all, or a file of external user ids, one per line", "all")
+      .option("--format <format>", "csv | jsonl", "csv")
+      .requiredOption("--out <file>", "the file to write")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON summary line on stdout")
+      .action(async (flags: { model: string; k: string; users: string; format: string; out: string; db?: string; json?: boolean }) => {
+        await io.run({
+          json: flags.json === true,
+          body: () =>
+            withDatabase(flags, async (dataSource) => {
+              const config = loadAppConfig({ dbPath: flags.db });
+              const services = createPredictionServices({ dataSource, config });
+              const users = flags.users === "all" ? undefined : readIdList(flags.users);
+              let shown = -1;
+              try {
+                return await exportRecommendations({
+                  services,
+                  modelId: modelId(flags.model),
+                  k: numberOption(flags.k, { flag: "--k" }) ?? 20,
+                  users,
+                  format: choice<RecommendationExportFormat>(flags.format, ["csv", "jsonl"], "--format"),
+                  out: flags.out,
+                  onProgress: (done, total) => {
+                    const percent = Math.floor((100 * done) / total / 10) * 10;
+                    if (percent > shown) {
+                      shown = percent;
+                      io.info(`recommendations: ${done} of ${total} users`);
+                    }
+                  },
+                });
+              } finally {
+                services.inference.dispose();
+              }
+            }),
+          text: (r) => `Exported the recommendations of ${r.users} users:\n${formatFiles([r])}`,
+        });
+      });
+    exporter
+      .command("cohorts")
+      .description("the paper's Table 3 for a model (and a compared one): activity cohorts with capacity, NDCG@10, Recall@20")
+      .requiredOption("--model <id>", "a ready model")
+      .option("--compare <id>", "a second model of the same dataset")
+      .option("--format <format>", "csv | md", "md")
+      .option("--out <file>", "the file to write (default: stdout)")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .action(async (flags: { model: string; compare?: string; format: string; out?: string; db?: string }) => {
+        await io.run({
+          json: false,
+          body: () =>
+            withDatabase(flags, async (dataSource) => {
+              const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db }) });
+              try {
+                const analysis = await services.cohorts.analyse({ modelId: modelId(flags.model), compareTo: flags.compare === undefined ? null : modelId(flags.compare) });
+                const text = formatCohorts(analysis, choice<CohortExportFormat>(flags.format, ["csv", "md"], "--format"));
+                if (flags.out === undefined) return text.trimEnd();
+                fs.writeFileSync(flags.out, text);
+                return `Exported the cohorts of model ${analysis.modelId} to ${flags.out}`;
+              } finally {
+                services.inference.dispose();
+              }
+            }),
+          text: (r) => r,
+        });
+      });
+  },
+};
+
+/** External ids, one per line (blank lines ignored). */
+function readIdList(file: string): string[] {
+  if (!fs.existsSync(file)) throw new UserError(ErrorCode.BAD_USER_INPUT, `--users: there is no file ${JSON.stringify(file)}; pass all, or a file of user ids.`);
+  return fs.readFileSync(file, "utf8").split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+}

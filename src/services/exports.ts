@@ -1,0 +1,267 @@
+/**
+ * Exports for the tools analysts already use (issue 10, §4): a dataset as RecBole atomic files (our
+ * exact split, so another toolkit trains on the same data) or plain TSVs; every user's
+ * recommendations with titles and explanation words as CSV or JSON lines; a model's cohort table as
+ * CSV or Markdown. Files are written row by row through a stream that waits when the disk is slower,
+ * never built whole in memory.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { once } from "node:events";
+import { stringify } from "csv-stringify/sync";
+import type { DataSource } from "typeorm";
+import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
+import { Item } from "../db/entities/item.entity.ts";
+import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+import type { CohortAnalysis } from "./cohorts.ts";
+import type { PredictionServiceSet } from "./prediction-services.ts";
+
+export type DatasetExportFormat = "recbole" | "tsv";
+export type RecommendationExportFormat = "csv" | "jsonl";
+export type CohortExportFormat = "csv" | "md";
+
+/** One file written, with its rows (header lines not counted). */
+export interface ExportedFile {
+  readonly file: string;
+  readonly rows: number;
+}
+
+/** Users per batch of recommendations: one forward pass and one explanation pass each. */
+const USERS_PER_BATCH = 256;
+
+/** A file written line by line, waiting for the stream to drain when its buffer is full. */
+class LineFile {
+  readonly #stream: fs.WriteStream;
+  readonly file: string;
+  rows = 0;
+
+  constructor(file: string) {
+    this.file = file;
+    this.#stream = fs.createWriteStream(file, { encoding: "utf8" });
+  }
+
+  async header(text: string): Promise<void> {
+    if (!this.#stream.write(`${text}\n`)) await once(this.#stream, "drain");
+  }
+
+  async line(text: string): Promise<void> {
+    this.rows += 1;
+    if (!this.#stream.write(`${text}\n`)) await once(this.#stream, "drain");
+  }
+
+  async close(): Promise<ExportedFile> {
+    this.#stream.end();
+    await once(this.#stream, "finish");
+    return { file: this.file, rows: this.rows };
+  }
+}
+
+/** Tabs and newlines would break a TSV or RecBole cell: they become spaces. */
+function cell(text: string): string {
+  return text.replace(/[\t\r\n]+/g, " ");
+}
+
+/** A RecBole token_seq cell: space-separated tokens, so spaces inside a token become underscores. */
+function tokenSeq(tokens: ReadonlyArray<string>): string {
+  return tokens.map((t) => cell(t).trim().replace(/ +/g, "_")).filter((t) => t !== "").join(" ");
+}
+
+/** Titles and categories by item column (null where the dataset has no metadata). */
+async function itemMetadataByColumn(dataSource: DataSource, datasetId: number, items: number): Promise<{ titles: Array<string | null>; categories: Array<string[]> }> {
+  const rows = await dataSource.getRepository(Item).find({ where: { datasetId }, select: { columnIndex: true, title: true, categories: true } });
+  const titles: Array<string | null> = new Array(items).fill(null);
+  const categories: string[][] = Array.from({ length: items }, () => []);
+  for (const row of rows) {
+    titles[row.columnIndex] = row.title;
+    categories[row.columnIndex] = row.categories ?? [];
+  }
+  return { titles, categories };
+}
+
+/** Refuses an output folder that exists as a file; creates it otherwise. */
+function prepareFolder(dir: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `--out ${path.basename(dir)} is a file; name a folder for the exported files.`);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+}
+
+/**
+ * Writes a dataset. recbole: NAME.train.inter, NAME.valid.inter, NAME.test.inter (RecBole's
+ * benchmark files: `benchmark_filename: [train, valid, test]` trains on exactly this split), NAME.item
+ * (titles and categories), NAME.user (each user's bag of words, a word repeated by its count).
+ * tsv: clicks.tsv (user, item, split), words.tsv (user, word, count), items.tsv (item, column, title,
+ * categories), users.tsv (user, row).
+ */
+export async function exportDataset(options: {
+  dataSource: DataSource;
+  dataset: string;
+  format: DatasetExportFormat;
+  outDir: string;
+  onProgress?: (message: string) => void;
+}): Promise<{ dataset: string; format: DatasetExportFormat; files: ExportedFile[] }> {
+  const matrices = await loadDatasetMatrices(options.dataSource, options.dataset);
+  prepareFolder(options.outDir);
+  const meta = await itemMetadataByColumn(options.dataSource, matrices.datasetId, matrices.itemIds.length);
+  const files = options.format === "recbole" ? await writeRecbole(matrices, meta, options) : await writeTsv(matrices, meta, options);
+  return { dataset: matrices.name, format: options.format, files };
+}
+
+/** A safe file-name stem for the dataset (RecBole names its files after the dataset). */
+function stem(name: string): string {
+  return name.replace(/[^\p{L}\p{N}._-]+/gu, "_");
+}
+
+async function writeRecbole(
+  m: DatasetMatrices,
+  meta: { titles: Array<string | null>; categories: string[][] },
+  o: { outDir: string; onProgress?: (message: string) => void },
+): Promise<ExportedFile[]> {
+  const base = path.join(o.outDir, stem(m.name));
+  const files: ExportedFile[] = [];
+  for (const [split, matrix] of [
+    ["train", m.train],
+    ["valid", m.validation],
+    ["test", m.test],
+  ] as const) {
+    o.onProgress?.(`writing ${path.basename(base)}.${split}.inter`);
+    const out = new LineFile(`${base}.${split}.inter`);
+    await out.header("user_id:token\titem_id:token\trating:float");
+    await forEachEntry(matrix, async (row, col, value) => out.line(`${cell(m.userIds[row])}\t${cell(m.itemIds[col])}\t${value}`));
+    files.push(await out.close());
+  }
+  o.onProgress?.(`writing ${path.basename(base)}.item`);
+  const items = new LineFile(`${base}.item`);
+  await items.header("item_id:token\ttitle:token_seq\tcategories:token_seq");
+  for (let c = 0; c < m.itemIds.length; c += 1) await items.line(`${cell(m.itemIds[c])}\t${tokenSeq((meta.titles[c] ?? "").split(/\s+/))}\t${tokenSeq(meta.categories[c])}`);
+  files.push(await items.close());
+  o.onProgress?.(`writing ${path.basename(base)}.user`);
+  const users = new LineFile(`${base}.user`);
+  await users.header("user_id:token\twords:token_seq");
+  for (let r = 0; r < m.userIds.length; r += 1) {
+    const words: string[] = [];
+    for (let p = m.words.indptr[r]; p < m.words.indptr[r + 1]; p += 1) for (let n = 0; n < m.words.values[p]; n += 1) words.push(m.vocabulary[m.words.indices[p]]);
+    await users.line(`${cell(m.userIds[r])}\t${tokenSeq(words)}`);
+  }
+  files.push(await users.close());
+  return files;
+}
+
+async function writeTsv(
+  m: DatasetMatrices,
+  meta: { titles: Array<string | null>; categories: string[][] },
+  o: { outDir: string; onProgress?: (message: string) => void },
+): Promise<ExportedFile[]> {
+  const files: ExportedFile[] = [];
+  o.onProgress?.("writing clicks.tsv");
+  const clicks = new LineFile(path.join(o.outDir, "clicks.tsv"));
+  await clicks.header("user\titem\tsplit");
+  for (const [split, matrix] of [
+    ["train", m.train],
+    ["validation", m.validation],
+    ["test", m.test],
+  ] as const) {
+    await forEachEntry(matrix, async (row, col) => clicks.line(`${cell(m.userIds[row])}\t${cell(m.itemIds[col])}\t${split}`));
+  }
+  files.push(await clicks.close());
+  o.onProgress?.("writing words.tsv");
+  const words = new LineFile(path.join(o.outDir, "words.tsv"));
+  await words.header("user\tword\tcount");
+  await forEachEntry(m.words, async (row, col, value) => words.line(`${cell(m.userIds[row])}\t${m.vocabulary[col]}\t${value}`));
+  files.push(await words.close());
+  const items = new LineFile(path.join(o.outDir, "items.tsv"));
+  await items.header("item\tcolumn\ttitle\tcategories");
+  for (let c = 0; c < m.itemIds.length; c += 1) await items.line(`${cell(m.itemIds[c])}\t${c}\t${cell(meta.titles[c] ?? "")}\t${meta.categories[c].map(cell).join("|")}`);
+  files.push(await items.close());
+  const users = new LineFile(path.join(o.outDir, "users.tsv"));
+  await users.header("user\trow");
+  for (let r = 0; r < m.userIds.length; r += 1) await users.line(`${cell(m.userIds[r])}\t${r}`);
+  files.push(await users.close());
+  return files;
+}
+
+/** Calls `visit` for every stored entry of a CSR matrix, row by row. */
+async function forEachEntry(matrix: CsrMatrix, visit: (row: number, col: number, value: number) => Promise<void>): Promise<void> {
+  for (let r = 0; r < matrix.rows; r += 1) {
+    for (let p = matrix.indptr[r]; p < matrix.indptr[r + 1]; p += 1) await visit(r, matrix.indices[p], matrix.values[p]);
+  }
+}
+
+/**
+ * Writes the top-k recommendations (VCM, from clicks, training clicks excluded) of every user or of
+ * the listed external ids, each with the item's title and its explanation's top words.
+ */
+export async function exportRecommendations(options: {
+  services: PredictionServiceSet;
+  modelId: number;
+  k: number;
+  /** External user ids, or undefined for every user. */
+  users?: ReadonlyArray<string>;
+  format: RecommendationExportFormat;
+  out: string;
+  explanationWords?: number;
+  onProgress?: (done: number, total: number) => void;
+}): Promise<ExportedFile & { users: number }> {
+  const { services, modelId, k } = options;
+  const words = options.explanationWords ?? 3;
+  const { loaded, dataset } = await services.inference.modelWithDataset(modelId);
+  const m = dataset.matrices;
+  const rowOf = new Map(m.userIds.map((id, r) => [id, r]));
+  let rows: number[];
+  if (options.users === undefined) {
+    rows = m.userIds.map((_, r) => r);
+  } else {
+    const missing = options.users.filter((id) => !rowOf.has(id));
+    if (missing.length > 0) {
+      throw new UserError(ErrorCode.NOT_FOUND, `${missing.length} of the listed users are not in dataset "${m.name}" (first: ${JSON.stringify(missing[0])}); list external user ids of that dataset.`);
+    }
+    rows = options.users.map((id) => rowOf.get(id)!);
+  }
+  const meta = await itemMetadataByColumn(services.dataSource, loaded.datasetId, m.itemIds.length);
+  const out = new LineFile(options.out);
+  if (options.format === "csv") await out.header(stringify([["user", "rank", "item", "title", "score", "explanation"]]).trimEnd());
+  for (let start = 0; start < rows.length; start += USERS_PER_BATCH) {
+    const batch = rows.slice(start, start + USERS_PER_BATCH);
+    const rankings = await services.inference.recommendMany(batch.map((row) => ({ modelId, source: "CLICKS" as const, row, k, excludeSeen: true })));
+    const pairs: Array<{ row: number; item: number; rank: number; score: number }> = [];
+    rankings.forEach((ranked, i) => {
+      if (ranked instanceof Error) throw ranked;
+      for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
+    });
+    const explanations = loaded.variant === "popularity" ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words })));
+    for (const [i, p] of pairs.entries()) {
+      const e = explanations[i];
+      if (e instanceof Error) throw e;
+      const explained = e === undefined ? [] : e.words.map((w) => w.word);
+      const user = m.userIds[p.row];
+      const item = m.itemIds[p.item];
+      const title = meta.titles[p.item];
+      await out.line(
+        options.format === "csv"
+          ? stringify([[user, p.rank, item, title ?? "", p.score, explained.join(" ")]]).trimEnd()
+          : JSON.stringify({ user, rank: p.rank, item, title, score: p.score, explanation: explained }),
+      );
+    }
+    options.onProgress?.(Math.min(rows.length, start + batch.length), rows.length);
+  }
+  return { ...(await out.close()), users: rows.length };
+}
+
+/** The cohort table of a model (and a compared one) as CSV or Markdown text. */
+export function formatCohorts(analysis: CohortAnalysis, format: CohortExportFormat): string {
+  const compared = analysis.compareTo !== null;
+  const header = ["cohort", "users", "capacity", "ndcg@10", "recall@20", ...(compared ? [`capacity (model ${analysis.compareTo})`, `ndcg@10 (model ${analysis.compareTo})`, `recall@20 (model ${analysis.compareTo})`, "ndcg@10 change"] : [])];
+  const num = (v: number | null | undefined, digits = 4) => (v === null || v === undefined ? "" : v.toFixed(digits));
+  const rows = analysis.cohorts.map((c) => [
+    c.label,
+    String(c.userCount),
+    num(c.figures.meanCapacity, 2),
+    num(c.figures.ndcg10),
+    num(c.figures.recall20),
+    ...(compared ? [num(c.compared?.meanCapacity, 2), num(c.compared?.ndcg10), num(c.compared?.recall20), c.change?.ndcg10 == null ? "" : `${(c.change.ndcg10 * 100).toFixed(1)} %`] : []),
+  ]);
+  if (format === "csv") return stringify([header, ...rows]);
+  const line = (cells: ReadonlyArray<string>) => `| ${cells.join(" | ")} |`;
+  return [`Cohorts of model ${analysis.modelId}${compared ? ` against model ${analysis.compareTo}` : ""} (${analysis.testUsers} test users)`, "", line(header), line(header.map(() => "---")), ...rows.map(line), ""].join("\n");
+}

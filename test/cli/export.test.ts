@@ -1,0 +1,112 @@
+/**
+ * `vcm export` through the real bin (issue 10, §4): a dataset as RecBole atomic files and as TSVs,
+ * re-read and compared with the database; recommendations as CSV and JSON lines, compared with the
+ * service's own answer; cohorts as Markdown and CSV.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadAppConfig } from "../../src/config.ts";
+import { openDatabase } from "../../src/db/data-source.ts";
+import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
+import { createPredictionServices } from "../../src/services/prediction-services.ts";
+import { runVcm } from "./run-vcm.ts";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-export-"));
+const env = { ...process.env, VCM_DB: path.join(dir, "vcm.sqlite"), VCM_MODELS_DIR: path.join(dir, "models"), VCM_BACKEND: "wasm" };
+const vcm = (args: string[]) => runVcm(args, env);
+let modelId: number;
+
+beforeAll(() => {
+  expect(vcm(["generate", "--dataset", "shop", "--users", "120", "--items", "90", "--vocab", "200", "--json"]).code).toBe(0);
+  const trained = vcm(["train", "--dataset", "shop", "--variant", "vcm", "--epochs", "2", "--latent-dim", "8", "--hidden-x", "16", "--hidden-y", "16", "--json"]);
+  expect(trained.code, trained.stderr).toBe(0);
+  modelId = trained.last.modelId;
+}, 120_000);
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const lines = (file: string) => fs.readFileSync(file, "utf8").trimEnd().split("\n");
+
+describe("vcm export", () => {
+  it("writes RecBole atomic files with our exact split, and TSVs, that re-read as the database's data", async () => {
+    const recbole = vcm(["export", "dataset", "--dataset", "shop", "--format", "recbole", "--out", path.join(dir, "recbole"), "--json"]);
+    expect(recbole.code, recbole.stderr).toBe(0);
+    const tsv = vcm(["export", "dataset", "--dataset", "shop", "--format", "tsv", "--out", path.join(dir, "tsv"), "--json"]);
+    expect(tsv.code, tsv.stderr).toBe(0);
+    const dataSource = await openDatabase(env.VCM_DB);
+    try {
+      const m = await loadDatasetMatrices(dataSource, "shop");
+      const nnz = (x: { indptr: Int32Array; rows: number }) => x.indptr[x.rows];
+      const inter = (split: string) => lines(path.join(dir, "recbole", `shop.${split}.inter`));
+      expect(inter("train")[0]).toBe("user_id:token\titem_id:token\trating:float");
+      expect(inter("train").length - 1).toBe(nnz(m.train));
+      expect(inter("valid").length - 1).toBe(nnz(m.validation));
+      expect(inter("test").length - 1).toBe(nnz(m.test));
+      // Every test pair is a test click of the database.
+      const testPairs = new Set<string>();
+      for (let r = 0; r < m.test.rows; r += 1) for (let p = m.test.indptr[r]; p < m.test.indptr[r + 1]; p += 1) testPairs.add(`${m.userIds[r]}\t${m.itemIds[m.test.indices[p]]}`);
+      for (const line of inter("test").slice(1)) expect(testPairs.has(line.split("\t").slice(0, 2).join("\t"))).toBe(true);
+      expect(lines(path.join(dir, "recbole", "shop.item")).length - 1).toBe(m.itemIds.length);
+      // The bag of words: a word repeated by its count.
+      const userLines = lines(path.join(dir, "recbole", "shop.user"));
+      const first = userLines[1].split("\t");
+      let bag = 0;
+      for (let p = m.words.indptr[0]; p < m.words.indptr[1]; p += 1) bag += m.words.values[p];
+      expect(first[0]).toBe(m.userIds[0]);
+      expect(first[1].split(" ")).toHaveLength(bag);
+      const clicks = lines(path.join(dir, "tsv", "clicks.tsv"));
+      expect(clicks[0]).toBe("user\titem\tsplit");
+      expect(clicks.length - 1).toBe(nnz(m.train) + nnz(m.validation) + nnz(m.test));
+      expect(lines(path.join(dir, "tsv", "words.tsv")).length - 1).toBe(nnz(m.words));
+      expect(tsv.last.files.map((f: { rows: number }) => f.rows)).toEqual([clicks.length - 1, nnz(m.words), m.itemIds.length, m.userIds.length]);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
+  it("writes every user's recommendations as CSV and JSON lines, equal to the service's rankings", async () => {
+    const csv = vcm(["export", "recommendations", "--model", String(modelId), "--k", "5", "--format", "csv", "--out", path.join(dir, "recs.csv"), "--json"]);
+    expect(csv.code, csv.stderr).toBe(0);
+    expect(csv.stderr).toMatch(/recommendations: 120 of 120 users/);
+    const jsonl = vcm(["export", "recommendations", "--model", String(modelId), "--k", "5", "--format", "jsonl", "--out", path.join(dir, "recs.jsonl"), "--json"]);
+    expect(jsonl.code, jsonl.stderr).toBe(0);
+    const csvLines = lines(path.join(dir, "recs.csv"));
+    expect(csvLines[0]).toBe("user,rank,item,title,score,explanation");
+    expect(csvLines).toHaveLength(1 + 120 * 5);
+    const records = lines(path.join(dir, "recs.jsonl")).map((l) => JSON.parse(l));
+    expect(records).toHaveLength(120 * 5);
+    expect(records[0]).toMatchObject({ rank: 1, title: null });
+    expect(records[0].explanation.length).toBeGreaterThan(0);
+    const dataSource = await openDatabase(env.VCM_DB);
+    const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: env.VCM_DB, modelsDir: env.VCM_MODELS_DIR }, {}) });
+    try {
+      const { dataset } = await services.inference.modelWithDataset(modelId);
+      const row = dataset.matrices.userIds.indexOf(records[0].user);
+      const [ranked] = await services.inference.recommendMany([{ modelId, source: "CLICKS", row, k: 5, excludeSeen: true }]);
+      expect(records.slice(0, 5).map((r) => r.item)).toEqual((ranked as Array<{ item: number }>).map((r) => dataset.matrices.itemIds[r.item]));
+      expect(csvLines[1].split(",").slice(0, 3)).toEqual([records[0].user, "1", records[0].item]);
+    } finally {
+      services.inference.dispose();
+      await dataSource.destroy();
+    }
+    const unknown = path.join(dir, "ids.txt");
+    fs.writeFileSync(unknown, "nobody\n");
+    const refused = vcm(["export", "recommendations", "--model", String(modelId), "--users", unknown, "--out", path.join(dir, "x.csv"), "--json"]);
+    expect(refused.code).toBe(1);
+    expect(refused.last).toMatchObject({ error: { code: "NOT_FOUND" } });
+  });
+
+  it("writes the cohort table as Markdown and CSV", () => {
+    const md = vcm(["export", "cohorts", "--model", String(modelId)]);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toContain("| cohort | users | capacity | ndcg@10 | recall@20 |");
+    const out = path.join(dir, "cohorts.csv");
+    expect(vcm(["export", "cohorts", "--model", String(modelId), "--format", "csv", "--out", out]).code).toBe(0);
+    const rows = lines(out);
+    expect(rows[0]).toBe("cohort,users,capacity,ndcg@10,recall@20");
+    const users = rows.slice(1).reduce((s, r) => s + Number(r.split(",")[1]), 0);
+    expect(users).toBeGreaterThan(0);
+  });
+});
