@@ -3,12 +3,34 @@
  * significance tests can use the per-user values.
  */
 
-/** Indices of the k largest scores, best first, skipping excluded indices (ties: lower index first). */
+/** Largest k for which the sorted buffer beats the heap (it shifts up to k entries per accepted score). */
+const BUFFER_MAX_K = 128;
+
+/**
+ * Indices of the k largest scores, best first, skipping excluded indices and NaN (ties: lower index
+ * first): the one top-k of the project (the native kernel matches it, native-kernels.ts). A small k
+ * with no exclusions or a sorted list of them (a CSR row) takes a sorted buffer that rejects almost
+ * every score in one comparison, without allocations beyond the answer (100 users × 10,000 items per
+ * query); a large k, or exclusions given as a set or in any order, a bounded heap, O(n log k).
+ */
 export function topK(options: {
   scores: ArrayLike<number>;
   k: number;
   exclude?: ReadonlySet<number> | ArrayLike<number>;
 }): Int32Array {
+  const { exclude } = options;
+  if (options.k <= BUFFER_MAX_K && (exclude === undefined || (exclude instanceof Int32Array && isAscending(exclude)))) {
+    return bufferTopK({ scores: options.scores, k: options.k, exclude });
+  }
+  return heapTopK(options);
+}
+
+function isAscending(values: Int32Array): boolean {
+  for (let i = 1; i < values.length; i += 1) if (values[i] < values[i - 1]) return false;
+  return true;
+}
+
+function heapTopK(options: { scores: ArrayLike<number>; k: number; exclude?: ReadonlySet<number> | ArrayLike<number> }): Int32Array {
   const { scores, k } = options;
   const excluded = new Uint8Array(scores.length);
   if (options.exclude) {
@@ -56,17 +78,8 @@ export function topK(options: {
   return Int32Array.from(heap.sort((a, b) => (worse(a, b) ? 1 : worse(b, a) ? -1 : 0)));
 }
 
-/**
- * The k best indices, best first (ties: lower index first, as the engine's topK orders them), without
- * per-call allocations beyond the answer: a sorted buffer of k with a threshold test rejects almost
- * every score in one comparison, which matters for 100 users × 10,000 items per query.
- */
-export function topKSorted(options: {
-  scores: ArrayLike<number>;
-  k: number;
-  /** Sorted ascending (a CSR row); skipped. */
-  exclude?: Int32Array;
-}): Int32Array {
+/** topK's sorted-buffer strategy; `exclude` sorted ascending (a CSR row). */
+function bufferTopK(options: { scores: ArrayLike<number>; k: number; exclude?: Int32Array }): Int32Array {
   const { scores, exclude } = options;
   const k = Math.min(options.k, scores.length);
   if (k <= 0) return new Int32Array(0);

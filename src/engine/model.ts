@@ -9,10 +9,10 @@ import { ErrorCode, UserError } from "../errors.ts";
 import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { klToStandardNormal } from "./losses.ts";
-import { topKSorted } from "./metrics.ts";
+import { topK } from "./metrics.ts";
 import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-kernels.ts";
 import { sparseBatchTensors } from "./ops.ts";
-import type { BackendName, EpochRecord, ModelSnapshot, NamedWeight, PredictionMode, RowsInput, Variant } from "./types.ts";
+import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type NamedWeight, type PredictionMode, type RowsInput, type Variant } from "./types.ts";
 import { decode, encode, paramSpecs, type Params, type Side } from "./vae.ts";
 
 /** Name of the single stored array of the popularity baseline. */
@@ -51,7 +51,7 @@ export class VcmModel {
     const config = resolveVcmConfig({ ...s.config, variant: s.variant });
     const byName = new Map(s.weights.map((w) => [w.name, w]));
     const base = { config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch };
-    if (s.variant === "popularity") {
+    if (!capabilitiesOf(s.variant).trained) {
       const counts = byName.get(POPULARITY_WEIGHT);
       if (!counts || counts.values.length !== s.numItems) {
         throw new UserError(ErrorCode.BAD_USER_INPUT, `the popularity model's checkpoint lacks ${s.numItems} item counts`);
@@ -169,12 +169,12 @@ export class VcmModel {
     if (exclude.cols !== s.numItems) throw new UserError(ErrorCode.BAD_USER_INPUT, `the excluded clicks must have ${s.numItems} item columns`);
     const hostTopK = (scores: Float32Array, rows: ReadonlyArray<number>, offset: number): void => {
       rows.forEach((r, b) => {
-        const ranked = topKSorted({ scores: scores.subarray(b * s.numItems, (b + 1) * s.numItems), k, exclude: rowColumns(exclude, r) });
+        const ranked = topK({ scores: scores.subarray(b * s.numItems, (b + 1) * s.numItems), k, exclude: rowColumns(exclude, r) });
         out.set(ranked, (offset + b) * o.k);
       });
     };
     if (s.popularity) {
-      input.rows.forEach((r, b) => out.set(topKSorted({ scores: s.popularity!, k, exclude: rowColumns(exclude, r) }), b * o.k));
+      input.rows.forEach((r, b) => out.set(topK({ scores: s.popularity!, k, exclude: rowColumns(exclude, r) }), b * o.k));
       return out;
     }
     const side: Side = mode === "vcm" ? "x" : "y";

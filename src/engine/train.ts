@@ -14,7 +14,7 @@ import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNl
 import { VcmModel } from "./model.ts";
 import { sparseBatchTensors, sparseTarget } from "./ops.ts";
 import { Rng } from "./random.ts";
-import type { EpochRecord } from "./types.ts";
+import { capabilitiesOf, type EpochRecord } from "./types.ts";
 import { decode, encode, initialValues, paramSpecs, reparameterise, type Params } from "./vae.ts";
 
 export interface TrainOptions {
@@ -46,7 +46,7 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
   await initBackend();
   const backend = currentBackend();
   const device = currentDevice();
-  if (config.variant === "popularity") {
+  if (!capabilitiesOf(config.variant).trained) {
     const counts = new Float32Array(train.cols);
     for (let k = 0; k < train.indptr[train.rows]; k += 1) counts[train.indices[k]] += 1;
     return VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params: new Map(), popularity: counts, history: [], bestEpoch: 0 });

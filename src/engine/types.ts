@@ -8,6 +8,29 @@ import type { CsrMatrix } from "../data/csr.ts";
 export type Variant = "vcm" | "vcm-se" | "vcm-od" | "vcm-nv" | "popularity";
 export const VARIANTS: ReadonlyArray<Variant> = ["vcm", "vcm-se", "vcm-od", "vcm-nv", "popularity"];
 
+/** What a variant's model can do: the one table every layer asks instead of naming variants. */
+export interface VariantCapabilities {
+  /** It has parameters trained over epochs (the popularity floor only counts training clicks). */
+  readonly trained: boolean;
+  /** It has a click encoder qx(z|x_u), so a capacity ĉu. */
+  readonly capacity: boolean;
+  /** It has a word model (VAEy): click2review words, explanations, highlights, review2click (VCM-CD), text. */
+  readonly textModel: boolean;
+}
+
+export const VARIANT_CAPABILITIES: Readonly<Record<Variant, VariantCapabilities>> = Object.freeze({
+  vcm: { trained: true, capacity: true, textModel: true },
+  "vcm-se": { trained: true, capacity: true, textModel: true },
+  "vcm-od": { trained: true, capacity: true, textModel: true },
+  "vcm-nv": { trained: true, capacity: true, textModel: true },
+  popularity: { trained: false, capacity: false, textModel: false },
+});
+
+/** The capabilities of a variant (VARIANT_CAPABILITIES). */
+export function capabilitiesOf(variant: Variant): VariantCapabilities {
+  return VARIANT_CAPABILITIES[variant];
+}
+
 /** How item scores are produced: VCM from clicks (z = μx(x_u)), VCM-CD from words (r = μy(y_u)). */
 export type PredictionMode = "vcm" | "vcm-cd";
 

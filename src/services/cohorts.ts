@@ -6,6 +6,7 @@
 import { ErrorCode, UserError } from "../errors.ts";
 import { evaluateRanking } from "../engine/evaluate.ts";
 import { meanDefined } from "../engine/metrics.ts";
+import { capabilitiesOf } from "../engine/types.ts";
 import type { DatasetIndex, InferenceService, LoadedModel } from "./inference.ts";
 import { LruCache } from "./lru-cache.ts";
 
@@ -232,7 +233,7 @@ export class CohortService {
       });
       evaluation.ndcg10.set(ranking.perUser["ndcg@10"], start);
       evaluation.recall20.set(ranking.perUser["recall@20"], start);
-      if (loaded.variant !== "popularity") {
+      if (capabilitiesOf(loaded.variant).capacity) {
         evaluation.capacity.set(await loaded.model.capacity({ matrix: train, rows: chunk }), start);
       }
       await new Promise((resolve) => setImmediate(resolve));

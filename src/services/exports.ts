@@ -13,6 +13,7 @@ import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { Item } from "../db/entities/item.entity.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
+import { capabilitiesOf } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { CohortAnalysis } from "./cohorts.ts";
 import type { PredictionServiceSet } from "./prediction-services.ts";
@@ -229,7 +230,7 @@ export async function exportRecommendations(options: {
       if (ranked instanceof Error) throw ranked;
       for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
     });
-    const explanations = loaded.variant === "popularity" ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words })));
+    const explanations = !capabilitiesOf(loaded.variant).textModel ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words })));
     for (const [i, p] of pairs.entries()) {
       const e = explanations[i];
       if (e instanceof Error) throw e;

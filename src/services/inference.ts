@@ -3,9 +3,9 @@
  * many users of one query cost one forward pass per (model, source) instead of one per user.
  */
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
-import { topKSorted } from "../engine/metrics.ts";
+import { topK } from "../engine/metrics.ts";
 import type { VcmModel } from "../engine/model.ts";
-import type { PredictionMode, Variant } from "../engine/types.ts";
+import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache } from "./lru-cache.ts";
 import { nextTurn } from "./turns.ts";
@@ -220,7 +220,7 @@ export class InferenceService {
           if (i > 0 && i % SLICE_ROWS === 0) await nextTurn();
           const request = requests[m];
           const row = rowOf(request.row);
-          const ranked = topKSorted({
+          const ranked = topK({
             scores: row,
             k: request.k,
             exclude: request.excludeSeen ? rowColumns(matrices.train, request.row) : undefined,
@@ -259,10 +259,10 @@ export class InferenceService {
     const results: Array<number | Error> = new Array(requests.length);
     await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
       const { loaded, dataset } = await this.modelWithDataset(requests[members[0]].modelId);
-      if (loaded.variant === "popularity") {
+      if (!capabilitiesOf(loaded.variant).capacity) {
         throw new UserError(
           ErrorCode.BAD_USER_INPUT,
-          `Model ${loaded.modelId} is a popularity baseline without an encoder, so it has no capacity; choose a VCM model.`,
+          `Model ${loaded.modelId} is a ${loaded.variant} baseline without an encoder, so it has no capacity; choose a VCM model.`,
         );
       }
       const rows = uniqueRows(members.map((m) => requests[m].row));
@@ -348,7 +348,7 @@ export class InferenceService {
       values: Float32Array.from(columns, (w) => counts.get(w)!),
     };
     const scores = await loaded.model.scoreItems({ matrix, rows: [0] }, "vcm-cd");
-    const ranked = topKSorted({ scores, k: options.k });
+    const ranked = topK({ scores, k: options.k });
     return {
       items: Array.from(ranked, (item, i) => ({ item, score: scores[item], rank: i + 1 })),
       knownWords: columns.map((w) => dataset.matrices.vocabulary[w]),
@@ -369,7 +369,7 @@ export function requireWordModel(loaded: LoadedModel): void {
   if (!hasTextModel(loaded.variant)) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
-      `Model ${loaded.modelId} is a popularity baseline with no word model (VAEy); choose a VCM model for words, explanations or text.`,
+      `Model ${loaded.modelId} is a ${loaded.variant} baseline with no word model (VAEy); choose a VCM model for words, explanations or text.`,
     );
   }
 }
@@ -379,7 +379,7 @@ function sourceMode(source: ScoreSource, variant: Variant): PredictionMode {
   if (!hasTextModel(variant)) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
-      "A popularity baseline cannot rank from reviews (source: REVIEWS); use source: CLICKS or a VCM model.",
+      `A ${variant} baseline cannot rank from reviews (source: REVIEWS); use source: CLICKS or a VCM model.`,
     );
   }
   return "vcm-cd";

@@ -15,7 +15,7 @@ import { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
 import { assertWritableFolder } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
-import type { EpochRecord, Variant } from "../engine/types.ts";
+import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
 /** What the parent sends the worker when it starts (as one JSON argument). */
@@ -444,6 +444,6 @@ export class TrainingJobService {
 
 /** Epochs reported by a configuration (vcm-od reports only its second phase, VAEx with VAEy frozen). */
 export function totalEpochs(config: VcmConfig): number {
-  if (config.variant === "popularity") return 0;
+  if (!capabilitiesOf(config.variant).trained) return 0;
   return config.epochs;
 }

@@ -2,7 +2,7 @@
  * The names a user may give for variants, prediction modes and metrics (CLI flags, GraphQL
  * arguments), each checked with a sentence that lists the choices.
  */
-import { VARIANTS, type PredictionMode, type Variant } from "../engine/types.ts";
+import { capabilitiesOf, VARIANTS, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
 /** The paper's cut-offs R for NDCG@R and Recall@R. */
@@ -16,9 +16,9 @@ export const METRIC_NAMES: ReadonlyArray<string> = [
 
 export const PREDICTION_MODES: ReadonlyArray<PredictionMode> = ["vcm", "vcm-cd"];
 
-/** Whether a variant has a VAEy, and so a vcm-cd (review2click) mode. */
+/** Whether a variant has a VAEy, and so a vcm-cd (review2click) mode (engine/types.ts VARIANT_CAPABILITIES). */
 export function hasTextModel(variant: Variant): boolean {
-  return variant !== "popularity";
+  return capabilitiesOf(variant).textModel;
 }
 
 /** Checks a variant name from the outside world. */

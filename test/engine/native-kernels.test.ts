@@ -13,7 +13,7 @@ import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/native-kernels.ts";
-import { topKSorted } from "../../src/engine/metrics.ts";
+import { topK } from "../../src/engine/metrics.ts";
 import { prefersDenseInput } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
@@ -148,7 +148,7 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     const top = Array.from(got.dataSync());
     got.dispose();
     for (let r = 0; r < rows; r += 1) {
-      const expected = Array.from(topKSorted({ scores: scores.subarray(r * cols, (r + 1) * cols), k, exclude: Int32Array.from(excluded[r]) }));
+      const expected = Array.from(topK({ scores: scores.subarray(r * cols, (r + 1) * cols), k, exclude: Int32Array.from(excluded[r]) }));
       while (expected.length < k) expected.push(-1);
       expect(top.slice(r * k, (r + 1) * k), `row ${r}`).toEqual(expected);
     }
