@@ -30,6 +30,13 @@ export class UserError extends Error {
 export const DATABASE_BUSY_MESSAGE =
   "The database is busy with a long write by another process (an ingest, probably); nothing was changed, try again in a minute.";
 
+/** True for SQLite's "database is locked" (SQLITE_BUSY) in any of its extended forms. */
+export function isBusyError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : "";
+  return (typeof code === "string" && code.startsWith("SQLITE_BUSY")) || /database is locked/i.test(message);
+}
+
 /** Throws an internal error when a condition that the code guarantees does not hold. */
 export function invariant(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(`Invariant failed: ${message}`);

@@ -4,15 +4,11 @@
  * tried again until the lock is released or a deadline passes.
  */
 import type { DataSource } from "typeorm";
-import { DATABASE_BUSY_MESSAGE, ErrorCode, UserError } from "../errors.ts";
+import { DATABASE_BUSY_MESSAGE, ErrorCode, isBusyError, UserError } from "../errors.ts";
 import { sqliteOf } from "./data-source.ts";
 
-/** True for SQLite's "database is locked" (SQLITE_BUSY) in any of its extended forms. */
-export function isBusyError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : "";
-  return (typeof code === "string" && code.startsWith("SQLITE_BUSY")) || /database is locked/i.test(message);
-}
+/** SQLite's "database is locked", re-exported where the retries are (errors.ts holds the test). */
+export { isBusyError };
 
 /**
  * Runs `write`, and again after a pause while it fails with SQLITE_BUSY, for at most `maxMs` in all;

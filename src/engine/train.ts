@@ -41,7 +41,7 @@ const TERM_NAMES = ["reconX", "reconY", "klPriorX", "klPriorY", "klCrossX", "klC
 /** Trains the configured variant and returns the model with its best epoch's weights. */
 export async function trainModel(options: TrainOptions): Promise<VcmModel> {
   const config = resolveVcmConfig(options.config ?? {});
-  const { train, validation, words } = options;
+  const { train, words } = options;
   checkShapes(options);
   await initBackend();
   const backend = currentBackend();
@@ -87,7 +87,7 @@ interface PhaseResult {
 
 /** Runs the epochs of one objective; `live` (absent in vcm-od's first phase) is evaluated after each. */
 async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined }): Promise<PhaseResult> {
-  const { config, params, rng, part, live, train, validation, words } = o;
+  const { config, params, part } = o;
   const names = [...params.keys()].filter((n) => (part === "vcm-od-y" ? n.startsWith("y.") : part === "vcm-od-x" ? n.startsWith("x.") : true));
   const adam = new Adam(
     names.map((n) => params.get(n)!.size),

@@ -4,8 +4,7 @@
  */
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import { isBusyError } from "../db/busy.ts";
-import { DATABASE_BUSY_MESSAGE, ErrorCode, UserError } from "../errors.ts";
+import { DATABASE_BUSY_MESSAGE, ErrorCode, isBusyError, UserError } from "../errors.ts";
 
 /** Where masked internal errors are reported (the server passes console by default; tests collect them). */
 export interface ErrorLogger {
