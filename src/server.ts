@@ -16,6 +16,7 @@ import { ErrorCode, UserError } from "./errors.ts";
 import { adminMutationsPlugin } from "./graphql/auth.ts";
 import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
 import { createFormatError, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./graphql/errors.ts";
+import { DASHBOARD_PATH, DashboardAssets } from "./graphql/dashboard.ts";
 import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
 import { checkNesting, MAX_QUERY_TOKENS } from "./graphql/limits.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
@@ -99,6 +100,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     await deps.prediction.jobs.recover();
   }
   const ide = new IdeAssets(GRAPHQL_PATH);
+  const dashboard = new DashboardAssets();
   const contextFor = (authorization?: string): GraphQLContext => createContext({ deps, authorization });
   let httpServer: http.Server | null = null;
   let subscriptions: SubscriptionServer | null = null;
@@ -119,7 +121,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
       return { data, errors, status: response.http.status };
     },
     handle(request, response) {
-      const handled = handleHttp({ request, response, apollo, ide, contextFor, commits })
+      const handled = handleHttp({ request, response, apollo, ide, dashboard, contextFor, commits })
         .catch((error: unknown) => {
           deps.logger.error("HTTP handler failed", error);
           if (!response.headersSent) sendJson(response, 500, { errors: [{ message: INTERNAL_ERROR_MESSAGE, extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
@@ -218,21 +220,27 @@ async function handleHttp(options: {
   response: http.ServerResponse;
   apollo: ApolloServer<GraphQLContext>;
   ide: IdeAssets;
+  dashboard: DashboardAssets;
   contextFor: (authorization?: string) => GraphQLContext;
   commits: (() => number) | undefined;
 }): Promise<void> {
-  const { request, response, apollo, ide, contextFor, commits } = options;
+  const { request, response, apollo, ide, dashboard, contextFor, commits } = options;
   const url = new URL(request.url ?? "/", "http://localhost");
   const method = (request.method ?? "GET").toUpperCase();
 
   if (method === "GET" || method === "HEAD") {
-    const isPage = url.pathname === "/" || (url.pathname === GRAPHQL_PATH && url.search === "" && wantsHtml(request));
+    const isDashboard = url.pathname === DASHBOARD_PATH || url.pathname === `${DASHBOARD_PATH}/`;
+    const isPage = isDashboard || url.pathname === "/" || (url.pathname === GRAPHQL_PATH && url.search === "" && wantsHtml(request));
     const file = url.pathname.startsWith(IDE_ASSET_PREFIX)
       ? await ide.asset(url.pathname.slice(IDE_ASSET_PREFIX.length))
-      : isPage
-        ? ide.page()
-        : undefined;
-    if (file === null) return sendError(response, 404, "NOT_FOUND", `No IDE file at ${url.pathname}.`);
+      : isDashboard
+        ? dashboard.page()
+        : url.pathname.startsWith(`${DASHBOARD_PATH}/`)
+          ? await dashboard.asset(url.pathname.slice(DASHBOARD_PATH.length + 1))
+          : isPage
+            ? ide.page()
+            : undefined;
+    if (file === null) return sendError(response, 404, "NOT_FOUND", `No IDE or dashboard file at ${url.pathname}.`);
     if (file !== undefined) {
       response.writeHead(200, {
         "content-type": file.type,
@@ -244,7 +252,7 @@ async function handleHttp(options: {
     }
   }
   if (url.pathname !== GRAPHQL_PATH) {
-    return sendError(response, 404, "NOT_FOUND", `Nothing at ${url.pathname}: GraphQL is at ${GRAPHQL_PATH}, the IDE at /.`);
+    return sendError(response, 404, "NOT_FOUND", `Nothing at ${url.pathname}: GraphQL is at ${GRAPHQL_PATH}, the IDE at /, the dashboard at ${DASHBOARD_PATH}.`);
   }
 
   const text = method === "POST" ? await readBody(request) : "";

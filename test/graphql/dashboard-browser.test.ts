@@ -1,0 +1,111 @@
+/**
+ * The dashboard in a real headless Chromium (issue 10, §5): each view renders with the data points of
+ * models trained here, loads nothing from elsewhere, and leaves a screenshot in a temporary folder
+ * (printed, not kept). Skipped when Debian's chromium is not installed.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trainAndSave } from "../../src/services/training.ts";
+import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = fs.existsSync(CHROMIUM);
+if (!hasChromium) console.warn(`skipping the dashboard browser test: ${CHROMIUM} is absent (apt-get install -y chromium)`);
+
+/** What the page exposes as window.vcmDashboard (the test's tsconfig has no DOM lib). */
+interface Drawn {
+  view: string;
+  ready: boolean;
+  error: string | null;
+  charts: Array<{ title: string; points: unknown[] }>;
+}
+declare const window: { vcmDashboard: Drawn };
+
+const SMALL = { epochs: 3, latentDim: 8, hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 };
+
+describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
+  let fixture: ApiFixture;
+  let base: string;
+  let profile: string;
+  let shots: string;
+  let browser: BrowserContext;
+  let vcm: number;
+  let se: number;
+
+  beforeAll(async () => {
+    fixture = await createApiFixture();
+    const train = async (variant: string) => (await trainAndSave({ dataSource: fixture.dataSource, dataset: TEST_DATASET, variant, config: SMALL, modelsDir: fixture.config.modelsDir })).model.id;
+    vcm = await train("vcm");
+    se = await train("vcm-se");
+    base = (await fixture.server.listen({ port: 0 })).url.replace(/\/$/, "");
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-chromium-"));
+    shots = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-dashboard-shots-"));
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await fixture?.close();
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    if (shots) console.log(`dashboard screenshots: ${shots}`);
+  });
+
+  /** Opens a view, waits until it has drawn, and returns what it drew; asserts nothing came from elsewhere. */
+  async function open(query: string, shot: string): Promise<{ drawn: Drawn; page: Page }> {
+    const page = await browser.newPage();
+    const requested: string[] = [];
+    page.on("request", (request) => requested.push(request.url()));
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(`${base}/dashboard?${query}`);
+    await page.waitForSelector("#dashboard[data-ready]", { timeout: 30_000 });
+    const drawn = await page.evaluate(() => window.vcmDashboard);
+    await page.screenshot({ path: path.join(shots, shot), fullPage: true });
+    expect(errors).toEqual([]);
+    expect(drawn.error).toBeNull();
+    expect(requested.every((u) => u.startsWith(base))).toBe(true);
+    return { drawn, page };
+  }
+
+  async function gql(query: string) {
+    const result = await fixture.server.execute({ query });
+    expect(result.errors).toBeUndefined();
+    return result.data as any;
+  }
+
+  it("draws the models' training curves: validation NDCG@100 and every loss term per epoch", async () => {
+    const { drawn, page } = await open(`view=models&dataset=${TEST_DATASET}`, "models.png");
+    const api = await gql(`{ dataset(name: "${TEST_DATASET}") { models { id trainingCurve { epoch valNdcg100 reconX } } } }`);
+    const curves = api.dataset.models.filter((m: any) => m.trainingCurve.length > 0);
+    expect(drawn.charts[0].title).toContain("Validation NDCG@100");
+    expect(drawn.charts[0].points).toEqual(curves.map((m: any) => m.trainingCurve.map((e: any) => [e.epoch, e.valNdcg100])));
+    // One loss chart per model, its first series reconX.
+    expect(drawn.charts).toHaveLength(1 + curves.length);
+    expect((drawn.charts[1].points as number[][][])[0]).toEqual(curves[0].trainingCurve.map((e: any) => [e.epoch, e.reconX]));
+    expect(await page.locator("canvas").count()).toBe(1 + curves.length);
+  });
+
+  it("draws the cohort table as charts, two models side by side, with the numbers", async () => {
+    const { drawn, page } = await open(`view=cohorts&model=${vcm}&compare=${se}`, "cohorts.png");
+    const api = await gql(`{ cohorts(modelId: "${vcm}", compareTo: "${se}") { cohorts { label figures { ndcg10 } compared { ndcg10 } } } }`);
+    expect(drawn.charts[0].points).toEqual([api.cohorts.cohorts.map((c: any) => c.figures.ndcg10), api.cohorts.cohorts.map((c: any) => c.compared.ndcg10)]);
+    const firstRow = await page.locator("tbody tr").first().locator("td").allTextContents();
+    expect(firstRow[0]).toBe(api.cohorts.cohorts[0].label);
+  });
+
+  it("shows a user's top words, recommendations with explanation words and highlighted reviews under two models", async () => {
+    const { drawn, page } = await open(`view=user&user=3&model=${vcm}&compare=${se}`, "user.png");
+    const api = await gql(`{ user(id: 3) { a: topWords(modelId: "${vcm}", k: 12) { probability } b: topWords(modelId: "${se}", k: 12) { probability } } }`);
+    expect(drawn.charts.map((c) => c.points)).toEqual([[api.user.a.map((w: any) => w.probability)], [api.user.b.map((w: any) => w.probability)]]);
+    expect(await page.locator("section.column").count()).toBe(2);
+    expect(await page.locator("section.column").first().locator("tbody tr").count()).toBe(8);
+    expect(await page.locator(".review span.level-high, .review span.level-medium, .review span.level-low").count()).toBeGreaterThan(0);
+  });
+});
