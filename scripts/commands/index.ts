@@ -1,5 +1,6 @@
 import type { CommandModule } from "../cli.ts";
 import { datasetsCommand } from "./datasets.ts";
+import { experimentCommand } from "./experiment.ts";
 import { exportCommand } from "./export.ts";
 import { generateCommand } from "./generate.ts";
 import { ingestCommand } from "./ingest.ts";
@@ -8,4 +9,4 @@ import { modelCommands } from "./model-commands.ts";
 import { serveCommand } from "./serve.ts";
 
 /** Every subcommand of `vcm`, in the order `vcm --help` lists them. */
-export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, metadataCommand, generateCommand, datasetsCommand, modelCommands, exportCommand, serveCommand];
+export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, metadataCommand, generateCommand, datasetsCommand, modelCommands, experimentCommand, exportCommand, serveCommand];

@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { loadAppConfig } from "../../src/config.ts";
+import { resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
+import type { CliIo, CommandModule } from "../cli.ts";
+import { numberOption } from "../options.ts";
+import { withDatabase } from "../with-database.ts";
+
+interface ExperimentFlags {
+  dataset: string;
+  models: string;
+  seeds: string;
+  epochs?: string;
+  out: string;
+  db?: string;
+  json?: boolean;
+}
+
+/** `vcm experiment`: every model × every seed on one dataset, resumable, with the paper's tables in report.md. */
+export const experimentCommand: CommandModule = {
+  register(program: Command, io: CliIo) {
+    program
+      .command("experiment")
+      .description("train every listed model with every seed on a dataset (resumable) and write the paper's comparison tables to DIR/report.md and CSVs")
+      .requiredOption("--dataset <name>", "the ingested dataset (its split is kept)")
+      .option("--models <list>", "comma-separated variants", "vcm,vcm-se,vcm-od,vcm-nv,popularity")
+      .option("--seeds <n>", "training seeds per model (1 … n)", "10")
+      .option("--epochs <n>", "epochs of every run (default: each variant's)")
+      .requiredOption("--out <dir>", "folder of the experiment: started again with the same arguments, it resumes")
+      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON summary line on stdout")
+      .action(async (flags: ExperimentFlags) => {
+        await io.run({
+          json: flags.json === true,
+          body: () =>
+            withDatabase(flags, (dataSource) =>
+              runExperiment({
+                dataSource,
+                modelsDir: loadAppConfig({ dbPath: flags.db }).modelsDir,
+                args: resolveExperimentArgs({
+                  dataset: flags.dataset,
+                  models: flags.models.split(","),
+                  seeds: numberOption(flags.seeds, { flag: "--seeds" }) ?? 10,
+                  epochs: numberOption(flags.epochs, { flag: "--epochs" }),
+                }),
+                outDir: flags.out,
+                onProgress: (e) =>
+                  io.info(`experiment: ${e.done}/${e.total} runs done (${e.model}, seed ${e.seed})${e.etaSeconds === null ? "" : `, about ${Math.round(e.etaSeconds)} s left`}`),
+              }),
+            ),
+          text: (s) => `Experiment: ${s.runs} runs (${s.trained} trained now, ${s.runs - s.trained} resumed); report: ${s.report}`,
+        });
+      });
+  },
+};

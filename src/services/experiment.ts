@@ -1,0 +1,184 @@
+/**
+ * `vcm experiment` (issue 11, first part): every model of a list trained with every seed on one
+ * dataset (its split stays the dataset's), each run evaluated on the test split and kept as a model
+ * in the database, then a report of the paper's comparisons. Resumable: DIR/experiment.json records
+ * the arguments and each finished run as soon as it ends (written to a temporary file, then renamed),
+ * so a killed experiment started again with the same arguments goes on from there, and a folder of an
+ * experiment with other arguments is refused instead of mixed.
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import type { DataSource } from "typeorm";
+import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
+import { resolveVcmConfig } from "../engine/config.ts";
+import { capabilitiesOf, type Variant } from "../engine/types.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+import { formatCell, resultTable, type RunResult } from "./experiment-report.ts";
+import { evaluateSavedModel } from "./model-evaluation.ts";
+import { METRIC_NAMES, parseVariant } from "./model-names.ts";
+import { trainAndSave } from "./training.ts";
+
+/** What defines an experiment: runs of other arguments are never mixed into its report. */
+export interface ExperimentArgs {
+  readonly dataset: string;
+  readonly models: ReadonlyArray<Variant>;
+  readonly seeds: number;
+  /** Epochs of every run (default: the variant's default). */
+  readonly epochs?: number;
+  /** Other hyper-parameters shared by every run (latentDim, beta…). */
+  readonly config?: Readonly<Record<string, unknown>>;
+}
+
+interface ExperimentFile {
+  readonly key: string;
+  readonly args: ExperimentArgs;
+  readonly runs: ReadonlyArray<RunResult & { readonly mode: "vcm" | "vcm-cd" }>;
+}
+
+/** Seeds of the runs: 1 … seeds (training seeds; the dataset's split does not change). */
+function seedsOf(args: ExperimentArgs): number[] {
+  return Array.from({ length: args.seeds }, (_, i) => i + 1);
+}
+
+/** Checks the arguments before any run (unknown variants, bad counts, hyper-parameters out of bounds). */
+export function resolveExperimentArgs(raw: { dataset: string; models: ReadonlyArray<string>; seeds: number; epochs?: number; config?: Readonly<Record<string, unknown>> }): ExperimentArgs {
+  if (raw.models.length === 0) throw new UserError(ErrorCode.BAD_USER_INPUT, "--models names no model; list variants such as vcm,vcm-se,popularity.");
+  const models = [...new Set(raw.models.map((m) => parseVariant(m.trim())))];
+  if (!Number.isInteger(raw.seeds) || raw.seeds < 1 || raw.seeds > 100) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `--seeds must be an integer from 1 to 100, got ${raw.seeds}.`);
+  }
+  // Every run's configuration must resolve, so a bad value fails now and not after hours of runs.
+  for (const variant of models) resolveVcmConfig({ ...(raw.config ?? {}), ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }), variant });
+  return { dataset: raw.dataset, models, seeds: raw.seeds, ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }), ...(raw.config === undefined ? {} : { config: raw.config }) };
+}
+
+function keyOf(args: ExperimentArgs): string {
+  return createHash("sha256").update(JSON.stringify(args)).digest("hex").slice(0, 16);
+}
+
+function readState(file: string, args: ExperimentArgs): ExperimentFile {
+  const key = keyOf(args);
+  if (!fs.existsSync(file)) return { key, args, runs: [] };
+  // JSON has no NaN: a user without a test item was written as null, and is NaN again here.
+  const state = JSON.parse(fs.readFileSync(file, "utf8"), (_key, value: unknown) => (value === null ? Number.NaN : value)) as ExperimentFile;
+  if (state.key !== key) {
+    throw new UserError(
+      ErrorCode.CONFLICT,
+      `${path.basename(path.dirname(file))} holds an experiment with other arguments (${JSON.stringify(state.args)}); pass the same arguments to resume it, or another --out.`,
+    );
+  }
+  return state;
+}
+
+function writeState(file: string, state: ExperimentFile): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify(state));
+  fs.renameSync(tmp, file);
+}
+
+/** What an experiment did, and where its report is. */
+export interface ExperimentSummary {
+  readonly dir: string;
+  readonly report: string;
+  readonly runs: number;
+  /** Runs trained by this call (the others were already done: a resumed experiment). */
+  readonly trained: number;
+}
+
+/** Runs (or resumes) an experiment and writes DIR/report.md and one CSV per table. */
+export async function runExperiment(options: {
+  dataSource: DataSource;
+  modelsDir: string;
+  args: ExperimentArgs;
+  outDir: string;
+  onProgress?: (event: { done: number; total: number; model: string; seed: number; etaSeconds: number | null }) => void;
+}): Promise<ExperimentSummary> {
+  const { dataSource, args } = options;
+  fs.mkdirSync(options.outDir, { recursive: true });
+  const stateFile = path.join(options.outDir, "experiment.json");
+  let state = readState(stateFile, args);
+  const matrices = await loadDatasetMatrices(dataSource, args.dataset);
+  const plan = args.models.flatMap((model) => seedsOf(args).map((seed) => ({ model, seed })));
+  const started = performance.now();
+  let trained = 0;
+  for (const [i, { model, seed }] of plan.entries()) {
+    if (state.runs.some((r) => r.model === model && r.seed === seed)) continue;
+    const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), seed };
+    const { model: row } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: model, config, modelsDir: options.modelsDir });
+    const modes: Array<"vcm" | "vcm-cd"> = capabilitiesOf(model).textModel ? ["vcm", "vcm-cd"] : ["vcm"];
+    const runs = [...state.runs];
+    for (const mode of modes) {
+      const evaluation = await evaluateSavedModel({ dataSource, modelId: row.id, mode });
+      runs.push({
+        model,
+        seed,
+        mode,
+        modelId: row.id,
+        means: evaluation.metrics,
+        perUser: Object.fromEntries(METRIC_NAMES.map((name) => [name, Array.from(evaluation.ranking.perUser[name])])),
+        curve: row.history.map((h) => h.valNdcg100),
+      });
+    }
+    state = { ...state, runs };
+    writeState(stateFile, state);
+    trained += 1;
+    const elapsed = (performance.now() - started) / 1000;
+    const left = plan.slice(i + 1).filter((p) => !state.runs.some((r) => r.model === p.model && r.seed === p.seed)).length;
+    options.onProgress?.({ done: plan.length - left, total: plan.length, model, seed, etaSeconds: trained === 0 ? null : (elapsed / trained) * left });
+  }
+  const report = writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
+  return { dir: options.outDir, report, runs: state.runs.filter((r) => r.mode === "vcm").length, trained };
+}
+
+/** report.md (Figure 4 and Table 2 for VCM and VCM-CD, Figure 2's curves as a table) and a CSV per table. */
+function writeReport(o: { dir: string; state: ExperimentFile; datasetName: string; users: number; items: number }): string {
+  const { args } = o.state;
+  const models = args.models as ReadonlyArray<string>;
+  const lines: string[] = [
+    `# Experiment on "${o.datasetName}"`,
+    "",
+    `Models ${models.join(", ")}; seeds 1–${args.seeds}${args.epochs === undefined ? "" : `; ${args.epochs} epochs`}${args.config ? `; ${JSON.stringify(args.config)}` : ""}. Dataset: ${o.users} users × ${o.items} items. Written ${new Date().toISOString()}.`,
+    "",
+    `Each cell: mean over seeds ± standard error; † where a paired t-test over users (each user's value averaged over seeds) against the best other model gives p < 0.01.`,
+    "",
+  ];
+  for (const mode of ["vcm", "vcm-cd"] as const) {
+    const runs = o.state.runs.filter((r) => r.mode === mode);
+    const present = models.filter((m) => runs.some((r) => r.model === m));
+    if (present.length === 0) continue;
+    const table = resultTable({ runs, models: present, metrics: METRIC_NAMES });
+    lines.push(`## ${mode === "vcm" ? "VCM (from clicks)" : "VCM-CD (from text alone)"}: NDCG@R and Recall@R (the paper's Figure 4 and Table 2)`, "");
+    lines.push(`| model | ${METRIC_NAMES.join(" | ")} |`, `|---|${METRIC_NAMES.map(() => "---").join("|")}|`);
+    const csv = [["model", ...METRIC_NAMES.flatMap((m) => [m, `${m} se`, `${m} p`])].join(",")];
+    for (const model of present) {
+      lines.push(`| ${model} | ${METRIC_NAMES.map((m) => formatCell(table.get(m)!.get(model))).join(" | ")} |`);
+      csv.push([model, ...METRIC_NAMES.flatMap((m) => {
+        const c = table.get(m)!.get(model)!;
+        return [c.mean, c.standardError, c.pValue].map((v) => (Number.isNaN(v) ? "" : String(v)));
+      })].join(","));
+    }
+    lines.push("");
+    fs.writeFileSync(path.join(o.dir, `metrics-${mode}.csv`), `${csv.join("\n")}\n`);
+  }
+  // Figure 2: validation NDCG@100 per epoch, mean over seeds.
+  const curves = models.map((m) => {
+    const runs = o.state.runs.filter((r) => r.mode === "vcm" && r.model === m && r.curve.length > 0);
+    const epochs = Math.max(0, ...runs.map((r) => r.curve.length));
+    return { model: m, values: Array.from({ length: epochs }, (_, e) => { const at = runs.filter((r) => r.curve.length > e); return at.reduce((s, r) => s + r.curve[e], 0) / at.length; }) };
+  }).filter((c) => c.values.length > 0);
+  if (curves.length > 0) {
+    const epochs = Math.max(...curves.map((c) => c.values.length));
+    lines.push("## Validation NDCG@100 per epoch, mean over seeds (the paper's Figure 2)", "", `| epoch | ${curves.map((c) => c.model).join(" | ")} |`, `|---|${curves.map(() => "---").join("|")}|`);
+    const csv = [["epoch", ...curves.map((c) => c.model)].join(",")];
+    for (let e = 0; e < epochs; e += 1) {
+      lines.push(`| ${e + 1} | ${curves.map((c) => (e < c.values.length ? c.values[e].toFixed(4) : "–")).join(" | ")} |`);
+      csv.push([e + 1, ...curves.map((c) => (e < c.values.length ? String(c.values[e]) : ""))].join(","));
+    }
+    lines.push("");
+    fs.writeFileSync(path.join(o.dir, "validation-curves.csv"), `${csv.join("\n")}\n`);
+  }
+  const report = path.join(o.dir, "report.md");
+  fs.writeFileSync(report, `${lines.join("\n")}\n`);
+  return report;
+}

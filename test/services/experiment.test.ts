@@ -1,0 +1,98 @@
+/**
+ * `vcm experiment`'s statistics and its resumption (issue 11, first part): standard errors and the
+ * † mark against a hand calculation on made-up per-user scores; on a real SQLite file, a resumed
+ * experiment gives the same report as an uninterrupted one, and other arguments are refused.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { syntheticSource } from "../../src/data/generate.ts";
+import { openDatabase } from "../../src/db/data-source.ts";
+import { UserError } from "../../src/errors.ts";
+import { formatCell, meanAndStandardError, resultTable, type RunResult } from "../../src/services/experiment-report.ts";
+import { resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
+import { ingestDataset } from "../../src/services/ingest.ts";
+
+function run(model: string, seed: number, ndcg: number[]): RunResult {
+  const finite = ndcg.filter((v) => Number.isFinite(v));
+  return { model, seed, modelId: 0, means: { "ndcg@10": finite.reduce((a, b) => a + b, 0) / finite.length }, perUser: { "ndcg@10": ndcg }, curve: [] };
+}
+
+describe("experiment report statistics", () => {
+  it("gives mean ± standard error over seeds and the paired t-test of per-user means against the best other model", () => {
+    const runs = [
+      run("a", 1, [0.5, 0.4, Number.NaN, 0.6]), // mean 0.5
+      run("a", 2, [0.7, 0.3, Number.NaN, 0.8]), // mean 0.6
+      run("b", 1, [0.1, 0.2, Number.NaN, 0.3]), // mean 0.2
+      run("b", 2, [0.3, 0.1, Number.NaN, 0.5]), // mean 0.3
+    ];
+    const table = resultTable({ runs, models: ["a", "b"], metrics: ["ndcg@10"] }).get("ndcg@10")!;
+    const a = table.get("a")!;
+    // Seeds' means 0.5 and 0.6: mean 0.55, sample sd 0.0707, SE = sd / √2 = 0.05.
+    expect(a.mean).toBeCloseTo(0.55, 12);
+    expect(a.standardError).toBeCloseTo(0.05, 12);
+    // Per-user means a = [0.6, 0.35, 0.7], b = [0.2, 0.15, 0.4]: differences 0.4, 0.2, 0.3, mean 0.3, sd 0.1,
+    // t = 0.3 / (0.1 / √3) = 5.196 with 2 df; two-sided p = 1 − t / √(2 + t²) = 0.0351: not below 0.01.
+    expect(a.pValue).toBeCloseTo(1 - 5.196152 / Math.sqrt(2 + 27), 4);
+    expect(a.significant).toBe(false);
+    expect(formatCell(a)).toBe("0.5500 ± 0.0500");
+    expect(meanAndStandardError([0.2]).standardError).toBeNaN();
+  });
+
+  it("marks † where the difference to the best other model is significant at 0.01", () => {
+    const users = 60;
+    const wiggle = (u: number) => ((u * 37) % 11) / 100;
+    const runs = [1, 2].flatMap((seed) => [
+      run("strong", seed, Array.from({ length: users }, (_, u) => 0.5 + wiggle(u))),
+      run("weak", seed, Array.from({ length: users }, (_, u) => 0.2 + wiggle(u) * 0.5)),
+      run("weaker", seed, Array.from({ length: users }, (_, u) => 0.19 + wiggle(u) * 0.5)),
+    ]);
+    const table = resultTable({ runs, models: ["strong", "weak", "weaker"], metrics: ["ndcg@10"] }).get("ndcg@10")!;
+    expect(table.get("strong")!.significant).toBe(true);
+    expect(formatCell(table.get("strong")).endsWith("†")).toBe(true);
+  });
+});
+
+describe("runExperiment", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-experiment-"));
+  const config = { latentDim: 8, hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 };
+  let dataSource: Awaited<ReturnType<typeof openDatabase>>;
+  beforeAll(async () => {
+    dataSource = await openDatabase(path.join(dir, "vcm.sqlite"));
+    await ingestDataset(dataSource, { name: "tiny", source: syntheticSource({ users: 120, items: 90, vocab: 200, seed: 5 }) });
+  });
+  afterAll(async () => {
+    await dataSource.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const withoutDate = (report: string) => report.replace(/Written [^.]+\.\d+Z\./, "");
+
+  it("resumes from the runs it finished and gives the same report as an uninterrupted run; other arguments are refused", async () => {
+    const args = resolveExperimentArgs({ dataset: "tiny", models: ["vcm", "popularity"], seeds: 2, epochs: 2, config });
+    const outDir = path.join(dir, "exp");
+    const modelsDir = path.join(dir, "models");
+    const first = await runExperiment({ dataSource, modelsDir, args, outDir });
+    expect(first).toMatchObject({ runs: 4, trained: 4 });
+    const full = fs.readFileSync(first.report, "utf8");
+    expect(full).toContain("| vcm | ");
+    expect(full).toContain("VCM-CD (from text alone)");
+    expect(fs.existsSync(path.join(outDir, "metrics-vcm.csv"))).toBe(true);
+
+    // As if killed before its last run was recorded: that run alone trains again, with the same seed.
+    const stateFile = path.join(outDir, "experiment.json");
+    const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
+    state.runs = state.runs.filter((r: { model: string; seed: number }) => !(r.model === "vcm" && r.seed === 2));
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+    const resumed = await runExperiment({ dataSource, modelsDir, args, outDir });
+    expect(resumed).toMatchObject({ runs: 4, trained: 1 });
+    expect(withoutDate(fs.readFileSync(resumed.report, "utf8"))).toBe(withoutDate(full));
+
+    const other = resolveExperimentArgs({ dataset: "tiny", models: ["vcm"], seeds: 3, epochs: 2, config });
+    const refused = await runExperiment({ dataSource, modelsDir, args: other, outDir }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(UserError);
+    expect((refused as UserError).message).toMatch(/other arguments.*same arguments to resume it, or another --out/);
+    expect(() => resolveExperimentArgs({ dataset: "tiny", models: ["vcm", "nope"], seeds: 2 })).toThrow(/Unknown variant "nope"/);
+  }, 120_000);
+});
