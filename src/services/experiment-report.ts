@@ -19,6 +19,10 @@ export interface RunResult {
   readonly perUser: Readonly<Record<string, ReadonlyArray<number>>>;
   /** Validation NDCG@100 per epoch. */
   readonly curve: ReadonlyArray<number>;
+  /** ĉu of each test user, in perUser's order (models with a click encoder, VCM mode only). */
+  readonly capacity?: ReadonlyArray<number>;
+  /** Training clicks of each test user, in perUser's order (the activity cohorts are cut on). */
+  readonly activity?: ReadonlyArray<number>;
 }
 
 /** One cell of a results table. */

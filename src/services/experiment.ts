@@ -17,6 +17,9 @@ import { ErrorCode, UserError } from "../errors.ts";
 import { formatCell, resultTable, type RunResult } from "./experiment-report.ts";
 import { evaluateSavedModel } from "./model-evaluation.ts";
 import { METRIC_NAMES, parseVariant } from "./model-names.ts";
+import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.ts";
+import { curvesSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
+import { loadModel } from "./saved-models.ts";
 import { trainAndSave } from "./training.ts";
 
 /** What defines an experiment: runs of other arguments are never mixed into its report. */
@@ -110,7 +113,18 @@ export async function runExperiment(options: {
     const runs = [...state.runs];
     for (const mode of modes) {
       const evaluation = await evaluateSavedModel({ dataSource, modelId: row.id, mode });
+      const rows = Array.from(evaluation.ranking.rows);
+      let capacity: number[] | undefined;
+      if (mode === "vcm" && capabilitiesOf(model).capacity) {
+        const loaded = await loadModel({ dataSource, modelId: row.id });
+        try {
+          capacity = Array.from(await loaded.model.capacity({ matrix: matrices.train, rows }));
+        } finally {
+          loaded.model.dispose();
+        }
+      }
       runs.push({
+        ...(capacity === undefined ? {} : { capacity, activity: rows.map((r) => matrices.train.indptr[r + 1] - matrices.train.indptr[r]) }),
         model,
         seed,
         mode,
@@ -127,12 +141,15 @@ export async function runExperiment(options: {
     const left = plan.slice(i + 1).filter((p) => !state.runs.some((r) => r.model === p.model && r.seed === p.seed)).length;
     options.onProgress?.({ done: plan.length - left, total: plan.length, model, seed, etaSeconds: trained === 0 ? null : (elapsed / trained) * left });
   }
-  const report = writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
+  const report = await writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
   return { dir: options.outDir, report, runs: state.runs.filter((r) => r.mode === "vcm").length, trained };
 }
 
-/** report.md (Figure 4 and Table 2 for VCM and VCM-CD, Figure 2's curves as a table) and a CSV per table. */
-function writeReport(o: { dir: string; state: ExperimentFile; datasetName: string; users: number; items: number }): string {
+/**
+ * report.md (Figure 4 and Table 2 for VCM and VCM-CD, Table 3's cohorts, Figure 2's curves), a CSV per
+ * table and the figures as SVG and PNG.
+ */
+async function writeReport(o: { dir: string; state: ExperimentFile; datasetName: string; users: number; items: number }): Promise<string> {
   const { args } = o.state;
   const models = args.models as ReadonlyArray<string>;
   const lines: string[] = [
@@ -158,9 +175,19 @@ function writeReport(o: { dir: string; state: ExperimentFile; datasetName: strin
         return [c.mean, c.standardError, c.pValue].map((v) => (Number.isNaN(v) ? "" : String(v)));
       })].join(","));
     }
-    lines.push("");
     fs.writeFileSync(path.join(o.dir, `metrics-${mode}.csv`), `${csv.join("\n")}\n`);
+    const bars = present.flatMap((model) =>
+      METRIC_NAMES.map((name) => {
+        const c = table.get(name)!.get(model)!;
+        const se = Number.isNaN(c.standardError) ? 0 : c.standardError;
+        const [metric, cutoff] = name.split("@");
+        return { model, metric: metric === "ndcg" ? "NDCG@R" : "Recall@R", cutoff: Number(cutoff), mean: c.mean, low: c.mean - se, high: c.mean + se };
+      }),
+    );
+    await writePlot({ dir: o.dir, name: `figure4-${mode}`, spec: metricsSpec({ title: mode === "vcm" ? "VCM: test NDCG@R and Recall@R" : "VCM-CD (text alone): test NDCG@R and Recall@R", rows: bars }) });
+    lines.push("", `![${mode}](figure4-${mode}.svg)`, "");
   }
+  lines.push(...cohortTable(o.dir, o.state.runs.filter((r) => r.mode === "vcm")));
   // Figure 2: validation NDCG@100 per epoch, mean over seeds.
   const curves = models.map((m) => {
     const runs = o.state.runs.filter((r) => r.mode === "vcm" && r.model === m && r.curve.length > 0);
@@ -175,10 +202,52 @@ function writeReport(o: { dir: string; state: ExperimentFile; datasetName: strin
       lines.push(`| ${e + 1} | ${curves.map((c) => (e < c.values.length ? c.values[e].toFixed(4) : "–")).join(" | ")} |`);
       csv.push([e + 1, ...curves.map((c) => (e < c.values.length ? String(c.values[e]) : ""))].join(","));
     }
-    lines.push("");
     fs.writeFileSync(path.join(o.dir, "validation-curves.csv"), `${csv.join("\n")}\n`);
+    await writePlot({ dir: o.dir, name: "figure2", spec: curvesSpec(curves.flatMap((c) => c.values.map((value, e) => ({ model: c.model, epoch: e + 1, value })))) });
+    lines.push("", "![validation curves](figure2.svg)", "");
   }
   const report = path.join(o.dir, "report.md");
   fs.writeFileSync(report, `${lines.join("\n")}\n`);
   return report;
+}
+
+/**
+ * Table 3: the test users cut into activity cohorts (the cohort query's default boundaries), with mean
+ * ĉu and NDCG@10 of VCM and VCM-Se (each user's value averaged over seeds) and VCM's relative change.
+ */
+function cohortTable(dir: string, runs: ReadonlyArray<RunResult>): string[] {
+  const vcm = runs.filter((r) => r.model === "vcm" && r.capacity !== undefined);
+  const se = runs.filter((r) => r.model === "vcm-se" && r.capacity !== undefined);
+  if (vcm.length === 0 || se.length === 0) return [];
+  const activity = vcm[0].activity!;
+  const boundaries = DEFAULT_COHORT_BOUNDARIES;
+  const cohorts = boundaries.length + 1;
+  const average = (rs: ReadonlyArray<RunResult>, values: (r: RunResult) => ReadonlyArray<number>) =>
+    activity.map((_, u) => rs.reduce((s, r) => s + values(r)[u], 0) / rs.length);
+  const figures = [vcm, se].map((rs) => ({ capacity: average(rs, (r) => r.capacity!), ndcg: average(rs, (r) => r.perUser["ndcg@10"]) }));
+  const mean = (values: ReadonlyArray<number>, j: number) => {
+    let sum = 0;
+    let n = 0;
+    activity.forEach((a, u) => {
+      if (cohortIndex(a, boundaries) === j && Number.isFinite(values[u])) {
+        sum += values[u];
+        n += 1;
+      }
+    });
+    return n === 0 ? Number.NaN : sum / n;
+  };
+  const lines = ["## Activity cohorts, VCM against VCM-Se (the paper's Table 3)", "", "| training clicks | users | ĉu VCM | ĉu VCM-Se | NDCG@10 VCM | NDCG@10 VCM-Se | NDCG@10 change |", "|---|---|---|---|---|---|---|"];
+  const csv = ["cohort,users,capacity_vcm,capacity_vcm_se,ndcg10_vcm,ndcg10_vcm_se,ndcg10_change"];
+  for (let j = 0; j < cohorts; j += 1) {
+    const label = cohortLabel({ minClicks: j === 0 ? 0 : boundaries[j - 1], maxClicks: j === boundaries.length ? null : boundaries[j] - 1 });
+    const users = activity.filter((a) => cohortIndex(a, boundaries) === j).length;
+    const [cv, cs, nv, ns] = [mean(figures[0].capacity, j), mean(figures[1].capacity, j), mean(figures[0].ndcg, j), mean(figures[1].ndcg, j)];
+    const change = ns > 0 ? (nv - ns) / ns : Number.NaN;
+    const f = (v: number, d: number) => (Number.isNaN(v) ? "–" : v.toFixed(d));
+    lines.push(`| ${label} | ${users} | ${f(cv, 2)} | ${f(cs, 2)} | ${f(nv, 4)} | ${f(ns, 4)} | ${Number.isNaN(change) ? "–" : `${(change * 100).toFixed(1)} %`} |`);
+    csv.push([label, users, cv, cs, nv, ns, change].map((v) => (typeof v === "number" && Number.isNaN(v) ? "" : String(v))).join(","));
+  }
+  fs.writeFileSync(path.join(dir, "cohorts.csv"), `${csv.join("\n")}\n`);
+  lines.push("");
+  return lines;
 }

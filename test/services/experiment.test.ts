@@ -70,15 +70,22 @@ describe("runExperiment", () => {
   const withoutDate = (report: string) => report.replace(/Written [^.]+\.\d+Z\./, "");
 
   it("resumes from the runs it finished and gives the same report as an uninterrupted run; other arguments are refused", async () => {
-    const args = resolveExperimentArgs({ dataset: "tiny", models: ["vcm", "popularity"], seeds: 2, epochs: 2, config });
+    const args = resolveExperimentArgs({ dataset: "tiny", models: ["vcm", "vcm-se", "popularity"], seeds: 2, epochs: 2, config });
     const outDir = path.join(dir, "exp");
     const modelsDir = path.join(dir, "models");
     const first = await runExperiment({ dataSource, modelsDir, args, outDir });
-    expect(first).toMatchObject({ runs: 4, trained: 4 });
+    expect(first).toMatchObject({ runs: 6, trained: 6 });
     const full = fs.readFileSync(first.report, "utf8");
     expect(full).toContain("| vcm | ");
     expect(full).toContain("VCM-CD (from text alone)");
-    expect(fs.existsSync(path.join(outDir, "metrics-vcm.csv"))).toBe(true);
+    expect(full).toContain("Activity cohorts, VCM against VCM-Se");
+    for (const file of ["metrics-vcm.csv", "metrics-vcm-cd.csv", "cohorts.csv", "validation-curves.csv", "figure4-vcm.svg", "figure4-vcm.png", "figure2.svg", "figure2.png"]) {
+      expect(fs.statSync(path.join(outDir, file)).size, file).toBeGreaterThan(50);
+    }
+    expect(fs.readFileSync(path.join(outDir, "figure4-vcm.svg"), "utf8")).toMatch(/^<svg/);
+    // The cohorts cover every test user once.
+    const cohortUsers = fs.readFileSync(path.join(outDir, "cohorts.csv"), "utf8").trim().split("\n").slice(1).reduce((s, l) => s + Number(l.split(",")[1]), 0);
+    expect(cohortUsers).toBe(JSON.parse(fs.readFileSync(path.join(outDir, "experiment.json"), "utf8")).runs[0].perUser["ndcg@10"].length);
 
     // As if killed before its last run was recorded: that run alone trains again, with the same seed.
     const stateFile = path.join(outDir, "experiment.json");
@@ -86,7 +93,7 @@ describe("runExperiment", () => {
     state.runs = state.runs.filter((r: { model: string; seed: number }) => !(r.model === "vcm" && r.seed === 2));
     fs.writeFileSync(stateFile, JSON.stringify(state));
     const resumed = await runExperiment({ dataSource, modelsDir, args, outDir });
-    expect(resumed).toMatchObject({ runs: 4, trained: 1 });
+    expect(resumed).toMatchObject({ runs: 6, trained: 1 });
     expect(withoutDate(fs.readFileSync(resumed.report, "utf8"))).toBe(withoutDate(full));
 
     const other = resolveExperimentArgs({ dataset: "tiny", models: ["vcm"], seeds: 3, epochs: 2, config });
