@@ -44,7 +44,13 @@ function serve(): Promise<Server> {
       resolve({
         child,
         gql: async (query, variables = {}) => {
-          const response = await fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+          const send = () => fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+          // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once
+          // with "other side closed"; a server that is gone fails the second try too.
+          const response = await send().catch((error: { cause?: { code?: string } }) => {
+            if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
+            return send();
+          });
           return (await response.json()) as any;
         },
       });
@@ -184,6 +190,8 @@ describe("two servers and the CLI on one database", () => {
     expect(warm.errors).toBeUndefined();
     const replaced = runVcm(["generate", "--dataset", "demo", "--replace", "--seed", "2", "--users", "300", "--json"], env);
     expect(replaced.code).toBe(0);
+    expect(a.child.exitCode).toBeNull();
+    expect(b.child.exitCode).toBeNull();
     for (const server of [a, b]) {
       const after = await server.gql(`query ($m: ID!) { recommendForText(modelId: $m, text: "sushi tuna salmon", k: 2) { items { rank } } }`, { m: modelId });
       expect(after.errors?.[0].extensions?.code).toBe("NOT_FOUND");
