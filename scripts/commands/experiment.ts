@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
+import { ErrorCode, UserError } from "../../src/errors.ts";
 import { resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
 import { numberOption } from "../options.ts";
@@ -10,6 +11,7 @@ interface ExperimentFlags {
   models: string;
   seeds: string;
   epochs?: string;
+  grid: string[];
   out: string;
   db?: string;
   json?: boolean;
@@ -25,6 +27,7 @@ export const experimentCommand: CommandModule = {
       .option("--models <list>", "comma-separated variants", "vcm,vcm-se,vcm-od,vcm-nv,popularity")
       .option("--seeds <n>", "training seeds per model (1 … n)", "10")
       .option("--epochs <n>", "epochs of every run (default: each variant's)")
+      .option("--grid <spec>", "the K × β grid of VCM (Figure 3): latentDim=50,100,150 and/or beta=0.2,0.4 (repeat the flag)", (value: string, all: string[]) => [...all, value], [] as string[])
       .requiredOption("--out <dir>", "folder of the experiment: started again with the same arguments, it resumes")
       .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
@@ -41,6 +44,7 @@ export const experimentCommand: CommandModule = {
                   models: flags.models.split(","),
                   seeds: numberOption(flags.seeds, { flag: "--seeds" }) ?? 10,
                   epochs: numberOption(flags.epochs, { flag: "--epochs" }),
+                  grid: parseGrid(flags.grid),
                 }),
                 outDir: flags.out,
                 onProgress: (e) =>
@@ -52,3 +56,18 @@ export const experimentCommand: CommandModule = {
       });
   },
 };
+
+/** `--grid latentDim=50,100 --grid beta=0.2,0.4` → { latentDim: [50, 100], beta: [0.2, 0.4] }. */
+function parseGrid(specs: ReadonlyArray<string>): { latentDim?: number[]; beta?: number[] } | undefined {
+  if (specs.length === 0) return undefined;
+  const grid: { latentDim?: number[]; beta?: number[] } = {};
+  for (const spec of specs) {
+    const match = /^(latentDim|beta)=([\d.,\s]+)$/.exec(spec.trim());
+    const values = match?.[2].split(",").map((v) => Number(v.trim()));
+    if (!match || !values || values.length === 0 || values.some((v) => !Number.isFinite(v))) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `--grid must look like latentDim=50,100,150 or beta=0.2,0.4, got "${spec}".`);
+    }
+    grid[match[1] as "latentDim" | "beta"] = values;
+  }
+  return grid;
+}

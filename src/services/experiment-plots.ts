@@ -1,7 +1,7 @@
 /**
  * The experiment report's figures, drawn with Vega-Lite (compiled and rendered to SVG in Node, no
  * browser) and rasterised to PNG with resvg: bars of NDCG@R and Recall@R per model with ± standard
- * error (the paper's Figure 4) and the mean validation curves (Figure 2).
+ * error (the paper's Figure 4), the mean validation curves (Figure 2) and the K × β grid (Figure 3).
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -50,5 +50,21 @@ export function curvesSpec(rows: ReadonlyArray<{ model: string; epoch: number; v
     data: { values: rows.map((r) => ({ ...r })) },
     mark: { type: "line", point: true },
     encoding: { x: { field: "epoch", type: "quantitative" }, y: { field: "value", type: "quantitative", title: "NDCG@100" }, color: { field: "model", type: "nominal" } },
+  } as vl.TopLevelSpec;
+}
+
+/** Figure 3: a heat map of best validation NDCG@100 over latentDim × beta, with the numbers in the cells. */
+export function gridSpec(rows: ReadonlyArray<{ latentDim: number; beta: number; value: number }>): vl.TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: "VCM: best validation NDCG@100 over K × β (mean over seeds)",
+    width: 320,
+    height: 260,
+    data: { values: rows.map((r) => ({ ...r })) },
+    encoding: { x: { field: "beta", type: "ordinal", title: "β" }, y: { field: "latentDim", type: "ordinal", title: "K", sort: "descending" } },
+    layer: [
+      { mark: "rect", encoding: { color: { field: "value", type: "quantitative", title: "NDCG@100" } } },
+      { mark: { type: "text", fontSize: 11 }, encoding: { text: { field: "value", type: "quantitative", format: ".4f" } } },
+    ],
   } as vl.TopLevelSpec;
 }

@@ -18,7 +18,7 @@ import { formatCell, resultTable, type RunResult } from "./experiment-report.ts"
 import { evaluateSavedModel } from "./model-evaluation.ts";
 import { METRIC_NAMES, parseVariant } from "./model-names.ts";
 import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.ts";
-import { curvesSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
+import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
 import { trainAndSave } from "./training.ts";
 
@@ -31,12 +31,24 @@ export interface ExperimentArgs {
   readonly epochs?: number;
   /** Other hyper-parameters shared by every run (latentDim, beta…). */
   readonly config?: Readonly<Record<string, unknown>>;
+  /** The paper's Figure 3: VCM trained for every latentDim × beta pair (each with every seed). */
+  readonly grid?: { readonly latentDim: ReadonlyArray<number>; readonly beta: ReadonlyArray<number> };
+}
+
+/** One VCM run of the K × β grid: its best validation NDCG@100. */
+interface GridRun {
+  readonly latentDim: number;
+  readonly beta: number;
+  readonly seed: number;
+  readonly modelId: number;
+  readonly bestValNdcg100: number;
 }
 
 interface ExperimentFile {
   readonly key: string;
   readonly args: ExperimentArgs;
   readonly runs: ReadonlyArray<RunResult & { readonly mode: "vcm" | "vcm-cd" }>;
+  readonly gridRuns?: ReadonlyArray<GridRun>;
 }
 
 /** Seeds of the runs: 1 … seeds (training seeds; the dataset's split does not change). */
@@ -45,7 +57,14 @@ function seedsOf(args: ExperimentArgs): number[] {
 }
 
 /** Checks the arguments before any run (unknown variants, bad counts, hyper-parameters out of bounds). */
-export function resolveExperimentArgs(raw: { dataset: string; models: ReadonlyArray<string>; seeds: number; epochs?: number; config?: Readonly<Record<string, unknown>> }): ExperimentArgs {
+export function resolveExperimentArgs(raw: {
+  dataset: string;
+  models: ReadonlyArray<string>;
+  seeds: number;
+  epochs?: number;
+  config?: Readonly<Record<string, unknown>>;
+  grid?: { readonly latentDim?: ReadonlyArray<number>; readonly beta?: ReadonlyArray<number> };
+}): ExperimentArgs {
   if (raw.models.length === 0) throw new UserError(ErrorCode.BAD_USER_INPUT, "--models names no model; list variants such as vcm,vcm-se,popularity.");
   const models = [...new Set(raw.models.map((m) => parseVariant(m.trim())))];
   if (!Number.isInteger(raw.seeds) || raw.seeds < 1 || raw.seeds > 100) {
@@ -53,7 +72,20 @@ export function resolveExperimentArgs(raw: { dataset: string; models: ReadonlyAr
   }
   // Every run's configuration must resolve, so a bad value fails now and not after hours of runs.
   for (const variant of models) resolveVcmConfig({ ...(raw.config ?? {}), ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }), variant });
-  return { dataset: raw.dataset, models, seeds: raw.seeds, ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }), ...(raw.config === undefined ? {} : { config: raw.config }) };
+  let grid: ExperimentArgs["grid"];
+  if (raw.grid !== undefined && (raw.grid.latentDim !== undefined || raw.grid.beta !== undefined)) {
+    const base = resolveVcmConfig({ ...(raw.config ?? {}), variant: "vcm" });
+    grid = { latentDim: [...(raw.grid.latentDim ?? [base.latentDim])], beta: [...(raw.grid.beta ?? [base.beta])] };
+    for (const latentDim of grid.latentDim) for (const beta of grid.beta) resolveVcmConfig({ ...(raw.config ?? {}), latentDim, beta, variant: "vcm" });
+  }
+  return {
+    dataset: raw.dataset,
+    models,
+    seeds: raw.seeds,
+    ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }),
+    ...(raw.config === undefined ? {} : { config: raw.config }),
+    ...(grid === undefined ? {} : { grid }),
+  };
 }
 
 function keyOf(args: ExperimentArgs): string {
@@ -141,6 +173,20 @@ export async function runExperiment(options: {
     const left = plan.slice(i + 1).filter((p) => !state.runs.some((r) => r.model === p.model && r.seed === p.seed)).length;
     options.onProgress?.({ done: plan.length - left, total: plan.length, model, seed, etaSeconds: trained === 0 ? null : (elapsed / trained) * left });
   }
+  if (args.grid !== undefined) {
+    const cells = args.grid.latentDim.flatMap((latentDim) => args.grid!.beta.flatMap((beta) => seedsOf(args).map((seed) => ({ latentDim, beta, seed }))));
+    for (const [i, cell] of cells.entries()) {
+      const gridRuns = state.gridRuns ?? [];
+      if (gridRuns.some((r) => r.latentDim === cell.latentDim && r.beta === cell.beta && r.seed === cell.seed)) continue;
+      const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), latentDim: cell.latentDim, beta: cell.beta, seed: cell.seed };
+      const { model: row } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: "vcm", config, modelsDir: options.modelsDir });
+      const best = Math.max(...row.history.map((h) => h.valNdcg100));
+      state = { ...state, gridRuns: [...gridRuns, { ...cell, modelId: row.id, bestValNdcg100: best }] };
+      writeState(stateFile, state);
+      trained += 1;
+      options.onProgress?.({ done: i + 1, total: cells.length, model: `grid K=${cell.latentDim} β=${cell.beta}`, seed: cell.seed, etaSeconds: null });
+    }
+  }
   const report = await writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
   return { dir: options.outDir, report, runs: state.runs.filter((r) => r.mode === "vcm").length, trained };
 }
@@ -188,6 +234,7 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
     lines.push("", `![${mode}](figure4-${mode}.svg)`, "");
   }
   lines.push(...cohortTable(o.dir, o.state.runs.filter((r) => r.mode === "vcm")));
+  if (args.grid !== undefined) lines.push(...(await gridTable(o.dir, args.grid, o.state.gridRuns ?? [])));
   // Figure 2: validation NDCG@100 per epoch, mean over seeds.
   const curves = models.map((m) => {
     const runs = o.state.runs.filter((r) => r.mode === "vcm" && r.model === m && r.curve.length > 0);
@@ -249,5 +296,26 @@ function cohortTable(dir: string, runs: ReadonlyArray<RunResult>): string[] {
   }
   fs.writeFileSync(path.join(dir, "cohorts.csv"), `${csv.join("\n")}\n`);
   lines.push("");
+  return lines;
+}
+
+/** Figure 3: best validation NDCG@100 of VCM per latentDim × beta, mean over seeds, as a table, a CSV and a heat map. */
+async function gridTable(dir: string, grid: NonNullable<ExperimentArgs["grid"]>, runs: ReadonlyArray<GridRun>): Promise<string[]> {
+  const cell = (latentDim: number, beta: number) => {
+    const at = runs.filter((r) => r.latentDim === latentDim && r.beta === beta);
+    return at.length === 0 ? Number.NaN : at.reduce((s, r) => s + r.bestValNdcg100, 0) / at.length;
+  };
+  const lines = ["## Sensitivity of VCM to K and β: best validation NDCG@100, mean over seeds (the paper's Figure 3)", "", `| K \\ β | ${grid.beta.join(" | ")} |`, `|---|${grid.beta.map(() => "---").join("|")}|`];
+  const csv = [["latentDim", ...grid.beta.map((b) => `beta=${b}`)].join(",")];
+  const points: Array<{ latentDim: number; beta: number; value: number }> = [];
+  for (const k of grid.latentDim) {
+    const values = grid.beta.map((b) => cell(k, b));
+    lines.push(`| ${k} | ${values.map((v) => (Number.isNaN(v) ? "–" : v.toFixed(4))).join(" | ")} |`);
+    csv.push([k, ...values.map((v) => (Number.isNaN(v) ? "" : String(v)))].join(","));
+    grid.beta.forEach((b, j) => points.push({ latentDim: k, beta: b, value: values[j] }));
+  }
+  fs.writeFileSync(path.join(dir, "grid.csv"), `${csv.join("\n")}\n`);
+  await writePlot({ dir, name: "figure3", spec: gridSpec(points.filter((p) => !Number.isNaN(p.value))) });
+  lines.push("", "![K × β grid](figure3.svg)", "");
   return lines;
 }

@@ -101,5 +101,21 @@ describe("runExperiment", () => {
     expect(refused).toBeInstanceOf(UserError);
     expect((refused as UserError).message).toMatch(/other arguments.*same arguments to resume it, or another --out/);
     expect(() => resolveExperimentArgs({ dataset: "tiny", models: ["vcm", "nope"], seeds: 2 })).toThrow(/Unknown variant "nope"/);
+    expect(() => resolveExperimentArgs({ dataset: "tiny", models: ["vcm"], seeds: 1, grid: { latentDim: [0] } })).toThrow(/latentDim/);
+  }, 120_000);
+
+  it("trains VCM over the K × β grid and reports its best validation NDCG@100 per cell", async () => {
+    const args = resolveExperimentArgs({ dataset: "tiny", models: ["popularity"], seeds: 1, epochs: 2, config, grid: { latentDim: [4, 8], beta: [0.2, 0.4] } });
+    const outDir = path.join(dir, "grid");
+    const result = await runExperiment({ dataSource, modelsDir: path.join(dir, "models"), args, outDir });
+    expect(result.trained).toBe(1 + 4);
+    const report = fs.readFileSync(result.report, "utf8");
+    expect(report).toContain("Sensitivity of VCM to K and β");
+    const rows = fs.readFileSync(path.join(outDir, "grid.csv"), "utf8").trim().split("\n");
+    expect(rows[0]).toBe("latentDim,beta=0.2,beta=0.4");
+    const state = JSON.parse(fs.readFileSync(path.join(outDir, "experiment.json"), "utf8"));
+    const k4b2 = state.gridRuns.find((r: any) => r.latentDim === 4 && r.beta === 0.2).bestValNdcg100;
+    expect(Number(rows[1].split(",")[1])).toBeCloseTo(k4b2, 12);
+    expect(fs.statSync(path.join(outDir, "figure3.png")).size).toBeGreaterThan(1000);
   }, 120_000);
 });
