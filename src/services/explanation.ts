@@ -8,8 +8,7 @@
 import type { DataSource } from "typeorm";
 import { csrFromRows, type CsrMatrix } from "../data/csr.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet, tokenize } from "../data/tokenizer.ts";
-import { sqliteOf } from "../db/data-source.ts";
-import { invariant } from "../errors.ts";
+import { datasetOptionsJson, reviewTextsPage } from "../db/review-texts.ts";
 import { topK } from "../engine/metrics.ts";
 import type { InferenceService } from "./inference.ts";
 import { LruCache } from "./lru-cache.ts";
@@ -423,20 +422,15 @@ export class ExplanationService {
 
   async #loadStats(dataSource: DataSource, datasetId: number): Promise<ItemWordStats> {
     const dataset = await this.#inference.dataset(datasetId);
-    const db = sqliteOf(dataSource);
     const tokenizeReview = await this.tokenizer(datasetId);
     const counter = new ItemWordCounter({
       numItems: dataset.matrices.itemIds.length,
       vocabulary: dataset.matrices.vocabulary,
       tokenize: tokenizeReview,
     });
-    const page = db.prepare(
-      `SELECT r."id" AS "id", i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" ` +
-        `WHERE r."dataset_id" = ? AND r."id" > ? ORDER BY r."id" LIMIT ${REVIEWS_PER_PAGE}`,
-    );
     // Pages with a turn of the event loop between them, so other requests are answered meanwhile.
     for (let after = 0; ; ) {
-      const rows = page.all(datasetId, after) as Array<{ id: number; item: number; text: string }>;
+      const rows = reviewTextsPage(dataSource, { datasetId, afterId: after, limit: REVIEWS_PER_PAGE });
       for (const row of rows) counter.add(row.item, row.text);
       if (rows.length < REVIEWS_PER_PAGE) break;
       after = rows[rows.length - 1].id;
@@ -445,15 +439,6 @@ export class ExplanationService {
     const itemWords = counter.matrix();
     return buildItemWordStats({ itemWords });
   }
-}
-
-/** The options JSON a dataset was ingested with. */
-function datasetOptionsJson(dataSource: DataSource, datasetId: number): string {
-  const row = sqliteOf(dataSource).prepare(`SELECT "options" FROM "datasets" WHERE "id" = ?`).get(datasetId) as
-    | { options: string }
-    | undefined;
-  invariant(row !== undefined, `dataset ${datasetId} of a loaded model exists`);
-  return row.options;
 }
 
 /** The stop-word languages a dataset was ingested with (its options), or the default. */
