@@ -67,16 +67,17 @@
           data: { datasets: models.map(function (m, i) {
             return { label: "model " + m.id + " (" + m.variant + ")", borderColor: COLORS[i % COLORS.length], data: m.trainingCurve.map(function (e) { return { x: e.epoch, y: e.valNdcg100 }; }) };
           }) },
-          options: { parsing: false, scales: { x: { type: "linear", title: { display: true, text: "epoch" } }, y: { title: { display: true, text: "NDCG@100" } } } },
+          options: { parsing: false, scales: { x: { type: "linear", ticks: { stepSize: 1 }, title: { display: true, text: "epoch" } }, y: { title: { display: true, text: "NDCG@100" } } } },
         }, models.map(function (m) { return m.trainingCurve.map(function (e) { return [e.epoch, e.valNdcg100]; }); }));
         models.forEach(function (m) {
           var terms = ["reconX", "reconY", "klPriorX", "klPriorY", "klCrossX", "klCrossY"];
           chart(root, "Loss terms per epoch — model " + m.id + " (" + m.variant + ")", {
             type: "line",
             data: { datasets: terms.map(function (t, i) {
-              return { label: t, borderColor: COLORS[i % COLORS.length], data: m.trainingCurve.map(function (e) { return { x: e.epoch, y: e[t] }; }) };
+              // A logarithmic axis cannot show 0 (VCM-Se has no cross terms): such points are left out.
+              return { label: t, borderColor: COLORS[i % COLORS.length], data: m.trainingCurve.map(function (e) { return { x: e.epoch, y: e[t] > 0 ? e[t] : null }; }) };
             }) },
-            options: { parsing: false, scales: { x: { type: "linear", title: { display: true, text: "epoch" } }, y: { type: "logarithmic" } } },
+            options: { parsing: false, scales: { x: { type: "linear", ticks: { stepSize: 1 }, title: { display: true, text: "epoch" } }, y: { type: "logarithmic" } } },
           }, terms.map(function (t) { return m.trainingCurve.map(function (e) { return [e.epoch, e[t]]; }); }));
         });
         table(root, ["model", "variant", "status", "epochs", "best validation NDCG@100"], ds.models.map(function (m) {
