@@ -10,8 +10,10 @@ import { ModelDevice1764500000000 } from "../../migrations/1764500000000-ModelDe
 import { JobLeases1764600000000 } from "../../migrations/1764600000000-JobLeases.ts";
 import { FileRemovals1764700000000 } from "../../migrations/1764700000000-FileRemovals.ts";
 import { ItemMetadata1764800000000 } from "../../migrations/1764800000000-ItemMetadata.ts";
+import { Experiments1764900000000 } from "../../migrations/1764900000000-Experiments.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
+import { Experiment } from "./entities/experiment.entity.ts";
 import { Item } from "./entities/item.entity.ts";
 import { PendingFileRemoval } from "./entities/pending-file-removal.entity.ts";
 import { Review } from "./entities/review.entity.ts";
@@ -22,10 +24,10 @@ import { UserWordCounts } from "./entities/user-word-counts.entity.ts";
 import { Word } from "./entities/word.entity.ts";
 
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
-export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval];
+export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment];
 
 /** Every migration, in order; a schema change adds its migration class at the end. */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000];
 
 /** A TypeORM data source over the SQLite file (not yet initialised; openDatabase does that). */
 export function createDataSource(dbPath: string): DataSource {

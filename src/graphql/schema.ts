@@ -11,6 +11,7 @@ import { ClickResolver } from "./resolvers/click.resolver.ts";
 import { DatasetResolver } from "./resolvers/dataset.resolver.ts";
 import { ItemResolver } from "./resolvers/item.resolver.ts";
 import { ModelResolver } from "./resolvers/model.resolver.ts";
+import { ExperimentResolver } from "./resolvers/experiment.resolver.ts";
 import { HighlightResolver } from "./resolvers/highlight.resolver.ts";
 import { ReviewResolver } from "./resolvers/review.resolver.ts";
 import { UserResolver } from "./resolvers/user.resolver.ts";
@@ -31,6 +32,7 @@ export const resolvers: NonEmptyArray<Function> = [
   ItemResolver,
   ReviewResolver,
   HighlightResolver,
+  ExperimentResolver,
   ClickResolver,
   ModelResolver,
   PredictionResolver,

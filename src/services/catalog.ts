@@ -5,6 +5,7 @@
 import { In, type DataSource, type ObjectLiteral, type Repository, type SelectQueryBuilder } from "typeorm";
 import { Click, type ClickSplit } from "../db/entities/click.entity.ts";
 import { Dataset } from "../db/entities/dataset.entity.ts";
+import { Experiment } from "../db/entities/experiment.entity.ts";
 import { Item } from "../db/entities/item.entity.ts";
 import { Review } from "../db/entities/review.entity.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
@@ -50,6 +51,15 @@ export interface ChildPageQuery {
 
 export class CatalogService {
   constructor(private readonly dataSource: DataSource) {}
+
+  /** Experiments, newest first, optionally of one dataset. */
+  async experiments(datasetId: number | null): Promise<Experiment[]> {
+    return this.dataSource.getRepository(Experiment).find({ where: datasetId === null ? {} : { datasetId }, order: { id: "DESC" } });
+  }
+
+  async experimentById(id: number): Promise<Experiment | null> {
+    return this.dataSource.getRepository(Experiment).findOne({ where: { id } });
+  }
 
   async listDatasets(): Promise<Dataset[]> {
     return this.dataSource.getRepository(Dataset).find({ order: { id: "ASC" } });

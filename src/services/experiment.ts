@@ -10,11 +10,12 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { DataSource } from "typeorm";
+import { Experiment } from "../db/entities/experiment.entity.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { resolveVcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { formatCell, resultTable, type RunResult } from "./experiment-report.ts";
+import { formatCell, resultTable, type ResultCell, type RunResult } from "./experiment-report.ts";
 import { evaluateSavedModel } from "./model-evaluation.ts";
 import { METRIC_NAMES, parseVariant } from "./model-names.ts";
 import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.ts";
@@ -119,6 +120,8 @@ export interface ExperimentSummary {
   readonly runs: number;
   /** Runs trained by this call (the others were already done: a resumed experiment). */
   readonly trained: number;
+  /** The experiment's row (GraphQL experiment(id)). */
+  readonly experimentId: number;
 }
 
 /** Runs (or resumes) an experiment and writes DIR/report.md and one CSV per table. */
@@ -135,6 +138,20 @@ export async function runExperiment(options: {
   let state = readState(stateFile, args);
   const matrices = await loadDatasetMatrices(dataSource, args.dataset);
   const plan = args.models.flatMap((model) => seedsOf(args).map((seed) => ({ model, seed })));
+  const gridTotal = args.grid === undefined ? 0 : args.grid.latentDim.length * args.grid.beta.length * args.seeds;
+  const row = await experimentRow({ dataSource, datasetId: matrices.datasetId, args, key: state.key, outDir: path.resolve(options.outDir), total: plan.length + gridTotal });
+  const rows = dataSource.getRepository(Experiment);
+  const doneRuns = () => new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0);
+  try {
+    const summary = await runPlan();
+    await rows.save({ ...row, status: "finished", runsDone: doneRuns(), results: summary.results, error: null, finishedAt: new Date() });
+    return { dir: options.outDir, report: summary.report, runs: summary.runs, trained: summary.trained, experimentId: row.id };
+  } catch (error) {
+    await rows.update(row.id, { status: "failed", runsDone: doneRuns(), error: error instanceof UserError ? error.message : "The experiment failed with an internal error; the log has details.", finishedAt: new Date() });
+    throw error;
+  }
+
+  async function runPlan(): Promise<{ report: string; results: Record<string, unknown>; runs: number; trained: number }> {
   const started = performance.now();
   let trained = 0;
   for (const [i, { model, seed }] of plan.entries()) {
@@ -168,6 +185,7 @@ export async function runExperiment(options: {
     }
     state = { ...state, runs };
     writeState(stateFile, state);
+    await rows.update(row.id, { runsDone: doneRuns() });
     trained += 1;
     const elapsed = (performance.now() - started) / 1000;
     const left = plan.slice(i + 1).filter((p) => !state.runs.some((r) => r.model === p.model && r.seed === p.seed)).length;
@@ -179,23 +197,39 @@ export async function runExperiment(options: {
       const gridRuns = state.gridRuns ?? [];
       if (gridRuns.some((r) => r.latentDim === cell.latentDim && r.beta === cell.beta && r.seed === cell.seed)) continue;
       const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), latentDim: cell.latentDim, beta: cell.beta, seed: cell.seed };
-      const { model: row } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: "vcm", config, modelsDir: options.modelsDir });
-      const best = Math.max(...row.history.map((h) => h.valNdcg100));
-      state = { ...state, gridRuns: [...gridRuns, { ...cell, modelId: row.id, bestValNdcg100: best }] };
+      const { model: trainedRow } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: "vcm", config, modelsDir: options.modelsDir });
+      const best = Math.max(...trainedRow.history.map((h) => h.valNdcg100));
+      state = { ...state, gridRuns: [...gridRuns, { ...cell, modelId: trainedRow.id, bestValNdcg100: best }] };
       writeState(stateFile, state);
+      await rows.update(row.id, { runsDone: doneRuns() });
       trained += 1;
       options.onProgress?.({ done: i + 1, total: cells.length, model: `grid K=${cell.latentDim} β=${cell.beta}`, seed: cell.seed, etaSeconds: null });
     }
   }
-  const report = await writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
-  return { dir: options.outDir, report, runs: state.runs.filter((r) => r.mode === "vcm").length, trained };
+  const written = await writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
+  return { ...written, runs: state.runs.filter((r) => r.mode === "vcm").length, trained };
+  }
+}
+
+/** The experiment's row (a resumed one keeps its row: same arguments, same folder), marked running. */
+async function experimentRow(o: { dataSource: DataSource; datasetId: number; args: ExperimentArgs; key: string; outDir: string; total: number }): Promise<Experiment> {
+  const repository = o.dataSource.getRepository(Experiment);
+  const existing = await repository.findOne({ where: { key: o.key, outDir: o.outDir } });
+  if (existing !== null) {
+    await repository.update(existing.id, { status: "running", error: null, finishedAt: null, runsTotal: o.total });
+    return { ...existing, status: "running" };
+  }
+  return repository.save(
+    repository.create({ datasetId: o.datasetId, key: o.key, args: { ...o.args }, outDir: o.outDir, status: "running", runsDone: 0, runsTotal: o.total, results: null, error: null, finishedAt: null }),
+  );
 }
 
 /**
  * report.md (Figure 4 and Table 2 for VCM and VCM-CD, Table 3's cohorts, Figure 2's curves), a CSV per
  * table and the figures as SVG and PNG.
  */
-async function writeReport(o: { dir: string; state: ExperimentFile; datasetName: string; users: number; items: number }): Promise<string> {
+async function writeReport(o: { dir: string; state: ExperimentFile; datasetName: string; users: number; items: number }): Promise<{ report: string; results: Record<string, unknown> }> {
+  const results: Record<string, unknown> = {};
   const { args } = o.state;
   const models = args.models as ReadonlyArray<string>;
   const lines: string[] = [
@@ -211,6 +245,7 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
     const present = models.filter((m) => runs.some((r) => r.model === m));
     if (present.length === 0) continue;
     const table = resultTable({ runs, models: present, metrics: METRIC_NAMES });
+    results[mode] = Object.fromEntries(present.map((model) => [model, Object.fromEntries(METRIC_NAMES.map((m) => [m, jsonCell(table.get(m)!.get(model)!)]))]));
     lines.push(`## ${mode === "vcm" ? "VCM (from clicks)" : "VCM-CD (from text alone)"}: NDCG@R and Recall@R (the paper's Figure 4 and Table 2)`, "");
     lines.push(`| model | ${METRIC_NAMES.join(" | ")} |`, `|---|${METRIC_NAMES.map(() => "---").join("|")}|`);
     const csv = [["model", ...METRIC_NAMES.flatMap((m) => [m, `${m} se`, `${m} p`])].join(",")];
@@ -255,7 +290,13 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
   }
   const report = path.join(o.dir, "report.md");
   fs.writeFileSync(report, `${lines.join("\n")}\n`);
-  return report;
+  return { report, results };
+}
+
+/** A result cell for JSON (no NaN there: null). */
+function jsonCell(c: ResultCell): Record<string, number | boolean | null> {
+  const n = (v: number) => (Number.isNaN(v) ? null : v);
+  return { mean: n(c.mean), standardError: n(c.standardError), pValue: n(c.pValue), significant: c.significant };
 }
 
 /**

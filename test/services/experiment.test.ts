@@ -13,6 +13,8 @@ import { UserError } from "../../src/errors.ts";
 import { formatCell, meanAndStandardError, resultTable, type RunResult } from "../../src/services/experiment-report.ts";
 import { resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
+import { loadAppConfig } from "../../src/config.ts";
+import { createServer, createServerDeps } from "../../src/server.ts";
 
 function run(model: string, seed: number, ndcg: number[]): RunResult {
   const finite = ndcg.filter((v) => Number.isFinite(v));
@@ -93,8 +95,23 @@ describe("runExperiment", () => {
     state.runs = state.runs.filter((r: { model: string; seed: number }) => !(r.model === "vcm" && r.seed === 2));
     fs.writeFileSync(stateFile, JSON.stringify(state));
     const resumed = await runExperiment({ dataSource, modelsDir, args, outDir });
-    expect(resumed).toMatchObject({ runs: 6, trained: 1 });
+    expect(resumed).toMatchObject({ runs: 6, trained: 1, experimentId: first.experimentId });
     expect(withoutDate(fs.readFileSync(resumed.report, "utf8"))).toBe(withoutDate(full));
+
+    // The experiment over GraphQL: one row for both calls, its tables as in the CSV.
+    const server = await createServer(createServerDeps({ dataSource, config: loadAppConfig({ dbPath: path.join(dir, "vcm.sqlite"), modelsDir }, {}) }));
+    try {
+      const answer = await server.execute({ query: `{ experiments(dataset: "tiny") { id status runsDone runsTotal args results dataset { name } } }` });
+      expect(answer.errors).toBeUndefined();
+      const [experiment] = (answer.data as any).experiments;
+      expect(experiment).toMatchObject({ id: String(first.experimentId), status: "FINISHED", runsDone: 6, runsTotal: 6, dataset: { name: "tiny" }, args: { models: ["vcm", "vcm-se", "popularity"], seeds: 2 } });
+      const csvRow = fs.readFileSync(path.join(outDir, "metrics-vcm.csv"), "utf8").split("\n").find((l) => l.startsWith("vcm,"))!;
+      expect(experiment.results.vcm.vcm["ndcg@10"].mean).toBeCloseTo(Number(csvRow.split(",")[1]), 12);
+      const missing = await server.execute({ query: `{ experiment(id: "999") { id } }` });
+      expect(missing.errors?.[0].extensions?.code).toBe("NOT_FOUND");
+    } finally {
+      await server.stop();
+    }
 
     const other = resolveExperimentArgs({ dataset: "tiny", models: ["vcm"], seeds: 3, epochs: 2, config });
     const refused = await runExperiment({ dataSource, modelsDir, args: other, outDir }).catch((e: unknown) => e);

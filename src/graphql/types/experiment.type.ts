@@ -1,0 +1,48 @@
+import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
+import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+
+/** Where an experiment stands, as GraphQL names it (values are the stored statuses). */
+export enum ExperimentStatusEnum {
+  RUNNING = "running",
+  FINISHED = "finished",
+  FAILED = "failed",
+}
+registerEnumType(ExperimentStatusEnum, { name: "ExperimentStatus", description: "RUNNING (or killed while running: start it again with the same arguments to resume), FINISHED, FAILED." });
+
+/** A `vcm experiment`; resolvers return the Experiment entity (src/db/entities/experiment.entity.ts). */
+@ObjectType("Experiment", {
+  description:
+    "A comparison run by `vcm experiment`: every listed model trained with every seed on one dataset (each run is a trained model), evaluated on the test split. Its report (report.md, CSVs, figures) is in the folder it was given.",
+})
+export class ExperimentType {
+  @Field(() => ID)
+  id: number;
+
+  @Field(() => GraphQLJSONObject, { description: "The arguments: dataset, models, seeds, epochs, shared hyper-parameters, grid." })
+  args: Record<string, unknown>;
+
+  @Field(() => ExperimentStatusEnum)
+  status: string;
+
+  @Field(() => Int, { description: "Runs finished (model × seed, plus grid cells)." })
+  runsDone: number;
+
+  @Field(() => Int)
+  runsTotal: number;
+
+  @Field(() => GraphQLJSONObject, {
+    nullable: true,
+    description:
+      'The report\'s tables once finished: for "vcm" and "vcm-cd", model → metric (ndcg@10 … recall@100) → { mean, standardError, pValue, significant }, where significant means a paired t-test over users against the best other model gives p < 0.01.',
+  })
+  results: Record<string, unknown> | null;
+
+  @Field(() => String, { nullable: true, description: "Why it failed, as a sentence." })
+  error: string | null;
+
+  @Field(() => GraphQLDateTimeISO)
+  createdAt: Date;
+
+  @Field(() => GraphQLDateTimeISO, { nullable: true })
+  finishedAt: Date | null;
+}
