@@ -6,6 +6,7 @@
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
+import { processIsAlive } from "../processes.ts";
 import { TrainingJob } from "./entities/training-job.entity.ts";
 import { failModel } from "./model-rows.ts";
 
@@ -24,14 +25,7 @@ export function ownerIsGone(job: Pick<TrainingJob, "owner" | "leaseExpiresAt">, 
   const [host, pidText] = job.owner.split(":");
   const pid = Number(pidText);
   if (host !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return job.leaseExpiresAt < now;
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  return pid !== process.pid && !processIsAlive(pid);
 }
 
 /** Marks a queued job running for `owner`; false when another server took it (or it was cancelled) first. */

@@ -11,15 +11,15 @@ interface WasmRefCounts {
   incRef(dataId: object): void;
 }
 
-/** The stock kernel, kept process-wide like the kernel registry itself, so that it can be put back. */
-const stock: { kernel: tf.KernelConfig | undefined } = { kernel: undefined };
+/** Whether the sharing kernel is registered, kept process-wide like the kernel registry itself. */
+const state: { shared: boolean } = { shared: false };
 
 /** Registers the sharing Identity for wasm (idempotent). */
 export function shareWasmIdentity(): void {
-  if (stock.kernel) return;
+  if (state.shared) return;
   const kernel = tf.getKernel("Identity", "wasm");
   if (!kernel) return;
-  stock.kernel = kernel;
+  state.shared = true;
   tf.unregisterKernel("Identity", "wasm");
   tf.registerKernel({
     kernelName: "Identity",
@@ -32,12 +32,4 @@ export function shareWasmIdentity(): void {
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     }) as unknown as tf.KernelFunc,
   });
-}
-
-/** Puts the stock (copying) Identity back. */
-export function restoreWasmIdentity(): void {
-  if (!stock.kernel) return;
-  tf.unregisterKernel("Identity", "wasm");
-  tf.registerKernel(stock.kernel);
-  stock.kernel = undefined;
 }

@@ -11,7 +11,8 @@ import type { DataSource } from "typeorm";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
 import { failModel } from "../db/model-rows.ts";
-import { readManifest } from "../engine/checkpoint.ts";
+import { pathExists, readManifest } from "../engine/checkpoint.ts";
+import { processIsAlive } from "../processes.ts";
 import { checkpointDir } from "./saved-models.ts";
 
 /** Sentence recorded on a ready model whose checkpoint folder is gone. */
@@ -38,14 +39,14 @@ export async function tidyModelsAtStart(options: { dataSource: DataSource; model
   const ready = await repository.find({ where: { status: "ready" }, select: { id: true, checkpointPath: true } });
   const failedModels: number[] = [];
   for (const row of ready) {
-    if (row.checkpointPath !== null && (await exists(row.checkpointPath))) continue;
+    if (row.checkpointPath !== null && (await pathExists(row.checkpointPath))) continue;
     if (await failModel(dataSource, { modelId: row.id, from: "ready", error: MISSING_CHECKPOINT_MESSAGE })) failedModels.push(row.id);
   }
   let removedLeftovers = 0;
   const failed = await repository.find({ where: { status: "failed" }, select: { id: true, datasetFingerprint: true } });
   for (const row of failed) {
     const dir = checkpointDir(modelsDir, row.id);
-    if (!(await exists(dir))) continue;
+    if (!(await pathExists(dir))) continue;
     // Only a checkpoint that names this model and its dataset version: the folder may hold another database's.
     const manifest = await readManifest(dir, { name: `model ${row.id}` }).catch(() => null);
     if (manifest === null || manifest.extra.modelId !== row.id) continue;
@@ -55,27 +56,9 @@ export async function tidyModelsAtStart(options: { dataSource: DataSource; model
   }
   for (const name of await fs.readdir(modelsDir).catch(() => [] as string[])) {
     const pid = PARTIAL_CHECKPOINT.exec(name)?.[1];
-    if (pid === undefined || processExists(Number(pid))) continue;
+    if (pid === undefined || processIsAlive(Number(pid))) continue;
     await fs.rm(path.join(modelsDir, name), { recursive: true, force: true });
     removedLeftovers += 1;
   }
   return { removedFolders, removedLeftovers, failedModels };
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await fs.access(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -94,12 +94,7 @@ export async function deleteModel(options: { services: PredictionServiceSet; mod
       `Model ${modelId} is still training; cancel its training job first, then delete it.`,
     );
   }
-  await writeOrRefuseWhenBusy(() => removeModel({ dataSource: services.dataSource, modelId }));
+  await writeOrRefuseWhenBusy(() => removeModelRow({ dataSource: services.dataSource, modelId }));
   services.inference.evictModel(modelId);
   services.cohorts.forget(modelId);
-}
-
-/** Deletes a model row and its checkpoint folder (no checks: callers decide whether it may go). */
-export async function removeModel(options: { dataSource: DataSource; modelId: number }): Promise<void> {
-  await removeModelRow(options);
 }
