@@ -4,11 +4,10 @@
  * highlighted reviews, two models side by side), built only on the public GraphQL API and served
  * offline: Chart.js comes from node_modules, the client from this folder (dashboard/dashboard.js).
  */
-import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { IdeResponse } from "./ide.ts";
+import { StaticFiles, type StaticResponse } from "./static-files.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -48,25 +47,15 @@ export function dashboardHtml(): string {
 `;
 }
 
-/** Serves the dashboard's files from a cache filled on first use; null for a name that is not one of them. */
+/** Serves the dashboard's page and files; null for a name that is not one of them. */
 export class DashboardAssets {
-  private readonly cache = new Map<string, Promise<Buffer>>();
+  private readonly files = new StaticFiles(FILES);
 
-  page(): IdeResponse {
+  page(): StaticResponse {
     return { type: "text/html; charset=utf-8", body: dashboardHtml() };
   }
 
-  async asset(name: string): Promise<IdeResponse | null> {
-    const entry = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
-    if (entry === undefined) return null;
-    let body = this.cache.get(name);
-    if (body === undefined) {
-      body = readFile(entry.file).catch((error: unknown) => {
-        this.cache.delete(name);
-        throw error;
-      });
-      this.cache.set(name, body);
-    }
-    return { type: entry.type, body: await body };
+  asset(name: string): Promise<StaticResponse | null> {
+    return this.files.get(name);
   }
 }

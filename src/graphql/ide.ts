@@ -2,9 +2,9 @@
  * An offline GraphQL IDE: GraphiQL 3 and React 18 served from node_modules (their UMD builds), so the
  * page works on a machine without internet, unlike Apollo's CDN-loaded landing page.
  */
-import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { StaticFiles, type StaticResponse } from "./static-files.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -79,35 +79,18 @@ export function ideHtml(): string {
 `;
 }
 
-/** A static response of the IDE. */
-export interface IdeResponse {
-  readonly type: string;
-  readonly body: string | Buffer;
-}
-
-/** Serves the IDE's files from a cache filled on first use; null for a name that is not an IDE file. */
+/** Serves the IDE's files (start.js is made for the endpoint); null for a name that is not an IDE file. */
 export class IdeAssets {
-  private readonly cache = new Map<string, Promise<Buffer>>();
+  private readonly files = new StaticFiles(ASSETS);
 
   constructor(private readonly endpoint: string) {}
 
-  page(): IdeResponse {
+  page(): StaticResponse {
     return { type: "text/html; charset=utf-8", body: ideHtml() };
   }
 
-  async asset(name: string): Promise<IdeResponse | null> {
+  async asset(name: string): Promise<StaticResponse | null> {
     if (name === "start.js") return { type: "text/javascript; charset=utf-8", body: startScript(this.endpoint) };
-    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-    if (asset === undefined) return null;
-    let body = this.cache.get(name);
-    if (body === undefined) {
-      // A failed read is not cached, so the next request tries the file again.
-      body = readFile(asset.file).catch((error: unknown) => {
-        this.cache.delete(name);
-        throw error;
-      });
-      this.cache.set(name, body);
-    }
-    return { type: asset.type, body: await body };
+    return this.files.get(name);
   }
 }

@@ -200,14 +200,7 @@ export function explainPair(options: {
     if (depth >= userWords.length) break;
     depth = Math.min(userWords.length, depth * 4);
   }
-  const words: ExplanationWord[] = [];
-  let coveredShare = 0;
-  for (const { word, tie, lift } of best.sorted()) {
-    const weight = total > 0 ? tie / total : 0;
-    coveredShare += weight;
-    words.push({ wordIndex: word, weight, userProbability: userWords[word], lift });
-  }
-  return { words, coveredShare, affinity: total, itemTokens, rule: "lift" };
+  return { ...weighted(best, total, userWords), affinity: total, itemTokens, rule: "lift" };
 }
 
 /** The "evidence" rule (ExplanationRule) for an item with review text: one pass over the item's words. */
@@ -228,6 +221,11 @@ function explainByEvidence(options: Parameters<typeof explainPair>[0]): Explanat
     total += score;
     best.offer(w, score, lift);
   }
+  return { ...weighted(best, total, userWords), affinity, itemTokens: stats.itemTotals[item], rule: "evidence" };
+}
+
+/** The chosen words with their weights (score over the rule's total) and the share they cover together. */
+function weighted(best: TopList, total: number, userWords: ArrayLike<number>): Pick<Explanation, "words" | "coveredShare"> {
   const words: ExplanationWord[] = [];
   let coveredShare = 0;
   for (const { word, tie, lift } of best.sorted()) {
@@ -235,7 +233,7 @@ function explainByEvidence(options: Parameters<typeof explainPair>[0]): Explanat
     coveredShare += weight;
     words.push({ wordIndex: word, weight, userProbability: userWords[word], lift });
   }
-  return { words, coveredShare, affinity, itemTokens: stats.itemTotals[item], rule: "evidence" };
+  return { words, coveredShare };
 }
 
 /** The k largest offers, kept sorted by insertion (k is a handful of words). */

@@ -42,12 +42,17 @@ class LineFile {
     this.#stream = fs.createWriteStream(file, { encoding: "utf8" });
   }
 
-  async header(text: string): Promise<void> {
-    if (!this.#stream.write(`${text}\n`)) await once(this.#stream, "drain");
+  /** A header line (not counted as a row). */
+  header(text: string): Promise<void> {
+    return this.#write(text);
   }
 
-  async line(text: string): Promise<void> {
+  line(text: string): Promise<void> {
     this.rows += 1;
+    return this.#write(text);
+  }
+
+  async #write(text: string): Promise<void> {
     if (!this.#stream.write(`${text}\n`)) await once(this.#stream, "drain");
   }
 
