@@ -7,8 +7,6 @@ import type { DataSource } from "typeorm";
 import { DATABASE_BUSY_MESSAGE, ErrorCode, isBusyError, UserError } from "../errors.ts";
 import { sqliteOf } from "./data-source.ts";
 
-/** SQLite's "database is locked", re-exported where the retries are (errors.ts holds the test). */
-export { isBusyError };
 
 /**
  * Runs `write`, and again after a pause while it fails with SQLITE_BUSY, for at most `maxMs` in all;

@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
-import { isBusyError, retryWhileBusy, writeOrRefuseWhenBusy } from "../db/busy.ts";
+import { retryWhileBusy, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { failModel, removeModelRow } from "../db/model-rows.ts";
 import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
 import { Dataset } from "../db/entities/dataset.entity.ts";
@@ -16,7 +16,7 @@ import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job
 import { assertWritableFolder } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";
-import { ErrorCode, UserError } from "../errors.ts";
+import { ErrorCode, isBusyError, UserError } from "../errors.ts";
 
 /** What the parent sends the worker when it starts (as one JSON argument). */
 export interface TrainingJobSpec {

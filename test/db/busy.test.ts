@@ -7,7 +7,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isBusyError, retryWhileBusy } from "../../src/db/busy.ts";
+import { retryWhileBusy } from "../../src/db/busy.ts";
+import { isBusyError } from "../../src/errors.ts";
 
 let dir: string;
 let writer: Database.Database;
