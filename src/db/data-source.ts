@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
-import { DataSource } from "typeorm";
+import pg from "pg";
+import { DataSource, type ColumnType } from "typeorm";
+import type { PostgresDriver } from "typeorm/driver/postgres/PostgresDriver.js";
 import type { AbstractSqliteDriver } from "typeorm/driver/sqlite-abstract/AbstractSqliteDriver.js";
 import { InitialSchema1764200000000 } from "../../migrations/1764200000000-InitialSchema.ts";
 import { TrainedModels1764300000000 } from "../../migrations/1764300000000-TrainedModels.ts";
@@ -11,6 +13,8 @@ import { JobLeases1764600000000 } from "../../migrations/1764600000000-JobLeases
 import { FileRemovals1764700000000 } from "../../migrations/1764700000000-FileRemovals.ts";
 import { ItemMetadata1764800000000 } from "../../migrations/1764800000000-ItemMetadata.ts";
 import { Experiments1764900000000 } from "../../migrations/1764900000000-Experiments.ts";
+import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
+import { ErrorCode, UserError } from "../errors.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { Experiment } from "./entities/experiment.entity.ts";
@@ -26,11 +30,78 @@ import { Word } from "./entities/word.entity.ts";
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
 export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment];
 
-/** Every migration, in order; a schema change adds its migration class at the end. */
+/**
+ * Every SQLite migration, in order; a schema change adds its migration class at the end, and the same
+ * change to POSTGRES_MIGRATIONS (test/db/migrations.test.ts proves that both end in the entities' schema).
+ */
 export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000];
 
-/** A TypeORM data source over the SQLite file (not yet initialised; openDatabase does that). */
-export function createDataSource(dbPath: string): DataSource {
+/**
+ * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
+ * migrations above, so its first migration creates that whole schema at once.
+ */
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000];
+
+/** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
+export type Dialect = "sqlite" | "postgres";
+
+export function dialectOf(target: string): Dialect {
+  return /^postgres(ql)?:\/\//i.test(target.trim()) ? "postgres" : "sqlite";
+}
+
+/** The dialect of an open data source. */
+export function dialectOfSource(dataSource: DataSource): Dialect {
+  return dataSource.options.type === "postgres" ? "postgres" : "sqlite";
+}
+
+/** The migrations a data source runs (MIGRATIONS or POSTGRES_MIGRATIONS). */
+export function migrationsOf(dialect: Dialect): ReadonlyArray<Function> {
+  return dialect === "postgres" ? POSTGRES_MIGRATIONS : MIGRATIONS;
+}
+
+/** A TypeORM data source over the SQLite file or the PostgreSQL URL (not yet initialised; openDatabase does that). */
+export function createDataSource(target: string): DataSource {
+  return dialectOf(target) === "postgres" ? createPostgresDataSource(target) : createSqliteDataSource(target);
+}
+
+/**
+ * The entities name SQLite's column types (datetime, blob, real). On PostgreSQL the same names stand
+ * for timestamptz, bytea and double precision (a REAL in SQLite is 8 bytes, so values stay the same on
+ * both): this data source's driver is taught those three names, and nothing else changes.
+ */
+const POSTGRES_TYPE_OF: Readonly<Record<string, string>> = { datetime: "timestamp with time zone", blob: "bytea", real: "double precision" };
+
+/** Integer columns that hold milliseconds since the epoch (SQLite's INTEGER is 8 bytes; PostgreSQL's is 4). */
+const POSTGRES_BIGINT_COLUMNS: ReadonlySet<string> = new Set(["training_jobs.lease_expires_at", "reviews.time"]);
+
+// COUNT(*), SUM(…) and bigint columns come back as numbers, as they do from SQLite (every such value here is far below 2^53).
+pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (text) => Number(text));
+
+function postgresTypeOf(column: { type?: unknown; databaseName?: string; entityMetadata?: { tableName?: string } }): string | undefined {
+  if (column.entityMetadata?.tableName && POSTGRES_BIGINT_COLUMNS.has(`${column.entityMetadata.tableName}.${column.databaseName}`)) return "bigint";
+  return typeof column.type === "string" ? POSTGRES_TYPE_OF[column.type] : undefined;
+}
+
+function createPostgresDataSource(url: string): DataSource {
+  const dataSource = new DataSource({
+    type: "postgres",
+    url,
+    entities: [...ENTITIES],
+    migrations: [...POSTGRES_MIGRATIONS],
+    synchronize: false,
+    migrationsRun: false,
+    // Small pools: several API instances and CLI commands share one server's connection limit.
+    extra: { max: 10, connectionTimeoutMillis: 10_000 },
+  });
+  const driver = dataSource.driver as PostgresDriver;
+  driver.supportedDataTypes.push(...(Object.keys(POSTGRES_TYPE_OF) as ColumnType[]));
+  const normalizeType = driver.normalizeType.bind(driver);
+  driver.normalizeType = (column) => postgresTypeOf(column as Parameters<typeof postgresTypeOf>[0]) ?? normalizeType(column);
+  return dataSource;
+}
+
+function createSqliteDataSource(dbPath: string): DataSource {
   return new DataSource({
     type: "better-sqlite3",
     database: dbPath,
@@ -47,11 +118,20 @@ export function createDataSource(dbPath: string): DataSource {
   });
 }
 
-/** Creates the folder, opens the database and applies pending migrations: every command starts here. */
-export async function openDatabase(dbPath: string): Promise<DataSource> {
-  if (dbPath !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(dbPath)), { recursive: true });
-  const dataSource = createDataSource(dbPath);
-  await dataSource.initialize();
+/**
+ * Opens the database and applies pending migrations: every command starts here. For a SQLite file the
+ * folder is created first; a PostgreSQL server that cannot be reached is a sentence naming it.
+ */
+export async function openDatabase(target: string): Promise<DataSource> {
+  const dialect = dialectOf(target);
+  if (dialect === "sqlite" && target !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(target)), { recursive: true });
+  const dataSource = createDataSource(target);
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    if (dialect === "postgres") throw unreachablePostgres(target, error);
+    throw error;
+  }
   try {
     await dataSource.runMigrations({ transaction: "each" });
   } catch (error) {
@@ -61,7 +141,27 @@ export async function openDatabase(dbPath: string): Promise<DataSource> {
   return dataSource;
 }
 
-/** The raw better-sqlite3 connection behind a data source, for bulk reads and writes. */
+/** The URL without its password, for messages. */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "the PostgreSQL URL";
+  }
+}
+
+function unreachablePostgres(url: string, error: unknown): UserError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new UserError(
+    ErrorCode.BAD_USER_INPUT,
+    `could not connect to the PostgreSQL database ${redactedUrl(url)} (${reason}); check that the server runs, that the URL's user, password and database are right, and that this machine may connect to it`,
+  );
+}
+
+/** The raw better-sqlite3 connection behind a SQLite data source, for bulk reads and writes. */
 export function sqliteOf(dataSource: DataSource): BetterSqlite3.Database {
+  if (dialectOfSource(dataSource) !== "sqlite") throw new Error("Invariant failed: sqliteOf called on a PostgreSQL data source");
   return (dataSource.driver as AbstractSqliteDriver).databaseConnection as BetterSqlite3.Database;
 }

@@ -2,7 +2,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createDataSource, MIGRATIONS, openDatabase, sqliteOf } from "../../src/db/data-source.ts";
+import { createDataSource, dialectOf, dialectOfSource, MIGRATIONS, openDatabase, POSTGRES_MIGRATIONS, sqliteOf } from "../../src/db/data-source.ts";
+import { UserError } from "../../src/errors.ts";
+import { databaseKinds, POSTGRES_URL } from "./databases.ts";
+
+const postgres = databaseKinds()[1];
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-migrations-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -44,5 +48,61 @@ describe("migrations", () => {
 
   it("leave a data source uninitialised until openDatabase", () => {
     expect(createDataSource(path.join(dir, "lazy.sqlite")).isInitialized).toBe(false);
+  });
+});
+
+describe.skipIf(!POSTGRES_URL)("migrations on PostgreSQL", () => {
+  it("build the whole schema from an empty database: TypeORM has nothing to change, and every migration reverts", async () => {
+    const db = await postgres.create();
+    try {
+      const dataSource = await openDatabase(db.target);
+      try {
+        expect(dialectOfSource(dataSource)).toBe("postgres");
+        const tables = (await dataSource.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).map((r: { tablename: string }) => r.tablename);
+        expect(tables).toEqual(["clicks", "datasets", "experiments", "items", "migrations", "pending_file_removals", "reviews", "trained_models", "training_jobs", "user_word_counts", "users", "words"]);
+        const pending = await dataSource.driver.createSchemaBuilder().log();
+        expect(pending.upQueries.map((q) => String(q.query))).toEqual([]);
+        // Millisecond columns hold today's times; word-count blobs are bytea.
+        const types = await dataSource.query(
+          "SELECT table_name || '.' || column_name AS c, data_type AS t FROM information_schema.columns WHERE (table_name, column_name) IN (('training_jobs', 'lease_expires_at'), ('user_word_counts', 'indices'), ('datasets', 'created_at'), ('datasets', 'sparsity')) ORDER BY 1",
+        );
+        expect(types).toEqual([
+          { c: "datasets.created_at", t: "timestamp with time zone" },
+          { c: "datasets.sparsity", t: "double precision" },
+          { c: "training_jobs.lease_expires_at", t: "bigint" },
+          { c: "user_word_counts.indices", t: "bytea" },
+        ]);
+        expect(await dataSource.showMigrations()).toBe(false);
+        for (let k = 0; k < POSTGRES_MIGRATIONS.length; k++) await dataSource.undoLastMigration();
+        const left = await dataSource.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'");
+        expect(left).toEqual([]);
+      } finally {
+        await dataSource.destroy();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("refuse a server that cannot be reached with a sentence that names it without its password", async () => {
+    const error = await openDatabase("postgres://vcm:secret@127.0.0.1:1/vcm").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(UserError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^could not connect to the PostgreSQL database postgres:\/\/vcm:\*\*\*@127\.0\.0\.1:1\/vcm \(.+\); check that the server runs/);
+    expect(message).not.toContain("secret");
+  });
+});
+
+describe("which database a --db value names", () => {
+  it("takes postgres:// and postgresql:// URLs as PostgreSQL and anything else as a SQLite file", () => {
+    expect(dialectOf("postgres://u:p@h:5432/db")).toBe("postgres");
+    expect(dialectOf("postgresql://h/db")).toBe("postgres");
+    expect(dialectOf("PostgreSQL://h/db")).toBe("postgres");
+    expect(dialectOf("data/vcm.sqlite")).toBe("sqlite");
+    expect(dialectOf("./postgres://not-a-url")).toBe("sqlite");
+    expect(dialectOf(":memory:")).toBe("sqlite");
   });
 });
