@@ -2,7 +2,9 @@
  * `npm run bench:ingest`: writes an Amazon-format JSON-lines file of 1,000,000 reviews with realistic
  * text lengths, ingests it in a child process (so peak RSS is the ingest's alone) and prints
  * reviews/s and peak RSS; then times loadDatasetMatrices on a Yelp-shaped synthetic dataset.
- * Usage: npm run bench:ingest [-- --reviews N]
+ * Usage: npm run bench:ingest [-- --reviews N] [-- --db postgres://user@host:5432/db]
+ * With --db the ingest and the load run on that PostgreSQL database (datasets "bench" and "yelp" are
+ * replaced there, then removed); without it, on a SQLite file in a temporary folder.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -12,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import seedrandom from "seedrandom";
 import { syntheticSource, YELP_SHAPE } from "../src/data/generate.ts";
 import { amazonSource } from "../src/data/parsers/amazon.ts";
-import { openDatabase } from "../src/db/data-source.ts";
+import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 
@@ -21,14 +23,22 @@ const self = fileURLToPath(import.meta.url);
 async function main(argv: ReadonlyArray<string>): Promise<void> {
   if (argv[0] === "--child-ingest") return childIngest(argv[1], argv[2]);
   if (argv[0] === "--child-load") return childLoad(argv[1]);
+  if (argv[0] === "--write-only") {
+    writeAmazonFile(argv[1], Number(argv[2]));
+    return;
+  }
   const at = argv.indexOf("--reviews");
   const reviews = at >= 0 ? Number(argv[at + 1]) : 1_000_000;
+  const dbAt = argv.indexOf("--db");
+  const url = dbAt >= 0 ? argv[dbAt + 1] : undefined;
+  if (url !== undefined && dialectOf(url) !== "postgres") throw new Error(`--db takes a postgres:// URL; got ${url}`);
+  console.log(`database: ${url === undefined ? "SQLite (a file in a temporary folder)" : `PostgreSQL ${redactedUrl(url)}`}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; ${new Date().toISOString()}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-bench-ingest-"));
   try {
     const file = path.join(dir, "reviews.json");
     const written = writeAmazonFile(file, reviews);
     console.log(`wrote ${reviews} reviews, ${(written.bytes / 1e6).toFixed(0)} MB, mean text ${written.meanChars.toFixed(0)} chars (median ${written.medianChars}) in ${written.seconds.toFixed(1)} s`);
-    const ingest = runChild(["--child-ingest", file, path.join(dir, "ingest.sqlite")]);
+    const ingest = runChild(["--child-ingest", file, url ?? path.join(dir, "ingest.sqlite")]);
     console.log(
       `ingest: ${reviews} reviews in ${ingest.seconds.toFixed(1)} s = ${Math.round(reviews / ingest.seconds)} reviews/s, peak RSS ${ingest.peakRssMb.toFixed(0)} MB`,
     );
@@ -37,7 +47,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     );
     console.log(`  after preprocessing: ${ingest.users} users, ${ingest.items} items, ${ingest.clicks} clicks, ${ingest.reviewsKept} reviews, vocabulary ${ingest.vocabulary}`);
     fs.rmSync(file);
-    const load = runChild(["--child-load", path.join(dir, "yelp.sqlite")]);
+    const load = runChild(["--child-load", url ?? path.join(dir, "yelp.sqlite")]);
     console.log(
       `Yelp-shaped synthetic dataset (${load.users} users × ${load.items} items × ${load.vocabulary} words, ${load.wordPairs} user-word pairs): ` +
         `generated and stored in ${load.generateSeconds.toFixed(1)} s; loadDatasetMatrices ${(load.loadSeconds * 1000).toFixed(0)} ms (median of 3)`,
@@ -59,9 +69,10 @@ async function childIngest(file: string, dbPath: string): Promise<void> {
   const dataSource = await openDatabase(dbPath);
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const summary = await ingestDataset(dataSource, { name: "bench", source: amazonSource({ reviews: file }) });
+  const summary = await ingestDataset(dataSource, { name: "bench", replace: true, source: amazonSource({ reviews: file }) });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  await dataSource.query(`DELETE FROM datasets WHERE name = 'bench'`);
   await dataSource.destroy();
   console.log(
     JSON.stringify({
@@ -80,7 +91,7 @@ async function childIngest(file: string, dbPath: string): Promise<void> {
 async function childLoad(dbPath: string): Promise<void> {
   const dataSource = await openDatabase(dbPath);
   const generated = performance.now();
-  await ingestDataset(dataSource, { name: "yelp", source: syntheticSource(YELP_SHAPE), preprocess: { vocabSize: YELP_SHAPE.vocab } });
+  await ingestDataset(dataSource, { name: "yelp", replace: true, source: syntheticSource(YELP_SHAPE), preprocess: { vocabSize: YELP_SHAPE.vocab } });
   const generateSeconds = (performance.now() - generated) / 1000;
   const times: number[] = [];
   let shape = { users: 0, items: 0, vocabulary: 0, wordPairs: 0 };
@@ -90,6 +101,7 @@ async function childLoad(dbPath: string): Promise<void> {
     times.push((performance.now() - started) / 1000);
     shape = { users: m.train.rows, items: m.train.cols, vocabulary: m.words.cols, wordPairs: m.words.indices.length };
   }
+  await dataSource.query(`DELETE FROM datasets WHERE name = 'yelp'`);
   await dataSource.destroy();
   times.sort((a, b) => a - b);
   console.log(JSON.stringify({ ...shape, generateSeconds, loadSeconds: times[1] }));

@@ -5,7 +5,10 @@ export type BackendChoice = "webgpu" | "wasm" | "cpu" | "tensorflow";
 
 /** Application settings: the only place that reads process.env. */
 export interface AppConfig {
-  /** SQLite database file (VCM_DB; `--db` on the CLI overrides it). */
+  /**
+   * The database (VCM_DB; `--db` on the CLI overrides it): a SQLite file, resolved to an absolute path,
+   * or a postgres:// (postgresql://) URL of a PostgreSQL 15+ database, kept as given.
+   */
   readonly dbPath: string;
   /** Folder of saved model checkpoints (VCM_MODELS_DIR). */
   readonly modelsDir: string;
@@ -62,7 +65,7 @@ export function loadAppConfig(
   }
   return Object.freeze({
     jobLeaseSeconds,
-    dbPath: path.resolve(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
+    dbPath: databaseTarget(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
     modelsDir: path.resolve(overrides.modelsDir ?? env.VCM_MODELS_DIR ?? DEFAULT_APP_CONFIG.modelsDir),
     port,
     backend: overrides.backend ?? (backendEnv as BackendChoice | undefined),
@@ -70,4 +73,9 @@ export function loadAppConfig(
     nativeMatMul: overrides.nativeMatMul ?? !["off", "0", "false", "no"].includes((env.VCM_NATIVE_MATMUL ?? "").trim().toLowerCase()),
     webgpuFlags: Object.freeze([...(overrides.webgpuFlags ?? (env.VCM_WEBGPU_FLAGS ?? "").split(",").map((f) => f.trim()).filter((f) => f !== ""))]),
   });
+}
+
+/** A SQLite path made absolute (the CLI may change folder), a PostgreSQL URL as given (db/data-source.ts dialectOf). */
+function databaseTarget(value: string): string {
+  return /^postgres(ql)?:\/\//i.test(value.trim()) ? value.trim() : path.resolve(value);
 }

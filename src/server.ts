@@ -11,7 +11,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
-import { openDatabase } from "./db/data-source.ts";
+import { dialectOfSource, openDatabase } from "./db/data-source.ts";
 import { ErrorCode, UserError } from "./errors.ts";
 import { adminMutationsPlugin } from "./graphql/auth.ts";
 import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
@@ -25,7 +25,7 @@ import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscript
 import { TrainedModel } from "./db/entities/trained-model.entity.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
 import { setBusyTimeout } from "./db/busy.ts";
-import { commitCount } from "./db/catalog-freshness.ts";
+import { watchCommits } from "./db/commit-watch.ts";
 import { executeConsistently, operationKindPlugin } from "./graphql/consistent-reads.ts";
 import { HeavyQueryGate } from "./graphql/heavy-gate.ts";
 import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
@@ -77,7 +77,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   const schema = await buildVcmSchema({ pubSub: deps.prediction?.events });
   const gate = new HeavyQueryGate();
   // Other processes' commits, so that a query that straddled one runs again (consistent-reads.ts).
-  const commits = commitCount(deps.dataSource);
+  const watch = deps.prediction?.commits ?? watchCommits(deps.dataSource);
+  const commits = (): number => watch.version();
   /** HTTP requests being answered: stop() lets them finish (for a while) before the data source goes. */
   const inFlight = new Set<Promise<void>>();
   const apollo = new ApolloServer<GraphQLContext>({
@@ -92,6 +93,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), adminMutationsPlugin(), queryLimitsPlugin({ gate }), operationKindPlugin()],
   });
   await apollo.start();
+  // From here on every other server's commit is heard (at once on SQLite; once LISTEN runs on PostgreSQL).
+  await watch.ready();
   if (deps.prediction) {
     // After a kill: folders of deleted models go, ready models without files are failed (housekeeping.ts).
     const tidied = await tidyModelsAtStart({ dataSource: deps.prediction.dataSource, modelsDir: deps.config.modelsDir });
@@ -171,6 +174,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
       await apollo.stop();
       await deps.prediction?.jobs.close();
       deps.prediction?.inference.dispose();
+      await watch.close();
     },
   };
   return server;
@@ -345,7 +349,7 @@ export async function startServer(options: {
   try {
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
     // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
-    setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
+    if (dialectOfSource(dataSource) === "sqlite") setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
     server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }));
     const { url, port } = await server.listen({ port: config.port, host: options.host });
     const readyModel = await dataSource

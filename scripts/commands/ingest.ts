@@ -87,10 +87,10 @@ export const ingestCommand: CommandModule = {
                   },
                   onProgress: progress.onProgress,
                 });
-                return { ...summary, metadata: staged === undefined ? null : staged.apply(summary.datasetId) };
+                return { ...summary, metadata: staged === undefined ? null : await staged.apply(summary.datasetId) };
               } finally {
                 progress.stop();
-                staged?.drop();
+                await staged?.drop();
               }
             });
           },

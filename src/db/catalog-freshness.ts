@@ -1,29 +1,19 @@
 /**
- * Whether other processes changed the catalog, for the API's caches: SQLite's `PRAGMA data_version`
- * changes on this connection exactly when another connection has committed, and costs no table read,
- * so it can be asked before cached answers (once per turn of the event loop). Only when it changed are
- * the cached ids looked up.
+ * Whether other processes changed the catalog, for the API's caches: the commit watch (commit-watch.ts)
+ * costs no table read, so it can be asked before cached answers (once per turn of the event loop).
+ * Only when it changed are the cached ids looked up.
  */
 import { In, type DataSource } from "typeorm";
-import { sqliteOf } from "./data-source.ts";
+import type { CommitWatch } from "./commit-watch.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { TrainedModel } from "./entities/trained-model.entity.ts";
 
-/**
- * A number that changes whenever another connection (another process) has committed to the database
- * since the last call on this connection; this connection's own commits leave it alone.
- */
-export function commitCount(dataSource: DataSource): () => number {
-  const db = sqliteOf(dataSource);
-  return () => db.pragma("data_version", { simple: true }) as number;
-}
-
 /** `changed()` and `current()` over one data source (the shape services/inference.ts asks for). */
-export function catalogFreshness(dataSource: DataSource): {
+export function catalogFreshness(dataSource: DataSource, watch: CommitWatch): {
   changed(): boolean;
   current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlySet<number> }>;
 } {
-  const version = commitCount(dataSource);
+  const version = (): number => watch.version();
   let seen = version();
   // Asked once per turn of the event loop: the resolvers of one query batch share the answer.
   let askedThisTurn = false;

@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
@@ -14,6 +16,7 @@ import { FileRemovals1764700000000 } from "../../migrations/1764700000000-FileRe
 import { ItemMetadata1764800000000 } from "../../migrations/1764800000000-ItemMetadata.ts";
 import { Experiments1764900000000 } from "../../migrations/1764900000000-Experiments.ts";
 import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
+import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
@@ -40,7 +43,7 @@ export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, 
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";
@@ -91,14 +94,25 @@ function createPostgresDataSource(url: string): DataSource {
     migrations: [...POSTGRES_MIGRATIONS],
     synchronize: false,
     migrationsRun: false,
-    // Small pools: several API instances and CLI commands share one server's connection limit.
-    extra: { max: 10, connectionTimeoutMillis: 10_000 },
+    // Small pools: several API instances and CLI commands share one server's connection limit. The
+    // application name tells this process's commits from others' (commit-watch.ts).
+    extra: { max: 10, connectionTimeoutMillis: 10_000, application_name: connectionName() },
   });
   const driver = dataSource.driver as PostgresDriver;
   driver.supportedDataTypes.push(...(Object.keys(POSTGRES_TYPE_OF) as ColumnType[]));
   const normalizeType = driver.normalizeType.bind(driver);
   driver.normalizeType = (column) => postgresTypeOf(column as Parameters<typeof postgresTypeOf>[0]) ?? normalizeType(column);
   return dataSource;
+}
+
+/** This process's PostgreSQL application_name: host, pid and a random part, unique among the servers. */
+function connectionName(): string {
+  return `vcm:${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`.slice(0, 63);
+}
+
+/** The application_name of a PostgreSQL data source's connections. */
+export function connectionNameOf(dataSource: DataSource): string {
+  return String((dataSource.options as { extra?: { application_name?: string } }).extra?.application_name ?? "");
 }
 
 function createSqliteDataSource(dbPath: string): DataSource {

@@ -3,7 +3,7 @@
  * matrix column for rankings (one statement per dataset however many columns), and metadata upserts.
  */
 import type { DataSource } from "typeorm";
-import { sqliteOf } from "./data-source.ts";
+import { sqlOf } from "./sql.ts";
 import { Item } from "./entities/item.entity.ts";
 
 interface ItemRow {
@@ -19,14 +19,16 @@ interface ItemRow {
 }
 
 /** The items of one dataset at these matrix columns (any order; absent columns are left out). */
-export function itemsByColumns(dataSource: DataSource, datasetId: number, columns: ReadonlyArray<number>): Item[] {
-  const rows = sqliteOf(dataSource)
-    .prepare(
-      `SELECT "id", "dataset_id" AS "datasetId", "external_id" AS "externalId", "column_index" AS "columnIndex", ` +
-        `"click_count" AS "clickCount", "train_click_count" AS "trainClickCount", "title", "categories", "attributes" FROM "items" ` +
-        `WHERE "dataset_id" = ? AND "column_index" IN (SELECT "value" FROM json_each(?))`,
-    )
-    .all(datasetId, JSON.stringify([...new Set(columns)])) as ItemRow[];
+export async function itemsByColumns(dataSource: DataSource, datasetId: number, columns: ReadonlyArray<number>): Promise<Item[]> {
+  const sql = sqlOf(dataSource);
+  // The columns travel as one JSON array, so a page of any size is one statement with two parameters.
+  const inColumns = sql.dialect === "sqlite" ? `(SELECT "value" FROM json_each(?))` : `(SELECT jsonb_array_elements_text(?::jsonb)::integer)`;
+  const rows = await sql.all<ItemRow>(
+    `SELECT "id", "dataset_id" AS "datasetId", "external_id" AS "externalId", "column_index" AS "columnIndex", ` +
+      `"click_count" AS "clickCount", "train_click_count" AS "trainClickCount", "title", "categories", "attributes" FROM "items" ` +
+      `WHERE "dataset_id" = ? AND "column_index" IN ${inColumns}`,
+    [datasetId, JSON.stringify([...new Set(columns)])],
+  );
   return rows.map((row) =>
     Object.assign(new Item(), {
       ...row,

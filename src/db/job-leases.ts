@@ -83,7 +83,7 @@ export async function failAbandonedJobs(dataSource: DataSource, o: { error: stri
         .createQueryBuilder()
         .update(TrainingJob)
         .set({ status: "failed", error: o.error, finishedAt: new Date(), etaSeconds: null, leaseExpiresAt: null })
-        .where("id = :id AND status = 'running' AND owner IS :owner AND lease_expires_at IS :lease", { id: job.id, owner: job.owner, lease: job.leaseExpiresAt })
+        .where("id = :id AND status = 'running' AND owner IS NOT DISTINCT FROM :owner AND lease_expires_at IS NOT DISTINCT FROM :lease", { id: job.id, owner: job.owner, lease: job.leaseExpiresAt })
         .execute();
       if ((result.affected ?? 0) !== 1) return false;
       if (job.modelId !== null) {

@@ -1,8 +1,7 @@
-import type BetterSqlite3 from "better-sqlite3";
 import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { sqliteOf } from "./data-source.ts";
+import { sqlOf, type Sql } from "./sql.ts";
 
 /** The row of a dataset found by name or id. */
 export interface DatasetRef {
@@ -14,16 +13,15 @@ export interface DatasetRef {
 }
 
 /** Finds a dataset by id (number) or name (string); a NOT_FOUND UserError names what is ingested. */
-export function findDatasetRef(dataSource: DataSource, nameOrId: string | number): DatasetRef {
-  const db = sqliteOf(dataSource);
-  const columns = "id, name, user_count AS userCount, item_count AS itemCount, vocabulary_size AS vocabularySize";
-  const row = (
+export async function findDatasetRef(dataSource: DataSource, nameOrId: string | number): Promise<DatasetRef> {
+  const sql = sqlOf(dataSource);
+  const columns = `id, name, user_count AS "userCount", item_count AS "itemCount", vocabulary_size AS "vocabularySize"`;
+  const row =
     typeof nameOrId === "number"
-      ? db.prepare(`SELECT ${columns} FROM datasets WHERE id = ?`).get(nameOrId)
-      : db.prepare(`SELECT ${columns} FROM datasets WHERE name = ?`).get(nameOrId)
-  ) as DatasetRef | undefined;
+      ? await sql.get<DatasetRef>(`SELECT ${columns} FROM datasets WHERE id = ?`, [nameOrId])
+      : await sql.get<DatasetRef>(`SELECT ${columns} FROM datasets WHERE name = ?`, [nameOrId]);
   if (row === undefined) {
-    const names = db.prepare("SELECT name FROM datasets ORDER BY name").pluck().all() as string[];
+    const names = (await sql.rows<[string]>("SELECT name FROM datasets ORDER BY name")).map(([n]) => n);
     const known = names.length === 0 ? "none is ingested yet (run `vcm ingest` or `vcm generate`)" : `known: ${names.join(", ")}`;
     throw new UserError(ErrorCode.NOT_FOUND, `There is no dataset ${JSON.stringify(nameOrId)}; ${known}.`);
   }
@@ -35,36 +33,26 @@ export function findDatasetRef(dataSource: DataSource, nameOrId: string | number
  * words and the id maps, with raw statements and packed word-count blobs (no per-entry ORM objects).
  */
 export async function loadDatasetMatrices(dataSource: DataSource, nameOrId: string | number): Promise<DatasetMatrices> {
-  const ref = findDatasetRef(dataSource, nameOrId);
-  const db = sqliteOf(dataSource);
-  const userIds = db
-    .prepare("SELECT external_id FROM users WHERE dataset_id = ? ORDER BY row_index")
-    .pluck()
-    .all(ref.id) as string[];
-  const itemIds = db
-    .prepare("SELECT external_id FROM items WHERE dataset_id = ? ORDER BY column_index")
-    .pluck()
-    .all(ref.id) as string[];
-  const vocabulary = db
-    .prepare("SELECT word FROM words WHERE dataset_id = ? ORDER BY word_index")
-    .pluck()
-    .all(ref.id) as string[];
-  const [train, validation, test] = loadClicks({ db, datasetId: ref.id, rows: userIds.length, cols: itemIds.length });
-  const words = loadWords({ db, datasetId: ref.id, rows: userIds.length, cols: vocabulary.length });
+  const ref = await findDatasetRef(dataSource, nameOrId);
+  const sql = sqlOf(dataSource);
+  const column = async (query: string): Promise<string[]> => (await sql.rows<[string]>(query, [ref.id])).map(([v]) => v);
+  const userIds = await column("SELECT external_id FROM users WHERE dataset_id = ? ORDER BY row_index");
+  const itemIds = await column("SELECT external_id FROM items WHERE dataset_id = ? ORDER BY column_index");
+  const vocabulary = await column("SELECT word FROM words WHERE dataset_id = ? ORDER BY word_index");
+  const [train, validation, test] = await loadClicks({ sql, datasetId: ref.id, rows: userIds.length, cols: itemIds.length });
+  const words = await loadWords({ sql, datasetId: ref.id, rows: userIds.length, cols: vocabulary.length });
   return { datasetId: ref.id, name: ref.name, train, validation, test, words, userIds, itemIds, vocabulary };
 }
 
 const SPLIT_CODE: Readonly<Record<string, number>> = { train: 0, validation: 1, test: 2 };
 
-function loadClicks(options: { db: BetterSqlite3.Database; datasetId: number; rows: number; cols: number }): CsrMatrix[] {
-  const { db, datasetId, rows, cols } = options;
-  const triples = db
-    .prepare(
-      `SELECT u.row_index, i.column_index, c.split FROM clicks c
-       JOIN users u ON u.id = c.user_id JOIN items i ON i.id = c.item_id WHERE c.dataset_id = ?`,
-    )
-    .raw()
-    .all(datasetId) as Array<[number, number, string]>;
+async function loadClicks(options: { sql: Sql; datasetId: number; rows: number; cols: number }): Promise<CsrMatrix[]> {
+  const { sql, datasetId, rows, cols } = options;
+  const triples = await sql.rows<[number, number, string]>(
+    `SELECT u.row_index, i.column_index, c.split FROM clicks c
+     JOIN users u ON u.id = c.user_id JOIN items i ON i.id = c.item_id WHERE c.dataset_id = ?`,
+    [datasetId],
+  );
   const counts = [new Int32Array(rows + 1), new Int32Array(rows + 1), new Int32Array(rows + 1)];
   const splitOf = new Uint8Array(triples.length);
   triples.forEach(([row, , split], k) => {
@@ -84,15 +72,13 @@ function loadClicks(options: { db: BetterSqlite3.Database; datasetId: number; ro
   });
 }
 
-function loadWords(options: { db: BetterSqlite3.Database; datasetId: number; rows: number; cols: number }): CsrMatrix {
-  const { db, datasetId, rows, cols } = options;
-  const blobs = db
-    .prepare(
-      `SELECT u.row_index, w.indices, w.counts FROM user_word_counts w JOIN users u ON u.id = w.user_id
-       WHERE w.dataset_id = ? ORDER BY u.row_index`,
-    )
-    .raw()
-    .all(datasetId) as Array<[number, Buffer, Buffer]>;
+async function loadWords(options: { sql: Sql; datasetId: number; rows: number; cols: number }): Promise<CsrMatrix> {
+  const { sql, datasetId, rows, cols } = options;
+  const blobs = await sql.rows<[number, Buffer, Buffer]>(
+    `SELECT u.row_index, w.indices, w.counts FROM user_word_counts w JOIN users u ON u.id = w.user_id
+     WHERE w.dataset_id = ? ORDER BY u.row_index`,
+    [datasetId],
+  );
   const indptr = new Int32Array(rows + 1);
   for (const [row, indexBlob] of blobs) indptr[row + 1] = indexBlob.length / 4;
   for (let r = 0; r < rows; r++) indptr[r + 1] += indptr[r];

@@ -4,21 +4,20 @@
  */
 import type { DataSource } from "typeorm";
 import { invariant } from "../errors.ts";
-import { sqliteOf } from "./data-source.ts";
+import { sqlOf } from "./sql.ts";
 
 /** Up to `limit` reviews of a dataset with ids above `afterId`, in id order, each with its item's column. */
-export function reviewTextsPage(dataSource: DataSource, o: { datasetId: number; afterId: number; limit: number }): Array<{ id: number; item: number; text: string }> {
-  return sqliteOf(dataSource)
-    .prepare(
-      `SELECT r."id" AS "id", i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" ` +
-        `WHERE r."dataset_id" = ? AND r."id" > ? ORDER BY r."id" LIMIT ?`,
-    )
-    .all(o.datasetId, o.afterId, o.limit) as Array<{ id: number; item: number; text: string }>;
+export async function reviewTextsPage(dataSource: DataSource, o: { datasetId: number; afterId: number; limit: number }): Promise<Array<{ id: number; item: number; text: string }>> {
+  return sqlOf(dataSource).all<{ id: number; item: number; text: string }>(
+    `SELECT r."id" AS "id", i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" ` +
+      `WHERE r."dataset_id" = ? AND r."id" > ? ORDER BY r."id" LIMIT ?`,
+    [o.datasetId, o.afterId, o.limit],
+  );
 }
 
 /** The options JSON a dataset was ingested with. */
-export function datasetOptionsJson(dataSource: DataSource, datasetId: number): string {
-  const row = sqliteOf(dataSource).prepare(`SELECT "options" FROM "datasets" WHERE "id" = ?`).get(datasetId) as { options: string } | undefined;
+export async function datasetOptionsJson(dataSource: DataSource, datasetId: number): Promise<string> {
+  const row = await sqlOf(dataSource).get<{ options: string }>(`SELECT "options" FROM "datasets" WHERE "id" = ?`, [datasetId]);
   invariant(row !== undefined, `dataset ${datasetId} of a loaded model exists`);
   return row.options;
 }

@@ -181,7 +181,7 @@ export class CatalogService {
       if (splits !== null) conditions.push("split IN (:...splits)");
       const ranked =
         `SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY ${parentColumn} ORDER BY id) AS position ` +
-        `FROM ${table} WHERE ${conditions.join(" AND ")}) WHERE position <= :limit`;
+        `FROM ${table} WHERE ${conditions.join(" AND ")}) AS ranked WHERE position <= :limit`;
       return repository
         .createQueryBuilder("child")
         .where(`child.id IN (${ranked})`, {

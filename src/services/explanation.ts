@@ -334,7 +334,7 @@ export class ExplanationService {
     });
     this.#stopWords = new LruCache<number, ReadonlySet<string>>({
       capacity: 16,
-      load: async (datasetId) => stopWordSet(stopWordLanguages(datasetOptionsJson(options.dataSource, datasetId))),
+      load: async (datasetId) => stopWordSet(stopWordLanguages(await datasetOptionsJson(options.dataSource, datasetId))),
     });
   }
 
@@ -428,7 +428,7 @@ export class ExplanationService {
     });
     // Pages with a turn of the event loop between them, so other requests are answered meanwhile.
     for (let after = 0; ; ) {
-      const rows = reviewTextsPage(dataSource, { datasetId, afterId: after, limit: REVIEWS_PER_PAGE });
+      const rows = await reviewTextsPage(dataSource, { datasetId, afterId: after, limit: REVIEWS_PER_PAGE });
       for (const row of rows) counter.add(row.item, row.text);
       if (rows.length < REVIEWS_PER_PAGE) break;
       after = rows[rows.length - 1].id;

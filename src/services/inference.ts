@@ -89,6 +89,7 @@ export class InferenceService {
   /** Models in use by running work: an evicted one is disposed only when its last user is done. */
   readonly #leases = new Map<LoadedModel, { busy: number; evicted: boolean }>();
   readonly #freshness: CacheFreshness | undefined;
+  readonly #shareWindowMs: number;
   /** Told of each model id that another process deleted (or failed), for caches kept elsewhere. */
   readonly #onModelGone: (modelId: number) => void;
   /** The check in progress, shared by the requests that arrive meanwhile. */
@@ -99,10 +100,17 @@ export class InferenceService {
     loadDataset: (datasetId: number) => Promise<DatasetMatrices>;
     sizes?: InferenceCacheSizes;
     freshness?: CacheFreshness;
+    /**
+     * How long a forward pass waits for more rows of the same kind: 0 is until the next turn of the
+     * event loop (enough when the database answers synchronously, as SQLite does); over a network the
+     * lookups of requests that arrive together finish a little apart, and a millisecond or two merges them.
+     */
+    shareWindowMs?: number;
     onModelGone?: (modelId: number) => void;
   }) {
     const sizes = options.sizes ?? DEFAULT_INFERENCE_CACHE_SIZES;
     this.#freshness = options.freshness;
+    this.#shareWindowMs = options.shareWindowMs ?? 0;
     this.#onModelGone = options.onModelGone ?? (() => undefined);
     this.#models = new LruCache({
       capacity: sizes.models,
@@ -274,8 +282,8 @@ export class InferenceService {
 
   /**
    * Joins rows to the engine call of the same kind that is about to run, or schedules one for the
-   * next turn of the event loop: concurrent requests (and all users of one request) share one forward
-   * pass. Resolves to a lookup of each row's slice of the output.
+   * next turn of the event loop (or after the share window): concurrent requests (and all users of one
+   * request) share one forward pass. Resolves to a lookup of each row's slice of the output.
    */
   async #shared(options: {
     key: string;
@@ -287,10 +295,12 @@ export class InferenceService {
     if (call === undefined) {
       const created: PendingCall = { rows: [], position: new Map(), output: Promise.resolve(new Float32Array(0)) };
       created.output = new Promise<Float32Array>((resolve, reject) => {
-        setImmediate(() => {
+        const start = (): void => {
           this.#pending.delete(options.key);
           options.run(created.rows).then(resolve, reject);
-        });
+        };
+        if (this.#shareWindowMs > 0) setTimeout(start, this.#shareWindowMs);
+        else setImmediate(start);
       });
       this.#pending.set(options.key, created);
       call = created;

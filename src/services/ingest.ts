@@ -9,8 +9,7 @@ import { preprocessCorpus, resolvePreprocessOptions, type PreprocessOptions } fr
 import { SkipCounter } from "../data/skips.ts";
 import type { ReadProgress, RecordSource } from "../data/source.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet } from "../data/tokenizer.ts";
-import { sqliteOf } from "../db/data-source.ts";
-import { createStagingTables, deleteExisting, dropStagingTables, existingDatasetId, stageReviewText, writeDataset } from "../db/dataset-writer.ts";
+import { openDatasetStaging } from "../db/dataset-store.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
@@ -43,13 +42,13 @@ export type IngestProgress =
   | { readonly phase: "read"; readonly progress: ReadProgress; readonly records: number }
   | { readonly phase: "preprocess" | "write" | "done"; readonly message: string };
 
-/** Reviews staged per SQLite transaction while reading (bounded memory, few commits). */
+/** Reviews staged per SQLite transaction or PostgreSQL COPY while reading (bounded memory, few commits). */
 const STAGING_BATCH = 5_000;
 
 /**
  * Reads a source, preprocesses it as the paper does and stores the dataset. Texts are staged in a
- * connection-private temp table while reading; everything visible is written in one immediate
- * transaction at the end, so a killed process leaves the old dataset or the complete new one.
+ * connection-private temp table while reading; everything visible is written in one transaction at
+ * the end (src/db/dataset-store.ts), so a killed process leaves the old dataset or the complete new one.
  */
 export async function ingestDataset(
   dataSource: DataSource,
@@ -69,35 +68,44 @@ export async function ingestDataset(
   const stopWordLanguages = options.stopWordLanguages ?? DEFAULT_STOP_WORD_LANGUAGES;
   const stopWords = stopWordSet(stopWordLanguages);
   const onProgress = options.onProgress ?? (() => undefined);
-  const db = sqliteOf(dataSource);
-  // Refuse a name clash before the long parse; the write transaction checks again.
-  existingDatasetId(db, name, options.replace ?? false);
-
-  const staging = createStagingTables(db);
+  const staging = await openDatasetStaging(dataSource);
   try {
-    const stage = stageReviewText(db, staging);
-    const flush = db.transaction((batch: Array<[number, RawReview]>) => {
-      for (const [sequence, r] of batch) stage.run(sequence, r.rating, r.text, r.summary, r.time === null ? null : Math.round(r.time));
-    });
+    // Refuse a name clash before the long parse; the write transaction checks again.
+    await staging.checkName(name, options.replace ?? false);
+    // Batches are staged in order while reading goes on; a failed one fails the ingest at the end of the read.
+    let staged: Promise<void> = Promise.resolve();
+    let stageError: unknown = undefined;
     let pending: Array<[number, RawReview]> = [];
+    const flush = (): void => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      staged = staged
+        .then(() => (stageError === undefined ? staging.stage(batch) : undefined))
+        .catch((error: unknown) => {
+          stageError ??= error;
+        });
+    };
     const corpus = new CorpusBuilder({
       stopWords,
       onReviewText: (sequence, review) => {
         pending.push([sequence, review]);
-        if (pending.length >= STAGING_BATCH) {
-          flush(pending);
-          pending = [];
-        }
+        if (pending.length >= STAGING_BATCH) flush();
       },
     });
     const skips = new SkipCounter();
-    await options.source.read({
-      sink: corpus,
-      skips,
-      onProgress: (progress) => onProgress({ phase: "read", progress, records: corpus.recordCount }),
-    });
-    flush(pending);
-    pending = [];
+    try {
+      await options.source.read({
+        sink: corpus,
+        skips,
+        onProgress: (progress) => onProgress({ phase: "read", progress, records: corpus.recordCount }),
+      });
+    } finally {
+      flush();
+      // Whatever the read did, no staging write may still run when the staging area is closed.
+      await staged;
+    }
+    if (stageError !== undefined) throw stageError;
     const recordsRead = corpus.recordCount;
 
     onProgress({ phase: "preprocess", message: `preprocessing ${recordsRead} records` });
@@ -105,22 +113,16 @@ export async function ingestDataset(
 
     onProgress({ phase: "write", message: `writing ${data.userNames.length} users, ${data.clickCols.length} clicks, ${data.counts.reviews} reviews` });
     const sparsity = 1 - data.clickCols.length / (data.userNames.length * data.itemNames.length);
-    const write = db.transaction(() => {
-      const removed = deleteExisting(db, name, options.replace ?? false);
-      const datasetId = writeDataset({
-        db,
-        name,
-        data,
-        source: options.source,
-        sparsity,
-        skipped: skips.counts(),
-        options: { ...preprocess, stopWordLanguages: [...stopWordLanguages], ...options.source.description },
-        staging,
-        onStep: (message) => onProgress({ phase: "write", message }),
-      });
-      return { datasetId, removed };
+    const { datasetId, removed } = await staging.write({
+      name,
+      replace: options.replace ?? false,
+      data,
+      source: options.source,
+      sparsity,
+      skipped: skips.counts(),
+      options: { ...preprocess, stopWordLanguages: [...stopWordLanguages], ...options.source.description },
+      onStep: (message) => onProgress({ phase: "write", message }),
     });
-    const { datasetId, removed } = write.immediate();
     // The models of a replaced dataset are gone with its rows; their checkpoints go only after the commit.
     if (removed !== null) await drainFileRemovals(dataSource);
     const summary: IngestSummary = {
@@ -143,7 +145,7 @@ export async function ingestDataset(
     onProgress({ phase: "done", message: `ingested "${name}": ${summary.users} users, ${summary.items} items, ${summary.clicks} clicks` });
     return summary;
   } finally {
-    dropStagingTables(db, staging);
+    await staging.close();
   }
 }
 

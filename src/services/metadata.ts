@@ -43,8 +43,8 @@ export function parseMetadataFormat(name: string): MetadataFormat {
 
 /** Metadata files read and staged, waiting to be applied to a dataset (or dropped). */
 export interface StagedMetadata {
-  apply(datasetId: number): { items: MetadataFileSummary | null; users: MetadataFileSummary | null };
-  drop(): void;
+  apply(datasetId: number): Promise<{ items: MetadataFileSummary | null; users: MetadataFileSummary | null }>;
+  drop(): Promise<void>;
 }
 
 /**
@@ -59,8 +59,8 @@ export async function stageMetadata(options: {
   onProgress?: (message: string) => void;
 }): Promise<StagedMetadata> {
   const staged: Array<{ kind: "items" | "users"; writer: MetadataWriter; skips: SkipCounter }> = [];
-  const drop = () => {
-    for (const s of staged) s.writer.drop();
+  const drop = async () => {
+    for (const s of staged) await s.writer.drop();
   };
   try {
     for (const [kind, spec] of [
@@ -68,7 +68,7 @@ export async function stageMetadata(options: {
       ["users", options.users === undefined ? undefined : { file: options.users.file, format: "tsv" as const }],
     ] as const) {
       if (spec === undefined) continue;
-      const writer = new MetadataWriter(options.dataSource, kind);
+      const writer = await MetadataWriter.open(options.dataSource, kind);
       const skips = new SkipCounter();
       staged.push({ kind, writer, skips });
       options.onProgress?.(`reading ${kind} metadata (${spec.format})`);
@@ -81,14 +81,14 @@ export async function stageMetadata(options: {
       });
     }
   } catch (error) {
-    drop();
+    await drop();
     throw error;
   }
   return {
-    apply(datasetId) {
+    async apply(datasetId) {
       const result: { items: MetadataFileSummary | null; users: MetadataFileSummary | null } = { items: null, users: null };
       for (const s of staged) {
-        result[s.kind] = { ...s.writer.apply(datasetId), skipped: s.skips.counts(), skippedLines: s.skips.firstLines() };
+        result[s.kind] = { ...(await s.writer.apply(datasetId)), skipped: s.skips.counts(), skippedLines: s.skips.firstLines() };
       }
       return result;
     },
@@ -109,12 +109,12 @@ export async function attachMetadata(options: {
     throw new UserError(ErrorCode.BAD_USER_INPUT, "Nothing to attach: pass --items FILE (with --format) or --users FILE.");
   }
   // Before the long read: an unknown dataset is refused at once.
-  const dataset = findDatasetRef(options.dataSource, options.dataset);
+  const dataset = await findDatasetRef(options.dataSource, options.dataset);
   const staged = await stageMetadata(options);
   try {
-    const applied = staged.apply(dataset.id);
+    const applied = await staged.apply(dataset.id);
     return { dataset: dataset.name, ...applied, seconds: (performance.now() - started) / 1000 };
   } finally {
-    staged.drop();
+    await staged.drop();
   }
 }

@@ -8,6 +8,8 @@ import type { DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
+import { watchCommits, type CommitWatch } from "../db/commit-watch.ts";
+import { dialectOfSource } from "../db/data-source.ts";
 import { removeModelRow } from "../db/model-rows.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -27,6 +29,8 @@ export interface PredictionServiceSet {
   readonly jobs: TrainingJobService;
   /** Progress events (training-job updates) for subscriptions. */
   readonly events: EventBus;
+  /** Other processes' commits (caches and consistent reads ask it); closed with the server. */
+  readonly commits: CommitWatch;
 }
 
 /**
@@ -45,6 +49,9 @@ export async function loadTrainedModel(options: { dataSource: DataSource; modelI
   };
 }
 
+/** How long a forward pass waits for other requests' rows on PostgreSQL (a pass itself takes tens of ms). */
+const POSTGRES_SHARE_WINDOW_MS = 3;
+
 /** Builds the prediction services of one server (or test). */
 export function createPredictionServices(options: {
   dataSource: DataSource;
@@ -57,11 +64,14 @@ export function createPredictionServices(options: {
   jobWorkerPath?: string;
 }): PredictionServiceSet {
   const { dataSource, config } = options;
+  const commits = watchCommits(dataSource);
   const inference = new InferenceService({
     loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId })),
     loadDataset: options.loadDataset ?? ((datasetId) => loadDatasetMatrices(dataSource, datasetId)),
     sizes: options.sizes,
-    freshness: catalogFreshness(dataSource),
+    freshness: catalogFreshness(dataSource, commits),
+    // PostgreSQL answers over a socket: requests that arrive together reach their forward pass a little apart.
+    shareWindowMs: dialectOfSource(dataSource) === "postgres" ? POSTGRES_SHARE_WINDOW_MS : 0,
     // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).
     onModelGone: (modelId) => cohorts.forget(modelId),
   });
@@ -76,7 +86,7 @@ export function createPredictionServices(options: {
     leaseSeconds: config.jobLeaseSeconds,
     onUpdate: (job) => events.publish(TRAINING_JOB_TOPIC, job),
   });
-  return { dataSource, inference, explanations, cohorts, jobs, events };
+  return { dataSource, inference, explanations, cohorts, jobs, events, commits };
 }
 
 /**

@@ -95,6 +95,6 @@ export function checkSameDataset(row: TrainedModel, matrices: DatasetMatrices): 
 export async function listModels(options: { dataSource: DataSource; datasetName?: string }): Promise<TrainedModel[]> {
   const repo = options.dataSource.getRepository(TrainedModel);
   if (options.datasetName === undefined) return repo.find({ relations: { dataset: true }, order: { id: "ASC" } });
-  const dataset = findDatasetRef(options.dataSource, options.datasetName);
+  const dataset = await findDatasetRef(options.dataSource, options.datasetName);
   return repo.find({ where: { datasetId: dataset.id }, relations: { dataset: true }, order: { id: "ASC" } });
 }

@@ -5,23 +5,17 @@ import type { DataSource } from "typeorm";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { amazonSource } from "../../src/data/parsers/amazon.ts";
 import { tsvSource } from "../../src/data/parsers/tsv.ts";
-import { openDatabase, sqliteOf } from "../../src/db/data-source.ts";
+import { openDatabase } from "../../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
+import { sqlOf } from "../../src/db/sql.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
+import { createTestDatabase, TEST_DIALECT, type TestDatabase } from "../db/databases.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-ingest-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 let dataSource: DataSource;
 let counter = 0;
-
-beforeEach(async () => {
-  counter += 1;
-  dataSource = await openDatabase(path.join(dir, `db${counter}`, "vcm.sqlite"));
-});
-afterEach(async () => {
-  await dataSource.destroy();
-});
 
 function file(name: string, content: string): string {
   const target = path.join(dir, `${counter}-${name}`);
@@ -37,20 +31,38 @@ function gridInteractions(users: number, items: number, prefix = "u"): string {
 }
 
 /** Row counts of every table, to show that a refused ingest changed nothing. */
-function snapshot(): Record<string, number> {
-  const db = sqliteOf(dataSource);
-  return Object.fromEntries(
-    ["datasets", "users", "items", "clicks", "reviews", "words", "user_word_counts"].map((table) => [
-      table,
-      (db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n,
-    ]),
-  );
+async function snapshot(): Promise<Record<string, number>> {
+  const sql = sqlOf(dataSource);
+  const counts: Record<string, number> = {};
+  for (const table of ["datasets", "users", "items", "clicks", "reviews", "words", "user_word_counts"]) {
+    counts[table] = (await sql.rows<[number]>(`SELECT COUNT(*) FROM ${table}`))[0][0];
+  }
+  return counts;
 }
 
-describe("ingestDataset", () => {
+/** Names of the temporary tables left on the database (none once every ingest has finished). */
+async function tempTables(): Promise<string[]> {
+  const sql = sqlOf(dataSource);
+  const query = sql.dialect === "sqlite" ? "SELECT name FROM sqlite_temp_master WHERE type = 'table'" : "SELECT tablename FROM pg_tables WHERE schemaname LIKE 'pg_temp%'";
+  return (await sql.rows<[string]>(query)).map(([n]) => n);
+}
+
+let db: TestDatabase;
+beforeEach(async () => {
+  counter += 1;
+  db = await createTestDatabase();
+  dataSource = await openDatabase(db.target);
+});
+afterEach(async () => {
+  await dataSource.destroy();
+  await db.drop();
+});
+
+describe(`ingestDataset on ${TEST_DIALECT}`, () => {
+
   it("refuses an existing name without replace and changes nothing", async () => {
     const first = await ingestDataset(dataSource, { name: "d", source: tsvSource({ interactions: file("a.tsv", gridInteractions(6, 5)) }) });
-    const before = snapshot();
+    const before = await snapshot();
     const error = await ingestDataset(dataSource, {
       name: "d",
       source: tsvSource({ interactions: file("b.tsv", gridInteractions(7, 6)) }),
@@ -58,7 +70,7 @@ describe("ingestDataset", () => {
     expect(error).toBeInstanceOf(UserError);
     expect((error as UserError).code).toBe(ErrorCode.CONFLICT);
     expect((error as UserError).message).toMatch(/already exists; pass --replace/);
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
     expect((await loadDatasetMatrices(dataSource, "d")).datasetId).toBe(first.datasetId);
   });
 
@@ -70,14 +82,14 @@ describe("ingestDataset", () => {
       source: tsvSource({ interactions: file("b.tsv", gridInteractions(7, 6, "v")) }),
     });
     expect(second).toMatchObject({ users: 7, items: 6, clicks: 42, replaced: true });
-    expect(snapshot()).toMatchObject({ datasets: 1, users: 7, items: 6, clicks: 42 });
+    expect(await snapshot()).toMatchObject({ datasets: 1, users: 7, items: 6, clicks: 42 });
     const matrices = await loadDatasetMatrices(dataSource, "d");
     expect(matrices.userIds).toEqual(["v0", "v1", "v2", "v3", "v4", "v5", "v6"]);
   });
 
   it("leaves the database unchanged when the file is refused or filtering empties the dataset", async () => {
     await ingestDataset(dataSource, { name: "keep", source: tsvSource({ interactions: file("a.tsv", gridInteractions(6, 5)) }) });
-    const before = snapshot();
+    const before = await snapshot();
     await expect(
       ingestDataset(dataSource, { name: "keep", replace: true, source: amazonSource({ reviews: file("x.csv", "reviewerID,asin\nu,i\n") }) }),
     ).rejects.toThrow(/not Amazon review JSON/);
@@ -92,10 +104,9 @@ describe("ingestDataset", () => {
         source: tsvSource({ interactions: file("few.tsv", gridInteractions(6, 5)) }),
       }),
     ).rejects.toThrow(/--min-item-users 10/);
-    expect(snapshot()).toEqual(before);
+    expect(await snapshot()).toEqual(before);
     // The staging tables are gone, so the next ingest starts clean.
-    const temp = sqliteOf(dataSource).prepare("SELECT name FROM sqlite_temp_master WHERE type = 'table'").pluck().all();
-    expect(temp).toEqual([]);
+    expect(await tempTables()).toEqual([]);
   });
 
   it("runs two ingests on one connection at once without mixing their staged texts", async () => {
@@ -111,8 +122,9 @@ describe("ingestDataset", () => {
       ingestDataset(dataSource, { name: "b", source: amazonSource({ reviews: file("b.json", lines("bananas")) }) }),
     ]);
     expect([a.reviews, b.reviews]).toEqual([30, 30]);
-    const texts = sqliteOf(dataSource).prepare("SELECT DISTINCT d.name, r.text FROM reviews r JOIN datasets d ON d.id = r.dataset_id ORDER BY d.name").raw().all();
+    const texts = await sqlOf(dataSource).rows("SELECT DISTINCT d.name, r.text FROM reviews r JOIN datasets d ON d.id = r.dataset_id ORDER BY d.name");
     expect(texts).toEqual([["a", "apples apples"], ["b", "bananas bananas"]]);
+    expect(await tempTables()).toEqual([]);
   });
 
   it("stores reviews, user texts and per-split counts, and applies the leakage rule end to end", async () => {
@@ -141,19 +153,41 @@ describe("ingestDataset", () => {
     for (const item of trainItems) expect(bag.has(words[Number(item.slice(1))])).toBe(true);
     for (const item of heldOut) expect(bag.has(words[Number(item.slice(1))])).toBe(false);
     expect(bag.has("tagword")).toBe(true);
-    const db = sqliteOf(dataSource);
-    expect(db.prepare("SELECT COUNT(*) FROM reviews WHERE item_id IS NULL").pluck().get()).toBe(1);
-    const user = db.prepare("SELECT train_click_count, validation_click_count, test_click_count, review_count FROM users WHERE external_id = 'u0'").get();
+    const sql = sqlOf(dataSource);
+    expect(await sql.rows("SELECT COUNT(*) FROM reviews WHERE item_id IS NULL")).toEqual([[1]]);
+    const user = await sql.get("SELECT train_click_count, validation_click_count, test_click_count, review_count FROM users WHERE external_id = 'u0'");
     expect(user).toEqual({ train_click_count: 6, validation_click_count: 2, test_click_count: 2, review_count: 11 });
     // The word count of "common" only counts the six training texts.
-    expect(db.prepare("SELECT count FROM words WHERE word = 'common'").pluck().get()).toBe(6);
+    expect(await sql.rows("SELECT count FROM words WHERE word = 'common'")).toEqual([[6]]);
+    expect(await sql.rows("SELECT text FROM reviews WHERE text LIKE 'profile%'")).toEqual([["profile tagword"]]);
+  });
+
+  it("keeps texts exactly as written: quotes, commas, newlines, backslashes, accents, an empty summary apart from none", async () => {
+    const odd = 'He said, "fine"\nthen \\ left; café, naïve\ttab';
+    const rows: string[] = [];
+    for (let u = 0; u < 6; u++) {
+      for (let i = 0; i < 5; i++) {
+        const record: Record<string, unknown> = { reviewerID: `u${u}`, asin: `i${i}`, overall: 4, reviewText: u === 0 && i === 0 ? odd : "plain words", unixReviewTime: 1_600_000_000 + u };
+        if (u === 0 && i === 0) record.summary = "";
+        rows.push(JSON.stringify(record));
+      }
+    }
+    await ingestDataset(dataSource, { name: "odd", source: amazonSource({ reviews: file("odd.json", `${rows.join("\n")}\n`) }) });
+    const sql = sqlOf(dataSource);
+    const stored = await sql.all<{ text: string; summary: string | null; time: number; rating: number }>(
+      "SELECT r.text, r.summary, r.time, r.rating FROM reviews r JOIN users u ON u.id = r.user_id JOIN items i ON i.id = r.item_id WHERE u.external_id = 'u0' AND i.external_id IN ('i0', 'i1') ORDER BY i.external_id",
+    );
+    expect(stored).toEqual([
+      { text: odd, summary: "", time: 1_600_000_000, rating: 4 },
+      { text: "plain words", summary: null, time: 1_600_000_000, rating: 4 },
+    ]);
   });
 });
 
 const SHARED = path.resolve("..", "shared", "datasets", "amazon-2018-5core");
 if (!fs.existsSync(SHARED)) console.warn(`skipping the real-file ingest tests: ${SHARED} is absent`);
 
-describe.skipIf(!fs.existsSync(SHARED))("ingesting the real Amazon 2018 5-core files", () => {
+describe.skipIf(!fs.existsSync(SHARED))(`ingesting the real Amazon 2018 5-core files on ${TEST_DIALECT}`, () => {
   it("gives the sizes after the paper's filter (Fashion 314 × 8, Beauty 134 × 24)", async () => {
     const fashion = await ingestDataset(dataSource, { name: "fashion", source: amazonSource({ reviews: path.join(SHARED, "AMAZON_FASHION_5.json") }) });
     expect(fashion).toMatchObject({ users: 314, items: 8, recordsRead: 3176, skipped: {} });

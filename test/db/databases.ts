@@ -1,17 +1,22 @@
 /**
- * The databases a storage test runs on: a SQLite file always, and a fresh PostgreSQL database when
- * VCM_TEST_POSTGRES_URL names a server (`.ci/run` starts one; scripts/ci/postgres.sh starts one here).
- * Without it the PostgreSQL cases are skipped with a message, so `npm test` passes on a laptop.
+ * The database the storage, ingest, training-job and API suites run on: a SQLite file in the
+ * "sqlite" vitest project, a fresh PostgreSQL database per fixture in the "postgres" project
+ * (vitest.config.ts runs it only when VCM_TEST_POSTGRES_URL names a server: `.ci/run` starts one,
+ * `bash scripts/ci/postgres.sh start DIR` starts one here; without it the project is skipped with a message).
  */
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import type { DataSource } from "typeorm";
+import { vi } from "vitest";
+import { dialectOfSource, sqliteOf } from "../../src/db/data-source.ts";
 
 export const POSTGRES_URL = process.env.VCM_TEST_POSTGRES_URL ?? "";
 
-export const SKIP_POSTGRES_MESSAGE = "PostgreSQL tests skipped: set VCM_TEST_POSTGRES_URL (bash scripts/ci/postgres.sh start DIR prints one)";
+/** The dialect of this vitest project. */
+export const TEST_DIALECT: "sqlite" | "postgres" = process.env.VCM_TEST_DIALECT === "postgres" ? "postgres" : "sqlite";
 
 /** A database for one test: `target` is what --db / VCM_DB take; drop() removes it. */
 export interface TestDatabase {
@@ -20,43 +25,18 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export interface DatabaseKind {
-  readonly dialect: "sqlite" | "postgres";
-  /** False where PostgreSQL is not configured: describe.skipIf(!kind.available). */
-  readonly available: boolean;
-  create(): Promise<TestDatabase>;
-}
-
-const sqliteKind: DatabaseKind = {
-  dialect: "sqlite",
-  available: true,
-  async create() {
+/** A new, empty database of this project's dialect (or of the one asked for). */
+export async function createTestDatabase(dialect: "sqlite" | "postgres" = TEST_DIALECT): Promise<TestDatabase> {
+  if (dialect === "sqlite") {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-db-"));
-    return { dialect: "sqlite", target: path.join(dir, "vcm.sqlite"), drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
-  },
-};
-
-const postgresKind: DatabaseKind = {
-  dialect: "postgres",
-  available: POSTGRES_URL !== "",
-  async create() {
-    if (!POSTGRES_URL) throw new Error(SKIP_POSTGRES_MESSAGE);
-    const name = `vcm_t_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
-    await admin(`CREATE DATABASE ${name}`);
-    const url = new URL(POSTGRES_URL);
-    url.pathname = `/${name}`;
-    return {
-      dialect: "postgres",
-      target: url.toString(),
-      drop: async () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-    };
-  },
-};
-
-/** Both kinds, PostgreSQL's marked unavailable (and a message printed once) when it is not configured. */
-export function databaseKinds(): ReadonlyArray<DatabaseKind> {
-  if (!postgresKind.available) console.warn(SKIP_POSTGRES_MESSAGE);
-  return [sqliteKind, postgresKind];
+    return { dialect, target: path.join(dir, "vcm.sqlite"), drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+  }
+  if (!POSTGRES_URL) throw new Error("the postgres test project needs VCM_TEST_POSTGRES_URL");
+  const name = `vcm_t_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  await admin(`CREATE DATABASE ${name}`);
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return { dialect, target: url.toString(), drop: async () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 async function admin(sql: string): Promise<void> {
@@ -67,4 +47,20 @@ async function admin(sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Counts the SQL statements a data source executes from now on (SQLite: executions of prepared
+ * statements, which are cached, so prepare() alone would miss repeats; PostgreSQL: queries sent by any
+ * pg client). `restore()` removes the spies.
+ */
+export function countStatements(dataSource: DataSource): { count(): number; restore(): void } {
+  const spies =
+    dialectOfSource(dataSource) === "sqlite"
+      ? (["all", "get", "run", "iterate"] as const).map((method) => vi.spyOn(Object.getPrototypeOf(sqliteOf(dataSource).prepare("SELECT 1")), method))
+      : [vi.spyOn(pg.Client.prototype, "query")];
+  return {
+    count: () => spies.reduce((sum, spy) => sum + spy.mock.calls.length, 0),
+    restore: () => spies.forEach((spy) => spy.mockRestore()),
+  };
 }

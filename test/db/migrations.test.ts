@@ -4,9 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDataSource, dialectOf, dialectOfSource, MIGRATIONS, openDatabase, POSTGRES_MIGRATIONS, sqliteOf } from "../../src/db/data-source.ts";
 import { UserError } from "../../src/errors.ts";
-import { databaseKinds, POSTGRES_URL } from "./databases.ts";
-
-const postgres = databaseKinds()[1];
+import { createTestDatabase, POSTGRES_URL } from "./databases.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-migrations-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -51,9 +49,11 @@ describe("migrations", () => {
   });
 });
 
+if (!POSTGRES_URL) console.warn("PostgreSQL migration tests skipped: set VCM_TEST_POSTGRES_URL (bash scripts/ci/postgres.sh start DIR prints one)");
+
 describe.skipIf(!POSTGRES_URL)("migrations on PostgreSQL", () => {
   it("build the whole schema from an empty database: TypeORM has nothing to change, and every migration reverts", async () => {
-    const db = await postgres.create();
+    const db = await createTestDatabase("postgres");
     try {
       const dataSource = await openDatabase(db.target);
       try {

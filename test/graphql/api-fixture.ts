@@ -1,6 +1,7 @@
 /**
- * A real SQLite file built through the migrations, holding a small generated dataset, and a server
- * over it: what every GraphQL test starts from.
+ * A real database built through the migrations (a SQLite file, or a fresh PostgreSQL database in the
+ * postgres test project: test/db/databases.ts), holding a small generated dataset, and a server over
+ * it: what every GraphQL test starts from.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -10,6 +11,7 @@ import { loadAppConfig, type AppConfig } from "../../src/config.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
+import { createTestDatabase } from "../db/databases.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createServer, createServerDeps, type VcmServer } from "../../src/server.ts";
 
@@ -26,6 +28,7 @@ export class CollectingLogger {
 
 export interface ApiFixture {
   readonly dir: string;
+  /** The SQLite file or the PostgreSQL URL. */
   readonly dbPath: string;
   readonly dataSource: DataSource;
   readonly config: AppConfig;
@@ -37,7 +40,8 @@ export interface ApiFixture {
 /** Creates the database (migrations + a generated dataset of ~150 users) and a server over it. */
 export async function createApiFixture(options: { adminToken?: string } = {}): Promise<ApiFixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-api-"));
-  const dbPath = path.join(dir, "vcm.sqlite");
+  const database = await createTestDatabase();
+  const dbPath = database.target;
   const dataSource = await openDatabase(dbPath);
   await ingestDataset(dataSource, {
     name: TEST_DATASET,
@@ -56,6 +60,7 @@ export async function createApiFixture(options: { adminToken?: string } = {}): P
     async close() {
       await server.stop();
       await dataSource.destroy();
+      await database.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

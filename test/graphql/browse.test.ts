@@ -2,8 +2,9 @@
  * Browse queries through Apollo's executeOperation on a real SQLite file (migrations + a generated
  * dataset): statistics, connections and their edges, lookups by id and external id, models.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { sqliteOf } from "../../src/db/data-source.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqlOf, type SqlValue } from "../../src/db/sql.ts";
+import { countStatements } from "../db/databases.ts";
 import { createApiFixture, insertTrainedModel, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
 let fixture: ApiFixture;
@@ -23,11 +24,11 @@ async function failing(source: string, variables?: Record<string, unknown>) {
   return result.errors!;
 }
 
-const sql = <T = any>(text: string, ...params: unknown[]): T[] => sqliteOf(fixture.dataSource).prepare(text).all(...params) as T[];
+const sql = <T = any>(text: string, ...params: SqlValue[]): Promise<T[]> => sqlOf(fixture.dataSource).all<T>(text, params);
 
 beforeAll(async () => {
   fixture = await createApiFixture();
-  datasetId = sql<{ id: number }>("SELECT id FROM datasets WHERE name = ?", TEST_DATASET)[0]!.id;
+  datasetId = (await sql<{ id: number }>("SELECT id FROM datasets WHERE name = ?", TEST_DATASET))[0]!.id;
 });
 
 afterAll(async () => {
@@ -38,15 +39,15 @@ describe("datasets", () => {
   it("lists each dataset with Table 1 statistics that match the stored rows", async () => {
     const data = await query(`{ datasets { id name source statistics {
       users items interactions sparsity vocabularySize trainClicks validationClicks testClicks reviews } } }`);
-    const [counts] = sql(`SELECT
-      (SELECT COUNT(*) FROM users WHERE dataset_id = @d) AS users,
-      (SELECT COUNT(*) FROM items WHERE dataset_id = @d) AS items,
-      (SELECT COUNT(*) FROM clicks WHERE dataset_id = @d) AS clicks,
-      (SELECT COUNT(*) FROM clicks WHERE dataset_id = @d AND split = 'train') AS train,
-      (SELECT COUNT(*) FROM clicks WHERE dataset_id = @d AND split = 'validation') AS validation,
-      (SELECT COUNT(*) FROM clicks WHERE dataset_id = @d AND split = 'test') AS test,
-      (SELECT COUNT(*) FROM words WHERE dataset_id = @d) AS words,
-      (SELECT COUNT(*) FROM reviews WHERE dataset_id = @d) AS reviews`, { d: datasetId });
+    const [counts] = await sql(`SELECT
+      (SELECT COUNT(*) FROM users WHERE dataset_id = ?) AS users,
+      (SELECT COUNT(*) FROM items WHERE dataset_id = ?) AS items,
+      (SELECT COUNT(*) FROM clicks WHERE dataset_id = ?) AS clicks,
+      (SELECT COUNT(*) FROM clicks WHERE dataset_id = ? AND split = 'train') AS train,
+      (SELECT COUNT(*) FROM clicks WHERE dataset_id = ? AND split = 'validation') AS validation,
+      (SELECT COUNT(*) FROM clicks WHERE dataset_id = ? AND split = 'test') AS test,
+      (SELECT COUNT(*) FROM words WHERE dataset_id = ?) AS words,
+      (SELECT COUNT(*) FROM reviews WHERE dataset_id = ?) AS reviews`, ...Array<number>(8).fill(datasetId));
     expect(data.datasets).toHaveLength(1);
     const [dataset] = data.datasets;
     expect(dataset).toMatchObject({ id: String(datasetId), name: TEST_DATASET, source: "generated" });
@@ -104,23 +105,20 @@ describe("users connection", () => {
 
   it("pages through every user by id exactly once, in order", async () => {
     const { nodes, pages } = await walk({ first: 40 });
-    const expected = sql<{ id: number }>("SELECT id FROM users WHERE dataset_id = ? ORDER BY id", datasetId).map((r) => String(r.id));
+    const expected = (await sql<{ id: number }>("SELECT id FROM users WHERE dataset_id = ? ORDER BY id", datasetId)).map((r) => String(r.id));
     expect(nodes.map((n) => n.id)).toEqual(expected);
     expect(pages).toBe(Math.ceil(150 / 40));
   });
 
   it("orders by training clicks descending, ties by id, the same across page boundaries", async () => {
     const { nodes } = await walk({ first: 7, orderBy: "ACTIVITY", direction: "DESC" });
-    const expected = sql<{ id: number }>(
-      "SELECT id FROM users WHERE dataset_id = ? ORDER BY train_click_count DESC, id DESC",
-      datasetId,
-    ).map((r) => String(r.id));
+    const expected = (await sql<{ id: number }>("SELECT id FROM users WHERE dataset_id = ? ORDER BY train_click_count DESC, id DESC", datasetId)).map((r) => String(r.id));
     expect(nodes.map((n) => n.id)).toEqual(expected);
   });
 
   it("filters by an inclusive range of training clicks, and totalCount counts the filtered list", async () => {
     const data = await query(page, { first: 100, orderBy: "ACTIVITY", min: 4, max: 6 });
-    const [{ n }] = sql("SELECT COUNT(*) AS n FROM users WHERE dataset_id = ? AND train_click_count BETWEEN 4 AND 6", datasetId);
+    const [{ n }] = await sql("SELECT COUNT(*) AS n FROM users WHERE dataset_id = ? AND train_click_count BETWEEN 4 AND 6", datasetId);
     expect(n).toBeGreaterThan(0);
     expect(data.dataset.users.totalCount).toBe(n);
     expect(data.dataset.users.edges).toHaveLength(Math.min(n, 100));
@@ -173,7 +171,7 @@ describe("users connection", () => {
 
 describe("users, items, reviews and clicks", () => {
   it("finds a user by id and by external id, and answers NOT_FOUND or BAD_USER_INPUT otherwise", async () => {
-    const [row] = sql("SELECT id, external_id AS externalId, train_click_count AS train FROM users WHERE dataset_id = ? ORDER BY id LIMIT 1 OFFSET 17", datasetId);
+    const [row] = await sql("SELECT id, external_id AS \"externalId\", train_click_count AS train FROM users WHERE dataset_id = ? ORDER BY id LIMIT 1 OFFSET 17", datasetId);
     const byId = await query(`{ user(id: ${row.id}) { externalId trainClickCount dataset { name } } }`);
     expect(byId.user).toEqual({ externalId: row.externalId, trainClickCount: row.train, dataset: { name: TEST_DATASET } });
     const byExternal = await query(`{ user(dataset: "${TEST_DATASET}", externalId: "${row.externalId}") { id } }`);
@@ -190,10 +188,10 @@ describe("users, items, reviews and clicks", () => {
   });
 
   it("pages a user's clicks filtered by split, and counts them", async () => {
-    const [row] = sql("SELECT id FROM users WHERE dataset_id = ? ORDER BY train_click_count DESC, id LIMIT 1", datasetId);
+    const [row] = await sql("SELECT id FROM users WHERE dataset_id = ? ORDER BY train_click_count DESC, id LIMIT 1", datasetId);
     const clicks = `query ($id: ID!, $after: String, $split: [Split!]) { user(id: $id) { clickCount
       clicks(first: 3, after: $after, split: $split) { totalCount pageInfo { hasNextPage endCursor } edges { node { id split item { id } user { id } } } } } }`;
-    const expected = sql<{ id: number; item_id: number }>(
+    const expected = await sql<{ id: number; item_id: number }>(
       "SELECT id, item_id FROM clicks WHERE user_id = ? AND split IN ('train', 'test') ORDER BY id",
       row.id,
     );
@@ -211,7 +209,7 @@ describe("users, items, reviews and clicks", () => {
     expect(new Set(seen.map((click) => click.split))).toEqual(new Set(["TRAIN", "TEST"]));
     expect(new Set(seen.map((click) => click.user.id))).toEqual(new Set([String(row.id)]));
     const all = await query(clicks, { id: row.id });
-    const [{ n }] = sql("SELECT COUNT(*) AS n FROM clicks WHERE user_id = ?", row.id);
+    const [{ n }] = await sql("SELECT COUNT(*) AS n FROM clicks WHERE user_id = ?", row.id);
     expect(all.user.clickCount).toBe(n);
     expect(all.user.clicks.totalCount).toBe(n);
     const [empty] = await failing(clicks, { id: row.id, split: [] });
@@ -219,13 +217,13 @@ describe("users, items, reviews and clicks", () => {
   });
 
   it("lists a user's reviews and an item's reviews", async () => {
-    const [user] = sql("SELECT user_id AS id, COUNT(*) AS n FROM reviews WHERE dataset_id = ? GROUP BY user_id ORDER BY n DESC LIMIT 1", datasetId);
+    const [user] = await sql("SELECT user_id AS id, COUNT(*) AS n FROM reviews WHERE dataset_id = ? GROUP BY user_id ORDER BY n DESC LIMIT 1", datasetId);
     const data = await query(`{ user(id: ${user.id}) { reviews(first: 100) { totalCount edges { node { id text rating user { id } } } } } }`);
     expect(data.user.reviews.totalCount).toBe(user.n);
     expect(data.user.reviews.edges.length).toBe(Math.min(user.n, 100));
     expect(data.user.reviews.edges.every((edge: any) => edge.node.user.id === String(user.id) && edge.node.text.length > 0)).toBe(true);
 
-    const [item] = sql("SELECT i.id, i.external_id AS externalId, COUNT(r.id) AS n FROM items i JOIN reviews r ON r.item_id = i.id WHERE i.dataset_id = ? GROUP BY i.id ORDER BY n DESC LIMIT 1", datasetId);
+    const [item] = await sql("SELECT i.id, i.external_id AS \"externalId\", COUNT(r.id) AS n FROM items i JOIN reviews r ON r.item_id = i.id WHERE i.dataset_id = ? GROUP BY i.id ORDER BY n DESC LIMIT 1", datasetId);
     const itemData = await query(`{ item(dataset: "${TEST_DATASET}", externalId: "${item.externalId}") { id clickCount trainClickCount
       reviews(first: 5) { totalCount edges { node { item { externalId } } } } } }`);
     expect(itemData.item.id).toBe(String(item.id));
@@ -237,7 +235,7 @@ describe("users, items, reviews and clicks", () => {
 
   it("orders items by popularity", async () => {
     const data = await query(`{ dataset(name: "${TEST_DATASET}") { items(first: 10, orderBy: POPULARITY, direction: DESC) { totalCount edges { node { id trainClickCount } } } } }`);
-    const expected = sql("SELECT id FROM items WHERE dataset_id = ? ORDER BY train_click_count DESC, id DESC LIMIT 10", datasetId);
+    const expected = await sql("SELECT id FROM items WHERE dataset_id = ? ORDER BY train_click_count DESC, id DESC LIMIT 10", datasetId);
     expect(data.dataset.items.edges.map((edge: any) => edge.node.id)).toEqual(expected.map((row: any) => String(row.id)));
     expect(data.dataset.items.totalCount).toBe(120);
   });
@@ -246,20 +244,19 @@ describe("users, items, reviews and clicks", () => {
     const nested = (first: number) => `{ dataset(name: "${TEST_DATASET}") { users(first: ${first}) { edges { node { id
       reviews(first: 3) { totalCount edges { node { id item { id externalId } } } }
       clicks(first: 4, split: [TRAIN]) { totalCount edges { node { item { id } } } } } } } } }`;
-    const prepare = vi.spyOn(sqliteOf(fixture.dataSource), "prepare");
+    const statements = countStatements(fixture.dataSource);
     try {
       await query(nested(5));
-      const few = prepare.mock.calls.length;
-      prepare.mockClear();
+      const few = statements.count();
       const data = await query(nested(50));
-      const many = prepare.mock.calls.length;
+      const many = statements.count() - few;
       expect(data.dataset.users.edges).toHaveLength(50);
       expect(data.dataset.users.edges.every((edge: any) => edge.node.clicks.edges.length > 0)).toBe(true);
       // dataset, users page, reviews page, review counts, clicks page, click counts, items: about 8.
       expect(many).toBeLessThanOrEqual(10);
       expect(many).toBe(few);
     } finally {
-      prepare.mockRestore();
+      statements.restore();
     }
   });
 });

@@ -3,7 +3,7 @@
  * executeOperation on the real schema and database.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sqliteOf } from "../../src/db/data-source.ts";
+import { sqlOf } from "../../src/db/sql.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { INTERNAL_ERROR_MESSAGE } from "../../src/graphql/errors.ts";
 import { MAX_K, MAX_QUERY_COST, MAX_QUERY_DEPTH, MAX_TEXT_LENGTH, checkK, checkPageSize, checkText } from "../../src/graphql/limits.ts";
@@ -108,8 +108,7 @@ describe("error codes", () => {
   });
 
   it("masks an internal failure (here a broken table) as INTERNAL_SERVER_ERROR with no SQL or stack, and logs it", async () => {
-    const db = sqliteOf(fixture.dataSource);
-    db.exec("ALTER TABLE reviews RENAME TO reviews_moved");
+    await fixture.dataSource.query("ALTER TABLE reviews RENAME TO reviews_moved");
     try {
       fixture.logger.entries.length = 0;
       const result = await fixture.server.execute({ query: `{ user(id: 1) { externalId reviews { totalCount } } }` });
@@ -122,24 +121,25 @@ describe("error codes", () => {
         },
       ]);
       const text = JSON.stringify(result);
-      expect(text).not.toMatch(/SELECT|reviews_moved|no such table|stacktrace|\.ts:/i);
+      expect(text).not.toMatch(/SELECT|reviews_moved|no such table|does not exist|stacktrace|\.ts:/i);
       expect(fixture.logger.entries).toHaveLength(1);
-      expect(String(fixture.logger.entries[0]!.error)).toContain("no such table: reviews");
+      // SQLite's words, or PostgreSQL's.
+      expect(String(fixture.logger.entries[0]!.error)).toMatch(/no such table: reviews|relation "reviews" does not exist/);
     } finally {
-      db.exec("ALTER TABLE reviews_moved RENAME TO reviews");
+      await fixture.dataSource.query("ALTER TABLE reviews_moved RENAME TO reviews");
     }
   });
 
   it("masks a corrupt stored value the same way", async () => {
-    const db = sqliteOf(fixture.dataSource);
+    const sql = sqlOf(fixture.dataSource);
     const model = await insertTrainedModel(fixture.dataSource, { datasetId: 1 });
-    db.prepare("UPDATE trained_models SET history = ? WHERE id = ?").run("{not json", model.id);
+    await sql.run("UPDATE trained_models SET history = ? WHERE id = ?", ["{not json", model.id]);
     fixture.logger.entries.length = 0;
     const result = await fixture.server.execute({ query: `{ model(id: ${model.id}) { trainingCurve { epoch } } }` });
     expect(result.errors?.[0]?.extensions).toEqual({ code: "INTERNAL_SERVER_ERROR" });
     expect(result.errors?.[0]?.message).toBe(INTERNAL_ERROR_MESSAGE);
     expect(fixture.logger.entries.length).toBeGreaterThan(0);
-    db.prepare("DELETE FROM trained_models WHERE id = ?").run(model.id);
+    await sql.run("DELETE FROM trained_models WHERE id = ?", [model.id]);
   });
 
   it("gives NOT_FOUND, BAD_USER_INPUT and MODEL_NOT_READY sentences their codes", async () => {

@@ -4,7 +4,7 @@
  * recommendForText, cohorts against the engine's metric functions, the LRU model cache, error codes.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { sqliteOf } from "../../src/db/data-source.ts";
+import { countStatements } from "../db/databases.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import type { DatasetMatrices } from "../../src/data/csr.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
@@ -80,16 +80,14 @@ const USERS_QUERY = `query ($model: ID!, $first: Int!, $k: Int!, $source: Recomm
 describe("recommendations", () => {
   it("ranks 50 users in ONE engine call and a bounded number of SQL statements, matching the model's own scores", async () => {
     const scoreSpy = vi.spyOn(VcmModel.prototype, "scoreItems");
-    // Count statement executions (prepared statements are cached, so prepare() alone would miss repeats).
-    const statement = Object.getPrototypeOf(sqliteOf(fixture.dataSource).prepare("SELECT 1"));
-    const executions = (["all", "get", "run", "iterate"] as const).map((method) => vi.spyOn(statement, method));
+    const statements = countStatements(fixture.dataSource);
     try {
       const result = await gql(USERS_QUERY, { model: vcmId, first: 50, k: 10 });
       expect(result.errors).toBeUndefined();
       expect(scoreSpy).toHaveBeenCalledTimes(1);
       expect(scoreSpy.mock.calls[0][0].rows).toHaveLength(50);
       // Dataset, users page, item lookup (and the dataset's matrices on first use): a handful, not 50+.
-      const sqlStatements = executions.reduce((sum, spy) => sum + spy.mock.calls.length, 0);
+      const sqlStatements = statements.count();
       expect(sqlStatements).toBeGreaterThan(0);
       expect(sqlStatements).toBeLessThan(20);
       const edges = (result.data as any).dataset.users.edges as Array<{ node: any }>;
@@ -111,7 +109,7 @@ describe("recommendations", () => {
       }
     } finally {
       scoreSpy.mockRestore();
-      for (const spy of executions) spy.mockRestore();
+      statements.restore();
     }
   });
 

@@ -1,35 +1,62 @@
 /**
- * The SQL of an ingest (services/ingest.ts runs it): temporary staging tables for review texts, the
- * name check, the removal of a replaced dataset (its model folders queued in the same transaction),
- * and the bulk write of a preprocessed dataset with raw prepared statements, all on better-sqlite3.
+ * An ingest's SQL on SQLite (dataset-store.ts's DatasetStaging): temporary staging tables for review
+ * texts, the name check, the removal of a replaced dataset (its model folders queued in the same
+ * transaction), and the bulk write of a preprocessed dataset with raw prepared statements, all on
+ * better-sqlite3 in one immediate transaction.
  */
 import { randomUUID } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
+import type { DataSource } from "typeorm";
 import { SPLIT_NAMES, type PreprocessedDataset } from "../data/preprocess.ts";
 import type { RecordSource } from "../data/source.ts";
-import { ErrorCode, UserError } from "../errors.ts";
+import { datasetNameTaken } from "./dataset-conflict.ts";
+import { sqliteOf } from "./data-source.ts";
+import type { DatasetStaging, RemovedDataset } from "./dataset-store.ts";
+
+export async function openSqliteDatasetStaging(dataSource: DataSource): Promise<DatasetStaging> {
+  const db = sqliteOf(dataSource);
+  const staging = createStagingTables(db);
+  const stage = stageReviewText(db, staging);
+  const flush = db.transaction((batch: ReadonlyArray<readonly [number, { rating: number | null; text: string; summary: string | null; time: number | null }]>) => {
+    for (const [sequence, r] of batch) stage.run(sequence, r.rating, r.text, r.summary, r.time === null ? null : Math.round(r.time));
+  });
+  return {
+    async stage(batch) {
+      flush(batch);
+    },
+    async checkName(name, replace) {
+      existingDatasetId(db, name, replace);
+    },
+    async write(o) {
+      const write = db.transaction(() => {
+        const removed = deleteExisting(db, o.name, o.replace);
+        const datasetId = writeDataset({ db, ...o, staging });
+        return { datasetId, removed };
+      });
+      return write.immediate();
+    },
+    async close() {
+      dropStagingTables(db, staging);
+    },
+  };
+}
 
 /** A prepared statement that stages one review text (sequence, rating, text, summary, time). */
-export function stageReviewText(db: BetterSqlite3.Database, staging: StagingTables): BetterSqlite3.Statement {
+function stageReviewText(db: BetterSqlite3.Database, staging: StagingTables): BetterSqlite3.Statement {
   return db.prepare(`INSERT INTO temp.${staging.texts} (seq, rating, text, summary, time) VALUES (?, ?, ?, ?, ?)`);
 }
 
 /** The id of the dataset already named `name`, if any; CONFLICT when it exists and replacing was not asked for. */
-export function existingDatasetId(db: BetterSqlite3.Database, name: string, replace: boolean): number | undefined {
+function existingDatasetId(db: BetterSqlite3.Database, name: string, replace: boolean): number | undefined {
   const existing = db.prepare("SELECT id FROM datasets WHERE name = ?").get(name) as { id: number } | undefined;
   if (existing !== undefined && !replace) {
-    throw new UserError(ErrorCode.CONFLICT, `A dataset named "${name}" already exists; pass --replace to ingest it again, or choose another name.`);
+    throw datasetNameTaken(name);
   }
   return existing?.id;
 }
 
-/** What replacing a dataset removed: its trained models' count (their folders are queued for removal). */
-export interface RemovedDataset {
-  readonly models: number;
-}
-
 /** Deletes the old dataset inside the write transaction (its rows cascade); null when there was none. */
-export function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boolean): RemovedDataset | null {
+function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boolean): RemovedDataset | null {
   const existingId = existingDatasetId(db, name, replace);
   if (existingId === undefined) return null;
   const models = db
@@ -43,12 +70,12 @@ export function deleteExisting(db: BetterSqlite3.Database, name: string, replace
 }
 
 /** Names of one ingest's temp tables: unique, so two ingests on one connection never share them. */
-export interface StagingTables {
+interface StagingTables {
   readonly texts: string;
   readonly reviewMap: string;
 }
 
-export function createStagingTables(db: BetterSqlite3.Database): StagingTables {
+function createStagingTables(db: BetterSqlite3.Database): StagingTables {
   const suffix = randomUUID().replaceAll("-", "");
   const staging = { texts: `ingest_texts_${suffix}`, reviewMap: `ingest_review_map_${suffix}` };
   db.exec(
@@ -58,13 +85,13 @@ export function createStagingTables(db: BetterSqlite3.Database): StagingTables {
   return staging;
 }
 
-export function dropStagingTables(db: BetterSqlite3.Database, staging: StagingTables): void {
+function dropStagingTables(db: BetterSqlite3.Database, staging: StagingTables): void {
   if (db.inTransaction) return;
   db.exec(`DROP TABLE IF EXISTS temp.${staging.texts}; DROP TABLE IF EXISTS temp.${staging.reviewMap};`);
 }
 
 /** Writes one preprocessed dataset with raw prepared statements (TypeORM's save is far too slow for millions of rows). */
-export function writeDataset(options: {
+function writeDataset(options: {
   db: BetterSqlite3.Database;
   name: string;
   data: PreprocessedDataset;
