@@ -15,7 +15,8 @@ import { createRequire } from "node:module";
 import { Command } from "commander";
 import { loadAppConfig } from "../src/config.ts";
 import { YELP_SHAPE, syntheticSource } from "../src/data/generate.ts";
-import { openDatabase, sqliteOf } from "../src/db/data-source.ts";
+import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
+import { sqlOf } from "../src/db/sql.ts";
 import { currentBackend, initBackend } from "../src/engine/backend.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
@@ -77,30 +78,32 @@ function autocannon(options: { url: string; body: string; connections: number; s
 
 async function main(argv: ReadonlyArray<string>): Promise<void> {
   const program = new Command("bench-api")
-    .option("--db <path>", "SQLite file for the benchmark data", path.resolve("data", "bench-api", "vcm.sqlite"))
+    .option("--db <path-or-url>", "SQLite file, or postgres:// URL, for the benchmark data", path.resolve("data", "bench-api", "vcm.sqlite"))
+    .option("--models <dir>", "models folder (default: beside the SQLite file, or data/bench-api/models-postgres)")
     .option("--seconds <n>", "seconds of load per scenario", "10")
     .option("--connections <n>", "concurrent connections for the single-user scenario", "10")
     .option("--heavy-connections <n>", "connections sending (b) while (c) measures a cheap query", "20")
     .parse([...argv], { from: "user" });
-  const opts = program.opts<{ db: string; seconds: string; connections: string; heavyConnections: string }>();
+  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string }>();
   const seconds = Number(opts.seconds);
-  const dbPath = path.resolve(opts.db);
-  const config = loadAppConfig({ dbPath, modelsDir: path.join(path.dirname(dbPath), "models") });
+  const postgres = dialectOf(opts.db) === "postgres";
+  const dbPath = postgres ? opts.db : path.resolve(opts.db);
+  const modelsDir = path.resolve(opts.models ?? (postgres ? path.join("data", "bench-api", "models-postgres") : path.join(path.dirname(dbPath), "models")));
+  const config = loadAppConfig({ dbPath, modelsDir });
   const dataSource = await openDatabase(dbPath);
-  const db = sqliteOf(dataSource);
+  const sql = sqlOf(dataSource);
   await initBackend();
+  console.log(`database: ${postgres ? `PostgreSQL ${redactedUrl(dbPath)}` : `SQLite ${dbPath}`}`);
 
-  let dataset = db.prepare(`SELECT id FROM datasets WHERE name = ?`).get(DATASET) as { id: number } | undefined;
+  let dataset = await sql.get<{ id: number }>(`SELECT id FROM datasets WHERE name = ?`, [DATASET]);
   if (dataset === undefined) {
     const started = Date.now();
     process.stderr.write(`generating the Yelp-shaped dataset (${YELP_SHAPE.users} users × ${YELP_SHAPE.items} items × ${YELP_SHAPE.vocab} words)…\n`);
     await ingestDataset(dataSource, { name: DATASET, source: syntheticSource(YELP_SHAPE) });
     process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    dataset = db.prepare(`SELECT id FROM datasets WHERE name = ?`).get(DATASET) as { id: number };
+    dataset = (await sql.get<{ id: number }>(`SELECT id FROM datasets WHERE name = ?`, [DATASET]))!;
   }
-  let model = db
-    .prepare(`SELECT id FROM trained_models WHERE dataset_id = ? AND variant = 'vcm' AND status = 'ready' ORDER BY id DESC`)
-    .get(dataset.id) as { id: number } | undefined;
+  let model = await sql.get<{ id: number }>(`SELECT id FROM trained_models WHERE dataset_id = ? AND variant = 'vcm' AND status = 'ready' ORDER BY id DESC`, [dataset.id]);
   if (model === undefined) {
     const started = Date.now();
     process.stderr.write("training a VCM model for 1 epoch (timings need the real shapes, not a converged model)…\n");
@@ -114,7 +117,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     model = { id: row.id };
   }
-  const userId = (db.prepare(`SELECT id FROM users WHERE dataset_id = ? ORDER BY id LIMIT 1`).get(dataset.id) as { id: number }).id;
+  const userId = (await sql.get<{ id: number }>(`SELECT id FROM users WHERE dataset_id = ? ORDER BY id LIMIT 1`, [dataset.id]))!.id;
 
   const server = await createServer(createServerDeps({ dataSource, config }));
   const { port } = await server.listen({ port: 0 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL 15+ server for the test suite and prints its URL on stdout:
-#   eval "$(bash scripts/ci/postgres.sh start DIR)"   → exports VCM_TEST_POSTGRES_URL
+#   eval "$(bash scripts/ci/postgres.sh start DIR)"   → exports VCM_TEST_POSTGRES_URL (VCM_TEST_POSTGRES_PORT picks the port)
 #   bash scripts/ci/postgres.sh stop DIR
 # Debian's postgresql-15 puts its binaries under /usr/lib/postgresql/VERSION/bin; initdb refuses to run
 # as root, so the server runs as the `postgres` user, in DIR, on a loopback port, with trust
@@ -17,7 +17,8 @@ fi
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
-port="${VCM_TEST_POSTGRES_PORT:-55432}"
+# A free loopback port unless one is given, so a CI run beside another server never collides.
+port="${VCM_TEST_POSTGRES_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 case "$action" in
   start)
     mkdir -p "$dir"

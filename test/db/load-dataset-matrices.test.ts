@@ -12,21 +12,25 @@ import { openDatabase } from "../../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import { ErrorCode } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
+import { createTestDatabase, TEST_DIALECT, type TestDatabase } from "./databases.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-matrices-"));
 let dataSource: DataSource;
+let database: TestDatabase;
 const shape = { users: 120, items: 150, vocab: 400, seed: 3 };
 
 beforeAll(async () => {
-  dataSource = await openDatabase(path.join(dir, "vcm.sqlite"));
+  database = await createTestDatabase();
+  dataSource = await openDatabase(database.target);
 });
 afterAll(async () => {
   await dataSource.destroy();
+  await database.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe("loadDatasetMatrices", () => {
-  it("returns exactly what preprocessing produced (round trip through SQLite)", async () => {
+  it(`returns exactly what preprocessing produced (round trip through ${TEST_DIALECT})`, async () => {
     await ingestDataset(dataSource, { name: "syn", source: syntheticSource(shape), preprocess: { vocabSize: shape.vocab, seed: shape.seed } });
     const corpus = new CorpusBuilder({ stopWords: stopWordSet() });
     generateSynthetic(shape, corpus);

@@ -6,16 +6,20 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { Dataset } from "../../src/db/entities/dataset.entity.ts";
 import { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
+import { createTestDatabase, type TestDatabase } from "./databases.ts";
 
 describe("trained_models table", () => {
   let dir: string;
   let db: DataSource;
+  let database: TestDatabase;
   beforeEach(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-tm-"));
-    db = await openDatabase(path.join(dir, "test.sqlite"));
+    database = await createTestDatabase();
+    db = await openDatabase(database.target);
   });
   afterEach(async () => {
     await db.destroy();
+    await database.drop();
     await fs.rm(dir, { recursive: true, force: true });
   });
 

@@ -144,6 +144,7 @@ describe("recommendations", () => {
     expect(kept.scores).toHaveLength(2 * matrices.itemIds.length);
     await expect(kept.loaded.model.scoreItems(input, "vcm")).rejects.toThrow(/disposed/);
     services.inference.dispose();
+    await services.commits.close();
   });
 
   it("ranks from review words with source REVIEWS (VCM-CD), and can include seen items", async () => {

@@ -1,5 +1,5 @@
 /**
- * Item and user metadata on a real SQLite file (issue 10, §1): attached to an ingested dataset as an
+ * Item and user metadata on a real database, SQLite or PostgreSQL (issue 10, §1): attached to an ingested dataset as an
  * upsert in one transaction (unknown ids counted, nothing else changed), refused with nothing changed
  * for a file of the wrong format, visible and searchable through GraphQL; and, through the real bin,
  * a real Amazon review file ingested together with metadata written for its items.
@@ -13,6 +13,7 @@ import { Item } from "../../src/db/entities/item.entity.ts";
 import { UserError } from "../../src/errors.ts";
 import { attachMetadata } from "../../src/services/metadata.ts";
 import { runVcm } from "../cli/run-vcm.ts";
+import { createTestDatabase } from "../db/databases.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "../graphql/api-fixture.ts";
 
 let fixture: ApiFixture;
@@ -83,18 +84,20 @@ describe("vcm metadata (the service)", () => {
 const BEAUTY = path.resolve(import.meta.dirname, "..", "..", "..", "shared", "datasets", "amazon-2018-5core", "All_Beauty_5.json.gz");
 
 describe.skipIf(!fs.existsSync(BEAUTY))("vcm ingest --items with a real Amazon file (needs ../shared/datasets)", () => {
-  it("ingests All_Beauty_5 with 2018-layout metadata written for its items, and shows the titles", () => {
+  it("ingests All_Beauty_5 with 2018-layout metadata written for its items, and shows the titles", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-metadata-"));
+    const database = await createTestDatabase();
     try {
       const asins = [...new Set(zlib.gunzipSync(fs.readFileSync(BEAUTY)).toString("utf8").trim().split("\n").map((l) => (JSON.parse(l) as { asin: string }).asin))];
       const meta = path.join(dir, "meta_All_Beauty.json");
       fs.writeFileSync(meta, asins.map((asin, i) => JSON.stringify({ asin, title: `Product ${i} &amp; more`, brand: `Brand ${i % 3}`, category: ["All Beauty", `Shelf ${i % 4}`], main_cat: "All Beauty" })).join("\n"));
-      const env = { ...process.env, VCM_DB: path.join(dir, "vcm.sqlite") };
+      const env = { ...process.env, VCM_DB: database.target };
       const run = runVcm(["ingest", "--dataset", "beauty", "--format", "amazon", "--reviews", BEAUTY, "--items", meta, "--json"], env);
       expect(run.code, run.stderr).toBe(0);
       expect(run.last.metadata.items).toMatchObject({ records: asins.length, unknown: asins.length - run.last.items });
       expect(run.last.metadata.items.updated).toBe(run.last.items);
     } finally {
+      await database.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

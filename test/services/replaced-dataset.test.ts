@@ -7,16 +7,18 @@ import { openDatabase } from "../../src/db/data-source.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import { trainAndSave } from "../../src/services/training.ts";
+import { createTestDatabase } from "../db/databases.ts";
 
 const SMALL = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 1, batchSize: 50, annealSteps: 20 };
 
 describe("a dataset replaced while the server's caches hold it", () => {
   it("serves a model of the new dataset from the new matrices and word statistics, not the cached old ones", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-replaced-"));
-    const db = await openDatabase(path.join(dir, "db.sqlite"));
+    const database = await createTestDatabase();
+    const db = await openDatabase(database.target);
     const services = createPredictionServices({
       dataSource: db,
-      config: { dbPath: path.join(dir, "db.sqlite"), modelsDir: path.join(dir, "models") },
+      config: { dbPath: database.target, modelsDir: path.join(dir, "models") },
     });
     try {
       const modelsDir = path.join(dir, "models");
@@ -44,7 +46,9 @@ describe("a dataset replaced while the server's caches hold it", () => {
       expect(oldStats.itemWords.rows).toBe(before.dataset.matrices.itemIds.length);
     } finally {
       await services.jobs.close();
+      await services.commits.close();
       await db.destroy();
+      await database.drop();
       await fs.rm(dir, { recursive: true, force: true });
     }
   });

@@ -13,6 +13,7 @@ import { ErrorCode, UserError } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
 import { METRIC_NAMES } from "../../src/services/model-names.ts";
+import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
 import { listModels, loadModel } from "../../src/services/saved-models.ts";
 import { trainAndSave, type TrainingPhase } from "../../src/services/training.ts";
 
@@ -32,18 +33,21 @@ describe("training service", () => {
   let dir: string;
   let modelsDir: string;
   let db: DataSource;
+  let database: TestDatabase;
   let vcmId: number;
   let popularityId: number;
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-train-svc-"));
     modelsDir = path.join(dir, "models");
-    db = await openDatabase(path.join(dir, "db.sqlite"));
+    database = await createTestDatabase();
+    db = await openDatabase(database.target);
     const shape = { users: 200, items: 150, vocab: 300, seed: 1 };
     await ingestDataset(db, { name: "tiny", source: syntheticSource(shape), preprocess: { vocabSize: 300, seed: 1 } });
   });
   afterAll(async () => {
     await db.destroy();
+    await database.drop();
     await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -158,7 +162,11 @@ describe("training service", () => {
   });
 
   it("refuses, before training, to reuse a checkpoint folder left by another database", async () => {
-    const { seq } = (await db.query(`SELECT seq FROM sqlite_sequence WHERE name = 'trained_models'`))[0] as { seq: number };
+    // The id the next model row gets (SQLite's sequence table, or PostgreSQL's sequence).
+    const seq =
+      database.dialect === "sqlite"
+        ? ((await db.query(`SELECT seq FROM sqlite_sequence WHERE name = 'trained_models'`))[0] as { seq: number }).seq
+        : ((await db.query(`SELECT last_value FROM trained_models_id_seq`))[0] as { last_value: number }).last_value;
     const otherDir = path.join(dir, "shared-models");
     await fs.mkdir(path.join(otherDir, `model-${seq + 1}`), { recursive: true });
     const epochs: number[] = [];
@@ -243,7 +251,8 @@ describe("replacing a dataset that has trained models", () => {
   it("removes the models' rows and checkpoint folders with the old dataset, and nothing else", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-replace-models-"));
     const modelsDir = path.join(dir, "models");
-    const db = await openDatabase(path.join(dir, "db.sqlite"));
+    const database = await createTestDatabase();
+    const db = await openDatabase(database.target);
     try {
       const shape = { users: 120, items: 100, vocab: 200, seed: 2 };
       await ingestDataset(db, { name: "old", source: syntheticSource(shape) });
@@ -261,6 +270,7 @@ describe("replacing a dataset that has trained models", () => {
       expect(ids).toEqual([ofOther.model.id]);
     } finally {
       await db.destroy();
+      await database.drop();
       await fs.rm(dir, { recursive: true, force: true });
     }
   });
