@@ -17,7 +17,9 @@ import { ItemMetadata1764800000000 } from "../../migrations/1764800000000-ItemMe
 import { Experiments1764900000000 } from "../../migrations/1764900000000-Experiments.ts";
 import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
 import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
+import { CheckpointStore1765200000000 } from "../../migrations/postgres/1765200000000-CheckpointStore.ts";
 import { ErrorCode, UserError } from "../errors.ts";
+import { CheckpointChunk, CheckpointFile } from "./entities/checkpoint-file.entity.ts";
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { Experiment } from "./entities/experiment.entity.ts";
@@ -33,6 +35,9 @@ import { Word } from "./entities/word.entity.ts";
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
 export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment];
 
+/** PostgreSQL's tables beyond ENTITIES: checkpoints kept in the database for every server (checkpoint-store.ts). */
+export const POSTGRES_ENTITIES: ReadonlyArray<Function> = [...ENTITIES, CheckpointFile, CheckpointChunk];
+
 /**
  * Every SQLite migration, in order; a schema change adds its migration class at the end, and the same
  * change to POSTGRES_MIGRATIONS (test/db/migrations.test.ts proves that both end in the entities' schema).
@@ -43,7 +48,7 @@ export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, 
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";
@@ -90,7 +95,7 @@ function createPostgresDataSource(url: string): DataSource {
   const dataSource = new DataSource({
     type: "postgres",
     url,
-    entities: [...ENTITIES],
+    entities: [...POSTGRES_ENTITIES],
     migrations: [...POSTGRES_MIGRATIONS],
     synchronize: false,
     migrationsRun: false,

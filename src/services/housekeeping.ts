@@ -8,6 +8,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { DataSource } from "typeorm";
+import { hasStoredCheckpoint } from "../db/checkpoint-store.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
 import { failModel } from "../db/model-rows.ts";
@@ -40,6 +41,8 @@ export async function tidyModelsAtStart(options: { dataSource: DataSource; model
   const failedModels: number[] = [];
   for (const row of ready) {
     if (row.checkpointPath !== null && (await pathExists(row.checkpointPath))) continue;
+    // On PostgreSQL the database keeps a copy: a model another server trained is fetched when first used.
+    if (await hasStoredCheckpoint(dataSource, row.id)) continue;
     if (await failModel(dataSource, { modelId: row.id, from: "ready", error: MISSING_CHECKPOINT_MESSAGE })) failedModels.push(row.id);
   }
   let removedLeftovers = 0;

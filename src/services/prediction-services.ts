@@ -38,7 +38,7 @@ export interface PredictionServiceSet {
  * and rebuilds it on the current backend. NOT_FOUND for an unknown id, MODEL_NOT_READY while it
  * trains or when its training failed.
  */
-export async function loadTrainedModel(options: { dataSource: DataSource; modelId: number }): Promise<LoadedModel> {
+export async function loadTrainedModel(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<LoadedModel> {
   const loaded = await loadModel(options);
   return {
     modelId: loaded.modelId,
@@ -66,7 +66,7 @@ export function createPredictionServices(options: {
   const { dataSource, config } = options;
   const commits = watchCommits(dataSource);
   const inference = new InferenceService({
-    loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId })),
+    loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId, modelsDir: config.modelsDir })),
     loadDataset: options.loadDataset ?? ((datasetId) => loadDatasetMatrices(dataSource, datasetId)),
     sizes: options.sizes,
     freshness: catalogFreshness(dataSource, commits),

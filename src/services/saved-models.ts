@@ -3,13 +3,16 @@
  * and finding, loading and listing them.
  */
 import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
+import { fetchCheckpoint, storesCheckpoints } from "../db/checkpoint-store.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { initBackend } from "../engine/backend.ts";
-import { loadCheckpoint, type CheckpointManifest } from "../engine/checkpoint.ts";
+import { loadCheckpoint, pathExists, type CheckpointManifest } from "../engine/checkpoint.ts";
 import { VcmModel } from "../engine/model.ts";
 import type { Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -65,12 +68,23 @@ export interface LoadedTrainedModel {
   readonly manifest: CheckpointManifest;
 }
 
-/** Rebuilds a saved model from its checkpoint on the current backend (the caller disposes `model`). */
-export async function loadModel(options: { dataSource: DataSource; modelId: number }): Promise<LoadedTrainedModel> {
+/**
+ * Rebuilds a saved model from its checkpoint on the current backend (the caller disposes `model`).
+ * Where the folder the row names is not on this machine and the database keeps checkpoints
+ * (PostgreSQL: another server trained it), the stored copy is fetched into `modelsDir` (kept there
+ * for later loads) or, without one, into a temporary folder removed after loading.
+ */
+export async function loadModel(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<LoadedTrainedModel> {
   const row = await findModelRow(options.dataSource, options.modelId);
-  const checkpointPath = assertReady(row);
-  // Answers may reach API clients: the model is named, never its folder.
-  const { snapshot, manifest } = await loadCheckpoint(checkpointPath, { name: `model ${row.id}` });
+  const { dir, cleanup } = await localCheckpoint({ dataSource: options.dataSource, row, checkpointPath: assertReady(row), modelsDir: options.modelsDir });
+  let loadedCheckpoint: Awaited<ReturnType<typeof loadCheckpoint>>;
+  try {
+    // Answers may reach API clients: the model is named, never its folder.
+    loadedCheckpoint = await loadCheckpoint(dir, { name: `model ${row.id}` });
+  } finally {
+    await cleanup();
+  }
+  const { snapshot, manifest } = loadedCheckpoint;
   const otherModel = manifest.extra.modelId !== undefined && manifest.extra.modelId !== row.id;
   const otherData = manifest.dataset !== null && row.datasetFingerprint !== null && manifest.dataset.fingerprint !== row.datasetFingerprint;
   if (otherModel || otherData) {
@@ -79,6 +93,28 @@ export async function loadModel(options: { dataSource: DataSource; modelId: numb
   await initBackend();
   const model = VcmModel.fromSnapshot(snapshot);
   return { modelId: row.id, datasetName: row.dataset.name, variant: snapshot.variant, model, row, manifest };
+}
+
+/** Where this machine reads the model's checkpoint: the row's folder, a copy in modelsDir, or a temporary one. */
+async function localCheckpoint(o: { dataSource: DataSource; row: TrainedModel; checkpointPath: string; modelsDir: string | undefined }): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const none = async (): Promise<void> => undefined;
+  if (!storesCheckpoints(o.dataSource) || (await pathExists(o.checkpointPath))) return { dir: o.checkpointPath, cleanup: none };
+  if (o.modelsDir !== undefined) {
+    const dir = checkpointDir(o.modelsDir, o.row.id);
+    if (!(await pathExists(dir))) {
+      await fs.mkdir(path.resolve(o.modelsDir), { recursive: true });
+      if (!(await fetchCheckpoint(o.dataSource, { modelId: o.row.id, dir }))) return { dir: o.checkpointPath, cleanup: none };
+    }
+    return { dir, cleanup: none };
+  }
+  const temp = await fs.mkdtemp(path.join(os.tmpdir(), `vcm-model-${o.row.id}-`));
+  const dir = path.join(temp, "checkpoint");
+  const cleanup = async (): Promise<void> => fs.rm(temp, { recursive: true, force: true });
+  if (!(await fetchCheckpoint(o.dataSource, { modelId: o.row.id, dir }))) {
+    await cleanup();
+    return { dir: o.checkpointPath, cleanup: none };
+  }
+  return { dir, cleanup };
 }
 
 /** Refuses a dataset whose users, items or words changed since the model was trained on it. */

@@ -7,6 +7,7 @@ import { promises as fs } from "node:fs";
 import type { DataSource } from "typeorm";
 import type { TestMetrics, TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { createTrainingModel, failModel, publishReadyModel, type ReadyModelFields } from "../db/model-rows.ts";
+import { removeStoredCheckpoint, storeCheckpoint, storesCheckpoints } from "../db/checkpoint-store.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { currentDevice, initBackend } from "../engine/backend.ts";
 import { assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
@@ -89,6 +90,8 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     const dataset: DatasetReference = { id: matrices.datasetId, name: matrices.name, fingerprint };
     await saveCheckpoint({ dir, snapshot: await model.snapshot(), dataset, extra: { modelId: row.id } });
     savedDir = dir;
+    // On PostgreSQL every server serves the model: the checkpoint is stored before it is published.
+    if (storesCheckpoints(dataSource)) await storeCheckpoint(dataSource, { modelId: row.id, dir });
     options.signal?.throwIfAborted();
     options.onPhase?.("evaluating", row.id);
     const metrics: TestMetrics = {
@@ -116,6 +119,7 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
   } catch (error) {
     const reason = error instanceof UserError ? error.message : error instanceof Error && error.name === "AbortError" ? "Training was cancelled." : "Training failed with an internal error.";
     await failModel(dataSource, { modelId: row.id, from: "training", error: reason });
+    if (storesCheckpoints(dataSource)) await removeStoredCheckpoint(dataSource, row.id);
     // A failed model is never loaded, so its checkpoint (if it got that far) would only be litter.
     if (savedDir !== undefined) await fs.rm(savedDir, { recursive: true, force: true });
     throw error;
