@@ -5,7 +5,8 @@
  * at no table read. On PostgreSQL a connection of its own LISTENs to vcm_catalog (migration
  * CatalogNotify): each notification from another data source's connections counts one, so a change
  * made through another server is seen as soon as its notification arrives (milliseconds; a
- * dropped listener counts as a change and reconnects).
+ * dropped listener counts as a change and reconnects). The same connection hears vcm_jobs (migration
+ * JobNotify): the ids of training jobs that other servers changed, for their subscribers here.
  */
 import pg from "pg";
 import type { DataSource } from "typeorm";
@@ -16,6 +17,11 @@ export interface CommitWatch {
   version(): number;
   /** Resolves once the watch hears every later commit (at once on SQLite). */
   ready(): Promise<void>;
+  /**
+   * Calls `listener` with the id of each training job another process changed (PostgreSQL; on SQLite
+   * never: there a job's subscribers are on the server that runs it).
+   */
+  onJobChanged(listener: (jobId: number) => void): void;
   close(): Promise<void>;
 }
 
@@ -25,7 +31,12 @@ const RECONNECT_MS = 1_000;
 export function watchCommits(dataSource: DataSource): CommitWatch {
   if (dialectOfSource(dataSource) === "sqlite") {
     const db = sqliteOf(dataSource);
-    return { version: () => db.pragma("data_version", { simple: true }) as number, ready: async () => undefined, close: async () => undefined };
+    return {
+      version: () => db.pragma("data_version", { simple: true }) as number,
+      ready: async () => undefined,
+      onJobChanged: () => undefined,
+      close: async () => undefined,
+    };
   }
   return new PostgresCommitWatch(dataSource);
 }
@@ -34,6 +45,7 @@ class PostgresCommitWatch implements CommitWatch {
   readonly #options: pg.ClientConfig;
   readonly #self: string;
   #count = 0;
+  readonly #jobListeners: Array<(jobId: number) => void> = [];
   #client: pg.Client | undefined;
   #closed = false;
   #connected: Promise<void>;
@@ -53,6 +65,10 @@ class PostgresCommitWatch implements CommitWatch {
     return this.#connected;
   }
 
+  onJobChanged(listener: (jobId: number) => void): void {
+    this.#jobListeners.push(listener);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     await this.#connected.catch(() => undefined);
@@ -62,13 +78,18 @@ class PostgresCommitWatch implements CommitWatch {
   async #connect(): Promise<void> {
     const client = new pg.Client(this.#options);
     client.on("notification", (message) => {
-      if (message.payload !== this.#self) this.#count += 1;
+      if (message.channel === "vcm_jobs") {
+        const [id, writer] = (message.payload ?? "").split(" ");
+        if (writer !== this.#self && /^\d+$/.test(id)) for (const listener of this.#jobListeners) listener(Number(id));
+      } else if (message.payload !== this.#self) {
+        this.#count += 1;
+      }
     });
     client.on("error", () => this.#lost(client));
     client.on("end", () => this.#lost(client));
     try {
       await client.connect();
-      await client.query("LISTEN vcm_catalog");
+      await client.query("LISTEN vcm_catalog; LISTEN vcm_jobs");
       this.#client = client;
     } catch {
       this.#lost(client);

@@ -18,6 +18,7 @@ import { Experiments1764900000000 } from "../../migrations/1764900000000-Experim
 import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
 import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
 import { CheckpointStore1765200000000 } from "../../migrations/postgres/1765200000000-CheckpointStore.ts";
+import { JobNotify1765300000000 } from "../../migrations/postgres/1765300000000-JobNotify.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CheckpointChunk, CheckpointFile } from "./entities/checkpoint-file.entity.ts";
 import { Click } from "./entities/click.entity.ts";
@@ -48,7 +49,7 @@ export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, 
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";

@@ -86,6 +86,13 @@ export function createPredictionServices(options: {
     leaseSeconds: config.jobLeaseSeconds,
     onUpdate: (job) => events.publish(TRAINING_JOB_TOPIC, job),
   });
+  // Jobs other servers run (PostgreSQL): their committed changes reach this server's subscribers too.
+  commits.onJobChanged((jobId) => {
+    jobs.get(jobId).then(
+      (job) => events.publish(TRAINING_JOB_TOPIC, job),
+      () => undefined,
+    );
+  });
   return { dataSource, inference, explanations, cohorts, jobs, events, commits };
 }
 

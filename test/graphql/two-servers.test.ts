@@ -4,7 +4,7 @@
  * heartbeats leave it alone, a cancel asked on the other server reaches it, a killed owner's job is
  * failed by the survivor), and no server answers from a model or dataset another process removed.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,72 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_BUSY_MESSAGE } from "../../src/errors.ts";
 import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
 import { runVcm } from "../cli/run-vcm.ts";
+import { pollJob, serveProcess, sleep, startJob, TINY_CONFIG, type ServerProcess } from "./serve-process.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-two-servers-"));
 const dbPath = path.join(dir, "vcm.sqlite");
 const modelsDir = path.join(dir, "models");
 const LEASE_SECONDS = 2;
 const env = { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_JOB_LEASE_SECONDS: String(LEASE_SECONDS), VCM_DB: dbPath, VCM_MODELS_DIR: modelsDir };
 const children: ChildProcess[] = [];
-const TINY = { latentDim: 4, hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 };
 
-interface Server {
-  child: ChildProcess;
-  gql: (query: string, variables?: Record<string, unknown>) => Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> }>;
-}
-
-/** Starts `vcm serve --json` on the shared database and resolves once it listens. */
-function serve(): Promise<Server> {
-  const child = spawn(process.execPath, ["scripts/vcm.js", "serve", "--port", "0", "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (!line) return;
-      const { graphql } = JSON.parse(line) as { graphql: string };
-      resolve({
-        child,
-        gql: async (query, variables = {}) => {
-          const send = () => fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-          // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once
-          // with "other side closed"; a server that is gone fails the second try too.
-          const response = await send().catch((error: { cause?: { code?: string } }) => {
-            if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
-            return send();
-          });
-          return (await response.json()) as any;
-        },
-      });
-    });
-    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr}`)));
-  });
-}
-
-/** Polls a job on `server` until `done` holds (or 60 s pass), returning the last answer. */
-async function pollJob(server: Server, id: string, done: (job: any) => boolean): Promise<any> {
-  let job: any;
-  for (let i = 0; i < 600; i += 1) {
-    job = (await server.gql(`query ($id: ID!) { trainingJob(id: $id) { id status error cancelRequested progress { epoch } model { id status } } }`, { id })).data.trainingJob;
-    if (done(job)) return job;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return job;
-}
-
-async function startJob(server: Server, epochs: number): Promise<string> {
-  const started = await server.gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id status } }`, {
-    input: { dataset: "demo", variant: "VCM", hyperParameters: { ...TINY, epochs } },
-  });
-  expect(started.errors).toBeUndefined();
-  return started.data.startTraining.id;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+type Server = ServerProcess;
+const serve = (): Promise<Server> => serveProcess(env, children);
 
 let a: Server;
 let b: Server;
@@ -151,7 +96,7 @@ describe("two servers and the CLI on one database", () => {
       // Before, a progress write waited 10 s inside SQLite's busy handler with the event loop stopped.
       expect(cheapMs).toBeLessThan(3_000);
       const refused = await b.gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
-        input: { dataset: "demo", variant: "VCM", hyperParameters: { ...TINY, epochs: 2 } },
+        input: { dataset: "demo", variant: "VCM", hyperParameters: { ...TINY_CONFIG, epochs: 2 } },
       });
       expect(refused.errors?.[0]).toMatchObject({ message: DATABASE_BUSY_MESSAGE, extensions: { code: "DATABASE_BUSY" } });
       epochAtRelease = (await a.gql(`query ($id: ID!) { trainingJob(id: $id) { progress { epoch } } }`, { id })).data.trainingJob.progress.epoch;

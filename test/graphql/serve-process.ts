@@ -1,0 +1,72 @@
+/**
+ * `vcm serve` as a real process (the real bin) for multi-process tests: start it on a database,
+ * talk GraphQL to it over HTTP, poll and start its training jobs.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { expect } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "..", "..");
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  /** The GraphQL endpoint, http://127.0.0.1:PORT/graphql. */
+  readonly url: string;
+  gql(query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> }>;
+}
+
+/** Starts `vcm serve --json` with `env` and resolves once it listens; `started` collects it for cleanup. */
+export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[]): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["scripts/vcm.js", "serve", "--port", "0", "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  started.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const line = stdout.split("\n").find((text) => text.startsWith("{"));
+      if (!line) return;
+      const { graphql } = JSON.parse(line) as { graphql: string };
+      resolve({
+        child,
+        url: graphql,
+        gql: async (query, variables = {}) => {
+          const send = () => fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+          // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once
+          // with "other side closed"; a server that is gone fails the second try too.
+          const response = await send().catch((error: { cause?: { code?: string } }) => {
+            if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
+            return send();
+          });
+          return (await response.json()) as any;
+        },
+      });
+    });
+    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr}`)));
+  });
+}
+
+/** Polls a job on `server` until `done` holds (or 60 s pass), returning the last answer. */
+export async function pollJob(server: ServerProcess, id: string, done: (job: any) => boolean): Promise<any> {
+  let job: any;
+  for (let i = 0; i < 600; i += 1) {
+    job = (await server.gql(`query ($id: ID!) { trainingJob(id: $id) { id status error cancelRequested progress { epoch } model { id status } } }`, { id })).data.trainingJob;
+    if (done(job)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return job;
+}
+
+/** Starts a VCM training job of `epochs` epochs on the demo dataset with a tiny configuration. */
+export async function startJob(server: ServerProcess, epochs: number): Promise<string> {
+  const started = await server.gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id status } }`, {
+    input: { dataset: "demo", variant: "VCM", hyperParameters: { ...TINY_CONFIG, epochs } },
+  });
+  expect(started.errors).toBeUndefined();
+  return started.data.startTraining.id;
+}
+
+export const TINY_CONFIG = { latentDim: 4, hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 };
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
