@@ -5,6 +5,7 @@ import { resolveExperimentArgs, runExperiment } from "../../src/services/experim
 import type { CliIo, CommandModule } from "../cli.ts";
 import { numberOption } from "../options.ts";
 import { withDatabase } from "../with-database.ts";
+import { VARIANTS } from "../../src/engine/types.ts";
 
 interface ExperimentFlags {
   dataset: string;
@@ -24,7 +25,7 @@ export const experimentCommand: CommandModule = {
       .command("experiment")
       .description("train every listed model with every seed on a dataset (resumable) and write the paper's comparison tables to DIR/report.md and CSVs")
       .requiredOption("--dataset <name>", "the ingested dataset (its split is kept)")
-      .option("--models <list>", "comma-separated variants", "vcm,vcm-se,vcm-od,vcm-nv,popularity")
+      .option("--models <list>", `comma-separated variants (${VARIANTS.join(", ")})`, "vcm,vcm-se,vcm-od,vcm-nv,popularity")
       .option("--seeds <n>", "training seeds per model (1 … n)", "10")
       .option("--epochs <n>", "epochs of every run (default: each variant's)")
       .option("--grid <spec>", "the K × β grid of VCM (Figure 3): latentDim=50,100,150 and/or beta=0.2,0.4 (repeat the flag)", (value: string, all: string[]) => [...all, value], [] as string[])

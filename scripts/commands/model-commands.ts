@@ -14,6 +14,7 @@ import { listModels } from "../../src/services/saved-models.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
 import { withDatabase } from "../with-database.ts";
+import { VARIANTS } from "../../src/engine/types.ts";
 
 /** Flags of `vcm train` that map onto VcmConfig fields, with the kind of number each takes. */
 const CONFIG_FLAGS: ReadonlyArray<{ flag: string; key: keyof VcmConfig; kind: "int" | "float"; help: string }> = [
@@ -42,7 +43,7 @@ export const modelCommands: CommandModule = {
       .command("train")
       .description("train a model on an ingested dataset, save it, and evaluate it on the test split")
       .requiredOption("--dataset <name>", "dataset name (see `vcm datasets`)")
-      .requiredOption("--variant <variant>", "vcm, vcm-se, vcm-od, vcm-nv or popularity");
+      .requiredOption("--variant <variant>", `one of ${VARIANTS.join(", ")}`);
     for (const f of CONFIG_FLAGS) train.option(`--${f.flag} <${f.kind === "int" ? "n" : "x"}>`, f.help);
     train
       .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")

@@ -33,6 +33,46 @@ export interface VcmConfig {
   readonly patience: number | null;
   /** Users per forward pass when predicting or evaluating (bounds memory, not results). */
   readonly evalBatchSize: number;
+
+  // The paper baselines (engine/baselines/, README "Baselines"); VCM ignores these fields.
+  /** Size K of the baselines' user and item factors (CDL, CVAE: 50; DeepCoNN's |x_u| = |y_i|: 50). */
+  readonly baselineLatentDim: number;
+  /** Confidence a of an observed click in the CDL / CVAE likelihood (both papers: 1). */
+  readonly confidenceObserved: number;
+  /** Confidence b of an unobserved entry (both papers: 0.01). */
+  readonly confidenceUnobserved: number;
+  /** Precision of a user factor around its text network's output (the papers' λv, text being on the user side here). */
+  readonly textOffsetReg: number;
+  /** Prior precision of the item factors (the papers' λu, items being the side without text here). */
+  readonly itemFactorReg: number;
+  /** Weight decay λw on the text networks' weights (CDL, CVAE). */
+  readonly weightDecay: number;
+  /** Width of the SDAE's hidden layers: words → sdaeHidden → K → sdaeHidden → words (CDL). */
+  readonly sdaeHidden: number;
+  /** Masking noise: share of each user's words zeroed in the SDAE's input during training (CDL). */
+  readonly sdaeCorruption: number;
+  /** Weight λn of the SDAE's reconstruction error (CDL). */
+  readonly sdaeReconWeight: number;
+  /** Width of the inference network's first hidden layer, and the generation network's last (CVAE). */
+  readonly cvaeHiddenOuter: number;
+  /** Width of the inference network's second hidden layer, and the generation network's first (CVAE). */
+  readonly cvaeHiddenInner: number;
+  /** Weight λr of the text ELBO (reconstruction and KL) against the ratings (CVAE). */
+  readonly cvaeTextWeight: number;
+  /** Width of DeepCoNN's word embeddings, learned from scratch. */
+  readonly deepconnEmbedding: number;
+  /** Number of convolution filters per text network (DeepCoNN). */
+  readonly deepconnFilters: number;
+  /** Words per convolution window (DeepCoNN). */
+  readonly deepconnWindow: number;
+  /** Size of the factorization machine's pairwise factors (DeepCoNN). */
+  readonly deepconnFmFactors: number;
+  /** Tokens per text: a user's (an item's) distinct words by descending count, the first this many (DeepCoNN). */
+  readonly deepconnTokens: number;
+  /** Sampled negative items per training click (DeepCoNN's logistic loss). */
+  readonly negatives: number;
+  /** Items drawn per batch from which the negatives are chosen, which bounds the item texts a step encodes (DeepCoNN). */
+  readonly deepconnNegativePool: number;
 }
 
 export const DEFAULT_VCM_CONFIG: VcmConfig = Object.freeze({
@@ -49,6 +89,25 @@ export const DEFAULT_VCM_CONFIG: VcmConfig = Object.freeze({
   seed: 1,
   patience: null,
   evalBatchSize: 512,
+  baselineLatentDim: 50,
+  confidenceObserved: 1,
+  confidenceUnobserved: 0.01,
+  textOffsetReg: 10,
+  itemFactorReg: 0.1,
+  weightDecay: 1e-4,
+  sdaeHidden: 200,
+  sdaeCorruption: 0.3,
+  sdaeReconWeight: 1_000,
+  cvaeHiddenOuter: 200,
+  cvaeHiddenInner: 100,
+  cvaeTextWeight: 1,
+  deepconnEmbedding: 100,
+  deepconnFilters: 100,
+  deepconnWindow: 3,
+  deepconnFmFactors: 8,
+  deepconnTokens: 64,
+  negatives: 4,
+  deepconnNegativePool: 512,
 });
 
 /**
@@ -67,6 +126,24 @@ export const VCM_CONFIG_BOUNDS = Object.freeze({
   seed: { min: -2_147_483_648, max: 2_147_483_647, integer: true },
   beta: { min: 0, max: 100, integer: false },
   learningRate: { min: Number.MIN_VALUE, max: 10, integer: false },
+  baselineLatentDim: { min: 1, max: 1_000, integer: true },
+  confidenceObserved: { min: Number.MIN_VALUE, max: 1_000_000, integer: false },
+  confidenceUnobserved: { min: 0, max: 1_000_000, integer: false },
+  textOffsetReg: { min: Number.MIN_VALUE, max: 1_000_000, integer: false },
+  itemFactorReg: { min: Number.MIN_VALUE, max: 1_000_000, integer: false },
+  weightDecay: { min: 0, max: 1_000, integer: false },
+  sdaeHidden: { min: 1, max: 10_000, integer: true },
+  sdaeReconWeight: { min: 0, max: 1_000_000, integer: false },
+  cvaeHiddenOuter: { min: 1, max: 10_000, integer: true },
+  cvaeHiddenInner: { min: 1, max: 10_000, integer: true },
+  cvaeTextWeight: { min: 0, max: 1_000_000, integer: false },
+  deepconnEmbedding: { min: 1, max: 1_000, integer: true },
+  deepconnFilters: { min: 1, max: 1_000, integer: true },
+  deepconnWindow: { min: 1, max: 20, integer: true },
+  deepconnFmFactors: { min: 1, max: 1_000, integer: true },
+  deepconnTokens: { min: 1, max: 10_000, integer: true },
+  negatives: { min: 1, max: 100, integer: true },
+  deepconnNegativePool: { min: 1, max: 1_000_000, integer: true },
 } as const);
 
 type BoundedField = keyof typeof VCM_CONFIG_BOUNDS;
@@ -101,6 +178,12 @@ export function resolveVcmConfig(partial: Partial<VcmConfig> | Readonly<Record<s
   }
   if (typeof c.dropout !== "number" || !(c.dropout >= 0 && c.dropout < 1)) {
     bad("dropout must be a number from 0 (inclusive) to 1 (exclusive)");
+  }
+  if (typeof c.sdaeCorruption !== "number" || !(c.sdaeCorruption >= 0 && c.sdaeCorruption < 1)) {
+    bad("sdaeCorruption must be a number from 0 (inclusive) to 1 (exclusive)");
+  }
+  if ((c.confidenceUnobserved as number) > (c.confidenceObserved as number)) {
+    bad("confidenceUnobserved (b) must not exceed confidenceObserved (a): an unobserved entry cannot be surer than a click");
   }
   return Object.freeze(c as unknown as VcmConfig);
 }

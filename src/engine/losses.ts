@@ -73,6 +73,9 @@ export function jointLoss(options: { terms: LossTerms; beta: number; part: Objec
         break;
       case "vcm-od":
       case "popularity":
+      case "cdl":
+      case "cvae":
+      case "deepconn":
         throw new Error(`Invariant failed: ${part} has no single joint objective`);
     }
     return tf.mean(perUser);

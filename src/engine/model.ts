@@ -1,19 +1,22 @@
 /**
  * A trained model and its batched predictions: many users in one forward pass, arrays in, arrays out.
  * VCM ranks items from z = μx(x_u); VCM-CD from r = μy(y_u); click2review decodes words from
- * z = μx(x_u); the capacity is ĉu = KL(qx(z | x_u) ‖ N(0, I)) (DESIGN.md §2).
+ * z = μx(x_u); the capacity is ĉu = KL(qx(z | x_u) ‖ N(0, I)) (DESIGN.md §2). The paper baselines
+ * (engine/baselines/) answer the same calls from their own weights, and refuse, with a sentence, what
+ * their row of the capabilities table (types.ts) says they cannot do.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../data/csr.ts";
 import { ErrorCode, UserError } from "../errors.ts";
+import { baselineOf, ROW_FINGERPRINTS } from "./baselines/index.ts";
 import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { klToStandardNormal } from "./losses.ts";
 import { topK } from "./metrics.ts";
 import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-kernels.ts";
 import { sparseBatchTensors } from "./ops.ts";
-import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type NamedWeight, type PredictionMode, type RowsInput, type Variant } from "./types.ts";
-import { decode, encode, paramSpecs, type Params, type Side } from "./vae.ts";
+import { capabilitiesOf, isBaseline, type BackendName, type EpochRecord, type ModelSnapshot, type NamedWeight, type PredictionMode, type RowsInput, type Variant } from "./types.ts";
+import { decode, encode, paramSpecs, type ParamSpec, type Params, type Side } from "./vae.ts";
 
 /** Name of the single stored array of the popularity baseline. */
 export const POPULARITY_WEIGHT = "popularity.counts";
@@ -59,7 +62,12 @@ export class VcmModel {
       return new VcmModel({ ...base, params: new Map(), popularity: Float32Array.from(counts.values) });
     }
     const params: Params = new Map();
-    for (const spec of paramSpecs({ numItems: s.numItems, numWords: s.numWords, config })) {
+    // A baseline keeps one factor per training user: their number is that of the stored fingerprints.
+    const numUsers = byName.get(ROW_FINGERPRINTS)?.values.length ?? 0;
+    if (isBaseline(s.variant) && numUsers === 0) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `the checkpoint of this ${s.variant} model lacks its weight ${ROW_FINGERPRINTS}; the checkpoint is damaged`);
+    }
+    for (const spec of weightSpecs({ variant: s.variant, numUsers, numItems: s.numItems, numWords: s.numWords, config })) {
       const w = byName.get(spec.name);
       const size = spec.shape.reduce((a, b) => a * b, 1);
       if (!w || w.values.length !== size || w.shape.join("x") !== spec.shape.join("x")) {
@@ -81,7 +89,7 @@ export class VcmModel {
     const weights: NamedWeight[] = s.popularity
       ? [{ name: POPULARITY_WEIGHT, shape: [s.numItems], values: Float32Array.from(s.popularity) }]
       : await Promise.all(
-          paramSpecs({ numItems: s.numItems, numWords: s.numWords, config: s.config }).map(async (spec) => ({
+          weightSpecs({ variant: s.config.variant, numUsers: s.params.get(ROW_FINGERPRINTS)?.shape[0] ?? 0, numItems: s.numItems, numWords: s.numWords, config: s.config }).map(async (spec) => ({
             name: spec.name,
             shape: [...spec.shape],
             values: Float32Array.from((await s.params.get(spec.name)!.data()) as Float32Array),
@@ -128,7 +136,9 @@ export class VcmModel {
 
   /**
    * Item scores, rows.length × numItems row-major: π = softmax of VAEx's decoder on μx(clicks) for
-   * mode "vcm", on μy(words) for "vcm-cd"; train-click counts for the popularity baseline.
+   * mode "vcm", on μy(words) for "vcm-cd"; train-click counts for the popularity baseline; for the
+   * paper baselines the softmax over items of their predicted preference (CDL, CVAE: u_uᵀv_i;
+   * DeepCoNN: the FM's ŷ_ui), which ranks as the preference does.
    */
   async scoreItems(input: RowsInput, mode: PredictionMode): Promise<Float32Array> {
     this.assertLive();
@@ -139,12 +149,12 @@ export class VcmModel {
       return out;
     }
     const side: Side = mode === "vcm" ? "x" : "y";
+    this.checkMode(mode);
     this.checkInput(input, side);
     await this.inChunks(input, async (rows, offset) => {
-      const scores = tf.tidy(() => {
-        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
-        return tf.softmax(decode({ params: s.params, side: "x", z: mu }));
-      });
+      const logits = await this.rankingLogits(input.matrix, rows, mode);
+      const scores = tf.tidy(() => tf.softmax(logits));
+      logits.dispose();
       try {
         out.set((await scores.data()) as Float32Array, offset * s.numItems);
       } finally {
@@ -178,13 +188,12 @@ export class VcmModel {
       return out;
     }
     const side: Side = mode === "vcm" ? "x" : "y";
+    this.checkMode(mode);
     this.checkInput(input, side);
     const where = nativeTopKEnabled() ? "native" : tf.getBackend() === "webgpu" ? "device" : "host";
     await this.inChunks(input, async (rows, offset) => {
-      const result = tf.tidy(() => {
-        const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
-        const logits = decode({ params: s.params, side: "x", z: mu });
-        if (where === "host") return logits;
+      const logits = await this.rankingLogits(input.matrix, rows, mode);
+      const result = where === "host" ? logits : tf.tidy(() => {
         const excluded = excludedEntries(exclude, rows);
         if (where === "native") {
           return tf.engine().runKernel(
@@ -200,6 +209,7 @@ export class VcmModel {
         const { values, indices } = tf.topk(masked, k);
         return tf.where(tf.equal(values, Number.NEGATIVE_INFINITY), tf.fill(indices.shape, -1, "int32"), indices);
       });
+      if (result !== logits) logits.dispose();
       try {
         const data = await result.data();
         if (where === "host") hostTopK(data as Float32Array, rows, offset);
@@ -214,7 +224,7 @@ export class VcmModel {
   /** click2review: VAEy's decoder softmax on z = μx(x_u), rows.length × numWords row-major. */
   async wordDistribution(input: RowsInput): Promise<Float32Array> {
     this.assertLive();
-    this.rejectPopularity("word distribution");
+    this.require("clickToReview", "click2review word distribution (it decodes no words from clicks)");
     const s = this.state;
     this.checkInput(input, "x");
     const out = new Float32Array(input.rows.length * s.numWords);
@@ -235,7 +245,7 @@ export class VcmModel {
   /** Capacity ĉu = KL(qx(z | x_u) ‖ N(0, I)) per row of click input. */
   async capacity(input: RowsInput): Promise<Float32Array> {
     this.assertLive();
-    this.rejectPopularity("capacity");
+    this.require("capacity", "capacity (it has no click encoder qx(z|x_u), so no KL to N(0, I))");
     const s = this.state;
     this.checkInput(input, "x");
     const out = new Float32Array(input.rows.length);
@@ -256,7 +266,7 @@ export class VcmModel {
   /** Posterior of one side: μ and log σ², each rows.length × latentDim row-major (clicks for "x", words for "y"). */
   async latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
     this.assertLive();
-    this.rejectPopularity("latent space");
+    this.require("posterior", "latent space (it has no Gaussian posteriors qx and qy)");
     const s = this.state;
     this.checkInput(input, side);
     const k = s.config.latentDim;
@@ -310,15 +320,42 @@ export class VcmModel {
     }
   }
 
-  private rejectPopularity(what: string): void {
-    if (this.state.popularity) {
-      throw new UserError(ErrorCode.BAD_USER_INPUT, `the popularity baseline has no ${what}; use a vcm model`);
+  /** Refuses, with a sentence, what the variant's row of VARIANT_CAPABILITIES says it cannot do. */
+  private require(capability: "capacity" | "clickToReview" | "posterior", what: string): void {
+    const variant = this.state.config.variant;
+    if (!capabilitiesOf(variant)[capability]) {
+      const detail = this.state.popularity ? what.replace(/ \(.*\)$/, "") : what;
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `the ${variant} baseline has no ${detail}; use a vcm model`);
     }
+  }
+
+  private checkMode(mode: PredictionMode): void {
+    if (mode === "vcm-cd" && !capabilitiesOf(this.state.config.variant).reviewToClick) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `the ${this.state.config.variant} model cannot rank from words (mode vcm-cd); use mode vcm`);
+    }
+  }
+
+  /** Ranking scores of a chunk, rows × numItems (the caller disposes them): VAEx's decoder logits, or the baseline's. */
+  private async rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
+    const s = this.state;
+    const variant = s.config.variant;
+    if (isBaseline(variant)) return baselineOf(variant).logits({ params: s.params, config: s.config, matrix, rows, mode });
+    const side: Side = mode === "vcm" ? "x" : "y";
+    return tf.tidy(() => {
+      const { mu } = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix, rows }), matrix.cols) });
+      return decode({ params: s.params, side: "x", z: mu });
+    });
   }
 
   private assertLive(): void {
     if (this.disposed) throw new Error("Invariant failed: the model was disposed");
   }
+}
+
+/** The weights of a trained variant, in checkpoint order (the baselines' depend on their number of training users). */
+function weightSpecs(o: { variant: Variant; numUsers: number; numItems: number; numWords: number; config: VcmConfig }): ParamSpec[] {
+  if (isBaseline(o.variant)) return baselineOf(o.variant).specs(o);
+  return paramSpecs(o);
 }
 
 /** Columns of row r of a CSR matrix (a view, no copy). */

@@ -30,6 +30,25 @@ function gatherRows(data: tf.Tensor2D, indices: tf.Tensor1D, range: tf.Tensor1D)
   return gatherKernels() ? tf.gather(data, indices) : (tf.sparse.sparseSegmentSum(data, indices, range) as tf.Tensor2D);
 }
 
+/**
+ * Rows indices[k] of `data` (an embedding lookup), differentiable in `data`: the gradient scatters dy
+ * back with scatterND, which sums repeated rows (tf.gather's own gradient needs UnsortedSegmentSum,
+ * which wasm lacks).
+ */
+export function takeRows(data: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
+  const n = indices.shape[0];
+  const op = tf.customGrad((di: tf.Tensor | Save, save: tf.Tensor | Save) => {
+    const d = di as tf.Tensor2D;
+    // Saved, so that indices made inside a gradient's forward pass survive until its backward pass.
+    (save as Save)([indices]);
+    return {
+      value: n === 0 ? tf.zeros([0, d.shape[1]]) : gatherRows(d, indices, tf.range(0, n, 1, "int32") as tf.Tensor1D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [n === 0 ? tf.zerosLike(d) : tf.scatterND(tf.reshape(saved[0], [n, 1]), dy, d.shape)],
+    };
+  });
+  return op(data) as tf.Tensor2D;
+}
+
 /** a · bᵀ, transposing whichever side moves fewer numbers (wasm's transposed matMul is ~10× slower). */
 export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (fastTransposes()) return tf.matMul(a, b, false, true);

@@ -1,6 +1,8 @@
 /**
  * Algorithm 1: joint training of VAEx and VAEy with the annealed objective, Adam, the best epoch by
- * validation NDCG@100, per-epoch records, optional early stopping, a seed and cancellation.
+ * validation NDCG@100, per-epoch records, optional early stopping, a seed and cancellation. The paper
+ * baselines (engine/baselines/) run their own updates inside the same epoch loop (runEpochs), so they
+ * share the split, the validation, the best-epoch rule, the records, the seed and the cancellation.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../data/csr.ts";
@@ -11,10 +13,12 @@ import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { evaluateRanking } from "./evaluate.ts";
 import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
+import { baselineOf, ROW_FINGERPRINTS } from "./baselines/index.ts";
+import { rowFingerprints } from "./baselines/pmf.ts";
 import { VcmModel } from "./model.ts";
 import { sparseBatchTensors, sparseTarget } from "./ops.ts";
 import { Rng } from "./random.ts";
-import { capabilitiesOf, type EpochRecord } from "./types.ts";
+import { capabilitiesOf, isBaseline, type BaselineVariant, type EpochRecord } from "./types.ts";
 import { decode, encode, initialValues, paramSpecs, reparameterise, type Params } from "./vae.ts";
 
 export interface TrainOptions {
@@ -51,6 +55,8 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
     for (let k = 0; k < train.indptr[train.rows]; k += 1) counts[train.indices[k]] += 1;
     return VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params: new Map(), popularity: counts, history: [], bestEpoch: 0 });
   }
+
+  if (isBaseline(config.variant)) return trainBaseline({ ...options, config, variant: config.variant, backend, device });
 
   const params = initParams({ numItems: train.cols, numWords: words.cols, config });
   const live = VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
@@ -100,37 +106,82 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
   }
 }
 
-/** The epoch loop of runPhase. */
+/** The epoch loop of runPhase: VCM's batches of Adam steps inside the shared runEpochs. */
 async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined; names: string[]; adam: Adam }): Promise<PhaseResult> {
-  const { config, params, rng, part, live, train, validation, words, names, adam } = o;
+  const { config, params, rng, part, train, words, names, adam } = o;
+  return runEpochs({
+    ...o,
+    epoch: async () => {
+      const order = rng.permutation(train.rows);
+      const sums = new Float64Array(TERM_NAMES.length);
+      for (let start = 0; start < order.length; start += config.batchSize) {
+        o.signal?.throwIfAborted();
+        const rows = order.subarray(start, start + config.batchSize);
+        const beta = annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps });
+        // Reading the means also lets timers, requests and abort signals run between steps.
+        const means = await trainStep({ params, names, adam, part, beta, rows, rng, train, words, config });
+        means.forEach((m, i) => (sums[i] += m * rows.length));
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return { terms: Array.from(sums, (x) => x / train.rows), beta: annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps }) };
+    },
+  });
+}
+
+/** Trains a paper baseline: its own epoch of updates (baselines/baseline.ts) inside runEpochs. */
+async function trainBaseline(o: TrainOptions & { config: VcmConfig; variant: BaselineVariant; backend: ReturnType<typeof currentBackend>; device: string }): Promise<VcmModel> {
+  const { config, train, words, backend, device } = o;
+  const baseline = baselineOf(o.variant);
+  const params = initBaselineParams({ variant: o.variant, train, words, config });
+  const base = { config, backend, device, numItems: train.cols, numWords: words.cols, popularity: undefined };
+  const live = VcmModel.create({ ...base, params, history: [], bestEpoch: 0 });
+  const trainer = await baseline.trainer({ params, train, words, config, rng: new Rng(config.seed + 1) });
+  try {
+    const result = await runEpochs({ ...o, params, live, epoch: async () => ({ terms: await trainer.epoch({ signal: o.signal }), beta: 0 }) });
+    return VcmModel.create({ ...base, params: result.best!, history: result.history, bestEpoch: result.bestEpoch });
+  } finally {
+    trainer.dispose();
+    live.dispose();
+  }
+}
+
+/** A baseline's fresh weights: seeded initial values, and the fingerprints of the training rows (the caller disposes them). */
+export function initBaselineParams(o: { variant: BaselineVariant; train: CsrMatrix; words: CsrMatrix; config: VcmConfig }): Params {
+  const { train, words, config } = o;
+  const specs = baselineOf(o.variant).specs({ numUsers: train.rows, numItems: train.cols, numWords: words.cols, config });
+  const params: Params = new Map();
+  initialValues(specs, config.seed).forEach((values, i) => params.set(specs[i].name, tf.tensor(values, [...specs[i].shape])));
+  params.get(ROW_FINGERPRINTS)!.dispose();
+  params.set(ROW_FINGERPRINTS, tf.tensor1d(rowFingerprints(train)));
+  return params;
+}
+
+/**
+ * The epoch loop every trained variant shares: `epoch` runs one epoch's updates and resolves to the
+ * six term means (TERM_NAMES order) and β; then validation NDCG@100 from the training clicks, the
+ * record, the best epoch's copy of every weight, patience and cancellation.
+ */
+async function runEpochs(o: TrainOptions & { config: VcmConfig; params: Params; live: VcmModel | undefined; epoch: () => Promise<{ terms: ReadonlyArray<number>; beta: number }> }): Promise<PhaseResult> {
+  const { config, params, live, train, validation } = o;
   const history: EpochRecord[] = [];
   let bestScore = Number.NEGATIVE_INFINITY;
   let bestEpoch = 0;
   let bestValues: Map<string, Float32Array> | undefined;
   for (let epoch = 1; epoch <= config.epochs; epoch += 1) {
     const started = performance.now();
-    const order = rng.permutation(train.rows);
-    const sums = new Float64Array(TERM_NAMES.length);
-    for (let start = 0; start < order.length; start += config.batchSize) {
-      o.signal?.throwIfAborted();
-      const rows = order.subarray(start, start + config.batchSize);
-      const beta = annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps });
-      // Reading the means also lets timers, requests and abort signals run between steps.
-      const means = await trainStep({ params, names, adam, part, beta, rows, rng, train, words, config });
-      means.forEach((m, i) => (sums[i] += m * rows.length));
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    o.signal?.throwIfAborted();
+    const { terms, beta } = await o.epoch();
     if (!live) continue;
     const valNdcg100 = (await evaluateRanking({ model: live, mode: "vcm", input: train, heldOut: validation, exclude: train, ks: [100] })).means["ndcg@100"];
     const record: EpochRecord = {
       epoch,
-      beta: annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps }),
-      reconX: sums[0] / train.rows,
-      reconY: sums[1] / train.rows,
-      klPriorX: sums[2] / train.rows,
-      klPriorY: sums[3] / train.rows,
-      klCrossX: sums[4] / train.rows,
-      klCrossY: sums[5] / train.rows,
+      beta,
+      reconX: terms[0],
+      reconY: terms[1],
+      klPriorX: terms[2],
+      klPriorY: terms[3],
+      klCrossX: terms[4],
+      klCrossY: terms[5],
       valNdcg100,
       seconds: (performance.now() - started) / 1000,
     };

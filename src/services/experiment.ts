@@ -158,7 +158,7 @@ export async function runExperiment(options: {
     if (state.runs.some((r) => r.model === model && r.seed === seed)) continue;
     const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), seed };
     const { model: row } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: model, config, modelsDir: options.modelsDir });
-    const modes: Array<"vcm" | "vcm-cd"> = capabilitiesOf(model).textModel ? ["vcm", "vcm-cd"] : ["vcm"];
+    const modes: Array<"vcm" | "vcm-cd"> = capabilitiesOf(model).reviewToClick ? ["vcm", "vcm-cd"] : ["vcm"];
     const runs = [...state.runs];
     for (const mode of modes) {
       const evaluation = await evaluateSavedModel({ dataSource, modelId: row.id, mode });

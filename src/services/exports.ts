@@ -235,7 +235,7 @@ export async function exportRecommendations(options: {
       if (ranked instanceof Error) throw ranked;
       for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
     });
-    const explanations = !capabilitiesOf(loaded.variant).textModel ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words })));
+    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words })));
     for (const [i, p] of pairs.entries()) {
       const e = explanations[i];
       if (e instanceof Error) throw e;

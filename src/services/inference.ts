@@ -9,7 +9,7 @@ import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/typ
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache } from "./lru-cache.ts";
 import { nextTurn } from "./turns.ts";
-import { hasTextModel } from "./model-names.ts";
+import { hasTextModel, hasWordModel } from "./model-names.ts";
 
 /** A trained model ready to score, with what it was trained on. */
 export interface LoadedModel {
@@ -332,7 +332,7 @@ export class InferenceService {
     tokenize: (text: string) => ReadonlyArray<string>;
   }): Promise<{ items: RankedItem[]; knownWords: string[]; unknownTokens: number }> {
     const { loaded, dataset } = await this.modelWithDataset(options.modelId);
-    requireWordModel(loaded);
+    requireTextRanking(loaded);
     const tokens = options.tokenize(options.text);
     const counts = new Map<number, number>();
     let unknownTokens = 0;
@@ -374,12 +374,22 @@ interface PendingCall {
   output: Promise<Float32Array>;
 }
 
-/** Rejects models that cannot map between clicks and words. */
+/** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */
 export function requireWordModel(loaded: LoadedModel): void {
+  if (!hasWordModel(loaded.variant)) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `Model ${loaded.modelId} is a ${loaded.variant} baseline that decodes no words from clicks; choose a VCM model for top words, explanations or highlights.`,
+    );
+  }
+}
+
+/** Rejects models that cannot rank items from words alone (review2click, VCM-CD). */
+function requireTextRanking(loaded: LoadedModel): void {
   if (!hasTextModel(loaded.variant)) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
-      `Model ${loaded.modelId} is a ${loaded.variant} baseline with no word model (VAEy); choose a VCM model for words, explanations or text.`,
+      `Model ${loaded.modelId} is a ${loaded.variant} baseline with no text model; choose a VCM model (or cdl, cvae, deepconn) to rank from text.`,
     );
   }
 }

@@ -16,9 +16,20 @@ export const METRIC_NAMES: ReadonlyArray<string> = [
 
 export const PREDICTION_MODES: ReadonlyArray<PredictionMode> = ["vcm", "vcm-cd"];
 
-/** Whether a variant has a VAEy, and so a vcm-cd (review2click) mode (engine/types.ts VARIANT_CAPABILITIES). */
+/**
+ * Whether a variant ranks from a user's words alone, the vcm-cd (review2click) mode: VCM's VAEy, or a
+ * baseline's text network (engine/types.ts VARIANT_CAPABILITIES reviewToClick).
+ */
 export function hasTextModel(variant: Variant): boolean {
-  return capabilitiesOf(variant).textModel;
+  return capabilitiesOf(variant).reviewToClick;
+}
+
+/**
+ * Whether a variant maps clicks to words (click2review: word distributions, explanations, highlights);
+ * only the VCM variants do (VARIANT_CAPABILITIES clickToReview), the baselines rank from text but decode none.
+ */
+export function hasWordModel(variant: Variant): boolean {
+  return capabilitiesOf(variant).clickToReview;
 }
 
 /** Checks a variant name from the outside world. */

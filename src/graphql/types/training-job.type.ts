@@ -24,10 +24,13 @@ export enum VariantEnum {
   VCM_OD = "vcm-od",
   VCM_NV = "vcm-nv",
   POPULARITY = "popularity",
+  CDL = "cdl",
+  CVAE = "cvae",
+  DEEPCONN = "deepconn",
 }
 registerEnumType(VariantEnum, {
   name: "Variant",
-  description: "VCM: the joint model. VCM_SE: two independent VAEs. VCM_OD: VAEy first, frozen, then VAEx. VCM_NV: ‖μx − μy‖² instead of the cross KLs. POPULARITY: item popularity, the floor.",
+  description: "VCM: the joint model. VCM_SE: two independent VAEs. VCM_OD: VAEy first, frozen, then VAEx. VCM_NV: ‖μx − μy‖² instead of the cross KLs. POPULARITY: item popularity, the floor. CDL, CVAE, DEEPCONN: the paper's hybrid baselines (Collaborative Deep Learning, Collaborative VAE, DeepCoNN) with the users' merged reviews as their text; they rank from clicks and from text alone (source REVIEWS, recommendForText) but decode no words (no top words, explanations, highlights or capacity).",
 });
 
 /** Progress of a job, from the epochs reported so far. */
