@@ -4,7 +4,7 @@
  * recommendForText, cohorts against the engine's metric functions, the LRU model cache, error codes.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { countStatements } from "../db/databases.ts";
+import { countStatements, TEST_DIALECT } from "../db/databases.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import type { DatasetMatrices } from "../../src/data/csr.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
@@ -119,8 +119,13 @@ describe("recommendations", () => {
       const query = `query ($id: ID!, $m: ID!) { user(id: $id) { recommendations(modelId: $m, k: 3) { rank } } }`;
       const results = await Promise.all([5, 6, 7].map((id) => gql(query, { id, m: vcmId })));
       for (const r of results) expect(r.errors).toBeUndefined();
-      expect(scoreSpy).toHaveBeenCalledTimes(1);
-      expect(scoreSpy.mock.calls[0][0].rows).toHaveLength(3);
+      // SQLite answers the three users' lookups in one turn, so one pass scores all three. Over
+      // PostgreSQL's socket the lookups finish apart; the share window still merges requests that
+      // finish within it, so fewer passes than requests, and every row scored once.
+      const calls = scoreSpy.mock.calls.length;
+      if (TEST_DIALECT === "sqlite") expect(calls).toBe(1);
+      else expect(calls).toBeLessThan(3);
+      expect(scoreSpy.mock.calls.reduce((sum, call) => sum + call[0].rows.length, 0)).toBe(3);
     } finally {
       scoreSpy.mockRestore();
     }

@@ -5,6 +5,7 @@ import type { DataSource } from "typeorm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
+import { removeStoredCheckpoint } from "../../src/db/checkpoint-store.ts";
 import { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import { readManifest } from "../../src/engine/checkpoint.ts";
@@ -235,6 +236,12 @@ describe("training service", () => {
     expect(damaged.message).toMatch(new RegExp(`^The checkpoint of model ${model.id} is truncated or corrupt`));
     expect(damaged.message).not.toContain(modelsDir);
     await fs.rm(model.checkpointPath!, { recursive: true });
+    if (database.dialect === "postgres") {
+      // PostgreSQL keeps a copy for every server (checkpoint-store.ts): a missing folder is fetched again,
+      // intact (the truncation above was of the local file only); without that copy too, it is gone.
+      (await loadModel({ dataSource: db, modelId: model.id })).model.dispose();
+      await removeStoredCheckpoint(db, model.id);
+    }
     const gone = await userError(loadModel({ dataSource: db, modelId: model.id }));
     expect(gone.code).toBe(ErrorCode.NOT_FOUND);
     expect(gone.message).toBe(`The checkpoint of model ${model.id} does not exist; train the model again or check VCM_MODELS_DIR.`);
