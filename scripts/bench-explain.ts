@@ -127,7 +127,7 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         support: listed === 0 ? Number.NaN : supported / listed,
       });
     }
-    services.inference.dispose();
+    await services.close();
     return figures;
   } finally {
     await dataSource.destroy();

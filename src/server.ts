@@ -97,7 +97,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   await watch.ready();
   if (deps.prediction) {
     // After a kill: folders of deleted models go, ready models without files are failed (housekeeping.ts).
-    const tidied = await tidyModelsAtStart({ dataSource: deps.prediction.dataSource, modelsDir: deps.config.modelsDir });
+    const tidied = await tidyModelsAtStart({ dataSource: deps.dataSource, modelsDir: deps.config.modelsDir });
     for (const id of tidied.failedModels) console.error(`vcm: model ${id} is marked failed: ${MISSING_CHECKPOINT_MESSAGE}`);
     // Jobs of servers that are gone are failed, queued ones start, and this server's leases are renewed from now on.
     await deps.prediction.jobs.recover();
@@ -172,9 +172,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
         await closed;
       }
       await apollo.stop();
-      await deps.prediction?.jobs.close();
-      deps.prediction?.inference.dispose();
-      await watch.close();
+      if (deps.prediction) await deps.prediction.close();
+      else await watch.close();
     },
   };
   return server;

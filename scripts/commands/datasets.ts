@@ -9,7 +9,7 @@ export const datasetsCommand: CommandModule = {
     program
       .command("datasets")
       .description("list ingested datasets with users, items, interactions, sparsity, vocabulary and split sizes")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON line on stdout")
       .action(async (flags: { db?: string; json?: boolean }) => {
         await io.run({

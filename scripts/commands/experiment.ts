@@ -30,7 +30,7 @@ export const experimentCommand: CommandModule = {
       .option("--epochs <n>", "epochs of every run (default: each variant's)")
       .option("--grid <spec>", "the K × β grid of VCM (Figure 3): latentDim=50,100,150 and/or beta=0.2,0.4 (repeat the flag)", (value: string, all: string[]) => [...all, value], [] as string[])
       .requiredOption("--out <dir>", "folder of the experiment: started again with the same arguments, it resumes")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
       .action(async (flags: ExperimentFlags) => {
         await io.run({

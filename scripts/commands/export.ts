@@ -33,7 +33,7 @@ export const exportCommand: CommandModule = {
       .requiredOption("--dataset <name>", "the ingested dataset")
       .option("--format <format>", "recbole | tsv", "recbole")
       .requiredOption("--out <dir>", "folder for the files (created when missing)")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
       .action(async (flags: { dataset: string; format: string; out: string; db?: string; json?: boolean }) => {
         await io.run({
@@ -53,7 +53,7 @@ export const exportCommand: CommandModule = {
       .option("--users <which>", "all, or a file of external user ids, one per line", "all")
       .option("--format <format>", "csv | jsonl", "csv")
       .requiredOption("--out <file>", "the file to write")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
       .action(async (flags: { model: string; k: string; users: string; format: string; out: string; db?: string; json?: boolean }) => {
         await io.run({
@@ -66,6 +66,7 @@ export const exportCommand: CommandModule = {
               let shown = -1;
               try {
                 return await exportRecommendations({
+                  dataSource,
                   services,
                   modelId: modelId(flags.model),
                   k: numberOption(flags.k, { flag: "--k" }) ?? 20,
@@ -81,7 +82,7 @@ export const exportCommand: CommandModule = {
                   },
                 });
               } finally {
-                services.inference.dispose();
+                await services.close();
               }
             }),
           text: (r) => `Exported the recommendations of ${r.users} users:\n${formatFiles([r])}`,
@@ -94,7 +95,7 @@ export const exportCommand: CommandModule = {
       .option("--compare <id>", "a second model of the same dataset")
       .option("--format <format>", "csv | md", "md")
       .option("--out <file>", "the file to write (default: stdout)")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .action(async (flags: { model: string; compare?: string; format: string; out?: string; db?: string }) => {
         await io.run({
           json: false,
@@ -108,7 +109,7 @@ export const exportCommand: CommandModule = {
                 fs.writeFileSync(flags.out, text);
                 return `Exported the cohorts of model ${analysis.modelId} to ${flags.out}`;
               } finally {
-                services.inference.dispose();
+                await services.close();
               }
             }),
           text: (r) => r,

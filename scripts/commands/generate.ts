@@ -32,7 +32,7 @@ export const generateCommand: CommandModule = {
       .option("--seed <s>", "random seed (same seed, same dataset)", "1")
       .option("--topics <n>", "number of latent topics (default: items / 50, from 5 to 60)")
       .option("--replace", "replace a dataset of the same name (otherwise that is an error)")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
       .action(async (flags: GenerateFlags) => {
         const progress = createIngestProgress(io);

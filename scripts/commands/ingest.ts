@@ -53,7 +53,7 @@ export const ingestCommand: CommandModule = {
       .option("--items <file>", "item metadata to attach (titles, categories…; see vcm metadata), read before anything is written")
       .option("--items-format <format>", "format of --items: amazon | yelp | tsv (default: --format when it is amazon or yelp)")
       .option("--users <file>", "user names to attach: a TSV with a header, the user id first and a name column")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
       .action(async (flags: IngestFlags) => {
         const progress = createIngestProgress(io);

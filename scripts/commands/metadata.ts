@@ -22,7 +22,7 @@ export const metadataCommand: CommandModule = {
       .option("--items <file>", "item metadata: Amazon 2014/2018/2023 product metadata, Yelp business.json, or a TSV with a header (plain or .gz)")
       .option("--format <format>", "format of --items: amazon | yelp | tsv")
       .option("--users <file>", "user names: a TSV with a header, the user id first and a name column")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
       .action(async (flags: MetadataFlags) => {
         await io.run({

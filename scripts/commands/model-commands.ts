@@ -46,7 +46,7 @@ export const modelCommands: CommandModule = {
       .requiredOption("--variant <variant>", `one of ${VARIANTS.join(", ")}`);
     for (const f of CONFIG_FLAGS) train.option(`--${f.flag} <${f.kind === "int" ? "n" : "x"}>`, f.help);
     train
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
       .action(async (opts: DbOptions & Record<string, string | undefined> & { dataset: string; variant: string }) => {
         await io.run({
@@ -103,7 +103,7 @@ export const modelCommands: CommandModule = {
       .description("re-evaluate a saved model on its dataset's test split")
       .requiredOption("--model <id>", "model id (see `vcm models`)")
       .option("--mode <mode>", "vcm (from clicks) or vcm-cd (from review words)", "vcm")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
       .action(async (opts: DbOptions & { model: string; mode: string }) => {
         await io.run({
@@ -126,7 +126,7 @@ export const modelCommands: CommandModule = {
       .option("--model <id>", "a model id; give it twice", collect, [])
       .option("--metric <name>", `one of ${METRIC_NAMES.join(", ")}`, "ndcg@10")
       .option("--mode <mode>", "vcm or vcm-cd; once for both models, or twice (first model, second model)", collect, [])
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
       .action(async (opts: DbOptions & { model: string[]; metric: string; mode: string[] }) => {
         await io.run({
@@ -168,7 +168,7 @@ export const modelCommands: CommandModule = {
       .command("models")
       .description("list trained models with their test metrics")
       .option("--dataset <name>", "only the models of this dataset")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
       .action(async (opts: DbOptions & { dataset?: string }) => {
         await io.run({

@@ -27,7 +27,7 @@ export const serveCommand: CommandModule = {
       .command("serve")
       .description("serve the GraphQL API and GraphiQL (an empty database first gets a demo dataset and a small model)")
       .option("--port <n>", "HTTP port (default: PORT or 4000; 0 picks a free one)")
-      .option("--db <path>", "SQLite database file (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--models-dir <path>", "folder of model checkpoints (default: VCM_MODELS_DIR or ./data/models)")
       .option("--host <address>", "interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it: set VCM_ADMIN_TOKEN)")
       .option("--json", "print one JSON line on stdout once listening")

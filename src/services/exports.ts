@@ -199,6 +199,7 @@ async function forEachEntry(matrix: CsrMatrix, visit: (row: number, col: number,
  * the listed external ids, each with the item's title and its explanation's top words.
  */
 export async function exportRecommendations(options: {
+  dataSource: DataSource;
   services: PredictionServiceSet;
   modelId: number;
   k: number;
@@ -224,7 +225,7 @@ export async function exportRecommendations(options: {
     }
     rows = options.users.map((id) => rowOf.get(id)!);
   }
-  const meta = await itemMetadataByColumn(services.dataSource, loaded.datasetId, m.itemIds.length);
+  const meta = await itemMetadataByColumn(options.dataSource, loaded.datasetId, m.itemIds.length);
   const out = new LineFile(options.out);
   if (options.format === "csv") await out.header(stringify([["user", "rank", "item", "title", "score", "explanation"]]).trimEnd());
   for (let start = 0; start < rows.length; start += USERS_PER_BATCH) {

@@ -22,7 +22,6 @@ import { loadModel } from "./saved-models.ts";
 
 /** The services behind the prediction, cohort and training-job resolvers. */
 export interface PredictionServiceSet {
-  readonly dataSource: DataSource;
   readonly inference: InferenceService;
   readonly explanations: ExplanationService;
   readonly cohorts: CohortService;
@@ -31,6 +30,13 @@ export interface PredictionServiceSet {
   readonly events: EventBus;
   /** Other processes' commits (caches and consistent reads ask it); closed with the server. */
   readonly commits: CommitWatch;
+  /**
+   * Deletes a model: its row, its checkpoint folder and its cached copies. CONFLICT while it trains
+   * (cancel its job first); the jobs that produced it keep their history.
+   */
+  removeModel(modelId: number): Promise<void>;
+  /** Stops the job workers, frees cached models and stops listening to other processes (call once). */
+  close(): Promise<void>;
 }
 
 /**
@@ -93,16 +99,25 @@ export function createPredictionServices(options: {
       () => undefined,
     );
   });
-  return { dataSource, inference, explanations, cohorts, jobs, events, commits };
+  return {
+    inference,
+    explanations,
+    cohorts,
+    jobs,
+    events,
+    commits,
+    removeModel: (modelId) => deleteModel({ dataSource, inference, cohorts, modelId }),
+    async close() {
+      await jobs.close();
+      inference.dispose();
+      await commits.close();
+    },
+  };
 }
 
-/**
- * Deletes a model: its row, its checkpoint folder and its cached copies. CONFLICT while it trains
- * (cancel its job first); the jobs that produced it keep their history.
- */
-export async function deleteModel(options: { services: PredictionServiceSet; modelId: number }): Promise<void> {
-  const { services, modelId } = options;
-  const repository = services.dataSource.getRepository(TrainedModel);
+async function deleteModel(options: { dataSource: DataSource; inference: InferenceService; cohorts: CohortService; modelId: number }): Promise<void> {
+  const { dataSource, modelId } = options;
+  const repository = dataSource.getRepository(TrainedModel);
   const row = await repository.findOne({ where: { id: modelId } });
   if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `No trained model has id ${modelId}; nothing was deleted.`);
   if (row.status === "training") {
@@ -111,7 +126,7 @@ export async function deleteModel(options: { services: PredictionServiceSet; mod
       `Model ${modelId} is still training; cancel its training job first, then delete it.`,
     );
   }
-  await writeOrRefuseWhenBusy(() => removeModelRow({ dataSource: services.dataSource, modelId }));
-  services.inference.evictModel(modelId);
-  services.cohorts.forget(modelId);
+  await writeOrRefuseWhenBusy(() => removeModelRow({ dataSource, modelId }));
+  options.inference.evictModel(modelId);
+  options.cohorts.forget(modelId);
 }

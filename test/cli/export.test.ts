@@ -88,7 +88,7 @@ describe("vcm export", () => {
       expect(records.slice(0, 5).map((r) => r.item)).toEqual((ranked as Array<{ item: number }>).map((r) => dataset.matrices.itemIds[r.item]));
       expect(csvLines[1].split(",").slice(0, 3)).toEqual([records[0].user, "1", records[0].item]);
     } finally {
-      services.inference.dispose();
+      await services.close();
       await dataSource.destroy();
     }
     const unknown = path.join(dir, "ids.txt");

@@ -148,8 +148,7 @@ describe("recommendations", () => {
     });
     expect(kept.scores).toHaveLength(2 * matrices.itemIds.length);
     await expect(kept.loaded.model.scoreItems(input, "vcm")).rejects.toThrow(/disposed/);
-    services.inference.dispose();
-    await services.commits.close();
+    await services.close();
   });
 
   it("ranks from review words with source REVIEWS (VCM-CD), and can include seen items", async () => {

@@ -45,8 +45,7 @@ describe("a dataset replaced while the server's caches hold it", () => {
       expect(newStats.itemWords.rows).toBe(summary.items);
       expect(oldStats.itemWords.rows).toBe(before.dataset.matrices.itemIds.length);
     } finally {
-      await services.jobs.close();
-      await services.commits.close();
+      await services.close();
       await db.destroy();
       await database.drop();
       await fs.rm(dir, { recursive: true, force: true });

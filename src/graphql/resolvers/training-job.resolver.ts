@@ -5,7 +5,6 @@ import type { TrainingJob, TrainingJobStatus } from "../../db/entities/training-
 import { ErrorCode, UserError } from "../../errors.ts";
 import { TRAINING_JOB_TOPIC } from "../../services/events.ts";
 import { isFinished } from "../../services/jobs.ts";
-import { deleteModel } from "../../services/prediction-services.ts";
 import type { GraphQLContext } from "../context.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
 import { DatasetType } from "../types/dataset.type.ts";
@@ -55,7 +54,7 @@ export class TrainingJobResolver {
   })
   async deleteModel(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<number> {
     const modelId = parseId(id, "Model");
-    await deleteModel({ services: predictionOf(context).services, modelId });
+    await predictionOf(context).services.removeModel(modelId);
     return modelId;
   }
 
