@@ -2,10 +2,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
 import { runVcm, type VcmRun } from "./run-vcm.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-cli-models-"));
-const env = { ...process.env, VCM_DB: path.join(dir, "cli.sqlite"), VCM_MODELS_DIR: path.join(dir, "models"), VCM_BACKEND: "wasm" };
+// The project's database (a SQLite file, or a fresh PostgreSQL database in the postgres project).
+let database: TestDatabase;
+let env: NodeJS.ProcessEnv;
 
 function vcm(args: string[]): VcmRun {
   return runVcm(args, env);
@@ -18,13 +21,18 @@ describe("vcm train / evaluate / compare / models through the real bin", () => {
   let trained: VcmRun;
   let popularity: VcmRun;
 
-  beforeAll(() => {
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    env = { ...process.env, VCM_DB: database.target, VCM_MODELS_DIR: path.join(dir, "models"), VCM_BACKEND: "wasm" };
     const generated = vcm(["generate", "--dataset", "tiny", "--users", "200", "--items", "150", "--vocab", "300", "--json"]);
     expect(generated.code).toBe(0);
     trained = vcm(["train", "--dataset", "tiny", "--variant", "vcm", ...SMALL, "--json"]);
     popularity = vcm(["train", "--dataset", "tiny", "--variant", "popularity", "--json"]);
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await database?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it("train prints progress per epoch on stderr and one JSON summary on stdout", () => {
     expect(trained.code).toBe(0);
