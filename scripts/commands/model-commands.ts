@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import type { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
-import { boundsText, type VcmConfig } from "../../src/engine/config.ts";
+import { BASELINE_FIELDS, baselineFieldIsInteger, baselineFieldText, boundsText, type BaselineField, type VcmConfig } from "../../src/engine/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
 import { METRIC_NAMES, parseMode, parseVariant } from "../../src/services/model-names.ts";
@@ -29,6 +29,13 @@ const CONFIG_FLAGS: ReadonlyArray<{ flag: string; key: keyof VcmConfig; kind: "i
   { flag: "dropout", key: "dropout", kind: "float", help: "dropout on VAEx's input (default 0.5)" },
   { flag: "seed", key: "seed", kind: "int", help: `random seed, ${boundsText("seed")} (default 1)` },
   { flag: "patience", key: "patience", kind: "int", help: `stop after N epochs without a better validation NDCG@100, ${boundsText("patience")}` },
+  // The paper baselines' fields (README "Baselines"), named after their configuration keys.
+  ...(Object.keys(BASELINE_FIELDS) as BaselineField[]).map((key) => ({
+    flag: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
+    key,
+    kind: baselineFieldIsInteger(key) ? ("int" as const) : ("float" as const),
+    help: `${BASELINE_FIELDS[key]}; ${baselineFieldText(key)}`,
+  })),
 ];
 
 interface DbOptions {

@@ -148,6 +148,61 @@ export const VCM_CONFIG_BOUNDS = Object.freeze({
 
 type BoundedField = keyof typeof VCM_CONFIG_BOUNDS;
 
+/** The paper baselines' fields (VCM ignores them), each with what it is, for the CLI's flags and the schema. */
+export const BASELINE_FIELDS: Readonly<Record<BaselineField, string>> = Object.freeze({
+  baselineLatentDim: "Size K of the user and item factors (all three; papers: 50)",
+  confidenceObserved: "Confidence a of an observed click (CDL, CVAE; papers: 1)",
+  confidenceUnobserved: "Confidence b of an unobserved entry (CDL, CVAE; papers: 0.01)",
+  textOffsetReg: "Precision λv of a user factor around its text network's output (CDL, CVAE)",
+  itemFactorReg: "Prior precision λu of the item factors (CDL, CVAE)",
+  weightDecay: "Weight decay λw of the text networks (CDL, CVAE)",
+  sdaeHidden: "Width of the SDAE's hidden layers (CDL)",
+  sdaeCorruption: "Masking noise: share of a user's words zeroed in the SDAE's input, 0 ≤ p < 1 (CDL)",
+  sdaeReconWeight: "Weight λn of the SDAE's reconstruction error (CDL)",
+  cvaeHiddenOuter: "Width of the inference network's first hidden layer (CVAE)",
+  cvaeHiddenInner: "Width of the inference network's second hidden layer (CVAE)",
+  cvaeTextWeight: "Weight λr of the text ELBO against the clicks (CVAE)",
+  deepconnEmbedding: "Width of the word embeddings, learned from scratch (DeepCoNN)",
+  deepconnFilters: "Convolution filters per text network (DeepCoNN)",
+  deepconnWindow: "Words per convolution window (DeepCoNN)",
+  deepconnFmFactors: "Pairwise factors of the factorization machine (DeepCoNN)",
+  deepconnTokens: "Tokens per text: the user's (item's) distinct words by descending count (DeepCoNN)",
+  negatives: "Sampled negative items per training click (DeepCoNN)",
+  deepconnNegativePool: "Items drawn per batch from which the negatives are chosen (DeepCoNN)",
+});
+
+export type BaselineField =
+  | "baselineLatentDim"
+  | "confidenceObserved"
+  | "confidenceUnobserved"
+  | "textOffsetReg"
+  | "itemFactorReg"
+  | "weightDecay"
+  | "sdaeHidden"
+  | "sdaeCorruption"
+  | "sdaeReconWeight"
+  | "cvaeHiddenOuter"
+  | "cvaeHiddenInner"
+  | "cvaeTextWeight"
+  | "deepconnEmbedding"
+  | "deepconnFilters"
+  | "deepconnWindow"
+  | "deepconnFmFactors"
+  | "deepconnTokens"
+  | "negatives"
+  | "deepconnNegativePool";
+
+/** "1 to 1,000, default 50": a baseline field's range and default in words. */
+export function baselineFieldText(field: BaselineField): string {
+  const range = field === "sdaeCorruption" ? "from 0 (inclusive) to 1 (exclusive)" : boundsText(field as BoundedField);
+  return `${range}, default ${DEFAULT_VCM_CONFIG[field].toLocaleString("en-US")}`;
+}
+
+/** Whether a baseline field takes whole numbers only. */
+export function baselineFieldIsInteger(field: BaselineField): boolean {
+  return field !== "sdaeCorruption" && VCM_CONFIG_BOUNDS[field as BoundedField].integer;
+}
+
 /** "1 to 10,000": a field's range in words, for error sentences, the schema and the CLI's help. */
 export function boundsText(field: BoundedField): string {
   const { min, max } = VCM_CONFIG_BOUNDS[field];

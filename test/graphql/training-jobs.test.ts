@@ -96,6 +96,28 @@ describe("training jobs", () => {
     expect((list.data as any).trainingJobs.map((j: any) => j.id)).toContain(job.id);
   });
 
+  it("trains a paper baseline with its own hyper-parameters, which it records, and refuses one out of range", async () => {
+    const started = await gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+      input: { dataset: TEST_DATASET, variant: "CDL", hyperParameters: { epochs: 2, batchSize: 50 }, baselineParameters: { baselineLatentDim: 6, sdaeHidden: 24, sdaeReconWeight: 10 } },
+    });
+    expect(started.errors).toBeUndefined();
+    const done = await poll((started.data as any).startTraining.id, (job) => job.status !== "QUEUED" && job.status !== "RUNNING");
+    expect(done).toMatchObject({ status: "SUCCEEDED", variant: "cdl" });
+    expect(done.config).toMatchObject({ variant: "cdl", baselineLatentDim: 6, sdaeHidden: 24, sdaeReconWeight: 10, epochs: 2 });
+    // It ranks from clicks and from text alone; it decodes no words.
+    const m = done.model.id;
+    const ranked = await gql(`query ($m: ID!) { user(id: 2) { recommendations(modelId: $m, k: 3) { rank } } recommendForText(modelId: $m, text: "sushi tuna salmon", k: 2) { items { rank } } }`, { m }, "");
+    expect(ranked.errors).toBeUndefined();
+    expect((ranked.data as any).user.recommendations).toHaveLength(3);
+    const words = await gql(`query ($m: ID!) { user(id: 2) { topWords(modelId: $m, k: 3) { word } } }`, { m }, "");
+    expect(words.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(words.errors?.[0].message).toMatch(/decodes no words from clicks; choose a VCM model/);
+    const refused = await gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+      input: { dataset: TEST_DATASET, variant: "DEEPCONN", baselineParameters: { deepconnWindow: 50 } },
+    });
+    expect(refused.errors?.[0]).toMatchObject({ message: "deepconnWindow must be an integer from 1 to 20, got 50", extensions: { code: "BAD_USER_INPUT" } });
+  });
+
   it("cancels a queued job and a running one: CANCELLED, no model kept, and a second cancel is a CONFLICT", async () => {
     const modelsBefore = await gql(`{ models { id } }`, {}, "");
     const job = await startJob(2_000);

@@ -31,7 +31,7 @@ export class TrainingJobResolver {
   ): Promise<TrainingJob> {
     const dataset = await requireDataset(context, { name: input.dataset });
     const hyperParameters = Object.fromEntries(
-      Object.entries(input.hyperParameters ?? {}).filter(([, value]) => value !== undefined && value !== null),
+      Object.entries({ ...(input.hyperParameters ?? {}), ...(input.baselineParameters ?? {}) }).filter(([, value]) => value !== undefined && value !== null),
     );
     return predictionOf(context).services.jobs.start({
       dataset,

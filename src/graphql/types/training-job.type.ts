@@ -1,6 +1,6 @@
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
-import { boundsText } from "../../engine/config.ts";
+import { BASELINE_FIELDS, baselineFieldText, boundsText } from "../../engine/config.ts";
 import { EpochRecordType } from "./trained-model.type.ts";
 
 /** Life cycle of a training job, as GraphQL names it (values are the stored statuses). */
@@ -123,6 +123,67 @@ export class HyperParametersInput {
   patience?: number;
 }
 
+/** The paper baselines' hyper-parameters (engine/config.ts BASELINE_FIELDS); VCM ignores them. */
+@InputType("BaselineParametersInput", { description: "Hyper-parameters of the CDL, CVAE and DeepCoNN baselines (README, Baselines); the VCM variants ignore them. Unset fields take their defaults." })
+export class BaselineParametersInput {
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.baselineLatentDim}; ${baselineFieldText("baselineLatentDim")}.` })
+  baselineLatentDim?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.confidenceObserved}; ${baselineFieldText("confidenceObserved")}.` })
+  confidenceObserved?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.confidenceUnobserved}; ${baselineFieldText("confidenceUnobserved")}.` })
+  confidenceUnobserved?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.textOffsetReg}; ${baselineFieldText("textOffsetReg")}.` })
+  textOffsetReg?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.itemFactorReg}; ${baselineFieldText("itemFactorReg")}.` })
+  itemFactorReg?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.weightDecay}; ${baselineFieldText("weightDecay")}.` })
+  weightDecay?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.sdaeHidden}; ${baselineFieldText("sdaeHidden")}.` })
+  sdaeHidden?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.sdaeCorruption}; ${baselineFieldText("sdaeCorruption")}.` })
+  sdaeCorruption?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.sdaeReconWeight}; ${baselineFieldText("sdaeReconWeight")}.` })
+  sdaeReconWeight?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.cvaeHiddenOuter}; ${baselineFieldText("cvaeHiddenOuter")}.` })
+  cvaeHiddenOuter?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.cvaeHiddenInner}; ${baselineFieldText("cvaeHiddenInner")}.` })
+  cvaeHiddenInner?: number;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.cvaeTextWeight}; ${baselineFieldText("cvaeTextWeight")}.` })
+  cvaeTextWeight?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.deepconnEmbedding}; ${baselineFieldText("deepconnEmbedding")}.` })
+  deepconnEmbedding?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.deepconnFilters}; ${baselineFieldText("deepconnFilters")}.` })
+  deepconnFilters?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.deepconnWindow}; ${baselineFieldText("deepconnWindow")}.` })
+  deepconnWindow?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.deepconnFmFactors}; ${baselineFieldText("deepconnFmFactors")}.` })
+  deepconnFmFactors?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.deepconnTokens}; ${baselineFieldText("deepconnTokens")}.` })
+  deepconnTokens?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.negatives}; ${baselineFieldText("negatives")}.` })
+  negatives?: number;
+
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.deepconnNegativePool}; ${baselineFieldText("deepconnNegativePool")}.` })
+  deepconnNegativePool?: number;
+}
+
 /** What startTraining needs. */
 @InputType("StartTrainingInput")
 export class StartTrainingInput {
@@ -134,4 +195,7 @@ export class StartTrainingInput {
 
   @Field(() => HyperParametersInput, { nullable: true })
   hyperParameters?: HyperParametersInput;
+
+  @Field(() => BaselineParametersInput, { nullable: true, description: "For variant CDL, CVAE or DEEPCONN: its own hyper-parameters." })
+  baselineParameters?: BaselineParametersInput;
 }
