@@ -21,6 +21,7 @@ const POSTGRES_SUITES = [
   "test/graphql/errors-limits.test.ts",
   "test/graphql/http.test.ts",
   "test/cli/model-commands.test.ts",
+  "test/graphql/experiment-jobs.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

@@ -12,6 +12,8 @@ export interface AppConfig {
   readonly dbPath: string;
   /** Folder of saved model checkpoints (VCM_MODELS_DIR). */
   readonly modelsDir: string;
+  /** Folder of the experiments a server runs for startExperiment (VCM_EXPERIMENTS_DIR), one sub-folder each. */
+  readonly experimentsDir: string;
   /** HTTP port of the GraphQL server (PORT; `--port` overrides it). */
   readonly port: number;
   /** Forced engine backend (VCM_BACKEND), or undefined to pick the fastest that loads. */
@@ -35,6 +37,7 @@ export interface AppConfig {
 export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   dbPath: path.resolve("data", "vcm.sqlite"),
   modelsDir: path.resolve("data", "models"),
+  experimentsDir: path.resolve("data", "experiments"),
   port: 4000,
   backend: undefined,
   adminToken: undefined,
@@ -67,6 +70,7 @@ export function loadAppConfig(
     jobLeaseSeconds,
     dbPath: databaseTarget(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
     modelsDir: path.resolve(overrides.modelsDir ?? env.VCM_MODELS_DIR ?? DEFAULT_APP_CONFIG.modelsDir),
+    experimentsDir: path.resolve(overrides.experimentsDir ?? env.VCM_EXPERIMENTS_DIR ?? DEFAULT_APP_CONFIG.experimentsDir),
     port,
     backend: overrides.backend ?? (backendEnv as BackendChoice | undefined),
     adminToken: overrides.adminToken ?? (env.VCM_ADMIN_TOKEN || undefined),

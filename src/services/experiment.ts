@@ -89,6 +89,16 @@ export function resolveExperimentArgs(raw: {
   };
 }
 
+/** Runs an experiment's arguments plan: every model × seed, and the grid's cells × seeds. */
+export function plannedRuns(args: ExperimentArgs): number {
+  return args.models.length * args.seeds + (args.grid === undefined ? 0 : args.grid.latentDim.length * args.grid.beta.length * args.seeds);
+}
+
+/** The key that ties an experiment's folder and row to its arguments. */
+export function experimentKey(args: ExperimentArgs): string {
+  return keyOf(args);
+}
+
 function keyOf(args: ExperimentArgs): string {
   return createHash("sha256").update(JSON.stringify(args)).digest("hex").slice(0, 16);
 }
@@ -212,7 +222,7 @@ export async function runExperiment(options: {
 }
 
 /** The experiment's row (a resumed one keeps its row: same arguments, same folder), marked running. */
-async function experimentRow(o: { dataSource: DataSource; datasetId: number; args: ExperimentArgs; key: string; outDir: string; total: number }): Promise<Experiment> {
+export async function experimentRow(o: { dataSource: DataSource; datasetId: number; args: ExperimentArgs; key: string; outDir: string; total: number }): Promise<Experiment> {
   const repository = o.dataSource.getRepository(Experiment);
   const existing = await repository.findOne({ where: { key: o.key, outDir: o.outDir } });
   if (existing !== null) {

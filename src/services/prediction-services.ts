@@ -2,6 +2,7 @@
  * Wiring of the prediction side of the API: the model cache over saved checkpoints, explanations,
  * cohorts and training jobs, built once per server.
  */
+import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
@@ -15,6 +16,7 @@ import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
 import { createEventBus, TRAINING_JOB_TOPIC, type EventBus } from "./events.ts";
+import { ExperimentJobService } from "./experiment-jobs.ts";
 import { ExplanationService } from "./explanation.ts";
 import { InferenceService, type InferenceCacheSizes, type LoadedModel } from "./inference.ts";
 import { TrainingJobService } from "./jobs.ts";
@@ -28,6 +30,8 @@ export interface PredictionServiceSet {
   readonly jobs: TrainingJobService;
   /** Progress events (training-job updates) for subscriptions. */
   readonly events: EventBus;
+  /** Experiments this server runs for startExperiment. */
+  readonly experiments: ExperimentJobService;
   /** Other processes' commits (caches and consistent reads ask it); closed with the server. */
   readonly commits: CommitWatch;
   /**
@@ -61,7 +65,7 @@ const POSTGRES_SHARE_WINDOW_MS = 3;
 /** Builds the prediction services of one server (or test). */
 export function createPredictionServices(options: {
   dataSource: DataSource;
-  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds">>;
+  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds" | "experimentsDir">>;
   /** Overrides of the loaders (tests count checkpoint reads through them). */
   loadModel?: (modelId: number) => Promise<LoadedModel>;
   loadDataset?: (datasetId: number) => Promise<DatasetMatrices>;
@@ -92,6 +96,12 @@ export function createPredictionServices(options: {
     leaseSeconds: config.jobLeaseSeconds,
     onUpdate: (job) => events.publish(TRAINING_JOB_TOPIC, job),
   });
+  const experiments = new ExperimentJobService({
+    dataSource,
+    dbPath: config.dbPath,
+    modelsDir: config.modelsDir,
+    experimentsDir: config.experimentsDir ?? path.join(path.dirname(path.resolve(config.modelsDir)), "experiments"),
+  });
   // Jobs other servers run (PostgreSQL): their committed changes reach this server's subscribers too.
   commits.onJobChanged((jobId) => {
     jobs.get(jobId).then(
@@ -105,9 +115,11 @@ export function createPredictionServices(options: {
     cohorts,
     jobs,
     events,
+    experiments,
     commits,
     removeModel: (modelId) => deleteModel({ dataSource, inference, cohorts, modelId }),
     async close() {
+      await experiments.close();
       await jobs.close();
       inference.dispose();
       await commits.close();

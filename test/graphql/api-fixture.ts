@@ -47,7 +47,7 @@ export async function createApiFixture(options: { adminToken?: string } = {}): P
     name: TEST_DATASET,
     source: syntheticSource({ users: 150, items: 120, vocab: 400, seed: 7 }),
   });
-  const config = loadAppConfig({ dbPath, modelsDir: path.join(dir, "models"), adminToken: options.adminToken }, {});
+  const config = loadAppConfig({ dbPath, modelsDir: path.join(dir, "models"), experimentsDir: path.join(dir, "experiments"), adminToken: options.adminToken }, {});
   const logger = new CollectingLogger();
   const server = await createServer(createServerDeps({ dataSource, config, logger }));
   return {

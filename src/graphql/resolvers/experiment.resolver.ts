@@ -1,11 +1,12 @@
-import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { Experiment } from "../../db/entities/experiment.entity.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
 import type { GraphQLContext } from "../context.ts";
 import { DatasetType } from "../types/dataset.type.ts";
-import { ExperimentType } from "../types/experiment.type.ts";
+import { ExperimentType, StartExperimentInput } from "../types/experiment.type.ts";
 import { parseId, requireDataset, requireLoaded } from "./lookup.ts";
+import { predictionOf } from "./prediction.resolver.ts";
 
 @Resolver(() => ExperimentType)
 export class ExperimentResolver {
@@ -20,6 +21,21 @@ export class ExperimentResolver {
     const experiment = await context.catalog.experimentById(parseId(id, "Experiment"));
     if (experiment === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
     return experiment;
+  }
+
+  @Mutation(() => ExperimentType, {
+    description:
+      "Runs `vcm experiment` as a job of this server (its own process) and returns the experiment at once, RUNNING; poll experiment(id) for runsDone and, once FINISHED, the result tables. Its folder (report.md, CSVs, figures) is under the server's VCM_EXPERIMENTS_DIR, named after the arguments: the same arguments started again resume it. Needs `Authorization: Bearer <VCM_ADMIN_TOKEN>` when the server sets that token. BAD_USER_INPUT for arguments it could not run, NOT_FOUND for an unknown dataset, CONFLICT while the same experiment runs.",
+  })
+  async startExperiment(@Ctx() context: GraphQLContext, @Arg("input", () => StartExperimentInput) input: StartExperimentInput): Promise<Experiment> {
+    const grid = input.gridLatentDim == null && input.gridBeta == null ? undefined : { latentDim: input.gridLatentDim ?? undefined, beta: input.gridBeta ?? undefined };
+    return predictionOf(context).services.experiments.start({
+      dataset: input.dataset,
+      models: input.models,
+      seeds: input.seeds,
+      epochs: input.epochs ?? undefined,
+      grid,
+    });
   }
 
   @FieldResolver(() => DatasetType)

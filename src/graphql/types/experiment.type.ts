@@ -1,5 +1,6 @@
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
-import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { VariantEnum } from "./training-job.type.ts";
 
 /** Where an experiment stands, as GraphQL names it (values are the stored statuses). */
 export enum ExperimentStatusEnum {
@@ -45,4 +46,26 @@ export class ExperimentType {
 
   @Field(() => GraphQLDateTimeISO, { nullable: true })
   finishedAt: Date | null;
+}
+
+/** What startExperiment needs: `vcm experiment`'s arguments. */
+@InputType("StartExperimentInput")
+export class StartExperimentInput {
+  @Field(() => String, { description: "Name of the dataset (its split is kept)." })
+  dataset: string;
+
+  @Field(() => [VariantEnum], { description: "The models to compare, e.g. [VCM, VCM_SE, CDL, CVAE, DEEPCONN, POPULARITY]." })
+  models: VariantEnum[];
+
+  @Field(() => Int, { description: "Training seeds per model, 1 to 100 (runs use seeds 1 … n)." })
+  seeds: number;
+
+  @Field(() => Int, { nullable: true, description: "Epochs of every run (default: each variant's)." })
+  epochs?: number;
+
+  @Field(() => [Int], { nullable: true, description: "The paper's Figure 3 grid: latent sizes K for VCM (with gridBeta, or the default β)." })
+  gridLatentDim?: number[];
+
+  @Field(() => [Float], { nullable: true, description: "The grid's KL weights β (with gridLatentDim, or the default K)." })
+  gridBeta?: number[];
 }

@@ -1,0 +1,87 @@
+/**
+ * startExperiment (issue 11): `vcm experiment` run by the server as its own process, its row visible
+ * at once and finished later with the result tables; the same arguments resume the same row and
+ * folder; refusals with a sentence.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
+
+const TOKEN = "experiment-token";
+let fixture: ApiFixture;
+
+async function gql(query: string, variables: Record<string, unknown> = {}) {
+  return fixture.server.execute({ query, variables }, { authorization: `Bearer ${TOKEN}` });
+}
+
+const START = `mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status runsDone runsTotal args } }`;
+const INPUT = { dataset: TEST_DATASET, models: ["VCM", "POPULARITY"], seeds: 1, epochs: 2 };
+
+async function until(id: string, done: (e: any) => boolean): Promise<any> {
+  for (let i = 0; i < 1200; i += 1) {
+    const result = await gql(`query ($id: ID!) { experiment(id: $id) { id status runsDone runsTotal error results } }`, { id });
+    expect(result.errors).toBeUndefined();
+    const e = (result.data as any).experiment;
+    if (done(e)) return e;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`experiment ${id} did not finish`);
+}
+
+beforeAll(async () => {
+  fixture = await createApiFixture({ adminToken: TOKEN });
+});
+afterAll(async () => {
+  await fixture?.close();
+});
+
+describe("startExperiment", () => {
+  it("runs the experiment as its own process: RUNNING at once, FINISHED later with its tables and report", async () => {
+    const started = await gql(START, { input: INPUT });
+    expect(started.errors).toBeUndefined();
+    const row = (started.data as any).startExperiment;
+    expect(row).toMatchObject({ status: "RUNNING", runsDone: 0, runsTotal: 2, args: { dataset: TEST_DATASET, models: ["vcm", "popularity"], seeds: 1, epochs: 2 } });
+    // The same experiment cannot run twice at once.
+    const again = await gql(START, { input: INPUT });
+    expect(again.errors?.[0]).toMatchObject({ extensions: { code: "CONFLICT" } });
+    expect(again.errors?.[0].message).toBe(`Experiment ${row.id} with these arguments is running; wait for it, or poll experiment(id: ${row.id}).`);
+
+    const done = await until(row.id, (e) => e.status !== "RUNNING");
+    expect(done).toMatchObject({ status: "FINISHED", runsDone: 2, error: null });
+    expect(Object.keys(done.results)).toEqual(["vcm", "vcm-cd"]);
+    expect(JSON.stringify(done.results.vcm)).toContain("popularity");
+    const folders = fs.readdirSync(path.join(fixture.dir, "experiments"));
+    expect(folders).toHaveLength(1);
+    const report = fs.readFileSync(path.join(fixture.dir, "experiments", folders[0], "report.md"), "utf8");
+    expect(report).toMatch(/^# Experiment on "demo-small"/);
+    // Each run is a trained model of the database.
+    const models = await gql(`{ models { variant status } }`);
+    expect((models.data as any).models.filter((m: any) => m.status === "READY").map((m: any) => m.variant).sort()).toEqual(expect.arrayContaining(["popularity", "vcm"]));
+
+    // Started again with the same arguments: the same row and folder, nothing trained again.
+    const resumed = await gql(START, { input: INPUT });
+    expect(resumed.errors).toBeUndefined();
+    expect((resumed.data as any).startExperiment.id).toBe(row.id);
+    const finished = await until(row.id, (e) => e.status !== "RUNNING");
+    expect(finished).toMatchObject({ status: "FINISHED", runsDone: 2 });
+    // The log holds each process's JSON summary: the second one trained nothing.
+    const summaries = fs.readFileSync(path.join(fixture.dir, "experiments", folders[0], "experiment.log"), "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    expect(summaries.map((s: any) => [s.runs, s.trained])).toEqual([
+      [2, 2],
+      [2, 0],
+    ]);
+  }, 240_000);
+
+  it("refuses arguments it could not run, and an unknown dataset, with a sentence", async () => {
+    const seeds = await gql(START, { input: { ...INPUT, seeds: 0 } });
+    expect(seeds.errors?.[0]).toMatchObject({ message: "--seeds must be an integer from 1 to 100, got 0.", extensions: { code: "BAD_USER_INPUT" } });
+    const grid = await gql(START, { input: { ...INPUT, gridLatentDim: [0] } });
+    expect(grid.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(grid.errors?.[0].message).toMatch(/latentDim must be an integer from 1 to 1,000, got 0/);
+    const unknown = await gql(START, { input: { ...INPUT, dataset: "nope" } });
+    expect(unknown.errors?.[0]).toMatchObject({ extensions: { code: "NOT_FOUND" } });
+    const anonymous = await fixture.server.execute({ query: START, variables: { input: INPUT } });
+    expect(anonymous.errors?.[0]).toMatchObject({ extensions: { code: "UNAUTHENTICATED" } });
+  });
+});
