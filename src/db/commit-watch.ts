@@ -18,8 +18,9 @@ export interface CommitWatch {
   /** Resolves once the watch hears every later commit (at once on SQLite). */
   ready(): Promise<void>;
   /**
-   * Calls `listener` with the id of each training job another process changed (PostgreSQL; on SQLite
-   * never: there a job's subscribers are on the server that runs it).
+   * Calls `listener` with the id of each training job another process changed: at once on PostgreSQL
+   * (NOTIFY), within JOB_POLL_MS on SQLite (the unfinished jobs' states are compared after another
+   * connection committed). On SQLite this process's own changes may be reported too.
    */
   onJobChanged(listener: (jobId: number) => void): void;
   close(): Promise<void>;
@@ -28,17 +29,72 @@ export interface CommitWatch {
 /** Pause before a lost PostgreSQL listener connects again. */
 const RECONNECT_MS = 1_000;
 
+/** How often SQLite is asked whether other processes changed the unfinished jobs. */
+export const JOB_POLL_MS = 500;
+
 export function watchCommits(dataSource: DataSource): CommitWatch {
-  if (dialectOfSource(dataSource) === "sqlite") {
-    const db = sqliteOf(dataSource);
-    return {
-      version: () => db.pragma("data_version", { simple: true }) as number,
-      ready: async () => undefined,
-      onJobChanged: () => undefined,
-      close: async () => undefined,
-    };
+  return dialectOfSource(dataSource) === "sqlite" ? new SqliteCommitWatch(dataSource) : new PostgresCommitWatch(dataSource);
+}
+
+class SqliteCommitWatch implements CommitWatch {
+  readonly #db: ReturnType<typeof sqliteOf>;
+  readonly #jobListeners: Array<(jobId: number) => void> = [];
+  #timer: NodeJS.Timeout | undefined;
+  #seenVersion = -1;
+  /** False until the first look, which only records the jobs' states. */
+  #primed = false;
+  /** The last seen state of each job that was unfinished at the last look. */
+  #states = new Map<number, string>();
+
+  constructor(dataSource: DataSource) {
+    this.#db = sqliteOf(dataSource);
   }
-  return new PostgresCommitWatch(dataSource);
+
+  version(): number {
+    return this.#db.pragma("data_version", { simple: true }) as number;
+  }
+
+  async ready(): Promise<void> {}
+
+  onJobChanged(listener: (jobId: number) => void): void {
+    this.#jobListeners.push(listener);
+    if (this.#timer !== undefined) return;
+    this.#look();
+    this.#timer = setInterval(() => this.#look(), JOB_POLL_MS);
+    this.#timer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #look(): void {
+    const version = this.version();
+    if (version === this.#seenVersion) return;
+    this.#seenVersion = version;
+    let rows: Array<{ id: number; state: string; finished: number }>;
+    try {
+      const tracked = JSON.stringify([...this.#states.keys()]);
+      rows = this.#db
+        .prepare(
+          `SELECT id, status || ' ' || epoch || ' ' || cancel_requested AS state, status NOT IN ('queued', 'running') AS finished FROM training_jobs ` +
+            `WHERE status IN ('queued', 'running') OR id IN (SELECT value FROM json_each(?))`,
+        )
+        .all(tracked) as Array<{ id: number; state: string; finished: number }>;
+    } catch {
+      // Locked by another process this time: the next look sees the same commits.
+      this.#seenVersion = -1;
+      return;
+    }
+    const next = new Map<number, string>();
+    for (const row of rows) {
+      if (this.#primed && this.#states.get(row.id) !== row.state) for (const listener of this.#jobListeners) listener(row.id);
+      if (row.finished === 0) next.set(row.id, row.state);
+    }
+    this.#states = next;
+    this.#primed = true;
+  }
 }
 
 class PostgresCommitWatch implements CommitWatch {

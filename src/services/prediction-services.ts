@@ -7,6 +7,7 @@ import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
 import { TrainedModel } from "../db/entities/trained-model.entity.ts";
+import type { TrainingJob } from "../db/entities/training-job.entity.ts";
 import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
 import { watchCommits, type CommitWatch } from "../db/commit-watch.ts";
@@ -88,13 +89,21 @@ export function createPredictionServices(options: {
   const explanations = new ExplanationService({ dataSource, inference });
   const cohorts = new CohortService({ inference });
   const events = createEventBus();
+  /** The last state published of each job, so that a relayed copy of it is not sent again. */
+  const published = new Map<number, string>();
+  const publishJob = (job: TrainingJob): void => {
+    const state = `${job.status} ${job.epoch} ${job.cancelRequested}`;
+    if (published.get(job.id) === state) return;
+    published.set(job.id, state);
+    events.publish(TRAINING_JOB_TOPIC, job);
+  };
   const jobs = new TrainingJobService({
     dataSource,
     dbPath: config.dbPath,
     modelsDir: config.modelsDir,
     workerPath: options.jobWorkerPath,
     leaseSeconds: config.jobLeaseSeconds,
-    onUpdate: (job) => events.publish(TRAINING_JOB_TOPIC, job),
+    onUpdate: (job) => publishJob(job),
   });
   const experiments = new ExperimentJobService({
     dataSource,
@@ -102,10 +111,11 @@ export function createPredictionServices(options: {
     modelsDir: config.modelsDir,
     experimentsDir: config.experimentsDir ?? path.join(path.dirname(path.resolve(config.modelsDir)), "experiments"),
   });
-  // Jobs other servers run (PostgreSQL): their committed changes reach this server's subscribers too.
+  // Jobs other servers run: their committed changes reach this server's subscribers too (a state
+  // already published here, such as this server's own job's, is not published twice).
   commits.onJobChanged((jobId) => {
     jobs.get(jobId).then(
-      (job) => events.publish(TRAINING_JOB_TOPIC, job),
+      (job) => publishJob(job),
       () => undefined,
     );
   });

@@ -9,7 +9,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { DATABASE_BUSY_MESSAGE } from "../../src/errors.ts";
 import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
 import { runVcm } from "../cli/run-vcm.ts";
@@ -60,6 +62,39 @@ describe("two servers and the CLI on one database", () => {
     const cancelled = await pollJob(b, id, (job) => job.status !== "RUNNING");
     expect(cancelled.status).toBe("CANCELLED");
     expect(cancelled.model).toBeNull();
+  }, 120_000);
+
+  it("streams to B's subscribers a job that A runs (polled from the database file), until it ends", async () => {
+    const id = await startJob(a, 2_000);
+    const client = createClient({ url: b.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const seen: Array<{ status: string; epoch: number }> = [];
+    let cancelSent = false;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.subscribe<{ trainingJobUpdated: { status: string; progress: { epoch: number } } }>(
+          { query: `subscription ($id: ID!) { trainingJobUpdated(id: $id) { status progress { epoch } } }`, variables: { id } },
+          {
+            next: (message) => {
+              if (message.errors) return reject(new Error(JSON.stringify(message.errors)));
+              const job = message.data!.trainingJobUpdated;
+              seen.push({ status: job.status, epoch: job.progress.epoch });
+              if (!cancelSent && job.status === "RUNNING" && job.progress.epoch >= 2) {
+                cancelSent = true;
+                a.gql(`mutation ($id: ID!) { cancelTrainingJob(id: $id) { status } }`, { id }).catch(reject);
+              }
+            },
+            error: reject,
+            complete: resolve,
+          },
+        );
+      });
+    } finally {
+      await client.dispose();
+    }
+    // Epochs A ran reached B's subscriber as they went (B polls the file every 500 ms), then the end.
+    const epochs = new Set(seen.filter((s) => s.status === "RUNNING" && s.epoch >= 1).map((s) => s.epoch));
+    expect(epochs.size).toBeGreaterThanOrEqual(2);
+    expect(seen.at(-1)!.status).toBe("CANCELLED");
   }, 120_000);
 
   it("fails the job of a killed server once, from the surviving one, with its half-made model", async () => {
