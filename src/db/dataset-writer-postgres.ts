@@ -11,7 +11,7 @@ import type { DataSource } from "typeorm";
 import type { RawReview } from "../data/corpus.ts";
 import { SPLIT_NAMES } from "../data/preprocess.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
-import type { DatasetStaging, DatasetWrite, RemovedDataset } from "./dataset-store.ts";
+import type { DatasetStaging, DatasetWrite, RemovedDataset } from "./dataset-staging.ts";
 import { byteaHex, copyRows, type CopyValue } from "./postgres-copy.ts";
 import { clientOf } from "./sql.ts";
 

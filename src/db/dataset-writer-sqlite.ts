@@ -11,7 +11,7 @@ import { SPLIT_NAMES, type PreprocessedDataset } from "../data/preprocess.ts";
 import type { RecordSource } from "../data/source.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
 import { sqliteOf } from "./data-source.ts";
-import type { DatasetStaging, RemovedDataset } from "./dataset-store.ts";
+import type { DatasetStaging, RemovedDataset } from "./dataset-staging.ts";
 
 export async function openSqliteDatasetStaging(dataSource: DataSource): Promise<DatasetStaging> {
   const db = sqliteOf(dataSource);

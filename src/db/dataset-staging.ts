@@ -1,0 +1,36 @@
+/**
+ * The storage side of an ingest, on either database (dataset-store.ts opens one): review texts staged
+ * while the file is read, the name check, and the one transaction that removes a replaced dataset and
+ * writes the new one.
+ */
+import type { RawReview } from "../data/corpus.ts";
+import type { PreprocessedDataset } from "../data/preprocess.ts";
+import type { RecordSource } from "../data/source.ts";
+
+/** What replacing a dataset removed: its trained models' count (their folders are queued for removal). */
+export interface RemovedDataset {
+  readonly models: number;
+}
+
+/** What the final write needs: the preprocessed dataset and what is stored beside it. */
+export interface DatasetWrite {
+  readonly name: string;
+  readonly replace: boolean;
+  readonly data: PreprocessedDataset;
+  readonly source: RecordSource;
+  readonly sparsity: number;
+  readonly skipped: Record<string, number>;
+  readonly options: Record<string, unknown>;
+  readonly onStep: (message: string) => void;
+}
+
+/** One ingest's staging area: call close() once, whatever happened. */
+export interface DatasetStaging {
+  /** Stages review texts by their reading sequence number (a batch at a time). */
+  stage(batch: ReadonlyArray<readonly [number, RawReview]>): Promise<void>;
+  /** CONFLICT (with a sentence) when `name` exists and replacing was not asked for. */
+  checkName(name: string, replace: boolean): Promise<void>;
+  /** The one write transaction: removes a replaced dataset (queueing its model folders) and writes the new one. */
+  write(o: DatasetWrite): Promise<{ datasetId: number; removed: RemovedDataset | null }>;
+  close(): Promise<void>;
+}
