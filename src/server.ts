@@ -22,7 +22,7 @@ import { checkNesting, MAX_QUERY_TOKENS } from "./graphql/limits.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
 import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
-import { TrainedModel } from "./db/entities/trained-model.entity.ts";
+import { latestReadyModel } from "./db/model-rows.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
 import { setBusyTimeout } from "./db/busy.ts";
 import { watchCommits } from "./db/commit-watch.ts";
@@ -351,9 +351,7 @@ export async function startServer(options: {
     if (dialectOfSource(dataSource) === "sqlite") setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
     server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }));
     const { url, port } = await server.listen({ port: config.port, host: options.host });
-    const readyModel = await dataSource
-      .getRepository(TrainedModel)
-      .findOne({ where: { status: "ready", dataset: { name: demo.datasetName ?? "" } }, order: { id: "DESC" } });
+    const readyModel = demo.datasetName === null ? null : await latestReadyModel(dataSource, demo.datasetName);
     const started = server;
     return {
       url,

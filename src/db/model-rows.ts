@@ -34,6 +34,11 @@ export async function failModel(db: DataSource | EntityManager, o: { modelId: nu
   return (result.affected ?? 0) === 1;
 }
 
+/** The newest ready model of a dataset (by name), or null. */
+export async function latestReadyModel(dataSource: DataSource, datasetName: string): Promise<TrainedModel | null> {
+  return dataSource.getRepository(TrainedModel).findOne({ where: { status: "ready", dataset: { name: datasetName } }, order: { id: "DESC" } });
+}
+
 /**
  * Deletes a model row (only in one of `onlyIf`'s states, when given) with its checkpoint folder,
  * recorded for removal in the same transaction (file-removals.ts). False when there was no such row.
