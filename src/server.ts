@@ -11,6 +11,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
+import { Catalog } from "./db/catalog.ts";
 import { dialectOfSource, openDatabase } from "./db/data-source.ts";
 import { ErrorCode, UserError } from "./errors.ts";
 import { adminMutationsPlugin } from "./graphql/auth.ts";
@@ -65,6 +66,7 @@ export interface VcmServer {
 export function createServerDeps(options: { dataSource: DataSource; config: AppConfig; logger?: ErrorLogger }): ServerDeps {
   return {
     dataSource: options.dataSource,
+    catalog: new Catalog(options.dataSource),
     config: options.config,
     logger: options.logger ?? { error: (message, error) => console.error(`[vcm] ${message}:`, error) },
     prediction: createPredictionServices({ dataSource: options.dataSource, config: options.config }),

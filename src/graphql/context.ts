@@ -5,7 +5,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
-import { CatalogService } from "../services/catalog.ts";
+import type { Catalog } from "../db/catalog.ts";
 import type { ErrorLogger } from "./errors.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import { createPredictionContext, type PredictionContextPart, type PredictionServices } from "./prediction-loaders.ts";
@@ -15,7 +15,10 @@ import { createPredictionContext, type PredictionContextPart, type PredictionSer
  * (a model cache, a job runner…) becomes a field here, built where the server is wired (server.ts).
  */
 export interface ServerDeps {
+  /** The data source itself, for the server's wiring (housekeeping, the commit watch); resolvers read through `catalog`. */
   readonly dataSource: DataSource;
+  /** Reads of datasets, users, items, reviews, clicks, models and experiments, batched by ids (src/db/catalog.ts). */
+  readonly catalog: Catalog;
   readonly config: AppConfig;
   /** Where masked internal errors are logged. */
   readonly logger: ErrorLogger;
@@ -36,7 +39,7 @@ export interface AuthState {
 /** The GraphQL context of one request. */
 export interface GraphQLContext {
   readonly deps: ServerDeps;
-  readonly catalog: CatalogService;
+  readonly catalog: Catalog;
   readonly loaders: Loaders;
   readonly auth: AuthState;
   /** Prediction services with this request's inference loaders (when the server has them). */
@@ -59,7 +62,7 @@ export function authFromHeader(authorization: string | undefined, adminToken: st
 /** Builds the context of one request: fresh loaders (their caches never outlive the request). */
 export function createContext(options: { deps: ServerDeps; authorization?: string }): GraphQLContext {
   const { deps, authorization } = options;
-  const catalog = new CatalogService(deps.dataSource);
+  const { catalog } = deps;
   return {
     deps,
     catalog,

@@ -5,7 +5,7 @@
  */
 import DataLoader from "dataloader";
 import type { Item } from "../db/entities/item.entity.ts";
-import type { CatalogService } from "../services/catalog.ts";
+import type { Catalog } from "../db/catalog.ts";
 import type { ExplanationRequest, NamedExplanation } from "../services/explanation.ts";
 import type { RankedItem, RecommendationRequest } from "../services/inference.ts";
 import type { PredictionServiceSet } from "../services/prediction-services.ts";
@@ -42,12 +42,12 @@ export interface PredictionContextPart {
 }
 
 /** Builds the per-request part of the context that the prediction resolvers use. */
-export function createPredictionContext(services: PredictionServices, catalog: CatalogService): PredictionContextPart {
+export function createPredictionContext(services: PredictionServices, catalog: Catalog): PredictionContextPart {
   return { services, loaders: createPredictionLoaders(services, catalog) };
 }
 
 /** Builds the per-request prediction loaders. */
-export function createPredictionLoaders(services: PredictionServices, catalog: CatalogService): PredictionLoaders {
+export function createPredictionLoaders(services: PredictionServices, catalog: Catalog): PredictionLoaders {
   const { inference, explanations } = services;
   return {
     recommendations: new DataLoader((keys) => inference.recommendMany(keys), {

@@ -5,7 +5,7 @@
  */
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { CatalogService } from "../../src/services/catalog.ts";
+import { Catalog } from "../../src/db/catalog.ts";
 import { TrainingJobService } from "../../src/services/jobs.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
@@ -39,14 +39,14 @@ describe("consistent reads", () => {
         other.prepare("DELETE FROM users WHERE id = ?").run(Number(firstUser));
       }
     };
-    const page = CatalogService.prototype.pageUsers;
-    const count = CatalogService.prototype.countUsers;
-    const pageSpy = vi.spyOn(CatalogService.prototype, "pageUsers").mockImplementation(async function (this: CatalogService, query) {
+    const page = Catalog.prototype.pageUsers;
+    const count = Catalog.prototype.countUsers;
+    const pageSpy = vi.spyOn(Catalog.prototype, "pageUsers").mockImplementation(async function (this: Catalog, query) {
       reads.push("page");
       commitOnce();
       return page.call(this, query);
     });
-    const countSpy = vi.spyOn(CatalogService.prototype, "countUsers").mockImplementation(async function (this: CatalogService, query) {
+    const countSpy = vi.spyOn(Catalog.prototype, "countUsers").mockImplementation(async function (this: Catalog, query) {
       reads.push("count");
       commitOnce();
       return count.call(this, query);

@@ -3,14 +3,14 @@
  * GraphQL loaders turn N lookups into one statement per chunk of ids, never one per row.
  */
 import { In, type DataSource, type ObjectLiteral, type Repository, type SelectQueryBuilder } from "typeorm";
-import { Click, type ClickSplit } from "../db/entities/click.entity.ts";
-import { Dataset } from "../db/entities/dataset.entity.ts";
-import { Experiment } from "../db/entities/experiment.entity.ts";
-import { Item } from "../db/entities/item.entity.ts";
-import { Review } from "../db/entities/review.entity.ts";
-import { TrainedModel } from "../db/entities/trained-model.entity.ts";
-import { User } from "../db/entities/user.entity.ts";
-import { itemsByColumns } from "../db/items.ts";
+import { Click, type ClickSplit } from "./entities/click.entity.ts";
+import { Dataset } from "./entities/dataset.entity.ts";
+import { Experiment } from "./entities/experiment.entity.ts";
+import { Item } from "./entities/item.entity.ts";
+import { Review } from "./entities/review.entity.ts";
+import { TrainedModel } from "./entities/trained-model.entity.ts";
+import { User } from "./entities/user.entity.ts";
+import { itemsByColumns } from "./items.ts";
 
 /** Ids per IN (...) list: well under SQLite's bound-parameter limit. */
 const CHUNK = 500;
@@ -49,7 +49,7 @@ export interface ChildPageQuery {
   readonly afterId: number | null;
 }
 
-export class CatalogService {
+export class Catalog {
   constructor(private readonly dataSource: DataSource) {}
 
   /** Experiments, newest first, optionally of one dataset. */
