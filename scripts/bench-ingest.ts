@@ -23,10 +23,6 @@ const self = fileURLToPath(import.meta.url);
 async function main(argv: ReadonlyArray<string>): Promise<void> {
   if (argv[0] === "--child-ingest") return childIngest(argv[1], argv[2]);
   if (argv[0] === "--child-load") return childLoad(argv[1]);
-  if (argv[0] === "--write-only") {
-    writeAmazonFile(argv[1], Number(argv[2]));
-    return;
-  }
   const at = argv.indexOf("--reviews");
   const reviews = at >= 0 ? Number(argv[at + 1]) : 1_000_000;
   const dbAt = argv.indexOf("--db");

@@ -79,7 +79,12 @@ export function loadAppConfig(
   });
 }
 
-/** A SQLite path made absolute (the CLI may change folder), a PostgreSQL URL as given (db/data-source.ts dialectOf). */
+/** Whether a `--db` / VCM_DB value is a PostgreSQL URL (postgres:// or postgresql://) rather than a SQLite file. */
+export function isPostgresUrl(value: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(value.trim());
+}
+
+/** A SQLite path made absolute (the CLI may change folder), a PostgreSQL URL as given. */
 function databaseTarget(value: string): string {
-  return /^postgres(ql)?:\/\//i.test(value.trim()) ? value.trim() : path.resolve(value);
+  return isPostgresUrl(value) ? value.trim() : path.resolve(value);
 }

@@ -13,8 +13,7 @@ export function catalogFreshness(dataSource: DataSource, watch: CommitWatch): {
   changed(): boolean;
   current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlySet<number> }>;
 } {
-  const version = (): number => watch.version();
-  let seen = version();
+  let seen = watch.version();
   // Asked once per turn of the event loop: the resolvers of one query batch share the answer.
   let askedThisTurn = false;
   return {
@@ -24,7 +23,7 @@ export function catalogFreshness(dataSource: DataSource, watch: CommitWatch): {
       setImmediate(() => {
         askedThisTurn = false;
       });
-      const now = version();
+      const now = watch.version();
       if (now === seen) return false;
       seen = now;
       return true;

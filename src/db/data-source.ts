@@ -19,6 +19,7 @@ import { PostgresSchema1765000000000 } from "../../migrations/postgres/176500000
 import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
 import { CheckpointStore1765200000000 } from "../../migrations/postgres/1765200000000-CheckpointStore.ts";
 import { JobNotify1765300000000 } from "../../migrations/postgres/1765300000000-JobNotify.ts";
+import { isPostgresUrl } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CheckpointChunk, CheckpointFile } from "./entities/checkpoint-file.entity.ts";
 import { Click } from "./entities/click.entity.ts";
@@ -55,17 +56,12 @@ export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema17650
 export type Dialect = "sqlite" | "postgres";
 
 export function dialectOf(target: string): Dialect {
-  return /^postgres(ql)?:\/\//i.test(target.trim()) ? "postgres" : "sqlite";
+  return isPostgresUrl(target) ? "postgres" : "sqlite";
 }
 
 /** The dialect of an open data source. */
 export function dialectOfSource(dataSource: DataSource): Dialect {
   return dataSource.options.type === "postgres" ? "postgres" : "sqlite";
-}
-
-/** The migrations a data source runs (MIGRATIONS or POSTGRES_MIGRATIONS). */
-export function migrationsOf(dialect: Dialect): ReadonlyArray<Function> {
-  return dialect === "postgres" ? POSTGRES_MIGRATIONS : MIGRATIONS;
 }
 
 /** A TypeORM data source over the SQLite file or the PostgreSQL URL (not yet initialised; openDatabase does that). */

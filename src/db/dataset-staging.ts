@@ -34,3 +34,27 @@ export interface DatasetStaging {
   write(o: DatasetWrite): Promise<{ datasetId: number; removed: RemovedDataset | null }>;
   close(): Promise<void>;
 }
+
+/** The columns of a new dataset's row, in datasetRowValues' order. */
+export const DATASET_COLUMNS =
+  "name, source, options, user_count, item_count, click_count, train_click_count, validation_click_count, test_click_count, review_count, vocabulary_size, sparsity, skipped";
+
+/** The values of a new dataset's row (DATASET_COLUMNS), the same on either database. */
+export function datasetRowValues(o: Pick<DatasetWrite, "name" | "data" | "source" | "sparsity" | "skipped" | "options">): Array<string | number> {
+  const { data } = o;
+  return [
+    o.name,
+    o.source.kind,
+    JSON.stringify(o.options),
+    data.userNames.length,
+    data.itemNames.length,
+    data.clickCols.length,
+    data.counts.train,
+    data.counts.validation,
+    data.counts.test,
+    data.counts.reviews,
+    data.vocabulary.length,
+    o.sparsity,
+    JSON.stringify(o.skipped),
+  ];
+}

@@ -11,7 +11,7 @@ import type { DataSource } from "typeorm";
 import type { RawReview } from "../data/corpus.ts";
 import { SPLIT_NAMES } from "../data/preprocess.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
-import type { DatasetStaging, DatasetWrite, RemovedDataset } from "./dataset-staging.ts";
+import { DATASET_COLUMNS, datasetRowValues, type DatasetStaging, type DatasetWrite, type RemovedDataset } from "./dataset-staging.ts";
 import { byteaHex, copyRows, type CopyValue } from "./postgres-copy.ts";
 import { clientOf } from "./sql.ts";
 
@@ -81,25 +81,10 @@ async function deleteExisting(client: pg.PoolClient, o: DatasetWrite): Promise<R
 async function writeDataset(client: pg.PoolClient, o: DatasetWrite & { tables: { texts: string; reviews: string } }): Promise<number> {
   const { data, onStep, tables: t } = o;
   const rows = data.userNames.length;
+  const values = datasetRowValues(o);
   const inserted = await client.query<{ id: number }>(
-    `INSERT INTO datasets (name, source, options, user_count, item_count, click_count, train_click_count,
-       validation_click_count, test_click_count, review_count, vocabulary_size, sparsity, skipped)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-    [
-      o.name,
-      o.source.kind,
-      JSON.stringify(o.options),
-      rows,
-      data.itemNames.length,
-      data.clickCols.length,
-      data.counts.train,
-      data.counts.validation,
-      data.counts.test,
-      data.counts.reviews,
-      data.vocabulary.length,
-      o.sparsity,
-      JSON.stringify(o.skipped),
-    ],
+    `INSERT INTO datasets (${DATASET_COLUMNS}) VALUES (${values.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
+    values,
   );
   const datasetId = inserted.rows[0].id;
 

@@ -11,7 +11,7 @@ import { SPLIT_NAMES, type PreprocessedDataset } from "../data/preprocess.ts";
 import type { RecordSource } from "../data/source.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
 import { sqliteOf } from "./data-source.ts";
-import type { DatasetStaging, RemovedDataset } from "./dataset-staging.ts";
+import { DATASET_COLUMNS, datasetRowValues, type DatasetStaging, type RemovedDataset } from "./dataset-staging.ts";
 
 export async function openSqliteDatasetStaging(dataSource: DataSource): Promise<DatasetStaging> {
   const db = sqliteOf(dataSource);
@@ -102,30 +102,11 @@ function writeDataset(options: {
   staging: StagingTables;
   onStep: (message: string) => void;
 }): number {
-  const { db, name, data, onStep } = options;
+  const { db, data, onStep } = options;
   const rows = data.userNames.length;
+  const values = datasetRowValues(options);
   const datasetId = Number(
-    db
-      .prepare(
-        `INSERT INTO datasets (name, source, options, user_count, item_count, click_count, train_click_count,
-           validation_click_count, test_click_count, review_count, vocabulary_size, sparsity, skipped)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        name,
-        options.source.kind,
-        JSON.stringify(options.options),
-        rows,
-        data.itemNames.length,
-        data.clickCols.length,
-        data.counts.train,
-        data.counts.validation,
-        data.counts.test,
-        data.counts.reviews,
-        data.vocabulary.length,
-        options.sparsity,
-        JSON.stringify(options.skipped),
-      ).lastInsertRowid,
+    db.prepare(`INSERT INTO datasets (${DATASET_COLUMNS}) VALUES (${values.map(() => "?").join(", ")})`).run(...values).lastInsertRowid,
   );
 
   onStep(`writing ${data.itemNames.length} items`);

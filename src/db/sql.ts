@@ -30,10 +30,8 @@ export function sqlOf(dataSource: DataSource): Sql {
 
 /** Statements inside a TypeORM transaction (`dataSource.transaction(async (manager) => …)`), on its connection. */
 export function sqlIn(manager: EntityManager): Sql {
-  if (dialectOfSource(manager.connection) === "sqlite") return sqliteSql(sqliteOf(manager.connection));
-  const runner = manager.queryRunner;
-  if (!runner) throw new Error("Invariant failed: sqlIn needs a transaction's entity manager");
-  return postgresSql({ runner });
+  if (!manager.queryRunner) throw new Error("Invariant failed: sqlIn needs a transaction's entity manager");
+  return sqlOnRunner(manager.queryRunner);
 }
 
 /** Statements on one connection a query runner holds (PostgreSQL: temp tables, transactions, COPY). */

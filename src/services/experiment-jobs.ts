@@ -62,7 +62,7 @@ export class ExperimentJobService {
         .update({ id: row.id, status: "running" }, { status: "failed", error: why, finishedAt: new Date() })
         .catch(() => undefined);
     });
-    return (await this.#dataSource.getRepository(Experiment).findOneByOrFail({ id: row.id }));
+    return this.#dataSource.getRepository(Experiment).findOneByOrFail({ id: row.id });
   }
 
   /** Stops the experiments this server runs (their rows say so; started again, they resume). */

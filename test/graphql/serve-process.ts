@@ -12,12 +12,19 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** The GraphQL endpoint, http://127.0.0.1:PORT/graphql. */
   readonly url: string;
+  /** The JSON line `vcm serve --json` printed once it listened. */
+  readonly summary: Record<string, any>;
+  /** What it wrote on stderr so far. */
+  stderr(): string;
   gql(query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> }>;
 }
 
-/** Starts `vcm serve --json` with `env` and resolves once it listens; `started` collects it for cleanup. */
-export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["scripts/vcm.js", "serve", "--port", "0", "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * Starts `vcm serve --json` with `env` (and `args`, e.g. --db) and resolves once it listens; `started`
+ * collects it for cleanup.
+ */
+export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[], args: ReadonlyArray<string> = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["scripts/vcm.js", "serve", "--port", "0", ...args, "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   started.push(child);
   let stdout = "";
   let stderr = "";
@@ -27,10 +34,13 @@ export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[]): P
       stdout += chunk.toString();
       const line = stdout.split("\n").find((text) => text.startsWith("{"));
       if (!line) return;
-      const { graphql } = JSON.parse(line) as { graphql: string };
+      const summary = JSON.parse(line) as { graphql: string };
+      const { graphql } = summary;
       resolve({
         child,
         url: graphql,
+        summary,
+        stderr: () => stderr,
         gql: async (query, variables = {}) => {
           const send = () => fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
           // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once

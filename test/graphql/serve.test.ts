@@ -3,41 +3,19 @@
  * dataset and model with visible progress, the URL and an example query that works; a second start
  * reuses everything.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { serveProcess, type ServerProcess } from "./serve-process.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-serve-"));
 const children: ChildProcess[] = [];
 
-interface Started {
-  child: ChildProcess;
-  summary: { url: string; graphql: string; port: number; exampleQuery: string; generatedDemo: boolean; trainedModelId: number | null };
-  stderr: () => string;
-}
-
-/** Starts `vcm serve --json` and resolves once its JSON line is printed (it keeps running). */
-function serve(): Promise<Started> {
-  const child = spawn(
-    process.execPath,
-    ["scripts/vcm.js", "serve", "--port", "0", "--db", path.join(dir, "vcm.sqlite"), "--models-dir", path.join(dir, "models"), "--json"],
-    { cwd: ROOT, env: { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (line) resolve({ child, summary: JSON.parse(line), stderr: () => stderr });
-    });
-    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr}`)));
-  });
+/** Starts `vcm serve --json` on this test's database and models folder (it keeps running). */
+function serve(): Promise<ServerProcess> {
+  return serveProcess({ ...process.env, VCM_ADMIN_TOKEN: "", PORT: "" }, children, ["--db", path.join(dir, "vcm.sqlite"), "--models-dir", path.join(dir, "models")]);
 }
 
 function stop(child: ChildProcess): Promise<number | null> {
