@@ -66,7 +66,11 @@ describe("startExperiment", () => {
     const finished = await until(row.id, (e) => e.status !== "RUNNING");
     expect(finished).toMatchObject({ status: "FINISHED", runsDone: 2 });
     // The log holds each process's JSON summary: the second one trained nothing.
-    const summaries = fs.readFileSync(path.join(fixture.dir, "experiments", folders[0], "experiment.log"), "utf8").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    // The process records its end in the database just before it prints its summary: wait for the line.
+    const logFile = path.join(fixture.dir, "experiments", folders[0], "experiment.log");
+    const summaryLines = () => fs.readFileSync(logFile, "utf8").split("\n").filter((l) => l.startsWith("{"));
+    for (let i = 0; i < 100 && summaryLines().length < 2; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    const summaries = summaryLines().map((l) => JSON.parse(l));
     expect(summaries.map((s: any) => [s.runs, s.trained])).toEqual([
       [2, 2],
       [2, 0],
