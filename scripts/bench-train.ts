@@ -24,6 +24,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { NATIVE_ADDON_PATH } from "../src/engine/native-kernels.ts";
+import { defaultWasmThreads } from "../src/engine/wasm-threads.ts";
 import { buildNativeAddon } from "./build-native.ts";
 import { relayLines, runTorch, type BenchShape } from "./bench-train-torch.ts";
 import type { ProbeResult, RowKind, WorkerPlan, WorkerResult } from "./bench-train-worker.ts";
@@ -385,13 +386,20 @@ async function prepareRow(o: {
 }): Promise<{ ok: true; label: string; plan: WorkerPlan; env: Record<string, string | undefined> } | { ok: false; label: string; reason: string }> {
   switch (o.kind) {
     case "stock":
-      return { ok: true, label: "wasm, stock kernels", plan: o.plan, env: { VCM_BACKEND: "wasm", VCM_NATIVE_MATMUL: "off" } };
+      // tfjs's own kernels, as npm ci gives them without OpenBLAS: the threaded build, one thread per
+      // core unless VCM_WASM_THREADS says otherwise (1: the single-threaded build).
+      return {
+        ok: true,
+        label: `wasm, stock kernels, ${process.env.VCM_WASM_THREADS ?? String(defaultWasmThreads())} thread(s)`,
+        plan: o.plan,
+        env: { VCM_BACKEND: "wasm", VCM_NATIVE_MATMUL: "off" },
+      };
     case "native": {
       const label = "wasm + native OpenBLAS";
       const addon = nativeAddon();
       if (!addon.ok) return { ok: false, label, reason: `the native addon cannot be built: ${addon.reason}` };
       console.log(`# native addon: ${addon.where}`);
-      return { ok: true, label, plan: { ...o.plan, addon: addon.addon }, env: { VCM_BACKEND: "wasm", VCM_NATIVE_MATMUL: "on" } };
+      return { ok: true, label, plan: { ...o.plan, addon: addon.addon }, env: { VCM_BACKEND: "wasm", VCM_NATIVE_MATMUL: "on", VCM_WASM_THREADS: "1" } };
     }
     case "webgpu": {
       const probe = await runChild<ProbeResult>({ kind: "probe", label: "probe", env: childEnv({ VCM_BACKEND: undefined }) });

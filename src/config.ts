@@ -23,6 +23,12 @@ export interface AppConfig {
   /** Use the native OpenBLAS kernels on wasm when they are built (VCM_NATIVE_MATMUL=off disables them). */
   readonly nativeMatMul: boolean;
   /**
+   * Threads of the WebAssembly backend's matMul and other XNNPACK kernels when the native kernels are
+   * not in use (VCM_WASM_THREADS, 1 to 8; 1 is tfjs's single-threaded build), or undefined for one per
+   * core, at most 8.
+   */
+  readonly wasmThreads: number | undefined;
+  /**
    * Dawn flags for the webgpu backend (VCM_WEBGPU_FLAGS, comma-separated, e.g. `adapter=NVIDIA,backend=vulkan`);
    * empty lets Dawn list every adapter and tfjs take the high-performance one.
    */
@@ -42,6 +48,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   backend: undefined,
   adminToken: undefined,
   nativeMatMul: true,
+  wasmThreads: undefined,
   webgpuFlags: Object.freeze([]),
   jobLeaseSeconds: 30,
 });
@@ -66,8 +73,14 @@ export function loadAppConfig(
   if (!Number.isFinite(jobLeaseSeconds) || jobLeaseSeconds < 1 || jobLeaseSeconds > 3600) {
     throw new Error(`VCM_JOB_LEASE_SECONDS must be a number of seconds from 1 to 3600, got "${leaseEnv}"`);
   }
+  const threadsEnv = env.VCM_WASM_THREADS?.trim() || undefined;
+  const wasmThreads = overrides.wasmThreads ?? (threadsEnv === undefined ? undefined : Number(threadsEnv));
+  if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > 8)) {
+    throw new Error(`VCM_WASM_THREADS must be a whole number of threads from 1 to 8, got "${threadsEnv}"`);
+  }
   return Object.freeze({
     jobLeaseSeconds,
+    wasmThreads,
     dbPath: databaseTarget(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
     modelsDir: path.resolve(overrides.modelsDir ?? env.VCM_MODELS_DIR ?? DEFAULT_APP_CONFIG.modelsDir),
     experimentsDir: path.resolve(overrides.experimentsDir ?? env.VCM_EXPERIMENTS_DIR ?? DEFAULT_APP_CONFIG.experimentsDir),

@@ -63,8 +63,12 @@ function name(s: string): number[] {
   return [...uleb(bytes.length), ...bytes];
 }
 
-/** The module's bytes: imports env.memory, exports adam(pIn, pOut, g, m, v, n, b1, b2, lr, eps). */
-function moduleBytes(): Uint8Array {
+/**
+ * The module's bytes: imports env.memory, exports adam(pIn, pOut, g, m, v, n, b1, b2, lr, eps). A
+ * shared memory (tfjs's threaded build, wasm-threads.ts) can only be imported as shared, with a maximum
+ * at least its own: tfjs's is 4 GiB, 65,536 pages.
+ */
+function moduleBytes(shared: boolean): Uint8Array {
   const scalarStep = [
     ...addr(G), op.f32Load, 2, 0, ...set(GS),
     ...addr(M), ...get(B1), ...addr(M), op.f32Load, 2, 0, op.f32Mul, ...get(A1), ...get(GS), op.f32Mul, op.f32Add, ...tee(MS), op.f32Store, 2, 0,
@@ -98,7 +102,7 @@ function moduleBytes(): Uint8Array {
   return Uint8Array.from([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [...uleb(1), ...type]),
-    ...section(2, [...uleb(1), ...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(0)]),
+    ...section(2, [...uleb(1), ...name("env"), ...name("memory"), 0x02, ...(shared ? [0x03, ...uleb(0), ...uleb(65_536)] : [0x00, ...uleb(0)])]),
     ...section(3, [...uleb(1), ...uleb(0)]),
     ...section(7, [...uleb(1), ...name("adam"), 0x00, ...uleb(0)]),
     ...section(10, [...uleb(1), ...uleb(body.length), ...body]),
@@ -121,7 +125,8 @@ export function isWasmMemory(x: unknown): x is object {
 
 /** The SIMD Adam bound to a wasm memory, or undefined when this runtime cannot run it. */
 export function heapAdam(memory: object): HeapAdam | undefined {
-  const bytes = moduleBytes();
+  const shared = (memory as { buffer?: unknown }).buffer instanceof SharedArrayBuffer;
+  const bytes = moduleBytes(shared);
   if (!wasmApi.validate(bytes)) return undefined;
   const instance = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
   const adam = instance.exports.adam as (...args: number[]) => void;

@@ -193,8 +193,9 @@ export function hostView(t: tf.Tensor): Float32Array | undefined {
 
 /** The wasm backend's memory (tfjs 4.22 internals, pinned in package.json), or undefined. */
 function wasmMemory(): object | undefined {
-  const backend = tf.backend() as unknown as { wasm?: { asm?: { memory?: unknown } } };
-  const memory = backend.wasm?.asm?.memory;
+  // The plain build exports its memory; the threaded one (wasm-threads.ts) imports a shared memory it keeps as wasmMemory.
+  const backend = tf.backend() as unknown as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } };
+  const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
   return isWasmMemory(memory) ? memory : undefined;
 }
 

@@ -7,11 +7,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { loadAppConfig, type BackendChoice } from "../config.ts";
+import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled } from "./native-kernels.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeMatMulEnabled } from "./native-kernels.ts";
 import type { BackendName } from "./types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
+import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
 import { openWebGpu, type WebGpuAdapter } from "./webgpu.ts";
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
@@ -22,7 +23,9 @@ const state: {
   nativeGpu: boolean;
   wasmPathsSet: boolean;
   adapter: WebGpuAdapter | undefined;
-} = { pending: undefined, choice: undefined, announced: new Set(), nativeGpu: false, wasmPathsSet: false, adapter: undefined };
+  /** Threads of the wasm build that started (1: the single-threaded one); 0 before wasm starts. */
+  wasmThreads: number;
+} = { pending: undefined, choice: undefined, announced: new Set(), nativeGpu: false, wasmPathsSet: false, adapter: undefined, wasmThreads: 0 };
 
 /**
  * Initialises the backend once (later calls with the same choice return the same answer; an explicit
@@ -35,7 +38,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     return state.pending;
   }
   state.choice = wanted;
-  state.pending = select(wanted, app.webgpuFlags);
+  state.pending = select(wanted, app);
   try {
     const name = await state.pending;
     // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (at npm ci, or npm run build:native).
@@ -73,12 +76,15 @@ export function currentDevice(): string {
     const a = state.adapter;
     return `${[a.vendor, a.description || a.device || a.architecture].filter((s) => s).join(" ")}${a.fallback ? ", software adapter" : ""}`;
   }
-  if (name === "wasm") return nativeMatMulEnabled() ? "WebAssembly SIMD, matMul, Adam, sparse layers and top-k through native OpenBLAS" : "WebAssembly SIMD";
+  if (name === "wasm") {
+    if (nativeMatMulEnabled()) return "WebAssembly SIMD, matMul, Adam, sparse layers and top-k through native OpenBLAS";
+    return state.wasmThreads > 1 ? `WebAssembly SIMD, ${state.wasmThreads} threads` : "WebAssembly SIMD";
+  }
   if (name === "cpu") return "JavaScript kernels";
   return state.nativeGpu ? "libtensorflow with CUDA" : "libtensorflow";
 }
 
-async function select(wanted: BackendChoice | "auto", webgpuFlags: ReadonlyArray<string>): Promise<BackendName> {
+async function select(wanted: BackendChoice | "auto", app: AppConfig): Promise<BackendName> {
   if (wanted === "tensorflow") {
     if (await loadNative()) return currentBackend();
     throw new UserError(
@@ -89,7 +95,7 @@ async function select(wanted: BackendChoice | "auto", webgpuFlags: ReadonlyArray
   if (wanted === "webgpu" || wanted === "auto") {
     // One Dawn instance per process: a second one would run its own event loop beside the first.
     if (state.adapter && (wanted === "webgpu" || !state.adapter.fallback) && (await tf.setBackend("webgpu"))) return "webgpu";
-    const opened = await openWebGpu({ flags: webgpuFlags, allowFallback: wanted === "webgpu" });
+    const opened = await openWebGpu({ flags: app.webgpuFlags, allowFallback: wanted === "webgpu" });
     if (opened.ok) {
       state.adapter = opened.adapter;
       return "webgpu";
@@ -97,7 +103,10 @@ async function select(wanted: BackendChoice | "auto", webgpuFlags: ReadonlyArray
     if (wanted === "webgpu") throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_BACKEND=webgpu, but ${opened.reason}; choose wasm or cpu`);
   }
   if (wanted === "wasm" || wanted === "auto") {
-    if (await loadWasm()) return "wasm";
+    // The native kernels need the single-threaded build (its heap is a plain ArrayBuffer); without them,
+    // tfjs's threaded build runs wasm's matMul on every core.
+    const threads = app.nativeMatMul && nativeAddonLoads() ? 1 : (app.wasmThreads ?? defaultWasmThreads());
+    if (await loadWasm(threads)) return "wasm";
     if (wanted === "wasm") {
       throw new UserError(ErrorCode.BAD_USER_INPUT, "VCM_BACKEND=wasm, but the WebAssembly backend could not start; choose cpu");
     }
@@ -129,7 +138,8 @@ async function loadNative(): Promise<boolean> {
   return false;
 }
 
-async function loadWasm(): Promise<boolean> {
+/** Starts wasm once per process (the threaded build when threads > 1 and it starts, else the plain one). */
+async function loadWasm(threads: number): Promise<boolean> {
   try {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
     if (!state.wasmPathsSet) {
@@ -139,7 +149,16 @@ async function loadWasm(): Promise<boolean> {
       wasm.setWasmPaths(`${dir}${path.sep}`);
       state.wasmPathsSet = true;
     }
-    return await tf.setBackend("wasm");
+    if (state.wasmThreads === 0 && threads > 1) {
+      const started = await startThreadedWasm(wasm, threads);
+      if (started > 0) {
+        state.wasmThreads = started;
+        return true;
+      }
+    }
+    const started = await tf.setBackend("wasm");
+    if (started && state.wasmThreads === 0) state.wasmThreads = 1;
+    return started;
   } catch {
     return false;
   }

@@ -89,18 +89,10 @@ export function nativeMatMulEnabled(): boolean {
  */
 export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boolean {
   if (replaced.size > 0) return true;
-  if (!fs.existsSync(addonPath)) return false;
-  let addon: Addon;
-  // libgomp and OpenBLAS read these when the addon loads: idle threads of either sleep soon instead of
-  // spinning, so neither takes a core from the other between kernels (measured at the Yelp shape: a
-  // validation pass 1.3 s → 0.9 s, the top-k kernel 34 → 16 ms per 512 users). Set either to override.
-  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = "PASSIVE";
-  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = "4";
-  try {
-    addon = createRequire(import.meta.url)(addonPath) as Addon;
-  } catch {
-    return false;
-  }
+  // The threaded wasm build's heap is a SharedArrayBuffer, which the addon cannot take (wasm-threads.ts).
+  if ((tf.backend() as unknown as WasmBackendInternals).wasm?.HEAPF32.buffer instanceof SharedArrayBuffer) return false;
+  const addon = loadAddon(addonPath);
+  if (!addon) return false;
   for (const name of KERNELS) {
     const stock = tf.getKernel(name, "wasm");
     if (!stock) return false;
@@ -123,6 +115,32 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
     });
   }
   return true;
+}
+
+/** Whether the addon at addonPath is built and loads (backend.ts then starts the single-threaded wasm build for it). */
+export function nativeAddonLoads(addonPath: string = NATIVE_ADDON_PATH): boolean {
+  return loadAddon(addonPath) !== undefined;
+}
+
+/** Addons loaded so far, by path; a failed load is tried again next time (the bench retries while a build writes the file). */
+const addons = new Map<string, Addon>();
+
+function loadAddon(addonPath: string): Addon | undefined {
+  const known = addons.get(addonPath);
+  if (known) return known;
+  if (!fs.existsSync(addonPath)) return undefined;
+  // libgomp and OpenBLAS read these when the addon loads: idle threads of either sleep soon instead of
+  // spinning, so neither takes a core from the other between kernels (measured at the Yelp shape: a
+  // validation pass 1.3 s → 0.9 s, the top-k kernel 34 → 16 ms per 512 users). Set either to override.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = "PASSIVE";
+  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = "4";
+  try {
+    const addon = createRequire(import.meta.url)(addonPath) as Addon;
+    addons.set(addonPath, addon);
+    return addon;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Puts the stock wasm kernels back (tests compare both). */

@@ -10,7 +10,8 @@ import { initBackend } from "../../src/engine/backend.ts";
 import { sparseBatch } from "../../src/engine/batch.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { jointLoss, type ObjectivePart } from "../../src/engine/losses.ts";
-import { sparseBatchTensors, sparseTarget } from "../../src/engine/ops.ts";
+import { disableNativeMatMul, enableNativeMatMul } from "../../src/engine/native-kernels.ts";
+import { linear, sparseBatchTensors, sparseTarget } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
 import { lossTerms } from "../../src/engine/train.ts";
 import { initialValues, paramSpecs, type Params } from "../../src/engine/vae.ts";
@@ -80,5 +81,60 @@ describe.each(["wasm", "cpu", "webgpu"] as const)("gradients on %s", (backend) =
     // Some sparse-layer entries are non-zero, so the check is not vacuous for them.
     const enc = grads[trainable.findIndex(([s]) => s.name.endsWith("enc.W"))];
     expect(enc.some((g) => Math.abs(g) > 1e-4)).toBe(true);
+  });
+});
+
+describe("linear on stock wasm kernels", () => {
+  // 2 × 8 · 8 × 40: packing W would cost more than three transposes, so training takes (Wᵀ · xᵀ)ᵀ.
+  const x = Float32Array.from({ length: 16 }, (_, i) => Math.sin(i + 1));
+  const w = Float32Array.from({ length: 320 }, (_, i) => Math.cos(0.7 * i));
+  const b = Float32Array.from({ length: 40 }, (_, i) => 0.01 * i);
+  const weights = Float32Array.from({ length: 80 }, (_, i) => ((i * 7) % 11) - 5);
+
+  async function run(): Promise<{ value: number[]; grads: number[][]; inference: number[]; kernels: { training: string[]; inference: string[] } }> {
+    const [xt, wt, bt, c] = [tf.tensor2d(x, [2, 8]), tf.tensor2d(w, [8, 40]), tf.tensor1d(b), tf.tensor2d(weights, [2, 40])];
+    const f = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.sum(tf.mul(linear(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D), c));
+    let out: { value: tf.Tensor; grads: tf.Tensor[] } | undefined;
+    // tf.profile hands back one shared record, so each list is copied before the next profile.
+    const training = [
+      ...(
+        await tf.profile(() => {
+          const result = tf.valueAndGrads(f)([xt, wt, bt]);
+          out = result;
+          return [result.value, ...result.grads];
+        })
+      ).kernelNames,
+    ];
+    let plain: tf.Tensor | undefined;
+    const inference = [...(await tf.profile(() => (plain = linear(xt, wt, bt)))).kernelNames];
+    const result = {
+      value: Array.from(await out!.value.data()),
+      grads: await Promise.all(out!.grads.map(async (g) => Array.from(await g.data()))),
+      inference: Array.from(await plain!.data()),
+      kernels: { training, inference },
+    };
+    tf.dispose([xt, wt, bt, c, out!.value, ...out!.grads, plain!]);
+    return result;
+  }
+
+  afterAll(async () => {
+    await initBackend("wasm");
+    enableNativeMatMul();
+  });
+
+  it("trains through the transposed product and gives the cpu backend's value and gradients", async () => {
+    await initBackend("cpu");
+    const reference = await run();
+    await initBackend("wasm");
+    disableNativeMatMul();
+    const stock = await run();
+    expect(stock.kernels.training).toContain("Transpose");
+    expect(stock.kernels.training).not.toContain("_FusedMatMul");
+    expect(stock.kernels.inference).toContain("_FusedMatMul");
+    expect(stock.kernels.inference).not.toContain("Transpose");
+    const close = (a: number[], e: number[]) => a.forEach((v, i) => expect(Math.abs(v - e[i])).toBeLessThan(1e-4 * (1 + Math.abs(e[i]))));
+    close(stock.value, reference.value);
+    stock.grads.forEach((g, i) => close(g, reference.grads[i]));
+    close(stock.inference, reference.inference);
   });
 });
