@@ -1,6 +1,7 @@
 /**
- * Items read and written outside TypeORM's repositories, where a raw statement is much faster: rows by
- * matrix column for rankings (one statement per dataset however many columns), and metadata upserts.
+ * Reads of a dataset's items: rows by matrix column for rankings, with a raw statement (much faster
+ * than TypeORM's repositories: one statement per dataset however many columns), and every item's
+ * title and categories for exports.
  */
 import type { DataSource } from "typeorm";
 import { sqlOf } from "./sql.ts";
@@ -36,4 +37,9 @@ export async function itemsByColumns(dataSource: DataSource, datasetId: number, 
       attributes: row.attributes === null ? null : (JSON.parse(row.attributes) as Record<string, unknown>),
     }),
   );
+}
+
+/** Every item of a dataset with its matrix column, title and categories (any order). */
+export async function itemMetadataRows(dataSource: DataSource, datasetId: number): Promise<Array<Pick<Item, "columnIndex" | "title" | "categories">>> {
+  return dataSource.getRepository(Item).find({ where: { datasetId }, select: { columnIndex: true, title: true, categories: true } });
 }

@@ -67,6 +67,15 @@ export async function requestCancel(dataSource: DataSource, jobId: number): Prom
   return (result.affected ?? 0) === 1;
 }
 
+/** The progress columns a running job's owner writes after each epoch. */
+export type JobProgress = Pick<TrainingJob, "epoch" | "totalEpochs" | "lastEpoch" | "bestValNdcg100" | "etaSeconds">;
+
+/** Writes a job's progress while `owner` still runs it; false when another server took it (nothing is written). */
+export async function recordOwnedProgress(dataSource: DataSource, o: { jobId: number; owner: string; progress: JobProgress }): Promise<boolean> {
+  const result = await dataSource.getRepository(TrainingJob).update({ id: o.jobId, owner: o.owner, status: "running" }, o.progress);
+  return (result.affected ?? 0) === 1;
+}
+
 /**
  * Fails every running job whose owner is gone (ownerIsGone). Each is failed by exactly one caller; its
  * half-made model row is failed with it. Returns the ids this call failed.

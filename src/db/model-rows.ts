@@ -2,7 +2,8 @@
  * The one owner of a trained model row's life: created "training" (its id names the checkpoint
  * folder), then either published "ready" or failed with a sentence, and finally removed with its
  * folder. Every change of state is conditional on the state it leaves, so two processes (a training
- * worker, a server that saw the job's owner die, a start-up check) can never undo each other.
+ * worker, a server that saw the job's owner die, a start-up check) can never undo each other. The
+ * reads of model rows that services need (by id, by dataset, by state) are here too.
  */
 import type { DataSource, EntityManager } from "typeorm";
 import { TrainedModel, type TrainedModelStatus } from "./entities/trained-model.entity.ts";
@@ -32,6 +33,38 @@ export async function publishReadyModel(dataSource: DataSource, modelId: number,
 export async function failModel(db: DataSource | EntityManager, o: { modelId: number; from: TrainedModelStatus; error: string }): Promise<boolean> {
   const result = await db.getRepository(TrainedModel).update({ id: o.modelId, status: o.from }, { status: "failed", error: o.error });
   return (result.affected ?? 0) === 1;
+}
+
+/** The row of a model, or null. */
+export async function findModel(dataSource: DataSource, modelId: number): Promise<TrainedModel | null> {
+  return dataSource.getRepository(TrainedModel).findOne({ where: { id: modelId } });
+}
+
+/** The row of a model with its dataset joined (loading and evaluating name the dataset), or null. */
+export async function findModelWithDataset(dataSource: DataSource, modelId: number): Promise<TrainedModel | null> {
+  return dataSource.getRepository(TrainedModel).findOne({ where: { id: modelId }, relations: { dataset: true } });
+}
+
+/** Models oldest first with their datasets joined, of one dataset or (null) of all. */
+export async function modelsWithDatasets(dataSource: DataSource, datasetId: number | null): Promise<TrainedModel[]> {
+  const repository = dataSource.getRepository(TrainedModel);
+  if (datasetId === null) return repository.find({ relations: { dataset: true }, order: { id: "ASC" } });
+  return repository.find({ where: { datasetId }, relations: { dataset: true }, order: { id: "ASC" } });
+}
+
+/** How many ready models a dataset has. */
+export async function countReadyModels(dataSource: DataSource, datasetId: number): Promise<number> {
+  return dataSource.getRepository(TrainedModel).count({ where: { datasetId, status: "ready" } });
+}
+
+/** Every ready model's id and checkpoint folder (start-up housekeeping checks each folder is there). */
+export async function readyModelCheckpoints(dataSource: DataSource): Promise<Array<Pick<TrainedModel, "id" | "checkpointPath">>> {
+  return dataSource.getRepository(TrainedModel).find({ where: { status: "ready" }, select: { id: true, checkpointPath: true } });
+}
+
+/** Every failed model's id and dataset fingerprint (start-up housekeeping removes their own leftover checkpoints). */
+export async function failedModelFingerprints(dataSource: DataSource): Promise<Array<Pick<TrainedModel, "id" | "datasetFingerprint">>> {
+  return dataSource.getRepository(TrainedModel).find({ where: { status: "failed" }, select: { id: true, datasetFingerprint: true } });
 }
 
 /** The newest ready model of a dataset (by name), or null. */

@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
-import { Dataset } from "../db/entities/dataset.entity.ts";
+import { datasetsByName } from "../db/dataset-rows.ts";
+import type { Dataset } from "../db/entities/dataset.entity.ts";
 
 /** A dataset's statistics as the paper's Table 1 gives them, plus vocabulary and split sizes. */
 export interface DatasetStats {
@@ -22,7 +23,7 @@ export interface DatasetStats {
 
 /** Every ingested dataset, by name. */
 export async function listDatasets(dataSource: DataSource): Promise<DatasetStats[]> {
-  const rows = await dataSource.getRepository(Dataset).find({ order: { name: "ASC" } });
+  const rows = await datasetsByName(dataSource);
   return rows.map(toStats);
 }
 

@@ -4,8 +4,8 @@
  */
 import type { DataSource } from "typeorm";
 import { syntheticSource, type SyntheticOptions } from "../data/generate.ts";
-import { Dataset } from "../db/entities/dataset.entity.ts";
-import { TrainedModel } from "../db/entities/trained-model.entity.ts";
+import { countDatasets, findDatasetFrom, firstDataset } from "../db/dataset-rows.ts";
+import { countReadyModels } from "../db/model-rows.ts";
 import type { VcmConfig } from "../engine/config.ts";
 import type { EpochRecord } from "../engine/types.ts";
 import { ingestDataset } from "./ingest.ts";
@@ -55,20 +55,19 @@ export async function ensureDemoData(options: {
 }): Promise<DemoSetup> {
   const { dataSource, modelsDir } = options;
   const report = options.onProgress ?? (() => undefined);
-  const datasets = dataSource.getRepository(Dataset);
   let generated = false;
-  if ((await datasets.count()) === 0) {
+  if ((await countDatasets(dataSource)) === 0) {
     report({ kind: "message", text: `No dataset yet: generating the demo dataset "${DEMO_DATASET}" (${DEMO_SHAPE.users} users, ${DEMO_SHAPE.items} items)…` });
     const summary = await ingestDataset(dataSource, { name: DEMO_DATASET, source: syntheticSource(DEMO_SHAPE) });
     report({ kind: "message", text: `Generated "${DEMO_DATASET}": ${summary.users} users, ${summary.items} items, ${summary.clicks} clicks, ${summary.vocabulary} words.` });
     generated = true;
   }
-  const demo = await datasets.findOne({ where: { name: DEMO_DATASET, source: "generated" } });
+  const demo = await findDatasetFrom(dataSource, { name: DEMO_DATASET, source: "generated" });
   if (demo === null) {
-    const first = await datasets.findOne({ where: {}, order: { id: "ASC" } });
+    const first = await firstDataset(dataSource);
     return { generated, trainedModelId: null, datasetName: first?.name ?? null };
   }
-  const ready = await dataSource.getRepository(TrainedModel).count({ where: { datasetId: demo.id, status: "ready" } });
+  const ready = await countReadyModels(dataSource, demo.id);
   if (ready > 0) return { generated, trainedModelId: null, datasetName: demo.name };
 
   const epochs = DEMO_TRAINING.epochs ?? 0;

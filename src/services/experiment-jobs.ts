@@ -9,10 +9,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
-import { Experiment } from "../db/entities/experiment.entity.ts";
+import type { Experiment } from "../db/entities/experiment.entity.ts";
+import { failRunningExperiment, findExperiment, getExperiment, startExperimentRow } from "../db/experiment-rows.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { experimentKey, experimentRow, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
+import { experimentKey, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "scripts", "vcm.js");
 
@@ -37,7 +38,7 @@ export class ExperimentJobService {
     const dataset = await findDatasetRef(this.#dataSource, args.dataset);
     const key = experimentKey(args);
     const outDir = path.resolve(this.#dir, `experiment-${key}`);
-    const previous = await this.#dataSource.getRepository(Experiment).findOne({ where: { key, outDir } });
+    const previous = await findExperiment(this.#dataSource, { key, outDir });
     const child = previous === null ? undefined : this.#running.get(previous.id);
     if (child !== undefined) {
       if (previous!.status === "running") {
@@ -47,7 +48,7 @@ export class ExperimentJobService {
       await new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
     }
     fs.mkdirSync(outDir, { recursive: true });
-    const row = await experimentRow({ dataSource: this.#dataSource, datasetId: dataset.id, args, key, outDir, total: plannedRuns(args) });
+    const row = await startExperimentRow(this.#dataSource, { datasetId: dataset.id, key, args: { ...args }, outDir, runsTotal: plannedRuns(args) });
     const log = fs.openSync(path.join(outDir, "experiment.log"), "a");
     const worker = spawn(process.execPath, [BIN, "experiment", ...cliArguments(args), "--out", outDir, "--json"], { env: this.#env, stdio: ["ignore", log, log] });
     fs.closeSync(log);
@@ -57,12 +58,9 @@ export class ExperimentJobService {
       if (code === 0) return;
       // The child records its own failures; a kill or a crash leaves the row "running", which it is not.
       const why = signal !== null ? `${EXPERIMENT_STOPPED_MESSAGE} (signal ${signal})` : EXPERIMENT_STOPPED_MESSAGE;
-      void this.#dataSource
-        .getRepository(Experiment)
-        .update({ id: row.id, status: "running" }, { status: "failed", error: why, finishedAt: new Date() })
-        .catch(() => undefined);
+      void failRunningExperiment(this.#dataSource, row.id, why).catch(() => undefined);
     });
-    return this.#dataSource.getRepository(Experiment).findOneByOrFail({ id: row.id });
+    return getExperiment(this.#dataSource, row.id);
   }
 
   /** Stops the experiments this server runs (their rows say so; started again, they resume). */

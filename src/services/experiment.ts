@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { DataSource } from "typeorm";
-import { Experiment } from "../db/entities/experiment.entity.ts";
+import { failExperiment, finishExperiment, recordExperimentProgress, startExperimentRow } from "../db/experiment-rows.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { resolveVcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
@@ -149,15 +149,14 @@ export async function runExperiment(options: {
   const matrices = await loadDatasetMatrices(dataSource, args.dataset);
   const plan = args.models.flatMap((model) => seedsOf(args).map((seed) => ({ model, seed })));
   const gridTotal = args.grid === undefined ? 0 : args.grid.latentDim.length * args.grid.beta.length * args.seeds;
-  const row = await experimentRow({ dataSource, datasetId: matrices.datasetId, args, key: state.key, outDir: path.resolve(options.outDir), total: plan.length + gridTotal });
-  const rows = dataSource.getRepository(Experiment);
+  const row = await startExperimentRow(dataSource, { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plan.length + gridTotal });
   const doneRuns = () => new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0);
   try {
     const summary = await runPlan();
-    await rows.save({ ...row, status: "finished", runsDone: doneRuns(), results: summary.results, error: null, finishedAt: new Date() });
+    await finishExperiment(dataSource, row, { runsDone: doneRuns(), results: summary.results });
     return { dir: options.outDir, report: summary.report, runs: summary.runs, trained: summary.trained, experimentId: row.id };
   } catch (error) {
-    await rows.update(row.id, { status: "failed", runsDone: doneRuns(), error: error instanceof UserError ? error.message : "The experiment failed with an internal error; the log has details.", finishedAt: new Date() });
+    await failExperiment(dataSource, row.id, { runsDone: doneRuns(), error: error instanceof UserError ? error.message : "The experiment failed with an internal error; the log has details." });
     throw error;
   }
 
@@ -167,15 +166,15 @@ export async function runExperiment(options: {
   for (const [i, { model, seed }] of plan.entries()) {
     if (state.runs.some((r) => r.model === model && r.seed === seed)) continue;
     const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), seed };
-    const { model: row } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: model, config, modelsDir: options.modelsDir });
+    const { model: trainedRow } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: model, config, modelsDir: options.modelsDir });
     const modes: Array<"vcm" | "vcm-cd"> = capabilitiesOf(model).reviewToClick ? ["vcm", "vcm-cd"] : ["vcm"];
     const runs = [...state.runs];
     for (const mode of modes) {
-      const evaluation = await evaluateSavedModel({ dataSource, modelId: row.id, mode });
+      const evaluation = await evaluateSavedModel({ dataSource, modelId: trainedRow.id, mode });
       const rows = Array.from(evaluation.ranking.rows);
       let capacity: number[] | undefined;
       if (mode === "vcm" && capabilitiesOf(model).capacity) {
-        const loaded = await loadModel({ dataSource, modelId: row.id });
+        const loaded = await loadModel({ dataSource, modelId: trainedRow.id });
         try {
           capacity = Array.from(await loaded.model.capacity({ matrix: matrices.train, rows }));
         } finally {
@@ -187,15 +186,15 @@ export async function runExperiment(options: {
         model,
         seed,
         mode,
-        modelId: row.id,
+        modelId: trainedRow.id,
         means: evaluation.metrics,
         perUser: Object.fromEntries(METRIC_NAMES.map((name) => [name, Array.from(evaluation.ranking.perUser[name])])),
-        curve: row.history.map((h) => h.valNdcg100),
+        curve: trainedRow.history.map((h) => h.valNdcg100),
       });
     }
     state = { ...state, runs };
     writeState(stateFile, state);
-    await rows.update(row.id, { runsDone: doneRuns() });
+    await recordExperimentProgress(dataSource, row.id, doneRuns());
     trained += 1;
     const elapsed = (performance.now() - started) / 1000;
     const left = plan.slice(i + 1).filter((p) => !state.runs.some((r) => r.model === p.model && r.seed === p.seed)).length;
@@ -211,7 +210,7 @@ export async function runExperiment(options: {
       const best = Math.max(...trainedRow.history.map((h) => h.valNdcg100));
       state = { ...state, gridRuns: [...gridRuns, { ...cell, modelId: trainedRow.id, bestValNdcg100: best }] };
       writeState(stateFile, state);
-      await rows.update(row.id, { runsDone: doneRuns() });
+      await recordExperimentProgress(dataSource, row.id, doneRuns());
       trained += 1;
       options.onProgress?.({ done: i + 1, total: cells.length, model: `grid K=${cell.latentDim} β=${cell.beta}`, seed: cell.seed, etaSeconds: null });
     }
@@ -219,19 +218,6 @@ export async function runExperiment(options: {
   const written = await writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
   return { ...written, runs: state.runs.filter((r) => r.mode === "vcm").length, trained };
   }
-}
-
-/** The experiment's row (a resumed one keeps its row: same arguments, same folder), marked running. */
-export async function experimentRow(o: { dataSource: DataSource; datasetId: number; args: ExperimentArgs; key: string; outDir: string; total: number }): Promise<Experiment> {
-  const repository = o.dataSource.getRepository(Experiment);
-  const existing = await repository.findOne({ where: { key: o.key, outDir: o.outDir } });
-  if (existing !== null) {
-    await repository.update(existing.id, { status: "running", error: null, finishedAt: null, runsTotal: o.total });
-    return { ...existing, status: "running" };
-  }
-  return repository.save(
-    repository.create({ datasetId: o.datasetId, key: o.key, args: { ...o.args }, outDir: o.outDir, status: "running", runsDone: 0, runsTotal: o.total, results: null, error: null, finishedAt: null }),
-  );
 }
 
 /**

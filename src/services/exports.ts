@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { stringify } from "csv-stringify/sync";
 import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
-import { Item } from "../db/entities/item.entity.ts";
+import { itemMetadataRows } from "../db/items.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { capabilitiesOf } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -75,7 +75,7 @@ function tokenSeq(tokens: ReadonlyArray<string>): string {
 
 /** Titles and categories by item column (null where the dataset has no metadata). */
 async function itemMetadataByColumn(dataSource: DataSource, datasetId: number, items: number): Promise<{ titles: Array<string | null>; categories: Array<string[]> }> {
-  const rows = await dataSource.getRepository(Item).find({ where: { datasetId }, select: { columnIndex: true, title: true, categories: true } });
+  const rows = await itemMetadataRows(dataSource, datasetId);
   const titles: Array<string | null> = new Array(items).fill(null);
   const categories: string[][] = Array.from({ length: items }, () => []);
   for (const row of rows) {

@@ -9,9 +9,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import { hasStoredCheckpoint } from "../db/checkpoint-store.ts";
-import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
-import { failModel } from "../db/model-rows.ts";
+import { failedModelFingerprints, failModel, readyModelCheckpoints } from "../db/model-rows.ts";
 import { pathExists, readManifest } from "../engine/checkpoint.ts";
 import { processIsAlive } from "../processes.ts";
 import { checkpointDir } from "./saved-models.ts";
@@ -36,8 +35,7 @@ export interface TidyReport {
 export async function tidyModelsAtStart(options: { dataSource: DataSource; modelsDir: string }): Promise<TidyReport> {
   const { dataSource, modelsDir } = options;
   const removedFolders = await drainFileRemovals(dataSource);
-  const repository = dataSource.getRepository(TrainedModel);
-  const ready = await repository.find({ where: { status: "ready" }, select: { id: true, checkpointPath: true } });
+  const ready = await readyModelCheckpoints(dataSource);
   const failedModels: number[] = [];
   for (const row of ready) {
     if (row.checkpointPath !== null && (await pathExists(row.checkpointPath))) continue;
@@ -46,7 +44,7 @@ export async function tidyModelsAtStart(options: { dataSource: DataSource; model
     if (await failModel(dataSource, { modelId: row.id, from: "ready", error: MISSING_CHECKPOINT_MESSAGE })) failedModels.push(row.id);
   }
   let removedLeftovers = 0;
-  const failed = await repository.find({ where: { status: "failed" }, select: { id: true, datasetFingerprint: true } });
+  const failed = await failedModelFingerprints(dataSource);
   for (const row of failed) {
     const dir = checkpointDir(modelsDir, row.id);
     if (!(await pathExists(dir))) continue;

@@ -10,9 +10,10 @@ import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
 import { retryWhileBusy, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { failModel, removeModelRow } from "../db/model-rows.ts";
-import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
-import { Dataset } from "../db/entities/dataset.entity.ts";
-import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
+import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, recordOwnedProgress, renewLease, requestCancel } from "../db/job-leases.ts";
+import { countQueuedJobs, findJob, getJob, insertQueuedJob, listJobs, oldestQueuedJobs, setJobModel } from "../db/job-rows.ts";
+import type { Dataset } from "../db/entities/dataset.entity.ts";
+import type { TrainingJob, TrainingJobStatus } from "../db/entities/training-job.entity.ts";
 import { assertWritableFolder } from "../engine/checkpoint.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";
@@ -112,10 +113,6 @@ export class TrainingJobService {
     this.#workerPath = options.workerPath ?? WORKER_PATH;
   }
 
-  get #jobs() {
-    return this.#dataSource.getRepository(TrainingJob);
-  }
-
   /**
    * Call once at server start: running jobs whose server is gone (lease run out, or a dead process on
    * this host) are marked failed with their half-made models, queued jobs start in order, and from
@@ -123,7 +120,7 @@ export class TrainingJobService {
    */
   async recover(): Promise<{ failed: number; requeued: number }> {
     const failed = await this.#failAbandoned();
-    const requeued = await this.#jobs.count({ where: { status: "queued" } });
+    const requeued = await countQueuedJobs(this.#dataSource);
     await this.#pump();
     if (this.#heartbeat === undefined && !this.#closing) {
       this.#heartbeat = setInterval(() => void this.#beat(), Math.max(250, Math.floor(this.#leaseMs / 3)));
@@ -172,23 +169,9 @@ export class TrainingJobService {
     // Resolved once, here: the row, the worker and the model all get this full configuration.
     const config = resolveVcmConfig({ ...(options.hyperParameters ?? {}), variant: options.variant });
     await assertWritableFolder(this.#modelsDir);
-    const job = await writeOrRefuseWhenBusy(() => this.#jobs.save(
-      this.#jobs.create({
-        datasetId: dataset.id,
-        variant: config.variant,
-        config: { ...config },
-        status: "queued",
-        epoch: 0,
-        totalEpochs: totalEpochs(config),
-        lastEpoch: null,
-        bestValNdcg100: null,
-        etaSeconds: null,
-        modelId: null,
-        error: null,
-        startedAt: null,
-        finishedAt: null,
-      }),
-    ));
+    const job = await writeOrRefuseWhenBusy(() =>
+      insertQueuedJob(this.#dataSource, { datasetId: dataset.id, variant: config.variant, config: { ...config }, totalEpochs: totalEpochs(config) }),
+    );
     try {
       await this.#pump();
     } catch (error) {
@@ -200,18 +183,14 @@ export class TrainingJobService {
 
   /** The job, or NOT_FOUND. */
   async get(id: number): Promise<TrainingJob> {
-    const job = await this.#jobs.findOne({ where: { id } });
+    const job = await findJob(this.#dataSource, id);
     if (job === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no training job ${id}.`);
     return job;
   }
 
   /** Jobs newest first, optionally of one status. */
   list(options: { status?: TrainingJobStatus; limit?: number } = {}): Promise<TrainingJob[]> {
-    return this.#jobs.find({
-      where: options.status ? { status: options.status } : {},
-      order: { id: "DESC" },
-      take: options.limit ?? 100,
-    });
+    return listJobs(this.#dataSource, { status: options.status, limit: options.limit ?? 100 });
   }
 
   /** Cancels a queued or running job; a finished job is a CONFLICT. */
@@ -266,7 +245,7 @@ export class TrainingJobService {
         await this.#queue;
         continue;
       }
-      if ((await this.#jobs.count({ where: { status: "queued" } })) === 0) return;
+      if ((await countQueuedJobs(this.#dataSource)) === 0) return;
       await this.#pump();
       if (this.#running === undefined) return;
     }
@@ -286,11 +265,11 @@ export class TrainingJobService {
   #pump(): Promise<void> {
     return this.#serial(async () => {
       if (this.#running !== undefined || this.#closing) return;
-      const queued = await this.#jobs.find({ where: { status: "queued" }, order: { id: "ASC" }, take: 10 });
+      const queued = await oldestQueuedJobs(this.#dataSource, 10);
       for (const next of queued) {
         // Another server on the database may claim the same job at the same moment: one wins.
         if (!(await claimQueuedJob(this.#dataSource, { jobId: next.id, owner: this.#owner, leaseMs: this.#leaseMs }))) continue;
-        const claimed = await this.#jobs.findOneByOrFail({ id: next.id });
+        const claimed = await getJob(this.#dataSource, next.id);
         this.#onUpdate(claimed);
         this.#launch(claimed);
         return;
@@ -329,7 +308,7 @@ export class TrainingJobService {
         updates = updates
           .then(() =>
             retryWhileBusy(async () => {
-              await this.#jobs.update(job.id, { modelId: message.modelId });
+              await setJobModel(this.#dataSource, job.id, message.modelId);
               row.modelId = message.modelId;
               this.#onUpdate({ ...row });
             }),
@@ -370,8 +349,7 @@ export class TrainingJobService {
       etaSeconds: (elapsed / epoch) * (total - epoch),
     };
     // Only while this server still owns the job (another may have failed it after a lapsed lease).
-    const result = await this.#jobs.update({ id: row.id, owner: this.#owner, status: "running" }, progress);
-    if ((result.affected ?? 0) !== 1) return;
+    if (!(await recordOwnedProgress(this.#dataSource, { jobId: row.id, owner: this.#owner, progress }))) return;
     Object.assign(row, progress);
     this.#onUpdate({ ...row });
   }
@@ -398,7 +376,7 @@ export class TrainingJobService {
       const how = options.signal ? `was killed (${options.signal})` : `exited with code ${options.code}`;
       change = { status: "failed", error: `The training process ${how} before saving a model.` };
     }
-    const before = await this.#jobs.findOne({ where: { id: jobId } });
+    const before = await findJob(this.#dataSource, jobId);
     if (!(await this.#finish(jobId, change, { owned: true }))) {
       // Another server failed the job (and its model) after this server's lease ran out: its word stands.
       console.error(`training job ${jobId}: not recorded as ${change.status}, another server had already failed it`);
@@ -437,7 +415,7 @@ export class TrainingJobService {
 
   /** Hands the job's row as it is now to the update listener (a snapshot per change). */
   async #notify(jobId: number): Promise<void> {
-    const job = await this.#jobs.findOne({ where: { id: jobId } });
+    const job = await findJob(this.#dataSource, jobId);
     if (job !== null) this.#onUpdate(job);
   }
 }

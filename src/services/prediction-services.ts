@@ -6,13 +6,12 @@ import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
-import { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import type { TrainingJob } from "../db/entities/training-job.entity.ts";
 import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
 import { watchCommits, type CommitWatch } from "../db/commit-watch.ts";
 import { dialectOfSource } from "../db/data-source.ts";
-import { removeModelRow } from "../db/model-rows.ts";
+import { findModel, removeModelRow } from "../db/model-rows.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
@@ -139,8 +138,7 @@ export function createPredictionServices(options: {
 
 async function deleteModel(options: { dataSource: DataSource; inference: InferenceService; cohorts: CohortService; modelId: number }): Promise<void> {
   const { dataSource, modelId } = options;
-  const repository = dataSource.getRepository(TrainedModel);
-  const row = await repository.findOne({ where: { id: modelId } });
+  const row = await findModel(dataSource, modelId);
   if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `No trained model has id ${modelId}; nothing was deleted.`);
   if (row.status === "training") {
     throw new UserError(

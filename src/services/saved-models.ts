@@ -9,8 +9,9 @@ import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { fetchCheckpoint, storesCheckpoints } from "../db/checkpoint-store.ts";
-import { TrainedModel } from "../db/entities/trained-model.entity.ts";
+import type { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
+import { findModelWithDataset, modelsWithDatasets } from "../db/model-rows.ts";
 import { initBackend } from "../engine/backend.ts";
 import { loadCheckpoint, pathExists, type CheckpointManifest } from "../engine/checkpoint.ts";
 import { VcmModel } from "../engine/model.ts";
@@ -42,7 +43,7 @@ export async function findModelRow(dataSource: DataSource, modelId: number): Pro
   if (!Number.isInteger(modelId) || modelId <= 0) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `A model id is a positive integer, got ${JSON.stringify(modelId)}.`);
   }
-  const row = await dataSource.getRepository(TrainedModel).findOne({ where: { id: modelId }, relations: { dataset: true } });
+  const row = await findModelWithDataset(dataSource, modelId);
   if (row === null) {
     throw new UserError(ErrorCode.NOT_FOUND, `There is no model ${modelId}; list the trained models with \`vcm models\`.`);
   }
@@ -129,8 +130,7 @@ export function checkSameDataset(row: TrainedModel, matrices: DatasetMatrices): 
 
 /** Trained models, oldest first, optionally of one dataset (by name). */
 export async function listModels(options: { dataSource: DataSource; datasetName?: string }): Promise<TrainedModel[]> {
-  const repo = options.dataSource.getRepository(TrainedModel);
-  if (options.datasetName === undefined) return repo.find({ relations: { dataset: true }, order: { id: "ASC" } });
+  if (options.datasetName === undefined) return modelsWithDatasets(options.dataSource, null);
   const dataset = await findDatasetRef(options.dataSource, options.datasetName);
-  return repo.find({ where: { datasetId: dataset.id }, relations: { dataset: true }, order: { id: "ASC" } });
+  return modelsWithDatasets(options.dataSource, dataset.id);
 }

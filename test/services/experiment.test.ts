@@ -3,6 +3,7 @@
  * † mark against a hand calculation on made-up per-user scores; on a real SQLite file, a resumed
  * experiment gives the same report as an uninterrupted one, and other arguments are refused.
  */
+import Database from "better-sqlite3";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -119,6 +120,35 @@ describe("runExperiment", () => {
     expect((refused as UserError).message).toMatch(/other arguments.*same arguments to resume it, or another --out/);
     expect(() => resolveExperimentArgs({ dataset: "tiny", models: ["vcm", "nope"], seeds: 2 })).toThrow(/Unknown variant "nope"/);
     expect(() => resolveExperimentArgs({ dataset: "tiny", models: ["vcm"], seeds: 1, grid: { latentDim: [0] } })).toThrow(/latentDim/);
+  }, 120_000);
+
+  it("records each finished run on its own experiment row while it runs, not on another row", async () => {
+    const args = resolveExperimentArgs({ dataset: "tiny", models: ["vcm", "popularity"], seeds: 2, epochs: 1, config });
+    const outDir = path.join(dir, "progress");
+    // A second connection reads the rows synchronously, at the moment each run is reported.
+    const reader = new Database(path.join(dir, "vcm.sqlite"), { readonly: true });
+    type Row = { id: number; out_dir: string; runs_done: number };
+    const readRows = () => reader.prepare("SELECT id, out_dir, runs_done FROM experiments ORDER BY id").all() as Row[];
+    const before = readRows();
+    const seen: Array<{ done: number; rows: Row[] }> = [];
+    try {
+      const result = await runExperiment({
+        dataSource,
+        modelsDir: path.join(dir, "models"),
+        args,
+        outDir,
+        onProgress: (event) => seen.push({ done: event.done, rows: readRows() }),
+      });
+      expect(result.trained).toBe(4);
+    } finally {
+      reader.close();
+    }
+    expect(seen.map((s) => s.done)).toEqual([1, 2, 3, 4]);
+    for (const { done, rows } of seen) {
+      expect(rows.find((r) => r.out_dir === path.resolve(outDir))?.runs_done).toBe(done);
+      // The other tests' experiments keep their counts (a model's id is never taken for the experiment's).
+      expect(rows.filter((r) => r.out_dir !== path.resolve(outDir))).toEqual(before);
+    }
   }, 120_000);
 
   it("trains VCM over the K × β grid and reports its best validation NDCG@100 per cell", async () => {

@@ -1,0 +1,26 @@
+/**
+ * Dataset rows as whole entities, for the few callers that want every column (the `vcm datasets`
+ * statistics, the demo's first-start check); lookups by name or id live in load-dataset-matrices.ts.
+ */
+import type { DataSource } from "typeorm";
+import { Dataset, type DatasetSource } from "./entities/dataset.entity.ts";
+
+/** Every dataset, by name. */
+export async function datasetsByName(dataSource: DataSource): Promise<Dataset[]> {
+  return dataSource.getRepository(Dataset).find({ order: { name: "ASC" } });
+}
+
+/** How many datasets are ingested. */
+export async function countDatasets(dataSource: DataSource): Promise<number> {
+  return dataSource.getRepository(Dataset).count();
+}
+
+/** The dataset of this name that came from this source, or null. */
+export async function findDatasetFrom(dataSource: DataSource, o: { name: string; source: DatasetSource }): Promise<Dataset | null> {
+  return dataSource.getRepository(Dataset).findOne({ where: { name: o.name, source: o.source } });
+}
+
+/** The dataset ingested first (lowest id), or null when there is none. */
+export async function firstDataset(dataSource: DataSource): Promise<Dataset | null> {
+  return dataSource.getRepository(Dataset).findOne({ where: {}, order: { id: "ASC" } });
+}
