@@ -28,7 +28,7 @@ export async function startExperimentRow(dataSource: DataSource, start: Experime
   const existing = await repository.findOne({ where: { key: start.key, outDir: start.outDir } });
   if (existing !== null) {
     await repository.update(existing.id, { status: "running", error: null, finishedAt: null, runsTotal: start.runsTotal });
-    return { ...existing, status: "running" };
+    return { ...existing, status: "running", error: null, finishedAt: null, runsTotal: start.runsTotal };
   }
   return repository.save(
     repository.create({ datasetId: start.datasetId, key: start.key, args: start.args, outDir: start.outDir, status: "running", runsDone: 0, runsTotal: start.runsTotal, results: null, error: null, finishedAt: null }),
@@ -40,9 +40,11 @@ export async function recordExperimentProgress(dataSource: DataSource, id: numbe
   await dataSource.getRepository(Experiment).update(id, { runsDone });
 }
 
-/** Saves the experiment's row (as the run holds it) finished, with its results. */
+/** Marks the experiment finished, with its results (only these columns change). */
 export async function finishExperiment(dataSource: DataSource, row: Experiment, o: { runsDone: number; results: Record<string, unknown> }): Promise<void> {
-  await dataSource.getRepository(Experiment).save({ ...row, status: "finished", runsDone: o.runsDone, results: o.results, error: null, finishedAt: new Date() });
+  // TypeORM types a simple-json column's update value too narrowly; update() serialises it as save() does.
+  const results = o.results as never;
+  await dataSource.getRepository(Experiment).update(row.id, { status: "finished", runsDone: o.runsDone, results, error: null, finishedAt: new Date() });
 }
 
 /** Records that the experiment failed, with the sentence for its row. */
