@@ -33,6 +33,17 @@
 #include <string.h>
 #include <omp.h>
 
+#if defined(__x86_64__) && !defined(VCM_NO_VECTOR_TANH)
+/*
+ * glibc's libmvec (2.35+) has vector tanhf for every x86-64 ISA level; declaring the vector variants
+ * lets `omp simd` loops call them (8 floats a call on AVX2; 512 × 600 values: 7.3 → 1.6 ms here)
+ * instead of scalar tanhf. glibc's own headers declare them only under -ffast-math, which the other
+ * kernels must not get. Without libmvec, scripts/build-native.ts builds with VCM_NO_VECTOR_TANH.
+ */
+#pragma omp declare simd notinbranch
+extern float tanhf(float);
+#endif
+
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "wasm_sgemm: bad argument"); return NULL; } } while (0)
 
 static napi_value sgemm(napi_env env, napi_callback_info info) {
@@ -223,7 +234,7 @@ static napi_value tanh_kernel(napi_env env, napi_callback_info info) {
   }
   const float* in = (const float*)data + x;
   float* out = (float*)data + y;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t j = 0; j < n; j++) out[j] = tanhf(in[j]);
   return NULL;
 }

@@ -26,7 +26,9 @@ export function buildNativeAddon(output: string = path.join(root, "native", "bui
   fs.mkdirSync(path.dirname(output), { recursive: true });
   // -march=native: the addon is built for the CPU it is installed on (rebuild after moving the checkout).
   const args = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=wasm_sgemm", `-I${headers}`, ...openblasIncludes.map((d) => `-I${d}`), source, "-lopenblas", "-o", output];
-  const result = spawnSync("cc", args, { encoding: "utf8" });
+  // glibc's vector tanhf (libmvec) on x86-64; where the C library has none, the scalar one.
+  let result = process.arch === "x64" ? spawnSync("cc", [...args, "-lmvec"], { encoding: "utf8" }) : undefined;
+  if (result === undefined || result.status !== 0) result = spawnSync("cc", [...args, "-DVCM_NO_VECTOR_TANH"], { encoding: "utf8" });
   if (result.status !== 0) {
     return { ok: false, message: `cc failed (install build-essential and libopenblas-dev): ${result.error?.message ?? result.stderr.trim()}` };
   }

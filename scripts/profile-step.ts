@@ -4,6 +4,7 @@
  * where one step spends its time by kernel (tf.profile).
  *
  *   npx tsx scripts/profile-step.ts [--backend wasm|cpu|tensorflow] [--steps 10] [--users N --items N --vocab N]
+ *     [--clicks-per-user 16 --words-per-user 300]
  *     [--native-addon path/to/wasm_sgemm.node]   (native/build/wasm_sgemm.node is used by itself when built)
  */
 import * as tf from "@tensorflow/tfjs";
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
       users: { type: "string", default: "6784" },
       items: { type: "string", default: "10003" },
       vocab: { type: "string", default: "10000" },
+      "clicks-per-user": { type: "string", default: "16" },
+      "words-per-user": { type: "string", default: "300" },
       // An addon built elsewhere than native/build/ (where initBackend finds it by itself).
       "native-addon": { type: "string" },
     },
@@ -55,8 +58,8 @@ async function main(): Promise<void> {
   if (a["native-addon"] && !enableNativeMatMul(a["native-addon"])) throw new Error(`cannot load ${a["native-addon"]}`);
   const rng = new Rng(1);
   const users = Number(a.users);
-  const train = randomCsr({ rows: users, cols: Number(a.items), perRow: 16, maxValue: 1, rng });
-  const words = randomCsr({ rows: users, cols: Number(a.vocab), perRow: 300, maxValue: 5, rng });
+  const train = randomCsr({ rows: users, cols: Number(a.items), perRow: Number(a["clicks-per-user"]), maxValue: 1, rng });
+  const words = randomCsr({ rows: users, cols: Number(a.vocab), perRow: Number(a["words-per-user"]), maxValue: 5, rng });
   const config = resolveVcmConfig({});
   const params = initParams({ numItems: train.cols, numWords: words.cols, config });
   const names = [...params.keys()];

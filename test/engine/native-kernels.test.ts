@@ -82,6 +82,28 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     tf.dispose([a, b, bias]);
   });
 
+  it("computes tanh as the stock kernel and Math.tanh do, below and above the size that uses both cores", () => {
+    const special = [0, -0, 1e-8, -1e-8, 0.5, -0.5, 9, -9, 20, -20, 88, -88, Infinity, -Infinity, Number.NaN];
+    for (const size of [1_000, 300_000]) {
+      const random = values(tf.randomNormal([size - special.length], 0, 4, "float32", 7));
+      const x = tf.tensor1d([...special, ...random]);
+      const input = values(x);
+      const r = both([x], (t) => tf.tanh(t));
+      input.forEach((v, i) => {
+        if (Number.isNaN(v)) {
+          expect(r.native[i]).toBeNaN();
+          return;
+        }
+        expect(Math.abs(r.native[i] - Math.tanh(v)), `tanh(${v})`).toBeLessThan(2e-7);
+        expect(Math.abs(r.native[i] - r.stock[i]), `tanh(${v}) against the stock kernel`).toBeLessThan(5e-7);
+      });
+      // Exact at 0 (glibc's vector tanhf gives +0 for −0) and at ±∞.
+      expect(r.native.slice(0, 2).map(Math.abs)).toEqual([0, 0]);
+      expect(r.native.slice(12, 14)).toEqual([1, -1]);
+      x.dispose();
+    }
+  });
+
   it("hands activations it does not implement back to the stock kernel", () => {
     const a = tf.randomNormal([5, 6], 0, 1, "float32", 4);
     const b = tf.randomNormal([6, 7], 0, 1, "float32", 5);
