@@ -35,13 +35,15 @@
 
 #if defined(__x86_64__) && !defined(VCM_NO_VECTOR_TANH)
 /*
- * glibc's libmvec (2.35+) has vector tanhf for every x86-64 ISA level; declaring the vector variants
+ * glibc's libmvec (2.35+) has vector tanhf and expf for every x86-64 ISA level; declaring the vector variants
  * lets `omp simd` loops call them (8 floats a call on AVX2; 512 × 600 values: 7.3 → 1.6 ms here)
  * instead of scalar tanhf. glibc's own headers declare them only under -ffast-math, which the other
  * kernels must not get. Without libmvec, scripts/build-native.ts builds with VCM_NO_VECTOR_TANH.
  */
 #pragma omp declare simd notinbranch
 extern float tanhf(float);
+#pragma omp declare simd notinbranch
+extern float expf(float);
 #endif
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "wasm_sgemm: bad argument"); return NULL; } } while (0)
@@ -371,13 +373,94 @@ static napi_value topk(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * The multinomial likelihood of a batch (ops.ts multinomialNll) in one pass per row: p = softmax(logits)
+ * and loss_r = rowSum_r · logsumexp(logits_r) − Σ_k vals_k · logits[pos_k] over the target entries
+ * (pos: int32 (row, column) pairs). Arguments: rows, cols, nnz, then float offsets of logits, pos,
+ * vals, rowSum, p (out), loss (out). The gradient kernel takes p, pos, vals, rowSum, dy (rows) and
+ * writes grad = p · rowSum · dy − the entries' vals · dy, the same sums ops.ts spells out in tfjs ops.
+ */
+static int nll_args(napi_env env, napi_callback_info info, const char* name, int64_t* v, float** f, const int32_t** pos) {
+  void* data = NULL;
+  int64_t words = 0;
+  if (!read_args(env, info, name, 9, v, 0, NULL, &data, &words)) return 0;
+  const int64_t rows = v[0], cols = v[1], nnz = v[2];
+  /* v[3..8]: two rows × cols matrices (3, 7), the positions (4), vals (5, nnz), rowSum (6, rows), and rows numbers (8). */
+  int ok = rows > 0 && cols > 0 && nnz >= 0;
+  for (int i = 3; ok && i <= 8; i++) ok = v[i] >= 0;
+  ok = ok && v[3] + rows * cols <= words && v[7] + rows * cols <= words && v[4] + 2 * nnz <= words && v[5] + nnz <= words &&
+       v[6] + rows <= words && v[8] + rows <= words;
+  *f = (float*)data;
+  *pos = (const int32_t*)data + v[4];
+  for (int64_t k = 0; ok && k < nnz; k++) ok = (*pos)[2 * k] >= 0 && (*pos)[2 * k] < rows && (*pos)[2 * k + 1] >= 0 && (*pos)[2 * k + 1] < cols;
+  if (!ok) napi_throw_range_error(env, NULL, "wasm_sgemm.multinomialNll: tensors outside the heap or entries out of range");
+  return ok;
+}
+
+static napi_value multinomial_nll(napi_env env, napi_callback_info info) {
+  int64_t v[9];
+  float* f = NULL;
+  const int32_t* pos = NULL;
+  if (!nll_args(env, info, "multinomialNll", v, &f, &pos)) return NULL;
+  const int64_t rows = v[0], cols = v[1], nnz = v[2];
+  const float* logits = f + v[3];
+  const float* vals = f + v[5];
+  const float* rowSum = f + v[6];
+  float* p = f + v[7];
+  float* loss = f + v[8];
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* l = logits + r * cols;
+    float* pr = p + r * cols;
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < cols; j++) m = l[j] > m ? l[j] : m;
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < cols; j++) {
+      const float e = expf(l[j] - m);
+      pr[j] = e;
+      sum += e;
+    }
+    const float inv = 1.0f / sum;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; j++) pr[j] *= inv;
+    loss[r] = rowSum[r] * (m + logf(sum));
+  }
+  for (int64_t k = 0; k < nnz; k++) loss[pos[2 * k]] -= vals[k] * logits[(int64_t)pos[2 * k] * cols + pos[2 * k + 1]];
+  return NULL;
+}
+
+static napi_value multinomial_nll_grad(napi_env env, napi_callback_info info) {
+  int64_t v[9];
+  float* f = NULL;
+  const int32_t* pos = NULL;
+  if (!nll_args(env, info, "multinomialNllGrad", v, &f, &pos)) return NULL;
+  const int64_t rows = v[0], cols = v[1], nnz = v[2];
+  const float* p = f + v[3];
+  const float* vals = f + v[5];
+  const float* rowSum = f + v[6];
+  float* grad = f + v[7];
+  const float* dy = f + v[8];
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    const float c = rowSum[r] * dy[r];
+    const float* pr = p + r * cols;
+    float* g = grad + r * cols;
+#pragma omp simd
+    for (int64_t j = 0; j < cols; j++) g[j] = pr[j] * c;
+  }
+  for (int64_t k = 0; k < nnz; k++) grad[(int64_t)pos[2 * k] * cols + pos[2 * k + 1]] -= vals[k] * dy[pos[2 * k]];
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   static const struct {
     const char* name;
     napi_callback fn;
   } exported[] = {
       {"sgemm", sgemm}, {"adam", adam}, {"sparseLinear", sparse_linear}, {"sparseLinearGrad", sparse_linear_grad},
-      {"tanh", tanh_kernel}, {"topk", topk},
+      {"tanh", tanh_kernel}, {"topk", topk}, {"multinomialNll", multinomial_nll}, {"multinomialNllGrad", multinomial_nll_grad},
   };
   for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
     napi_value fn;

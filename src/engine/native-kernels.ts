@@ -24,6 +24,10 @@ interface Addon {
   sparseLinearGrad?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, dy: number, dw: number]): void;
   /** y = tanh(x) over n floats (native/wasm_sgemm.c tanh). */
   tanh?(heap: ArrayBuffer, x: number, y: number, n: number): void;
+  /** softmax and the multinomial loss per row in one pass (native/wasm_sgemm.c multinomialNll); float offsets. */
+  multinomialNll?(heap: ArrayBuffer, ...args: [rows: number, cols: number, nnz: number, logits: number, pos: number, vals: number, rowSum: number, p: number, loss: number]): void;
+  /** Its gradient with respect to the logits. */
+  multinomialNllGrad?(heap: ArrayBuffer, ...args: [rows: number, cols: number, nnz: number, p: number, pos: number, vals: number, rowSum: number, grad: number, dy: number]): void;
   /** The k best columns of each row, skipping excluded ones (native/wasm_sgemm.c topk). */
   topk?(heap: ArrayBuffer, ...args: [rows: number, cols: number, k: number, scores: number, exIndptr: number, exIdx: number, out: number]): void;
   sgemm(
@@ -49,7 +53,11 @@ export const SPARSE_LINEAR_KERNEL = "VcmSparseLinear";
 export const SPARSE_LINEAR_GRAD_KERNEL = "VcmSparseLinearGrad";
 /** scores (rows × cols), indptr (rows + 1, int32), excluded (int32) → int32 rows × attrs.k, −1 padded. */
 export const TOP_K_KERNEL = "VcmTopK";
-const OWN_KERNELS = [SPARSE_LINEAR_KERNEL, SPARSE_LINEAR_GRAD_KERNEL, TOP_K_KERNEL] as const;
+/** logits (rows × cols), positions (nnz × 2, int32), vals (nnz), rowSum (rows) → [loss (rows), softmax (rows × cols)]. */
+export const NLL_KERNEL = "VcmMultinomialNll";
+/** p (rows × cols), positions, vals, rowSum, dy (rows) → the gradient of Σ dy · loss for the logits. */
+export const NLL_GRAD_KERNEL = "VcmMultinomialNllGrad";
+const OWN_KERNELS = [SPARSE_LINEAR_KERNEL, SPARSE_LINEAR_GRAD_KERNEL, TOP_K_KERNEL, NLL_KERNEL, NLL_GRAD_KERNEL] as const;
 
 /** The kernel registry is process-wide, so the stock kernels we replaced (and the addon) are remembered at that level. */
 const replaced = new Map<string, tf.KernelConfig>();
@@ -61,6 +69,11 @@ export type NativeAdam = (o: { pIn: number; pOut: number; g: number; m: number; 
 /** True while the native top-k kernel is registered and wasm is in use. */
 export function nativeTopKEnabled(): boolean {
   return nativeMatMulEnabled() && tf.getKernel(TOP_K_KERNEL, "wasm") !== undefined;
+}
+
+/** True while the native multinomial likelihood kernels are registered (an older addon lacks them). */
+export function nativeNllEnabled(): boolean {
+  return nativeMatMulEnabled() && tf.getKernel(NLL_KERNEL, "wasm") !== undefined;
 }
 
 /** True while the native sparse first-layer kernels are registered (an older addon lacks them). */
@@ -101,6 +114,7 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
   loaded.addon = addon;
   if (addon.sparseLinear && addon.sparseLinearGrad) registerSparseKernels(addon);
   if (addon.topk) registerTopK(addon);
+  if (addon.multinomialNll && addon.multinomialNllGrad) registerNll(addon);
   for (const name of KERNELS) {
     const stock = replaced.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -169,6 +183,32 @@ function registerTopK(addon: Addon): void {
     return out;
   };
   tf.registerKernel({ kernelName: TOP_K_KERNEL, backendName: "wasm", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}
+
+function registerNll(addon: Addon): void {
+  const kernel = (args: KernelArgs, grad: boolean): tf.TensorInfo | tf.TensorInfo[] => {
+    const { logits, p, positions, vals, rowSum, dy } = args.inputs as Record<string, tf.TensorInfo>;
+    const backend = args.backend as WasmBackendInternals;
+    const [rows, cols] = (grad ? p : logits).shape;
+    const nnz = positions.shape[0];
+    const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+    const out = backend.makeOutput([rows, cols], "float32");
+    const loss = grad ? undefined : backend.makeOutput([rows], "float32");
+    // Empty target lists have no heap memory of their own; any valid offset serves, they are not read.
+    const [posAt, valsAt] = nnz === 0 ? [at(rowSum), at(rowSum)] : [at(positions), at(vals)];
+    // The heap is read after makeOutput, whose allocation may have grown (and so replaced) it.
+    const heap = backend.wasm.HEAPF32.buffer as ArrayBuffer;
+    if (grad) {
+      addon.multinomialNllGrad!(heap, rows, cols, nnz, at(p), posAt, valsAt, at(rowSum), at(out), at(dy));
+      return out;
+    }
+    addon.multinomialNll!(heap, rows, cols, nnz, at(logits), posAt, valsAt, at(rowSum), at(out), at(loss!));
+    return [loss!, out];
+  };
+  for (const [name, grad] of [[NLL_KERNEL, false], [NLL_GRAD_KERNEL, true]] as const) {
+    if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => kernel(args, grad)) as unknown as tf.KernelFunc });
+  }
 }
 
 /**

@@ -5,7 +5,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { SparseBatch } from "./batch.ts";
-import { nativeMatMulEnabled, nativeSparseEnabled, SPARSE_LINEAR_GRAD_KERNEL, SPARSE_LINEAR_KERNEL } from "./native-kernels.ts";
+import {
+  NLL_GRAD_KERNEL,
+  NLL_KERNEL,
+  nativeMatMulEnabled,
+  nativeNllEnabled,
+  nativeSparseEnabled,
+  SPARSE_LINEAR_GRAD_KERNEL,
+  SPARSE_LINEAR_KERNEL,
+} from "./native-kernels.ts";
 
 type Save = tf.GradSaveFunc;
 
@@ -277,6 +285,7 @@ export function sparseTarget(batch: SparseBatch): SparseTarget {
  * Gradient: softmax · Σ_i x_ui − x_u.
  */
 export function multinomialNll(logits: tf.Tensor2D, target: SparseTarget): tf.Tensor1D {
+  if (nativeNllEnabled()) return nativeMultinomialNll(logits, target);
   const [rows, cols] = logits.shape;
   const op = tf.customGrad((li: tf.Tensor | Save, save: tf.Tensor | Save) => {
     const l = li as tf.Tensor2D;
@@ -297,6 +306,20 @@ export function multinomialNll(logits: tf.Tensor2D, target: SparseTarget): tf.Te
         const perEntry = tf.mul(target.vals, tf.gather(dyCol, target.seg));
         return [tf.sub(dense, tf.scatterND(target.positions, tf.reshape(perEntry, [target.nnz]), [rows, cols]))];
       },
+    };
+  });
+  return op(logits) as tf.Tensor1D;
+}
+
+/** multinomialNll through the addon: one pass per row forward (softmax, log-sum-exp, the target dot), one backward. */
+function nativeMultinomialNll(logits: tf.Tensor2D, target: SparseTarget): tf.Tensor1D {
+  const inputs = { positions: target.positions, vals: target.vals, rowSum: target.rowSum };
+  const op = tf.customGrad((li: tf.Tensor | Save, save: tf.Tensor | Save) => {
+    const [loss, p] = tf.engine().runKernel(NLL_KERNEL, { logits: li as tf.Tensor, ...inputs }, {}) as tf.Tensor[];
+    (save as Save)([p]);
+    return {
+      value: loss as tf.Tensor1D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.engine().runKernel(NLL_GRAD_KERNEL, { p: saved[0], ...inputs, dy }, {}) as tf.Tensor2D],
     };
   });
   return op(logits) as tf.Tensor1D;

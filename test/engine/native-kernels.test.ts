@@ -12,9 +12,11 @@ import { buildNativeAddon } from "../../scripts/build-native.ts";
 import { Adam } from "../../src/engine/adam.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/native-kernels.ts";
+import { csrFromRows } from "../../src/data/csr.ts";
+import { sparseBatch } from "../../src/engine/batch.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeNllEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/native-kernels.ts";
 import { topK } from "../../src/engine/metrics.ts";
-import { prefersDenseInput } from "../../src/engine/ops.ts";
+import { multinomialNll, prefersDenseInput, sparseTarget } from "../../src/engine/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
 import { plantedData } from "./planted.ts";
@@ -102,6 +104,36 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
       expect(r.native.slice(12, 14)).toEqual([1, -1]);
       x.dispose();
     }
+  });
+
+  it("computes the multinomial likelihood and its gradient as the tfjs ops do, rows without targets included", async () => {
+    // Row 1 has no target entries; row 3 repeats column 0's neighbourhood; logits span a wide range.
+    const targets = csrFromRows({ cols: 700, rows: [[[0, 2], [5, 1], [699, 3]], [], [[1, 1]], [[0, 1], [1, 4], [2, 1]]] });
+    const run = async (native: boolean) => {
+      disableNativeMatMul();
+      if (native) expect(enableNativeMatMul(addon)).toBe(true);
+      expect(nativeNllEnabled()).toBe(native);
+      const logits = tf.mul(tf.randomNormal([4, 700], 0, 1, "float32", 21), tf.tensor2d([[1], [5], [30], [0.1]]));
+      const dy = tf.tensor1d([1, 2, -0.5, 3]);
+      const { value, grads } = tf.tidy(() => {
+        const target = sparseTarget(sparseBatch({ matrix: targets, rows: [0, 1, 2, 3], normalise: false }));
+        const f = (l: tf.Tensor) => tf.sum(tf.mul(multinomialNll(l as tf.Tensor2D, target), dy));
+        const loss = multinomialNll(logits as tf.Tensor2D, target);
+        return { value: loss, grads: tf.grads(f)([logits]) };
+      });
+      const out = { loss: Array.from(await value.data()), grad: Array.from(await grads[0].data()) };
+      tf.dispose([logits, dy, value, ...grads]);
+      return out;
+    };
+    const stock = await run(false);
+    const native = await run(true);
+    expectClose(native.loss, stock.loss, 1e-5);
+    expectClose(native.grad, stock.grad, 1e-5);
+    // Row 1 has no targets: no loss, and its gradient is zero (rowSum 0).
+    expect(native.loss[1]).toBe(0);
+    expect(native.grad.slice(700, 1400).every((g) => g === 0)).toBe(true);
+    // A row's gradient is softmax · Σ x · dy − x · dy, so it sums to zero.
+    expect(Math.abs(native.grad.slice(0, 700).reduce((a, b) => a + b, 0))).toBeLessThan(1e-5);
   });
 
   it("hands activations it does not implement back to the stock kernel", () => {
