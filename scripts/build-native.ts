@@ -46,7 +46,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     result = { ok: false, message: error instanceof Error ? error.message : String(error) };
   }
   if (result.ok) {
-    console.log(`vcm: native OpenBLAS kernels built (${result.message}); the wasm backend uses them for matMul, Adam, the sparse first layers and top-k (VCM_NATIVE_MATMUL=off disables them)`);
+    console.log(`vcm: native OpenBLAS kernels built (${result.message}); the wasm backend uses them for matMul, Adam, the sparse first layers, the multinomial likelihood, tanh and top-k (VCM_NATIVE_MATMUL=off disables them)`);
   } else if (install) {
     console.log(`vcm: native OpenBLAS kernels not built (${result.message}); the engine runs the stock wasm kernels`);
   } else {
