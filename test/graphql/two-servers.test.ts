@@ -117,6 +117,33 @@ describe("two servers and the CLI on one database", () => {
     a = await serve();
   }, 120_000);
 
+  it("leaves a job of a server on another host alone while its lease lasts, then fails it", async () => {
+    // A job as a server on another machine records it: its host is not this one, so only its lease counts.
+    const writer = new Database(dbPath);
+    writer.pragma("busy_timeout = 10000");
+    const datasetId = (writer.prepare("SELECT id FROM datasets ORDER BY id LIMIT 1").get() as { id: number }).id;
+    const leaseEnd = Date.now() + 4 * LEASE_SECONDS * 1000;
+    const id = Number(
+      writer
+        .prepare(
+          `INSERT INTO training_jobs (dataset_id, variant, config, status, epoch, total_epochs, owner, lease_expires_at, cancel_requested, started_at)
+           VALUES (?, 'vcm', '{}', 'running', 1, 5, 'elsewhere.example:4242:0123abcd', ?, 0, datetime('now'))`,
+        )
+        .run(datasetId, leaseEnd).lastInsertRowid,
+    );
+    writer.close();
+    // Several of A's and B's heartbeats pass before the lease ends: the job stays running.
+    await sleep(2 * LEASE_SECONDS * 1000);
+    const during = (await b.gql(`query ($id: ID!) { trainingJob(id: $id) { status error } }`, { id: String(id) })).data.trainingJob;
+    expect(during).toEqual({ status: "RUNNING", error: null });
+    expect(Date.now()).toBeLessThan(leaseEnd);
+    // Once it has ended, one of them fails it with the sentence for a server that stopped.
+    const failed = await pollJob(a, String(id), (job) => job.status !== "RUNNING");
+    expect(Date.now()).toBeGreaterThanOrEqual(leaseEnd);
+    expect(failed.status).toBe("FAILED");
+    expect(failed.error).toBe(RESTART_MESSAGE);
+  }, 120_000);
+
   it("keeps answering while another process holds the write lock, refuses a write with a sentence, and loses no progress", async () => {
     const id = await startJob(a, 2_000);
     await pollJob(a, id, (job) => job.status === "RUNNING" && job.progress.epoch >= 1);
