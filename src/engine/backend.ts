@@ -150,7 +150,8 @@ async function loadWasm(threads: number): Promise<boolean> {
       state.wasmPathsSet = true;
     }
     if (state.wasmThreads === 0 && threads > 1) {
-      const started = await startThreadedWasm(wasm, threads);
+      // Whatever stops the threaded build (no writable temporary folder, a changed tfjs) leaves the plain one.
+      const started = await startThreadedWasm(wasm, threads).catch(() => 0);
       if (started > 0) {
         state.wasmThreads = started;
         return true;
