@@ -5,6 +5,7 @@
  * Usage: npm run bench:ingest [-- --reviews N] [-- --db postgres://user@host:5432/db]
  * With --db the ingest and the load run on that PostgreSQL database (datasets "bench" and "yelp" are
  * replaced there, then removed); without it, on a SQLite file in a temporary folder.
+ * BENCH_CPU_PROF=DIR writes a V8 CPU profile of each child (the ingest, the load) into DIR.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -55,7 +56,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
 
 /** Runs this script in a child process and returns the JSON object it prints last. */
 function runChild(args: string[]): Record<string, number> {
-  const result = spawnSync(process.execPath, ["--import", "tsx", self, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const result = spawnSync(process.execPath, [...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), "--import", "tsx", self, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   if (result.status !== 0) throw new Error(`benchmark child failed (${result.status}): ${result.stdout}`);
   const lines = result.stdout.trim().split("\n");
   return JSON.parse(lines[lines.length - 1]) as Record<string, number>;
