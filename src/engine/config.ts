@@ -47,6 +47,8 @@ export interface VcmConfig {
   readonly itemFactorReg: number;
   /** Weight decay λw on the text networks' weights (CDL, CVAE). */
   readonly weightDecay: number;
+  /** Epochs of the text network alone (its own loss, no user factors) before the alternation starts (CDL, CVAE). */
+  readonly textPretrainEpochs: number;
   /** Width of the SDAE's hidden layers: words → sdaeHidden → K → sdaeHidden → words (CDL). */
   readonly sdaeHidden: number;
   /** Masking noise: share of each user's words zeroed in the SDAE's input during training (CDL). */
@@ -95,6 +97,7 @@ export const DEFAULT_VCM_CONFIG: VcmConfig = Object.freeze({
   textOffsetReg: 10,
   itemFactorReg: 0.1,
   weightDecay: 1e-4,
+  textPretrainEpochs: 0,
   sdaeHidden: 200,
   sdaeCorruption: 0.3,
   sdaeReconWeight: 1_000,
@@ -132,6 +135,7 @@ export const VCM_CONFIG_BOUNDS = Object.freeze({
   textOffsetReg: { min: Number.MIN_VALUE, max: 1_000_000, integer: false },
   itemFactorReg: { min: Number.MIN_VALUE, max: 1_000_000, integer: false },
   weightDecay: { min: 0, max: 1_000, integer: false },
+  textPretrainEpochs: { min: 0, max: 10_000, integer: true },
   sdaeHidden: { min: 1, max: 10_000, integer: true },
   sdaeReconWeight: { min: 0, max: 1_000_000, integer: false },
   cvaeHiddenOuter: { min: 1, max: 10_000, integer: true },
@@ -156,6 +160,7 @@ export const BASELINE_FIELDS: Readonly<Record<BaselineField, string>> = Object.f
   textOffsetReg: "Precision λv of a user factor around its text network's output (CDL, CVAE)",
   itemFactorReg: "Prior precision λu of the item factors (CDL, CVAE)",
   weightDecay: "Weight decay λw of the text networks (CDL, CVAE)",
+  textPretrainEpochs: "Epochs of the text network alone before the alternation, as the authors' code pretrains it (CDL, CVAE; 0: none)",
   sdaeHidden: "Width of the SDAE's hidden layers (CDL)",
   sdaeCorruption: "Masking noise: share of a user's words zeroed in the SDAE's input, 0 ≤ p < 1 (CDL)",
   sdaeReconWeight: "Weight λn of the SDAE's reconstruction error (CDL)",
@@ -178,6 +183,7 @@ export type BaselineField =
   | "textOffsetReg"
   | "itemFactorReg"
   | "weightDecay"
+  | "textPretrainEpochs"
   | "sdaeHidden"
   | "sdaeCorruption"
   | "sdaeReconWeight"

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { csrFromRows, type CsrMatrix } from "../../src/data/csr.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { CDL_NETWORK } from "../../src/engine/baselines/cdl.ts";
@@ -208,6 +208,35 @@ describe("CDL's and CVAE's alternating updates", () => {
     trainer.dispose();
     params.forEach((t) => t.dispose());
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it.each([
+    ["cdl", CDL_NETWORK],
+    ["cvae", CVAE_NETWORK],
+  ] as const)("pretrain %s's text network on its own loss, once, before the first epoch's alternation", async (variant, net) => {
+    const pretrained = resolveVcmConfig({ ...SMALL, baselineLatentDim: 6, learningRate: 3e-3, textPretrainEpochs: 4 });
+    const params = initBaselineParams({ variant, train: data.train, words: data.words, config: pretrained });
+    const trainer = new CollaborativeTrainer({ net, params, train: data.train, words: data.words, config: pretrained, rng: new Rng(1) });
+    // The text loss alone (no user factor yet) falls from pass to pass.
+    const passes = await trainer.pretrain();
+    expect(passes).toHaveLength(4);
+    for (let i = 1; i < passes.length; i += 1) expect(passes[i], passes.join(", ")).toBeLessThan(passes[i - 1]);
+    // trainModel-style epochs: the first runs the passes (so its text loss starts lower than without), later ones do not.
+    const plain = resolveVcmConfig({ ...SMALL, baselineLatentDim: 6, learningRate: 3e-3 });
+    const fresh = (config: typeof plain) => {
+      const p = initBaselineParams({ variant, train: data.train, words: data.words, config });
+      return { p, t: new CollaborativeTrainer({ net, params: p, train: data.train, words: data.words, config, rng: new Rng(1) }) };
+    };
+    const a = fresh(pretrained);
+    const b = fresh(plain);
+    const passesRun = vi.spyOn(a.t, "pretrain");
+    const [withPretraining, without] = [await a.t.epoch({}), await b.t.epoch({})];
+    // TERM_NAMES order: reconX, reconY, …: the epoch's text reconstruction term.
+    expect(withPretraining[1]).toBeLessThan(without[1]);
+    await a.t.epoch({});
+    expect(passesRun).toHaveBeenCalledTimes(1);
+    for (const x of [trainer, a.t, b.t]) x.dispose();
+    for (const p of [params, a.p, b.p]) p.forEach((t) => t.dispose());
   });
 });
 

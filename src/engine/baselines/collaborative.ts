@@ -170,6 +170,8 @@ export class CollaborativeTrainer implements BaselineTrainer {
   private readonly rng: Rng;
   private readonly names: string[];
   private readonly adam: Adam;
+  /** Whether `pretrain` ran (the first epoch runs it). */
+  private pretrained = false;
 
   constructor(o: { net: TextNetwork; params: Params; train: CsrMatrix; words: CsrMatrix; config: VcmConfig; rng: Rng }) {
     this.net = o.net;
@@ -188,6 +190,10 @@ export class CollaborativeTrainer implements BaselineTrainer {
 
   async epoch(o: { signal?: AbortSignal }): Promise<number[]> {
     o.signal?.throwIfAborted();
+    if (!this.pretrained) {
+      await this.pretrain(o);
+      this.pretrained = true;
+    }
     await this.solveUsers();
     o.signal?.throwIfAborted();
     await this.solveItems();
@@ -204,6 +210,29 @@ export class CollaborativeTrainer implements BaselineTrainer {
     const clicks = await this.clickLoss();
     // TERM_NAMES order: reconX, reconY, klPriorX, klPriorY, klCrossX, klCrossY.
     return [clicks.reduce((s, x) => s + x, 0) / n, sums[0] / n, 0, sums[1] / n, sums[2] / n, 0];
+  }
+
+  /**
+   * `textPretrainEpochs` passes over the users training the text network on its own loss (the SDAE's
+   * reconstruction; the VAE's ELBO), as the authors' code does before the alternation (CDL's
+   * train_sdae.py, CVAE's test_vae.py); the first epoch runs them, so their time counts in it.
+   * Resolves to the mean of the own loss per pass, for the tests.
+   */
+  async pretrain(o: { signal?: AbortSignal } = {}): Promise<number[]> {
+    const means: number[] = [];
+    for (let pass = 0; pass < this.config.textPretrainEpochs; pass += 1) {
+      let sum = 0;
+      const order = this.rng.permutation(this.train.rows);
+      for (let start = 0; start < order.length; start += this.config.batchSize) {
+        o.signal?.throwIfAborted();
+        const rows = order.subarray(start, start + this.config.batchSize);
+        const [reconY, klPriorY] = await this.networkStep(rows, this.rng, { coupled: false });
+        sum += (reconY + klPriorY) * rows.length;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      means.push(sum / this.train.rows);
+    }
+    return means;
   }
 
   /** u_u ← (Vᵀ C_u V + λ I)⁻¹ (Vᵀ C_u x_u + λ t(y_u)) for every user (CDL §3.3; CVAE's M-step). */
@@ -227,14 +256,17 @@ export class CollaborativeTrainer implements BaselineTrainer {
    * One Adam step on the network's weights for a batch of users with the factors fixed (CDL's
    * back-propagation step, CVAE's SGVB step); resolves to the batch means of reconY, klPriorY, klCrossX.
    */
-  async networkStep(rows: ArrayLike<number>, rng: Rng): Promise<number[]> {
+  async networkStep(rows: ArrayLike<number>, rng: Rng, o: { coupled?: boolean } = {}): Promise<number[]> {
+    const coupled = o.coupled ?? true;
     const trainable = this.names.map((n) => this.params.get(n)!);
     let means: tf.Tensor1D | undefined;
     const grads = await this.withBatch(rows, rng, (terms) => {
       const { grads: g } = tf.valueAndGrads(() => {
         const t = terms();
         means = tf.keep(tf.stack([tf.mean(t.reconY), tf.mean(t.klPriorY), tf.mean(t.klCrossX)])) as tf.Tensor1D;
-        const perUser = tf.add(tf.add(t.reconY, t.klPriorY), t.klCrossX);
+        // Pretraining (uncoupled) fits the text network to the text alone, before any user factor exists.
+        const own = tf.add(t.reconY, t.klPriorY);
+        const perUser = coupled ? tf.add(own, t.klCrossX) : own;
         return tf.add(tf.mean(perUser), weightDecayTerm(this.params, this.names, this.config.weightDecay / this.train.rows)) as tf.Scalar;
       })(trainable);
       return g;

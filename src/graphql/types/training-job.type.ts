@@ -144,6 +144,9 @@ export class BaselineParametersInput {
   @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.weightDecay}; ${baselineFieldText("weightDecay")}.` })
   weightDecay?: number;
 
+  @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.textPretrainEpochs}; ${baselineFieldText("textPretrainEpochs")}.` })
+  textPretrainEpochs?: number;
+
   @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.sdaeHidden}; ${baselineFieldText("sdaeHidden")}.` })
   sdaeHidden?: number;
 
