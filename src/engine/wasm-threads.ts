@@ -13,7 +13,7 @@
  * single-threaded build instead (backend.ts decides).
  */
 import * as tf from "@tensorflow/tfjs";
-import crypto from "node:crypto";
+import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -50,8 +50,7 @@ export async function startThreadedWasm(wasm: WasmModuleApi, threads: number): P
   const script =
     `${wasmWorkerContents.replace(/\n/g, "\\n")}\n` +
     `;{const load=global.importScripts;global.importScripts=(f)=>load(String(f).startsWith("blob:")?${JSON.stringify(mainScript)}:f);}\n`;
-  const hash = crypto.createHash("sha256").update(script).digest("hex").slice(0, 16);
-  const file = path.join(os.tmpdir(), `vcm-tfjs-wasm-worker-${hash}-${process.pid}.cjs`);
+  const file = path.join(os.tmpdir(), `vcm-tfjs-wasm-worker-${process.pid}-${randomUUID().slice(0, 8)}.cjs`);
   fs.writeFileSync(file, script);
   const realCreateObjectURL = URL.createObjectURL;
   const realCpus = os.cpus;
