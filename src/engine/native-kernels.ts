@@ -46,6 +46,11 @@ interface WasmBackendInternals {
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
 
+/** A tensor's position on the wasm heap in 4-byte words (the float and int32 offsets the addon takes). */
+function floatOffset(backend: WasmBackendInternals, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+}
+
 const KERNELS = ["BatchMatMul", "_FusedMatMul", "Tanh"] as const;
 
 /** Kernels of our own (no stock counterpart), run through tf.engine().runKernel by ops.ts. */
@@ -176,7 +181,7 @@ function registerTopK(addon: Addon): void {
     const backend = args.backend as WasmBackendInternals;
     const [rows, cols] = scores.shape;
     const out = backend.makeOutput([rows, k], "int32");
-    const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+    const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
     // An empty exclusion list has no heap memory of its own; any valid offset serves, it is never read.
     const ex = excluded.shape[0] === 0 ? at(indptr) : at(excluded);
     addon.topk!(backend.wasm.HEAPF32.buffer as ArrayBuffer, rows, cols, k, at(scores), at(indptr), ex, at(out));
@@ -191,7 +196,7 @@ function registerNll(addon: Addon): void {
     const backend = args.backend as WasmBackendInternals;
     const [rows, cols] = (grad ? p : logits).shape;
     const nnz = positions.shape[0];
-    const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+    const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
     const out = backend.makeOutput([rows, cols], "float32");
     const loss = grad ? undefined : backend.makeOutput([rows], "float32");
     // Empty target lists have no heap memory of their own; any valid offset serves, they are not read.
@@ -222,7 +227,7 @@ function registerSparseKernels(addon: Addon): void {
     const backend = args.backend as WasmBackendInternals;
     const [n, h] = w.shape;
     const out = backend.makeOutput(grad ? [n, h] : [attrs.rows, h], "float32");
-    const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+    const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
     const nnz = idx.shape[0];
     const vals = attrs.rowScale ? -1 : at(values);
     const rowScale = attrs.rowScale ? at(values) : -1;
@@ -246,7 +251,7 @@ function nativeTanh(o: { args: KernelArgs; addon: Addon }): tf.TensorInfo | unde
   const out = backend.makeOutput([...x.shape], "float32");
   const size = tf.util.sizeFromShape(x.shape);
   if (size === 0) return out;
-  const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+  const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
   o.addon.tanh(backend.wasm.HEAPF32.buffer as ArrayBuffer, at(x), at(out), size);
   return out;
 }
@@ -281,7 +286,7 @@ function nativeMatMul(o: { args: KernelArgs; addon: Addon; fused: boolean }): tf
   }
   const backend = args.backend as WasmBackendInternals;
   const out = backend.makeOutput([...outer, m, n], "float32");
-  const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+  const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
   // The heap is read after makeOutput, whose allocation may have grown (and so replaced) it.
   addon.sgemm(
     backend.wasm.HEAPF32.buffer as ArrayBuffer,
