@@ -17,7 +17,7 @@ import { syntheticSource, YELP_SHAPE } from "../src/data/generate.ts";
 import { amazonSource } from "../src/data/parsers/amazon.ts";
 import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
-import { ingestDataset } from "../src/services/ingest.ts";
+import { ingestDataset, type IngestProgress } from "../src/services/ingest.ts";
 
 const self = fileURLToPath(import.meta.url);
 
@@ -66,7 +66,11 @@ async function childIngest(file: string, dbPath: string): Promise<void> {
   const dataSource = await openDatabase(dbPath);
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
-  const summary = await ingestDataset(dataSource, { name: "bench", replace: true, source: amazonSource({ reviews: file }) });
+  // Each step's start on stderr, so the phases' shares can be read off one run.
+  const onProgress = (event: IngestProgress): void => {
+    if (event.phase !== "read") process.stderr.write(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${event.message}\n`);
+  };
+  const summary = await ingestDataset(dataSource, { name: "bench", replace: true, source: amazonSource({ reviews: file }), onProgress });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   await dataSource.query(`DELETE FROM datasets WHERE name = 'bench'`);

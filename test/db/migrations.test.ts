@@ -3,7 +3,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createDataSource, dialectOf, dialectOfSource, MIGRATIONS, openDatabase, POSTGRES_MIGRATIONS, sqliteOf } from "../../src/db/data-source.ts";
+import type { DataSource } from "typeorm";
+import { syntheticSource } from "../../src/data/generate.ts";
 import { UserError } from "../../src/errors.ts";
+import { ingestDataset } from "../../src/services/ingest.ts";
 import { createTestDatabase, POSTGRES_URL } from "./databases.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-migrations-"));
@@ -93,6 +96,58 @@ describe.skipIf(!POSTGRES_URL)("migrations on PostgreSQL", () => {
     const message = (error as Error).message;
     expect(message).toMatch(/^could not connect to the PostgreSQL database postgres:\/\/vcm:\*\*\*@127\.0\.0\.1:1\/vcm \(.+\); check that the server runs/);
     expect(message).not.toContain("secret");
+  });
+});
+
+/** Row counts of a dataset's tables, and rows whose user or item is missing (none, ever). */
+async function rowCounts(dataSource: DataSource): Promise<Record<string, number>> {
+  const [row] = (await dataSource.query(
+    `SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM items) AS items, (SELECT COUNT(*) FROM clicks) AS clicks,
+       (SELECT COUNT(*) FROM reviews) AS reviews, (SELECT COUNT(*) FROM user_word_counts) AS bags,
+       (SELECT COUNT(*) FROM clicks c WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.user_id AND u.dataset_id = c.dataset_id)
+          OR NOT EXISTS (SELECT 1 FROM items i WHERE i.id = c.item_id AND i.dataset_id = c.dataset_id)) AS orphan_clicks,
+       (SELECT COUNT(*) FROM reviews r WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = r.user_id AND u.dataset_id = r.dataset_id)
+          OR (r.item_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM items i WHERE i.id = r.item_id AND i.dataset_id = r.dataset_id))) AS orphan_reviews`,
+  )) as Array<Record<string, string | number>>;
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]));
+}
+
+describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as const))("the migration to dataset keys only on %s", (dialect) => {
+  it("keeps every click and review, leaves no row without its user or item, and a deleted dataset takes its rows with it", async () => {
+    const db = await createTestDatabase(dialect);
+    try {
+      const dataSource = await openDatabase(db.target);
+      try {
+        const shape = { users: 60, items: 40, vocab: 200, clicksPerUser: 6, wordsPerUser: 30, seed: 3 };
+        await ingestDataset(dataSource, { name: "kept", source: syntheticSource(shape), preprocess: { vocabSize: 150, seed: 1 } });
+        await ingestDataset(dataSource, { name: "dropped", source: syntheticSource({ ...shape, seed: 4 }), preprocess: { vocabSize: 150, seed: 1 } });
+        const before = await rowCounts(dataSource);
+        expect(before.clicks).toBeGreaterThan(200);
+        expect(before.reviews).toBeGreaterThan(100);
+        expect(before).toMatchObject({ orphan_clicks: 0, orphan_reviews: 0 });
+        // Back to the keys on user and item, then forward again: the rows survive both ways.
+        await dataSource.undoLastMigration();
+        expect(await rowCounts(dataSource)).toEqual(before);
+        await dataSource.runMigrations();
+        expect(await rowCounts(dataSource)).toEqual(before);
+        expect((await dataSource.driver.createSchemaBuilder().log()).upQueries).toEqual([]);
+
+        const [dropped] = (await dataSource.query("SELECT id FROM datasets WHERE name = 'dropped'")) as Array<{ id: number }>;
+        await dataSource.query(`DELETE FROM datasets WHERE id = ${Number(dropped.id)}`);
+        const after = await rowCounts(dataSource);
+        expect(after.users).toBeLessThan(before.users);
+        expect(after.clicks).toBeLessThan(before.clicks);
+        expect(after).toMatchObject({ orphan_clicks: 0, orphan_reviews: 0 });
+        const left = (await dataSource.query(
+          `SELECT (SELECT COUNT(*) FROM clicks WHERE dataset_id = ${Number(dropped.id)}) + (SELECT COUNT(*) FROM reviews WHERE dataset_id = ${Number(dropped.id)}) AS n`,
+        )) as Array<{ n: number | string }>;
+        expect(Number(left[0].n)).toBe(0);
+      } finally {
+        await dataSource.destroy();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 });
 

@@ -25,14 +25,18 @@ export class Review {
   @Column({ type: "integer", name: "user_id" })
   userId: number;
 
-  @ManyToOne(() => User, { onDelete: "CASCADE" })
+  // No foreign key on user_id and item_id (migration 1765400000000): they are written in the same
+  // transaction as the users and items whose ids were just read back, users and items are only ever
+  // deleted with their dataset, and the dataset_id key's cascade removes these rows with it. The two
+  // keys' per-row checks were two thirds of an ingest's write time on PostgreSQL (BENCHMARKS.md).
+  @ManyToOne(() => User, { createForeignKeyConstraints: false })
   @JoinColumn({ name: "user_id" })
   user: User;
 
   @Column({ type: "integer", name: "item_id", nullable: true })
   itemId: number | null;
 
-  @ManyToOne(() => Item, { onDelete: "SET NULL", nullable: true })
+  @ManyToOne(() => Item, { nullable: true, createForeignKeyConstraints: false })
   @JoinColumn({ name: "item_id" })
   item: Item | null;
 
