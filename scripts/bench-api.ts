@@ -16,7 +16,9 @@ import { Command } from "commander";
 import { loadAppConfig } from "../src/config.ts";
 import { YELP_SHAPE, syntheticSource } from "../src/data/generate.ts";
 import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
-import { sqlOf } from "../src/db/sql.ts";
+import { firstUserId } from "../src/db/dataset-rows.ts";
+import { findDatasetRef } from "../src/db/load-dataset-matrices.ts";
+import { latestReadyModel } from "../src/db/model-rows.ts";
 import { currentBackend, initBackend } from "../src/engine/backend.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
@@ -91,20 +93,20 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const modelsDir = path.resolve(opts.models ?? (postgres ? path.join("data", "bench-api", "models-postgres") : path.join(path.dirname(dbPath), "models")));
   const config = loadAppConfig({ dbPath, modelsDir });
   const dataSource = await openDatabase(dbPath);
-  const sql = sqlOf(dataSource);
   await initBackend();
   console.log(`database: ${postgres ? `PostgreSQL ${redactedUrl(dbPath)}` : `SQLite ${dbPath}`}`);
 
-  let dataset = await sql.get<{ id: number }>(`SELECT id FROM datasets WHERE name = ?`, [DATASET]);
-  if (dataset === undefined) {
+  let found = await findDatasetRef(dataSource, DATASET).catch(() => undefined);
+  if (found === undefined) {
     const started = Date.now();
     process.stderr.write(`generating the Yelp-shaped dataset (${YELP_SHAPE.users} users × ${YELP_SHAPE.items} items × ${YELP_SHAPE.vocab} words)…\n`);
     await ingestDataset(dataSource, { name: DATASET, source: syntheticSource(YELP_SHAPE) });
     process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-    dataset = (await sql.get<{ id: number }>(`SELECT id FROM datasets WHERE name = ?`, [DATASET]))!;
+    found = await findDatasetRef(dataSource, DATASET);
   }
-  let model = await sql.get<{ id: number }>(`SELECT id FROM trained_models WHERE dataset_id = ? AND variant = 'vcm' AND status = 'ready' ORDER BY id DESC`, [dataset.id]);
-  if (model === undefined) {
+  const dataset = found;
+  let model: { id: number } | null = await latestReadyModel(dataSource, DATASET, "vcm");
+  if (model === null) {
     const started = Date.now();
     process.stderr.write("training a VCM model for 1 epoch (timings need the real shapes, not a converged model)…\n");
     const { model: row } = await trainAndSave({
@@ -117,7 +119,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     model = { id: row.id };
   }
-  const userId = (await sql.get<{ id: number }>(`SELECT id FROM users WHERE dataset_id = ? ORDER BY id LIMIT 1`, [dataset.id]))!.id;
+  const userId = (await firstUserId(dataSource, dataset.id))!;
 
   const server = await createServer(createServerDeps({ dataSource, config }));
   const { port } = await server.listen({ port: 0 });

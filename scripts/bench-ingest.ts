@@ -16,6 +16,7 @@ import seedrandom from "seedrandom";
 import { syntheticSource, YELP_SHAPE } from "../src/data/generate.ts";
 import { amazonSource } from "../src/data/parsers/amazon.ts";
 import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
+import { deleteDatasetNamed } from "../src/db/dataset-rows.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { ingestDataset, type IngestProgress } from "../src/services/ingest.ts";
 
@@ -73,7 +74,7 @@ async function childIngest(file: string, dbPath: string): Promise<void> {
   const summary = await ingestDataset(dataSource, { name: "bench", replace: true, source: amazonSource({ reviews: file }), onProgress });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  await dataSource.query(`DELETE FROM datasets WHERE name = 'bench'`);
+  await deleteDatasetNamed(dataSource, "bench");
   await dataSource.destroy();
   console.log(
     JSON.stringify({
@@ -102,7 +103,7 @@ async function childLoad(dbPath: string): Promise<void> {
     times.push((performance.now() - started) / 1000);
     shape = { users: m.train.rows, items: m.train.cols, vocabulary: m.words.cols, wordPairs: m.words.indices.length };
   }
-  await dataSource.query(`DELETE FROM datasets WHERE name = 'yelp'`);
+  await deleteDatasetNamed(dataSource, "yelp");
   await dataSource.destroy();
   times.sort((a, b) => a - b);
   console.log(JSON.stringify({ ...shape, generateSeconds, loadSeconds: times[1] }));

@@ -4,6 +4,7 @@
  */
 import type { DataSource } from "typeorm";
 import { Dataset, type DatasetSource } from "./entities/dataset.entity.ts";
+import { User } from "./entities/user.entity.ts";
 
 /** Every dataset, by name. */
 export async function datasetsByName(dataSource: DataSource): Promise<Dataset[]> {
@@ -23,4 +24,16 @@ export async function findDatasetFrom(dataSource: DataSource, o: { name: string;
 /** The dataset ingested first (lowest id), or null when there is none. */
 export async function firstDataset(dataSource: DataSource): Promise<Dataset | null> {
   return dataSource.getRepository(Dataset).findOne({ where: {}, order: { id: "ASC" } });
+}
+
+/** The dataset of this name with its rows (they cascade), or false when there was none; its models' folders are the caller's. */
+export async function deleteDatasetNamed(dataSource: DataSource, name: string): Promise<boolean> {
+  const result = await dataSource.getRepository(Dataset).delete({ name });
+  return (result.affected ?? 0) > 0;
+}
+
+/** The id of a dataset's first user (lowest id), or null when it has none. */
+export async function firstUserId(dataSource: DataSource, datasetId: number): Promise<number | null> {
+  const user = await dataSource.getRepository(User).findOne({ where: { datasetId }, order: { id: "ASC" }, select: { id: true } });
+  return user?.id ?? null;
 }

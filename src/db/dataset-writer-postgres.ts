@@ -12,7 +12,7 @@ import type { RawReview } from "../data/corpus.ts";
 import { SPLIT_NAMES } from "../data/preprocess.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
 import { DATASET_COLUMNS, datasetRowValues, type DatasetStaging, type DatasetWrite, type RemovedDataset } from "./dataset-staging.ts";
-import { byteaHex, copyRows, type CopyValue } from "./postgres-copy.ts";
+import { type BinaryCopyValue, copyBinaryRows, copyRows, type CopyValue } from "./postgres-copy.ts";
 import { clientOf } from "./sql.ts";
 
 /** PostgreSQL's unique_violation: another ingest committed the same name first. */
@@ -122,14 +122,15 @@ async function writeDataset(client: pg.PoolClient, o: DatasetWrite & { tables: {
       }
     })(),
   });
-  await copyRows(client, {
+  await copyBinaryRows(client, {
     table: "user_word_counts",
     columns: ["user_id", "dataset_id", "distinct_words", "indices", "counts"],
-    rows: (function* (): Generator<CopyValue[]> {
+    rows: (function* (): Generator<BinaryCopyValue[]> {
       for (let r = 0; r < rows; r++) {
         const start = words.indptr[r];
         const end = words.indptr[r + 1];
-        const bytes = (a: Int32Array | Float32Array): string => byteaHex(new Uint8Array(a.buffer, a.byteOffset + start * 4, (end - start) * 4));
+        // The packed arrays are little-endian, as the SQLite path stores them (this machine's order).
+        const bytes = (a: Int32Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset + start * 4, (end - start) * 4);
         yield [userIds[r], datasetId, end - start, bytes(words.indices), bytes(words.values)];
       }
     })(),

@@ -67,9 +67,9 @@ export async function failedModelFingerprints(dataSource: DataSource): Promise<A
   return dataSource.getRepository(TrainedModel).find({ where: { status: "failed" }, select: { id: true, datasetFingerprint: true } });
 }
 
-/** The newest ready model of a dataset (by name), or null. */
-export async function latestReadyModel(dataSource: DataSource, datasetName: string): Promise<TrainedModel | null> {
-  return dataSource.getRepository(TrainedModel).findOne({ where: { status: "ready", dataset: { name: datasetName } }, order: { id: "DESC" } });
+/** The newest ready model of a dataset (by name), of one variant when given, or null. */
+export async function latestReadyModel(dataSource: DataSource, datasetName: string, variant?: TrainedModel["variant"]): Promise<TrainedModel | null> {
+  return dataSource.getRepository(TrainedModel).findOne({ where: { status: "ready", variant, dataset: { name: datasetName } }, order: { id: "DESC" } });
 }
 
 /**
