@@ -25,7 +25,10 @@ export interface VcmConfig {
   readonly epochs: number;
   /** Users per optimiser step. */
   readonly batchSize: number;
-  /** Adam's step size. */
+  /**
+   * The optimiser's step size: Adam's for VCM, CDL and CVAE; for the baselines, that of
+   * `baselineOptimizer`. Default 0.001, except deepconn's 0.002 (its paper's RMSprop rate; VARIANT_DEFAULTS).
+   */
   readonly learningRate: number;
   /** Seed of every random choice (initial weights, user order, dropout, ε), so a run can be repeated. */
   readonly seed: number;
@@ -75,7 +78,17 @@ export interface VcmConfig {
   readonly negatives: number;
   /** Items drawn per batch from which the negatives are chosen, which bounds the item texts a step encodes (DeepCoNN). */
   readonly deepconnNegativePool: number;
+  /** The optimiser of the baselines' networks, at `learningRate`: "rmsprop" for deepconn (its paper), "adam" otherwise (VARIANT_DEFAULTS). */
+  readonly baselineOptimizer: BaselineOptimizer;
+  /** Probability of dropping each unit of both text networks' outputs x_u, y_i during training, before the factorization machine (DeepCoNN; its paper: 0.5). */
+  readonly deepconnDropout: number;
+  /** Whether the decoder's outer layers are the encoder's transposes, as both authors' codes do (CDL, CVAE). */
+  readonly tiedWeights: boolean;
 }
+
+/** The optimisers a baseline's networks can train with. */
+export type BaselineOptimizer = "adam" | "rmsprop";
+export const BASELINE_OPTIMIZERS: ReadonlyArray<BaselineOptimizer> = ["adam", "rmsprop"];
 
 export const DEFAULT_VCM_CONFIG: VcmConfig = Object.freeze({
   variant: "vcm",
@@ -111,7 +124,24 @@ export const DEFAULT_VCM_CONFIG: VcmConfig = Object.freeze({
   deepconnTokens: 64,
   negatives: 4,
   deepconnNegativePool: 512,
+  baselineOptimizer: "adam",
+  deepconnDropout: 0.5,
+  tiedWeights: true,
 });
+
+/**
+ * Defaults that differ by variant, applied over DEFAULT_VCM_CONFIG before the given fields: DeepCoNN's
+ * paper trains with RMSprop at 0.002, while every other variant keeps VCM's Adam at 0.001.
+ */
+export const VARIANT_DEFAULTS: Readonly<Partial<Record<Variant, Partial<VcmConfig>>>> = Object.freeze({
+  deepconn: Object.freeze({ baselineOptimizer: "rmsprop", learningRate: 0.002 }),
+});
+
+/**
+ * What a configuration stored before a field existed trained with, where that differs from the field's
+ * default today: untied decoders, Adam, no dropout (resolveStoredVcmConfig).
+ */
+export const STORED_CONFIG_DEFAULTS: Readonly<Partial<VcmConfig>> = Object.freeze({ tiedWeights: false, baselineOptimizer: "adam", deepconnDropout: 0 });
 
 /**
  * The range each numeric field may take, inclusive: wide enough for any real run, narrow enough that a
@@ -174,6 +204,9 @@ export const BASELINE_FIELDS: Readonly<Record<BaselineField, string>> = Object.f
   deepconnTokens: "Tokens per text: the user's (item's) distinct words by descending count (DeepCoNN)",
   negatives: "Sampled negative items per training click (DeepCoNN)",
   deepconnNegativePool: "Items drawn per batch from which the negatives are chosen (DeepCoNN)",
+  baselineOptimizer: "Optimiser of the networks at the learning rate, adam or rmsprop (all three)",
+  deepconnDropout: "Dropout on both text networks' outputs during training, before the factorization machine, 0 ≤ p < 1 (DeepCoNN; paper: 0.5)",
+  tiedWeights: "Decoder's outer layers tied to the encoder's transposes, as the authors' codes do (CDL, CVAE)",
 });
 
 export type BaselineField =
@@ -196,17 +229,28 @@ export type BaselineField =
   | "deepconnFmFactors"
   | "deepconnTokens"
   | "negatives"
-  | "deepconnNegativePool";
+  | "deepconnNegativePool"
+  | "baselineOptimizer"
+  | "deepconnDropout"
+  | "tiedWeights";
+
+/** The baseline fields whose range is "0 ≤ p < 1" rather than a row of VCM_CONFIG_BOUNDS. */
+const PROBABILITY_FIELDS: ReadonlyArray<BaselineField> = ["sdaeCorruption", "deepconnDropout"];
+
+/** What a baseline field takes: whole numbers, numbers, one of BASELINE_OPTIMIZERS, or true / false. */
+export function baselineFieldKind(field: BaselineField): "int" | "float" | "optimizer" | "boolean" {
+  if (field === "baselineOptimizer") return "optimizer";
+  if (field === "tiedWeights") return "boolean";
+  if (PROBABILITY_FIELDS.includes(field)) return "float";
+  return VCM_CONFIG_BOUNDS[field as BoundedField].integer ? "int" : "float";
+}
 
 /** "1 to 1,000, default 50": a baseline field's range and default in words. */
 export function baselineFieldText(field: BaselineField): string {
-  const range = field === "sdaeCorruption" ? "from 0 (inclusive) to 1 (exclusive)" : boundsText(field as BoundedField);
-  return `${range}, default ${DEFAULT_VCM_CONFIG[field].toLocaleString("en-US")}`;
-}
-
-/** Whether a baseline field takes whole numbers only. */
-export function baselineFieldIsInteger(field: BaselineField): boolean {
-  return field !== "sdaeCorruption" && VCM_CONFIG_BOUNDS[field as BoundedField].integer;
+  if (field === "baselineOptimizer") return `one of ${BASELINE_OPTIMIZERS.join(", ")}, default rmsprop for deepconn (its paper, at learning rate 0.002) and adam for cdl and cvae`;
+  if (field === "tiedWeights") return "true or false, default true (models saved before this field existed: false)";
+  const range = PROBABILITY_FIELDS.includes(field) ? "from 0 (inclusive) to 1 (exclusive)" : boundsText(field as BoundedField);
+  return `${range}, default ${(DEFAULT_VCM_CONFIG[field] as number).toLocaleString("en-US")}`;
 }
 
 /** "1 to 10,000": a field's range in words, for error sentences, the schema and the CLI's help. */
@@ -223,17 +267,21 @@ function checkBounds(c: Record<string, unknown>, field: BoundedField): void {
   if (!ok) bad(`${field} must be ${integer ? "an integer" : "a number"} from ${boundsText(field)}, got ${JSON.stringify(v)}`);
 }
 
-/** Fills a partial configuration with the defaults and rejects any value training could not use. */
+/**
+ * Fills a partial configuration with the defaults (the variant's own, VARIANT_DEFAULTS, over
+ * DEFAULT_VCM_CONFIG) and rejects any value training could not use.
+ */
 export function resolveVcmConfig(partial: Partial<VcmConfig> | Readonly<Record<string, unknown>> = {}): VcmConfig {
   const known = new Set(Object.keys(DEFAULT_VCM_CONFIG));
   for (const key of Object.keys(partial)) {
     if (!known.has(key)) bad(`unknown configuration field "${key}"; known fields: ${[...known].join(", ")}`);
   }
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  const c = { ...DEFAULT_VCM_CONFIG, ...defined } as Record<string, unknown>;
-  if (!VARIANTS.includes(c.variant as Variant)) {
-    bad(`unknown variant "${String(c.variant)}"; choose one of ${VARIANTS.join(", ")}`);
+  const variant = (defined.variant ?? DEFAULT_VCM_CONFIG.variant) as Variant;
+  if (!VARIANTS.includes(variant)) {
+    bad(`unknown variant "${String(variant)}"; choose one of ${VARIANTS.join(", ")}`);
   }
+  const c = { ...DEFAULT_VCM_CONFIG, ...VARIANT_DEFAULTS[variant], ...defined } as Record<string, unknown>;
   for (const field of Object.keys(VCM_CONFIG_BOUNDS) as BoundedField[]) {
     if (field !== "patience" || c.patience !== null) checkBounds(c, field);
   }
@@ -243,10 +291,28 @@ export function resolveVcmConfig(partial: Partial<VcmConfig> | Readonly<Record<s
   if (typeof c.sdaeCorruption !== "number" || !(c.sdaeCorruption >= 0 && c.sdaeCorruption < 1)) {
     bad("sdaeCorruption must be a number from 0 (inclusive) to 1 (exclusive)");
   }
+  if (typeof c.deepconnDropout !== "number" || !(c.deepconnDropout >= 0 && c.deepconnDropout < 1)) {
+    bad(`deepconnDropout must be a number from 0 (inclusive) to 1 (exclusive), got ${JSON.stringify(c.deepconnDropout)}`);
+  }
+  if (!BASELINE_OPTIMIZERS.includes(c.baselineOptimizer as BaselineOptimizer)) {
+    bad(`baselineOptimizer must be one of ${BASELINE_OPTIMIZERS.join(", ")}, got ${JSON.stringify(c.baselineOptimizer)}`);
+  }
+  if (typeof c.tiedWeights !== "boolean") {
+    bad(`tiedWeights must be true or false, got ${JSON.stringify(c.tiedWeights)}`);
+  }
   if ((c.confidenceUnobserved as number) > (c.confidenceObserved as number)) {
     bad("confidenceUnobserved (b) must not exceed confidenceObserved (a): an unobserved entry cannot be surer than a click");
   }
   return Object.freeze(c as unknown as VcmConfig);
+}
+
+/**
+ * resolveVcmConfig for a configuration stored with a model or a job: a field it lacks because it was
+ * written before the field existed takes what training did then (STORED_CONFIG_DEFAULTS), not today's
+ * default, so an old checkpoint loads with its own weights and says how it was trained.
+ */
+export function resolveStoredVcmConfig(stored: Readonly<Record<string, unknown>>): VcmConfig {
+  return resolveVcmConfig({ ...STORED_CONFIG_DEFAULTS, ...stored });
 }
 
 function bad(sentence: string): never {

@@ -93,6 +93,8 @@ describe("vcm train / evaluate / compare / models through the real bin", () => {
       [["train", "--dataset", "nope", "--variant", "vcm"], "NOT_FOUND", /no dataset "nope"; known: tiny/],
       [["train", "--dataset", "tiny", "--variant", "vcm-xl"], "BAD_USER_INPUT", /Unknown variant "vcm-xl"; choose one of vcm, vcm-se/],
       [["train", "--dataset", "tiny", "--variant", "vcm", "--epochs", "two"], "BAD_USER_INPUT", /--epochs takes an integer/],
+      [["train", "--dataset", "tiny", "--variant", "deepconn", "--baseline-optimizer", "sgd"], "BAD_USER_INPUT", /--baseline-optimizer takes adam or rmsprop, got "sgd"/],
+      [["train", "--dataset", "tiny", "--variant", "deepconn", "--deepconn-dropout", "1"], "BAD_USER_INPUT", /deepconnDropout must be a number from 0 \(inclusive\) to 1 \(exclusive\), got 1/],
       [["evaluate", "--model", "2", "--mode", "vcm-cd"], "BAD_USER_INPUT", /popularity baseline.*no vcm-cd mode/],
       [["evaluate", "--model", "99"], "NOT_FOUND", /There is no model 99/],
       [["evaluate", "--model", "1", "--mode", "words"], "BAD_USER_INPUT", /Unknown mode "words"/],
@@ -124,5 +126,20 @@ describe("vcm train / evaluate / compare / models through the real bin", () => {
     // 200 epochs would take minutes: the refusal comes before the first.
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(vcm(["models", "--json"]).last.models).toHaveLength(2);
+  });
+
+  it("train takes the baselines' optimiser, dropout and tied-weights flags and stores them with the model", () => {
+    const small = ["--epochs", "1", "--batch-size", "100", "--baseline-latent-dim", "6", "--deepconn-embedding", "8", "--deepconn-filters", "8", "--deepconn-tokens", "16"];
+    const manifest = (run: VcmRun): Record<string, any> => JSON.parse(fs.readFileSync(path.join(run.last.checkpoint, "manifest.json"), "utf8")).config;
+    const deepconn = vcm(["train", "--dataset", "tiny", "--variant", "deepconn", ...small, "--baseline-optimizer", "adam", "--deepconn-dropout", "0.2", "--json"]);
+    expect(deepconn.code, deepconn.stderr).toBe(0);
+    // Adam asked for; the learning rate stays deepconn's own default.
+    expect(manifest(deepconn)).toMatchObject({ variant: "deepconn", baselineOptimizer: "adam", deepconnDropout: 0.2, learningRate: 0.002 });
+    const cdl = vcm(["train", "--dataset", "tiny", "--variant", "cdl", ...small, "--sdae-hidden", "8", "--no-tied-weights", "--json"]);
+    expect(cdl.code, cdl.stderr).toBe(0);
+    expect(manifest(cdl)).toMatchObject({ variant: "cdl", tiedWeights: false, baselineOptimizer: "adam", learningRate: 0.001 });
+    const help = vcm(["train", "--help"]);
+    expect(help.stdout).toMatch(/--baseline-optimizer <name>/);
+    expect(help.stdout).toMatch(/--no-tied-weights/);
   });
 });

@@ -98,12 +98,17 @@ describe("training jobs", () => {
 
   it("trains a paper baseline with its own hyper-parameters, which it records, and refuses one out of range", async () => {
     const started = await gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
-      input: { dataset: TEST_DATASET, variant: "CDL", hyperParameters: { epochs: 2, batchSize: 50 }, baselineParameters: { baselineLatentDim: 6, sdaeHidden: 24, sdaeReconWeight: 10 } },
+      input: {
+        dataset: TEST_DATASET,
+        variant: "CDL",
+        hyperParameters: { epochs: 2, batchSize: 50 },
+        baselineParameters: { baselineLatentDim: 6, sdaeHidden: 24, sdaeReconWeight: 10, tiedWeights: false, baselineOptimizer: "RMSPROP" },
+      },
     });
     expect(started.errors).toBeUndefined();
     const done = await poll((started.data as any).startTraining.id, (job) => job.status !== "QUEUED" && job.status !== "RUNNING");
     expect(done).toMatchObject({ status: "SUCCEEDED", variant: "cdl" });
-    expect(done.config).toMatchObject({ variant: "cdl", baselineLatentDim: 6, sdaeHidden: 24, sdaeReconWeight: 10, epochs: 2 });
+    expect(done.config).toMatchObject({ variant: "cdl", baselineLatentDim: 6, sdaeHidden: 24, sdaeReconWeight: 10, epochs: 2, tiedWeights: false, baselineOptimizer: "rmsprop", learningRate: 0.001 });
     // It ranks from clicks and from text alone; it decodes no words.
     const m = done.model.id;
     const ranked = await gql(`query ($m: ID!) { user(id: 2) { recommendations(modelId: $m, k: 3) { rank } } recommendForText(modelId: $m, text: "sushi tuna salmon", k: 2) { items { rank } } }`, { m }, "");
@@ -116,6 +121,15 @@ describe("training jobs", () => {
       input: { dataset: TEST_DATASET, variant: "DEEPCONN", baselineParameters: { deepconnWindow: 50 } },
     });
     expect(refused.errors?.[0]).toMatchObject({ message: "deepconnWindow must be an integer from 1 to 20, got 50", extensions: { code: "BAD_USER_INPUT" } });
+    const dropout = await gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+      input: { dataset: TEST_DATASET, variant: "DEEPCONN", baselineParameters: { deepconnDropout: 1 } },
+    });
+    expect(dropout.errors?.[0]).toMatchObject({ message: "deepconnDropout must be a number from 0 (inclusive) to 1 (exclusive), got 1", extensions: { code: "BAD_USER_INPUT" } });
+    // An optimiser the schema does not name is refused by GraphQL itself, before any job.
+    const optimizer = await gql(`mutation ($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+      input: { dataset: TEST_DATASET, variant: "DEEPCONN", baselineParameters: { baselineOptimizer: "SGD" } },
+    });
+    expect(optimizer.errors?.[0].message).toMatch(/Value "SGD" does not exist in "BaselineOptimizer" enum/);
   });
 
   it("cancels a queued job and a running one: CANCELLED, no model kept, and a second cancel is a CONFLICT", async () => {

@@ -13,7 +13,10 @@
  * (the paper's X_{L/2} comes from the corrupted input ỹ_u, which the reconstruction still uses), no
  * layer-wise pretraining, no dropout, Adam instead of plain gradient steps, and words scaled to [0, 1]
  * by each user's largest count.
- * Layers (§4.2, as we recall the setting): words → 200 → K → 200 → words, sigmoid throughout.
+ * Layers (§4.2, as we recall the setting): words → 200 → K → 200 → words, sigmoid throughout. With
+ * `tiedWeights` (the default), the last decoder layer's matrix is the first encoder layer's transpose,
+ * W_dec2 = W_enc1ᵀ, as the authors' code ties it (js05212/CollaborativeDeepLearning-TensorFlow,
+ * lib/cdl.py: W_x = transpose(W1)); the K → 200 layer keeps its own matrix there too.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VcmConfig } from "../config.ts";
@@ -38,7 +41,7 @@ export const CDL_NETWORK: TextNetwork = {
   specs: ({ numWords, config }: { numWords: number; config: VcmConfig }): ParamSpec[] => {
     const h = config.sdaeHidden;
     const k = config.baselineLatentDim;
-    return [
+    const specs: ParamSpec[] = [
       { name: "cdl.enc1.W", shape: [numWords, h] },
       { name: "cdl.enc1.b", shape: [h] },
       { name: "cdl.enc2.W", shape: [h, k] },
@@ -48,6 +51,7 @@ export const CDL_NETWORK: TextNetwork = {
       { name: "cdl.dec2.W", shape: [h, numWords] },
       { name: "cdl.dec2.b", shape: [numWords] },
     ];
+    return config.tiedWeights ? specs.filter((s) => s.name !== "cdl.dec2.W") : specs;
   },
   corruption: (config) => config.sdaeCorruption,
   usesEps: false,
@@ -55,7 +59,8 @@ export const CDL_NETWORK: TextNetwork = {
   terms: ({ params, config, clean, noisy, target, u }): NetworkTerms => {
     const middle = encodeWords(params, noisy);
     const h = tf.sigmoid(linear(middle, w(params, "dec1"), b(params, "dec1")));
-    const reconstruction = tf.sigmoid(linear(h, w(params, "dec2"), b(params, "dec2")));
+    const dec2 = config.tiedWeights ? (tf.transpose(w(params, "enc1")) as tf.Tensor2D) : w(params, "dec2");
+    const reconstruction = tf.sigmoid(linear(h, dec2, b(params, "dec2")));
     // λn/2 ‖f_r(ỹ) − y‖²: the SDAE's reconstruction of the clean words from the corrupted ones.
     const reconY = tf.mul(config.sdaeReconWeight / 2, tf.sum(tf.squaredDifference(reconstruction, target), 1)) as tf.Tensor1D;
     const fe = noisy === clean ? middle : encodeWords(params, clean);

@@ -4,11 +4,11 @@
  * layer (CDL) or the inference network's mean (CVAE). Both papers put the text on the item side; here
  * the text belongs to users, so the roles of u and v are swapped (README "Baselines").
  * One epoch alternates, as both papers do: the user factors in closed form, the item factors in closed
- * form, then one pass of Adam over the network's weights with the factors fixed.
+ * form, then one pass of the optimiser (`baselineOptimizer`, Adam by default as in both authors' codes)
+ * over the network's weights with the factors fixed.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../data/csr.ts";
-import { Adam } from "../adam.ts";
 import type { SparseBatch } from "../batch.ts";
 import type { VcmConfig } from "../config.ts";
 import { matMulNT, sparseBatchTensors, type SparseBatchTensors } from "../ops.ts";
@@ -16,6 +16,7 @@ import type { Rng } from "../random.ts";
 import type { PredictionMode } from "../types.ts";
 import type { ParamSpec, Params } from "../vae.ts";
 import { replaceParam, ROW_FINGERPRINTS, rowsInBatches, type Baseline, type BaselineSizes, type BaselineTrainer } from "./baseline.ts";
+import { networkOptimizer, type NetworkOptimizer } from "./optimizer.ts";
 import { rowFingerprint, solveFactors, transposeCsr, weightedSquaredLoss, type Confidence } from "./pmf.ts";
 
 /** The user and item factors. */
@@ -31,7 +32,7 @@ export interface NetworkTerms {
 
 /** The part that differs between CDL and CVAE: the network over the words. */
 export interface TextNetwork {
-  /** The network's weights (names start with its variant's name). */
+  /** The network's weights (names start with its variant's name); with `tiedWeights`, no decoder matrix that is an encoder's transpose. */
   specs(o: { numWords: number; config: VcmConfig }): ParamSpec[];
   /** Share of each user's words masked in the training input (CDL's denoising); 0 for none. */
   corruption(config: VcmConfig): number;
@@ -169,7 +170,7 @@ export class CollaborativeTrainer implements BaselineTrainer {
   private readonly config: VcmConfig;
   private readonly rng: Rng;
   private readonly names: string[];
-  private readonly adam: Adam;
+  private readonly optimizer: NetworkOptimizer;
   /** Whether `pretrain` ran (the first epoch runs it). */
   private pretrained = false;
 
@@ -182,9 +183,9 @@ export class CollaborativeTrainer implements BaselineTrainer {
     this.config = o.config;
     this.rng = o.rng;
     this.names = o.net.specs({ numWords: o.words.cols, config: o.config }).map((s) => s.name);
-    this.adam = new Adam(
-      this.names.map((n) => o.params.get(n)!.size),
-      { learningRate: o.config.learningRate },
+    this.optimizer = networkOptimizer(
+      this.names.map((n) => o.params.get(n)!),
+      o.config,
     );
   }
 
@@ -253,7 +254,7 @@ export class CollaborativeTrainer implements BaselineTrainer {
   }
 
   /**
-   * One Adam step on the network's weights for a batch of users with the factors fixed (CDL's
+   * One optimiser step on the network's weights for a batch of users with the factors fixed (CDL's
    * back-propagation step, CVAE's SGVB step); resolves to the batch means of reconY, klPriorY, klCrossX.
    */
   async networkStep(rows: ArrayLike<number>, rng: Rng, o: { coupled?: boolean } = {}): Promise<number[]> {
@@ -271,7 +272,7 @@ export class CollaborativeTrainer implements BaselineTrainer {
       })(trainable);
       return g;
     });
-    const updated = this.adam.update(trainable, grads);
+    const updated = this.optimizer.update(trainable, grads);
     this.names.forEach((n, i) => this.params.set(n, updated[i]));
     tf.dispose(grads);
     try {
@@ -307,7 +308,7 @@ export class CollaborativeTrainer implements BaselineTrainer {
   }
 
   dispose(): void {
-    this.adam.dispose();
+    this.optimizer.dispose();
   }
 
   /** ½ Σ_i c_ui (x_ui − u_uᵀv_i)² per user. */

@@ -11,6 +11,11 @@
  * (§3.4): u_uᵀv_i in-matrix, μ(y_u)ᵀv_i out of matrix (mode "vcm-cd"). The words' likelihood is
  * Bernoulli on counts scaled to [0, 1] by each user's largest count (sigmoid outputs, cross-entropy);
  * layers words → 200 → 100 → K and back, sigmoid, as we recall §4's setting; no pretraining (ours).
+ * With `tiedWeights` (the default) the generation network's two outer matrices are the inference
+ * network's transposes, W_dec2 = W_enc2ᵀ and W_out = W_enc1ᵀ, as the authors' code ties them
+ * (eelxpeng/CollaborativeVAE, lib/cvae.py: gen W1 = transpose(rec W2), W_x = transpose(rec W1)); the
+ * K → 100 layer keeps its own matrix there too. That code also reuses the first encoder layer's bias
+ * in the generation network; here every layer keeps its own bias.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VcmConfig } from "../config.ts";
@@ -36,7 +41,7 @@ function infer(params: Params, input: SparseBatchTensors): { mu: tf.Tensor2D; lo
 export const CVAE_NETWORK: TextNetwork = {
   specs: ({ numWords, config }: { numWords: number; config: VcmConfig }): ParamSpec[] => {
     const [outer, inner, k] = [config.cvaeHiddenOuter, config.cvaeHiddenInner, config.baselineLatentDim];
-    return [
+    const specs: ParamSpec[] = [
       { name: "cvae.enc1.W", shape: [numWords, outer] },
       { name: "cvae.enc1.b", shape: [outer] },
       { name: "cvae.enc2.W", shape: [outer, inner] },
@@ -52,6 +57,8 @@ export const CVAE_NETWORK: TextNetwork = {
       { name: "cvae.out.W", shape: [outer, numWords] },
       { name: "cvae.out.b", shape: [numWords] },
     ];
+    // Tied: the generation network's outer matrices are the inference network's transposes, not weights of their own.
+    return config.tiedWeights ? specs.filter((s) => s.name !== "cvae.dec2.W" && s.name !== "cvae.out.W") : specs;
   },
   corruption: () => 0,
   usesEps: true,
@@ -60,8 +67,9 @@ export const CVAE_NETWORK: TextNetwork = {
     const { mu, logVar } = infer(params, clean);
     const z = tf.add(mu, tf.mul(eps!, tf.exp(tf.mul(0.5, logVar)))) as tf.Tensor2D;
     const h1 = tf.sigmoid(linear(z, w(params, "dec1"), b(params, "dec1")));
-    const h2 = tf.sigmoid(linear(h1, w(params, "dec2"), b(params, "dec2")));
-    const logits = linear(h2, w(params, "out"), b(params, "out"));
+    const tied = (encoder: string): tf.Tensor2D => tf.transpose(w(params, encoder)) as tf.Tensor2D;
+    const h2 = tf.sigmoid(linear(h1, config.tiedWeights ? tied("enc2") : w(params, "dec2"), b(params, "dec2")));
+    const logits = linear(h2, config.tiedWeights ? tied("enc1") : w(params, "out"), b(params, "out"));
     // −log p(y|z) for Bernoulli outputs: Σ_w softplus(l_w) − y_w l_w.
     const crossEntropy = tf.sum(tf.sub(tf.softplus(logits), tf.mul(target, logits)), 1);
     const reconY = tf.mul(config.cvaeTextWeight, crossEntropy) as tf.Tensor1D;

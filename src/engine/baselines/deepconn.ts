@@ -15,7 +15,12 @@
  * - embeddings are learned from scratch (the paper starts from pre-trained word2vec, 300 wide);
  * - the convolution is computed as Σ_o P_o[token_{j+o}] with P_o = E · W_o (the same linear map, with
  *   rows of E·W looked up instead of windows of E multiplied), because wasm has no gradient kernel for
- *   conv2d's filter; no dropout; Adam instead of RMSprop.
+ *   conv2d's filter.
+ * As we recall the paper trains it (README "Baselines" says what was and was not verified): RMSprop at
+ * 0.002 (`baselineOptimizer`, `learningRate`: deepconn's defaults,
+ * config.ts VARIANT_DEFAULTS) and dropout (`deepconnDropout`, 0.5) on each network's output x_u, y_i
+ * (after the fully connected layer and its ReLU, before the factorization machine), in training only:
+ * the caches and every score use the networks without it.
  * The FM splits into a user part, an item part and ⟨s_u, s_i⟩ with s_u = x_u·V̂_u, s_i = y_i·V̂_i, so
  * ranking all items for a user is one matrix product; the item parts of every item, and s_u of every
  * training user, are recomputed after each epoch and stored with the weights.
@@ -23,7 +28,6 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
-import { Adam } from "../adam.ts";
 import type { VcmConfig } from "../config.ts";
 import { linear, matMulNT, takeRows } from "../ops.ts";
 import type { Rng } from "../random.ts";
@@ -31,6 +35,7 @@ import type { PredictionMode } from "../types.ts";
 import type { ParamSpec, Params } from "../vae.ts";
 import { replaceParam, ROW_FINGERPRINTS, rowsInBatches, type Baseline, type BaselineSizes, type BaselineTrainer } from "./baseline.ts";
 import { readFactorsOfRows } from "./collaborative.ts";
+import { networkOptimizer, type NetworkOptimizer } from "./optimizer.ts";
 
 type Side = "user" | "item";
 
@@ -118,8 +123,9 @@ function networkSpecs(sizes: Omit<BaselineSizes, "numUsers">): ParamSpec[] {
 /**
  * One side's network on token texts (§3.2), then its FM part (§3.3 split by side): per text the
  * scalar part (ŵ·x + ½(‖x V̂‖² − Σ_p x_p² ‖v̂_p‖²), plus ŵ0 on the item side) and s = x·V̂; rows × (1 + f).
+ * `keep` (training only) multiplies x entry by entry: a dropout mask (dropoutMask).
  */
-export function sideOutput(o: { params: Params; config: VcmConfig; side: Side; texts: TokenTexts }): tf.Tensor2D {
+export function sideOutput(o: { params: Params; config: VcmConfig; side: Side; texts: TokenTexts; keep?: Float32Array }): tf.Tensor2D {
   const { params, config, side, texts } = o;
   const { rows, length } = texts;
   const f = config.deepconnFilters;
@@ -148,7 +154,8 @@ export function sideOutput(o: { params: Params; config: VcmConfig; side: Side; t
   const activated = tf.reshape(tf.relu(conv!), [rows, length, f]);
   // Max-pooling over the valid windows; a text without words pools to 0.
   const pooled = tf.relu(tf.max(tf.add(activated, tf.tensor3d(mask, [rows, length, 1])), 1)) as tf.Tensor2D;
-  const x = tf.relu(linear(pooled, p(params, `deepconn.${side}.fc.W`), p(params, `deepconn.${side}.fc.b`)));
+  const fc = tf.relu(linear(pooled, p(params, `deepconn.${side}.fc.W`), p(params, `deepconn.${side}.fc.b`)));
+  const x = o.keep ? tf.mul(fc, tf.tensor2d(o.keep, fc.shape)) : fc;
   const fmV = p<tf.Tensor2D>(params, `deepconn.fm.${side}.V`);
   const s = tf.matMul(x, fmV);
   const linearPart = tf.sum(tf.mul(x, p(params, `deepconn.fm.${side}.w`)), 1, true);
@@ -170,11 +177,40 @@ export interface PairBatch {
   readonly labels: Float32Array;
 }
 
-/** Σ over the batch's pairs of the logistic loss, divided by its number of users (a mean per user). */
-export function pairLoss(o: { params: Params; config: VcmConfig; batch: PairBatch }): tf.Scalar {
+/** Dropout masks of a training batch's network outputs, one per side (rows × baselineLatentDim each). */
+export interface DropoutMasks {
+  readonly user: Float32Array;
+  readonly item: Float32Array;
+}
+
+/**
+ * Inverted dropout at rate p: each entry is 0 with probability p and 1 / (1 − p) otherwise, so a unit's
+ * expected value is the same in training as at inference, where no mask is applied.
+ */
+export function dropoutMask(o: { size: number; rate: number; rng: Rng }): Float32Array {
+  const keep = 1 / (1 - o.rate);
+  return Float32Array.from({ length: o.size }, () => (o.rng.next() < o.rate ? 0 : keep));
+}
+
+/** The masks of `deepconnDropout` for a batch, drawn from `rng`; undefined when the rate is 0. */
+export function batchDropout(o: { batch: PairBatch; config: VcmConfig; rng: Rng }): DropoutMasks | undefined {
+  const { batch, config, rng } = o;
+  if (config.deepconnDropout === 0) return undefined;
+  const k = config.baselineLatentDim;
+  return {
+    user: dropoutMask({ size: batch.users.rows * k, rate: config.deepconnDropout, rng }),
+    item: dropoutMask({ size: batch.items.rows * k, rate: config.deepconnDropout, rng }),
+  };
+}
+
+/**
+ * Σ over the batch's pairs of the logistic loss, divided by its number of users (a mean per user);
+ * with `dropout`, the training-mode loss (masks from batchDropout).
+ */
+export function pairLoss(o: { params: Params; config: VcmConfig; batch: PairBatch; dropout?: DropoutMasks }): tf.Scalar {
   const { params, config, batch } = o;
-  const user = sideOutput({ params, config, side: "user", texts: batch.users });
-  const item = sideOutput({ params, config, side: "item", texts: batch.items });
+  const user = sideOutput({ params, config, side: "user", texts: batch.users, keep: o.dropout?.user });
+  const item = sideOutput({ params, config, side: "item", texts: batch.items, keep: o.dropout?.item });
   const u = takeRows(user, tf.tensor1d(batch.pairUser, "int32"));
   const i = takeRows(item, tf.tensor1d(batch.pairItem, "int32"));
   const f = config.deepconnFmFactors;
@@ -241,7 +277,7 @@ class DeepconnTrainer implements BaselineTrainer {
   private readonly userTexts: TokenTexts;
   private readonly itemTexts: TokenTexts;
   private readonly names: string[];
-  private readonly adam: Adam;
+  private readonly optimizer: NetworkOptimizer;
 
   constructor(o: { params: Params; train: CsrMatrix; words: CsrMatrix; config: VcmConfig; rng: Rng }) {
     this.params = o.params;
@@ -253,9 +289,9 @@ class DeepconnTrainer implements BaselineTrainer {
     const bags = itemBags(o.train, o.words);
     this.itemTexts = tokensOfBags({ bags, rows: range(bags.rows), length });
     this.names = networkSpecs({ numItems: o.train.cols, numWords: o.words.cols, config: o.config }).map((s) => s.name);
-    this.adam = new Adam(
-      this.names.map((n) => o.params.get(n)!.size),
-      { learningRate: o.config.learningRate },
+    this.optimizer = networkOptimizer(
+      this.names.map((n) => o.params.get(n)!),
+      o.config,
     );
   }
 
@@ -273,16 +309,17 @@ class DeepconnTrainer implements BaselineTrainer {
     return [sum / this.train.rows, 0, 0, 0, 0, 0];
   }
 
-  /** One Adam step on a sampled batch; resolves to its loss per user (0 for a batch without clicks). */
+  /** One optimiser step on a sampled batch, with dropout; resolves to its loss per user (0 for a batch without clicks). */
   async step(rows: ArrayLike<number>, rng: Rng): Promise<number> {
     const batch = samplePairs({ rows, train: this.train, userTexts: this.userTexts, itemTexts: this.itemTexts, config: this.config, rng });
     if (!batch) return 0;
+    const dropout = batchDropout({ batch, config: this.config, rng });
     const trainable = this.names.map((n) => this.params.get(n)!);
     const { value, grads } = tf.tidy(() => {
-      const r = tf.valueAndGrads(() => pairLoss({ params: this.params, config: this.config, batch }))(trainable);
+      const r = tf.valueAndGrads(() => pairLoss({ params: this.params, config: this.config, batch, dropout }))(trainable);
       return { value: r.value, grads: r.grads };
     });
-    const updated = this.adam.update(trainable, grads);
+    const updated = this.optimizer.update(trainable, grads);
     this.names.forEach((n, i) => this.params.set(n, updated[i]));
     tf.dispose(grads);
     try {
@@ -293,7 +330,7 @@ class DeepconnTrainer implements BaselineTrainer {
   }
 
   dispose(): void {
-    this.adam.dispose();
+    this.optimizer.dispose();
   }
 
   /** s_u of every training user and (FM item part, s_i) of every item, from the current weights. */

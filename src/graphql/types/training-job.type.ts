@@ -33,6 +33,16 @@ registerEnumType(VariantEnum, {
   description: "VCM: the joint model. VCM_SE: two independent VAEs. VCM_OD: VAEy first, frozen, then VAEx. VCM_NV: ‖μx − μy‖² instead of the cross KLs. POPULARITY: item popularity, the floor. CDL, CVAE, DEEPCONN: the paper's hybrid baselines (Collaborative Deep Learning, Collaborative VAE, DeepCoNN) with the users' merged reviews as their text; they rank from clicks and from text alone (source REVIEWS, recommendForText) but decode no words (no top words, explanations, highlights or capacity).",
 });
 
+/** The optimisers of the baselines' networks (engine/config.ts BASELINE_OPTIMIZERS). */
+export enum BaselineOptimizerEnum {
+  ADAM = "adam",
+  RMSPROP = "rmsprop",
+}
+registerEnumType(BaselineOptimizerEnum, {
+  name: "BaselineOptimizer",
+  description: "ADAM: Adam (CDL's and CVAE's code; the default for CDL and CVAE). RMSPROP: RMSprop without momentum, ρ = 0.9 (DeepCoNN's paper; the default for DEEPCONN, at learning rate 0.002).",
+});
+
 /** Progress of a job, from the epochs reported so far. */
 @ObjectType("TrainingProgress", { description: "How far a training job has come." })
 export class TrainingProgressType {
@@ -113,7 +123,7 @@ export class HyperParametersInput {
   @Field(() => Int, { nullable: true, description: `Users per step, ${boundsText("batchSize")} (default 128).` })
   batchSize?: number;
 
-  @Field(() => Float, { nullable: true, description: `Adam step size, ${boundsText("learningRate")} (default 0.001).` })
+  @Field(() => Float, { nullable: true, description: `Step size of the optimiser (Adam; the baselines: baselineParameters.baselineOptimizer), ${boundsText("learningRate")} (default 0.001; DEEPCONN: 0.002, its paper's).` })
   learningRate?: number;
 
   @Field(() => Int, { nullable: true, description: `Seed of every random choice, ${boundsText("seed")} (default 1).` })
@@ -185,6 +195,15 @@ export class BaselineParametersInput {
 
   @Field(() => Int, { nullable: true, description: `${BASELINE_FIELDS.deepconnNegativePool}; ${baselineFieldText("deepconnNegativePool")}.` })
   deepconnNegativePool?: number;
+
+  @Field(() => BaselineOptimizerEnum, { nullable: true, description: `${BASELINE_FIELDS.baselineOptimizer}; ${baselineFieldText("baselineOptimizer")}.` })
+  baselineOptimizer?: BaselineOptimizerEnum;
+
+  @Field(() => Float, { nullable: true, description: `${BASELINE_FIELDS.deepconnDropout}; ${baselineFieldText("deepconnDropout")}.` })
+  deepconnDropout?: number;
+
+  @Field(() => Boolean, { nullable: true, description: `${BASELINE_FIELDS.tiedWeights}; ${baselineFieldText("tiedWeights")}.` })
+  tiedWeights?: boolean;
 }
 
 /** What startTraining needs. */
