@@ -3,7 +3,8 @@
  * dataset and trains a VCM model briefly (1 epoch: enough for realistic shapes and timings, not for
  * quality) on first use, keeps both under data/bench-api/ for later runs, starts the server in this
  * process and drives it from a second process (autocannon) on loopback. Prints p50/p99 latency and
- * requests per second for (a) one user's top-20 recommendations with explanations, (b) 100 users'
+ * requests per second for (a) one user's top-20 recommendations with explanations (the default rule,
+ * EFFECT; (a′) the same with EVIDENCE, which does no counterfactual scoring), (b) 100 users'
  * top-20 in one query, and (c) a cheap `{ datasets { id } }` while 20 connections send (b): the
  * latency that one heavy client imposes on everyone else (issue 8: p99 ≤ 100 ms).
  */
@@ -132,6 +133,12 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
       connections: Number(opts.connections),
     },
     {
+      name: "(a′) the same with rule: EVIDENCE (no counterfactual scoring)",
+      query: `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(k: 10, rule: EVIDENCE) { coveredShare words { word weight } } } } }`,
+      variables: { u: userId, m: model.id },
+      connections: Number(opts.connections),
+    },
+    {
       name: "(b) 100 users' top-20 in one query",
       query: `query ($m: ID!) { dataset(name: "${DATASET}") { users(first: 100) { edges { node { externalId recommendations(modelId: $m, k: 20) { rank score item { externalId } } } } } } }`,
       variables: { m: model.id },
@@ -152,7 +159,8 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     results.push({ scenario, result: await autocannon({ url, body, connections: scenario.connections, seconds }) });
   }
   // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
-  const heavy = JSON.stringify({ query: scenarios[1].query, variables: scenarios[1].variables });
+  const [heavyScenario] = scenarios.filter((s) => s.name.startsWith("(b)"));
+  const heavy = JSON.stringify({ query: heavyScenario.query, variables: heavyScenario.variables });
   const cheap = JSON.stringify({ query: "{ datasets { id } }" });
   const heavyConnections = Number(opts.heavyConnections);
   process.stderr.write(`(c) { datasets { id } } at 1 connection while ${heavyConnections} connections send (b): ${seconds} s…\n`);

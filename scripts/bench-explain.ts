@@ -10,7 +10,14 @@
  * - support: the share of listed words that are in the user's own bag or among the user's top-50
  *   click2review words (target ≥ 0.8).
  *
- *   npm run bench:explain -- [--k 5] [--users 300] [--epochs 40] [--seed 1] [--json]
+ * Beside the issue's figures, two that a softmax score needs: the mean fall of log π_ui (a relative
+ * drop averaged over pairs is biased upward for a random deletion by Jensen's inequality, since
+ * E[π'/π] ≥ exp E[log π'/π], so a deletion that moves log scores at random "raises" the mean score),
+ * and the share of pairs whose score falls. With --tried, two variants of the "effect" rule that were
+ * measured and not kept, on the first-order effects alone (no exact check of the shortlist): p(w|u) · e(w),
+ * p(w|u) among the positive-effect words, and e(w) alone.
+ *
+ *   npm run bench:explain -- [--k 5] [--users 300] [--epochs 40] [--seed 1] [--tried] [--json]
  */
 import "reflect-metadata";
 import fs from "node:fs";
@@ -25,22 +32,42 @@ import { openDatabase } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { topK } from "../src/engine/metrics.ts";
 import { Rng } from "../src/engine/random.ts";
-import type { ExplanationRule } from "../src/services/explanation.ts";
+import { explainPair, type Explanation, type ExplanationRule } from "../src/services/explanation.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { createPredictionServices } from "../src/services/prediction-services.ts";
 import { trainAndSave } from "../src/services/training.ts";
 
-const RULES: ReadonlyArray<ExplanationRule> = ["evidence", "lift"];
+const RULES: ReadonlyArray<ExplanationRule> = ["effect", "evidence", "lift"];
+
+/**
+ * Variants of "effect" measured with --tried, all on the first-order effects e(w) without the exact
+ * check of the shortlist: effects rewritten so that p(w|u) · e' ranks as the variant does.
+ */
+const TRIED: ReadonlyArray<{ name: string; rewrite: (effect: number, p: number) => number }> = [
+  { name: "p·e, first order only", rewrite: (e) => e },
+  { name: "p among e>0, first order", rewrite: (e) => (e > 0 ? 1 : 0) },
+  { name: "e alone, first order", rewrite: (e, p) => (e > 0 && p > 0 ? e / p : 0) },
+];
 const SHARED = path.resolve(import.meta.dirname, "..", "..", "shared", "datasets", "amazon-2018-5core");
 
 interface Figures {
   readonly dataset: string;
-  readonly rule: ExplanationRule;
+  readonly rule: string;
   readonly pairs: number;
   readonly explanationDrop: number;
   readonly randomDrop: number;
   readonly ratio: number;
   readonly support: number;
+  /** Mean of log π − log π' for the listed words and for the random ones. */
+  readonly explanationLogDrop: number;
+  readonly randomLogDrop: number;
+  /** Share of pairs whose score falls when the listed words (the random ones) leave the bag. */
+  readonly explanationFalls: number;
+  readonly randomFalls: number;
+  /** Mean number of words listed per pair. */
+  readonly listed: number;
+  /** Share of pairs with no word listed. */
+  readonly empty: number;
 }
 
 /** The entries of a CSR row as a Map column → value. */
@@ -50,7 +77,7 @@ function rowOf(m: CsrMatrix, r: number): Map<number, number> {
   return out;
 }
 
-async function measure(o: { name: string; source: RecordSource; k: number; users: number; epochs: number; seed: number }): Promise<Figures[]> {
+async function measure(o: { name: string; source: RecordSource; k: number; users: number; epochs: number; seed: number; tried: boolean }): Promise<Figures[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-bench-explain-"));
   const dataSource = await openDatabase(path.join(dir, "vcm.sqlite"));
   try {
@@ -79,18 +106,38 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
     const original = await loaded.model.scoreItems({ matrix: matrices.words, rows: pairs.map((p) => p.row) }, "vcm-cd");
     const items = matrices.train.cols;
     const figures: Figures[] = [];
+    const variants: Array<{ rule: string; explanations: Array<Explanation | Error> }> = [];
     for (const rule of RULES) {
-      const explanations = await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, row: p.row, item: p.item, k: o.k, rule })));
+      variants.push({ rule, explanations: await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, row: p.row, item: p.item, k: o.k, rule }))) });
+    }
+    if (o.tried) {
+      const stats = await services.explanations.itemWordStats(loaded.datasetId);
+      const effects = await services.inference.wordEffectsMany(pairs.map((p) => ({ modelId: model.id, row: p.row, item: p.item })));
+      const byRow = new Map(rows.map((row, i) => [row, distributions[i] as Float32Array]));
+      for (const variant of TRIED) {
+        const explanations = pairs.map((p, i) => {
+          const bag = effects[i];
+          if (bag instanceof Error) throw bag;
+          const userWords = byRow.get(p.row)!;
+          const rewritten = Float64Array.from(bag.effects, (e, t) => variant.rewrite(e, userWords[bag.words[t]]));
+          return explainPair({ stats, userWords, userTopWords: (d) => topK({ scores: userWords, k: d }), item: p.item, k: o.k, rule: "effect", bagEffects: { words: bag.words, effects: rewritten } });
+        });
+        variants.push({ rule: `effect: ${variant.name} (tried)`, explanations });
+      }
+    }
+    for (const { rule, explanations } of variants) {
       const withoutExplained: Array<Array<[number, number]>> = [];
       const withoutRandom: Array<Array<[number, number]>> = [];
       let supported = 0;
       let listed = 0;
+      let empty = 0;
       const pick = new Rng(o.seed + 1);
       pairs.forEach((p, i) => {
         const e = explanations[i];
         if (e instanceof Error) throw e;
         const bag = rowOf(matrices.words, p.row);
         const explained = new Set(e.words.map((w) => w.wordIndex));
+        if (explained.size === 0) empty += 1;
         for (const w of explained) {
           listed += 1;
           if (bag.has(w) || topWords.get(p.row)!.has(w)) supported += 1;
@@ -110,21 +157,37 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
       const [afterExplained, afterRandom] = [await score(withoutExplained), await score(withoutRandom)];
       let dropExplained = 0;
       let dropRandom = 0;
+      let logExplained = 0;
+      let logRandom = 0;
+      let fallsExplained = 0;
+      let fallsRandom = 0;
       pairs.forEach((p, i) => {
         const s = original[i * items + p.item];
-        dropExplained += (s - afterExplained[i * items + p.item]) / s;
-        dropRandom += (s - afterRandom[i * items + p.item]) / s;
+        const [e, r] = [afterExplained[i * items + p.item], afterRandom[i * items + p.item]];
+        dropExplained += (s - e) / s;
+        dropRandom += (s - r) / s;
+        logExplained += Math.log(s) - Math.log(e);
+        logRandom += Math.log(s) - Math.log(r);
+        if (e < s) fallsExplained += 1;
+        if (r < s) fallsRandom += 1;
       });
-      dropExplained /= pairs.length;
-      dropRandom /= pairs.length;
+      const n = pairs.length;
+      dropExplained /= n;
+      dropRandom /= n;
       figures.push({
         dataset: o.name,
         rule,
-        pairs: pairs.length,
+        pairs: n,
         explanationDrop: dropExplained,
         randomDrop: dropRandom,
         ratio: dropExplained / dropRandom,
         support: listed === 0 ? Number.NaN : supported / listed,
+        explanationLogDrop: logExplained / n,
+        randomLogDrop: logRandom / n,
+        explanationFalls: fallsExplained / n,
+        randomFalls: fallsRandom / n,
+        listed: listed / n,
+        empty: empty / n,
       });
     }
     await services.close();
@@ -142,10 +205,11 @@ async function main(): Promise<void> {
       users: { type: "string", default: "300" },
       epochs: { type: "string", default: "40" },
       seed: { type: "string", default: "1" },
+      tried: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
-  const common = { k: Number(values.k), users: Number(values.users), epochs: Number(values.epochs), seed: Number(values.seed) };
+  const common = { k: Number(values.k), users: Number(values.users), epochs: Number(values.epochs), seed: Number(values.seed), tried: values.tried };
   const datasets: Array<{ name: string; source: RecordSource }> = [{ name: "generated 600 × 800 × 2,000", source: syntheticSource({ users: 600, items: 800, vocab: 2000, seed: 1 }) }];
   for (const file of ["All_Beauty_5.json.gz", "AMAZON_FASHION_5.json"]) {
     const full = path.join(SHARED, file);
@@ -162,16 +226,17 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`k = ${common.k} words per explanation, top-5 recommendations of up to ${common.users} users; targets: ratio ≥ 3, support ≥ 0.8`);
-  console.log("dataset                              rule      pairs  drop (explained)  drop (random)  ratio  ≥ 3 × random  support");
+  console.log("dataset                              rule                                       pairs  words  empty  drop (explained)  drop (random)  ratio  ≥ 3 × random  support  log drop (expl / rand)  falls (expl / rand)");
   for (const f of all) {
     // A random deletion often raises the score (the bag is normalised, so the item's words gain weight): no ratio then.
     const ratio = f.randomDrop > 0 ? f.ratio.toFixed(2) : "—";
     const meets = f.explanationDrop > 0 && f.explanationDrop >= 3 * f.randomDrop ? "yes" : "no";
     console.log(
-      `${f.dataset.padEnd(36)} ${f.rule.padEnd(9)} ${String(f.pairs).padStart(5)}  ${f.explanationDrop.toFixed(4).padStart(16)}  ${f.randomDrop.toFixed(4).padStart(13)}  ${ratio.padStart(5)}  ${meets.padStart(12)}  ${f.support.toFixed(3).padStart(7)}`,
+      `${f.dataset.padEnd(36)} ${f.rule.padEnd(42)} ${String(f.pairs).padStart(5)}  ${f.listed.toFixed(2).padStart(5)}  ${f.empty.toFixed(2).padStart(5)}  ${f.explanationDrop.toFixed(4).padStart(16)}  ${f.randomDrop.toFixed(4).padStart(13)}  ${ratio.padStart(5)}  ${meets.padStart(12)}  ${f.support.toFixed(3).padStart(7)}  ${`${f.explanationLogDrop.toFixed(4)} / ${f.randomLogDrop.toFixed(4)}`.padStart(22)}  ${`${f.explanationFalls.toFixed(3)} / ${f.randomFalls.toFixed(3)}`.padStart(19)}`,
     );
   }
   console.log("# drop: mean relative fall of the item's VCM-CD score when the listed words (or as many random words of the bag) leave the user's bag of words");
+  console.log("# log drop: mean fall of log π_ui (no Jensen bias); falls: share of pairs whose score falls; words: mean words listed per pair; empty: share of pairs with none");
   console.log(`# ${os.cpus().length} × ${os.cpus()[0]?.model ?? "CPU"}, Node ${process.version}, load average ${os.loadavg()[0].toFixed(2)}`);
 }
 

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { exportDataset, exportRecommendations, formatCohorts, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
+import type { ExplanationRule } from "../../src/services/explanation.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
 import { numberOption } from "../options.ts";
@@ -52,10 +53,11 @@ export const exportCommand: CommandModule = {
       .option("--k <n>", "items per user", "20")
       .option("--users <which>", "all, or a file of external user ids, one per line", "all")
       .option("--format <format>", "csv | jsonl", "csv")
+      .option("--rule <rule>", "how explanation words are chosen: effect (the API's default; exact, ≈ 50 ms a user at the Yelp shape) | evidence | lift (fast)", "effect")
       .requiredOption("--out <file>", "the file to write")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
-      .action(async (flags: { model: string; k: string; users: string; format: string; out: string; db?: string; json?: boolean }) => {
+      .action(async (flags: { model: string; k: string; users: string; format: string; rule: string; out: string; db?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: () =>
@@ -72,6 +74,7 @@ export const exportCommand: CommandModule = {
                   k: numberOption(flags.k, { flag: "--k" }) ?? 20,
                   users,
                   format: choice<RecommendationExportFormat>(flags.format, ["csv", "jsonl"], "--format"),
+                  rule: choice<ExplanationRule>(flags.rule, ["effect", "evidence", "lift"], "--rule"),
                   out: flags.out,
                   onProgress: (done, total) => {
                     const percent = Math.floor((100 * done) / total / 10) * 10;

@@ -10,13 +10,14 @@ import type { CsrMatrix } from "../data/csr.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { baselineOf, ROW_FINGERPRINTS } from "./baselines/index.ts";
 import { sparseBatch } from "./batch.ts";
-import { resolveVcmConfig, type VcmConfig } from "./config.ts";
+import { resolveStoredVcmConfig, type VcmConfig } from "./config.ts";
 import { klToStandardNormal } from "./losses.ts";
 import { topK } from "./metrics.ts";
 import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-kernels.ts";
 import { sparseBatchTensors } from "./ops.ts";
 import { capabilitiesOf, isBaseline, type BackendName, type EpochRecord, type ModelSnapshot, type NamedWeight, type PredictionMode, type RowsInput, type Variant } from "./types.ts";
 import { decode, encode, paramSpecs, type ParamSpec, type Params, type Side } from "./vae.ts";
+import { bagWordEffects, deletionEffects, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
 
 /** Name of the single stored array of the popularity baseline. */
 export const POPULARITY_WEIGHT = "popularity.counts";
@@ -51,7 +52,7 @@ export class VcmModel {
 
   /** Rebuilds a model from a snapshot on the current backend, checking every weight's name and shape. */
   static fromSnapshot(s: ModelSnapshot): VcmModel {
-    const config = resolveVcmConfig({ ...s.config, variant: s.variant });
+    const config = resolveStoredVcmConfig({ ...s.config, variant: s.variant });
     const byName = new Map(s.weights.map((w) => [w.name, w]));
     const base = { config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch };
     if (!capabilitiesOf(s.variant).trained) {
@@ -240,6 +241,37 @@ export class VcmModel {
       }
     });
     return out;
+  }
+
+  /**
+   * For each (user row, item) pair, the first-order effect on log π_ui (VCM-CD, from the words) of
+   * deleting each word of the user's bag: one array per pair, aligned with the row's entries of
+   * `words` (word-effects.ts). VCM variants only: the baselines' text networks are not VAEy.
+   */
+  async wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
+    this.checkEffectInput(o.words, o.pairs);
+    return bagWordEffects({ params: this.state.params, words: o.words, pairs: o.pairs });
+  }
+
+  /**
+   * For each request, δ(w) = 1 − π_ui(y ∖ w) / π_ui(y) (VCM-CD) of each word asked for: the exact
+   * relative fall of the item's score when the word leaves the user's bag (word-effects.ts).
+   */
+  async deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
+    this.checkEffectInput(o.words, o.requests);
+    return deletionEffects({ params: this.state.params, words: o.words, requests: o.requests });
+  }
+
+  private checkEffectInput(words: CsrMatrix, pairs: ReadonlyArray<WordEffectPair>): void {
+    this.assertLive();
+    this.require("clickToReview", "effects of words on the review2click score (it has no VAEy)");
+    this.checkMode("vcm-cd");
+    this.checkInput({ matrix: words, rows: pairs.map((p) => p.row) }, "y");
+    for (const p of pairs) {
+      if (!Number.isInteger(p.item) || p.item < 0 || p.item >= this.state.numItems) {
+        throw new UserError(ErrorCode.BAD_USER_INPUT, `item ${p.item} is outside the model's ${this.state.numItems} items`);
+      }
+    }
   }
 
   /** Capacity ĉu = KL(qx(z | x_u) ‖ N(0, I)) per row of click input. */

@@ -1,9 +1,10 @@
 /**
- * Why an item suits a user, in words, under one of two rules (ExplanationRule). The default,
- * "evidence", lists words the user's side supports: among the words the item's reviews use more
- * than the corpus does (lift > 1), those with the most p(w|u), so that a word the item's reviews are
- * full of but the user's distribution barely holds (the item's own name, say) cannot win on lift
- * alone. "lift" is the first version's rule: p(w|u) · lift over the whole vocabulary.
+ * Why an item suits a user, in words, under one of three rules (ExplanationRule). The default,
+ * "effect", lists words of the user's own bag that the item's reviews use more than the corpus does
+ * (lift > 1) and that hold up the item's review2click (VCM-CD) score, ranked by p(w|u) times that
+ * effect, so that the listed words are evidence about the user in the model's own sense: removing any
+ * one of them from the user's text lowers the item's score. "evidence" ranks the lift > 1 words by p(w|u) alone;
+ * "lift" is the first version's rule, p(w|u) · lift over the whole vocabulary.
  */
 import type { DataSource } from "typeorm";
 import { csrFromRows, type CsrMatrix } from "../data/csr.ts";
@@ -106,6 +107,16 @@ export function buildItemWordStats(options: { itemWords: CsrMatrix; smoothing?: 
 
 /**
  * How the words of an explanation are chosen and weighted:
+ * - "effect": candidates are the words w of the user's bag of words y_u with lift(w, i) > 1. The
+ *   first-order effect e(w) = y_w · ∂ log π_ui(y_u) / ∂ y_w on the item's review2click (VCM-CD) score
+ *   (engine/word-effects.ts) shortlists the EFFECT_SHORTLIST · k candidates with the largest
+ *   p(w|u) · e(w) among those with e(w) > 0; each of them gets its exact effect
+ *   δ(w) = 1 − π_ui(y_u ∖ w) / π_ui(y_u), the relative fall of the item's score when w alone leaves the
+ *   bag. Listed: the shortlisted words with δ(w) > 0, ranked by score(w) = p(w|u) · δ(w);
+ *   weight = score(w) / Σ of score(v) over those words. Words whose removal would raise the item's
+ *   score are never listed, so fewer than k words (or none) may come back. A user with an empty bag
+ *   falls back to "evidence", an item without review text to "lift". (Measured and not kept, in
+ *   BENCHMARKS.md: the first-order effects alone, p(w|u) alone among e > 0, e(w) alone.)
  * - "evidence": the words with lift(w, i) > 1 (only words of the item's reviews can have it), ranked
  *   by p(w|u); weight = p(w|u) / Σ of p(v|u) over those words, i.e. each word's share of the user's
  *   mass on what the item's reviews over-use. An item without review text falls back to "lift", whose
@@ -113,9 +124,9 @@ export function buildItemWordStats(options: { itemWords: CsrMatrix; smoothing?: 
  *   files it listed rare item-specific words again, support 0.01–0.58; BENCHMARKS.md.)
  * - "lift": tie(w) = p(w|u) · lift(w, i) over the whole vocabulary; weight = tie / Σ_v tie(v).
  */
-export type ExplanationRule = "evidence" | "lift";
+export type ExplanationRule = "effect" | "evidence" | "lift";
 
-export const DEFAULT_EXPLANATION_RULE: ExplanationRule = "evidence";
+export const DEFAULT_EXPLANATION_RULE: ExplanationRule = "effect";
 
 /** One word of an explanation. */
 export interface ExplanationWord {
@@ -127,6 +138,16 @@ export interface ExplanationWord {
   readonly userProbability: number;
   /** lift(w, i) = P(w|i) / P(w): how much more often the item's reviews use the word than the corpus. */
   readonly lift: number;
+  /** Rule "effect" only: δ(w), the relative fall of the item's review2click score when the word leaves the user's bag. */
+  readonly effect?: number;
+}
+
+/** Effects of words of a user's bag on one item's review2click score, e(w) or δ(w) (ExplanationRule "effect"). */
+export interface BagEffects {
+  /** Words of the bag (vocabulary columns), ascending. */
+  readonly words: ArrayLike<number>;
+  /** e(w) of each of them, in the same order. */
+  readonly effects: ArrayLike<number>;
 }
 
 /** The words that tie a user to an item. */
@@ -142,7 +163,7 @@ export interface Explanation {
   readonly affinity: number;
   /** Tokens of the item's reviews that were in the vocabulary (0: weights are the user's own p(w|u)). */
   readonly itemTokens: number;
-  /** The rule that chose the words ("lift" also when "evidence" fell back for an item without text). */
+  /** The rule that chose the words: the one asked for, or the one it fell back to ("effect" → "evidence" → "lift"). */
   readonly rule: ExplanationRule;
 }
 
@@ -164,10 +185,15 @@ export function explainPair(options: {
   item: number;
   k: number;
   rule?: ExplanationRule;
+  /** For rule "effect": the effects of the user's bag words on this item's score (absent or empty: "evidence"). */
+  bagEffects?: BagEffects;
 }): Explanation {
   const { stats, userWords, item, k } = options;
   const rule = options.rule ?? DEFAULT_EXPLANATION_RULE;
-  if (rule === "evidence" && stats.itemTotals[item] > 0) return explainByEvidence(options);
+  if (stats.itemTotals[item] > 0) {
+    if (rule === "effect" && options.bagEffects !== undefined && options.bagEffects.words.length > 0) return explainByEffect(options, options.bagEffects);
+    if (rule !== "lift") return explainByEvidence(options);
+  }
   const { itemWords, itemExtraLift } = stats;
   const itemTokens = stats.itemTotals[item];
   const baseLift = stats.baseLift[item];
@@ -203,6 +229,44 @@ export function explainPair(options: {
   return { ...weighted(best, total, userWords), affinity: total, itemTokens, rule: "lift" };
 }
 
+/**
+ * The "effect" rule's ranking (ExplanationRule) for an item with review text, over the effects given
+ * (the first-order ones to shortlist, the exact ones to list): one merge of the bag's and the item's sorted words.
+ */
+function explainByEffect(options: Parameters<typeof explainPair>[0], bag: BagEffects): Explanation {
+  const { stats, userWords, item, k } = options;
+  const { itemWords, itemExtraLift } = stats;
+  const baseLift = stats.baseLift[item];
+  const end = itemWords.indptr[item + 1];
+  const best = new TopList(k);
+  let total = 0;
+  // Only words of the item's reviews can have lift > 1; both lists are ascending.
+  let p = itemWords.indptr[item];
+  for (let t = 0; t < bag.words.length; t += 1) {
+    const w = bag.words[t];
+    const effect = bag.effects[t];
+    while (p < end && itemWords.indices[p] < w) p += 1;
+    if (p >= end) break;
+    if (itemWords.indices[p] !== w || !(effect > 0)) continue;
+    const lift = baseLift + itemExtraLift[p];
+    if (lift <= 1) continue;
+    const score = userWords[w] * effect;
+    total += score;
+    best.offer(w, score, lift, effect);
+  }
+  return { ...weighted(best, total, userWords), affinity: affinityOf(options), itemTokens: stats.itemTotals[item], rule: "effect" };
+}
+
+/** Σ_w p(w|u) · lift(w, i) (Explanation.affinity), from the item's own words. */
+function affinityOf(options: Parameters<typeof explainPair>[0]): number {
+  const { stats, userWords, item } = options;
+  let affinity = stats.baseLift[item] * (options.userMass ?? sumOf(userWords));
+  for (let p = stats.itemWords.indptr[item]; p < stats.itemWords.indptr[item + 1]; p += 1) {
+    affinity += userWords[stats.itemWords.indices[p]] * stats.itemExtraLift[p];
+  }
+  return affinity;
+}
+
 /** The "evidence" rule (ExplanationRule) for an item with review text: one pass over the item's words. */
 function explainByEvidence(options: Parameters<typeof explainPair>[0]): Explanation {
   const { stats, userWords, item, k } = options;
@@ -228,10 +292,10 @@ function explainByEvidence(options: Parameters<typeof explainPair>[0]): Explanat
 function weighted(best: TopList, total: number, userWords: ArrayLike<number>): Pick<Explanation, "words" | "coveredShare"> {
   const words: ExplanationWord[] = [];
   let coveredShare = 0;
-  for (const { word, tie, lift } of best.sorted()) {
+  for (const { word, tie, lift, effect } of best.sorted()) {
     const weight = total > 0 ? tie / total : 0;
     coveredShare += weight;
-    words.push({ wordIndex: word, weight, userProbability: userWords[word], lift });
+    words.push(effect === undefined ? { wordIndex: word, weight, userProbability: userWords[word], lift } : { wordIndex: word, weight, userProbability: userWords[word], lift, effect });
   }
   return { words, coveredShare };
 }
@@ -239,7 +303,7 @@ function weighted(best: TopList, total: number, userWords: ArrayLike<number>): P
 /** The k largest offers, kept sorted by insertion (k is a handful of words). */
 class TopList {
   readonly #k: number;
-  readonly #entries: Array<{ word: number; tie: number; lift: number }> = [];
+  readonly #entries: Array<{ word: number; tie: number; lift: number; effect?: number }> = [];
 
   constructor(k: number) {
     this.#k = k;
@@ -254,20 +318,21 @@ class TopList {
     return this.full ? this.#entries[this.#entries.length - 1].tie : Number.NEGATIVE_INFINITY;
   }
 
-  offer(word: number, tie: number, lift: number): void {
+  offer(word: number, tie: number, lift: number, effect?: number): void {
     const entries = this.#entries;
     if (this.#k <= 0 || (this.full && !isBetter(tie, word, entries[entries.length - 1]))) return;
     if (this.full) entries.pop();
     let i = entries.length;
-    entries.push({ word, tie, lift });
+    const entry = { word, tie, lift, effect };
+    entries.push(entry);
     while (i > 0 && isBetter(tie, word, entries[i - 1])) {
       entries[i] = entries[i - 1];
       i -= 1;
     }
-    entries[i] = { word, tie, lift };
+    entries[i] = entry;
   }
 
-  sorted(): ReadonlyArray<{ word: number; tie: number; lift: number }> {
+  sorted(): ReadonlyArray<{ word: number; tie: number; lift: number; effect?: number }> {
     return this.#entries;
   }
 }
@@ -296,6 +361,9 @@ function sumOf(values: ArrayLike<number>): number {
   return sum;
 }
 
+/** The "effect" rule computes the exact deletion effect of this many candidates per listed word (the best by first-order effect). */
+export const EFFECT_SHORTLIST = 2;
+
 /** Reviews tokenised per turn of the event loop while building a dataset's item word statistics. */
 const REVIEWS_PER_PAGE = 2_000;
 
@@ -308,7 +376,7 @@ export interface ExplanationRequest {
   readonly item: number;
   /** Number of words to return. */
   readonly k: number;
-  /** How the words are chosen (default "evidence"). */
+  /** How the words are chosen (default "effect"). */
   readonly rule?: ExplanationRule;
 }
 
@@ -383,12 +451,14 @@ export class ExplanationService {
         prepared.push(error instanceof Error ? error : new Error(String(error)));
       }
     }
+    const effects = await this.#bagEffects(requests, distributions, prepared);
     for (let i = 0; i < requests.length; i += 1) {
       const request = requests[i];
       const ready = prepared[i];
       const distribution = distributions[i];
-      if (ready instanceof Error || distribution instanceof Error) {
-        results[i] = ready instanceof Error ? ready : (distribution as Error);
+      const bagEffects = effects.get(i);
+      if (ready instanceof Error || distribution instanceof Error || bagEffects instanceof Error) {
+        results[i] = ready instanceof Error ? ready : distribution instanceof Error ? distribution : (bagEffects as Error);
         continue;
       }
       const key = `${request.modelId}|${request.row}`;
@@ -409,6 +479,7 @@ export class ExplanationService {
         item: request.item,
         k: request.k,
         rule: request.rule,
+        bagEffects,
       });
       results[i] = {
         ...explanation,
@@ -416,6 +487,57 @@ export class ExplanationService {
       };
     }
     return results;
+  }
+
+  /**
+   * The "effect" rule's exact effects, for its pairs of items with review text: the first-order
+   * effects of every word of the user's bag (one engine call per model), a shortlist of the
+   * EFFECT_SHORTLIST · k best words by p(w|u) · e(w) among those with lift > 1 and e(w) > 0, and the
+   * exact deletion effect δ(w) of each shortlisted word (a second engine call per model). Only the
+   * shortlisted words are passed on, so explainPair lists only those with δ(w) > 0.
+   */
+  async #bagEffects(
+    requests: ReadonlyArray<ExplanationRequest>,
+    distributions: ReadonlyArray<Float32Array | Error>,
+    prepared: ReadonlyArray<{ stats: ItemWordStats } | Error>,
+  ): Promise<Map<number, BagEffects | Error>> {
+    const effects = new Map<number, BagEffects | Error>();
+    const chosen = requests.flatMap((r, i) => {
+      const ready = prepared[i];
+      const wanted = (r.rule ?? DEFAULT_EXPLANATION_RULE) === "effect" && !(distributions[i] instanceof Error) && !(ready instanceof Error);
+      return wanted && ready.stats.itemTotals[r.item] > 0 ? [i] : [];
+    });
+    if (chosen.length === 0) return effects;
+    const firstOrder = await this.#inference.wordEffectsMany(chosen.map((i) => requests[i]));
+    const shortlisted: Array<{ index: number; words: Int32Array }> = [];
+    chosen.forEach((i, j) => {
+      const bag = firstOrder[j];
+      if (bag instanceof Error || bag.words.length === 0) {
+        effects.set(i, bag);
+        return;
+      }
+      const request = requests[i];
+      const { stats } = prepared[i] as { stats: ItemWordStats };
+      const candidates = explainPair({
+        stats,
+        userWords: distributions[i] as Float32Array,
+        userTopWords: () => new Int32Array(0),
+        item: request.item,
+        k: EFFECT_SHORTLIST * request.k,
+        rule: "effect",
+        bagEffects: bag,
+      });
+      const words = Int32Array.from(candidates.words, (w) => w.wordIndex).sort();
+      // No word pulls toward the item: the rule lists none.
+      if (words.length === 0) effects.set(i, { words: bag.words, effects: new Float32Array(bag.words.length) });
+      else shortlisted.push({ index: i, words });
+    });
+    const exact = await this.#inference.deletionEffectsMany(shortlisted.map((s) => ({ ...requests[s.index], words: s.words })));
+    shortlisted.forEach((s, j) => {
+      const delta = exact[j];
+      effects.set(s.index, delta instanceof Error ? delta : { words: s.words, effects: delta });
+    });
+    return effects;
   }
 
   async #loadStats(dataSource: DataSource, datasetId: number): Promise<ItemWordStats> {

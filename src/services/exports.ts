@@ -16,6 +16,7 @@ import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { capabilitiesOf } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { CohortAnalysis } from "./cohorts.ts";
+import type { ExplanationRule } from "./explanation.ts";
 import type { PredictionServiceSet } from "./prediction-services.ts";
 
 export type DatasetExportFormat = "recbole" | "tsv";
@@ -208,6 +209,8 @@ export async function exportRecommendations(options: {
   format: RecommendationExportFormat;
   out: string;
   explanationWords?: number;
+  /** How the explanation words are chosen (the API's default when absent). */
+  rule?: ExplanationRule;
   onProgress?: (done: number, total: number) => void;
 }): Promise<ExportedFile & { users: number }> {
   const { services, modelId, k } = options;
@@ -236,7 +239,7 @@ export async function exportRecommendations(options: {
       if (ranked instanceof Error) throw ranked;
       for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
     });
-    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words })));
+    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule })));
     for (const [i, p] of pairs.entries()) {
       const e = explanations[i];
       if (e instanceof Error) throw e;

@@ -260,6 +260,45 @@ export class InferenceService {
     return results;
   }
 
+  /**
+   * For many (model, row, item) pairs, the effect of each word of the user's bag on the item's
+   * review2click score (VcmModel.wordEffects), aligned with the row's entries of the dataset's bag of
+   * words; one engine call per model.
+   */
+  async wordEffectsMany(
+    requests: ReadonlyArray<{ readonly modelId: number; readonly row: number; readonly item: number }>,
+  ): Promise<Array<{ readonly words: Int32Array; readonly effects: Float32Array } | Error>> {
+    const results: Array<{ readonly words: Int32Array; readonly effects: Float32Array } | Error> = new Array(requests.length);
+    await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
+      await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
+        requireWordModel(loaded);
+        const { words } = dataset.matrices;
+        const effects = await loaded.model.wordEffects({ words, pairs: members.map((m) => ({ row: requests[m].row, item: requests[m].item })) });
+        members.forEach((m, i) => (results[m] = { words: rowColumns(words, requests[m].row), effects: effects[i] }));
+      });
+    });
+    return results;
+  }
+
+  /**
+   * For many (model, row, item, words) requests, the exact relative fall δ(w) of the item's
+   * review2click score when each word leaves the user's bag (VcmModel.deletionEffects), aligned with
+   * the request's words; one engine call per model.
+   */
+  async deletionEffectsMany(
+    requests: ReadonlyArray<{ readonly modelId: number; readonly row: number; readonly item: number; readonly words: ArrayLike<number> }>,
+  ): Promise<Array<Float32Array | Error>> {
+    const results: Array<Float32Array | Error> = new Array(requests.length);
+    await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
+      await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
+        requireWordModel(loaded);
+        const effects = await loaded.model.deletionEffects({ words: dataset.matrices.words, requests: members.map((m) => requests[m]) });
+        members.forEach((m, i) => (results[m] = effects[i]));
+      });
+    });
+    return results;
+  }
+
   /** ĉu for many (model, row) pairs, one engine call per model. */
   async capacityMany(
     requests: ReadonlyArray<{ readonly modelId: number; readonly row: number }>,

@@ -227,9 +227,36 @@ describe("words, capacity and explanations", () => {
     expect(user.capacity).toBeGreaterThan(0);
   });
 
-  it("explains each recommendation by evidence (the default): words with lift > 1, ranked and weighted by p(w|u)", async () => {
+  it("explains each recommendation by effect (the default): words of the user's bag with lift > 1 whose removal lowers the score", async () => {
     const result = await gql(
-      `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5) { rule words { word weight userProbability lift } coveredShare } } } }`,
+      `query ($model: ID!) { user(id: 3) { rowIndex recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5) { rule words { word weight userProbability lift effect } coveredShare } } } }`,
+      { model: vcmId },
+    );
+    expect(result.errors).toBeUndefined();
+    const user = (result.data as any).user;
+    const bag = new Set(Array.from(matrices.words.indices.subarray(matrices.words.indptr[user.rowIndex], matrices.words.indptr[user.rowIndex + 1]), (w) => matrices.vocabulary[w]));
+    let listed = 0;
+    for (const rec of user.recommendations) {
+      const e = rec.explanation;
+      expect(e.rule).toBe("EFFECT");
+      const score = (w: any) => w.userProbability * w.effect;
+      for (const w of e.words) {
+        listed += 1;
+        expect(bag.has(w.word)).toBe(true);
+        expect(w.lift).toBeGreaterThan(1);
+        expect(w.effect).toBeGreaterThan(0);
+        expect(w.weight * (score(e.words[0]) / e.words[0].weight)).toBeCloseTo(score(w), 8);
+      }
+      const weights = e.words.map((w: any) => w.weight);
+      expect([...weights].sort((a, b) => b - a)).toEqual(weights);
+      expect(e.coveredShare).toBeCloseTo(weights.reduce((a: number, b: number) => a + b, 0), 10);
+    }
+    expect(listed).toBeGreaterThan(0);
+  });
+
+  it("explains each recommendation by evidence on request: words with lift > 1, ranked and weighted by p(w|u)", async () => {
+    const result = await gql(
+      `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5, rule: EVIDENCE) { rule words { word weight userProbability lift effect } coveredShare } } } }`,
       { model: vcmId },
     );
     expect(result.errors).toBeUndefined();
@@ -237,6 +264,7 @@ describe("words, capacity and explanations", () => {
       const e = rec.explanation;
       expect(e.rule).toBe("EVIDENCE");
       expect(e.words.length).toBeGreaterThan(0);
+      for (const w of e.words) expect(w.effect).toBeNull();
       const score = (w: any) => w.userProbability;
       for (const w of e.words) expect(w.lift).toBeGreaterThan(1);
       // Weights are the scores over one common total.

@@ -1,6 +1,16 @@
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { csrFromRows } from "../../src/data/csr.ts";
+import { syntheticSource } from "../../src/data/generate.ts";
+import { openDatabase } from "../../src/db/data-source.ts";
 import { topK } from "../../src/engine/metrics.ts";
+import { ingestDataset } from "../../src/services/ingest.ts";
+import { createPredictionServices } from "../../src/services/prediction-services.ts";
+import { trainAndSave } from "../../src/services/training.ts";
+import { createTestDatabase } from "../db/databases.ts";
 import { buildItemWordStats, explainPair, itemWordMatrixFromTexts } from "../../src/services/explanation.ts";
 
 const vocabulary = ["pizza", "crust", "sushi", "fish", "service"];
@@ -108,7 +118,7 @@ describe("explainPair against the dense formula on random data", () => {
   });
 });
 
-describe("explainPair, evidence rule (the default)", () => {
+describe("explainPair, evidence rule", () => {
   // A band's page: its reviews are full of its own name, rare elsewhere; the user barely holds that word.
   const words = ["band", "chill", "ambient", "rock", "guitar"];
   const itemWords = csrFromRows({
@@ -132,7 +142,7 @@ describe("explainPair, evidence rule (the default)", () => {
     expect(lifts[0]).toBeCloseTo(29.73, 2);
     const byLift = explainPair({ stats, userWords, userTopWords, item: 0, k: 2, rule: "lift" });
     expect(byLift.words.map((w) => words[w.wordIndex])).toEqual(["ambient", "band"]);
-    const byEvidence = explainPair({ stats, userWords, userTopWords, item: 0, k: 3 });
+    const byEvidence = explainPair({ stats, userWords, userTopWords, item: 0, k: 3, rule: "evidence" });
     expect(byEvidence.rule).toBe("evidence");
     expect(byEvidence.words.map((w) => words[w.wordIndex])).toEqual(["chill", "ambient", "band"]);
     // weight = p(w|u) / Σ over the words with lift > 1 (band, chill, ambient; rock and guitar have lift < 1).
@@ -149,9 +159,140 @@ describe("explainPair, evidence rule (the default)", () => {
   });
 
   it("lists only words the item's reviews use more than the corpus does", () => {
-    const explanation = explainPair({ stats, userWords, userTopWords, item: 1, k: 5 });
+    const explanation = explainPair({ stats, userWords, userTopWords, item: 1, k: 5, rule: "evidence" });
     // The rock shop: only rock and guitar have lift > 1, however much the user holds chill.
     expect(explanation.words.map((w) => words[w.wordIndex])).toEqual(["rock", "guitar"]);
     for (const w of explanation.words) expect(w.lift).toBeGreaterThan(1);
+  });
+});
+
+describe("explainPair, effect rule (the default)", () => {
+  // The band's page of the evidence example, and the same user, now with a bag of words and, for
+  // each of its words, the effect e(w) of deleting it on the page's review2click score.
+  const words = ["band", "chill", "ambient", "rock", "guitar"];
+  const itemWords = csrFromRows({
+    cols: 5,
+    rows: [
+      [[0, 12], [1, 1], [2, 4]], // the band's page
+      [[3, 300], [4, 300]], // a rock shop
+      [[1, 20], [2, 10], [3, 10], [4, 10]], // a mixed venue
+      [], // an item without reviews
+    ],
+  });
+  const stats = buildItemWordStats({ itemWords, smoothing: 4 });
+  const userWords = [0.04, 0.38, 0.3, 0.16, 0.12];
+  const order = topK({ scores: userWords, k: 5 });
+  const userTopWords = (depth: number) => order.subarray(0, depth);
+  // The user wrote band, chill, ambient and rock (not guitar).
+  const bagEffects = { words: Int32Array.from([0, 1, 2, 3]), effects: Float32Array.from([0.1, -0.02, 0.05, 0.3]) };
+
+  it("ranks the bag's words with lift > 1 and a positive effect by p(w|u) · e(w)", () => {
+    // By hand: chill (the user's top word, lift 1.65) would raise the score if removed (e < 0); rock
+    // has the largest effect but lift < 1 on the band's page (its reviews never use it); guitar is not
+    // in the bag. Left: ambient 0.3 · 0.05 = 0.015 and band 0.04 · 0.1 = 0.004, total 0.019.
+    const explanation = explainPair({ stats, userWords, userTopWords, item: 0, k: 5, bagEffects });
+    expect(explanation.rule).toBe("effect");
+    expect(explanation.words.map((w) => words[w.wordIndex])).toEqual(["ambient", "band"]);
+    expect(explanation.words.map((w) => w.weight)).toEqual([expect.closeTo(15 / 19, 6), expect.closeTo(4 / 19, 6)]);
+    expect(explanation.words.map((w) => w.effect)).toEqual([expect.closeTo(0.05, 7), expect.closeTo(0.1, 7)]);
+    expect(explanation.words.map((w) => w.userProbability)).toEqual([0.3, 0.04]);
+    expect(explanation.coveredShare).toBeCloseTo(1, 10);
+    for (const w of explanation.words) expect(w.lift).toBeGreaterThan(1);
+    // The affinity does not depend on the rule.
+    const byLift = explainPair({ stats, userWords, userTopWords, item: 0, k: 2, rule: "lift" });
+    expect(explanation.affinity).toBeCloseTo(byLift.affinity, 10);
+    // k = 1: the best word, carrying 15/19 of the total.
+    const one = explainPair({ stats, userWords, userTopWords, item: 0, k: 1, bagEffects });
+    expect(one.words.map((w) => words[w.wordIndex])).toEqual(["ambient"]);
+    expect(one.coveredShare).toBeCloseTo(15 / 19, 6);
+  });
+
+  it("lists nothing rather than a word whose removal would raise the score", () => {
+    // The rock shop: rock has lift > 1 and e > 0; guitar has lift > 1 but is not in the bag.
+    const shop = explainPair({ stats, userWords, userTopWords, item: 1, k: 5, bagEffects });
+    expect(shop.words.map((w) => words[w.wordIndex])).toEqual(["rock"]);
+    const against = { words: bagEffects.words, effects: Float32Array.from([-0.1, -0.02, 0, 0.3]) };
+    const none = explainPair({ stats, userWords, userTopWords, item: 0, k: 5, bagEffects: against });
+    expect(none.rule).toBe("effect");
+    expect(none.words).toEqual([]);
+    expect(none.coveredShare).toBe(0);
+  });
+
+  it("falls back to evidence for a user without a bag of words and to lift for an item without reviews", () => {
+    const noBag = explainPair({ stats, userWords, userTopWords, item: 0, k: 3, bagEffects: { words: [], effects: [] } });
+    expect(noBag.rule).toBe("evidence");
+    expect(noBag.words.map((w) => words[w.wordIndex])).toEqual(["chill", "ambient", "band"]);
+    const noText = explainPair({ stats, userWords, userTopWords, item: 3, k: 2, bagEffects });
+    expect(noText.rule).toBe("lift");
+    expect(noText.words.map((w) => words[w.wordIndex])).toEqual(["chill", "ambient"]);
+  });
+});
+
+describe("the effect rule on a small trained model", () => {
+  it("lists only words of the user's bag whose deletion lowers the item's review2click score", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-explain-"));
+    const database = await createTestDatabase();
+    const dataSource = await openDatabase(database.target);
+    const modelsDir = path.join(dir, "models");
+    const services = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+    try {
+      await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 1 }) });
+      const config = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 5, batchSize: 50, annealSteps: 20, seed: 2 };
+      const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
+      const { loaded, dataset } = await services.inference.modelWithDataset(model.id);
+      const { words } = dataset.matrices;
+      const stats = await services.explanations.itemWordStats(loaded.datasetId);
+      const users = [0, 7, 21, 42, 99, 120];
+      const rankings = await services.inference.recommendMany(users.map((row) => ({ modelId: model.id, source: "CLICKS" as const, row, k: 3, excludeSeen: true })));
+      const pairs = users.flatMap((row, b) => (rankings[b] as Array<{ item: number }>).map((r) => ({ row, item: r.item })));
+
+      // The engine's first-order effects: no tensor left behind, and each bag's effects sum to 0
+      // (log π_ui does not change when the whole bag is scaled, the bag being normalised).
+      const before = tf.memory().numTensors;
+      const firstOrder = await loaded.model.wordEffects({ words, pairs });
+      expect(tf.memory().numTensors).toBe(before);
+      for (const e of firstOrder) expect(Math.abs(e.reduce((a, b) => a + b, 0))).toBeLessThan(1e-5);
+
+      const explanations = await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
+      // Each listed word, deleted alone from the user's bag, and scored by the model.
+      const bags: Array<Array<[number, number]>> = [];
+      const probes: Array<{ pair: number; effect: number }> = [];
+      pairs.forEach((pair, j) => {
+        const explanation = explanations[j];
+        if (explanation instanceof Error) throw explanation;
+        expect(explanation.rule).toBe("effect");
+        const start = words.indptr[pair.row];
+        const bag = Array.from(words.indices.subarray(start, words.indptr[pair.row + 1]), (w, t): [number, number] => [w, words.values[start + t]]);
+        bags.push(bag);
+        for (const w of explanation.words) {
+          expect(bag.map(([v]) => v)).toContain(w.wordIndex);
+          expect(w.lift).toBeGreaterThan(1);
+          expect(w.effect).toBeGreaterThan(0);
+          expect(stats.itemTotals[pair.item]).toBeGreaterThan(0);
+          probes.push({ pair: j, effect: w.effect! });
+          bags.push(bag.filter(([v]) => v !== w.wordIndex));
+        }
+      });
+      expect(probes.length).toBeGreaterThan(pairs.length);
+      const scores = await loaded.model.scoreItems({ matrix: csrFromRows({ cols: words.cols, rows: bags }), rows: bags.map((_, i) => i) }, "vcm-cd");
+      const items = loaded.model.numItems;
+      let row = 0;
+      pairs.forEach((pair, j) => {
+        const full = scores[row * items + pair.item];
+        row += 1;
+        for (const probe of probes.filter((p) => p.pair === j)) {
+          const without = scores[row * items + pair.item];
+          expect(without).toBeLessThan(full);
+          // The listed effect is that relative fall.
+          expect(probe.effect).toBeCloseTo(1 - without / full, 4);
+          row += 1;
+        }
+      });
+    } finally {
+      await services.close();
+      await dataSource.destroy();
+      await database.drop();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

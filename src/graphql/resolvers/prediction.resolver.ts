@@ -76,6 +76,7 @@ function explanationValue(explanation: NamedExplanation): ExplanationType {
       weight: w.weight,
       userProbability: w.userProbability,
       lift: w.lift,
+      effect: w.effect ?? null,
     })),
     coveredShare: explanation.coveredShare,
     affinity: explanation.affinity,
@@ -184,7 +185,7 @@ export class PredictionResolver {
     @Arg("modelId", () => ID) modelId: string,
     @Arg("itemId", () => ID, { description: "Internal id of the item." }) itemId: string,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
-    @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EVIDENCE }) rule: ExplanationRuleEnum,
+    @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
   ): Promise<ExplanationType> {
     checkK(k);
     const loaded = await modelForUser({ context, user, modelId });
@@ -210,13 +211,13 @@ export class RecommendationResolver {
   @FieldResolver(() => ExplanationType, {
     complexity: wordListComplexity,
     description:
-      "The words that tie the user to this item, chosen by `rule` (ExplanationRule; default EVIDENCE: the words the item's reviews use more than the corpus does, ranked by the user's click2review p(w|u)). Explanations of all recommendations of a query share one click2review pass per model.",
+      "The words that tie the user to this item, chosen by `rule` (ExplanationRule; default EFFECT: words of the user's text that the item's reviews use more than the corpus does and whose removal lowers the item's review2click score, ranked by p(w|u) times that fall). Explanations of all recommendations of a query share one click2review pass and two effect passes per model.",
   })
   explanation(
     @Root() value: RankedItemValue,
     @Ctx() context: GraphQLContext,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
-    @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EVIDENCE }) rule: ExplanationRuleEnum,
+    @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
   ): Promise<ExplanationType> {
     invariant(value.row !== undefined, "recommendations carry the user's row");
     return explain({ context, modelId: value.modelId, row: value.row, item: value.item, k, rule });

@@ -13,14 +13,16 @@ registerEnumType(RecommendationSourceEnum, {
 
 /** How an explanation chooses and weighs its words (services/explanation.ts ExplanationRule). */
 export enum ExplanationRuleEnum {
+  EFFECT = "effect",
   EVIDENCE = "evidence",
   LIFT = "lift",
 }
 registerEnumType(ExplanationRuleEnum, {
   name: "ExplanationRule",
   description:
-    "EVIDENCE (default): words the user's side supports. Among the words the item's reviews use more than the corpus does (lift > 1), those with the largest click2review p(w|u); weight = p(w|u) over the sum of p(v|u) across all such words (the share of the user's mass on what the item's reviews over-use). A word the item's reviews are full of but the user barely holds (the item's own name) cannot win on lift alone. An item without review text falls back to LIFT. LIFT: the first version's rule, p(w|u) · lift over the whole vocabulary, weight = its share of the sum over all words.",
+    "EFFECT (default): words of the user's own text that the model says hold up this recommendation. Candidates are the words w of the user's bag of words y_u (the text VCM-CD ranks from) whose lift(w, i) > 1. Each gets its first-order effect e(w) = y_w · ∂ log π_ui(y_u) / ∂ y_w on the item's review2click (VCM-CD) score π_ui; the 2k candidates with the largest p(w|u) · e(w) among those with e(w) > 0 are checked exactly: effect δ(w) = 1 − π_ui(y_u without w) / π_ui(y_u), the relative fall of the item's score when w alone leaves the bag. Listed: the shortlisted words with δ(w) > 0, ranked by p(w|u) · δ(w); weight = p(w|u) · δ(w) over the sum of that score across the shortlisted words with δ > 0. A word whose removal would raise the item's score is never listed, so fewer than k words (or none) may come back; lift only filters, so an item-specific word the user barely holds cannot win on lift. A user without a bag of words falls back to EVIDENCE, an item without review text to LIFT. EVIDENCE: among the words the item's reviews use more than the corpus does (lift > 1), those with the largest click2review p(w|u); weight = p(w|u) over the sum of p(v|u) across all such words. An item without review text falls back to LIFT. LIFT: the first version's rule, p(w|u) · lift over the whole vocabulary, weight = its share of the sum over all words.",
   valuesConfig: {
+    EFFECT: { description: "Words of the user's bag with lift > 1 whose removal lowers the item's review2click score, ranked by p(w|u) · δ(w)." },
     EVIDENCE: { description: "The words with lift > 1, ranked by p(w|u)." },
     LIFT: { description: "p(w|u) · lift over the whole vocabulary." },
   },
@@ -66,7 +68,7 @@ export class ExplanationWordType {
 
   @Field(() => Float, {
     description:
-      "This word's share of the whole user–item tie: tie(w) / Σ_v tie(v) over the entire vocabulary, where tie(w) = p(w|u) · lift(w, i). The weights of all vocabulary words sum to 1, so the weights listed are the fraction of the evidence these words carry.",
+      "This word's share of the rule's total (ExplanationRule): EFFECT, p(w|u) · δ(w) over the sum across the checked words with δ > 0; EVIDENCE, p(w|u) over the sum across the words with lift > 1; LIFT, tie(w) / Σ_v tie(v) over the entire vocabulary with tie(w) = p(w|u) · lift(w, i). Over every candidate word of the rule the weights sum to 1, so the weights listed are the fraction of the evidence these words carry.",
   })
   weight: number;
 
@@ -78,12 +80,19 @@ export class ExplanationWordType {
       "lift(w, i) = P(w|i) / P(w): how much more often the item's reviews use the word than the whole corpus, with P(w|i) = (c_iw + μ·P(w)) / (n_i + μ) (Dirichlet-smoothed, μ = 50 tokens) and P(w) the add-one smoothed corpus frequency, both over the texts of all reviews in the dataset (every user, every split). Above 1: characteristic of the item.",
   })
   lift: number;
+
+  @Field(() => Float, {
+    nullable: true,
+    description:
+      "Under EFFECT: δ(w) = 1 − π_ui(y_u without w) / π_ui(y_u), the relative fall (0–1, always > 0 here) of the item's review2click (VCM-CD) score when this word alone leaves the user's bag of words. Null under EVIDENCE and LIFT.",
+  })
+  effect: number | null;
 }
 
 /** The words that tie a user to an item. */
 @ObjectType("Explanation", {
   description:
-    "Why an item suits a user, in words: the user's click2review word distribution p(w|u) weighted by how characteristic each word is of the item's reviews (lift). Each word's weight is its share of the total tie Σ_w p(w|u)·lift(w, i); weights over the whole vocabulary sum to 1, and coveredShare says how much of it the listed words carry.",
+    "Why an item suits a user, in words chosen by an ExplanationRule (default EFFECT: words of the user's own text that the item's reviews over-use and whose removal lowers the item's review2click score). Each word's weight is its share of the rule's total, and coveredShare says how much of it the listed words carry.",
 })
 export class ExplanationType {
   @Field(() => [ExplanationWordType], { description: "The k words with the largest weights, largest first." })
@@ -103,7 +112,9 @@ export class ExplanationType {
   })
   itemReviewTokens: number;
 
-  @Field(() => ExplanationRuleEnum, { description: "The rule that chose the words: the one asked for, or LIFT where EVIDENCE fell back for an item without review text." })
+  @Field(() => ExplanationRuleEnum, {
+    description: "The rule that chose the words: the one asked for, or the one it fell back to (EFFECT → EVIDENCE for a user without a bag of words; EFFECT or EVIDENCE → LIFT for an item without review text).",
+  })
   rule: ExplanationRuleEnum;
 }
 

@@ -1,0 +1,207 @@
+/**
+ * How much each word of a user's bag of words holds up one item's review2click (VCM-CD) score:
+ * the first-order effect of deleting the word, e_w = y_w · ∂ log π_ui(y) / ∂ y_w (gradient × input),
+ * where π_u(y) = softmax(VAEx decoder(μy(y / ‖y‖))) (DESIGN.md §2, VCM-CD). Positive: removing the
+ * word lowers the item's score (by a relative drop ≈ e_w); negative: removing it raises the score.
+ * Because the bag is L2-normalised before VAEy's encoder, log π_ui is invariant to the bag's scale,
+ * so the effects of one bag sum to 0 (Euler's theorem): they say which words pull toward the item
+ * and which pull away, against the bag's average.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { CsrMatrix } from "../data/csr.ts";
+import { sparseBatch } from "./batch.ts";
+import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows } from "./ops.ts";
+import { decode, encode, type Params } from "./vae.ts";
+
+/** One (user, item) pair: the user's row of the bag-of-words matrix and the item's column. */
+export interface WordEffectPair {
+  readonly row: number;
+  readonly item: number;
+}
+
+/** Users per forward pass: the pairs of a chunk's users share its forward pass and softmax. */
+const USERS_PER_CHUNK = 64;
+
+function param(params: Params, name: string): tf.Tensor2D {
+  const t = params.get(name);
+  if (!t) throw new Error(`Invariant failed: parameter ${name} is missing`);
+  return t as tf.Tensor2D;
+}
+
+/**
+ * e_w for every entry of each pair's bag (the row's CSR entries, in their order), one Float32Array per
+ * pair. Backward pass written out: with h = tanh(a), a = ŷ·W_enc + b (VAEy's encoder), μ = h·W_μ + b,
+ * h₂ = tanh(μ·W_dec + b), l = h₂·W_out + b and π = softmax(l) (VAEx's decoder),
+ * ∂ log π_i / ∂h₂ = W_out[:, i] − W_out·π, so one softmax per user serves all its items; then through
+ * tanh, W_dec, W_μ and tanh again to g_a, g_ŷ_w = W_enc[w] · g_a (for the chunk's words only), and through the normalisation
+ * ŷ = y / ‖y‖: e_w = ŷ_w (g_ŷ_w − ŷ_w ⟨ŷ, g_ŷ⟩). An empty bag gives an empty array.
+ */
+export async function bagWordEffects(o: { params: Params; words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
+  const { params, words, pairs } = o;
+  const out: Float32Array[] = pairs.map((p) => new Float32Array(words.indptr[p.row + 1] - words.indptr[p.row]));
+  // Pairs grouped by user, users in first-seen order.
+  const byUser = new Map<number, number[]>();
+  pairs.forEach((p, j) => {
+    const list = byUser.get(p.row);
+    if (list) list.push(j);
+    else byUser.set(p.row, [j]);
+  });
+  const users = [...byUser.keys()].filter((r) => words.indptr[r + 1] > words.indptr[r]);
+  for (let start = 0; start < users.length; start += USERS_PER_CHUNK) {
+    const chunk = users.slice(start, start + USERS_PER_CHUNK);
+    const batch = sparseBatch({ matrix: words, rows: chunk });
+    // Pairs of the chunk: their user's batch row, and (pair, word) positions for the final gather.
+    const members = chunk.flatMap((r) => byUser.get(r)!);
+    const userOf = new Int32Array(members.length);
+    const items = new Int32Array(members.length);
+    let entries = 0;
+    members.forEach((j, m) => {
+      userOf[m] = chunk.indexOf(pairs[j].row);
+      items[m] = pairs[j].item;
+      entries += out[j].length;
+    });
+    // The chunk's distinct words: only their rows of W_enc are multiplied by g_a (a bag holds ~3 % of V).
+    const distinct = [...new Set(batch.idx)].sort((a, b) => a - b);
+    const column = new Map(distinct.map((w, c) => [w, c]));
+    const positions = new Int32Array(2 * entries);
+    const normalised = new Float32Array(entries);
+    // Entry offsets of each batch row in the batch's (normalised) values.
+    const rowStart = new Int32Array(chunk.length + 1);
+    for (let k = 0; k < batch.seg.length; k += 1) rowStart[batch.seg[k] + 1] += 1;
+    for (let b = 0; b < chunk.length; b += 1) rowStart[b + 1] += rowStart[b];
+    let e = 0;
+    members.forEach((_, m) => {
+      const b = userOf[m];
+      for (let k = rowStart[b]; k < rowStart[b + 1]; k += 1, e += 1) {
+        positions[2 * e] = m;
+        positions[2 * e + 1] = column.get(batch.idx[k])!;
+        normalised[e] = batch.vals[k];
+      }
+    });
+    const gradient = tf.tidy(() => {
+      const input = sparseBatchTensors(batch, words.cols);
+      const h = tf.tanh(sparseLinear(input, param(params, "y.enc.W"), params.get("y.enc.b") as tf.Tensor1D));
+      const mu = linear(h, param(params, "y.mu.W"), params.get("y.mu.b") as tf.Tensor1D);
+      const h2 = tf.tanh(linear(mu, param(params, "x.dec.W"), params.get("x.dec.b") as tf.Tensor1D));
+      const outW = param(params, "x.out.W");
+      const pi = tf.softmax(linear(h2, outW, params.get("x.out.b") as tf.Tensor1D));
+      const mean = matMulNT(pi, outW);
+      const userIdx = tf.tensor1d(userOf, "int32");
+      const gH2 = tf.sub(tf.transpose(tf.gather(outW, tf.tensor1d(items, "int32"), 1)), tf.gather(mean, userIdx));
+      const gA2 = tf.mul(gH2, tf.sub(1, tf.square(tf.gather(h2, userIdx)))) as tf.Tensor2D;
+      const gMu = matMulNT(gA2, param(params, "x.dec.W"));
+      const gH = matMulNT(gMu, param(params, "y.mu.W"));
+      const gA = tf.mul(gH, tf.sub(1, tf.square(tf.gather(h, userIdx)))) as tf.Tensor2D;
+      const encW = param(params, "y.enc.W");
+      const gY = matMulNT(gA, distinct.length < words.cols ? takeRows(encW, tf.tensor1d(distinct, "int32")) : encW);
+      return tf.gatherND(gY, tf.tensor2d(positions, [entries, 2], "int32"));
+    });
+    let g: Float32Array;
+    try {
+      g = (await gradient.data()) as Float32Array;
+    } finally {
+      gradient.dispose();
+    }
+    e = 0;
+    for (const j of members) {
+      const n = out[j].length;
+      let dot = 0;
+      for (let t = 0; t < n; t += 1) dot += normalised[e + t] * g[e + t];
+      for (let t = 0; t < n; t += 1) out[j][t] = normalised[e + t] * (g[e + t] - normalised[e + t] * dot);
+      e += n;
+    }
+  }
+  return out;
+}
+
+/** One pair and the words of its user's bag whose exact deletion effect is wanted. */
+export interface DeletionRequest extends WordEffectPair {
+  /** Vocabulary columns, each in the row's bag (others have no effect and get 0). */
+  readonly words: ArrayLike<number>;
+}
+
+/** Rows per forward pass of the deletion bags. */
+const BAGS_PER_CHUNK = 256;
+
+/**
+ * The exact relative fall of the item's review2click score when one word leaves the user's bag,
+ * δ(w) = 1 − π_ui(y ∖ w) / π_ui(y), one Float32Array per request aligned with its `words`. A user's
+ * bag minus w serves every item of that user, so each user costs one forward pass per distinct word
+ * asked for, plus one for the whole bag.
+ */
+export async function deletionEffects(o: { params: Params; words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
+  const { params, words, requests } = o;
+  const out = requests.map((r) => new Float32Array(r.words.length));
+  // Bags to score: per user, the whole bag and the bag minus each word asked for.
+  const bagRow = new Map<string, number>();
+  const bags: Array<{ row: number; without: number }> = [];
+  const bagOf = (row: number, without: number): number => {
+    const key = `${row}|${without}`;
+    let index = bagRow.get(key);
+    if (index === undefined) {
+      index = bags.length;
+      bags.push({ row, without });
+      bagRow.set(key, index);
+    }
+    return index;
+  };
+  // (bag, item) entries to read: the whole bag's, then each word's.
+  const reads: Array<{ request: number; slot: number; bag: number; item: number }> = [];
+  requests.forEach((r, j) => {
+    const present = new Set(words.indices.subarray(words.indptr[r.row], words.indptr[r.row + 1]));
+    reads.push({ request: j, slot: -1, bag: bagOf(r.row, -1), item: r.item });
+    for (let t = 0; t < r.words.length; t += 1) {
+      if (present.has(r.words[t])) reads.push({ request: j, slot: t, bag: bagOf(r.row, r.words[t]), item: r.item });
+    }
+  });
+  const logScore = new Float64Array(reads.length);
+  const readsByChunk: number[][] = Array.from({ length: Math.ceil(bags.length / BAGS_PER_CHUNK) }, () => []);
+  reads.forEach((read, n) => readsByChunk[Math.floor(read.bag / BAGS_PER_CHUNK)].push(n));
+  for (let start = 0; start < bags.length; start += BAGS_PER_CHUNK) {
+    const chunk = bags.slice(start, start + BAGS_PER_CHUNK);
+    const matrix = bagMatrix(words, chunk);
+    const wanted = readsByChunk[start / BAGS_PER_CHUNK];
+    const positions = new Int32Array(2 * wanted.length);
+    wanted.forEach((n, m) => {
+      positions[2 * m] = reads[n].bag - start;
+      positions[2 * m + 1] = reads[n].item;
+    });
+    const picked = tf.tidy(() => {
+      const input = sparseBatchTensors(sparseBatch({ matrix, rows: chunk.map((_, i) => i) }), words.cols);
+      const { mu } = encode({ params, side: "y", input });
+      return tf.gatherND(tf.logSoftmax(decode({ params, side: "x", z: mu })), tf.tensor2d(positions, [wanted.length, 2], "int32"));
+    });
+    let values: Float32Array;
+    try {
+      values = (await picked.data()) as Float32Array;
+    } finally {
+      picked.dispose();
+    }
+    wanted.forEach((n, m) => (logScore[n] = values[m]));
+  }
+  // Reads of one request are consecutive, its whole bag's first.
+  let full = 0;
+  reads.forEach((read, n) => {
+    if (read.slot < 0) full = logScore[n];
+    else out[read.request][read.slot] = 1 - Math.exp(logScore[n] - full);
+  });
+  return out;
+}
+
+/** The chunk's bags as CSR rows: a user's bag, without one of its words where `without` ≥ 0. */
+function bagMatrix(words: CsrMatrix, bags: ReadonlyArray<{ row: number; without: number }>): CsrMatrix {
+  const indptr = new Int32Array(bags.length + 1);
+  bags.forEach((b, i) => (indptr[i + 1] = indptr[i] + words.indptr[b.row + 1] - words.indptr[b.row] - (b.without >= 0 ? 1 : 0)));
+  const indices = new Int32Array(indptr[bags.length]);
+  const values = new Float32Array(indptr[bags.length]);
+  bags.forEach((b, i) => {
+    let n = indptr[i];
+    for (let p = words.indptr[b.row]; p < words.indptr[b.row + 1]; p += 1) {
+      if (words.indices[p] === b.without) continue;
+      indices[n] = words.indices[p];
+      values[n] = words.values[p];
+      n += 1;
+    }
+  });
+  return { rows: bags.length, cols: words.cols, indptr, indices, values };
+}
