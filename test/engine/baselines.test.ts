@@ -16,7 +16,7 @@ import { initBackend } from "../../src/engine/backend.ts";
 import { CDL_NETWORK } from "../../src/engine/baselines/cdl.ts";
 import { CollaborativeTrainer, textBatch, type TextNetwork } from "../../src/engine/baselines/collaborative.ts";
 import { CVAE_NETWORK } from "../../src/engine/baselines/cvae.ts";
-import { batchDropout, dropoutMask, pairLoss, samplePairs, sideOutput, tokensOfBags, itemBags } from "../../src/engine/baselines/deepconn.ts";
+import { batchDropout, dropoutMask, pairLoss, samplePairs, sideOutput, textTower, tokensOfBags, itemBags } from "../../src/engine/baselines/deepconn.ts";
 import { networkOptimizer, RmsProp } from "../../src/engine/baselines/optimizer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/engine/checkpoint.ts";
 import { DEFAULT_VCM_CONFIG, resolveStoredVcmConfig, resolveVcmConfig, type VcmConfig } from "../../src/engine/config.ts";
@@ -257,6 +257,51 @@ describe("gradients match central finite differences", () => {
     params.forEach((t) => t.dispose());
     tf.dispose(inputs);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe("DeepCoNN's max-pooling over windows", () => {
+  it("gives what a mask over the windows past each text's end and tf.max give, for full, short, one-word and empty texts", async () => {
+    const config = resolveVcmConfig({ variant: "deepconn", deepconnEmbedding: 4, deepconnFilters: 5, deepconnWindow: 3, deepconnTokens: 5, deepconnFmFactors: 2, baselineLatentDim: 3 });
+    const words = csrFromRows({ cols: 9, rows: [[[0, 3], [1, 2], [2, 2], [3, 1], [4, 1], [8, 1]], [[2, 1], [3, 5]], [[7, 2]], []] });
+    const params = initBaselineParams({ variant: "deepconn", train: csrFromRows({ cols: 3, rows: [[[0, 1]], [[1, 1]], [[2, 1]], [[0, 1]]] }), words, config });
+    for (const [name, t] of params) if (name.startsWith("deepconn.user.")) params.set(name, tf.tidy(() => tf.mul(3, t)));
+    const texts = tokensOfBags({ bags: words, rows: [0, 1, 2, 3], length: config.deepconnTokens });
+    expect(Array.from(texts.counts)).toEqual([5, 2, 1, 0]);
+    // The reference: every window's conv, −1e9 added after the ReLU where a window starts past the text, then tf.max.
+    const reference = tf.tidy(() => {
+      const { rows, length } = texts;
+      const f = config.deepconnFilters;
+      const t = config.deepconnWindow;
+      const embed = params.get("deepconn.user.embed.W") as tf.Tensor2D;
+      // Each real token's row E[w]·W + b, laid out [window offset q][filter]; the padding token adds 0.
+      const projected = tf.concat([tf.add(tf.matMul(embed, params.get("deepconn.user.conv.W") as tf.Tensor2D), params.get("deepconn.user.conv.b")!), tf.zeros([1, t * f])], 0);
+      const windows: tf.Tensor[] = [];
+      const mask: number[] = [];
+      for (let b = 0; b < rows; b += 1) {
+        const open = texts.counts[b] === 0 ? 0 : Math.max(1, texts.counts[b] - t + 1);
+        for (let j = 0; j < length; j += 1) {
+          let sum: tf.Tensor = tf.zeros([1, f]);
+          for (let q = 0; q < t; q += 1) {
+            const id = j + q < length ? texts.tokens[b * length + j + q] : embed.shape[0];
+            sum = tf.add(sum, tf.slice(projected, [id, q * f], [1, f]));
+          }
+          windows.push(sum);
+          mask.push(j < open ? 0 : -1e9);
+        }
+      }
+      const conv = tf.concat(windows, 0);
+      const pooled = tf.relu(tf.max(tf.add(tf.reshape(tf.relu(conv), [rows, length, f]), tf.tensor3d(mask, [rows, length, 1])), 1));
+      return tf.relu(tf.add(tf.matMul(pooled, params.get("deepconn.user.fc.W") as tf.Tensor2D), params.get("deepconn.user.fc.b")!));
+    });
+    const ours = tf.tidy(() => textTower({ params, config, side: "user", texts }));
+    const [want, got] = [await reference.data(), await ours.data()];
+    expect(got.length).toBe(want.length);
+    for (let k = 0; k < want.length; k += 1) expect(got[k]).toBeCloseTo(want[k], 4);
+    // The empty text pools to 0: its row is relu(fc.b).
+    expect(Array.from(got.slice(3 * 3))).toEqual(Array.from(await tf.relu(params.get("deepconn.user.fc.b")!).data()));
+    tf.dispose([reference, ours]);
+    params.forEach((t) => t.dispose());
   });
 });
 

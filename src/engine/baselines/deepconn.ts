@@ -120,41 +120,52 @@ function networkSpecs(sizes: Omit<BaselineSizes, "numUsers">): ParamSpec[] {
   return [...side("user"), ...side("item"), { name: "deepconn.fm.w0", shape: [1] }];
 }
 
-/**
- * One side's network on token texts (§3.2), then its FM part (§3.3 split by side): per text the
- * scalar part (ŵ·x + ½(‖x V̂‖² − Σ_p x_p² ‖v̂_p‖²), plus ŵ0 on the item side) and s = x·V̂; rows × (1 + f).
- * `keep` (training only) multiplies x entry by entry: a dropout mask (dropoutMask).
- */
-export function sideOutput(o: { params: Params; config: VcmConfig; side: Side; texts: TokenTexts; keep?: Float32Array }): tf.Tensor2D {
+/** One side's network on token texts (§3.2): embedding, convolution with ReLU, max-pooling over time, the fully connected layer with ReLU; rows × baselineLatentDim. */
+export function textTower(o: { params: Params; config: VcmConfig; side: Side; texts: TokenTexts }): tf.Tensor2D {
   const { params, config, side, texts } = o;
   const { rows, length } = texts;
   const f = config.deepconnFilters;
   const window = config.deepconnWindow;
   const shifted = new Int32Array(rows * length * window);
-  const mask = new Float32Array(rows * length);
   const pad = p<tf.Tensor2D>(params, `deepconn.${side}.embed.W`).shape[0];
+  // Row `pad` of the table (past the vocabulary) is the padding token's and adds nothing to a window;
+  // row `pad + 1` is −∞-like and starts every window past a text's last one, so that window's ReLU
+  // output is 0. Pooling takes the max of ReLU outputs (≥ 0) and a ReLU after it, so such windows
+  // never change the result, nor does a text without words (it pools to 0), without a mask that
+  // would be broadcast over every window and filter.
+  const closed = pad + 1;
   for (let b = 0; b < rows; b += 1) {
     // A text shorter than the window still has one window (padded); an empty text has none.
     const windows = texts.counts[b] === 0 ? 0 : Math.max(1, texts.counts[b] - window + 1);
     for (let j = 0; j < length; j += 1) {
-      mask[b * length + j] = j < windows ? 0 : -1e9;
-      for (let q = 0; q < window; q += 1) shifted[(q * rows + b) * length + j] = j + q < length ? texts.tokens[b * length + j + q] : pad;
+      for (let q = 0; q < window; q += 1) {
+        shifted[(q * rows + b) * length + j] = q === 0 && j >= windows ? closed : j + q < length ? texts.tokens[b * length + j + q] : pad;
+      }
     }
   }
   const projected = linear(p(params, `deepconn.${side}.embed.W`), p(params, `deepconn.${side}.conv.W`), p(params, `deepconn.${side}.conv.b`));
-  // Row `pad` (past the vocabulary) is the padding token's: it adds nothing to a window.
-  const table = tf.concat([projected, tf.zeros([1, window * f])], 0) as tf.Tensor2D;
+  const table = tf.concat([projected, tf.zeros([1, window * f]), tf.fill([1, window * f], CLOSED_WINDOW)], 0) as tf.Tensor2D;
   const n = rows * length;
   let conv: tf.Tensor2D | undefined;
   for (let q = 0; q < window; q += 1) {
-    const slice = tf.slice(table, [0, q * f], [pad + 1, f]) as tf.Tensor2D;
+    const slice = tf.slice(table, [0, q * f], [pad + 2, f]) as tf.Tensor2D;
     const looked = takeRows(slice, tf.tensor1d(shifted.subarray(q * n, (q + 1) * n), "int32"));
     conv = conv ? (tf.add(conv, looked) as tf.Tensor2D) : looked;
   }
-  const activated = tf.reshape(tf.relu(conv!), [rows, length, f]);
-  // Max-pooling over the valid windows; a text without words pools to 0.
-  const pooled = tf.relu(tf.max(tf.add(activated, tf.tensor3d(mask, [rows, length, 1])), 1)) as tf.Tensor2D;
-  const fc = tf.relu(linear(pooled, p(params, `deepconn.${side}.fc.W`), p(params, `deepconn.${side}.fc.b`)));
+  const activated = tf.reshape(tf.relu(conv!), [rows, length, f]) as tf.Tensor3D;
+  // Max-pooling over the windows; a text without words pools to 0.
+  const pooled = tf.relu(maxOverWindows(activated)) as tf.Tensor2D;
+  return tf.relu(linear(pooled, p(params, `deepconn.${side}.fc.W`), p(params, `deepconn.${side}.fc.b`)));
+}
+
+/**
+ * One side's network on token texts (textTower), then its FM part (§3.3 split by side): per text the
+ * scalar part (ŵ·x + ½(‖x V̂‖² − Σ_p x_p² ‖v̂_p‖²), plus ŵ0 on the item side) and s = x·V̂; rows × (1 + f).
+ * `keep` (training only) multiplies x entry by entry: a dropout mask (dropoutMask).
+ */
+export function sideOutput(o: { params: Params; config: VcmConfig; side: Side; texts: TokenTexts; keep?: Float32Array }): tf.Tensor2D {
+  const { params, side } = o;
+  const fc = textTower(o);
   const x = o.keep ? tf.mul(fc, tf.tensor2d(o.keep, fc.shape)) : fc;
   const fmV = p<tf.Tensor2D>(params, `deepconn.fm.${side}.V`);
   const s = tf.matMul(x, fmV);
@@ -163,6 +174,36 @@ export function sideOutput(o: { params: Params; config: VcmConfig; side: Side; t
   let scalar = tf.add(linearPart, pairwise);
   if (side === "item") scalar = tf.add(scalar, p(params, "deepconn.fm.w0"));
   return tf.concat([scalar, s], 1) as tf.Tensor2D;
+}
+
+/** Pre-activation of a window past a text's end: far below anything the weights give, so its ReLU is 0. */
+const CLOSED_WINDOW = -1e9;
+
+/**
+ * max over axis 1 of x [rows, length, f], with the gradient sent to each maximum's position (by
+ * argMax and one scatter). tf.max's own gradient compares x with the broadcast maximum, which on the
+ * wasm backend was 2.7 s of a 3.3 s DeepCoNN step at the Yelp shape (BENCHMARKS.md). Ties, which the
+ * ReLU before it makes common at 0, get the gradient at one position instead of each; after that ReLU
+ * a tie at 0 carries none anyway, and ties above 0 have probability 0.
+ */
+function maxOverWindows(x: tf.Tensor3D): tf.Tensor2D {
+  const [rows, length, f] = x.shape;
+  // Flat position of (b, 0, j): b·length·f + j; the maximum's is that plus argMax · f.
+  const base = new Int32Array(rows * f);
+  for (let b = 0; b < rows; b += 1) for (let j = 0; j < f; j += 1) base[b * f + j] = b * length * f + j;
+  const pool = tf.customGrad((xi: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+    const input = xi as tf.Tensor3D;
+    // Saved, so the positions made inside a gradient's forward pass survive until its backward pass.
+    (save as tf.GradSaveFunc)([tf.argMax(input, 1)]);
+    return {
+      value: tf.max(input, 1),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const positions = tf.add(tf.tensor2d(base, [rows, f], "int32"), tf.mul(saved[0], tf.scalar(f, "int32")));
+        return [tf.reshape(tf.scatterND(tf.reshape(positions, [rows * f, 1]), tf.reshape(dy, [rows * f]), [rows * length * f]), [rows, length, f])];
+      },
+    };
+  });
+  return pool(x) as tf.Tensor2D;
 }
 
 /** A training batch: the users' and the items' texts and the (user, item, label) pairs. */
