@@ -86,6 +86,8 @@ export class InferenceService {
   readonly #datasets: LruCache<number, DatasetIndex>;
   /** Engine calls waiting for the next turn of the event loop, by what they compute (model and kind). */
   readonly #pending = new Map<string, PendingCall>();
+  /** The same for engine calls over lists of requests (the explanations' effect passes), by model and kind. */
+  readonly #pendingLists = new Map<string, PendingList>();
   /** Models in use by running work: an evicted one is disposed only when its last user is done. */
   readonly #leases = new Map<LoadedModel, { busy: number; evicted: boolean }>();
   readonly #freshness: CacheFreshness | undefined;
@@ -273,7 +275,11 @@ export class InferenceService {
       await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
         requireWordModel(loaded);
         const { words } = dataset.matrices;
-        const effects = await loaded.model.wordEffects({ words, pairs: members.map((m) => ({ row: requests[m].row, item: requests[m].item })) });
+        const effects = await this.#sharedList({
+          key: `word-effects|${loaded.modelId}`,
+          requests: members.map((m) => ({ row: requests[m].row, item: requests[m].item })),
+          run: (pairs) => loaded.model.wordEffects({ words, pairs }),
+        });
         members.forEach((m, i) => (results[m] = { words: rowColumns(words, requests[m].row), effects: effects[i] }));
       });
     });
@@ -292,7 +298,11 @@ export class InferenceService {
     await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
       await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
         requireWordModel(loaded);
-        const effects = await loaded.model.deletionEffects({ words: dataset.matrices.words, requests: members.map((m) => requests[m]) });
+        const effects = await this.#sharedList({
+          key: `deletion-effects|${loaded.modelId}`,
+          requests: members.map((m) => requests[m]),
+          run: (all) => loaded.model.deletionEffects({ words: dataset.matrices.words, requests: all }),
+        });
         members.forEach((m, i) => (results[m] = effects[i]));
       });
     });
@@ -361,6 +371,35 @@ export class InferenceService {
   }
 
   /**
+   * Like #shared, for engine calls that take a list of requests and answer each in order: the
+   * requests of callers that arrive before the call starts (the next turn of the event loop, or after
+   * the share window) go into one call. Concurrent queries' explanations then share one pass over
+   * the decoder's weights instead of one each (a pass for one user reads all of them to score a few
+   * items). Resolves to this caller's answers, in its order.
+   */
+  async #sharedList<R, T>(options: { key: string; requests: ReadonlyArray<R>; run: (all: ReadonlyArray<R>) => Promise<T[]> }): Promise<T[]> {
+    let call = this.#pendingLists.get(options.key) as PendingList<R, T> | undefined;
+    if (call === undefined) {
+      const created: PendingList<R, T> = { requests: [], output: Promise.resolve([]) };
+      created.output = new Promise<T[]>((resolve, reject) => {
+        const start = (): void => {
+          this.#pendingLists.delete(options.key);
+          options.run(created.requests).then(resolve, reject);
+        };
+        if (this.#shareWindowMs > 0) setTimeout(start, this.#shareWindowMs);
+        else setImmediate(start);
+      });
+      this.#pendingLists.set(options.key, created as PendingList);
+      call = created;
+    }
+    const offset = call.requests.length;
+    call.requests.push(...options.requests);
+    const output = await call.output;
+    await nextTurn();
+    return output.slice(offset, offset + options.requests.length);
+  }
+
+  /**
    * Cold start from text alone (review2click, VCM-CD): the text's bag of words over the dataset's
    * vocabulary goes through VAEy's encoder and VAEx's decoder.
    */
@@ -411,6 +450,12 @@ interface PendingCall {
   readonly rows: number[];
   readonly position: Map<number, number>;
   output: Promise<Float32Array>;
+}
+
+/** An engine call over a list of requests that has not started yet (#sharedList). */
+interface PendingList<R = unknown, T = unknown> {
+  readonly requests: R[];
+  output: Promise<T[]>;
 }
 
 /** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */

@@ -2,11 +2,12 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { csrFromRows } from "../../src/data/csr.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { topK } from "../../src/engine/metrics.ts";
+import { VcmModel } from "../../src/engine/model.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import { trainAndSave } from "../../src/services/training.ts";
@@ -288,6 +289,28 @@ describe("the effect rule on a small trained model", () => {
           row += 1;
         }
       });
+
+      // Queries that arrive together share the effect passes: one engine call each for three callers,
+      // with the same answers as each caller alone.
+      const firstSpy = vi.spyOn(VcmModel.prototype, "wordEffects");
+      const exactSpy = vi.spyOn(VcmModel.prototype, "deletionEffects");
+      try {
+        const perUser = users.slice(0, 3).map((row) => pairs.filter((p) => p.row === row).map((p) => ({ modelId: model.id, ...p, k: 5 })));
+        const together = await Promise.all(perUser.map((requests) => services.explanations.explainMany(requests)));
+        expect(firstSpy).toHaveBeenCalledTimes(1);
+        expect(exactSpy).toHaveBeenCalledTimes(1);
+        expect(firstSpy.mock.calls[0][0].pairs).toHaveLength(perUser.flat().length);
+        const alone = explanations.slice(0, perUser.flat().length);
+        together.flat().forEach((e, j) => {
+          const a = alone[j];
+          if (e instanceof Error || a instanceof Error) throw e instanceof Error ? e : a;
+          expect(e.words.map((w) => w.wordIndex)).toEqual(a.words.map((w) => w.wordIndex));
+          e.words.forEach((w, t) => expect(w.effect).toBeCloseTo(a.words[t].effect!, 5));
+        });
+      } finally {
+        firstSpy.mockRestore();
+        exactSpy.mockRestore();
+      }
     } finally {
       await services.close();
       await dataSource.destroy();
