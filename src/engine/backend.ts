@@ -9,7 +9,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeMatMulEnabled } from "./native-kernels.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
+import { enableHeapSparseKernels } from "./sparse-wasm.ts";
 import type { BackendName } from "./types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
@@ -44,6 +45,8 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (at npm ci, or npm run build:native).
     if (name === "wasm" && app.nativeMatMul) enableNativeMatMul();
     if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
+    // Without the addon's, the sparse first layers run as SIMD functions on the heap (sparse-wasm.ts).
+    if (name === "wasm" && !nativeSparseEnabled()) enableHeapSparseKernels();
     if (name === "wasm") shareWasmIdentity();
     const label = `${name} (${currentDevice()})`;
     if (!state.announced.has(label)) {

@@ -14,6 +14,7 @@ import {
   SPARSE_LINEAR_GRAD_KERNEL,
   SPARSE_LINEAR_KERNEL,
 } from "./native-kernels.ts";
+import { sparseKernelsEnabled } from "./sparse-wasm.ts";
 
 type Save = tf.GradSaveFunc;
 
@@ -192,7 +193,7 @@ export function segmentRows(options: { data: tf.Tensor2D; indices: tf.Tensor1D; 
  */
 export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   if (s.dense) return denseInputLinear(s.dense, w, b);
-  if (nativeSparseEnabled() && s.nnz > 0) return nativeSparseLinear(s, w, b);
+  if (sparseKernelsEnabled() && s.nnz > 0) return kernelSparseLinear(s, w, b);
   const [n, h] = w.shape;
   const op = tf.customGrad((wi: tf.Tensor | Save, bi: tf.Tensor | Save) => {
     const [w2, b1] = [wi as tf.Tensor2D, bi as tf.Tensor1D];
@@ -222,8 +223,8 @@ export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor
   return op(w, b) as tf.Tensor2D;
 }
 
-/** sparseLinear through the addon's kernels: one pass over the entries forward, one backward. */
-function nativeSparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+/** sparseLinear through our kernels (the addon's, or sparse-wasm.ts's): one pass over the entries forward, one backward. */
+function kernelSparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   const values = s.rowScale ?? s.vals;
   const attrs = { rows: s.rows, rowScale: s.rowScale !== undefined };
   const op = tf.customGrad((wi: tf.Tensor | Save, bi: tf.Tensor | Save) => ({

@@ -1,0 +1,150 @@
+/**
+ * The sparse first layers (ops.ts sparseLinear) on the stock wasm backend, when the native addon is
+ * not built: two hand-assembled WebAssembly SIMD functions (wasm-asm.ts) that run on the tfjs heap,
+ * registered as the same kernels the addon provides (native-kernels.ts SPARSE_LINEAR_KERNEL and
+ * SPARSE_LINEAR_GRAD_KERNEL), so ops.ts takes one path for both. Forward, out = bias + Σ_k v_k·W[idx_k]
+ * into row seg_k, four floats at a time; backward, dW = 0, then dW[idx_k] += v_k·dY[seg_k]. Through
+ * tfjs's ops the same layer was a gather, a broadcast multiply and a segment sum forward, and a gather
+ * and a scatter back: ≈ 120 ms of a 470 ms step at the Yelp shape (BENCHMARKS.md).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { SPARSE_LINEAR_GRAD_KERNEL, SPARSE_LINEAR_KERNEL } from "./native-kernels.ts";
+import { backendMemory, F32, get, I32, instantiate, isSharedMemory, loopUntil, moduleBytes, op, set, sleb, splat, V128, v128Load, v128Store, vAdd, vMul } from "./wasm-asm.ts";
+
+// Parameters of both functions (byte offsets on the heap, or counts), then their locals.
+const ROWS = 0, H = 1, NNZ = 2;
+// sparseLinear(rows, h, nnz, idx, seg, vals, rowScale, w, bias, out)
+const F = { idx: 3, seg: 4, vals: 5, rowScale: 6, w: 7, bias: 8, out: 9 };
+// sparseLinearGrad(rows, h, nnz, n, idx, seg, vals, rowScale, dy, dw)
+const G = { n: 3, idx: 4, seg: 5, vals: 6, rowScale: 7, dy: 8, dw: 9 };
+const K = 10, J = 11, O = 12, SRC = 13, HB = 14, HV = 15, S = 16, T = 17, X = 18, XV = 19;
+const LOCALS: Array<[number, number]> = [[8, I32], [1, F32], [1, V128]];
+
+const shl2 = [op.i32Const, 2, op.i32Shl];
+const at = (base: number, index: number[]): number[] => [...get(base), ...index, op.i32Add];
+const addr = (base: number): number[] => [...get(base), ...get(J), op.i32Add];
+
+/** hb = h·4 bytes per row, hv = hb rounded down to whole vectors. */
+const rowBytes = [...get(H), ...shl2, ...set(HB), ...get(HB), op.i32Const, ...sleb(-16), op.i32And, ...set(HV)];
+
+/** o[j] += x·src[j] over one row, four floats at a time, then the rest one at a time. */
+const axpyRow = [
+  op.i32Const, 0, ...set(J),
+  ...loopUntil({ counter: J, limit: get(HV), stride: 16, body: [...addr(O), ...addr(O), ...v128Load, ...get(XV), ...addr(SRC), ...v128Load, ...vMul, ...vAdd, ...v128Store] }),
+  ...loopUntil({ counter: J, limit: get(HB), stride: 4, body: [...addr(O), ...addr(O), op.f32Load, 2, 0, ...get(X), ...addr(SRC), op.f32Load, 2, 0, op.f32Mul, op.f32Add, op.f32Store, 2, 0] }),
+];
+
+/** For each entry k: s = seg[k], t = idx[k], x = vals[k] (or rowScale[s]), then one row update. */
+function entries(p: { idx: number; seg: number; vals: number; rowScale: number }, rowsOf: (s: number, t: number) => { dest: number[]; src: number[] }): number[] {
+  const { dest, src } = rowsOf(S, T);
+  return [
+    op.i32Const, 0, ...set(K),
+    ...loopUntil({
+      counter: K,
+      limit: get(NNZ),
+      stride: 1,
+      body: [
+        ...at(p.seg, [...get(K), ...shl2]), op.i32Load, 2, 0, ...set(S),
+        ...at(p.idx, [...get(K), ...shl2]), op.i32Load, 2, 0, ...set(T),
+        ...get(p.vals), op.i32Const, 0, op.i32GeS, op.if, F32,
+        ...at(p.vals, [...get(K), ...shl2]), op.f32Load, 2, 0,
+        op.else,
+        ...at(p.rowScale, [...get(S), ...shl2]), op.f32Load, 2, 0,
+        op.end, ...set(X), ...get(X), ...splat, ...set(XV),
+        ...dest, ...set(O), ...src, ...set(SRC),
+        ...axpyRow,
+      ],
+    }),
+  ];
+}
+
+const forward = {
+  name: "sparseLinear",
+  params: Array<number>(10).fill(I32),
+  locals: LOCALS,
+  body: [
+    ...rowBytes,
+    // Each output row starts as the bias.
+    op.i32Const, 0, ...set(K),
+    ...loopUntil({
+      counter: K,
+      limit: get(ROWS),
+      stride: 1,
+      body: [
+        ...get(F.out), ...get(K), ...get(HB), op.i32Mul, op.i32Add, ...set(O),
+        op.i32Const, 0, ...set(J),
+        ...loopUntil({ counter: J, limit: get(HV), stride: 16, body: [...addr(O), ...addr(F.bias), ...v128Load, ...v128Store] }),
+        ...loopUntil({ counter: J, limit: get(HB), stride: 4, body: [...addr(O), ...addr(F.bias), op.f32Load, 2, 0, op.f32Store, 2, 0] }),
+      ],
+    }),
+    ...entries(F, (s, t) => ({ dest: [...get(F.out), ...get(s), ...get(HB), op.i32Mul, op.i32Add], src: [...get(F.w), ...get(t), ...get(HB), op.i32Mul, op.i32Add] })),
+  ],
+};
+
+const backward = {
+  name: "sparseLinearGrad",
+  params: Array<number>(10).fill(I32),
+  locals: LOCALS,
+  body: [
+    ...rowBytes,
+    // dW = 0 over n rows: O = its size in bytes, SRC = that rounded down to whole vectors.
+    ...get(G.n), ...get(HB), op.i32Mul, ...set(O),
+    ...get(O), op.i32Const, ...sleb(-16), op.i32And, ...set(SRC),
+    op.f32Const, 0, 0, 0, 0, ...splat, ...set(XV),
+    op.i32Const, 0, ...set(J),
+    ...loopUntil({ counter: J, limit: get(SRC), stride: 16, body: [...addr(G.dw), ...get(XV), ...v128Store] }),
+    ...loopUntil({ counter: J, limit: get(O), stride: 4, body: [...addr(G.dw), op.f32Const, 0, 0, 0, 0, op.f32Store, 2, 0] }),
+    ...entries(G, (s, t) => ({ dest: [...get(G.dw), ...get(t), ...get(HB), op.i32Mul, op.i32Add], src: [...get(G.dy), ...get(s), ...get(HB), op.i32Mul, op.i32Add] })),
+  ],
+};
+
+type HeapFunction = (...args: number[]) => void;
+
+interface WasmBackendInternals {
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
+
+/** The two functions bound to a wasm memory, or undefined when this runtime cannot run them. */
+export function heapSparseFunctions(memory: object): { sparseLinear: HeapFunction; sparseLinearGrad: HeapFunction } | undefined {
+  const exports = instantiate(moduleBytes({ shared: isSharedMemory(memory), functions: [forward, backward] }), memory);
+  if (!exports) return undefined;
+  return { sparseLinear: exports.sparseLinear as HeapFunction, sparseLinearGrad: exports.sparseLinearGrad as HeapFunction };
+}
+
+/**
+ * Registers the sparse kernels for the (already initialised) wasm backend with the heap functions;
+ * false when the backend's memory cannot be found or the runtime lacks SIMD (ops.ts then uses tfjs's
+ * ops). Call it only where the native addon's kernels are not registered: these replace them.
+ */
+export function enableHeapSparseKernels(): boolean {
+  const memory = backendMemory(tf.backend());
+  const functions = memory ? heapSparseFunctions(memory) : undefined;
+  if (!functions) return false;
+  const run = (args: KernelArgs, grad: boolean): tf.TensorInfo => {
+    const { idx, seg, values, w, bias, dy } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as { rows: number; rowScale: boolean };
+    const backend = args.backend as WasmBackendInternals;
+    const [n, h] = w.shape;
+    const out = backend.makeOutput(grad ? [n, h] : [attrs.rows, h], "float32");
+    const byteOffset = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+    const nnz = idx.shape[0];
+    const vals = attrs.rowScale ? -1 : byteOffset(values);
+    const rowScale = attrs.rowScale ? byteOffset(values) : -1;
+    if (grad) functions.sparseLinearGrad(attrs.rows, h, nnz, n, byteOffset(idx), byteOffset(seg), vals, rowScale, byteOffset(dy), byteOffset(out));
+    else functions.sparseLinear(attrs.rows, h, nnz, byteOffset(idx), byteOffset(seg), vals, rowScale, byteOffset(w), byteOffset(bias), byteOffset(out));
+    return out;
+  };
+  for (const [name, grad] of [[SPARSE_LINEAR_KERNEL, false], [SPARSE_LINEAR_GRAD_KERNEL, true]] as const) {
+    if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => run(args, grad)) as unknown as tf.KernelFunc });
+  }
+  return true;
+}
+
+/** True while sparse kernels of either kind (the addon's or these) are registered and wasm is in use. */
+export function sparseKernelsEnabled(): boolean {
+  return tf.getBackend() === "wasm" && tf.getKernel(SPARSE_LINEAR_KERNEL, "wasm") !== undefined;
+}
