@@ -10,7 +10,7 @@ import path from "node:path";
 import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
-import { enableHeapSparseKernels } from "./sparse-wasm.ts";
+import { enableHeapKernels } from "./heap-kernels.ts";
 import type { BackendName } from "./types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
@@ -45,8 +45,8 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (at npm ci, or npm run build:native).
     if (name === "wasm" && app.nativeMatMul) enableNativeMatMul();
     if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
-    // Without the addon's, the sparse first layers run as SIMD functions on the heap (sparse-wasm.ts).
-    if (name === "wasm" && !nativeSparseEnabled()) enableHeapSparseKernels();
+    // Without the addon's, the sparse first layers and column sums run as SIMD functions on the heap (heap-kernels.ts).
+    if (name === "wasm" && !nativeSparseEnabled()) enableHeapKernels();
     if (name === "wasm") shareWasmIdentity();
     const label = `${name} (${currentDevice()})`;
     if (!state.announced.has(label)) {

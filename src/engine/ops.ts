@@ -14,7 +14,7 @@ import {
   SPARSE_LINEAR_GRAD_KERNEL,
   SPARSE_LINEAR_KERNEL,
 } from "./native-kernels.ts";
-import { sparseKernelsEnabled } from "./sparse-wasm.ts";
+import { COLUMN_SUMS_KERNEL, heapColumnSumsEnabled, sparseKernelsEnabled } from "./heap-kernels.ts";
 
 type Save = tf.GradSaveFunc;
 
@@ -87,6 +87,7 @@ export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  * sgemm a ones-row product is cheaper.
  */
 export function columnSums(d: tf.Tensor2D): tf.Tensor1D {
+  if (!nativeMatMulEnabled() && heapColumnSumsEnabled() && d.dtype === "float32" && d.shape[0] > 0) return tf.engine().runKernel(COLUMN_SUMS_KERNEL, { x: d }) as tf.Tensor1D;
   if (!nativeMatMulEnabled()) return tf.sum(d, 0);
   return tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, d.shape[0]]), d), [d.shape[1]]));
 }
@@ -223,7 +224,7 @@ export function sparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor
   return op(w, b) as tf.Tensor2D;
 }
 
-/** sparseLinear through our kernels (the addon's, or sparse-wasm.ts's): one pass over the entries forward, one backward. */
+/** sparseLinear through our kernels (the addon's, or heap-kernels.ts's): one pass over the entries forward, one backward. */
 function kernelSparseLinear(s: SparseBatchTensors, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
   const values = s.rowScale ?? s.vals;
   const attrs = { rows: s.rows, rowScale: s.rowScale !== undefined };

@@ -1,7 +1,7 @@
 /**
  * A few helpers for the small WebAssembly SIMD functions this engine assembles by hand and runs on the
  * tfjs wasm heap itself (they import the backend's memory): the fused Adam (adam-wasm.ts) and the
- * sparse first layer (sparse-wasm.ts). Opcodes are the WebAssembly 2.0 binary format's.
+ * sparse first layer and column sums (heap-kernels.ts). Opcodes are the WebAssembly 2.0 binary format's.
  */
 
 export const op = {

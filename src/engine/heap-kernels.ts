@@ -1,6 +1,11 @@
 /**
- * The sparse first layers (ops.ts sparseLinear) on the stock wasm backend, when the native addon is
- * not built: two hand-assembled WebAssembly SIMD functions (wasm-asm.ts) that run on the tfjs heap,
+ * Kernels of the stock wasm backend for when the native addon is not built, as hand-assembled
+ * WebAssembly SIMD functions (wasm-asm.ts) that run on the tfjs heap.
+ *
+ * Column sums (ops.ts columnSums, every bias gradient): one pass down the rows into an accumulator
+ * row. tf.sum over axis 0 transposes the matrix first on wasm, and a ones · X product packs X anew.
+ *
+ * The sparse first layers (ops.ts sparseLinear): two functions
  * registered as the same kernels the addon provides (native-kernels.ts SPARSE_LINEAR_KERNEL and
  * SPARSE_LINEAR_GRAD_KERNEL), so ops.ts takes one path for both. Forward, out = bias + Σ_k v_k·W[idx_k]
  * into row seg_k, four floats at a time; backward, dW = 0, then dW[idx_k] += v_k·dY[seg_k]. Through
@@ -98,6 +103,29 @@ const backward = {
   ],
 };
 
+/** columnSums(rows, h, x, out, …): out[j] = Σ_r x[r·h + j]; ten parameters like the others (the last six unused), so the locals are numbered alike. */
+const CS = { x: 2, out: 3 };
+const columnSumsFunction = {
+  name: "columnSums",
+  params: Array<number>(10).fill(I32),
+  locals: LOCALS,
+  body: [
+    ...rowBytes,
+    op.f32Const, 0, 0, 0, 0, ...splat, ...set(XV),
+    op.i32Const, 0, ...set(J),
+    ...loopUntil({ counter: J, limit: get(HV), stride: 16, body: [...addr(CS.out), ...get(XV), ...v128Store] }),
+    ...loopUntil({ counter: J, limit: get(HB), stride: 4, body: [...addr(CS.out), op.f32Const, 0, 0, 0, 0, op.f32Store, 2, 0] }),
+    // Row by row: O = the output, SRC = the row, added with the same loops as axpyRow at x = 1.
+    ...get(CS.out), ...set(O),
+    op.f32Const, 0, 0, 0x80, 0x3f, ...set(X), ...get(X), ...splat, ...set(XV),
+    op.i32Const, 0, ...set(K),
+    ...loopUntil({ counter: K, limit: get(ROWS), stride: 1, body: [...get(CS.x), ...get(K), ...get(HB), op.i32Mul, op.i32Add, ...set(SRC), ...axpyRow] }),
+  ],
+};
+
+/** x (rows × h, float32) → its column sums (h). */
+export const COLUMN_SUMS_KERNEL = "VcmColumnSums";
+
 type HeapFunction = (...args: number[]) => void;
 
 interface WasmBackendInternals {
@@ -108,20 +136,21 @@ interface WasmBackendInternals {
 type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
 
 /** The two functions bound to a wasm memory, or undefined when this runtime cannot run them. */
-export function heapSparseFunctions(memory: object): { sparseLinear: HeapFunction; sparseLinearGrad: HeapFunction } | undefined {
-  const exports = instantiate(moduleBytes({ shared: isSharedMemory(memory), functions: [forward, backward] }), memory);
+export function heapFunctions(memory: object): { sparseLinear: HeapFunction; sparseLinearGrad: HeapFunction; columnSums: HeapFunction } | undefined {
+  const exports = instantiate(moduleBytes({ shared: isSharedMemory(memory), functions: [forward, backward, columnSumsFunction] }), memory);
   if (!exports) return undefined;
-  return { sparseLinear: exports.sparseLinear as HeapFunction, sparseLinearGrad: exports.sparseLinearGrad as HeapFunction };
+  return { sparseLinear: exports.sparseLinear as HeapFunction, sparseLinearGrad: exports.sparseLinearGrad as HeapFunction, columnSums: exports.columnSums as HeapFunction };
 }
 
 /**
- * Registers the sparse kernels for the (already initialised) wasm backend with the heap functions;
- * false when the backend's memory cannot be found or the runtime lacks SIMD (ops.ts then uses tfjs's
- * ops). Call it only where the native addon's kernels are not registered: these replace them.
+ * Registers the sparse kernels and the column sums for the (already initialised) wasm backend with
+ * the heap functions; false when the backend's memory cannot be found or the runtime lacks SIMD
+ * (ops.ts then uses tfjs's ops). Call it only where the native addon's kernels are not registered:
+ * these replace them.
  */
-export function enableHeapSparseKernels(): boolean {
+export function enableHeapKernels(): boolean {
   const memory = backendMemory(tf.backend());
-  const functions = memory ? heapSparseFunctions(memory) : undefined;
+  const functions = memory ? heapFunctions(memory) : undefined;
   if (!functions) return false;
   const run = (args: KernelArgs, grad: boolean): tf.TensorInfo => {
     const { idx, seg, values, w, bias, dy } = args.inputs as Record<string, tf.TensorInfo>;
@@ -141,7 +170,22 @@ export function enableHeapSparseKernels(): boolean {
     if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
     tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => run(args, grad)) as unknown as tf.KernelFunc });
   }
+  const sums = (args: KernelArgs): tf.TensorInfo => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const backend = args.backend as WasmBackendInternals;
+    const [rows, h] = x.shape;
+    const out = backend.makeOutput([h], "float32");
+    functions.columnSums(rows, h, backend.dataIdMap.get(x.dataId)!.memoryOffset, backend.dataIdMap.get(out.dataId)!.memoryOffset, 0, 0, 0, 0, 0, 0);
+    return out;
+  };
+  if (tf.getKernel(COLUMN_SUMS_KERNEL, "wasm")) tf.unregisterKernel(COLUMN_SUMS_KERNEL, "wasm");
+  tf.registerKernel({ kernelName: COLUMN_SUMS_KERNEL, backendName: "wasm", kernelFunc: sums as unknown as tf.KernelFunc });
   return true;
+}
+
+/** True while the heap column sums are registered and wasm is in use (float32 input only). */
+export function heapColumnSumsEnabled(): boolean {
+  return tf.getBackend() === "wasm" && tf.getKernel(COLUMN_SUMS_KERNEL, "wasm") !== undefined;
 }
 
 /** True while sparse kernels of either kind (the addon's or these) are registered and wasm is in use. */

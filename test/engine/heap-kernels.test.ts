@@ -1,8 +1,9 @@
 /**
- * The sparse first layer's heap kernels (src/engine/sparse-wasm.ts), which the stock wasm backend uses
- * when the native addon is not built: values and gradients against S·W + b and Sᵀ·dY computed here
+ * The heap kernels (src/engine/heap-kernels.ts), which the stock wasm backend uses when the native addon
+ * is not built. The sparse first layer: values and gradients against S·W + b and Sᵀ·dY computed here
  * entry by entry, in both value layouts (per entry, and one value per row), with rows that share
- * columns, empty rows, and widths with and without a remainder past whole vectors.
+ * columns, empty rows, and widths with and without a remainder past whole vectors. Column sums:
+ * against sums computed here.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,15 +11,15 @@ import { csrFromRows, type CsrMatrix } from "../../src/data/csr.ts";
 import { initBackend } from "../../src/engine/backend.ts";
 import { sparseBatch } from "../../src/engine/batch.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeSparseEnabled, SPARSE_LINEAR_KERNEL } from "../../src/engine/native-kernels.ts";
-import { sparseBatchTensors, sparseLinear } from "../../src/engine/ops.ts";
-import { enableHeapSparseKernels, sparseKernelsEnabled } from "../../src/engine/sparse-wasm.ts";
+import { COLUMN_SUMS_KERNEL, enableHeapKernels, heapColumnSumsEnabled, sparseKernelsEnabled } from "../../src/engine/heap-kernels.ts";
+import { columnSums, sparseBatchTensors, sparseLinear } from "../../src/engine/ops.ts";
 
 let nativeWasOn = false;
 beforeAll(async () => {
   await initBackend("wasm");
   nativeWasOn = nativeSparseEnabled();
   disableNativeMatMul();
-  expect(enableHeapSparseKernels()).toBe(true);
+  expect(enableHeapKernels()).toBe(true);
 });
 afterAll(() => {
   if (nativeWasOn) enableNativeMatMul();
@@ -40,10 +41,11 @@ function expected(o: { idx: Int32Array; seg: Int32Array; vals: Float32Array; row
   return { out, dw, db };
 }
 
+/** Equal within float32 rounding: 1e-4 absolute, or 1e-6 relative for large sums. */
 function closeTo(actual: ArrayLike<number>, wanted: ArrayLike<number>): void {
   expect(actual.length).toBe(wanted.length);
   let worst = 0;
-  for (let i = 0; i < wanted.length; i += 1) worst = Math.max(worst, Math.abs(actual[i] - wanted[i]));
+  for (let i = 0; i < wanted.length; i += 1) worst = Math.max(worst, Math.abs(actual[i] - wanted[i]) / Math.max(1, Math.abs(wanted[i]) / 100));
   expect(worst).toBeLessThan(1e-4);
 }
 
@@ -86,5 +88,25 @@ describe("the sparse first layer's heap kernels", () => {
     tf.dispose([value, ...grads, out]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([wT, bT, dyT, s.idx, s.seg, s.range, s.vals, ...(s.rowScale ? [s.rowScale] : [])]);
+  });
+});
+
+describe("the heap column sums", () => {
+  it.each([
+    [1, 5],
+    [3, 8],
+    [128, 10_003],
+  ])("sum %i rows of width %i as a loop over the rows does", async (rows, h) => {
+    expect(heapColumnSumsEnabled()).toBe(true);
+    const values = Float32Array.from({ length: rows * h }, (_, i) => Math.sin(i * 0.013) + (i % 7) * 0.25);
+    const want = new Float64Array(h);
+    for (let r = 0; r < rows; r += 1) for (let j = 0; j < h; j += 1) want[j] += values[r * h + j];
+    const x = tf.tensor2d(values, [rows, h]);
+    const profile = await tf.profile(() => columnSums(x));
+    const sums = profile.result as tf.Tensor;
+    expect(profile.kernels.map((k) => k.name)).toEqual([COLUMN_SUMS_KERNEL]);
+    expect(sums.shape).toEqual([h]);
+    closeTo(await sums.data(), want);
+    tf.dispose([x, sums]);
   });
 });
