@@ -13,7 +13,7 @@
  * and a scatter back: ≈ 120 ms of a 470 ms step at the Yelp shape (BENCHMARKS.md).
  */
 import * as tf from "@tensorflow/tfjs";
-import { SPARSE_LINEAR_GRAD_KERNEL, SPARSE_LINEAR_KERNEL } from "./native-kernels.ts";
+import { registerOwnKernel, registerSparseKernels, SPARSE_LINEAR_KERNEL, type KernelArgs, type WasmBackendInternals } from "./native-kernels.ts";
 import { backendMemory, F32, get, I32, instantiate, isSharedMemory, loopUntil, moduleBytes, op, set, sleb, splat, V128, v128Load, v128Store, vAdd, vMul } from "./wasm-asm.ts";
 
 // Parameters of both functions (byte offsets on the heap, or counts), then their locals.
@@ -128,13 +128,6 @@ export const COLUMN_SUMS_KERNEL = "VcmColumnSums";
 
 type HeapFunction = (...args: number[]) => void;
 
-interface WasmBackendInternals {
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
-}
-
-type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
-
 /** The two functions bound to a wasm memory, or undefined when this runtime cannot run them. */
 export function heapFunctions(memory: object): { sparseLinear: HeapFunction; sparseLinearGrad: HeapFunction; columnSums: HeapFunction } | undefined {
   const exports = instantiate(moduleBytes({ shared: isSharedMemory(memory), functions: [forward, backward, columnSumsFunction] }), memory);
@@ -152,24 +145,12 @@ export function enableHeapKernels(): boolean {
   const memory = backendMemory(tf.backend());
   const functions = memory ? heapFunctions(memory) : undefined;
   if (!functions) return false;
-  const run = (args: KernelArgs, grad: boolean): tf.TensorInfo => {
-    const { idx, seg, values, w, bias, dy } = args.inputs as Record<string, tf.TensorInfo>;
-    const attrs = args.attrs as { rows: number; rowScale: boolean };
-    const backend = args.backend as WasmBackendInternals;
-    const [n, h] = w.shape;
-    const out = backend.makeOutput(grad ? [n, h] : [attrs.rows, h], "float32");
-    const byteOffset = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-    const nnz = idx.shape[0];
-    const vals = attrs.rowScale ? -1 : byteOffset(values);
-    const rowScale = attrs.rowScale ? byteOffset(values) : -1;
-    if (grad) functions.sparseLinearGrad(attrs.rows, h, nnz, n, byteOffset(idx), byteOffset(seg), vals, rowScale, byteOffset(dy), byteOffset(out));
-    else functions.sparseLinear(attrs.rows, h, nnz, byteOffset(idx), byteOffset(seg), vals, rowScale, byteOffset(w), byteOffset(bias), byteOffset(out));
-    return out;
-  };
-  for (const [name, grad] of [[SPARSE_LINEAR_KERNEL, false], [SPARSE_LINEAR_GRAD_KERNEL, true]] as const) {
-    if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => run(args, grad)) as unknown as tf.KernelFunc });
-  }
+  // The heap functions take byte offsets; −1 (absent) stays −1.
+  const bytes = (words: number): number => (words < 0 ? -1 : words * 4);
+  registerSparseKernels({
+    forward: (c) => functions.sparseLinear(c.rows, c.h, c.nnz, bytes(c.idx), bytes(c.seg), bytes(c.vals), bytes(c.rowScale), bytes(c.w), bytes(c.bias), bytes(c.out)),
+    backward: (c) => functions.sparseLinearGrad(c.rows, c.h, c.nnz, c.n, bytes(c.idx), bytes(c.seg), bytes(c.vals), bytes(c.rowScale), bytes(c.dy), bytes(c.dw)),
+  });
   const sums = (args: KernelArgs): tf.TensorInfo => {
     const x = args.inputs.x as tf.TensorInfo;
     const backend = args.backend as WasmBackendInternals;
@@ -178,8 +159,7 @@ export function enableHeapKernels(): boolean {
     functions.columnSums(rows, h, backend.dataIdMap.get(x.dataId)!.memoryOffset, backend.dataIdMap.get(out.dataId)!.memoryOffset, 0, 0, 0, 0, 0, 0);
     return out;
   };
-  if (tf.getKernel(COLUMN_SUMS_KERNEL, "wasm")) tf.unregisterKernel(COLUMN_SUMS_KERNEL, "wasm");
-  tf.registerKernel({ kernelName: COLUMN_SUMS_KERNEL, backendName: "wasm", kernelFunc: sums as unknown as tf.KernelFunc });
+  registerOwnKernel(COLUMN_SUMS_KERNEL, sums);
   return true;
 }
 

@@ -38,13 +38,20 @@ interface Addon {
   ): void;
 }
 
-interface WasmBackendInternals {
+/** The parts of tfjs's wasm backend our kernels use (tfjs 4.22 internals). */
+export interface WasmBackendInternals {
   wasm: { HEAPF32: Float32Array };
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
 }
 
-type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
+export type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
+
+/** Registers one of our own kernels for wasm, replacing the one of that name registered before (the addon's or heap-kernels.ts's). */
+export function registerOwnKernel(name: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
+  if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+}
 
 /** A tensor's position on the wasm heap in 4-byte words (the float and int32 offsets the addon takes). */
 function floatOffset(backend: WasmBackendInternals, t: tf.TensorInfo): number {
@@ -117,7 +124,7 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
     replaced.set(name, stock);
   }
   loaded.addon = addon;
-  if (addon.sparseLinear && addon.sparseLinearGrad) registerSparseKernels(addon);
+  if (addon.sparseLinear && addon.sparseLinearGrad) registerAddonSparseKernels(addon);
   if (addon.topk) registerTopK(addon);
   if (addon.multinomialNll && addon.multinomialNllGrad) registerNll(addon);
   for (const name of KERNELS) {
@@ -174,8 +181,7 @@ export function disableNativeMatMul(): void {
 }
 
 function registerTopK(addon: Addon): void {
-  if (tf.getKernel(TOP_K_KERNEL, "wasm")) tf.unregisterKernel(TOP_K_KERNEL, "wasm");
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo => {
+  registerOwnKernel(TOP_K_KERNEL, (args) => {
     const { scores, indptr, excluded } = args.inputs as Record<string, tf.TensorInfo>;
     const k = (args.attrs as { k: number }).k;
     const backend = args.backend as WasmBackendInternals;
@@ -186,8 +192,7 @@ function registerTopK(addon: Addon): void {
     const ex = excluded.shape[0] === 0 ? at(indptr) : at(excluded);
     addon.topk!(backend.wasm.HEAPF32.buffer as ArrayBuffer, rows, cols, k, at(scores), at(indptr), ex, at(out));
     return out;
-  };
-  tf.registerKernel({ kernelName: TOP_K_KERNEL, backendName: "wasm", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  });
 }
 
 function registerNll(addon: Addon): void {
@@ -210,37 +215,71 @@ function registerNll(addon: Addon): void {
     addon.multinomialNll!(heap, rows, cols, nnz, at(logits), posAt, valsAt, at(rowSum), at(out), at(loss!));
     return [loss!, out];
   };
-  for (const [name, grad] of [[NLL_KERNEL, false], [NLL_GRAD_KERNEL, true]] as const) {
-    if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => kernel(args, grad)) as unknown as tf.KernelFunc });
-  }
+  for (const [name, grad] of [[NLL_KERNEL, false], [NLL_GRAD_KERNEL, true]] as const) registerOwnKernel(name, (args) => kernel(args, grad));
+}
+
+/** Heap offsets in 4-byte words of one sparse-layer call; vals or rowScale is −1 (whichever the batch lacks). */
+export interface SparseCall {
+  readonly rows: number;
+  readonly h: number;
+  readonly nnz: number;
+  readonly n: number;
+  readonly idx: number;
+  readonly seg: number;
+  readonly vals: number;
+  readonly rowScale: number;
+  /** Forward: W (n × h), bias (h) and out (rows × h); gradient: dY (rows × h) and dW (n × h). */
+  readonly w: number;
+  readonly bias: number;
+  readonly out: number;
+  readonly dy: number;
+  readonly dw: number;
 }
 
 /**
- * Inputs idx, seg (int32, nnz), values (float32: vals nnz × 1, or rowScale rows × 1 when attrs.rowScale),
- * w (n × h), bias (h) → rows × h; the gradient kernel takes dy (rows × h) instead of bias and gives n × h.
+ * Registers the sparse first layer's two kernels (run through tf.engine().runKernel by ops.ts) with
+ * bodies that take a SparseCall: the addon's, or the heap functions of heap-kernels.ts. Inputs idx,
+ * seg (int32, nnz), values (float32: vals nnz × 1, or rowScale rows × 1 when attrs.rowScale), w
+ * (n × h), bias (h) → rows × h; the gradient kernel takes dy (rows × h) instead of bias and gives n × h.
  */
-function registerSparseKernels(addon: Addon): void {
+export function registerSparseKernels(bodies: { forward(call: SparseCall): void; backward(call: SparseCall): void }): void {
   const run = (args: KernelArgs, grad: boolean): tf.TensorInfo => {
     const { idx, seg, values, w, bias, dy } = args.inputs as Record<string, tf.TensorInfo>;
     const attrs = args.attrs as { rows: number; rowScale: boolean };
     const backend = args.backend as WasmBackendInternals;
     const [n, h] = w.shape;
     const out = backend.makeOutput(grad ? [n, h] : [attrs.rows, h], "float32");
-    const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
-    const nnz = idx.shape[0];
-    const vals = attrs.rowScale ? -1 : at(values);
-    const rowScale = attrs.rowScale ? at(values) : -1;
-    // The heap is read after makeOutput, whose allocation may have grown (and so replaced) it.
-    const heap = backend.wasm.HEAPF32.buffer as ArrayBuffer;
-    if (grad) addon.sparseLinearGrad!(heap, attrs.rows, h, nnz, n, at(idx), at(seg), vals, rowScale, at(dy), at(out));
-    else addon.sparseLinear!(heap, attrs.rows, h, nnz, n, at(idx), at(seg), vals, rowScale, at(w), at(bias), at(out));
+    const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? -1 : floatOffset(backend, t));
+    const call: SparseCall = {
+      rows: attrs.rows,
+      h,
+      nnz: idx.shape[0],
+      n,
+      idx: at(idx),
+      seg: at(seg),
+      vals: attrs.rowScale ? -1 : at(values),
+      rowScale: attrs.rowScale ? at(values) : -1,
+      w: at(w),
+      bias: grad ? -1 : at(bias),
+      out: grad ? -1 : at(out),
+      dy: grad ? at(dy) : -1,
+      dw: grad ? at(out) : -1,
+    };
+    if (grad) bodies.backward(call);
+    else bodies.forward(call);
     return out;
   };
-  for (const [name, grad] of [[SPARSE_LINEAR_KERNEL, false], [SPARSE_LINEAR_GRAD_KERNEL, true]] as const) {
-    if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
-    tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: ((args: KernelArgs) => run(args, grad)) as unknown as tf.KernelFunc });
-  }
+  registerOwnKernel(SPARSE_LINEAR_KERNEL, (args) => run(args, false));
+  registerOwnKernel(SPARSE_LINEAR_GRAD_KERNEL, (args) => run(args, true));
+}
+
+/** The sparse kernels through the addon; the heap is read at each call, after makeOutput, whose allocation may have grown (and so replaced) it. */
+function registerAddonSparseKernels(addon: Addon): void {
+  const heap = (): ArrayBuffer => (tf.backend() as unknown as WasmBackendInternals).wasm.HEAPF32.buffer as ArrayBuffer;
+  registerSparseKernels({
+    forward: (c) => addon.sparseLinear!(heap(), c.rows, c.h, c.nnz, c.n, c.idx, c.seg, c.vals, c.rowScale, c.w, c.bias, c.out),
+    backward: (c) => addon.sparseLinearGrad!(heap(), c.rows, c.h, c.nnz, c.n, c.idx, c.seg, c.vals, c.rowScale, c.dy, c.dw),
+  });
 }
 
 /** tanh over a float32 tensor natively (an addon without it, or another dtype: the stock kernel). */
