@@ -267,25 +267,22 @@ function affinityOf(options: Parameters<typeof explainPair>[0]): number {
   return affinity;
 }
 
-/** The "evidence" rule (ExplanationRule) for an item with review text: one pass over the item's words. */
+/** The "evidence" rule (ExplanationRule) for an item with review text: one pass over the item's words (and affinityOf's). */
 function explainByEvidence(options: Parameters<typeof explainPair>[0]): Explanation {
   const { stats, userWords, item, k } = options;
   const { itemWords, itemExtraLift } = stats;
   const baseLift = stats.baseLift[item];
-  const userMass = options.userMass ?? sumOf(userWords);
   const best = new TopList(k);
   let total = 0;
-  let affinity = baseLift * userMass;
   for (let p = itemWords.indptr[item]; p < itemWords.indptr[item + 1]; p += 1) {
     const w = itemWords.indices[p];
     const lift = baseLift + itemExtraLift[p];
-    affinity += userWords[w] * itemExtraLift[p];
     if (lift <= 1) continue;
     const score = userWords[w];
     total += score;
     best.offer(w, score, lift);
   }
-  return { ...weighted(best, total, userWords), affinity, itemTokens: stats.itemTotals[item], rule: "evidence" };
+  return { ...weighted(best, total, userWords), affinity: affinityOf(options), itemTokens: stats.itemTotals[item], rule: "evidence" };
 }
 
 /** The chosen words with their weights (score over the rule's total) and the share they cover together. */
