@@ -19,25 +19,40 @@ const CHUNK_CHARS = 1 << 20;
  * strings go through copyBinaryRows).
  */
 export async function copyRows(client: pg.PoolClient, o: { table: string; columns: ReadonlyArray<string>; rows: Iterable<ReadonlyArray<CopyValue>> }): Promise<void> {
-  const sink = client.query(copyFrom(`COPY ${o.table} (${o.columns.map((c) => `"${c}"`).join(", ")}) FROM STDIN`));
-  const finished = once(sink, "finish");
-  const failed = once(sink, "error").then(([error]) => Promise.reject(error as Error));
-  // Either outcome settles the stream; a failure is thrown by whichever await sees it first.
-  failed.catch(() => undefined);
+  await streamCopy(client, `COPY ${o.table} (${columnList(o.columns)}) FROM STDIN`, textChunks(o.rows));
+}
+
+/** Rows in COPY's text format, in chunks of about CHUNK_CHARS. */
+function* textChunks(rows: Iterable<ReadonlyArray<CopyValue>>): Generator<string> {
   let chunk = "";
-  for (const row of o.rows) {
+  for (const row of rows) {
     for (let c = 0; c < row.length; c++) {
       const v = row[c];
       chunk += (c === 0 ? "" : "\t") + (v === null ? "\\N" : typeof v === "number" ? String(v) : escapeText(v));
     }
     chunk += "\n";
     if (chunk.length >= CHUNK_CHARS) {
-      if (!sink.write(chunk)) await Promise.race([once(sink, "drain"), failed]);
+      yield chunk;
       chunk = "";
     }
   }
-  sink.end(chunk);
+  if (chunk !== "") yield chunk;
+}
+
+/** Runs one `COPY … FROM STDIN` statement, writing `chunks` as the server takes them; a failure is thrown by whichever await sees it first. */
+async function streamCopy(client: pg.PoolClient, statement: string, chunks: Iterable<string | Buffer>): Promise<void> {
+  const sink = client.query(copyFrom(statement));
+  const finished = once(sink, "finish");
+  const failed = once(sink, "error").then(([error]) => Promise.reject(error as Error));
+  // Either outcome settles the stream.
+  failed.catch(() => undefined);
+  for (const chunk of chunks) if (!sink.write(chunk)) await Promise.race([once(sink, "drain"), failed]);
+  sink.end();
   await Promise.race([finished, failed]);
+}
+
+function columnList(columns: ReadonlyArray<string>): string {
+  return columns.map((c) => `"${c}"`).join(", ");
 }
 
 /** A value of COPY's binary format here: a JavaScript number is an `integer` (int4), bytes are a `bytea`. */
@@ -52,19 +67,14 @@ const BINARY_HEADER = Buffer.from([0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xf
  * hex at twice the size and have the server decode it.
  */
 export async function copyBinaryRows(client: pg.PoolClient, o: { table: string; columns: ReadonlyArray<string>; rows: Iterable<ReadonlyArray<BinaryCopyValue>> }): Promise<void> {
-  const sink = client.query(copyFrom(`COPY ${o.table} (${o.columns.map((c) => `"${c}"`).join(", ")}) FROM STDIN (FORMAT binary)`));
-  const finished = once(sink, "finish");
-  const failed = once(sink, "error").then(([error]) => Promise.reject(error as Error));
-  failed.catch(() => undefined);
+  await streamCopy(client, `COPY ${o.table} (${columnList(o.columns)}) FROM STDIN (FORMAT binary)`, binaryChunks(o.rows));
+}
+
+/** Rows in COPY's binary format (header, tuples, trailer), in chunks of about CHUNK_CHARS bytes. */
+function* binaryChunks(rows: Iterable<ReadonlyArray<BinaryCopyValue>>): Generator<Buffer> {
   let parts: Buffer[] = [BINARY_HEADER];
   let size = BINARY_HEADER.length;
-  const send = async (): Promise<void> => {
-    const chunk = Buffer.concat(parts, size);
-    parts = [];
-    size = 0;
-    if (!sink.write(chunk)) await Promise.race([once(sink, "drain"), failed]);
-  };
-  for (const row of o.rows) {
+  for (const row of rows) {
     let length = 2;
     for (const v of row) length += 4 + (typeof v === "number" ? 4 : v.byteLength);
     const tuple = Buffer.allocUnsafe(length);
@@ -83,13 +93,14 @@ export async function copyBinaryRows(client: pg.PoolClient, o: { table: string; 
     }
     parts.push(tuple);
     size += length;
-    if (size >= CHUNK_CHARS) await send();
+    if (size >= CHUNK_CHARS) {
+      yield Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
   }
   parts.push(Buffer.from([0xff, 0xff]));
-  size += 2;
-  await send();
-  sink.end();
-  await Promise.race([finished, failed]);
+  yield Buffer.concat(parts, size + 2);
 }
 
 /** A text field in COPY's text format. */
