@@ -85,8 +85,6 @@ export class InferenceService {
   /** Keyed by dataset id: a re-ingested (replaced) dataset gets a new id, so nothing cached goes stale. */
   readonly #datasets: LruCache<number, DatasetIndex>;
   /** Engine calls waiting for the next turn of the event loop, by what they compute (model and kind). */
-  readonly #pending = new Map<string, PendingCall>();
-  /** The same for engine calls over lists of requests (the explanations' effect passes), by model and kind. */
   readonly #pendingLists = new Map<string, PendingList>();
   /** Models in use by running work: an evicted one is disposed only when its last user is done. */
   readonly #leases = new Map<LoadedModel, { busy: number; evicted: boolean }>();
@@ -330,9 +328,8 @@ export class InferenceService {
   }
 
   /**
-   * Joins rows to the engine call of the same kind that is about to run, or schedules one for the
-   * next turn of the event loop (or after the share window): concurrent requests (and all users of one
-   * request) share one forward pass. Resolves to a lookup of each row's slice of the output.
+   * #sharedList for forward passes over rows: concurrent requests (and all users of one request) share
+   * one pass over their distinct rows. Resolves to a lookup of each row's slice of the output.
    */
   async #shared(options: {
     key: string;
@@ -340,40 +337,25 @@ export class InferenceService {
     rows: ReadonlyArray<number>;
     run: (rows: ReadonlyArray<number>) => Promise<Float32Array>;
   }): Promise<(row: number) => Float32Array> {
-    let call = this.#pending.get(options.key);
-    if (call === undefined) {
-      const created: PendingCall = { rows: [], position: new Map(), output: Promise.resolve(new Float32Array(0)) };
-      created.output = new Promise<Float32Array>((resolve, reject) => {
-        const start = (): void => {
-          this.#pending.delete(options.key);
-          options.run(created.rows).then(resolve, reject);
-        };
-        if (this.#shareWindowMs > 0) setTimeout(start, this.#shareWindowMs);
-        else setImmediate(start);
-      });
-      this.#pending.set(options.key, created);
-      call = created;
-    }
-    for (const row of options.rows) {
-      if (!call.position.has(row)) {
-        call.position.set(row, call.rows.length);
-        call.rows.push(row);
-      }
-    }
-    const joined = call;
-    const output = await joined.output;
-    // The forward pass was one long step; what its callers do with the scores is the next.
-    await nextTurn();
-    return (row) => {
-      const offset = joined.position.get(row)! * options.width;
-      return output.subarray(offset, offset + options.width);
-    };
+    const slices = await this.#sharedList({
+      key: options.key,
+      requests: options.rows,
+      // One pass over the distinct rows of every caller; each request gets its row's slice.
+      run: async (all) => {
+        const position = new Map<number, number>();
+        for (const row of all) if (!position.has(row)) position.set(row, position.size);
+        const output = await options.run([...position.keys()]);
+        return all.map((row) => output.subarray(position.get(row)! * options.width, (position.get(row)! + 1) * options.width));
+      },
+    });
+    const byRow = new Map(options.rows.map((row, i) => [row, slices[i]]));
+    return (row) => byRow.get(row)!;
   }
 
   /**
-   * Like #shared, for engine calls that take a list of requests and answer each in order: the
+   * Joins requests to the engine call of the same kind that is about to run, or schedules one: the
    * requests of callers that arrive before the call starts (the next turn of the event loop, or after
-   * the share window) go into one call. Concurrent queries' explanations then share one pass over
+   * the share window) go into one call, which answers each in order. Concurrent queries' explanations then share one pass over
    * the decoder's weights instead of one each (a pass for one user reads all of them to score a few
    * items). Resolves to this caller's answers, in its order.
    */
@@ -446,12 +428,6 @@ export class InferenceService {
 }
 
 /** One engine call being assembled: its rows so far and the output it will give. */
-interface PendingCall {
-  readonly rows: number[];
-  readonly position: Map<number, number>;
-  output: Promise<Float32Array>;
-}
-
 /** An engine call over a list of requests that has not started yet (#sharedList). */
 interface PendingList<R = unknown, T = unknown> {
   readonly requests: R[];
