@@ -14,8 +14,11 @@
  * sparseLinear(heap, rows, h, nnz, n, idx, seg, vals, rowScale, w, bias, out)
  *   the sparse first layer S · W + b for a batch S given by entries (seg[k], idx[k]) with value vals[k]
  *   (or rowScale[seg[k]] when vals < 0), seg ascending; W is n × h; int32 offsets for idx and seg.
- * sparseLinearGrad(heap, rows, h, nnz, n, idx, seg, vals, rowScale, dy, dw)
- *   dW = Sᵀ · dY as a dense n × h matrix (duplicates summed).
+ * sparseLinearGradByColumn(heap, rows, h, nnz, n, colptr, colRow, colVal, dy, dw)
+ *   dW = Sᵀ · dY as a dense n × h matrix, with S's entries given in column order (CSC: column c's
+ *   entries are colptr[c] .. colptr[c+1], each with its row colRow[q] and value colVal[q]), so each
+ *   row of dW is written once and untouched rows are zeroed, instead of zeroing all of dW and then
+ *   adding into random rows (words at the Yelp shape: 17 → 3.4 ms here).
  *
  * tanh(heap, x, y, n)
  *   y = tanh(x) over n floats (wasm's own kernel is scalar, ≈ 20 ns a value).
@@ -143,29 +146,27 @@ static napi_value adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* The arguments of sparseLinear and sparseLinearGrad, read and bounds-checked once. */
+/* The arguments of sparseLinear, read and bounds-checked once: W (n × h) at a, bias (h) at b, out (rows × h) at c. */
 typedef struct {
   float* f;
   const int32_t* i;
   int64_t rows, h, nnz, n, idx, seg, vals, rowScale, a, b, c;
 } SparseArgs;
 
-static int sparse_args(napi_env env, napi_callback_info info, size_t count, SparseArgs* s) {
+static int sparse_args(napi_env env, napi_callback_info info, SparseArgs* s) {
   void* data = NULL;
   int64_t words = 0;
   int64_t v[11] = {0};
-  if (!read_args(env, info, count == 12 ? "sparseLinear" : "sparseLinearGrad", count - 1, v, 0, NULL, &data, &words)) return 0;
+  if (!read_args(env, info, "sparseLinear", 11, v, 0, NULL, &data, &words)) return 0;
   s->f = (float*)data;
   s->i = (const int32_t*)data;
   s->rows = v[0]; s->h = v[1]; s->nnz = v[2]; s->n = v[3]; s->idx = v[4]; s->seg = v[5]; s->vals = v[6]; s->rowScale = v[7];
-  s->a = v[8]; s->b = v[9]; s->c = count == 12 ? v[10] : -1;
+  s->a = v[8]; s->b = v[9]; s->c = v[10];
   int ok = s->rows > 0 && s->h > 0 && s->nnz >= 0 && s->n > 0 && s->idx >= 0 && s->seg >= 0 &&
            s->idx + s->nnz <= words && s->seg + s->nnz <= words &&
            (s->vals < 0 ? (s->rowScale >= 0 && s->rowScale + s->rows <= words) : s->vals + s->nnz <= words) &&
-           s->a >= 0 && s->b >= 0;
-  /* sparseLinear: a = W (n × h), b = bias (h), c = out (rows × h); grad: a = dY (rows × h), b = dW (n × h). */
-  if (ok && count == 12) ok = s->a + s->n * s->h <= words && s->b + s->h <= words && s->c >= 0 && s->c + s->rows * s->h <= words;
-  if (ok && count == 11) ok = s->a + s->rows * s->h <= words && s->b + s->n * s->h <= words;
+           s->a >= 0 && s->b >= 0 && s->a + s->n * s->h <= words && s->b + s->h <= words && s->c >= 0 &&
+           s->c + s->rows * s->h <= words;
   for (int64_t k = 0; ok && k < s->nnz; k++) {
     const int32_t r = s->i[s->seg + k], col = s->i[s->idx + k];
     ok = r >= 0 && r < s->rows && col >= 0 && col < s->n && (k == 0 || r >= s->i[s->seg + k - 1]);
@@ -180,7 +181,7 @@ static inline float entry_value(const SparseArgs* s, int64_t k) {
 
 static napi_value sparse_linear(napi_env env, napi_callback_info info) {
   SparseArgs s;
-  if (!sparse_args(env, info, 12, &s)) return NULL;
+  if (!sparse_args(env, info, &s)) return NULL;
   float* out = s.f + s.c;
   const float* w = s.f + s.a;
   const float* bias = s.f + s.b;
@@ -202,23 +203,43 @@ static napi_value sparse_linear(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value sparse_linear_grad(napi_env env, napi_callback_info info) {
-  SparseArgs s;
-  if (!sparse_args(env, info, 11, &s)) return NULL;
-  const float* dy = s.f + s.a;
-  float* dw = s.f + s.b;
-  const int32_t* seg = s.i + s.seg;
-  const int32_t* idx = s.i + s.idx;
-#pragma omp parallel for schedule(static) if (s.n * s.h > 262144)
-  for (int64_t part = 0; part < 2; part++) {
-    const int64_t lo = part * (s.h / 2), hi = part == 0 ? s.h / 2 : s.h;
-    for (int64_t r = 0; r < s.n; r++) memset(dw + r * s.h + lo, 0, (size_t)(hi - lo) * sizeof(float));
-    for (int64_t k = 0; k < s.nnz; k++) {
-      const float x = entry_value(&s, k);
-      const float* d = dy + (int64_t)seg[k] * s.h;
-      float* g = dw + (int64_t)idx[k] * s.h;
+static napi_value sparse_linear_grad_by_column(napi_env env, napi_callback_info info) {
+  void* data = NULL;
+  int64_t words = 0;
+  int64_t v[9];
+  if (!read_args(env, info, "sparseLinearGradByColumn", 9, v, 0, NULL, &data, &words)) return NULL;
+  const int64_t rows = v[0], h = v[1], nnz = v[2], n = v[3], cp = v[4], cr = v[5], cv = v[6], dyOff = v[7], dwOff = v[8];
+  const int32_t* colptr = (const int32_t*)data + cp;
+  const int32_t* colRow = (const int32_t*)data + cr;
+  int ok = rows > 0 && h > 0 && nnz >= 0 && n > 0 && cp >= 0 && cp + n + 1 <= words && cr >= 0 && cr + nnz <= words &&
+           cv >= 0 && cv + nnz <= words && dyOff >= 0 && dyOff + rows * h <= words && dwOff >= 0 && dwOff + n * h <= words;
+  ok = ok && colptr[0] == 0 && colptr[n] == nnz;
+  for (int64_t c = 0; ok && c < n; c++) ok = colptr[c] <= colptr[c + 1];
+  for (int64_t q = 0; ok && q < nnz; q++) ok = colRow[q] >= 0 && colRow[q] < rows;
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "wasm_sgemm.sparseLinearGradByColumn: tensors outside the heap or indices out of range");
+    return NULL;
+  }
+  const float* colVal = (const float*)data + cv;
+  const float* dy = (const float*)data + dyOff;
+  float* dw = (float*)data + dwOff;
+#pragma omp parallel for schedule(static) if (n * h > 262144)
+  for (int64_t c = 0; c < n; c++) {
+    float* g = dw + c * h;
+    const int64_t b = colptr[c], e = colptr[c + 1];
+    if (b == e) {
+      memset(g, 0, (size_t)h * sizeof(float));
+      continue;
+    }
+    const float x0 = colVal[b];
+    const float* d0 = dy + (int64_t)colRow[b] * h;
 #pragma omp simd
-      for (int64_t j = lo; j < hi; j++) g[j] += x * d[j];
+    for (int64_t j = 0; j < h; j++) g[j] = x0 * d0[j];
+    for (int64_t q = b + 1; q < e; q++) {
+      const float x = colVal[q];
+      const float* d = dy + (int64_t)colRow[q] * h;
+#pragma omp simd
+      for (int64_t j = 0; j < h; j++) g[j] += x * d[j];
     }
   }
   return NULL;
@@ -459,7 +480,7 @@ static napi_value init(napi_env env, napi_value exports) {
     const char* name;
     napi_callback fn;
   } exported[] = {
-      {"sgemm", sgemm}, {"adam", adam}, {"sparseLinear", sparse_linear}, {"sparseLinearGrad", sparse_linear_grad},
+      {"sgemm", sgemm}, {"adam", adam}, {"sparseLinear", sparse_linear}, {"sparseLinearGradByColumn", sparse_linear_grad_by_column},
       {"tanh", tanh_kernel}, {"topk", topk}, {"multinomialNll", multinomial_nll}, {"multinomialNllGrad", multinomial_nll_grad},
   };
   for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {

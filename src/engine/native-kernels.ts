@@ -20,8 +20,8 @@ interface Addon {
   adam?(heap: ArrayBuffer, pIn: number, pOut: number, g: number, m: number, v: number, n: number, b1: number, b2: number, lr: number, eps: number): void;
   /** S · W + b for sparse rows S (native/wasm_sgemm.c sparseLinear; float or int32 offsets). */
   sparseLinear?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, w: number, bias: number, out: number]): void;
-  /** dW = Sᵀ · dY as a dense n × h matrix. */
-  sparseLinearGrad?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, idx: number, seg: number, vals: number, rowScale: number, dy: number, dw: number]): void;
+  /** dW = Sᵀ · dY as a dense n × h matrix, from S's entries in column order (SparseCall's colptr, colRow, colVal). */
+  sparseLinearGradByColumn?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, colptr: number, colRow: number, colVal: number, dy: number, dw: number]): void;
   /** y = tanh(x) over n floats (native/wasm_sgemm.c tanh). */
   tanh?(heap: ArrayBuffer, x: number, y: number, n: number): void;
   /** softmax and the multinomial loss per row in one pass (native/wasm_sgemm.c multinomialNll); float offsets. */
@@ -43,6 +43,7 @@ export interface WasmBackendInternals {
   wasm: { HEAPF32: Float32Array };
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
+  disposeData(dataId: object, force?: boolean): boolean;
 }
 
 export type KernelArgs = { inputs: Record<string, tf.TensorInfo | undefined>; backend: unknown; attrs?: Record<string, unknown> };
@@ -124,7 +125,7 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
     replaced.set(name, stock);
   }
   loaded.addon = addon;
-  if (addon.sparseLinear && addon.sparseLinearGrad) registerAddonSparseKernels(addon);
+  if (addon.sparseLinear && addon.sparseLinearGradByColumn) registerAddonSparseKernels(addon);
   if (addon.topk) registerTopK(addon);
   if (addon.multinomialNll && addon.multinomialNllGrad) registerNll(addon);
   for (const name of KERNELS) {
@@ -234,13 +235,51 @@ export interface SparseCall {
   readonly out: number;
   readonly dy: number;
   readonly dw: number;
+  /**
+   * Gradient only (−1 forward): the entries in column order, as sortByColumn leaves them on a scratch
+   * tensor: column c's entries are colptr[c] .. colptr[c+1] (int32, n + 1), each with its row
+   * colRow[q] (int32) and value colVal[q] (float32, vals or rowScale already applied).
+   */
+  readonly colptr: number;
+  readonly colRow: number;
+  readonly colVal: number;
+}
+
+/**
+ * Counting sort of a sparse call's entries by column, into the colptr, colRow and colVal of `at` (heap
+ * offsets in words; n + 1, nnz and nnz long). With them the gradient writes each row of dW once, in
+ * order, where entry order (rows ascending) adds into random rows of a matrix zeroed first: the words
+ * layer at the Yelp shape (n = 10,000, 38,400 entries) went from 17 to 3.4 ms natively. Throws a
+ * RangeError for a column or row out of range, before anything is written through them.
+ */
+export function sortByColumn(heap: ArrayBuffer, c: SparseCall, at: { colptr: number; colRow: number; colVal: number }): void {
+  const i32 = new Int32Array(heap);
+  const f32 = new Float32Array(heap);
+  const { n, nnz, rows } = c;
+  const colptr = i32.subarray(at.colptr, at.colptr + n + 1);
+  colptr.fill(0);
+  for (let k = 0; k < nnz; k += 1) {
+    const col = i32[c.idx + k]!;
+    const row = i32[c.seg + k]!;
+    if (!(col >= 0 && col < n && row >= 0 && row < rows)) throw new RangeError(`sparse layer: entry ${k} at row ${row}, column ${col} is outside ${rows} × ${n}`);
+    colptr[col + 1]! += 1;
+  }
+  for (let j = 0; j < n; j += 1) colptr[j + 1]! += colptr[j]!;
+  const next = colptr.slice(0, n);
+  for (let k = 0; k < nnz; k += 1) {
+    const q = next[i32[c.idx + k]!]!++;
+    const row = i32[c.seg + k]!;
+    i32[at.colRow + q] = row;
+    f32[at.colVal + q] = c.vals >= 0 ? f32[c.vals + k]! : f32[c.rowScale + row]!;
+  }
 }
 
 /**
  * Registers the sparse first layer's two kernels (run through tf.engine().runKernel by ops.ts) with
  * bodies that take a SparseCall: the addon's, or the heap functions of heap-kernels.ts. Inputs idx,
  * seg (int32, nnz), values (float32: vals nnz × 1, or rowScale rows × 1 when attrs.rowScale), w
- * (n × h), bias (h) → rows × h; the gradient kernel takes dy (rows × h) instead of bias and gives n × h.
+ * (n × h), bias (h) → rows × h; the gradient kernel takes dy (rows × h) instead of bias and gives n × h,
+ * its body getting the entries in column order on a scratch tensor freed when it returns.
  */
 export function registerSparseKernels(bodies: { forward(call: SparseCall): void; backward(call: SparseCall): void }): void {
   const run = (args: KernelArgs, grad: boolean): tf.TensorInfo => {
@@ -248,25 +287,41 @@ export function registerSparseKernels(bodies: { forward(call: SparseCall): void;
     const attrs = args.attrs as { rows: number; rowScale: boolean };
     const backend = args.backend as WasmBackendInternals;
     const [n, h] = w.shape;
+    const nnz = idx.shape[0];
     const out = backend.makeOutput(grad ? [n, h] : [attrs.rows, h], "float32");
-    const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? -1 : floatOffset(backend, t));
-    const call: SparseCall = {
-      rows: attrs.rows,
-      h,
-      nnz: idx.shape[0],
-      n,
-      idx: at(idx),
-      seg: at(seg),
-      vals: attrs.rowScale ? -1 : at(values),
-      rowScale: attrs.rowScale ? at(values) : -1,
-      w: at(w),
-      bias: grad ? -1 : at(bias),
-      out: grad ? -1 : at(out),
-      dy: grad ? at(dy) : -1,
-      dw: grad ? at(out) : -1,
-    };
-    if (grad) bodies.backward(call);
-    else bodies.forward(call);
+    const scratch = grad ? backend.makeOutput([n + 1 + 2 * nnz], "int32") : undefined;
+    try {
+      const at = (t: tf.TensorInfo | undefined): number => (t === undefined ? -1 : floatOffset(backend, t));
+      const base = at(scratch);
+      const call: SparseCall = {
+        rows: attrs.rows,
+        h,
+        nnz,
+        n,
+        idx: at(idx),
+        seg: at(seg),
+        vals: attrs.rowScale ? -1 : at(values),
+        rowScale: attrs.rowScale ? at(values) : -1,
+        w: at(w),
+        bias: grad ? -1 : at(bias),
+        out: grad ? -1 : at(out),
+        dy: grad ? at(dy) : -1,
+        dw: grad ? at(out) : -1,
+        colptr: base,
+        colRow: grad ? base + n + 1 : -1,
+        colVal: grad ? base + n + 1 + nnz : -1,
+      };
+      if (grad) {
+        // The heap is read after the last makeOutput, whose allocation may have grown (and so replaced) it.
+        sortByColumn(backend.wasm.HEAPF32.buffer as ArrayBuffer, call, call);
+        bodies.backward(call);
+      } else bodies.forward(call);
+    } catch (error) {
+      backend.disposeData(out.dataId, true);
+      throw error;
+    } finally {
+      if (scratch) backend.disposeData(scratch.dataId, true);
+    }
     return out;
   };
   registerOwnKernel(SPARSE_LINEAR_KERNEL, (args) => run(args, false));
@@ -278,7 +333,7 @@ function registerAddonSparseKernels(addon: Addon): void {
   const heap = (): ArrayBuffer => (tf.backend() as unknown as WasmBackendInternals).wasm.HEAPF32.buffer as ArrayBuffer;
   registerSparseKernels({
     forward: (c) => addon.sparseLinear!(heap(), c.rows, c.h, c.nnz, c.n, c.idx, c.seg, c.vals, c.rowScale, c.w, c.bias, c.out),
-    backward: (c) => addon.sparseLinearGrad!(heap(), c.rows, c.h, c.nnz, c.n, c.idx, c.seg, c.vals, c.rowScale, c.dy, c.dw),
+    backward: (c) => addon.sparseLinearGradByColumn!(heap(), c.rows, c.h, c.nnz, c.n, c.colptr, c.colRow, c.colVal, c.dy, c.dw),
   });
 }
 

@@ -20,6 +20,7 @@ import { multinomialNll, prefersDenseInput, sparseTarget } from "../../src/engin
 import { Rng } from "../../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
 import { plantedData } from "./planted.ts";
+import { checkBadColumn, checkSparseCase, SPARSE_CASES } from "./sparse-cases.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-native-"));
 const addon = path.join(dir, "wasm_sgemm.node");
@@ -206,6 +207,17 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
       while (expected.length < k) expected.push(-1);
       expect(top.slice(r * k, (r + 1) * k), `row ${r}`).toEqual(expected);
     }
+  });
+
+  it.each(SPARSE_CASES)("computes the sparse first layer and its gradients as S·W + b and Sᵀ·dY: %s", async (_, matrix, h) => {
+    expect(enableNativeMatMul(addon)).toBe(true);
+    expect(nativeSparseEnabled()).toBe(true);
+    await checkSparseCase(matrix, h);
+  });
+
+  it("refuses a sparse column outside W with a RangeError, leaving no memory behind", () => {
+    expect(enableNativeMatMul(addon)).toBe(true);
+    checkBadColumn();
   });
 
   it("gives the same training step as the stock kernels", async () => {
