@@ -35,6 +35,9 @@
 #include <math.h>
 #include <string.h>
 #include <omp.h>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 
 #if defined(__x86_64__) && !defined(VCM_NO_VECTOR_TANH)
 /*
@@ -281,15 +284,15 @@ static void sift_down(int32_t* heap, int64_t size, const float* sc) {
 }
 
 /*
- * The k best of n columns (cols[0..n) when cols is given, else 0..n), skipping excluded and NaN ones,
- * into a min-heap (heap[0] the worst kept); returns how many were kept (≤ k).
+ * The k best of columns 0..n, skipping excluded and NaN ones, into a min-heap (heap[0] the worst kept);
+ * returns how many were kept (≤ k). Used on a row's first columns, for the candidates' threshold.
  */
-static int64_t heap_topk(const float* sc, const int32_t* cols, int64_t n, const unsigned char* skip, int64_t k, int32_t* heap) {
+static int64_t heap_topk(const float* sc, int64_t n, const unsigned char* skip, int64_t k, int32_t* heap) {
   int64_t size = 0;
   float th = 0.0f;
   int32_t thIdx = 0;
   for (int64_t q = 0; q < n; q++) {
-    const int32_t c = cols ? cols[q] : (int32_t)q;
+    const int32_t c = (int32_t)q;
     const float x = sc[c];
     /* Once the heap is full, most columns lose against its worst entry: test that first. */
     if (size == k && (x < th || (x == th && c > thIdx))) continue;
@@ -313,6 +316,48 @@ static int64_t heap_topk(const float* sc, const int32_t* cols, int64_t n, const 
     }
   }
   return size;
+}
+
+/*
+ * A column's rank as one integer: larger is better, ties broken towards the lower column, as `worse` ranks
+ * them (−0 counts as 0). Ranking the candidates by these keys has no indirection and no float compares.
+ */
+static inline uint64_t rank_key(float x, int32_t c) {
+  uint32_t b;
+  if (x == 0.0f) x = 0.0f;
+  memcpy(&b, &x, sizeof b);
+  b = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  return ((uint64_t)b << 32) | (uint32_t)(0x7FFFFFFF - c);
+}
+
+static inline int32_t key_column(uint64_t key) {
+  return 0x7FFFFFFF - (int32_t)(uint32_t)key;
+}
+
+/* Moves the k largest of a[0..n) to a[0..k), in no order (Hoare's quickselect); k ≤ n. */
+static void select_largest(uint64_t* a, int64_t n, int64_t k) {
+  int64_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const uint64_t pivot = a[lo + (hi - lo) / 2];
+    int64_t i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] > pivot) i++;
+      while (a[j] < pivot) j--;
+      if (i <= j) {
+        const uint64_t t = a[i]; a[i] = a[j]; a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k - 1 <= j) hi = j;
+    else if (k - 1 >= i) lo = i;
+    else break;
+  }
+}
+
+static int larger_first(const void* x, const void* y) {
+  const uint64_t a = *(const uint64_t*)x, b = *(const uint64_t*)y;
+  return a < b ? 1 : a > b ? -1 : 0;
 }
 
 static napi_value topk(napi_env env, napi_callback_info info) {
@@ -341,8 +386,7 @@ static napi_value topk(napi_env env, napi_callback_info info) {
 #pragma omp parallel if (rows * cols > 262144)
   {
     unsigned char* skip = calloc((size_t)cols, 1);
-    int32_t* heap = malloc((size_t)k * sizeof(int32_t));
-    int32_t* cand = malloc((size_t)cols * sizeof(int32_t));
+    uint64_t* cand = malloc((size_t)cols * sizeof(uint64_t));
     int32_t* small = malloc((size_t)(k + 64) * sizeof(int32_t));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
@@ -350,7 +394,7 @@ static napi_value topk(napi_env env, napi_callback_info info) {
       for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 1;
       /*
        * A threshold from the first columns (an eighth of the row, at most 1,000; their m-th best, m sized so that about 2k columns of
-       * the row pass it) leaves a short list of candidates; the heap then ranks only those. Every
+       * the row pass it) leaves a short list of candidates, and only those are ranked. Every
        * column at or above the threshold is a candidate, so when k of them pass, the top k is among
        * them; otherwise (few columns, skewed rows) all columns are candidates.
        */
@@ -359,35 +403,48 @@ static napi_value topk(napi_env env, napi_callback_info info) {
       const int64_t sample = cols / 8 < 1000 ? cols / 8 : 1000;
       if (sample >= 2 * k) {
         const int64_t m = (2 * k * sample + cols - 1) / cols + 8;
-        const int64_t found = heap_topk(sc, NULL, sample, skip, m, small);
+        const int64_t found = heap_topk(sc, sample, skip, m, small);
         if (found == m) {
           const float t = sc[small[0]];
           int32_t c = 0;
+#ifdef __AVX2__
+          /* Eight columns per compare; the mask's set bits are the candidates (most blocks have none). */
+          const __m256 tv = _mm256_set1_ps(t);
+          for (; c + 8 <= cols; c += 8) {
+            unsigned mask = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sc + c), tv, _CMP_GE_OQ));
+            while (mask) {
+              const int u = __builtin_ctz(mask);
+              mask &= mask - 1;
+              if (!skip[c + u]) cand[ncand++] = rank_key(sc[c + u], c + u);
+            }
+          }
+#else
           /* Eight columns per test (vectorised): most blocks have no candidate at all. */
           for (; c + 8 <= cols; c += 8) {
             int any = 0;
             for (int u = 0; u < 8; u++) any |= sc[c + u] >= t;
             if (!any) continue;
-            for (int u = 0; u < 8; u++) if (sc[c + u] >= t && !skip[c + u]) cand[ncand++] = c + u;
+            for (int u = 0; u < 8; u++) if (sc[c + u] >= t && !skip[c + u]) cand[ncand++] = rank_key(sc[c + u], c + u);
           }
-          for (; c < cols; c++) if (sc[c] >= t && !skip[c]) cand[ncand++] = c;
+#endif
+          for (; c < cols; c++) if (sc[c] >= t && !skip[c]) cand[ncand++] = rank_key(sc[c], c);
           use_all = ncand < k;
         }
       }
-      int32_t* o = out + r * k;
-      const int64_t size = use_all ? heap_topk(sc, NULL, cols, skip, k, heap) : heap_topk(sc, cand, ncand, skip, k, heap);
-      for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 0;
-      /* Pop the worst first into the back: best first in the output. */
-      for (int64_t i = size; i < k; i++) o[i] = -1;
-      int64_t left = size;
-      while (left > 0) {
-        o[left - 1] = heap[0];
-        heap[0] = heap[--left];
-        sift_down(heap, left, sc);
+      if (use_all) {
+        ncand = 0;
+        for (int32_t c = 0; c < cols; c++) if (!skip[c] && sc[c] == sc[c]) cand[ncand++] = rank_key(sc[c], c);
       }
+      for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 0;
+      /* The k best keys, then those sorted: best first, padded with −1 when fewer are left. */
+      const int64_t size = ncand < k ? ncand : k;
+      if (ncand > k) select_largest(cand, ncand, k);
+      qsort(cand, (size_t)size, sizeof(uint64_t), larger_first);
+      int32_t* o = out + r * k;
+      for (int64_t i = 0; i < size; i++) o[i] = key_column(cand[i]);
+      for (int64_t i = size; i < k; i++) o[i] = -1;
     }
     free(skip);
-    free(heap);
     free(cand);
     free(small);
   }

@@ -6,6 +6,7 @@
  *   npx tsx scripts/profile-step.ts [--backend wasm|cpu|tensorflow] [--steps 10] [--users N --items N --vocab N]
  *     [--clicks-per-user 16 --words-per-user 300]
  *     [--native-addon path/to/wasm_sgemm.node]   (native/build/wasm_sgemm.node is used by itself when built)
+ *     [--shapes]   (also each matMul's input shapes and time)
  */
 import * as tf from "@tensorflow/tfjs";
 import path from "node:path";
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
       "words-per-user": { type: "string", default: "300" },
       // An addon built elsewhere than native/build/ (where initBackend finds it by itself).
       "native-addon": { type: "string" },
+      // Also list each matMul's input shapes and time.
+      shapes: { type: "boolean", default: false },
     },
   });
   const backend = await initBackend(a.backend as BackendChoice | undefined);
@@ -111,6 +114,14 @@ async function main(): Promise<void> {
   console.log("kernel                    ms  calls");
   for (const [name, e] of [...byKernel].sort((x, y) => y[1].ms - x[1].ms)) {
     console.log(`${name.padEnd(22)} ${e.ms.toFixed(1).padStart(7)}  ${String(e.calls).padStart(5)}`);
+  }
+  if (a.shapes) {
+    console.log("\nmatMul calls in order (input shapes, transposes, ms):");
+    for (const k of profile.kernels) {
+      if (!/MatMul/.test(k.name) || !tf.getKernel(k.name, tf.getBackend())) continue;
+      const attrs = (k as unknown as { extraInfo?: string }).extraInfo ?? "";
+      console.log(`  ${k.name.padEnd(14)} ${JSON.stringify(k.inputShapes)} ${attrs} ${(Number(k.kernelTimeMs) || 0).toFixed(2)} ms`);
+    }
   }
 }
 

@@ -191,8 +191,13 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     expect(enableNativeMatMul(addon)).toBe(true);
     const [rows, cols, k] = [40, 3000, 100];
     const rng = new Rng(5);
-    // Coarse values make ties common; row 7 is constant (all ties), row 9 excludes all but 50 columns.
-    const scores = Float32Array.from({ length: rows * cols }, (_, i) => (Math.floor(i / cols) === 7 ? 1 : Math.round(rng.normal() * 20) / 4));
+    // Coarse values make ties common; row 7 is constant (all ties), row 9 excludes all but 50 columns,
+    // row 11 is NaN, −0 and 0 in turn with a few positives (NaN never ranks; −0 ties with 0).
+    const row11 = (j: number): number => (j % 97 === 0 ? j / 97 : [Number.NaN, -0, 0][j % 3]);
+    const scores = Float32Array.from({ length: rows * cols }, (_, i) => {
+      const r = Math.floor(i / cols);
+      return r === 7 ? 1 : r === 11 ? row11(i % cols) : Math.round(rng.normal() * 20) / 4;
+    });
     const excluded: number[][] = Array.from({ length: rows }, (_, r) =>
       r === 9 ? Array.from({ length: cols - 50 }, (_, j) => j + 50) : Array.from(new Set(Array.from({ length: 30 }, () => Math.floor(rng.next() * cols)))).sort((x, y) => x - y),
     );
