@@ -11,6 +11,7 @@ import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts"
 import { ErrorCode, UserError } from "../errors.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
 import { enableHeapKernels } from "./heap-kernels.ts";
+import { enableHeapTranspose } from "./heap-transpose.ts";
 import type { BackendName } from "./types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
@@ -47,6 +48,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
     // Without the addon's, the sparse first layers and column sums run as SIMD functions on the heap (heap-kernels.ts).
     if (name === "wasm" && !nativeSparseEnabled()) enableHeapKernels();
+    if (name === "wasm") enableHeapTranspose();
     if (name === "wasm") shareWasmIdentity();
     const label = `${name} (${currentDevice()})`;
     if (!state.announced.has(label)) {
