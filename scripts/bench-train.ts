@@ -7,7 +7,7 @@
  *
  *   npm run bench:train -- [--shape yelp|lastfm|movies] [--epochs N] [--steps 30] [--seed 1]
  *                          [--only stock,native,webgpu] [--webgpu-software] [--json]
- *                          [--no-torch] [--torch-threads N] [--torch-movies]
+ *                          [--no-torch] [--torch-threads N] [--torch-movies] [--rounds N]
  *                          [--users N --items N --vocab N --clicks-per-user N --words-per-user N]
  *
  * Per row: seconds per epoch (median and best of the epochs after the first, training only), the ratio
@@ -16,6 +16,10 @@
  * each epoch. `--shape movies` times `--steps` steps (after 3 warm-up steps) and extrapolates to one
  * epoch; its PyTorch epoch runs only with `--torch-movies` (minutes). `--webgpu-software` forces webgpu
  * onto a software adapter (lavapipe) when there is no hardware one: for smoke tests on small shapes.
+ * `--rounds N` runs PyTorch and every row N times in turn (PyTorch, stock, native, …, then again), pools
+ * each row's epochs over the rounds, and takes each ratio to PyTorch round by round, printing the
+ * median of those: on a shared host whose speed drifts over minutes, a ratio of figures measured
+ * minutes apart says more about the drift than about the engines.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -92,6 +96,15 @@ function steady(seconds: ReadonlyArray<number>, warm = false): { median: number;
   return { median, best: sorted[0] };
 }
 
+/** Each round's steady epochs (after its first, unless `warm`) pooled, for `steady`. */
+function pooled(rounds: ReadonlyArray<ReadonlyArray<number>>, warm = false): number[] {
+  return rounds.flatMap((seconds) => (seconds.length > 1 && !warm ? seconds.slice(1) : [...seconds]));
+}
+
+function median(values: ReadonlyArray<number>): number {
+  return steady(values, true).median;
+}
+
 function cpuFlags(): Set<string> {
   try {
     const line = fs.readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("flags"));
@@ -148,41 +161,49 @@ function nativeAddon(): { ok: true; addon: string | undefined; where: string } |
   return built.ok ? { ok: true, addon, where: `${addon} (built now; npm run build:native puts it in native/build/)` } : { ok: false, reason: built.message };
 }
 
-/** Turns a worker's figures into report rows: training only, and with validation in each epoch when measured. */
-function engineRows(o: { kind: RowKind; label: string; result: Extract<WorkerResult, { ok: true }>; torchMedian: number | undefined; plan: WorkerPlan }): RowReport[] {
-  const { kind, result, plan } = o;
-  const scale = plan.mode === "steps" ? result.stepsPerEpoch : 1;
-  const s = steady(result.seconds, plan.mode === "steps");
-  const median = s.median * scale;
+/**
+ * Turns a row's worker figures, one result per round, into report rows: training only, and with
+ * validation in each epoch when measured. `torch` holds PyTorch's median of each round (undefined
+ * without it); each ratio is the median over rounds of that round's own ratio.
+ */
+function engineRows(o: { kind: RowKind; label: string; results: ReadonlyArray<Extract<WorkerResult, { ok: true }>>; torch: ReadonlyArray<number> | undefined; plan: WorkerPlan }): RowReport[] {
+  const { kind, results, plan } = o;
+  const warm = plan.mode === "steps";
+  const scale = plan.mode === "steps" ? results[0].stepsPerEpoch : 1;
+  const s = steady(pooled(results.map((r) => r.seconds), warm), true);
+  const epochMedian = s.median * scale;
   const best = s.best * scale;
-  const peakRssMb = result.peakRssKb / 1024;
-  const ratio = (x: number): number | undefined => (o.torchMedian ? x / o.torchMedian : undefined);
+  const peakRssMb = Math.max(...results.map((r) => r.peakRssKb)) / 1024;
+  const validationSeconds = median(results.map((r) => r.validationSeconds));
+  /** The median over rounds of (this round's median of `pick` ÷ PyTorch's median that round). */
+  const ratio = (pick: (r: Extract<WorkerResult, { ok: true }>) => number): number | undefined =>
+    o.torch ? median(results.map((r, i) => pick(r) / o.torch![i])) : undefined;
   const rows: RowReport[] = [
     {
       row: kind,
       label: o.label,
-      device: result.device,
-      measured: result.seconds,
-      median,
+      device: results[0].device,
+      measured: results.flatMap((r) => r.seconds),
+      median: epochMedian,
       best,
       estimated: plan.mode === "steps",
-      ratioToTorch: ratio(median),
-      validationSeconds: result.validationSeconds,
-      epochWithValidationSeconds: median + result.validationSeconds,
+      ratioToTorch: ratio((r) => steady(r.seconds, warm).median * scale),
+      validationSeconds,
+      epochWithValidationSeconds: epochMedian + validationSeconds,
       peakRssMb,
     },
   ];
-  if (result.withValidationSeconds) {
-    const v = steady(result.withValidationSeconds);
+  if (results.every((r) => r.withValidationSeconds)) {
+    const v = steady(pooled(results.map((r) => r.withValidationSeconds!)), true);
     rows.push({
       row: `${kind}+validation`,
       label: `${o.label}, validation in each epoch`,
-      device: result.device,
-      measured: result.withValidationSeconds,
+      device: results[0].device,
+      measured: results.flatMap((r) => r.withValidationSeconds!),
       median: v.median,
       best: v.best,
       estimated: false,
-      ratioToTorch: ratio(v.median),
+      ratioToTorch: ratio((r) => steady(r.withValidationSeconds!).median),
       epochWithValidationSeconds: v.median,
       peakRssMb,
     });
@@ -232,6 +253,7 @@ async function main(): Promise<void> {
       "no-torch": { type: "boolean", default: false },
       "torch-threads": { type: "string" },
       "torch-movies": { type: "boolean", default: false },
+      rounds: { type: "string", default: "1" },
       // Hidden: the child-process side (bench-train-worker.ts).
       worker: { type: "string" },
       plan: { type: "string" },
@@ -298,45 +320,83 @@ async function main(): Promise<void> {
           `${WARMUP_STEPS} warm-up steps), extrapolated to one epoch; validation timed on ${Math.min(plan.validationUsers, shape.users)} users and scaled to all`,
   );
 
-  const rows: RowReport[] = [];
-  const torchMedian = await torchRow({ rows, shape, shapeName, epochs, seed, torchThreads, skip: a["no-torch"], torchMovies: a["torch-movies"] });
-
-  for (const kind of ROWS.filter((k) => only.includes(k))) {
-    const prepared = await prepareRow({ kind, plan, webgpuSoftware: a["webgpu-software"] });
-    if (!prepared.ok) {
-      console.log(`# ${kind}: ${prepared.reason}`);
-      rows.push({ row: kind, label: prepared.label, skipped: prepared.reason });
-      continue;
+  const rounds = positiveInteger("rounds", a.rounds);
+  const kinds = ROWS.filter((k) => only.includes(k));
+  const prepared = new Map<RowKind, Awaited<ReturnType<typeof prepareRow>>>();
+  for (const kind of kinds) prepared.set(kind, await prepareRow({ kind, plan, webgpuSoftware: a["webgpu-software"] }));
+  const torchRounds: TorchRound[] = [];
+  const results = new Map<RowKind, Array<Extract<WorkerResult, { ok: true }>>>();
+  const failures = new Map<RowKind, string>();
+  for (let round = 1; round <= rounds; round += 1) {
+    if (rounds > 1) console.log(`# round ${round} of ${rounds}`);
+    const torch = await torchRound({ shape, shapeName, epochs, seed, torchThreads, skip: a["no-torch"], torchMovies: a["torch-movies"] });
+    torchRounds.push(torch);
+    for (const kind of kinds) {
+      const ready = prepared.get(kind)!;
+      if (failures.has(kind)) continue;
+      if (!ready.ok) {
+        if (round === 1) console.log(`# ${kind}: ${ready.reason}`);
+        failures.set(kind, ready.reason);
+        continue;
+      }
+      console.log(`# ${ready.label}: running in its own process`);
+      const child = await runChild<WorkerResult>({ kind, label: kind, plan: ready.plan, env: childEnv(ready.env) });
+      const result: WorkerResult = child.ok ? child.value : { ok: false, kind, reason: child.reason };
+      if (!result.ok) {
+        console.log(`# ${kind}: skipped (${result.reason})`);
+        failures.set(kind, result.reason);
+        continue;
+      }
+      results.set(kind, [...(results.get(kind) ?? []), result]);
     }
-    console.log(`# ${prepared.label}: running in its own process`);
-    const child = await runChild<WorkerResult>({ kind, label: kind, plan: prepared.plan, env: childEnv(prepared.env) });
-    const result: WorkerResult = child.ok ? child.value : { ok: false, kind, reason: child.reason };
-    if (!result.ok) {
-      console.log(`# ${kind}: skipped (${result.reason})`);
-      rows.push({ row: kind, label: prepared.label, skipped: result.reason });
+  }
+
+  const rows: RowReport[] = [];
+  const torch = torchReport({ rounds: torchRounds, torchThreads });
+  rows.push(torch.row);
+  for (const kind of kinds) {
+    const ready = prepared.get(kind)!;
+    const failure = failures.get(kind);
+    const done = results.get(kind) ?? [];
+    if (failure !== undefined || done.length === 0) {
+      rows.push({ row: kind, label: ready.label, skipped: failure ?? "no result" });
       continue;
     }
     // The worker names the adapter webgpu actually ran on.
-    const label = kind === "webgpu" ? `webgpu (${result.device})` : prepared.label;
-    rows.push(...engineRows({ kind, label, result, torchMedian, plan }));
+    const label = kind === "webgpu" ? `webgpu (${done[0].device})` : ready.label;
+    rows.push(...engineRows({ kind, label, results: done, torch: torch.medians, plan }));
+  }
+  if (rounds > 1 && torch.medians) {
+    for (const kind of kinds) {
+      const done = results.get(kind);
+      if (!done || failures.has(kind)) continue;
+      const scale = plan.mode === "steps" ? done[0].stepsPerEpoch : 1;
+      const perRound = done.map((r, i) => (steady(r.seconds, plan.mode === "steps").median * scale) / torch.medians![i]);
+      console.log(`# ${kind} ÷ PyTorch, round by round: ${perRound.map((x) => x.toFixed(2)).join(", ")} → median ${median(perRound).toFixed(2)}`);
+    }
   }
 
   const loadAverageEnd = loadAverage();
   console.log("");
   printTable(rows);
   console.log(
-    `# s/epoch: median and best of the epochs after the first (training only; "≈": median or best step × steps per epoch); × pytorch divides by PyTorch's median; ` +
+    `# s/epoch: median and best of the epochs after the first (of each round, pooled; training only; "≈": median or best step × steps per epoch); ` +
+      `× pytorch divides by PyTorch's median (with --rounds: the median over rounds of each round's ratio); ` +
       `validation s: one NDCG@100 pass over all users; epoch+val s: median + that pass. PyTorch's epochs have no validation pass.`,
   );
   console.log(`# load average (1 min) at the end: ${loadAverageEnd.toFixed(2)}`);
   if (a.json) {
-    console.log(JSON.stringify({ date: startedAt, machine: { ...machine, loadAverageEnd }, shape: { name: shapeName, ...shape }, plan, rows }));
+    console.log(JSON.stringify({ date: startedAt, machine: { ...machine, loadAverageEnd }, shape: { name: shapeName, ...shape }, plan, rounds, rows }));
   }
 }
 
-/** Runs the PyTorch yardstick first, adds its row, and returns its median epoch seconds (undefined without it). */
-async function torchRow(o: {
-  rows: RowReport[];
+/** One run of the PyTorch yardstick: its epochs, or why it was skipped. */
+type TorchRound =
+  | { readonly ok: true; readonly seconds: number[]; readonly threads: number; readonly blas: string; readonly peakKb: number }
+  | { readonly ok: false; readonly reason: string };
+
+/** Runs the PyTorch yardstick once (a round's first row). */
+async function torchRound(o: {
   shape: BenchShape;
   shapeName: ShapeName;
   epochs: number;
@@ -344,35 +404,39 @@ async function torchRow(o: {
   torchThreads: number;
   skip: boolean;
   torchMovies: boolean;
-}): Promise<number | undefined> {
-  const label = `PyTorch (${o.torchThreads} thread${o.torchThreads === 1 ? "" : "s"})`;
+}): Promise<TorchRound> {
   const skipped = o.skip ? "--no-torch" : o.shapeName === "movies" && !o.torchMovies ? "an epoch at this shape takes minutes; --torch-movies runs one" : undefined;
-  if (skipped) {
-    console.log(`# PyTorch: skipped (${skipped})`);
-    o.rows.push({ row: "pytorch", label, skipped });
-    return undefined;
-  }
+  if (skipped) return { ok: false, reason: skipped };
   const epochs = o.shapeName === "movies" ? 1 : o.epochs;
   const torch = await runTorch({ shape: o.shape, epochs, seed: o.seed, threads: o.torchThreads });
-  if (!torch.ok) {
-    console.log(`# PyTorch: skipped (${torch.reason})`);
-    o.rows.push({ row: "pytorch", label, skipped: torch.reason });
-    return undefined;
+  return torch.ok ? { ok: true, seconds: torch.seconds, threads: torch.threads, blas: torch.blas, peakKb: torch.peakKb } : { ok: false, reason: torch.reason };
+}
+
+/** PyTorch's report row over its rounds, and its median epoch of each round (undefined when any round lacks it). */
+function torchReport(o: { rounds: ReadonlyArray<TorchRound>; torchThreads: number }): { row: RowReport; medians: number[] | undefined } {
+  const label = `PyTorch (${o.torchThreads} thread${o.torchThreads === 1 ? "" : "s"})`;
+  const failed = o.rounds.find((r) => !r.ok);
+  if (failed && !failed.ok) {
+    console.log(`# PyTorch: skipped (${failed.reason})`);
+    return { row: { row: "pytorch", label, skipped: failed.reason }, medians: undefined };
   }
-  const s = steady(torch.seconds);
-  const blas = torch.blas.startsWith("OpenBLAS") ? "OpenBLAS" : torch.blas.split(" ")[0];
-  o.rows.push({
-    row: "pytorch",
-    label: `PyTorch (${torch.threads} thread${torch.threads === 1 ? "" : "s"}, ${blas})`,
-    device: `torch on CPU, BLAS ${torch.blas}`,
-    measured: torch.seconds,
-    median: s.median,
-    best: s.best,
-    estimated: false,
-    ratioToTorch: 1,
-    peakRssMb: torch.peakKb / 1024,
-  });
-  return s.median;
+  const runs = o.rounds.filter((r): r is Extract<TorchRound, { ok: true }> => r.ok);
+  const s = steady(pooled(runs.map((r) => r.seconds)), true);
+  const blas = runs[0].blas.startsWith("OpenBLAS") ? "OpenBLAS" : runs[0].blas.split(" ")[0];
+  return {
+    row: {
+      row: "pytorch",
+      label: `PyTorch (${runs[0].threads} thread${runs[0].threads === 1 ? "" : "s"}, ${blas})`,
+      device: `torch on CPU, BLAS ${runs[0].blas}`,
+      measured: runs.flatMap((r) => r.seconds),
+      median: s.median,
+      best: s.best,
+      estimated: false,
+      ratioToTorch: 1,
+      peakRssMb: Math.max(...runs.map((r) => r.peakKb)) / 1024,
+    },
+    medians: runs.map((r) => steady(r.seconds).median),
+  };
 }
 
 /**
