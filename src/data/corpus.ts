@@ -1,4 +1,5 @@
 import { ChunkedInt32, GrowableFloat64, GrowableInt32 } from "./growable.ts";
+import { TokenWorker, type TokenBatch } from "./token-worker.ts";
 import { tokenMatches } from "./tokenizer.ts";
 
 /** One review or other user text as a parser reads it, before any preprocessing. */
@@ -43,6 +44,9 @@ export interface Corpus {
  * Interns users, items and words as records stream in, keeping only integers in memory: a review's
  * text is tokenised once and handed to `onReviewText` (the ingest stages it in SQLite).
  */
+/** Texts per batch sent to the tokenising thread. */
+const WORKER_BATCH = 1024;
+
 export class CorpusBuilder implements ReviewSink {
   private readonly users = new Map<string, number>();
   private readonly userNames: string[] = [];
@@ -60,11 +64,20 @@ export class CorpusBuilder implements ReviewSink {
   private readonly tokens = new ChunkedInt32();
   private readonly onReviewText: (sequence: number, review: RawReview) => void;
   private records = 0;
+  /** With `tokenizeOnWorker`: the thread, the texts of the batch being filled, and its word ids → ours. */
+  private readonly worker: TokenWorker | undefined;
+  private batch: string[] = [];
+  private readonly workerIds = new GrowableInt32();
 
-  constructor(options: { stopWords: ReadonlySet<string>; onReviewText?: (sequence: number, review: RawReview) => void }) {
+  /**
+   * `tokenizeOnWorker` tokenises on a second thread (token-worker.ts), for large files; the corpus is
+   * the same either way. Call `build` (or `close`, when reading failed) to stop that thread.
+   */
+  constructor(options: { stopWords: ReadonlySet<string>; onReviewText?: (sequence: number, review: RawReview) => void; tokenizeOnWorker?: boolean }) {
     for (const word of options.stopWords) this.tokenIds.set(word, -1);
     this.onReviewText = options.onReviewText ?? (() => undefined);
     this.tokenStart.push(0);
+    this.worker = options.tokenizeOnWorker ? new TokenWorker(options.stopWords, (b) => this.addBatch(b)) : undefined;
   }
 
   get reviewCount(): number {
@@ -87,14 +100,28 @@ export class CorpusBuilder implements ReviewSink {
     const sequence = this.reviewUser.length;
     this.reviewUser.push(this.internUser(review.user));
     this.reviewItem.push(review.item === null ? -1 : this.internItem(review.item));
-    this.addTokens(review.text);
-    if (review.summary) this.addTokens(review.summary);
-    this.tokenStart.push(this.tokens.length);
+    if (this.worker) {
+      // The summary after a line break: the same tokens as text and summary tokenised apart.
+      this.batch.push(review.summary ? `${review.text}\n${review.summary}` : review.text);
+      if (this.batch.length >= WORKER_BATCH) this.sendBatch();
+    } else {
+      this.addTokens(review.text);
+      if (review.summary) this.addTokens(review.summary);
+      this.tokenStart.push(this.tokens.length);
+    }
     this.onReviewText(sequence, review);
   }
 
   /** The interned corpus (views over the builder's arrays; build once reading is done). */
   build(): Corpus {
+    if (this.worker) {
+      try {
+        this.sendBatch();
+        this.worker.drain();
+      } finally {
+        this.worker.close();
+      }
+    }
     return {
       userNames: this.userNames,
       itemNames: this.itemNames,
@@ -113,6 +140,37 @@ export class CorpusBuilder implements ReviewSink {
     this.interactionUser.push(this.internUser(user));
     this.interactionItem.push(this.internItem(item));
     this.interactionRating.push(rating ?? Number.NaN);
+  }
+
+  /** Stops the tokenising thread without building (a failed read). */
+  close(): void {
+    this.worker?.close();
+  }
+
+  private sendBatch(): void {
+    if (this.batch.length === 0) return;
+    const texts = this.batch;
+    this.batch = [];
+    this.worker!.send(texts);
+  }
+
+  /** One batch's tokens from the worker, in order: its new words get our ids, then each text's tokens are appended. */
+  private addBatch(b: TokenBatch): void {
+    for (const word of b.fresh) {
+      let id = this.tokenIds.get(word);
+      if (id === undefined) {
+        id = this.tokenNames.length;
+        this.tokenNames.push(word);
+        this.tokenIds.set(word, id);
+      }
+      this.workerIds.push(id);
+    }
+    const ids = this.workerIds.view();
+    let k = 0;
+    for (let r = 0; r < b.counts.length; r++) {
+      for (const end = k + b.counts[r]; k < end; k++) this.tokens.push(ids[b.tokens[k]]);
+      this.tokenStart.push(this.tokens.length);
+    }
   }
 
   private addTokens(text: string): void {

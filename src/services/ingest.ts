@@ -88,6 +88,8 @@ export async function ingestDataset(
     };
     const corpus = new CorpusBuilder({
       stopWords,
+      // Tokenising runs on a second thread beside parsing and staging (src/data/token-worker.ts).
+      tokenizeOnWorker: true,
       onReviewText: (sequence, review) => {
         pending.push([sequence, review]);
         if (pending.length >= STAGING_BATCH) flush();
@@ -100,12 +102,18 @@ export async function ingestDataset(
         skips,
         onProgress: (progress) => onProgress({ phase: "read", progress, records: corpus.recordCount }),
       });
+    } catch (error) {
+      corpus.close();
+      throw error;
     } finally {
       flush();
       // Whatever the read did, no staging write may still run when the staging area is closed.
       await staged;
     }
-    if (stageError !== undefined) throw stageError;
+    if (stageError !== undefined) {
+      corpus.close();
+      throw stageError;
+    }
     const recordsRead = corpus.recordCount;
 
     onProgress({ phase: "preprocess", message: `preprocessing ${recordsRead} records` });
