@@ -136,8 +136,12 @@ static napi_value adam(napi_env env, napi_callback_info info) {
   float* v = heap + vOff;
   const float b1 = (float)h[0], b2 = (float)h[1], lr = (float)h[2], eps = (float)h[3];
   const float a1 = 1.0f - b1, a2 = 1.0f - b2;
-  /* Both cores for large tensors; small ones are not worth waking a thread for. */
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+  /*
+   * Both cores for large tensors; small ones are not worth waking a thread for. Dynamic chunks, here
+   * and in the other kernels: on a shared host one core is often taken away for a while, and a static
+   * split would then wait for it at the end of every kernel.
+   */
+#pragma omp parallel for simd schedule(dynamic, 16384) if (n > 65536)
   for (int64_t j = 0; j < n; j++) {
     const float gj = g[j];
     const float mj = b1 * m[j] + a1 * gj;
@@ -190,19 +194,28 @@ static napi_value sparse_linear(napi_env env, napi_callback_info info) {
   const float* bias = s.f + s.b;
   const int32_t* seg = s.i + s.seg;
   const int32_t* idx = s.i + s.idx;
-  for (int64_t r = 0; r < s.rows; r++) memcpy(out + r * s.h, bias, (size_t)s.h * sizeof(float));
-  /* Entries are ordered by row, so a thread that owns a range of columns touches its own memory only. */
-#pragma omp parallel for schedule(static) if (s.nnz * s.h > 262144)
-  for (int64_t part = 0; part < 2; part++) {
-    const int64_t lo = part * (s.h / 2), hi = part == 0 ? s.h / 2 : s.h;
-    for (int64_t k = 0; k < s.nnz; k++) {
+  /* Entries are ordered by row (checked above): row r's are start[r] .. start[r+1], and each row is one thread's. */
+  int64_t* start = malloc((size_t)(s.rows + 1) * sizeof(int64_t));
+  if (!start) {
+    napi_throw_error(env, NULL, "wasm_sgemm.sparseLinear: out of memory");
+    return NULL;
+  }
+  for (int64_t r = 0, k = 0; r <= s.rows; r++) {
+    while (k < s.nnz && seg[k] < r) k++;
+    start[r] = k;
+  }
+#pragma omp parallel for schedule(dynamic, 4) if (s.nnz * s.h > 262144)
+  for (int64_t r = 0; r < s.rows; r++) {
+    float* o = out + r * s.h;
+    memcpy(o, bias, (size_t)s.h * sizeof(float));
+    for (int64_t k = start[r]; k < start[r + 1]; k++) {
       const float x = entry_value(&s, k);
-      float* o = out + (int64_t)seg[k] * s.h;
       const float* wr = w + (int64_t)idx[k] * s.h;
 #pragma omp simd
-      for (int64_t j = lo; j < hi; j++) o[j] += x * wr[j];
+      for (int64_t j = 0; j < s.h; j++) o[j] += x * wr[j];
     }
   }
+  free(start);
   return NULL;
 }
 
@@ -226,7 +239,7 @@ static napi_value sparse_linear_grad_by_column(napi_env env, napi_callback_info 
   const float* colVal = (const float*)data + cv;
   const float* dy = (const float*)data + dyOff;
   float* dw = (float*)data + dwOff;
-#pragma omp parallel for schedule(static) if (n * h > 262144)
+#pragma omp parallel for schedule(dynamic, 64) if (n * h > 262144)
   for (int64_t c = 0; c < n; c++) {
     float* g = dw + c * h;
     const int64_t b = colptr[c], e = colptr[c + 1];
@@ -260,7 +273,7 @@ static napi_value tanh_kernel(napi_env env, napi_callback_info info) {
   }
   const float* in = (const float*)data + x;
   float* out = (float*)data + y;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(dynamic, 16384) if (n > 65536)
   for (int64_t j = 0; j < n; j++) out[j] = tanhf(in[j]);
   return NULL;
 }
@@ -388,7 +401,7 @@ static napi_value topk(napi_env env, napi_callback_info info) {
     unsigned char* skip = calloc((size_t)cols, 1);
     uint64_t* cand = malloc((size_t)cols * sizeof(uint64_t));
     int32_t* small = malloc((size_t)(k + 64) * sizeof(int32_t));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 8)
     for (int64_t r = 0; r < rows; r++) {
       const float* sc = scores + r * cols;
       for (int32_t j = ip[r]; j < ip[r + 1]; j++) skip[ex[j]] = 1;
@@ -486,7 +499,7 @@ static napi_value multinomial_nll(napi_env env, napi_callback_info info) {
   const float* rowSum = f + v[6];
   float* p = f + v[7];
   float* loss = f + v[8];
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(dynamic, 8) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; r++) {
     const float* l = logits + r * cols;
     float* pr = p + r * cols;
@@ -520,7 +533,7 @@ static napi_value multinomial_nll_grad(napi_env env, napi_callback_info info) {
   const float* rowSum = f + v[6];
   float* grad = f + v[7];
   const float* dy = f + v[8];
-#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(dynamic, 8) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; r++) {
     const float c = rowSum[r] * dy[r];
     const float* pr = p + r * cols;
