@@ -98,7 +98,7 @@ export class Adam {
           return param;
         }
         case "heap": {
-          const out = inPlace ? param : tf.zerosLike(param);
+          const out = inPlace ? param : heapTensorLike(param);
           const at = (t: tf.Tensor): number => heapOffset(t);
           mode.run({ pIn: at(param), pOut: at(out), g: at(grad), m: at(mode.m[i]), v: at(mode.v[i]), n: param.size, b1: this.b1, b2: this.b2, lr: lrT, eps: epsT });
           if (out !== param) param.dispose();
@@ -197,6 +197,16 @@ function wasmMemory(): object | undefined {
   const backend = tf.backend() as unknown as { wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown } };
   const memory = backend.wasm?.asm?.memory ?? backend.wasm?.wasmMemory;
   return isWasmMemory(memory) ? memory : undefined;
+}
+
+/**
+ * A new float32 tensor of `t`'s shape on the wasm heap, not zeroed: Adam writes every number of it.
+ * tf.zerosLike would first fill it (≈ 6 ms a stock step at the Yelp shape, for the 7 M numbers
+ * updated out of place).
+ */
+function heapTensorLike(t: tf.Tensor): tf.Tensor {
+  const backend = tf.backend() as unknown as { makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo };
+  return tf.engine().makeTensorFromTensorInfo(backend.makeOutput([...t.shape], "float32"));
 }
 
 /** Byte offset of a float32 tensor's data on the wasm heap. */
