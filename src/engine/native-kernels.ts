@@ -1,7 +1,7 @@
 /**
  * Optional native kernels for the wasm backend (DESIGN.md §5), through a small N-API addon
  * (native/wasm_sgemm.c, built by npm ci when OpenBLAS is installed, or `npm run build:native`) that works
- * on the WebAssembly heap: the wasm `BatchMatMul`, `_FusedMatMul` and `Tanh` kernels re-registered to
+ * on the WebAssembly heap: the wasm `BatchMatMul`, `_FusedMatMul`, `Tanh` and `Exp` kernels re-registered to
  * OpenBLAS's sgemm and libm, kernels of our own for the sparse first layers and evaluation's top-k,
  * and the fused Adam (adam.ts). Cases they do not cover (other dtypes, activations, general batch
  * broadcasting) go to the stock kernels, and without the addon nothing changes. They read tfjs 4.22
@@ -24,6 +24,8 @@ interface Addon {
   sparseLinearGradByColumn?(heap: ArrayBuffer, ...args: [rows: number, h: number, nnz: number, n: number, colptr: number, colRow: number, colVal: number, dy: number, dw: number]): void;
   /** y = tanh(x) over n floats (native/wasm_sgemm.c tanh). */
   tanh?(heap: ArrayBuffer, x: number, y: number, n: number): void;
+  /** y = exp(x) over n floats (native/wasm_sgemm.c exp). */
+  exp?(heap: ArrayBuffer, x: number, y: number, n: number): void;
   /** softmax and the multinomial loss per row in one pass (native/wasm_sgemm.c multinomialNll); float offsets. */
   multinomialNll?(heap: ArrayBuffer, ...args: [rows: number, cols: number, nnz: number, logits: number, pos: number, vals: number, rowSum: number, p: number, loss: number]): void;
   /** Its gradient with respect to the logits. */
@@ -59,7 +61,7 @@ function floatOffset(backend: WasmBackendInternals, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
 }
 
-const KERNELS = ["BatchMatMul", "_FusedMatMul", "Tanh"] as const;
+const KERNELS = ["BatchMatMul", "_FusedMatMul", "Tanh", "Exp"] as const;
 
 /** Kernels of our own (no stock counterpart), run through tf.engine().runKernel by ops.ts. */
 export const SPARSE_LINEAR_KERNEL = "VcmSparseLinear";
@@ -137,7 +139,7 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
       // The stock setup binds the stock kernel's wasm function, which the fallback path calls.
       setupFunc: stock.setupFunc,
       kernelFunc: ((args: KernelArgs) =>
-        (name === "Tanh" ? nativeTanh({ args, addon }) : nativeMatMul({ args, addon, fused: name === "_FusedMatMul" })) ??
+        (name === "Tanh" || name === "Exp" ? nativeUnary({ args, run: name === "Tanh" ? addon.tanh : addon.exp }) : nativeMatMul({ args, addon, fused: name === "_FusedMatMul" })) ??
         stock.kernelFunc(args as never)) as unknown as tf.KernelFunc,
     });
   }
@@ -337,16 +339,16 @@ function registerAddonSparseKernels(addon: Addon): void {
   });
 }
 
-/** tanh over a float32 tensor natively (an addon without it, or another dtype: the stock kernel). */
-function nativeTanh(o: { args: KernelArgs; addon: Addon }): tf.TensorInfo | undefined {
+/** tanh or exp over a float32 tensor natively (an addon without it, or another dtype: the stock kernel). */
+function nativeUnary(o: { args: KernelArgs; run: ((heap: ArrayBuffer, x: number, y: number, n: number) => void) | undefined }): tf.TensorInfo | undefined {
   const x = o.args.inputs.x;
-  if (!o.addon.tanh || !x || x.dtype !== "float32") return undefined;
+  if (!o.run || !x || x.dtype !== "float32") return undefined;
   const backend = o.args.backend as WasmBackendInternals;
   const out = backend.makeOutput([...x.shape], "float32");
   const size = tf.util.sizeFromShape(x.shape);
   if (size === 0) return out;
   const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
-  o.addon.tanh(backend.wasm.HEAPF32.buffer as ArrayBuffer, at(x), at(out), size);
+  o.run(backend.wasm.HEAPF32.buffer as ArrayBuffer, at(x), at(out), size);
   return out;
 }
 

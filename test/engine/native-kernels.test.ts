@@ -71,6 +71,17 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     [[3, 4], [2, 4, 5], false, false],
     [[1, 3, 4], [2, 4, 5], false, false],
     [[300, 700], [700, 900], false, false],
+    // One row or one column of output (sgemv), every transpose, and in a batch.
+    [[1, 4], [4, 5], false, false],
+    [[4, 1], [4, 5], true, false],
+    [[1, 4], [5, 4], false, true],
+    [[4, 1], [5, 4], true, true],
+    [[3, 4], [4, 1], false, false],
+    [[4, 3], [4, 1], true, false],
+    [[3, 4], [1, 4], false, true],
+    [[4, 3], [1, 4], true, true],
+    [[2, 1, 4], [2, 4, 5], false, false],
+    [[1, 600], [600, 10_003], false, false],
   ] as const)("matMul %j × %j (transposeA %s, transposeB %s) equals the stock kernel", (sa, sb, ta, tb) => {
     const a = tf.randomNormal([...sa], 0, 1, "float32", 1);
     const b = tf.randomNormal([...sb], 0, 1, "float32", 2);
@@ -103,6 +114,34 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
       // Exact at 0 (glibc's vector tanhf gives +0 for −0) and at ±∞.
       expect(r.native.slice(0, 2).map(Math.abs)).toEqual([0, 0]);
       expect(r.native.slice(12, 14)).toEqual([1, -1]);
+      x.dispose();
+    }
+  });
+
+  it("computes exp as the stock kernel and Math.exp do, overflow and underflow included, below and above the size that uses both cores", () => {
+    const special = [0, -0, 1e-8, -1e-8, 1, -1, 20, -20, 88, 88.7, 89, -87, -104, -110, Infinity, -Infinity, Number.NaN];
+    for (const size of [1_000, 300_000]) {
+      const random = values(tf.randomNormal([size - special.length], 0, 8, "float32", 11));
+      const x = tf.tensor1d([...special, ...random]);
+      const input = values(x);
+      const r = both([x], (t) => tf.exp(t));
+      input.forEach((v, i) => {
+        if (Number.isNaN(v)) {
+          expect(r.native[i]).toBeNaN();
+          return;
+        }
+        const want = Math.fround(Math.exp(v));
+        if (!Number.isFinite(want)) {
+          expect(r.native[i], `exp(${v})`).toBe(Infinity);
+          return;
+        }
+        // Relative to the value (a few float32 ulps: glibc's vector expf is not correctly rounded), and
+        // absolutely where it underflows to subnormals.
+        expect(Math.abs(r.native[i] - want), `exp(${v})`).toBeLessThanOrEqual(Math.max(1e-6 * want, 1e-44));
+        expect(Math.abs(r.native[i] - r.stock[i]), `exp(${v}) against the stock kernel`).toBeLessThanOrEqual(Math.max(1e-6 * want, 1e-44));
+      });
+      expect(r.native.slice(0, 2)).toEqual([1, 1]);
+      expect(r.native.slice(14, 16)).toEqual([Infinity, 0]);
       x.dispose();
     }
   });
