@@ -26,7 +26,7 @@ export function buildNativeAddon(output: string = path.join(root, "native", "bui
   fs.mkdirSync(path.dirname(output), { recursive: true });
   // -march=native: the addon is built for the CPU it is installed on (rebuild after moving the checkout).
   const args = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=wasm_sgemm", `-I${headers}`, ...openblasIncludes.map((d) => `-I${d}`), source, "-lopenblas", "-o", output];
-  // glibc's vector tanhf (libmvec) on x86-64; where the C library has none, the scalar one.
+  // glibc's vector tanhf and expf (libmvec) on x86-64; where the C library has none, the scalar ones.
   let result = process.arch === "x64" ? spawnSync("cc", [...args, "-lmvec"], { encoding: "utf8" }) : undefined;
   if (result === undefined || result.status !== 0) result = spawnSync("cc", [...args, "-DVCM_NO_VECTOR_TANH"], { encoding: "utf8" });
   if (result.status !== 0) {
@@ -46,7 +46,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     result = { ok: false, message: error instanceof Error ? error.message : String(error) };
   }
   if (result.ok) {
-    console.log(`vcm: native OpenBLAS kernels built (${result.message}); the wasm backend uses them for matMul, Adam, the sparse first layers, the multinomial likelihood, tanh and top-k (VCM_NATIVE_MATMUL=off disables them)`);
+    console.log(`vcm: native OpenBLAS kernels built (${result.message}); the wasm backend uses them for matMul, Adam, the sparse first layers, the multinomial likelihood, tanh, exp and top-k (VCM_NATIVE_MATMUL=off disables them)`);
   } else if (install) {
     console.log(`vcm: native OpenBLAS kernels not built (${result.message}); the engine runs the stock wasm kernels`);
   } else {
