@@ -5,8 +5,9 @@
  *
  * sgemm(heap, transA, transB, M, N, K, aOff, bOff, cOff, biasOff, batch, strideA, strideB, strideC)
  *   C[b] = op(A[b]) · op(B[b]) (+ bias broadcast over rows when biasOff >= 0), row-major, float32;
- *   offsets are in floats, strides in floats between consecutive batch matrices (0 = broadcast);
- *   a product with one row or one column goes to sgemv.
+ *   offsets are in floats, strides in floats between consecutive batch matrices (0 = broadcast).
+ *   Always sgemm, one row too: sgemv sums in another order, and one user scored alone must get the
+ *   same numbers as inside a batch (test/engine/train.test.ts).
  *
  * adam(heap, pIn, pOut, g, m, v, n, b1, b2, lr, eps)
  *   one fused pass over n floats (Kingma & Ba, bias corrections folded into lr and eps by the caller):
@@ -89,23 +90,8 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
       for (int64_t r = 0; r < m; r++) memcpy(c + r * n, heap + biasOff, (size_t)n * sizeof(float));
       beta = 1.0f;
     }
-    const float* a = heap + aOff + b * sA;
-    const float* bm = heap + bOff + b * sB;
-    /*
-     * One row (or one column) of output is a matrix-vector product: sgemv reads the matrix once, where
-     * sgemm would first pack it (1 × 600 · 600 × 10,003: 1.6 ms → 0.35 ms here). The vector is
-     * contiguous whichever way it is transposed, having one row or one column.
-     */
-    if (m == 1) {
-      if (tb) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, bm, (int)k, a, 1, beta, c, 1);
-      else cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, bm, (int)n, a, 1, beta, c, 1);
-    } else if (n == 1) {
-      if (ta) cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)m, 1.0f, a, (int)m, bm, 1, beta, c, 1);
-      else cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)m, (int)k, 1.0f, a, (int)k, bm, 1, beta, c, 1);
-    } else {
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a,
-                  ta ? (int)m : (int)k, bm, tb ? (int)k : (int)n, beta, c, (int)n);
-    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f,
+                heap + aOff + b * sA, ta ? (int)m : (int)k, heap + bOff + b * sB, tb ? (int)k : (int)n, beta, c, (int)n);
   }
   return NULL;
 }
