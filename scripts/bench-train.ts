@@ -161,12 +161,24 @@ function nativeAddon(): { ok: true; addon: string | undefined; where: string } |
   return built.ok ? { ok: true, addon, where: `${addon} (built now; npm run build:native puts it in native/build/)` } : { ok: false, reason: built.message };
 }
 
+type OkResult = Extract<WorkerResult, { ok: true }>;
+
+/** One round's median epoch of a row, training only (steps mode: its median step × steps per epoch). */
+function roundEpoch(r: OkResult, plan: WorkerPlan): number {
+  return steady(r.seconds, plan.mode === "steps").median * (plan.mode === "steps" ? r.stepsPerEpoch : 1);
+}
+
+/** Each round's `pick` of a row ÷ PyTorch's median epoch that round. */
+function roundRatios(results: ReadonlyArray<OkResult>, torch: ReadonlyArray<number>, pick: (r: OkResult) => number): number[] {
+  return results.map((r, i) => pick(r) / torch[i]);
+}
+
 /**
  * Turns a row's worker figures, one result per round, into report rows: training only, and with
  * validation in each epoch when measured. `torch` holds PyTorch's median of each round (undefined
  * without it); each ratio is the median over rounds of that round's own ratio.
  */
-function engineRows(o: { kind: RowKind; label: string; results: ReadonlyArray<Extract<WorkerResult, { ok: true }>>; torch: ReadonlyArray<number> | undefined; plan: WorkerPlan }): RowReport[] {
+function engineRows(o: { kind: RowKind; label: string; results: ReadonlyArray<OkResult>; torch: ReadonlyArray<number> | undefined; plan: WorkerPlan }): RowReport[] {
   const { kind, results, plan } = o;
   const warm = plan.mode === "steps";
   const scale = plan.mode === "steps" ? results[0].stepsPerEpoch : 1;
@@ -176,8 +188,7 @@ function engineRows(o: { kind: RowKind; label: string; results: ReadonlyArray<Ex
   const peakRssMb = Math.max(...results.map((r) => r.peakRssKb)) / 1024;
   const validationSeconds = median(results.map((r) => r.validationSeconds));
   /** The median over rounds of (this round's median of `pick` ÷ PyTorch's median that round). */
-  const ratio = (pick: (r: Extract<WorkerResult, { ok: true }>) => number): number | undefined =>
-    o.torch ? median(results.map((r, i) => pick(r) / o.torch![i])) : undefined;
+  const ratio = (pick: (r: OkResult) => number): number | undefined => (o.torch ? median(roundRatios(results, o.torch, pick)) : undefined);
   const rows: RowReport[] = [
     {
       row: kind,
@@ -187,7 +198,7 @@ function engineRows(o: { kind: RowKind; label: string; results: ReadonlyArray<Ex
       median: epochMedian,
       best,
       estimated: plan.mode === "steps",
-      ratioToTorch: ratio((r) => steady(r.seconds, warm).median * scale),
+      ratioToTorch: ratio((r) => roundEpoch(r, plan)),
       validationSeconds,
       epochWithValidationSeconds: epochMedian + validationSeconds,
       peakRssMb,
@@ -325,7 +336,7 @@ async function main(): Promise<void> {
   const prepared = new Map<RowKind, Awaited<ReturnType<typeof prepareRow>>>();
   for (const kind of kinds) prepared.set(kind, await prepareRow({ kind, plan, webgpuSoftware: a["webgpu-software"] }));
   const torchRounds: TorchRound[] = [];
-  const results = new Map<RowKind, Array<Extract<WorkerResult, { ok: true }>>>();
+  const results = new Map<RowKind, Array<OkResult>>();
   const failures = new Map<RowKind, string>();
   for (let round = 1; round <= rounds; round += 1) {
     if (rounds > 1) console.log(`# round ${round} of ${rounds}`);
@@ -370,8 +381,7 @@ async function main(): Promise<void> {
     for (const kind of kinds) {
       const done = results.get(kind);
       if (!done || failures.has(kind)) continue;
-      const scale = plan.mode === "steps" ? done[0].stepsPerEpoch : 1;
-      const perRound = done.map((r, i) => (steady(r.seconds, plan.mode === "steps").median * scale) / torch.medians![i]);
+      const perRound = roundRatios(done, torch.medians, (r) => roundEpoch(r, plan));
       console.log(`# ${kind} ÷ PyTorch, round by round: ${perRound.map((x) => x.toFixed(2)).join(", ")} → median ${median(perRound).toFixed(2)}`);
     }
   }

@@ -40,12 +40,13 @@ export interface Corpus {
   readonly tokens: { get(index: number): number; readonly length: number };
 }
 
+/** Texts per batch sent to the tokenising thread. */
+const WORKER_BATCH = 1024;
+
 /**
  * Interns users, items and words as records stream in, keeping only integers in memory: a review's
  * text is tokenised once and handed to `onReviewText` (the ingest stages it in SQLite).
  */
-/** Texts per batch sent to the tokenising thread. */
-const WORKER_BATCH = 1024;
 
 export class CorpusBuilder implements ReviewSink {
   private readonly users = new Map<string, number>();

@@ -14,10 +14,10 @@
  * texts wait in memory. The worker runs from source text (eval), so it needs no loader for TypeScript.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
+import { TOKEN_PATTERN } from "./tokenizer.ts";
 
 /** What the worker answers for one batch. */
 export interface TokenBatch {
-  readonly id: number;
   /** Tokens (stop words and one-character tokens left out) of each text of the batch. */
   readonly counts: Int32Array;
   /** The tokens' ids in the worker's numbering, text after text. */
@@ -28,7 +28,7 @@ export interface TokenBatch {
 
 const MAX_IN_FLIGHT = 8;
 
-/** The worker, as CommonJS source (eval workers are CommonJS). The pattern is tokenizer.ts's TOKEN_PATTERN. */
+/** The worker, as CommonJS source (eval workers are CommonJS), with tokenizer.ts's TOKEN_PATTERN. */
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
 const { port, counter, stopWords } = workerData;
@@ -36,17 +36,17 @@ const done = new Int32Array(counter);
 const ids = new Map();
 for (const word of stopWords) ids.set(word, -1);
 let next = 0;
-const PATTERN = /[\\p{L}\\p{M}\\p{N}]+/gu;
-port.on("message", ({ id, texts }) => {
+const PATTERN = new RegExp(${JSON.stringify(TOKEN_PATTERN.source)}, ${JSON.stringify(TOKEN_PATTERN.flags)});
+port.on("message", ({ texts }) => {
   try {
-    answer(id, texts);
+    answer(texts);
   } catch (error) {
-    port.postMessage({ id, error: String(error && error.message ? error.message : error) });
+    port.postMessage({ error: String(error && error.message ? error.message : error) });
   }
   Atomics.add(done, 0, 1);
   Atomics.notify(done, 0);
 });
-function answer(id, texts) {
+function answer(texts) {
   const counts = new Int32Array(texts.length);
   let tokens = new Int32Array(4096);
   let n = 0;
@@ -76,7 +76,7 @@ function answer(id, texts) {
     counts[r] = count;
   }
   const used = tokens.slice(0, n);
-  port.postMessage({ id, counts, tokens: used, fresh }, [counts.buffer, used.buffer]);
+  port.postMessage({ counts, tokens: used, fresh }, [counts.buffer, used.buffer]);
 }
 `;
 
@@ -108,7 +108,7 @@ export class TokenWorker {
 
   /** Sends one batch of texts; takes the answers that are in, and waits while too many are out. */
   send(texts: string[]): void {
-    this.port.postMessage({ id: this.sent, texts });
+    this.port.postMessage({ texts });
     this.sent += 1;
     this.take();
     while (this.sent - this.received > MAX_IN_FLIGHT) this.waitForOne();
@@ -129,7 +129,7 @@ export class TokenWorker {
   private take(): void {
     for (let m = receiveMessageOnPort(this.port); m !== undefined; m = receiveMessageOnPort(this.port)) {
       this.received += 1;
-      const answer = m.message as TokenBatch | { id: number; error: string };
+      const answer = m.message as TokenBatch | { error: string };
       if ("error" in answer) throw new Error(`the tokenising thread failed: ${answer.error}`);
       this.onBatch(answer);
     }

@@ -2,7 +2,7 @@ import * as stopword from "stopword";
 import { ErrorCode, UserError } from "../errors.ts";
 
 /** Runs of Unicode letters, combining marks and digits; everything else separates words. */
-const TOKEN_PATTERN = /[\p{L}\p{M}\p{N}]+/gu;
+export const TOKEN_PATTERN = /[\p{L}\p{M}\p{N}]+/gu;
 
 /** Stop-word languages used when none are given (ISO 639-3 codes of the `stopword` package). */
 export const DEFAULT_STOP_WORD_LANGUAGES: ReadonlyArray<string> = ["eng"];
