@@ -235,26 +235,56 @@ export function explainPair(options: {
  */
 function explainByEffect(options: Parameters<typeof explainPair>[0], bag: BagEffects): Explanation {
   const { stats, userWords, item, k } = options;
-  const { itemWords, itemExtraLift } = stats;
-  const baseLift = stats.baseLift[item];
-  const end = itemWords.indptr[item + 1];
   const best = new TopList(k);
+  const total = offerEffects({ stats, userWords, item, bag, best });
+  return { ...weighted(best, total, userWords), affinity: affinityOf(options), itemTokens: stats.itemTotals[item], rule: "effect" };
+}
+
+/**
+ * The `n` words of the bag that the "effect" rule ranks first for the item (by p(w|u) · e(w), among
+ * the item's words with lift > 1 and e(w) > 0), ascending by word: the words whose exact effect is
+ * worth computing.
+ */
+export function shortlistByEffect(options: { stats: ItemWordStats; userWords: ArrayLike<number>; item: number; n: number; bag: BagEffects }): Int32Array {
+  const best = new TopList(options.n);
+  offerEffects({ ...options, best });
+  return Int32Array.from(best.sorted(), (entry) => entry.word).sort();
+}
+
+/**
+ * Offers each word of the bag that the item's reviews use, with lift > 1 and e(w) > 0, scored
+ * p(w|u) · e(w); returns the sum of those scores. Each bag word is looked up by binary search in the
+ * item's ascending words, from where the previous one was found (the bag is ascending too): a bag is
+ * tens to hundreds of words, an item's reviews thousands.
+ */
+function offerEffects(options: { stats: ItemWordStats; userWords: ArrayLike<number>; item: number; bag: BagEffects; best: TopList }): number {
+  const { stats, userWords, item, bag, best } = options;
+  const { indices, indptr } = stats.itemWords;
+  const { itemExtraLift } = stats;
+  const baseLift = stats.baseLift[item];
+  const end = indptr[item + 1];
+  let from = indptr[item];
   let total = 0;
-  // Only words of the item's reviews can have lift > 1; both lists are ascending.
-  let p = itemWords.indptr[item];
-  for (let t = 0; t < bag.words.length; t += 1) {
-    const w = bag.words[t];
+  for (let t = 0; t < bag.words.length && from < end; t += 1) {
     const effect = bag.effects[t];
-    while (p < end && itemWords.indices[p] < w) p += 1;
-    if (p >= end) break;
-    if (itemWords.indices[p] !== w || !(effect > 0)) continue;
-    const lift = baseLift + itemExtraLift[p];
+    if (!(effect > 0)) continue;
+    const w = bag.words[t];
+    let lo = from;
+    let hi = end;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (indices[mid] < w) lo = mid + 1;
+      else hi = mid;
+    }
+    from = lo;
+    if (lo === end || indices[lo] !== w) continue;
+    const lift = baseLift + itemExtraLift[lo];
     if (lift <= 1) continue;
     const score = userWords[w] * effect;
     total += score;
     best.offer(w, score, lift, effect);
   }
-  return { ...weighted(best, total, userWords), affinity: affinityOf(options), itemTokens: stats.itemTotals[item], rule: "effect" };
+  return total;
 }
 
 /** Σ_w p(w|u) · lift(w, i) (Explanation.affinity), from the item's own words. */
@@ -515,16 +545,13 @@ export class ExplanationService {
       }
       const request = requests[i];
       const { stats } = prepared[i] as { stats: ItemWordStats };
-      const candidates = explainPair({
+      const words = shortlistByEffect({
         stats,
         userWords: distributions[i] as Float32Array,
-        userTopWords: () => new Int32Array(0),
         item: request.item,
-        k: EFFECT_SHORTLIST * request.k,
-        rule: "effect",
-        bagEffects: bag,
+        n: EFFECT_SHORTLIST * request.k,
+        bag,
       });
-      const words = Int32Array.from(candidates.words, (w) => w.wordIndex).sort();
       // No word pulls toward the item: the rule lists none.
       if (words.length === 0) effects.set(i, { words: bag.words, effects: new Float32Array(bag.words.length) });
       else shortlisted.push({ index: i, words });

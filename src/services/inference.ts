@@ -79,6 +79,15 @@ export interface InferenceCacheSizes {
 
 export const DEFAULT_INFERENCE_CACHE_SIZES: InferenceCacheSizes = Object.freeze({ models: 4, datasets: 2 });
 
+/**
+ * How many recent answers of each kind a loaded model keeps: a user's scores or word distribution is
+ * one row over the catalogue or vocabulary (≈ 40 KB at the Yelp shape, so ≈ 10 MB a kind), a bag's
+ * word effects for one item a few KB. Answers depend only on the model and its dataset, which never
+ * change under one id (a replaced dataset gets a new id, a retrained model too), so they go only with
+ * the model: a deleted or evicted model's answers go with it.
+ */
+const RECENT_ANSWERS = Object.freeze({ rows: 256, effects: 2048 });
+
 /** Scores items and words for users of trained models, through bounded caches. */
 export class InferenceService {
   readonly #models: LruCache<number, LoadedModel>;
@@ -94,6 +103,8 @@ export class InferenceService {
   readonly #onModelGone: (modelId: number) => void;
   /** The check in progress, shared by the requests that arrive meanwhile. */
   #checking: Promise<void> | undefined;
+  /** Recent engine answers of each loaded model, by kind (dropped with the model: see RECENT_ANSWERS). */
+  readonly #recent = new WeakMap<LoadedModel, Map<string, RecentAnswers<unknown>>>();
 
   constructor(options: {
     loadModel: (modelId: number) => Promise<LoadedModel>;
@@ -219,6 +230,7 @@ export class InferenceService {
         const { matrices } = dataset;
         const matrix = source === "CLICKS" ? matrices.train : matrices.words;
         const rowOf = await this.#shared({
+          loaded,
           key: `scores|${modelId}|${source}`,
           width: matrices.train.cols,
           rows: members.map((m) => requests[m].row),
@@ -249,6 +261,7 @@ export class InferenceService {
       await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
         requireWordModel(loaded);
         const rowOf = await this.#shared({
+          loaded,
           key: `words|${loaded.modelId}`,
           width: dataset.matrices.vocabulary.length,
           rows: members.map((m) => requests[m].row),
@@ -273,8 +286,11 @@ export class InferenceService {
       await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
         requireWordModel(loaded);
         const { words } = dataset.matrices;
-        const effects = await this.#sharedList({
+        const effects = await this.#cachedList({
+          loaded,
           key: `word-effects|${loaded.modelId}`,
+          capacity: RECENT_ANSWERS.effects,
+          keyOf: (r) => `${r.row}|${r.item}`,
           requests: members.map((m) => ({ row: requests[m].row, item: requests[m].item })),
           run: (pairs) => loaded.model.wordEffects({ words, pairs }),
         });
@@ -296,8 +312,11 @@ export class InferenceService {
     await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
       await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
         requireWordModel(loaded);
-        const effects = await this.#sharedList({
+        const effects = await this.#cachedList({
+          loaded,
           key: `deletion-effects|${loaded.modelId}`,
+          capacity: RECENT_ANSWERS.effects,
+          keyOf: (r) => `${r.row}|${r.item}|${Array.prototype.join.call(r.words, ",")}`,
           requests: members.map((m) => requests[m]),
           run: (all) => loaded.model.deletionEffects({ words: dataset.matrices.words, requests: all }),
         });
@@ -328,17 +347,24 @@ export class InferenceService {
   }
 
   /**
-   * #sharedList for forward passes over rows: concurrent requests (and all users of one request) share
-   * one pass over their distinct rows. Resolves to a lookup of each row's slice of the output.
+   * #cachedList for forward passes over rows: concurrent requests (and all users of one request) share
+   * one pass over their distinct rows that no recent answer holds. Resolves to a lookup of each row's
+   * slice of the output.
    */
   async #shared(options: {
+    loaded: LoadedModel;
     key: string;
     width: number;
     rows: ReadonlyArray<number>;
     run: (rows: ReadonlyArray<number>) => Promise<Float32Array>;
   }): Promise<(row: number) => Float32Array> {
-    const slices = await this.#sharedList({
+    const slices = await this.#cachedList<number, Float32Array>({
+      loaded: options.loaded,
       key: options.key,
+      capacity: RECENT_ANSWERS.rows,
+      keyOf: (row) => String(row),
+      // A copy: a kept slice would keep the whole pass's output alive.
+      keep: (slice) => slice.slice(),
       requests: options.rows,
       // One pass over the distinct rows of every caller; each request gets its row's slice.
       run: async (all) => {
@@ -350,6 +376,40 @@ export class InferenceService {
     });
     const byRow = new Map(options.rows.map((row, i) => [row, slices[i]]));
     return (row) => byRow.get(row)!;
+  }
+
+  /**
+   * The model's recent answers for the requests that have one, and #sharedList for the others (whose
+   * answers are then kept, through `keep`). Callers only read the answers they get.
+   */
+  async #cachedList<R, T>(options: {
+    loaded: LoadedModel;
+    key: string;
+    capacity: number;
+    keyOf: (request: R) => string;
+    keep?: (answer: T) => T;
+    requests: ReadonlyArray<R>;
+    run: (all: ReadonlyArray<R>) => Promise<T[]>;
+  }): Promise<T[]> {
+    const { loaded, key, requests, keyOf } = options;
+    let kinds = this.#recent.get(loaded);
+    if (kinds === undefined) this.#recent.set(loaded, (kinds = new Map()));
+    let recent = kinds.get(key) as RecentAnswers<T> | undefined;
+    if (recent === undefined) kinds.set(key, (recent = new RecentAnswers<T>(options.capacity)));
+    const answers: T[] = new Array(requests.length);
+    const missing: number[] = [];
+    requests.forEach((request, i) => {
+      const held = recent.get(keyOf(request));
+      if (held === undefined) missing.push(i);
+      else answers[i] = held;
+    });
+    if (missing.length === 0) return answers;
+    const computed = await this.#sharedList({ key, requests: missing.map((i) => requests[i]), run: options.run });
+    missing.forEach((i, j) => {
+      answers[i] = computed[j];
+      recent.set(keyOf(requests[i]), options.keep === undefined ? computed[j] : options.keep(computed[j]));
+    });
+    return answers;
   }
 
   /**
@@ -427,11 +487,32 @@ export class InferenceService {
   }
 }
 
-/** One engine call being assembled: its rows so far and the output it will give. */
 /** An engine call over a list of requests that has not started yet (#sharedList). */
 interface PendingList<R = unknown, T = unknown> {
   readonly requests: R[];
   output: Promise<T[]>;
+}
+
+/** A bounded map of answers, least recently used first (a Map's insertion order is its recency order). */
+class RecentAnswers<T> {
+  readonly #entries = new Map<string, T>();
+
+  constructor(readonly capacity: number) {}
+
+  get(key: string): T | undefined {
+    const held = this.#entries.get(key);
+    if (held !== undefined) {
+      this.#entries.delete(key);
+      this.#entries.set(key, held);
+    }
+    return held;
+  }
+
+  set(key: string, value: T): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, value);
+    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
+  }
 }
 
 /** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */

@@ -113,11 +113,31 @@ describe("recommendations", () => {
     }
   });
 
+  it("answers a repeated query from the model's recent answers: no engine call, the same ranking", async () => {
+    const first = await gql(USERS_QUERY, { model: vcmId, first: 50, k: 10 });
+    const scoreSpy = vi.spyOn(VcmModel.prototype, "scoreItems");
+    try {
+      const again = await gql(USERS_QUERY, { model: vcmId, first: 50, k: 10 });
+      expect(again.errors).toBeUndefined();
+      expect(scoreSpy).not.toHaveBeenCalled();
+      expect(again.data).toEqual(first.data);
+      // Users not asked for before are scored, and only they.
+      const more = await gql(USERS_QUERY, { model: vcmId, first: 60, k: 10 });
+      expect(more.errors).toBeUndefined();
+      expect(scoreSpy).toHaveBeenCalledTimes(1);
+      expect(scoreSpy.mock.calls[0][0].rows).toHaveLength(10);
+    } finally {
+      scoreSpy.mockRestore();
+    }
+  });
+
   it("shares one forward pass between requests that arrive together", async () => {
+    // A server of its own, whose models hold no recent answers yet.
+    const fresh = await createServer({ ...fixture.server.deps, prediction: createPredictionServices({ dataSource: fixture.dataSource, config: fixture.config }) });
     const scoreSpy = vi.spyOn(VcmModel.prototype, "scoreItems");
     try {
       const query = `query ($id: ID!, $m: ID!) { user(id: $id) { recommendations(modelId: $m, k: 3) { rank } } }`;
-      const results = await Promise.all([5, 6, 7].map((id) => gql(query, { id, m: vcmId })));
+      const results = await Promise.all([5, 6, 7].map((id) => fresh.execute({ query, variables: { id, m: vcmId } })));
       for (const r of results) expect(r.errors).toBeUndefined();
       // SQLite answers the three users' lookups in one turn, so one pass scores all three. Over
       // PostgreSQL's socket the lookups finish apart, and the share window (3 ms) merges only those
@@ -129,6 +149,7 @@ describe("recommendations", () => {
       expect(scoreSpy.mock.calls.reduce((sum, call) => sum + call[0].rows.length, 0)).toBe(3);
     } finally {
       scoreSpy.mockRestore();
+      await fresh.stop();
     }
   });
 

@@ -290,13 +290,19 @@ describe("the effect rule on a small trained model", () => {
         }
       });
 
-      // Queries that arrive together share the effect passes: one engine call each for three callers,
-      // with the same answers as each caller alone.
+      // Asked again, the same explanations come from the model's recent answers, without an engine call.
+      // Queries that arrive together share the effect passes: on services whose model holds no recent
+      // answers, one engine call each for three callers, with the same answers as each caller alone.
       const firstSpy = vi.spyOn(VcmModel.prototype, "wordEffects");
       const exactSpy = vi.spyOn(VcmModel.prototype, "deletionEffects");
+      const fresh = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
       try {
+        const repeated = await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
+        expect(firstSpy).not.toHaveBeenCalled();
+        expect(exactSpy).not.toHaveBeenCalled();
+        expect(repeated).toEqual(explanations);
         const perUser = users.slice(0, 3).map((row) => pairs.filter((p) => p.row === row).map((p) => ({ modelId: model.id, ...p, k: 5 })));
-        const together = await Promise.all(perUser.map((requests) => services.explanations.explainMany(requests)));
+        const together = await Promise.all(perUser.map((requests) => fresh.explanations.explainMany(requests)));
         expect(firstSpy).toHaveBeenCalledTimes(1);
         expect(exactSpy).toHaveBeenCalledTimes(1);
         expect(firstSpy.mock.calls[0][0].pairs).toHaveLength(perUser.flat().length);
@@ -310,6 +316,7 @@ describe("the effect rule on a small trained model", () => {
       } finally {
         firstSpy.mockRestore();
         exactSpy.mockRestore();
+        await fresh.close();
       }
     } finally {
       await services.close();
