@@ -2,22 +2,25 @@
  * `npm run bench:api`: the GraphQL API under load on a Yelp-shaped synthetic dataset. Generates the
  * dataset and trains a VCM model briefly (1 epoch: enough for realistic shapes and timings, not for
  * quality) on first use, keeps both under data/bench-api/ for later runs, starts the server in this
- * process and drives it from a second process (autocannon) on loopback. Prints p50/p99 latency and
- * requests per second for (a) one user's top-20 recommendations with explanations (the default rule,
- * EFFECT; (a′) the same with EVIDENCE, which does no counterfactual scoring), (b) 100 users'
- * top-20 in one query, and (c) a cheap `{ datasets { id } }` while 20 connections send (b): the
+ * process and drives it from a second process (autocannon, scripts/bench-api-client.ts) on loopback.
+ * Prints p50/p99 latency and requests per second for (a) one user's top-20 recommendations with
+ * explanations (the default rule, EFFECT; (a′) the same with EVIDENCE, which does no counterfactual
+ * scoring; both ask about the same user every time, so after the first request a model's recent
+ * answers serve them), (a″) as (a) with a different user on every request (each one scored), (b) 100
+ * users' top-20 in one query, and (c) a cheap `{ datasets { id } }` while 20 connections send (b): the
  * latency that one heavy client imposes on everyone else (issue 8: p99 ≤ 100 ms).
  */
 import "reflect-metadata";
 import { execFile } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
+import fs from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { loadAppConfig } from "../src/config.ts";
 import { YELP_SHAPE, syntheticSource } from "../src/data/generate.ts";
 import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
-import { firstUserId } from "../src/db/dataset-rows.ts";
+import { firstUserId, userIdsInOrder } from "../src/db/dataset-rows.ts";
 import { findDatasetRef } from "../src/db/load-dataset-matrices.ts";
 import { latestReadyModel } from "../src/db/model-rows.ts";
 import { currentBackend, initBackend } from "../src/engine/backend.ts";
@@ -26,11 +29,14 @@ import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
 
 const DATASET = "bench-yelp-shaped";
+/** Users that (a″) asks about in turn. */
+const DISTINCT_USERS = 3000;
 
 interface Scenario {
   readonly name: string;
   readonly query: string;
-  readonly variables: Record<string, unknown>;
+  /** One set per request body, sent in turn. */
+  readonly variables: ReadonlyArray<Record<string, unknown>>;
   readonly connections: number;
 }
 
@@ -43,40 +49,33 @@ interface LoadResult {
   readonly errors: number;
 }
 
-const require = createRequire(import.meta.url);
-
-/** Runs autocannon in its own process (so load generation does not share this event loop). */
-function autocannon(options: { url: string; body: string; connections: number; seconds: number }): Promise<LoadResult> {
-  const bin = path.join(path.dirname(require.resolve("autocannon/package.json")), "autocannon.js");
-  const args = [
-    bin,
-    "-m", "POST",
-    "-H", "content-type=application/json",
-    "-b", options.body,
-    "-c", String(options.connections),
-    "-d", String(options.seconds),
-    "-j",
-    options.url,
-  ];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => {
-      if (error) return reject(error);
-      const result = JSON.parse(stdout) as {
-        latency: { p50: number; p99: number };
-        requests: { average: number; total: number };
-        non2xx: number;
-        errors: number;
-      };
-      resolve({
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        requestsPerSecond: result.requests.average,
-        requests: result.requests.total,
-        non2xx: result.non2xx,
-        errors: result.errors,
-      });
+/** Runs autocannon in its own process (so load generation does not share this event loop), sending `bodies` in turn. */
+async function autocannon(options: { url: string; bodies: ReadonlyArray<string>; connections: number; seconds: number }): Promise<LoadResult> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-bench-api-"));
+  const spec = path.join(dir, "load.json");
+  await fs.writeFile(spec, JSON.stringify({ url: options.url, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
+  const client = fileURLToPath(new URL("./bench-api-client.ts", import.meta.url));
+  try {
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ["--import", "tsx", client, spec], { maxBuffer: 64 * 1024 * 1024 }, (error, out) => (error ? reject(error) : resolve(out)));
     });
-  });
+    const result = JSON.parse(stdout) as {
+      latency: { p50: number; p99: number };
+      requests: { average: number; total: number };
+      non2xx: number;
+      errors: number;
+    };
+    return {
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      requestsPerSecond: result.requests.average,
+      requests: result.requests.total,
+      non2xx: result.non2xx,
+      errors: result.errors,
+    };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(argv: ReadonlyArray<string>): Promise<void> {
@@ -121,52 +120,63 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     model = { id: row.id };
   }
   const userId = (await firstUserId(dataSource, dataset.id))!;
+  // (a″)'s users: more of them than a model keeps recent answers for (256 rows), and none of the
+  // first 100 that (b) asks for, so that every request is scored.
+  const manyUsers = await userIdsInOrder(dataSource, { datasetId: dataset.id, offset: 200, limit: DISTINCT_USERS });
 
   const server = await createServer(createServerDeps({ dataSource, config }));
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
+  const ONE_USER_QUERY = `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(k: 10) { coveredShare words { word weight } } } } }`;
   const scenarios: Scenario[] = [
     {
-      name: "(a) one user's top-20 with explanations",
-      query: `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(k: 10) { coveredShare words { word weight } } } } }`,
-      variables: { u: userId, m: model.id },
+      name: "(a) one user's top-20 with explanations (the same user on every request)",
+      query: ONE_USER_QUERY,
+      variables: [{ u: userId, m: model.id }],
       connections: Number(opts.connections),
     },
     {
       name: "(a′) the same with rule: EVIDENCE (no counterfactual scoring)",
       query: `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(k: 10, rule: EVIDENCE) { coveredShare words { word weight } } } } }`,
-      variables: { u: userId, m: model.id },
+      variables: [{ u: userId, m: model.id }],
+      connections: Number(opts.connections),
+    },
+    {
+      name: `(a″) as (a), a different user per request (${manyUsers.length} in turn: none answered from recent answers)`,
+      query: ONE_USER_QUERY,
+      variables: manyUsers.map((u) => ({ u, m: model.id })),
       connections: Number(opts.connections),
     },
     {
       name: "(b) 100 users' top-20 in one query",
       query: `query ($m: ID!) { dataset(name: "${DATASET}") { users(first: 100) { edges { node { externalId recommendations(modelId: $m, k: 20) { rank score item { externalId } } } } } } }`,
-      variables: { m: model.id },
+      variables: [{ m: model.id }],
       connections: 1,
     },
   ];
   const loadBefore = os.loadavg()[0];
   const results: Array<{ scenario: Scenario; result: LoadResult }> = [];
   for (const scenario of scenarios) {
-    const body = JSON.stringify({ query: scenario.query, variables: scenario.variables });
-    // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches.
+    const bodies = scenario.variables.map((variables) => JSON.stringify({ query: scenario.query, variables }));
+    // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
+    // (from the end of the list of users, so that the measured requests still find no recent answers).
     for (let i = 0; i < 5; i += 1) {
-      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[bodies.length - 1 - i] ?? bodies[0] });
       const json = (await response.json()) as { errors?: unknown };
       if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
     }
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
-    results.push({ scenario, result: await autocannon({ url, body, connections: scenario.connections, seconds }) });
+    results.push({ scenario, result: await autocannon({ url, bodies, connections: scenario.connections, seconds }) });
   }
   // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
   const [heavyScenario] = scenarios.filter((s) => s.name.startsWith("(b)"));
-  const heavy = JSON.stringify({ query: heavyScenario.query, variables: heavyScenario.variables });
+  const heavy = JSON.stringify({ query: heavyScenario.query, variables: heavyScenario.variables[0] });
   const cheap = JSON.stringify({ query: "{ datasets { id } }" });
   const heavyConnections = Number(opts.heavyConnections);
   process.stderr.write(`(c) { datasets { id } } at 1 connection while ${heavyConnections} connections send (b): ${seconds} s…\n`);
   const [cheapResult, heavyResult] = await Promise.all([
-    autocannon({ url, body: cheap, connections: 1, seconds }),
-    autocannon({ url, body: heavy, connections: heavyConnections, seconds }),
+    autocannon({ url, bodies: [cheap], connections: 1, seconds }),
+    autocannon({ url, bodies: [heavy], connections: heavyConnections, seconds }),
   ]);
   await server.stop();
   await dataSource.destroy();

@@ -32,6 +32,12 @@ export async function deleteDatasetNamed(dataSource: DataSource, name: string): 
   return (result.affected ?? 0) > 0;
 }
 
+/** Ids of a dataset's users in id order, `offset` skipped and at most `limit` of them. */
+export async function userIdsInOrder(dataSource: DataSource, o: { datasetId: number; offset: number; limit: number }): Promise<number[]> {
+  const users = await dataSource.getRepository(User).find({ where: { datasetId: o.datasetId }, order: { id: "ASC" }, select: { id: true }, skip: o.offset, take: o.limit });
+  return users.map((u) => u.id);
+}
+
 /** The id of a dataset's first user (lowest id), or null when it has none. */
 export async function firstUserId(dataSource: DataSource, datasetId: number): Promise<number | null> {
   const user = await dataSource.getRepository(User).findOne({ where: { datasetId }, order: { id: "ASC" }, select: { id: true } });
