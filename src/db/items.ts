@@ -22,13 +22,17 @@ interface ItemRow {
 /** The items of one dataset at these matrix columns (any order; absent columns are left out). */
 export async function itemsByColumns(dataSource: DataSource, datasetId: number, columns: ReadonlyArray<number>): Promise<Item[]> {
   const sql = sqlOf(dataSource);
-  // The columns travel as one JSON array, so a page of any size is one statement with two parameters.
-  const inColumns = sql.dialect === "sqlite" ? `(SELECT "value" FROM json_each(?))` : `(SELECT jsonb_array_elements_text(?::jsonb)::integer)`;
+  const distinct = [...new Set(columns)];
+  // The columns travel as one parameter, so a page of any size is one statement with two: a JSON
+  // array on SQLite, an integer array on PostgreSQL (whose planner then walks the (dataset, column)
+  // index; a set-returning function instead is planned as a scan of all the dataset's items).
+  const [inColumns, columnsParameter] =
+    sql.dialect === "sqlite" ? [`IN (SELECT "value" FROM json_each(?))`, JSON.stringify(distinct)] : [`= ANY(?::integer[])`, distinct];
   const rows = await sql.all<ItemRow>(
     `SELECT "id", "dataset_id" AS "datasetId", "external_id" AS "externalId", "column_index" AS "columnIndex", ` +
       `"click_count" AS "clickCount", "train_click_count" AS "trainClickCount", "title", "categories", "attributes" FROM "items" ` +
-      `WHERE "dataset_id" = ? AND "column_index" IN ${inColumns}`,
-    [datasetId, JSON.stringify([...new Set(columns)])],
+      `WHERE "dataset_id" = ? AND "column_index" ${inColumns}`,
+    [datasetId, columnsParameter],
   );
   return rows.map((row) =>
     Object.assign(new Item(), {
