@@ -12,7 +12,7 @@ import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet, tokenize } from "../data/toke
 import { datasetOptionsJson, reviewTextsPage } from "../db/review-texts.ts";
 import { topK } from "../engine/metrics.ts";
 import type { InferenceService } from "./inference.ts";
-import { LruCache } from "./lru-cache.ts";
+import { LruCache, type RecentAnswers } from "./lru-cache.ts";
 
 /**
  * Dirichlet prior mass (in tokens) that pulls an item's word distribution toward the corpus: an item
@@ -391,6 +391,14 @@ function sumOf(values: ArrayLike<number>): number {
 /** The "effect" rule computes the exact deletion effect of this many candidates per listed word (the best by first-order effect). */
 export const EFFECT_SHORTLIST = 2;
 
+/** Explanations a loaded model keeps (each a few hundred bytes: k words with their weights). */
+const RECENT_EXPLANATIONS = 2048;
+
+/** What an explanation depends on besides its model. */
+function explanationKey(request: ExplanationRequest): string {
+  return `${request.row}|${request.item}|${request.k}|${request.rule ?? DEFAULT_EXPLANATION_RULE}`;
+}
+
 /** Reviews tokenised per turn of the event loop while building a dataset's item word statistics. */
 const REVIEWS_PER_PAGE = 2_000;
 
@@ -449,8 +457,41 @@ export class ExplanationService {
     return this.#stats.get(datasetId);
   }
 
-  /** Explains many pairs in request order; a failing model fails only its own pairs. */
+  /**
+   * Explains many pairs in request order; a failing model fails only its own pairs. A loaded model
+   * keeps the explanations it gave last (RECENT_EXPLANATIONS), which answer the same pair, k and rule again.
+   */
   async explainMany(requests: ReadonlyArray<ExplanationRequest>): Promise<Array<NamedExplanation | Error>> {
+    const results: Array<NamedExplanation | Error> = new Array(requests.length);
+    const recentByModel = new Map<number, RecentAnswers<NamedExplanation> | null>();
+    const missing: number[] = [];
+    for (let i = 0; i < requests.length; i += 1) {
+      const { modelId } = requests[i];
+      let recent = recentByModel.get(modelId);
+      if (recent === undefined) {
+        // A model that cannot be loaded has no recent answers: the full path below says why.
+        recent = await this.#inference.model(modelId).then(
+          (loaded) => this.#inference.recentAnswers<NamedExplanation>(loaded, "explanations", RECENT_EXPLANATIONS),
+          () => null,
+        );
+        recentByModel.set(modelId, recent);
+      }
+      const held = recent?.get(explanationKey(requests[i]));
+      if (held === undefined) missing.push(i);
+      else results[i] = held;
+    }
+    if (missing.length === 0) return results;
+    const computed = await this.#explainAll(missing.map((i) => requests[i]));
+    missing.forEach((i, j) => {
+      const answer = computed[j];
+      results[i] = answer;
+      if (!(answer instanceof Error)) recentByModel.get(requests[i].modelId)?.set(explanationKey(requests[i]), answer);
+    });
+    return results;
+  }
+
+  /** explainMany without the recent answers. */
+  async #explainAll(requests: ReadonlyArray<ExplanationRequest>): Promise<Array<NamedExplanation | Error>> {
     const distributions = await this.#inference.wordDistributionMany(requests);
     const results: Array<NamedExplanation | Error> = new Array(requests.length);
     const statsByModel = new Map<number, Promise<{ stats: ItemWordStats; vocabulary: ReadonlyArray<string> }>>();

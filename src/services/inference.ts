@@ -7,7 +7,7 @@ import { topK } from "../engine/metrics.ts";
 import type { VcmModel } from "../engine/model.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { LruCache } from "./lru-cache.ts";
+import { LruCache, RecentAnswers } from "./lru-cache.ts";
 import { nextTurn } from "./turns.ts";
 import { hasTextModel, hasWordModel } from "./model-names.ts";
 
@@ -198,6 +198,18 @@ export class InferenceService {
         if (lease.evicted) loaded.model.dispose();
       }
     }
+  }
+
+  /**
+   * The recent answers of one kind that a loaded model keeps (created with `capacity` on first use):
+   * they go with the model when the cache drops it (RECENT_ANSWERS says why that is enough).
+   */
+  recentAnswers<T>(loaded: LoadedModel, kind: string, capacity: number): RecentAnswers<T> {
+    let kinds = this.#recent.get(loaded);
+    if (kinds === undefined) this.#recent.set(loaded, (kinds = new Map()));
+    let recent = kinds.get(kind) as RecentAnswers<T> | undefined;
+    if (recent === undefined) kinds.set(kind, (recent = new RecentAnswers<T>(capacity)));
+    return recent;
   }
 
   /** Forgets a model (deleted or retrained), releasing its tensors. */
@@ -392,10 +404,7 @@ export class InferenceService {
     run: (all: ReadonlyArray<R>) => Promise<T[]>;
   }): Promise<T[]> {
     const { loaded, key, requests, keyOf } = options;
-    let kinds = this.#recent.get(loaded);
-    if (kinds === undefined) this.#recent.set(loaded, (kinds = new Map()));
-    let recent = kinds.get(key) as RecentAnswers<T> | undefined;
-    if (recent === undefined) kinds.set(key, (recent = new RecentAnswers<T>(options.capacity)));
+    const recent = this.recentAnswers<T>(loaded, key, options.capacity);
     const answers: T[] = new Array(requests.length);
     const missing: number[] = [];
     requests.forEach((request, i) => {
@@ -491,28 +500,6 @@ export class InferenceService {
 interface PendingList<R = unknown, T = unknown> {
   readonly requests: R[];
   output: Promise<T[]>;
-}
-
-/** A bounded map of answers, least recently used first (a Map's insertion order is its recency order). */
-class RecentAnswers<T> {
-  readonly #entries = new Map<string, T>();
-
-  constructor(readonly capacity: number) {}
-
-  get(key: string): T | undefined {
-    const held = this.#entries.get(key);
-    if (held !== undefined) {
-      this.#entries.delete(key);
-      this.#entries.set(key, held);
-    }
-    return held;
-  }
-
-  set(key: string, value: T): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
-  }
 }
 
 /** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */

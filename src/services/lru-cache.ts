@@ -1,7 +1,8 @@
 /**
- * A bounded least-recently-used cache of values that are expensive to load (trained models, dataset
- * matrices, per-dataset statistics). Concurrent requests for the same key share one load, and an
- * evicted value is handed to `onEvict` so that tensors can be released.
+ * Bounded least-recently-used caches. LruCache holds values that are expensive to load (trained
+ * models, dataset matrices, per-dataset statistics): concurrent requests for the same key share one
+ * load, and an evicted value is handed to `onEvict` so that tensors can be released. RecentAnswers
+ * holds answers already computed (a loaded model's recent scores and explanations), read synchronously.
  */
 export class LruCache<K, V> {
   readonly #capacity: number;
@@ -76,5 +77,27 @@ export class LruCache<K, V> {
     if (onEvict === undefined) return;
     // A value still loading is released once it arrives; a failed load has nothing to release.
     held.then(onEvict, () => undefined);
+  }
+}
+
+/** A bounded map of answers, least recently used first (a Map's insertion order is its recency order). */
+export class RecentAnswers<T> {
+  readonly #entries = new Map<string, T>();
+
+  constructor(readonly capacity: number) {}
+
+  get(key: string): T | undefined {
+    const held = this.#entries.get(key);
+    if (held !== undefined) {
+      this.#entries.delete(key);
+      this.#entries.set(key, held);
+    }
+    return held;
+  }
+
+  set(key: string, value: T): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, value);
+    if (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
   }
 }

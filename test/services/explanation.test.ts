@@ -301,6 +301,17 @@ describe("the effect rule on a small trained model", () => {
         expect(firstSpy).not.toHaveBeenCalled();
         expect(exactSpy).not.toHaveBeenCalled();
         expect(repeated).toEqual(explanations);
+        // Another k for the same pairs is its own answer: computed (from the kept effects), not the first one's.
+        const fewer = await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 2 })));
+        fewer.forEach((e, j) => {
+          const full = explanations[j];
+          if (e instanceof Error || full instanceof Error) throw e instanceof Error ? e : full;
+          expect(e.rule).toBe("effect");
+          expect(e.words.length).toBeLessThanOrEqual(2);
+          for (const w of e.words) expect(w.effect).toBeGreaterThan(0);
+        });
+        firstSpy.mockClear();
+        exactSpy.mockClear();
         const perUser = users.slice(0, 3).map((row) => pairs.filter((p) => p.row === row).map((p) => ({ modelId: model.id, ...p, k: 5 })));
         const together = await Promise.all(perUser.map((requests) => fresh.explanations.explainMany(requests)));
         expect(firstSpy).toHaveBeenCalledTimes(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LruCache } from "../../src/services/lru-cache.ts";
+import { LruCache, RecentAnswers } from "../../src/services/lru-cache.ts";
 
 describe("LruCache", () => {
   it("loads a key once, shares concurrent loads and evicts the least recently used", async () => {
@@ -43,5 +43,20 @@ describe("LruCache", () => {
 
   it("rejects a capacity that is not a positive integer", () => {
     expect(() => new LruCache({ capacity: 0, load: async () => 1 })).toThrow("positive integer");
+  });
+});
+
+describe("RecentAnswers", () => {
+  it("keeps the last `capacity` answers, a read counting as a use", () => {
+    const recent = new RecentAnswers<string>(2);
+    recent.set("a", "A");
+    recent.set("b", "B");
+    expect(recent.get("a")).toBe("A"); // a is now the most recent, so b goes first
+    recent.set("c", "C");
+    expect(recent.get("b")).toBeUndefined();
+    expect([recent.get("a"), recent.get("c")]).toEqual(["A", "C"]);
+    // Setting a held key again replaces its answer without evicting another.
+    recent.set("a", "A2");
+    expect([recent.get("a"), recent.get("c")]).toEqual(["A2", "C"]);
   });
 });
