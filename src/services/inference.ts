@@ -68,6 +68,13 @@ export interface CacheFreshness {
   current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlySet<number> }>;
 }
 
+/**
+ * How long a forward pass waits for more rows while other work uses the engine: requests of
+ * different users reach the same pass a few milliseconds apart, and a pass for one row costs nearly
+ * what one for ten does (it reads all the decoder's weights either way). A caller alone does not wait.
+ */
+const BUSY_SHARE_WINDOW_MS = 3;
+
 /** Rows per forward pass of a request: ≈ 5 ms each at the Yelp shape, so cheap queries get turns between them. */
 const SLICE_ROWS = 25;
 
@@ -101,6 +108,8 @@ export class InferenceService {
   readonly #shareWindowMs: number;
   /** Told of each model id that another process deleted (or failed), for caches kept elsewhere. */
   readonly #onModelGone: (modelId: number) => void;
+  /** Callers inside `using` now (the share window is longer while more than one is). */
+  #inFlight = 0;
   /** The check in progress, shared by the requests that arrive meanwhile. */
   #checking: Promise<void> | undefined;
   /** Recent engine answers of each loaded model, by kind (dropped with the model: see RECENT_ANSWERS). */
@@ -115,6 +124,7 @@ export class InferenceService {
      * How long a forward pass waits for more rows of the same kind: 0 is until the next turn of the
      * event loop (enough when the database answers synchronously, as SQLite does); over a network the
      * lookups of requests that arrive together finish a little apart, and a millisecond or two merges them.
+     * While other callers use the engine, the pass waits at least BUSY_SHARE_WINDOW_MS.
      */
     shareWindowMs?: number;
     onModelGone?: (modelId: number) => void;
@@ -189,9 +199,11 @@ export class InferenceService {
     const lease = this.#leases.get(loaded) ?? { busy: 0, evicted: false };
     this.#leases.set(loaded, lease);
     lease.busy += 1;
+    this.#inFlight += 1;
     try {
       return await work(loaded, await this.dataset(loaded.datasetId));
     } finally {
+      this.#inFlight -= 1;
       lease.busy -= 1;
       if (lease.busy === 0) {
         this.#leases.delete(loaded);
@@ -437,7 +449,8 @@ export class InferenceService {
           this.#pendingLists.delete(options.key);
           options.run(created.requests).then(resolve, reject);
         };
-        if (this.#shareWindowMs > 0) setTimeout(start, this.#shareWindowMs);
+        const windowMs = this.#inFlight > 1 ? Math.max(this.#shareWindowMs, BUSY_SHARE_WINDOW_MS) : this.#shareWindowMs;
+        if (windowMs > 0) setTimeout(start, windowMs);
         else setImmediate(start);
       });
       this.#pendingLists.set(options.key, created as PendingList);

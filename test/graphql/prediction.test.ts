@@ -153,6 +153,30 @@ describe("recommendations", () => {
     }
   });
 
+  it("waits a few milliseconds for more rows while other work uses the engine: requests a little apart share a pass", async () => {
+    const services = createPredictionServices({ dataSource: fixture.dataSource, config: fixture.config });
+    const request = (row: number) => ({ modelId: vcmId, source: "CLICKS" as const, row, k: 3, excludeSeen: true });
+    await services.inference.recommendMany([request(0)]); // loads the model and the dataset
+    const scoreSpy = vi.spyOn(VcmModel.prototype, "scoreItems");
+    let release = (): void => undefined;
+    const other = services.inference.using(vcmId, () => new Promise<void>((resolve) => (release = resolve)));
+    try {
+      const first = services.inference.recommendMany([request(11)]);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const second = services.inference.recommendMany([request(12)]);
+      const [a, b] = await Promise.all([first, second]);
+      expect(scoreSpy).toHaveBeenCalledTimes(1);
+      expect(scoreSpy.mock.calls[0][0].rows).toEqual([11, 12]);
+      expect(a[0]).toHaveLength(3);
+      expect(b[0]).toHaveLength(3);
+    } finally {
+      release();
+      await other;
+      scoreSpy.mockRestore();
+      await services.close();
+    }
+  });
+
   it("reads a checkpoint once: the second query is served from the LRU cache", async () => {
     const before = modelLoads.filter((id) => id === vcmId).length;
     const again = await gql(USERS_QUERY, { model: vcmId, first: 3, k: 5 });
