@@ -20,7 +20,7 @@ import { Command } from "commander";
 import { loadAppConfig } from "../src/config.ts";
 import { YELP_SHAPE, syntheticSource } from "../src/data/generate.ts";
 import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
-import { firstUserId, userIdsInOrder } from "../src/db/dataset-rows.ts";
+import { userIdsInOrder } from "../src/db/dataset-rows.ts";
 import { findDatasetRef } from "../src/db/load-dataset-matrices.ts";
 import { latestReadyModel } from "../src/db/model-rows.ts";
 import { currentBackend, initBackend } from "../src/engine/backend.ts";
@@ -119,7 +119,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     process.stderr.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     model = { id: row.id };
   }
-  const userId = (await firstUserId(dataSource, dataset.id))!;
+  const [userId] = await userIdsInOrder(dataSource, { datasetId: dataset.id, offset: 0, limit: 1 });
   // (a″)'s users: more of them than a model keeps recent answers for (256 rows), and none of the
   // first 100 that (b) asks for, so that every request is scored.
   const manyUsers = await userIdsInOrder(dataSource, { datasetId: dataset.id, offset: 200, limit: DISTINCT_USERS });
@@ -127,23 +127,24 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const server = await createServer(createServerDeps({ dataSource, config }));
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
-  const ONE_USER_QUERY = `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(k: 10) { coveredShare words { word weight } } } } }`;
+  const oneUserQuery = (explanationArguments: string) =>
+    `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(${explanationArguments}) { coveredShare words { word weight } } } } }`;
   const scenarios: Scenario[] = [
     {
       name: "(a) one user's top-20 with explanations (the same user on every request)",
-      query: ONE_USER_QUERY,
+      query: oneUserQuery("k: 10"),
       variables: [{ u: userId, m: model.id }],
       connections: Number(opts.connections),
     },
     {
       name: "(a′) the same with rule: EVIDENCE (no counterfactual scoring)",
-      query: `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(k: 10, rule: EVIDENCE) { coveredShare words { word weight } } } } }`,
+      query: oneUserQuery("k: 10, rule: EVIDENCE"),
       variables: [{ u: userId, m: model.id }],
       connections: Number(opts.connections),
     },
     {
       name: `(a″) as (a), a different user per request (${manyUsers.length} in turn: none answered from recent answers)`,
-      query: ONE_USER_QUERY,
+      query: oneUserQuery("k: 10"),
       variables: manyUsers.map((u) => ({ u, m: model.id })),
       connections: Number(opts.connections),
     },

@@ -38,8 +38,3 @@ export async function userIdsInOrder(dataSource: DataSource, o: { datasetId: num
   return users.map((u) => u.id);
 }
 
-/** The id of a dataset's first user (lowest id), or null when it has none. */
-export async function firstUserId(dataSource: DataSource, datasetId: number): Promise<number | null> {
-  const user = await dataSource.getRepository(User).findOne({ where: { datasetId }, order: { id: "ASC" }, select: { id: true } });
-  return user?.id ?? null;
-}

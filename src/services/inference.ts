@@ -89,7 +89,7 @@ export const DEFAULT_INFERENCE_CACHE_SIZES: InferenceCacheSizes = Object.freeze(
 /**
  * How many recent answers of each kind a loaded model keeps: a user's scores or word distribution is
  * one row over the catalogue or vocabulary (≈ 40 KB at the Yelp shape, so ≈ 10 MB a kind), a bag's
- * word effects for one item a few KB. Answers depend only on the model and its dataset, which never
+ * first-order word effects for one item a few KB. Answers depend only on the model and its dataset, which never
  * change under one id (a replaced dataset gets a new id, a retrained model too), so they go only with
  * the model: a deleted or evicted model's answers go with it.
  */
@@ -336,11 +336,10 @@ export class InferenceService {
     await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
       await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
         requireWordModel(loaded);
-        const effects = await this.#cachedList({
-          loaded,
+        // Not kept here: the explanations built from them are (ExplanationService), and another k
+        // shortlists other words.
+        const effects = await this.#sharedList({
           key: `deletion-effects|${loaded.modelId}`,
-          capacity: RECENT_ANSWERS.effects,
-          keyOf: (r) => `${r.row}|${r.item}|${Array.prototype.join.call(r.words, ",")}`,
           requests: members.map((m) => requests[m]),
           run: (all) => loaded.model.deletionEffects({ words: dataset.matrices.words, requests: all }),
         });
