@@ -16,11 +16,13 @@ import { FileRemovals1764700000000 } from "../../migrations/1764700000000-FileRe
 import { ItemMetadata1764800000000 } from "../../migrations/1764800000000-ItemMetadata.ts";
 import { Experiments1764900000000 } from "../../migrations/1764900000000-Experiments.ts";
 import { DatasetKeysOnly1765400000000 } from "../../migrations/1765400000000-DatasetKeysOnly.ts";
+import { RowsWithoutDatasetKey1765500000000 } from "../../migrations/1765500000000-RowsWithoutDatasetKey.ts";
 import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
 import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
 import { CheckpointStore1765200000000 } from "../../migrations/postgres/1765200000000-CheckpointStore.ts";
 import { JobNotify1765300000000 } from "../../migrations/postgres/1765300000000-JobNotify.ts";
 import { PostgresDatasetKeysOnly1765400000000 } from "../../migrations/postgres/1765400000000-DatasetKeysOnly.ts";
+import { PostgresRowsWithoutDatasetKey1765500000000 } from "../../migrations/postgres/1765500000000-RowsWithoutDatasetKey.ts";
 import { isPostgresUrl } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CheckpointChunk, CheckpointFile } from "./entities/checkpoint-file.entity.ts";
@@ -32,6 +34,7 @@ import { PendingFileRemoval } from "./entities/pending-file-removal.entity.ts";
 import { Review } from "./entities/review.entity.ts";
 import { TrainedModel } from "./entities/trained-model.entity.ts";
 import { TrainingJob } from "./entities/training-job.entity.ts";
+import { UnfinishedReviewWrite } from "./entities/unfinished-review-write.entity.ts";
 import { User } from "./entities/user.entity.ts";
 import { UserWordCounts } from "./entities/user-word-counts.entity.ts";
 import { Word } from "./entities/word.entity.ts";
@@ -39,20 +42,23 @@ import { Word } from "./entities/word.entity.ts";
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
 export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment];
 
-/** PostgreSQL's tables beyond ENTITIES: checkpoints kept in the database for every server (checkpoint-store.ts). */
-export const POSTGRES_ENTITIES: ReadonlyArray<Function> = [...ENTITIES, CheckpointFile, CheckpointChunk];
+/**
+ * PostgreSQL's tables beyond ENTITIES: checkpoints kept in the database for every server
+ * (checkpoint-store.ts), and ingests whose reviews may be committed before their dataset.
+ */
+export const POSTGRES_ENTITIES: ReadonlyArray<Function> = [...ENTITIES, CheckpointFile, CheckpointChunk, UnfinishedReviewWrite];
 
 /**
  * Every SQLite migration, in order; a schema change adds its migration class at the end, and the same
  * change to POSTGRES_MIGRATIONS (test/db/migrations.test.ts proves that both end in the entities' schema).
  */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000, RowsWithoutDatasetKey1765500000000];
 
 /**
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";

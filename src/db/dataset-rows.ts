@@ -3,8 +3,10 @@
  * statistics, the demo's first-start check); lookups by name or id live in load-dataset-matrices.ts.
  */
 import type { DataSource } from "typeorm";
+import { deleteDatasetRows } from "./dataset-deletion.ts";
 import { Dataset, type DatasetSource } from "./entities/dataset.entity.ts";
 import { User } from "./entities/user.entity.ts";
+import { sqlIn } from "./sql.ts";
 
 /** Every dataset, by name. */
 export async function datasetsByName(dataSource: DataSource): Promise<Dataset[]> {
@@ -26,10 +28,15 @@ export async function firstDataset(dataSource: DataSource): Promise<Dataset | nu
   return dataSource.getRepository(Dataset).findOne({ where: {}, order: { id: "ASC" } });
 }
 
-/** The dataset of this name with its rows (they cascade), or false when there was none; its models' folders are the caller's. */
+/** Deletes the dataset of this name with all its rows, or returns false when there was none; its models' folders are the caller's. */
 export async function deleteDatasetNamed(dataSource: DataSource, name: string): Promise<boolean> {
-  const result = await dataSource.getRepository(Dataset).delete({ name });
-  return (result.affected ?? 0) > 0;
+  return dataSource.transaction(async (manager) => {
+    const sql = sqlIn(manager);
+    const row = await sql.get<{ id: number }>("SELECT id FROM datasets WHERE name = ?", [name]);
+    if (row === undefined) return false;
+    await deleteDatasetRows(sql, row.id);
+    return true;
+  });
 }
 
 /** Ids of a dataset's users in id order, `offset` skipped and at most `limit` of them. */

@@ -1,68 +1,92 @@
 /**
- * An ingest's SQL on PostgreSQL (dataset-store.ts's DatasetStaging). One connection is held for the
- * whole ingest: review texts are COPYed into a temporary table on it while the file is read, and the
- * final write is one transaction on it — users and items are COPYed in, their new ids read back, then
- * clicks and word counts COPYed with those ids, and the reviews joined to their staged texts — so a
- * killed process (or a lost connection) leaves the old dataset or the complete new one.
+ * An ingest's SQL on PostgreSQL (dataset-store.ts's DatasetStaging). While the file is read, review
+ * texts go to a local spool file in COPY's format (text-spool.ts). The final write runs on two
+ * connections at once, as PostgreSQL does one statement per backend and the reviews are half of the
+ * work:
+ *
+ * - the dataset's transaction removes a replaced dataset, inserts the new dataset row, COPYs its items
+ *   and users, reads their new ids back, then COPYs the clicks, word counts and words;
+ * - as soon as those ids exist, a second transaction COPYs the reviews, streamed from the spool with
+ *   their user and item ids, and commits just before the dataset's transaction does.
+ *
+ * A killed process (or a lost connection) leaves the old dataset or the complete new one: reviews of a
+ * dataset that never committed belong to nothing and are removed later (unfinished-review-writes.ts).
  */
-import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import type { DataSource } from "typeorm";
-import type { RawReview } from "../data/corpus.ts";
+import type { DataSource, QueryRunner } from "typeorm";
 import { SPLIT_NAMES } from "../data/preprocess.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
+import { DATASET_DELETION } from "./dataset-deletion.ts";
 import { DATASET_COLUMNS, datasetRowValues, type DatasetStaging, type DatasetWrite, type RemovedDataset } from "./dataset-staging.ts";
-import { type BinaryCopyValue, copyBinaryRows, copyRows, type CopyValue } from "./postgres-copy.ts";
-import { clientOf } from "./sql.ts";
+import { type BinaryCopyValue, copyBinaryRows, copyEncoded, copyLine, copyRows, type CopyValue } from "./postgres-copy.ts";
+import { clientOf, numberedPlaceholders } from "./sql.ts";
+import { openTextSpool, type TextSpool } from "./text-spool.ts";
+import { announceReviewWrite, finishReviewWrite, holdReviewWriteLock, removeUnfinishedReviewWrites } from "./unfinished-review-writes.ts";
 
 /** PostgreSQL's unique_violation: another ingest committed the same name first. */
 const UNIQUE_VIOLATION = "23505";
 
 export async function openPostgresDatasetStaging(dataSource: DataSource): Promise<DatasetStaging> {
-  const runner = dataSource.createQueryRunner();
-  const client = await clientOf(runner);
-  const suffix = randomUUID().replaceAll("-", "");
-  const t = { texts: `ingest_texts_${suffix}`, reviews: `ingest_reviews_${suffix}` };
-  try {
-    await client.query(
-      `CREATE TEMP TABLE ${t.texts} (seq integer PRIMARY KEY, rating double precision, text text NOT NULL, summary text, time bigint);` +
-        `CREATE TEMP TABLE ${t.reviews} (seq integer NOT NULL, user_id integer NOT NULL, item_id integer);`,
-    );
-  } catch (error) {
-    await runner.release();
-    throw error;
-  }
+  const spool = await openTextSpool();
   return {
     async stage(batch) {
-      await copyRows(client, {
-        table: t.texts,
-        columns: ["seq", "rating", "text", "summary", "time"],
-        rows: batch.map(([seq, r]: readonly [number, RawReview]) => [seq, r.rating, r.text, r.summary, r.time === null ? null : Math.round(r.time)]),
-      });
+      let lines = "";
+      for (const [seq, r] of batch) lines += copyLine([seq, r.rating, r.text, r.summary, r.time === null ? null : Math.round(r.time)]);
+      await spool.append(lines);
     },
     async checkName(name, replace) {
-      const existing = await client.query("SELECT id FROM datasets WHERE name = $1", [name]);
-      if (existing.rowCount !== 0 && !replace) throw datasetNameTaken(name);
+      const existing = (await dataSource.query("SELECT id FROM datasets WHERE name = $1", [name])) as unknown[];
+      if (existing.length !== 0 && !replace) throw datasetNameTaken(name);
     },
     async write(o) {
-      await runner.startTransaction();
+      // Reviews left by an ingest that died between its two commits go first.
+      await removeUnfinishedReviewWrites(dataSource);
+      const main = dataSource.createQueryRunner();
+      const side = dataSource.createQueryRunner();
       try {
-        const removed = await deleteExisting(client, o);
-        const datasetId = await writeDataset(client, { ...o, tables: t });
-        await runner.commitTransaction();
-        return { datasetId, removed };
+        return await writeOnTwoConnections({ main, side, spool, write: o });
       } catch (error) {
-        if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
         if ((error as { code?: string }).code === UNIQUE_VIOLATION && (error as { constraint?: string }).constraint?.startsWith("UQ_")) throw datasetNameTaken(o.name);
         throw error;
+      } finally {
+        await side.release();
+        await main.release();
       }
     },
     async close() {
-      // The pool hands this connection to others next: its temp tables go first.
-      await client.query(`DROP TABLE IF EXISTS ${Object.values(t).join(", ")}`).catch(() => undefined);
-      await runner.release();
+      await spool.close();
     },
   };
+}
+
+async function writeOnTwoConnections(o: { main: QueryRunner; side: QueryRunner; spool: TextSpool; write: DatasetWrite }): Promise<{ datasetId: number; removed: RemovedDataset | null }> {
+  const { main, side, write } = o;
+  const mainClient = await clientOf(main);
+  const sideClient = await clientOf(side);
+  let datasetId: number | null = null;
+  try {
+    await main.startTransaction();
+    const removed = await deleteExisting(mainClient, write);
+    datasetId = await insertDatasetRow(mainClient, write);
+    await holdReviewWriteLock(mainClient, datasetId);
+    await announceReviewWrite(sideClient, datasetId);
+    const ids = await writeItemsAndUsers(mainClient, write, datasetId);
+    await side.startTransaction();
+    // Both run to their end before either outcome is acted on: no statement may still be running on a
+    // connection that is rolled back or handed back to the pool.
+    const outcomes = await Promise.allSettled([writeReviews(sideClient, { ...write, datasetId, ids, spool: o.spool }), writeClicksAndWords(mainClient, write, datasetId, ids)]);
+    for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
+    await side.commitTransaction();
+    await finishReviewWrite(mainClient, datasetId);
+    await main.commitTransaction();
+    return { datasetId, removed };
+  } catch (error) {
+    if (side.isTransactionActive) await side.rollbackTransaction().catch(() => undefined);
+    if (main.isTransactionActive) await main.rollbackTransaction().catch(() => undefined);
+    // This write's own announcement (and reviews, had they committed) can go now that its lock is released.
+    if (datasetId !== null) await removeUnfinishedReviewWrites(main.connection).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Deletes the dataset of the same name (rows cascade), queueing its models' folders; null when there was none. */
@@ -74,28 +98,35 @@ async function deleteExisting(client: pg.PoolClient, o: DatasetWrite): Promise<R
   const id = existing.rows[0].id;
   const models = await client.query<{ path: string | null }>("SELECT checkpoint_path AS path FROM trained_models WHERE dataset_id = $1", [id]);
   await client.query("INSERT INTO pending_file_removals (path) SELECT checkpoint_path FROM trained_models WHERE dataset_id = $1 AND checkpoint_path IS NOT NULL", [id]);
-  await client.query("DELETE FROM datasets WHERE id = $1", [id]);
+  for (const statement of DATASET_DELETION) await client.query(numberedPlaceholders(statement), [id]);
   return { models: models.rowCount ?? 0 };
 }
 
-async function writeDataset(client: pg.PoolClient, o: DatasetWrite & { tables: { texts: string; reviews: string } }): Promise<number> {
-  const { data, onStep, tables: t } = o;
-  const rows = data.userNames.length;
+async function insertDatasetRow(client: pg.PoolClient, o: DatasetWrite): Promise<number> {
   const values = datasetRowValues(o);
   const inserted = await client.query<{ id: number }>(
     `INSERT INTO datasets (${DATASET_COLUMNS}) VALUES (${values.map((_, i) => `$${i + 1}`).join(", ")}) RETURNING id`,
     values,
   );
-  const datasetId = inserted.rows[0].id;
+  return inserted.rows[0].id;
+}
 
+/** New users' ids by matrix row and items' by column. */
+interface NewIds {
+  readonly users: Int32Array;
+  readonly items: Int32Array;
+}
+
+async function writeItemsAndUsers(client: pg.PoolClient, o: DatasetWrite, datasetId: number): Promise<NewIds> {
+  const { data, onStep } = o;
+  const rows = data.userNames.length;
   onStep(`writing ${data.itemNames.length} items`);
   await copyRows(client, {
     table: "items",
     columns: ["dataset_id", "external_id", "column_index", "click_count", "train_click_count"],
     rows: data.itemNames.map((externalId, col) => [datasetId, externalId, col, data.itemClickCounts[col], data.itemTrainClickCounts[col]]),
   });
-
-  onStep(`writing ${rows} users with their clicks and word counts`);
+  onStep(`writing ${rows} users`);
   const { words } = data;
   await copyRows(client, {
     table: "users",
@@ -110,18 +141,27 @@ async function writeDataset(client: pg.PoolClient, o: DatasetWrite & { tables: {
       }
     })(),
   });
-  // The new rows' ids by row and column, so clicks and word counts are COPYed with their keys.
-  const userIds = await idsByPosition(client, { table: "users", position: "row_index", datasetId, count: rows });
-  const itemIds = await idsByPosition(client, { table: "items", position: "column_index", datasetId, count: data.itemNames.length });
+  // The new rows' ids by row and column, so clicks, word counts and reviews are COPYed with their keys.
+  return {
+    users: await idsByPosition(client, { table: "users", position: "row_index", datasetId, count: rows }),
+    items: await idsByPosition(client, { table: "items", position: "column_index", datasetId, count: data.itemNames.length }),
+  };
+}
+
+async function writeClicksAndWords(client: pg.PoolClient, o: DatasetWrite, datasetId: number, ids: NewIds): Promise<void> {
+  const { data, onStep } = o;
+  const rows = data.userNames.length;
+  onStep(`writing ${data.clickCols.length} clicks and ${rows} users' word counts`);
   await copyRows(client, {
     table: "clicks",
     columns: ["dataset_id", "user_id", "item_id", "split"],
     rows: (function* (): Generator<CopyValue[]> {
       for (let r = 0; r < rows; r++) {
-        for (let k = data.clickIndptr[r]; k < data.clickIndptr[r + 1]; k++) yield [datasetId, userIds[r], itemIds[data.clickCols[k]], SPLIT_NAMES[data.clickSplit[k]]];
+        for (let k = data.clickIndptr[r]; k < data.clickIndptr[r + 1]; k++) yield [datasetId, ids.users[r], ids.items[data.clickCols[k]], SPLIT_NAMES[data.clickSplit[k]]];
       }
     })(),
   });
+  const { words } = data;
   await copyBinaryRows(client, {
     table: "user_word_counts",
     columns: ["user_id", "dataset_id", "distinct_words", "indices", "counts"],
@@ -131,40 +171,41 @@ async function writeDataset(client: pg.PoolClient, o: DatasetWrite & { tables: {
         const end = words.indptr[r + 1];
         // The packed arrays are little-endian, as the SQLite path stores them (this machine's order).
         const bytes = (a: Int32Array | Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset + start * 4, (end - start) * 4);
-        yield [userIds[r], datasetId, end - start, bytes(words.indices), bytes(words.values)];
+        yield [ids.users[r], datasetId, end - start, bytes(words.indices), bytes(words.values)];
       }
     })(),
   });
-
   onStep(`writing ${data.vocabulary.length} words`);
   await copyRows(client, {
     table: "words",
     columns: ["dataset_id", "word_index", "word", "count", "document_frequency"],
     rows: data.vocabulary.map((word, index) => [datasetId, index, word, data.vocabularyCounts[index], data.documentFrequency[index]]),
   });
+}
 
-  onStep(`writing ${data.counts.reviews} reviews`);
-  await copyRows(client, {
-    table: t.reviews,
-    columns: ["seq", "user_id", "item_id"],
-    rows: (function* (): Generator<CopyValue[]> {
-      for (let s = 0; s < data.reviewRow.length; s++) {
-        if (data.reviewRow[s] < 0) continue;
-        yield [s, userIds[data.reviewRow[s]], data.reviewCol[s] < 0 ? null : itemIds[data.reviewCol[s]]];
+/** The kept reviews, in reading order, from the spool's lines (`seq \t rating \t text \t summary \t time`) with their new ids in front. */
+async function writeReviews(client: pg.PoolClient, o: DatasetWrite & { datasetId: number; ids: NewIds; spool: TextSpool }): Promise<void> {
+  const { data, ids } = o;
+  o.onStep(`writing ${data.counts.reviews} reviews (on a second connection)`);
+  const prefix = `${o.datasetId}\t`;
+  async function* lines(): AsyncGenerator<string> {
+    for await (const block of o.spool.blocks()) {
+      let out = "";
+      for (let at = 0; at < block.length; ) {
+        const tab = block.indexOf("\t", at);
+        const end = block.indexOf("\n", tab) + 1;
+        const seq = Number(block.slice(at, tab));
+        const row = data.reviewRow[seq];
+        if (row >= 0) {
+          const col = data.reviewCol[seq];
+          out += `${prefix}${ids.users[row]}\t${col < 0 ? "\\N" : ids.items[col]}${block.slice(tab, end)}`;
+        }
+        at = end;
       }
-    })(),
-  });
-  // Temporary tables have no statistics until analysed; without them the join below is planned as
-  // nested loops over a table thought empty (minutes instead of seconds).
-  await client.query(`ANALYZE ${t.reviews}, ${t.texts}`);
-  await client.query(
-    `INSERT INTO reviews (dataset_id, user_id, item_id, rating, text, summary, time)
-     SELECT $1, m.user_id, m.item_id, s.rating, s.text, s.summary, s.time FROM ${t.reviews} m
-     JOIN ${t.texts} s ON s.seq = m.seq
-     ORDER BY m.seq`,
-    [datasetId],
-  );
-  return datasetId;
+      if (out !== "") yield out;
+    }
+  }
+  await copyEncoded(client, { table: "reviews", columns: ["dataset_id", "user_id", "item_id", "rating", "text", "summary", "time"], chunks: lines() });
 }
 
 /** The ids of one dataset's new users (or items) by their matrix position. */

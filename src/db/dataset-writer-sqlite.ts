@@ -10,6 +10,7 @@ import type { DataSource } from "typeorm";
 import { SPLIT_NAMES, type PreprocessedDataset } from "../data/preprocess.ts";
 import type { RecordSource } from "../data/source.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
+import { DATASET_DELETION } from "./dataset-deletion.ts";
 import { sqliteOf } from "./data-source.ts";
 import { DATASET_COLUMNS, datasetRowValues, type DatasetStaging, type RemovedDataset } from "./dataset-staging.ts";
 
@@ -55,7 +56,7 @@ function existingDatasetId(db: BetterSqlite3.Database, name: string, replace: bo
   return existing?.id;
 }
 
-/** Deletes the old dataset inside the write transaction (its rows cascade); null when there was none. */
+/** Deletes the old dataset and its rows inside the write transaction; null when there was none. */
 function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boolean): RemovedDataset | null {
   const existingId = existingDatasetId(db, name, replace);
   if (existingId === undefined) return null;
@@ -65,7 +66,7 @@ function deleteExisting(db: BetterSqlite3.Database, name: string, replace: boole
   // Their folders are deleted after the commit; recorded here, a kill in between cannot leave them behind.
   const queue = db.prepare("INSERT INTO pending_file_removals (path) VALUES (?)");
   for (const m of models) if (m.path !== null) queue.run(m.path);
-  db.prepare("DELETE FROM datasets WHERE id = ?").run(existingId);
+  for (const statement of DATASET_DELETION) db.prepare(statement).run(existingId);
   return { models: models.length };
 }
 

@@ -22,15 +22,29 @@ export async function copyRows(client: pg.PoolClient, o: { table: string; column
   await streamCopy(client, `COPY ${o.table} (${columnList(o.columns)}) FROM STDIN`, textChunks(o.rows));
 }
 
+/**
+ * Streams text already in COPY's text format (whole lines, `copyLine`'s) into `table (columns)`, for
+ * rows encoded ahead of time (the review texts an ingest spools while it reads).
+ */
+export async function copyEncoded(client: pg.PoolClient, o: { table: string; columns: ReadonlyArray<string>; chunks: AsyncIterable<string> }): Promise<void> {
+  await streamCopy(client, `COPY ${o.table} (${columnList(o.columns)}) FROM STDIN`, o.chunks);
+}
+
+/** One row in COPY's text format, its newline included. */
+export function copyLine(row: ReadonlyArray<CopyValue>): string {
+  let line = "";
+  for (let c = 0; c < row.length; c++) {
+    const v = row[c];
+    line += (c === 0 ? "" : "\t") + (v === null ? "\\N" : typeof v === "number" ? String(v) : escapeText(v));
+  }
+  return `${line}\n`;
+}
+
 /** Rows in COPY's text format, in chunks of about CHUNK_CHARS. */
 function* textChunks(rows: Iterable<ReadonlyArray<CopyValue>>): Generator<string> {
   let chunk = "";
   for (const row of rows) {
-    for (let c = 0; c < row.length; c++) {
-      const v = row[c];
-      chunk += (c === 0 ? "" : "\t") + (v === null ? "\\N" : typeof v === "number" ? String(v) : escapeText(v));
-    }
-    chunk += "\n";
+    chunk += copyLine(row);
     if (chunk.length >= CHUNK_CHARS) {
       yield chunk;
       chunk = "";
@@ -40,13 +54,20 @@ function* textChunks(rows: Iterable<ReadonlyArray<CopyValue>>): Generator<string
 }
 
 /** Runs one `COPY … FROM STDIN` statement, writing `chunks` as the server takes them; a failure is thrown by whichever await sees it first. */
-async function streamCopy(client: pg.PoolClient, statement: string, chunks: Iterable<string | Buffer>): Promise<void> {
+async function streamCopy(client: pg.PoolClient, statement: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
   const sink = client.query(copyFrom(statement));
   const finished = once(sink, "finish");
   const failed = once(sink, "error").then(([error]) => Promise.reject(error as Error));
   // Either outcome settles the stream.
   failed.catch(() => undefined);
-  for (const chunk of chunks) if (!sink.write(chunk)) await Promise.race([once(sink, "drain"), failed]);
+  try {
+    for await (const chunk of chunks) if (!sink.write(chunk)) await Promise.race([once(sink, "drain"), failed]);
+  } catch (error) {
+    // The rows could not be made (a spool that cannot be read): the statement fails, and the connection stays usable.
+    sink.destroy(error as Error);
+    await Promise.race([finished, failed]).catch(() => undefined);
+    throw error;
+  }
   sink.end();
   await Promise.race([finished, failed]);
 }

@@ -42,13 +42,14 @@ export type IngestProgress =
   | { readonly phase: "read"; readonly progress: ReadProgress; readonly records: number }
   | { readonly phase: "preprocess" | "write" | "done"; readonly message: string };
 
-/** Reviews staged per SQLite transaction or PostgreSQL COPY while reading (bounded memory, few commits). */
+/** Reviews staged per SQLite transaction or PostgreSQL spool write while reading (bounded memory, few commits). */
 const STAGING_BATCH = 5_000;
 
 /**
- * Reads a source, preprocesses it as the paper does and stores the dataset. Texts are staged in a
- * connection-private temp table while reading; everything visible is written in one transaction at
- * the end (src/db/dataset-store.ts), so a killed process leaves the old dataset or the complete new one.
+ * Reads a source, preprocesses it as the paper does and stores the dataset. Texts are staged while
+ * reading (SQLite: a connection-private temp table; PostgreSQL: a local spool file); everything visible
+ * is written at the end (src/db/dataset-store.ts), so a killed process leaves the old dataset or the
+ * complete new one.
  */
 export async function ingestDataset(
   dataSource: DataSource,

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createDataSource, dialectOf, dialectOfSource, MIGRATIONS, openDatabase, POSTGRES_MIGRATIONS, sqliteOf } from "../../src/db/data-source.ts";
 import type { DataSource } from "typeorm";
 import { syntheticSource } from "../../src/data/generate.ts";
+import { deleteDatasetNamed } from "../../src/db/dataset-rows.ts";
 import { UserError } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createTestDatabase, POSTGRES_URL } from "./databases.ts";
@@ -62,7 +63,7 @@ describe.skipIf(!POSTGRES_URL)("migrations on PostgreSQL", () => {
       try {
         expect(dialectOfSource(dataSource)).toBe("postgres");
         const tables = (await dataSource.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).map((r: { tablename: string }) => r.tablename);
-        expect(tables).toEqual(["checkpoint_chunks", "checkpoint_files", "clicks", "datasets", "experiments", "items", "migrations", "pending_file_removals", "reviews", "trained_models", "training_jobs", "user_word_counts", "users", "words"]);
+        expect(tables).toEqual(["checkpoint_chunks", "checkpoint_files", "clicks", "datasets", "experiments", "items", "migrations", "pending_file_removals", "reviews", "trained_models", "training_jobs", "unfinished_review_writes", "user_word_counts", "users", "words"]);
         const pending = await dataSource.driver.createSchemaBuilder().log();
         expect(pending.upQueries.map((q) => String(q.query))).toEqual([]);
         // Millisecond columns hold today's times; word-count blobs are bytea.
@@ -112,8 +113,8 @@ async function rowCounts(dataSource: DataSource): Promise<Record<string, number>
   return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)]));
 }
 
-describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as const))("the migration to dataset keys only on %s", (dialect) => {
-  it("keeps every click and review, leaves no row without its user or item, and a deleted dataset takes its rows with it", async () => {
+describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as const))("the migrations to dataset keys only and to rows without a dataset key on %s", (dialect) => {
+  it("keep every click and review, leave no row without its user or item, and a deleted dataset takes its rows with it", async () => {
     const db = await createTestDatabase(dialect);
     try {
       const dataSource = await openDatabase(db.target);
@@ -125,7 +126,15 @@ describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as 
         expect(before.clicks).toBeGreaterThan(200);
         expect(before.reviews).toBeGreaterThan(100);
         expect(before).toMatchObject({ orphan_clicks: 0, orphan_reviews: 0 });
-        // Back to the keys on user and item, then forward again: the rows survive both ways.
+        // A review and a click of no dataset (what a PostgreSQL ingest killed between its commits leaves)
+        // cannot go back under a key: the way down drops them, and only them.
+        const [kept] = (await dataSource.query("SELECT id FROM datasets WHERE name = 'kept'")) as Array<{ id: number }>;
+        const stray = Number(kept.id) + 1000;
+        await dataSource.query(`INSERT INTO reviews (dataset_id, user_id, rating, text) VALUES (${stray}, 1, 5, 'stray')`);
+        await dataSource.query(`INSERT INTO clicks (dataset_id, user_id, item_id, split) VALUES (${stray}, 1000000, 1000000, 'train')`);
+        // Back to the keys on dataset, then on user and item, then forward again: the rows survive every step.
+        await dataSource.undoLastMigration();
+        expect(await rowCounts(dataSource)).toEqual(before);
         await dataSource.undoLastMigration();
         expect(await rowCounts(dataSource)).toEqual(before);
         await dataSource.runMigrations();
@@ -133,10 +142,12 @@ describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as 
         expect((await dataSource.driver.createSchemaBuilder().log()).upQueries).toEqual([]);
 
         const [dropped] = (await dataSource.query("SELECT id FROM datasets WHERE name = 'dropped'")) as Array<{ id: number }>;
-        await dataSource.query(`DELETE FROM datasets WHERE id = ${Number(dropped.id)}`);
+        expect(await deleteDatasetNamed(dataSource, "dropped")).toBe(true);
+        expect(await deleteDatasetNamed(dataSource, "dropped")).toBe(false);
         const after = await rowCounts(dataSource);
         expect(after.users).toBeLessThan(before.users);
         expect(after.clicks).toBeLessThan(before.clicks);
+        expect(after.reviews).toBeLessThan(before.reviews);
         expect(after).toMatchObject({ orphan_clicks: 0, orphan_reviews: 0 });
         const left = (await dataSource.query(
           `SELECT (SELECT COUNT(*) FROM clicks WHERE dataset_id = ${Number(dropped.id)}) + (SELECT COUNT(*) FROM reviews WHERE dataset_id = ${Number(dropped.id)}) AS n`,
