@@ -10,6 +10,7 @@ import path from "node:path";
 import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
+import { enableGaussianKernels } from "./gaussian-terms.ts";
 import { enableHeapKernels } from "./heap-kernels.ts";
 import { enableHeapTranspose } from "./heap-transpose.ts";
 import type { BackendName } from "./types.ts";
@@ -49,6 +50,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // Without the addon's, the sparse first layers and column sums run as SIMD functions on the heap (heap-kernels.ts).
     if (name === "wasm" && !nativeSparseEnabled()) enableHeapKernels();
     if (name === "wasm") enableHeapTranspose();
+    if (name === "wasm") enableGaussianKernels();
     if (name === "wasm") shareWasmIdentity();
     const label = `${name} (${currentDevice()})`;
     if (!state.announced.has(label)) {

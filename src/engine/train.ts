@@ -12,6 +12,7 @@ import { currentBackend, currentDevice, initBackend } from "./backend.ts";
 import { sparseBatch } from "./batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "./config.ts";
 import { evaluateRanking } from "./evaluate.ts";
+import { gaussianKernelsEnabled, gaussianTerms } from "./gaussian-terms.ts";
 import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
 import { baselineOf, ROW_FINGERPRINTS } from "./baselines/index.ts";
 import { rowFingerprints } from "./baselines/pmf.ts";
@@ -311,11 +312,17 @@ export function lossTerms(o: {
   const zeros = tf.zeros([o.epsY.shape[0]]) as tf.Tensor1D;
   const qy = encode({ params, side: "y", input: o.yIn });
   const reconY = multinomialNll(decode({ params, side: "y", z: reparameterise({ ...qy, eps: o.epsY }) }), o.yTarget);
-  const klPriorY = klToStandardNormal(qy.mu, qy.logVar);
-  if (part === "vcm-od-y") return { reconX: zeros, reconY, klPriorX: zeros, klPriorY, klCrossX: zeros, klCrossY: zeros };
+  if (part === "vcm-od-y") return { reconX: zeros, reconY, klPriorX: zeros, klPriorY: klToStandardNormal(qy.mu, qy.logVar), klCrossX: zeros, klCrossY: zeros };
   const qx = encode({ params, side: "x", input: o.xIn });
   const reconX = multinomialNll(decode({ params, side: "x", z: reparameterise({ ...qx, eps: o.epsX }) }), o.xTarget);
+  if (gaussianKernelsEnabled()) {
+    // The four Gaussian terms in one kernel and one for their gradient (gaussian-terms.ts).
+    const cross = part === "vcm-nv" ? "squared" : part === "vcm-se" ? "none" : "kl";
+    const [priorX, priorY, crossX, crossY] = tf.unstack(gaussianTerms({ muX: qx.mu, logVarX: qx.logVar, muY: qy.mu, logVarY: qy.logVar, cross })) as tf.Tensor1D[];
+    return { reconX, reconY, klPriorX: priorX, klPriorY: priorY, klCrossX: crossX, klCrossY: crossY };
+  }
   const klPriorX = klToStandardNormal(qx.mu, qx.logVar);
+  const klPriorY = klToStandardNormal(qy.mu, qy.logVar);
   let klCrossX = zeros;
   let klCrossY = zeros;
   if (part === "vcm-nv") {

@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VcmConfig } from "./config.ts";
+import { fusedReparameterise, gaussianKernelsEnabled } from "./gaussian-terms.ts";
 import { linear, sparseLinear, type SparseBatchTensors } from "./ops.ts";
 import { Rng } from "./random.ts";
 
@@ -77,6 +78,7 @@ export function encode(options: { params: Params; side: Side; input: SparseBatch
 
 /** z = μ + ε ⊙ e^{½ log σ²} (the reparameterisation trick; ε is drawn by the caller from its seed). */
 export function reparameterise(options: { mu: tf.Tensor2D; logVar: tf.Tensor2D; eps: tf.Tensor2D }): tf.Tensor2D {
+  if (gaussianKernelsEnabled()) return fusedReparameterise(options);
   return tf.add(options.mu, tf.mul(options.eps, tf.exp(tf.mul(0.5, options.logVar))));
 }
 
