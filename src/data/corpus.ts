@@ -48,6 +48,16 @@ const WORKER_BATCH = 1024;
  * text is tokenised once and handed to `onReviewText` (the ingest stages it in SQLite).
  */
 
+/**
+ * The review with NUL characters dropped from its text and summary: PostgreSQL's text type cannot hold
+ * them, and both databases store the same texts (a NUL is never part of a word).
+ */
+function withoutNul(review: RawReview): RawReview {
+  const text = review.text.includes("\0") ? review.text.replaceAll("\0", "") : review.text;
+  const summary = review.summary?.includes("\0") ? review.summary.replaceAll("\0", "") : review.summary;
+  return text === review.text && summary === review.summary ? review : { ...review, text, summary };
+}
+
 export class CorpusBuilder implements ReviewSink {
   private readonly users = new Map<string, number>();
   private readonly userNames: string[] = [];
@@ -95,7 +105,8 @@ export class CorpusBuilder implements ReviewSink {
     this.addInteraction(user, item, rating);
   }
 
-  review(review: RawReview, isInteraction: boolean): void {
+  review(raw: RawReview, isInteraction: boolean): void {
+    const review = withoutNul(raw);
     this.records += 1;
     if (isInteraction && review.item !== null) this.addInteraction(review.user, review.item, review.rating);
     const sequence = this.reviewUser.length;

@@ -182,6 +182,21 @@ describe(`ingestDataset on ${TEST_DIALECT}`, () => {
       { text: "plain words", summary: null, time: 1_600_000_000, rating: 4 },
     ]);
   });
+
+  it("drops NUL characters from texts and summaries (PostgreSQL's text cannot hold them) and keeps the rest", async () => {
+    const rows: string[] = [];
+    for (let u = 0; u < 6; u++) {
+      for (let i = 0; i < 5; i++) rows.push(JSON.stringify({ reviewerID: `u${u}`, asin: `i${i}`, overall: 5, reviewText: u === 0 && i === 0 ? "good\u0000 coffee\u0000" : "plain words", summary: u === 0 && i === 0 ? "\u0000tasty" : "ok" }));
+    }
+    const summary = await ingestDataset(dataSource, { name: "nul", source: amazonSource({ reviews: file("nul.json", `${rows.join("\n")}\n`) }), preprocess: { minUserClicks: 1, minItemUsers: 1 } });
+    expect(summary.reviews).toBe(30);
+    const stored = await sqlOf(dataSource).all<{ text: string; summary: string }>(
+      "SELECT r.text, r.summary FROM reviews r JOIN users u ON u.id = r.user_id JOIN items i ON i.id = r.item_id WHERE u.external_id = 'u0' AND i.external_id = 'i0'",
+    );
+    expect(stored).toEqual([{ text: "good coffee", summary: "tasty" }]);
+    const words = (await sqlOf(dataSource).rows<[string]>("SELECT word FROM words ORDER BY word")).map(([w]) => w);
+    expect(words).toEqual(expect.arrayContaining(["coffee", "good", "tasty"]));
+  });
 });
 
 const SHARED = path.resolve("..", "shared", "datasets", "amazon-2018-5core");
