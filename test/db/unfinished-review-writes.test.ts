@@ -101,7 +101,7 @@ describe.skipIf(!POSTGRES_URL)("reviews of an ingest that died between its two c
     const reviews = path.join(dir, "big.json");
     const lines: string[] = [];
     for (let k = 0; k < 40_000; k++) {
-      lines.push(JSON.stringify({ reviewerID: `u${k % 2000}`, asin: `i${(k * 7 + Math.floor(k / 2000)) % 400}`, overall: 5, reviewText: `solid coffee beans number ${k % 97} and a friendly barista `.repeat(3) }));
+      lines.push(JSON.stringify({ reviewerID: `u${k % 2000}`, asin: `i${(k * 7 + Math.floor(k / 2000)) % 400}`, overall: 5, reviewText: `review ${k}: solid coffee beans number ${k % 97} and a friendly barista `.repeat(3) }));
     }
     fs.writeFileSync(reviews, `${lines.join("\n")}\n`);
     const env = { ...process.env, VCM_DB: db.target };
@@ -133,6 +133,10 @@ describe.skipIf(!POSTGRES_URL)("reviews of an ingest that died between its two c
       expect(await new Promise<number | null>((resolve) => finished.on("exit", resolve))).toBe(0);
       expect(await leftovers(dataSource)).toEqual({ reviews: 0, announced: 0 });
       await expectWholeDatasets(dataSource);
+      // Whichever connection wrote a review, its id is its place in the file (the API lists by id).
+      const texts = (await dataSource.query("SELECT r.text FROM reviews r JOIN datasets d ON d.id = r.dataset_id WHERE d.name = 'coffee' ORDER BY r.id")) as Array<{ text: string }>;
+      expect(texts).toHaveLength(40_000);
+      expect(texts.map((t) => Number(/^review (\d+):/.exec(t.text)![1]))).toEqual(Array.from({ length: 40_000 }, (_, k) => k));
     } finally {
       await dataSource.destroy();
       await db.drop();
