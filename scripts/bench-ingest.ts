@@ -16,7 +16,7 @@ import seedrandom from "seedrandom";
 import { syntheticSource, YELP_SHAPE } from "../src/data/generate.ts";
 import { amazonSource } from "../src/data/parsers/amazon.ts";
 import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
-import { deleteDatasetNamed } from "../src/db/dataset-rows.ts";
+import { deleteDatasetNamed, vacuumDatasetTables } from "../src/db/dataset-rows.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { ingestDataset, type IngestProgress } from "../src/services/ingest.ts";
 
@@ -75,6 +75,7 @@ async function childIngest(file: string, dbPath: string): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   await deleteDatasetNamed(dataSource, "bench");
+  await vacuumDatasetTables(dataSource);
   await dataSource.destroy();
   console.log(
     JSON.stringify({
@@ -104,6 +105,7 @@ async function childLoad(dbPath: string): Promise<void> {
     shape = { users: m.train.rows, items: m.train.cols, vocabulary: m.words.cols, wordPairs: m.words.indices.length };
   }
   await deleteDatasetNamed(dataSource, "yelp");
+  await vacuumDatasetTables(dataSource);
   await dataSource.destroy();
   times.sort((a, b) => a - b);
   console.log(JSON.stringify({ ...shape, generateSeconds, loadSeconds: times[1] }));
