@@ -44,11 +44,6 @@ export interface Corpus {
 const WORKER_BATCH = 1024;
 
 /**
- * Interns users, items and words as records stream in, keeping only integers in memory: a review's
- * text is tokenised once and handed to `onReviewText` (the ingest stages it in SQLite).
- */
-
-/**
  * The review with NUL characters dropped from its text and summary: PostgreSQL's text type cannot hold
  * them, and both databases store the same texts (a NUL is never part of a word).
  */
@@ -58,6 +53,10 @@ function withoutNul(review: RawReview): RawReview {
   return text === review.text && summary === review.summary ? review : { ...review, text, summary };
 }
 
+/**
+ * Interns users, items and words as records stream in, keeping only integers in memory: a review's
+ * text is tokenised once and handed to `onReviewText` (the ingest stages it in SQLite).
+ */
 export class CorpusBuilder implements ReviewSink {
   private readonly users = new Map<string, number>();
   private readonly userNames: string[] = [];

@@ -8,7 +8,7 @@
  * reparameterisation z = μ + ε ⊙ σ is one kernel here too, for the same reason.
  */
 import * as tf from "@tensorflow/tfjs";
-import { registerOwnKernel, type KernelArgs, type WasmBackendInternals } from "./native-kernels.ts";
+import { floatOffset, registerOwnKernel, type KernelArgs, type WasmBackendInternals } from "./native-kernels.ts";
 
 /** muX, logVarX, muY, logVarY (rows × K each), attrs.cross → 4 × rows: prior x, prior y, cross x, cross y. */
 export const GAUSSIAN_TERMS_KERNEL = "VcmGaussianTerms";
@@ -52,7 +52,7 @@ function runReparameterise(args: KernelArgs, gradient: boolean): tf.TensorInfo {
   const n = mu.shape[0] * mu.shape[1];
   const out = backend.makeOutput([...mu.shape], "float32");
   const heap = backend.wasm.HEAPF32;
-  const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+  const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
   const o = at(out), m = at(mu);
   if (!gradient) {
     const l = at(logVar), e = at(eps);
@@ -96,7 +96,7 @@ function runTerms(args: KernelArgs, gradient: boolean): tf.TensorInfo | tf.Tenso
   // Outputs first: making one may grow the heap, which replaces the buffer every view reads.
   const outs = gradient ? [0, 1, 2, 3].map(() => backend.makeOutput([rows, k], "float32")) : [backend.makeOutput([4, rows], "float32")];
   const heap = backend.wasm.HEAPF32;
-  const at = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+  const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
   const m = { mx: at(muX), lx: at(logVarX), my: at(muY), ly: at(logVarY) };
   if (!gradient) {
     const out = at(outs[0]);

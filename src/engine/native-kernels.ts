@@ -57,7 +57,7 @@ export function registerOwnKernel(name: string, kernelFunc: (args: KernelArgs) =
 }
 
 /** A tensor's position on the wasm heap in 4-byte words (the float and int32 offsets the addon takes). */
-function floatOffset(backend: WasmBackendInternals, t: tf.TensorInfo): number {
+export function floatOffset(backend: WasmBackendInternals, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
 }
 

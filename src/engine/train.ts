@@ -309,10 +309,13 @@ export function lossTerms(o: {
   epsY: tf.Tensor2D;
 }): LossTerms {
   const { params, part } = o;
-  const zeros = tf.zeros([o.epsY.shape[0]]) as tf.Tensor1D;
+  const zeros = (): tf.Tensor1D => tf.zeros([o.epsY.shape[0]]);
   const qy = encode({ params, side: "y", input: o.yIn });
   const reconY = multinomialNll(decode({ params, side: "y", z: reparameterise({ ...qy, eps: o.epsY }) }), o.yTarget);
-  if (part === "vcm-od-y") return { reconX: zeros, reconY, klPriorX: zeros, klPriorY: klToStandardNormal(qy.mu, qy.logVar), klCrossX: zeros, klCrossY: zeros };
+  if (part === "vcm-od-y") {
+    const none = zeros();
+    return { reconX: none, reconY, klPriorX: none, klPriorY: klToStandardNormal(qy.mu, qy.logVar), klCrossX: none, klCrossY: none };
+  }
   const qx = encode({ params, side: "x", input: o.xIn });
   const reconX = multinomialNll(decode({ params, side: "x", z: reparameterise({ ...qx, eps: o.epsX }) }), o.xTarget);
   if (gaussianKernelsEnabled()) {
@@ -323,14 +326,17 @@ export function lossTerms(o: {
   }
   const klPriorX = klToStandardNormal(qx.mu, qx.logVar);
   const klPriorY = klToStandardNormal(qy.mu, qy.logVar);
-  let klCrossX = zeros;
-  let klCrossY = zeros;
+  let klCrossX: tf.Tensor1D;
+  let klCrossY: tf.Tensor1D;
   if (part === "vcm-nv") {
     klCrossX = squaredDistance(qx.mu, qy.mu);
     klCrossY = klCrossX;
   } else if (part !== "vcm-se") {
     klCrossX = klGaussians({ mu1: qx.mu, logVar1: qx.logVar, mu2: qy.mu, logVar2: qy.logVar });
     klCrossY = klGaussians({ mu1: qy.mu, logVar1: qy.logVar, mu2: qx.mu, logVar2: qx.logVar });
+  } else {
+    klCrossX = zeros();
+    klCrossY = klCrossX;
   }
   return { reconX, reconY, klPriorX, klPriorY, klCrossX, klCrossY };
 }
