@@ -568,7 +568,153 @@ static napi_value multinomial_nll_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports) {
+/*
+ * -march=native lets the compiler use every instruction set of the CPU the addon is built on. Loaded on a
+ * CPU without one of them (a checkout or image moved to an older machine), the first kernel would die of
+ * SIGILL with no word said. So init, compiled for the x86-64 baseline, first asks the CPU for each
+ * extension the compiler was given and, when one is missing, exports only its name (native-kernels.ts
+ * then keeps the stock kernels and says why). compiledFor lists them either way.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VCM_BASELINE __attribute__((target("arch=x86-64")))
+VCM_BASELINE static const char* missing_cpu_feature(char* compiled, size_t size) {
+  const char* missing = NULL;
+  __builtin_cpu_init();
+#define FEATURE(name)                                                   \
+  do {                                                                  \
+    strncat(compiled, compiled[0] ? " " name : name, size - strlen(compiled) - 1); \
+    if (!missing && !__builtin_cpu_supports(name)) missing = name;      \
+  } while (0)
+#ifdef __SSE4_1__
+  FEATURE("sse4.1");
+#endif
+#ifdef __SSE4_2__
+  FEATURE("sse4.2");
+#endif
+#ifdef __POPCNT__
+  FEATURE("popcnt");
+#endif
+#ifdef __AVX__
+  FEATURE("avx");
+#endif
+#ifdef __AVX2__
+  FEATURE("avx2");
+#endif
+#ifdef __FMA__
+  FEATURE("fma");
+#endif
+#ifdef __BMI__
+  FEATURE("bmi");
+#endif
+#ifdef __BMI2__
+  FEATURE("bmi2");
+#endif
+#ifdef __SSE4A__
+  FEATURE("sse4a");
+#endif
+#ifdef __FMA4__
+  FEATURE("fma4");
+#endif
+#ifdef __XOP__
+  FEATURE("xop");
+#endif
+#ifdef __AVX512F__
+  FEATURE("avx512f");
+#endif
+#ifdef __AVX512VL__
+  FEATURE("avx512vl");
+#endif
+#ifdef __AVX512BW__
+  FEATURE("avx512bw");
+#endif
+#ifdef __AVX512DQ__
+  FEATURE("avx512dq");
+#endif
+#ifdef __AVX512CD__
+  FEATURE("avx512cd");
+#endif
+#ifdef __AVX512ER__
+  FEATURE("avx512er");
+#endif
+#ifdef __AVX512PF__
+  FEATURE("avx512pf");
+#endif
+#ifdef __AVX512VBMI__
+  FEATURE("avx512vbmi");
+#endif
+#ifdef __AVX512IFMA__
+  FEATURE("avx512ifma");
+#endif
+#ifdef __AVX512VPOPCNTDQ__
+  FEATURE("avx512vpopcntdq");
+#endif
+#ifdef __AVX512VBMI2__
+  FEATURE("avx512vbmi2");
+#endif
+#ifdef __AVX512VNNI__
+  FEATURE("avx512vnni");
+#endif
+#ifdef __AVX512BITALG__
+  FEATURE("avx512bitalg");
+#endif
+#ifdef __AVX512BF16__
+  FEATURE("avx512bf16");
+#endif
+#ifdef __GFNI__
+  FEATURE("gfni");
+#endif
+#ifdef __VPCLMULQDQ__
+  FEATURE("vpclmulqdq");
+#endif
+#ifndef __clang__
+#ifdef __F16C__
+  FEATURE("f16c");
+#endif
+#ifdef __LZCNT__
+  FEATURE("lzcnt");
+#endif
+#ifdef __MOVBE__
+  FEATURE("movbe");
+#endif
+#ifdef __ADX__
+  FEATURE("adx");
+#endif
+#ifdef __SHA__
+  FEATURE("sha");
+#endif
+#ifdef __VAES__
+  FEATURE("vaes");
+#endif
+#ifdef __AVXVNNI__
+  FEATURE("avxvnni");
+#endif
+#ifdef __AVX512FP16__
+  FEATURE("avx512fp16");
+#endif
+#endif
+#undef FEATURE
+  return missing;
+}
+#else
+#define VCM_BASELINE
+static const char* missing_cpu_feature(char* compiled, size_t size) {
+  (void)compiled;
+  (void)size;
+  return NULL;
+}
+#endif
+
+/* Sets exports[name] to a string; 0 when N-API refuses. */
+VCM_BASELINE static int set_string(napi_env env, napi_value exports, const char* name, const char* text) {
+  napi_value value;
+  return napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &value) == napi_ok && napi_set_named_property(env, exports, name, value) == napi_ok;
+}
+
+VCM_BASELINE static napi_value init(napi_env env, napi_value exports) {
+  char compiled[512] = "";
+  const char* missing = missing_cpu_feature(compiled, sizeof compiled);
+  if (!set_string(env, exports, "compiledFor", compiled)) return NULL;
+  if (missing) return set_string(env, exports, "missingCpuFeature", missing) ? exports : NULL;
   static const struct {
     const char* name;
     napi_callback fn;

@@ -7,13 +7,20 @@
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(import.meta.dirname, "..");
 
-/** Compiles the addon to `output`; returns an error sentence instead of throwing when a tool is missing. */
-export function buildNativeAddon(output: string = path.join(root, "native", "build", "wasm_sgemm.node")): { ok: boolean; message: string } {
+/**
+ * Compiles the addon to `output`; returns an error sentence instead of throwing when a tool is missing.
+ * `extraFlags` go to the compiler after the others (the tests build for a CPU this one is not).
+ */
+export function buildNativeAddon(
+  output: string = path.join(root, "native", "build", "wasm_sgemm.node"),
+  extraFlags: ReadonlyArray<string> = [],
+): { ok: boolean; message: string } {
   const source = path.join(root, "native", "wasm_sgemm.c");
   const headers = [path.resolve(path.dirname(process.execPath), "..", "include", "node"), "/usr/include/node"].find((d) =>
     fs.existsSync(path.join(d, "node_api.h")),
@@ -24,15 +31,26 @@ export function buildNativeAddon(output: string = path.join(root, "native", "bui
   );
   if (openblasIncludes.length === 0) return { ok: false, message: "OpenBLAS headers were not found; apt-get install -y libopenblas-dev" };
   fs.mkdirSync(path.dirname(output), { recursive: true });
-  // -march=native: the addon is built for the CPU it is installed on (rebuild after moving the checkout).
-  const args = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=wasm_sgemm", `-I${headers}`, ...openblasIncludes.map((d) => `-I${d}`), source, "-lopenblas", "-o", output];
+  // -march=native: the addon is built for the CPU it is installed on. On a CPU without one of its
+  // instruction sets it loads without its kernels and the engine says so (native-kernels.ts).
+  const args = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=wasm_sgemm", ...extraFlags, `-I${headers}`, ...openblasIncludes.map((d) => `-I${d}`), source, "-lopenblas", "-o", output];
   // glibc's vector tanhf and expf (libmvec) on x86-64; where the C library has none, the scalar ones.
   let result = process.arch === "x64" ? spawnSync("cc", [...args, "-lmvec"], { encoding: "utf8" }) : undefined;
   if (result === undefined || result.status !== 0) result = spawnSync("cc", [...args, "-DVCM_NO_VECTOR_TANH"], { encoding: "utf8" });
   if (result.status !== 0) {
     return { ok: false, message: `cc failed (install build-essential and libopenblas-dev): ${result.error?.message ?? result.stderr.trim()}` };
   }
-  return { ok: true, message: `wrote ${path.relative(root, output)}` };
+  return { ok: true, message: `wrote ${path.relative(root, output)}${describeBuild(output)}` };
+}
+
+/** ", for this CPU's avx avx2 fma …": what -march=native gave the compiler, as the addon reports it. */
+function describeBuild(output: string): string {
+  try {
+    const built = createRequire(import.meta.url)(output) as { compiledFor?: string };
+    return built.compiledFor ? `, for this CPU's ${built.compiledFor}` : "";
+  } catch {
+    return "";
+  }
 }
 
 // Runs only as a script, so tests can import buildNativeAddon. With --install (npm ci's postinstall) it

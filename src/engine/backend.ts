@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeAddonProblem, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
 import { enableGaussianKernels } from "./gaussian-terms.ts";
 import { enableHeapKernels } from "./heap-kernels.ts";
 import { enableHeapTranspose } from "./heap-transpose.ts";
@@ -45,7 +45,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
   try {
     const name = await state.pending;
     // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (at npm ci, or npm run build:native).
-    if (name === "wasm" && app.nativeMatMul) enableNativeMatMul();
+    if (name === "wasm" && app.nativeMatMul && !enableNativeMatMul()) announceAddonProblem();
     if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
     // Without the addon's, the sparse first layers and column sums run as SIMD functions on the heap (heap-kernels.ts).
     if (name === "wasm" && !nativeSparseEnabled()) enableHeapKernels();
@@ -63,6 +63,14 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     state.choice = undefined;
     throw error;
   }
+}
+
+/** Says once why a built addon is not used (moved to a CPU it was not built for, a library missing). */
+function announceAddonProblem(): void {
+  const problem = nativeAddonProblem();
+  if (problem === undefined || state.announced.has(problem)) return;
+  state.announced.add(problem);
+  process.stderr.write(`vcm: native OpenBLAS kernels not used: ${problem}; the engine runs the stock wasm kernels (npm run build:native rebuilds them for this machine)\n`);
 }
 
 /** The backend in use now, as stored with trained models. */

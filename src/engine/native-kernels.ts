@@ -153,23 +153,51 @@ export function nativeAddonLoads(addonPath: string = NATIVE_ADDON_PATH): boolean
 
 /** Addons loaded so far, by path; a failed load is tried again next time (the bench retries while a build writes the file). */
 const addons = new Map<string, Addon>();
+/** Why the addon at a path did not load, the last time it was tried. */
+const problems = new Map<string, string>();
+
+/** What native/wasm_sgemm.c's init exports besides the kernels. */
+interface AddonBuild {
+  /** The instruction-set extensions the addon was compiled for (-march=native on the machine that built it). */
+  compiledFor?: string;
+  /** The first of them this CPU lacks; the addon then exports no kernels. */
+  missingCpuFeature?: string;
+}
 
 function loadAddon(addonPath: string): Addon | undefined {
   const known = addons.get(addonPath);
   if (known) return known;
+  problems.delete(addonPath);
   if (!fs.existsSync(addonPath)) return undefined;
   // libgomp and OpenBLAS read these when the addon loads: idle threads of either sleep soon instead of
   // spinning, so neither takes a core from the other between kernels (measured at the Yelp shape: a
   // validation pass 1.3 s → 0.9 s, the top-k kernel 34 → 16 ms per 512 users). Set either to override.
   if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = "PASSIVE";
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = "4";
+  let addon: Addon & AddonBuild;
   try {
-    const addon = createRequire(import.meta.url)(addonPath) as Addon;
-    addons.set(addonPath, addon);
-    return addon;
-  } catch {
+    addon = createRequire(import.meta.url)(addonPath) as Addon & AddonBuild;
+  } catch (error) {
+    // dlopen's message starts with the addon's own path; what follows names the missing library.
+    const reason = (error instanceof Error ? error.message : String(error)).split(`${addonPath}: `).join("").split("\n")[0];
+    problems.set(addonPath, `they do not load (${reason})`);
     return undefined;
   }
+  if (addon.missingCpuFeature) {
+    problems.set(addonPath, `they were built for a CPU with ${addon.missingCpuFeature}, which this one lacks`);
+    return undefined;
+  }
+  addons.set(addonPath, addon);
+  return addon;
+}
+
+/**
+ * Why the built addon is not in use, as the end of a sentence ("they were built for a CPU with
+ * avx512f, which this one lacks"), or undefined when it loads or was never built.
+ */
+export function nativeAddonProblem(addonPath: string = NATIVE_ADDON_PATH): string | undefined {
+  loadAddon(addonPath);
+  return problems.get(addonPath);
 }
 
 /** Puts the stock wasm kernels back (tests compare both). */
