@@ -7,8 +7,9 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Readable } from "node:stream";
 
-const TORCH_SCRIPT = path.resolve(import.meta.dirname, "..", "..", "shared", "bench", "vcm_torch.py");
-const PYTHON = "/usr/bin/python3";
+// VCM_TORCH_SCRIPT and VCM_TORCH_PYTHON point elsewhere (the GPU kit, scripts/gpu-kit/, carries a copy).
+const TORCH_SCRIPT = process.env.VCM_TORCH_SCRIPT ?? path.resolve(import.meta.dirname, "..", "..", "shared", "bench", "vcm_torch.py");
+const PYTHON = process.env.VCM_TORCH_PYTHON ?? "/usr/bin/python3";
 
 /** The random-data shape both sides train on. */
 export interface BenchShape {
@@ -38,13 +39,20 @@ export function blasLibrary(): string {
 }
 
 /** Runs the PyTorch yardstick on the same shape; says why not when python3-torch or the script is missing. */
-export async function runTorch(options: { shape: BenchShape; epochs: number; seed: number; threads: number }): Promise<TorchRun> {
+export async function runTorch(options: { shape: BenchShape; epochs: number; seed: number; threads: number; device?: "cpu" | "cuda" }): Promise<TorchRun> {
   if (!fs.existsSync(TORCH_SCRIPT)) return { ok: false, reason: `${TORCH_SCRIPT} is not there` };
   const probe = spawnSync(PYTHON, ["-c", "import torch, numpy"], { encoding: "utf8" });
   if (probe.status !== 0) {
     return { ok: false, reason: `${PYTHON} cannot import torch (install Debian's python3-torch: apt-get install -y python3-torch)` };
   }
-  const blas = blasLibrary();
+  const device = options.device ?? "cpu";
+  if (device === "cuda") {
+    const cuda = spawnSync(PYTHON, ["-c", "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"], { encoding: "utf8" });
+    const name = cuda.stdout.trim();
+    if (cuda.status !== 0 || name === "") return { ok: false, reason: `${PYTHON}'s torch has no CUDA device` };
+    console.log(`# PyTorch's GPU: ${name}`);
+  }
+  const blas = device === "cuda" ? "CUDA" : blasLibrary();
   console.log(`# PyTorch's BLAS: ${blas}`);
   const { shape } = options;
   const args = [
@@ -57,6 +65,7 @@ export async function runTorch(options: { shape: BenchShape; epochs: number; see
     "--epochs", String(options.epochs),
     "--seed", String(options.seed),
     "--threads", String(options.threads),
+    ...(device === "cuda" ? ["--device", "cuda"] : []),
   ];
   const command = `${PYTHON} ${args.map((x) => (path.isAbsolute(x) ? path.relative(process.cwd(), x) : x)).join(" ")}`;
   console.log(`# running ${command}`);

@@ -7,7 +7,7 @@
  *
  *   npm run bench:train -- [--shape yelp|lastfm|movies] [--epochs N] [--steps 30] [--seed 1]
  *                          [--only stock,native,webgpu] [--webgpu-software] [--json]
- *                          [--no-torch] [--torch-threads N] [--torch-movies] [--rounds N]
+ *                          [--no-torch] [--torch-threads N] [--torch-movies] [--torch-device cpu|cuda] [--rounds N]
  *                          [--users N --items N --vocab N --clicks-per-user N --words-per-user N]
  *
  * Per row: seconds per epoch (median and best of the epochs after the first, training only), the ratio
@@ -19,7 +19,8 @@
  * `--rounds N` runs PyTorch and every row N times in turn (PyTorch, stock, native, …, then again), pools
  * each row's epochs over the rounds, and takes each ratio to PyTorch round by round, printing the
  * median of those: on a shared host whose speed drifts over minutes, a ratio of figures measured
- * minutes apart says more about the drift than about the engines.
+ * minutes apart says more about the drift than about the engines. `--torch-device cuda` runs the
+ * yardstick on the GPU (vcm_torch.py --device cuda), the comparison for the webgpu row there.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -133,7 +134,8 @@ function childEnv(changes: Readonly<Record<string, string | undefined>>): NodeJS
  * and parses its last stdout line as JSON; answers with the reason when it gave none.
  */
 async function runChild<T>(o: { kind: RowKind | "probe"; label: string; plan?: WorkerPlan; env: NodeJS.ProcessEnv }): Promise<{ ok: true; value: T } | { ok: false; reason: string }> {
-  const args = ["--import", import.meta.resolve("tsx"), SCRIPT, "--worker", o.kind];
+  // Bundled into one .mjs (the GPU kit, scripts/gpu-kit/), this script runs on plain Node.
+  const args = [...(SCRIPT.endsWith(".mjs") ? [] : ["--import", import.meta.resolve("tsx")]), SCRIPT, "--worker", o.kind];
   if (o.plan) args.push("--plan", JSON.stringify(o.plan));
   const child = spawn(process.execPath, args, { env: o.env, stdio: ["ignore", "pipe", "inherit"] });
   let last = "";
@@ -264,6 +266,7 @@ async function main(): Promise<void> {
       "no-torch": { type: "boolean", default: false },
       "torch-threads": { type: "string" },
       "torch-movies": { type: "boolean", default: false },
+      "torch-device": { type: "string", default: "cpu" },
       rounds: { type: "string", default: "1" },
       // Hidden: the child-process side (bench-train-worker.ts).
       worker: { type: "string" },
@@ -290,6 +293,8 @@ async function main(): Promise<void> {
   const seed = positiveInteger("seed", a.seed);
   const epochs = positiveInteger("epochs", a.epochs ?? preset.epochs);
   const torchThreads = positiveInteger("torch-threads", a["torch-threads"] ?? preset.torchThreads);
+  const torchDevice = a["torch-device"];
+  if (torchDevice !== "cpu" && torchDevice !== "cuda") throw new Error(`--torch-device must be cpu or cuda, got ${torchDevice}`);
   const plan: WorkerPlan = {
     ...shape,
     heldOutPerUser: HELD_OUT_PER_USER,
@@ -340,7 +345,7 @@ async function main(): Promise<void> {
   const failures = new Map<RowKind, string>();
   for (let round = 1; round <= rounds; round += 1) {
     if (rounds > 1) console.log(`# round ${round} of ${rounds}`);
-    const torch = await torchRound({ shape, shapeName, epochs, seed, torchThreads, skip: a["no-torch"], torchMovies: a["torch-movies"] });
+    const torch = await torchRound({ shape, shapeName, epochs, seed, torchThreads, torchDevice, skip: a["no-torch"], torchMovies: a["torch-movies"] });
     torchRounds.push(torch);
     for (const kind of kinds) {
       const ready = prepared.get(kind)!;
@@ -412,13 +417,14 @@ async function torchRound(o: {
   epochs: number;
   seed: number;
   torchThreads: number;
+  torchDevice: "cpu" | "cuda";
   skip: boolean;
   torchMovies: boolean;
 }): Promise<TorchRound> {
   const skipped = o.skip ? "--no-torch" : o.shapeName === "movies" && !o.torchMovies ? "an epoch at this shape takes minutes; --torch-movies runs one" : undefined;
   if (skipped) return { ok: false, reason: skipped };
   const epochs = o.shapeName === "movies" ? 1 : o.epochs;
-  const torch = await runTorch({ shape: o.shape, epochs, seed: o.seed, threads: o.torchThreads });
+  const torch = await runTorch({ shape: o.shape, epochs, seed: o.seed, threads: o.torchThreads, device: o.torchDevice });
   return torch.ok ? { ok: true, seconds: torch.seconds, threads: torch.threads, blas: torch.blas, peakKb: torch.peakKb } : { ok: false, reason: torch.reason };
 }
 
@@ -433,11 +439,12 @@ function torchReport(o: { rounds: ReadonlyArray<TorchRound>; torchThreads: numbe
   const runs = o.rounds.filter((r): r is Extract<TorchRound, { ok: true }> => r.ok);
   const s = steady(pooled(runs.map((r) => r.seconds)), true);
   const blas = runs[0].blas.startsWith("OpenBLAS") ? "OpenBLAS" : runs[0].blas.split(" ")[0];
+  const cuda = runs[0].blas === "CUDA";
   return {
     row: {
       row: "pytorch",
-      label: `PyTorch (${runs[0].threads} thread${runs[0].threads === 1 ? "" : "s"}, ${blas})`,
-      device: `torch on CPU, BLAS ${runs[0].blas}`,
+      label: cuda ? "PyTorch (CUDA)" : `PyTorch (${runs[0].threads} thread${runs[0].threads === 1 ? "" : "s"}, ${blas})`,
+      device: cuda ? "torch on the GPU (CUDA)" : `torch on CPU, BLAS ${runs[0].blas}`,
       measured: runs.flatMap((r) => r.seconds),
       median: s.median,
       best: s.best,

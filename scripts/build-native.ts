@@ -53,9 +53,11 @@ function describeBuild(output: string): string {
   }
 }
 
-// Runs only as a script, so tests can import buildNativeAddon. With --install (npm ci's postinstall) it
-// never fails the install: it prints one line saying which path was built, or why not.
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Runs only as a script, so tests can import buildNativeAddon (and not when bundled into another
+// script, the GPU kit's bench.mjs, whose import.meta.url is the bundle's). With --install (npm ci's
+// postinstall) it never fails the install: it prints one line saying which path was built, or why not.
+const self = fileURLToPath(import.meta.url);
+if (process.argv[1] && self.endsWith("build-native.ts") && path.resolve(process.argv[1]) === self) {
   const install = process.argv.includes("--install");
   let result: { ok: boolean; message: string };
   try {
