@@ -82,6 +82,17 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     [[4, 3], [1, 4], true, true],
     [[2, 1, 4], [2, 4, 5], false, false],
     [[1, 600], [600, 10_003], false, false],
+    // Larger products on both sides of every shape OpenBLAS partitions differently (more columns than
+    // rows, more rows than columns, a small output over a long inner dimension as the decoder's dH),
+    // with transposes and in a batch.
+    [[700, 300], [900, 700], true, true],
+    [[900, 700], [700, 300], false, false],
+    [[700, 900], [300, 700], true, true],
+    [[128, 3001], [3001, 64], false, false],
+    [[3001, 128], [64, 3001], true, true],
+    [[128, 3001], [64, 3001], false, true],
+    [[2, 128, 3001], [2, 3001, 64], false, false],
+    [[2, 300, 700], [2, 700, 900], false, false],
   ] as const)("matMul %j × %j (transposeA %s, transposeB %s) equals the stock kernel", (sa, sb, ta, tb) => {
     const a = tf.randomNormal([...sa], 0, 1, "float32", 1);
     const b = tf.randomNormal([...sb], 0, 1, "float32", 2);
