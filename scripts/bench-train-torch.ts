@@ -41,15 +41,17 @@ export function blasLibrary(): string {
 /** Runs the PyTorch yardstick on the same shape; says why not when python3-torch or the script is missing. */
 export async function runTorch(options: { shape: BenchShape; epochs: number; seed: number; threads: number; device?: "cpu" | "cuda" }): Promise<TorchRun> {
   if (!fs.existsSync(TORCH_SCRIPT)) return { ok: false, reason: `${TORCH_SCRIPT} is not there` };
-  const probe = spawnSync(PYTHON, ["-c", "import torch, numpy"], { encoding: "utf8" });
+  const device = options.device ?? "cpu";
+  // One start of Python answers both: whether torch imports, and (for cuda) which GPU it sees.
+  const probe = spawnSync(PYTHON, ["-c", `import torch, numpy${device === "cuda" ? "; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')" : ""}`], {
+    encoding: "utf8",
+  });
   if (probe.status !== 0) {
     return { ok: false, reason: `${PYTHON} cannot import torch (install Debian's python3-torch: apt-get install -y python3-torch)` };
   }
-  const device = options.device ?? "cpu";
   if (device === "cuda") {
-    const cuda = spawnSync(PYTHON, ["-c", "import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else '')"], { encoding: "utf8" });
-    const name = cuda.stdout.trim();
-    if (cuda.status !== 0 || name === "") return { ok: false, reason: `${PYTHON}'s torch has no CUDA device` };
+    const name = probe.stdout.trim();
+    if (name === "") return { ok: false, reason: `${PYTHON}'s torch has no CUDA device` };
     console.log(`# PyTorch's GPU: ${name}`);
   }
   const blas = device === "cuda" ? "CUDA" : blasLibrary();
