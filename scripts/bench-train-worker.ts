@@ -6,7 +6,7 @@
  */
 import type { CsrMatrix } from "../src/data/csr.ts";
 import { Adam } from "../src/engine/adam.ts";
-import { currentBackend, currentDevice, initBackend } from "../src/engine/backend.ts";
+import { currentBackend, currentDevice, initBackend, webgpuRefusal } from "../src/engine/backend.ts";
 import { resolveVcmConfig, type VcmConfig } from "../src/engine/config.ts";
 import { evaluateRanking } from "../src/engine/evaluate.ts";
 import { annealedBeta } from "../src/engine/losses.ts";
@@ -15,8 +15,6 @@ import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-ke
 import { Rng } from "../src/engine/random.ts";
 import { initParams, trainModel, trainStep, updatableInPlace } from "../src/engine/train.ts";
 import { paramSpecs } from "../src/engine/vae.ts";
-import { openWebGpu } from "../src/engine/webgpu.ts";
-import { loadAppConfig } from "../src/config.ts";
 
 /** The engine rows the parent can ask for. */
 export type RowKind = "stock" | "native" | "webgpu";
@@ -296,15 +294,11 @@ export async function runWorker(kind: RowKind, plan: WorkerPlan): Promise<void> 
 
 /**
  * Starts the backend with no forced choice, as the server does: auto picks webgpu only on a hardware
- * adapter. When it did not, asks Dawn once more (software adapters refused) for the reason in words.
+ * adapter, and says why not otherwise (with what a GPU of this machine lacks, where it has one).
  */
 export async function runProbe(): Promise<void> {
   const backend = await initBackend();
   const device = currentDevice();
-  let reason: string | undefined;
-  if (backend !== "webgpu") {
-    const opened = await openWebGpu({ flags: loadAppConfig().webgpuFlags, allowFallback: false });
-    reason = opened.ok ? "auto chose another backend" : opened.reason;
-  }
+  const reason = backend === "webgpu" ? undefined : (webgpuRefusal() ?? "auto chose another backend");
   console.log(JSON.stringify({ backend, device, reason } satisfies ProbeResult));
 }

@@ -3,6 +3,23 @@ import path from "node:path";
 /** Backends the engine can be forced onto with VCM_BACKEND. */
 export type BackendChoice = "webgpu" | "wasm" | "cpu" | "tensorflow";
 
+/** The environment variables that decide where Vulkan looks for its loader and drivers (AppConfig.gpuEnvironment). */
+export const GPU_ENVIRONMENT_VARIABLES = [
+  "LD_LIBRARY_PATH",
+  "VK_DRIVER_FILES",
+  "VK_ICD_FILENAMES",
+  "VK_ADD_DRIVER_FILES",
+  "XDG_CONFIG_HOME",
+  "XDG_CONFIG_DIRS",
+  "XDG_DATA_HOME",
+  "XDG_DATA_DIRS",
+  "HOME",
+  "NVIDIA_VISIBLE_DEVICES",
+  "NVIDIA_DRIVER_CAPABILITIES",
+] as const;
+
+export type GpuEnvironment = Readonly<Partial<Record<(typeof GPU_ENVIRONMENT_VARIABLES)[number], string>>>;
+
 /** Application settings: the only place that reads process.env. */
 export interface AppConfig {
   /**
@@ -34,6 +51,16 @@ export interface AppConfig {
    */
   readonly webgpuFlags: ReadonlyArray<string>;
   /**
+   * The variables that decide where Vulkan finds its loader and drivers (LD_LIBRARY_PATH, VK_DRIVER_FILES,
+   * XDG_DATA_DIRS, NVIDIA_DRIVER_CAPABILITIES, …), as set: read only to say why a GPU went unused.
+   */
+  readonly gpuEnvironment: GpuEnvironment;
+  /**
+   * The folder that stands for `/` when the engine looks for a GPU's device node and Vulkan's files
+   * (VCM_GPU_PROBE_ROOT; default `/`): tests lay out a GPU machine's files there.
+   */
+  readonly gpuProbeRoot: string;
+  /**
    * Seconds a running training job's lease lasts without a heartbeat from the server that runs it
    * (VCM_JOB_LEASE_SECONDS); after that, any server on the database marks the job failed, once.
    */
@@ -50,6 +77,8 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   nativeMatMul: true,
   wasmThreads: undefined,
   webgpuFlags: Object.freeze([]),
+  gpuEnvironment: Object.freeze({}),
+  gpuProbeRoot: "/",
   jobLeaseSeconds: 30,
 });
 
@@ -89,6 +118,8 @@ export function loadAppConfig(
     adminToken: overrides.adminToken ?? (env.VCM_ADMIN_TOKEN || undefined),
     nativeMatMul: overrides.nativeMatMul ?? !["off", "0", "false", "no"].includes((env.VCM_NATIVE_MATMUL ?? "").trim().toLowerCase()),
     webgpuFlags: Object.freeze([...(overrides.webgpuFlags ?? (env.VCM_WEBGPU_FLAGS ?? "").split(",").map((f) => f.trim()).filter((f) => f !== ""))]),
+    gpuProbeRoot: path.resolve(overrides.gpuProbeRoot ?? (env.VCM_GPU_PROBE_ROOT?.trim() || DEFAULT_APP_CONFIG.gpuProbeRoot)),
+    gpuEnvironment: overrides.gpuEnvironment ?? Object.freeze(Object.fromEntries(GPU_ENVIRONMENT_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])))),
   });
 }
 

@@ -16,7 +16,8 @@ import { enableHeapTranspose } from "./heap-transpose.ts";
 import type { BackendName } from "./types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
-import { openWebGpu, type WebGpuAdapter } from "./webgpu.ts";
+import { explainMissingGpu, probeGpu } from "./gpu-probe.ts";
+import { openWebGpu, type WebGpuAdapter, type WebGpuOpening } from "./webgpu.ts";
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
 const state: {
@@ -28,7 +29,9 @@ const state: {
   adapter: WebGpuAdapter | undefined;
   /** Threads of the wasm build that started (1: the single-threaded one); 0 before wasm starts. */
   wasmThreads: number;
-} = { pending: undefined, choice: undefined, announced: new Set(), nativeGpu: false, wasmPathsSet: false, adapter: undefined, wasmThreads: 0 };
+  /** Why the automatic choice last passed webgpu over, in words. */
+  webgpuRefusal: string | undefined;
+} = { pending: undefined, choice: undefined, announced: new Set(), nativeGpu: false, wasmPathsSet: false, adapter: undefined, wasmThreads: 0, webgpuRefusal: undefined };
 
 /**
  * Initialises the backend once (later calls with the same choice return the same answer; an explicit
@@ -73,6 +76,11 @@ function announceAddonProblem(): void {
   process.stderr.write(`vcm: native OpenBLAS kernels not used: ${problem}; the engine runs the stock wasm kernels (npm run build:native rebuilds them for this machine)\n`);
 }
 
+/** Why the automatic choice passed webgpu over (the GPU's missing Vulkan pieces where the machine has one), or undefined. */
+export function webgpuRefusal(): string | undefined {
+  return state.webgpuRefusal;
+}
+
 /** The backend in use now, as stored with trained models. */
 export function currentBackend(): BackendName {
   const name = tf.getBackend();
@@ -115,7 +123,16 @@ async function select(wanted: BackendChoice | "auto", app: AppConfig): Promise<B
       state.adapter = opened.adapter;
       return "webgpu";
     }
-    if (wanted === "webgpu") throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_BACKEND=webgpu, but ${opened.reason}; choose wasm or cpu`);
+    const gpu = explainGpuTrouble(opened, app);
+    // With a GPU to explain, its missing pieces replace the generic advice.
+    const found = opened.failure === "software-only" ? "Dawn found only a software adapter" : "Dawn found no GPU adapter";
+    const reason = gpu ? `${found}: ${gpu}` : opened.reason;
+    if (wanted === "webgpu") throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_BACKEND=webgpu, but ${reason}; choose wasm or cpu`);
+    state.webgpuRefusal = reason;
+    if (gpu && !state.announced.has(gpu)) {
+      state.announced.add(gpu);
+      process.stderr.write(`vcm: webgpu not used, ${reason}; the engine runs on the CPU meanwhile\n`);
+    }
   }
   if (wanted === "wasm" || wanted === "auto") {
     // The native kernels need the single-threaded build (its heap is a plain ArrayBuffer); without them,
@@ -129,6 +146,15 @@ async function select(wanted: BackendChoice | "auto", app: AppConfig): Promise<B
   await tf.setBackend("cpu");
   await tf.ready();
   return "cpu";
+}
+
+/**
+ * When webgpu found no hardware adapter on a machine that has a GPU, what in Vulkan's setup keeps it
+ * out of reach (gpu-probe.ts); undefined where there is no GPU to miss, so CPU machines stay quiet.
+ */
+function explainGpuTrouble(opened: Extract<WebGpuOpening, { ok: false }>, app: AppConfig): string | undefined {
+  if (opened.failure !== "no-adapter" && opened.failure !== "software-only") return undefined;
+  return explainMissingGpu(probeGpu({ env: app.gpuEnvironment, root: app.gpuProbeRoot }));
 }
 
 /** Loads tfjs-node-gpu, else tfjs-node: never both, since each registers every kernel again. */

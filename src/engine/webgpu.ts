@@ -16,7 +16,13 @@ export interface WebGpuAdapter {
   readonly fallback: boolean;
 }
 
-export type WebGpuOpening = { ok: true; adapter: WebGpuAdapter } | { ok: false; reason: string };
+/**
+ * Why webgpu did not start: `no-adapter` and `software-only` are where a machine's own GPU setup
+ * (Vulkan's loader and driver) is the likely cause, the others are this installation's.
+ */
+export type WebGpuFailure = "no-package" | "no-dawn" | "no-adapter" | "software-only" | "no-device";
+
+export type WebGpuOpening = { ok: true; adapter: WebGpuAdapter } | { ok: false; failure: WebGpuFailure; reason: string };
 
 interface GpuAdapterLike {
   readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean; type?: string };
@@ -60,7 +66,7 @@ export async function openWebGpu(options: { flags: ReadonlyArray<string>; allowF
     const specifier: string = "webgpu";
     pkg = (await import(specifier)) as WebGpuPackage;
   } catch {
-    return { ok: false, reason: "the optional package webgpu (Dawn's Node.js bindings) is not installed or cannot load on this platform; run npm ci on linux-x64, linux-arm64, macOS or Windows" };
+    return { ok: false, failure: "no-package", reason: "the optional package webgpu (Dawn's Node.js bindings) is not installed or cannot load on this platform; run npm ci on linux-x64, linux-arm64, macOS or Windows" };
   }
   let gpu: GpuLike;
   let found: GpuAdapterLike | null;
@@ -68,11 +74,12 @@ export async function openWebGpu(options: { flags: ReadonlyArray<string>; allowF
     gpu = dawnInstance({ pkg, flags: options.flags });
     found = await gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch (error) {
-    return { ok: false, reason: `Dawn could not start (${error instanceof Error ? error.message.split("\n")[0] : String(error)})` };
+    return { ok: false, failure: "no-dawn", reason: `Dawn could not start (${error instanceof Error ? error.message.split("\n")[0] : String(error)})` };
   }
   if (!found) {
     return {
       ok: false,
+      failure: "no-adapter",
       reason:
         "Dawn found no GPU adapter: it needs the Vulkan loader (apt-get install -y libvulkan1) and a Vulkan driver for the GPU (NVIDIA's driver brings one; for a software adapter, mesa-vulkan-drivers 25 from bookworm-backports)",
     };
@@ -86,7 +93,7 @@ export async function openWebGpu(options: { flags: ReadonlyArray<string>; allowF
     fallback: Boolean(info.isFallbackAdapter ?? found.isFallbackAdapter) || info.type === "CPU" || SOFTWARE.test(`${info.description ?? ""} ${info.device ?? ""}`),
   };
   if (adapter.fallback && !options.allowFallback) {
-    return { ok: false, reason: `Dawn found only a software adapter (${adapter.description || adapter.device || adapter.vendor}), which is slower than wasm; set VCM_BACKEND=webgpu to use it anyway` };
+    return { ok: false, failure: "software-only", reason: `Dawn found only a software adapter (${adapter.description || adapter.device || adapter.vendor}), which is slower than wasm; set VCM_BACKEND=webgpu to use it anyway` };
   }
   Object.assign(globalThis, pkg.globals);
   // Node 20 has no navigator; later versions have one whose gpu is missing, so define it either way.
@@ -95,16 +102,16 @@ export async function openWebGpu(options: { flags: ReadonlyArray<string>; allowF
     const specifier: string = "@tensorflow/tfjs-backend-webgpu";
     await import(specifier);
   } catch {
-    return { ok: false, reason: "the optional package @tensorflow/tfjs-backend-webgpu is not installed; run npm ci" };
+    return { ok: false, failure: "no-package", reason: "the optional package @tensorflow/tfjs-backend-webgpu is not installed; run npm ci" };
   }
-  if (!tf.findBackendFactory("webgpu")) return { ok: false, reason: "@tensorflow/tfjs-backend-webgpu did not register (it was imported before Dawn was set up)" };
+  if (!tf.findBackendFactory("webgpu")) return { ok: false, failure: "no-package", reason: "@tensorflow/tfjs-backend-webgpu did not register (it was imported before Dawn was set up)" };
   let started = false;
   try {
     started = await tf.setBackend("webgpu");
   } catch {
     started = false;
   }
-  if (!started) return { ok: false, reason: `tfjs could not create a WebGPU device on ${adapter.description || adapter.vendor}` };
+  if (!started) return { ok: false, failure: "no-device", reason: `tfjs could not create a WebGPU device on ${adapter.description || adapter.vendor}` };
   await tf.ready();
   return { ok: true, adapter };
 }
