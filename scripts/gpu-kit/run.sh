@@ -13,10 +13,16 @@ options=("$@")
 [ ${#options[@]} -eq 0 ] && options=(--shape yelp --only webgpu --torch-device cuda)
 [ -f "$kit/bench.mjs" ] || { echo "gpu-kit: $kit/bench.mjs is missing; run npm run gpu-kit first" >&2; exit 1; }
 
+# xz where the machine has it, else Python's lzma (a bare image may lack xz-utils, not python3).
+unxz_to() {
+  if command -v xz >/dev/null 2>&1; then xz -dc "$1" > "$2"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
+  fi
+}
 work=$(mktemp -d /tmp/gpu-kit.XXXXXX)
 cp -r "$kit"/. "$work"/
-xz -dc "$work/node.xz" > "$work/node" && chmod +x "$work/node"
-xz -dc "$work/node_modules/webgpu/dist/linux-x64/dawn.node.xz" > "$work/node_modules/webgpu/dist/linux-x64/dawn.node"
+unxz_to "$work/node.xz" "$work/node" && chmod +x "$work/node" || { echo "gpu-kit: could not unpack node (neither xz nor python3's lzma worked)" >&2; exit 1; }
+unxz_to "$work/node_modules/webgpu/dist/linux-x64/dawn.node.xz" "$work/node_modules/webgpu/dist/linux-x64/dawn.node" || exit 1
 
 # Dawn needs the Vulkan loader; unpack the kit's where the machine has none (never over one it has).
 if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
