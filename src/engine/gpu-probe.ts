@@ -67,7 +67,7 @@ function probeGpus(root: string): ProbedGpu[] {
   return gpus;
 }
 
-/** The folders of ld.so.conf and its includes (one level of `include` globs of the form dir/*.conf). */
+/** The folders of ld.so.conf and of the files it includes (`include dir/*.conf` globs, two levels deep). */
 function linkerConfDirs(root: string): string[] {
   const dirs: string[] = [];
   const readConf = (file: string, depth: number): void => {
@@ -141,7 +141,7 @@ const DRIVER_LIBRARY: Readonly<Record<ProbedGpu["vendor"], RegExp>> = { NVIDIA: 
 export function explainMissingGpu(probe: GpuProbe): string | undefined {
   const gpu = probe.gpus[0];
   if (gpu === undefined) return undefined;
-  const has = `this machine has ${gpu.vendor === "NVIDIA" ? "an NVIDIA" : `an ${gpu.vendor}`} GPU (${gpu.node})`;
+  const has = `this machine has an ${gpu.vendor} GPU (${gpu.node})`;
   const missing: string[] = [];
   if (probe.vulkanLoader === undefined) missing.push("the Vulkan loader libvulkan.so.1 is not installed (apt-get install -y libvulkan1)");
   if (!probe.drivers.some((d) => DRIVER_LIBRARY[gpu.vendor].test(d.library))) {
