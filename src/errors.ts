@@ -7,6 +7,10 @@ export enum ErrorCode {
   UNAUTHENTICATED = "UNAUTHENTICATED",
   /** Another process holds the database's write lock (an ingest, usually) for longer than a request waits. */
   DATABASE_BUSY = "DATABASE_BUSY",
+  /** The database server cannot be reached (restarting, stopped, out of connections); nothing was changed. */
+  DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE",
+  /** A disk the server writes to (models folder, export folder, database) is full. */
+  STORAGE_FULL = "STORAGE_FULL",
   /** Too many large queries are running or waiting; the client should try again shortly. */
   SERVER_BUSY = "SERVER_BUSY",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
@@ -35,6 +39,48 @@ export function isBusyError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : "";
   return (typeof code === "string" && code.startsWith("SQLITE_BUSY")) || /database is locked/i.test(message);
+}
+
+/** What a request is told while the database server cannot be reached. */
+export const DATABASE_UNAVAILABLE_MESSAGE =
+  "The database is unavailable (restarting, stopped or out of connections); nothing was changed, retry in a moment.";
+
+/** SQLSTATE classes and codes of PostgreSQL that mean "the server is going away or not there yet". */
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(["57P01", "57P02", "57P03", "53300", "53400"]);
+/** Socket errors of a connection to a database server that is down or restarting. */
+const UNAVAILABLE_SOCKET_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+/** Messages of node-postgres (pg, pg-pool) for a connection that was lost or could not be made. */
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection error|Client was closed and is not queryable|Cannot use a pool after calling end|timeout exceeded when trying to connect|the database system is (shutting down|starting up|in recovery mode)|too many clients already|terminating connection due to administrator command/i;
+
+/**
+ * True when an error means the database server (PostgreSQL) cannot be reached right now: a refused or
+ * reset socket, a server shutting down or starting, no connection slot free. TypeORM wraps driver
+ * errors (`driverError`); both are looked at.
+ */
+export function isDatabaseUnavailableError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === "object" && depth < 4; depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08") || UNAVAILABLE_SOCKET_CODES.has(code))) return true;
+    if (e instanceof Error && UNAVAILABLE_MESSAGES.test(e.message)) return true;
+    e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** True for a write that failed because a disk or quota is full (ENOSPC, EDQUOT, SQLITE_FULL). */
+export function isStorageFullError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== null && typeof e === "object" && depth < 4; depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL" || code === "53100") return true;
+    e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** The sentence for a full disk; `what` names the folder or file when the caller knows it. */
+export function storageFullMessage(what?: string): string {
+  return `${what === undefined ? "A disk the server writes to" : what} is full; free some space (or point it at a larger disk) and try again. Nothing partial was kept.`;
 }
 
 /** Throws an internal error when a condition that the code guarantees does not hold. */

@@ -17,8 +17,33 @@ fi
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
-# A free loopback port unless one is given, so a CI run beside another server never collides.
-port="${VCM_TEST_POSTGRES_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
+# A free loopback port unless one is given, so a CI run beside another server never collides. It is
+# drawn below the kernel's ephemeral range (net.ipv4.ip_local_port_range), where no client's outgoing
+# socket can take it between this check and the server's start (a port from bind(0) could be).
+free_port() {
+  python3 - <<'PY'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except OSError:
+    low = 32768
+low = min(low, 32768)
+for _ in range(200):
+    port = random.randrange(max(1024, low - 12000), low)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free loopback port below the ephemeral range")
+PY
+}
+port="${VCM_TEST_POSTGRES_PORT:-$(free_port)}"
 case "$action" in
   start)
     mkdir -p "$dir"

@@ -4,7 +4,16 @@
  */
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import { DATABASE_BUSY_MESSAGE, ErrorCode, isBusyError, UserError } from "../errors.ts";
+import {
+  DATABASE_BUSY_MESSAGE,
+  DATABASE_UNAVAILABLE_MESSAGE,
+  ErrorCode,
+  isBusyError,
+  isDatabaseUnavailableError,
+  isStorageFullError,
+  storageFullMessage,
+  UserError,
+} from "../errors.ts";
 
 /** Where masked internal errors are reported (the server passes console by default; tests collect them). */
 export interface ErrorLogger {
@@ -19,6 +28,8 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.DATABASE_BUSY]: 503,
+  [ErrorCode.DATABASE_UNAVAILABLE]: 503,
+  [ErrorCode.STORAGE_FULL]: 507,
   [ErrorCode.SERVER_BUSY]: 503,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
@@ -64,6 +75,13 @@ export function createFormatError(
     if (isBusyError(original)) {
       // A write that waited out its time behind another process's lock: a sentence, not an internal error.
       return { message: DATABASE_BUSY_MESSAGE, ...where, extensions: { code: ErrorCode.DATABASE_BUSY } };
+    }
+    if (isDatabaseUnavailableError(original)) {
+      // PostgreSQL restarting or stopped: the client can retry; this is not a bug of ours.
+      return { message: DATABASE_UNAVAILABLE_MESSAGE, ...where, extensions: { code: ErrorCode.DATABASE_UNAVAILABLE } };
+    }
+    if (isStorageFullError(original)) {
+      return { message: storageFullMessage(), ...where, extensions: { code: ErrorCode.STORAGE_FULL } };
     }
     const code = formatted.extensions?.code;
     const thrownAsGraphQL = original instanceof GraphQLError || !(original instanceof Error);
