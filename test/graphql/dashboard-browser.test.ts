@@ -1,7 +1,8 @@
 /**
  * The dashboard in a real headless Chromium (issue 10, §5): each view renders with the data points of
  * models trained here, loads nothing from elsewhere, and leaves a screenshot in a temporary folder
- * (printed, not kept). Skipped when Debian's chromium is not installed.
+ * (printed, not kept); a crafted link's ids reach the API only as variables. Skipped when Debian's
+ * chromium is not installed.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -98,6 +99,43 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect(drawn.charts[0].points).toEqual([api.cohorts.cohorts.map((c: any) => c.figures.ndcg10), api.cohorts.cohorts.map((c: any) => c.compared.ndcg10)]);
     const firstRow = await page.locator("tbody tr").first().locator("td").allTextContents();
     expect(firstRow[0]).toBe(api.cohorts.cohorts[0].label);
+  });
+
+  /** Opens a link and returns the GraphQL requests the page sent and what it showed. */
+  async function sent(query: string): Promise<{ bodies: Array<{ query: string; variables: Record<string, unknown> }>; ready: string | null; error: string | null; headings: string[] }> {
+    const page = await browser.newPage();
+    const bodies: Array<{ query: string; variables: Record<string, unknown> }> = [];
+    page.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/graphql") bodies.push(JSON.parse(request.postData() ?? "{}"));
+    });
+    await page.goto(`${base}/dashboard?${query}`);
+    await page.waitForSelector("#dashboard[data-ready]", { timeout: 30_000 });
+    const ready = await page.locator("#dashboard").getAttribute("data-ready");
+    const error = await page.evaluate(() => window.vcmDashboard.error);
+    const headings = await page.locator("h2").allTextContents();
+    await page.close();
+    return { bodies, ready, error, headings };
+  }
+
+  it("sends a link's model and compare ids as variables: a crafted link changes no document and shows an error, not its query's data", async () => {
+    const injected = `1"){__schema{types{name}}}#`;
+    for (const [view, plain, crafted] of [
+      ["user", `view=user&user=3&model=${vcm}&compare=${se}`, `view=user&user=3&model=${encodeURIComponent(injected)}&compare=${encodeURIComponent(injected)}`],
+      ["user", `view=user&user=3&model=${vcm}`, `view=user&user=3&model=${encodeURIComponent(injected)}`],
+      ["cohorts", `view=cohorts&model=${vcm}&compare=${se}`, `view=cohorts&model=${encodeURIComponent(injected)}&compare=${encodeURIComponent(injected)}`],
+    ]) {
+      const good = await sent(plain);
+      const bad = await sent(crafted);
+      expect(good.ready, view).toBe("true");
+      expect(bad.bodies).toHaveLength(1);
+      // The very document of an ordinary link; the crafted value only in the variables.
+      expect(bad.bodies[0].query).toBe(good.bodies[0].query);
+      expect(bad.bodies[0].query).not.toContain("__schema");
+      expect(Object.values(bad.bodies[0].variables)).toContain(injected);
+      expect(bad.ready).toBe("error");
+      expect(bad.error).toBe(`Model id "${injected}" is not valid; ids are positive integers.`);
+      expect(bad.headings).toEqual([]);
+    }
   });
 
   it("shows a user's top words, recommendations with explanation words and highlighted reviews under two models", async () => {

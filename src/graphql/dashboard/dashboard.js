@@ -115,15 +115,16 @@
     });
   }
 
-  function userColumn(user, modelId, compareTo) {
+  // Column i shows model ids[i]; its fields are aliased by index (w0, r0, …), never by an id from the link.
+  function userColumn(user, modelId, index) {
     var col = el("section", { class: "column" }, [el("h3", { text: "Model " + modelId })]);
-    var words = user["w" + modelId];
+    var words = user["w" + index];
     chart(col, "Top words p(w|u) — model " + modelId, {
       type: "bar",
       data: { labels: words.map(function (w) { return w.word; }), datasets: [{ label: "p(w|u)", backgroundColor: COLORS[0], data: words.map(function (w) { return w.probability; }) }] },
       options: { indexAxis: "y" },
     }, [words.map(function (w) { return w.probability; })]);
-    var recs = user["r" + modelId];
+    var recs = user["r" + index];
     table(col, ["#", "item", "score", "why"], recs.map(function (r) {
       return [r.rank, r.item.title || r.item.externalId, r.score.toExponential(2), r.explanation.words.map(function (w) { return w.word; }).join(", ")];
     }));
@@ -133,7 +134,7 @@
       var at = 0;
       edge.node.highlights.forEach(function (t) {
         if (t.start > at) p.appendChild(document.createTextNode(text.slice(at, t.start)));
-        var mark = modelId === compareTo ? t.compared : t.mark;
+        var mark = index === 1 ? t.compared : t.mark;
         p.appendChild(el("span", { class: mark ? "level-" + mark.level.toLowerCase() : "", title: mark ? "p = " + mark.probability.toExponential(2) : "" , text: text.slice(t.start, t.end) }));
         at = t.end;
       });
@@ -143,19 +144,25 @@
     return col;
   }
 
+  // The link's values travel only as variables: the document is one of two constants, so no link can change what is asked.
+  var USER_MODEL_FIELDS = ["$m", "$c"].map(function (v, i) {
+    return "w" + i + ": topWords(modelId: " + v + ", k: 12) { word probability } r" + i + ": recommendations(modelId: " + v + ", k: 8) { rank score item { externalId title } explanation(k: 3) { words { word } } }";
+  });
+  function userQuery(compared) {
+    return "query ($u: ID!, $m: ID!" + (compared ? ", $c: ID!" : "") + ") { user(id: $u) { externalId name " + USER_MODEL_FIELDS.slice(0, compared ? 2 : 1).join(" ") +
+      " reviews(first: 2) { edges { node { text highlights(modelId: $m" + (compared ? ", compareTo: $c" : "") + ") { start end mark { probability level } compared { probability level } } } } } } }";
+  }
+
   function userView() {
     var user = params.get("user");
     var model = params.get("model");
     var compare = params.get("compare");
     var ids = compare ? [model, compare] : [model];
-    var fields = ids.map(function (id) {
-      return "w" + id + ": topWords(modelId: \"" + id + "\", k: 12) { word probability } r" + id + ": recommendations(modelId: \"" + id + "\", k: 8) { rank score item { externalId title } explanation(k: 3) { words { word } } }";
-    }).join(" ");
-    var highlights = "highlights(modelId: \"" + model + "\"" + (compare ? ", compareTo: \"" + compare + "\"" : "") + ") { start end mark { probability level } compared { probability level } }";
-    return gql("query ($u: ID!) { user(id: $u) { externalId name " + fields + " reviews(first: 2) { edges { node { text " + highlights + " } } } } }", { u: user }).then(function (d) {
+    var variables = compare ? { u: user, m: model, c: compare } : { u: user, m: model };
+    return gql(userQuery(Boolean(compare)), variables).then(function (d) {
       root.appendChild(el("h2", { text: "User " + (d.user.name || d.user.externalId) }));
       var row = el("div", { class: "columns" });
-      ids.forEach(function (id) { row.appendChild(userColumn(d.user, id, compare)); });
+      ids.forEach(function (id, i) { row.appendChild(userColumn(d.user, id, i)); });
       root.appendChild(row);
     });
   }
