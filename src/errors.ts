@@ -13,6 +13,8 @@ export enum ErrorCode {
   STORAGE_FULL = "STORAGE_FULL",
   /** Too many large queries are running or waiting; the client should try again shortly. */
   SERVER_BUSY = "SERVER_BUSY",
+  /** A WebSocket asked for more subscriptions at once than the server allows. */
+  TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
 }
 

@@ -76,7 +76,7 @@ export function createServerDeps(options: { dataSource: DataSource; config: AppC
 /** Builds and starts Apollo over the schema; call `listen` to serve HTTP. */
 export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   const formatError = createFormatError(deps.logger);
-  const schema = await buildVcmSchema({ pubSub: deps.prediction?.events });
+  const schema = await buildVcmSchema();
   const gate = new HeavyQueryGate();
   // Other processes' commits, so that a query that straddled one runs again (consistent-reads.ts).
   const watch = deps.prediction?.commits ?? watchCommits(deps.dataSource);

@@ -31,6 +31,7 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.DATABASE_UNAVAILABLE]: 503,
   [ErrorCode.STORAGE_FULL]: 507,
   [ErrorCode.SERVER_BUSY]: 503,
+  [ErrorCode.TOO_MANY_SUBSCRIPTIONS]: 429,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 

@@ -25,6 +25,20 @@ export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_K = 500;
 /** Longest text `recommendForText` accepts, in characters. */
 export const MAX_TEXT_LENGTH = 20_000;
+/** Most subscriptions one WebSocket may have open at once; one more is refused with TOO_MANY_SUBSCRIPTIONS. */
+export const MAX_SUBSCRIPTIONS_PER_SOCKET = 10;
+/** What a subscription over MAX_SUBSCRIPTIONS_PER_SOCKET is told. */
+export const TOO_MANY_SUBSCRIPTIONS_MESSAGE = `This WebSocket already has ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions open, the limit; complete one before starting another.`;
+/**
+ * Most WebSockets one client address may have open at once. One more is accepted and closed at once
+ * with TOO_MANY_SOCKETS_CLOSE_CODE and a reason, which graphql-ws clients report without retrying (a
+ * refused upgrade would reach a browser as a bare 1006, and the client would retry).
+ */
+export const MAX_SOCKETS_PER_ADDRESS = 16;
+/** Close code of a WebSocket over MAX_SOCKETS_PER_ADDRESS: HTTP's 429 in the 4xxx range, one graphql-ws clients do not retry. */
+export const TOO_MANY_SOCKETS_CLOSE_CODE = 4429;
+/** Close reason of such a socket (a close reason holds at most 123 bytes). */
+export const TOO_MANY_SOCKETS_REASON = `Over ${MAX_SOCKETS_PER_ADDRESS} WebSockets from one address; close one, or run all subscriptions on one socket.`;
 
 /** Checks a connection's `first` argument and returns the page size to use. */
 export function checkPageSize(first: number | null | undefined): number {

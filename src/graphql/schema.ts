@@ -23,7 +23,7 @@ import {
   TextRecommendationResolver,
 } from "./resolvers/prediction.resolver.ts";
 import { TrainingJobResolver } from "./resolvers/training-job.resolver.ts";
-import { createEventBus, type EventBus } from "../services/events.ts";
+import { createEventBus } from "../services/events.ts";
 
 /** Every resolver class of the API; append new ones at the end. */
 export const resolvers: NonEmptyArray<Function> = [
@@ -48,12 +48,13 @@ export const SCHEMA_FILE = fileURLToPath(new URL("../../schema/schema.graphql", 
 
 /**
  * Builds the schema; with `emitSchemaFile` it also writes the SDL there (sorted, as type-graphql prints it).
- * `pubSub` feeds the subscriptions (the server passes its event bus; a schema only printed needs none).
+ * type-graphql asks for a PubSub, which nothing publishes to: the subscription brings its own stream
+ * (services/job-updates.ts).
  */
-export async function buildVcmSchema(options: { emitSchemaFile?: string; pubSub?: EventBus } = {}): Promise<GraphQLSchema> {
+export async function buildVcmSchema(options: { emitSchemaFile?: string } = {}): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers,
-    pubSub: options.pubSub ?? createEventBus(),
+    pubSub: createEventBus(),
     authChecker: adminAuthChecker,
     validate: false,
     emitSchemaFile: options.emitSchemaFile === undefined ? false : { path: options.emitSchemaFile, sortedSchema: true },

@@ -1,17 +1,31 @@
 /**
  * GraphQL subscriptions over WebSocket (the graphql-ws protocol) on the server's HTTP listener, at
  * the GraphQL path. Only subscription operations are served there: queries and mutations go over HTTP,
- * where the admin rule and Apollo's plugins apply. Depth and cost limits are checked the same way.
+ * where the admin rule and Apollo's plugins apply. Depth and cost limits are checked the same way, and
+ * each client address may hold MAX_SOCKETS_PER_ADDRESS sockets of MAX_SUBSCRIPTIONS_PER_SOCKET
+ * subscriptions each.
  */
 import type http from "node:http";
+import type { Duplex } from "node:stream";
 import { getOperationAST, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import depthLimit from "graphql-depth-limit";
 import { useServer } from "graphql-ws/use/ws";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { GraphQLContext } from "./context.ts";
 import { codedError } from "./errors.ts";
-import { checkNesting, MAX_QUERY_COST, MAX_QUERY_DEPTH, MAX_QUERY_FIELDS, MAX_QUERY_TOKENS } from "./limits.ts";
+import {
+  checkNesting,
+  MAX_QUERY_COST,
+  MAX_QUERY_DEPTH,
+  MAX_QUERY_FIELDS,
+  MAX_QUERY_TOKENS,
+  MAX_SOCKETS_PER_ADDRESS,
+  MAX_SUBSCRIPTIONS_PER_SOCKET,
+  TOO_MANY_SOCKETS_CLOSE_CODE,
+  TOO_MANY_SOCKETS_REASON,
+  TOO_MANY_SUBSCRIPTIONS_MESSAGE,
+} from "./limits.ts";
 import { fieldCount } from "./query-limits.ts";
 import { queryCost } from "./query-limits.ts";
 
@@ -33,8 +47,30 @@ export function serveSubscriptions(options: {
    */
   maxPayload: number;
 }): SubscriptionServer {
-  const { schema, formatError } = options;
-  const sockets = new WebSocketServer({ server: options.httpServer, path: options.path, maxPayload: options.maxPayload });
+  const { schema, formatError, httpServer } = options;
+  // The upgrade is ours (noServer), so a socket over the per-address limit never reaches graphql-ws.
+  const sockets = new WebSocketServer({ noServer: true, path: options.path, maxPayload: options.maxPayload });
+  /** Open sockets per client address. */
+  const perAddress = new Map<string, number>();
+  const admit = (socket: WebSocket, request: http.IncomingMessage): void => {
+    const address = request.socket.remoteAddress ?? "unknown";
+    const open = perAddress.get(address) ?? 0;
+    if (open >= MAX_SOCKETS_PER_ADDRESS) {
+      socket.close(TOO_MANY_SOCKETS_CLOSE_CODE, TOO_MANY_SOCKETS_REASON);
+      return;
+    }
+    perAddress.set(address, open + 1);
+    socket.once("close", () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+    sockets.emit("connection", socket, request);
+  };
+  const onUpgrade = (request: http.IncomingMessage, stream: Duplex, head: Buffer): void => {
+    sockets.handleUpgrade(request, stream, head, (socket) => admit(socket, request));
+  };
+  httpServer.on("upgrade", onUpgrade);
   const server = useServer(
     {
       schema,
@@ -42,7 +78,11 @@ export function serveSubscriptions(options: {
         const authorization = ctx.connectionParams?.authorization;
         return options.contextFor(typeof authorization === "string" ? authorization : undefined);
       },
-      onSubscribe: (_ctx, _id, payload) => {
+      onSubscribe: (ctx, _id, payload) => {
+        // graphql-ws has already registered this one.
+        if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [codedError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS_MESSAGE)];
+        }
         try {
           checkNesting(payload.query);
         } catch (error) {
@@ -101,6 +141,7 @@ export function serveSubscriptions(options: {
   );
   return {
     async close() {
+      httpServer.off("upgrade", onUpgrade);
       await server.dispose();
       await new Promise<void>((resolve) => sockets.close(() => resolve()));
     },

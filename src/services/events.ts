@@ -1,12 +1,8 @@
 /**
- * In-process publish/subscribe for progress events (training-job updates), read by GraphQL
- * subscriptions. One server is one process, so an EventEmitter is enough; several server processes
- * would need a shared broker.
+ * In-process publish/subscribe, the PubSub that type-graphql's schema builder asks for. Training-job
+ * updates do not go through it: job-updates.ts coalesces them per job.
  */
 import { EventEmitter, on } from "node:events";
-
-/** Topic of training-job updates; the payload is the job's row (TrainingJob) after the change. */
-export const TRAINING_JOB_TOPIC = "TRAINING_JOB_UPDATED";
 
 /** Publish/subscribe by topic (the shape type-graphql's PubSub expects). */
 export interface EventBus {

@@ -6,7 +6,6 @@ import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
-import type { TrainingJob } from "../db/entities/training-job.entity.ts";
 import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
 import { watchCommits, type CommitWatch } from "../db/commit-watch.ts";
@@ -15,9 +14,9 @@ import { findModel, removeModelRow } from "../db/model-rows.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
-import { createEventBus, TRAINING_JOB_TOPIC, type EventBus } from "./events.ts";
 import { ExperimentJobService } from "./experiment-jobs.ts";
 import { ExplanationService } from "./explanation.ts";
+import { JobUpdates } from "./job-updates.ts";
 import { InferenceService, type InferenceCacheSizes, type LoadedModel } from "./inference.ts";
 import { TrainingJobService } from "./jobs.ts";
 import { loadModel } from "./saved-models.ts";
@@ -28,8 +27,8 @@ export interface PredictionServiceSet {
   readonly explanations: ExplanationService;
   readonly cohorts: CohortService;
   readonly jobs: TrainingJobService;
-  /** Progress events (training-job updates) for subscriptions. */
-  readonly events: EventBus;
+  /** Training-job updates for subscriptions, coalesced per job. */
+  readonly jobUpdates: JobUpdates;
   /** Experiments this server runs for startExperiment. */
   readonly experiments: ExperimentJobService;
   /** Other processes' commits (caches and consistent reads ask it); closed with the server. */
@@ -87,22 +86,19 @@ export function createPredictionServices(options: {
   });
   const explanations = new ExplanationService({ dataSource, inference });
   const cohorts = new CohortService({ inference });
-  const events = createEventBus();
-  /** The last state published of each job, so that a relayed copy of it is not sent again. */
-  const published = new Map<number, string>();
-  const publishJob = (job: TrainingJob): void => {
-    const state = `${job.status} ${job.epoch} ${job.cancelRequested}`;
-    if (published.get(job.id) === state) return;
-    published.set(job.id, state);
-    events.publish(TRAINING_JOB_TOPIC, job);
-  };
+  const jobUpdates = new JobUpdates({
+    read: async ({ jobId, row }) => {
+      const job = row ?? (await jobs.get(jobId));
+      return { job, model: job.modelId === null ? null : await findModel(dataSource, job.modelId) };
+    },
+  });
   const jobs = new TrainingJobService({
     dataSource,
     dbPath: config.dbPath,
     modelsDir: config.modelsDir,
     workerPath: options.jobWorkerPath,
     leaseSeconds: config.jobLeaseSeconds,
-    onUpdate: (job) => publishJob(job),
+    onUpdate: (job) => jobUpdates.changed(job.id, job),
   });
   const experiments = new ExperimentJobService({
     dataSource,
@@ -111,24 +107,20 @@ export function createPredictionServices(options: {
     experimentsDir: config.experimentsDir ?? path.join(path.dirname(path.resolve(config.modelsDir)), "experiments"),
   });
   // Jobs other servers run: their committed changes reach this server's subscribers too (a state
-  // already published here, such as this server's own job's, is not published twice).
-  commits.onJobChanged((jobId) => {
-    jobs.get(jobId).then(
-      (job) => publishJob(job),
-      () => undefined,
-    );
-  });
+  // a subscriber already has, such as this server's own job's, is not sent twice).
+  commits.onJobChanged((jobId) => jobUpdates.changed(jobId));
   return {
     inference,
     explanations,
     cohorts,
     jobs,
-    events,
+    jobUpdates,
     experiments,
     commits,
     removeModel: (modelId) => deleteModel({ dataSource, inference, cohorts, modelId }),
     async close() {
       await experiments.close();
+      jobUpdates.close();
       await jobs.close();
       inference.dispose();
       await commits.close();

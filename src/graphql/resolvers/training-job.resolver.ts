@@ -3,8 +3,7 @@ import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { TrainedModel } from "../../db/entities/trained-model.entity.ts";
 import type { TrainingJob, TrainingJobStatus } from "../../db/entities/training-job.entity.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
-import { TRAINING_JOB_TOPIC } from "../../services/events.ts";
-import { isFinished } from "../../services/jobs.ts";
+import { JOB_UPDATE_WINDOW_MS, type JobUpdate } from "../../services/job-updates.ts";
 import type { GraphQLContext } from "../context.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
 import { DatasetType } from "../types/dataset.type.ts";
@@ -81,15 +80,18 @@ export class TrainingJobResolver {
   @Subscription(() => TrainingJobType, {
     subscribe: async ({ args, context }) => {
       const id = parseId(args.id as string, "Training job");
+      const { services } = predictionOf(context as GraphQLContext);
       // An unknown job is answered (NOT_FOUND) before any stream is opened.
-      await predictionOf(context as GraphQLContext).services.jobs.get(id);
-      return jobUpdates(context as GraphQLContext, id);
+      await services.jobs.get(id);
+      return services.jobUpdates.watch(id);
     },
-    description:
-      "A training job's state now and after every change (start, each epoch, the end); the stream ends once the job has SUCCEEDED, FAILED or been CANCELLED. Served over WebSocket (graphql-ws protocol) at the GraphQL path; polling trainingJob(id) gives the same data. NOT_FOUND for an unknown job.",
+    description: `A training job's state now and after its changes (start, epochs, the end), at most one message per ${JOB_UPDATE_WINDOW_MS} ms: changes closer together are sent as one, the latest. The stream ends once the job has SUCCEEDED, FAILED or been CANCELLED. Served over WebSocket (graphql-ws protocol) at the GraphQL path; polling trainingJob(id) gives the same data. NOT_FOUND for an unknown job.`,
   })
-  trainingJobUpdated(@Root() job: TrainingJob, @Arg("id", () => ID) _id: string): TrainingJob {
-    return job;
+  trainingJobUpdated(@Root() update: JobUpdate, @Ctx() context: GraphQLContext, @Arg("id", () => ID) _id: string): TrainingJob {
+    // The model row was read once for every subscriber of this change: this subscriber's loader answers from it.
+    const modelId = update.model?.id ?? update.job.modelId;
+    if (modelId !== null) context.loaders.modelById.clear(modelId).prime(modelId, update.model);
+    return update.job;
   }
 
   @FieldResolver(() => DatasetType)
@@ -115,26 +117,5 @@ export class TrainingJobResolver {
   })
   async model(@Root() job: TrainingJob, @Ctx() context: GraphQLContext): Promise<TrainedModel | null> {
     return job.modelId === null ? null : context.loaders.modelById.load(job.modelId);
-  }
-}
-
-/** The job as it is now, then its row after each update published for it, until it is over. */
-async function* jobUpdates(context: GraphQLContext, id: number): AsyncGenerator<TrainingJob> {
-  const { services } = predictionOf(context);
-  // Subscribe before the first read, so an update in between is not lost.
-  const updates = services.events.subscribe(TRAINING_JOB_TOPIC)[Symbol.asyncIterator]();
-  try {
-    let job = await services.jobs.get(id);
-    yield job;
-    while (!isFinished(job.status)) {
-      const next = await updates.next();
-      if (next.done) return;
-      const update = next.value as TrainingJob;
-      if (update.id !== id) continue;
-      job = update;
-      yield job;
-    }
-  } finally {
-    await updates.return?.();
   }
 }
