@@ -63,7 +63,8 @@ describe("startExperiment", () => {
     const resumed = await gql(START, { input: INPUT });
     expect(resumed.errors).toBeUndefined();
     expect((resumed.data as any).startExperiment.id).toBe(row.id);
-    const finished = await until(row.id, (e) => e.status !== "RUNNING");
+    // Queued while the first process exits (one experiment at a time per server), then run.
+    const finished = await until(row.id, (e) => e.status !== "RUNNING" && e.status !== "QUEUED");
     expect(finished).toMatchObject({ status: "FINISHED", runsDone: 2 });
     // The log holds each process's JSON summary: the second one trained nothing.
     // The process records its end in the database just before it prints its summary: wait for the line.
