@@ -250,7 +250,12 @@ export async function runExperiment(options: {
   heartbeat.unref();
   try {
     const summary = await runPlan();
-    if (!(await finishExperiment(dataSource, { id: experimentId, owner, runsDone: doneRuns(), results: summary.results }))) throw cancelledError();
+    if (!(await finishExperiment(dataSource, { id: experimentId, owner, runsDone: doneRuns(), results: summary.results }))) {
+      throw new UserError(
+        ErrorCode.CONFLICT,
+        `Experiment ${experimentId} was ended by another process while this one ran it (cancelled, or failed after its lease ran out); start it again with the same arguments to resume it.`,
+      );
+    }
     return { dir: options.outDir, report: summary.report, runs: summary.runs, trained: summary.trained, experimentId };
   } catch (error) {
     const cancelled = stop.signal.aborted;
