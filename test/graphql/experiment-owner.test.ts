@@ -39,10 +39,10 @@ function isRunning(pid: number): boolean {
 }
 
 /** The experiment's row as the database file holds it now. */
-function experimentRow(id: string): { status: string; owner: string | null; model_id: number | null; error: string | null; finished_at: string | null; runs_done: number } {
+function experimentRow(id: string): { status: string; owner: string | null; model_id: number | null; error: string | null; finished_at: string | null; runs_done: number; out_dir: string } {
   const db = new Database(dbPath, { readonly: true });
   try {
-    return db.prepare("SELECT status, owner, model_id, error, finished_at, runs_done FROM experiments WHERE id = ?").get(Number(id)) as never;
+    return db.prepare("SELECT status, owner, model_id, error, finished_at, runs_done, out_dir FROM experiments WHERE id = ?").get(Number(id)) as never;
   } finally {
     db.close();
   }
@@ -127,7 +127,7 @@ describe("an experiment whose server is killed", () => {
     c.child.kill("SIGTERM");
   }, 180_000);
 
-  it("is cancelled over the API of another server, and `vcm cancel-experiment` refuses one that has ended", async () => {
+  it("is refused to a second process, cancelled over the API of another server, and `vcm cancel-experiment` refuses one that has ended", async () => {
     const started = await b.gql(`mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status } }`, {
       input: { dataset: "demo", models: ["VCM"], seeds: 2, epochs: 5000 },
     });
@@ -138,6 +138,11 @@ describe("an experiment whose server is killed", () => {
       return row.status === "running" && row.model_id !== null && row.owner !== null && Number(row.owner.split(":")[1]) !== b.child.pid ? row : undefined;
     }, 60);
     const experimentPid = Number(running.owner!.split(":")[1]);
+    // The same experiment from the command line, on the same folder, while it runs: refused, nothing written.
+    const rival = runVcm(["experiment", "--dataset", "demo", "--models", "vcm", "--seeds", "2", "--epochs", "5000", "--out", running.out_dir], env);
+    expect(rival.code).not.toBe(0);
+    expect(rival.stderr).toContain(`Experiment ${id} with these arguments is running in another process; wait for it, or cancel it with \`vcm cancel-experiment ${id}\`.`);
+    expect(experimentRow(id).owner).toBe(running.owner);
     // Asked on a server that does not run it: the process itself sees the request at its next beat.
     const d = await serve();
     const asked = await d.gql(`mutation ($id: ID!) { cancelExperiment(id: $id) { status cancelRequested } }`, { id });
