@@ -103,6 +103,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     for (const id of tidied.failedModels) console.error(`vcm: model ${id} is marked failed: ${MISSING_CHECKPOINT_MESSAGE}`);
     // Jobs of servers that are gone are failed, queued ones start, and this server's leases are renewed from now on.
     await deps.prediction.jobs.recover();
+    await deps.prediction.experiments.recover();
   }
   const ide = new IdeAssets(GRAPHQL_PATH);
   const dashboard = new DashboardAssets();

@@ -1,17 +1,30 @@
 /**
- * Experiment rows: one per experiment folder and arguments (a resumed experiment keeps its row),
- * marked running when a run starts or resumes, its progress counted as runs finish, and its end
- * recorded once. The browse API reads them through the Catalog.
+ * Experiment rows: one per experiment folder and arguments (a resumed experiment keeps its row). An
+ * experiment is owned like a training job (job-leases.ts): the process that runs it claims the row with
+ * a conditional update (so two never run one), renews its lease, and any process fails a row whose
+ * owner is gone, once, with the model its run was training. Its end is recorded only by its owner.
  */
 import type { DataSource } from "typeorm";
-import { Experiment } from "./entities/experiment.entity.ts";
+import { Experiment, type ExperimentStatus } from "./entities/experiment.entity.ts";
+import { ownerIsGone } from "./job-leases.ts";
+import { failModel } from "./model-rows.ts";
 
 /** What a new (or resumed) experiment records when it starts. */
 export type ExperimentStart = Pick<Experiment, "datasetId" | "key" | "args" | "outDir" | "runsTotal">;
 
+/** Experiments that are over: only a new start changes their rows. */
+export function isExperimentOver(status: ExperimentStatus): boolean {
+  return status === "finished" || status === "failed" || status === "cancelled";
+}
+
 /** The experiment with these arguments (key) in this folder, or null. */
 export async function findExperiment(dataSource: DataSource, o: { key: string; outDir: string }): Promise<Experiment | null> {
   return dataSource.getRepository(Experiment).findOne({ where: { key: o.key, outDir: o.outDir } });
+}
+
+/** The experiment by id, or null. */
+export async function findExperimentById(dataSource: DataSource, id: number): Promise<Experiment | null> {
+  return dataSource.getRepository(Experiment).findOne({ where: { id } });
 }
 
 /** The experiment's row as stored now (it must exist). */
@@ -19,40 +32,151 @@ export async function getExperiment(dataSource: DataSource, id: number): Promise
   return dataSource.getRepository(Experiment).findOneByOrFail({ id });
 }
 
+/** Columns that a new start clears: no owner, no cancel, no end. */
+const FRESH = { error: null, finishedAt: null, owner: null, leaseExpiresAt: null, cancelRequested: false, modelId: null } as const;
+
 /**
- * The experiment's row, marked running: the one with the same key and folder when there is one (its
- * end and error cleared, its total updated), otherwise a new one with no runs done.
+ * Queues the experiment: its row, over, made queued again (a resume), or a new queued row. Null when
+ * the row is queued or running already (nothing changes).
  */
-export async function startExperimentRow(dataSource: DataSource, start: ExperimentStart): Promise<Experiment> {
+export async function queueExperimentRow(dataSource: DataSource, start: ExperimentStart): Promise<Experiment | null> {
   const repository = dataSource.getRepository(Experiment);
-  const existing = await repository.findOne({ where: { key: start.key, outDir: start.outDir } });
-  if (existing !== null) {
-    await repository.update(existing.id, { status: "running", error: null, finishedAt: null, runsTotal: start.runsTotal });
-    return { ...existing, status: "running", error: null, finishedAt: null, runsTotal: start.runsTotal };
+  const existing = await findExperiment(dataSource, start);
+  if (existing === null) {
+    return repository.save(repository.create({ ...start, ...FRESH, status: "queued", runsDone: 0, results: null }));
   }
-  return repository.save(
-    repository.create({ datasetId: start.datasetId, key: start.key, args: start.args, outDir: start.outDir, status: "running", runsDone: 0, runsTotal: start.runsTotal, results: null, error: null, finishedAt: null }),
-  );
+  const result = await dataSource
+    .createQueryBuilder()
+    .update(Experiment)
+    .set({ ...FRESH, status: "queued", runsTotal: start.runsTotal })
+    .where("id = :id AND status IN ('finished', 'failed', 'cancelled')", { id: existing.id })
+    .execute();
+  return (result.affected ?? 0) === 1 ? getExperiment(dataSource, existing.id) : null;
 }
 
-/** Records how many of an experiment's runs are done. */
-export async function recordExperimentProgress(dataSource: DataSource, id: number, runsDone: number): Promise<void> {
-  await dataSource.getRepository(Experiment).update(id, { runsDone });
+/** Queued experiments, oldest first. */
+export async function oldestQueuedExperiments(dataSource: DataSource, limit: number): Promise<Experiment[]> {
+  return dataSource.getRepository(Experiment).find({ where: { status: "queued" }, order: { id: "ASC" }, take: limit });
 }
 
-/** Marks the experiment finished, with its results (only these columns change). */
-export async function finishExperiment(dataSource: DataSource, row: Experiment, o: { runsDone: number; results: Record<string, unknown> }): Promise<void> {
+/** Marks a queued experiment running for `owner`; false when another process took it (or it was cancelled) first. */
+export async function claimQueuedExperiment(dataSource: DataSource, o: { id: number; owner: string; leaseMs: number }): Promise<boolean> {
+  const result = await dataSource
+    .createQueryBuilder()
+    .update(Experiment)
+    .set({ status: "running", owner: o.owner, leaseExpiresAt: Date.now() + o.leaseMs })
+    .where("id = :id AND status = 'queued'", { id: o.id })
+    .execute();
+  return (result.affected ?? 0) === 1;
+}
+
+/**
+ * The row of the process that runs the experiment (`vcm experiment`), claimed for `owner`: a new row,
+ * one that is over or queued, one whose owner is gone, or one that `handedBy` (the server that started
+ * this process) claimed for it. Null when another live process runs it (nothing changes).
+ */
+export async function claimExperimentRow(
+  dataSource: DataSource,
+  o: { start: ExperimentStart; owner: string; leaseMs: number; handedBy: string | null },
+): Promise<Experiment | null> {
+  const repository = dataSource.getRepository(Experiment);
+  const lease = Date.now() + o.leaseMs;
+  const existing = await findExperiment(dataSource, o.start);
+  if (existing === null) {
+    return repository.save(repository.create({ ...o.start, ...FRESH, status: "running", runsDone: 0, results: null, owner: o.owner, leaseExpiresAt: lease }));
+  }
+  const handed = existing.status === "running" && o.handedBy !== null && existing.owner === o.handedBy;
+  if (existing.status === "running" && !handed && !ownerIsGone(existing, Date.now())) return null;
+  // Conditional on the row as read, so that of two processes claiming it at once one wins.
+  const result = await dataSource
+    .createQueryBuilder()
+    .update(Experiment)
+    .set({ ...(handed ? {} : FRESH), status: "running", owner: o.owner, leaseExpiresAt: lease, runsTotal: o.start.runsTotal })
+    .where("id = :id AND status = :status AND owner IS NOT DISTINCT FROM :previous", { id: existing.id, status: existing.status, previous: existing.owner })
+    .execute();
+  return (result.affected ?? 0) === 1 ? getExperiment(dataSource, existing.id) : null;
+}
+
+/**
+ * Extends the lease of an experiment `owner` runs. `held` is false when it no longer runs under this
+ * owner (cancelled, or failed by another process after the lease ran out); `cancelRequested` when a
+ * cancel was asked elsewhere.
+ */
+export async function renewExperimentLease(dataSource: DataSource, o: { id: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }> {
+  const result = await dataSource
+    .createQueryBuilder()
+    .update(Experiment)
+    .set({ leaseExpiresAt: Date.now() + o.leaseMs })
+    .where("id = :id AND status = 'running' AND owner = :owner", { id: o.id, owner: o.owner })
+    .execute();
+  if ((result.affected ?? 0) !== 1) return { held: false, cancelRequested: false };
+  const row = await dataSource.getRepository(Experiment).findOne({ where: { id: o.id }, select: { id: true, cancelRequested: true } });
+  return { held: true, cancelRequested: row?.cancelRequested === true };
+}
+
+/** Records the model the owner's current run trains (null between runs). */
+export async function setExperimentModel(dataSource: DataSource, o: { id: number; owner: string; modelId: number | null }): Promise<void> {
+  await dataSource.getRepository(Experiment).update({ id: o.id, owner: o.owner, status: "running" }, { modelId: o.modelId });
+}
+
+/** Records how many of an experiment's runs are done (while `owner` runs it). */
+export async function recordExperimentProgress(dataSource: DataSource, o: { id: number; owner: string; runsDone: number }): Promise<void> {
+  await dataSource.getRepository(Experiment).update({ id: o.id, owner: o.owner, status: "running" }, { runsDone: o.runsDone });
+}
+
+/** Marks the experiment finished, with its results, while `owner` runs it; false when it does not any more. */
+export async function finishExperiment(dataSource: DataSource, o: { id: number; owner: string; runsDone: number; results: Record<string, unknown> }): Promise<boolean> {
   // TypeORM types a simple-json column's update value too narrowly; update() serialises it as save() does.
   const results = o.results as never;
-  await dataSource.getRepository(Experiment).update(row.id, { status: "finished", runsDone: o.runsDone, results, error: null, finishedAt: new Date() });
+  const result = await dataSource
+    .getRepository(Experiment)
+    .update({ id: o.id, owner: o.owner, status: "running" }, { status: "finished", runsDone: o.runsDone, results, error: null, finishedAt: new Date(), leaseExpiresAt: null, modelId: null });
+  return (result.affected ?? 0) === 1;
 }
 
-/** Records that the experiment failed, with the sentence for its row. */
-export async function failExperiment(dataSource: DataSource, id: number, o: { runsDone: number; error: string }): Promise<void> {
-  await dataSource.getRepository(Experiment).update(id, { status: "failed", runsDone: o.runsDone, error: o.error, finishedAt: new Date() });
+/**
+ * Ends a running experiment as failed or cancelled, with the sentence for its row, and fails the model
+ * its run was training; only while `owner` runs it when an owner is given. False when nothing changed.
+ */
+export async function endExperiment(
+  dataSource: DataSource,
+  o: { id: number; owner: string | null; status: "failed" | "cancelled"; error: string; runsDone?: number },
+): Promise<boolean> {
+  return dataSource.transaction(async (manager) => {
+    const row = await manager.getRepository(Experiment).findOne({ where: { id: o.id } });
+    if (row === null || row.status !== "running" || (o.owner !== null && row.owner !== o.owner)) return false;
+    const result = await manager
+      .createQueryBuilder()
+      .update(Experiment)
+      .set({ status: o.status, error: o.error, finishedAt: new Date(), leaseExpiresAt: null, modelId: null, ...(o.runsDone === undefined ? {} : { runsDone: o.runsDone }) })
+      .where("id = :id AND status = 'running' AND owner IS NOT DISTINCT FROM :owner", { id: o.id, owner: row.owner })
+      .execute();
+    if ((result.affected ?? 0) !== 1) return false;
+    if (row.modelId !== null) await failModel(manager, { modelId: row.modelId, from: "training", error: o.error });
+    return true;
+  });
 }
 
-/** Fails the experiment only while it is still running (its process died without recording its end). */
-export async function failRunningExperiment(dataSource: DataSource, id: number, error: string): Promise<void> {
-  await dataSource.getRepository(Experiment).update({ id, status: "running" }, { status: "failed", error, finishedAt: new Date() });
+/** Cancels a queued experiment; false when it is not queued any more. */
+export async function cancelQueuedExperiment(dataSource: DataSource, o: { id: number; error: string }): Promise<boolean> {
+  const result = await dataSource.getRepository(Experiment).update({ id: o.id, status: "queued" }, { status: "cancelled", error: o.error, finishedAt: new Date() });
+  return (result.affected ?? 0) === 1;
+}
+
+/** Asks the owner of a running experiment to cancel it; false when it is not running any more. */
+export async function requestExperimentCancel(dataSource: DataSource, id: number): Promise<boolean> {
+  const result = await dataSource.getRepository(Experiment).update({ id, status: "running" }, { cancelRequested: true });
+  return (result.affected ?? 0) === 1;
+}
+
+/** Fails every running experiment whose owner is gone (ownerIsGone), each once, with its model; returns their ids. */
+export async function failAbandonedExperiments(dataSource: DataSource, o: { error: string; exceptOwner: string }): Promise<number[]> {
+  const now = Date.now();
+  const running = await dataSource.getRepository(Experiment).find({ where: { status: "running" } });
+  const failed: number[] = [];
+  for (const row of running) {
+    if (row.owner === o.exceptOwner || !ownerIsGone(row, now)) continue;
+    if (await endExperiment(dataSource, { id: row.id, owner: row.owner, status: "failed", error: o.error })) failed.push(row.id);
+  }
+  return failed;
 }

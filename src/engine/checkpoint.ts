@@ -124,13 +124,14 @@ export async function loadCheckpoint(dir: string, options: { name?: string } = {
   const subject = options.name ? `The checkpoint of ${options.name}` : `The checkpoint at ${folder}`;
   const manifest = await readManifest(folder, options);
   const weightsPath = path.join(folder, WEIGHTS_FILE);
+  const missing = (): UserError => new UserError(ErrorCode.NOT_FOUND, `${subject} has no ${WEIGHTS_FILE}; train the model again.`);
   let size: number;
   try {
     const stat = await fs.stat(weightsPath);
     if (!stat.isFile()) throw new Error("not a file");
     size = stat.size;
   } catch {
-    throw new UserError(ErrorCode.NOT_FOUND, `${subject} has no ${WEIGHTS_FILE}; train the model again.`);
+    throw missing();
   }
   if (size !== manifest.byteLength) {
     throw new UserError(
@@ -141,15 +142,23 @@ export async function loadCheckpoint(dir: string, options: { name?: string } = {
   if (size > buffer.constants.MAX_LENGTH) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `${subject} holds ${size} bytes of weights, more than this process can load; train a smaller model.`);
   }
+  // The folder may be removed while it is read (its model deleted): that is a missing file, not a fault.
+  const orMissing = (error: unknown): never => {
+    throw (error as NodeJS.ErrnoException).code === "ENOENT" ? missing() : error;
+  };
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(weightsPath, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(weightsPath, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  } catch (error) {
+    orMissing(error);
+  }
   if (hash.digest("hex") !== manifest.checksum) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
       `${subject} is corrupt: the checksum of ${WEIGHTS_FILE} does not match its manifest; train the model again.`,
     );
   }
-  const bytes = await fs.readFile(weightsPath);
+  const bytes = await fs.readFile(weightsPath).catch(orMissing);
   if (bytes.byteLength !== size) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `${subject} changed while it was read; load it again.`);
   }

@@ -10,7 +10,21 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { DataSource } from "typeorm";
-import { failExperiment, finishExperiment, recordExperimentProgress, startExperimentRow } from "../db/experiment-rows.ts";
+import type { Experiment } from "../db/entities/experiment.entity.ts";
+import {
+  cancelQueuedExperiment,
+  claimExperimentRow,
+  endExperiment,
+  findExperiment,
+  findExperimentById,
+  finishExperiment,
+  isExperimentOver,
+  recordExperimentProgress,
+  renewExperimentLease,
+  requestExperimentCancel,
+  setExperimentModel,
+} from "../db/experiment-rows.ts";
+import { newLeaseOwner } from "../db/job-leases.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { resolveVcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
@@ -22,6 +36,21 @@ import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.t
 import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
 import { trainAndSave } from "./training.ts";
+
+/** Training seeds per model: 1 to this many. */
+export const MAX_EXPERIMENT_SEEDS = 100;
+
+/** Distinct values on each axis of the K × β grid. */
+export const MAX_GRID_VALUES = 20;
+
+/** Runs one experiment may plan (models × seeds plus grid cells × seeds, duplicates removed): a few days of training at most. */
+export const MAX_EXPERIMENT_RUNS = 1000;
+
+/** What an experiment's row says when it was cancelled (cancelExperiment, `vcm cancel-experiment`). */
+export const EXPERIMENT_CANCELLED_MESSAGE = "The experiment was cancelled; start it again with the same arguments to resume it.";
+
+/** What a row says when the process that ran it is gone (killed, or its server killed) and another process noticed. */
+export const EXPERIMENT_ABANDONED_MESSAGE = "The process that ran this experiment stopped before it finished; start it again with the same arguments to resume it.";
 
 /** What defines an experiment: runs of other arguments are never mixed into its report. */
 export interface ExperimentArgs {
@@ -68,17 +97,27 @@ export function resolveExperimentArgs(raw: {
 }): ExperimentArgs {
   if (raw.models.length === 0) throw new UserError(ErrorCode.BAD_USER_INPUT, "--models names no model; list variants such as vcm,vcm-se,popularity.");
   const models = [...new Set(raw.models.map((m) => parseVariant(m.trim())))];
-  if (!Number.isInteger(raw.seeds) || raw.seeds < 1 || raw.seeds > 100) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `--seeds must be an integer from 1 to 100, got ${raw.seeds}.`);
+  if (!Number.isInteger(raw.seeds) || raw.seeds < 1 || raw.seeds > MAX_EXPERIMENT_SEEDS) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `--seeds must be an integer from 1 to ${MAX_EXPERIMENT_SEEDS}, got ${raw.seeds}.`);
   }
-  // Every run's configuration must resolve, so a bad value fails now and not after hours of runs.
-  for (const variant of models) resolveVcmConfig({ ...(raw.config ?? {}), ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }), variant });
+  // Counted as a product of the distinct values before anything is expanded, so any input is judged in linear time.
   let grid: ExperimentArgs["grid"];
   if (raw.grid !== undefined && (raw.grid.latentDim !== undefined || raw.grid.beta !== undefined)) {
     const base = resolveVcmConfig({ ...(raw.config ?? {}), variant: "vcm" });
-    grid = { latentDim: [...(raw.grid.latentDim ?? [base.latentDim])], beta: [...(raw.grid.beta ?? [base.beta])] };
-    for (const latentDim of grid.latentDim) for (const beta of grid.beta) resolveVcmConfig({ ...(raw.config ?? {}), latentDim, beta, variant: "vcm" });
+    grid = { latentDim: gridAxis("latentDim", raw.grid.latentDim, base.latentDim), beta: gridAxis("beta", raw.grid.beta, base.beta) };
   }
+  const runs = plannedRuns({ dataset: raw.dataset, models, seeds: raw.seeds, ...(grid === undefined ? {} : { grid }) });
+  if (runs > MAX_EXPERIMENT_RUNS) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `These arguments plan ${runs.toLocaleString("en-US")} runs (models × seeds + grid cells × seeds); an experiment may plan at most ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")}: use fewer seeds, models or grid values.`,
+    );
+  }
+  // Every run's configuration must resolve, so a bad value fails now and not after hours of runs; each
+  // grid value is checked on its own axis (the checks do not tie K to β), so this is linear too.
+  for (const variant of models) resolveVcmConfig({ ...(raw.config ?? {}), ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }), variant });
+  for (const latentDim of grid?.latentDim ?? []) resolveVcmConfig({ ...(raw.config ?? {}), latentDim, variant: "vcm" });
+  for (const beta of grid?.beta ?? []) resolveVcmConfig({ ...(raw.config ?? {}), beta, variant: "vcm" });
   return {
     dataset: raw.dataset,
     models,
@@ -87,6 +126,16 @@ export function resolveExperimentArgs(raw: {
     ...(raw.config === undefined ? {} : { config: raw.config }),
     ...(grid === undefined ? {} : { grid }),
   };
+}
+
+/** One axis of the grid: its distinct values in the order given (the default alone when omitted), at most MAX_GRID_VALUES. */
+function gridAxis(name: "latentDim" | "beta", values: ReadonlyArray<number> | undefined, fallback: number): number[] {
+  const distinct = values === undefined ? [fallback] : [...new Set(values)];
+  if (distinct.length === 0) throw new UserError(ErrorCode.BAD_USER_INPUT, `The grid's ${name} lists no value; give at least one, or leave it out for the default.`);
+  if (distinct.length > MAX_GRID_VALUES) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `The grid's ${name} lists ${distinct.length.toLocaleString("en-US")} distinct values; at most ${MAX_GRID_VALUES} per axis.`);
+  }
+  return distinct;
 }
 
 /** Runs an experiment's arguments plan: every model × seed, and the grid's cells × seeds. */
@@ -134,6 +183,19 @@ export interface ExperimentSummary {
   readonly experimentId: number;
 }
 
+/**
+ * Cancels an experiment: a queued one at once, a running one by asking its owner, which stops within
+ * a third of its lease (its current run's model is failed, so it can be deleted). NOT_FOUND for an
+ * unknown id, CONFLICT for one that is over. Returns the row as it is now.
+ */
+export async function cancelExperiment(dataSource: DataSource, id: number): Promise<Experiment> {
+  const row = await findExperimentById(dataSource, id);
+  if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
+  if (isExperimentOver(row.status)) throw new UserError(ErrorCode.CONFLICT, `Experiment ${id} has already ended (${row.status}); there is nothing to cancel.`);
+  if (!(await cancelQueuedExperiment(dataSource, { id, error: EXPERIMENT_CANCELLED_MESSAGE }))) await requestExperimentCancel(dataSource, id);
+  return (await findExperimentById(dataSource, id)) ?? row;
+}
+
 /** Runs (or resumes) an experiment and writes DIR/report.md and one CSV per table. */
 export async function runExperiment(options: {
   dataSource: DataSource;
@@ -141,23 +203,87 @@ export async function runExperiment(options: {
   args: ExperimentArgs;
   outDir: string;
   onProgress?: (event: { done: number; total: number; model: string; seed: number; etaSeconds: number | null }) => void;
+  /** Milliseconds this process's lease on the row lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
+  leaseMs?: number;
+  /** The server that claimed the queued row for this process (ExperimentJobService), or none. */
+  handedBy?: string | null;
+  /** Stops the experiment as cancelled (its current run's model failed, its row CANCELLED). */
+  signal?: AbortSignal;
 }): Promise<ExperimentSummary> {
   const { dataSource, args } = options;
+  const owner = newLeaseOwner();
+  const leaseMs = options.leaseMs ?? 30_000;
   fs.mkdirSync(options.outDir, { recursive: true });
   const stateFile = path.join(options.outDir, "experiment.json");
   let state = readState(stateFile, args);
   const matrices = await loadDatasetMatrices(dataSource, args.dataset);
   const plan = args.models.flatMap((model) => seedsOf(args).map((seed) => ({ model, seed })));
   const gridTotal = args.grid === undefined ? 0 : args.grid.latentDim.length * args.grid.beta.length * args.seeds;
-  const row = await startExperimentRow(dataSource, { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plan.length + gridTotal });
+  const start = { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plan.length + gridTotal };
+  const row = await claimExperimentRow(dataSource, { start, owner, leaseMs, handedBy: options.handedBy ?? null });
+  if (row === null) {
+    const other = await findExperiment(dataSource, start);
+    throw new UserError(
+      ErrorCode.CONFLICT,
+      `Experiment ${other?.id ?? ""} with these arguments is ${other?.status ?? "running"} in another process; wait for it, or cancel it with \`vcm cancel-experiment ${other?.id ?? ""}\`.`,
+    );
+  }
+  const experimentId = row.id;
   const doneRuns = () => new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0);
+  // The lease is renewed while the runs go on; a cancel asked elsewhere (or the row taken away) stops them.
+  const stop = new AbortController();
+  const stopNow = (): void => stop.abort();
+  options.signal?.addEventListener("abort", stopNow);
+  if (options.signal?.aborted) stop.abort();
+  let beating: Promise<void> = Promise.resolve();
+  const heartbeat = setInterval(() => {
+    beating = beating.then(async () => {
+      try {
+        const lease = await renewExperimentLease(dataSource, { id: experimentId, owner, leaseMs });
+        if (!lease.held || lease.cancelRequested) stop.abort();
+      } catch (error) {
+        // A lock or an unreachable database: the next beat tries again (the lease outlasts a few).
+        console.error(`experiment ${row.id}: could not renew its lease; trying again at the next beat`, error);
+      }
+    });
+  }, Math.max(250, Math.floor(leaseMs / 3)));
+  heartbeat.unref();
   try {
     const summary = await runPlan();
-    await finishExperiment(dataSource, row, { runsDone: doneRuns(), results: summary.results });
-    return { dir: options.outDir, report: summary.report, runs: summary.runs, trained: summary.trained, experimentId: row.id };
+    if (!(await finishExperiment(dataSource, { id: experimentId, owner, runsDone: doneRuns(), results: summary.results }))) {
+      throw new UserError(
+        ErrorCode.CONFLICT,
+        `Experiment ${experimentId} was ended by another process while this one ran it (cancelled, or failed after its lease ran out); start it again with the same arguments to resume it.`,
+      );
+    }
+    return { dir: options.outDir, report: summary.report, runs: summary.runs, trained: summary.trained, experimentId };
   } catch (error) {
-    await failExperiment(dataSource, row.id, { runsDone: doneRuns(), error: error instanceof UserError ? error.message : "The experiment failed with an internal error; the log has details." });
-    throw error;
+    const cancelled = stop.signal.aborted;
+    const why = cancelled ? EXPERIMENT_CANCELLED_MESSAGE : error instanceof UserError ? error.message : "The experiment failed with an internal error; the log has details.";
+    await endExperiment(dataSource, { id: experimentId, owner, status: cancelled ? "cancelled" : "failed", error: why, runsDone: doneRuns() });
+    throw cancelled ? cancelledError() : error;
+  } finally {
+    clearInterval(heartbeat);
+    options.signal?.removeEventListener("abort", stopNow);
+    await beating;
+  }
+
+  function cancelledError(): UserError {
+    return new UserError(ErrorCode.CONFLICT, `Experiment ${experimentId} was cancelled after ${doneRuns()} of ${start.runsTotal} runs; start it again with the same arguments to resume it.`);
+  }
+
+  /** trainAndSave for one run, its model recorded on the row while it trains (so that it is failed if this process dies). */
+  async function train(variant: Variant, config: Readonly<Record<string, unknown>>): Promise<Awaited<ReturnType<typeof trainAndSave>>> {
+    stop.signal.throwIfAborted();
+    let recorded: Promise<void> = Promise.resolve();
+    const onPhase = (phase: string, modelId: number | undefined): void => {
+      if (phase === "training" && modelId !== undefined) recorded = setExperimentModel(dataSource, { id: experimentId, owner, modelId });
+    };
+    try {
+      return await trainAndSave({ dataSource, dataset: matrices.datasetId, variant, config, modelsDir: options.modelsDir, onPhase, signal: stop.signal });
+    } finally {
+      await recorded;
+    }
   }
 
   async function runPlan(): Promise<{ report: string; results: Record<string, unknown>; runs: number; trained: number }> {
@@ -166,7 +292,7 @@ export async function runExperiment(options: {
   for (const [i, { model, seed }] of plan.entries()) {
     if (state.runs.some((r) => r.model === model && r.seed === seed)) continue;
     const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), seed };
-    const { model: trainedRow } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: model, config, modelsDir: options.modelsDir });
+    const { model: trainedRow } = await train(model, config);
     const modes: Array<"vcm" | "vcm-cd"> = capabilitiesOf(model).reviewToClick ? ["vcm", "vcm-cd"] : ["vcm"];
     const runs = [...state.runs];
     for (const mode of modes) {
@@ -194,7 +320,7 @@ export async function runExperiment(options: {
     }
     state = { ...state, runs };
     writeState(stateFile, state);
-    await recordExperimentProgress(dataSource, row.id, doneRuns());
+    await recordExperimentProgress(dataSource, { id: experimentId, owner, runsDone: doneRuns() });
     trained += 1;
     const elapsed = (performance.now() - started) / 1000;
     const left = plan.slice(i + 1).filter((p) => !state.runs.some((r) => r.model === p.model && r.seed === p.seed)).length;
@@ -206,11 +332,11 @@ export async function runExperiment(options: {
       const gridRuns = state.gridRuns ?? [];
       if (gridRuns.some((r) => r.latentDim === cell.latentDim && r.beta === cell.beta && r.seed === cell.seed)) continue;
       const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), latentDim: cell.latentDim, beta: cell.beta, seed: cell.seed };
-      const { model: trainedRow } = await trainAndSave({ dataSource, dataset: matrices.datasetId, variant: "vcm", config, modelsDir: options.modelsDir });
+      const { model: trainedRow } = await train("vcm", config);
       const best = Math.max(...trainedRow.history.map((h) => h.valNdcg100));
       state = { ...state, gridRuns: [...gridRuns, { ...cell, modelId: trainedRow.id, bestValNdcg100: best }] };
       writeState(stateFile, state);
-      await recordExperimentProgress(dataSource, row.id, doneRuns());
+      await recordExperimentProgress(dataSource, { id: experimentId, owner, runsDone: doneRuns() });
       trained += 1;
       options.onProgress?.({ done: i + 1, total: cells.length, model: `grid K=${cell.latentDim} β=${cell.beta}`, seed: cell.seed, etaSeconds: null });
     }

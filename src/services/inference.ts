@@ -75,6 +75,12 @@ export interface CacheFreshness {
  */
 const BUSY_SHARE_WINDOW_MS = 3;
 
+/** Loads of one request's model before it gives up on a cache that keeps releasing it (other models crowd it out). */
+const MAX_MODEL_ATTEMPTS = 3;
+
+/** What that request is told. */
+const MODEL_CACHE_BUSY_MESSAGE = "The server is loading other models as fast as this one; try again in a moment.";
+
 /** Rows per forward pass of a request: ≈ 5 ms each at the Yelp shape, so cheap queries get turns between them. */
 const SLICE_ROWS = 25;
 
@@ -104,6 +110,8 @@ export class InferenceService {
   readonly #pendingLists = new Map<string, PendingList>();
   /** Models in use by running work: an evicted one is disposed only when its last user is done. */
   readonly #leases = new Map<LoadedModel, { busy: number; evicted: boolean }>();
+  /** Models whose tensors were released (deleted or evicted while nobody used them): never handed to work. */
+  readonly #released = new WeakSet<LoadedModel>();
   readonly #freshness: CacheFreshness | undefined;
   readonly #shareWindowMs: number;
   /** Told of each model id that another process deleted (or failed), for caches kept elsewhere. */
@@ -138,8 +146,12 @@ export class InferenceService {
       load: options.loadModel,
       onEvict: (loaded) => {
         const lease = this.#leases.get(loaded);
-        if (lease === undefined) loaded.model.dispose();
-        else lease.evicted = true;
+        if (lease !== undefined) {
+          lease.evicted = true;
+          return;
+        }
+        this.#released.add(loaded);
+        loaded.model.dispose();
       },
     });
     this.#datasets = new LruCache({
@@ -195,7 +207,7 @@ export class InferenceService {
    * cache evicts it meanwhile (it is disposed then).
    */
   async using<T>(modelId: number, work: (loaded: LoadedModel, dataset: DatasetIndex) => Promise<T>): Promise<T> {
-    const loaded = await this.model(modelId);
+    const loaded = await this.#unreleasedModel(modelId);
     const lease = this.#leases.get(loaded) ?? { busy: 0, evicted: false };
     this.#leases.set(loaded, lease);
     lease.busy += 1;
@@ -209,6 +221,18 @@ export class InferenceService {
         this.#leases.delete(loaded);
         if (lease.evicted) loaded.model.dispose();
       }
+    }
+  }
+
+  /**
+   * The model as a lease may hold it: one the cache released between its load and now (a deleteModel
+   * racing this request) is asked for again, which loads it anew or, its row gone, answers NOT_FOUND.
+   */
+  async #unreleasedModel(modelId: number): Promise<LoadedModel> {
+    for (let attempt = 1; ; attempt += 1) {
+      const loaded = await this.model(modelId);
+      if (!this.#released.has(loaded)) return loaded;
+      if (attempt === MAX_MODEL_ATTEMPTS) throw new UserError(ErrorCode.SERVER_BUSY, MODEL_CACHE_BUSY_MESSAGE);
     }
   }
 
@@ -355,16 +379,17 @@ export class InferenceService {
   ): Promise<Array<number | Error>> {
     const results: Array<number | Error> = new Array(requests.length);
     await forEachGroup(groupBy(requests, (r) => String(r.modelId)), results, async (members) => {
-      const { loaded, dataset } = await this.modelWithDataset(requests[members[0]].modelId);
-      if (!capabilitiesOf(loaded.variant).capacity) {
-        throw new UserError(
-          ErrorCode.BAD_USER_INPUT,
-          `Model ${loaded.modelId} is a ${loaded.variant} baseline without an encoder, so it has no capacity; choose a VCM model.`,
-        );
-      }
-      const rows = uniqueRows(members.map((m) => requests[m].row));
-      const capacity = await loaded.model.capacity({ matrix: dataset.matrices.train, rows: rows.list });
-      for (const m of members) results[m] = capacity[rows.position.get(requests[m].row)!];
+      await this.using(requests[members[0]].modelId, async (loaded, dataset) => {
+        if (!capabilitiesOf(loaded.variant).capacity) {
+          throw new UserError(
+            ErrorCode.BAD_USER_INPUT,
+            `Model ${loaded.modelId} is a ${loaded.variant} baseline without an encoder, so it has no capacity; choose a VCM model.`,
+          );
+        }
+        const rows = uniqueRows(members.map((m) => requests[m].row));
+        const capacity = await loaded.model.capacity({ matrix: dataset.matrices.train, rows: rows.list });
+        for (const m of members) results[m] = capacity[rows.position.get(requests[m].row)!];
+      });
     });
     return results;
   }
@@ -472,7 +497,17 @@ export class InferenceService {
     k: number;
     tokenize: (text: string) => ReadonlyArray<string>;
   }): Promise<{ items: RankedItem[]; knownWords: string[]; unknownTokens: number }> {
-    const { loaded, dataset } = await this.modelWithDataset(options.modelId);
+    return this.using(options.modelId, (loaded, dataset) => this.#recommendForLoadedText({ ...options, loaded, dataset }));
+  }
+
+  async #recommendForLoadedText(options: {
+    loaded: LoadedModel;
+    dataset: DatasetIndex;
+    text: string;
+    k: number;
+    tokenize: (text: string) => ReadonlyArray<string>;
+  }): Promise<{ items: RankedItem[]; knownWords: string[]; unknownTokens: number }> {
+    const { loaded, dataset } = options;
     requireTextRanking(loaded);
     const tokens = options.tokenize(options.text);
     const counts = new Map<number, number>();

@@ -105,6 +105,7 @@ export function createPredictionServices(options: {
     dbPath: config.dbPath,
     modelsDir: config.modelsDir,
     experimentsDir: config.experimentsDir ?? path.join(path.dirname(path.resolve(config.modelsDir)), "experiments"),
+    leaseSeconds: config.jobLeaseSeconds,
   });
   // Jobs other servers run: their committed changes reach this server's subscribers too (a state
   // a subscriber already has, such as this server's own job's, is not sent twice).
@@ -135,7 +136,7 @@ async function deleteModel(options: { dataSource: DataSource; inference: Inferen
   if (row.status === "training") {
     throw new UserError(
       ErrorCode.CONFLICT,
-      `Model ${modelId} is still training; cancel its training job first, then delete it.`,
+      `Model ${modelId} is still training; cancel its training job or experiment first, then delete it.`,
     );
   }
   await writeOrRefuseWhenBusy(() => removeModelRow({ dataSource, modelId }));

@@ -77,13 +77,19 @@ export interface LoadedTrainedModel {
  */
 export async function loadModel(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<LoadedTrainedModel> {
   const row = await findModelRow(options.dataSource, options.modelId);
-  const { dir, cleanup } = await localCheckpoint({ dataSource: options.dataSource, row, checkpointPath: assertReady(row), modelsDir: options.modelsDir });
   let loadedCheckpoint: Awaited<ReturnType<typeof loadCheckpoint>>;
   try {
-    // Answers may reach API clients: the model is named, never its folder.
-    loadedCheckpoint = await loadCheckpoint(dir, { name: `model ${row.id}` });
-  } finally {
-    await cleanup();
+    const { dir, cleanup } = await localCheckpoint({ dataSource: options.dataSource, row, checkpointPath: assertReady(row), modelsDir: options.modelsDir });
+    try {
+      // Answers may reach API clients: the model is named, never its folder.
+      loadedCheckpoint = await loadCheckpoint(dir, { name: `model ${row.id}` });
+    } finally {
+      await cleanup();
+    }
+  } catch (error) {
+    // A deleteModel may remove the row and its folder while they are read: then the model is simply gone.
+    await findModelRow(options.dataSource, options.modelId);
+    throw error;
   }
   const { snapshot, manifest } = loadedCheckpoint;
   const otherModel = manifest.extra.modelId !== undefined && manifest.extra.modelId !== row.id;

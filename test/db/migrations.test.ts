@@ -6,6 +6,8 @@ import { createDataSource, dialectOf, dialectOfSource, MIGRATIONS, openDatabase,
 import type { DataSource } from "typeorm";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { deleteDatasetNamed } from "../../src/db/dataset-rows.ts";
+import { Experiment } from "../../src/db/entities/experiment.entity.ts";
+import { failAbandonedExperiments } from "../../src/db/experiment-rows.ts";
 import { UserError } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createTestDatabase, POSTGRES_URL } from "./databases.ts";
@@ -132,6 +134,10 @@ describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as 
         const stray = Number(kept.id) + 1000;
         await dataSource.query(`INSERT INTO reviews (dataset_id, user_id, rating, text) VALUES (${stray}, 1, 5, 'stray')`);
         await dataSource.query(`INSERT INTO clicks (dataset_id, user_id, item_id, split) VALUES (${stray}, 1000000, 1000000, 'train')`);
+        // Later migrations (which do not touch these rows) are undone first.
+        const migrations = dialect === "sqlite" ? MIGRATIONS : POSTGRES_MIGRATIONS;
+        const later = migrations.length - 1 - migrations.findIndex((m) => m.name.endsWith("RowsWithoutDatasetKey1765500000000"));
+        for (let k = 0; k < later; k++) await dataSource.undoLastMigration();
         // Back to the keys on dataset, then on user and item, then forward again: the rows survive every step.
         await dataSource.undoLastMigration();
         expect(await rowCounts(dataSource)).toEqual(before);
@@ -153,6 +159,32 @@ describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as 
           `SELECT (SELECT COUNT(*) FROM clicks WHERE dataset_id = ${Number(dropped.id)}) + (SELECT COUNT(*) FROM reviews WHERE dataset_id = ${Number(dropped.id)}) AS n`,
         )) as Array<{ n: number | string }>;
         expect(Number(left[0].n)).toBe(0);
+      } finally {
+        await dataSource.destroy();
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+});
+
+describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as const))("the migration to experiment leases on %s", (dialect) => {
+  it("keeps experiments written before it, and one left running then has no owner: any server fails it once", async () => {
+    const db = await createTestDatabase(dialect);
+    try {
+      const dataSource = await openDatabase(db.target);
+      try {
+        await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 30, items: 20, vocab: 100, seed: 1 }) });
+        await dataSource.undoLastMigration();
+        const [dataset] = (await dataSource.query("SELECT id FROM datasets WHERE name = 'd'")) as Array<{ id: number }>;
+        await dataSource.query(`INSERT INTO experiments (dataset_id, key, args, out_dir, status, runs_done, runs_total) VALUES (${Number(dataset.id)}, 'k', '{}', '/tmp/x', 'running', 1, 4)`);
+        await dataSource.runMigrations();
+        const [row] = await dataSource.getRepository(Experiment).find();
+        expect(row).toMatchObject({ status: "running", runsDone: 1, runsTotal: 4, owner: null, leaseExpiresAt: null, cancelRequested: false, modelId: null });
+        const error = "gone";
+        expect(await failAbandonedExperiments(dataSource, { error, exceptOwner: "me" })).toEqual([row.id]);
+        expect(await failAbandonedExperiments(dataSource, { error, exceptOwner: "me" })).toEqual([]);
+        expect(await dataSource.getRepository(Experiment).findOneByOrFail({ id: row.id })).toMatchObject({ status: "failed", error });
       } finally {
         await dataSource.destroy();
       }

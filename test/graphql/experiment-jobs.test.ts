@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_EXPERIMENT_RUNS, MAX_GRID_VALUES } from "../../src/services/experiment.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
 const TOKEN = "experiment-token";
@@ -63,7 +64,8 @@ describe("startExperiment", () => {
     const resumed = await gql(START, { input: INPUT });
     expect(resumed.errors).toBeUndefined();
     expect((resumed.data as any).startExperiment.id).toBe(row.id);
-    const finished = await until(row.id, (e) => e.status !== "RUNNING");
+    // Queued while the first process exits (one experiment at a time per server), then run.
+    const finished = await until(row.id, (e) => e.status !== "RUNNING" && e.status !== "QUEUED");
     expect(finished).toMatchObject({ status: "FINISHED", runsDone: 2 });
     // The log holds each process's JSON summary: the second one trained nothing.
     // The process records its end in the database just before it prints its summary: wait for the line.
@@ -88,4 +90,79 @@ describe("startExperiment", () => {
     const anonymous = await fixture.server.execute({ query: START, variables: { input: INPUT } });
     expect(anonymous.errors?.[0]).toMatchObject({ extensions: { code: "UNAUTHENTICATED" } });
   });
+});
+
+describe("experiments are bounded, queued and cancellable", () => {
+  const STATUS = `query ($id: ID!) { experiment(id: $id) { id status error runsDone } }`;
+  const CANCEL = `mutation ($id: ID!) { cancelExperiment(id: $id) { id status error cancelRequested } }`;
+
+  it("lists experiments without a dataset argument", async () => {
+    const all = await gql(`{ experiments { id } }`);
+    expect(all.errors).toBeUndefined();
+    const ofDataset = await gql(`{ experiments(dataset: "${TEST_DATASET}") { id } }`);
+    expect(ofDataset.errors).toBeUndefined();
+    expect((all.data as any).experiments).toEqual((ofDataset.data as any).experiments);
+  });
+
+  it("refuses a 1,000 × 1,000 grid in milliseconds, and removes duplicate grid values", async () => {
+    const values = Array.from({ length: 1000 }, (_, i) => i + 1);
+    const started = performance.now();
+    const huge = await gql(START, { input: { ...INPUT, gridLatentDim: values, gridBeta: values.map((v) => v / 1000) } });
+    const ms = performance.now() - started;
+    expect(huge.errors?.[0]).toMatchObject({ message: `The grid's latentDim lists 1,000 distinct values; at most ${MAX_GRID_VALUES} per axis.`, extensions: { code: "BAD_USER_INPUT" } });
+    // Generous: the unbounded check took 14.4 s; a linear one takes a few milliseconds.
+    expect(ms).toBeLessThan(1000);
+    // Within each axis' bound, the total is still bounded: 20 × 20 cells × 100 seeds.
+    const twenty = values.slice(0, MAX_GRID_VALUES);
+    const many = await gql(START, { input: { ...INPUT, seeds: 100, gridLatentDim: twenty, gridBeta: twenty.map((v) => v / 100) } });
+    expect(many.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(many.errors?.[0].message).toBe(
+      `These arguments plan 40,200 runs (models × seeds + grid cells × seeds); an experiment may plan at most ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")}: use fewer seeds, models or grid values.`,
+    );
+    // Duplicates count once (and a duplicated value repeated 1,000 times is one value).
+    const duplicated = await gql(START, { input: { ...INPUT, gridLatentDim: [4, 4, 8, 8, 4], gridBeta: Array.from({ length: 1000 }, () => 0.5) } });
+    expect(duplicated.errors).toBeUndefined();
+    const row = (duplicated.data as any).startExperiment;
+    expect(row.args.grid).toEqual({ latentDim: [4, 8], beta: [0.5] });
+    expect(row.runsTotal).toBe(2 + 2);
+    expect((await gql(CANCEL, { id: row.id })).errors).toBeUndefined();
+    const ended = await until(row.id, (e) => e.status !== "RUNNING" && e.status !== "QUEUED");
+    expect(["CANCELLED", "FINISHED"]).toContain(ended.status);
+  }, 120_000);
+
+  it("queues a second experiment while the first runs, and cancels a queued and a running one; the model it left can be deleted", async () => {
+    const first = (await gql(START, { input: { ...INPUT, seeds: 3, epochs: 5000 } })).data as any;
+    expect(first.startExperiment.status).toBe("RUNNING");
+    const second = await gql(START, { input: { ...INPUT, models: ["POPULARITY"], seeds: 2 } });
+    expect(second.errors).toBeUndefined();
+    const queuedId = (second.data as any).startExperiment.id;
+    expect((second.data as any).startExperiment.status).toBe("QUEUED");
+
+    // Still queued while the first runs.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(((await gql(STATUS, { id: queuedId })).data as any).experiment.status).toBe("QUEUED");
+    const cancelledQueued = await gql(CANCEL, { id: queuedId });
+    expect((cancelledQueued.data as any).cancelExperiment).toMatchObject({ status: "CANCELLED", error: "The experiment was cancelled; start it again with the same arguments to resume it." });
+    const again = await gql(CANCEL, { id: queuedId });
+    expect(again.errors?.[0]).toMatchObject({ message: `Experiment ${queuedId} has already ended (cancelled); there is nothing to cancel.`, extensions: { code: "CONFLICT" } });
+
+    // The first, cancelled while its run trains: stopped before the answer, its half-made model failed.
+    const id = first.startExperiment.id;
+    for (let i = 0; i < 300; i += 1) {
+      const models = ((await gql(`{ models { id status } }`)).data as any).models;
+      if (models.some((m: any) => m.status === "TRAINING")) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const training = ((await gql(`{ models { id status } }`)).data as any).models.filter((m: any) => m.status === "TRAINING");
+    expect(training).toHaveLength(1);
+    const cancelled = await gql(CANCEL, { id });
+    expect(cancelled.errors).toBeUndefined();
+    expect((cancelled.data as any).cancelExperiment).toMatchObject({ status: "CANCELLED" });
+    const model = ((await gql(`query ($id: ID!) { model(id: $id) { status } }`, { id: training[0].id })).data as any).model;
+    expect(model.status).toBe("FAILED");
+    const deleted = await gql(`mutation ($id: ID!) { deleteModel(id: $id) }`, { id: training[0].id });
+    expect(deleted.errors).toBeUndefined();
+    const unknown = await gql(CANCEL, { id: 9999 });
+    expect(unknown.errors?.[0]).toMatchObject({ extensions: { code: "NOT_FOUND" } });
+  }, 240_000);
 });

@@ -493,6 +493,79 @@ describe("cohorts", () => {
   });
 });
 
+describe("deleteModel racing queries", () => {
+  let url = "";
+  beforeAll(async () => {
+    url = (await fixture.server.listen({ port: 0 })).url;
+  });
+  // 60 queries 5 ms apart over HTTP, the model deleted 30 ms (while its checkpoint is being read) or
+  // 120 ms (while cohorts evaluate on it) after the first: each answer is data or NOT_FOUND.
+  for (const deleteAfterMs of [30, 120]) {
+    it(`answers data or NOT_FOUND, never an internal error, when the model is deleted ${deleteAfterMs} ms into the queries`, async () => {
+      const { dataSource, config } = fixture;
+      const modelId = (await trainAndSave({ dataSource, dataset: TEST_DATASET, variant: "vcm", config: SMALL, modelsDir: config.modelsDir })).model.id;
+      const post = (query: string) =>
+        fetch(new URL("/graphql", url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) }).then(
+          (r) => r.json() as Promise<{ data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions: { code: string } }> }>,
+        );
+      const queries = [
+        `{ user(id: 4) { recommendations(modelId: ${modelId}, k: 5) { rank item { id } } } }`,
+        `{ cohorts(modelId: ${modelId}) { testUsers cohorts { userCount figures { ndcg10 } } } }`,
+      ];
+      const answers: Array<Promise<Awaited<ReturnType<typeof post>>>> = [];
+      let deletion: Promise<Awaited<ReturnType<typeof post>>> | undefined;
+      const started = Date.now();
+      for (let i = 0; i < 60; i += 1) {
+        answers.push(post(queries[i % 2]));
+        if (deletion === undefined && Date.now() - started >= deleteAfterMs) deletion = post(`mutation { deleteModel(id: ${modelId}) }`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect((await deletion!).data).toEqual({ deleteModel: String(modelId) });
+      const results = await Promise.all(answers);
+      const notFound = `There is no model ${modelId}; list the trained models with \`vcm models\`.`;
+      for (const result of results) {
+        if (result.errors === undefined) continue;
+        expect(result.errors.map((e) => [e.extensions.code, e.message])).toEqual([["NOT_FOUND", notFound]]);
+      }
+      // The queries after the delete were refused.
+      expect(results.at(-1)!.errors?.[0].extensions.code).toBe("NOT_FOUND");
+    });
+  }
+});
+
+describe("deleteModel while a query loads the model", () => {
+  it("answers NOT_FOUND, not an internal error, when the model arrives after it was deleted", async () => {
+    const { dataSource, config } = fixture;
+    const modelId = (await trainAndSave({ dataSource, dataset: TEST_DATASET, variant: "vcm", config: SMALL, modelsDir: config.modelsDir })).model.id;
+    let loaded!: () => void;
+    const read = new Promise<void>((resolve) => (loaded = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The checkpoint is read before the delete and handed over after it: the cache releases it on arrival.
+    const prediction = createPredictionServices({
+      dataSource,
+      config,
+      loadModel: async (id) => {
+        const model = await loadTrainedModel({ dataSource, modelId: id });
+        loaded();
+        await gate;
+        return model;
+      },
+    });
+    const slow = await createServer({ ...fixture.server.deps, prediction });
+    try {
+      const cohorts = slow.execute({ query: `{ cohorts(modelId: ${modelId}) { testUsers } }` });
+      await read;
+      expect((await slow.execute({ query: `mutation { deleteModel(id: ${modelId}) }` })).errors).toBeUndefined();
+      release();
+      const result = await cohorts;
+      expect(result.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([["NOT_FOUND", `There is no model ${modelId}; list the trained models with \`vcm models\`.`]]);
+    } finally {
+      await slow.stop();
+    }
+  });
+});
+
 describe("over real HTTP", () => {
   it("serves recommendations with explanations and an error code to a fetch client", async () => {
     const { url } = await server.listen({ port: 0 });

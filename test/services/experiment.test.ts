@@ -12,7 +12,9 @@ import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { UserError } from "../../src/errors.ts";
 import { formatCell, meanAndStandardError, resultTable, type RunResult } from "../../src/services/experiment-report.ts";
-import { resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
+import { Experiment } from "../../src/db/entities/experiment.entity.ts";
+import { claimExperimentRow, failAbandonedExperiments } from "../../src/db/experiment-rows.ts";
+import { experimentKey, plannedRuns, resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { loadAppConfig } from "../../src/config.ts";
 import { createServer, createServerDeps } from "../../src/server.ts";
@@ -150,6 +152,34 @@ describe("runExperiment", () => {
       expect(rows.filter((r) => r.out_dir !== path.resolve(outDir))).toEqual(before);
     }
   }, 120_000);
+
+  it("owns its row like a training job: refused while another host's lease holds, taken over once it ran out, stopped by a cancel", async () => {
+    const args = resolveExperimentArgs({ dataset: "tiny", models: ["popularity"], seeds: 3, config });
+    const outDir = path.join(dir, "owned");
+    const modelsDir = path.join(dir, "models");
+    const [dataset] = (await dataSource.query("SELECT id FROM datasets WHERE name = 'tiny'")) as Array<{ id: number }>;
+    const start = { datasetId: dataset.id, key: experimentKey(args), args: { ...args }, outDir: path.resolve(outDir), runsTotal: plannedRuns(args) };
+    // A process on another host runs it, its lease still running.
+    const elsewhere = "another-host:4242:abcd1234";
+    const claimed = (await claimExperimentRow(dataSource, { start, owner: elsewhere, leaseMs: 60_000, handedBy: null }))!;
+    const refused = await runExperiment({ dataSource, modelsDir, args, outDir }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(UserError);
+    expect((refused as UserError).message).toBe(`Experiment ${claimed.id} with these arguments is running in another process; wait for it, or cancel it with \`vcm cancel-experiment ${claimed.id}\`.`);
+    expect(await failAbandonedExperiments(dataSource, { error: "gone", exceptOwner: "me" })).toEqual([]);
+    // Its lease runs out: failed once, by whichever process sweeps first.
+    await dataSource.getRepository(Experiment).update(claimed.id, { leaseExpiresAt: Date.now() - 1 });
+    expect(await failAbandonedExperiments(dataSource, { error: "gone", exceptOwner: "me" })).toEqual([claimed.id]);
+    expect(await failAbandonedExperiments(dataSource, { error: "gone", exceptOwner: "me" })).toEqual([]);
+
+    // Started again here, and cancelled after its first run: the row says so, and the next start resumes.
+    const cancel = new AbortController();
+    const stopped = await runExperiment({ dataSource, modelsDir, args, outDir, signal: cancel.signal, onProgress: () => cancel.abort() }).catch((error: unknown) => error);
+    expect((stopped as UserError).message).toBe(`Experiment ${claimed.id} was cancelled after 1 of 3 runs; start it again with the same arguments to resume it.`);
+    expect(await dataSource.getRepository(Experiment).findOneByOrFail({ id: claimed.id })).toMatchObject({ status: "cancelled", runsDone: 1, owner: expect.stringContaining(`:${process.pid}:`) });
+    const resumed = await runExperiment({ dataSource, modelsDir, args, outDir });
+    expect(resumed).toMatchObject({ experimentId: claimed.id, runs: 3, trained: 2 });
+    expect(await dataSource.getRepository(Experiment).findOneByOrFail({ id: claimed.id })).toMatchObject({ status: "finished", runsDone: 3, error: null });
+  });
 
   it("trains VCM over the K × β grid and reports its best validation NDCG@100 per cell", async () => {
     const args = resolveExperimentArgs({ dataset: "tiny", models: ["popularity"], seeds: 1, epochs: 2, config, grid: { latentDim: [4, 8], beta: [0.2, 0.4] } });

@@ -2,7 +2,7 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 import { Dataset } from "./dataset.entity.ts";
 
 /** Where an experiment stands. */
-export type ExperimentStatus = "running" | "finished" | "failed";
+export type ExperimentStatus = "queued" | "running" | "finished" | "failed" | "cancelled";
 
 /** One `vcm experiment` (its runs are trained models; its tables are in `results` and in its folder). */
 @Entity({ name: "experiments" })
@@ -45,6 +45,22 @@ export class Experiment {
 
   @Column({ type: "text", nullable: true })
   error: string | null;
+
+  /** The process that runs it (host:pid:random), as training jobs name theirs (db/job-leases.ts). */
+  @Column({ type: "text", nullable: true })
+  owner: string | null;
+
+  /** When the owner's lease ends unless renewed, in milliseconds since the epoch; then it is failed. */
+  @Column({ type: "integer", name: "lease_expires_at", nullable: true })
+  leaseExpiresAt: number | null;
+
+  /** Set by a cancel asked outside the process that runs it; its owner stops at its next heartbeat. */
+  @Column({ type: "boolean", name: "cancel_requested", default: false })
+  cancelRequested: boolean;
+
+  /** The model its current run trains (failed with the experiment when its owner is gone). */
+  @Column({ type: "integer", name: "model_id", nullable: true })
+  modelId: number | null;
 
   @CreateDateColumn({ type: "datetime", name: "created_at" })
   createdAt: Date;

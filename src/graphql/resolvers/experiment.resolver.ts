@@ -11,8 +11,9 @@ import { predictionOf } from "./prediction.resolver.ts";
 @Resolver(() => ExperimentType)
 export class ExperimentResolver {
   @Query(() => [ExperimentType], { description: "Experiments run by `vcm experiment`, newest first, optionally of one dataset (by name)." })
-  async experiments(@Ctx() context: GraphQLContext, @Arg("dataset", () => String, { nullable: true }) dataset: string | null): Promise<Experiment[]> {
-    const datasetId = dataset === null ? null : (await requireDataset(context, { name: dataset })).id;
+  async experiments(@Ctx() context: GraphQLContext, @Arg("dataset", () => String, { nullable: true }) dataset?: string | null): Promise<Experiment[]> {
+    // An omitted argument arrives as undefined, a null one as null: both mean every dataset.
+    const datasetId = dataset == null ? null : (await requireDataset(context, { name: dataset })).id;
     return context.catalog.experiments(datasetId);
   }
 
@@ -25,7 +26,7 @@ export class ExperimentResolver {
 
   @Mutation(() => ExperimentType, {
     description:
-      "Runs `vcm experiment` as a job of this server (its own process) and returns the experiment at once, RUNNING; poll experiment(id) for runsDone and, once FINISHED, the result tables. Its folder (report.md, CSVs, figures) is under the server's VCM_EXPERIMENTS_DIR, named after the arguments: the same arguments started again resume it. Needs `Authorization: Bearer <VCM_ADMIN_TOKEN>` when the server sets that token. BAD_USER_INPUT for arguments it could not run, NOT_FOUND for an unknown dataset, CONFLICT while the same experiment runs.",
+      "Runs `vcm experiment` as a job of this server (its own process) and returns the experiment at once, RUNNING, or QUEUED while this server runs another (one at a time, as training jobs); poll experiment(id) for runsDone and, once FINISHED, the result tables. Its folder (report.md, CSVs, figures) is under the server's VCM_EXPERIMENTS_DIR, named after the arguments: the same arguments started again resume it. Needs `Authorization: Bearer <VCM_ADMIN_TOKEN>` when the server sets that token. BAD_USER_INPUT for arguments it could not run or too many runs, NOT_FOUND for an unknown dataset, CONFLICT while the same experiment is queued or runs.",
   })
   async startExperiment(@Ctx() context: GraphQLContext, @Arg("input", () => StartExperimentInput) input: StartExperimentInput): Promise<Experiment> {
     const grid = input.gridLatentDim == null && input.gridBeta == null ? undefined : { latentDim: input.gridLatentDim ?? undefined, beta: input.gridBeta ?? undefined };
@@ -36,6 +37,14 @@ export class ExperimentResolver {
       epochs: input.epochs ?? undefined,
       grid,
     });
+  }
+
+  @Mutation(() => ExperimentType, {
+    description:
+      "Cancels an experiment: a QUEUED one at once, a RUNNING one on this server before the answer (its current run's model is failed, so deleteModel can remove it), one running on another server at that server's next heartbeat (cancelRequested until then). Admin token as for startExperiment. NOT_FOUND for an unknown id, CONFLICT for one that has ended.",
+  })
+  async cancelExperiment(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<Experiment> {
+    return predictionOf(context).services.experiments.cancel(parseId(id, "Experiment"));
   }
 
   @FieldResolver(() => DatasetType)

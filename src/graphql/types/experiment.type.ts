@@ -1,14 +1,21 @@
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { MAX_EXPERIMENT_RUNS, MAX_EXPERIMENT_SEEDS, MAX_GRID_VALUES } from "../../services/experiment.ts";
 import { VariantEnum } from "./training-job.type.ts";
 
 /** Where an experiment stands, as GraphQL names it (values are the stored statuses). */
 export enum ExperimentStatusEnum {
+  QUEUED = "queued",
   RUNNING = "running",
   FINISHED = "finished",
   FAILED = "failed",
+  CANCELLED = "cancelled",
 }
-registerEnumType(ExperimentStatusEnum, { name: "ExperimentStatus", description: "RUNNING (or killed while running: start it again with the same arguments to resume), FINISHED, FAILED." });
+registerEnumType(ExperimentStatusEnum, {
+  name: "ExperimentStatus",
+  description:
+    "QUEUED (a server runs one experiment at a time), RUNNING, FINISHED, FAILED (its process died, or a run failed), CANCELLED; a FAILED or CANCELLED experiment started again with the same arguments resumes.",
+});
 
 /** A `vcm experiment`; resolvers return the Experiment entity (src/db/entities/experiment.entity.ts). */
 @ObjectType("Experiment", {
@@ -38,8 +45,11 @@ export class ExperimentType {
   })
   results: Record<string, unknown> | null;
 
-  @Field(() => String, { nullable: true, description: "Why it failed, as a sentence." })
+  @Field(() => String, { nullable: true, description: "Why it failed or was cancelled, as a sentence." })
   error: string | null;
+
+  @Field(() => Boolean, { description: "A cancel was asked while it ran elsewhere; it stops at its next heartbeat." })
+  cancelRequested: boolean;
 
   @Field(() => GraphQLDateTimeISO)
   createdAt: Date;
@@ -57,15 +67,18 @@ export class StartExperimentInput {
   @Field(() => [VariantEnum], { description: "The models to compare, e.g. [VCM, VCM_SE, CDL, CVAE, DEEPCONN, POPULARITY]." })
   models: VariantEnum[];
 
-  @Field(() => Int, { description: "Training seeds per model, 1 to 100 (runs use seeds 1 … n)." })
+  @Field(() => Int, { description: `Training seeds per model, 1 to ${MAX_EXPERIMENT_SEEDS} (runs use seeds 1 … n).` })
   seeds: number;
 
   @Field(() => Int, { nullable: true, description: "Epochs of every run (default: each variant's)." })
   epochs?: number;
 
-  @Field(() => [Int], { nullable: true, description: "The paper's Figure 3 grid: latent sizes K for VCM (with gridBeta, or the default β)." })
+  @Field(() => [Int], {
+    nullable: true,
+    description: `The paper's Figure 3 grid: latent sizes K for VCM (with gridBeta, or the default β); at most ${MAX_GRID_VALUES} distinct values (duplicates are removed), and at most ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")} runs in all (models × seeds + K × β × seeds).`,
+  })
   gridLatentDim?: number[];
 
-  @Field(() => [Float], { nullable: true, description: "The grid's KL weights β (with gridLatentDim, or the default K)." })
+  @Field(() => [Float], { nullable: true, description: `The grid's KL weights β (with gridLatentDim, or the default K); at most ${MAX_GRID_VALUES} distinct values (duplicates are removed).` })
   gridBeta?: number[];
 }

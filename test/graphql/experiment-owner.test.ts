@@ -1,0 +1,164 @@
+/**
+ * Experiments owned like training jobs (issue 23, item 12), with real `vcm serve` processes on one
+ * database file: kill -9 of the server that runs an experiment takes its `vcm experiment` process
+ * with it within seconds; another server marks the experiment FAILED once, with the model its run was
+ * training, and neither it nor a restarted server runs it again; that model can be deleted.
+ */
+import type { ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXPERIMENT_ABANDONED_MESSAGE } from "../../src/services/experiment.ts";
+import { runVcm } from "../cli/run-vcm.ts";
+import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-experiment-owner-"));
+const dbPath = path.join(dir, "vcm.sqlite");
+const LEASE_SECONDS = 2;
+const env = {
+  ...process.env,
+  VCM_ADMIN_TOKEN: "",
+  PORT: "",
+  VCM_JOB_LEASE_SECONDS: String(LEASE_SECONDS),
+  VCM_DB: dbPath,
+  VCM_MODELS_DIR: path.join(dir, "models"),
+  VCM_EXPERIMENTS_DIR: path.join(dir, "experiments"),
+};
+const children: ChildProcess[] = [];
+const serve = (): Promise<ServerProcess> => serveProcess(env, children);
+
+/** Whether a process runs (a zombie left for its reaper counts as gone). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** The experiment's row as the database file holds it now. */
+function experimentRow(id: string): { status: string; owner: string | null; model_id: number | null; error: string | null; finished_at: string | null; runs_done: number; out_dir: string } {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db.prepare("SELECT status, owner, model_id, error, finished_at, runs_done, out_dir FROM experiments WHERE id = ?").get(Number(id)) as never;
+  } finally {
+    db.close();
+  }
+}
+
+function modelCount(): number {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db.prepare("SELECT COUNT(*) FROM trained_models").pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, seconds: number): Promise<T> {
+  for (let i = 0; i < seconds * 10; i += 1) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    await sleep(100);
+  }
+  throw new Error(`${what} did not happen within ${seconds} s`);
+}
+
+let a: ServerProcess;
+let b: ServerProcess;
+
+beforeAll(async () => {
+  // The first start generates the demo dataset and trains its model; the second reuses them.
+  a = await serve();
+  b = await serve();
+}, 240_000);
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("an experiment whose server is killed", () => {
+  it("loses its process within seconds, is failed once by the other server, runs nowhere again, and leaves a model that can be deleted", async () => {
+    const started = await a.gql(`mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status } }`, {
+      input: { dataset: "demo", models: ["VCM"], seeds: 3, epochs: 5000 },
+    });
+    expect(started.errors).toBeUndefined();
+    const id: string = started.data.startExperiment.id;
+    // Its own process has claimed the row and is training a model.
+    const running = await until(
+      "the experiment's process training a model",
+      () => {
+        const row = experimentRow(id);
+        return row.status === "running" && row.model_id !== null && row.owner !== null && Number(row.owner.split(":")[1]) !== a.child.pid ? row : undefined;
+      },
+      60,
+    );
+    const experimentPid = Number(running.owner!.split(":")[1]);
+    expect(isRunning(experimentPid)).toBe(true);
+    const modelsBefore = modelCount();
+
+    a.child.kill("SIGKILL");
+    const killedAt = Date.now();
+    await until("the experiment's process to exit", () => !isRunning(experimentPid), 5);
+    console.log(`experiment process gone ${Date.now() - killedAt} ms after kill -9 of its server`);
+
+    // The other server fails it at its next heartbeat (the owner's process is gone), with its model.
+    const failed = await until("the other server to fail the experiment", () => {
+      const row = experimentRow(id);
+      return row.status === "failed" ? row : undefined;
+    }, 10);
+    expect(failed.error).toBe(EXPERIMENT_ABANDONED_MESSAGE);
+    const model = (await b.gql(`query ($id: ID!) { model(id: $id) { status error } }`, { id: running.model_id })).data.model;
+    expect(model).toEqual({ status: "FAILED", error: EXPERIMENT_ABANDONED_MESSAGE });
+
+    // A restarted server and more heartbeats: nothing changes, nothing runs it again.
+    const c = await serve();
+    await sleep(3 * LEASE_SECONDS * 1000);
+    expect(experimentRow(id)).toEqual(failed);
+    expect(modelCount()).toBe(modelsBefore);
+    const seen = (await c.gql(`query ($id: ID!) { experiment(id: $id) { status error } }`, { id })).data.experiment;
+    expect(seen).toEqual({ status: "FAILED", error: EXPERIMENT_ABANDONED_MESSAGE });
+
+    const deleted = await c.gql(`mutation ($id: ID!) { deleteModel(id: $id) }`, { id: running.model_id });
+    expect(deleted.errors).toBeUndefined();
+    c.child.kill("SIGTERM");
+  }, 180_000);
+
+  it("is refused to a second process, cancelled over the API of another server, and `vcm cancel-experiment` refuses one that has ended", async () => {
+    const started = await b.gql(`mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status } }`, {
+      input: { dataset: "demo", models: ["VCM"], seeds: 2, epochs: 5000 },
+    });
+    expect(started.errors).toBeUndefined();
+    const id: string = started.data.startExperiment.id;
+    const running = await until("a model in training", () => {
+      const row = experimentRow(id);
+      return row.status === "running" && row.model_id !== null && row.owner !== null && Number(row.owner.split(":")[1]) !== b.child.pid ? row : undefined;
+    }, 60);
+    const experimentPid = Number(running.owner!.split(":")[1]);
+    // The same experiment from the command line, on the same folder, while it runs: refused, nothing written.
+    const rival = runVcm(["experiment", "--dataset", "demo", "--models", "vcm", "--seeds", "2", "--epochs", "5000", "--out", running.out_dir], env);
+    expect(rival.code).not.toBe(0);
+    expect(rival.stderr).toContain(`Experiment ${id} with these arguments is running in another process; wait for it, or cancel it with \`vcm cancel-experiment ${id}\`.`);
+    expect(experimentRow(id).owner).toBe(running.owner);
+    // Asked on a server that does not run it: the process itself sees the request at its next beat.
+    const d = await serve();
+    const asked = await d.gql(`mutation ($id: ID!) { cancelExperiment(id: $id) { status cancelRequested } }`, { id });
+    expect(asked.data.cancelExperiment).toEqual({ status: "RUNNING", cancelRequested: true });
+    const cancelled = await until("the cancel", () => {
+      const row = experimentRow(id);
+      return row.status === "cancelled" ? row : undefined;
+    }, 20);
+    expect(cancelled.error).toBe("The experiment was cancelled; start it again with the same arguments to resume it.");
+    await until("the experiment's process to exit", () => !isRunning(experimentPid), 10);
+    const deleted = await d.gql(`mutation ($id: ID!) { deleteModel(id: $id) }`, { id: running.model_id });
+    expect(deleted.errors).toBeUndefined();
+    d.child.kill("SIGTERM");
+
+    const ended = runVcm(["cancel-experiment", id], env);
+    expect(ended.code).not.toBe(0);
+    expect(ended.stderr).toContain(`Experiment ${id} has already ended (cancelled); there is nothing to cancel.`);
+  }, 180_000);
+});
