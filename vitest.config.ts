@@ -20,6 +20,7 @@ const POSTGRES_SUITES = [
   "test/graphql/training-jobs.test.ts",
   "test/graphql/errors-limits.test.ts",
   "test/graphql/http.test.ts",
+  "test/graphql/hostile-documents.test.ts",
   "test/cli/model-commands.test.ts",
   "test/graphql/experiment-jobs.test.ts",
 ];

@@ -8,10 +8,15 @@
  * scoring; both ask about the same user every time, so after the first request a model's recent
  * answers serve them), (a″) as (a) with a different user on every request (each one scored), (b) 100
  * users' top-20 in one query, and (c) a cheap `{ datasets { id } }` while 20 connections send (b): the
- * latency that one heavy client imposes on everyone else (issue 8: p99 ≤ 100 ms).
+ * latency that one heavy client imposes on everyone else (issue 8: p99 ≤ 100 ms); (d) a cheap
+ * `{ __typename }` while 20 connections send hostile documents in turn (issue 23: fragments that spread
+ * each other twice over, 14 and 28 levels deep, a costly query hidden behind them, a page of a review's
+ * highlights, a persisted query whose hash does not match), target p99 ≤ 100 ms.
+ * `--scenario hostile` runs (d) alone.
  */
 import "reflect-metadata";
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import fs from "node:fs/promises";
@@ -29,6 +34,8 @@ import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
 
 const DATASET = "bench-yelp-shaped";
+/** What `--scenario` may name: everything, or (d) alone. */
+const SCENARIOS = ["all", "hostile"] as const;
 /** Users that (a″) asks about in turn. */
 const DISTINCT_USERS = 3000;
 
@@ -84,9 +91,12 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     .option("--models <dir>", "models folder (default: beside the SQLite file, or data/bench-api/models-postgres)")
     .option("--seconds <n>", "seconds of load per scenario", "10")
     .option("--connections <n>", "concurrent connections for the single-user scenario", "10")
-    .option("--heavy-connections <n>", "connections sending (b) while (c) measures a cheap query", "20")
+    .option("--heavy-connections <n>", "connections sending (b) while (c), or hostile documents while (d), measures a cheap query", "20")
+    .option("--scenario <name>", `${SCENARIOS.join(" or ")}: every scenario, or (d) alone`, "all")
     .parse([...argv], { from: "user" });
-  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string }>();
+  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string }>();
+  if (!(SCENARIOS as ReadonlyArray<string>).includes(opts.scenario)) throw new Error(`--scenario must be ${SCENARIOS.join(" or ")}, got "${opts.scenario}".`);
+  const everything = opts.scenario === "all";
   const seconds = Number(opts.seconds);
   const postgres = dialectOf(opts.db) === "postgres";
   const dbPath = postgres ? opts.db : path.resolve(opts.db);
@@ -157,7 +167,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   ];
   const loadBefore = os.loadavg()[0];
   const results: Array<{ scenario: Scenario; result: LoadResult }> = [];
-  for (const scenario of scenarios) {
+  for (const scenario of everything ? scenarios : []) {
     const bodies = scenario.variables.map((variables) => JSON.stringify({ query: scenario.query, variables }));
     // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
     // (from the end of the list of users, so that the measured requests still find no recent answers).
@@ -169,15 +179,36 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
     results.push({ scenario, result: await autocannon({ url, bodies, connections: scenario.connections, seconds }) });
   }
-  // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
-  const [heavyScenario] = scenarios.filter((s) => s.name.startsWith("(b)"));
-  const heavy = JSON.stringify({ query: heavyScenario.query, variables: heavyScenario.variables[0] });
-  const cheap = JSON.stringify({ query: "{ datasets { id } }" });
   const heavyConnections = Number(opts.heavyConnections);
-  process.stderr.write(`(c) { datasets { id } } at 1 connection while ${heavyConnections} connections send (b): ${seconds} s…\n`);
-  const [cheapResult, heavyResult] = await Promise.all([
-    autocannon({ url, bodies: [cheap], connections: 1, seconds }),
-    autocannon({ url, bodies: [heavy], connections: heavyConnections, seconds }),
+  // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
+  let underHeavy: { cheap: LoadResult; heavy: LoadResult } | undefined;
+  if (everything) {
+    const [heavyScenario] = scenarios.filter((s) => s.name.startsWith("(b)"));
+    const heavy = JSON.stringify({ query: heavyScenario.query, variables: heavyScenario.variables[0] });
+    const cheap = JSON.stringify({ query: "{ datasets { id } }" });
+    process.stderr.write(`(c) { datasets { id } } at 1 connection while ${heavyConnections} connections send (b): ${seconds} s…\n`);
+    const [cheapResult, heavyResult] = await Promise.all([
+      autocannon({ url, bodies: [cheap], connections: 1, seconds }),
+      autocannon({ url, bodies: [heavy], connections: heavyConnections, seconds }),
+    ]);
+    underHeavy = { cheap: cheapResult, heavy: heavyResult };
+  }
+  // (d) The same with hostile documents: each must be refused (or, for highlights, answered one page) in milliseconds.
+  const hostile = hostileBodies({ userId, modelId: model.id });
+  const answers: string[] = [];
+  for (const { name, body } of hostile) {
+    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const json = (await response.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
+    answers.push(`${name}: HTTP ${response.status} ${json.errors?.[0]?.extensions?.code ?? "data"}`);
+  }
+  const typename = JSON.stringify({ query: "{ __typename }" });
+  // The same cheap query alone first: on a host shared with other work, its p99 is the floor (d) is read against.
+  process.stderr.write(`(d₀) { __typename } alone at 1 connection: ${seconds} s…\n`);
+  const cheapAlone = await autocannon({ url, bodies: [typename], connections: 1, seconds });
+  process.stderr.write(`(d) { __typename } at 1 connection while ${heavyConnections} connections send ${hostile.length} hostile documents in turn: ${seconds} s…\n`);
+  const [cheapBeside, hostileResult] = await Promise.all([
+    autocannon({ url, bodies: [typename], connections: 1, seconds }),
+    autocannon({ url, bodies: hostile.map((h) => h.body), connections: heavyConnections, seconds }),
   ]);
   await server.stop();
   await dataSource.destroy();
@@ -191,8 +222,38 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     `${name} [${connections} conn]: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
     `${result.requestsPerSecond.toFixed(1)} req/s (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors)`;
   for (const { scenario, result } of results) console.log(line(scenario.name, scenario.connections, result));
-  console.log(line("(c) cheap { datasets { id } } during (b) at load", 1, cheapResult) + " — target p99 ≤ 100 ms");
-  console.log(line(`    (b) at ${heavyConnections} connections meanwhile`, heavyConnections, heavyResult));
+  if (underHeavy !== undefined) {
+    console.log(line("(c) cheap { datasets { id } } during (b) at load", 1, underHeavy.cheap) + " — target p99 ≤ 100 ms");
+    console.log(line(`    (b) at ${heavyConnections} connections meanwhile`, heavyConnections, underHeavy.heavy));
+  }
+  console.log(`(d) hostile documents, each answered once: ${answers.join("; ")}`);
+  console.log(line("(d₀) cheap { __typename } alone", 1, cheapAlone));
+  console.log(line("(d) cheap { __typename } beside hostile documents", 1, cheapBeside) + " — target p99 ≤ 100 ms");
+  console.log(line(`    hostile documents at ${heavyConnections} connections meanwhile`, heavyConnections, hostileResult));
+}
+
+/**
+ * (d)'s request bodies: fragments F1 … Fn that spread the next twice (2^(n−1) fields once written out),
+ * at 14 and 28 levels; a query refused at its cost alone with 14 such levels beside it; a page of the
+ * highlights of a user's reviews (answered, at its cost); a persisted query whose hash does not match.
+ */
+function hostileBodies(options: { userId: number; modelId: number }): Array<{ name: string; body: string }> {
+  const doubling = (levels: number, root = "") =>
+    `query { ${root} ...F1 } ${Array.from({ length: levels }, (_, i) =>
+      i + 1 < levels ? `fragment F${i + 1} on Query { ...F${i + 2} ...F${i + 2} }` : `fragment F${i + 1} on Query { __typename }`,
+    ).join(" ")}`;
+  const costly = `dataset(name: "${DATASET}") { users(first: 100) { edges { node { reviews(first: 100) { edges { node { item { reviews(first: 100) { edges { node { id text } } } } } } } } } } }`;
+  const highlights = `query ($u: ID!, $m: ID!) { user(id: $u) { reviews(first: 5) { edges { node { highlights(modelId: $m) { text start end word mark { probability level } } } } } } }`;
+  return [
+    { name: "doubling 14", body: JSON.stringify({ query: doubling(14) }) },
+    { name: "doubling 28", body: JSON.stringify({ query: doubling(28) }) },
+    { name: "costly behind 14", body: JSON.stringify({ query: doubling(14, costly) }) },
+    { name: "highlights", body: JSON.stringify({ query: highlights, variables: { u: options.userId, m: options.modelId } }) },
+    {
+      name: "APQ mismatch",
+      body: JSON.stringify({ query: "{ __typename }", extensions: { persistedQuery: { version: 1, sha256Hash: createHash("sha256").update("{ datasets { id } }").digest("hex") } } }),
+    },
+  ];
 }
 
 await main(process.argv.slice(2));

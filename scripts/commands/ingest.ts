@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { MAX_REVIEW_LENGTH } from "../../src/data/corpus.ts";
 import type { RecordSource } from "../../src/data/source.ts";
 import { amazonSource } from "../../src/data/parsers/amazon.ts";
 import { tsvSource } from "../../src/data/parsers/tsv.ts";
@@ -129,6 +130,9 @@ export function formatIngestSummary(summary: IngestSummary): string {
       ? "  skipped: none"
       : `  skipped: ${skipped.map(([reason, count]) => `${reason} ${count} (lines ${summary.skippedLines[reason]?.join(", ")})`).join("; ")}`,
   ];
+  if (summary.truncated > 0) {
+    lines.push(`  truncated: ${summary.truncated} review(s) longer than ${MAX_REVIEW_LENGTH} characters, kept up to that length`);
+  }
   if (summary.removedModels > 0) {
     lines.push(`  removed ${summary.removedModels} trained model(s) of the replaced dataset, with their checkpoints`);
   }

@@ -40,6 +40,21 @@ export interface Corpus {
   readonly tokens: { get(index: number): number; readonly length: number };
 }
 
+/**
+ * Longest review text (and summary) an ingest keeps, in characters (code points): longer ones are cut
+ * there and counted (IngestSummary.truncated), so that no single review makes an unbounded answer.
+ */
+export const MAX_REVIEW_LENGTH = 20_000;
+
+/** A text cut to its first MAX_REVIEW_LENGTH code points (never inside a surrogate pair), or null when it is not longer. */
+function cutText(text: string): string | null {
+  // At most MAX_REVIEW_LENGTH UTF-16 units are at most as many code points: only longer texts are counted.
+  if (text.length <= MAX_REVIEW_LENGTH) return null;
+  let end = 0;
+  for (let kept = 0; kept < MAX_REVIEW_LENGTH && end < text.length; kept += 1) end += (text.codePointAt(end) ?? 0) > 0xffff ? 2 : 1;
+  return end < text.length ? text.slice(0, end) : null;
+}
+
 /** Texts per batch sent to the tokenising thread. */
 const WORKER_BATCH = 1024;
 
@@ -51,6 +66,14 @@ function withoutNul(review: RawReview): RawReview {
   const text = review.text.includes("\0") ? review.text.replaceAll("\0", "") : review.text;
   const summary = review.summary?.includes("\0") ? review.summary.replaceAll("\0", "") : review.summary;
   return text === review.text && summary === review.summary ? review : { ...review, text, summary };
+}
+
+/** The review with its text and summary cut to MAX_REVIEW_LENGTH characters, and whether either was cut. */
+function withinLength(review: RawReview): { review: RawReview; truncated: boolean } {
+  const text = cutText(review.text);
+  const summary = review.summary === null ? null : cutText(review.summary);
+  if (text === null && summary === null) return { review, truncated: false };
+  return { review: { ...review, text: text ?? review.text, summary: summary ?? review.summary }, truncated: true };
 }
 
 /**
@@ -74,6 +97,7 @@ export class CorpusBuilder implements ReviewSink {
   private readonly tokens = new ChunkedInt32();
   private readonly onReviewText: (sequence: number, review: RawReview) => void;
   private records = 0;
+  private truncated = 0;
   /** With `tokenizeOnWorker`: the thread, the texts of the batch being filled, and its word ids → ours. */
   private readonly worker: TokenWorker | undefined;
   private batch: string[] = [];
@@ -94,6 +118,11 @@ export class CorpusBuilder implements ReviewSink {
     return this.reviewUser.length;
   }
 
+  /** Reviews whose text or summary was longer than MAX_REVIEW_LENGTH characters and was cut there. */
+  get truncatedCount(): number {
+    return this.truncated;
+  }
+
   /** Records read: reviews plus interaction rows without text. */
   get recordCount(): number {
     return this.records;
@@ -105,7 +134,8 @@ export class CorpusBuilder implements ReviewSink {
   }
 
   review(raw: RawReview, isInteraction: boolean): void {
-    const review = withoutNul(raw);
+    const { review, truncated } = withinLength(withoutNul(raw));
+    if (truncated) this.truncated += 1;
     this.records += 1;
     if (isInteraction && review.item !== null) this.addInteraction(review.user, review.item, review.rating);
     const sequence = this.reviewUser.length;

@@ -53,6 +53,28 @@ export function tokenSpans(text: string, stopWords: ReadonlySet<string>): TokenS
   return spans;
 }
 
+/** A character that belongs to a token (one code point). */
+const TOKEN_CHARACTER = /[\p{L}\p{M}\p{N}]$/u;
+
+/**
+ * At most `first` of a text's token spans, those that start at or after `from` (a UTF-16 offset, as
+ * `start` and `end` are), found by scanning from `from` only, so that a page of a long text costs its
+ * own length. A token that `from` cuts in two began before it and is left out.
+ */
+export function tokenSpanPage(options: { text: string; stopWords: ReadonlySet<string>; from: number; first: number }): TokenSpan[] {
+  const { text, stopWords, from, first } = options;
+  const pattern = new RegExp(TOKEN_PATTERN.source, TOKEN_PATTERN.flags);
+  pattern.lastIndex = from;
+  const spans: TokenSpan[] = [];
+  const cut = from > 0 && TOKEN_CHARACTER.test(text.slice(Math.max(0, from - 2), from));
+  for (let match = pattern.exec(text); match !== null && spans.length < first; match = pattern.exec(text)) {
+    if (cut && match.index === from) continue;
+    const token = match[0].toLowerCase();
+    spans.push({ start: match.index, end: match.index + match[0].length, word: token.length > 1 && !stopWords.has(token) ? token : null });
+  }
+  return spans;
+}
+
 /** The raw token matches of a text, before stop-word removal (shared with the corpus builder's fast path). */
 export function tokenMatches(text: string): RegExpMatchArray | null {
   return text.toLowerCase().match(TOKEN_PATTERN);

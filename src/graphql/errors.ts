@@ -57,6 +57,18 @@ const CLIENT_CODES: ReadonlySet<string> = new Set<string>([
   ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
 ]);
 
+/**
+ * Automatic-persisted-query refusals that Apollo (5.5.1, requestPipeline.js) throws as plain GraphQLErrors
+ * without a code, by their message, with the sentence a client gets under BAD_REQUEST instead.
+ */
+const PERSISTED_QUERY_REFUSALS: ReadonlyMap<string, string> = new Map([
+  [
+    "provided sha does not match query",
+    "The persisted query's sha256Hash is not the SHA-256 of the query sent with it; send the lowercase hex SHA-256 of the exact query text, or leave out extensions.persistedQuery.",
+  ],
+  ["Unsupported persisted query version", "This server supports version 1 of automatic persisted queries only; send extensions.persistedQuery.version 1."],
+]);
+
 /** The message every masked error gets. */
 export const INTERNAL_ERROR_MESSAGE = "Internal server error; it has been logged.";
 
@@ -84,6 +96,8 @@ export function createFormatError(
     if (isStorageFullError(original)) {
       return { message: storageFullMessage(), ...where, extensions: { code: ErrorCode.STORAGE_FULL } };
     }
+    const refusal = original instanceof GraphQLError && original.extensions.code === undefined ? PERSISTED_QUERY_REFUSALS.get(original.message) : undefined;
+    if (refusal !== undefined) return { message: refusal, ...where, extensions: { code: ApolloServerErrorCode.BAD_REQUEST } };
     const code = formatted.extensions?.code;
     const thrownAsGraphQL = original instanceof GraphQLError || !(original instanceof Error);
     if (typeof code === "string" && CLIENT_CODES.has(code) && thrownAsGraphQL) {

@@ -15,14 +15,21 @@ export const MAX_QUERY_COST = 100_000;
 export const MAX_QUERY_TOKENS = 5_000;
 /** Deepest nesting of brackets ( [ { a document may have, checked before it is parsed. */
 export const MAX_BRACKET_NESTING = 200;
-/** Most field selections (aliases included) one document may make. */
+/** Most field selections (aliases included) one operation may make, fragments written out at every spread. */
 export const MAX_QUERY_FIELDS = 1_000;
+/**
+ * Most selections of any kind (fields, fragment spreads, inline fragments) one operation may make,
+ * fragments written out at every spread: what the cost estimator walks, node by node.
+ */
+export const MAX_QUERY_SELECTIONS = 10_000;
 /** Largest page a connection returns (`first`). */
 export const MAX_PAGE_SIZE = 100;
 /** Page size when `first` is omitted. */
 export const DEFAULT_PAGE_SIZE = 20;
 /** Largest ranking or word list a prediction returns (`k`). */
 export const MAX_K = 500;
+/** Most tokens one `highlights` answer holds (`first`, and its default); longer reviews are paged with `from`. */
+export const MAX_HIGHLIGHT_TOKENS = 1_000;
 /** Longest text `recommendForText` accepts, in characters. */
 export const MAX_TEXT_LENGTH = 20_000;
 /** Most subscriptions one WebSocket may have open at once; one more is refused with TOO_MANY_SUBSCRIPTIONS. */
@@ -50,6 +57,22 @@ export function checkPageSize(first: number | null | undefined): number {
     );
   }
   return size;
+}
+
+/** Checks a `highlights` page (`first` tokens from character offset `from`) and returns the values to use. */
+export function checkHighlightPage(page: { first: number | null | undefined; from: number | null | undefined }): { first: number; from: number } {
+  const first = page.first ?? MAX_HIGHLIGHT_TOKENS;
+  const from = page.from ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_HIGHLIGHT_TOKENS) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `first must be an integer from 0 to ${MAX_HIGHLIGHT_TOKENS}, got ${first}; page through a longer review with from (the last token's end).`,
+    );
+  }
+  if (!Number.isInteger(from) || from < 0) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `from must be a character offset of 0 or more, got ${from}; pass the last token's end.`);
+  }
+  return { first, from };
 }
 
 /** Checks a ranking size `k` (1 … MAX_K). */

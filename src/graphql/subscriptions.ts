@@ -7,8 +7,7 @@
  */
 import type http from "node:http";
 import type { Duplex } from "node:stream";
-import { getOperationAST, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
-import depthLimit from "graphql-depth-limit";
+import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -16,9 +15,6 @@ import type { GraphQLContext } from "./context.ts";
 import { codedError } from "./errors.ts";
 import {
   checkNesting,
-  MAX_QUERY_COST,
-  MAX_QUERY_DEPTH,
-  MAX_QUERY_FIELDS,
   MAX_QUERY_TOKENS,
   MAX_SOCKETS_PER_ADDRESS,
   MAX_SUBSCRIPTIONS_PER_SOCKET,
@@ -26,8 +22,7 @@ import {
   TOO_MANY_SOCKETS_REASON,
   TOO_MANY_SUBSCRIPTIONS_MESSAGE,
 } from "./limits.ts";
-import { fieldCount } from "./query-limits.ts";
-import { queryCost } from "./query-limits.ts";
+import { checkOperationLimits } from "./query-limits.ts";
 
 /** A running WebSocket endpoint. */
 export interface SubscriptionServer {
@@ -114,20 +109,12 @@ export function serveSubscriptions(options: {
             ),
           ];
         }
-        const fields = fieldCount(document);
-        if (fields > MAX_QUERY_FIELDS) {
-          return [codedError(ErrorCode.BAD_USER_INPUT, `This subscription selects ${fields} fields, above the limit of ${MAX_QUERY_FIELDS}.`)];
-        }
-        if (validate(schema, document, [depthLimit(MAX_QUERY_DEPTH)]).length > 0) {
-          return [codedError(ErrorCode.BAD_USER_INPUT, `This subscription nests fields deeper than the limit of ${MAX_QUERY_DEPTH} levels.`)];
-        }
         try {
-          const cost = queryCost({ schema, document, variables: payload.variables ?? undefined, operationName: payload.operationName });
-          if (cost > MAX_QUERY_COST) {
-            return [codedError(ErrorCode.BAD_USER_INPUT, `This subscription's estimated cost is ${cost}, above the limit of ${MAX_QUERY_COST}.`)];
-          }
-        } catch {
-          return undefined; // variables that do not coerce are answered by graphql-ws's validation
+          // Over the limits of HTTP queries, counted over fragments once each (query-limits.ts).
+          checkOperationLimits({ schema, document, operation, variables: payload.variables });
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
         }
         return undefined;
       },

@@ -27,6 +27,8 @@ export interface IngestSummary {
   readonly skipped: Record<string, number>;
   /** The first few line numbers of each skip reason. */
   readonly skippedLines: Record<string, number[]>;
+  /** Reviews kept with their text (or summary) cut at MAX_REVIEW_LENGTH characters (src/data/corpus.ts). */
+  readonly truncated: number;
   readonly splits: { readonly train: number; readonly validation: number; readonly test: number };
   readonly sparsity: number;
   /** Records read before preprocessing (reviews and interaction rows). */
@@ -144,6 +146,7 @@ export async function ingestDataset(
       vocabulary: data.vocabulary.length,
       skipped: skips.counts(),
       skippedLines: skips.firstLines(),
+      truncated: corpus.truncatedCount,
       splits: { train: data.counts.train, validation: data.counts.validation, test: data.counts.test },
       sparsity,
       recordsRead,

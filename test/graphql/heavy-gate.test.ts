@@ -28,6 +28,22 @@ describe("HeavyQueryGate", () => {
     expect(gate.load).toEqual({ running: 0, waiting: 0 });
   });
 
+  it("hands the turn on at the next turn of the event loop, so that sockets are read between heavy queries", async () => {
+    const gate = new HeavyQueryGate({ concurrency: 1, maxQueue: 10, maxWaitMs: 5_000 });
+    const order: string[] = [];
+    const release = await gate.enter();
+    const next = gate.enter().then((releaseNext) => {
+      order.push("next query admitted");
+      releaseNext();
+    });
+    // What a socket's data waits on: a callback queued before the turn is handed on.
+    setImmediate(() => order.push("socket read"));
+    release();
+    await next;
+    expect(order).toEqual(["socket read", "next query admitted"]);
+    expect(gate.load).toEqual({ running: 0, waiting: 0 });
+  });
+
   it("refuses with SERVER_BUSY and a sentence when the queue is full, or a wait runs out", async () => {
     const gate = new HeavyQueryGate({ concurrency: 1, maxQueue: 1, maxWaitMs: 50 });
     const release = await gate.enter();

@@ -33,6 +33,18 @@ describe("highlightSpans", () => {
     expect(levelThresholds(distribution)).toEqual({ high: 199, medium: 181 });
   });
 
+  it("selects the same thresholds as sorting would, ties and odd sizes included", () => {
+    let seed = 1;
+    const random = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+    for (let trial = 0; trial < 300; trial += 1) {
+      const ties = trial % 2 === 0;
+      const values = Float32Array.from({ length: 1 + Math.floor(random() * 3_000) }, () => (ties ? Math.floor(random() * 5) : random()));
+      const sorted = Float64Array.from(values).sort().reverse();
+      const at = (share: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(share * sorted.length) - 1))];
+      expect(levelThresholds(values)).toEqual({ high: at(0.01), medium: at(0.1) });
+    }
+  });
+
   it("marks vocabulary words with p_u(w) and level under both models, and leaves the rest unmarked", () => {
     const text = "Sushi and tuna: my spot";
     const tokens = highlightSpans({ spans: tokenSpans(text, stopWords), wordColumn, distribution, compareTo });
