@@ -14,8 +14,10 @@ import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, recor
 import { countQueuedJobs, findJob, getJob, insertQueuedJob, listJobs, oldestQueuedJobs, setJobModel } from "../db/job-rows.ts";
 import type { Dataset } from "../db/entities/dataset.entity.ts";
 import type { TrainingJob, TrainingJobStatus } from "../db/entities/training-job.entity.ts";
-import { assertWritableFolder } from "../engine/checkpoint.ts";
+import { assertRoomForCheckpoint, assertWritableFolder } from "../engine/checkpoint.ts";
+import { initBackend, trainingMemoryLimit } from "../engine/backend.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
+import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit } from "../engine/memory.ts";
 import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
@@ -90,6 +92,7 @@ export class TrainingJobService {
   #heartbeat: NodeJS.Timeout | undefined;
   /** Set by close(): no new job starts, and the one stopped is failed with a sentence that says why. */
   #closing = false;
+  readonly #memoryLimit: TrainingMemoryLimit | undefined;
   /** Serialises state changes so that two pumps never start two children. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -103,7 +106,10 @@ export class TrainingJobService {
     onUpdate?: (job: TrainingJob) => void;
     /** Seconds a job's lease lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
     leaseSeconds?: number;
+    /** The memory bound jobs are checked against before they are queued; the backend's (trainingMemoryLimit) by default. */
+    memoryLimit?: TrainingMemoryLimit;
   }) {
+    this.#memoryLimit = options.memoryLimit;
     this.#owner = newLeaseOwner();
     this.#leaseMs = (options.leaseSeconds ?? 30) * 1000;
     this.#dataSource = options.dataSource;
@@ -160,8 +166,11 @@ export class TrainingJobService {
 
   /** Queues a job and returns it at once (status queued, or running if nothing else was). */
   async start(options: {
-    /** The dataset, as the caller found it (the job keeps its id from here to the worker). */
-    dataset: Pick<Dataset, "id" | "name">;
+    /**
+     * The dataset, as the caller found it (the job keeps its id from here to the worker); with its
+     * counts, a run that cannot fit in memory is refused here, before it is queued.
+     */
+    dataset: Pick<Dataset, "id" | "name"> & Partial<Pick<Dataset, "userCount" | "itemCount" | "vocabularySize" | "trainClickCount">>;
     variant: Variant;
     hyperParameters?: Readonly<Record<string, unknown>>;
   }): Promise<TrainingJob> {
@@ -169,6 +178,7 @@ export class TrainingJobService {
     // Resolved once, here: the row, the worker and the model all get this full configuration.
     const config = resolveVcmConfig({ ...(options.hyperParameters ?? {}), variant: options.variant });
     await assertWritableFolder(this.#modelsDir);
+    await this.#assertFits(dataset, config);
     const job = await writeOrRefuseWhenBusy(() =>
       insertQueuedJob(this.#dataSource, { datasetId: dataset.id, variant: config.variant, config: { ...config }, totalEpochs: totalEpochs(config) }),
     );
@@ -179,6 +189,23 @@ export class TrainingJobService {
       if (!isTransientDatabaseError(error)) throw error;
     }
     return this.get(job.id);
+  }
+
+  /**
+   * Refuses (BAD_USER_INPUT, with the estimate, the limit and what to change) a run whose lower-bound
+   * memory estimate exceeds the backend's limit, and (STORAGE_FULL) one whose checkpoint would not fit
+   * the models folder's free space; the worker checks both again with the exact shape.
+   */
+  async #assertFits(dataset: Parameters<TrainingJobService["start"]>[0]["dataset"], config: VcmConfig): Promise<void> {
+    const { userCount: users, itemCount: items, vocabularySize: words, trainClickCount: trainClicks } = dataset;
+    if (users === undefined || items === undefined || words === undefined || trainClicks === undefined) return;
+    if (this.#memoryLimit === undefined) await initBackend();
+    const limit = this.#memoryLimit ?? trainingMemoryLimit();
+    const shape = { users, items, words, trainClicks, wordEntries: 0 };
+    const refusal = memoryRefusal({ shape, config, limit });
+    if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
+    // The checkpoint's size follows from the parameter count, which the counts fix exactly.
+    await assertRoomForCheckpoint({ dir: this.#modelsDir, weightBytes: estimateTrainingMemory(shape, config).checkpointBytes });
   }
 
   /** The job, or NOT_FOUND. */
