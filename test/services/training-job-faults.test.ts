@@ -15,6 +15,7 @@ import { setBusyTimeout } from "../../src/db/busy.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import type { TrainingJob } from "../../src/db/entities/training-job.entity.ts";
 import { findModel } from "../../src/db/model-rows.ts";
+import { ErrorCode, UserError } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { TrainingJobService } from "../../src/services/jobs.ts";
 import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
@@ -86,6 +87,20 @@ describe("a training job under a foreign SQLite write lock", () => {
     );
     return { released };
   }
+
+  it("refuses a job that cannot fit in memory before queueing it (40,000 users × 200,000 items, default sizes)", async () => {
+    const queued = (await jobs.list()).length;
+    const started = Date.now();
+    const refused = await jobs
+      .start({ dataset: { id: datasetId, name: DATASET, userCount: 40_000, itemCount: 200_000, vocabularySize: 10_000, trainClickCount: 1_200_000 }, variant: "vcm" })
+      .catch((error: unknown) => error);
+    // Milliseconds once the backend is up; the first call starts it (well under a second here).
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(refused).toBeInstanceOf(UserError);
+    expect(refused).toMatchObject({ code: ErrorCode.BAD_USER_INPUT });
+    expect((refused as UserError).message).toMatch(/^Training this model needs about 6\.\d GiB .* more than the WebAssembly backend's heap holds \(4\.0 GiB\); train on fewer items/);
+    expect(await jobs.list()).toHaveLength(queued);
+  });
 
   it("waits out a lock held while the worker creates its model row (longer than its 10 s busy_timeout)", async () => {
     const epochs = 3;
