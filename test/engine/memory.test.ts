@@ -58,7 +58,7 @@ describe("training memory estimate", () => {
     const config = resolveVcmConfig({});
     const started = performance.now();
     const refusal = memoryRefusal({ shape: HUGE, config, limit: WASM });
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(1_000);
     expect(refusal).toMatch(/^Training this model needs about 6\.\d GiB \(246,\d{3},\d{3} parameters: 4\.6 GiB for weights, Adam state, gradients and the best epoch's copy; /);
     expect(refusal).toContain("more than the WebAssembly backend's heap holds (4.0 GiB); train on fewer items (ingest with a higher --min-item-users), with smaller hidden sizes (hiddenX, hiddenY) or a smaller batch (batchSize, evalBatchSize)");
     // Smaller hidden layers make it fit.
