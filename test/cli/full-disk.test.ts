@@ -9,6 +9,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findModel } from "../../src/db/model-rows.ts";
+import { ErrorCode, UserError } from "../../src/errors.ts";
+import { trainAndSave } from "../../src/services/training.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "../graphql/api-fixture.ts";
 import { runVcm } from "./run-vcm.ts";
 
@@ -91,6 +94,29 @@ describe.skipIf(cannotMount !== undefined)("a full disk", () => {
     expect(result.errors?.[0].extensions?.code).toBe("STORAGE_FULL");
     expect(result.errors?.[0].message).toMatch(SENTENCE);
     expect(await jobs()).toBe(before);
+  });
+
+  it("a disk that fills up while the checkpoint is saved: STORAGE_FULL naming the folder, the model failed with it, nothing left", async () => {
+    const small = path.join(fixture.dir, "small-models");
+    expect(mountTmpfs(small)).toBeUndefined();
+    mounts.push(small);
+    let modelRow: number | undefined;
+    const error = await trainAndSave({
+      dataSource: fixture.dataSource,
+      dataset: TEST_DATASET,
+      variant: "vcm",
+      config: { latentDim: 4, hiddenX: 16, hiddenY: 16, epochs: 1, batchSize: 50 },
+      modelsDir: small,
+      // Another writer takes the space between the check before training and the save after it.
+      onPhase: (phase, id) => {
+        modelRow = id;
+        if (phase === "saving") fillUntil(small, 0);
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserError);
+    expect(error).toMatchObject({ code: ErrorCode.STORAGE_FULL, message: `The models folder ${small} is full; free some space (or point it at a larger disk) and try again. Nothing partial was kept.` });
+    expect(fs.readdirSync(small)).toEqual(["filler"]);
+    expect(await findModel(fixture.dataSource, modelRow!)).toMatchObject({ status: "failed", error: (error as UserError).message });
   });
 
   it("vcm export: a disk that fills mid-export leaves no partial file, keeps the older file of that name, and says so", () => {
