@@ -325,8 +325,8 @@ export class TrainingJobService {
     let updates: Promise<unknown> = Promise.resolve();
     child.on("message", (message: TrainingJobMessage) => {
       if (message.type === "epoch") {
-        // Progress waits out another process's write lock or a database restart (DATABASE_WAIT_MS), and a write that still fails is logged, never
-        // left as a rejection that would end the server or stop the later updates.
+        // Progress waits out another process's write lock or a database restart (DATABASE_WAIT_MS), and a
+        // write that still fails is logged, never left as a rejection that would end the server or stop the later updates.
         updates = updates
           .then(() => retryWhileBusyOrUnavailable(() => this.#recordEpoch({ row, record: message.record, startedAt })))
           .catch((error: unknown) => console.error(`training job ${job.id}: could not record an epoch`, error));
