@@ -80,9 +80,13 @@ export function isStorageFullError(error: unknown): boolean {
   return false;
 }
 
-/** The sentence for a full disk; `what` names the folder or file when the caller knows it. */
-export function storageFullMessage(what?: string): string {
-  return `${what === undefined ? "A disk the server writes to" : what} is full; free some space (or point it at a larger disk) and try again. Nothing partial was kept.`;
+/**
+ * The sentence for a full disk; `what` names the folder or file when the caller knows it, `needed`
+ * the space the write needs ("about 2.3 MiB, 1.9 MiB free") when that is known.
+ */
+export function storageFullMessage(what?: string, needed?: string): string {
+  const space = needed === undefined ? "" : ` (it needs ${needed})`;
+  return `${what === undefined ? "A disk the server writes to" : what} is full${space}; free some space (or point it at a larger disk) and try again. Nothing partial was kept.`;
 }
 
 /** Throws an internal error when a condition that the code guarantees does not hold. */

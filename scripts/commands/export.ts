@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { exportDataset, exportRecommendations, formatCohorts, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
+import { exportDataset, exportRecommendations, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
 import type { ExplanationRule } from "../../src/services/explanation.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import type { CliIo, CommandModule } from "../cli.ts";
@@ -109,7 +109,7 @@ export const exportCommand: CommandModule = {
                 const analysis = await services.cohorts.analyse({ modelId: modelId(flags.model), compareTo: flags.compare === undefined ? null : modelId(flags.compare) });
                 const text = formatCohorts(analysis, choice<CohortExportFormat>(flags.format, ["csv", "md"], "--format"));
                 if (flags.out === undefined) return text.trimEnd();
-                fs.writeFileSync(flags.out, text);
+                await writeExportFile(flags.out, text);
                 return `Exported the cohorts of model ${analysis.modelId} to ${flags.out}`;
               } finally {
                 await services.close();

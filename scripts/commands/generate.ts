@@ -6,6 +6,7 @@ import { numberOption } from "../options.ts";
 import { createIngestProgress } from "../progress.ts";
 import { withDatabase } from "../with-database.ts";
 import { formatIngestSummary } from "./ingest.ts";
+import { DATASET_NAME_RULE } from "../../src/services/dataset-names.ts";
 
 interface GenerateFlags {
   dataset: string;
@@ -25,7 +26,7 @@ export const generateCommand: CommandModule = {
     program
       .command("generate")
       .description("generate a synthetic dataset with planted topics (for tests, demos and benchmarks)")
-      .requiredOption("--dataset <name>", "name of the dataset to create")
+      .requiredOption("--dataset <name>", `name of the dataset to create (${DATASET_NAME_RULE})`)
       .option("--users <n>", "number of users", "600")
       .option("--items <n>", "number of items", "800")
       .option("--vocab <n>", "number of distinct words", "2000")

@@ -12,6 +12,7 @@ import { numberOption } from "../options.ts";
 import { createIngestProgress } from "../progress.ts";
 import { withDatabase } from "../with-database.ts";
 import { formatMetadataSummary } from "./metadata.ts";
+import { DATASET_NAME_RULE } from "../../src/services/dataset-names.ts";
 
 interface IngestFlags {
   dataset: string;
@@ -39,7 +40,7 @@ export const ingestCommand: CommandModule = {
     program
       .command("ingest")
       .description("ingest review data (amazon, yelp or tsv) into a dataset, preprocessed as in the VCM paper")
-      .requiredOption("--dataset <name>", "name of the dataset to create")
+      .requiredOption("--dataset <name>", `name of the dataset to create (${DATASET_NAME_RULE})`)
       .requiredOption("--format <format>", "amazon | yelp | tsv")
       .option("--reviews <file>", "reviews file for amazon / yelp (JSON lines or concatenated objects, plain or .gz)")
       .option("--interactions <file>", "tsv: user<TAB>item[<TAB>rating] lines")

@@ -1,39 +1,67 @@
 /**
- * Writes that must not be lost when another process holds SQLite's write lock longer than the
- * connection's busy_timeout (an ingest of a large file, a shell holding BEGIN IMMEDIATE): they are
- * tried again until the lock is released or a deadline passes.
+ * Writes that must not be lost when the database is briefly out of reach: another process holds
+ * SQLite's write lock longer than the connection's busy_timeout (an ingest of a large file, a shell
+ * holding BEGIN IMMEDIATE), or the PostgreSQL server is restarting. They are tried again, with capped
+ * exponential back-off, until the database answers or a deadline passes.
  */
 import type { DataSource } from "typeorm";
-import { DATABASE_BUSY_MESSAGE, ErrorCode, isBusyError, UserError } from "../errors.ts";
+import { DATABASE_BUSY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE, ErrorCode, isBusyError, isDatabaseUnavailableError, UserError } from "../errors.ts";
 import { sqliteOf } from "./data-source.ts";
 
+/** How long a training job's writes (and other background writes) wait for a lock or a restarting server. */
+export const DATABASE_WAIT_MS = 10 * 60_000;
+
+/** The longest pause between two tries, so a database that returns is noticed within a couple of seconds. */
+const MAX_PAUSE_MS = 2_000;
+
+/** True for the failures that pass by themselves: a foreign write lock, a server that is down or restarting. */
+export function isTransientDatabaseError(error: unknown): boolean {
+  return isBusyError(error) || isDatabaseUnavailableError(error);
+}
 
 /**
- * Runs `write`, and again after a pause while it fails with SQLITE_BUSY, for at most `maxMs` in all;
- * any other error, or the last busy one, is thrown.
+ * Runs `write`, and again after a pause while it fails with SQLITE_BUSY or because the database server
+ * is unavailable, for at most `maxMs` in all (DATABASE_WAIT_MS by default); the pause starts at
+ * `pauseMs` and doubles up to 2 s. Any other error, or the last transient one, is thrown.
  */
-export async function retryWhileBusy<T>(write: () => Promise<T>, options: { maxMs?: number; pauseMs?: number } = {}): Promise<T> {
-  const deadline = Date.now() + (options.maxMs ?? 10 * 60_000);
-  const pause = options.pauseMs ?? 250;
+export async function retryWhileBusyOrUnavailable<T>(write: () => Promise<T>, options: { maxMs?: number; pauseMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (options.maxMs ?? DATABASE_WAIT_MS);
+  let pause = options.pauseMs ?? 250;
   for (;;) {
     try {
       return await write();
     } catch (error) {
-      if (!isBusyError(error) || Date.now() + pause > deadline) throw error;
+      if (!isTransientDatabaseError(error) || Date.now() + pause > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(MAX_PAUSE_MS, pause * 2);
     }
   }
 }
 
 /**
- * A write on a request's path: retried like retryWhileBusy for a few seconds (without blocking the
- * event loop, which busy_timeout would), then refused with DATABASE_BUSY and a sentence.
+ * A write retried like retryWhileBusyOrUnavailable that, once its bound has passed, is refused with a
+ * code and a sentence (DATABASE_BUSY or DATABASE_UNAVAILABLE) instead of the driver's error. Requests
+ * give it a few seconds (without blocking the event loop, which busy_timeout would); training jobs
+ * DATABASE_WAIT_MS, and say what they were doing in `doing` ("publishing model 7").
  */
-export async function writeOrRefuseWhenBusy<T>(write: () => Promise<T>, options: { maxMs?: number } = {}): Promise<T> {
+export async function writeOrRefuseWhenBusy<T>(write: () => Promise<T>, options: { maxMs?: number; doing?: string } = {}): Promise<T> {
+  const maxMs = options.maxMs ?? 5_000;
   try {
-    return await retryWhileBusy(write, { maxMs: options.maxMs ?? 5_000, pauseMs: 100 });
+    return await retryWhileBusyOrUnavailable(write, { maxMs, pauseMs: 100 });
   } catch (error) {
-    if (isBusyError(error)) throw new UserError(ErrorCode.DATABASE_BUSY, DATABASE_BUSY_MESSAGE);
+    const waited = maxMs >= 60_000 ? `${Math.round(maxMs / 60_000)} minutes` : `${Math.round(maxMs / 1000)} s`;
+    if (isBusyError(error)) {
+      throw new UserError(
+        ErrorCode.DATABASE_BUSY,
+        options.doing === undefined ? DATABASE_BUSY_MESSAGE : `Another process held the database's write lock for over ${waited} while ${options.doing}; train again once it is free.`,
+      );
+    }
+    if (isDatabaseUnavailableError(error)) {
+      throw new UserError(
+        ErrorCode.DATABASE_UNAVAILABLE,
+        options.doing === undefined ? DATABASE_UNAVAILABLE_MESSAGE : `The database was unavailable for over ${waited} while ${options.doing}; train again once it is back.`,
+      );
+    }
     throw error;
   }
 }

@@ -180,9 +180,13 @@ export function redactedUrl(url: string): string {
 
 function unreachablePostgres(url: string, error: unknown): UserError {
   const reason = error instanceof Error ? error.message : String(error);
-  return new UserError(
-    ErrorCode.BAD_USER_INPUT,
-    `could not connect to the PostgreSQL database ${redactedUrl(url)} (${reason}); check that the server runs, that the URL's user, password and database are right, and that this machine may connect to it`,
+  // The cause lets isDatabaseUnavailableError tell a server that is restarting (a training worker waits for it).
+  return Object.assign(
+    new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `could not connect to the PostgreSQL database ${redactedUrl(url)} (${reason}); check that the server runs, that the URL's user, password and database are right, and that this machine may connect to it`,
+    ),
+    { cause: error },
   );
 }
 

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
+import os from "node:os";
 import path from "node:path";
 import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -17,6 +18,7 @@ import type { BackendName } from "./types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
 import { explainMissingGpu, probeGpu } from "./gpu-probe.ts";
+import { WASM_HEAP_BYTES, type TrainingMemoryLimit } from "./memory.ts";
 import { openWebGpu, type WebGpuAdapter, type WebGpuOpening } from "./webgpu.ts";
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
@@ -87,6 +89,22 @@ export function currentBackend(): BackendName {
   if (name === "tensorflow") return state.nativeGpu ? "tensorflow-gpu" : "tensorflow";
   if (name === "webgpu" || name === "wasm" || name === "cpu") return name;
   return "cpu";
+}
+
+/**
+ * The memory bound training runs under on the current backend: the wasm heap (WASM_HEAP_BYTES); on
+ * webgpu the adapter's largest buffer (maxBufferSize, maxStorageBufferBindingSize) for one tensor and
+ * the machine's memory in all; elsewhere the machine's memory.
+ */
+export function trainingMemoryLimit(): TrainingMemoryLimit {
+  const name = currentBackend();
+  if (name === "wasm") return { totalBytes: WASM_HEAP_BYTES, what: "the WebAssembly backend's heap" };
+  if (name === "webgpu") {
+    const limits = (tf.backend() as unknown as { device?: { limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number } } }).device?.limits;
+    const tensorBytes = Math.min(limits?.maxBufferSize ?? Infinity, limits?.maxStorageBufferBindingSize ?? Infinity);
+    return { totalBytes: os.totalmem(), ...(Number.isFinite(tensorBytes) ? { tensorBytes } : {}), what: "the GPU adapter" };
+  }
+  return { totalBytes: os.totalmem(), what: "this machine's memory" };
 }
 
 /**

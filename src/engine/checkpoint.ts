@@ -8,7 +8,8 @@ import buffer from "node:buffer";
 import { createReadStream, promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ErrorCode, UserError } from "../errors.ts";
+import { ErrorCode, storageFullMessage, UserError } from "../errors.ts";
+import { formatBytes } from "./memory.ts";
 import type { BackendName, EpochRecord, ModelSnapshot, NamedWeight, Variant } from "./types.ts";
 import { VARIANTS } from "./types.ts";
 
@@ -303,5 +304,22 @@ export async function assertWritableFolder(dir: string): Promise<void> {
       ErrorCode.BAD_USER_INPUT,
       `The models folder ${folder} cannot be written (${code}); make it writable or point VCM_MODELS_DIR at a folder that is, then train again.`,
     );
+  }
+}
+
+/** Room a checkpoint takes beside its weights: manifest.json (history, config) and the file system's blocks. */
+const CHECKPOINT_OVERHEAD_BYTES = 256 * 1024;
+
+/**
+ * Refuses, with STORAGE_FULL and the space needed, a models folder whose file system has less room
+ * than a checkpoint of `weightBytes` takes (fs.statfs's blocks free to this user).
+ */
+export async function assertRoomForCheckpoint(o: { dir: string; weightBytes: number }): Promise<void> {
+  const folder = path.resolve(o.dir);
+  const stats = await fs.statfs(folder);
+  const free = stats.bavail * stats.bsize;
+  const needed = o.weightBytes + CHECKPOINT_OVERHEAD_BYTES;
+  if (free < needed) {
+    throw new UserError(ErrorCode.STORAGE_FULL, storageFullMessage(`The models folder ${folder}`, `about ${formatBytes(needed)} for this model's checkpoint, ${formatBytes(free)} free`));
   }
 }

@@ -5,6 +5,7 @@
  * CSV or Markdown. Files are written row by row through a stream that waits when the disk is slower,
  * never built whole in memory.
  */
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { once } from "node:events";
@@ -13,8 +14,8 @@ import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { itemMetadataRows } from "../db/items.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
-import { capabilitiesOf } from "../engine/types.ts";
-import { ErrorCode, UserError } from "../errors.ts";
+import { capabilitiesOf, type Variant } from "../engine/types.ts";
+import { ErrorCode, invariant, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
 import type { CohortAnalysis } from "./cohorts.ts";
 import type { ExplanationRule } from "./explanation.ts";
 import type { PredictionServiceSet } from "./prediction-services.ts";
@@ -32,15 +33,26 @@ export interface ExportedFile {
 /** Users per batch of recommendations: one forward pass and one explanation pass each. */
 const USERS_PER_BATCH = 256;
 
-/** A file written line by line, waiting for the stream to drain when its buffer is full. */
+/**
+ * A file written line by line, waiting for the stream to drain when its buffer is full. It is written
+ * under a temporary name in the same folder and only renamed to its own by its ExportFiles group's
+ * commit, so a full disk or a failure leaves no partial file and an older file of that name untouched.
+ */
 class LineFile {
   readonly #stream: fs.WriteStream;
   readonly file: string;
+  readonly temp: string;
   rows = 0;
+  /** The stream's first error (ENOSPC…), thrown by the next write; recorded so that none goes unhandled. */
+  #failed: Error | undefined;
 
   constructor(file: string) {
     this.file = file;
-    this.#stream = fs.createWriteStream(file, { encoding: "utf8" });
+    this.temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+    this.#stream = fs.createWriteStream(this.temp, { encoding: "utf8" });
+    this.#stream.on("error", (error) => {
+      this.#failed ??= error;
+    });
   }
 
   /** A header line (not counted as a row). */
@@ -54,14 +66,56 @@ class LineFile {
   }
 
   async #write(text: string): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed;
     if (!this.#stream.write(`${text}\n`)) await once(this.#stream, "drain");
   }
 
+  /** Flushes the temporary file to disk (still under its temporary name). */
   async close(): Promise<ExportedFile> {
+    if (this.#failed !== undefined) throw this.#failed;
     this.#stream.end();
     await once(this.#stream, "finish");
     return { file: this.file, rows: this.rows };
   }
+
+  /** Stops writing and removes the temporary file. */
+  async discard(): Promise<void> {
+    this.#stream.destroy();
+    await fs.promises.rm(this.temp, { force: true });
+  }
+}
+
+/**
+ * The files of one export: each opened under a temporary name, all renamed to their own names at
+ * the end, or all removed when the export fails (a full disk is then STORAGE_FULL naming the folder).
+ */
+async function writeExport<T>(o: { dir: string; write: (open: (file: string) => LineFile) => Promise<T> }): Promise<T> {
+  const opened: LineFile[] = [];
+  try {
+    const result = await o.write((file) => {
+      const out = new LineFile(file);
+      opened.push(out);
+      return out;
+    });
+    for (const out of opened) await fs.promises.rename(out.temp, out.file);
+    return result;
+  } catch (error) {
+    for (const out of opened) await out.discard();
+    if (isStorageFullError(error)) throw new UserError(ErrorCode.STORAGE_FULL, storageFullMessage(`The export folder ${path.resolve(o.dir)}`));
+    throw error;
+  }
+}
+
+/** Writes a whole text file (a cohort table) the same way: under a temporary name, renamed when complete. */
+export async function writeExportFile(file: string, text: string): Promise<void> {
+  await writeExport({
+    dir: path.dirname(file),
+    write: async (open) => {
+      const out = open(file);
+      await out.header(text.endsWith("\n") ? text.slice(0, -1) : text);
+      await out.close();
+    },
+  });
 }
 
 /** Tabs and newlines would break a TSV or RecBole cell: they become spaces. */
@@ -111,21 +165,30 @@ export async function exportDataset(options: {
   const matrices = await loadDatasetMatrices(options.dataSource, options.dataset);
   prepareFolder(options.outDir);
   const meta = await itemMetadataByColumn(options.dataSource, matrices.datasetId, matrices.itemIds.length);
-  const files = options.format === "recbole" ? await writeRecbole(matrices, meta, options) : await writeTsv(matrices, meta, options);
+  const files = await writeExport({
+    dir: options.outDir,
+    write: (open) => (options.format === "recbole" ? writeRecbole(matrices, meta, { ...options, open }) : writeTsv(matrices, meta, { ...options, open })),
+  });
   return { dataset: matrices.name, format: options.format, files };
 }
 
-/** A safe file-name stem for the dataset (RecBole names its files after the dataset). */
-function stem(name: string): string {
-  return name.replace(/[^\p{L}\p{N}._-]+/gu, "_");
+/**
+ * A file-name stem for the dataset (RecBole names its files after the dataset) that stays inside the
+ * export folder whatever the name: separators and odd characters become "_", and so do leading dots
+ * (a dataset named ".." from before names were checked, or a hidden file).
+ */
+export function datasetFileStem(name: string): string {
+  const safe = name.replace(/[^\p{L}\p{N}._-]+/gu, "_").replace(/^\.+/, (dots) => "_".repeat(dots.length));
+  return safe === "" ? "dataset" : safe;
 }
 
 async function writeRecbole(
   m: DatasetMatrices,
   meta: { titles: Array<string | null>; categories: string[][] },
-  o: { outDir: string; onProgress?: (message: string) => void },
+  o: { outDir: string; onProgress?: (message: string) => void; open: (file: string) => LineFile },
 ): Promise<ExportedFile[]> {
-  const base = path.join(o.outDir, stem(m.name));
+  const base = path.join(o.outDir, datasetFileStem(m.name));
+  invariant(path.dirname(path.resolve(base)) === path.resolve(o.outDir), "an exported dataset's files stay in the export folder");
   const files: ExportedFile[] = [];
   for (const [split, matrix] of [
     ["train", m.train],
@@ -133,18 +196,18 @@ async function writeRecbole(
     ["test", m.test],
   ] as const) {
     o.onProgress?.(`writing ${path.basename(base)}.${split}.inter`);
-    const out = new LineFile(`${base}.${split}.inter`);
+    const out = o.open(`${base}.${split}.inter`);
     await out.header("user_id:token\titem_id:token\trating:float");
     await forEachEntry(matrix, async (row, col, value) => out.line(`${cell(m.userIds[row])}\t${cell(m.itemIds[col])}\t${value}`));
     files.push(await out.close());
   }
   o.onProgress?.(`writing ${path.basename(base)}.item`);
-  const items = new LineFile(`${base}.item`);
+  const items = o.open(`${base}.item`);
   await items.header("item_id:token\ttitle:token_seq\tcategories:token_seq");
   for (let c = 0; c < m.itemIds.length; c += 1) await items.line(`${cell(m.itemIds[c])}\t${tokenSeq((meta.titles[c] ?? "").split(/\s+/))}\t${tokenSeq(meta.categories[c])}`);
   files.push(await items.close());
   o.onProgress?.(`writing ${path.basename(base)}.user`);
-  const users = new LineFile(`${base}.user`);
+  const users = o.open(`${base}.user`);
   await users.header("user_id:token\twords:token_seq");
   for (let r = 0; r < m.userIds.length; r += 1) {
     const words: string[] = [];
@@ -158,11 +221,11 @@ async function writeRecbole(
 async function writeTsv(
   m: DatasetMatrices,
   meta: { titles: Array<string | null>; categories: string[][] },
-  o: { outDir: string; onProgress?: (message: string) => void },
+  o: { outDir: string; onProgress?: (message: string) => void; open: (file: string) => LineFile },
 ): Promise<ExportedFile[]> {
   const files: ExportedFile[] = [];
   o.onProgress?.("writing clicks.tsv");
-  const clicks = new LineFile(path.join(o.outDir, "clicks.tsv"));
+  const clicks = o.open(path.join(o.outDir, "clicks.tsv"));
   await clicks.header("user\titem\tsplit");
   for (const [split, matrix] of [
     ["train", m.train],
@@ -173,15 +236,15 @@ async function writeTsv(
   }
   files.push(await clicks.close());
   o.onProgress?.("writing words.tsv");
-  const words = new LineFile(path.join(o.outDir, "words.tsv"));
+  const words = o.open(path.join(o.outDir, "words.tsv"));
   await words.header("user\tword\tcount");
   await forEachEntry(m.words, async (row, col, value) => words.line(`${cell(m.userIds[row])}\t${m.vocabulary[col]}\t${value}`));
   files.push(await words.close());
-  const items = new LineFile(path.join(o.outDir, "items.tsv"));
+  const items = o.open(path.join(o.outDir, "items.tsv"));
   await items.header("item\tcolumn\ttitle\tcategories");
   for (let c = 0; c < m.itemIds.length; c += 1) await items.line(`${cell(m.itemIds[c])}\t${c}\t${cell(meta.titles[c] ?? "")}\t${meta.categories[c].map(cell).join("|")}`);
   files.push(await items.close());
-  const users = new LineFile(path.join(o.outDir, "users.tsv"));
+  const users = o.open(path.join(o.outDir, "users.tsv"));
   await users.header("user\trow");
   for (let r = 0; r < m.userIds.length; r += 1) await users.line(`${cell(m.userIds[r])}\t${r}`);
   files.push(await users.close());
@@ -213,7 +276,7 @@ export async function exportRecommendations(options: {
   rule?: ExplanationRule;
   onProgress?: (done: number, total: number) => void;
 }): Promise<ExportedFile & { users: number }> {
-  const { services, modelId, k } = options;
+  const { services, modelId } = options;
   const words = options.explanationWords ?? 3;
   const { loaded, dataset } = await services.inference.modelWithDataset(modelId);
   const m = dataset.matrices;
@@ -229,7 +292,25 @@ export async function exportRecommendations(options: {
     rows = options.users.map((id) => rowOf.get(id)!);
   }
   const meta = await itemMetadataByColumn(options.dataSource, loaded.datasetId, m.itemIds.length);
-  const out = new LineFile(options.out);
+  return writeExport({ dir: path.dirname(options.out), write: async (open) => writeRecommendations({ ...options, out: open(options.out), rows, words, meta, m, loaded }) });
+}
+
+/** The lines of exportRecommendations, batch by batch. */
+async function writeRecommendations(options: {
+  services: PredictionServiceSet;
+  modelId: number;
+  k: number;
+  format: RecommendationExportFormat;
+  rule?: ExplanationRule;
+  onProgress?: (done: number, total: number) => void;
+  out: LineFile;
+  rows: ReadonlyArray<number>;
+  words: number;
+  meta: { titles: Array<string | null> };
+  m: DatasetMatrices;
+  loaded: { variant: Variant };
+}): Promise<ExportedFile & { users: number }> {
+  const { services, modelId, k, out, rows, words, meta, m, loaded } = options;
   if (options.format === "csv") await out.header(stringify([["user", "rank", "item", "title", "score", "explanation"]]).trimEnd());
   for (let start = 0; start < rows.length; start += USERS_PER_BATCH) {
     const batch = rows.slice(start, start + USERS_PER_BATCH);

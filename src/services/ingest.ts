@@ -11,7 +11,7 @@ import type { ReadProgress, RecordSource } from "../data/source.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet } from "../data/tokenizer.ts";
 import { openDatasetStaging } from "../db/dataset-store.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
-import { ErrorCode, UserError } from "../errors.ts";
+import { checkDatasetName } from "./dataset-names.ts";
 
 /** What an ingest reports (the CLI prints it; `--json` prints it as one line). */
 export interface IngestSummary {
@@ -65,8 +65,7 @@ export async function ingestDataset(
   },
 ): Promise<IngestSummary> {
   const started = performance.now();
-  const name = options.name.trim();
-  if (name === "") throw new UserError(ErrorCode.BAD_USER_INPUT, "The dataset name is empty; pass --dataset NAME.");
+  const name = checkDatasetName(options.name);
   const preprocess = resolvePreprocessOptions(options.preprocess);
   const stopWordLanguages = options.stopWordLanguages ?? DEFAULT_STOP_WORD_LANGUAGES;
   const stopWords = stopWordSet(stopWordLanguages);

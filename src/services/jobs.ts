@@ -8,16 +8,18 @@ import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
-import { retryWhileBusy, writeOrRefuseWhenBusy } from "../db/busy.ts";
+import { isTransientDatabaseError, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { failModel, removeModelRow } from "../db/model-rows.ts";
 import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, newLeaseOwner, recordOwnedProgress, renewLease, requestCancel } from "../db/job-leases.ts";
 import { countQueuedJobs, findJob, getJob, insertQueuedJob, listJobs, oldestQueuedJobs, setJobModel } from "../db/job-rows.ts";
 import type { Dataset } from "../db/entities/dataset.entity.ts";
 import type { TrainingJob, TrainingJobStatus } from "../db/entities/training-job.entity.ts";
-import { assertWritableFolder } from "../engine/checkpoint.ts";
+import { assertRoomForCheckpoint, assertWritableFolder } from "../engine/checkpoint.ts";
+import { initBackend, trainingMemoryLimit } from "../engine/backend.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
+import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit } from "../engine/memory.ts";
 import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";
-import { ErrorCode, isBusyError, UserError } from "../errors.ts";
+import { ErrorCode, UserError } from "../errors.ts";
 
 /** What the parent sends the worker when it starts (as one JSON argument). */
 export interface TrainingJobSpec {
@@ -90,6 +92,7 @@ export class TrainingJobService {
   #heartbeat: NodeJS.Timeout | undefined;
   /** Set by close(): no new job starts, and the one stopped is failed with a sentence that says why. */
   #closing = false;
+  readonly #memoryLimit: TrainingMemoryLimit | undefined;
   /** Serialises state changes so that two pumps never start two children. */
   #queue: Promise<void> = Promise.resolve();
 
@@ -103,7 +106,10 @@ export class TrainingJobService {
     onUpdate?: (job: TrainingJob) => void;
     /** Seconds a job's lease lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
     leaseSeconds?: number;
+    /** The memory bound jobs are checked against before they are queued; the backend's (trainingMemoryLimit) by default. */
+    memoryLimit?: TrainingMemoryLimit;
   }) {
+    this.#memoryLimit = options.memoryLimit;
     this.#owner = newLeaseOwner();
     this.#leaseMs = (options.leaseSeconds ?? 30) * 1000;
     this.#dataSource = options.dataSource;
@@ -146,8 +152,8 @@ export class TrainingJobService {
       await this.#failAbandoned();
       await this.#pump();
     } catch (error) {
-      // Another process's long write holds the lock: the next beat tries again (the lease outlasts a few).
-      if (!isBusyError(error)) console.error("training jobs: heartbeat failed; trying again at the next one", error);
+      // Another process's long write holds the lock, or the database is restarting: the next beat tries again (the lease outlasts a few).
+      if (!isTransientDatabaseError(error)) console.error("training jobs: heartbeat failed; trying again at the next one", error);
     }
   }
 
@@ -160,8 +166,11 @@ export class TrainingJobService {
 
   /** Queues a job and returns it at once (status queued, or running if nothing else was). */
   async start(options: {
-    /** The dataset, as the caller found it (the job keeps its id from here to the worker). */
-    dataset: Pick<Dataset, "id" | "name">;
+    /**
+     * The dataset, as the caller found it (the job keeps its id from here to the worker); with its
+     * counts, a run that cannot fit in memory is refused here, before it is queued.
+     */
+    dataset: Pick<Dataset, "id" | "name"> & Partial<Pick<Dataset, "userCount" | "itemCount" | "vocabularySize" | "trainClickCount">>;
     variant: Variant;
     hyperParameters?: Readonly<Record<string, unknown>>;
   }): Promise<TrainingJob> {
@@ -169,16 +178,34 @@ export class TrainingJobService {
     // Resolved once, here: the row, the worker and the model all get this full configuration.
     const config = resolveVcmConfig({ ...(options.hyperParameters ?? {}), variant: options.variant });
     await assertWritableFolder(this.#modelsDir);
+    await this.#assertFits(dataset, config);
     const job = await writeOrRefuseWhenBusy(() =>
       insertQueuedJob(this.#dataSource, { datasetId: dataset.id, variant: config.variant, config: { ...config }, totalEpochs: totalEpochs(config) }),
     );
     try {
       await this.#pump();
     } catch (error) {
-      // Queued all the same: the next heartbeat starts it once the lock is released.
-      if (!isBusyError(error)) throw error;
+      // Queued all the same: the next heartbeat starts it once the lock is released or the database is back.
+      if (!isTransientDatabaseError(error)) throw error;
     }
     return this.get(job.id);
+  }
+
+  /**
+   * Refuses (BAD_USER_INPUT, with the estimate, the limit and what to change) a run whose lower-bound
+   * memory estimate exceeds the backend's limit, and (STORAGE_FULL) one whose checkpoint would not fit
+   * the models folder's free space; the worker checks both again with the exact shape.
+   */
+  async #assertFits(dataset: Parameters<TrainingJobService["start"]>[0]["dataset"], config: VcmConfig): Promise<void> {
+    const { userCount: users, itemCount: items, vocabularySize: words, trainClickCount: trainClicks } = dataset;
+    if (users === undefined || items === undefined || words === undefined || trainClicks === undefined) return;
+    if (this.#memoryLimit === undefined) await initBackend();
+    const limit = this.#memoryLimit ?? trainingMemoryLimit();
+    const shape = { users, items, words, trainClicks, wordEntries: 0 };
+    const refusal = memoryRefusal({ shape, config, limit });
+    if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
+    // The checkpoint's size follows from the parameter count, which the counts fix exactly.
+    await assertRoomForCheckpoint({ dir: this.#modelsDir, weightBytes: estimateTrainingMemory(shape, config).checkpointBytes });
   }
 
   /** The job, or NOT_FOUND. */
@@ -298,16 +325,16 @@ export class TrainingJobService {
     let updates: Promise<unknown> = Promise.resolve();
     child.on("message", (message: TrainingJobMessage) => {
       if (message.type === "epoch") {
-        // Progress waits out another process's write lock, and a write that still fails is logged, never
-        // left as a rejection that would end the server or stop the later updates.
+        // Progress waits out another process's write lock or a database restart (DATABASE_WAIT_MS), and a
+        // write that still fails is logged, never left as a rejection that would end the server or stop the later updates.
         updates = updates
-          .then(() => retryWhileBusy(() => this.#recordEpoch({ row, record: message.record, startedAt })))
+          .then(() => retryWhileBusyOrUnavailable(() => this.#recordEpoch({ row, record: message.record, startedAt })))
           .catch((error: unknown) => console.error(`training job ${job.id}: could not record an epoch`, error));
       } else if (message.type === "model") {
         // Known from the start, so a restart can mark the half-made model failed.
         updates = updates
           .then(() =>
-            retryWhileBusy(async () => {
+            retryWhileBusyOrUnavailable(async () => {
               await setJobModel(this.#dataSource, job.id, message.modelId);
               row.modelId = message.modelId;
               this.#onUpdate({ ...row });
@@ -324,7 +351,7 @@ export class TrainingJobService {
         this.#running = undefined;
         updates
           // The job's end is what keeps its state and its model's in agreement: it waits for the lock too.
-          .then(() => retryWhileBusy(() => this.#settle({ jobId: job.id, outcome, cancelled: running?.cancelled ?? false, code, signal })))
+          .then(() => this.#settle({ jobId: job.id, outcome, cancelled: running?.cancelled ?? false, code, signal }))
           .catch((error: unknown) => console.error(`training job ${job.id}: could not record its end`, error))
           .then(() => this.#pump())
           .catch((error: unknown) => console.error("training jobs: could not start the next job", error))
@@ -376,19 +403,23 @@ export class TrainingJobService {
       const how = options.signal ? `was killed (${options.signal})` : `exited with code ${options.code}`;
       change = { status: "failed", error: `The training process ${how} before saving a model.` };
     }
-    const before = await findJob(this.#dataSource, jobId);
-    if (!(await this.#finish(jobId, change, { owned: true }))) {
+    // The job's end keeps its state and its model's in agreement: each write waits out a lock or a
+    // database restart on its own, so one that is retried never repeats one that was applied.
+    const persist = <T>(write: () => Promise<T>): Promise<T> => retryWhileBusyOrUnavailable(write);
+    const before = await persist(() => findJob(this.#dataSource, jobId));
+    if (!(await persist(() => finishOwnedJob(this.#dataSource, { jobId, owner: this.#owner, change: endColumns(change) })))) {
       // Another server failed the job (and its model) after this server's lease ran out: its word stands.
       console.error(`training job ${jobId}: not recorded as ${change.status}, another server had already failed it`);
       return;
     }
+    await persist(() => this.#notify(jobId));
     const modelId = before?.modelId ?? null;
     if (change.status !== "succeeded" && modelId !== null && cancelled) {
       // The worker removes its half-made model itself; one killed after the grace period could not.
-      await removeModelRow({ dataSource: this.#dataSource, modelId, onlyIf: ["training", "failed"] });
+      await persist(() => removeModelRow({ dataSource: this.#dataSource, modelId, onlyIf: ["training", "failed"] }));
     } else if (change.status !== "succeeded" && modelId !== null) {
       // A process that died mid-training left its model row "training"; it will never be ready.
-      await failModel(this.#dataSource, { modelId, from: "training", error: change.error ?? "The training process stopped before saving a model." });
+      await persist(() => failModel(this.#dataSource, { modelId, from: "training", error: change.error ?? "The training process stopped before saving a model." }));
     }
   }
 
@@ -397,18 +428,7 @@ export class TrainingJobService {
    * server took it away meanwhile. Unowned ends (a queued job cancelled) always apply.
    */
   async #finish(jobId: number, change: JobEnd, o: { owned: boolean }): Promise<boolean> {
-    const applied = await finishOwnedJob(this.#dataSource, {
-      jobId,
-      owner: o.owned ? this.#owner : null,
-      change: {
-        status: change.status,
-        error: change.error ?? null,
-        // A failed job keeps pointing at its failed model row (with the reason); unset means unchanged.
-        ...(change.modelId === undefined ? {} : { modelId: change.modelId }),
-        etaSeconds: change.status === "succeeded" ? 0 : null,
-        finishedAt: new Date(),
-      },
-    });
+    const applied = await finishOwnedJob(this.#dataSource, { jobId, owner: o.owned ? this.#owner : null, change: endColumns(change) });
     if (applied) await this.#notify(jobId);
     return applied;
   }
@@ -418,6 +438,18 @@ export class TrainingJobService {
     const job = await findJob(this.#dataSource, jobId);
     if (job !== null) this.#onUpdate(job);
   }
+}
+
+/** The columns a job's end writes. */
+function endColumns(change: JobEnd): Parameters<typeof finishOwnedJob>[1]["change"] {
+  return {
+    status: change.status,
+    error: change.error ?? null,
+    // A failed job keeps pointing at its failed model row (with the reason); unset means unchanged.
+    ...(change.modelId === undefined ? {} : { modelId: change.modelId }),
+    etaSeconds: change.status === "succeeded" ? 0 : null,
+    finishedAt: new Date(),
+  };
 }
 
 /** Epochs reported by a configuration (vcm-od reports only its second phase, VAEx with VAEy frozen). */

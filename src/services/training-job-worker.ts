@@ -4,6 +4,7 @@
  * (`--import tsx`); its one argument is the TrainingJobSpec as JSON.
  */
 import "reflect-metadata";
+import { retryWhileBusyOrUnavailable } from "../db/busy.ts";
 import { openDatabase } from "../db/data-source.ts";
 import { UserError } from "../errors.ts";
 import type { TrainingJobCancel, TrainingJobMessage, TrainingJobSpec } from "./jobs.ts";
@@ -28,7 +29,8 @@ async function run(spec: TrainingJobSpec): Promise<void> {
   });
   // A parent that died cannot record the result: stop instead of training on unobserved.
   process.on("disconnect", () => abort.abort());
-  const dataSource = await openDatabase(spec.dbPath);
+  // A database restarting as the job starts is waited for, as every later write of the job is.
+  const dataSource = await retryWhileBusyOrUnavailable(() => openDatabase(spec.dbPath));
   let modelId: number | undefined;
   try {
     const { model } = await trainAndSave({

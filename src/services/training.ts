@@ -4,18 +4,22 @@
  * API's training worker report progress through callbacks.
  */
 import { promises as fs } from "node:fs";
+import path from "node:path";
 import type { DataSource } from "typeorm";
+import type { DatasetMatrices } from "../data/csr.ts";
 import type { TestMetrics, TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { createTrainingModel, failModel, publishReadyModel, type ReadyModelFields } from "../db/model-rows.ts";
+import { DATABASE_WAIT_MS, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { removeStoredCheckpoint, storeCheckpoint, storesCheckpoints } from "../db/checkpoint-store.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
-import { currentDevice, initBackend } from "../engine/backend.ts";
-import { assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
+import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/backend.ts";
+import { assertRoomForCheckpoint, assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
+import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit, type TrainingShape } from "../engine/memory.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import type { VcmModel } from "../engine/model.ts";
 import { trainModel } from "../engine/train.ts";
 import type { EpochRecord, Variant } from "../engine/types.ts";
-import { ErrorCode, UserError } from "../errors.ts";
+import { ErrorCode, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
 import { evaluateOnTest, metricMap } from "./model-evaluation.ts";
 import { hasTextModel, parseVariant } from "./model-names.ts";
 import { checkpointDir, datasetFingerprint } from "./saved-models.ts";
@@ -35,6 +39,8 @@ export interface TrainAndSaveOptions {
   /** Called when a phase starts, with the model's id once its row exists. */
   readonly onPhase?: (phase: TrainingPhase, modelId: number | undefined) => void;
   readonly signal?: AbortSignal;
+  /** The memory bound to check the run against; the current backend's (trainingMemoryLimit) by default. */
+  readonly memoryLimit?: TrainingMemoryLimit;
 }
 
 /** What a finished training run produced. */
@@ -55,17 +61,22 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
   // Before any work: a folder that cannot take the checkpoint would otherwise fail after the last epoch.
   await assertWritableFolder(modelsDir);
   options.onPhase?.("loading", undefined);
-  const matrices = await loadDatasetMatrices(dataSource, options.dataset);
+  const matrices = await retryWhileBusyOrUnavailable(() => loadDatasetMatrices(dataSource, options.dataset));
   const fingerprint = datasetFingerprint(matrices);
   const backend = await initBackend();
-  const row = await createTrainingModel(dataSource, {
+  // Refused before any row or work: a run that cannot fit would fail tens of seconds in, a full disk after the last epoch.
+  const shape = trainingShapeOf(matrices);
+  const refusal = memoryRefusal({ shape, config, limit: options.memoryLimit ?? trainingMemoryLimit() });
+  if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
+  await assertRoomForCheckpoint({ dir: modelsDir, weightBytes: estimateTrainingMemory(shape, config).checkpointBytes });
+  const row = await persist("creating its model row", () => createTrainingModel(dataSource, {
     datasetId: matrices.datasetId,
     variant,
     config: { ...config },
     backend,
     device: currentDevice(),
     datasetFingerprint: fingerprint,
-  });
+  }));
   let model: VcmModel | undefined;
   let savedDir: string | undefined;
   try {
@@ -91,7 +102,7 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     await saveCheckpoint({ dir, snapshot: await model.snapshot(), dataset, extra: { modelId: row.id } });
     savedDir = dir;
     // On PostgreSQL every server serves the model: the checkpoint is stored before it is published.
-    if (storesCheckpoints(dataSource)) await storeCheckpoint(dataSource, { modelId: row.id, dir });
+    if (storesCheckpoints(dataSource)) await persist(`storing model ${row.id}'s checkpoint`, () => storeCheckpoint(dataSource, { modelId: row.id, dir }));
     options.signal?.throwIfAborted();
     options.onPhase?.("evaluating", row.id);
     const metrics: TestMetrics = {
@@ -111,19 +122,35 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
       checkpointPath: dir,
     };
     // Only a row still "training" becomes ready: a server that saw this job's lease run out has failed it.
-    if (!(await publishReadyModel(dataSource, row.id, ready))) {
+    if (!(await persist(`publishing model ${row.id}`, () => publishReadyModel(dataSource, row.id, ready)))) {
       throw new UserError(ErrorCode.CONFLICT, `Model ${row.id} was marked failed while it trained (its server stopped renewing the job); train it again.`);
     }
     Object.assign(row, ready, { status: "ready", error: null });
     return { model: row, metrics };
   } catch (error) {
-    const reason = error instanceof UserError ? error.message : error instanceof Error && error.name === "AbortError" ? "Training was cancelled." : "Training failed with an internal error.";
-    await failModel(dataSource, { modelId: row.id, from: "training", error: reason });
-    if (storesCheckpoints(dataSource)) await removeStoredCheckpoint(dataSource, row.id);
+    // A disk that filled up meanwhile (another writer) is a sentence, not a bug.
+    const thrown = isStorageFullError(error) ? new UserError(ErrorCode.STORAGE_FULL, storageFullMessage(`The models folder ${path.resolve(modelsDir)}`)) : error;
+    const reason = thrown instanceof UserError ? thrown.message : error instanceof Error && error.name === "AbortError" ? "Training was cancelled." : "Training failed with an internal error.";
+    await persist(`failing model ${row.id}`, () => failModel(dataSource, { modelId: row.id, from: "training", error: reason }));
+    if (storesCheckpoints(dataSource)) await persist(`removing model ${row.id}'s checkpoint`, () => removeStoredCheckpoint(dataSource, row.id));
     // A failed model is never loaded, so its checkpoint (if it got that far) would only be litter.
     if (savedDir !== undefined) await fs.rm(savedDir, { recursive: true, force: true });
-    throw error;
+    throw thrown;
   } finally {
     model?.dispose();
   }
+}
+
+/**
+ * A write of a training run: it waits out another process's lock or a database restart for up to
+ * DATABASE_WAIT_MS (README, "Training"), then fails the run with DATABASE_BUSY or DATABASE_UNAVAILABLE
+ * and a sentence saying what it was doing.
+ */
+function persist<T>(doing: string, write: () => Promise<T>): Promise<T> {
+  return writeOrRefuseWhenBusy(write, { maxMs: DATABASE_WAIT_MS, doing });
+}
+
+/** The shape of a loaded dataset as the memory estimate takes it. */
+export function trainingShapeOf(m: DatasetMatrices): TrainingShape {
+  return { users: m.userIds.length, items: m.itemIds.length, words: m.vocabulary.length, trainClicks: m.train.indptr[m.train.rows], wordEntries: m.words.indptr[m.words.rows] };
 }

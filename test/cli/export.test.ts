@@ -3,6 +3,7 @@
  * re-read and compared with the database; recommendations as CSV and JSON lines, compared with the
  * service's own answer; cohorts as Markdown and CSV.
  */
+import Database from "better-sqlite3";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -108,5 +109,32 @@ describe("vcm export", () => {
     expect(rows[0]).toBe("cohort,users,capacity,ndcg@10,recall@20");
     const users = rows.slice(1).reduce((s, r) => s + Number(r.split(",")[1]), 0);
     expect(users).toBeGreaterThan(0);
+  });
+
+  it("keeps a dataset's files inside --out whatever its name, and refuses such names at generate and ingest", () => {
+    const long = "a".repeat(65);
+    for (const name of ["..", "../escape", ".hidden", "a b", long]) {
+      const refused = vcm(["generate", "--dataset", name, "--users", "60", "--items", "60", "--vocab", "100", "--json"]);
+      expect(refused.code, name).toBe(1);
+      expect(refused.last.error.code).toBe("BAD_USER_INPUT");
+      const shown = name === long ? `${"a".repeat(20)}… (65 characters)` : JSON.stringify(name);
+      expect(refused.last.error.message).toBe(`A dataset name is 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit; got ${shown}. Choose another name.`);
+    }
+    const tsv = path.join(dir, "clicks.tsv");
+    fs.writeFileSync(tsv, "u1\ti1\t5\n");
+    const ingest = vcm(["ingest", "--dataset", "../up", "--format", "tsv", "--interactions", tsv, "--json"]);
+    expect(ingest.last.error?.message).toMatch(/^A dataset name is 1 to 64 letters/);
+    expect(vcm(["generate", "--dataset", "a.b_c-é9", "--users", "60", "--items", "60", "--vocab", "100", "--json"]).code).toBe(0);
+    // A dataset named ".." from before names were checked (renamed here behind the CLI's back).
+    expect(vcm(["generate", "--dataset", "dots", "--users", "60", "--items", "60", "--vocab", "100", "--json"]).code).toBe(0);
+    const db = new Database(env.VCM_DB);
+    db.prepare("UPDATE datasets SET name = '..' WHERE name = 'dots'").run();
+    db.close();
+    const parent = path.join(dir, "escape");
+    const out = path.join(parent, "out");
+    const exported = vcm(["export", "dataset", "--dataset", "..", "--format", "recbole", "--out", out, "--json"]);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(fs.readdirSync(parent)).toEqual(["out"]);
+    expect(fs.readdirSync(out).sort()).toEqual(["__.item", "__.test.inter", "__.train.inter", "__.user", "__.valid.inter"]);
   });
 });

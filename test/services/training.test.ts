@@ -162,6 +162,20 @@ describe("training service", () => {
     expect((await userError(evaluateSavedModel({ dataSource: db, modelId: 999 }))).code).toBe(ErrorCode.NOT_FOUND);
   });
 
+  it("refuses, before any row or epoch, a run whose memory estimate exceeds the backend's limit, with the estimate and what to change", async () => {
+    const before = await db.getRepository(TrainedModel).count();
+    const epochs: number[] = [];
+    const started = Date.now();
+    const error = await userError(
+      trainAndSave({ dataSource: db, dataset: "tiny", variant: "vcm", config: SMALL, modelsDir, memoryLimit: { totalBytes: 64 * 1024, what: "a 64 KiB test limit" }, onEpoch: (r) => epochs.push(r.epoch) }),
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(error.code).toBe(ErrorCode.BAD_USER_INPUT);
+    expect(error.message).toMatch(/^Training this model needs about [\d.]+ (KiB|MiB) \([\d,]+ parameters: .*\), more than a 64 KiB test limit holds \(64 KiB\); train on fewer items \(ingest with a higher --min-item-users\), with smaller hidden sizes/);
+    expect(epochs).toEqual([]);
+    expect(await db.getRepository(TrainedModel).count()).toBe(before);
+  });
+
   it("refuses, before training, to reuse a checkpoint folder left by another database", async () => {
     // The id the next model row gets (SQLite's sequence table, or PostgreSQL's sequence).
     const seq =
