@@ -13,7 +13,8 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATABASE_UNAVAILABLE_MESSAGE } from "../../src/errors.ts";
+import { createDataSource } from "../../src/db/data-source.ts";
+import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailableError } from "../../src/errors.ts";
 import { runVcm, VCM_BIN } from "../cli/run-vcm.ts";
 import { POSTGRES_BINDIR, startPrivatePostgres, type PrivatePostgres } from "../db/private-postgres.ts";
 import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
@@ -223,6 +224,44 @@ describe.skipIf(!POSTGRES_BINDIR)("two servers through PostgreSQL restarts and o
     expect(next.code, next.stderr).toBe(0);
     expect(await column("SELECT count(*)::int FROM reviews WHERE dataset_id NOT IN (SELECT id FROM datasets)")).toEqual([0]);
   }, 120_000);
+
+  it("recognises the errors pg and TypeORM really throw when the database goes away, and the pool's fresh connections after", async () => {
+    const victim = new pg.Client({ connectionString: database.url });
+    victim.on("error", () => undefined);
+    await victim.connect();
+    const { pid } = (await victim.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0];
+    const ended = new Promise((resolve) => victim.once("end", resolve));
+    const sleeping = victim.query("SELECT pg_sleep(10)").then(() => null, (error: unknown) => error);
+    await sleep(100);
+    await column(`SELECT pg_terminate_backend(${pid})`);
+    const terminated = await sleeping;
+    await ended;
+    const afterwards = await victim.query("SELECT 1").then(() => null, (error: unknown) => error);
+    const dataSource = createDataSource(database.url);
+    await dataSource.initialize();
+    try {
+      expect(await dataSource.query("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+      database.stop();
+      // The pool hands out its idle connections first, whose end this process has not read yet (pg_ctl
+      // blocked it), then tries a new one, which is refused.
+      const whileStopped: unknown[] = [];
+      while (whileStopped.length < 12 && (whileStopped.at(-1) as { code?: string } | undefined)?.code !== "ECONNREFUSED") {
+        whileStopped.push(await dataSource.query("SELECT 1 AS one").then(() => null, (error: unknown) => error));
+      }
+      database.start();
+      expect([terminated, afterwards].map((error) => [(error as { code?: string }).code, (error as Error).message])).toEqual([
+        ["57P01", "terminating connection due to administrator command"],
+        [undefined, "Client has encountered a connection error and is not queryable"],
+      ]);
+      expect((whileStopped.at(-1) as { code?: string }).code).toBe("ECONNREFUSED");
+      const errors = [terminated, afterwards, ...whileStopped];
+      for (const error of errors) expect(isDatabaseUnavailableError(error)).toBe(true);
+      // The pool's idle connection died with the server; once it is back, the pool opens a fresh one.
+      expect(await dataSource.query("SELECT 1 AS one")).toEqual([{ one: 1 }]);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
 
   it("stops each server within 5 s of SIGTERM while the database is down", async () => {
     database.stop();
