@@ -121,6 +121,8 @@ class PostgresCommitWatch implements CommitWatch {
   #timer: NodeJS.Timeout | undefined;
   /** Failed attempts since the last success: the exponent of the next pause. */
   #failures = 0;
+  /** True while #client runs LISTEN (not while it connects). */
+  #listening = false;
   #closed = false;
   /** Settles once the first attempt has (LISTEN running, or a reconnect scheduled). */
   readonly #first: Promise<void>;
@@ -183,14 +185,19 @@ class PostgresCommitWatch implements CommitWatch {
     // Commits made while nobody listened were not heard: a reconnect counts as a change too.
     if (this.#failures > 0) this.#count += 1;
     this.#failures = 0;
+    this.#listening = true;
   }
 
-  /** The one reaction to a client's loss, whichever way it was reported: close it, count a change, schedule one attempt. */
+  /**
+   * The one reaction to a client's loss, whichever way it was reported: close it, count a change if it
+   * was listening (a refused attempt changes nothing), schedule one attempt.
+   */
   #lost(client: pg.Client): void {
     if (this.#client !== client) return;
     this.#client = undefined;
-    // What happened while nobody listened is unknown: count it as a change.
-    this.#count += 1;
+    // What happens while nobody listens is unknown: count it as a change.
+    if (this.#listening) this.#count += 1;
+    this.#listening = false;
     void endClient(client);
     if (this.#closed) return;
     const ceiling = Math.min(LISTEN_RECONNECT.maxMs, LISTEN_RECONNECT.firstMs * 2 ** this.#failures);
