@@ -5,8 +5,9 @@
  * at no table read. On PostgreSQL a connection of its own LISTENs to vcm_catalog (migration
  * CatalogNotify): each notification from another data source's connections counts one, so a change
  * made through another server is seen as soon as its notification arrives (milliseconds; a
- * dropped listener counts as a change and reconnects with back-off, LISTEN_RECONNECT). The same connection hears vcm_jobs (migration
- * JobNotify): the ids of training jobs that other servers changed, for their subscribers here.
+ * dropped listener counts as a change and reconnects with back-off, LISTEN_RECONNECT). The same
+ * connection hears vcm_jobs (migration JobNotify): the ids of training jobs that other servers
+ * changed, for their subscribers here.
  */
 import pg from "pg";
 import type { DataSource } from "typeorm";
