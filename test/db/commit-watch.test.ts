@@ -71,7 +71,7 @@ describe("the PostgreSQL commit watch's reconnects", () => {
     expect(commits.version()).toBe(0);
   });
 
-  it("closes within 1.5 s while a connect hangs unanswered, and attempts nothing after", async () => {
+  it("closes within seconds while a connect hangs unanswered, and attempts nothing after", async () => {
     const database = await fakeDatabase({ hang: true });
     cleanups.push(() => database.close());
     const commits = watch(database.url);
@@ -79,8 +79,8 @@ describe("the PostgreSQL commit watch's reconnects", () => {
     expect(database.open()).toBe(1);
     const started = performance.now();
     await commits.close();
-    // The goodbye is given a second, then the socket is destroyed.
-    expect(performance.now() - started).toBeLessThan(1_500);
+    // The goodbye is given a second, then the socket is destroyed (the old code waited for ever).
+    expect(performance.now() - started).toBeLessThan(3_000);
     // Nothing is attempted after close().
     await sleep(500);
     expect(database.accepted()).toBe(1);
