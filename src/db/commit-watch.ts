@@ -5,8 +5,9 @@
  * at no table read. On PostgreSQL a connection of its own LISTENs to vcm_catalog (migration
  * CatalogNotify): each notification from another data source's connections counts one, so a change
  * made through another server is seen as soon as its notification arrives (milliseconds; a
- * dropped listener counts as a change and reconnects). The same connection hears vcm_jobs (migration
- * JobNotify): the ids of training jobs that other servers changed, for their subscribers here.
+ * dropped listener counts as a change and reconnects with back-off, LISTEN_RECONNECT). The same
+ * connection hears vcm_jobs (migration JobNotify): the ids of training jobs that other servers
+ * changed, for their subscribers here.
  */
 import pg from "pg";
 import type { DataSource } from "typeorm";
@@ -26,8 +27,16 @@ export interface CommitWatch {
   close(): Promise<void>;
 }
 
-/** Pause before a lost PostgreSQL listener connects again. */
-const RECONNECT_MS = 1_000;
+/**
+ * How a lost PostgreSQL listener connects again: one attempt at a time, after a pause that starts at
+ * `firstMs` and doubles after each failed attempt up to `maxMs` (each pause drawn between half and all
+ * of that, so servers that lost the database together do not return together); a success starts from
+ * `firstMs` again. An attempt that gets no answer within `connectTimeoutMs` counts as failed.
+ */
+export const LISTEN_RECONNECT = Object.freeze({ firstMs: 100, maxMs: 5_000, connectTimeoutMs: 5_000 });
+
+/** How long close() lets the listener's connection say goodbye before its socket is destroyed. */
+const CLOSE_WAIT_MS = 1_000;
 
 /** How often SQLite is asked whether other processes changed the unfinished jobs. */
 export const JOB_POLL_MS = 500;
@@ -97,20 +106,38 @@ class SqliteCommitWatch implements CommitWatch {
   }
 }
 
+/**
+ * Exactly one listener client at a time: a client is reported lost once (whichever of its `error`,
+ * its `end` or its failed connect comes first), is closed with its listeners removed, and only then is
+ * the next attempt scheduled, so reconnects never pile up however often the database goes away.
+ */
 class PostgresCommitWatch implements CommitWatch {
   readonly #options: pg.ClientConfig;
   readonly #self: string;
   #count = 0;
   readonly #jobListeners: Array<(jobId: number) => void> = [];
+  /** The client listening or connecting now; undefined while a reconnect waits (or after close). */
   #client: pg.Client | undefined;
+  /** The pending reconnect, so close() can cancel it. */
+  #timer: NodeJS.Timeout | undefined;
+  /** Failed attempts since the last success: the exponent of the next pause. */
+  #failures = 0;
+  /** True while #client runs LISTEN (not while it connects). */
+  #listening = false;
   #closed = false;
-  #connected: Promise<void>;
+  /** Settles once the first attempt has (LISTEN running, or a reconnect scheduled). */
+  readonly #first: Promise<void>;
 
   constructor(dataSource: DataSource) {
     const url = (dataSource.options as { url?: string }).url;
     this.#self = connectionNameOf(dataSource);
-    this.#options = { connectionString: url, application_name: `${this.#self}:listen`.slice(0, 63) };
-    this.#connected = this.#connect();
+    this.#options = {
+      connectionString: url,
+      application_name: `${this.#self}:listen`.slice(0, 63),
+      connectionTimeoutMillis: LISTEN_RECONNECT.connectTimeoutMs,
+      query_timeout: LISTEN_RECONNECT.connectTimeoutMs,
+    };
+    this.#first = this.#connect();
   }
 
   version(): number {
@@ -118,7 +145,7 @@ class PostgresCommitWatch implements CommitWatch {
   }
 
   ready(): Promise<void> {
-    return this.#connected;
+    return this.#first;
   }
 
   onJobChanged(listener: (jobId: number) => void): void {
@@ -127,12 +154,17 @@ class PostgresCommitWatch implements CommitWatch {
 
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#connected.catch(() => undefined);
-    await this.#client?.end().catch(() => undefined);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const client = this.#client;
+    this.#client = undefined;
+    // A connect still in the air is not waited for: its client is ended (or its socket destroyed) here.
+    if (client !== undefined) await endClient(client);
   }
 
   async #connect(): Promise<void> {
     const client = new pg.Client(this.#options);
+    this.#client = client;
     client.on("notification", (message) => {
       if (message.channel === "vcm_jobs") {
         const [id, writer] = (message.payload ?? "").split(" ");
@@ -146,21 +178,57 @@ class PostgresCommitWatch implements CommitWatch {
     try {
       await client.connect();
       await client.query("LISTEN vcm_catalog; LISTEN vcm_jobs");
-      this.#client = client;
     } catch {
       this.#lost(client);
+      return;
     }
+    if (this.#client !== client) return;
+    // Commits made while nobody listened were not heard: a reconnect counts as a change too.
+    if (this.#failures > 0) this.#count += 1;
+    this.#failures = 0;
+    this.#listening = true;
   }
 
+  /**
+   * The one reaction to a client's loss, whichever way it was reported: close it, count a change if it
+   * was listening (a refused attempt changes nothing), schedule one attempt.
+   */
   #lost(client: pg.Client): void {
-    if (this.#closed || (this.#client !== undefined && this.#client !== client)) return;
+    if (this.#client !== client) return;
     this.#client = undefined;
-    // What happened while nobody listened is unknown: count it as a change.
-    this.#count += 1;
-    client.end().catch(() => undefined);
-    const timer = setTimeout(() => {
-      if (!this.#closed) this.#connected = this.#connect();
-    }, RECONNECT_MS);
-    timer.unref();
+    // What happens while nobody listens is unknown: count it as a change.
+    if (this.#listening) this.#count += 1;
+    this.#listening = false;
+    void endClient(client);
+    if (this.#closed) return;
+    const ceiling = Math.min(LISTEN_RECONNECT.maxMs, LISTEN_RECONNECT.firstMs * 2 ** this.#failures);
+    this.#failures += 1;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#closed && this.#client === undefined) void this.#connect();
+    }, ceiling * (0.5 + Math.random() / 2));
+    this.#timer.unref();
   }
+}
+
+/**
+ * Ends a client that is being dropped, its listeners removed (a late `error` is swallowed); resolves
+ * within CLOSE_WAIT_MS whatever the server does, destroying the socket when the goodbye hangs.
+ */
+async function endClient(client: pg.Client): Promise<void> {
+  client.removeAllListeners();
+  client.on("error", () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    client.end().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!ended) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }

@@ -107,7 +107,9 @@ function createPostgresDataSource(url: string): DataSource {
     synchronize: false,
     migrationsRun: false,
     // Small pools: several API instances and CLI commands share one server's connection limit. The
-    // application name tells this process's commits from others' (commit-watch.ts).
+    // application name tells this process's commits from others' (commit-watch.ts). An idle connection
+    // that dies with its server (a restart) is an 'error' TypeORM's pool listener takes: the pool drops
+    // it and opens a fresh one at the next checkout (test/graphql/postgres-restart.test.ts).
     extra: { max: 10, connectionTimeoutMillis: 10_000, application_name: connectionName() },
   });
   const driver = dataSource.driver as PostgresDriver;

@@ -53,23 +53,39 @@ function* textChunks(rows: Iterable<ReadonlyArray<CopyValue>>): Generator<string
   if (chunk !== "") yield chunk;
 }
 
-/** Runs one `COPY … FROM STDIN` statement, writing `chunks` as the server takes them; a failure is thrown by whichever await sees it first. */
+/**
+ * Runs one `COPY … FROM STDIN` statement, writing `chunks` as the server takes them. The stream's
+ * first error is thrown; a lost connection may report itself more than once (the server's FATAL,
+ * then the socket's end), possibly while the rows are still being made, and no report may go unheard.
+ */
 async function streamCopy(client: pg.PoolClient, statement: string, chunks: Iterable<string | Buffer> | AsyncIterable<string | Buffer>): Promise<void> {
   const sink = client.query(copyFrom(statement));
-  const finished = once(sink, "finish");
-  const failed = once(sink, "error").then(([error]) => Promise.reject(error as Error));
-  // Either outcome settles the stream.
-  failed.catch(() => undefined);
+  let sinkError: Error | undefined;
+  const settled = new Promise<void>((resolve, reject) => {
+    sink.on("finish", resolve);
+    sink.on("error", (error: Error) => {
+      sinkError ??= error;
+      reject(sinkError);
+    });
+  });
+  settled.catch(() => undefined);
   try {
-    for await (const chunk of chunks) if (!sink.write(chunk)) await Promise.race([once(sink, "drain"), failed]);
+    for await (const chunk of chunks) {
+      if (sinkError !== undefined) throw sinkError;
+      if (!sink.write(chunk)) await Promise.race([once(sink, "drain"), settled]);
+    }
   } catch (error) {
-    // The rows could not be made (a spool that cannot be read): the statement fails, and the connection stays usable.
-    sink.destroy(error as Error);
-    await Promise.race([finished, failed]).catch(() => undefined);
+    // The rows could not be made (a spool that cannot be read): the statement fails, and the connection
+    // stays usable. A stream that failed by itself is over already (its connection may be gone).
+    if (sinkError === undefined) {
+      sink.destroy(error as Error);
+      await settled.catch(() => undefined);
+    }
     throw error;
   }
+  if (sinkError !== undefined) throw sinkError;
   sink.end();
-  await Promise.race([finished, failed]);
+  await settled;
 }
 
 function columnList(columns: ReadonlyArray<string>): string {
