@@ -17,9 +17,9 @@ import { enableHeapTranspose } from "./heap-transpose.ts";
 import type { BackendName } from "./types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
-import { explainMissingGpu, probeGpu } from "./gpu-probe.ts";
+import { explainMissingGpu, gpuWorthAsking, probeGpu } from "./gpu-probe.ts";
 import { WASM_HEAP_BYTES, type TrainingMemoryLimit } from "./memory.ts";
-import { openWebGpu, type WebGpuAdapter, type WebGpuOpening } from "./webgpu.ts";
+import { NO_GPU_IN_SIGHT, openWebGpu, type WebGpuAdapter, type WebGpuOpening } from "./webgpu.ts";
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
 const state: {
@@ -136,7 +136,9 @@ async function select(wanted: BackendChoice | "auto", app: AppConfig): Promise<B
   if (wanted === "webgpu" || wanted === "auto") {
     // One Dawn instance per process: a second one would run its own event loop beside the first.
     if (state.adapter && (wanted === "webgpu" || !state.adapter.fallback) && (await tf.setBackend("webgpu"))) return "webgpu";
-    const opened = await openWebGpu({ flags: app.webgpuFlags, allowFallback: wanted === "webgpu" });
+    // Dawn is asked only when forced or where a GPU shows, so CPU machines start without its warnings.
+    const asked = wanted === "webgpu" || gpuWorthAsking({ root: app.gpuProbeRoot });
+    const opened = asked ? await openWebGpu({ flags: app.webgpuFlags, allowFallback: wanted === "webgpu" }) : NO_GPU_IN_SIGHT;
     if (opened.ok) {
       state.adapter = opened.adapter;
       return "webgpu";

@@ -2,7 +2,8 @@
  * Explains, from files alone, why Dawn found no hardware adapter on a machine that has a GPU: Dawn
  * reaches a GPU only through Vulkan, and Vulkan needs three things that install separately (the GPU's
  * device node from its kernel driver, the loader libvulkan.so.1, and the driver's ICD manifest where
- * the loader looks). Nothing here talks to a GPU; it is read after webgpu failed to start.
+ * the loader looks). Nothing here talks to a GPU; it is read before the automatic choice asks Dawn,
+ * and after webgpu failed to start.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -130,6 +131,15 @@ export function probeGpu(o: { env: GpuEnvironment; root?: string }): GpuProbe {
     // The NVIDIA Container Toolkit mounts the driver's Vulkan part only for the graphics capability (default: utility).
     containerWithoutGraphics: inNvidiaContainer && !/\b(graphics|all)\b/.test(capabilities ?? "utility"),
   };
+}
+
+/**
+ * Whether the automatic choice should ask Dawn for an adapter: on Linux only where the kernel shows a
+ * GPU (elsewhere, Dawn ends up printing what a user cannot act on); on other systems (Metal, D3D12)
+ * this probe cannot tell, so always.
+ */
+export function gpuWorthAsking(o: { root?: string; platform?: NodeJS.Platform }): boolean {
+  return (o.platform ?? process.platform) !== "linux" || probeGpus(o.root ?? "/").length > 0;
 }
 
 const DRIVER_LIBRARY: Readonly<Record<ProbedGpu["vendor"], RegExp>> = { NVIDIA: /nvidia/i, AMD: /radeon|amdvlk|amdgpu/i, Intel: /intel/i };

@@ -5,6 +5,7 @@
  * is used only when asked for, since it is slower than the wasm backend.
  */
 import * as tf from "@tensorflow/tfjs";
+import { withNativeStderrMuted } from "./quiet-stderr.ts";
 
 /** The GPU adapter that the webgpu backend runs on, as Dawn describes it. */
 export interface WebGpuAdapter {
@@ -18,11 +19,19 @@ export interface WebGpuAdapter {
 
 /**
  * Why webgpu did not start: `no-adapter` and `software-only` are where a machine's own GPU setup
- * (Vulkan's loader and driver) is the likely cause, the others are this installation's.
+ * (Vulkan's loader and driver) is the likely cause, `no-gpu` where the automatic choice did not ask
+ * Dawn at all, the others are this installation's.
  */
-export type WebGpuFailure = "no-package" | "no-dawn" | "no-adapter" | "software-only" | "no-device";
+export type WebGpuFailure = "no-gpu" | "no-package" | "no-dawn" | "no-adapter" | "software-only" | "no-device";
 
 export type WebGpuOpening = { ok: true; adapter: WebGpuAdapter } | { ok: false; failure: WebGpuFailure; reason: string };
+
+/** The automatic choice's answer on a machine that shows no GPU, where Dawn would find at most a software adapter and print warnings. */
+export const NO_GPU_IN_SIGHT: WebGpuOpening = Object.freeze({
+  ok: false,
+  failure: "no-gpu",
+  reason: "this machine shows no GPU (no NVIDIA, AMD or Intel device node), so Dawn was not asked; VCM_BACKEND=webgpu asks it anyway",
+});
 
 interface GpuAdapterLike {
   readonly info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean; type?: string };
@@ -52,6 +61,14 @@ function dawnInstance(o: { pkg: WebGpuPackage; flags: ReadonlyArray<string> }): 
   return gpu;
 }
 
+/**
+ * Whether the flags ask for Dawn's own messages (`verbose=…`, which dawn.node takes whatever its value):
+ * then its warnings reach stderr and its choice of adapter stdout; otherwise they are kept out.
+ */
+export function dawnVerbose(flags: ReadonlyArray<string>): boolean {
+  return flags.some((f) => f.startsWith("verbose="));
+}
+
 /** Words in a software adapter's description, for Dawn builds whose adapter info lacks the flag. */
 const SOFTWARE = /llvmpipe|lavapipe|swiftshader|software/i;
 
@@ -71,8 +88,14 @@ export async function openWebGpu(options: { flags: ReadonlyArray<string>; allowF
   let gpu: GpuLike;
   let found: GpuAdapterLike | null;
   try {
-    gpu = dawnInstance({ pkg, flags: options.flags });
-    found = await gpu.requestAdapter({ powerPreference: "high-performance" });
+    // Dawn enumerates adapters, and prints its warnings, synchronously in the first request of an instance.
+    const request = (): { gpu: GpuLike; adapter: Promise<GpuAdapterLike | null> } => {
+      const instance = dawnInstance({ pkg, flags: options.flags });
+      return { gpu: instance, adapter: instance.requestAdapter({ powerPreference: "high-performance" }) };
+    };
+    const requested = dawnVerbose(options.flags) ? request() : await withNativeStderrMuted(request);
+    gpu = requested.gpu;
+    found = await requested.adapter;
   } catch (error) {
     return { ok: false, failure: "no-dawn", reason: `Dawn could not start (${error instanceof Error ? error.message.split("\n")[0] : String(error)})` };
   }

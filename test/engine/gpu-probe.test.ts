@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { explainMissingGpu, probeGpu } from "../../src/engine/gpu-probe.ts";
+import { explainMissingGpu, gpuWorthAsking, probeGpu } from "../../src/engine/gpu-probe.ts";
 import { runVcm } from "../cli/run-vcm.ts";
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-gpu-probe-"));
@@ -129,6 +129,17 @@ describe("probeGpu and explainMissingGpu", () => {
   });
 });
 
+describe("gpuWorthAsking", () => {
+  it("asks Dawn on Linux only where a GPU's device node shows, and elsewhere always", () => {
+    const cpuOnly = machine({ ...LOADER, ...LAVAPIPE_ICD, "/dev/null": "" });
+    expect(gpuWorthAsking({ root: cpuOnly, platform: "linux" })).toBe(false);
+    expect(gpuWorthAsking({ root: machine({ ...NVIDIA_NODES }), platform: "linux" })).toBe(true);
+    expect(gpuWorthAsking({ root: machine({ "/dev/dri/renderD128": "", "/sys/class/drm/renderD128/device/vendor": "0x8086\n" }), platform: "linux" })).toBe(true);
+    expect(gpuWorthAsking({ root: machine({ "/dev/dri/renderD128": "", "/sys/class/drm/renderD128/device/vendor": "0x1af4\n" }), platform: "linux" })).toBe(false);
+    expect(gpuWorthAsking({ root: cpuOnly, platform: "darwin" })).toBe(true);
+  });
+});
+
 describe("the real bin on a machine with an unreachable GPU", () => {
   const dir = fs.mkdtempSync(path.join(base, "cli-"));
   const env = { ...process.env, VCM_DB: path.join(dir, "cli.sqlite"), VCM_MODELS_DIR: path.join(dir, "models"), VCM_BACKEND: "" };
@@ -144,6 +155,8 @@ describe("the real bin on a machine with an unreachable GPU", () => {
     expect(lines, run.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(/^vcm: webgpu not used, Dawn found (only a software adapter|no GPU adapter): this machine has an NVIDIA GPU \(\/dev\/nvidia0\), but the Vulkan loader libvulkan\.so\.1 is not installed .*; the engine runs on the CPU meanwhile$/);
     expect(run.last.backend).not.toBe("webgpu");
+    // Dawn was asked (there is a GPU to find), but its own warnings stay out of the terminal.
+    expect(run.stderr).not.toMatch(/^Warning: |artificially reduced|Couldn't load Vulkan/m);
 
     // Forced, with Dawn kept from every adapter (no D3D12 on Linux), the refusal names the missing pieces instead of the generic advice.
     const forced = runVcm(train, { ...env, VCM_GPU_PROBE_ROOT: gpuMachine, VCM_BACKEND: "webgpu", VCM_WEBGPU_FLAGS: "backend=d3d12" });
