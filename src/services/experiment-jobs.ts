@@ -16,7 +16,8 @@ import type { Experiment } from "../db/entities/experiment.entity.ts";
 import { claimQueuedExperiment, endExperiment, failAbandonedExperiments, findExperiment, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
 import { newLeaseOwner } from "../db/job-leases.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
-import { ErrorCode, isBusyError, UserError } from "../errors.ts";
+import { isTransientDatabaseError } from "../db/busy.ts";
+import { ErrorCode, UserError } from "../errors.ts";
 import { cancelExperiment, EXPERIMENT_ABANDONED_MESSAGE, EXPERIMENT_CANCELLED_MESSAGE, experimentKey, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "scripts", "vcm.js");
@@ -74,7 +75,7 @@ export class ExperimentJobService {
       await this.#sweep();
       await this.#pump();
     } catch (error) {
-      if (!isBusyError(error)) console.error("experiments: heartbeat failed; trying again at the next one", error);
+      if (!isTransientDatabaseError(error)) console.error("experiments: heartbeat failed; trying again at the next one", error);
     }
   }
 
