@@ -11,7 +11,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
-import { dialectOfSource, openDatabase } from "./db/data-source.ts";
+import { openDatabase } from "./db/data-source.ts";
 import { ErrorCode, UserError } from "./errors.ts";
 import { adminMutationsPlugin } from "./graphql/auth.ts";
 import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
@@ -351,7 +351,7 @@ export async function startServer(options: {
   try {
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
     // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
-    if (dialectOfSource(dataSource) === "sqlite") setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
+    setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
     server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }));
     const { url, port } = await server.listen({ port: config.port, host: options.host });
     const readyModel = demo.datasetName === null ? null : await latestReadyModel(dataSource, demo.datasetName);
