@@ -1,13 +1,23 @@
-// Lint rules that keep the layers one-way (DESIGN.md §3): the API and the engine reach data only through
-// services, so src/graphql and src/engine may import no value from src/db (entity types stay allowed).
+// Lint rules that keep the layers one-way (DESIGN.md §3): each folder of src names what it may not
+// import, so a dependency that runs the wrong way fails `npm test` (test/lint-boundaries.test.ts shows each rule biting).
 import tseslint from "typescript-eslint";
 
-const noDbValues = {
-  "@typescript-eslint/no-restricted-imports": [
-    "error",
-    { patterns: [{ group: ["**/db/*", "**/db/**"], allowTypeImports: true, message: "Reach the database through a service (src/services); SQL lives only in src/db." }] },
-  ],
-};
+/** One forbidden group of import paths (gitignore patterns), with the sentence that says where to go instead. */
+const forbid = (group, message, allowTypeImports = false) => ({ group, message, allowTypeImports });
+
+const noScripts = forbid(["**/scripts/*", "**/scripts/**"], "src must not import scripts/: the CLI calls services, never the other way round.");
+const noDataInDb = forbid(["**/data/*", "**/data/**"], "src/db must not import src/data: shapes both need live in src/dataset-shapes.ts.");
+const noApi = forbid(["**/graphql/*", "**/graphql/**"], "Only the server wiring reaches src/graphql; services and below must not import the API.");
+const noServices = forbid(["**/services/*", "**/services/**"], "Layers below src/services must not import a service.");
+const noDb = forbid(["**/db/*", "**/db/**"], "This layer must not reach the database; its callers pass it data.");
+const noEngine = forbid(["**/engine/*", "**/engine/**"], "src/data must not import the engine.");
+const noDbValues = forbid(["**/db/*", "**/db/**"], "Reach the database through a service (src/services); SQL lives only in src/db.", true);
+const resolverDbMessage = "Resolvers reach data through a service (src/services/catalog-service.ts and others); from src/db they may name entity types only.";
+// Regexes, not groups: a group cannot re-include entities, and a type-allowing pattern that matches lets every type import through.
+const noDbButEntities = { regex: "(^|/)db/(?!entities/)", message: resolverDbMessage };
+const noEntityValues = { regex: "(^|/)db/entities/", message: resolverDbMessage, allowTypeImports: true };
+
+const restrict = (...patterns) => ({ "@typescript-eslint/no-restricted-imports": ["error", { patterns }] });
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "native/**", "data/**", "schema/**"] },
@@ -17,5 +27,12 @@ export default tseslint.config(
     plugins: { "@typescript-eslint": tseslint.plugin },
     rules: {},
   },
-  { files: ["src/graphql/**/*.ts", "src/engine/**/*.ts"], rules: noDbValues },
+  // A later block replaces an earlier one's rule for the files both match, so each lists every group that applies.
+  { files: ["src/**/*.ts"], rules: restrict(noScripts) },
+  { files: ["src/data/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices, noEngine) },
+  { files: ["src/db/**/*.ts"], rules: restrict(noScripts, noDataInDb, noApi, noServices) },
+  { files: ["src/engine/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices) },
+  { files: ["src/services/**/*.ts"], rules: restrict(noScripts, noApi) },
+  { files: ["src/graphql/**/*.ts"], rules: restrict(noScripts, noDbValues) },
+  { files: ["src/graphql/resolvers/**/*.ts"], rules: restrict(noScripts, noDbButEntities, noEntityValues) },
 );

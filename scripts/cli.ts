@@ -10,24 +10,8 @@ import {
   storageFullMessage,
   UserError,
 } from "../src/errors.ts";
+import type { CliIo } from "./commands/command-module.ts";
 import { commandModules } from "./commands/index.ts";
-
-/** What every command module exports: it adds its subcommand(s) to the program. */
-export interface CommandModule {
-  register(program: Command, io: CliIo): void;
-}
-
-/** Output channels of the CLI: human text and progress on stderr, the JSON summary on stdout. */
-export interface CliIo {
-  /** Runs a command body: prints its result (text or one JSON line) and turns errors into exit codes. */
-  run<T>(options: {
-    json: boolean;
-    body: () => Promise<T>;
-    text: (result: T) => string;
-  }): Promise<void>;
-  /** A progress or status line on stderr (never on stdout, which stays parseable). */
-  info(line: string): void;
-}
 
 /** Runs the CLI with the given arguments and resolves to the process exit code. */
 export async function main(argv: ReadonlyArray<string>): Promise<number> {

@@ -1,6 +1,6 @@
 import cliProgress from "cli-progress";
 import type { IngestProgress } from "../src/services/ingest.ts";
-import type { CliIo } from "./cli.ts";
+import type { CliIo } from "./commands/command-module.ts";
 
 /** Seconds between plain progress lines when stderr is not a terminal (logs stay short). */
 const PLAIN_INTERVAL_MS = 2_000;

@@ -11,8 +11,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
-import { Catalog } from "./db/catalog.ts";
-import { dialectOfSource, openDatabase } from "./db/data-source.ts";
+import { openDatabase } from "./db/data-source.ts";
 import { ErrorCode, UserError } from "./errors.ts";
 import { adminMutationsPlugin } from "./graphql/auth.ts";
 import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
@@ -30,6 +29,7 @@ import { watchCommits } from "./db/commit-watch.ts";
 import { executeConsistently, operationKindPlugin } from "./graphql/consistent-reads.ts";
 import { HeavyQueryGate } from "./graphql/heavy-gate.ts";
 import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
+import { CatalogService } from "./services/catalog-service.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
 
 /** Path of the GraphQL endpoint. */
@@ -66,7 +66,7 @@ export interface VcmServer {
 export function createServerDeps(options: { dataSource: DataSource; config: AppConfig; logger?: ErrorLogger }): ServerDeps {
   return {
     dataSource: options.dataSource,
-    catalog: new Catalog(options.dataSource),
+    catalog: new CatalogService(options.dataSource),
     config: options.config,
     logger: options.logger ?? { error: (message, error) => console.error(`[vcm] ${message}:`, error) },
     prediction: createPredictionServices({ dataSource: options.dataSource, config: options.config }),
@@ -351,7 +351,7 @@ export async function startServer(options: {
   try {
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
     // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
-    if (dialectOfSource(dataSource) === "sqlite") setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
+    setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
     server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }));
     const { url, port } = await server.listen({ port: config.port, host: options.host });
     const readyModel = demo.datasetName === null ? null : await latestReadyModel(dataSource, demo.datasetName);

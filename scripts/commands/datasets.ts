@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { listDatasets, type DatasetStats } from "../../src/services/datasets.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 import { withDatabase } from "../with-database.ts";
 
 /** `vcm datasets`: what is ingested, with the paper's Table 1 statistics. */

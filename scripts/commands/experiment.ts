@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { cancelExperiment, resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
 import { withDatabase } from "../with-database.ts";
 import { VARIANTS } from "../../src/engine/types.ts";

@@ -5,7 +5,7 @@ import { ErrorCode, UserError } from "../../src/errors.ts";
 import { exportDataset, exportRecommendations, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
 import type { ExplanationRule } from "../../src/services/explanation.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
 import { withDatabase } from "../with-database.ts";
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { resolveSyntheticOptions, syntheticSource } from "../../src/data/generate.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
 import { createIngestProgress } from "../progress.ts";
 import { withDatabase } from "../with-database.ts";

@@ -1,4 +1,4 @@
-import type { CommandModule } from "../cli.ts";
+import type { CommandModule } from "./command-module.ts";
 import { datasetsCommand } from "./datasets.ts";
 import { experimentCommand } from "./experiment.ts";
 import { exportCommand } from "./export.ts";

@@ -7,7 +7,7 @@ import { yelpSource } from "../../src/data/parsers/yelp.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { ingestDataset, type IngestSummary } from "../../src/services/ingest.ts";
 import { parseMetadataFormat, stageMetadata } from "../../src/services/metadata.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
 import { createIngestProgress } from "../progress.ts";
 import { withDatabase } from "../with-database.ts";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { attachMetadata, parseMetadataFormat, type MetadataFileSummary, type MetadataSummary } from "../../src/services/metadata.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 import { withDatabase } from "../with-database.ts";
 
 interface MetadataFlags {

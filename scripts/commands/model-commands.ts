@@ -12,7 +12,7 @@ import { compareModels, evaluateSavedModel } from "../../src/services/model-eval
 import { METRIC_NAMES, parseMode, parseVariant } from "../../src/services/model-names.ts";
 import { listModels } from "../../src/services/saved-models.ts";
 import { trainAndSave } from "../../src/services/training.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 import { withDatabase } from "../with-database.ts";
 import { VARIANTS } from "../../src/engine/types.ts";
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import type { DemoProgress } from "../../src/services/demo.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
-import type { CliIo, CommandModule } from "../cli.ts";
+import type { CliIo, CommandModule } from "./command-module.ts";
 
 /** Parses `--port`; commander hands options over as strings. */
 function parsePort(value: string | undefined): number | undefined {

@@ -1,19 +1,9 @@
 import { ChunkedInt32, GrowableFloat64, GrowableInt32 } from "./growable.ts";
 import { TokenWorker, type TokenBatch } from "./token-worker.ts";
 import { tokenMatches } from "./tokenizer.ts";
+import type { RawReview } from "../dataset-shapes.ts";
 
-/** One review or other user text as a parser reads it, before any preprocessing. */
-export interface RawReview {
-  readonly user: string;
-  /** Null for text that belongs to the user but to no item (tsv texts with an empty item). */
-  readonly item: string | null;
-  /** Null when the source gives no rating (then an interaction counts as a click). */
-  readonly rating: number | null;
-  readonly text: string;
-  readonly summary: string | null;
-  /** Unix time in seconds, or null. */
-  readonly time: number | null;
-}
+export type { RawReview } from "../dataset-shapes.ts";
 
 /** Where parsers put what they read. */
 export interface ReviewSink {

@@ -1,41 +1,7 @@
-/**
- * Compressed sparse row matrices: the only shape in which data crosses from the data layer to the
- * engine. Plain typed arrays, no TypeORM, so the engine stays testable and swappable.
- */
-export interface CsrMatrix {
-  /** Number of rows (users). */
-  readonly rows: number;
-  /** Number of columns (items or words). */
-  readonly cols: number;
-  /** Row r's entries are indices[indptr[r] .. indptr[r + 1]); length rows + 1. */
-  readonly indptr: Int32Array;
-  /** Column index of each stored entry, ascending within a row. */
-  readonly indices: Int32Array;
-  /** Value of each stored entry (1 for a click, a count for a word). */
-  readonly values: Float32Array;
-}
+/** Builders of compressed sparse row matrices (the shape itself is declared in src/dataset-shapes.ts). */
+import type { CsrMatrix } from "../dataset-shapes.ts";
 
-/** One ingested dataset as the engine reads it: split click matrices, bag of words and the id maps. */
-export interface DatasetMatrices {
-  /** Database id of the dataset. */
-  readonly datasetId: number;
-  /** Name given at ingest. */
-  readonly name: string;
-  /** Training clicks, users × items. */
-  readonly train: CsrMatrix;
-  /** Validation clicks, users × items. */
-  readonly validation: CsrMatrix;
-  /** Test clicks, users × items. */
-  readonly test: CsrMatrix;
-  /** Bag of words per user (counts), users × vocabulary; built without validation/test texts. */
-  readonly words: CsrMatrix;
-  /** Row r ↔ external user id. */
-  readonly userIds: ReadonlyArray<string>;
-  /** Column c ↔ external item id. */
-  readonly itemIds: ReadonlyArray<string>;
-  /** Column c ↔ word. */
-  readonly vocabulary: ReadonlyArray<string>;
-}
+export type { CsrMatrix, DatasetMatrices } from "../dataset-shapes.ts";
 
 /** Builds a CSR matrix from per-row sorted (column, value) lists. */
 export function csrFromRows(options: {

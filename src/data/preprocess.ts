@@ -1,7 +1,9 @@
 import seedrandom from "seedrandom";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { Corpus } from "./corpus.ts";
-import type { CsrMatrix } from "./csr.ts";
+import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALIDATION, type CsrMatrix, type PreprocessedDataset } from "../dataset-shapes.ts";
+
+export { SPLIT_NAMES, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALIDATION, type PreprocessedDataset } from "../dataset-shapes.ts";
 
 /** The paper's preprocessing settings (DESIGN.md §2). */
 export interface PreprocessOptions {
@@ -41,11 +43,6 @@ export function resolvePreprocessOptions(partial: Partial<PreprocessOptions> = {
   return Object.freeze(options);
 }
 
-/** Split codes stored per click. */
-export const SPLIT_TRAIN = 0;
-export const SPLIT_VALIDATION = 1;
-export const SPLIT_TEST = 2;
-export const SPLIT_NAMES = ["train", "validation", "test"] as const;
 
 /** Result of the fixed-point filter over distinct (user, item) clicks. */
 export interface FixedPointResult {
@@ -187,36 +184,6 @@ export function selectVocabulary(options: {
   for (let t = 0; t < counts.length; t++) if (counts[t] > 0) candidates.push(t);
   candidates.sort((a, b) => counts[b] - counts[a] || (names[a] < names[b] ? -1 : names[a] > names[b] ? 1 : 0));
   return Int32Array.from(candidates.slice(0, size));
-}
-
-/** A corpus after the paper's preprocessing: ready to store and to turn into matrices. */
-export interface PreprocessedDataset {
-  /** External user ids by row (sorted, so rows do not depend on file order). */
-  readonly userNames: ReadonlyArray<string>;
-  /** External item ids by column (sorted). */
-  readonly itemNames: ReadonlyArray<string>;
-  /** Clicks grouped by row: row r's items are clickCols[clickIndptr[r] .. clickIndptr[r + 1]), ascending. */
-  readonly clickIndptr: Int32Array;
-  readonly clickCols: Int32Array;
-  /** SPLIT_TRAIN / SPLIT_VALIDATION / SPLIT_TEST of each click. */
-  readonly clickSplit: Uint8Array;
-  /** Bag of words per user (counts), built from texts not attached to the user's validation/test items. */
-  readonly words: CsrMatrix;
-  readonly vocabulary: ReadonlyArray<string>;
-  /** Occurrences of each vocabulary word in the bag-of-words texts. */
-  readonly vocabularyCounts: Int32Array;
-  /** Users whose bag contains each vocabulary word. */
-  readonly documentFrequency: Int32Array;
-  /** Per review (reading order): the user's row, or −1 when the user was filtered out. */
-  readonly reviewRow: Int32Array;
-  /** Per review: the item's column, or −1 when there is no item or it was filtered out. */
-  readonly reviewCol: Int32Array;
-  /** Reviews kept per row. */
-  readonly userReviewCounts: Int32Array;
-  /** Clicks per column over all splits, and in training only. */
-  readonly itemClickCounts: Int32Array;
-  readonly itemTrainClickCounts: Int32Array;
-  readonly counts: { readonly train: number; readonly validation: number; readonly test: number; readonly reviews: number };
 }
 
 /** Binarise, deduplicate, filter to a fixed point, split, choose the vocabulary and build bags of words. */

@@ -1,3 +1,4 @@
+import type { StoredSource } from "../dataset-shapes.ts";
 import type { ReviewSink } from "./corpus.ts";
 import type { SkipCounter } from "./skips.ts";
 
@@ -9,9 +10,7 @@ export interface ReadProgress {
 }
 
 /** Something an ingest can read: a parser over files, or the synthetic generator. */
-export interface RecordSource {
-  /** Stored as the dataset's source. */
-  readonly kind: "amazon" | "yelp" | "tsv" | "generated";
+export interface RecordSource extends StoredSource {
   /** Settings worth remembering with the dataset (file names, generator options). */
   readonly description: Record<string, unknown>;
   /**

@@ -6,7 +6,7 @@
  */
 import type { DataSource } from "typeorm";
 import { DATABASE_BUSY_MESSAGE, DATABASE_UNAVAILABLE_MESSAGE, ErrorCode, isBusyError, isDatabaseUnavailableError, UserError } from "../errors.ts";
-import { sqliteOf } from "./data-source.ts";
+import { dialectOfSource, sqliteOf } from "./data-source.ts";
 
 /** How long a training job's writes (and other background writes) wait for a lock or a restarting server. */
 export const DATABASE_WAIT_MS = 10 * 60_000;
@@ -69,8 +69,10 @@ export async function writeOrRefuseWhenBusy<T>(write: () => Promise<T>, options:
 /**
  * Sets how long one statement of this connection waits for another process's lock, blocking its
  * thread meanwhile: long for the CLI and training workers, short for a server (its writes retry
- * asynchronously instead, so cheap queries keep answering).
+ * asynchronously instead, so cheap queries keep answering). PostgreSQL's lock waits never block the
+ * thread, so there it does nothing.
  */
 export function setBusyTimeout(dataSource: DataSource, ms: number): void {
+  if (dialectOfSource(dataSource) !== "sqlite") return;
   sqliteOf(dataSource).pragma(`busy_timeout = ${Math.max(0, Math.floor(ms))}`);
 }

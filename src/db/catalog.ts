@@ -38,7 +38,7 @@ export interface RankedPageQuery {
 }
 
 /** The filter part of a page query (what its count depends on). */
-type PageFilter = Pick<RankedPageQuery, "datasetId" | "minCount" | "maxCount" | "search">;
+export type PageFilter = Pick<RankedPageQuery, "datasetId" | "minCount" | "maxCount" | "search">;
 
 /** A page of children for many parents at once (clicks or reviews of users, reviews of items). */
 export interface ChildPageQuery {

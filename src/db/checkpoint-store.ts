@@ -16,13 +16,17 @@ import { sqlIn, sqlOf } from "./sql.ts";
 /** Bytes per stored chunk: well under PostgreSQL's 1 GB value limit, few rows per checkpoint. */
 const CHUNK_BYTES = 8 << 20;
 
-/** Whether this database keeps checkpoints itself (PostgreSQL) besides the models folder. */
-export function storesCheckpoints(dataSource: DataSource): boolean {
+/** Whether this database keeps a copy of every checkpoint (PostgreSQL) besides the models folder. */
+export function checkpointsLiveInDatabase(dataSource: DataSource): boolean {
   return dialectOfSource(dataSource) === "postgres";
 }
 
-/** Stores every file of a checkpoint folder for `modelId`, replacing what was stored, in one transaction. */
+/**
+ * Stores every file of a checkpoint folder for `modelId`, replacing what was stored, in one transaction;
+ * nothing where the database keeps no checkpoints.
+ */
 export async function storeCheckpoint(dataSource: DataSource, o: { modelId: number; dir: string }): Promise<void> {
+  if (!checkpointsLiveInDatabase(dataSource)) return;
   const names = (await fs.readdir(o.dir)).sort();
   await dataSource.transaction(async (manager) => {
     const sql = sqlIn(manager);
@@ -69,8 +73,9 @@ export async function fetchCheckpoint(dataSource: DataSource, o: { modelId: numb
   }
 }
 
-/** Forgets the stored checkpoint of a model that failed after saving (its row stays, failed). */
+/** Forgets the stored checkpoint of a model that failed after saving (its row stays, failed); nothing where none is stored. */
 export async function removeStoredCheckpoint(dataSource: DataSource, modelId: number): Promise<void> {
+  if (!checkpointsLiveInDatabase(dataSource)) return;
   await dataSource.transaction(async (manager) => {
     const sql = sqlIn(manager);
     await sql.run("DELETE FROM checkpoint_chunks WHERE model_id = ?", [modelId]);
@@ -80,7 +85,7 @@ export async function removeStoredCheckpoint(dataSource: DataSource, modelId: nu
 
 /** Whether a checkpoint is stored for the model (housekeeping keeps such a model when its folder is missing). */
 export async function hasStoredCheckpoint(dataSource: DataSource, modelId: number): Promise<boolean> {
-  if (!storesCheckpoints(dataSource)) return false;
+  if (!checkpointsLiveInDatabase(dataSource)) return false;
   return (await sqlOf(dataSource).rows("SELECT 1 FROM checkpoint_files WHERE model_id = ? LIMIT 1", [modelId])).length > 0;
 }
 

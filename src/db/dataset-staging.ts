@@ -3,9 +3,7 @@
  * while the file is read, the name check, and the one transaction that removes a replaced dataset and
  * writes the new one.
  */
-import type { RawReview } from "../data/corpus.ts";
-import type { PreprocessedDataset } from "../data/preprocess.ts";
-import type { RecordSource } from "../data/source.ts";
+import type { PreprocessedDataset, RawReview, StoredSource } from "../dataset-shapes.ts";
 
 /** What replacing a dataset removed: its trained models' count (their folders are queued for removal). */
 export interface RemovedDataset {
@@ -17,7 +15,7 @@ export interface DatasetWrite {
   readonly name: string;
   readonly replace: boolean;
   readonly data: PreprocessedDataset;
-  readonly source: RecordSource;
+  readonly source: StoredSource;
   readonly sparsity: number;
   readonly skipped: Record<string, number>;
   readonly options: Record<string, unknown>;

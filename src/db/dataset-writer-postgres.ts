@@ -14,7 +14,7 @@
  */
 import type pg from "pg";
 import type { DataSource, QueryRunner } from "typeorm";
-import { SPLIT_NAMES } from "../data/preprocess.ts";
+import { SPLIT_NAMES } from "../dataset-shapes.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
 import { DATASET_DELETION } from "./dataset-deletion.ts";
 import { DATASET_COLUMNS, datasetRowValues, type DatasetStaging, type DatasetWrite, type RemovedDataset } from "./dataset-staging.ts";

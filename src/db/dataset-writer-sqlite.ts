@@ -7,8 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
 import type { DataSource } from "typeorm";
-import { SPLIT_NAMES, type PreprocessedDataset } from "../data/preprocess.ts";
-import type { RecordSource } from "../data/source.ts";
+import { SPLIT_NAMES, type PreprocessedDataset, type StoredSource } from "../dataset-shapes.ts";
 import { datasetNameTaken } from "./dataset-conflict.ts";
 import { DATASET_DELETION } from "./dataset-deletion.ts";
 import { sqliteOf } from "./data-source.ts";
@@ -96,7 +95,7 @@ function writeDataset(options: {
   db: BetterSqlite3.Database;
   name: string;
   data: PreprocessedDataset;
-  source: RecordSource;
+  source: StoredSource;
   sparsity: number;
   skipped: Record<string, number>;
   options: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
+import type { CsrMatrix, DatasetMatrices } from "../dataset-shapes.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { sqlOf, type Sql } from "./sql.ts";
 

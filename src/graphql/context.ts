@@ -5,7 +5,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
-import type { Catalog } from "../db/catalog.ts";
+import type { CatalogService } from "../services/catalog-service.ts";
 import type { ErrorLogger } from "./errors.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import { createPredictionContext, type PredictionContextPart, type PredictionServices } from "./prediction-loaders.ts";
@@ -17,8 +17,8 @@ import { createPredictionContext, type PredictionContextPart, type PredictionSer
 export interface ServerDeps {
   /** The data source itself, for the server's wiring (housekeeping, the commit watch); resolvers read through `catalog`. */
   readonly dataSource: DataSource;
-  /** Reads of datasets, users, items, reviews, clicks, models and experiments, batched by ids (src/db/catalog.ts). */
-  readonly catalog: Catalog;
+  /** Reads of datasets, users, items, reviews, clicks, models and experiments, batched by ids (src/services/catalog-service.ts). */
+  readonly catalog: CatalogService;
   readonly config: AppConfig;
   /** Where masked internal errors are logged. */
   readonly logger: ErrorLogger;
@@ -39,7 +39,7 @@ export interface AuthState {
 /** The GraphQL context of one request. */
 export interface GraphQLContext {
   readonly deps: ServerDeps;
-  readonly catalog: Catalog;
+  readonly catalog: CatalogService;
   readonly loaders: Loaders;
   readonly auth: AuthState;
   /** Prediction services with this request's inference loaders (when the server has them). */
@@ -68,7 +68,7 @@ export function createContext(options: { deps: ServerDeps; authorization?: strin
     catalog,
     loaders: createLoaders(catalog),
     auth: authFromHeader(authorization, deps.config.adminToken),
-    prediction: deps.prediction === undefined ? undefined : createPredictionContext(deps.prediction, catalog),
+    prediction: deps.prediction === undefined ? undefined : createPredictionContext(deps.prediction, catalog.queries),
     request: {},
   };
 }

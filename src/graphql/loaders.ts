@@ -9,7 +9,7 @@ import type { Item } from "../db/entities/item.entity.ts";
 import type { Review } from "../db/entities/review.entity.ts";
 import type { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import type { User } from "../db/entities/user.entity.ts";
-import type { Catalog } from "../db/catalog.ts";
+import type { CatalogService } from "../services/catalog-service.ts";
 
 /** A lookup by external id inside one dataset. */
 export interface ExternalKey {
@@ -102,7 +102,7 @@ function childPageLoader<K extends ChildPageKey, T>(options: {
 }
 
 /** Builds a fresh set of loaders (never share them across requests: their caches are per request). */
-export function createLoaders(catalog: Catalog): Loaders {
+export function createLoaders(catalog: CatalogService): Loaders {
   const byExternal = <T extends { datasetId: number; externalId: string }>(
     fetch: (datasetId: number, externalIds: ReadonlyArray<string>) => Promise<T[]>,
   ): DataLoader<ExternalKey, T | null, string> =>

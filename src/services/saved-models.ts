@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
-import { fetchCheckpoint, storesCheckpoints } from "../db/checkpoint-store.ts";
+import { checkpointsLiveInDatabase, fetchCheckpoint } from "../db/checkpoint-store.ts";
 import type { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { findModelWithDataset, modelsWithDatasets } from "../db/model-rows.ts";
@@ -105,7 +105,7 @@ export async function loadModel(options: { dataSource: DataSource; modelId: numb
 /** Where this machine reads the model's checkpoint: the row's folder, a copy in modelsDir, or a temporary one. */
 async function localCheckpoint(o: { dataSource: DataSource; row: TrainedModel; checkpointPath: string; modelsDir: string | undefined }): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const none = async (): Promise<void> => undefined;
-  if (!storesCheckpoints(o.dataSource) || (await pathExists(o.checkpointPath))) return { dir: o.checkpointPath, cleanup: none };
+  if (!checkpointsLiveInDatabase(o.dataSource) || (await pathExists(o.checkpointPath))) return { dir: o.checkpointPath, cleanup: none };
   if (o.modelsDir !== undefined) {
     const dir = checkpointDir(o.modelsDir, o.row.id);
     if (!(await pathExists(dir))) {

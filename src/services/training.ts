@@ -10,7 +10,7 @@ import type { DatasetMatrices } from "../data/csr.ts";
 import type { TestMetrics, TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { createTrainingModel, failModel, publishReadyModel, type ReadyModelFields } from "../db/model-rows.ts";
 import { DATABASE_WAIT_MS, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
-import { removeStoredCheckpoint, storeCheckpoint, storesCheckpoints } from "../db/checkpoint-store.ts";
+import { removeStoredCheckpoint, storeCheckpoint } from "../db/checkpoint-store.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/backend.ts";
 import { assertRoomForCheckpoint, assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
@@ -101,8 +101,8 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     const dataset: DatasetReference = { id: matrices.datasetId, name: matrices.name, fingerprint };
     await saveCheckpoint({ dir, snapshot: await model.snapshot(), dataset, extra: { modelId: row.id } });
     savedDir = dir;
-    // On PostgreSQL every server serves the model: the checkpoint is stored before it is published.
-    if (storesCheckpoints(dataSource)) await persist(`storing model ${row.id}'s checkpoint`, () => storeCheckpoint(dataSource, { modelId: row.id, dir }));
+    // Where the database keeps checkpoints every server serves the model: it is stored before it is published.
+    await persist(`storing model ${row.id}'s checkpoint`, () => storeCheckpoint(dataSource, { modelId: row.id, dir }));
     options.signal?.throwIfAborted();
     options.onPhase?.("evaluating", row.id);
     const metrics: TestMetrics = {
@@ -132,7 +132,7 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
     const thrown = isStorageFullError(error) ? new UserError(ErrorCode.STORAGE_FULL, storageFullMessage(`The models folder ${path.resolve(modelsDir)}`)) : error;
     const reason = thrown instanceof UserError ? thrown.message : error instanceof Error && error.name === "AbortError" ? "Training was cancelled." : "Training failed with an internal error.";
     await persist(`failing model ${row.id}`, () => failModel(dataSource, { modelId: row.id, from: "training", error: reason }));
-    if (storesCheckpoints(dataSource)) await persist(`removing model ${row.id}'s checkpoint`, () => removeStoredCheckpoint(dataSource, row.id));
+    await persist(`removing model ${row.id}'s checkpoint`, () => removeStoredCheckpoint(dataSource, row.id));
     // A failed model is never loaded, so its checkpoint (if it got that far) would only be litter.
     if (savedDir !== undefined) await fs.rm(savedDir, { recursive: true, force: true });
     throw thrown;

@@ -6,7 +6,7 @@ import type { SkipCounter } from "../skips.ts";
 import { previewLine, wrongFormatError } from "./file-errors.ts";
 import { categoryList, cleanText, pickAttributes } from "./item-fields.ts";
 import { parsePythonLiteral } from "./python-literal.ts";
-import type { FormatReaderOptions, ItemMetadata } from "./read-item-metadata.ts";
+import type { FormatReaderOptions, ItemMetadata } from "./item-metadata.ts";
 
 /** Fields kept as attributes: 2014 brand/price/salesRank, 2018 main_cat, 2023 main_category/store/ratings. */
 const AMAZON_ATTRIBUTES = ["brand", "price", "salesRank", "main_cat", "main_category", "store", "average_rating", "rating_number"];

@@ -3,7 +3,7 @@ import { ErrorCode, UserError } from "../../errors.ts";
 import { readLineBatches } from "../parsers/read-lines.ts";
 import { previewLine, wrongFormatError } from "./file-errors.ts";
 import { categoryList, cleanText } from "./item-fields.ts";
-import type { FormatReaderOptions, ItemMetadata } from "./read-item-metadata.ts";
+import type { FormatReaderOptions, ItemMetadata } from "./item-metadata.ts";
 
 /** Header names (lower case) of the title column. */
 const TITLE_HEADERS = new Set(["name", "title"]);

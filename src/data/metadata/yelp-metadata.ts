@@ -4,7 +4,7 @@ import { readJsonObjects } from "../parsers/json-records.ts";
 import type { SkipCounter } from "../skips.ts";
 import { wrongFormatError } from "./file-errors.ts";
 import { categoryList, cleanText, pickAttributes } from "./item-fields.ts";
-import type { FormatReaderOptions, ItemMetadata } from "./read-item-metadata.ts";
+import type { FormatReaderOptions, ItemMetadata } from "./item-metadata.ts";
 
 /** Fields of a business record kept as attributes. */
 const YELP_ATTRIBUTES = ["city", "state", "stars"];

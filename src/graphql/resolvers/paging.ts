@@ -1,5 +1,5 @@
 /** Connection plumbing shared by the browse resolvers: `first`/`after` checks and keyset cursors. */
-import type { KeysetAfter } from "../../db/catalog.ts";
+import type { KeysetAfter } from "../../services/catalog-service.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { checkPageSize } from "../limits.ts";
 import { toConnection, type ConnectionValue } from "../types/connection.ts";

@@ -1,0 +1,44 @@
+/**
+ * The layer rules of eslint.config.js bite: each forbidden direction is linted as if written in the
+ * folder it is forbidden in, and the allowed neighbour beside it passes.
+ */
+import { ESLint } from "eslint";
+import { describe, expect, it } from "vitest";
+
+const RULE = "@typescript-eslint/no-restricted-imports";
+
+/** The messages of the layer rule for one line of code placed at `filePath`. */
+async function boundaryErrors(filePath: string, code: string): Promise<string[]> {
+  const [result] = await new ESLint({ cwd: process.cwd() }).lintText(`${code}\n`, { filePath });
+  return result!.messages.filter((message) => message.ruleId === RULE).map((message) => message.message);
+}
+
+describe("layer boundaries in the lint rules", () => {
+  it.each([
+    ["src/db/probe.ts", 'import type { CsrMatrix } from "../data/csr.ts";', /src\/db must not import src\/data/],
+    ["src/db/probe.ts", 'import { listDatasets } from "../services/datasets.ts";', /must not import a service/],
+    ["src/engine/probe.ts", 'import type { Dataset } from "../db/entities/dataset.entity.ts";', /must not reach the database/],
+    ["src/engine/probe.ts", 'import { createServerDeps } from "../graphql/context.ts";', /must not import the API/],
+    ["src/engine/probe.ts", 'import { listDatasets } from "../services/datasets.ts";', /must not import a service/],
+    ["src/services/probe.ts", 'import { main } from "../../scripts/cli.ts";', /must not import scripts/],
+    ["src/services/probe.ts", 'import { createContext } from "../graphql/context.ts";', /must not import the API/],
+    ["src/data/probe.ts", 'import { trainVcm } from "../engine/train.ts";', /must not import the engine/],
+    ["src/graphql/probe.ts", 'import { Catalog } from "../db/catalog.ts";', /through a service/],
+    ["src/graphql/resolvers/probe.ts", 'import type { KeysetAfter } from "../../db/catalog.ts";', /entity types only/],
+    ["src/graphql/resolvers/probe.ts", 'import { Item } from "../../db/entities/item.entity.ts";', /entity types only/],
+  ])("%s refuses %s", async (filePath, code, message) => {
+    const errors = await boundaryErrors(filePath, code);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(message);
+  });
+
+  it.each([
+    ["src/db/probe.ts", 'import type { CsrMatrix } from "../dataset-shapes.ts";'],
+    ["src/graphql/probe.ts", 'import type { Catalog } from "../db/catalog.ts";'],
+    ["src/graphql/resolvers/probe.ts", 'import type { Item } from "../../db/entities/item.entity.ts";'],
+    ["src/graphql/resolvers/probe.ts", 'import type { KeysetAfter } from "../../services/catalog-service.ts";'],
+    ["src/services/probe.ts", 'import { Catalog } from "../db/catalog.ts";'],
+  ])("%s allows %s", async (filePath, code) => {
+    expect(await boundaryErrors(filePath, code)).toEqual([]);
+  });
+});
