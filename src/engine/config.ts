@@ -8,15 +8,9 @@ import { VARIANTS, type Variant } from "./types.ts";
 
 export { BASELINE_OPTIMIZERS, type BaselineOptimizer } from "./config-fields.ts";
 
-/**
- * Everything that shapes a training run, each field typed by its row of CONFIG_FIELDS; stored with every
- * trained model and job. VCM's variants read VcmModelConfig's fields, each baseline its own (CdlConfig…).
- */
-export type VcmConfig = { readonly variant: Variant } & ConfigOf<ConfigFieldName>;
-
 /** What the VCM variants read (VAEx, VAEy and the training loop). */
 export type VcmModelConfig = { readonly variant: Variant } & ConfigOf<FieldsOf<"vcm">>;
-/** What Collaborative Deep Learning reads. */
+/** What Collaborative Deep Learning reads (its SDAE, the factors and the training loop). */
 export type CdlConfig = ConfigOf<FieldsOf<"cdl">>;
 /** What the Collaborative VAE reads. */
 export type CvaeConfig = ConfigOf<FieldsOf<"cvae">>;
@@ -24,6 +18,13 @@ export type CvaeConfig = ConfigOf<FieldsOf<"cvae">>;
 export type DeepconnConfig = ConfigOf<FieldsOf<"deepconn">>;
 /** What every baseline reads (the factor size, the optimiser and the training loop). */
 export type BaselineConfig = ConfigOf<FieldsOf<"cdl"> & FieldsOf<"cvae"> & FieldsOf<"deepconn">>;
+
+/**
+ * Everything that shapes a training run, as resolved and stored with every trained model and job: the
+ * fields of every family, so that one stored shape serves every variant; each part of the engine takes
+ * only its family's type above.
+ */
+export type VcmConfig = VcmModelConfig & CdlConfig & CvaeConfig & DeepconnConfig;
 
 const FIELD_NAMES = Object.keys(CONFIG_FIELDS) as ConfigFieldName[];
 

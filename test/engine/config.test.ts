@@ -1,8 +1,10 @@
 /** resolveVcmConfig fills in the paper's defaults and rejects values training cannot use, with a sentence. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { DEFAULT_VCM_CONFIG, resolveStoredVcmConfig, resolveVcmConfig } from "../../src/engine/config.ts";
+import { DEFAULT_VCM_CONFIG, resolveStoredVcmConfig, resolveVcmConfig, type CdlConfig, type CvaeConfig, type DeepconnConfig, type VcmConfig, type VcmModelConfig } from "../../src/engine/config.ts";
 import { CONFIG_FIELDS, type ConfigField } from "../../src/engine/config-fields.ts";
+import type { trainModel } from "../../src/engine/train.ts";
+import type { trainAndSaveResolved } from "../../src/services/training.ts";
 
 describe("resolveVcmConfig", () => {
   it("accepts the bounds themselves", () => {
@@ -66,5 +68,27 @@ describe("the field tables", () => {
     expect(() => resolveVcmConfig({ [name]: max + 1 })).toThrow(`${name} must be`);
     expect(() => resolveVcmConfig({ [name]: min === Number.MIN_VALUE ? 0 : min - 1 })).toThrow(`${name} must be`);
     if (field.kind === "int") expect(() => resolveVcmConfig({ [name]: min + 0.5 })).toThrow(`${name} must be an integer`);
+  });
+});
+
+describe("the families' configuration types", () => {
+  it("give VCM and each baseline only the fields its row says it reads (checked by tsc)", () => {
+    expectTypeOf<VcmModelConfig>().toHaveProperty("latentDim").toEqualTypeOf<number>();
+    expectTypeOf<VcmModelConfig>().toHaveProperty("patience").toEqualTypeOf<number | null>();
+    expectTypeOf<VcmModelConfig>().not.toHaveProperty("baselineLatentDim");
+    expectTypeOf<CdlConfig>().toHaveProperty("sdaeHidden");
+    expectTypeOf<CdlConfig>().toHaveProperty("tiedWeights").toEqualTypeOf<boolean>();
+    expectTypeOf<CdlConfig>().not.toHaveProperty("cvaeHiddenOuter");
+    expectTypeOf<CdlConfig>().not.toHaveProperty("latentDim");
+    expectTypeOf<CvaeConfig>().toHaveProperty("cvaeTextWeight");
+    expectTypeOf<CvaeConfig>().not.toHaveProperty("deepconnTokens");
+    expectTypeOf<DeepconnConfig>().toHaveProperty("baselineOptimizer").toEqualTypeOf<"adam" | "rmsprop">();
+    expectTypeOf<DeepconnConfig>().not.toHaveProperty("tiedWeights");
+    expectTypeOf<VcmConfig>().toMatchTypeOf<VcmModelConfig & CdlConfig & CvaeConfig & DeepconnConfig>();
+    // Resolved once at the edge: what the engine and a job's worker take is the resolved type, not a partial one.
+    expectTypeOf<Parameters<typeof trainModel>[0]["config"]>().toEqualTypeOf<VcmConfig>();
+    expectTypeOf<Parameters<typeof trainAndSaveResolved>[0]["config"]>().toEqualTypeOf<VcmConfig>();
+    // The stored configuration holds every family's fields, so one shape serves every variant.
+    expect(Object.keys(resolveVcmConfig({ variant: "cdl" })).sort()).toEqual(["variant", ...Object.keys(CONFIG_FIELDS)].sort());
   });
 });
