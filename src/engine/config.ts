@@ -2,7 +2,7 @@
  * The training configuration: its types, defaults and the single function that checks a partial
  * configuration and fills in the rest, all derived from the field tables of config-fields.ts.
  */
-import { ErrorCode, UserError } from "../errors.ts";
+import { assertNever, ErrorCode, UserError } from "../errors.ts";
 import { boundsText, CONFIG_FIELDS, type ConfigFieldName, type ConfigOf, type FieldsOf } from "./config-fields.ts";
 import { VARIANTS, type Variant } from "./types.ts";
 
@@ -74,10 +74,8 @@ function checkField(name: ConfigFieldName, v: unknown): void {
       if (!ok) bad(`${name} must be ${integer ? "an integer" : "a number"} from ${boundsText(field)}, got ${JSON.stringify(v)}`);
       return;
     }
-    default: {
-      const never: never = field.kind;
-      throw new Error(`unknown field kind ${String(never)}`);
-    }
+    default:
+      return assertNever(field.kind);
   }
 }
 

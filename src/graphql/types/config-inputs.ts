@@ -5,6 +5,7 @@
  */
 import type { GraphQLScalarType } from "graphql";
 import { Field, Float, InputType, Int, registerEnumType } from "type-graphql";
+import { assertNever } from "../../errors.ts";
 import {
   BASELINE_CONFIG_FIELDS,
   boundsText,
@@ -37,10 +38,8 @@ function graphqlTypeOf(name: string, field: ConfigField): GraphQLScalarType | Bo
       return Boolean;
     case "enum":
       return enumOf(name, field);
-    default: {
-      const never: never = field.kind;
-      throw new Error(`unknown field kind ${String(never)}`);
-    }
+    default:
+      return assertNever(field.kind);
   }
 }
 
