@@ -14,6 +14,7 @@ import { Rng } from "../src/engine/random.ts";
 import { trainModel } from "../src/engine/train.ts";
 import { VARIANTS, type Variant } from "../src/engine/types.ts";
 import { randomCsr } from "./bench-train-worker.ts";
+import { resolveVcmConfig } from "../src/engine/config.ts";
 
 const { values } = parseArgs({ options: { epochs: { type: "string", default: "3" }, only: { type: "string", default: "vcm,cdl,cvae,deepconn" }, seed: { type: "string", default: "1" } } });
 const epochs = Number(values.epochs);
@@ -31,7 +32,7 @@ const backend = await initBackend();
 console.log(`backend ${backend} (${currentDevice()}); Yelp shape ${shape.users} × ${shape.items} × ${shape.vocab}; ${epochs} epochs each`);
 for (const variant of variants) {
   const seconds: number[] = [];
-  const model = await trainModel({ train, validation, words, config: { variant, epochs, seed }, onEpoch: (r) => seconds.push(r.seconds) });
+  const model = await trainModel({ train, validation, words, config: resolveVcmConfig({ variant, epochs, seed }), onEpoch: (r) => seconds.push(r.seconds) });
   model.dispose();
   const later = seconds.slice(1).sort((a, b) => a - b);
   const median = later.length === 0 ? seconds[0] : later[Math.floor(later.length / 2)];

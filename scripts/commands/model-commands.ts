@@ -6,7 +6,6 @@
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import type { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
-import { BASELINE_FIELDS, BASELINE_OPTIMIZERS, baselineFieldKind, baselineFieldText, boundsText, type BaselineField, type VcmConfig } from "../../src/engine/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
 import { METRIC_NAMES, parseMode, parseVariant } from "../../src/services/model-names.ts";
@@ -14,32 +13,8 @@ import { listModels } from "../../src/services/saved-models.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { withDatabase } from "../with-database.ts";
+import { addConfigFlags, configFromFlags } from "./config-flags.ts";
 import { VARIANTS } from "../../src/engine/types.ts";
-
-/**
- * Flags of `vcm train` that map onto VcmConfig fields, with the kind of value each takes: a number, an
- * optimiser's name, or a switch (`--tied-weights` / `--no-tied-weights`).
- */
-const CONFIG_FLAGS: ReadonlyArray<{ flag: string; key: keyof VcmConfig; kind: "int" | "float" | "optimizer" | "boolean"; help: string }> = [
-  { flag: "epochs", key: "epochs", kind: "int", help: `training epochs, ${boundsText("epochs")} (default 200)` },
-  { flag: "latent-dim", key: "latentDim", kind: "int", help: `latent size K, ${boundsText("latentDim")} (default 100)` },
-  { flag: "hidden-x", key: "hiddenX", kind: "int", help: `VAEx hidden width, ${boundsText("hiddenX")} (default 600)` },
-  { flag: "hidden-y", key: "hiddenY", kind: "int", help: `VAEy encoder hidden width, ${boundsText("hiddenY")} (default 500)` },
-  { flag: "batch-size", key: "batchSize", kind: "int", help: `users per step, ${boundsText("batchSize")} (default 128)` },
-  { flag: "beta", key: "beta", kind: "float", help: `final KL weight β, ${boundsText("beta")} (default 0.4)` },
-  { flag: "anneal-steps", key: "annealSteps", kind: "int", help: `steps over which β rises to its final value, ${boundsText("annealSteps")} (default 40000)` },
-  { flag: "lr", key: "learningRate", kind: "float", help: `learning rate of the optimiser (Adam; the baselines: --baseline-optimizer), ${boundsText("learningRate")} (default 0.001; deepconn: 0.002, its paper's)` },
-  { flag: "dropout", key: "dropout", kind: "float", help: "dropout on VAEx's input (default 0.5)" },
-  { flag: "seed", key: "seed", kind: "int", help: `random seed, ${boundsText("seed")} (default 1)` },
-  { flag: "patience", key: "patience", kind: "int", help: `stop after N epochs without a better validation NDCG@100, ${boundsText("patience")}` },
-  // The paper baselines' fields (README "Baselines"), named after their configuration keys.
-  ...(Object.keys(BASELINE_FIELDS) as BaselineField[]).map((key) => ({
-    flag: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
-    key,
-    kind: baselineFieldKind(key),
-    help: `${BASELINE_FIELDS[key]}; ${baselineFieldText(key)}`,
-  })),
-];
 
 interface DbOptions {
   db?: string;
@@ -54,12 +29,7 @@ export const modelCommands: CommandModule = {
       .description("train a model on an ingested dataset, save it, and evaluate it on the test split")
       .requiredOption("--dataset <name>", "dataset name (see `vcm datasets`)")
       .requiredOption("--variant <variant>", `one of ${VARIANTS.join(", ")}`);
-    for (const f of CONFIG_FLAGS) {
-      if (f.kind === "boolean") {
-        // Both switches, so that giving neither leaves the field to its default.
-        train.option(`--${f.flag}`, f.help).option(`--no-${f.flag}`, `the opposite of --${f.flag}`);
-      } else train.option(`--${f.flag} <${f.kind === "int" ? "n" : f.kind === "float" ? "x" : "name"}>`, f.help);
-    }
+    addConfigFlags(train);
     train
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
@@ -68,14 +38,7 @@ export const modelCommands: CommandModule = {
           json: Boolean(opts.json),
           body: async () => {
             const variant = parseVariant(opts.variant);
-            const config: Record<string, number | string | boolean> = {};
-            for (const f of CONFIG_FLAGS) {
-              const raw = opts[camel(f.flag)];
-              if (raw === undefined) continue;
-              if (f.kind === "boolean") config[f.key] = raw === true;
-              else if (f.kind === "optimizer") config[f.key] = parseOptimizer({ flag: f.flag, raw: String(raw) });
-              else config[f.key] = parseNumber({ flag: f.flag, raw: String(raw), kind: f.kind });
-            }
+            const config = configFromFlags(opts);
             return withDatabase(opts, async (dataSource) => {
               const app = loadAppConfig({ dbPath: opts.db });
               const { model, metrics } = await trainAndSave({
@@ -263,27 +226,6 @@ function parseModelId(raw: string): number {
   return id;
 }
 
-function parseNumber(options: { flag: string; raw: string; kind: "int" | "float" }): number {
-  const { flag, raw, kind } = options;
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || (kind === "int" && !Number.isInteger(value))) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `--${flag} takes ${kind === "int" ? "an integer" : "a number"}, got "${raw}".`);
-  }
-  return value;
-}
-
-function parseOptimizer(options: { flag: string; raw: string }): string {
-  const name = options.raw.trim().toLowerCase();
-  if (!(BASELINE_OPTIMIZERS as ReadonlyArray<string>).includes(name)) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `--${options.flag} takes ${BASELINE_OPTIMIZERS.join(" or ")}, got "${options.raw}".`);
-  }
-  return name;
-}
-
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function camel(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }

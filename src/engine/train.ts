@@ -10,7 +10,7 @@ import { ErrorCode, invariant, UserError } from "../errors.ts";
 import { Adam } from "./adam.ts";
 import { currentBackend, currentDevice, initBackend } from "./backend.ts";
 import { sparseBatch } from "./batch.ts";
-import { resolveVcmConfig, type VcmConfig } from "./config.ts";
+import type { VcmConfig } from "./config.ts";
 import { evaluateRanking } from "./evaluate.ts";
 import { gaussianKernelsEnabled, gaussianTerms } from "./gaussian-terms.ts";
 import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
@@ -29,8 +29,8 @@ export interface TrainOptions {
   readonly validation: CsrMatrix;
   /** Bag of words per user, users × vocabulary (counts). */
   readonly words: CsrMatrix;
-  /** Training configuration; missing fields take DEFAULT_VCM_CONFIG's values. */
-  readonly config?: Partial<VcmConfig>;
+  /** The training configuration, resolved once by the caller's edge (resolveVcmConfig). */
+  readonly config: VcmConfig;
   /**
    * Called after each epoch. For vcm-od only the second phase (VAEx against the frozen VAEy) is
    * reported and kept in the history; its first phase (VAEy alone, `epochs` epochs) is not.
@@ -45,8 +45,7 @@ const TERM_NAMES = ["reconX", "reconY", "klPriorX", "klPriorY", "klCrossX", "klC
 
 /** Trains the configured variant and returns the model with its best epoch's weights. */
 export async function trainModel(options: TrainOptions): Promise<VcmModel> {
-  const config = resolveVcmConfig(options.config ?? {});
-  const { train, words } = options;
+  const { train, words, config } = options;
   checkShapes(options);
   await initBackend();
   const backend = currentBackend();

@@ -4,7 +4,7 @@
  * VAEy: y → [V → hiddenY] tanh → (μ, log σ²) ∈ R^K; r → [K → V].
  */
 import * as tf from "@tensorflow/tfjs";
-import type { VcmConfig } from "./config.ts";
+import type { VcmModelConfig } from "./config.ts";
 import { fusedReparameterise, gaussianKernelsEnabled } from "./gaussian-terms.ts";
 import { linear, sparseLinear, type SparseBatchTensors } from "./ops.ts";
 import { Rng } from "./random.ts";
@@ -21,7 +21,7 @@ export type Params = Map<string, tf.Tensor>;
 export type Side = "x" | "y";
 
 /** The parameters of VAEx (`x.*`) and VAEy (`y.*`) for the given sizes. */
-export function paramSpecs(options: { numItems: number; numWords: number; config: VcmConfig }): ParamSpec[] {
+export function paramSpecs(options: { numItems: number; numWords: number; config: VcmModelConfig }): ParamSpec[] {
   const { numItems: i, numWords: v, config: c } = options;
   const k = c.latentDim;
   return [

@@ -8,7 +8,7 @@ import { retryWhileBusyOrUnavailable } from "../db/busy.ts";
 import { openDatabase } from "../db/data-source.ts";
 import { UserError } from "../errors.ts";
 import type { TrainingJobCancel, TrainingJobMessage, TrainingJobSpec } from "./jobs.ts";
-import { trainAndSave } from "./training.ts";
+import { trainAndSaveResolved } from "./training.ts";
 
 /** Sends a message to the parent; resolves (without sending) once the parent is gone. */
 function send(message: TrainingJobMessage): Promise<void> {
@@ -33,10 +33,10 @@ async function run(spec: TrainingJobSpec): Promise<void> {
   const dataSource = await retryWhileBusyOrUnavailable(() => openDatabase(spec.dbPath));
   let modelId: number | undefined;
   try {
-    const { model } = await trainAndSave({
+    // The job's configuration was resolved when it was started (TrainingJobService.start): passed on as it is.
+    const { model } = await trainAndSaveResolved({
       dataSource,
       dataset: spec.datasetId,
-      variant: spec.config.variant,
       config: spec.config,
       modelsDir: spec.modelsDir,
       signal: abort.signal,

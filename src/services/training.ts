@@ -50,14 +50,23 @@ export interface TrainAndSaveResult {
 }
 
 /**
- * Loads the dataset, trains, saves the checkpoint, evaluates on the test split and records the model.
+ * Resolves the requested configuration, then loads the dataset, trains, saves the checkpoint, evaluates on the test split and records the model.
  * The row exists from the start (status "training") so its id names the checkpoint folder; a failure
  * marks it "failed" with the reason and rethrows.
  */
 export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainAndSaveResult> {
-  const { dataSource, modelsDir } = options;
-  const variant = parseVariant(options.variant);
-  const config = resolveVcmConfig({ ...(options.config ?? {}), variant });
+  // The CLI's edge: the request's configuration is resolved here, once, and passed on typed.
+  const config = resolveVcmConfig({ ...(options.config ?? {}), variant: parseVariant(options.variant) });
+  return trainAndSaveResolved({ ...options, config });
+}
+
+/** What trainAndSaveResolved takes: a configuration already resolved at the edge that accepted the request. */
+export type TrainAndSaveResolvedOptions = Omit<TrainAndSaveOptions, "variant" | "config"> & { readonly config: VcmConfig };
+
+/** trainAndSave with a resolved configuration (a training job's, resolved when the job was started). */
+export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions): Promise<TrainAndSaveResult> {
+  const { dataSource, modelsDir, config } = options;
+  const { variant } = config;
   // Before any work: a folder that cannot take the checkpoint would otherwise fail after the last epoch.
   await assertWritableFolder(modelsDir);
   options.onPhase?.("loading", undefined);

@@ -445,7 +445,7 @@ describe("on planted data", () => {
 
   beforeAll(async () => {
     for (const variant of ["popularity", ...BASELINE_VARIANTS] as const) {
-      models.set(variant, await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { ...SMALL, ...tuned[variant], variant, epochs: epochs[variant], seed: 1 } }));
+      models.set(variant, await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ ...SMALL, ...tuned[variant], variant, epochs: epochs[variant], seed: 1 }) }));
     }
   }, 120_000);
   afterAll(() => {
@@ -499,7 +499,7 @@ describe("on planted data", () => {
       await model.topItems({ input: { matrix: data.words, rows: [3, 4] }, mode: "vcm-cd", k: 5, exclude: data.train });
       expect(tf.memory().numTensors).toBe(count);
       const small = plantedData({ users: 40, items: 60, vocab: 30, groups: 2, seed: 4 });
-      (await trainModel({ train: small.train, validation: small.validation, words: small.words, config: { ...SMALL, variant, epochs: 2 } })).dispose();
+      (await trainModel({ train: small.train, validation: small.validation, words: small.words, config: resolveVcmConfig({ ...SMALL, variant, epochs: 2 }) })).dispose();
       expect(tf.memory().numTensors).toBe(count);
     }
   });
@@ -549,7 +549,7 @@ describe("on planted data", () => {
 
   it("stops between steps when cancelled", async () => {
     const controller = new AbortController();
-    const run = trainModel({ train: data.train, validation: data.validation, words: data.words, config: { ...SMALL, variant: "cdl", epochs: 50 }, signal: controller.signal, onEpoch: () => controller.abort() });
+    const run = trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ ...SMALL, variant: "cdl", epochs: 50 }), signal: controller.signal, onEpoch: () => controller.abort() });
     await expect(run).rejects.toMatchObject({ name: "AbortError" });
   });
 });
@@ -578,7 +578,7 @@ describe("checkpoints of the baselines", () => {
   it.each(BASELINE_VARIANTS)("save → load of %s gives identical scores, and equal ones on cpu", async (variant) => {
     await initBackend("wasm");
     const config: Partial<VcmConfig> = { ...SMALL, variant, epochs: 2, batchSize: 32, seed: 3 };
-    const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config });
+    const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig(config) });
     const score = async (m: VcmModel): Promise<Float32Array[]> => [await m.scoreItems({ matrix: data.train, rows }, "vcm"), await m.scoreItems({ matrix: data.words, rows }, "vcm-cd")];
     const before = await score(trained);
     const dir = path.join(root, variant);
@@ -603,7 +603,7 @@ describe("checkpoints of the baselines", () => {
     await initBackend("wasm");
     // Trained as before those fields (untied decoders, Adam, no dropout), then stored without them.
     const config: Partial<VcmConfig> = { ...SMALL, variant, epochs: 1, batchSize: 32, seed: 3, tiedWeights: false, baselineOptimizer: "adam", deepconnDropout: 0 };
-    const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config });
+    const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig(config) });
     const score = async (m: VcmModel): Promise<Float32Array[]> => [await m.scoreItems({ matrix: data.train, rows }, "vcm"), await m.scoreItems({ matrix: data.words, rows }, "vcm-cd")];
     const before = await score(trained);
     const snapshot = await trained.snapshot();
@@ -622,7 +622,7 @@ describe("checkpoints of the baselines", () => {
 
   it("refuses a baseline checkpoint without its row fingerprints", async () => {
     await initBackend("wasm");
-    const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { ...SMALL, variant: "cdl", epochs: 1 } });
+    const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ ...SMALL, variant: "cdl", epochs: 1 }) });
     const snapshot = await trained.snapshot();
     trained.dispose();
     expect(() => VcmModel.fromSnapshot({ ...snapshot, weights: snapshot.weights.filter((w) => w.name !== "rows.fingerprint") })).toThrow(/lacks its weight rows.fingerprint; the checkpoint is damaged/);

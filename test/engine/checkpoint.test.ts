@@ -10,6 +10,7 @@ import { trainModel } from "../../src/engine/train.ts";
 import type { RowsInput } from "../../src/engine/types.ts";
 import { plantedData } from "./planted.ts";
 import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
+import { resolveVcmConfig } from "../../src/engine/config.ts";
 
 /** Small enough to train in well under a second on either backend. */
 const CONFIG = { variant: "vcm", latentDim: 8, hiddenX: 24, hiddenY: 24, epochs: 2, batchSize: 64, annealSteps: 50, seed: 3 } as const;
@@ -51,7 +52,7 @@ describe("checkpoints reproduce a trained model's predictions", () => {
     const skip = (trainOn === "webgpu" || loadOn === "webgpu") && WEBGPU_SKIP_REASON !== undefined;
     it.skipIf(skip)(`save on ${trainOn} → load on ${trainOn} is identical, and on ${loadOn} equal within float tolerance`, async () => {
       expect(await initBackend(trainOn)).toBe(trainOn);
-      const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: CONFIG });
+      const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig(CONFIG) });
       const before = await predictions(trained, clicks, words);
       const dir = path.join(root, `from-${trainOn}-to-${loadOn}`);
       await saveCheckpoint({ dir, snapshot: await trained.snapshot(), dataset: { id: 1, name: "planted", fingerprint: "x" } });
@@ -84,7 +85,7 @@ describe("checkpoints reproduce a trained model's predictions", () => {
 
   it("keeps the popularity baseline's counts", async () => {
     await initBackend("wasm");
-    const pop = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { variant: "popularity" } });
+    const pop = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ variant: "popularity" }) });
     const dir = path.join(root, "pop");
     await saveCheckpoint({ dir, snapshot: await pop.snapshot() });
     const loaded = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);

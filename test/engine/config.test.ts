@@ -1,7 +1,10 @@
 /** resolveVcmConfig fills in the paper's defaults and rejects values training cannot use, with a sentence. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { DEFAULT_VCM_CONFIG, resolveVcmConfig } from "../../src/engine/config.ts";
+import { DEFAULT_VCM_CONFIG, resolveStoredVcmConfig, resolveVcmConfig, type CdlConfig, type CvaeConfig, type DeepconnConfig, type VcmConfig, type VcmModelConfig } from "../../src/engine/config.ts";
+import { CONFIG_FIELDS, type ConfigField } from "../../src/engine/config-fields.ts";
+import type { trainModel } from "../../src/engine/train.ts";
+import type { trainAndSaveResolved } from "../../src/services/training.ts";
 
 describe("resolveVcmConfig", () => {
   it("accepts the bounds themselves", () => {
@@ -43,5 +46,49 @@ describe("resolveVcmConfig", () => {
       expect((error as UserError).code).toBe(ErrorCode.BAD_USER_INPUT);
       expect((error as UserError).message).toContain(sentence);
     }
+  });
+});
+
+describe("the field tables", () => {
+  const numeric = Object.entries(CONFIG_FIELDS).filter(([, f]) => f.kind === "int" || f.kind === "float") as Array<[string, ConfigField]>;
+
+  it("give every default of DEFAULT_VCM_CONFIG, and the variant's own over it", () => {
+    for (const [name, field] of Object.entries(CONFIG_FIELDS)) expect(DEFAULT_VCM_CONFIG[name as keyof typeof DEFAULT_VCM_CONFIG]).toBe(field.default);
+    expect(resolveVcmConfig({ variant: "deepconn" })).toMatchObject({ learningRate: 0.002, baselineOptimizer: "rmsprop" });
+    expect(resolveVcmConfig({ variant: "cdl" })).toMatchObject({ learningRate: 0.001, baselineOptimizer: "adam" });
+    expect(resolveStoredVcmConfig({ variant: "cdl" })).toMatchObject({ tiedWeights: false, baselineOptimizer: "adam", deepconnDropout: 0 });
+  });
+
+  it.each(numeric)("bound %s by its row: min and max accepted, beyond refused", (name, field) => {
+    const { min = 0, max = 0 } = field;
+    // confidenceUnobserved may not exceed confidenceObserved, so its maximum is tried with an equal a.
+    const withPartner = (v: number): Record<string, unknown> => (name === "confidenceUnobserved" ? { confidenceObserved: v, [name]: v } : { [name]: v });
+    expect(resolveVcmConfig(withPartner(max))).toMatchObject({ [name]: max });
+    if (min !== Number.MIN_VALUE) expect(resolveVcmConfig({ [name]: min })).toMatchObject({ [name]: min });
+    expect(() => resolveVcmConfig({ [name]: max + 1 })).toThrow(`${name} must be`);
+    expect(() => resolveVcmConfig({ [name]: min === Number.MIN_VALUE ? 0 : min - 1 })).toThrow(`${name} must be`);
+    if (field.kind === "int") expect(() => resolveVcmConfig({ [name]: min + 0.5 })).toThrow(`${name} must be an integer`);
+  });
+});
+
+describe("the families' configuration types", () => {
+  it("give VCM and each baseline only the fields its row says it reads (checked by tsc)", () => {
+    expectTypeOf<VcmModelConfig>().toHaveProperty("latentDim").toEqualTypeOf<number>();
+    expectTypeOf<VcmModelConfig>().toHaveProperty("patience").toEqualTypeOf<number | null>();
+    expectTypeOf<VcmModelConfig>().not.toHaveProperty("baselineLatentDim");
+    expectTypeOf<CdlConfig>().toHaveProperty("sdaeHidden");
+    expectTypeOf<CdlConfig>().toHaveProperty("tiedWeights").toEqualTypeOf<boolean>();
+    expectTypeOf<CdlConfig>().not.toHaveProperty("cvaeHiddenOuter");
+    expectTypeOf<CdlConfig>().not.toHaveProperty("latentDim");
+    expectTypeOf<CvaeConfig>().toHaveProperty("cvaeTextWeight");
+    expectTypeOf<CvaeConfig>().not.toHaveProperty("deepconnTokens");
+    expectTypeOf<DeepconnConfig>().toHaveProperty("baselineOptimizer").toEqualTypeOf<"adam" | "rmsprop">();
+    expectTypeOf<DeepconnConfig>().not.toHaveProperty("tiedWeights");
+    expectTypeOf<VcmConfig>().toMatchTypeOf<VcmModelConfig & CdlConfig & CvaeConfig & DeepconnConfig>();
+    // Resolved once at the edge: what the engine and a job's worker take is the resolved type, not a partial one.
+    expectTypeOf<Parameters<typeof trainModel>[0]["config"]>().toEqualTypeOf<VcmConfig>();
+    expectTypeOf<Parameters<typeof trainAndSaveResolved>[0]["config"]>().toEqualTypeOf<VcmConfig>();
+    // The stored configuration holds every family's fields, so one shape serves every variant.
+    expect(Object.keys(resolveVcmConfig({ variant: "cdl" })).sort()).toEqual(["variant", ...Object.keys(CONFIG_FIELDS)].sort());
   });
 });

@@ -8,6 +8,7 @@ import { initBackend } from "../../src/engine/backend.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { ndcgAt, recallAt } from "../../src/engine/metrics.ts";
 import { trainModel } from "../../src/engine/train.ts";
+import { resolveVcmConfig } from "../../src/engine/config.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -23,7 +24,7 @@ const L3 = Math.log2(3);
 
 describe("ranking metrics by hand", () => {
   it("match the hand arithmetic per user and in the means", async () => {
-    const model = await trainModel({ train, validation: heldOut, words, config: { variant: "popularity" } });
+    const model = await trainModel({ train, validation: heldOut, words, config: resolveVcmConfig({ variant: "popularity" }) });
     const ev = await evaluateRanking({ model, mode: "vcm", input: train, heldOut, exclude: train, ks: [1, 2, 3] });
     // u0 ranks [1, 2, 3] (item 0 excluded), held out {2, 3}:
     //   @1: item 1 misses → NDCG 0, Recall 0 / min(1, 2) = 0.
@@ -60,7 +61,7 @@ describe("ranking metrics by hand", () => {
   });
 
   it("evaluates only the rows asked for", async () => {
-    const model = await trainModel({ train, validation: heldOut, words, config: { variant: "popularity" } });
+    const model = await trainModel({ train, validation: heldOut, words, config: resolveVcmConfig({ variant: "popularity" }) });
     const ev = await evaluateRanking({ model, mode: "vcm", input: train, heldOut, exclude: train, ks: [2], rows: [1] });
     expect(Array.from(ev.rows)).toEqual([1]);
     expect(ev.perUser["ndcg@2"][0]).toBeCloseTo(1 / L3, 10);

@@ -224,7 +224,7 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
   it("ranks the same top items natively as in JavaScript, excluding training clicks", async () => {
     const data = plantedData({ users: 64, items: 40, vocab: 50, groups: 4, seed: 9 });
     expect(enableNativeMatMul(addon)).toBe(true);
-    const model = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { latentDim: 5, hiddenX: 12, hiddenY: 10, epochs: 1 } });
+    const model = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ latentDim: 5, hiddenX: 12, hiddenY: 10, epochs: 1 }) });
     const input = { matrix: data.train, rows: Array.from({ length: 64 }, (_, r) => r) };
     const native = await model.topItems({ input, mode: "vcm", k: 12, exclude: data.train });
     disableNativeMatMul();

@@ -27,6 +27,7 @@ import type { VcmModel } from "../../src/engine/model.ts";
 import { trainModel } from "../../src/engine/train.ts";
 import type { Variant } from "../../src/engine/types.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
+import { resolveVcmConfig } from "../../src/engine/config.ts";
 
 const DATA_SEED = 1;
 const SHAPE = { users: 800, items: 1_500, vocab: 1_500, seed: DATA_SEED };
@@ -60,7 +61,7 @@ beforeAll(async () => {
   }
   await initBackend("wasm");
   for (const variant of ["popularity", "vcm", "vcm-se", "vcm-od", "vcm-nv"] as const) {
-    models.set(variant, await trainModel({ train: data.train, validation: data.validation, words: data.words, config: { ...CONFIG, variant } }));
+    models.set(variant, await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ ...CONFIG, variant }) }));
   }
 }, 180_000);
 

@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 function train(config: Record<string, unknown>, extra: { signal?: AbortSignal; onEpoch?: () => void } = {}): Promise<VcmModel> {
-  return trainModel({ train: data.train, validation: data.validation, words: data.words, config: { ...small, ...config }, ...extra });
+  return trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ ...small, ...config }), ...extra });
 }
 
 describe("trainModel", () => {
@@ -104,7 +104,7 @@ describe("trainModel", () => {
       train: data.train,
       validation: data.validation,
       words: data.words,
-      config: { ...small, epochs: 50 },
+      config: resolveVcmConfig({ ...small, epochs: 50 }),
       signal: controller.signal,
       onEpoch: (r) => {
         epochs.push(r.epoch);
@@ -118,7 +118,7 @@ describe("trainModel", () => {
 
   it("keeps the last epoch when no user has a validation click (NDCG@100 is then NaN)", async () => {
     const empty = csrFromRows({ cols: data.train.cols, rows: Array.from({ length: data.train.rows }, () => []) });
-    const model = await trainModel({ train: data.train, validation: empty, words: data.words, config: { ...small, epochs: 3 } });
+    const model = await trainModel({ train: data.train, validation: empty, words: data.words, config: resolveVcmConfig({ ...small, epochs: 3 }) });
     expect(model.bestEpoch).toBe(3);
     expect(model.history.map((h) => h.valNdcg100).every(Number.isNaN)).toBe(true);
     model.dispose();
@@ -126,7 +126,7 @@ describe("trainModel", () => {
 
   it("rejects matrices that do not describe the same users", async () => {
     const wrong = csrFromRows({ cols: data.words.cols, rows: [[[0, 1]]] });
-    await expect(trainModel({ train: data.train, validation: data.validation, words: wrong, config: small })).rejects.toThrow(
+    await expect(trainModel({ train: data.train, validation: data.validation, words: wrong, config: resolveVcmConfig(small) })).rejects.toThrow(
       /must have one row per user each/,
     );
   });

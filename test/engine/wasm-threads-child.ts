@@ -7,6 +7,7 @@
 import { currentDevice, initBackend } from "../../src/engine/backend.ts";
 import { trainModel } from "../../src/engine/train.ts";
 import { plantedData } from "./planted.ts";
+import { resolveVcmConfig } from "../../src/engine/config.ts";
 
 async function main(): Promise<void> {
   const backend = await initBackend();
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
     train: data.train,
     validation: data.validation,
     words: data.words,
-    config: { latentDim: 6, hiddenX: 32, hiddenY: 32, batchSize: 16, annealSteps: 50, evalBatchSize: 60, epochs: 20, seed: 4, learningRate: 3e-3 },
+    config: resolveVcmConfig({ latentDim: 6, hiddenX: 32, hiddenY: 32, batchSize: 16, annealSteps: 50, evalBatchSize: 60, epochs: 20, seed: 4, learningRate: 3e-3 }),
   });
   const scores = await model.scoreItems({ matrix: data.train, rows: [0, 1, 2] }, "vcm");
   const cd = await model.scoreItems({ matrix: data.words, rows: [0, 1, 2] }, "vcm-cd");

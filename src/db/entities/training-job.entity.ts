@@ -23,7 +23,7 @@ export class TrainingJob {
   @Column({ type: "text" })
   variant: string;
 
-  /** Hyper-parameters as requested (a partial engine VcmConfig). */
+  /** The resolved configuration the job trains with (every field of engine VcmConfig: the requested ones over the defaults). */
   @Column({ type: "simple-json" })
   config: Record<string, unknown>;
 

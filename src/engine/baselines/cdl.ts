@@ -19,7 +19,7 @@
  * lib/cdl.py: W_x = transpose(W1)); the K → 200 layer keeps its own matrix there too.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { VcmConfig } from "../config.ts";
+import type { CdlConfig } from "../config.ts";
 import { linear, sparseLinear, type SparseBatchTensors } from "../ops.ts";
 import type { ParamSpec, Params } from "../vae.ts";
 import { collaborativeBaseline, type NetworkTerms, type TextNetwork } from "./collaborative.ts";
@@ -38,7 +38,7 @@ function encodeWords(params: Params, input: SparseBatchTensors): tf.Tensor2D {
 }
 
 export const CDL_NETWORK: TextNetwork = {
-  specs: ({ numWords, config }: { numWords: number; config: VcmConfig }): ParamSpec[] => {
+  specs: ({ numWords, config }: { numWords: number; config: CdlConfig }): ParamSpec[] => {
     const h = config.sdaeHidden;
     const k = config.baselineLatentDim;
     const specs: ParamSpec[] = [

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../data/csr.ts";
 import type { SparseBatch } from "../batch.ts";
-import type { VcmConfig } from "../config.ts";
+import type { CdlConfig, CvaeConfig } from "../config.ts";
 import { matMulNT, sparseBatchTensors, type SparseBatchTensors } from "../ops.ts";
 import type { Rng } from "../random.ts";
 import type { PredictionMode } from "../types.ts";
@@ -18,6 +18,9 @@ import type { ParamSpec, Params } from "../vae.ts";
 import { replaceParam, ROW_FINGERPRINTS, rowsInBatches, type Baseline, type BaselineSizes, type BaselineTrainer } from "./baseline.ts";
 import { networkOptimizer, type NetworkOptimizer } from "./optimizer.ts";
 import { rowFingerprint, solveFactors, transposeCsr, weightedSquaredLoss, type Confidence } from "./pmf.ts";
+
+/** What CDL and CVAE read between them: the shared alternation their common fields, each text network its own. */
+type CollaborativeConfig = CdlConfig & CvaeConfig;
 
 /** The user and item factors. */
 export const USER_FACTORS = "pmf.U";
@@ -33,17 +36,17 @@ export interface NetworkTerms {
 /** The part that differs between CDL and CVAE: the network over the words. */
 export interface TextNetwork {
   /** The network's weights (names start with its variant's name); with `tiedWeights`, no decoder matrix that is an encoder's transpose. */
-  specs(o: { numWords: number; config: VcmConfig }): ParamSpec[];
+  specs(o: { numWords: number; config: CollaborativeConfig }): ParamSpec[];
   /** Share of each user's words masked in the training input (CDL's denoising); 0 for none. */
-  corruption(config: VcmConfig): number;
+  corruption(config: CollaborativeConfig): number;
   /** Whether its terms take reparameterisation noise ε ∈ R^K per user (CVAE). */
   readonly usesEps: boolean;
   /** The text side's mean for the user factor: f_e(y) (CDL), E_q[z] = μ(y) (CVAE); rows × K. */
-  encode(o: { params: Params; config: VcmConfig; clean: SparseBatchTensors }): tf.Tensor2D;
+  encode(o: { params: Params; config: CollaborativeConfig; clean: SparseBatchTensors }): tf.Tensor2D;
   /** The batch's per-user terms given its user factors u (rows × K). */
   terms(o: {
     params: Params;
-    config: VcmConfig;
+    config: CollaborativeConfig;
     clean: SparseBatchTensors;
     noisy: SparseBatchTensors;
     target: tf.Tensor2D;
@@ -75,7 +78,7 @@ export function collaborativeBaseline(net: TextNetwork): Baseline {
  * the ones trained on, u folded in from its clicks: one closed-form solve with the item factors and the
  * confidence weights, regularised towards 0 (its words are not at hand here).
  */
-async function collaborativeLogits(o: { net: TextNetwork; params: Params; config: VcmConfig; matrix: CsrMatrix; rows: ReadonlyArray<number>; mode: PredictionMode }): Promise<tf.Tensor2D> {
+async function collaborativeLogits(o: { net: TextNetwork; params: Params; config: CollaborativeConfig; matrix: CsrMatrix; rows: ReadonlyArray<number>; mode: PredictionMode }): Promise<tf.Tensor2D> {
   const { net, params, config, matrix, rows } = o;
   const v = params.get(ITEM_FACTORS) as tf.Tensor2D;
   if (o.mode === "vcm-cd") {
@@ -115,7 +118,7 @@ export async function readFactorsOfRows(o: { params: Params; matrix: CsrMatrix; 
 }
 
 /** The confidence weights of a configuration. */
-export function confidenceOf(config: VcmConfig): Confidence {
+export function confidenceOf(config: CollaborativeConfig): Confidence {
   return { a: config.confidenceObserved, b: config.confidenceUnobserved };
 }
 
@@ -167,14 +170,14 @@ export class CollaborativeTrainer implements BaselineTrainer {
   private readonly train: CsrMatrix;
   private readonly byItem: CsrMatrix;
   private readonly words: CsrMatrix;
-  private readonly config: VcmConfig;
+  private readonly config: CollaborativeConfig;
   private readonly rng: Rng;
   private readonly names: string[];
   private readonly optimizer: NetworkOptimizer;
   /** Whether `pretrain` ran (the first epoch runs it). */
   private pretrained = false;
 
-  constructor(o: { net: TextNetwork; params: Params; train: CsrMatrix; words: CsrMatrix; config: VcmConfig; rng: Rng }) {
+  constructor(o: { net: TextNetwork; params: Params; train: CsrMatrix; words: CsrMatrix; config: CollaborativeConfig; rng: Rng }) {
     this.net = o.net;
     this.params = o.params;
     this.train = o.train;

@@ -18,7 +18,7 @@
  * in the generation network; here every layer keeps its own bias.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { VcmConfig } from "../config.ts";
+import type { CvaeConfig } from "../config.ts";
 import { klToStandardNormal } from "../losses.ts";
 import { linear, sparseLinear, type SparseBatchTensors } from "../ops.ts";
 import type { ParamSpec, Params } from "../vae.ts";
@@ -39,7 +39,7 @@ function infer(params: Params, input: SparseBatchTensors): { mu: tf.Tensor2D; lo
 }
 
 export const CVAE_NETWORK: TextNetwork = {
-  specs: ({ numWords, config }: { numWords: number; config: VcmConfig }): ParamSpec[] => {
+  specs: ({ numWords, config }: { numWords: number; config: CvaeConfig }): ParamSpec[] => {
     const [outer, inner, k] = [config.cvaeHiddenOuter, config.cvaeHiddenInner, config.baselineLatentDim];
     const specs: ParamSpec[] = [
       { name: "cvae.enc1.W", shape: [numWords, outer] },

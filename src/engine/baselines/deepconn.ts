@@ -18,7 +18,7 @@
  *   conv2d's filter.
  * As we recall the paper trains it (README "Baselines" says what was and was not verified): RMSprop at
  * 0.002 (`baselineOptimizer`, `learningRate`: deepconn's defaults,
- * config.ts VARIANT_DEFAULTS) and dropout (`deepconnDropout`, 0.5) on each network's output x_u, y_i
+ * config-fields.ts variantDefaults) and dropout (`deepconnDropout`, 0.5) on each network's output x_u, y_i
  * (after the fully connected layer and its ReLU, before the factorization machine), in training only:
  * the caches and every score use the networks without it.
  * The FM splits into a user part, an item part and ⟨s_u, s_i⟩ with s_u = x_u·V̂_u, s_i = y_i·V̂_i, so
@@ -28,7 +28,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
-import type { VcmConfig } from "../config.ts";
+import type { DeepconnConfig } from "../config.ts";
 import { linear, matMulNT, takeRows } from "../ops.ts";
 import type { Rng } from "../random.ts";
 import type { PredictionMode } from "../types.ts";
@@ -106,7 +106,7 @@ function p<T extends tf.Tensor>(params: Params, name: string): T {
 }
 
 /** The trainable weights (everything but the caches and the fingerprints). */
-function networkSpecs(sizes: Omit<BaselineSizes, "numUsers">): ParamSpec[] {
+function networkSpecs(sizes: Omit<BaselineSizes, "numUsers" | "config"> & { readonly config: DeepconnConfig }): ParamSpec[] {
   const c = sizes.config;
   const side = (s: Side): ParamSpec[] => [
     { name: `deepconn.${s}.embed.W`, shape: [sizes.numWords, c.deepconnEmbedding] },
@@ -121,7 +121,7 @@ function networkSpecs(sizes: Omit<BaselineSizes, "numUsers">): ParamSpec[] {
 }
 
 /** One side's network on token texts (§3.2): embedding, convolution with ReLU, max-pooling over time, the fully connected layer with ReLU; rows × baselineLatentDim. */
-export function textTower(o: { params: Params; config: VcmConfig; side: Side; texts: TokenTexts }): tf.Tensor2D {
+export function textTower(o: { params: Params; config: DeepconnConfig; side: Side; texts: TokenTexts }): tf.Tensor2D {
   const { params, config, side, texts } = o;
   const { rows, length } = texts;
   const f = config.deepconnFilters;
@@ -163,7 +163,7 @@ export function textTower(o: { params: Params; config: VcmConfig; side: Side; te
  * scalar part (ŵ·x + ½(‖x V̂‖² − Σ_p x_p² ‖v̂_p‖²), plus ŵ0 on the item side) and s = x·V̂; rows × (1 + f).
  * `keep` (training only) multiplies x entry by entry: a dropout mask (dropoutMask).
  */
-export function sideOutput(o: { params: Params; config: VcmConfig; side: Side; texts: TokenTexts; keep?: Float32Array }): tf.Tensor2D {
+export function sideOutput(o: { params: Params; config: DeepconnConfig; side: Side; texts: TokenTexts; keep?: Float32Array }): tf.Tensor2D {
   const { params, side } = o;
   const fc = textTower(o);
   const x = o.keep ? tf.mul(fc, tf.tensor2d(o.keep, fc.shape)) : fc;
@@ -234,7 +234,7 @@ export function dropoutMask(o: { size: number; rate: number; rng: Rng }): Float3
 }
 
 /** The masks of `deepconnDropout` for a batch, drawn from `rng`; undefined when the rate is 0. */
-export function batchDropout(o: { batch: PairBatch; config: VcmConfig; rng: Rng }): DropoutMasks | undefined {
+export function batchDropout(o: { batch: PairBatch; config: DeepconnConfig; rng: Rng }): DropoutMasks | undefined {
   const { batch, config, rng } = o;
   if (config.deepconnDropout === 0) return undefined;
   const k = config.baselineLatentDim;
@@ -248,7 +248,7 @@ export function batchDropout(o: { batch: PairBatch; config: VcmConfig; rng: Rng 
  * Σ over the batch's pairs of the logistic loss, divided by its number of users (a mean per user);
  * with `dropout`, the training-mode loss (masks from batchDropout).
  */
-export function pairLoss(o: { params: Params; config: VcmConfig; batch: PairBatch; dropout?: DropoutMasks }): tf.Scalar {
+export function pairLoss(o: { params: Params; config: DeepconnConfig; batch: PairBatch; dropout?: DropoutMasks }): tf.Scalar {
   const { params, config, batch } = o;
   const user = sideOutput({ params, config, side: "user", texts: batch.users, keep: o.dropout?.user });
   const item = sideOutput({ params, config, side: "item", texts: batch.items, keep: o.dropout?.item });
@@ -263,7 +263,7 @@ export function pairLoss(o: { params: Params; config: VcmConfig; batch: PairBatc
 }
 
 /** Samples a batch: every training click of `rows`, and `negatives` sampled non-clicks per click. */
-export function samplePairs(o: { rows: ArrayLike<number>; train: CsrMatrix; userTexts: TokenTexts; itemTexts: TokenTexts; config: VcmConfig; rng: Rng }): PairBatch | undefined {
+export function samplePairs(o: { rows: ArrayLike<number>; train: CsrMatrix; userTexts: TokenTexts; itemTexts: TokenTexts; config: DeepconnConfig; rng: Rng }): PairBatch | undefined {
   const { rows, train, config, rng } = o;
   const pool = Array.from({ length: Math.min(config.deepconnNegativePool, train.cols) }, () => Math.floor(rng.next() * train.cols));
   const local = new Map<number, number>();
@@ -313,14 +313,14 @@ export function samplePairs(o: { rows: ArrayLike<number>; train: CsrMatrix; user
 class DeepconnTrainer implements BaselineTrainer {
   private readonly params: Params;
   private readonly train: CsrMatrix;
-  private readonly config: VcmConfig;
+  private readonly config: DeepconnConfig;
   private readonly rng: Rng;
   private readonly userTexts: TokenTexts;
   private readonly itemTexts: TokenTexts;
   private readonly names: string[];
   private readonly optimizer: NetworkOptimizer;
 
-  constructor(o: { params: Params; train: CsrMatrix; words: CsrMatrix; config: VcmConfig; rng: Rng }) {
+  constructor(o: { params: Params; train: CsrMatrix; words: CsrMatrix; config: DeepconnConfig; rng: Rng }) {
     this.params = o.params;
     this.train = o.train;
     this.config = o.config;
@@ -416,7 +416,7 @@ function range(n: number): Int32Array {
  * the row's words ("vcm-cd") or, for a row of the training clicks ("vcm"), the s_u stored for that
  * training user: DeepCoNN knows a user only by their text, so another click row is refused.
  */
-async function deepconnLogits(o: { params: Params; config: VcmConfig; matrix: CsrMatrix; rows: ReadonlyArray<number>; mode: PredictionMode }): Promise<tf.Tensor2D> {
+async function deepconnLogits(o: { params: Params; config: DeepconnConfig; matrix: CsrMatrix; rows: ReadonlyArray<number>; mode: PredictionMode }): Promise<tf.Tensor2D> {
   const { params, config, matrix, rows } = o;
   const f = config.deepconnFmFactors;
   let users: tf.Tensor2D;

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Adam } from "../adam.ts";
-import type { VcmConfig } from "../config.ts";
+import type { BaselineConfig } from "../config.ts";
 
 /** What the baselines' trainers need from an optimiser: one update over a fixed list of tensors. */
 export interface NetworkOptimizer {
@@ -61,7 +61,7 @@ export class RmsProp implements NetworkOptimizer {
 }
 
 /** The optimiser `config.baselineOptimizer` names, at `config.learningRate`, for these parameters. */
-export function networkOptimizer(params: ReadonlyArray<tf.Tensor>, config: VcmConfig): NetworkOptimizer {
+export function networkOptimizer(params: ReadonlyArray<tf.Tensor>, config: BaselineConfig): NetworkOptimizer {
   switch (config.baselineOptimizer) {
     case "adam":
       return new Adam(
