@@ -3,7 +3,7 @@ import { ErrorCode, UserError } from "../errors.ts";
 import type { Corpus } from "./corpus.ts";
 import type { CsrMatrix } from "./csr.ts";
 
-/** The paper's preprocessing settings (DESIGN.md §2). */
+/** The paper's preprocessing settings (docs/model.md §2). */
 export interface PreprocessOptions {
   /** A click is an interaction rated at or above this; interactions without a rating are clicks. */
   readonly minRating: number;

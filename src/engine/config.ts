@@ -1,5 +1,5 @@
 /**
- * The VCM training configuration: one interface, its defaults (the paper's settings, DESIGN.md §2)
+ * The VCM training configuration: one interface, its defaults (the paper's settings, docs/model.md §1)
  * and the single function that checks a partial configuration and fills in the rest.
  */
 import { ErrorCode, UserError } from "../errors.ts";
