@@ -1,4 +1,4 @@
-// Lint rules that keep the layers one-way (DESIGN.md §3): the API and the engine reach data only through
+// Lint rules that keep the layers one-way (docs/architecture.md §1): the API and the engine reach data only through
 // services, so src/graphql and src/engine may import no value from src/db (entity types stay allowed).
 import tseslint from "typescript-eslint";
 
