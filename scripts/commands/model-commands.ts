@@ -32,7 +32,7 @@ const CONFIG_FLAGS: ReadonlyArray<{ flag: string; key: keyof VcmConfig; kind: "i
   { flag: "dropout", key: "dropout", kind: "float", help: "dropout on VAEx's input (default 0.5)" },
   { flag: "seed", key: "seed", kind: "int", help: `random seed, ${boundsText("seed")} (default 1)` },
   { flag: "patience", key: "patience", kind: "int", help: `stop after N epochs without a better validation NDCG@100, ${boundsText("patience")}` },
-  // The paper baselines' fields (README "Baselines"), named after their configuration keys.
+  // The paper baselines' fields (docs/cli.md "Baselines"), named after their configuration keys.
   ...(Object.keys(BASELINE_FIELDS) as BaselineField[]).map((key) => ({
     flag: key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`),
     key,

@@ -37,7 +37,7 @@ export interface VcmConfig {
   /** Users per forward pass when predicting or evaluating (bounds memory, not results). */
   readonly evalBatchSize: number;
 
-  // The paper baselines (engine/baselines/, README "Baselines"); VCM ignores these fields.
+  // The paper baselines (engine/baselines/, docs/cli.md "Baselines"); VCM ignores these fields.
   /** Size K of the baselines' user and item factors (CDL, CVAE: 50; DeepCoNN's |x_u| = |y_i|: 50). */
   readonly baselineLatentDim: number;
   /** Confidence a of an observed click in the CDL / CVAE likelihood (both papers: 1). */
