@@ -1,4 +1,4 @@
-// Lint rules that keep the layers one-way (DESIGN.md §3): each folder of src names what it may not
+// Lint rules that keep the layers one-way (docs/architecture.md §1): each folder of src names what it may not
 // import, so a dependency that runs the wrong way fails `npm test` (test/lint-boundaries.test.ts shows each rule biting).
 import tseslint from "typescript-eslint";
 

@@ -1,5 +1,5 @@
 /**
- * The PyTorch yardstick of `npm run bench:train` (DESIGN.md §6): runs ../shared/bench/vcm_torch.py on
+ * The PyTorch yardstick of `npm run bench:train` (docs/model.md §4): runs ../shared/bench/vcm_torch.py on
  * the same random shape, relays its lines, and samples its peak resident size.
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";

@@ -1,5 +1,5 @@
 /**
- * Training-speed benchmark (`npm run bench:train`, DESIGN.md §5–6). On random data of a paper shape it
+ * Training-speed benchmark (`npm run bench:train`, docs/model.md §3–4). On random data of a paper shape it
  * prints, side by side: the PyTorch yardstick (../shared/bench/vcm_torch.py), our engine on stock wasm,
  * on wasm with the native OpenBLAS kernels, and on webgpu when a hardware adapter exists. Each engine
  * row runs in its own child process (this script with the hidden `--worker KIND`), one after another,

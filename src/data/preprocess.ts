@@ -5,7 +5,7 @@ import { SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALIDATION, type CsrMatrix, type Preproc
 
 export { SPLIT_NAMES, SPLIT_TEST, SPLIT_TRAIN, SPLIT_VALIDATION, type PreprocessedDataset } from "../dataset-shapes.ts";
 
-/** The paper's preprocessing settings (DESIGN.md §2). */
+/** The paper's preprocessing settings (docs/model.md §2). */
 export interface PreprocessOptions {
   /** A click is an interaction rated at or above this; interactions without a rating are clicks. */
   readonly minRating: number;

@@ -1,5 +1,5 @@
 /**
- * Picks the TensorFlow.js backend at start (DESIGN.md §5) and says which on stderr: WebGPU through
+ * Picks the TensorFlow.js backend at start (docs/model.md §3) and says which on stderr: WebGPU through
  * Dawn when it finds a hardware adapter, else WebAssembly (with the native OpenBLAS kernels when they
  * are built), else the pure-JS kernels. VCM_BACKEND forces one; `tensorflow` (tfjs-node with a
  * libtensorflow of one's own) is only ever an explicit choice, since its download is gone.

@@ -2,7 +2,7 @@
  * The training configuration's fields, one table per model family: each field once, with its kind,
  * default, bounds, description and the variants that read it. Defaults, validation (config.ts), the
  * CLI's flags (scripts/commands/config-flags.ts), the GraphQL inputs (graphql/types/config-inputs.ts)
- * and the README's parameter tables (scripts/config-tables.ts) are all derived from these tables.
+ * and the parameter tables of docs/cli.md (scripts/config-tables.ts) are all derived from these tables.
  */
 import type { BaselineVariant, Variant } from "./types.ts";
 
@@ -45,7 +45,7 @@ const CDL_CVAE = ["cdl", "cvae"] as const satisfies ReadonlyArray<BaselineVarian
 const INT32 = { min: -2_147_483_648, max: 2_147_483_647 } as const;
 
 /**
- * The VCM family's fields (the paper's settings, DESIGN.md §2), and the training loop's that every trained
+ * The VCM family's fields (the paper's settings, docs/model.md §1), and the training loop's that every trained
  * variant reads; the bounds are wide enough for any real run and narrow enough that a typo
  * (hiddenX: 2000000000) is refused before any work instead of failing deep inside training.
  */
@@ -72,7 +72,7 @@ export const VCM_CONFIG_FIELDS = Object.freeze({
   evalBatchSize: { kind: "int", default: 512, min: 1, max: 100_000, variants: TRAINED, input: false, description: "Users per forward pass when predicting or evaluating (bounds memory, not results)" },
 } as const satisfies Record<string, ConfigField>);
 
-/** The paper baselines' fields (engine/baselines/, README "Baselines"); the VCM variants ignore them. */
+/** The paper baselines' fields (engine/baselines/, docs/cli.md "Baselines"); the VCM variants ignore them. */
 export const BASELINE_CONFIG_FIELDS = Object.freeze({
   baselineLatentDim: { kind: "int", default: 50, min: 1, max: 1_000, variants: BASELINES, description: "Size K of the user and item factors (DeepCoNN's |x_u| = |y_i|; papers: 50)" },
   confidenceObserved: { kind: "float", default: 1, min: Number.MIN_VALUE, max: 1_000_000, variants: CDL_CVAE, description: "Confidence a of an observed click (papers: 1)" },

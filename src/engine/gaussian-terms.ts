@@ -1,7 +1,7 @@
 /**
  * The four Gaussian terms of VCM's objective per user in one kernel on the wasm heap, and their
  * gradient in a second: KL(q(z|x) ‖ N(0, I)), KL(q(z|y) ‖ N(0, I)), and the two cross terms,
- * KL(q(z|x) ‖ q(z|y)) and KL(q(z|y) ‖ q(z|x)) (DESIGN.md §2; for VCM-NV both are ‖μx − μy‖², for
+ * KL(q(z|x) ‖ q(z|y)) and KL(q(z|y) ‖ q(z|x)) (docs/model.md §1; for VCM-NV both are ‖μx − μy‖², for
  * VCM-SE both are 0). Through tfjs's ops (losses.ts, which the other backends keep using) the same
  * terms were about 40 kernels on rows × K tensors forward and 80 back in every step, each costing more
  * in dispatch than in arithmetic. Sums are taken in double precision, one row at a time. The

@@ -1,5 +1,5 @@
 /**
- * The terms of the VCM objective (DESIGN.md §2), one function per equation, each per user.
+ * The terms of the VCM objective (docs/model.md §1), one function per equation, each per user.
  * The objective is maximised in the paper; here every term is returned as a quantity to minimise.
  */
 import * as tf from "@tensorflow/tfjs";

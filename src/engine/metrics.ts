@@ -1,5 +1,5 @@
 /**
- * Ranking metrics exactly as DESIGN.md §2 defines them, per user, so that cohorts and paired
+ * Ranking metrics exactly as docs/model.md §2 defines them, per user, so that cohorts and paired
  * significance tests can use the per-user values.
  */
 

@@ -1,7 +1,7 @@
 /**
  * A trained model and its batched predictions: many users in one forward pass, arrays in, arrays out.
  * VCM ranks items from z = μx(x_u); VCM-CD from r = μy(y_u); click2review decodes words from
- * z = μx(x_u); the capacity is ĉu = KL(qx(z | x_u) ‖ N(0, I)) (DESIGN.md §2). The paper baselines
+ * z = μx(x_u); the capacity is ĉu = KL(qx(z | x_u) ‖ N(0, I)) (docs/model.md §1). The paper baselines
  * (engine/baselines/) answer the same calls from their own weights, and refuse, with a sentence, what
  * their row of the capabilities table (types.ts) says they cannot do.
  */

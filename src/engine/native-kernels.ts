@@ -1,5 +1,5 @@
 /**
- * Optional native kernels for the wasm backend (DESIGN.md §5), through a small N-API addon
+ * Optional native kernels for the wasm backend (docs/model.md §3), through a small N-API addon
  * (native/wasm_sgemm.c, built by npm ci when OpenBLAS is installed, or `npm run build:native`) that works
  * on the WebAssembly heap: the wasm `BatchMatMul`, `_FusedMatMul`, `Tanh` and `Exp` kernels re-registered to
  * OpenBLAS's sgemm and libm, kernels of our own for the sparse first layers and evaluation's top-k,

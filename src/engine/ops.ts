@@ -1,6 +1,6 @@
 /**
  * Layers with hand-written gradients, because the stock ones are slow or missing on the wasm
- * backend (DESIGN.md §5): matMul with explicit transposes, sparse first layers without tf.gather,
+ * backend (docs/model.md §3): matMul with explicit transposes, sparse first layers without tf.gather,
  * and a multinomial likelihood that never builds a dense target.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -28,7 +28,7 @@ function fastTransposes(): boolean {
 
 /**
  * On webgpu, sparseSegmentSum reads its segment ids synchronously inside the kernel, which fails in
- * Node (DESIGN.md §5): rows are gathered with tf.gather and summed with unsortedSegmentSum there.
+ * Node (docs/model.md §3): rows are gathered with tf.gather and summed with unsortedSegmentSum there.
  */
 function gatherKernels(): boolean {
   return tf.getBackend() === "webgpu";

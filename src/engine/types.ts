@@ -5,7 +5,7 @@
 import type { CsrMatrix } from "../data/csr.ts";
 
 /**
- * Model variants selectable by name: VCM and its ablations (DESIGN.md §2), the popularity floor, and
+ * Model variants selectable by name: VCM and its ablations (docs/model.md §1), the popularity floor, and
  * three paper baselines trained and evaluated by the same loop (engine/baselines/): CDL, CVAE, DeepCoNN.
  */
 export type Variant = "vcm" | "vcm-se" | "vcm-od" | "vcm-nv" | "popularity" | "cdl" | "cvae" | "deepconn";

@@ -1,5 +1,5 @@
 /**
- * The two VAEs of VCM (DESIGN.md §2): parameter shapes and initialisation, encoders and decoders.
+ * The two VAEs of VCM (docs/model.md §1): parameter shapes and initialisation, encoders and decoders.
  * VAEx: x → [I → hiddenX] tanh → (μ, log σ²) ∈ R^K; z → [K → hiddenX] tanh → [hiddenX → I].
  * VAEy: y → [V → hiddenY] tanh → (μ, log σ²) ∈ R^K; r → [K → V].
  */

@@ -1,5 +1,5 @@
 /**
- * Multithreaded WebAssembly in Node (DESIGN.md §5). tfjs 4.22 ships a threaded SIMD build, whose
+ * Multithreaded WebAssembly in Node (docs/model.md §3). tfjs 4.22 ships a threaded SIMD build, whose
  * XNNPACK kernels (matMul above all) run on a pool of Emscripten pthreads, but turns it off in Node
  * (tensorflow/tfjs#3830) for three reasons this module works around while the backend starts:
  * - the pthread worker script is handed to `new Worker` as a `blob:` URL, which Node's Worker refuses:

@@ -1,5 +1,5 @@
 /**
- * Starts tfjs's webgpu backend on Dawn's Node.js bindings (the optional `webgpu` package, DESIGN.md §5):
+ * Starts tfjs's webgpu backend on Dawn's Node.js bindings (the optional `webgpu` package, docs/model.md §3):
  * Dawn's globals and `navigator.gpu` must exist before `@tensorflow/tfjs-backend-webgpu` is imported,
  * which registers the backend only when it sees them. A software adapter (Mesa's lavapipe, SwiftShader)
  * is used only when asked for, since it is slower than the wasm backend.

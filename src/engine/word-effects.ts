@@ -1,7 +1,7 @@
 /**
  * How much each word of a user's bag of words holds up one item's review2click (VCM-CD) score:
  * the first-order effect of deleting the word, e_w = y_w · ∂ log π_ui(y) / ∂ y_w (gradient × input),
- * where π_u(y) = softmax(VAEx decoder(μy(y / ‖y‖))) (DESIGN.md §2, VCM-CD). Positive: removing the
+ * where π_u(y) = softmax(VAEx decoder(μy(y / ‖y‖))) (docs/model.md §1, VCM-CD). Positive: removing the
  * word lowers the item's score (by a relative drop ≈ e_w); negative: removing it raises the score.
  * Because the bag is L2-normalised before VAEy's encoder, log π_ui is invariant to the bag's scale,
  * so the effects of one bag sum to 0 (Euler's theorem): they say which words pull toward the item

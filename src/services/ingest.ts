@@ -1,7 +1,8 @@
 /**
  * Ingesting a dataset: read the source's records (staging review texts as they come), preprocess
- * them as the VCM paper does, then write everything in one transaction through src/db/dataset-writer.ts
- * (replacing a dataset of the same name when asked), reporting progress on the way.
+ * them as the VCM paper does, then write everything in one transaction through the staging area that
+ * src/db/dataset-store.ts opens (src/db/dataset-writer-sqlite.ts or dataset-writer-postgres.ts), replacing
+ * a dataset of the same name when asked, and report progress on the way.
  */
 import type { DataSource } from "typeorm";
 import { CorpusBuilder, type RawReview } from "../data/corpus.ts";

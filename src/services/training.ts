@@ -152,7 +152,7 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
 
 /**
  * A write of a training run: it waits out another process's lock or a database restart for up to
- * DATABASE_WAIT_MS (README, "Training"), then fails the run with DATABASE_BUSY or DATABASE_UNAVAILABLE
+ * DATABASE_WAIT_MS (docs/cli.md, "Training, evaluating and comparing models"), then fails the run with DATABASE_BUSY or DATABASE_UNAVAILABLE
  * and a sentence saying what it was doing.
  */
 function persist<T>(doing: string, write: () => Promise<T>): Promise<T> {

@@ -229,15 +229,16 @@ describe("subscription limits and shared job updates", () => {
     }
   }, 120_000);
 
-  it("documents the numbers it enforces in README.md", () => {
-    const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-    const row = (start: string) => readme.split("\n").find((line) => line.startsWith(start)) ?? "";
+  it("documents the numbers it enforces in docs/operations.md (Limits) and docs/graphql-api.md", () => {
+    const limits = fs.readFileSync(new URL("../../docs/operations.md", import.meta.url), "utf8");
+    const api = fs.readFileSync(new URL("../../docs/graphql-api.md", import.meta.url), "utf8");
+    const row = (start: string) => limits.split("\n").find((line) => line.startsWith(start)) ?? "";
     expect(row("| WebSockets per client address")).toContain(`| ${MAX_SOCKETS_PER_ADDRESS} open at once; one more is closed at once with code ${TOO_MANY_SOCKETS_CLOSE_CODE}`);
     expect(TOO_MANY_SOCKETS_REASON).toMatch(/^Over \d+ WebSockets from one address; /);
     expect(row("| WebSockets per client address")).toContain(`"Over ${MAX_SOCKETS_PER_ADDRESS} WebSockets from one address; …"`);
     expect(row("| subscriptions per WebSocket")).toContain(`| ${MAX_SUBSCRIPTIONS_PER_SOCKET} open at once; one more answers \`TOO_MANY_SUBSCRIPTIONS\``);
     expect(row("| training-job updates")).toContain(`one message per job per ${JOB_UPDATE_WINDOW_MS} ms`);
-    expect(readme).toContain(`Changes less than\n${JOB_UPDATE_WINDOW_MS} ms apart are sent as one message`);
-    expect(readme).toContain(`may hold ${MAX_SOCKETS_PER_ADDRESS} sockets of ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions each`);
+    expect(api).toContain(`Changes less than\n${JOB_UPDATE_WINDOW_MS} ms apart are sent as one message`);
+    expect(api).toContain(`may hold ${MAX_SOCKETS_PER_ADDRESS} sockets of ${MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions each`);
   });
 });

@@ -2,7 +2,7 @@
  * The frame CDL and CVAE share: PMF with confidence weights over the clicks (pmf.ts) whose user factor
  * u_u is tied to a network over the user's words, u_u ~ N(t(y_u), λ⁻¹ I), with t = the SDAE's middle
  * layer (CDL) or the inference network's mean (CVAE). Both papers put the text on the item side; here
- * the text belongs to users, so the roles of u and v are swapped (README "Baselines").
+ * the text belongs to users, so the roles of u and v are swapped (docs/cli.md "Baselines").
  * One epoch alternates, as both papers do: the user factors in closed form, the item factors in closed
  * form, then one pass of the optimiser (`baselineOptimizer`, Adam by default as in both authors' codes)
  * over the network's weights with the factors fixed.

@@ -16,7 +16,7 @@
  * - the convolution is computed as Σ_o P_o[token_{j+o}] with P_o = E · W_o (the same linear map, with
  *   rows of E·W looked up instead of windows of E multiplied), because wasm has no gradient kernel for
  *   conv2d's filter.
- * As we recall the paper trains it (README "Baselines" says what was and was not verified): RMSprop at
+ * As we recall the paper trains it (docs/cli.md "Baselines" says what was and was not verified): RMSprop at
  * 0.002 (`baselineOptimizer`, `learningRate`: deepconn's defaults,
  * config-fields.ts variantDefaults) and dropout (`deepconnDropout`, 0.5) on each network's output x_u, y_i
  * (after the fully connected layer and its ReLU, before the factorization machine), in training only:

@@ -70,6 +70,6 @@ export const HyperParametersInput = buildConfigInput({
 export type BaselineParametersInput = Partial<ConfigOf<BaselineFieldName>>;
 export const BaselineParametersInput = buildConfigInput({
   name: "BaselineParametersInput",
-  description: "Hyper-parameters of the CDL, CVAE and DeepCoNN baselines (README, Baselines); the VCM variants ignore them. Unset fields take their defaults.",
+  description: "Hyper-parameters of the CDL, CVAE and DeepCoNN baselines (docs/cli.md, Baselines); the VCM variants ignore them. Unset fields take their defaults.",
   fields: BASELINE_CONFIG_FIELDS,
 }) as new () => BaselineParametersInput;
