@@ -32,7 +32,7 @@ import { openDatabase } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { topK } from "../src/engine/metrics.ts";
 import { Rng } from "../src/engine/random.ts";
-import { explainPair, type Explanation, type ExplanationRule } from "../src/services/explanation.ts";
+import { explainPair, type Explanation, type ExplanationRule } from "../src/engine/explanation-rules.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { createPredictionServices } from "../src/services/prediction-services.ts";
 import { trainAndSave } from "../src/services/training.ts";

@@ -16,7 +16,7 @@ import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { capabilitiesOf } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { CohortAnalysis } from "./cohorts.ts";
-import type { ExplanationRule } from "./explanation.ts";
+import type { ExplanationRule } from "../engine/explanation-rules.ts";
 import type { PredictionServiceSet } from "./prediction-services.ts";
 
 export type DatasetExportFormat = "recbole" | "tsv";
