@@ -10,6 +10,7 @@ import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache, RecentAnswers } from "./lru-cache.ts";
 import { nextTurn } from "./turns.ts";
 import { hasTextModel, hasWordModel } from "./model-names.ts";
+import { SharedEngineCalls } from "./shared-engine-calls.ts";
 
 /** A trained model ready to score, with what it was trained on. */
 export interface LoadedModel {
@@ -68,13 +69,6 @@ export interface CacheFreshness {
   current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlySet<number> }>;
 }
 
-/**
- * How long a forward pass waits for more rows while other work uses the engine: requests of
- * different users reach the same pass a few milliseconds apart, and a pass for one row costs nearly
- * what one for ten does (it reads all the decoder's weights either way). A caller alone does not wait.
- */
-const BUSY_SHARE_WINDOW_MS = 3;
-
 /** Loads of one request's model before it gives up on a cache that keeps releasing it (other models crowd it out). */
 const MAX_MODEL_ATTEMPTS = 3;
 
@@ -106,18 +100,15 @@ export class InferenceService {
   readonly #models: LruCache<number, LoadedModel>;
   /** Keyed by dataset id: a re-ingested (replaced) dataset gets a new id, so nothing cached goes stale. */
   readonly #datasets: LruCache<number, DatasetIndex>;
-  /** Engine calls waiting for the next turn of the event loop, by what they compute (model and kind). */
-  readonly #pendingLists = new Map<string, PendingList>();
+  /** The one mechanism that lets concurrent requests share engine calls. */
+  readonly #calls: SharedEngineCalls;
   /** Models in use by running work: an evicted one is disposed only when its last user is done. */
   readonly #leases = new Map<LoadedModel, { busy: number; evicted: boolean }>();
   /** Models whose tensors were released (deleted or evicted while nobody used them): never handed to work. */
   readonly #released = new WeakSet<LoadedModel>();
   readonly #freshness: CacheFreshness | undefined;
-  readonly #shareWindowMs: number;
   /** Told of each model id that another process deleted (or failed), for caches kept elsewhere. */
   readonly #onModelGone: (modelId: number) => void;
-  /** Callers inside `using` now (the share window is longer while more than one is). */
-  #inFlight = 0;
   /** The check in progress, shared by the requests that arrive meanwhile. */
   #checking: Promise<void> | undefined;
   /** Recent engine answers of each loaded model, by kind (dropped with the model: see RECENT_ANSWERS). */
@@ -128,18 +119,13 @@ export class InferenceService {
     loadDataset: (datasetId: number) => Promise<DatasetMatrices>;
     sizes?: InferenceCacheSizes;
     freshness?: CacheFreshness;
-    /**
-     * How long a forward pass waits for more rows of the same kind: 0 is until the next turn of the
-     * event loop (enough when the database answers synchronously, as SQLite does); over a network the
-     * lookups of requests that arrive together finish a little apart, and a millisecond or two merges them.
-     * While other callers use the engine, the pass waits at least BUSY_SHARE_WINDOW_MS.
-     */
+    /** How long an engine call waits for more requests of the same kind (SharedEngineCalls). */
     shareWindowMs?: number;
     onModelGone?: (modelId: number) => void;
   }) {
     const sizes = options.sizes ?? DEFAULT_INFERENCE_CACHE_SIZES;
     this.#freshness = options.freshness;
-    this.#shareWindowMs = options.shareWindowMs ?? 0;
+    this.#calls = new SharedEngineCalls({ shareWindowMs: options.shareWindowMs });
     this.#onModelGone = options.onModelGone ?? (() => undefined);
     this.#models = new LruCache({
       capacity: sizes.models,
@@ -211,11 +197,9 @@ export class InferenceService {
     const lease = this.#leases.get(loaded) ?? { busy: 0, evicted: false };
     this.#leases.set(loaded, lease);
     lease.busy += 1;
-    this.#inFlight += 1;
     try {
-      return await work(loaded, await this.dataset(loaded.datasetId));
+      return await this.#calls.during(async () => work(loaded, await this.dataset(loaded.datasetId)));
     } finally {
-      this.#inFlight -= 1;
       lease.busy -= 1;
       if (lease.busy === 0) {
         this.#leases.delete(loaded);
@@ -362,7 +346,7 @@ export class InferenceService {
         requireWordModel(loaded);
         // Not kept here: the explanations built from them are (ExplanationService), and another k
         // shortlists other words.
-        const effects = await this.#sharedList({
+        const effects = await this.#calls.run({
           key: `deletion-effects|${loaded.modelId}`,
           requests: members.map((m) => requests[m]),
           run: (all) => loaded.model.deletionEffects({ words: dataset.matrices.words, requests: all }),
@@ -427,7 +411,7 @@ export class InferenceService {
   }
 
   /**
-   * The model's recent answers for the requests that have one, and #sharedList for the others (whose
+   * The model's recent answers for the requests that have one, and one shared engine call for the others (whose
    * answers are then kept, through `keep`). Callers only read the answers they get.
    */
   async #cachedList<R, T>(options: {
@@ -449,42 +433,12 @@ export class InferenceService {
       else answers[i] = held;
     });
     if (missing.length === 0) return answers;
-    const computed = await this.#sharedList({ key, requests: missing.map((i) => requests[i]), run: options.run });
+    const computed = await this.#calls.run({ key, requests: missing.map((i) => requests[i]), run: options.run });
     missing.forEach((i, j) => {
       answers[i] = computed[j];
       recent.set(keyOf(requests[i]), options.keep === undefined ? computed[j] : options.keep(computed[j]));
     });
     return answers;
-  }
-
-  /**
-   * Joins requests to the engine call of the same kind that is about to run, or schedules one: the
-   * requests of callers that arrive before the call starts (the next turn of the event loop, or after
-   * the share window) go into one call, which answers each in order. Concurrent queries' explanations then share one pass over
-   * the decoder's weights instead of one each (a pass for one user reads all of them to score a few
-   * items). Resolves to this caller's answers, in its order.
-   */
-  async #sharedList<R, T>(options: { key: string; requests: ReadonlyArray<R>; run: (all: ReadonlyArray<R>) => Promise<T[]> }): Promise<T[]> {
-    let call = this.#pendingLists.get(options.key) as PendingList<R, T> | undefined;
-    if (call === undefined) {
-      const created: PendingList<R, T> = { requests: [], output: Promise.resolve([]) };
-      created.output = new Promise<T[]>((resolve, reject) => {
-        const start = (): void => {
-          this.#pendingLists.delete(options.key);
-          options.run(created.requests).then(resolve, reject);
-        };
-        const windowMs = this.#inFlight > 1 ? Math.max(this.#shareWindowMs, BUSY_SHARE_WINDOW_MS) : this.#shareWindowMs;
-        if (windowMs > 0) setTimeout(start, windowMs);
-        else setImmediate(start);
-      });
-      this.#pendingLists.set(options.key, created as PendingList);
-      call = created;
-    }
-    const offset = call.requests.length;
-    call.requests.push(...options.requests);
-    const output = await call.output;
-    await nextTurn();
-    return output.slice(offset, offset + options.requests.length);
   }
 
   /**
@@ -541,12 +495,6 @@ export class InferenceService {
       unknownTokens,
     };
   }
-}
-
-/** An engine call over a list of requests that has not started yet (#sharedList). */
-interface PendingList<R = unknown, T = unknown> {
-  readonly requests: R[];
-  output: Promise<T[]>;
 }
 
 /** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */
