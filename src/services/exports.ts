@@ -239,7 +239,7 @@ export async function exportRecommendations(options: {
       if (ranked instanceof Error) throw ranked;
       for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
     });
-    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule })));
+    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.inference.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule })));
     for (const [i, p] of pairs.entries()) {
       const e = explanations[i];
       if (e instanceof Error) throw e;

@@ -25,7 +25,7 @@ describe("the effect rule on a small trained model", () => {
       const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
       const { loaded, dataset } = await services.inference.modelWithDataset(model.id);
       const { words } = dataset.matrices;
-      const stats = await services.explanations.itemWordStats(loaded.datasetId);
+      const stats = await services.inference.itemWordStats(loaded.datasetId);
       const users = [0, 7, 21, 42, 99, 120];
       const rankings = await services.inference.recommendMany(users.map((row) => ({ modelId: model.id, source: "CLICKS" as const, row, k: 3, excludeSeen: true })));
       const pairs = users.flatMap((row, b) => (rankings[b] as Array<{ item: number }>).map((r) => ({ row, item: r.item })));
@@ -37,7 +37,7 @@ describe("the effect rule on a small trained model", () => {
       expect(tf.memory().numTensors).toBe(before);
       for (const e of firstOrder) expect(Math.abs(e.reduce((a, b) => a + b, 0))).toBeLessThan(1e-5);
 
-      const explanations = await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
+      const explanations = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
       // Each listed word, deleted alone from the user's bag, and scored by the model.
       const bags: Array<Array<[number, number]>> = [];
       const probes: Array<{ pair: number; effect: number }> = [];
@@ -80,12 +80,12 @@ describe("the effect rule on a small trained model", () => {
       const exactSpy = vi.spyOn(VcmModel.prototype, "deletionEffects");
       const fresh = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
       try {
-        const repeated = await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
+        const repeated = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
         expect(firstSpy).not.toHaveBeenCalled();
         expect(exactSpy).not.toHaveBeenCalled();
         expect(repeated).toEqual(explanations);
         // Another k for the same pairs is its own answer: computed (from the kept effects), not the first one's.
-        const fewer = await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 2 })));
+        const fewer = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 2 })));
         fewer.forEach((e, j) => {
           const full = explanations[j];
           if (e instanceof Error || full instanceof Error) throw e instanceof Error ? e : full;
@@ -96,7 +96,7 @@ describe("the effect rule on a small trained model", () => {
         firstSpy.mockClear();
         exactSpy.mockClear();
         const perUser = users.slice(0, 3).map((row) => pairs.filter((p) => p.row === row).map((p) => ({ modelId: model.id, ...p, k: 5 })));
-        const together = await Promise.all(perUser.map((requests) => fresh.explanations.explainMany(requests)));
+        const together = await Promise.all(perUser.map((requests) => fresh.inference.explainMany(requests)));
         expect(firstSpy).toHaveBeenCalledTimes(1);
         expect(exactSpy).toHaveBeenCalledTimes(1);
         expect(firstSpy.mock.calls[0][0].pairs).toHaveLength(perUser.flat().length);
