@@ -15,6 +15,7 @@ const POSTGRES_SUITES = [
   "test/services/metadata.test.ts",
   "test/services/training.test.ts",
   "test/services/replaced-dataset.test.ts",
+  "test/services/dataset-index.test.ts",
   "test/graphql/browse.test.ts",
   "test/graphql/prediction.test.ts",
   "test/graphql/training-jobs.test.ts",

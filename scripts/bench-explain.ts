@@ -32,7 +32,7 @@ import { openDatabase } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { topK } from "../src/engine/metrics.ts";
 import { Rng } from "../src/engine/random.ts";
-import { explainPair, type Explanation, type ExplanationRule } from "../src/services/explanation.ts";
+import { explainPair, type Explanation, type ExplanationRule } from "../src/engine/explanation-rules.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { createPredictionServices } from "../src/services/prediction-services.ts";
 import { trainAndSave } from "../src/services/training.ts";
@@ -108,10 +108,10 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
     const figures: Figures[] = [];
     const variants: Array<{ rule: string; explanations: Array<Explanation | Error> }> = [];
     for (const rule of RULES) {
-      variants.push({ rule, explanations: await services.explanations.explainMany(pairs.map((p) => ({ modelId: model.id, row: p.row, item: p.item, k: o.k, rule }))) });
+      variants.push({ rule, explanations: await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, row: p.row, item: p.item, k: o.k, rule }))) });
     }
     if (o.tried) {
-      const stats = await services.explanations.itemWordStats(loaded.datasetId);
+      const stats = await services.inference.itemWordStats(loaded.datasetId);
       const effects = await services.inference.wordEffectsMany(pairs.map((p) => ({ modelId: model.id, row: p.row, item: p.item })));
       const byRow = new Map(rows.map((row, i) => [row, distributions[i] as Float32Array]));
       for (const variant of TRIED) {

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { exportDataset, exportRecommendations, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
-import type { ExplanationRule } from "../../src/services/explanation.ts";
+import type { ExplanationRule } from "../../src/engine/explanation-rules.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";

@@ -6,8 +6,8 @@
 import DataLoader from "dataloader";
 import type { Item } from "../db/entities/item.entity.ts";
 import type { Catalog } from "../db/catalog.ts";
-import type { ExplanationRequest, NamedExplanation } from "../services/explanation.ts";
-import type { RankedItem, RecommendationRequest } from "../services/inference.ts";
+import type { ExplanationRequest, RecommendationRequest } from "../services/inference.ts";
+import type { NamedExplanation, RankedItem } from "../services/served-model.ts";
 import type { PredictionServiceSet } from "../services/prediction-services.ts";
 import { nextTurn } from "../services/turns.ts";
 
@@ -26,7 +26,7 @@ export interface ItemColumnKey {
   readonly column: number;
 }
 
-/** Fresh for every request, so nothing leaks between requests and batching follows the query. */
+/** Fresh for every request: each holds the answers of this request only, and batching follows the query. */
 export interface PredictionLoaders {
   readonly recommendations: DataLoader<RecommendationRequest, RankedItem[], string>;
   readonly wordDistribution: DataLoader<ModelRowKey, Float32Array, string>;
@@ -48,7 +48,7 @@ export function createPredictionContext(services: PredictionServices, catalog: C
 
 /** Builds the per-request prediction loaders. */
 export function createPredictionLoaders(services: PredictionServices, catalog: Catalog): PredictionLoaders {
-  const { inference, explanations } = services;
+  const { inference } = services;
   return {
     recommendations: new DataLoader((keys) => inference.recommendMany(keys), {
       cacheKeyFn: (k) => `${k.modelId}|${k.source}|${k.row}|${k.k}|${k.excludeSeen}`,
@@ -59,7 +59,7 @@ export function createPredictionLoaders(services: PredictionServices, catalog: C
     capacity: new DataLoader((keys) => inference.capacityMany(keys), {
       cacheKeyFn: (k) => `${k.modelId}|${k.row}`,
     }),
-    explanation: new DataLoader((keys) => explanations.explainMany(keys), {
+    explanation: new DataLoader((keys) => inference.explainMany(keys), {
       cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}|${k.rule ?? ""}`,
     }),
     itemByColumn: new DataLoader(

@@ -7,8 +7,10 @@ import { ErrorCode, UserError } from "../errors.ts";
 import { evaluateRanking } from "../engine/evaluate.ts";
 import { meanDefined } from "../engine/metrics.ts";
 import { capabilitiesOf } from "../engine/types.ts";
-import type { DatasetIndex, InferenceService, LoadedModel } from "./inference.ts";
+import type { DatasetIndex } from "./dataset-index.ts";
+import type { InferenceService } from "./inference.ts";
 import { LruCache } from "./lru-cache.ts";
+import type { LoadedModel } from "./served-model.ts";
 
 /** The paper's Table 3 activity boundaries. */
 export const DEFAULT_COHORT_BOUNDARIES: ReadonlyArray<number> = Object.freeze([5, 20, 40, 60, 80]);
@@ -136,6 +138,7 @@ export interface CohortAnalysis {
  */
 export class CohortService {
   readonly #inference: InferenceService;
+  /** Per-user test figures of the last `modelsCached` models asked for, until evicted or the model is deleted. */
   readonly #evaluations: LruCache<number, PerUserEvaluation>;
 
   constructor(options: { inference: InferenceService; modelsCached?: number }) {

@@ -17,7 +17,7 @@ import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
 import { ErrorCode, invariant, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
 import type { CohortAnalysis } from "./cohorts.ts";
-import type { ExplanationRule } from "./explanation.ts";
+import type { ExplanationRule } from "../engine/explanation-rules.ts";
 import type { PredictionServiceSet } from "./prediction-services.ts";
 
 export type DatasetExportFormat = "recbole" | "tsv";
@@ -320,7 +320,7 @@ async function writeRecommendations(options: {
       if (ranked instanceof Error) throw ranked;
       for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
     });
-    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.explanations.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule })));
+    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.inference.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule })));
     for (const [i, p] of pairs.entries()) {
       const e = explanations[i];
       if (e instanceof Error) throw e;

@@ -1,6 +1,6 @@
 /**
- * Wiring of the prediction side of the API: the model cache over saved checkpoints, explanations,
- * cohorts and training jobs, built once per server.
+ * Wiring of the prediction side of the API: the model cache over saved checkpoints (recommendations
+ * and explanations), cohorts and training jobs, built once per server.
  */
 import path from "node:path";
 import type { DataSource } from "typeorm";
@@ -15,16 +15,17 @@ import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
 import { ExperimentJobService } from "./experiment-jobs.ts";
-import { ExplanationService } from "./explanation.ts";
 import { JobUpdates } from "./job-updates.ts";
-import { InferenceService, type InferenceCacheSizes, type LoadedModel } from "./inference.ts";
+import { loadDatasetIndex } from "./dataset-index.ts";
+import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
 import { TrainingJobService } from "./jobs.ts";
 import { loadModel } from "./saved-models.ts";
+import type { LoadedModel } from "./served-model.ts";
 
 /** The services behind the prediction, cohort and training-job resolvers. */
 export interface PredictionServiceSet {
+  /** Recommendations, word distributions, capacity, explanations and highlights' marks: the models and datasets the API serves. */
   readonly inference: InferenceService;
-  readonly explanations: ExplanationService;
   readonly cohorts: CohortService;
   readonly jobs: TrainingJobService;
   /** Training-job updates for subscriptions, coalesced per job. */
@@ -76,7 +77,8 @@ export function createPredictionServices(options: {
   const commits = watchCommits(dataSource);
   const inference = new InferenceService({
     loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId, modelsDir: config.modelsDir })),
-    loadDataset: options.loadDataset ?? ((datasetId) => loadDatasetMatrices(dataSource, datasetId)),
+    loadDataset: (datasetId) =>
+      loadDatasetIndex({ dataSource, datasetId, loadMatrices: options.loadDataset ?? ((id) => loadDatasetMatrices(dataSource, id)) }),
     sizes: options.sizes,
     freshness: catalogFreshness(dataSource, commits),
     // PostgreSQL answers over a socket: requests that arrive together reach their forward pass a little apart.
@@ -84,7 +86,6 @@ export function createPredictionServices(options: {
     // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).
     onModelGone: (modelId) => cohorts.forget(modelId),
   });
-  const explanations = new ExplanationService({ dataSource, inference });
   const cohorts = new CohortService({ inference });
   const jobUpdates = new JobUpdates({
     read: async ({ jobId, row }) => {
@@ -112,7 +113,6 @@ export function createPredictionServices(options: {
   commits.onJobChanged((jobId) => jobUpdates.changed(jobId));
   return {
     inference,
-    explanations,
     cohorts,
     jobs,
     jobUpdates,

@@ -11,7 +11,7 @@ import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { meanDefined, topK } from "../../src/engine/metrics.ts";
 import { VcmModel } from "../../src/engine/model.ts";
 import { createServer, type VcmServer } from "../../src/server.ts";
-import type { LoadedModel } from "../../src/services/inference.ts";
+import type { LoadedModel } from "../../src/services/served-model.ts";
 import { createPredictionServices, loadTrainedModel } from "../../src/services/prediction-services.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";

@@ -25,7 +25,7 @@ describe("a dataset replaced while the server's caches hold it", () => {
       await ingestDataset(db, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 1 }) });
       const old = await trainAndSave({ dataSource: db, dataset: "d", variant: "vcm", config: SMALL, modelsDir });
       const before = await services.inference.modelWithDataset(old.model.id);
-      const oldStats = await services.explanations.itemWordStats(before.loaded.datasetId);
+      const oldStats = await services.inference.itemWordStats(before.loaded.datasetId);
 
       // Another process (the CLI) re-ingests "d" with another shape; the old model goes with the old dataset.
       const summary = await ingestDataset(db, {
@@ -41,7 +41,7 @@ describe("a dataset replaced while the server's caches hold it", () => {
       expect(after.dataset.matrices.itemIds.length).toBe(summary.items);
       expect(after.dataset.matrices.userIds.length).toBe(summary.users);
       expect(after.dataset.matrices.itemIds.length).not.toBe(before.dataset.matrices.itemIds.length);
-      const newStats = await services.explanations.itemWordStats(after.loaded.datasetId);
+      const newStats = await services.inference.itemWordStats(after.loaded.datasetId);
       expect(newStats.itemWords.rows).toBe(summary.items);
       expect(oldStats.itemWords.rows).toBe(before.dataset.matrices.itemIds.length);
     } finally {

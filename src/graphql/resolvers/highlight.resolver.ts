@@ -50,8 +50,7 @@ export class HighlightResolver {
         return prediction.loaders.wordDistribution.load({ modelId: id, row: user.rowIndex });
       }),
     );
-    const { wordColumn } = await prediction.services.inference.dataset(user.datasetId);
-    const stopWords = await prediction.services.explanations.stopWords(user.datasetId);
+    const { wordColumn, stopWords } = await prediction.services.inference.dataset(user.datasetId);
     return highlightSpans({ spans: tokenSpanPage({ text: review.text, stopWords, ...page }), wordColumn, distribution: distributions[0], compareTo: distributions[1] }).map((t) => ({
       text: review.text.slice(t.start, t.end),
       start: t.start,

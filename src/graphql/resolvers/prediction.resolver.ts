@@ -4,8 +4,7 @@ import type { Item } from "../../db/entities/item.entity.ts";
 import type { User } from "../../db/entities/user.entity.ts";
 import { topK } from "../../engine/metrics.ts";
 import { ErrorCode, UserError, invariant } from "../../errors.ts";
-import type { NamedExplanation } from "../../services/explanation.ts";
-import type { LoadedModel } from "../../services/inference.ts";
+import type { LoadedModel, NamedExplanation } from "../../services/served-model.ts";
 import type { GraphQLContext } from "../context.ts";
 import { MAX_K, checkK, checkText } from "../limits.ts";
 import type { PredictionContextPart } from "../prediction-loaders.ts";
@@ -256,12 +255,10 @@ export class TextRecommendationResolver {
   ): Promise<TextRecommendationsValue> {
     checkK(k);
     checkText(text);
-    const { services } = predictionOf(context);
-    const loaded = await services.inference.model(parseId(modelId, "Model"));
-    const tokenize = await services.explanations.tokenizer(loaded.datasetId);
-    const result = await services.inference.recommendForText({ modelId: loaded.modelId, text, k, tokenize });
+    const id = parseId(modelId, "Model");
+    const result = await predictionOf(context).services.inference.recommendForText({ modelId: id, text, k });
     return {
-      items: result.items.map((r) => ({ ...r, modelId: loaded.modelId, datasetId: loaded.datasetId })),
+      items: result.items.map((r) => ({ ...r, modelId: id, datasetId: result.datasetId })),
       knownWords: result.knownWords,
       unknownTokenCount: result.unknownTokens,
     };

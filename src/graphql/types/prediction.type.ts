@@ -11,7 +11,7 @@ registerEnumType(RecommendationSourceEnum, {
     "CLICKS: VCM, items ranked from the user's training clicks (z = μx(x_u)). REVIEWS: VCM-CD (review2click), items ranked from the bag of words of the user's reviews alone (r = μy(y_u)); needs a model with a word model (not popularity).",
 });
 
-/** How an explanation chooses and weighs its words (services/explanation.ts ExplanationRule). */
+/** How an explanation chooses and weighs its words (engine/explanation-rules.ts ExplanationRule). */
 export enum ExplanationRuleEnum {
   EFFECT = "effect",
   EVIDENCE = "evidence",

@@ -1,0 +1,466 @@
+/**
+ * One trained model as the API serves it: its inference (scores, word distributions, capacity, word
+ * effects, deletion effects, explanations, cold start from text) and the answers it gave last. Every
+ * engine call goes through the shared calls (shared-engine-calls.ts), so concurrent requests share
+ * one; the explanation rules are pure functions (engine/explanation-rules.ts) over the outputs.
+ */
+import type { CsrMatrix } from "../data/csr.ts";
+import {
+  DEFAULT_EXPLANATION_RULE,
+  EFFECT_SHORTLIST,
+  explainPair,
+  shortlistByEffect,
+  sumOf,
+  type BagEffects,
+  type Explanation,
+  type ExplanationRule,
+  type ExplanationWord,
+  type ItemWordStats,
+} from "../engine/explanation-rules.ts";
+import { topK } from "../engine/metrics.ts";
+import type { VcmModel } from "../engine/model.ts";
+import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
+import { ErrorCode, UserError } from "../errors.ts";
+import type { DatasetIndex } from "./dataset-index.ts";
+import { RecentAnswers } from "./lru-cache.ts";
+import { hasTextModel, hasWordModel } from "./model-names.ts";
+import type { SharedEngineCalls } from "./shared-engine-calls.ts";
+import { nextTurn } from "./turns.ts";
+
+/** A trained model ready to score, with what it was trained on. */
+export interface LoadedModel {
+  readonly modelId: number;
+  readonly datasetId: number;
+  readonly datasetName: string;
+  readonly variant: Variant;
+  readonly model: VcmModel;
+}
+
+/** Which of a user's matrices drives the ranking: clicks (VCM) or review words (VCM-CD, review2click). */
+export type ScoreSource = "CLICKS" | "REVIEWS";
+
+/** One ranked item. */
+export interface RankedItem {
+  /** Column of the item in the dataset. */
+  readonly item: number;
+  /** The model's score (softmax probability π_ui) of the item. */
+  readonly score: number;
+  /** 1-based position in the ranking. */
+  readonly rank: number;
+}
+
+/** One user's ranking under a served model. */
+export interface RankingRequest {
+  /** Row of the user in the model's dataset. */
+  readonly row: number;
+  readonly k: number;
+  /** Leave out the items the user clicked in training (the paper's protocol). */
+  readonly excludeSeen: boolean;
+}
+
+/** One (user, item) pair to explain under a served model. */
+export interface PairRequest {
+  /** Row of the user in the model's dataset. */
+  readonly row: number;
+  /** Column of the item in the model's dataset. */
+  readonly item: number;
+  /** Number of words to return. */
+  readonly k: number;
+  /** How the words are chosen (default "effect"). */
+  readonly rule?: ExplanationRule;
+}
+
+/** An explanation with the words spelled out. */
+export interface NamedExplanation extends Omit<Explanation, "words"> {
+  readonly words: ReadonlyArray<ExplanationWord & { readonly word: string }>;
+}
+
+/** Rows per forward pass of a request: ≈ 5 ms each at the Yelp shape, so cheap queries get turns between them. */
+const SLICE_ROWS = 25;
+
+/**
+ * How many recent answers of each kind a served model keeps: a user's scores or word distribution is
+ * one row over the catalogue or vocabulary (≈ 40 KB at the Yelp shape, so ≈ 10 MB a kind), a bag's
+ * first-order word effects for one item a few KB, an explanation a few hundred bytes (k words with
+ * their weights). Answers depend only on the model and its dataset, which never change under one id
+ * (a replaced dataset gets a new id, a retrained model too), so they go only with the model.
+ */
+const RECENT_ANSWERS = Object.freeze({ rows: 256, effects: 2048, explanations: 2048 });
+
+/** A loaded model with its inference and its recent answers. */
+export class ServedModel implements LoadedModel {
+  readonly modelId: number;
+  readonly datasetId: number;
+  readonly datasetName: string;
+  readonly variant: Variant;
+  readonly model: VcmModel;
+  readonly #calls: SharedEngineCalls;
+  /** The answers this model gave last, by kind (each bounded by RECENT_ANSWERS): held until the model leaves the cache. */
+  readonly #recent = new Map<string, RecentAnswers<unknown>>();
+
+  constructor(options: { loaded: LoadedModel; calls: SharedEngineCalls }) {
+    const { loaded } = options;
+    this.modelId = loaded.modelId;
+    this.datasetId = loaded.datasetId;
+    this.datasetName = loaded.datasetName;
+    this.variant = loaded.variant;
+    this.model = loaded.model;
+    this.#calls = options.calls;
+  }
+
+  /** Releases the model's tensors and its recent answers. */
+  dispose(): void {
+    this.#recent.clear();
+    this.model.dispose();
+  }
+
+  /** The top-k items of each request from one source, in request order (one engine call for all of them). */
+  async recommend(options: { dataset: DatasetIndex; source: ScoreSource; requests: ReadonlyArray<RankingRequest> }): Promise<RankedItem[][]> {
+    const { dataset, source, requests } = options;
+    const mode = sourceMode(source, this.variant);
+    const { matrices } = dataset;
+    const matrix = source === "CLICKS" ? matrices.train : matrices.words;
+    const rowOf = await this.#rows({
+      kind: `scores|${source}`,
+      width: matrices.train.cols,
+      rows: requests.map((r) => r.row),
+      run: (rows) => this.model.scoreItems({ matrix, rows, sliceRows: SLICE_ROWS }, mode),
+    });
+    const results: RankedItem[][] = [];
+    for (const [i, request] of requests.entries()) {
+      if (i > 0 && i % SLICE_ROWS === 0) await nextTurn();
+      const row = rowOf(request.row);
+      const ranked = topK({
+        scores: row,
+        k: request.k,
+        exclude: request.excludeSeen ? rowColumns(matrices.train, request.row) : undefined,
+      });
+      results.push(Array.from(ranked, (item, rank) => ({ item, score: row[item], rank: rank + 1 })));
+    }
+    return results;
+  }
+
+  /** click2review p(w|u) of each row, in order (one engine call). */
+  async wordDistributions(options: { dataset: DatasetIndex; rows: ReadonlyArray<number> }): Promise<Float32Array[]> {
+    requireWordModel(this);
+    const { matrices } = options.dataset;
+    const rowOf = await this.#rows({
+      kind: "words",
+      width: matrices.vocabulary.length,
+      rows: options.rows,
+      run: (rows) => this.model.wordDistribution({ matrix: matrices.train, rows, sliceRows: SLICE_ROWS }),
+    });
+    return options.rows.map(rowOf);
+  }
+
+  /** ĉu of each row, in order (one engine call over the distinct rows). */
+  async capacity(options: { dataset: DatasetIndex; rows: ReadonlyArray<number> }): Promise<number[]> {
+    if (!capabilitiesOf(this.variant).capacity) {
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        `Model ${this.modelId} is a ${this.variant} baseline without an encoder, so it has no capacity; choose a VCM model.`,
+      );
+    }
+    const rows = uniqueRows(options.rows);
+    const capacity = await this.model.capacity({ matrix: options.dataset.matrices.train, rows: rows.list });
+    return options.rows.map((row) => capacity[rows.position.get(row)!]);
+  }
+
+  /**
+   * For each (row, item) pair, the effect of each word of the user's bag on the item's review2click
+   * score (VcmModel.wordEffects), aligned with the row's entries of the dataset's bag of words.
+   */
+  async wordEffects(options: { dataset: DatasetIndex; pairs: ReadonlyArray<{ readonly row: number; readonly item: number }> }): Promise<BagEffects[]> {
+    requireWordModel(this);
+    const { words } = options.dataset.matrices;
+    const effects = await this.#cachedList({
+      kind: "word-effects",
+      capacity: RECENT_ANSWERS.effects,
+      keyOf: (r) => `${r.row}|${r.item}`,
+      requests: options.pairs.map((p) => ({ row: p.row, item: p.item })),
+      run: (pairs) => this.model.wordEffects({ words, pairs }),
+    });
+    return options.pairs.map((p, i) => ({ words: rowColumns(words, p.row), effects: effects[i] }));
+  }
+
+  /**
+   * For each (row, item, words) request, the exact relative fall δ(w) of the item's review2click
+   * score when each word leaves the user's bag (VcmModel.deletionEffects), aligned with the request's words.
+   */
+  async deletionEffects(options: {
+    dataset: DatasetIndex;
+    requests: ReadonlyArray<{ readonly row: number; readonly item: number; readonly words: ArrayLike<number> }>;
+  }): Promise<Float32Array[]> {
+    requireWordModel(this);
+    const { words } = options.dataset.matrices;
+    // Not kept: the explanations built from them are, and another k shortlists other words.
+    return this.#calls.run({
+      key: `deletion-effects|${this.modelId}`,
+      requests: options.requests,
+      run: (all) => this.model.deletionEffects({ words, requests: all }),
+    });
+  }
+
+  /** The explanations this model holds for the pairs (undefined where it holds none), without touching the engine. */
+  heldExplanations(pairs: ReadonlyArray<PairRequest>): Array<NamedExplanation | undefined> {
+    const recent = this.#recentAnswers<NamedExplanation>("explanations", RECENT_ANSWERS.explanations);
+    return pairs.map((pair) => recent.get(explanationKey(pair)));
+  }
+
+  /**
+   * Explains each pair, in order, and keeps the answers (heldExplanations gives them again): one
+   * click2review call for the users, and for the "effect" rule the two effect calls. A pair whose
+   * effects failed gets that error; the others are answered.
+   */
+  async explain(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<Array<NamedExplanation | Error>> {
+    const { dataset, pairs } = options;
+    const distributions = await this.wordDistributions({ dataset, rows: pairs.map((p) => p.row) });
+    const stats = await dataset.itemWordStats();
+    const effects = await this.#bagEffects({ dataset, stats, pairs, distributions });
+    const { vocabulary } = dataset.matrices;
+    // Each user's words are ranked once per call, as deep as any of their pairs needed.
+    const rankedByRow = new Map<number, { order: Int32Array; mass: number }>();
+    const recent = this.#recentAnswers<NamedExplanation>("explanations", RECENT_ANSWERS.explanations);
+    return pairs.map((pair, i) => {
+      const distribution = distributions[i];
+      const bagEffects = effects.get(i);
+      if (bagEffects instanceof Error) return bagEffects;
+      let ranked = rankedByRow.get(pair.row);
+      if (ranked === undefined) {
+        ranked = { order: new Int32Array(0), mass: sumOf(distribution) };
+        rankedByRow.set(pair.row, ranked);
+      }
+      const cache = ranked;
+      const explanation = explainPair({
+        stats,
+        userWords: distribution,
+        userMass: cache.mass,
+        userTopWords: (depth) => {
+          if (cache.order.length < depth) cache.order = topK({ scores: distribution, k: depth });
+          return cache.order;
+        },
+        item: pair.item,
+        k: pair.k,
+        rule: pair.rule,
+        bagEffects,
+      });
+      const named: NamedExplanation = { ...explanation, words: explanation.words.map((w) => ({ ...w, word: vocabulary[w.wordIndex] })) };
+      recent.set(explanationKey(pair), named);
+      return named;
+    });
+  }
+
+  /**
+   * The "effect" rule's exact effects, for its pairs of items with review text: the first-order
+   * effects of every word of the user's bag (one engine call), a shortlist of the EFFECT_SHORTLIST · k
+   * best words by p(w|u) · e(w) among those with lift > 1 and e(w) > 0, and the exact deletion effect
+   * δ(w) of each shortlisted word (a second engine call). Only the shortlisted words are passed on, so
+   * explainPair lists only those with δ(w) > 0.
+   */
+  async #bagEffects(options: {
+    dataset: DatasetIndex;
+    stats: ItemWordStats;
+    pairs: ReadonlyArray<PairRequest>;
+    distributions: ReadonlyArray<Float32Array>;
+  }): Promise<Map<number, BagEffects | Error>> {
+    const { dataset, stats, pairs, distributions } = options;
+    const effects = new Map<number, BagEffects | Error>();
+    const chosen = pairs.flatMap((p, i) => ((p.rule ?? DEFAULT_EXPLANATION_RULE) === "effect" && stats.itemTotals[p.item] > 0 ? [i] : []));
+    if (chosen.length === 0) return effects;
+    let firstOrder: BagEffects[];
+    try {
+      firstOrder = await this.wordEffects({ dataset, pairs: chosen.map((i) => pairs[i]) });
+    } catch (error) {
+      for (const i of chosen) effects.set(i, asError(error));
+      return effects;
+    }
+    const shortlisted: Array<{ index: number; words: Int32Array }> = [];
+    chosen.forEach((i, j) => {
+      const bag = firstOrder[j];
+      if (bag.words.length === 0) {
+        effects.set(i, bag);
+        return;
+      }
+      const pair = pairs[i];
+      const words = shortlistByEffect({ stats, userWords: distributions[i], item: pair.item, n: EFFECT_SHORTLIST * pair.k, bag });
+      // No word pulls toward the item: the rule lists none.
+      if (words.length === 0) effects.set(i, { words: bag.words, effects: new Float32Array(bag.words.length) });
+      else shortlisted.push({ index: i, words });
+    });
+    if (shortlisted.length === 0) return effects;
+    try {
+      const exact = await this.deletionEffects({ dataset, requests: shortlisted.map((s) => ({ row: pairs[s.index].row, item: pairs[s.index].item, words: s.words })) });
+      shortlisted.forEach((s, j) => effects.set(s.index, { words: s.words, effects: exact[j] }));
+    } catch (error) {
+      for (const s of shortlisted) effects.set(s.index, asError(error));
+    }
+    return effects;
+  }
+
+  /**
+   * Cold start from text alone (review2click, VCM-CD): the text, tokenised as the dataset's reviews
+   * were, becomes a bag of words over its vocabulary and goes through VAEy's encoder and VAEx's decoder.
+   */
+  async recommendForText(options: { dataset: DatasetIndex; text: string; k: number }): Promise<{ items: RankedItem[]; knownWords: string[]; unknownTokens: number }> {
+    const { dataset } = options;
+    requireTextRanking(this);
+    const tokens = dataset.tokenize(options.text);
+    const counts = new Map<number, number>();
+    let unknownTokens = 0;
+    for (const token of tokens) {
+      const w = dataset.wordColumn.get(token);
+      if (w === undefined) unknownTokens += 1;
+      else counts.set(w, (counts.get(w) ?? 0) + 1);
+    }
+    if (counts.size === 0) {
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        tokens.length === 0
+          ? "The text has no words to score; write a few words about what the user likes."
+          : `None of the ${tokens.length} words of the text are in the vocabulary of dataset "${this.datasetName}"; use words its reviews use.`,
+      );
+    }
+    const columns = [...counts.keys()].sort((a, b) => a - b);
+    const matrix: CsrMatrix = {
+      rows: 1,
+      cols: dataset.matrices.vocabulary.length,
+      indptr: Int32Array.from([0, columns.length]),
+      indices: Int32Array.from(columns),
+      values: Float32Array.from(columns, (w) => counts.get(w)!),
+    };
+    const scores = await this.model.scoreItems({ matrix, rows: [0] }, "vcm-cd");
+    const ranked = topK({ scores, k: options.k });
+    return {
+      items: Array.from(ranked, (item, i) => ({ item, score: scores[item], rank: i + 1 })),
+      knownWords: columns.map((w) => dataset.matrices.vocabulary[w]),
+      unknownTokens,
+    };
+  }
+
+  /** The recent answers of one kind (created with `capacity` on first use). */
+  #recentAnswers<T>(kind: string, capacity: number): RecentAnswers<T> {
+    let recent = this.#recent.get(kind);
+    if (recent === undefined) {
+      recent = new RecentAnswers<unknown>(capacity);
+      this.#recent.set(kind, recent);
+    }
+    return recent as RecentAnswers<T>;
+  }
+
+  /**
+   * #cachedList for forward passes over rows: concurrent requests (and all users of one request) share
+   * one pass over their distinct rows that no recent answer holds. Resolves to a lookup of each row's
+   * slice of the output.
+   */
+  async #rows(options: {
+    kind: string;
+    width: number;
+    rows: ReadonlyArray<number>;
+    run: (rows: ReadonlyArray<number>) => Promise<Float32Array>;
+  }): Promise<(row: number) => Float32Array> {
+    const slices = await this.#cachedList<number, Float32Array>({
+      kind: options.kind,
+      capacity: RECENT_ANSWERS.rows,
+      keyOf: (row) => String(row),
+      // A copy: a kept slice would keep the whole pass's output alive.
+      keep: (slice) => slice.slice(),
+      requests: options.rows,
+      // One pass over the distinct rows of every caller; each request gets its row's slice.
+      run: async (all) => {
+        const position = new Map<number, number>();
+        for (const row of all) if (!position.has(row)) position.set(row, position.size);
+        const output = await options.run([...position.keys()]);
+        return all.map((row) => output.subarray(position.get(row)! * options.width, (position.get(row)! + 1) * options.width));
+      },
+    });
+    const byRow = new Map(options.rows.map((row, i) => [row, slices[i]]));
+    return (row) => byRow.get(row)!;
+  }
+
+  /**
+   * The recent answers for the requests that have one, and one shared engine call for the others
+   * (whose answers are then kept, through `keep`). Callers only read the answers they get.
+   */
+  async #cachedList<R, T>(options: {
+    kind: string;
+    capacity: number;
+    keyOf: (request: R) => string;
+    keep?: (answer: T) => T;
+    requests: ReadonlyArray<R>;
+    run: (all: ReadonlyArray<R>) => Promise<T[]>;
+  }): Promise<T[]> {
+    const { requests, keyOf } = options;
+    const recent = this.#recentAnswers<T>(options.kind, options.capacity);
+    const answers: T[] = new Array(requests.length);
+    const missing: number[] = [];
+    requests.forEach((request, i) => {
+      const held = recent.get(keyOf(request));
+      if (held === undefined) missing.push(i);
+      else answers[i] = held;
+    });
+    if (missing.length === 0) return answers;
+    const computed = await this.#calls.run({ key: `${options.kind}|${this.modelId}`, requests: missing.map((i) => requests[i]), run: options.run });
+    missing.forEach((i, j) => {
+      answers[i] = computed[j];
+      recent.set(keyOf(requests[i]), options.keep === undefined ? computed[j] : options.keep(computed[j]));
+    });
+    return answers;
+  }
+}
+
+/** What an explanation depends on besides its model. */
+function explanationKey(pair: PairRequest): string {
+  return `${pair.row}|${pair.item}|${pair.k}|${pair.rule ?? DEFAULT_EXPLANATION_RULE}`;
+}
+
+/** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */
+export function requireWordModel(loaded: LoadedModel): void {
+  if (!hasWordModel(loaded.variant)) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `Model ${loaded.modelId} is a ${loaded.variant} baseline that decodes no words from clicks; choose a VCM model for top words, explanations or highlights.`,
+    );
+  }
+}
+
+/** Rejects models that cannot rank items from words alone (review2click, VCM-CD). */
+function requireTextRanking(loaded: LoadedModel): void {
+  if (!hasTextModel(loaded.variant)) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `Model ${loaded.modelId} is a ${loaded.variant} baseline with no text model; choose a VCM model (or cdl, cvae, deepconn) to rank from text.`,
+    );
+  }
+}
+
+function sourceMode(source: ScoreSource, variant: Variant): PredictionMode {
+  if (source === "CLICKS") return "vcm";
+  if (!hasTextModel(variant)) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `A ${variant} baseline cannot rank from reviews (source: REVIEWS); use source: CLICKS or a VCM model.`,
+    );
+  }
+  return "vcm-cd";
+}
+
+/** The columns of one CSR row (a user's training clicks). */
+function rowColumns(matrix: CsrMatrix, row: number): Int32Array {
+  return matrix.indices.subarray(matrix.indptr[row], matrix.indptr[row + 1]);
+}
+
+function uniqueRows(rows: ReadonlyArray<number>): { list: number[]; position: Map<number, number> } {
+  const position = new Map<number, number>();
+  const list: number[] = [];
+  for (const row of rows) {
+    if (!position.has(row)) {
+      position.set(row, list.length);
+      list.push(row);
+    }
+  }
+  return { list, position };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
