@@ -196,16 +196,30 @@ export async function cancelExperiment(dataSource: DataSource, id: number): Prom
   return (await findExperimentById(dataSource, id)) ?? row;
 }
 
+/** An experiment's progress event. */
+export interface ExperimentProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly model: string;
+  readonly seed: number;
+  readonly etaSeconds: number | null;
+}
+
+/** The line a progress event writes to the log or terminal. */
+export function experimentProgressLine(e: ExperimentProgress): string {
+  return `experiment: ${e.done}/${e.total} runs done (${e.model}, seed ${e.seed})${e.etaSeconds === null ? "" : `, about ${Math.round(e.etaSeconds)} s left`}`;
+}
+
 /** Runs (or resumes) an experiment and writes DIR/report.md and one CSV per table. */
 export async function runExperiment(options: {
   dataSource: DataSource;
   modelsDir: string;
   args: ExperimentArgs;
   outDir: string;
-  onProgress?: (event: { done: number; total: number; model: string; seed: number; etaSeconds: number | null }) => void;
+  onProgress?: (event: ExperimentProgress) => void;
   /** Milliseconds this process's lease on the row lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
   leaseMs?: number;
-  /** The server that claimed the queued row for this process (ExperimentJobService), or none. */
+  /** The server that claimed the queued row for this worker (ExperimentJobService), or none. */
   handedBy?: string | null;
   /** Stops the experiment as cancelled (its current run's model failed, its row CANCELLED). */
   signal?: AbortSignal;
