@@ -12,8 +12,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
-import type { Experiment } from "../db/entities/experiment.entity.ts";
-import { claimQueuedExperiment, endExperiment, failAbandonedExperiments, findExperiment, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
+import { Experiment } from "../db/entities/experiment.entity.ts";
+import { claimQueuedJob } from "../db/job-leases.ts";
+import { endExperiment, failAbandonedExperiments, findExperiment, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { cancelExperiment, EXPERIMENT_ABANDONED_MESSAGE, EXPERIMENT_CANCELLED_MESSAGE, experimentKey, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
@@ -53,7 +54,7 @@ export class ExperimentJobService {
         // The row says it stopped; started again, it resumes.
         stopSignal: "SIGTERM",
         queued: async (limit) => (await oldestQueuedExperiments(dataSource, limit)).map((row) => row.id),
-        claim: (c) => claimQueuedExperiment(dataSource, c),
+        claim: (c) => claimQueuedJob(dataSource, { table: Experiment, ...c }),
         failAbandoned: async (c) => {
           const failed = await failAbandonedExperiments(dataSource, { error: EXPERIMENT_ABANDONED_MESSAGE, exceptOwner: c.exceptOwner });
           for (const id of failed) console.error(`experiment ${id}: its process is gone; marked failed`);

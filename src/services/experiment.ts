@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { DataSource } from "typeorm";
-import type { Experiment } from "../db/entities/experiment.entity.ts";
+import { Experiment } from "../db/entities/experiment.entity.ts";
 import {
   cancelQueuedExperiment,
   claimExperimentRow,
@@ -20,11 +20,9 @@ import {
   finishExperiment,
   isExperimentOver,
   recordExperimentProgress,
-  renewExperimentLease,
-  requestExperimentCancel,
   setExperimentModel,
 } from "../db/experiment-rows.ts";
-import { newLeaseOwner } from "../db/job-leases.ts";
+import { newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { resolveVcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
@@ -192,7 +190,7 @@ export async function cancelExperiment(dataSource: DataSource, id: number): Prom
   const row = await findExperimentById(dataSource, id);
   if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
   if (isExperimentOver(row.status)) throw new UserError(ErrorCode.CONFLICT, `Experiment ${id} has already ended (${row.status}); there is nothing to cancel.`);
-  if (!(await cancelQueuedExperiment(dataSource, { id, error: EXPERIMENT_CANCELLED_MESSAGE }))) await requestExperimentCancel(dataSource, id);
+  if (!(await cancelQueuedExperiment(dataSource, { id, error: EXPERIMENT_CANCELLED_MESSAGE }))) await requestCancel(dataSource, { table: Experiment, id });
   return (await findExperimentById(dataSource, id)) ?? row;
 }
 
@@ -253,7 +251,7 @@ export async function runExperiment(options: {
   const heartbeat = setInterval(() => {
     beating = beating.then(async () => {
       try {
-        const lease = await renewExperimentLease(dataSource, { id: experimentId, owner, leaseMs });
+        const lease = await renewLease(dataSource, { table: Experiment, id: experimentId, owner, leaseMs });
         if (!lease.held || lease.cancelRequested) stop.abort();
       } catch (error) {
         // A lock or an unreachable database: the next beat tries again (the lease outlasts a few).

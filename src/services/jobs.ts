@@ -13,7 +13,7 @@ import { failModel, removeModelRow } from "../db/model-rows.ts";
 import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, recordOwnedProgress, renewLease, requestCancel } from "../db/job-leases.ts";
 import { findJob, getJob, insertQueuedJob, listJobs, oldestQueuedJobs, setJobModel } from "../db/job-rows.ts";
 import type { Dataset } from "../db/entities/dataset.entity.ts";
-import type { TrainingJob, TrainingJobStatus } from "../db/entities/training-job.entity.ts";
+import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
 import { assertRoomForCheckpoint, assertWritableFolder } from "../engine/checkpoint.ts";
 import { initBackend, trainingMemoryLimit } from "../engine/backend.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
@@ -95,8 +95,8 @@ export class TrainingJobService {
         // Its job (and half-made model) are marked failed with STOPPED_MESSAGE when it is gone.
         stopSignal: "SIGKILL",
         queued: async (limit) => (await oldestQueuedJobs(dataSource, limit)).map((job) => job.id),
-        claim: (o) => claimQueuedJob(dataSource, { jobId: o.id, owner: o.owner, leaseMs: o.leaseMs }),
-        renew: (o) => renewLease(dataSource, { jobId: o.id, owner: o.owner, leaseMs: o.leaseMs }),
+        claim: (o) => claimQueuedJob(dataSource, { table: TrainingJob, ...o }),
+        renew: (o) => renewLease(dataSource, { table: TrainingJob, ...o }),
         failAbandoned: async (o) => {
           const ids = await failAbandonedJobs(dataSource, { error: RESTART_MESSAGE, exceptOwner: o.exceptOwner });
           for (const id of ids) await this.#notify(id);
@@ -189,7 +189,7 @@ export class TrainingJobService {
     if (wasQueued) return this.get(id);
     if (!(await this.#queue.cancelRunning(id))) {
       // Another server runs it: it sees the request at its next heartbeat and stops the job then.
-      if (await writeOrRefuseWhenBusy(() => requestCancel(this.#dataSource, id))) await this.#notify(id);
+      if (await writeOrRefuseWhenBusy(() => requestCancel(this.#dataSource, { table: TrainingJob, id }))) await this.#notify(id);
     }
     return this.get(id);
   }
