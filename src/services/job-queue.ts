@@ -108,15 +108,14 @@ export class JobQueue<Message> {
    * Call once at server start: running jobs whose owner is gone are failed, queued ones start in order,
    * and from then on a heartbeat does the same (and renews this server's lease) every third of a lease.
    */
-  async recover(): Promise<{ failed: number; queued: number }> {
+  async recover(): Promise<{ failed: number }> {
     const failed = await this.#runner.failAbandoned({ exceptOwner: this.owner });
-    const queued = (await this.#runner.queued(Number.MAX_SAFE_INTEGER)).length;
     await this.pump();
     if (this.#heartbeat === undefined && !this.#closing) {
       this.#heartbeat = setInterval(() => void this.#beat(), Math.max(250, Math.floor(this.#leaseMs / 3)));
       this.#heartbeat.unref();
     }
-    return { failed: failed.length, queued };
+    return { failed: failed.length };
   }
 
   /** One heartbeat: renew (or learn that another server took the job away, or that a cancel was asked), then sweep and pump. */

@@ -11,7 +11,7 @@ import type { DataSource } from "typeorm";
 import { isTransientDatabaseError, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { failModel, removeModelRow } from "../db/model-rows.ts";
 import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, recordOwnedProgress, renewLease, requestCancel } from "../db/job-leases.ts";
-import { findJob, getJob, insertQueuedJob, listJobs, oldestQueuedJobs, setJobModel } from "../db/job-rows.ts";
+import { countQueuedJobs, findJob, getJob, insertQueuedJob, listJobs, oldestQueuedJobs, setJobModel } from "../db/job-rows.ts";
 import type { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
 import { assertRoomForCheckpoint, assertWritableFolder } from "../engine/checkpoint.ts";
@@ -113,8 +113,9 @@ export class TrainingJobService {
    * then on a heartbeat renews this server's lease and does the same for servers that die later.
    */
   async recover(): Promise<{ failed: number; requeued: number }> {
-    const { failed, queued } = await this.#queue.recover();
-    return { failed, requeued: queued };
+    const requeued = await countQueuedJobs(this.#dataSource);
+    const { failed } = await this.#queue.recover();
+    return { failed, requeued };
   }
 
   /** Queues a job and returns it at once (status queued, or running if nothing else was). */
