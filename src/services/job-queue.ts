@@ -89,7 +89,11 @@ export class JobQueue<Message> {
   /** Serialises state changes so that two pumps never start two workers. */
   #turns: Promise<void> = Promise.resolve();
 
-  constructor(o: { runner: JobRunner<Message>; /** Seconds a lease lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */ leaseSeconds?: number }) {
+  constructor(o: {
+    runner: JobRunner<Message>;
+    /** Seconds a lease lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
+    leaseSeconds?: number;
+  }) {
     this.#runner = o.runner;
     this.#leaseMs = (o.leaseSeconds ?? 30) * 1000;
   }
