@@ -135,15 +135,3 @@ export async function cancelQueuedExperiment(dataSource: DataSource, o: { id: nu
   const result = await dataSource.getRepository(Experiment).update({ id: o.id, status: "queued" }, { status: "cancelled", error: o.error, finishedAt: new Date() });
   return (result.affected ?? 0) === 1;
 }
-
-/** Fails every running experiment whose owner is gone (ownerIsGone), each once, with its model; returns their ids. */
-export async function failAbandonedExperiments(dataSource: DataSource, o: { error: string; exceptOwner: string }): Promise<number[]> {
-  const now = Date.now();
-  const running = await dataSource.getRepository(Experiment).find({ where: { status: "running" } });
-  const failed: number[] = [];
-  for (const row of running) {
-    if (row.owner === o.exceptOwner || !ownerIsGone(row, now)) continue;
-    if (await endExperiment(dataSource, { id: row.id, owner: row.owner, status: "failed", error: o.error })) failed.push(row.id);
-  }
-  return failed;
-}

@@ -33,6 +33,9 @@ export function ownerIsGone(job: Pick<TrainingJob, "owner" | "leaseExpiresAt">, 
 /** The tables of the job queue's kinds: each row has a status, an owner, a lease and a cancel request. */
 export type JobTable = typeof TrainingJob | typeof Experiment;
 
+/** The columns every job table has that a sweep of abandoned jobs reads. */
+type AbandonedRow = Pick<TrainingJob, "id" | "status" | "owner" | "leaseExpiresAt" | "modelId">;
+
 /** Marks a queued job running for `owner`; false when another server took it (or it was cancelled) first. */
 export async function claimQueuedJob(dataSource: DataSource, o: { table: JobTable; id: number; owner: string; leaseMs: number }): Promise<boolean> {
   const result = await dataSource
@@ -78,27 +81,27 @@ export async function recordOwnedProgress(dataSource: DataSource, o: { jobId: nu
 }
 
 /**
- * Fails every running job whose owner is gone (ownerIsGone). Each is failed by exactly one caller; its
- * half-made model row is failed with it. Returns the ids this call failed.
+ * Fails every running job of `table` whose owner is gone (ownerIsGone). Each is failed by exactly one
+ * caller (the update is conditional on the owner and lease it read); its half-made model row is failed
+ * with it. Returns the ids this call failed.
  */
-export async function failAbandonedJobs(dataSource: DataSource, o: { error: string; exceptOwner: string }): Promise<number[]> {
+export async function failAbandonedJobs(dataSource: DataSource, o: { table: JobTable; error: string; exceptOwner: string }): Promise<number[]> {
   const now = Date.now();
-  const running = await dataSource.getRepository(TrainingJob).find({ where: { status: "running" } });
+  const running = await dataSource.getRepository<AbandonedRow>(o.table).find({ where: { status: "running" } });
+  // A failed training job keeps pointing at its failed model (with the reason) and has no ETA; an experiment is between runs again.
+  const kindColumns = o.table === TrainingJob ? { etaSeconds: null } : { modelId: null };
   const failed: number[] = [];
   for (const job of running) {
-    if (job.owner === o.exceptOwner) continue;
-    if (!ownerIsGone(job, now)) continue;
+    if (job.owner === o.exceptOwner || !ownerIsGone(job, now)) continue;
     const done = await dataSource.transaction(async (manager) => {
       const result = await manager
         .createQueryBuilder()
-        .update(TrainingJob)
-        .set({ status: "failed", error: o.error, finishedAt: new Date(), etaSeconds: null, leaseExpiresAt: null })
+        .update(o.table)
+        .set({ status: "failed", error: o.error, finishedAt: new Date(), leaseExpiresAt: null, ...kindColumns })
         .where("id = :id AND status = 'running' AND owner IS NOT DISTINCT FROM :owner AND lease_expires_at IS NOT DISTINCT FROM :lease", { id: job.id, owner: job.owner, lease: job.leaseExpiresAt })
         .execute();
       if ((result.affected ?? 0) !== 1) return false;
-      if (job.modelId !== null) {
-        await failModel(manager, { modelId: job.modelId, from: "training", error: o.error });
-      }
+      if (job.modelId !== null) await failModel(manager, { modelId: job.modelId, from: "training", error: o.error });
       return true;
     });
     if (done) failed.push(job.id);

@@ -13,8 +13,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
 import { Experiment } from "../db/entities/experiment.entity.ts";
-import { claimQueuedJob } from "../db/job-leases.ts";
-import { endExperiment, failAbandonedExperiments, findExperiment, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
+import { claimQueuedJob, failAbandonedJobs } from "../db/job-leases.ts";
+import { endExperiment, findExperiment, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { cancelExperiment, EXPERIMENT_ABANDONED_MESSAGE, EXPERIMENT_CANCELLED_MESSAGE, experimentKey, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
@@ -56,7 +56,7 @@ export class ExperimentJobService {
         queued: async (limit) => (await oldestQueuedExperiments(dataSource, limit)).map((row) => row.id),
         claim: (c) => claimQueuedJob(dataSource, { table: Experiment, ...c }),
         failAbandoned: async (c) => {
-          const failed = await failAbandonedExperiments(dataSource, { error: EXPERIMENT_ABANDONED_MESSAGE, exceptOwner: c.exceptOwner });
+          const failed = await failAbandonedJobs(dataSource, { table: Experiment, error: EXPERIMENT_ABANDONED_MESSAGE, exceptOwner: c.exceptOwner });
           for (const id of failed) console.error(`experiment ${id}: its process is gone; marked failed`);
           return failed;
         },

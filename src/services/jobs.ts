@@ -98,7 +98,7 @@ export class TrainingJobService {
         claim: (o) => claimQueuedJob(dataSource, { table: TrainingJob, ...o }),
         renew: (o) => renewLease(dataSource, { table: TrainingJob, ...o }),
         failAbandoned: async (o) => {
-          const ids = await failAbandonedJobs(dataSource, { error: RESTART_MESSAGE, exceptOwner: o.exceptOwner });
+          const ids = await failAbandonedJobs(dataSource, { table: TrainingJob, error: RESTART_MESSAGE, exceptOwner: o.exceptOwner });
           for (const id of ids) await this.#notify(id);
           return ids;
         },
