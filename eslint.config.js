@@ -17,6 +17,8 @@ const resolverDbMessage = "Resolvers reach data through a service (src/services/
 const noDbButEntities = { regex: "(^|/)db/(?!entities/)", message: resolverDbMessage };
 const noEntityValues = { regex: "(^|/)db/entities/", message: resolverDbMessage, allowTypeImports: true };
 
+const noChildProcessMessage = "Run background work as a job of src/services/job-queue.ts (a JobRunner and a worker module under src/services); no other module starts a process.";
+
 const restrict = (...patterns) => ({ "@typescript-eslint/no-restricted-imports": ["error", { patterns }] });
 
 export default tseslint.config(
@@ -35,4 +37,12 @@ export default tseslint.config(
   { files: ["src/services/**/*.ts"], rules: restrict(noScripts, noApi) },
   { files: ["src/graphql/**/*.ts"], rules: restrict(noScripts, noDbValues) },
   { files: ["src/graphql/resolvers/**/*.ts"], rules: restrict(noScripts, noDbButEntities, noEntityValues) },
+  // Its own rule, so the layer blocks above do not replace it: background work is a job of the job queue, the one place that starts a process.
+  {
+    files: ["src/**/*.ts"],
+    ignores: ["src/services/job-queue.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { paths: ["child_process", "node:child_process"].map((name) => ({ name, message: noChildProcessMessage })) }],
+    },
+  },
 );

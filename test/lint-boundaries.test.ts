@@ -41,4 +41,15 @@ describe("layer boundaries in the lint rules", () => {
   ])("%s allows %s", async (filePath, code) => {
     expect(await boundaryErrors(filePath, code)).toEqual([]);
   });
+
+  it("lets only the job queue start a process", async () => {
+    const code = 'import { spawn } from "node:child_process";\n';
+    const lint = async (filePath: string) => {
+      const [result] = await new ESLint({ cwd: process.cwd() }).lintText(code, { filePath });
+      return result!.messages.filter((message) => message.ruleId === "no-restricted-imports").map((message) => message.message);
+    };
+    expect(await lint("src/services/probe.ts")).toEqual([expect.stringMatching(/job-queue\.ts/)]);
+    expect(await lint("src/engine/probe.ts")).toHaveLength(1);
+    expect(await lint("src/services/job-queue.ts")).toEqual([]);
+  });
 });

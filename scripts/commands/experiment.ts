@@ -1,7 +1,7 @@
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { cancelExperiment, resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
+import { cancelExperiment, experimentProgressLine, resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
 import { withDatabase } from "../with-database.ts";
@@ -16,7 +16,6 @@ interface ExperimentFlags {
   out: string;
   db?: string;
   json?: boolean;
-  handedBy?: string;
 }
 
 /** `vcm experiment`: every model × every seed on one dataset, resumable, with the paper's tables in report.md. */
@@ -33,22 +32,8 @@ export const experimentCommand: CommandModule = {
       .requiredOption("--out <dir>", "folder of the experiment: started again with the same arguments, it resumes")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
-      .addOption(new Option("--handed-by <owner>", "the server that claimed the queued experiment for this process").hideHelp())
       .action(async (flags: ExperimentFlags) => {
         const config = loadAppConfig({ dbPath: flags.db });
-        const cancel = new AbortController();
-        // Started by a server (an IPC channel): a cancel arrives over it, and its closing means the server is gone.
-        const onMessage = (message: { type?: string }): void => {
-          if (message.type === "cancel") cancel.abort();
-        };
-        const onDisconnect = (): void => {
-          console.error("vcm experiment: the server that started this experiment is gone; stopping (another server marks it failed)");
-          process.exit(1);
-        };
-        if (process.send !== undefined) {
-          process.on("message", onMessage);
-          process.once("disconnect", onDisconnect);
-        }
         await io.run({
           json: flags.json === true,
           body: () =>
@@ -57,8 +42,6 @@ export const experimentCommand: CommandModule = {
                 dataSource,
                 modelsDir: config.modelsDir,
                 leaseMs: config.jobLeaseSeconds * 1000,
-                handedBy: flags.handedBy ?? null,
-                signal: cancel.signal,
                 args: resolveExperimentArgs({
                   dataset: flags.dataset,
                   models: flags.models.split(","),
@@ -67,15 +50,11 @@ export const experimentCommand: CommandModule = {
                   grid: parseGrid(flags.grid),
                 }),
                 outDir: flags.out,
-                onProgress: (e) =>
-                  io.info(`experiment: ${e.done}/${e.total} runs done (${e.model}, seed ${e.seed})${e.etaSeconds === null ? "" : `, about ${Math.round(e.etaSeconds)} s left`}`),
+                onProgress: (e) => io.info(experimentProgressLine(e)),
               }),
             ),
           text: (s) => `Experiment: ${s.runs} runs (${s.trained} trained now, ${s.runs - s.trained} resumed); report: ${s.report}`,
         });
-        process.off("message", onMessage);
-        process.off("disconnect", onDisconnect);
-        process.disconnect?.();
       });
     program
       .command("cancel-experiment")

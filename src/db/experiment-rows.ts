@@ -1,8 +1,9 @@
 /**
  * Experiment rows: one per experiment folder and arguments (a resumed experiment keeps its row). An
- * experiment is owned like a training job (job-leases.ts): the process that runs it claims the row with
- * a conditional update (so two never run one), renews its lease, and any process fails a row whose
- * owner is gone, once, with the model its run was training. Its end is recorded only by its owner.
+ * experiment is owned like a training job (job-leases.ts claims, renews and asks to cancel both): the
+ * process that runs it claims the row with a conditional update (so two never run one), renews its
+ * lease, and any process fails a row whose owner is gone, once, with the model its run was training.
+ * Its end is recorded only by its owner.
  */
 import type { DataSource } from "typeorm";
 import { Experiment, type ExperimentStatus } from "./entities/experiment.entity.ts";
@@ -59,17 +60,6 @@ export async function oldestQueuedExperiments(dataSource: DataSource, limit: num
   return dataSource.getRepository(Experiment).find({ where: { status: "queued" }, order: { id: "ASC" }, take: limit });
 }
 
-/** Marks a queued experiment running for `owner`; false when another process took it (or it was cancelled) first. */
-export async function claimQueuedExperiment(dataSource: DataSource, o: { id: number; owner: string; leaseMs: number }): Promise<boolean> {
-  const result = await dataSource
-    .createQueryBuilder()
-    .update(Experiment)
-    .set({ status: "running", owner: o.owner, leaseExpiresAt: Date.now() + o.leaseMs })
-    .where("id = :id AND status = 'queued'", { id: o.id })
-    .execute();
-  return (result.affected ?? 0) === 1;
-}
-
 /**
  * The row of the process that runs the experiment (`vcm experiment`), claimed for `owner`: a new row,
  * one that is over or queued, one whose owner is gone, or one that `handedBy` (the server that started
@@ -95,23 +85,6 @@ export async function claimExperimentRow(
     .where("id = :id AND status = :status AND owner IS NOT DISTINCT FROM :previous", { id: existing.id, status: existing.status, previous: existing.owner })
     .execute();
   return (result.affected ?? 0) === 1 ? getExperiment(dataSource, existing.id) : null;
-}
-
-/**
- * Extends the lease of an experiment `owner` runs. `held` is false when it no longer runs under this
- * owner (cancelled, or failed by another process after the lease ran out); `cancelRequested` when a
- * cancel was asked elsewhere.
- */
-export async function renewExperimentLease(dataSource: DataSource, o: { id: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }> {
-  const result = await dataSource
-    .createQueryBuilder()
-    .update(Experiment)
-    .set({ leaseExpiresAt: Date.now() + o.leaseMs })
-    .where("id = :id AND status = 'running' AND owner = :owner", { id: o.id, owner: o.owner })
-    .execute();
-  if ((result.affected ?? 0) !== 1) return { held: false, cancelRequested: false };
-  const row = await dataSource.getRepository(Experiment).findOne({ where: { id: o.id }, select: { id: true, cancelRequested: true } });
-  return { held: true, cancelRequested: row?.cancelRequested === true };
 }
 
 /** Records the model the owner's current run trains (null between runs). */
@@ -161,22 +134,4 @@ export async function endExperiment(
 export async function cancelQueuedExperiment(dataSource: DataSource, o: { id: number; error: string }): Promise<boolean> {
   const result = await dataSource.getRepository(Experiment).update({ id: o.id, status: "queued" }, { status: "cancelled", error: o.error, finishedAt: new Date() });
   return (result.affected ?? 0) === 1;
-}
-
-/** Asks the owner of a running experiment to cancel it; false when it is not running any more. */
-export async function requestExperimentCancel(dataSource: DataSource, id: number): Promise<boolean> {
-  const result = await dataSource.getRepository(Experiment).update({ id, status: "running" }, { cancelRequested: true });
-  return (result.affected ?? 0) === 1;
-}
-
-/** Fails every running experiment whose owner is gone (ownerIsGone), each once, with its model; returns their ids. */
-export async function failAbandonedExperiments(dataSource: DataSource, o: { error: string; exceptOwner: string }): Promise<number[]> {
-  const now = Date.now();
-  const running = await dataSource.getRepository(Experiment).find({ where: { status: "running" } });
-  const failed: number[] = [];
-  for (const row of running) {
-    if (row.owner === o.exceptOwner || !ownerIsGone(row, now)) continue;
-    if (await endExperiment(dataSource, { id: row.id, owner: row.owner, status: "failed", error: o.error })) failed.push(row.id);
-  }
-  return failed;
 }

@@ -1,12 +1,14 @@
 /**
- * Who runs a training job, when several servers share one database: a server claims a queued job
- * with a conditional update (so two never start the same one), renews its lease while the job runs,
- * and any server fails a job whose lease ran out, once (the update that fails it is conditional too).
+ * Who runs a job (of any kind of the job queue, src/services/job-queue.ts), when several servers share
+ * one database: a server claims a queued job with a conditional update (so two never start the same
+ * one), renews its lease while the job runs, and any server fails a job whose lease ran out, once (the
+ * update that fails it is conditional too).
  */
 import os from "node:os";
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { processIsAlive } from "../processes.ts";
+import { Experiment } from "./entities/experiment.entity.ts";
 import { TrainingJob } from "./entities/training-job.entity.ts";
 import { failModel } from "./model-rows.ts";
 
@@ -28,42 +30,44 @@ export function ownerIsGone(job: Pick<TrainingJob, "owner" | "leaseExpiresAt">, 
   return pid !== process.pid && !processIsAlive(pid);
 }
 
+/** The tables of the job queue's kinds: each row has a status, an owner, a lease and a cancel request. */
+export type JobTable = typeof TrainingJob | typeof Experiment;
+
+/** The columns every job table has that a sweep of abandoned jobs reads. */
+type AbandonedRow = Pick<TrainingJob, "id" | "status" | "owner" | "leaseExpiresAt" | "modelId">;
+
 /** Marks a queued job running for `owner`; false when another server took it (or it was cancelled) first. */
-export async function claimQueuedJob(dataSource: DataSource, o: { jobId: number; owner: string; leaseMs: number }): Promise<boolean> {
+export async function claimQueuedJob(dataSource: DataSource, o: { table: JobTable; id: number; owner: string; leaseMs: number }): Promise<boolean> {
   const result = await dataSource
     .createQueryBuilder()
-    .update(TrainingJob)
-    .set({ status: "running", owner: o.owner, leaseExpiresAt: Date.now() + o.leaseMs, startedAt: new Date() })
-    .where("id = :id AND status = 'queued'", { id: o.jobId })
+    .update(o.table)
+    // Only training jobs record when they started (an experiment's runs do, as models).
+    .set({ status: "running", owner: o.owner, leaseExpiresAt: Date.now() + o.leaseMs, ...(o.table === TrainingJob ? { startedAt: new Date() } : {}) })
+    .where("id = :id AND status = 'queued'", { id: o.id })
     .execute();
   return (result.affected ?? 0) === 1;
 }
 
 /**
  * Extends the lease of a job `owner` runs. `held` is false when the job is no longer running under
- * this owner (another server failed it after the lease ran out); `cancelRequested` when a cancel was
- * asked elsewhere.
+ * this owner (cancelled, or failed by another server after the lease ran out); `cancelRequested` when
+ * a cancel was asked elsewhere.
  */
-export async function renewLease(dataSource: DataSource, o: { jobId: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }> {
+export async function renewLease(dataSource: DataSource, o: { table: JobTable; id: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }> {
   const result = await dataSource
     .createQueryBuilder()
-    .update(TrainingJob)
+    .update(o.table)
     .set({ leaseExpiresAt: Date.now() + o.leaseMs })
-    .where("id = :id AND status = 'running' AND owner = :owner", { id: o.jobId, owner: o.owner })
+    .where("id = :id AND status = 'running' AND owner = :owner", { id: o.id, owner: o.owner })
     .execute();
   if ((result.affected ?? 0) !== 1) return { held: false, cancelRequested: false };
-  const job = await dataSource.getRepository(TrainingJob).findOne({ where: { id: o.jobId }, select: { id: true, cancelRequested: true } });
-  return { held: true, cancelRequested: job?.cancelRequested === true };
+  const row = await dataSource.getRepository<{ id: number; cancelRequested: boolean }>(o.table).findOne({ where: { id: o.id }, select: { id: true, cancelRequested: true } });
+  return { held: true, cancelRequested: row?.cancelRequested === true };
 }
 
 /** Asks the owner of a running job to cancel it; false when the job is not running any more. */
-export async function requestCancel(dataSource: DataSource, jobId: number): Promise<boolean> {
-  const result = await dataSource
-    .createQueryBuilder()
-    .update(TrainingJob)
-    .set({ cancelRequested: true })
-    .where("id = :id AND status = 'running'", { id: jobId })
-    .execute();
+export async function requestCancel(dataSource: DataSource, o: { table: JobTable; id: number }): Promise<boolean> {
+  const result = await dataSource.createQueryBuilder().update(o.table).set({ cancelRequested: true }).where("id = :id AND status = 'running'", { id: o.id }).execute();
   return (result.affected ?? 0) === 1;
 }
 
@@ -77,27 +81,27 @@ export async function recordOwnedProgress(dataSource: DataSource, o: { jobId: nu
 }
 
 /**
- * Fails every running job whose owner is gone (ownerIsGone). Each is failed by exactly one caller; its
- * half-made model row is failed with it. Returns the ids this call failed.
+ * Fails every running job of `table` whose owner is gone (ownerIsGone). Each is failed by exactly one
+ * caller (the update is conditional on the owner and lease it read); its half-made model row is failed
+ * with it. Returns the ids this call failed.
  */
-export async function failAbandonedJobs(dataSource: DataSource, o: { error: string; exceptOwner: string }): Promise<number[]> {
+export async function failAbandonedJobs(dataSource: DataSource, o: { table: JobTable; error: string; exceptOwner: string }): Promise<number[]> {
   const now = Date.now();
-  const running = await dataSource.getRepository(TrainingJob).find({ where: { status: "running" } });
+  const running = await dataSource.getRepository<AbandonedRow>(o.table).find({ where: { status: "running" } });
+  // A failed training job keeps pointing at its failed model (with the reason) and has no ETA; an experiment is between runs again.
+  const kindColumns = o.table === TrainingJob ? { etaSeconds: null } : { modelId: null };
   const failed: number[] = [];
   for (const job of running) {
-    if (job.owner === o.exceptOwner) continue;
-    if (!ownerIsGone(job, now)) continue;
+    if (job.owner === o.exceptOwner || !ownerIsGone(job, now)) continue;
     const done = await dataSource.transaction(async (manager) => {
       const result = await manager
         .createQueryBuilder()
-        .update(TrainingJob)
-        .set({ status: "failed", error: o.error, finishedAt: new Date(), etaSeconds: null, leaseExpiresAt: null })
+        .update(o.table)
+        .set({ status: "failed", error: o.error, finishedAt: new Date(), leaseExpiresAt: null, ...kindColumns })
         .where("id = :id AND status = 'running' AND owner IS NOT DISTINCT FROM :owner AND lease_expires_at IS NOT DISTINCT FROM :lease", { id: job.id, owner: job.owner, lease: job.leaseExpiresAt })
         .execute();
       if ((result.affected ?? 0) !== 1) return false;
-      if (job.modelId !== null) {
-        await failModel(manager, { modelId: job.modelId, from: "training", error: o.error });
-      }
+      if (job.modelId !== null) await failModel(manager, { modelId: job.modelId, from: "training", error: o.error });
       return true;
     });
     if (done) failed.push(job.id);

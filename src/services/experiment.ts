@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { DataSource } from "typeorm";
-import type { Experiment } from "../db/entities/experiment.entity.ts";
+import { Experiment } from "../db/entities/experiment.entity.ts";
 import {
   cancelQueuedExperiment,
   claimExperimentRow,
@@ -20,11 +20,9 @@ import {
   finishExperiment,
   isExperimentOver,
   recordExperimentProgress,
-  renewExperimentLease,
-  requestExperimentCancel,
   setExperimentModel,
 } from "../db/experiment-rows.ts";
-import { newLeaseOwner } from "../db/job-leases.ts";
+import { newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { resolveVcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
@@ -192,8 +190,22 @@ export async function cancelExperiment(dataSource: DataSource, id: number): Prom
   const row = await findExperimentById(dataSource, id);
   if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
   if (isExperimentOver(row.status)) throw new UserError(ErrorCode.CONFLICT, `Experiment ${id} has already ended (${row.status}); there is nothing to cancel.`);
-  if (!(await cancelQueuedExperiment(dataSource, { id, error: EXPERIMENT_CANCELLED_MESSAGE }))) await requestExperimentCancel(dataSource, id);
+  if (!(await cancelQueuedExperiment(dataSource, { id, error: EXPERIMENT_CANCELLED_MESSAGE }))) await requestCancel(dataSource, { table: Experiment, id });
   return (await findExperimentById(dataSource, id)) ?? row;
+}
+
+/** An experiment's progress event. */
+export interface ExperimentProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly model: string;
+  readonly seed: number;
+  readonly etaSeconds: number | null;
+}
+
+/** The line a progress event writes to the log or terminal. */
+export function experimentProgressLine(e: ExperimentProgress): string {
+  return `experiment: ${e.done}/${e.total} runs done (${e.model}, seed ${e.seed})${e.etaSeconds === null ? "" : `, about ${Math.round(e.etaSeconds)} s left`}`;
 }
 
 /** Runs (or resumes) an experiment and writes DIR/report.md and one CSV per table. */
@@ -202,10 +214,10 @@ export async function runExperiment(options: {
   modelsDir: string;
   args: ExperimentArgs;
   outDir: string;
-  onProgress?: (event: { done: number; total: number; model: string; seed: number; etaSeconds: number | null }) => void;
+  onProgress?: (event: ExperimentProgress) => void;
   /** Milliseconds this process's lease on the row lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
   leaseMs?: number;
-  /** The server that claimed the queued row for this process (ExperimentJobService), or none. */
+  /** The server that claimed the queued row for this worker (ExperimentJobService), or none. */
   handedBy?: string | null;
   /** Stops the experiment as cancelled (its current run's model failed, its row CANCELLED). */
   signal?: AbortSignal;
@@ -239,7 +251,7 @@ export async function runExperiment(options: {
   const heartbeat = setInterval(() => {
     beating = beating.then(async () => {
       try {
-        const lease = await renewExperimentLease(dataSource, { id: experimentId, owner, leaseMs });
+        const lease = await renewLease(dataSource, { table: Experiment, id: experimentId, owner, leaseMs });
         if (!lease.held || lease.cancelRequested) stop.abort();
       } catch (error) {
         // A lock or an unreachable database: the next beat tries again (the lease outlasts a few).

@@ -7,7 +7,8 @@ import "reflect-metadata";
 import { retryWhileBusyOrUnavailable } from "../db/busy.ts";
 import { openDatabase } from "../db/data-source.ts";
 import { UserError } from "../errors.ts";
-import type { TrainingJobCancel, TrainingJobMessage, TrainingJobSpec } from "./jobs.ts";
+import type { JobCancel } from "./job-queue.ts";
+import type { TrainingJobMessage, TrainingJobSpec } from "./jobs.ts";
 import { trainAndSaveResolved } from "./training.ts";
 
 /** Sends a message to the parent; resolves (without sending) once the parent is gone. */
@@ -24,7 +25,7 @@ function send(message: TrainingJobMessage): Promise<void> {
 
 async function run(spec: TrainingJobSpec): Promise<void> {
   const abort = new AbortController();
-  process.on("message", (message: TrainingJobCancel) => {
+  process.on("message", (message: JobCancel) => {
     if (message.type === "cancel") abort.abort();
   });
   // A parent that died cannot record the result: stop instead of training on unobserved.

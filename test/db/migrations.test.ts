@@ -7,7 +7,7 @@ import type { DataSource } from "typeorm";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { deleteDatasetNamed } from "../../src/db/dataset-rows.ts";
 import { Experiment } from "../../src/db/entities/experiment.entity.ts";
-import { failAbandonedExperiments } from "../../src/db/experiment-rows.ts";
+import { failAbandonedJobs } from "../../src/db/job-leases.ts";
 import { UserError } from "../../src/errors.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createTestDatabase, POSTGRES_URL } from "./databases.ts";
@@ -182,8 +182,8 @@ describe.each(POSTGRES_URL ? (["sqlite", "postgres"] as const) : (["sqlite"] as 
         const [row] = await dataSource.getRepository(Experiment).find();
         expect(row).toMatchObject({ status: "running", runsDone: 1, runsTotal: 4, owner: null, leaseExpiresAt: null, cancelRequested: false, modelId: null });
         const error = "gone";
-        expect(await failAbandonedExperiments(dataSource, { error, exceptOwner: "me" })).toEqual([row.id]);
-        expect(await failAbandonedExperiments(dataSource, { error, exceptOwner: "me" })).toEqual([]);
+        expect(await failAbandonedJobs(dataSource, { table: Experiment, error, exceptOwner: "me" })).toEqual([row.id]);
+        expect(await failAbandonedJobs(dataSource, { table: Experiment, error, exceptOwner: "me" })).toEqual([]);
         expect(await dataSource.getRepository(Experiment).findOneByOrFail({ id: row.id })).toMatchObject({ status: "failed", error });
       } finally {
         await dataSource.destroy();

@@ -1,5 +1,5 @@
 /**
- * startExperiment (issue 11): `vcm experiment` run by the server as its own process, its row visible
+ * startExperiment (issue 11): the experiment run by the server in its own worker process, its row visible
  * at once and finished later with the result tables; the same arguments resume the same row and
  * folder; refusals with a sentence.
  */

@@ -1,7 +1,7 @@
 /**
  * Experiments owned like training jobs (issue 23, item 12), with real `vcm serve` processes on one
- * database file: kill -9 of the server that runs an experiment takes its `vcm experiment` process
- * with it within seconds; another server marks the experiment FAILED once, with the model its run was
+ * database file: kill -9 of the server that runs an experiment takes its worker process (a module of
+ * src/services, not the CLI) with it within seconds; another server marks the experiment FAILED once, with the model its run was
  * training, and neither it nor a restarted server runs it again; that model can be deleted.
  */
 import type { ChildProcess } from "node:child_process";
@@ -98,6 +98,12 @@ describe("an experiment whose server is killed", () => {
     );
     const experimentPid = Number(running.owner!.split(":")[1]);
     expect(isRunning(experimentPid)).toBe(true);
+    // A worker module of the server's services, handed its arguments typed, not the CLI binary with flags.
+    const commandLine = fs.readFileSync(`/proc/${experimentPid}/cmdline`, "utf8").split("\0").filter((part) => part !== "");
+    const worker = commandLine.findIndex((part) => part.endsWith(path.join("src", "services", "experiment-worker.ts")));
+    expect(worker).toBeGreaterThan(0);
+    expect(commandLine.slice(worker + 1)).toHaveLength(1);
+    expect(JSON.parse(commandLine[worker + 1])).toMatchObject({ args: { dataset: "demo", models: ["vcm"], seeds: 3, epochs: 5000 } });
     const modelsBefore = modelCount();
 
     a.child.kill("SIGKILL");

@@ -13,7 +13,8 @@ import { openDatabase } from "../../src/db/data-source.ts";
 import { UserError } from "../../src/errors.ts";
 import { formatCell, meanAndStandardError, resultTable, type RunResult } from "../../src/services/experiment-report.ts";
 import { Experiment } from "../../src/db/entities/experiment.entity.ts";
-import { claimExperimentRow, failAbandonedExperiments } from "../../src/db/experiment-rows.ts";
+import { claimExperimentRow } from "../../src/db/experiment-rows.ts";
+import { failAbandonedJobs } from "../../src/db/job-leases.ts";
 import { experimentKey, plannedRuns, resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { loadAppConfig } from "../../src/config.ts";
@@ -165,11 +166,11 @@ describe("runExperiment", () => {
     const refused = await runExperiment({ dataSource, modelsDir, args, outDir }).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(UserError);
     expect((refused as UserError).message).toBe(`Experiment ${claimed.id} with these arguments is running in another process; wait for it, or cancel it with \`vcm cancel-experiment ${claimed.id}\`.`);
-    expect(await failAbandonedExperiments(dataSource, { error: "gone", exceptOwner: "me" })).toEqual([]);
+    expect(await failAbandonedJobs(dataSource, { table: Experiment, error: "gone", exceptOwner: "me" })).toEqual([]);
     // Its lease runs out: failed once, by whichever process sweeps first.
     await dataSource.getRepository(Experiment).update(claimed.id, { leaseExpiresAt: Date.now() - 1 });
-    expect(await failAbandonedExperiments(dataSource, { error: "gone", exceptOwner: "me" })).toEqual([claimed.id]);
-    expect(await failAbandonedExperiments(dataSource, { error: "gone", exceptOwner: "me" })).toEqual([]);
+    expect(await failAbandonedJobs(dataSource, { table: Experiment, error: "gone", exceptOwner: "me" })).toEqual([claimed.id]);
+    expect(await failAbandonedJobs(dataSource, { table: Experiment, error: "gone", exceptOwner: "me" })).toEqual([]);
 
     // Started again here, and cancelled after its first run: the row says so, and the next start resumes.
     const cancel = new AbortController();

@@ -26,7 +26,7 @@ export class ExperimentResolver {
 
   @Mutation(() => ExperimentType, {
     description:
-      "Runs `vcm experiment` as a job of this server (its own process) and returns the experiment at once, RUNNING, or QUEUED while this server runs another (one at a time, as training jobs); poll experiment(id) for runsDone and, once FINISHED, the result tables. Its folder (report.md, CSVs, figures) is under the server's VCM_EXPERIMENTS_DIR, named after the arguments: the same arguments started again resume it. Needs `Authorization: Bearer <VCM_ADMIN_TOKEN>` when the server sets that token. BAD_USER_INPUT for arguments it could not run or too many runs, NOT_FOUND for an unknown dataset, CONFLICT while the same experiment is queued or runs.",
+      "Runs the experiment (as `vcm experiment` does) as a job of this server's job queue, in a worker process of its own, and returns the experiment at once, RUNNING, or QUEUED while this server runs another (one at a time, as training jobs); poll experiment(id) for runsDone and, once FINISHED, the result tables. Its folder (report.md, CSVs, figures) is under the server's VCM_EXPERIMENTS_DIR, named after the arguments: the same arguments started again resume it. Needs `Authorization: Bearer <VCM_ADMIN_TOKEN>` when the server sets that token. BAD_USER_INPUT for arguments it could not run or too many runs, NOT_FOUND for an unknown dataset, CONFLICT while the same experiment is queued or runs.",
   })
   async startExperiment(@Ctx() context: GraphQLContext, @Arg("input", () => StartExperimentInput) input: StartExperimentInput): Promise<Experiment> {
     const grid = input.gridLatentDim == null && input.gridBeta == null ? undefined : { latentDim: input.gridLatentDim ?? undefined, beta: input.gridBeta ?? undefined };

@@ -1,0 +1,51 @@
+/**
+ * The worker process of one experiment: runs (or resumes) it through runExperiment, which takes over
+ * the row its server claimed and holds it (lease, heartbeat, end), writes its progress and, at the
+ * end, its summary as one JSON line to its log. Forked by ExperimentJobService through the job queue
+ * (job-queue.ts) with tsx registered; its one argument is the ExperimentJobSpec as JSON.
+ */
+import "reflect-metadata";
+import { retryWhileBusyOrUnavailable } from "../db/busy.ts";
+import { openDatabase } from "../db/data-source.ts";
+import { UserError } from "../errors.ts";
+import type { ExperimentJobSpec } from "./experiment-jobs.ts";
+import type { JobCancel } from "./job-queue.ts";
+import { experimentProgressLine, runExperiment } from "./experiment.ts";
+
+async function run(spec: ExperimentJobSpec): Promise<number> {
+  const cancel = new AbortController();
+  process.on("message", (message: JobCancel) => {
+    if (message.type === "cancel") cancel.abort();
+  });
+  process.once("disconnect", () => {
+    // The row stays running under this process's name until it is gone: another server then fails it, once.
+    console.error("experiment worker: the server that started this experiment is gone; stopping (another server marks it failed)");
+    process.exit(1);
+  });
+  const dataSource = await retryWhileBusyOrUnavailable(() => openDatabase(spec.dbPath));
+  try {
+    const summary = await runExperiment({
+      dataSource,
+      modelsDir: spec.modelsDir,
+      leaseMs: spec.leaseMs,
+      handedBy: spec.handedBy,
+      signal: cancel.signal,
+      args: spec.args,
+      outDir: spec.outDir,
+      onProgress: (e) => console.error(experimentProgressLine(e)),
+    });
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return 0;
+  } catch (error) {
+    // runExperiment has recorded the end on the row already; the log says why.
+    console.error(error instanceof UserError ? error.message : error);
+    return 1;
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+const spec = JSON.parse(process.argv[2] ?? "{}") as ExperimentJobSpec;
+process.exitCode = await run(spec);
+// The IPC channel would keep the process alive; the experiment is over, so leave.
+if (process.connected) process.disconnect();
