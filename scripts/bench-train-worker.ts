@@ -5,16 +5,16 @@
  * row, times training, then one validation pass, and prints one JSON line last (a WorkerResult).
  */
 import type { CsrMatrix } from "../src/data/csr.ts";
-import { Adam } from "../src/engine/adam.ts";
-import { currentBackend, currentDevice, initBackend, webgpuRefusal } from "../src/engine/backend.ts";
+import { Adam } from "../src/engine/runtime/adam.ts";
+import { currentBackend, currentDevice, initBackend, webgpuRefusal } from "../src/engine/runtime/backend.ts";
 import { resolveVcmConfig, type VcmConfig } from "../src/engine/config.ts";
 import { evaluateRanking } from "../src/engine/evaluate.ts";
-import { annealedBeta } from "../src/engine/losses.ts";
-import { VcmModel } from "../src/engine/model.ts";
-import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-kernels.ts";
+import { annealedBeta } from "../src/engine/models/vcm/losses.ts";
+import { VcmModel } from "../src/engine/models/vcm/model.ts";
+import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/runtime/native-kernels.ts";
 import { Rng } from "../src/engine/random.ts";
-import { initParams, trainModel, trainStep, updatableInPlace } from "../src/engine/train.ts";
-import { paramSpecs } from "../src/engine/vae.ts";
+import { initParams, trainModel, trainStep, updatableInPlace } from "../src/engine/models/train.ts";
+import { paramSpecs } from "../src/engine/models/vcm/vae.ts";
 
 /** The engine rows the parent can ask for. */
 export type RowKind = "stock" | "native" | "webgpu";

@@ -5,7 +5,7 @@
 import type { CsrMatrix } from "../data/csr.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { meanDefined, ndcgAt, recallAt } from "./metrics.ts";
-import type { VcmModel } from "./model.ts";
+import type { VcmModel } from "./models/vcm/model.ts";
 import type { PredictionMode } from "./types.ts";
 
 export interface RankingEvaluation {

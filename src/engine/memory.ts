@@ -3,10 +3,10 @@
  * alone, so a run that cannot fit is refused before any work (instead of failing tens of seconds in
  * with "memory access out of bounds"). The same parameter count sizes the checkpoint.
  */
-import { baselineOf } from "./baselines/index.ts";
+import { baselineOf } from "./models/baselines/index.ts";
 import type { VcmConfig } from "./config.ts";
 import { isBaseline } from "./types.ts";
-import { paramSpecs } from "./vae.ts";
+import { paramSpecs } from "./models/vcm/vae.ts";
 
 /** The shape of a dataset as training sees it. */
 export interface TrainingShape {

@@ -4,7 +4,7 @@
  */
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { topK } from "../engine/metrics.ts";
-import type { VcmModel } from "../engine/model.ts";
+import type { VcmModel } from "../engine/models/vcm/model.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache, RecentAnswers } from "./lru-cache.ts";

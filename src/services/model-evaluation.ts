@@ -7,7 +7,7 @@ import type { DatasetMatrices } from "../data/csr.ts";
 import type { MetricMap, TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { evaluateRanking, type RankingEvaluation } from "../engine/evaluate.ts";
-import type { VcmModel } from "../engine/model.ts";
+import type { VcmModel } from "../engine/models/vcm/model.ts";
 import { pairedTTest, type PairedComparison } from "../engine/stats.ts";
 import type { PredictionMode, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";

@@ -12,9 +12,9 @@ import { checkpointsLiveInDatabase, fetchCheckpoint } from "../db/checkpoint-sto
 import type { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { findModelWithDataset, modelsWithDatasets } from "../db/model-rows.ts";
-import { initBackend } from "../engine/backend.ts";
+import { initBackend } from "../engine/runtime/backend.ts";
 import { loadCheckpoint, pathExists, type CheckpointManifest } from "../engine/checkpoint.ts";
-import { VcmModel } from "../engine/model.ts";
+import { VcmModel } from "../engine/models/vcm/model.ts";
 import type { Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 

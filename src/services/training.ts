@@ -12,12 +12,12 @@ import { createTrainingModel, failModel, publishReadyModel, type ReadyModelField
 import { DATABASE_WAIT_MS, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { removeStoredCheckpoint, storeCheckpoint } from "../db/checkpoint-store.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
-import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/backend.ts";
+import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/runtime/backend.ts";
 import { assertRoomForCheckpoint, assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
 import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit, type TrainingShape } from "../engine/memory.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
-import type { VcmModel } from "../engine/model.ts";
-import { trainModel } from "../engine/train.ts";
+import type { VcmModel } from "../engine/models/vcm/model.ts";
+import { trainModel } from "../engine/models/train.ts";
 import type { EpochRecord, Variant } from "../engine/types.ts";
 import { ErrorCode, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
 import { evaluateOnTest, metricMap } from "./model-evaluation.ts";

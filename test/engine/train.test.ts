@@ -6,14 +6,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csrFromRows } from "../../src/data/csr.ts";
-import { Adam } from "../../src/engine/adam.ts";
-import { initBackend } from "../../src/engine/backend.ts";
+import { Adam } from "../../src/engine/runtime/adam.ts";
+import { initBackend } from "../../src/engine/runtime/backend.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { topK } from "../../src/engine/metrics.ts";
-import { VcmModel } from "../../src/engine/model.ts";
+import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { Rng } from "../../src/engine/random.ts";
-import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
+import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/models/train.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { plantedData } from "./planted.ts";
 import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";

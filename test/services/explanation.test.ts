@@ -7,7 +7,7 @@ import { csrFromRows } from "../../src/data/csr.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { topK } from "../../src/engine/metrics.ts";
-import { VcmModel } from "../../src/engine/model.ts";
+import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import { trainAndSave } from "../../src/services/training.ts";

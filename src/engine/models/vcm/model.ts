@@ -6,16 +6,16 @@
  * their row of the capabilities table (types.ts) says they cannot do.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../data/csr.ts";
-import { ErrorCode, UserError } from "../errors.ts";
-import { baselineOf, ROW_FINGERPRINTS } from "./baselines/index.ts";
-import { sparseBatch } from "./batch.ts";
-import { resolveStoredVcmConfig, type VcmConfig } from "./config.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import { ErrorCode, UserError } from "../../../errors.ts";
+import { baselineOf, ROW_FINGERPRINTS } from "../baselines/index.ts";
+import { sparseBatch } from "../../batch.ts";
+import { resolveStoredVcmConfig, type VcmConfig } from "../../config.ts";
 import { klToStandardNormal } from "./losses.ts";
-import { topK } from "./metrics.ts";
-import { nativeTopKEnabled, TOP_K_KERNEL } from "./native-kernels.ts";
-import { sparseBatchTensors } from "./ops.ts";
-import { capabilitiesOf, isBaseline, type BackendName, type EpochRecord, type ModelSnapshot, type NamedWeight, type PredictionMode, type RowsInput, type Variant } from "./types.ts";
+import { topK } from "../../metrics.ts";
+import { nativeTopKEnabled, TOP_K_KERNEL } from "../../runtime/native-kernels.ts";
+import { sparseBatchTensors } from "../../runtime/ops.ts";
+import { capabilitiesOf, isBaseline, type BackendName, type EpochRecord, type ModelSnapshot, type NamedWeight, type PredictionMode, type RowsInput, type Variant } from "../../types.ts";
 import { decode, encode, paramSpecs, type ParamSpec, type Params, type Side } from "./vae.ts";
 import { bagWordEffects, deletionEffects, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
 

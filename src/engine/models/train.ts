@@ -5,22 +5,22 @@
  * share the split, the validation, the best-epoch rule, the records, the seed and the cancellation.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../data/csr.ts";
-import { ErrorCode, invariant, UserError } from "../errors.ts";
-import { Adam } from "./adam.ts";
-import { currentBackend, currentDevice, initBackend } from "./backend.ts";
-import { sparseBatch } from "./batch.ts";
-import type { VcmConfig } from "./config.ts";
-import { evaluateRanking } from "./evaluate.ts";
-import { gaussianKernelsEnabled, gaussianTerms } from "./gaussian-terms.ts";
-import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
+import type { CsrMatrix } from "../../data/csr.ts";
+import { ErrorCode, invariant, UserError } from "../../errors.ts";
+import { Adam } from "../runtime/adam.ts";
+import { currentBackend, currentDevice, initBackend } from "../runtime/backend.ts";
+import { sparseBatch } from "../batch.ts";
+import type { VcmConfig } from "../config.ts";
+import { evaluateRanking } from "../evaluate.ts";
+import { gaussianKernelsEnabled, gaussianTerms } from "../runtime/gaussian-terms.ts";
+import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./vcm/losses.ts";
 import { baselineOf, ROW_FINGERPRINTS } from "./baselines/index.ts";
 import { rowFingerprints } from "./baselines/pmf.ts";
-import { VcmModel } from "./model.ts";
-import { sparseBatchTensors, sparseTarget } from "./ops.ts";
-import { Rng } from "./random.ts";
-import { capabilitiesOf, isBaseline, type BaselineVariant, type EpochRecord } from "./types.ts";
-import { decode, encode, initialValues, paramSpecs, reparameterise, type Params } from "./vae.ts";
+import { VcmModel } from "./vcm/model.ts";
+import { sparseBatchTensors, sparseTarget } from "../runtime/ops.ts";
+import { Rng } from "../random.ts";
+import { capabilitiesOf, isBaseline, type BaselineVariant, type EpochRecord } from "../types.ts";
+import { decode, encode, initialValues, paramSpecs, reparameterise, type Params } from "./vcm/vae.ts";
 
 export interface TrainOptions {
   /** Training clicks, users × items (binary). */

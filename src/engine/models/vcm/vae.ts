@@ -4,10 +4,10 @@
  * VAEy: y → [V → hiddenY] tanh → (μ, log σ²) ∈ R^K; r → [K → V].
  */
 import * as tf from "@tensorflow/tfjs";
-import type { VcmModelConfig } from "./config.ts";
-import { fusedReparameterise, gaussianKernelsEnabled } from "./gaussian-terms.ts";
-import { linear, sparseLinear, type SparseBatchTensors } from "./ops.ts";
-import { Rng } from "./random.ts";
+import type { VcmModelConfig } from "../../config.ts";
+import { fusedReparameterise, gaussianKernelsEnabled } from "../../runtime/gaussian-terms.ts";
+import { linear, sparseLinear, type SparseBatchTensors } from "../../runtime/ops.ts";
+import { Rng } from "../../random.ts";
 
 /** Name and shape of every trainable tensor, in a fixed order (also the checkpoint order). */
 export interface ParamSpec {

@@ -5,11 +5,11 @@
  * the same as VCM's.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../../data/csr.ts";
-import type { VcmConfig } from "../config.ts";
-import type { Rng } from "../random.ts";
-import type { PredictionMode } from "../types.ts";
-import type { ParamSpec, Params } from "../vae.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import type { VcmConfig } from "../../config.ts";
+import type { Rng } from "../../random.ts";
+import type { PredictionMode } from "../../types.ts";
+import type { ParamSpec, Params } from "../vcm/vae.ts";
 
 /** Name of the per-user fingerprints of the training clicks (pmf.ts rowFingerprint), one per training user. */
 export const ROW_FINGERPRINTS = "rows.fingerprint";
