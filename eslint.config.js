@@ -17,6 +17,9 @@ const resolverDbMessage = "Resolvers reach data through a service (src/services/
 const noDbButEntities = { regex: "(^|/)db/(?!entities/)", message: resolverDbMessage };
 const noEntityValues = { regex: "(^|/)db/entities/", message: resolverDbMessage, allowTypeImports: true };
 
+// The models see the runtime only through its index (kernels, the addon, wasm assembly and Dawn stay behind it).
+const noRuntimeInternals = { regex: "(^|/)runtime/(?!index\\.ts$)", message: "src/engine/models reaches the runtime only through src/engine/runtime/index.ts; export what a model needs there." };
+
 const restrict = (...patterns) => ({ "@typescript-eslint/no-restricted-imports": ["error", { patterns }] });
 
 export default tseslint.config(
@@ -32,6 +35,7 @@ export default tseslint.config(
   { files: ["src/data/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices, noEngine) },
   { files: ["src/db/**/*.ts"], rules: restrict(noScripts, noDataInDb, noApi, noServices) },
   { files: ["src/engine/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices) },
+  { files: ["src/engine/models/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices, noRuntimeInternals) },
   { files: ["src/services/**/*.ts"], rules: restrict(noScripts, noApi) },
   { files: ["src/graphql/**/*.ts"], rules: restrict(noScripts, noDbValues) },
   { files: ["src/graphql/resolvers/**/*.ts"], rules: restrict(noScripts, noDbButEntities, noEntityValues) },

@@ -4,7 +4,7 @@
  */
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { topK } from "../engine/metrics.ts";
-import type { VcmModel } from "../engine/models/vcm/model.ts";
+import type { Recommender } from "../engine/models/index.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { LruCache, RecentAnswers } from "./lru-cache.ts";
@@ -17,7 +17,7 @@ export interface LoadedModel {
   readonly datasetId: number;
   readonly datasetName: string;
   readonly variant: Variant;
-  readonly model: VcmModel;
+  readonly model: Recommender;
 }
 
 /** A dataset's matrices plus the lookup from words to vocabulary columns (for texts sent to the API). */

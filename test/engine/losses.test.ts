@@ -1,7 +1,7 @@
 /** The objective's terms against closed forms worked by hand, and the β schedule at chosen steps. */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/runtime/backend.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { sparseBatch } from "../../src/engine/batch.ts";
 import { csrFromRows } from "../../src/data/csr.ts";
 import { annealedBeta, klGaussians, klToStandardNormal, multinomialNll, squaredDistance } from "../../src/engine/models/vcm/losses.ts";

@@ -1,5 +1,5 @@
 /**
- * The optional OpenBLAS matMul for wasm (src/engine/native-kernels.ts) gives the stock kernels' results
+ * The optional OpenBLAS matMul for wasm (src/engine/runtime/native-kernels.ts) gives the stock kernels' results
  * on every transpose and batch case it takes, hands the others back to them, and trains the same.
  * The test compiles the addon into a temporary folder; without a C compiler and OpenBLAS it skips.
  */
@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNativeAddon } from "../../scripts/build-native.ts";
 import { Adam } from "../../src/engine/runtime/adam.ts";
-import { initBackend } from "../../src/engine/runtime/backend.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { csrFromRows } from "../../src/data/csr.ts";
 import { sparseBatch } from "../../src/engine/batch.ts";
@@ -18,7 +18,8 @@ import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeNll
 import { topK } from "../../src/engine/metrics.ts";
 import { multinomialNll, prefersDenseInput, sparseTarget } from "../../src/engine/runtime/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
-import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/models/train.ts";
+import { initParams, trainStep, updatableInPlace } from "../../src/engine/models/vcm/train.ts";
+import { trainModel } from "../../src/engine/models/index.ts";
 import { plantedData } from "./planted.ts";
 import { checkBadColumn, checkSparseCase, SPARSE_CASES } from "./sparse-cases.ts";
 

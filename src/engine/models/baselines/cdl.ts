@@ -20,8 +20,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CdlConfig } from "../../config.ts";
-import { linear, sparseLinear, type SparseBatchTensors } from "../../runtime/ops.ts";
-import type { ParamSpec, Params } from "../vcm/vae.ts";
+import { linear, sparseLinear, type SparseBatchTensors } from "../../runtime/index.ts";
+import type { ParamSpec, Params } from "../params.ts";
 import { collaborativeBaseline, type NetworkTerms, type TextNetwork } from "./collaborative.ts";
 
 function w(params: Params, name: string): tf.Tensor2D {

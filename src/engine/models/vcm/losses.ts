@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Variant } from "../../types.ts";
 
-export { multinomialNll } from "../../runtime/ops.ts";
+export { multinomialNll } from "../../runtime/index.ts";
 
 /** KL(N(μ, diag e^{logσ²}) ‖ N(0, I)) = ½ Σ_k (e^{logσ²_k} + μ_k² − 1 − logσ²_k), per row. */
 export function klToStandardNormal(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {
