@@ -18,6 +18,8 @@ const noDbButEntities = { regex: "(^|/)db/(?!entities/)", message: resolverDbMes
 const noEntityValues = { regex: "(^|/)db/entities/", message: resolverDbMessage, allowTypeImports: true };
 
 const noChildProcessMessage = "Run background work as a job of src/services/job-queue.ts (a JobRunner and a worker module under src/services); no other module starts a process.";
+// The models see the runtime only through its index (kernels, the addon, wasm assembly and Dawn stay behind it).
+const noRuntimeInternals = { regex: "(^|/)runtime/(?!index\\.ts$)", message: "src/engine/models reaches the runtime only through src/engine/runtime/index.ts; export what a model needs there." };
 
 const restrict = (...patterns) => ({ "@typescript-eslint/no-restricted-imports": ["error", { patterns }] });
 
@@ -34,6 +36,7 @@ export default tseslint.config(
   { files: ["src/data/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices, noEngine) },
   { files: ["src/db/**/*.ts"], rules: restrict(noScripts, noDataInDb, noApi, noServices) },
   { files: ["src/engine/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices) },
+  { files: ["src/engine/models/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices, noRuntimeInternals) },
   { files: ["src/services/**/*.ts"], rules: restrict(noScripts, noApi) },
   { files: ["src/graphql/**/*.ts"], rules: restrict(noScripts, noDbValues) },
   { files: ["src/graphql/resolvers/**/*.ts"], rules: restrict(noScripts, noDbButEntities, noEntityValues) },

@@ -28,7 +28,7 @@ import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
 import { userIdsInOrder } from "../src/db/dataset-rows.ts";
 import { findDatasetRef } from "../src/db/load-dataset-matrices.ts";
 import { latestReadyModel } from "../src/db/model-rows.ts";
-import { currentBackend, initBackend } from "../src/engine/backend.ts";
+import { currentBackend, initBackend } from "../src/engine/runtime/index.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";

@@ -9,9 +9,9 @@
  */
 import { parseArgs } from "node:util";
 import type { CsrMatrix } from "../src/data/csr.ts";
-import { currentDevice, initBackend } from "../src/engine/backend.ts";
+import { currentDevice, initBackend } from "../src/engine/runtime/index.ts";
 import { Rng } from "../src/engine/random.ts";
-import { trainModel } from "../src/engine/train.ts";
+import { trainModel } from "../src/engine/models/index.ts";
 import { VARIANTS, type Variant } from "../src/engine/types.ts";
 import { randomCsr } from "./bench-train-worker.ts";
 import { resolveVcmConfig } from "../src/engine/config.ts";

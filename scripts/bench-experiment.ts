@@ -12,7 +12,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { syntheticSource } from "../src/data/generate.ts";
 import { openDatabase } from "../src/db/data-source.ts";
-import { currentBackend, currentDevice, initBackend } from "../src/engine/backend.ts";
+import { currentBackend, currentDevice, initBackend } from "../src/engine/runtime/index.ts";
 import { resolveExperimentArgs, runExperiment } from "../src/services/experiment.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 

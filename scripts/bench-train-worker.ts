@@ -5,16 +5,17 @@
  * row, times training, then one validation pass, and prints one JSON line last (a WorkerResult).
  */
 import type { CsrMatrix } from "../src/data/csr.ts";
-import { Adam } from "../src/engine/adam.ts";
-import { currentBackend, currentDevice, initBackend, webgpuRefusal } from "../src/engine/backend.ts";
+import { Adam } from "../src/engine/runtime/adam.ts";
+import { currentBackend, currentDevice, initBackend, webgpuRefusal } from "../src/engine/runtime/index.ts";
 import { resolveVcmConfig, type VcmConfig } from "../src/engine/config.ts";
 import { evaluateRanking } from "../src/engine/evaluate.ts";
-import { annealedBeta } from "../src/engine/losses.ts";
-import { VcmModel } from "../src/engine/model.ts";
-import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-kernels.ts";
+import { annealedBeta } from "../src/engine/models/vcm/losses.ts";
+import { VcmModel } from "../src/engine/models/vcm/model.ts";
+import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/runtime/native-kernels.ts";
 import { Rng } from "../src/engine/random.ts";
-import { initParams, trainModel, trainStep, updatableInPlace } from "../src/engine/train.ts";
-import { paramSpecs } from "../src/engine/vae.ts";
+import { initParams, trainStep, updatableInPlace } from "../src/engine/models/vcm/train.ts";
+import { trainModel, type Recommender } from "../src/engine/models/index.ts";
+import { paramSpecs } from "../src/engine/models/vcm/vae.ts";
 
 /** The engine rows the parent can ask for. */
 export type RowKind = "stock" | "native" | "webgpu";
@@ -163,7 +164,7 @@ async function startBackend(kind: RowKind, plan: WorkerPlan): Promise<string | u
 }
 
 /** Seconds of one `evaluateRanking` call over `rows` (all users when absent): the pass training runs each epoch. */
-async function timeValidation(o: { model: VcmModel; train: CsrMatrix; validation: CsrMatrix; rows?: ReadonlyArray<number> }): Promise<{ seconds: number; ndcg100: number }> {
+async function timeValidation(o: { model: Recommender; train: CsrMatrix; validation: CsrMatrix; rows?: ReadonlyArray<number> }): Promise<{ seconds: number; ndcg100: number }> {
   const t0 = performance.now();
   const result = await evaluateRanking({ model: o.model, mode: "vcm", input: o.train, heldOut: o.validation, exclude: o.train, ks: [100], rows: o.rows });
   return { seconds: (performance.now() - t0) / 1000, ndcg100: result.means["ndcg@100"] };
@@ -224,7 +225,6 @@ async function timeSteps(o: { plan: WorkerPlan; config: VcmConfig; train: CsrMat
     numItems: train.cols,
     numWords: words.cols,
     params,
-    popularity: undefined,
     history: [],
     bestEpoch: 0,
   });

@@ -13,12 +13,12 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import type { CsrMatrix } from "../src/data/csr.ts";
-import { Adam } from "../src/engine/adam.ts";
-import { initBackend } from "../src/engine/backend.ts";
-import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/native-kernels.ts";
+import { Adam } from "../src/engine/runtime/adam.ts";
+import { initBackend } from "../src/engine/runtime/index.ts";
+import { enableNativeMatMul, nativeMatMulEnabled } from "../src/engine/runtime/native-kernels.ts";
 import { resolveVcmConfig } from "../src/engine/config.ts";
 import { Rng } from "../src/engine/random.ts";
-import { initParams, trainStep, updatableInPlace, type StepTimings } from "../src/engine/train.ts";
+import { initParams, trainStep, updatableInPlace, type StepTimings } from "../src/engine/models/vcm/train.ts";
 import type { BackendChoice } from "../src/config.ts";
 
 /** Random sparse rows with a Poisson-like number of distinct columns (mean `perRow`) and values 1..maxValue. */

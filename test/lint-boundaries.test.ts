@@ -20,6 +20,9 @@ describe("layer boundaries in the lint rules", () => {
     ["src/engine/probe.ts", 'import type { Dataset } from "../db/entities/dataset.entity.ts";', /must not reach the database/],
     ["src/engine/probe.ts", 'import { createServerDeps } from "../graphql/context.ts";', /must not import the API/],
     ["src/engine/probe.ts", 'import { listDatasets } from "../services/datasets.ts";', /must not import a service/],
+    ["src/engine/models/probe.ts", 'import { nativeTopKEnabled } from "../runtime/native-kernels.ts";', /only through src\/engine\/runtime\/index.ts/],
+    ["src/engine/models/vcm/probe.ts", 'import type { WebGpuAdapter } from "../../runtime/webgpu.ts";', /only through src\/engine\/runtime\/index.ts/],
+    ["src/engine/models/probe.ts", 'import type { Dataset } from "../../db/entities/dataset.entity.ts";', /must not reach the database/],
     ["src/services/probe.ts", 'import { main } from "../../scripts/cli.ts";', /must not import scripts/],
     ["src/services/probe.ts", 'import { createContext } from "../graphql/context.ts";', /must not import the API/],
     ["src/data/probe.ts", 'import { trainVcm } from "../engine/train.ts";', /must not import the engine/],
@@ -38,6 +41,8 @@ describe("layer boundaries in the lint rules", () => {
     ["src/graphql/resolvers/probe.ts", 'import type { Item } from "../../db/entities/item.entity.ts";'],
     ["src/graphql/resolvers/probe.ts", 'import type { KeysetAfter } from "../../services/catalog-service.ts";'],
     ["src/services/probe.ts", 'import { Catalog } from "../db/catalog.ts";'],
+    ["src/engine/models/probe.ts", 'import { linear, type SparseBatchTensors } from "../runtime/index.ts";'],
+    ["src/engine/runtime/probe.ts", 'import { nativeTopKEnabled } from "./native-kernels.ts";'],
   ])("%s allows %s", async (filePath, code) => {
     expect(await boundaryErrors(filePath, code)).toEqual([]);
   });

@@ -41,10 +41,10 @@ function xz(from: string, to: string): void {
 const literalWebGpuBackend: esbuild.Plugin = {
   name: "literal-webgpu-backend",
   setup(build) {
-    build.onLoad({ filter: /src[\\/]engine[\\/]webgpu\.ts$/ }, (args) => {
+    build.onLoad({ filter: /src[\\/]engine[\\/]runtime[\\/]webgpu\.ts$/ }, (args) => {
       const source = fs.readFileSync(args.path, "utf8");
       const pattern = /const specifier: string = "@tensorflow\/tfjs-backend-webgpu";\s*await import\(specifier\);/;
-      if (!pattern.test(source)) throw new Error("src/engine/webgpu.ts no longer imports @tensorflow/tfjs-backend-webgpu as the kit expects; update scripts/gpu-kit/pack.ts");
+      if (!pattern.test(source)) throw new Error("src/engine/runtime/webgpu.ts no longer imports @tensorflow/tfjs-backend-webgpu as the kit expects; update scripts/gpu-kit/pack.ts");
       return { contents: source.replace(pattern, 'await import("@tensorflow/tfjs-backend-webgpu");'), loader: "ts" };
     });
   },

@@ -72,7 +72,7 @@ export const VCM_CONFIG_FIELDS = Object.freeze({
   evalBatchSize: { kind: "int", default: 512, min: 1, max: 100_000, variants: TRAINED, input: false, description: "Users per forward pass when predicting or evaluating (bounds memory, not results)" },
 } as const satisfies Record<string, ConfigField>);
 
-/** The paper baselines' fields (engine/baselines/, docs/cli.md "Baselines"); the VCM variants ignore them. */
+/** The paper baselines' fields (engine/models/baselines/, docs/cli.md "Baselines"); the VCM variants ignore them. */
 export const BASELINE_CONFIG_FIELDS = Object.freeze({
   baselineLatentDim: { kind: "int", default: 50, min: 1, max: 1_000, variants: BASELINES, description: "Size K of the user and item factors (DeepCoNN's |x_u| = |y_i|; papers: 50)" },
   confidenceObserved: { kind: "float", default: 1, min: Number.MIN_VALUE, max: 1_000_000, variants: CDL_CVAE, description: "Confidence a of an observed click (papers: 1)" },

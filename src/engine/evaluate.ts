@@ -5,7 +5,7 @@
 import type { CsrMatrix } from "../data/csr.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { meanDefined, ndcgAt, recallAt } from "./metrics.ts";
-import type { VcmModel } from "./model.ts";
+import type { Recommender } from "./models/recommender.ts";
 import type { PredictionMode } from "./types.ts";
 
 export interface RankingEvaluation {
@@ -22,7 +22,7 @@ export interface RankingEvaluation {
  * entries in `exclude` (its training clicks), and compares the top R with the row's entries in `heldOut`.
  */
 export async function evaluateRanking(options: {
-  model: VcmModel;
+  model: Recommender;
   mode: PredictionMode;
   input: CsrMatrix;
   heldOut: CsrMatrix;

@@ -64,7 +64,7 @@ export function buildItemWordStats(options: { itemWords: CsrMatrix; smoothing?: 
  * How the words of an explanation are chosen and weighted:
  * - "effect": candidates are the words w of the user's bag of words y_u with lift(w, i) > 1. The
  *   first-order effect e(w) = y_w · ∂ log π_ui(y_u) / ∂ y_w on the item's review2click (VCM-CD) score
- *   (engine/word-effects.ts) shortlists the EFFECT_SHORTLIST · k candidates with the largest
+ *   (engine/models/vcm/word-effects.ts) shortlists the EFFECT_SHORTLIST · k candidates with the largest
  *   p(w|u) · e(w) among those with e(w) > 0; each of them gets its exact effect
  *   δ(w) = 1 − π_ui(y_u ∖ w) / π_ui(y_u), the relative fall of the item's score when w alone leaves the
  *   bag. Listed: the shortlisted words with δ(w) > 0, ranked by score(w) = p(w|u) · δ(w);

@@ -3,10 +3,12 @@
  * alone, so a run that cannot fit is refused before any work (instead of failing tens of seconds in
  * with "memory access out of bounds"). The same parameter count sizes the checkpoint.
  */
-import { baselineOf } from "./baselines/index.ts";
 import type { VcmConfig } from "./config.ts";
-import { isBaseline } from "./types.ts";
-import { paramSpecs } from "./vae.ts";
+import { familyOf } from "./models/index.ts";
+import type { TrainingMemoryLimit } from "./runtime/index.ts";
+import { capabilitiesOf } from "./types.ts";
+
+export type { TrainingMemoryLimit } from "./runtime/index.ts";
 
 /** The shape of a dataset as training sees it. */
 export interface TrainingShape {
@@ -35,19 +37,6 @@ export interface TrainingMemoryEstimate {
   readonly checkpointBytes: number;
 }
 
-/** A memory bound of the backend training runs on. */
-export interface TrainingMemoryLimit {
-  /** Bytes training may hold in all. */
-  readonly totalBytes: number;
-  /** Bytes one tensor may take (a GPU's largest buffer), when smaller than the total. */
-  readonly tensorBytes?: number;
-  /** What the limit is, in words: "the WebAssembly heap". */
-  readonly what: string;
-}
-
-/** The wasm backend's heap: 32-bit addresses, so 4 GiB whatever the machine has. */
-export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
-
 const FLOAT = 4;
 /** Copies of each parameter while training (weights, Adam m and v, gradients, best epoch). */
 const PARAMETER_COPIES = 5;
@@ -56,12 +45,7 @@ const ACTIVATION_COPIES = 4;
 
 /** Trainable parameters of the configured variant for this shape (the popularity floor counts one per item). */
 export function trainingParameterCount(shape: TrainingShape, config: VcmConfig): number {
-  const numbers = (specs: ReadonlyArray<{ shape: ReadonlyArray<number> }>): number[] => specs.map((s) => s.shape.reduce((a, b) => a * b, 1));
-  if (config.variant === "popularity") return shape.items;
-  const sizes = isBaseline(config.variant)
-    ? numbers(baselineOf(config.variant).specs({ numUsers: shape.users, numItems: shape.items, numWords: shape.words, config }))
-    : numbers(paramSpecs({ numItems: shape.items, numWords: shape.words, config }));
-  return sizes.reduce((a, b) => a + b, 0);
+  return familyOf(config.variant).parameterCount({ numUsers: shape.users, numItems: shape.items, numWords: shape.words, config });
 }
 
 /** The memory a training run of `config` on a dataset of `shape` needs, by part (a pure function). */
@@ -69,7 +53,7 @@ export function estimateTrainingMemory(shape: TrainingShape, config: VcmConfig):
   const parameters = trainingParameterCount(shape, config);
   const batch = Math.min(shape.users, Math.max(config.batchSize, config.evalBatchSize));
   const width = shape.items + shape.words;
-  const activationBytes = config.variant === "popularity" ? 0 : batch * width * FLOAT * ACTIVATION_COPIES;
+  const activationBytes = !capabilitiesOf(config.variant).trained ? 0 : batch * width * FLOAT * ACTIVATION_COPIES;
   const inputBytes = (shape.trainClicks + shape.wordEntries) * 2 * FLOAT + (shape.users + 1) * 2 * FLOAT;
   const parameterBytes = parameters * FLOAT * PARAMETER_COPIES;
   const largestTensorBytes = Math.max(

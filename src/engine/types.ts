@@ -6,7 +6,7 @@ import type { CsrMatrix } from "../data/csr.ts";
 
 /**
  * Model variants selectable by name: VCM and its ablations (docs/model.md §1), the popularity floor, and
- * three paper baselines trained and evaluated by the same loop (engine/baselines/): CDL, CVAE, DeepCoNN.
+ * three paper baselines trained and evaluated by the same loop (engine/models/baselines/): CDL, CVAE, DeepCoNN.
  */
 export type Variant = "vcm" | "vcm-se" | "vcm-od" | "vcm-nv" | "popularity" | "cdl" | "cvae" | "deepconn";
 export const VARIANTS: ReadonlyArray<Variant> = ["vcm", "vcm-se", "vcm-od", "vcm-nv", "popularity", "cdl", "cvae", "deepconn"];
@@ -50,12 +50,23 @@ export function capabilitiesOf(variant: Variant): VariantCapabilities {
   return VARIANT_CAPABILITIES[variant];
 }
 
-/** The paper baselines (engine/baselines/), which train by their own steps inside the shared epoch loop. */
+/** The paper baselines (engine/models/baselines/), which train by their own steps inside the shared epoch loop. */
 export type BaselineVariant = "cdl" | "cvae" | "deepconn";
 
 /** Whether a variant is one of the paper baselines. */
 export function isBaseline(variant: Variant): variant is BaselineVariant {
   return variant === "cdl" || variant === "cvae" || variant === "deepconn";
+}
+
+/** The two sides of VCM: clicks (VAEx) and words (VAEy). */
+export type Side = "x" | "y";
+
+/** VCM and its ablations (engine/models/vcm/). */
+export type VcmVariant = "vcm" | "vcm-se" | "vcm-od" | "vcm-nv";
+
+/** Whether a variant is VCM or one of its ablations. */
+export function isVcmVariant(variant: Variant): variant is VcmVariant {
+  return variant === "vcm" || variant === "vcm-se" || variant === "vcm-od" || variant === "vcm-nv";
 }
 
 /** How item scores are produced: VCM from clicks (z = μx(x_u)), VCM-CD from words (r = μy(y_u)). */

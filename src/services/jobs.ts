@@ -15,7 +15,7 @@ import { countQueuedJobs, findJob, getJob, insertQueuedJob, listJobs, oldestQueu
 import type { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
 import { assertRoomForCheckpoint, assertWritableFolder } from "../engine/checkpoint.ts";
-import { initBackend, trainingMemoryLimit } from "../engine/backend.ts";
+import { initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit } from "../engine/memory.ts";
 import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";

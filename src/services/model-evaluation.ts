@@ -7,7 +7,7 @@ import type { DatasetMatrices } from "../data/csr.ts";
 import type { MetricMap, TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { evaluateRanking, type RankingEvaluation } from "../engine/evaluate.ts";
-import type { VcmModel } from "../engine/model.ts";
+import type { Recommender } from "../engine/models/index.ts";
 import { pairedTTest, type PairedComparison } from "../engine/stats.ts";
 import type { PredictionMode, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -31,7 +31,7 @@ export interface ModelEvaluation {
  * Ranks all items for every user with test items from the training clicks (vcm) or the bag of words
  * (vcm-cd), excluding the user's training clicks, and scores the test clicks.
  */
-export async function evaluateOnTest(options: { model: VcmModel; matrices: DatasetMatrices; mode: PredictionMode }): Promise<RankingEvaluation> {
+export async function evaluateOnTest(options: { model: Recommender; matrices: DatasetMatrices; mode: PredictionMode }): Promise<RankingEvaluation> {
   const { model, matrices, mode } = options;
   if (mode === "vcm-cd" && !hasTextModel(model.variant)) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, "The popularity baseline has no text model, so it has no vcm-cd mode; use --mode vcm.");

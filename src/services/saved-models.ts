@@ -12,9 +12,9 @@ import { checkpointsLiveInDatabase, fetchCheckpoint } from "../db/checkpoint-sto
 import type { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { findModelWithDataset, modelsWithDatasets } from "../db/model-rows.ts";
-import { initBackend } from "../engine/backend.ts";
+import { initBackend } from "../engine/runtime/index.ts";
 import { loadCheckpoint, pathExists, type CheckpointManifest } from "../engine/checkpoint.ts";
-import { VcmModel } from "../engine/model.ts";
+import { recommenderFromSnapshot, type Recommender } from "../engine/models/index.ts";
 import type { Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
@@ -64,7 +64,7 @@ export interface LoadedTrainedModel {
   readonly modelId: number;
   readonly datasetName: string;
   readonly variant: Variant;
-  readonly model: VcmModel;
+  readonly model: Recommender;
   readonly row: TrainedModel;
   readonly manifest: CheckpointManifest;
 }
@@ -98,7 +98,7 @@ export async function loadModel(options: { dataSource: DataSource; modelId: numb
     throw new UserError(ErrorCode.BAD_USER_INPUT, `The checkpoint of model ${row.id} belongs to another model; train the model again.`);
   }
   await initBackend();
-  const model = VcmModel.fromSnapshot(snapshot);
+  const model = recommenderFromSnapshot(snapshot);
   return { modelId: row.id, datasetName: row.dataset.name, variant: snapshot.variant, model, row, manifest };
 }
 

@@ -18,7 +18,7 @@ import {
   type ItemWordStats,
 } from "../engine/explanation-rules.ts";
 import { topK } from "../engine/metrics.ts";
-import type { VcmModel } from "../engine/model.ts";
+import type { Recommender } from "../engine/models/index.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
@@ -33,7 +33,7 @@ export interface LoadedModel {
   readonly datasetId: number;
   readonly datasetName: string;
   readonly variant: Variant;
-  readonly model: VcmModel;
+  readonly model: Recommender;
 }
 
 /** Which of a user's matrices drives the ranking: clicks (VCM) or review words (VCM-CD, review2click). */
@@ -93,7 +93,7 @@ export class ServedModel implements LoadedModel {
   readonly datasetId: number;
   readonly datasetName: string;
   readonly variant: Variant;
-  readonly model: VcmModel;
+  readonly model: Recommender;
   readonly #calls: SharedEngineCalls;
   /** The answers this model gave last, by kind (each bounded by RECENT_ANSWERS): held until the model leaves the cache. */
   readonly #recent = new Map<string, RecentAnswers<unknown>>();
@@ -168,7 +168,7 @@ export class ServedModel implements LoadedModel {
 
   /**
    * For each (row, item) pair, the effect of each word of the user's bag on the item's review2click
-   * score (VcmModel.wordEffects), aligned with the row's entries of the dataset's bag of words.
+   * score (Recommender.wordEffects), aligned with the row's entries of the dataset's bag of words.
    */
   async wordEffects(options: { dataset: DatasetIndex; pairs: ReadonlyArray<{ readonly row: number; readonly item: number }> }): Promise<BagEffects[]> {
     requireWordModel(this);
@@ -185,7 +185,7 @@ export class ServedModel implements LoadedModel {
 
   /**
    * For each (row, item, words) request, the exact relative fall δ(w) of the item's review2click
-   * score when each word leaves the user's bag (VcmModel.deletionEffects), aligned with the request's words.
+   * score when each word leaves the user's bag (Recommender.deletionEffects), aligned with the request's words.
    */
   async deletionEffects(options: {
     dataset: DatasetIndex;

@@ -12,12 +12,11 @@ import { createTrainingModel, failModel, publishReadyModel, type ReadyModelField
 import { DATABASE_WAIT_MS, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { removeStoredCheckpoint, storeCheckpoint } from "../db/checkpoint-store.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
-import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/backend.ts";
+import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
 import { assertRoomForCheckpoint, assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
 import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit, type TrainingShape } from "../engine/memory.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
-import type { VcmModel } from "../engine/model.ts";
-import { trainModel } from "../engine/train.ts";
+import { trainModel, type Recommender } from "../engine/models/index.ts";
 import type { EpochRecord, Variant } from "../engine/types.ts";
 import { ErrorCode, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
 import { evaluateOnTest, metricMap } from "./model-evaluation.ts";
@@ -86,7 +85,7 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
     device: currentDevice(),
     datasetFingerprint: fingerprint,
   }));
-  let model: VcmModel | undefined;
+  let model: Recommender | undefined;
   let savedDir: string | undefined;
   try {
     const dir = checkpointDir(modelsDir, row.id);

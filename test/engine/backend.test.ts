@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { currentBackend, initBackend } from "../../src/engine/backend.ts";
+import { currentBackend, initBackend } from "../../src/engine/runtime/index.ts";
 import { UserError } from "../../src/errors.ts";
 
 async function nativeInstalled(): Promise<boolean> {

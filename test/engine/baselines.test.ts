@@ -12,21 +12,21 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { csrFromRows, type CsrMatrix } from "../../src/data/csr.ts";
-import { initBackend } from "../../src/engine/backend.ts";
-import { CDL_NETWORK } from "../../src/engine/baselines/cdl.ts";
-import { CollaborativeTrainer, textBatch, type TextNetwork } from "../../src/engine/baselines/collaborative.ts";
-import { CVAE_NETWORK } from "../../src/engine/baselines/cvae.ts";
-import { batchDropout, dropoutMask, pairLoss, samplePairs, sideOutput, textTower, tokensOfBags, itemBags } from "../../src/engine/baselines/deepconn.ts";
-import { networkOptimizer, RmsProp } from "../../src/engine/baselines/optimizer.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
+import { CDL_NETWORK } from "../../src/engine/models/baselines/cdl.ts";
+import { CollaborativeTrainer, textBatch, type TextNetwork } from "../../src/engine/models/baselines/collaborative.ts";
+import { CVAE_NETWORK } from "../../src/engine/models/baselines/cvae.ts";
+import { batchDropout, dropoutMask, pairLoss, samplePairs, sideOutput, textTower, tokensOfBags, itemBags } from "../../src/engine/models/baselines/deepconn.ts";
+import { networkOptimizer, RmsProp } from "../../src/engine/models/baselines/optimizer.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/engine/checkpoint.ts";
 import { DEFAULT_VCM_CONFIG, resolveStoredVcmConfig, resolveVcmConfig, type VcmConfig } from "../../src/engine/config.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
-import { VcmModel } from "../../src/engine/model.ts";
-import { sparseBatchTensors } from "../../src/engine/ops.ts";
+import { sparseBatchTensors } from "../../src/engine/runtime/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
-import { initBaselineParams, trainModel } from "../../src/engine/train.ts";
+import { initBaselineParams } from "../../src/engine/models/baselines/train.ts";
+import { recommenderFromSnapshot, trainModel, type Recommender } from "../../src/engine/models/index.ts";
 import { capabilitiesOf, VARIANTS, type BaselineVariant, type Variant } from "../../src/engine/types.ts";
-import type { Params } from "../../src/engine/vae.ts";
+import type { Params } from "../../src/engine/models/params.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { plantedData } from "./planted.ts";
 
@@ -431,7 +431,7 @@ describe("CDL's and CVAE's alternating updates", () => {
 
 describe("on planted data", () => {
   const data = plantedData({ users: 600, items: 200, vocab: 300, seed: 2 });
-  const models = new Map<Variant, VcmModel>();
+  const models = new Map<Variant, Recommender>();
   const epochs = { cdl: 10, cvae: 15, deepconn: 20, popularity: 1 } as const;
   /**
    * Per-baseline settings of the planted runs: text weights λn = 10 and λr = 0.1 (the defaults, 1,000 and 1,
@@ -579,7 +579,7 @@ describe("checkpoints of the baselines", () => {
     await initBackend("wasm");
     const config: Partial<VcmConfig> = { ...SMALL, variant, epochs: 2, batchSize: 32, seed: 3 };
     const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig(config) });
-    const score = async (m: VcmModel): Promise<Float32Array[]> => [await m.scoreItems({ matrix: data.train, rows }, "vcm"), await m.scoreItems({ matrix: data.words, rows }, "vcm-cd")];
+    const score = async (m: Recommender): Promise<Float32Array[]> => [await m.scoreItems({ matrix: data.train, rows }, "vcm"), await m.scoreItems({ matrix: data.words, rows }, "vcm-cd")];
     const before = await score(trained);
     const dir = path.join(root, variant);
     await saveCheckpoint({ dir, snapshot: await trained.snapshot() });
@@ -587,13 +587,13 @@ describe("checkpoints of the baselines", () => {
     const { snapshot } = await loadCheckpoint(dir);
     expect(snapshot.variant).toBe(variant);
     const count = tf.memory().numTensors;
-    const loaded = VcmModel.fromSnapshot(snapshot);
+    const loaded = recommenderFromSnapshot(snapshot);
     (await score(loaded)).forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBe(0));
     loaded.dispose();
     expect(tf.memory().numTensors).toBe(count);
 
     await initBackend("cpu");
-    const moved = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
+    const moved = recommenderFromSnapshot((await loadCheckpoint(dir)).snapshot);
     // Scores are softmax probabilities of about 1/60: float32 rounding, not another model.
     (await score(moved)).forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBeLessThan(1e-6));
     moved.dispose();
@@ -604,7 +604,7 @@ describe("checkpoints of the baselines", () => {
     // Trained as before those fields (untied decoders, Adam, no dropout), then stored without them.
     const config: Partial<VcmConfig> = { ...SMALL, variant, epochs: 1, batchSize: 32, seed: 3, tiedWeights: false, baselineOptimizer: "adam", deepconnDropout: 0 };
     const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig(config) });
-    const score = async (m: VcmModel): Promise<Float32Array[]> => [await m.scoreItems({ matrix: data.train, rows }, "vcm"), await m.scoreItems({ matrix: data.words, rows }, "vcm-cd")];
+    const score = async (m: Recommender): Promise<Float32Array[]> => [await m.scoreItems({ matrix: data.train, rows }, "vcm"), await m.scoreItems({ matrix: data.words, rows }, "vcm-cd")];
     const before = await score(trained);
     const snapshot = await trained.snapshot();
     trained.dispose();
@@ -612,7 +612,7 @@ describe("checkpoints of the baselines", () => {
     for (const field of ["tiedWeights", "baselineOptimizer", "deepconnDropout"]) delete old[field];
     const dir = path.join(root, `old-${variant}`);
     await saveCheckpoint({ dir, snapshot: { ...snapshot, config: old } });
-    const loaded = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
+    const loaded = recommenderFromSnapshot((await loadCheckpoint(dir)).snapshot);
     expect(loaded.config).toMatchObject({ tiedWeights: false, baselineOptimizer: "adam", deepconnDropout: 0 });
     (await score(loaded)).forEach((values, i) => expect(maxAbsDiff(values, before[i])).toBe(0));
     // Its untied decoder is still there: saved again, it keeps the same weights.
@@ -625,6 +625,6 @@ describe("checkpoints of the baselines", () => {
     const trained = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ ...SMALL, variant: "cdl", epochs: 1 }) });
     const snapshot = await trained.snapshot();
     trained.dispose();
-    expect(() => VcmModel.fromSnapshot({ ...snapshot, weights: snapshot.weights.filter((w) => w.name !== "rows.fingerprint") })).toThrow(/lacks its weight rows.fingerprint; the checkpoint is damaged/);
+    expect(() => recommenderFromSnapshot({ ...snapshot, weights: snapshot.weights.filter((w) => w.name !== "rows.fingerprint") })).toThrow(/lacks its weight rows.fingerprint; the checkpoint is damaged/);
   });
 });

@@ -3,10 +3,9 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/backend.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/engine/checkpoint.ts";
-import { VcmModel } from "../../src/engine/model.ts";
-import { trainModel } from "../../src/engine/train.ts";
+import { recommenderFromSnapshot, trainModel, type Recommender } from "../../src/engine/models/index.ts";
 import type { RowsInput } from "../../src/engine/types.ts";
 import { plantedData } from "./planted.ts";
 import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
@@ -23,7 +22,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 /** Every prediction a checkpoint must reproduce: VCM, VCM-CD, click2review and capacity. */
-async function predictions(model: VcmModel, clicks: RowsInput, words: RowsInput): Promise<Float32Array[]> {
+async function predictions(model: Recommender, clicks: RowsInput, words: RowsInput): Promise<Float32Array[]> {
   return [await model.scoreItems(clicks, "vcm"), await model.scoreItems(words, "vcm-cd"), await model.wordDistribution(clicks), await model.capacity(clicks)];
 }
 
@@ -62,7 +61,7 @@ describe("checkpoints reproduce a trained model's predictions", () => {
       expect(manifest.backend).toBe(trainOn);
       expect(snapshot.history.length).toBe(2);
       const tensorsBefore = tf.memory().numTensors;
-      const same = VcmModel.fromSnapshot(snapshot);
+      const same = recommenderFromSnapshot(snapshot);
       const again = await predictions(same, clicks, words);
       same.dispose();
       expect(tf.memory().numTensors).toBe(tensorsBefore);
@@ -70,7 +69,7 @@ describe("checkpoints reproduce a trained model's predictions", () => {
 
       await initBackend(loadOn);
       expect(tf.getBackend()).toBe(loadOn);
-      const other = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
+      const other = recommenderFromSnapshot((await loadCheckpoint(dir)).snapshot);
       const moved = await predictions(other, clicks, words);
       other.dispose();
       // Probabilities are ~1/60 and capacities ~1–10: these bounds are float32 rounding, not a different model
@@ -88,7 +87,7 @@ describe("checkpoints reproduce a trained model's predictions", () => {
     const pop = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ variant: "popularity" }) });
     const dir = path.join(root, "pop");
     await saveCheckpoint({ dir, snapshot: await pop.snapshot() });
-    const loaded = VcmModel.fromSnapshot((await loadCheckpoint(dir)).snapshot);
+    const loaded = recommenderFromSnapshot((await loadCheckpoint(dir)).snapshot);
     expect(maxAbsDiff(await loaded.scoreItems(clicks, "vcm"), await pop.scoreItems(clicks, "vcm"))).toBe(0);
     pop.dispose();
     loaded.dispose();

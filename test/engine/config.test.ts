@@ -3,7 +3,7 @@ import { describe, expect, expectTypeOf, it } from "vitest";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { DEFAULT_VCM_CONFIG, resolveStoredVcmConfig, resolveVcmConfig, type CdlConfig, type CvaeConfig, type DeepconnConfig, type VcmConfig, type VcmModelConfig } from "../../src/engine/config.ts";
 import { CONFIG_FIELDS, type ConfigField } from "../../src/engine/config-fields.ts";
-import type { trainModel } from "../../src/engine/train.ts";
+import type { trainModel } from "../../src/engine/models/index.ts";
 import type { trainAndSaveResolved } from "../../src/services/training.ts";
 
 describe("resolveVcmConfig", () => {

@@ -1,15 +1,15 @@
 /**
- * The heap kernels (src/engine/heap-kernels.ts), which the stock wasm backend uses when the native addon
+ * The heap kernels (src/engine/runtime/heap-kernels.ts), which the stock wasm backend uses when the native addon
  * is not built. The sparse first layer: the cases of sparse-cases.ts (values and gradients against
  * S·W + b and Sᵀ·dY computed entry by entry, and a column out of range). Column sums: against sums
  * computed here.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/backend.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeSparseEnabled } from "../../src/engine/native-kernels.ts";
-import { COLUMN_SUMS_KERNEL, enableHeapKernels, heapColumnSumsEnabled, sparseKernelsEnabled } from "../../src/engine/heap-kernels.ts";
-import { columnSums } from "../../src/engine/ops.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeSparseEnabled } from "../../src/engine/runtime/native-kernels.ts";
+import { COLUMN_SUMS_KERNEL, enableHeapKernels, heapColumnSumsEnabled, sparseKernelsEnabled } from "../../src/engine/runtime/heap-kernels.ts";
+import { columnSums } from "../../src/engine/runtime/ops.ts";
 import { checkBadColumn, checkSparseCase, closeTo, SPARSE_CASES } from "./sparse-cases.ts";
 
 let nativeWasOn = false;

@@ -1,13 +1,13 @@
 /**
- * The heap transpose (src/engine/heap-transpose.ts) in place of wasm's Transpose kernel: the same numbers
+ * The heap transpose (src/engine/runtime/heap-transpose.ts) in place of wasm's Transpose kernel: the same numbers
  * as the stock kernel, bit for bit, for float32 and int32 matrices with and without edges past whole
  * 4 × 4 tiles and past one block of rows, and the stock kernel still answering what it does not take
  * (three dimensions, bool), with no tensor left behind.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/backend.ts";
-import { disableHeapTranspose, enableHeapTranspose, heapTransposeEnabled } from "../../src/engine/heap-transpose.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
+import { disableHeapTranspose, enableHeapTranspose, heapTransposeEnabled } from "../../src/engine/runtime/heap-transpose.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");

@@ -8,11 +8,12 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/backend.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { saveCheckpoint } from "../../src/engine/checkpoint.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { estimateTrainingMemory, memoryRefusal, trainingParameterCount, WASM_HEAP_BYTES, type TrainingShape } from "../../src/engine/memory.ts";
-import { trainModel } from "../../src/engine/train.ts";
+import { estimateTrainingMemory, memoryRefusal, trainingParameterCount, type TrainingShape } from "../../src/engine/memory.ts";
+import { WASM_HEAP_BYTES } from "../../src/engine/runtime/index.ts";
+import { trainModel } from "../../src/engine/models/index.ts";
 import { plantedData } from "./planted.ts";
 
 /** The Yelp-shaped benchmark dataset (BENCHMARKS.md), which trains with the default sizes. */

@@ -4,10 +4,10 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { csrFromRows } from "../../src/data/csr.ts";
-import { initBackend } from "../../src/engine/backend.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { ndcgAt, recallAt } from "../../src/engine/metrics.ts";
-import { trainModel } from "../../src/engine/train.ts";
+import { trainModel } from "../../src/engine/models/index.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildNativeAddon } from "../../scripts/build-native.ts";
-import { nativeAddonLoads, nativeAddonProblem } from "../../src/engine/native-kernels.ts";
+import { nativeAddonLoads, nativeAddonProblem } from "../../src/engine/runtime/native-kernels.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-native-load-"));
 const cpuFlags = new Set(

@@ -1,5 +1,5 @@
 /**
- * The optional OpenBLAS matMul for wasm (src/engine/native-kernels.ts) gives the stock kernels' results
+ * The optional OpenBLAS matMul for wasm (src/engine/runtime/native-kernels.ts) gives the stock kernels' results
  * on every transpose and batch case it takes, hands the others back to them, and trains the same.
  * The test compiles the addon into a temporary folder; without a C compiler and OpenBLAS it skips.
  */
@@ -9,16 +9,17 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildNativeAddon } from "../../scripts/build-native.ts";
-import { Adam } from "../../src/engine/adam.ts";
-import { initBackend } from "../../src/engine/backend.ts";
+import { Adam } from "../../src/engine/runtime/adam.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { csrFromRows } from "../../src/data/csr.ts";
 import { sparseBatch } from "../../src/engine/batch.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeNllEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/native-kernels.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeNllEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../src/engine/runtime/native-kernels.ts";
 import { topK } from "../../src/engine/metrics.ts";
-import { multinomialNll, prefersDenseInput, sparseTarget } from "../../src/engine/ops.ts";
+import { multinomialNll, prefersDenseInput, sparseTarget } from "../../src/engine/runtime/ops.ts";
 import { Rng } from "../../src/engine/random.ts";
-import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
+import { initParams, trainStep, updatableInPlace } from "../../src/engine/models/vcm/train.ts";
+import { trainModel } from "../../src/engine/models/index.ts";
 import { plantedData } from "./planted.ts";
 import { checkBadColumn, checkSparseCase, SPARSE_CASES } from "./sparse-cases.ts";
 

@@ -20,11 +20,10 @@ import type { DatasetMatrices } from "../../src/data/csr.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
-import { initBackend } from "../../src/engine/backend.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { meanDefined } from "../../src/engine/metrics.ts";
-import type { VcmModel } from "../../src/engine/model.ts";
-import { trainModel } from "../../src/engine/train.ts";
+import { trainModel, type Recommender } from "../../src/engine/models/index.ts";
 import type { Variant } from "../../src/engine/types.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
@@ -37,13 +36,13 @@ const SPARSE_MAX_CLICKS = 10;
 
 let dir: string;
 let data: DatasetMatrices;
-const models = new Map<Variant, VcmModel>();
+const models = new Map<Variant, Recommender>();
 
 function trainClicks(r: number): number {
   return data.train.indptr[r + 1] - data.train.indptr[r];
 }
 
-async function ndcg10(model: VcmModel, mode: "vcm" | "vcm-cd" = "vcm"): Promise<{ all: number; sparse: number }> {
+async function ndcg10(model: Recommender, mode: "vcm" | "vcm-cd" = "vcm"): Promise<{ all: number; sparse: number }> {
   const ev = await evaluateRanking({ model, mode, input: mode === "vcm" ? data.train : data.words, heldOut: data.test, exclude: data.train, ks: [10] });
   const perUser = ev.perUser["ndcg@10"];
   const sparse = perUser.filter((_, j) => trainClicks(ev.rows[j]) <= SPARSE_MAX_CLICKS);

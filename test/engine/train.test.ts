@@ -6,14 +6,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csrFromRows } from "../../src/data/csr.ts";
-import { Adam } from "../../src/engine/adam.ts";
-import { initBackend } from "../../src/engine/backend.ts";
+import { Adam } from "../../src/engine/runtime/adam.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { topK } from "../../src/engine/metrics.ts";
-import { VcmModel } from "../../src/engine/model.ts";
+import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { Rng } from "../../src/engine/random.ts";
-import { initParams, trainModel, trainStep, updatableInPlace } from "../../src/engine/train.ts";
+import { initParams, trainStep, updatableInPlace } from "../../src/engine/models/vcm/train.ts";
+import { recommenderFromSnapshot, trainModel, type Recommender } from "../../src/engine/models/index.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { plantedData } from "./planted.ts";
 import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
@@ -30,7 +31,7 @@ afterAll(async () => {
   await initBackend("wasm");
 });
 
-function train(config: Record<string, unknown>, extra: { signal?: AbortSignal; onEpoch?: () => void } = {}): Promise<VcmModel> {
+function train(config: Record<string, unknown>, extra: { signal?: AbortSignal; onEpoch?: () => void } = {}): Promise<Recommender> {
   return trainModel({ train: data.train, validation: data.validation, words: data.words, config: resolveVcmConfig({ ...small, ...config }), ...extra });
 }
 
@@ -58,7 +59,7 @@ describe("trainModel", () => {
     const params = initParams({ numItems: data.train.cols, numWords: data.words.cols, config });
     const names = [...params.keys()];
     const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3, inPlace: names.map(updatableInPlace) });
-    const model = VcmModel.create({ config, backend, device: backend, numItems: data.train.cols, numWords: data.words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
+    const model = VcmModel.create({ config, backend, device: backend, numItems: data.train.cols, numWords: data.words.cols, params, history: [], bestEpoch: 0 });
     const rng = new Rng(1);
     await trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [0, 1, 2, 3], rng, train: data.train, words: data.words, config });
     await model.scoreItems({ matrix: data.train, rows: [0, 1] }, "vcm");
@@ -210,7 +211,7 @@ describe("VcmModel", () => {
     for (const call of [() => model.wordDistribution({ matrix: data.train, rows: [0] }), () => model.capacity({ matrix: data.train, rows: [0] })]) {
       await expect(call()).rejects.toMatchObject({ code: ErrorCode.BAD_USER_INPUT, message: expect.stringMatching(/^the popularity baseline has no /) });
     }
-    const copy = VcmModel.fromSnapshot(await model.snapshot());
+    const copy = recommenderFromSnapshot(await model.snapshot());
     expect(Array.from(await copy.scoreItems({ matrix: data.train, rows: [3] }, "vcm"))).toEqual(Array.from(counts));
   });
 });

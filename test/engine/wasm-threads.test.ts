@@ -1,5 +1,5 @@
 /**
- * tfjs's threaded wasm build in Node (src/engine/wasm-threads.ts): each case is a process of its own
+ * tfjs's threaded wasm build in Node (src/engine/runtime/wasm-threads.ts): each case is a process of its own
  * (the build is chosen once per process) that trains a small model without the native kernels. Two
  * threads must give the single-threaded build's numbers, say so in the device string stored with the
  * model, and let the process end by itself.

@@ -2,7 +2,7 @@
  * Whether the webgpu backend can start here (Dawn with any adapter, lavapipe included): engine suites
  * run their webgpu cases when it can and skip them with the reason when no adapter can be created.
  */
-import { initBackend } from "../../src/engine/backend.ts";
+import { initBackend } from "../../src/engine/runtime/index.ts";
 
 let probe: Promise<string | undefined> | undefined;
 

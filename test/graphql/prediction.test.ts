@@ -9,7 +9,7 @@ import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import type { DatasetMatrices } from "../../src/data/csr.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { meanDefined, topK } from "../../src/engine/metrics.ts";
-import { VcmModel } from "../../src/engine/model.ts";
+import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { createServer, type VcmServer } from "../../src/server.ts";
 import type { LoadedModel } from "../../src/services/served-model.ts";
 import { createPredictionServices, loadTrainedModel } from "../../src/services/prediction-services.ts";

@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from "vitest";
 import { csrFromRows } from "../../src/data/csr.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
-import { VcmModel } from "../../src/engine/model.ts";
+import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import { trainAndSave } from "../../src/services/training.ts";

@@ -19,9 +19,9 @@
  * lib/cdl.py: W_x = transpose(W1)); the K → 200 layer keeps its own matrix there too.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CdlConfig } from "../config.ts";
-import { linear, sparseLinear, type SparseBatchTensors } from "../ops.ts";
-import type { ParamSpec, Params } from "../vae.ts";
+import type { CdlConfig } from "../../config.ts";
+import { linear, sparseLinear, type SparseBatchTensors } from "../../runtime/index.ts";
+import type { ParamSpec, Params } from "../params.ts";
 import { collaborativeBaseline, type NetworkTerms, type TextNetwork } from "./collaborative.ts";
 
 function w(params: Params, name: string): tf.Tensor2D {

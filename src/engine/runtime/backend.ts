@@ -8,18 +8,30 @@ import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { loadAppConfig, type AppConfig, type BackendChoice } from "../config.ts";
-import { ErrorCode, UserError } from "../errors.ts";
+import { loadAppConfig, type AppConfig, type BackendChoice } from "../../config.ts";
+import { ErrorCode, UserError } from "../../errors.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeAddonProblem, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
 import { enableGaussianKernels } from "./gaussian-terms.ts";
 import { enableHeapKernels } from "./heap-kernels.ts";
 import { enableHeapTranspose } from "./heap-transpose.ts";
-import type { BackendName } from "./types.ts";
+import type { BackendName } from "../types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
 import { explainMissingGpu, gpuWorthAsking, probeGpu } from "./gpu-probe.ts";
-import { WASM_HEAP_BYTES, type TrainingMemoryLimit } from "./memory.ts";
 import { NO_GPU_IN_SIGHT, openWebGpu, type WebGpuAdapter, type WebGpuOpening } from "./webgpu.ts";
+
+/** A memory bound of the backend training runs on. */
+export interface TrainingMemoryLimit {
+  /** Bytes training may hold in all. */
+  readonly totalBytes: number;
+  /** Bytes one tensor may take (a GPU's largest buffer), when smaller than the total. */
+  readonly tensorBytes?: number;
+  /** What the limit is, in words: "the WebAssembly heap". */
+  readonly what: string;
+}
+
+/** The wasm backend's heap: 32-bit addresses, so 4 GiB whatever the machine has. */
+export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 
 /** tfjs keeps its backend in process-wide state, so the record of what we chose lives at that level too. */
 const state: {

@@ -26,13 +26,13 @@
  * training user, are recomputed after each epoch and stored with the weights.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../../data/csr.ts";
-import { ErrorCode, UserError } from "../../errors.ts";
-import type { DeepconnConfig } from "../config.ts";
-import { linear, matMulNT, takeRows } from "../ops.ts";
-import type { Rng } from "../random.ts";
-import type { PredictionMode } from "../types.ts";
-import type { ParamSpec, Params } from "../vae.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import { ErrorCode, UserError } from "../../../errors.ts";
+import type { DeepconnConfig } from "../../config.ts";
+import { linear, matMulNT, takeRows } from "../../runtime/index.ts";
+import type { Rng } from "../../random.ts";
+import type { PredictionMode } from "../../types.ts";
+import type { ParamSpec, Params } from "../params.ts";
 import { replaceParam, ROW_FINGERPRINTS, rowsInBatches, type Baseline, type BaselineSizes, type BaselineTrainer } from "./baseline.ts";
 import { readFactorsOfRows } from "./collaborative.ts";
 import { networkOptimizer, type NetworkOptimizer } from "./optimizer.ts";

@@ -18,10 +18,10 @@
  * in the generation network; here every layer keeps its own bias.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CvaeConfig } from "../config.ts";
-import { klToStandardNormal } from "../losses.ts";
-import { linear, sparseLinear, type SparseBatchTensors } from "../ops.ts";
-import type { ParamSpec, Params } from "../vae.ts";
+import type { CvaeConfig } from "../../config.ts";
+import { klToStandardNormal } from "../vcm/losses.ts";
+import { linear, sparseLinear, type SparseBatchTensors } from "../../runtime/index.ts";
+import type { ParamSpec, Params } from "../params.ts";
 import { collaborativeBaseline, type NetworkTerms, type TextNetwork } from "./collaborative.ts";
 
 function w(params: Params, name: string): tf.Tensor2D {

@@ -4,7 +4,7 @@
  * Hu, Koren and Volinsky, ICDM 2008; CVAE §3.1), solved one side at a time in closed form (CDL §3.3's
  * coordinate ascent, CVAE §3.3's M-step). Runs on the host in float64: K × K systems, one per row.
  */
-import type { CsrMatrix } from "../../data/csr.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
 
 /** What a closed-form solve needs besides the matrices. */
 export interface Confidence {

@@ -4,7 +4,7 @@
  * and a multinomial likelihood that never builds a dense target.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { SparseBatch } from "./batch.ts";
+import type { SparseBatch } from "../batch.ts";
 import {
   NLL_GRAD_KERNEL,
   NLL_KERNEL,

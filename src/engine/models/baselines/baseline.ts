@@ -1,27 +1,22 @@
 /**
- * What the model (model.ts) and the training loop (train.ts) need from a paper baseline: its named
+ * What a baseline's model (model.ts) and training (train.ts) need from each paper baseline: its named
  * weights, one epoch of its own updates, and ranking scores for rows of clicks or words. Every
  * baseline keeps its state as named tensors (Params), so the best epoch's copy and checkpoints are
  * the same as VCM's.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../../data/csr.ts";
-import type { VcmConfig } from "../config.ts";
-import type { Rng } from "../random.ts";
-import type { PredictionMode } from "../types.ts";
-import type { ParamSpec, Params } from "../vae.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import type { VcmConfig } from "../../config.ts";
+import type { Rng } from "../../random.ts";
+import type { PredictionMode } from "../../types.ts";
+import type { ParamSpec, Params } from "../params.ts";
+import type { ModelSizes } from "../recommender.ts";
 
 /** Name of the per-user fingerprints of the training clicks (pmf.ts rowFingerprint), one per training user. */
 export const ROW_FINGERPRINTS = "rows.fingerprint";
 
-/** Sizes that fix a baseline's weights. */
-export interface BaselineSizes {
-  /** Training users (rows of the training clicks): the baselines keep a factor per user. */
-  readonly numUsers: number;
-  readonly numItems: number;
-  readonly numWords: number;
-  readonly config: VcmConfig;
-}
+/** Sizes that fix a baseline's weights (numUsers: rows of the training clicks, a factor per user). */
+export type BaselineSizes = ModelSizes;
 
 /** One training run of a baseline over the shared epoch loop (train.ts). */
 export interface BaselineTrainer {

@@ -13,7 +13,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 
 /** Where `npm run build:native` puts the addon. */
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL("../../native/build/wasm_sgemm.node", import.meta.url));
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL("../../../native/build/wasm_sgemm.node", import.meta.url));
 
 interface Addon {
   /** One fused Adam pass over n floats at float offsets of the heap (native/wasm_sgemm.c). */

@@ -1,65 +1,27 @@
 /**
  * Algorithm 1: joint training of VAEx and VAEy with the annealed objective, Adam, the best epoch by
- * validation NDCG@100, per-epoch records, optional early stopping, a seed and cancellation. The paper
- * baselines (engine/baselines/) run their own updates inside the same epoch loop (runEpochs), so they
- * share the split, the validation, the best-epoch rule, the records, the seed and the cancellation.
+ * validation NDCG@100, per-epoch records, optional early stopping, a seed and cancellation, inside the
+ * epoch loop all trained models share (epochs.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../data/csr.ts";
-import { ErrorCode, invariant, UserError } from "../errors.ts";
-import { Adam } from "./adam.ts";
-import { currentBackend, currentDevice, initBackend } from "./backend.ts";
-import { sparseBatch } from "./batch.ts";
-import type { VcmConfig } from "./config.ts";
-import { evaluateRanking } from "./evaluate.ts";
-import { gaussianKernelsEnabled, gaussianTerms } from "./gaussian-terms.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import { invariant } from "../../../errors.ts";
+import { sparseBatch } from "../../batch.ts";
+import type { VcmConfig } from "../../config.ts";
+import { Rng } from "../../random.ts";
+import { Adam, gaussianKernelsEnabled, gaussianTerms, sparseBatchTensors, sparseTarget } from "../../runtime/index.ts";
+import { runEpochs, TERM_NAMES, type PhaseResult } from "../epochs.ts";
+import { initialValues, type Params } from "../params.ts";
+import type { TrainedOn, TrainOptions } from "../recommender.ts";
 import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
-import { baselineOf, ROW_FINGERPRINTS } from "./baselines/index.ts";
-import { rowFingerprints } from "./baselines/pmf.ts";
 import { VcmModel } from "./model.ts";
-import { sparseBatchTensors, sparseTarget } from "./ops.ts";
-import { Rng } from "./random.ts";
-import { capabilitiesOf, isBaseline, type BaselineVariant, type EpochRecord } from "./types.ts";
-import { decode, encode, initialValues, paramSpecs, reparameterise, type Params } from "./vae.ts";
+import { decode, encode, paramSpecs, reparameterise } from "./vae.ts";
 
-export interface TrainOptions {
-  /** Training clicks, users × items (binary). */
-  readonly train: CsrMatrix;
-  /** Validation clicks, users × items: picks the best epoch by NDCG@100. */
-  readonly validation: CsrMatrix;
-  /** Bag of words per user, users × vocabulary (counts). */
-  readonly words: CsrMatrix;
-  /** The training configuration, resolved once by the caller's edge (resolveVcmConfig). */
-  readonly config: VcmConfig;
-  /**
-   * Called after each epoch. For vcm-od only the second phase (VAEx against the frozen VAEy) is
-   * reported and kept in the history; its first phase (VAEy alone, `epochs` epochs) is not.
-   */
-  readonly onEpoch?: (record: EpochRecord) => void;
-  /** Aborting it stops training between two steps with an AbortError. */
-  readonly signal?: AbortSignal;
-}
-
-/** Order of the per-step term means read back from the backend. */
-const TERM_NAMES = ["reconX", "reconY", "klPriorX", "klPriorY", "klCrossX", "klCrossY"] as const;
-
-/** Trains the configured variant and returns the model with its best epoch's weights. */
-export async function trainModel(options: TrainOptions): Promise<VcmModel> {
-  const { train, words, config } = options;
-  checkShapes(options);
-  await initBackend();
-  const backend = currentBackend();
-  const device = currentDevice();
-  if (!capabilitiesOf(config.variant).trained) {
-    const counts = new Float32Array(train.cols);
-    for (let k = 0; k < train.indptr[train.rows]; k += 1) counts[train.indices[k]] += 1;
-    return VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params: new Map(), popularity: counts, history: [], bestEpoch: 0 });
-  }
-
-  if (isBaseline(config.variant)) return trainBaseline({ ...options, config, variant: config.variant, backend, device });
-
+/** Trains VCM or one of its ablations (vcm-od in two phases) and returns the model with its best epoch's weights. */
+export async function trainVcm(options: TrainOptions & TrainedOn): Promise<VcmModel> {
+  const { train, words, config, backend, device } = options;
   const params = initParams({ numItems: train.cols, numWords: words.cols, config });
-  const live = VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params, popularity: undefined, history: [], bestEpoch: 0 });
+  const live = VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params, history: [], bestEpoch: 0 });
   const rng = new Rng(config.seed + 1);
   try {
     if (config.variant === "vcm-od") {
@@ -75,20 +37,12 @@ export async function trainModel(options: TrainOptions): Promise<VcmModel> {
       numItems: train.cols,
       numWords: words.cols,
       params: result.best!,
-      popularity: undefined,
       history: result.history,
       bestEpoch: result.bestEpoch,
     });
   } finally {
     live.dispose();
   }
-}
-
-interface PhaseResult {
-  readonly history: EpochRecord[];
-  readonly bestEpoch: number;
-  /** Fresh tensors holding the best epoch's weights (phases without validation return none). */
-  readonly best: Params | undefined;
 }
 
 /** Runs the epochs of one objective; `live` (absent in vcm-od's first phase) is evaluated after each. */
@@ -126,83 +80,6 @@ async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params
       return { terms: Array.from(sums, (x) => x / train.rows), beta: annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps }) };
     },
   });
-}
-
-/** Trains a paper baseline: its own epoch of updates (baselines/baseline.ts) inside runEpochs. */
-async function trainBaseline(o: TrainOptions & { config: VcmConfig; variant: BaselineVariant; backend: ReturnType<typeof currentBackend>; device: string }): Promise<VcmModel> {
-  const { config, train, words, backend, device } = o;
-  const baseline = baselineOf(o.variant);
-  const params = initBaselineParams({ variant: o.variant, train, words, config });
-  const base = { config, backend, device, numItems: train.cols, numWords: words.cols, popularity: undefined };
-  const live = VcmModel.create({ ...base, params, history: [], bestEpoch: 0 });
-  const trainer = await baseline.trainer({ params, train, words, config, rng: new Rng(config.seed + 1) });
-  try {
-    const result = await runEpochs({ ...o, params, live, epoch: async () => ({ terms: await trainer.epoch({ signal: o.signal }), beta: 0 }) });
-    return VcmModel.create({ ...base, params: result.best!, history: result.history, bestEpoch: result.bestEpoch });
-  } finally {
-    trainer.dispose();
-    live.dispose();
-  }
-}
-
-/** A baseline's fresh weights: seeded initial values, and the fingerprints of the training rows (the caller disposes them). */
-export function initBaselineParams(o: { variant: BaselineVariant; train: CsrMatrix; words: CsrMatrix; config: VcmConfig }): Params {
-  const { train, words, config } = o;
-  const specs = baselineOf(o.variant).specs({ numUsers: train.rows, numItems: train.cols, numWords: words.cols, config });
-  const params: Params = new Map();
-  initialValues(specs, config.seed).forEach((values, i) => params.set(specs[i].name, tf.tensor(values, [...specs[i].shape])));
-  params.get(ROW_FINGERPRINTS)!.dispose();
-  params.set(ROW_FINGERPRINTS, tf.tensor1d(rowFingerprints(train)));
-  return params;
-}
-
-/**
- * The epoch loop every trained variant shares: `epoch` runs one epoch's updates and resolves to the
- * six term means (TERM_NAMES order) and β; then validation NDCG@100 from the training clicks, the
- * record, the best epoch's copy of every weight, patience and cancellation.
- */
-async function runEpochs(o: TrainOptions & { config: VcmConfig; params: Params; live: VcmModel | undefined; epoch: () => Promise<{ terms: ReadonlyArray<number>; beta: number }> }): Promise<PhaseResult> {
-  const { config, params, live, train, validation } = o;
-  const history: EpochRecord[] = [];
-  let bestScore = Number.NEGATIVE_INFINITY;
-  let bestEpoch = 0;
-  let bestValues: Map<string, Float32Array> | undefined;
-  for (let epoch = 1; epoch <= config.epochs; epoch += 1) {
-    const started = performance.now();
-    o.signal?.throwIfAborted();
-    const { terms, beta } = await o.epoch();
-    if (!live) continue;
-    const valNdcg100 = (await evaluateRanking({ model: live, mode: "vcm", input: train, heldOut: validation, exclude: train, ks: [100] })).means["ndcg@100"];
-    const record: EpochRecord = {
-      epoch,
-      beta,
-      reconX: terms[0],
-      reconY: terms[1],
-      klPriorX: terms[2],
-      klPriorY: terms[3],
-      klCrossX: terms[4],
-      klCrossY: terms[5],
-      valNdcg100,
-      seconds: (performance.now() - started) / 1000,
-    };
-    history.push(record);
-    o.onEpoch?.(record);
-    if (Number.isNaN(valNdcg100)) {
-      // Without validation users there is nothing to choose by: the last epoch is kept, no copy needed.
-      bestEpoch = epoch;
-      bestValues = undefined;
-    } else if (valNdcg100 > bestScore) {
-      bestScore = valNdcg100;
-      bestEpoch = epoch;
-      bestValues = new Map(await Promise.all([...params].map(async ([n, t]) => [n, Float32Array.from((await t.data()) as Float32Array)] as const)));
-    } else if (config.patience !== null && epoch - bestEpoch >= config.patience) {
-      break;
-    }
-  }
-  if (!live) return { history, bestEpoch, best: undefined };
-  const best: Params = new Map();
-  for (const [n, t] of params) best.set(n, bestValues ? tf.tensor(bestValues.get(n)!, t.shape) : tf.clone(t));
-  return { history, bestEpoch, best };
 }
 
 /**
@@ -338,20 +215,4 @@ export function lossTerms(o: {
     klCrossY = klCrossX;
   }
   return { reconX, reconY, klPriorX, klPriorY, klCrossX, klCrossY };
-}
-
-function checkShapes(o: TrainOptions): void {
-  const { train, validation, words } = o;
-  if (train.rows !== validation.rows || train.rows !== words.rows) {
-    throw new UserError(
-      ErrorCode.BAD_USER_INPUT,
-      `train (${train.rows}), validation (${validation.rows}) and words (${words.rows}) must have one row per user each`,
-    );
-  }
-  if (train.cols !== validation.cols) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `train has ${train.cols} items but validation has ${validation.cols}`);
-  }
-  if (train.rows === 0 || train.cols === 0 || words.cols === 0) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, "training needs at least one user, one item and one word");
-  }
 }

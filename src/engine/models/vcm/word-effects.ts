@@ -8,10 +8,11 @@
  * and which pull away, against the bag's average.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../data/csr.ts";
-import { sparseBatch } from "./batch.ts";
-import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows } from "./ops.ts";
-import { decode, encode, type Params } from "./vae.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import { sparseBatch } from "../../batch.ts";
+import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows } from "../../runtime/index.ts";
+import type { Params } from "../params.ts";
+import { decode, encode } from "./vae.ts";
 
 /** One (user, item) pair: the user's row of the bag-of-words matrix and the item's column. */
 export interface WordEffectPair {

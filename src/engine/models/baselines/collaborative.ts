@@ -8,13 +8,13 @@
  * over the network's weights with the factors fixed.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { CsrMatrix } from "../../data/csr.ts";
-import type { SparseBatch } from "../batch.ts";
-import type { CdlConfig, CvaeConfig } from "../config.ts";
-import { matMulNT, sparseBatchTensors, type SparseBatchTensors } from "../ops.ts";
-import type { Rng } from "../random.ts";
-import type { PredictionMode } from "../types.ts";
-import type { ParamSpec, Params } from "../vae.ts";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import type { SparseBatch } from "../../batch.ts";
+import type { CdlConfig, CvaeConfig } from "../../config.ts";
+import { matMulNT, sparseBatchTensors, type SparseBatchTensors } from "../../runtime/index.ts";
+import type { Rng } from "../../random.ts";
+import type { PredictionMode } from "../../types.ts";
+import type { ParamSpec, Params } from "../params.ts";
 import { replaceParam, ROW_FINGERPRINTS, rowsInBatches, type Baseline, type BaselineSizes, type BaselineTrainer } from "./baseline.ts";
 import { networkOptimizer, type NetworkOptimizer } from "./optimizer.ts";
 import { rowFingerprint, solveFactors, transposeCsr, weightedSquaredLoss, type Confidence } from "./pmf.ts";

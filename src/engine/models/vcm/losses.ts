@@ -3,9 +3,9 @@
  * The objective is maximised in the paper; here every term is returned as a quantity to minimise.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Variant } from "./types.ts";
+import type { Variant } from "../../types.ts";
 
-export { multinomialNll } from "./ops.ts";
+export { multinomialNll } from "../../runtime/index.ts";
 
 /** KL(N(μ, diag e^{logσ²}) ‖ N(0, I)) = ½ Σ_k (e^{logσ²_k} + μ_k² − 1 − logσ²_k), per row. */
 export function klToStandardNormal(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {

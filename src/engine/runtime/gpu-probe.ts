@@ -7,7 +7,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { GpuEnvironment } from "../config.ts";
+import type { GpuEnvironment } from "../../config.ts";
 
 /** A GPU the kernel shows, by its driver's device node. */
 export interface ProbedGpu {

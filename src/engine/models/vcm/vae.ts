@@ -1,24 +1,13 @@
 /**
- * The two VAEs of VCM (docs/model.md §1): parameter shapes and initialisation, encoders and decoders.
+ * The two VAEs of VCM (docs/model.md §1): parameter shapes, encoders and decoders (initial values: params.ts).
  * VAEx: x → [I → hiddenX] tanh → (μ, log σ²) ∈ R^K; z → [K → hiddenX] tanh → [hiddenX → I].
  * VAEy: y → [V → hiddenY] tanh → (μ, log σ²) ∈ R^K; r → [K → V].
  */
 import * as tf from "@tensorflow/tfjs";
-import type { VcmModelConfig } from "./config.ts";
-import { fusedReparameterise, gaussianKernelsEnabled } from "./gaussian-terms.ts";
-import { linear, sparseLinear, type SparseBatchTensors } from "./ops.ts";
-import { Rng } from "./random.ts";
-
-/** Name and shape of every trainable tensor, in a fixed order (also the checkpoint order). */
-export interface ParamSpec {
-  readonly name: string;
-  readonly shape: readonly [number] | readonly [number, number];
-}
-
-/** Parameters by name; weights are 2-D, biases 1-D. */
-export type Params = Map<string, tf.Tensor>;
-
-export type Side = "x" | "y";
+import type { VcmModelConfig } from "../../config.ts";
+import { fusedReparameterise, gaussianKernelsEnabled, linear, sparseLinear, type SparseBatchTensors } from "../../runtime/index.ts";
+import type { ParamSpec, Params } from "../params.ts";
+import type { Side } from "../../types.ts";
 
 /** The parameters of VAEx (`x.*`) and VAEy (`y.*`) for the given sizes. */
 export function paramSpecs(options: { numItems: number; numWords: number; config: VcmModelConfig }): ParamSpec[] {
@@ -44,20 +33,6 @@ export function paramSpecs(options: { numItems: number; numWords: number; config
     { name: "y.out.W", shape: [k, v] },
     { name: "y.out.b", shape: [v] },
   ];
-}
-
-/** Glorot-uniform weights and zero biases from the config's seed, identical on every backend. */
-export function initialValues(specs: ReadonlyArray<ParamSpec>, seed: number): Float32Array[] {
-  const rng = new Rng(seed);
-  return specs.map((spec) => {
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    const out = new Float32Array(size);
-    if (spec.shape.length === 2) {
-      const limit = Math.sqrt(6 / (spec.shape[0] + spec.shape[1]));
-      for (let j = 0; j < size; j += 1) out[j] = (2 * rng.next() - 1) * limit;
-    }
-    return out;
-  });
 }
 
 function p<T extends tf.Tensor>(params: Params, name: string): T {

@@ -1,5 +1,5 @@
 /** The paper baselines by variant name (types.ts BaselineVariant). */
-import type { BaselineVariant } from "../types.ts";
+import type { BaselineVariant } from "../../types.ts";
 import type { Baseline } from "./baseline.ts";
 import { cdl } from "./cdl.ts";
 import { cvae } from "./cvae.ts";

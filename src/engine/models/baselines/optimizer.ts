@@ -4,8 +4,8 @@
  * magnitude", COURSERA: Neural Networks for Machine Learning, 2012), which DeepCoNN's paper trains with.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Adam } from "../adam.ts";
-import type { BaselineConfig } from "../config.ts";
+import { Adam } from "../../runtime/index.ts";
+import type { BaselineConfig } from "../../config.ts";
 
 /** What the baselines' trainers need from an optimiser: one update over a fixed list of tensors. */
 export interface NetworkOptimizer {

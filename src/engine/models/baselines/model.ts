@@ -1,0 +1,81 @@
+/**
+ * A trained paper baseline (CDL, CVAE, DeepCoNN): it ranks from its own weights (baseline.ts logits)
+ * and refuses, with a sentence, what its row of the capabilities table says it cannot do (no capacity,
+ * no click2review, no shared latent space).
+ */
+import type * as tf from "@tensorflow/tfjs";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import { ErrorCode, invariant, UserError } from "../../../errors.ts";
+import { resolveStoredVcmConfig } from "../../config.ts";
+import { isBaseline, type BaselineVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
+import { paramsFromWeights, type ParamSpec } from "../params.ts";
+import { refuseCall } from "../recommender.ts";
+import { WeightModel, type WeightModelState } from "../weight-model.ts";
+import type { DeletionRequest, WordEffectPair } from "../vcm/word-effects.ts";
+import { ROW_FINGERPRINTS, type Baseline } from "./baseline.ts";
+import { baselineOf } from "./index.ts";
+
+export class BaselineModel extends WeightModel {
+  private readonly baseline: Baseline;
+
+  private constructor(state: WeightModelState, variant: BaselineVariant) {
+    super(state);
+    this.baseline = baselineOf(variant);
+  }
+
+  /** Wraps parameters that the caller hands over; used by training. */
+  static create(state: WeightModelState): BaselineModel {
+    const variant = state.config.variant;
+    invariant(isBaseline(variant), `a BaselineModel holds a paper baseline, not ${variant}`);
+    return new BaselineModel(state, variant);
+  }
+
+  /** Rebuilds a model from a snapshot; it keeps one factor per training user, as many as the stored fingerprints. */
+  static fromSnapshot(s: ModelSnapshot): BaselineModel {
+    const config = resolveStoredVcmConfig({ ...s.config, variant: s.variant });
+    invariant(isBaseline(s.variant), `a BaselineModel holds a paper baseline, not ${s.variant}`);
+    const numUsers = s.weights.find((w) => w.name === ROW_FINGERPRINTS)?.values.length ?? 0;
+    if (numUsers === 0) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `the checkpoint of this ${s.variant} model lacks its weight ${ROW_FINGERPRINTS}; the checkpoint is damaged`);
+    }
+    const specs = baselineOf(s.variant).specs({ numUsers, numItems: s.numItems, numWords: s.numWords, config });
+    const params = paramsFromWeights(specs, s.weights);
+    return new BaselineModel({ config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch, params }, s.variant);
+  }
+
+  protected specs(): ParamSpec[] {
+    const s = this.state;
+    return this.baseline.specs({ numUsers: s.params.get(ROW_FINGERPRINTS)?.shape[0] ?? 0, numItems: s.numItems, numWords: s.numWords, config: s.config });
+  }
+
+  /** The softmax over items of the predicted preference (CDL, CVAE: u_uᵀv_i; DeepCoNN: the FM's ŷ_ui) ranks as the preference does. */
+  protected async rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
+    return this.baseline.logits({ params: this.state.params, config: this.state.config, matrix, rows, mode });
+  }
+
+  async latent(_input: RowsInput, _side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
+    this.assertLive();
+    return refuseCall(this.variant, "latent");
+  }
+
+  async wordDistribution(_input: RowsInput): Promise<Float32Array> {
+    this.assertLive();
+    return refuseCall(this.variant, "wordDistribution");
+  }
+
+  async capacity(_input: RowsInput): Promise<Float32Array> {
+    this.assertLive();
+    return refuseCall(this.variant, "capacity");
+  }
+
+  /** The baselines' text networks are not VAEy: no review2click effects of words. */
+  async wordEffects(_o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
+    this.assertLive();
+    return refuseCall(this.variant, "wordEffects");
+  }
+
+  async deletionEffects(_o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
+    this.assertLive();
+    return refuseCall(this.variant, "wordEffects");
+  }
+}

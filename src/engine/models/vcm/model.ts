@@ -1,0 +1,144 @@
+/**
+ * A trained VCM model (any of its ablations: vcm, vcm-se, vcm-od, vcm-nv) and its batched predictions:
+ * VCM ranks items from z = μx(x_u); VCM-CD from r = μy(y_u); click2review decodes words from
+ * z = μx(x_u); the capacity is ĉu = KL(qx(z | x_u) ‖ N(0, I)) (docs/model.md §1).
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { CsrMatrix } from "../../../data/csr.ts";
+import { ErrorCode, invariant, UserError } from "../../../errors.ts";
+import { sparseBatch } from "../../batch.ts";
+import { resolveStoredVcmConfig } from "../../config.ts";
+import { sparseBatchTensors } from "../../runtime/index.ts";
+import { isVcmVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
+import { paramsFromWeights, type ParamSpec } from "../params.ts";
+import { checkMode, requireCapability } from "../recommender.ts";
+import { WeightModel, type WeightModelState } from "../weight-model.ts";
+import { klToStandardNormal } from "./losses.ts";
+import { decode, encode, paramSpecs } from "./vae.ts";
+import { bagWordEffects, deletionEffects, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
+
+export class VcmModel extends WeightModel {
+  /** Wraps parameters that the caller hands over; used by training. */
+  static create(state: WeightModelState): VcmModel {
+    invariant(isVcmVariant(state.config.variant), `a VcmModel holds a VCM variant, not ${state.config.variant}`);
+    return new VcmModel(state);
+  }
+
+  /** Rebuilds a model from a snapshot on the current backend, checking every weight's name and shape. */
+  static fromSnapshot(s: ModelSnapshot): VcmModel {
+    const config = resolveStoredVcmConfig({ ...s.config, variant: s.variant });
+    const params = paramsFromWeights(paramSpecs({ numItems: s.numItems, numWords: s.numWords, config }), s.weights);
+    return VcmModel.create({ config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch, params });
+  }
+
+  protected specs(): ParamSpec[] {
+    return paramSpecs({ numItems: this.state.numItems, numWords: this.state.numWords, config: this.state.config });
+  }
+
+  /** click2review: VAEy's decoder softmax on z = μx(x_u), rows.length × numWords row-major. */
+  async wordDistribution(input: RowsInput): Promise<Float32Array> {
+    this.assertLive();
+    requireCapability(this.variant, "wordDistribution");
+    const s = this.state;
+    this.checkInput(input, "x");
+    const out = new Float32Array(input.rows.length * s.numWords);
+    await this.inChunks(input, async (rows, offset) => {
+      const probs = tf.tidy(() => {
+        const { mu } = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
+        return tf.softmax(decode({ params: s.params, side: "y", z: mu }));
+      });
+      try {
+        out.set((await probs.data()) as Float32Array, offset * s.numWords);
+      } finally {
+        probs.dispose();
+      }
+    });
+    return out;
+  }
+
+  /**
+   * For each (user row, item) pair, the first-order effect on log π_ui (VCM-CD, from the words) of
+   * deleting each word of the user's bag: one array per pair, aligned with the row's entries of
+   * `words` (word-effects.ts).
+   */
+  async wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
+    this.checkEffectInput(o.words, o.pairs);
+    return bagWordEffects({ params: this.state.params, words: o.words, pairs: o.pairs });
+  }
+
+  /**
+   * For each request, δ(w) = 1 − π_ui(y ∖ w) / π_ui(y) (VCM-CD) of each word asked for: the exact
+   * relative fall of the item's score when the word leaves the user's bag (word-effects.ts).
+   */
+  async deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
+    this.checkEffectInput(o.words, o.requests);
+    return deletionEffects({ params: this.state.params, words: o.words, requests: o.requests });
+  }
+
+  private checkEffectInput(words: CsrMatrix, pairs: ReadonlyArray<WordEffectPair>): void {
+    this.assertLive();
+    requireCapability(this.variant, "wordEffects");
+    checkMode(this.variant, "vcm-cd");
+    this.checkInput({ matrix: words, rows: pairs.map((p) => p.row) }, "y");
+    for (const p of pairs) {
+      if (!Number.isInteger(p.item) || p.item < 0 || p.item >= this.state.numItems) {
+        throw new UserError(ErrorCode.BAD_USER_INPUT, `item ${p.item} is outside the model's ${this.state.numItems} items`);
+      }
+    }
+  }
+
+  /** Capacity ĉu = KL(qx(z | x_u) ‖ N(0, I)) per row of click input. */
+  async capacity(input: RowsInput): Promise<Float32Array> {
+    this.assertLive();
+    requireCapability(this.variant, "capacity");
+    const s = this.state;
+    this.checkInput(input, "x");
+    const out = new Float32Array(input.rows.length);
+    await this.inChunks(input, async (rows, offset) => {
+      const kl = tf.tidy(() => {
+        const q = encode({ params: s.params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
+        return klToStandardNormal(q.mu, q.logVar);
+      });
+      try {
+        out.set((await kl.data()) as Float32Array, offset);
+      } finally {
+        kl.dispose();
+      }
+    });
+    return out;
+  }
+
+  /** Posterior of one side: μ and log σ², each rows.length × latentDim row-major (clicks for "x", words for "y"). */
+  async latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
+    this.assertLive();
+    requireCapability(this.variant, "latent");
+    const s = this.state;
+    this.checkInput(input, side);
+    const k = s.config.latentDim;
+    const mu = new Float32Array(input.rows.length * k);
+    const logVar = new Float32Array(input.rows.length * k);
+    await this.inChunks(input, async (rows, offset) => {
+      const q = tf.tidy(() => {
+        const r = encode({ params: s.params, side, input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
+        return [r.mu, r.logVar];
+      });
+      try {
+        mu.set((await q[0].data()) as Float32Array, offset * k);
+        logVar.set((await q[1].data()) as Float32Array, offset * k);
+      } finally {
+        tf.dispose(q);
+      }
+    });
+    return { mu, logVar };
+  }
+
+  /** VAEx's decoder logits on z = μx(clicks) (mode "vcm") or r = μy(words) (mode "vcm-cd"). */
+  protected async rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
+    const params = this.state.params;
+    const side: Side = mode === "vcm" ? "x" : "y";
+    return tf.tidy(() => {
+      const { mu } = encode({ params, side, input: sparseBatchTensors(sparseBatch({ matrix, rows }), matrix.cols) });
+      return decode({ params, side: "x", z: mu });
+    });
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * What the models with trained weights share (VCM in vcm/model.ts, the paper baselines in
+ * baselines/model.ts): their state as named tensors, scoring and evaluation's top k in chunks of rows
+ * from their ranking logits, the snapshot of their weights, and disposal.
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { CsrMatrix } from "../../data/csr.ts";
+import { ErrorCode, UserError } from "../../errors.ts";
+import type { VcmConfig } from "../config.ts";
+import { topK } from "../metrics.ts";
+import { topKOnBackend, topKPlace } from "../runtime/index.ts";
+import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
+import { weightsOfParams, type ParamSpec, type Params } from "./params.ts";
+import { checkMode, type Recommender } from "./recommender.ts";
+import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
+
+export interface WeightModelState {
+  readonly config: VcmConfig;
+  readonly backend: BackendName;
+  /** What ran the kernels during training, in words (runtime/backend.ts currentDevice). */
+  readonly device: string;
+  readonly numItems: number;
+  readonly numWords: number;
+  /** Live parameters (shared with the training loop while it runs). */
+  readonly params: Params;
+  readonly history: ReadonlyArray<EpochRecord>;
+  readonly bestEpoch: number;
+}
+
+export abstract class WeightModel implements Recommender {
+  protected readonly state: WeightModelState;
+  private disposed = false;
+
+  protected constructor(state: WeightModelState) {
+    this.state = state;
+  }
+
+  /** Name and shape of every weight, in checkpoint order. */
+  protected abstract specs(): ParamSpec[];
+  /** Ranking scores of a chunk, rows × numItems, whose softmax is the item scores (the caller disposes them). */
+  protected abstract rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D>;
+
+  abstract latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }>;
+  abstract wordDistribution(input: RowsInput): Promise<Float32Array>;
+  abstract capacity(input: RowsInput): Promise<Float32Array>;
+  abstract wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]>;
+  abstract deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]>;
+
+  async snapshot(): Promise<ModelSnapshot> {
+    this.assertLive();
+    const s = this.state;
+    return {
+      variant: s.config.variant,
+      config: { ...s.config },
+      backend: s.backend,
+      device: s.device,
+      numItems: s.numItems,
+      numWords: s.numWords,
+      weights: await weightsOfParams(this.specs(), s.params),
+      history: s.history.map((h) => ({ ...h })),
+      bestEpoch: s.bestEpoch,
+    };
+  }
+
+  get variant(): Variant {
+    return this.state.config.variant;
+  }
+  get capabilities(): VariantCapabilities {
+    return capabilitiesOf(this.variant);
+  }
+  get numItems(): number {
+    return this.state.numItems;
+  }
+  get numWords(): number {
+    return this.state.numWords;
+  }
+  get config(): VcmConfig {
+    return this.state.config;
+  }
+  get history(): ReadonlyArray<EpochRecord> {
+    return this.state.history;
+  }
+  get bestEpoch(): number {
+    return this.state.bestEpoch;
+  }
+  get backend(): BackendName {
+    return this.state.backend;
+  }
+  get device(): string {
+    return this.state.device;
+  }
+
+  /**
+   * Item scores: the softmax over items of the ranking logits (VAEx's decoder on μx(clicks) for mode
+   * "vcm", on μy(words) for "vcm-cd"; the baselines' predicted preference), which ranks as they do.
+   */
+  async scoreItems(input: RowsInput, mode: PredictionMode): Promise<Float32Array> {
+    this.assertLive();
+    const s = this.state;
+    const out = new Float32Array(input.rows.length * s.numItems);
+    checkMode(this.variant, mode);
+    this.checkInput(input, mode === "vcm" ? "x" : "y");
+    await this.inChunks(input, async (rows, offset) => {
+      const logits = await this.rankingLogits(input.matrix, rows, mode);
+      const scores = tf.tidy(() => tf.softmax(logits));
+      logits.dispose();
+      try {
+        out.set((await scores.data()) as Float32Array, offset * s.numItems);
+      } finally {
+        scores.dispose();
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Items are ranked by the logits, which order a row as its softmax does; the top k is taken where
+   * the scores are (runtime/top-k.ts), so only k numbers per row come back.
+   */
+  async topItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude: CsrMatrix }): Promise<Int32Array> {
+    const { input, mode, exclude } = o;
+    this.assertLive();
+    const s = this.state;
+    const k = Math.min(o.k, s.numItems);
+    const out = new Int32Array(input.rows.length * o.k).fill(-1);
+    if (exclude.cols !== s.numItems) throw new UserError(ErrorCode.BAD_USER_INPUT, `the excluded clicks must have ${s.numItems} item columns`);
+    checkMode(this.variant, mode);
+    this.checkInput(input, mode === "vcm" ? "x" : "y");
+    const place = topKPlace();
+    await this.inChunks(input, async (rows, offset) => {
+      const logits = await this.rankingLogits(input.matrix, rows, mode);
+      const result = place === "host" ? logits : topKOnBackend({ place, logits, excluded: excludedEntries(exclude, rows), k });
+      if (result !== logits) logits.dispose();
+      try {
+        const data = await result.data();
+        if (place === "host") {
+          rows.forEach((r, b) => {
+            const ranked = topK({ scores: (data as Float32Array).subarray(b * s.numItems, (b + 1) * s.numItems), k, exclude: rowColumns(exclude, r) });
+            out.set(ranked, (offset + b) * o.k);
+          });
+        } else {
+          for (let b = 0; b < rows.length; b += 1) out.set((data as Int32Array).subarray(b * k, (b + 1) * k), (offset + b) * o.k);
+        }
+      } finally {
+        result.dispose();
+      }
+    });
+    return out;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.state.params.forEach((t) => t.dispose());
+  }
+
+  /** Runs `body` on evalBatchSize rows at a time (sliceRows, with a turn of the event loop between, for interactive callers). */
+  protected async inChunks(input: RowsInput, body: (rows: ReadonlyArray<number>, offset: number) => Promise<void>): Promise<void> {
+    const sliced = input.sliceRows !== undefined && input.sliceRows > 0;
+    const size = sliced ? Math.min(input.sliceRows!, this.state.config.evalBatchSize) : this.state.config.evalBatchSize;
+    for (let offset = 0; offset < input.rows.length; offset += size) {
+      if (sliced && offset > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      this.assertLive();
+      await body(input.rows.slice(offset, offset + size), offset);
+    }
+  }
+
+  protected checkInput(input: RowsInput, side: Side): void {
+    const expected = side === "x" ? this.state.numItems : this.state.numWords;
+    const what = side === "x" ? "items" : "words";
+    if (input.matrix.cols !== expected) {
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        `the input has ${input.matrix.cols} columns but the model knows ${expected} ${what}; use the dataset the model was trained on`,
+      );
+    }
+    for (const r of input.rows) {
+      if (!Number.isInteger(r) || r < 0 || r >= input.matrix.rows) {
+        throw new UserError(ErrorCode.BAD_USER_INPUT, `row ${r} is outside the input's ${input.matrix.rows} rows`);
+      }
+    }
+  }
+
+  protected assertLive(): void {
+    if (this.disposed) throw new Error("Invariant failed: the model was disposed");
+  }
+}
+
+/** Columns of row r of a CSR matrix (a view, no copy). */
+export function rowColumns(m: CsrMatrix, r: number): Int32Array {
+  return m.indices.subarray(m.indptr[r], m.indptr[r + 1]);
+}
+
+/** The excluded columns of a chunk's rows, as CSR (indptr, columns) and as (row, column) pairs. */
+function excludedEntries(m: CsrMatrix, rows: ReadonlyArray<number>): { indptr: Int32Array; columns: Int32Array; positions: Int32Array } {
+  const indptr = new Int32Array(rows.length + 1);
+  rows.forEach((r, b) => (indptr[b + 1] = indptr[b] + m.indptr[r + 1] - m.indptr[r]));
+  const columns = new Int32Array(indptr[rows.length]);
+  const positions = new Int32Array(2 * columns.length);
+  rows.forEach((r, b) => {
+    const cols = rowColumns(m, r);
+    columns.set(cols, indptr[b]);
+    for (let j = 0; j < cols.length; j += 1) {
+      positions[2 * (indptr[b] + j)] = b;
+      positions[2 * (indptr[b] + j) + 1] = cols[j];
+    }
+  });
+  return { indptr, columns, positions };
+}

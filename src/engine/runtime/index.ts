@@ -1,0 +1,11 @@
+/**
+ * What the models (src/engine/models/) and the services may use of the runtime: starting and naming
+ * the backend, the layers with hand-written gradients, the fused Gaussian kernels, Adam and the top-k
+ * placement. Kernel registration, the native addon, the heap and wasm assembly, Dawn and the GPU probe
+ * stay behind this file (eslint.config.js refuses a model's import of them).
+ */
+export { Adam, type AdamOptions } from "./adam.ts";
+export { currentBackend, currentDevice, initBackend, trainingMemoryLimit, WASM_HEAP_BYTES, webgpuRefusal, type TrainingMemoryLimit } from "./backend.ts";
+export { fusedReparameterise, gaussianKernelsEnabled, gaussianTerms, type CrossTerms } from "./gaussian-terms.ts";
+export { columnSums, linear, matMulNT, matMulTN, multinomialNll, sparseBatchTensors, sparseLinear, sparseTarget, takeRows, type SparseBatchTensors, type SparseTarget } from "./ops.ts";
+export { topKOnBackend, topKPlace, type TopKPlace } from "./top-k.ts";
