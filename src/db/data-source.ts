@@ -74,6 +74,14 @@ export function dialectOfSource(dataSource: DataSource): Dialect {
   return dataSource.options.type === "postgres" ? "postgres" : "sqlite";
 }
 
+/**
+ * True when the database answers over a socket (PostgreSQL), so requests that arrive together reach
+ * their reads, and the work after them, a little apart; false for SQLite's in-process reads.
+ */
+export function readsCrossASocket(dataSource: DataSource): boolean {
+  return dialectOfSource(dataSource) === "postgres";
+}
+
 /** A TypeORM data source over the SQLite file or the PostgreSQL URL (not yet initialised; openDatabase does that). */
 export function createDataSource(target: string): DataSource {
   return dialectOf(target) === "postgres" ? createPostgresDataSource(target) : createSqliteDataSource(target);

@@ -9,7 +9,7 @@ import type { DatasetMatrices } from "../data/csr.ts";
 import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
 import { watchCommits, type CommitWatch } from "../db/commit-watch.ts";
-import { dialectOfSource } from "../db/data-source.ts";
+import { readsCrossASocket } from "../db/data-source.ts";
 import { findModel, removeModelRow } from "../db/model-rows.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -81,8 +81,7 @@ export function createPredictionServices(options: {
       loadDatasetIndex({ dataSource, datasetId, loadMatrices: options.loadDataset ?? ((id) => loadDatasetMatrices(dataSource, id)) }),
     sizes: options.sizes,
     freshness: catalogFreshness(dataSource, commits),
-    // PostgreSQL answers over a socket: requests that arrive together reach their forward pass a little apart.
-    shareWindowMs: dialectOfSource(dataSource) === "postgres" ? POSTGRES_SHARE_WINDOW_MS : 0,
+    shareWindowMs: readsCrossASocket(dataSource) ? POSTGRES_SHARE_WINDOW_MS : 0,
     // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).
     onModelGone: (modelId) => cohorts.forget(modelId),
   });
