@@ -17,6 +17,9 @@ const resolverDbMessage = "Resolvers reach data through a service (src/services/
 const noDbButEntities = { regex: "(^|/)db/(?!entities/)", message: resolverDbMessage };
 const noEntityValues = { regex: "(^|/)db/entities/", message: resolverDbMessage, allowTypeImports: true };
 
+// Which database it is stays inside src/db: callers ask it what they need to know (readsCrossASocket, checkpointsLiveInDatabase).
+const noDialect = { group: ["**/db/data-source.ts"], importNames: ["dialectOfSource"], message: "Ask src/db what you need to know (e.g. readsCrossASocket) instead of which database it is." };
+
 const noChildProcessMessage = "Run background work as a job of src/services/job-queue.ts (a JobRunner and a worker module under src/services); no other module starts a process.";
 // The models see the runtime only through its index (kernels, the addon, wasm assembly and Dawn stay behind it).
 const noRuntimeInternals = { regex: "(^|/)runtime/(?!index\\.ts$)", message: "src/engine/models reaches the runtime only through src/engine/runtime/index.ts; export what a model needs there." };
@@ -32,12 +35,12 @@ export default tseslint.config(
     rules: {},
   },
   // A later block replaces an earlier one's rule for the files both match, so each lists every group that applies.
-  { files: ["src/**/*.ts"], rules: restrict(noScripts) },
+  { files: ["src/**/*.ts"], rules: restrict(noScripts, noDialect) },
   { files: ["src/data/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices, noEngine) },
   { files: ["src/db/**/*.ts"], rules: restrict(noScripts, noDataInDb, noApi, noServices) },
   { files: ["src/engine/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices) },
   { files: ["src/engine/models/**/*.ts"], rules: restrict(noScripts, noDb, noApi, noServices, noRuntimeInternals) },
-  { files: ["src/services/**/*.ts"], rules: restrict(noScripts, noApi) },
+  { files: ["src/services/**/*.ts"], rules: restrict(noScripts, noApi, noDialect) },
   { files: ["src/graphql/**/*.ts"], rules: restrict(noScripts, noDbValues) },
   { files: ["src/graphql/resolvers/**/*.ts"], rules: restrict(noScripts, noDbButEntities, noEntityValues) },
   // Its own rule, so the layer blocks above do not replace it: background work is a job of the job queue, the one place that starts a process.

@@ -25,6 +25,8 @@ describe("layer boundaries in the lint rules", () => {
     ["src/engine/models/probe.ts", 'import type { Dataset } from "../../db/entities/dataset.entity.ts";', /must not reach the database/],
     ["src/services/probe.ts", 'import { main } from "../../scripts/cli.ts";', /must not import scripts/],
     ["src/services/probe.ts", 'import { createContext } from "../graphql/context.ts";', /must not import the API/],
+    ["src/services/probe.ts", 'import { dialectOfSource } from "../db/data-source.ts";', /instead of which database it is/],
+    ["src/probe.ts", 'import { dialectOfSource } from "./db/data-source.ts";', /instead of which database it is/],
     ["src/data/probe.ts", 'import { trainVcm } from "../engine/train.ts";', /must not import the engine/],
     ["src/graphql/probe.ts", 'import { Catalog } from "../db/catalog.ts";', /through a service/],
     ["src/graphql/resolvers/probe.ts", 'import type { KeysetAfter } from "../../db/catalog.ts";', /entity types only/],
@@ -41,6 +43,8 @@ describe("layer boundaries in the lint rules", () => {
     ["src/graphql/resolvers/probe.ts", 'import type { Item } from "../../db/entities/item.entity.ts";'],
     ["src/graphql/resolvers/probe.ts", 'import type { KeysetAfter } from "../../services/catalog-service.ts";'],
     ["src/services/probe.ts", 'import { Catalog } from "../db/catalog.ts";'],
+    ["src/services/probe.ts", 'import { readsCrossASocket } from "../db/data-source.ts";'],
+    ["src/db/probe.ts", 'import { dialectOfSource } from "./data-source.ts";'],
     ["src/engine/models/probe.ts", 'import { linear, type SparseBatchTensors } from "../runtime/index.ts";'],
     ["src/engine/runtime/probe.ts", 'import { nativeTopKEnabled } from "./native-kernels.ts";'],
   ])("%s allows %s", async (filePath, code) => {
