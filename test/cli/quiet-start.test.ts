@@ -53,7 +53,7 @@ describe("the real bin starts without Dawn's lines", () => {
 
 describe("withNativeStderrMuted", () => {
   it("keeps what is written to descriptor 2 during the call out, and what comes after in", () => {
-    const module = path.resolve("src", "engine", "quiet-stderr.ts");
+    const module = path.resolve("src", "engine", "runtime", "quiet-stderr.ts");
     const script = [
       `import fs from "node:fs";`,
       `import { withNativeStderrMuted } from ${JSON.stringify(module)};`,
