@@ -5,35 +5,25 @@
  */
 import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, invariant, UserError } from "../../errors.ts";
-import { resolveStoredVcmConfig, type VcmConfig } from "../config.ts";
+import { resolveStoredVcmConfig } from "../config.ts";
 import { topK } from "../metrics.ts";
-import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
-import { refuseCall, type Recommender, type TrainedOn, type TrainOptions } from "./recommender.ts";
-import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
+import type { ModelSnapshot, PredictionMode, RowsInput } from "../types.ts";
+import { BaseRecommender, type RecommenderState } from "./base-model.ts";
+import type { TrainedOn, TrainOptions } from "./recommender.ts";
 import { rowColumns } from "./weight-model.ts";
 
 /** Name of the single stored array of the popularity model. */
 export const POPULARITY_WEIGHT = "popularity.counts";
 
-interface PopularityState {
-  readonly config: VcmConfig;
-  readonly backend: BackendName;
-  readonly device: string;
-  readonly numItems: number;
-  readonly numWords: number;
+interface PopularityState extends RecommenderState {
   /** Train-click count per item. */
   readonly counts: Float32Array;
-  readonly history: ReadonlyArray<EpochRecord>;
-  readonly bestEpoch: number;
 }
 
-export class PopularityModel implements Recommender {
-  private readonly state: PopularityState;
-  private disposed = false;
-
+export class PopularityModel extends BaseRecommender<PopularityState> {
   private constructor(state: PopularityState) {
     invariant(state.config.variant === "popularity", `a PopularityModel holds the popularity variant, not ${state.config.variant}`);
-    this.state = state;
+    super(state);
   }
 
   /** Counts each item's training clicks. */
@@ -52,34 +42,6 @@ export class PopularityModel implements Recommender {
       throw new UserError(ErrorCode.BAD_USER_INPUT, `the popularity model's checkpoint lacks ${s.numItems} item counts`);
     }
     return new PopularityModel({ config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, counts: Float32Array.from(counts.values), history: s.history, bestEpoch: s.bestEpoch });
-  }
-
-  get variant(): Variant {
-    return this.state.config.variant;
-  }
-  get capabilities(): VariantCapabilities {
-    return capabilitiesOf(this.variant);
-  }
-  get numItems(): number {
-    return this.state.numItems;
-  }
-  get numWords(): number {
-    return this.state.numWords;
-  }
-  get config(): VcmConfig {
-    return this.state.config;
-  }
-  get history(): ReadonlyArray<EpochRecord> {
-    return this.state.history;
-  }
-  get bestEpoch(): number {
-    return this.state.bestEpoch;
-  }
-  get backend(): BackendName {
-    return this.state.backend;
-  }
-  get device(): string {
-    return this.state.device;
   }
 
   /** The train-click counts of every item, the same for every row (whatever the mode). */
@@ -101,31 +63,6 @@ export class PopularityModel implements Recommender {
     return out;
   }
 
-  async latent(_input: RowsInput, _side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
-    this.assertLive();
-    return refuseCall(this.variant, "latent");
-  }
-
-  async wordDistribution(_input: RowsInput): Promise<Float32Array> {
-    this.assertLive();
-    return refuseCall(this.variant, "wordDistribution");
-  }
-
-  async capacity(_input: RowsInput): Promise<Float32Array> {
-    this.assertLive();
-    return refuseCall(this.variant, "capacity");
-  }
-
-  async wordEffects(_o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
-    this.assertLive();
-    return refuseCall(this.variant, "wordEffects");
-  }
-
-  async deletionEffects(_o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
-    this.assertLive();
-    return refuseCall(this.variant, "wordEffects");
-  }
-
   async snapshot(): Promise<ModelSnapshot> {
     this.assertLive();
     const s = this.state;
@@ -140,13 +77,5 @@ export class PopularityModel implements Recommender {
       history: s.history.map((h) => ({ ...h })),
       bestEpoch: s.bestEpoch,
     };
-  }
-
-  dispose(): void {
-    this.disposed = true;
-  }
-
-  private assertLive(): void {
-    if (this.disposed) throw new Error("Invariant failed: the model was disposed");
   }
 }

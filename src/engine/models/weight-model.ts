@@ -1,50 +1,29 @@
 /**
  * What the models with trained weights share (VCM in vcm/model.ts, the paper baselines in
  * baselines/model.ts): their state as named tensors, scoring and evaluation's top k in chunks of rows
- * from their ranking logits, the snapshot of their weights, and disposal.
+ * from their ranking logits, the snapshot of their weights, and freeing them (the rest is base-model.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
-import type { VcmConfig } from "../config.ts";
 import { topK } from "../metrics.ts";
 import { topKOnBackend, topKPlace } from "../runtime/index.ts";
-import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
+import type { ModelSnapshot, PredictionMode, RowsInput, Side } from "../types.ts";
+import { BaseRecommender, type RecommenderState } from "./base-model.ts";
 import { weightsOfParams, type ParamSpec, type Params } from "./params.ts";
-import { checkMode, type Recommender } from "./recommender.ts";
-import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
+import { checkMode } from "./recommender.ts";
 
-export interface WeightModelState {
-  readonly config: VcmConfig;
-  readonly backend: BackendName;
-  /** What ran the kernels during training, in words (runtime/backend.ts currentDevice). */
-  readonly device: string;
-  readonly numItems: number;
-  readonly numWords: number;
+export interface WeightModelState extends RecommenderState {
   /** Live parameters (shared with the training loop while it runs). */
   readonly params: Params;
-  readonly history: ReadonlyArray<EpochRecord>;
-  readonly bestEpoch: number;
 }
 
-export abstract class WeightModel implements Recommender {
-  protected readonly state: WeightModelState;
-  private disposed = false;
-
-  protected constructor(state: WeightModelState) {
-    this.state = state;
-  }
+export abstract class WeightModel extends BaseRecommender<WeightModelState> {
 
   /** Name and shape of every weight, in checkpoint order. */
   protected abstract specs(): ParamSpec[];
   /** Ranking scores of a chunk, rows × numItems, whose softmax is the item scores (the caller disposes them). */
   protected abstract rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D>;
-
-  abstract latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }>;
-  abstract wordDistribution(input: RowsInput): Promise<Float32Array>;
-  abstract capacity(input: RowsInput): Promise<Float32Array>;
-  abstract wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]>;
-  abstract deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]>;
 
   async snapshot(): Promise<ModelSnapshot> {
     this.assertLive();
@@ -60,34 +39,6 @@ export abstract class WeightModel implements Recommender {
       history: s.history.map((h) => ({ ...h })),
       bestEpoch: s.bestEpoch,
     };
-  }
-
-  get variant(): Variant {
-    return this.state.config.variant;
-  }
-  get capabilities(): VariantCapabilities {
-    return capabilitiesOf(this.variant);
-  }
-  get numItems(): number {
-    return this.state.numItems;
-  }
-  get numWords(): number {
-    return this.state.numWords;
-  }
-  get config(): VcmConfig {
-    return this.state.config;
-  }
-  get history(): ReadonlyArray<EpochRecord> {
-    return this.state.history;
-  }
-  get bestEpoch(): number {
-    return this.state.bestEpoch;
-  }
-  get backend(): BackendName {
-    return this.state.backend;
-  }
-  get device(): string {
-    return this.state.device;
   }
 
   /**
@@ -148,9 +99,7 @@ export abstract class WeightModel implements Recommender {
     return out;
   }
 
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  protected override release(): void {
     this.state.params.forEach((t) => t.dispose());
   }
 
@@ -179,10 +128,6 @@ export abstract class WeightModel implements Recommender {
         throw new UserError(ErrorCode.BAD_USER_INPUT, `row ${r} is outside the input's ${input.matrix.rows} rows`);
       }
     }
-  }
-
-  protected assertLive(): void {
-    if (this.disposed) throw new Error("Invariant failed: the model was disposed");
   }
 }
 

@@ -7,11 +7,9 @@ import type * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../../data/csr.ts";
 import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { resolveStoredVcmConfig } from "../../config.ts";
-import { isBaseline, type BaselineVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
+import { isBaseline, type BaselineVariant, type ModelSnapshot, type PredictionMode } from "../../types.ts";
 import { paramsFromWeights, type ParamSpec } from "../params.ts";
-import { refuseCall } from "../recommender.ts";
 import { WeightModel, type WeightModelState } from "../weight-model.ts";
-import type { DeletionRequest, WordEffectPair } from "../vcm/word-effects.ts";
 import { ROW_FINGERPRINTS, type Baseline } from "./baseline.ts";
 import { baselineOf } from "./index.ts";
 
@@ -51,31 +49,5 @@ export class BaselineModel extends WeightModel {
   /** The softmax over items of the predicted preference (CDL, CVAE: u_uᵀv_i; DeepCoNN: the FM's ŷ_ui) ranks as the preference does. */
   protected async rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
     return this.baseline.logits({ params: this.state.params, config: this.state.config, matrix, rows, mode });
-  }
-
-  async latent(_input: RowsInput, _side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
-    this.assertLive();
-    return refuseCall(this.variant, "latent");
-  }
-
-  async wordDistribution(_input: RowsInput): Promise<Float32Array> {
-    this.assertLive();
-    return refuseCall(this.variant, "wordDistribution");
-  }
-
-  async capacity(_input: RowsInput): Promise<Float32Array> {
-    this.assertLive();
-    return refuseCall(this.variant, "capacity");
-  }
-
-  /** The baselines' text networks are not VAEy: no review2click effects of words. */
-  async wordEffects(_o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
-    this.assertLive();
-    return refuseCall(this.variant, "wordEffects");
-  }
-
-  async deletionEffects(_o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
-    this.assertLive();
-    return refuseCall(this.variant, "wordEffects");
   }
 }

@@ -36,7 +36,7 @@ export class VcmModel extends WeightModel {
   }
 
   /** click2review: VAEy's decoder softmax on z = μx(x_u), rows.length × numWords row-major. */
-  async wordDistribution(input: RowsInput): Promise<Float32Array> {
+  override async wordDistribution(input: RowsInput): Promise<Float32Array> {
     this.assertLive();
     requireCapability(this.variant, "wordDistribution");
     const s = this.state;
@@ -61,7 +61,7 @@ export class VcmModel extends WeightModel {
    * deleting each word of the user's bag: one array per pair, aligned with the row's entries of
    * `words` (word-effects.ts).
    */
-  async wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
+  override async wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
     this.checkEffectInput(o.words, o.pairs);
     return bagWordEffects({ params: this.state.params, words: o.words, pairs: o.pairs });
   }
@@ -70,7 +70,7 @@ export class VcmModel extends WeightModel {
    * For each request, δ(w) = 1 − π_ui(y ∖ w) / π_ui(y) (VCM-CD) of each word asked for: the exact
    * relative fall of the item's score when the word leaves the user's bag (word-effects.ts).
    */
-  async deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
+  override async deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
     this.checkEffectInput(o.words, o.requests);
     return deletionEffects({ params: this.state.params, words: o.words, requests: o.requests });
   }
@@ -88,7 +88,7 @@ export class VcmModel extends WeightModel {
   }
 
   /** Capacity ĉu = KL(qx(z | x_u) ‖ N(0, I)) per row of click input. */
-  async capacity(input: RowsInput): Promise<Float32Array> {
+  override async capacity(input: RowsInput): Promise<Float32Array> {
     this.assertLive();
     requireCapability(this.variant, "capacity");
     const s = this.state;
@@ -109,7 +109,7 @@ export class VcmModel extends WeightModel {
   }
 
   /** Posterior of one side: μ and log σ², each rows.length × latentDim row-major (clicks for "x", words for "y"). */
-  async latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
+  override async latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }> {
     this.assertLive();
     requireCapability(this.variant, "latent");
     const s = this.state;
