@@ -31,7 +31,25 @@ export abstract class BaseRecommender<S extends RecommenderState> implements Rec
 
   abstract scoreItems(input: RowsInput, mode: PredictionMode): Promise<Float32Array>;
   abstract topItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude: CsrMatrix }): Promise<Int32Array>;
-  abstract snapshot(): Promise<ModelSnapshot>;
+  /** The stored arrays of the model (its weights, or the counts of a model that trains none). */
+  protected abstract weights(): Promise<ModelSnapshot["weights"]>;
+
+  /** Copies the model out: its description and its arrays (the best epoch's, once training has finished). */
+  async snapshot(): Promise<ModelSnapshot> {
+    this.assertLive();
+    const s = this.state;
+    return {
+      variant: s.config.variant,
+      config: { ...s.config },
+      backend: s.backend,
+      device: s.device,
+      numItems: s.numItems,
+      numWords: s.numWords,
+      weights: await this.weights(),
+      history: s.history.map((h) => ({ ...h })),
+      bestEpoch: s.bestEpoch,
+    };
+  }
 
   get variant(): Variant {
     return this.state.config.variant;

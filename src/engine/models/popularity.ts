@@ -63,19 +63,7 @@ export class PopularityModel extends BaseRecommender<PopularityState> {
     return out;
   }
 
-  async snapshot(): Promise<ModelSnapshot> {
-    this.assertLive();
-    const s = this.state;
-    return {
-      variant: s.config.variant,
-      config: { ...s.config },
-      backend: s.backend,
-      device: s.device,
-      numItems: s.numItems,
-      numWords: s.numWords,
-      weights: [{ name: POPULARITY_WEIGHT, shape: [s.numItems], values: Float32Array.from(s.counts) }],
-      history: s.history.map((h) => ({ ...h })),
-      bestEpoch: s.bestEpoch,
-    };
+  protected async weights(): Promise<ModelSnapshot["weights"]> {
+    return [{ name: POPULARITY_WEIGHT, shape: [this.state.numItems], values: Float32Array.from(this.state.counts) }];
   }
 }

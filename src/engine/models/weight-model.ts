@@ -25,20 +25,8 @@ export abstract class WeightModel extends BaseRecommender<WeightModelState> {
   /** Ranking scores of a chunk, rows × numItems, whose softmax is the item scores (the caller disposes them). */
   protected abstract rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D>;
 
-  async snapshot(): Promise<ModelSnapshot> {
-    this.assertLive();
-    const s = this.state;
-    return {
-      variant: s.config.variant,
-      config: { ...s.config },
-      backend: s.backend,
-      device: s.device,
-      numItems: s.numItems,
-      numWords: s.numWords,
-      weights: await weightsOfParams(this.specs(), s.params),
-      history: s.history.map((h) => ({ ...h })),
-      bestEpoch: s.bestEpoch,
-    };
+  protected async weights(): Promise<ModelSnapshot["weights"]> {
+    return weightsOfParams(this.specs(), this.state.params);
   }
 
   /**
