@@ -1,15 +1,6 @@
 import "reflect-metadata";
 import { Command, CommanderError } from "commander";
-import {
-  DATABASE_BUSY_MESSAGE,
-  DATABASE_UNAVAILABLE_MESSAGE,
-  ErrorCode,
-  isBusyError,
-  isDatabaseUnavailableError,
-  isStorageFullError,
-  storageFullMessage,
-  UserError,
-} from "../src/errors.ts";
+import { faultAsUserError, UserError } from "../src/errors.ts";
 import type { CliIo } from "./commands/command-module.ts";
 import { commandModules } from "./commands/index.ts";
 
@@ -45,17 +36,8 @@ export async function main(argv: ReadonlyArray<string>): Promise<number> {
   return exitCode;
 }
 
-/** Faults outside the program (a database gone, a full disk, a foreign lock) as the UserError a person can act on. */
-function asUserError(error: unknown): UserError | undefined {
-  if (error instanceof UserError) return error;
-  if (isDatabaseUnavailableError(error)) return new UserError(ErrorCode.DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE);
-  if (isBusyError(error)) return new UserError(ErrorCode.DATABASE_BUSY, DATABASE_BUSY_MESSAGE);
-  if (isStorageFullError(error)) return new UserError(ErrorCode.STORAGE_FULL, storageFullMessage());
-  return undefined;
-}
-
 function reportError(thrown: unknown, json: boolean): number {
-  const error = asUserError(thrown) ?? thrown;
+  const error = thrown instanceof UserError ? thrown : (faultAsUserError(thrown) ?? thrown);
   if (error instanceof UserError) {
     process.stderr.write(`error: ${error.message}\n`);
     if (json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);

@@ -61,23 +61,31 @@ const UNAVAILABLE_MESSAGES =
  * errors (`driverError`); both are looked at.
  */
 export function isDatabaseUnavailableError(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e !== null && typeof e === "object" && depth < 4; depth += 1) {
+  return causes(error).some((e) => {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08") || UNAVAILABLE_SOCKET_CODES.has(code))) return true;
-    if (e instanceof Error && UNAVAILABLE_MESSAGES.test(e.message)) return true;
-    e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
-  }
-  return false;
+    return (
+      (typeof code === "string" && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith("08") || UNAVAILABLE_SOCKET_CODES.has(code))) ||
+      (e instanceof Error && UNAVAILABLE_MESSAGES.test(e.message))
+    );
+  });
 }
 
 /** True for a write that failed because a disk or quota is full (ENOSPC, EDQUOT, SQLITE_FULL). */
 export function isStorageFullError(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e !== null && typeof e === "object" && depth < 4; depth += 1) {
+  return causes(error).some((e) => {
     const code = (e as { code?: unknown }).code;
-    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL" || code === "53100") return true;
-    e = (e as { driverError?: unknown; cause?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
+    return code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL" || code === "53100";
+  });
+}
+
+/** An error and what it wraps (TypeORM's `driverError`, an `Error`'s `cause`), a few levels deep. */
+function causes(error: unknown): object[] {
+  const chain: object[] = [];
+  for (let e: unknown = error; e !== null && typeof e === "object" && chain.length < 4; ) {
+    chain.push(e);
+    e = (e as { driverError?: unknown }).driverError ?? (e as { cause?: unknown }).cause;
   }
-  return false;
+  return chain;
 }
 
 /**
@@ -87,6 +95,18 @@ export function isStorageFullError(error: unknown): boolean {
 export function storageFullMessage(what?: string, needed?: string): string {
   const space = needed === undefined ? "" : ` (it needs ${needed})`;
   return `${what === undefined ? "A disk the server writes to" : what} is full${space}; free some space (or point it at a larger disk) and try again. Nothing partial was kept.`;
+}
+
+/**
+ * A fault outside the program that a person can act on (a foreign lock, a database gone, a full disk)
+ * as the UserError with its code and sentence; undefined for anything else. The API and the CLI both
+ * answer with it instead of an internal error.
+ */
+export function faultAsUserError(error: unknown): UserError | undefined {
+  if (isBusyError(error)) return new UserError(ErrorCode.DATABASE_BUSY, DATABASE_BUSY_MESSAGE);
+  if (isDatabaseUnavailableError(error)) return new UserError(ErrorCode.DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE);
+  if (isStorageFullError(error)) return new UserError(ErrorCode.STORAGE_FULL, storageFullMessage());
+  return undefined;
 }
 
 /** Throws an internal error when a condition that the code guarantees does not hold. */

@@ -4,16 +4,7 @@
  */
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import {
-  DATABASE_BUSY_MESSAGE,
-  DATABASE_UNAVAILABLE_MESSAGE,
-  ErrorCode,
-  isBusyError,
-  isDatabaseUnavailableError,
-  isStorageFullError,
-  storageFullMessage,
-  UserError,
-} from "../errors.ts";
+import { ErrorCode, faultAsUserError, UserError } from "../errors.ts";
 
 /** Where masked internal errors are reported (the server passes console by default; tests collect them). */
 export interface ErrorLogger {
@@ -82,20 +73,9 @@ export function createFormatError(
   return (formatted, error) => {
     const original = unwrapResolverError(error);
     const where = { locations: formatted.locations, path: formatted.path };
-    if (original instanceof UserError) {
-      return { message: original.message, ...where, extensions: { code: original.code } };
-    }
-    if (isBusyError(original)) {
-      // A write that waited out its time behind another process's lock: a sentence, not an internal error.
-      return { message: DATABASE_BUSY_MESSAGE, ...where, extensions: { code: ErrorCode.DATABASE_BUSY } };
-    }
-    if (isDatabaseUnavailableError(original)) {
-      // PostgreSQL restarting or stopped: the client can retry; this is not a bug of ours.
-      return { message: DATABASE_UNAVAILABLE_MESSAGE, ...where, extensions: { code: ErrorCode.DATABASE_UNAVAILABLE } };
-    }
-    if (isStorageFullError(original)) {
-      return { message: storageFullMessage(), ...where, extensions: { code: ErrorCode.STORAGE_FULL } };
-    }
+    // A foreign lock, a database restarting, a full disk: a code and a sentence, not an internal error.
+    const user = original instanceof UserError ? original : faultAsUserError(original);
+    if (user !== undefined) return { message: user.message, ...where, extensions: { code: user.code } };
     const refusal = original instanceof GraphQLError && original.extensions.code === undefined ? PERSISTED_QUERY_REFUSALS.get(original.message) : undefined;
     if (refusal !== undefined) return { message: refusal, ...where, extensions: { code: ApolloServerErrorCode.BAD_REQUEST } };
     const code = formatted.extensions?.code;
