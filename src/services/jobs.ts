@@ -14,13 +14,14 @@ import { claimQueuedJob, failAbandonedJobs, finishOwnedJob, recordOwnedProgress,
 import { countQueuedJobs, findJob, getJob, insertQueuedJob, listJobs, oldestQueuedJobs, setJobModel } from "../db/job-rows.ts";
 import type { Dataset } from "../db/entities/dataset.entity.ts";
 import { TrainingJob, type TrainingJobStatus } from "../db/entities/training-job.entity.ts";
-import { assertRoomForCheckpoint, assertWritableFolder } from "../engine/checkpoint.ts";
+import { assertWritableFolder } from "../engine/checkpoint.ts";
 import { initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
 import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
-import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit } from "../engine/memory.ts";
+import type { TrainingMemoryLimit } from "../engine/memory.ts";
 import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { JobQueue, type JobExit, type JobRun } from "./job-queue.ts";
+import { assertTrainingFits } from "./training.ts";
 
 /** What the parent sends the worker when it starts (as one JSON argument). */
 export interface TrainingJobSpec {
@@ -154,12 +155,9 @@ export class TrainingJobService {
     const { userCount: users, itemCount: items, vocabularySize: words, trainClickCount: trainClicks } = dataset;
     if (users === undefined || items === undefined || words === undefined || trainClicks === undefined) return;
     if (this.#memoryLimit === undefined) await initBackend();
-    const limit = this.#memoryLimit ?? trainingMemoryLimit();
+    // Word entries are unknown here (a lower bound); the checkpoint's size follows from the counts exactly.
     const shape = { users, items, words, trainClicks, wordEntries: 0 };
-    const refusal = memoryRefusal({ shape, config, limit });
-    if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
-    // The checkpoint's size follows from the parameter count, which the counts fix exactly.
-    await assertRoomForCheckpoint({ dir: this.#modelsDir, weightBytes: estimateTrainingMemory(shape, config).checkpointBytes });
+    await assertTrainingFits({ shape, config, modelsDir: this.#modelsDir, limit: this.#memoryLimit ?? trainingMemoryLimit() });
   }
 
   /** The job, or NOT_FOUND. */

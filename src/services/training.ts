@@ -73,10 +73,7 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
   const fingerprint = datasetFingerprint(matrices);
   const backend = await initBackend();
   // Refused before any row or work: a run that cannot fit would fail tens of seconds in, a full disk after the last epoch.
-  const shape = trainingShapeOf(matrices);
-  const refusal = memoryRefusal({ shape, config, limit: options.memoryLimit ?? trainingMemoryLimit() });
-  if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
-  await assertRoomForCheckpoint({ dir: modelsDir, weightBytes: estimateTrainingMemory(shape, config).checkpointBytes });
+  await assertTrainingFits({ shape: trainingShapeOf(matrices), config, modelsDir, limit: options.memoryLimit ?? trainingMemoryLimit() });
   const row = await persist("creating its model row", () => createTrainingModel(dataSource, {
     datasetId: matrices.datasetId,
     variant,
@@ -156,6 +153,17 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
  */
 function persist<T>(doing: string, write: () => Promise<T>): Promise<T> {
   return writeOrRefuseWhenBusy(write, { maxMs: DATABASE_WAIT_MS, doing });
+}
+
+/**
+ * Refuses, before any work, a run whose memory estimate exceeds the backend's limit (BAD_USER_INPUT,
+ * with the estimate, the limit and what to change) or whose checkpoint would not fit the models
+ * folder's free space (STORAGE_FULL).
+ */
+export async function assertTrainingFits(o: { shape: TrainingShape; config: VcmConfig; modelsDir: string; limit: TrainingMemoryLimit }): Promise<void> {
+  const refusal = memoryRefusal({ shape: o.shape, config: o.config, limit: o.limit });
+  if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
+  await assertRoomForCheckpoint({ dir: o.modelsDir, weightBytes: estimateTrainingMemory(o.shape, o.config).checkpointBytes });
 }
 
 /** The shape of a loaded dataset as the memory estimate takes it. */
