@@ -4,16 +4,17 @@
  * the API) in a folder named after the arguments under the server's experiments folder; the same
  * arguments started again resume the same folder and row. Like training jobs, a server runs one
  * experiment at a time and the others wait QUEUED; several servers on one database each claim a
- * queued one with a conditional update, so none runs twice. The worker takes the row over and owns
- * it (lease, heartbeat: experiment.ts), as `vcm experiment` does on its own; it exits when its
- * server's IPC channel closes, and any server fails, once, a running experiment whose owner is gone.
+ * queued one with a conditional update, so none runs twice. The server's queue holds the row's lease
+ * (heartbeat, cancel asked elsewhere) as it does a training job's, and the worker works under the
+ * server's name; it exits when its server's IPC channel closes, and any server fails, once, a running
+ * experiment whose owner is gone.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
 import { Experiment } from "../db/entities/experiment.entity.ts";
-import { claimQueuedJob, failAbandonedJobs } from "../db/job-leases.ts";
+import { claimQueuedJob, failAbandonedJobs, renewLease } from "../db/job-leases.ts";
 import { endExperiment, findExperiment, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -29,10 +30,8 @@ export const EXPERIMENT_STOPPED_MESSAGE = "The experiment's process stopped befo
 export interface ExperimentJobSpec {
   readonly dbPath: string;
   readonly modelsDir: string;
-  /** Milliseconds the worker's lease on the row lasts without renewal. */
-  readonly leaseMs: number;
-  /** The server that claimed the queued row for the worker, which takes it over. */
-  readonly handedBy: string;
+  /** The server (its queue's owner name) that claimed the row and holds its lease; the worker works under it. */
+  readonly owner: string;
   readonly args: ExperimentArgs;
   readonly outDir: string;
 }
@@ -55,6 +54,7 @@ export class ExperimentJobService {
         stopSignal: "SIGTERM",
         queued: async (limit) => (await oldestQueuedExperiments(dataSource, limit)).map((row) => row.id),
         claim: (c) => claimQueuedJob(dataSource, { table: Experiment, ...c }),
+        renew: (c) => renewLease(dataSource, { table: Experiment, ...c }),
         failAbandoned: async (c) => {
           const failed = await failAbandonedJobs(dataSource, { table: Experiment, error: EXPERIMENT_ABANDONED_MESSAGE, exceptOwner: c.exceptOwner });
           for (const id of failed) console.error(`experiment ${id}: its process is gone; marked failed`);
@@ -108,7 +108,7 @@ export class ExperimentJobService {
   async #run(o: { id: number; owner: string; leaseMs: number; dbPath: string; modelsDir: string }): Promise<JobRun<never>> {
     const row = await getExperiment(this.#dataSource, o.id);
     fs.mkdirSync(row.outDir, { recursive: true });
-    const spec: ExperimentJobSpec = { dbPath: o.dbPath, modelsDir: o.modelsDir, leaseMs: o.leaseMs, handedBy: o.owner, args: row.args as unknown as ExperimentArgs, outDir: row.outDir };
+    const spec: ExperimentJobSpec = { dbPath: o.dbPath, modelsDir: o.modelsDir, owner: o.owner, args: row.args as unknown as ExperimentArgs, outDir: row.outDir };
     return { argument: spec, logFile: path.join(row.outDir, "experiment.log"), settle: (exit) => this.#settle({ id: o.id, owner: o.owner, exit }) };
   }
 
@@ -117,9 +117,8 @@ export class ExperimentJobService {
     const { exit } = o;
     if (exit.code === 0) return;
     const row = await getExperiment(this.#dataSource, o.id);
-    // Only while this server or its worker holds the row: another process may have taken it over since.
-    const ours = row.owner === o.owner || (exit.pid !== undefined && row.owner?.split(":")[1] === String(exit.pid));
-    if (row.status !== "running" || !ours) return;
+    // Only while this server holds the row: another server may have failed it since.
+    if (row.status !== "running" || row.owner !== o.owner) return;
     const error = exit.cancelled ? EXPERIMENT_CANCELLED_MESSAGE : exit.signal !== null ? `${EXPERIMENT_STOPPED_MESSAGE} (signal ${exit.signal})` : EXPERIMENT_STOPPED_MESSAGE;
     await endExperiment(this.#dataSource, { id: o.id, owner: row.owner, status: exit.cancelled ? "cancelled" : "failed", error });
   }

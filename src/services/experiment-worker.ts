@@ -1,7 +1,8 @@
 /**
- * The worker process of one experiment: runs (or resumes) it through runExperiment, which takes over
- * the row its server claimed and holds it (lease, heartbeat, end), writes its progress and, at the
- * end, its summary as one JSON line to its log. Forked by ExperimentJobService through the job queue
+ * The worker process of one experiment, as training-job-worker.ts is of a training job: runs (or
+ * resumes) it through runExperiment under the name of the server that claimed its row (whose job
+ * queue holds the lease and relays a cancel over IPC), writes its progress and its end on the row, and
+ * its summary as one JSON line to its log. Forked by ExperimentJobService through the job queue
  * (job-queue.ts) with tsx registered; its one argument is the ExperimentJobSpec as JSON.
  */
 import "reflect-metadata";
@@ -18,7 +19,7 @@ async function run(spec: ExperimentJobSpec): Promise<number> {
     if (message.type === "cancel") cancel.abort();
   });
   process.once("disconnect", () => {
-    // The row stays running under this process's name until it is gone: another server then fails it, once.
+    // The row stays running under the gone server's name: another server then fails it, once.
     console.error("experiment worker: the server that started this experiment is gone; stopping (another server marks it failed)");
     process.exit(1);
   });
@@ -27,8 +28,7 @@ async function run(spec: ExperimentJobSpec): Promise<number> {
     const summary = await runExperiment({
       dataSource,
       modelsDir: spec.modelsDir,
-      leaseMs: spec.leaseMs,
-      handedBy: spec.handedBy,
+      heldBy: spec.owner,
       signal: cancel.signal,
       args: spec.args,
       outDir: spec.outDir,

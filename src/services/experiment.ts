@@ -28,6 +28,7 @@ import { resolveVcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { formatCell, resultTable, type ResultCell, type RunResult } from "./experiment-report.ts";
+import { holdLease } from "./job-queue.ts";
 import { evaluateSavedModel } from "./model-evaluation.ts";
 import { METRIC_NAMES, parseVariant } from "./model-names.ts";
 import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.ts";
@@ -215,15 +216,19 @@ export async function runExperiment(options: {
   args: ExperimentArgs;
   outDir: string;
   onProgress?: (event: ExperimentProgress) => void;
-  /** Milliseconds this process's lease on the row lasts without renewal (AppConfig.jobLeaseSeconds); renewed every third of it. */
+  /** Milliseconds this process's lease on the row lasts without renewal (AppConfig.jobLeaseSeconds), when it holds the lease itself. */
   leaseMs?: number;
-  /** The server that claimed the queued row for this worker (ExperimentJobService), or none. */
-  handedBy?: string | null;
+  /**
+   * The owner (a server's job queue) that claimed the row for this process and holds its lease, as it
+   * does a training job's: this process works under that name and stops when told (signal). Absent,
+   * this process claims the row and holds the lease itself (`vcm experiment`), with the same heartbeat.
+   */
+  heldBy?: string;
   /** Stops the experiment as cancelled (its current run's model failed, its row CANCELLED). */
   signal?: AbortSignal;
 }): Promise<ExperimentSummary> {
   const { dataSource, args } = options;
-  const owner = newLeaseOwner();
+  const owner = options.heldBy ?? newLeaseOwner();
   const leaseMs = options.leaseMs ?? 30_000;
   fs.mkdirSync(options.outDir, { recursive: true });
   const stateFile = path.join(options.outDir, "experiment.json");
@@ -232,7 +237,7 @@ export async function runExperiment(options: {
   const plan = args.models.flatMap((model) => seedsOf(args).map((seed) => ({ model, seed })));
   const gridTotal = args.grid === undefined ? 0 : args.grid.latentDim.length * args.grid.beta.length * args.seeds;
   const start = { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plan.length + gridTotal };
-  const row = await claimExperimentRow(dataSource, { start, owner, leaseMs, handedBy: options.handedBy ?? null });
+  const row = await claimExperimentRow(dataSource, { start, owner, leaseMs, handedBy: options.heldBy ?? null });
   if (row === null) {
     const other = await findExperiment(dataSource, start);
     throw new UserError(
@@ -242,24 +247,15 @@ export async function runExperiment(options: {
   }
   const experimentId = row.id;
   const doneRuns = () => new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0);
-  // The lease is renewed while the runs go on; a cancel asked elsewhere (or the row taken away) stops them.
+  // A cancel asked elsewhere (or the row taken away) stops the runs: seen by this process's own heartbeat, or by the queue that holds the lease, which signals.
   const stop = new AbortController();
   const stopNow = (): void => stop.abort();
   options.signal?.addEventListener("abort", stopNow);
   if (options.signal?.aborted) stop.abort();
-  let beating: Promise<void> = Promise.resolve();
-  const heartbeat = setInterval(() => {
-    beating = beating.then(async () => {
-      try {
-        const lease = await renewLease(dataSource, { table: Experiment, id: experimentId, owner, leaseMs });
-        if (!lease.held || lease.cancelRequested) stop.abort();
-      } catch (error) {
-        // A lock or an unreachable database: the next beat tries again (the lease outlasts a few).
-        console.error(`experiment ${row.id}: could not renew its lease; trying again at the next beat`, error);
-      }
-    });
-  }, Math.max(250, Math.floor(leaseMs / 3)));
-  heartbeat.unref();
+  const lease =
+    options.heldBy === undefined
+      ? holdLease({ name: `experiment ${experimentId}`, leaseMs, renew: () => renewLease(dataSource, { table: Experiment, id: experimentId, owner, leaseMs }), onLost: stopNow, onCancelRequested: stopNow })
+      : undefined;
   try {
     const summary = await runPlan();
     if (!(await finishExperiment(dataSource, { id: experimentId, owner, runsDone: doneRuns(), results: summary.results }))) {
@@ -275,9 +271,8 @@ export async function runExperiment(options: {
     await endExperiment(dataSource, { id: experimentId, owner, status: cancelled ? "cancelled" : "failed", error: why, runsDone: doneRuns() });
     throw cancelled ? cancelledError() : error;
   } finally {
-    clearInterval(heartbeat);
     options.signal?.removeEventListener("abort", stopNow);
-    await beating;
+    await lease?.stop();
   }
 
   function cancelledError(): UserError {

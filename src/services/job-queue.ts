@@ -2,8 +2,9 @@
  * The one queue of background jobs, whatever their kind (training jobs, experiments): a kind's rows
  * wait QUEUED in the database; a server claims the oldest with a conditional update (so two servers
  * never run one), runs it in a forked worker module of src/services (one job of each kind at a time
- * per server: a job uses every core), renews its lease on a heartbeat, fails the running jobs of
- * servers that are gone, and cancels by asking its worker over IPC, killing it after a grace period.
+ * per server: a job uses every core), holds its lease while it runs (holdLease, the one heartbeat of
+ * a running job of any kind), fails the running jobs of servers that are gone, and cancels by asking
+ * its worker over IPC, killing it after a grace period.
  * What differs per kind (its table, its worker and what its messages and end mean) is its JobRunner.
  */
 import { fork, type ChildProcess } from "node:child_process";
@@ -56,15 +57,65 @@ export interface JobRunner<Message> {
   queued(limit: number): Promise<ReadonlyArray<number>>;
   /** Marks a queued job running for `owner`; false when another server took it (or it was cancelled) first. */
   claim(o: { id: number; owner: string; leaseMs: number }): Promise<boolean>;
-  /**
-   * Extends the lease of the job this server runs; `held` false when another server failed it meanwhile.
-   * Absent where the worker holds the job's lease itself (an experiment, which `vcm experiment` also runs alone).
-   */
-  renew?(o: { id: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }>;
+  /** Extends the lease of the job this server runs; `held` false when another server failed it meanwhile. */
+  renew(o: { id: number; owner: string; leaseMs: number }): Promise<LeaseState>;
   /** Fails the running jobs whose owner is gone, each once; returns their ids. */
   failAbandoned(o: { exceptOwner: string }): Promise<ReadonlyArray<number>>;
   /** Prepares the run of a job this server has just claimed. */
   start(o: { id: number; owner: string; leaseMs: number }): Promise<JobRun<Message>>;
+}
+
+/** What one renewal of a running job's lease found. */
+export interface LeaseState {
+  /** False once the job no longer runs under this owner (another process failed it after the lease ran out). */
+  readonly held: boolean;
+  /** A cancel was asked elsewhere (on another server, or by `vcm cancel-experiment`). */
+  readonly cancelRequested: boolean;
+}
+
+/** A lease being held; stop() ends its heartbeat and waits for a renewal in flight. */
+export interface HeldLease {
+  stop(): Promise<void>;
+}
+
+/**
+ * The heartbeat of a running job, whoever runs it (a server's queue for its worker, or `vcm experiment`
+ * on its own): renews the lease every third of it, one renewal in flight at a time; calls `onLost` once
+ * when the job was taken away (and stops renewing), `onCancelRequested` while a cancel asked elsewhere
+ * stands. A renewal that fails (a lock, a database restarting) is tried again at the next beat: the
+ * lease outlasts a few.
+ */
+export function holdLease(o: { name: string; leaseMs: number; renew: () => Promise<LeaseState>; onLost: () => void; onCancelRequested: () => void }): HeldLease {
+  let beating: Promise<void> = Promise.resolve();
+  let lost = false;
+  const timer = setInterval(() => {
+    beating = beating.then(async () => {
+      if (lost) return;
+      try {
+        const lease = await o.renew();
+        if (!lease.held) {
+          lost = true;
+          o.onLost();
+        } else if (lease.cancelRequested) {
+          o.onCancelRequested();
+        }
+      } catch (error) {
+        if (!isTransientDatabaseError(error)) console.error(`${o.name}: could not renew its lease; trying again at the next beat`, error);
+      }
+    });
+  }, heartbeatMs(o.leaseMs));
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await beating;
+    },
+  };
+}
+
+/** Milliseconds between two heartbeats: a third of a lease, so that two may fail before it runs out. */
+function heartbeatMs(leaseMs: number): number {
+  return Math.max(250, Math.floor(leaseMs / 3));
 }
 
 /** The job this queue runs now. */
@@ -82,7 +133,7 @@ export class JobQueue<Message> {
   readonly owner = newLeaseOwner();
   readonly #leaseMs: number;
   #running: RunningJob | undefined;
-  /** Renews the running job's lease, fails abandoned jobs and picks up queued ones (started by recover()). */
+  /** Fails abandoned jobs and picks up queued ones (started by recover()); the running job's lease has its own (holdLease). */
   #heartbeat: NodeJS.Timeout | undefined;
   /** Set by close(): no new job starts. */
   #closing = false;
@@ -110,32 +161,21 @@ export class JobQueue<Message> {
 
   /**
    * Call once at server start: running jobs whose owner is gone are failed, queued ones start in order,
-   * and from then on a heartbeat does the same (and renews this server's lease) every third of a lease.
+   * and from then on a heartbeat does the same every third of a lease.
    */
   async recover(): Promise<{ failed: number }> {
     const failed = await this.#runner.failAbandoned({ exceptOwner: this.owner });
     await this.pump();
     if (this.#heartbeat === undefined && !this.#closing) {
-      this.#heartbeat = setInterval(() => void this.#beat(), Math.max(250, Math.floor(this.#leaseMs / 3)));
+      this.#heartbeat = setInterval(() => void this.#beat(), heartbeatMs(this.#leaseMs));
       this.#heartbeat.unref();
     }
     return { failed: failed.length };
   }
 
-  /** One heartbeat: renew (or learn that another server took the job away, or that a cancel was asked), then sweep and pump. */
+  /** One heartbeat of the queue: sweep and pump. */
   async #beat(): Promise<void> {
     try {
-      const running = this.#running;
-      if (running !== undefined && this.#runner.renew !== undefined) {
-        const lease = await this.#runner.renew({ id: running.id, owner: this.owner, leaseMs: this.#leaseMs });
-        if (!lease.held) {
-          // Failed elsewhere after our lease ran out (the database was locked too long): stop, publish nothing.
-          console.error(`${this.#runner.kind} ${running.id}: another server failed it after this server's lease ran out; stopping it`);
-          running.child.kill("SIGKILL");
-        } else if (lease.cancelRequested && !running.cancelled) {
-          void this.#stop(running);
-        }
-      }
       await this.#runner.failAbandoned({ exceptOwner: this.owner });
       await this.pump();
     } catch (error) {
@@ -182,12 +222,27 @@ export class JobQueue<Message> {
     });
     if (log !== undefined) fs.closeSync(log);
     if (run.onMessage !== undefined) child.on("message", (message: Message) => run.onMessage?.(message));
+    const lease = holdLease({
+      name: `${this.#runner.kind} ${id}`,
+      leaseMs: this.#leaseMs,
+      renew: () => this.#runner.renew({ id, owner: this.owner, leaseMs: this.#leaseMs }),
+      onLost: () => {
+        // Failed elsewhere after our lease ran out (the database was locked too long): stop, publish nothing.
+        console.error(`${this.#runner.kind} ${id}: another server failed it after this server's lease ran out; stopping it`);
+        child.kill("SIGKILL");
+      },
+      onCancelRequested: () => {
+        const running = this.#running;
+        if (running?.child === child && !running.cancelled) void this.#stop(running);
+      },
+    });
     const exited = new Promise<void>((resolve) => {
       child.once("exit", (code, signal) => {
         const running = this.#running;
         this.#running = undefined;
-        run
-          .settle({ pid: child.pid, code, signal, cancelled: running?.cancelled ?? false, closing: this.#closing })
+        lease
+          .stop()
+          .then(() => run.settle({ pid: child.pid, code, signal, cancelled: running?.cancelled ?? false, closing: this.#closing }))
           .catch((error: unknown) => console.error(`${this.#runner.kind} ${id}: could not record its end`, error))
           .then(() => this.pump())
           .catch((error: unknown) => console.error(`${this.#runner.kind}s: could not start the next one`, error))

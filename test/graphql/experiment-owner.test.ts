@@ -1,8 +1,10 @@
 /**
- * Experiments owned like training jobs (issue 23, item 12), with real `vcm serve` processes on one
- * database file: kill -9 of the server that runs an experiment takes its worker process (a module of
- * src/services, not the CLI) with it within seconds; another server marks the experiment FAILED once, with the model its run was
- * training, and neither it nor a restarted server runs it again; that model can be deleted.
+ * Experiments owned like training jobs (issue 23, item 12; issue 24, item 3), with real `vcm serve`
+ * processes on one database file: the server's job queue holds the row's lease, as it does a training
+ * job's, while its worker process (a module of src/services, not the CLI) runs it; kill -9 of that
+ * server takes the worker with it within seconds; another server marks the experiment FAILED once,
+ * with the model its run was training, and neither it nor a restarted server runs it again; that model
+ * can be deleted.
  */
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -36,6 +38,20 @@ function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The pid of the experiment worker forked by the process `parent`, if one runs. */
+function workerOf(parent: number): number | undefined {
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(fs.readFileSync(`/proc/${entry}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+      if (ppid === parent && fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("experiment-worker.ts")) return Number(entry);
+    } catch {
+      // Gone between the listing and the read.
+    }
+  }
+  return undefined;
 }
 
 /** The experiment's row as the database file holds it now. */
@@ -87,16 +103,16 @@ describe("an experiment whose server is killed", () => {
     });
     expect(started.errors).toBeUndefined();
     const id: string = started.data.startExperiment.id;
-    // Its own process has claimed the row and is training a model.
+    // Server A holds the row (as it would a training job's) while its worker process trains a model.
     const running = await until(
       "the experiment's process training a model",
       () => {
         const row = experimentRow(id);
-        return row.status === "running" && row.model_id !== null && row.owner !== null && Number(row.owner.split(":")[1]) !== a.child.pid ? row : undefined;
+        return row.status === "running" && row.model_id !== null && row.owner !== null && Number(row.owner.split(":")[1]) === a.child.pid ? row : undefined;
       },
       60,
     );
-    const experimentPid = Number(running.owner!.split(":")[1]);
+    const experimentPid = workerOf(a.child.pid!)!;
     expect(isRunning(experimentPid)).toBe(true);
     // A worker module of the server's services, handed its arguments typed, not the CLI binary with flags.
     const commandLine = fs.readFileSync(`/proc/${experimentPid}/cmdline`, "utf8").split("\0").filter((part) => part !== "");
@@ -141,15 +157,16 @@ describe("an experiment whose server is killed", () => {
     const id: string = started.data.startExperiment.id;
     const running = await until("a model in training", () => {
       const row = experimentRow(id);
-      return row.status === "running" && row.model_id !== null && row.owner !== null && Number(row.owner.split(":")[1]) !== b.child.pid ? row : undefined;
+      return row.status === "running" && row.model_id !== null && row.owner !== null && Number(row.owner.split(":")[1]) === b.child.pid ? row : undefined;
     }, 60);
-    const experimentPid = Number(running.owner!.split(":")[1]);
+    const experimentPid = workerOf(b.child.pid!)!;
+    expect(isRunning(experimentPid)).toBe(true);
     // The same experiment from the command line, on the same folder, while it runs: refused, nothing written.
     const rival = runVcm(["experiment", "--dataset", "demo", "--models", "vcm", "--seeds", "2", "--epochs", "5000", "--out", running.out_dir], env);
     expect(rival.code).not.toBe(0);
     expect(rival.stderr).toContain(`Experiment ${id} with these arguments is running in another process; wait for it, or cancel it with \`vcm cancel-experiment ${id}\`.`);
     expect(experimentRow(id).owner).toBe(running.owner);
-    // Asked on a server that does not run it: the process itself sees the request at its next beat.
+    // Asked on a server that does not run it: B's queue sees the request at its next heartbeat and stops the worker.
     const d = await serve();
     const asked = await d.gql(`mutation ($id: ID!) { cancelExperiment(id: $id) { status cancelRequested } }`, { id });
     expect(asked.data.cancelExperiment).toEqual({ status: "RUNNING", cancelRequested: true });
