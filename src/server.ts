@@ -30,6 +30,7 @@ import { executeConsistently, operationKindPlugin } from "./graphql/consistent-r
 import { HeavyQueryGate } from "./graphql/heavy-gate.ts";
 import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
 import { CatalogService } from "./services/catalog-service.ts";
+import { eachJobKind } from "./services/job-kinds.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
 
 /** Path of the GraphQL endpoint. */
@@ -101,9 +102,8 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     // After a kill: folders of deleted models go, ready models without files are failed (housekeeping.ts).
     const tidied = await tidyModelsAtStart({ dataSource: deps.dataSource, modelsDir: deps.config.modelsDir });
     for (const id of tidied.failedModels) console.error(`vcm: model ${id} is marked failed: ${MISSING_CHECKPOINT_MESSAGE}`);
-    // Jobs of servers that are gone are failed, queued ones start, and this server's leases are renewed from now on.
-    await deps.prediction.jobs.recover();
-    await deps.prediction.experiments.recover();
+    // Jobs of every kind whose servers are gone are failed, queued ones start, and this server's leases are renewed from now on.
+    for (const kind of eachJobKind(deps.prediction.jobKinds)) await kind.service.recover();
   }
   const ide = new IdeAssets(GRAPHQL_PATH);
   const dashboard = new DashboardAssets();

@@ -6,12 +6,35 @@
  * CatalogNotify): each notification from another data source's connections counts one, so a change
  * made through another server is seen as soon as its notification arrives (milliseconds; a
  * dropped listener counts as a change and reconnects with back-off, LISTEN_RECONNECT). The same
- * connection hears vcm_jobs (migration JobNotify): the ids of training jobs that other servers
- * changed, for their subscribers here.
+ * connection hears vcm_jobs (migrations JobNotify, ExperimentNotify): the table and id of each job
+ * (training job, experiment) that another process changed, for its subscribers here.
  */
 import pg from "pg";
 import type { DataSource } from "typeorm";
 import { connectionNameOf, dialectOfSource, sqliteOf } from "./data-source.ts";
+
+/**
+ * The tables of the job kinds whose changes reach subscribers, each with what of a row counts as a
+ * change (not its lease, which every heartbeat renews); a new kind adds its table here and a trigger
+ * in a PostgreSQL migration, as ExperimentNotify does.
+ */
+const JOB_TABLES = {
+  training_jobs: "status || ' ' || epoch || ' ' || cancel_requested",
+  experiments: "status || ' ' || runs_done || ' ' || cancel_requested",
+} as const;
+
+/** The table of a kind of job (src/services/job-kinds.ts names each kind's). */
+export type JobTableName = keyof typeof JOB_TABLES;
+
+/** A job another process changed. */
+export interface JobChange {
+  readonly table: JobTableName;
+  readonly id: number;
+}
+
+function isJobTable(name: string): name is JobTableName {
+  return Object.hasOwn(JOB_TABLES, name);
+}
 
 export interface CommitWatch {
   /** The current count: compare two readings to learn whether others committed in between. */
@@ -19,11 +42,11 @@ export interface CommitWatch {
   /** Resolves once the watch hears every later commit (at once on SQLite). */
   ready(): Promise<void>;
   /**
-   * Calls `listener` with the id of each training job another process changed: at once on PostgreSQL
+   * Calls `listener` with each job (of any kind) another process changed: at once on PostgreSQL
    * (NOTIFY), within JOB_POLL_MS on SQLite (the unfinished jobs' states are compared after another
    * connection committed). On SQLite this process's own changes may be reported too.
    */
-  onJobChanged(listener: (jobId: number) => void): void;
+  onJobChanged(listener: (change: JobChange) => void): void;
   close(): Promise<void>;
 }
 
@@ -47,13 +70,13 @@ export function watchCommits(dataSource: DataSource): CommitWatch {
 
 class SqliteCommitWatch implements CommitWatch {
   readonly #db: ReturnType<typeof sqliteOf>;
-  readonly #jobListeners: Array<(jobId: number) => void> = [];
+  readonly #jobListeners: Array<(change: JobChange) => void> = [];
   #timer: NodeJS.Timeout | undefined;
   #seenVersion = -1;
   /** False until the first look, which only records the jobs' states. */
   #primed = false;
-  /** The last seen state of each job that was unfinished at the last look. */
-  #states = new Map<number, string>();
+  /** The last seen state of each job that was unfinished at the last look, by table, then id. */
+  #states = new Map<JobTableName, Map<number, string>>();
 
   constructor(dataSource: DataSource) {
     this.#db = sqliteOf(dataSource);
@@ -65,7 +88,7 @@ class SqliteCommitWatch implements CommitWatch {
 
   async ready(): Promise<void> {}
 
-  onJobChanged(listener: (jobId: number) => void): void {
+  onJobChanged(listener: (change: JobChange) => void): void {
     this.#jobListeners.push(listener);
     if (this.#timer !== undefined) return;
     this.#look();
@@ -82,24 +105,30 @@ class SqliteCommitWatch implements CommitWatch {
     const version = this.version();
     if (version === this.#seenVersion) return;
     this.#seenVersion = version;
-    let rows: Array<{ id: number; state: string; finished: number }>;
+    type Row = { tbl: JobTableName; id: number; state: string; finished: number };
+    const tables = Object.keys(JOB_TABLES) as JobTableName[];
+    let rows: Row[];
     try {
-      const tracked = JSON.stringify([...this.#states.keys()]);
       rows = this.#db
         .prepare(
-          `SELECT id, status || ' ' || epoch || ' ' || cancel_requested AS state, status NOT IN ('queued', 'running') AS finished FROM training_jobs ` +
-            `WHERE status IN ('queued', 'running') OR id IN (SELECT value FROM json_each(?))`,
+          tables
+            .map(
+              (table) =>
+                `SELECT '${table}' AS tbl, id, ${JOB_TABLES[table]} AS state, status NOT IN ('queued', 'running') AS finished FROM ${table} ` +
+                `WHERE status IN ('queued', 'running') OR id IN (SELECT value FROM json_each(?))`,
+            )
+            .join(" UNION ALL "),
         )
-        .all(tracked) as Array<{ id: number; state: string; finished: number }>;
+        .all(...tables.map((table) => JSON.stringify([...(this.#states.get(table)?.keys() ?? [])]))) as Row[];
     } catch {
       // Locked by another process this time: the next look sees the same commits.
       this.#seenVersion = -1;
       return;
     }
-    const next = new Map<number, string>();
+    const next = new Map<JobTableName, Map<number, string>>(tables.map((table) => [table, new Map()]));
     for (const row of rows) {
-      if (this.#primed && this.#states.get(row.id) !== row.state) for (const listener of this.#jobListeners) listener(row.id);
-      if (row.finished === 0) next.set(row.id, row.state);
+      if (this.#primed && this.#states.get(row.tbl)?.get(row.id) !== row.state) for (const listener of this.#jobListeners) listener({ table: row.tbl, id: row.id });
+      if (row.finished === 0) next.get(row.tbl)?.set(row.id, row.state);
     }
     this.#states = next;
     this.#primed = true;
@@ -115,7 +144,7 @@ class PostgresCommitWatch implements CommitWatch {
   readonly #options: pg.ClientConfig;
   readonly #self: string;
   #count = 0;
-  readonly #jobListeners: Array<(jobId: number) => void> = [];
+  readonly #jobListeners: Array<(change: JobChange) => void> = [];
   /** The client listening or connecting now; undefined while a reconnect waits (or after close). */
   #client: pg.Client | undefined;
   /** The pending reconnect, so close() can cancel it. */
@@ -148,7 +177,7 @@ class PostgresCommitWatch implements CommitWatch {
     return this.#first;
   }
 
-  onJobChanged(listener: (jobId: number) => void): void {
+  onJobChanged(listener: (change: JobChange) => void): void {
     this.#jobListeners.push(listener);
   }
 
@@ -167,8 +196,8 @@ class PostgresCommitWatch implements CommitWatch {
     this.#client = client;
     client.on("notification", (message) => {
       if (message.channel === "vcm_jobs") {
-        const [id, writer] = (message.payload ?? "").split(" ");
-        if (writer !== this.#self && /^\d+$/.test(id)) for (const listener of this.#jobListeners) listener(Number(id));
+        const [table, id, writer] = (message.payload ?? "").split(" ");
+        if (writer !== this.#self && isJobTable(table) && /^\d+$/.test(id)) for (const listener of this.#jobListeners) listener({ table, id: Number(id) });
       } else if (message.payload !== this.#self) {
         this.#count += 1;
       }

@@ -25,6 +25,7 @@ import { JobNotify1765300000000 } from "../../migrations/postgres/1765300000000-
 import { PostgresDatasetKeysOnly1765400000000 } from "../../migrations/postgres/1765400000000-DatasetKeysOnly.ts";
 import { PostgresRowsWithoutDatasetKey1765500000000 } from "../../migrations/postgres/1765500000000-RowsWithoutDatasetKey.ts";
 import { PostgresExperimentLeases1765600000000 } from "../../migrations/postgres/1765600000000-ExperimentLeases.ts";
+import { ExperimentNotify1765700000000 } from "../../migrations/postgres/1765700000000-ExperimentNotify.ts";
 import { isPostgresUrl } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CheckpointChunk, CheckpointFile } from "./entities/checkpoint-file.entity.ts";
@@ -60,7 +61,7 @@ export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, 
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000, ExperimentNotify1765700000000];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";

@@ -15,13 +15,14 @@ import { fileURLToPath } from "node:url";
 import type { DataSource } from "typeorm";
 import { Experiment } from "../db/entities/experiment.entity.ts";
 import { claimQueuedJob, failAbandonedJobs, renewLease } from "../db/job-leases.ts";
-import { endExperiment, findExperiment, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
+import { endExperiment, findExperiment, findExperimentById, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { cancelExperiment, EXPERIMENT_ABANDONED_MESSAGE, EXPERIMENT_CANCELLED_MESSAGE, experimentKey, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
 import { JobQueue, type JobExit, type JobRun } from "./job-queue.ts";
 
-const WORKER_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), "experiment-worker.ts");
+/** The worker module each experiment runs in. */
+export const EXPERIMENT_WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "experiment-worker.ts");
 
 /** What a server says of an experiment whose process it stopped or lost. */
 export const EXPERIMENT_STOPPED_MESSAGE = "The experiment's process stopped before it finished; start it again with the same arguments to resume it.";
@@ -40,16 +41,28 @@ export class ExperimentJobService {
   readonly #dataSource: DataSource;
   readonly #dir: string;
   readonly #queue: JobQueue<never>;
+  readonly #onUpdate: (row: Experiment) => void;
 
-  constructor(o: { dataSource: DataSource; dbPath: string; modelsDir: string; experimentsDir: string; leaseSeconds?: number }) {
+  constructor(o: {
+    dataSource: DataSource;
+    dbPath: string;
+    modelsDir: string;
+    experimentsDir: string;
+    leaseSeconds?: number;
+    /** The worker module (EXPERIMENT_WORKER by default). */
+    workerPath?: string;
+    /** Called with the row after each change this server makes (subscriptions listen; the worker's own changes reach them through the commit watch). */
+    onUpdate?: (row: Experiment) => void;
+  }) {
     const dataSource = o.dataSource;
     this.#dataSource = dataSource;
     this.#dir = o.experimentsDir;
+    this.#onUpdate = o.onUpdate ?? (() => undefined);
     this.#queue = new JobQueue<never>({
       leaseSeconds: o.leaseSeconds,
       runner: {
         kind: "experiment",
-        workerPath: WORKER_PATH,
+        workerPath: o.workerPath ?? EXPERIMENT_WORKER,
         // The row says it stopped; started again, it resumes.
         stopSignal: "SIGTERM",
         queued: async (limit) => (await oldestQueuedExperiments(dataSource, limit)).map((row) => row.id),
@@ -57,7 +70,10 @@ export class ExperimentJobService {
         renew: (c) => renewLease(dataSource, { table: Experiment, ...c }),
         failAbandoned: async (c) => {
           const failed = await failAbandonedJobs(dataSource, { table: Experiment, error: EXPERIMENT_ABANDONED_MESSAGE, exceptOwner: c.exceptOwner });
-          for (const id of failed) console.error(`experiment ${id}: its process is gone; marked failed`);
+          for (const id of failed) {
+            console.error(`experiment ${id}: its process is gone; marked failed`);
+            await this.#notify(id);
+          }
           return failed;
         },
         start: (c) => this.#run({ ...c, dbPath: o.dbPath, modelsDir: o.modelsDir }),
@@ -90,13 +106,22 @@ export class ExperimentJobService {
     return getExperiment(this.#dataSource, row.id);
   }
 
+  /** The experiment, or NOT_FOUND. */
+  async get(id: number): Promise<Experiment> {
+    const row = await findExperimentById(this.#dataSource, id);
+    if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
+    return row;
+  }
+
   /**
    * Cancels an experiment (experiment.ts cancelExperiment); one this server runs is stopped now, and
    * the call returns once its end is recorded.
    */
   async cancel(id: number): Promise<Experiment> {
-    const row = await cancelExperiment(this.#dataSource, id);
-    return (await this.#queue.cancelRunning(id)) ? getExperiment(this.#dataSource, id) : row;
+    const asked = await cancelExperiment(this.#dataSource, id);
+    const row = (await this.#queue.cancelRunning(id)) ? await getExperiment(this.#dataSource, id) : asked;
+    this.#onUpdate(row);
+    return row;
   }
 
   /** Stops the experiment this server runs (its row says so; started again, it resumes). */
@@ -107,6 +132,7 @@ export class ExperimentJobService {
   /** The run of an experiment this server has just claimed: its worker's spec and log, and its end. */
   async #run(o: { id: number; owner: string; leaseMs: number; dbPath: string; modelsDir: string }): Promise<JobRun<never>> {
     const row = await getExperiment(this.#dataSource, o.id);
+    this.#onUpdate(row);
     fs.mkdirSync(row.outDir, { recursive: true });
     const spec: ExperimentJobSpec = { dbPath: o.dbPath, modelsDir: o.modelsDir, owner: o.owner, args: row.args as unknown as ExperimentArgs, outDir: row.outDir };
     return { argument: spec, logFile: path.join(row.outDir, "experiment.log"), settle: (exit) => this.#settle({ id: o.id, owner: o.owner, exit }) };
@@ -114,6 +140,12 @@ export class ExperimentJobService {
 
   /** The worker records its own end; one killed or crashed left its row running, which it is not. */
   async #settle(o: { id: number; owner: string; exit: JobExit }): Promise<void> {
+    await this.#end(o);
+    // The worker's own last write reaches subscribers through the commit watch too; the state they have is not sent twice.
+    await this.#notify(o.id);
+  }
+
+  async #end(o: { id: number; owner: string; exit: JobExit }): Promise<void> {
     const { exit } = o;
     if (exit.code === 0) return;
     const row = await getExperiment(this.#dataSource, o.id);
@@ -121,5 +153,11 @@ export class ExperimentJobService {
     if (row.status !== "running" || row.owner !== o.owner) return;
     const error = exit.cancelled ? EXPERIMENT_CANCELLED_MESSAGE : exit.signal !== null ? `${EXPERIMENT_STOPPED_MESSAGE} (signal ${exit.signal})` : EXPERIMENT_STOPPED_MESSAGE;
     await endExperiment(this.#dataSource, { id: o.id, owner: row.owner, status: exit.cancelled ? "cancelled" : "failed", error });
+  }
+
+  /** Hands the row as it is now to the update listener. */
+  async #notify(id: number): Promise<void> {
+    const row = await findExperimentById(this.#dataSource, id);
+    if (row !== null) this.#onUpdate(row);
   }
 }

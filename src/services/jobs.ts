@@ -53,7 +53,8 @@ export const RESTART_MESSAGE = "The server that ran this job stopped before it f
 /** Sentence recorded on jobs stopped by a clean server shutdown. */
 export const STOPPED_MESSAGE = "The server was stopped while this job was running; start it again.";
 
-const WORKER_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), "training-job-worker.ts");
+/** The worker module each training job runs in. */
+export const TRAINING_JOB_WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "training-job-worker.ts");
 
 /** Jobs that are over: their rows no longer change. */
 export function isFinished(status: TrainingJobStatus): boolean {
@@ -92,7 +93,7 @@ export class TrainingJobService {
       leaseSeconds: options.leaseSeconds,
       runner: {
         kind: "training job",
-        workerPath: options.workerPath ?? WORKER_PATH,
+        workerPath: options.workerPath ?? TRAINING_JOB_WORKER,
         // Its job (and half-made model) are marked failed with STOPPED_MESSAGE when it is gone.
         stopSignal: "SIGKILL",
         queued: async (limit) => (await oldestQueuedJobs(dataSource, limit)).map((job) => job.id),

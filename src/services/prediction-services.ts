@@ -2,10 +2,11 @@
  * Wiring of the prediction side of the API: the model cache over saved checkpoints (recommendations
  * and explanations), cohorts and training jobs, built once per server.
  */
-import path from "node:path";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
+import type { Experiment } from "../db/entities/experiment.entity.ts";
+import type { TrainingJob } from "../db/entities/training-job.entity.ts";
 import { writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { catalogFreshness } from "../db/catalog-freshness.ts";
 import { watchCommits, type CommitWatch } from "../db/commit-watch.ts";
@@ -14,11 +15,12 @@ import { findModel, removeModelRow } from "../db/model-rows.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
-import { ExperimentJobService } from "./experiment-jobs.ts";
-import { JobUpdates } from "./job-updates.ts";
+import type { ExperimentJobService } from "./experiment-jobs.ts";
+import { createJobKinds, eachJobKind, relayJobChange, type JobKinds } from "./job-kinds.ts";
+import type { JobUpdates, JobUpdate } from "./job-updates.ts";
 import { loadDatasetIndex } from "./dataset-index.ts";
 import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
-import { TrainingJobService } from "./jobs.ts";
+import type { TrainingJobService } from "./jobs.ts";
 import { loadModel } from "./saved-models.ts";
 import type { LoadedModel } from "./served-model.ts";
 
@@ -27,11 +29,16 @@ export interface PredictionServiceSet {
   /** Recommendations, word distributions, capacity, explanations and highlights' marks: the models and datasets the API serves. */
   readonly inference: InferenceService;
   readonly cohorts: CohortService;
+  /** Every kind of background job (job-kinds.ts); the server recovers and closes them all. */
+  readonly jobKinds: JobKinds;
+  /** Training jobs (jobKinds.training.service). */
   readonly jobs: TrainingJobService;
-  /** Training-job updates for subscriptions, coalesced per job. */
-  readonly jobUpdates: JobUpdates;
-  /** Experiments this server runs for startExperiment. */
+  /** Training-job updates for subscriptions, coalesced per job (jobKinds.training.updates). */
+  readonly jobUpdates: JobUpdates<TrainingJob, JobUpdate>;
+  /** Experiments this server runs for startExperiment (jobKinds.experiment.service). */
   readonly experiments: ExperimentJobService;
+  /** Experiment updates for subscriptions, coalesced per experiment (jobKinds.experiment.updates). */
+  readonly experimentUpdates: JobUpdates<Experiment, Experiment>;
   /** Other processes' commits (caches and consistent reads ask it); closed with the server. */
   readonly commits: CommitWatch;
   /**
@@ -86,42 +93,25 @@ export function createPredictionServices(options: {
     onModelGone: (modelId) => cohorts.forget(modelId),
   });
   const cohorts = new CohortService({ inference });
-  const jobUpdates = new JobUpdates({
-    read: async ({ jobId, row }) => {
-      const job = row ?? (await jobs.get(jobId));
-      return { job, model: job.modelId === null ? null : await findModel(dataSource, job.modelId) };
-    },
-  });
-  const jobs = new TrainingJobService({
-    dataSource,
-    dbPath: config.dbPath,
-    modelsDir: config.modelsDir,
-    workerPath: options.jobWorkerPath,
-    leaseSeconds: config.jobLeaseSeconds,
-    onUpdate: (job) => jobUpdates.changed(job.id, job),
-  });
-  const experiments = new ExperimentJobService({
-    dataSource,
-    dbPath: config.dbPath,
-    modelsDir: config.modelsDir,
-    experimentsDir: config.experimentsDir ?? path.join(path.dirname(path.resolve(config.modelsDir)), "experiments"),
-    leaseSeconds: config.jobLeaseSeconds,
-  });
+  const jobKinds = createJobKinds({ dataSource, config, trainingWorker: options.jobWorkerPath });
   // Jobs other servers run: their committed changes reach this server's subscribers too (a state
   // a subscriber already has, such as this server's own job's, is not sent twice).
-  commits.onJobChanged((jobId) => jobUpdates.changed(jobId));
+  commits.onJobChanged((change) => relayJobChange(jobKinds, change));
   return {
     inference,
     cohorts,
-    jobs,
-    jobUpdates,
-    experiments,
+    jobKinds,
+    jobs: jobKinds.training.service,
+    jobUpdates: jobKinds.training.updates,
+    experiments: jobKinds.experiment.service,
+    experimentUpdates: jobKinds.experiment.updates,
     commits,
     removeModel: (modelId) => deleteModel({ dataSource, inference, cohorts, modelId }),
     async close() {
-      await experiments.close();
-      jobUpdates.close();
-      await jobs.close();
+      for (const kind of eachJobKind(jobKinds)) {
+        kind.updates.close();
+        await kind.service.close();
+      }
       inference.dispose();
       await commits.close();
     },

@@ -1,11 +1,14 @@
 /**
  * startExperiment (issue 11): the experiment run by the server in its own worker process, its row visible
  * at once and finished later with the result tables; the same arguments resume the same row and
- * folder; refusals with a sentence.
+ * folder; refusals with a sentence. experimentUpdated (issue 24, item 3) over a real WebSocket: its
+ * progress, its final state and its cancel arrive, as a training job's do.
  */
 import fs from "node:fs";
 import path from "node:path";
+import { createClient, type Client } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { MAX_EXPERIMENT_RUNS, MAX_GRID_VALUES } from "../../src/services/experiment.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
@@ -30,8 +33,11 @@ async function until(id: string, done: (e: any) => boolean): Promise<any> {
   throw new Error(`experiment ${id} did not finish`);
 }
 
+let base: string;
+
 beforeAll(async () => {
   fixture = await createApiFixture({ adminToken: TOKEN });
+  base = (await fixture.server.listen({ port: 0 })).url.replace(/\/$/, "");
 });
 afterAll(async () => {
   await fixture?.close();
@@ -166,5 +172,77 @@ describe("experiments are bounded, queued and cancellable", () => {
     expect(deleted.errors).toBeUndefined();
     const unknown = await gql(CANCEL, { id: 9999 });
     expect(unknown.errors?.[0]).toMatchObject({ extensions: { code: "NOT_FOUND" } });
+  }, 240_000);
+});
+
+describe("experimentUpdated", () => {
+  interface Seen {
+    status: string;
+    runsDone: number;
+    runsTotal: number;
+  }
+
+  function client(): Client {
+    return createClient({ url: `${base.replace(/^http/, "ws")}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+  }
+
+  /** One subscription's messages, and how it ended. */
+  function watch(socket: Client, id: string): { seen: Seen[]; ended: Promise<"complete" | { error: unknown }> } {
+    const seen: Seen[] = [];
+    const ended = new Promise<"complete" | { error: unknown }>((resolve) => {
+      socket.subscribe<{ experimentUpdated: Seen }>(
+        { query: `subscription ($id: ID!) { experimentUpdated(id: $id) { status runsDone runsTotal } }`, variables: { id } },
+        {
+          next: (message) => {
+            if (message.errors) return resolve({ error: message.errors });
+            seen.push(message.data!.experimentUpdated);
+          },
+          error: (error) => resolve({ error }),
+          complete: () => resolve("complete"),
+        },
+      );
+    });
+    return { seen, ended };
+  }
+
+  it("sends an experiment's progress as its runs finish, then its final state, and ends the stream", async () => {
+    const socket = client();
+    try {
+      const started = await gql(START, { input: { ...INPUT, models: ["VCM"], seeds: 3, epochs: 40 } });
+      expect(started.errors).toBeUndefined();
+      const id = (started.data as any).startExperiment.id;
+      const { seen, ended } = watch(socket, id);
+      expect(await ended).toBe("complete");
+      console.log(`experimentUpdated messages: ${JSON.stringify(seen)}`);
+      expect(seen.at(-1)).toEqual({ status: "FINISHED", runsDone: 3, runsTotal: 3 });
+      expect(["QUEUED", "RUNNING"]).toContain(seen[0].status);
+      // Progress arrives while it runs: a RUNNING state part of the way, and runsDone never goes back.
+      expect(seen.some((m) => m.status === "RUNNING" && m.runsDone >= 1 && m.runsDone < 3)).toBe(true);
+      const done = seen.map((m) => m.runsDone);
+      expect(done).toEqual([...done].sort((x, y) => x - y));
+    } finally {
+      await socket.dispose();
+    }
+  }, 240_000);
+
+  it("sends the cancel of a running experiment as its last state, and NOT_FOUND for an unknown one", async () => {
+    const socket = client();
+    try {
+      const started = await gql(START, { input: { ...INPUT, models: ["VCM"], seeds: 2, epochs: 5000 } });
+      expect(started.errors).toBeUndefined();
+      const id = (started.data as any).startExperiment.id;
+      const { seen, ended } = watch(socket, id);
+      for (let i = 0; i < 600 && !seen.some((m) => m.status === "RUNNING"); i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(seen.some((m) => m.status === "RUNNING")).toBe(true);
+      const cancelled = await gql(`mutation ($id: ID!) { cancelExperiment(id: $id) { status } }`, { id });
+      expect(cancelled.errors).toBeUndefined();
+      expect(await ended).toBe("complete");
+      expect(seen.at(-1)).toMatchObject({ status: "CANCELLED" });
+
+      const unknown = await watch(socket, "9999").ended;
+      expect(unknown).toMatchObject({ error: [{ extensions: { code: "NOT_FOUND" } }] });
+    } finally {
+      await socket.dispose();
+    }
   }, 240_000);
 });

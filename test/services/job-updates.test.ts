@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { TrainingJob } from "../../src/db/entities/training-job.entity.ts";
-import { JobUpdates, type JobUpdate } from "../../src/services/job-updates.ts";
+import { JobUpdates, TRAINING_JOB_UPDATES, type JobUpdate } from "../../src/services/job-updates.ts";
 
 const WINDOW_MS = 30;
 
@@ -16,7 +16,8 @@ function row(epoch: number, status: TrainingJob["status"] = "running"): Training
 /** A hub over a fake table: `state.job` is what a read finds; `reads` counts the reads. */
 function hub() {
   const state = { job: row(0), reads: 0 };
-  const updates = new JobUpdates({
+  const updates = new JobUpdates<TrainingJob, JobUpdate>({
+    rules: TRAINING_JOB_UPDATES,
     windowMs: WINDOW_MS,
     read: async ({ row: given }) => {
       state.reads += 1;
@@ -93,7 +94,8 @@ describe("JobUpdates", () => {
   it("reads again after a failed read while anyone watches, and close() ends every stream", async () => {
     let failures = 2;
     let reads = 0;
-    const updates = new JobUpdates({
+    const updates = new JobUpdates<TrainingJob, JobUpdate>({
+      rules: TRAINING_JOB_UPDATES,
       windowMs: WINDOW_MS,
       read: async () => {
         reads += 1;

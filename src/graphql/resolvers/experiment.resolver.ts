@@ -1,7 +1,8 @@
-import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { Experiment } from "../../db/entities/experiment.entity.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
+import { JOB_UPDATE_WINDOW_MS } from "../../services/job-updates.ts";
 import type { GraphQLContext } from "../context.ts";
 import { DatasetType } from "../types/dataset.type.ts";
 import { ExperimentType, StartExperimentInput } from "../types/experiment.type.ts";
@@ -45,6 +46,20 @@ export class ExperimentResolver {
   })
   async cancelExperiment(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<Experiment> {
     return predictionOf(context).services.experiments.cancel(parseId(id, "Experiment"));
+  }
+
+  @Subscription(() => ExperimentType, {
+    subscribe: async ({ args, context }) => {
+      const id = parseId(args.id as string, "Experiment");
+      const { services } = predictionOf(context as GraphQLContext);
+      // An unknown experiment is answered (NOT_FOUND) before any stream is opened.
+      await services.experiments.get(id);
+      return services.experimentUpdates.watch(id);
+    },
+    description: `An experiment's state now and after its changes (start, each run done, a cancel asked, the end), at most one message per ${JOB_UPDATE_WINDOW_MS} ms, as trainingJobUpdated: changes closer together are sent as one, the latest. The stream ends once the experiment is FINISHED, FAILED or CANCELLED. Served over WebSocket (graphql-ws protocol) at the GraphQL path; polling experiment(id) gives the same data. NOT_FOUND for an unknown experiment.`,
+  })
+  experimentUpdated(@Root() experiment: Experiment, @Arg("id", () => ID) _id: string): Experiment {
+    return experiment;
   }
 
   @FieldResolver(() => DatasetType)
