@@ -5,18 +5,18 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
-import { csrFromRows } from "../../src/data/csr.ts";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { sparseBatch } from "../../src/engine/batch.ts";
-import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { jointLoss, type ObjectivePart } from "../../src/engine/models/vcm/losses.ts";
-import { disableNativeMatMul, enableNativeMatMul } from "../../src/engine/runtime/native-kernels.ts";
-import { linear, sparseBatchTensors, sparseTarget } from "../../src/engine/runtime/ops.ts";
-import { Rng } from "../../src/engine/random.ts";
-import { lossTerms } from "../../src/engine/models/vcm/train.ts";
-import { initialValues, type Params } from "../../src/engine/models/params.ts";
-import { paramSpecs } from "../../src/engine/models/vcm/vae.ts";
-import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
+import { csrFromRows } from "../../../../src/data/csr.ts";
+import { initBackend } from "../../../../src/engine/runtime/index.ts";
+import { sparseBatch } from "../../../../src/engine/batch.ts";
+import { resolveVcmConfig } from "../../../../src/engine/config.ts";
+import { jointLoss, type ObjectivePart } from "../../../../src/engine/models/vcm/losses.ts";
+import { disableNativeMatMul, enableNativeMatMul } from "../../../../src/engine/runtime/native-kernels.ts";
+import { linear, sparseBatchTensors, sparseTarget } from "../../../../src/engine/runtime/ops.ts";
+import { Rng } from "../../../../src/engine/random.ts";
+import { lossTerms } from "../../../../src/engine/models/vcm/train.ts";
+import { initialValues, type Params } from "../../../../src/engine/models/params.ts";
+import { paramSpecs } from "../../../../src/engine/models/vcm/vae.ts";
+import { WEBGPU_SKIP_REASON } from "../../webgpu-available.ts";
 
 const config = resolveVcmConfig({ latentDim: 3, hiddenX: 5, hiddenY: 4 });
 // Users share items 1 and 4, so the scatter of dW must add duplicate rows; user 2 has no words.

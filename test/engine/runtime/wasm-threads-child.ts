@@ -4,10 +4,10 @@
  * JSON line with the device, the thread count, the losses and some scores. Then it simply returns:
  * the process must end by itself, with the threaded build's workers still in their pool.
  */
-import { currentDevice, initBackend } from "../../src/engine/runtime/index.ts";
-import { trainModel } from "../../src/engine/models/index.ts";
-import { plantedData } from "./planted.ts";
-import { resolveVcmConfig } from "../../src/engine/config.ts";
+import { currentDevice, initBackend } from "../../../src/engine/runtime/index.ts";
+import { trainModel } from "../../../src/engine/models/index.ts";
+import { plantedData } from "../planted.ts";
+import { resolveVcmConfig } from "../../../src/engine/config.ts";
 
 async function main(): Promise<void> {
   const backend = await initBackend();

@@ -6,8 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { disableHeapTranspose, enableHeapTranspose, heapTransposeEnabled } from "../../src/engine/runtime/heap-transpose.ts";
+import { initBackend } from "../../../src/engine/runtime/index.ts";
+import { disableHeapTranspose, enableHeapTranspose, heapTransposeEnabled } from "../../../src/engine/runtime/heap-transpose.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");

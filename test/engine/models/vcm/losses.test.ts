@@ -1,12 +1,12 @@
 /** The objective's terms against closed forms worked by hand, and the β schedule at chosen steps. */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { sparseBatch } from "../../src/engine/batch.ts";
-import { csrFromRows } from "../../src/data/csr.ts";
-import { annealedBeta, klGaussians, klToStandardNormal, multinomialNll, squaredDistance } from "../../src/engine/models/vcm/losses.ts";
-import { sparseTarget } from "../../src/engine/runtime/ops.ts";
-import { Rng } from "../../src/engine/random.ts";
+import { initBackend } from "../../../../src/engine/runtime/index.ts";
+import { sparseBatch } from "../../../../src/engine/batch.ts";
+import { csrFromRows } from "../../../../src/data/csr.ts";
+import { annealedBeta, klGaussians, klToStandardNormal, multinomialNll, squaredDistance } from "../../../../src/engine/models/vcm/losses.ts";
+import { sparseTarget } from "../../../../src/engine/runtime/ops.ts";
+import { Rng } from "../../../../src/engine/random.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");

@@ -9,8 +9,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const CHILD = path.join(ROOT, "test/engine/wasm-threads-child.ts");
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const CHILD = path.join(ROOT, "test/engine/runtime/wasm-threads-child.ts");
 
 interface ChildResult {
   backend: string;

@@ -5,14 +5,14 @@
  * same family with the same scores.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { BaselineModel } from "../../src/engine/models/baselines/model.ts";
-import { familyOf, recommenderFromSnapshot, trainModel, VcmModel, type Recommender } from "../../src/engine/models/index.ts";
-import { PopularityModel } from "../../src/engine/models/popularity.ts";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { isBaseline, VARIANT_CAPABILITIES, VARIANTS, type Variant } from "../../src/engine/types.ts";
-import { ErrorCode } from "../../src/errors.ts";
-import { plantedData } from "./planted.ts";
+import { resolveVcmConfig } from "../../../src/engine/config.ts";
+import { BaselineModel } from "../../../src/engine/models/baselines/model.ts";
+import { familyOf, recommenderFromSnapshot, trainModel, VcmModel, type Recommender } from "../../../src/engine/models/index.ts";
+import { PopularityModel } from "../../../src/engine/models/popularity.ts";
+import { initBackend } from "../../../src/engine/runtime/index.ts";
+import { isBaseline, VARIANT_CAPABILITIES, VARIANTS, type Variant } from "../../../src/engine/types.ts";
+import { ErrorCode } from "../../../src/errors.ts";
+import { plantedData } from "../planted.ts";
 
 const data = plantedData({ users: 40, items: 60, vocab: 30, groups: 2, seed: 4 });
 const SMALL = { latentDim: 4, hiddenX: 8, hiddenY: 8, batchSize: 20, evalBatchSize: 20, epochs: 1, baselineLatentDim: 4, sdaeHidden: 8, cvaeHiddenOuter: 8, cvaeHiddenInner: 6, deepconnEmbedding: 8, deepconnFilters: 8, deepconnTokens: 12 };

@@ -8,8 +8,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { explainMissingGpu, gpuWorthAsking, probeGpu } from "../../src/engine/runtime/gpu-probe.ts";
-import { runVcm } from "../cli/run-vcm.ts";
+import { explainMissingGpu, gpuWorthAsking, probeGpu } from "../../../src/engine/runtime/gpu-probe.ts";
+import { runVcm } from "../../cli/run-vcm.ts";
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-gpu-probe-"));
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));

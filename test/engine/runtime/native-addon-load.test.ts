@@ -10,8 +10,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildNativeAddon } from "../../scripts/build-native.ts";
-import { nativeAddonLoads, nativeAddonProblem } from "../../src/engine/runtime/native-kernels.ts";
+import { buildNativeAddon } from "../../../scripts/build-native.ts";
+import { nativeAddonLoads, nativeAddonProblem } from "../../../src/engine/runtime/native-kernels.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-native-load-"));
 const cpuFlags = new Set(

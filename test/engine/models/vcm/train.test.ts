@@ -5,19 +5,19 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { csrFromRows } from "../../src/data/csr.ts";
-import { Adam } from "../../src/engine/runtime/adam.ts";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { evaluateRanking } from "../../src/engine/evaluate.ts";
-import { topK } from "../../src/engine/metrics.ts";
-import { VcmModel } from "../../src/engine/models/vcm/model.ts";
-import { Rng } from "../../src/engine/random.ts";
-import { initParams, trainStep, updatableInPlace } from "../../src/engine/models/vcm/train.ts";
-import { recommenderFromSnapshot, trainModel, type Recommender } from "../../src/engine/models/index.ts";
-import { ErrorCode, UserError } from "../../src/errors.ts";
-import { plantedData } from "./planted.ts";
-import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
+import { csrFromRows } from "../../../../src/data/csr.ts";
+import { Adam } from "../../../../src/engine/runtime/adam.ts";
+import { initBackend } from "../../../../src/engine/runtime/index.ts";
+import { resolveVcmConfig } from "../../../../src/engine/config.ts";
+import { evaluateRanking } from "../../../../src/engine/evaluate.ts";
+import { topK } from "../../../../src/engine/metrics.ts";
+import { VcmModel } from "../../../../src/engine/models/vcm/model.ts";
+import { Rng } from "../../../../src/engine/random.ts";
+import { initParams, trainStep, updatableInPlace } from "../../../../src/engine/models/vcm/train.ts";
+import { recommenderFromSnapshot, trainModel, type Recommender } from "../../../../src/engine/models/index.ts";
+import { ErrorCode, UserError } from "../../../../src/errors.ts";
+import { plantedData } from "../../planted.ts";
+import { WEBGPU_SKIP_REASON } from "../../webgpu-available.ts";
 
 const data = plantedData({ users: 160, items: 60, vocab: 80, groups: 4, seed: 3 });
 const small = { latentDim: 6, hiddenX: 16, hiddenY: 16, batchSize: 32, annealSteps: 50, evalBatchSize: 50 };

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, test } from "vitest";
-import { initBackend } from "../../src/engine/runtime/index.ts";
+import { initBackend } from "../../../src/engine/runtime/index.ts";
 
 interface WasmInternals {
   numDataIds(): number;

@@ -7,10 +7,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "vitest";
-import { csrFromRows, type CsrMatrix } from "../../src/data/csr.ts";
-import { sparseBatch } from "../../src/engine/batch.ts";
-import { SPARSE_LINEAR_GRAD_KERNEL, SPARSE_LINEAR_KERNEL } from "../../src/engine/runtime/native-kernels.ts";
-import { sparseBatchTensors, sparseLinear } from "../../src/engine/runtime/ops.ts";
+import { csrFromRows, type CsrMatrix } from "../../../src/data/csr.ts";
+import { sparseBatch } from "../../../src/engine/batch.ts";
+import { SPARSE_LINEAR_GRAD_KERNEL, SPARSE_LINEAR_KERNEL } from "../../../src/engine/runtime/native-kernels.ts";
+import { sparseBatchTensors, sparseLinear } from "../../../src/engine/runtime/ops.ts";
 
 export const counts: CsrMatrix = csrFromRows({ cols: 11, rows: [[[0, 2], [3, 1], [10, 4]], [], [[3, 5], [4, 1]], [[0, 1], [3, 1], [7, 3], [10, 1]], [[5, 2]]] });
 export const clicks: CsrMatrix = csrFromRows({ cols: 11, rows: [[[1, 1], [3, 1]], [[3, 1], [9, 1]], [], [[0, 1], [1, 1], [3, 1], [10, 1]]] });

@@ -6,10 +6,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeSparseEnabled } from "../../src/engine/runtime/native-kernels.ts";
-import { COLUMN_SUMS_KERNEL, enableHeapKernels, heapColumnSumsEnabled, sparseKernelsEnabled } from "../../src/engine/runtime/heap-kernels.ts";
-import { columnSums } from "../../src/engine/runtime/ops.ts";
+import { initBackend } from "../../../src/engine/runtime/index.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeSparseEnabled } from "../../../src/engine/runtime/native-kernels.ts";
+import { COLUMN_SUMS_KERNEL, enableHeapKernels, heapColumnSumsEnabled, sparseKernelsEnabled } from "../../../src/engine/runtime/heap-kernels.ts";
+import { columnSums } from "../../../src/engine/runtime/ops.ts";
 import { checkBadColumn, checkSparseCase, closeTo, SPARSE_CASES } from "./sparse-cases.ts";
 
 let nativeWasOn = false;

@@ -5,10 +5,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { type CrossTerms, fusedReparameterise, GAUSSIAN_TERMS_KERNEL, gaussianKernelsEnabled, gaussianTerms } from "../../src/engine/runtime/gaussian-terms.ts";
-import { klGaussians, klToStandardNormal, squaredDistance } from "../../src/engine/models/vcm/losses.ts";
-import { Rng } from "../../src/engine/random.ts";
+import { initBackend } from "../../../src/engine/runtime/index.ts";
+import { type CrossTerms, fusedReparameterise, GAUSSIAN_TERMS_KERNEL, gaussianKernelsEnabled, gaussianTerms } from "../../../src/engine/runtime/gaussian-terms.ts";
+import { klGaussians, klToStandardNormal, squaredDistance } from "../../../src/engine/models/vcm/losses.ts";
+import { Rng } from "../../../src/engine/random.ts";
 
 beforeAll(async () => {
   await initBackend("wasm");

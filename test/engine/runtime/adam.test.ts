@@ -5,9 +5,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, test } from "vitest";
-import { Adam } from "../../src/engine/runtime/adam.ts";
-import { initBackend } from "../../src/engine/runtime/index.ts";
-import { WEBGPU_SKIP_REASON } from "./webgpu-available.ts";
+import { Adam } from "../../../src/engine/runtime/adam.ts";
+import { initBackend } from "../../../src/engine/runtime/index.ts";
+import { WEBGPU_SKIP_REASON } from "../webgpu-available.ts";
 
 /** θ ← θ − lr · m̂ / (√v̂ + ε), m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ), in float64. */
 function reference(theta: number[], grads: number[][], lr: number): number[] {

@@ -4,8 +4,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { currentBackend, initBackend } from "../../src/engine/runtime/index.ts";
-import { UserError } from "../../src/errors.ts";
+import { currentBackend, initBackend } from "../../../src/engine/runtime/index.ts";
+import { UserError } from "../../../src/errors.ts";
 
 async function nativeInstalled(): Promise<boolean> {
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
