@@ -4,32 +4,22 @@
  * job's, while its worker process (a module of src/services, not the CLI) runs it; kill -9 of that
  * server takes the worker with it within seconds; another server marks the experiment FAILED once,
  * with the model its run was training, and neither it nor a restarted server runs it again; that model
- * can be deleted.
+ * can be deleted. A cancel asked on another server reaches the worker, and that server's
+ * experimentUpdated subscribers see the request and the end.
  */
-import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { createClient } from "graphql-ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { EXPERIMENT_ABANDONED_MESSAGE } from "../../src/services/experiment.ts";
 import { runVcm } from "../cli/run-vcm.ts";
-import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+import { sharedDatabase, sleep, type ServerProcess } from "./serve-process.ts";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-experiment-owner-"));
-const dbPath = path.join(dir, "vcm.sqlite");
 const LEASE_SECONDS = 2;
-const env = {
-  ...process.env,
-  VCM_ADMIN_TOKEN: "",
-  PORT: "",
-  VCM_JOB_LEASE_SECONDS: String(LEASE_SECONDS),
-  VCM_DB: dbPath,
-  VCM_MODELS_DIR: path.join(dir, "models"),
-  VCM_EXPERIMENTS_DIR: path.join(dir, "experiments"),
-};
-const children: ChildProcess[] = [];
-const serve = (): Promise<ServerProcess> => serveProcess(env, children);
+const shared = sharedDatabase({ prefix: "vcm-experiment-owner-", leaseSeconds: LEASE_SECONDS });
+const { dbPath, env, serve } = shared;
 
 /** Whether a process runs (a zombie left for its reaper counts as gone). */
 function isRunning(pid: number): boolean {
@@ -91,10 +81,7 @@ beforeAll(async () => {
   b = await serve();
 }, 240_000);
 
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => shared.remove());
 
 describe("an experiment whose server is killed", () => {
   it("loses its process within seconds, is failed once by the other server, runs nowhere again, and leaves a model that can be deleted", async () => {
@@ -168,6 +155,17 @@ describe("an experiment whose server is killed", () => {
     expect(experimentRow(id).owner).toBe(running.owner);
     // Asked on a server that does not run it: B's queue sees the request at its next heartbeat and stops the worker.
     const d = await serve();
+    // D's subscriber sees the request, then B's end of it (polled from the database file).
+    const client = createClient({ url: d.url.replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const seen: Array<{ status: string; cancelRequested: boolean }> = [];
+    const streamEnded = new Promise<unknown>((resolve) => {
+      client.subscribe<{ experimentUpdated: { status: string; cancelRequested: boolean } }>(
+        { query: `subscription ($id: ID!) { experimentUpdated(id: $id) { status cancelRequested } }`, variables: { id } },
+        { next: (message) => seen.push(message.data!.experimentUpdated), error: resolve, complete: () => resolve("complete") },
+      );
+    });
+    await until("the subscriber's first message", () => seen.length > 0, 10);
+    expect(seen[0]).toEqual({ status: "RUNNING", cancelRequested: false });
     const asked = await d.gql(`mutation ($id: ID!) { cancelExperiment(id: $id) { status cancelRequested } }`, { id });
     expect(asked.data.cancelExperiment).toEqual({ status: "RUNNING", cancelRequested: true });
     const cancelled = await until("the cancel", () => {
@@ -175,6 +173,10 @@ describe("an experiment whose server is killed", () => {
       return row.status === "cancelled" ? row : undefined;
     }, 20);
     expect(cancelled.error).toBe("The experiment was cancelled; start it again with the same arguments to resume it.");
+    expect(await streamEnded).toBe("complete");
+    await client.dispose();
+    expect(seen).toContainEqual({ status: "RUNNING", cancelRequested: true });
+    expect(seen.at(-1)).toMatchObject({ status: "CANCELLED" });
     await until("the experiment's process to exit", () => !isRunning(experimentPid), 10);
     const deleted = await d.gql(`mutation ($id: ID!) { deleteModel(id: $id) }`, { id: running.model_id });
     expect(deleted.errors).toBeUndefined();

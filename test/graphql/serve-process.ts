@@ -3,6 +3,8 @@
  * talk GraphQL to it over HTTP, poll and start its training jobs.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
 
@@ -55,6 +57,47 @@ export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[], ar
     });
     child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr}`)));
   });
+}
+
+/** A folder with one SQLite file that several `vcm serve` processes (and the CLI) share. */
+export interface SharedDatabase {
+  readonly dir: string;
+  readonly dbPath: string;
+  readonly modelsDir: string;
+  /** The environment every process on it runs with: the file, the folders, the lease, no admin token. */
+  readonly env: NodeJS.ProcessEnv;
+  /** Starts one more server on it (the first start generates the demo dataset and trains its model; later ones reuse them). */
+  serve(): Promise<ServerProcess>;
+  /** Kills every server still running and removes the folder. */
+  remove(): void;
+}
+
+/** A fresh folder and database file for several servers, whose jobs' leases last `leaseSeconds`. */
+export function sharedDatabase(o: { prefix: string; leaseSeconds: number }): SharedDatabase {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), o.prefix));
+  const dbPath = path.join(dir, "vcm.sqlite");
+  const modelsDir = path.join(dir, "models");
+  const env = {
+    ...process.env,
+    VCM_ADMIN_TOKEN: "",
+    PORT: "",
+    VCM_JOB_LEASE_SECONDS: String(o.leaseSeconds),
+    VCM_DB: dbPath,
+    VCM_MODELS_DIR: modelsDir,
+    VCM_EXPERIMENTS_DIR: path.join(dir, "experiments"),
+  };
+  const children: ChildProcess[] = [];
+  return {
+    dir,
+    dbPath,
+    modelsDir,
+    env,
+    serve: () => serveProcess(env, children),
+    remove() {
+      for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Polls a job on `server` until `done` holds (or 60 s pass), returning the last answer. */

@@ -4,9 +4,7 @@
  * heartbeats leave it alone, a cancel asked on the other server reaches it, a killed owner's job is
  * failed by the survivor), and no server answers from a model or dataset another process removed.
  */
-import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { createClient } from "graphql-ws";
@@ -15,17 +13,13 @@ import WebSocket from "ws";
 import { DATABASE_BUSY_MESSAGE } from "../../src/errors.ts";
 import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
 import { runVcm } from "../cli/run-vcm.ts";
-import { pollJob, serveProcess, sleep, startJob, TINY_CONFIG, type ServerProcess } from "./serve-process.ts";
+import { pollJob, sharedDatabase, sleep, startJob, TINY_CONFIG, type ServerProcess } from "./serve-process.ts";
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-two-servers-"));
-const dbPath = path.join(dir, "vcm.sqlite");
-const modelsDir = path.join(dir, "models");
 const LEASE_SECONDS = 2;
-const env = { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_JOB_LEASE_SECONDS: String(LEASE_SECONDS), VCM_DB: dbPath, VCM_MODELS_DIR: modelsDir };
-const children: ChildProcess[] = [];
+const shared = sharedDatabase({ prefix: "vcm-two-servers-", leaseSeconds: LEASE_SECONDS });
+const { dbPath, modelsDir, env, serve } = shared;
 
 type Server = ServerProcess;
-const serve = (): Promise<Server> => serveProcess(env, children);
 
 let a: Server;
 let b: Server;
@@ -36,10 +30,7 @@ beforeAll(async () => {
   b = await serve();
 }, 240_000);
 
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => shared.remove());
 
 describe("two servers and the CLI on one database", () => {
   it("leaves a job to the server that runs it: another server's start and heartbeats do not fail it", async () => {
