@@ -205,13 +205,18 @@ describe("experimentUpdated", () => {
     return { seen, ended };
   }
 
+  /** Starts an experiment of VCM over `seeds` seeds and subscribes to it at once. */
+  async function startAndWatch(socket: Client, o: { seeds: number; epochs: number }): Promise<{ id: string } & ReturnType<typeof watch>> {
+    const started = await gql(START, { input: { ...INPUT, models: ["VCM"], ...o } });
+    expect(started.errors).toBeUndefined();
+    const id: string = (started.data as any).startExperiment.id;
+    return { id, ...watch(socket, id) };
+  }
+
   it("sends an experiment's progress as its runs finish, then its final state, and ends the stream", async () => {
     const socket = client();
     try {
-      const started = await gql(START, { input: { ...INPUT, models: ["VCM"], seeds: 3, epochs: 40 } });
-      expect(started.errors).toBeUndefined();
-      const id = (started.data as any).startExperiment.id;
-      const { seen, ended } = watch(socket, id);
+      const { seen, ended } = await startAndWatch(socket, { seeds: 3, epochs: 40 });
       expect(await ended).toBe("complete");
       console.log(`experimentUpdated messages: ${JSON.stringify(seen)}`);
       expect(seen.at(-1)).toEqual({ status: "FINISHED", runsDone: 3, runsTotal: 3 });
@@ -228,10 +233,7 @@ describe("experimentUpdated", () => {
   it("sends the cancel of a running experiment as its last state, and NOT_FOUND for an unknown one", async () => {
     const socket = client();
     try {
-      const started = await gql(START, { input: { ...INPUT, models: ["VCM"], seeds: 2, epochs: 5000 } });
-      expect(started.errors).toBeUndefined();
-      const id = (started.data as any).startExperiment.id;
-      const { seen, ended } = watch(socket, id);
+      const { id, seen, ended } = await startAndWatch(socket, { seeds: 2, epochs: 5000 });
       for (let i = 0; i < 600 && !seen.some((m) => m.status === "RUNNING"); i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
       expect(seen.some((m) => m.status === "RUNNING")).toBe(true);
       const cancelled = await gql(`mutation ($id: ID!) { cancelExperiment(id: $id) { status } }`, { id });
