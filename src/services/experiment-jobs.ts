@@ -18,7 +18,7 @@ import { claimQueuedJob, failAbandonedJobs, renewLease } from "../db/job-leases.
 import { endExperiment, findExperiment, findExperimentById, getExperiment, oldestQueuedExperiments, queueExperimentRow } from "../db/experiment-rows.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { ErrorCode, UserError } from "../errors.ts";
-import { cancelExperiment, EXPERIMENT_ABANDONED_MESSAGE, EXPERIMENT_CANCELLED_MESSAGE, experimentKey, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
+import { cancelExperiment, requireExperiment, EXPERIMENT_ABANDONED_MESSAGE, EXPERIMENT_CANCELLED_MESSAGE, experimentKey, plannedRuns, resolveExperimentArgs, type ExperimentArgs } from "./experiment.ts";
 import { JobQueue, type JobExit, type JobRun } from "./job-queue.ts";
 
 /** The worker module each experiment runs in. */
@@ -33,6 +33,8 @@ export interface ExperimentJobSpec {
   readonly modelsDir: string;
   /** The server (its queue's owner name) that claimed the row and holds its lease; the worker works under it. */
   readonly owner: string;
+  /** Milliseconds that lease lasts without renewal (the server's), for the worker's take-over of the row. */
+  readonly leaseMs: number;
   readonly args: ExperimentArgs;
   readonly outDir: string;
 }
@@ -107,10 +109,8 @@ export class ExperimentJobService {
   }
 
   /** The experiment, or NOT_FOUND. */
-  async get(id: number): Promise<Experiment> {
-    const row = await findExperimentById(this.#dataSource, id);
-    if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
-    return row;
+  get(id: number): Promise<Experiment> {
+    return requireExperiment(this.#dataSource, id);
   }
 
   /**
@@ -134,7 +134,7 @@ export class ExperimentJobService {
     const row = await getExperiment(this.#dataSource, o.id);
     this.#onUpdate(row);
     fs.mkdirSync(row.outDir, { recursive: true });
-    const spec: ExperimentJobSpec = { dbPath: o.dbPath, modelsDir: o.modelsDir, owner: o.owner, args: row.args as unknown as ExperimentArgs, outDir: row.outDir };
+    const spec: ExperimentJobSpec = { dbPath: o.dbPath, modelsDir: o.modelsDir, owner: o.owner, leaseMs: o.leaseMs, args: row.args as unknown as ExperimentArgs, outDir: row.outDir };
     return { argument: spec, logFile: path.join(row.outDir, "experiment.log"), settle: (exit) => this.#settle({ id: o.id, owner: o.owner, exit }) };
   }
 

@@ -29,6 +29,7 @@ async function run(spec: ExperimentJobSpec): Promise<number> {
       dataSource,
       modelsDir: spec.modelsDir,
       heldBy: spec.owner,
+      leaseMs: spec.leaseMs,
       signal: cancel.signal,
       args: spec.args,
       outDir: spec.outDir,

@@ -182,14 +182,25 @@ export interface ExperimentSummary {
   readonly experimentId: number;
 }
 
+/** NOT_FOUND for an experiment id that names none. */
+export function noSuchExperiment(id: number | string): UserError {
+  return new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
+}
+
+/** The experiment, or NOT_FOUND. */
+export async function requireExperiment(dataSource: DataSource, id: number): Promise<Experiment> {
+  const row = await findExperimentById(dataSource, id);
+  if (row === null) throw noSuchExperiment(id);
+  return row;
+}
+
 /**
  * Cancels an experiment: a queued one at once, a running one by asking its owner, which stops within
  * a third of its lease (its current run's model is failed, so it can be deleted). NOT_FOUND for an
  * unknown id, CONFLICT for one that is over. Returns the row as it is now.
  */
 export async function cancelExperiment(dataSource: DataSource, id: number): Promise<Experiment> {
-  const row = await findExperimentById(dataSource, id);
-  if (row === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
+  const row = await requireExperiment(dataSource, id);
   if (isExperimentOver(row.status)) throw new UserError(ErrorCode.CONFLICT, `Experiment ${id} has already ended (${row.status}); there is nothing to cancel.`);
   if (!(await cancelQueuedExperiment(dataSource, { id, error: EXPERIMENT_CANCELLED_MESSAGE }))) await requestCancel(dataSource, { table: Experiment, id });
   return (await findExperimentById(dataSource, id)) ?? row;
@@ -216,7 +227,7 @@ export async function runExperiment(options: {
   args: ExperimentArgs;
   outDir: string;
   onProgress?: (event: ExperimentProgress) => void;
-  /** Milliseconds this process's lease on the row lasts without renewal (AppConfig.jobLeaseSeconds), when it holds the lease itself. */
+  /** Milliseconds the lease on the row lasts without renewal (AppConfig.jobLeaseSeconds; the server's when heldBy is given). */
   leaseMs?: number;
   /**
    * The owner (a server's job queue) that claimed the row for this process and holds its lease, as it

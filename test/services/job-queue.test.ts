@@ -2,12 +2,14 @@
  * The job queue (src/services/job-queue.ts) with a kind of its own: real forked workers
  * (job-queue-worker.ts), rows kept in memory by the test's runner. Jobs start oldest first, one at a
  * time, each worker gets its typed argument; a cancel reaches the worker over IPC, whether asked here
- * or seen on the lease at a heartbeat; close stops the worker with the kind's signal.
+ * or seen on the lease at a heartbeat; a lease another server took kills the worker; close stops the
+ * worker with the kind's signal. holdLease, the one heartbeat of a running job of any kind, renews one
+ * renewal at a time and stops once the lease is lost.
  */
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { JobQueue, type JobExit, type JobRunner } from "../../src/services/job-queue.ts";
+import { holdLease, JobQueue, type JobExit, type JobRunner } from "../../src/services/job-queue.ts";
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "job-queue-worker.ts");
 
@@ -16,8 +18,8 @@ interface Started {
   readonly argument: { readonly id: number; readonly wait: boolean };
 }
 
-/** A kind whose queued rows live in memory; `cancelRequested` plays a cancel asked on another server. */
-function memoryKind(o: { ids: number[]; wait?: ReadonlyArray<number>; cancelRequested?: () => boolean }) {
+/** A kind whose queued rows live in memory; `cancelRequested` plays a cancel asked on another server, `held` false another server that took the job. */
+function memoryKind(o: { ids: number[]; wait?: ReadonlyArray<number>; cancelRequested?: () => boolean; held?: () => boolean }) {
   const queued = [...o.ids];
   const state = { running: 0, most: 0 };
   const started: Started["argument"][] = [];
@@ -34,7 +36,7 @@ function memoryKind(o: { ids: number[]; wait?: ReadonlyArray<number>; cancelRequ
       queued.splice(at, 1);
       return true;
     },
-    renew: async () => ({ held: true, cancelRequested: o.cancelRequested?.() ?? false }),
+    renew: async () => ({ held: o.held?.() ?? true, cancelRequested: o.cancelRequested?.() ?? false }),
     failAbandoned: async () => [],
     start: async ({ id }) => {
       state.running += 1;
@@ -117,5 +119,47 @@ describe("the job queue", () => {
     await queue.close();
     expect(kind.exits.get(5)).toMatchObject({ code: null, signal: "SIGTERM", cancelled: false, closing: true });
     expect(kind.order).toEqual([5]);
+  }, 60_000);
+
+  it("kills its worker when the lease renewal finds that another server took the job", async () => {
+    let held = true;
+    const kind = memoryKind({ ids: [9], wait: [9], held: () => held });
+    const queue = new JobQueue({ runner: kind.runner, leaseSeconds: 0.75 });
+    await queue.recover();
+    await until("the worker's start", () => kind.started.length === 1);
+    held = false;
+    await until("the worker's end", () => kind.exits.has(9));
+    expect(kind.exits.get(9)).toMatchObject({ code: null, signal: "SIGKILL", cancelled: false, closing: false });
+    await queue.close();
+  }, 60_000);
+});
+
+describe("holdLease", () => {
+  it("renews one renewal at a time, reports a cancel asked elsewhere, and stops renewing once the lease is lost", async () => {
+    let renewals = 0;
+    let inFlight = 0;
+    let most = 0;
+    let lost = 0;
+    let cancels = 0;
+    const lease = holdLease({
+      name: "test job 1",
+      leaseMs: 750,
+      // Slower than the 250 ms between beats: beats must wait for the renewal before them.
+      renew: async () => {
+        renewals += 1;
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        inFlight -= 1;
+        return { held: renewals < 3, cancelRequested: renewals === 2 };
+      },
+      onLost: () => (lost += 1),
+      onCancelRequested: () => (cancels += 1),
+    });
+    await until("the lease's loss", () => lost === 1);
+    // Several more beats: none renews again.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await lease.stop();
+    expect({ renewals, most, lost, cancels }).toEqual({ renewals: 3, most: 1, lost: 1, cancels: 1 });
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { Experiment } from "../../db/entities/experiment.entity.ts";
-import { ErrorCode, UserError } from "../../errors.ts";
+import { noSuchExperiment } from "../../services/experiment.ts";
 import { JOB_UPDATE_WINDOW_MS } from "../../services/job-updates.ts";
 import type { GraphQLContext } from "../context.ts";
 import { DatasetType } from "../types/dataset.type.ts";
@@ -21,7 +21,7 @@ export class ExperimentResolver {
   @Query(() => ExperimentType, { description: "One experiment. NOT_FOUND when absent." })
   async experiment(@Ctx() context: GraphQLContext, @Arg("id", () => ID) id: string): Promise<Experiment> {
     const experiment = await context.catalog.experimentById(parseId(id, "Experiment"));
-    if (experiment === null) throw new UserError(ErrorCode.NOT_FOUND, `There is no experiment ${id}; list them with the experiments query.`);
+    if (experiment === null) throw noSuchExperiment(id);
     return experiment;
   }
 
