@@ -26,6 +26,7 @@ const POSTGRES_SUITES = [
   "test/graphql/experiment-jobs.test.ts",
   "test/services/append.test.ts",
   "test/db/dataset-versions.test.ts",
+  "test/cli/append.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";
