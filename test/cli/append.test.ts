@@ -128,9 +128,13 @@ describe("vcm ingest --append and appendInteractions", () => {
       bags: 51,
       words: before.words + 2,
     });
-    const text = vcm(["ingest", "--append", "--dataset", "d", "--format", "tsv", "--interactions", interactions]);
+    const text = vcm(["ingest", "--append", "--dataset", "d", "--format", "tsv", "--interactions", interactions, "--items", write("items.tsv", ["item_id\ttitle", "newI\tThe new item"]), "--items-format", "tsv"]);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/Nothing was added to "d" \(still version 2\): 4 click\(s\) were already there, 1 rating\(s\) were under the dataset's rating threshold, 1 record\(s\) skipped \(tooFewFields\)/);
+
+    expect(text.stdout).toMatch(/items: 1 records, 1 of the dataset.s items updated/);
+    const titled = await server.gql(`{ dataset(name: "d") { item(externalId: "newI") { title } } }`);
+    expect(titled.data?.dataset.item).toEqual({ title: "The new item" });
 
     const listed = vcm(["datasets"]);
     expect(listed.stdout.split("\n")[0]).toMatch(/^name\s+source\s+version\s+users/);
@@ -162,7 +166,35 @@ describe("vcm ingest --append and appendInteractions", () => {
     expect(oversized.errors?.[0].message).toContain(`at most ${MAX_APPEND_RECORDS}`);
     const unknown = await server.gql(mutation, { dataset: "nope", records });
     expect(unknown.errors?.[0].extensions?.code).toBe("NOT_FOUND");
-    expect((await stateOf("d")).version).toBe(3);
+
+    // Another writer holds the dataset (SQLite: the write lock; PostgreSQL: the dataset's row): the mutation waits a few seconds, then says so.
+    const holder = await openDatabase(database.target);
+    const runner = holder.createQueryRunner();
+    await runner.connect();
+    try {
+      if (database.dialect === "sqlite") await runner.query("BEGIN IMMEDIATE");
+      else {
+        await runner.startTransaction();
+        await runner.query("SELECT id FROM datasets WHERE name = 'd' FOR UPDATE");
+      }
+      const busy = await server.gql(mutation, { dataset: "d", records });
+      expect(busy.errors?.[0].extensions?.code).toBe("DATABASE_BUSY");
+      expect(busy.errors?.[0].message).toMatch(/nothing was changed, try again/);
+      // The CLI waits for the writer instead: it finishes once the lock is released.
+      const waiting = spawn(process.execPath, [VCM_BIN, "ingest", "--append", "--dataset", "d", "--format", "tsv", "--interactions", write("late.tsv", ["late\ti5\t5"]), "--json"], { env });
+      children.push(waiting);
+      let out = "";
+      waiting.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => waiting.once("exit", resolve));
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(waiting.exitCode).toBeNull();
+      await runner.query(database.dialect === "sqlite" ? "ROLLBACK" : "COMMIT");
+      expect(await exited).toBe(0);
+      expect(JSON.parse(out.trim().split("\n").pop()!)).toMatchObject({ version: 4, usersAdded: 1 });
+    } finally {
+      await runner.release();
+      await holder.destroy();
+    }
 
     // Appends never delete a model: the popularity model trained on version 1 is still ready.
     const models = vcm(["models", "--json"]);
