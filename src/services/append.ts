@@ -166,14 +166,19 @@ export async function appendFromSource(dataSource: DataSource, o: { dataset: str
     let writeError: unknown = undefined;
     let pending: AppendRecord[] = [];
     let records = 0;
+    let inFlight = 0;
     const flush = (): void => {
       if (pending.length === 0) return;
       const batch = pending;
       pending = [];
+      inFlight += 1;
       written = written
         .then(() => (writeError === undefined ? append.add(batch) : undefined))
         .catch((error: unknown) => {
           writeError ??= error;
+        })
+        .finally(() => {
+          inFlight -= 1;
         });
     };
     const push = (input: AppendInput): void => {
@@ -187,6 +192,8 @@ export async function appendFromSource(dataSource: DataSource, o: { dataset: str
       interaction: (user, item, rating) => push({ user, item, rating, text: null }),
       review: (review: RawReview, isInteraction: boolean) =>
         push({ user: review.user, item: review.item, rating: review.rating, text: review.text, summary: review.summary, time: review.time, interaction: isInteraction }),
+      // Reading waits while more than one batch is still to be written (PostgreSQL is slower than parsing).
+      caughtUp: async () => (inFlight > 1 ? written : undefined),
     };
     try {
       await o.source.read({ sink, skips, onProgress: (progress) => onProgress({ phase: "read", progress, records }) });
