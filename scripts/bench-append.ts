@@ -46,13 +46,13 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
       const names = await prepareBase(target);
       const random = seedrandom.alea("bench-append");
       const cli = await benchCli({ target, dir, records: recordsFor({ names, count: records, random, prefix: "c" }) });
-      console.log(`  CLI (vcm ingest --append, ${records} records): ${cli.seconds.toFixed(1)} s = ${Math.round(records / cli.seconds)} records/s, peak RSS ${cli.peakRssMb.toFixed(0)} MB (whole process)`);
+      console.log(`  CLI (vcm ingest --append, ${records} records): ${cli.seconds.toFixed(1)} s = ${Math.round(records / cli.seconds)} records/s, ${Math.round(records / cli.cpuSeconds)} records per CPU-second, peak RSS ${cli.peakRssMb.toFixed(0)} MB (whole process, start-up included)`);
       console.log(`    added ${cli.summary.usersAdded} users, ${cli.summary.itemsAdded} items, ${cli.summary.clicksAdded} clicks, ${cli.summary.reviewsAdded} reviews; version ${cli.summary.version}`);
       const perCall = MAX_APPEND_RECORDS;
       const mutation = await benchMutation({ target, dir, batches: Array.from({ length: calls }, (_, k) => recordsFor({ names, count: perCall, random, prefix: `m${k}-` })) });
       console.log(
         `  mutation (appendInteractions, ${calls} calls of ${perCall} records, one after another): ${mutation.seconds.toFixed(1)} s = ${Math.round((calls * perCall) / mutation.seconds)} records/s, ` +
-          `${(mutation.seconds / calls).toFixed(2)} s per call (median ${mutation.medianCallSeconds.toFixed(2)} s), server peak RSS ${mutation.peakRssMb.toFixed(0)} MB`,
+          `${Math.round((calls * perCall) / mutation.cpuSeconds)} records per server CPU-second, ${(mutation.seconds / calls).toFixed(2)} s per call (median ${mutation.medianCallSeconds.toFixed(2)} s), server peak RSS ${mutation.peakRssMb.toFixed(0)} MB`,
       );
       const db = await openDatabase(target);
       await deleteDatasetNamed(db, "bench");
@@ -88,24 +88,29 @@ function recordsFor(o: { names: { users: ReadonlyArray<string>; items: ReadonlyA
   });
 }
 
-async function benchCli(o: { target: string; dir: string; records: ReadonlyArray<AppendRecord> }): Promise<{ seconds: number; peakRssMb: number; summary: Record<string, number> }> {
+async function benchCli(o: { target: string; dir: string; records: ReadonlyArray<AppendRecord> }): Promise<{ seconds: number; cpuSeconds: number; peakRssMb: number; summary: Record<string, number> }> {
   const interactions = path.join(o.dir, "append.tsv");
   const texts = path.join(o.dir, "append-texts.tsv");
   fs.writeFileSync(interactions, o.records.map((r) => `${r.user}\t${r.item}\t${r.rating}\n`).join(""));
   fs.writeFileSync(texts, o.records.filter((r) => r.text !== null).map((r) => `${r.user}\t${r.item}\t${r.text}\n`).join(""));
   const started = performance.now();
-  const result = spawnSync("/usr/bin/time", ["-f", "peak-rss-kb %M", process.execPath, BIN, "ingest", "--append", "--dataset", "bench", "--format", "tsv", "--interactions", interactions, "--texts", texts, "--db", o.target, "--json"], {
+  const result = spawnSync("/usr/bin/time", ["-f", "peak-rss-kb %M cpu-s %U %S", process.execPath, BIN, "ingest", "--append", "--dataset", "bench", "--format", "tsv", "--interactions", interactions, "--texts", texts, "--db", o.target, "--json"], {
     encoding: "utf8",
     maxBuffer: 1 << 26,
   });
   const seconds = (performance.now() - started) / 1000;
   if (result.status !== 0) throw new Error(`vcm ingest --append failed (${result.status}): ${result.stderr}`);
-  const rss = /peak-rss-kb (\d+)/.exec(result.stderr);
+  const measured = /peak-rss-kb (\d+) cpu-s ([\d.]+) ([\d.]+)/.exec(result.stderr);
   const lines = result.stdout.trim().split("\n");
-  return { seconds, peakRssMb: Number(rss?.[1] ?? 0) / 1024, summary: JSON.parse(lines[lines.length - 1]) as Record<string, number> };
+  return {
+    seconds,
+    cpuSeconds: Number(measured?.[2] ?? 0) + Number(measured?.[3] ?? 0),
+    peakRssMb: Number(measured?.[1] ?? 0) / 1024,
+    summary: JSON.parse(lines[lines.length - 1]) as Record<string, number>,
+  };
 }
 
-async function benchMutation(o: { target: string; dir: string; batches: ReadonlyArray<ReadonlyArray<AppendRecord>> }): Promise<{ seconds: number; medianCallSeconds: number; peakRssMb: number }> {
+async function benchMutation(o: { target: string; dir: string; batches: ReadonlyArray<ReadonlyArray<AppendRecord>> }): Promise<{ seconds: number; cpuSeconds: number; medianCallSeconds: number; peakRssMb: number }> {
   const env = { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_DB: o.target, VCM_MODELS_DIR: path.join(o.dir, "models") };
   const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "inherit"] });
   try {
@@ -120,6 +125,7 @@ async function benchMutation(o: { target: string; dir: string; batches: Readonly
     });
     const query = "mutation($records: [AppendRecordInput!]!) { appendInteractions(dataset: \"bench\", records: $records) { version clicksAdded } }";
     const times: number[] = [];
+    const cpuBefore = cpuSecondsOf(child.pid!);
     const started = performance.now();
     for (const batch of o.batches) {
       const body = JSON.stringify({ query, variables: { records: batch.map((r) => (r.text === null ? { user: r.user, item: r.item, rating: r.rating } : r)) } });
@@ -129,14 +135,21 @@ async function benchMutation(o: { target: string; dir: string; batches: Readonly
       if (response.errors !== undefined) throw new Error(`appendInteractions failed: ${JSON.stringify(response.errors)} (body ${body.length} bytes)`);
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpuSeconds = cpuSecondsOf(child.pid!) - cpuBefore;
     const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8");
     const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
     times.sort((a, b) => a - b);
-    return { seconds, medianCallSeconds: times[Math.floor(times.length / 2)], peakRssMb: peakKb / 1024 };
+    return { seconds, cpuSeconds, medianCallSeconds: times[Math.floor(times.length / 2)], peakRssMb: peakKb / 1024 };
   } finally {
     child.kill("SIGTERM");
     await new Promise((resolve) => child.once("exit", resolve));
   }
+}
+
+/** User plus system CPU seconds a process has used so far (/proc/PID/stat, clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 await main(process.argv.slice(2));

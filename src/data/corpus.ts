@@ -72,6 +72,14 @@ function withinLength(review: RawReview): { review: RawReview; truncated: boolea
 }
 
 /**
+ * A review as every ingest and append stores it: NULs dropped, text and summary cut at
+ * MAX_REVIEW_LENGTH characters; `truncated` says whether either was cut.
+ */
+export function storableReview(raw: RawReview): { review: RawReview; truncated: boolean } {
+  return withinLength(withoutNul(raw));
+}
+
+/**
  * Interns users, items and words as records stream in, keeping only integers in memory: a review's
  * text is tokenised once and handed to `onReviewText` (the ingest stages it in SQLite).
  */
@@ -129,7 +137,7 @@ export class CorpusBuilder implements ReviewSink {
   }
 
   review(raw: RawReview, isInteraction: boolean): void {
-    const { review, truncated } = withinLength(withoutNul(raw));
+    const { review, truncated } = storableReview(raw);
     if (truncated) this.truncated += 1;
     this.records += 1;
     if (isInteraction && review.item !== null) this.addInteraction(review.user, review.item, review.rating);

@@ -6,7 +6,7 @@
  * are not re-run, the original validation and test splits are kept, and appended clicks join train.
  */
 import type { DataSource } from "typeorm";
-import { MAX_REVIEW_LENGTH, type ReviewSink } from "../data/corpus.ts";
+import { storableReview, type ReviewSink } from "../data/corpus.ts";
 import { DEFAULT_PREPROCESS_OPTIONS } from "../data/preprocess.ts";
 import { SkipCounter } from "../data/skips.ts";
 import type { ReadProgress, RecordSource } from "../data/source.ts";
@@ -55,7 +55,7 @@ export interface AppendSummary extends AppendCounts {
   readonly notClicks: number;
   /** The first few line numbers of each skip reason (files only). */
   readonly skippedLines: Record<string, number[]>;
-  /** Texts cut at MAX_REVIEW_LENGTH characters. */
+  /** Texts cut at MAX_REVIEW_LENGTH characters (src/data/corpus.ts). */
   readonly truncated: number;
   readonly seconds: number;
   /** One sentence saying what happened, e.g. that nothing was added and why. */
@@ -90,23 +90,15 @@ class RecordJudge {
     if (input.text === null || input.text === undefined) {
       return click ? { user: input.user, item: input.item, click, review: null, words: [] } : null;
     }
-    const text = this.cut(input.text.replaceAll("\0", ""));
-    const summary = input.summary === null || input.summary === undefined ? null : this.cut(input.summary.replaceAll("\0", ""));
+    const { review, truncated } = storableReview({ user: input.user, item: input.item, rating, text: input.text, summary: input.summary ?? null, time: input.time ?? null });
+    if (truncated) this.truncated += 1;
     const words: number[] = [];
-    for (const token of [...tokenize(text, this.rules.stopWords), ...(summary === null ? [] : tokenize(summary, this.rules.stopWords))]) {
+    for (const token of [...tokenize(review.text, this.rules.stopWords), ...(review.summary === null ? [] : tokenize(review.summary, this.rules.stopWords))]) {
       const index = this.rules.vocabulary.get(token);
       if (index === undefined) this.unknownWords += 1;
       else words.push(index);
     }
-    return { user: input.user, item: input.item, click, review: { rating, text, summary, time: input.time ?? null }, words };
-  }
-
-  private cut(text: string): string {
-    if (text.length <= MAX_REVIEW_LENGTH) return text;
-    const points = Array.from(text);
-    if (points.length <= MAX_REVIEW_LENGTH) return text;
-    this.truncated += 1;
-    return points.slice(0, MAX_REVIEW_LENGTH).join("");
+    return { user: input.user, item: input.item, click, review: { rating, text: review.text, summary: review.summary, time: review.time }, words };
   }
 }
 

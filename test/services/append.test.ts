@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
+import { MAX_REVIEW_LENGTH } from "../../src/data/corpus.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import type { CsrMatrix, DatasetMatrices } from "../../src/dataset-shapes.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
@@ -159,6 +160,15 @@ describe("appendRecords", () => {
     } finally {
       await fs.rm(modelsDir, { recursive: true, force: true });
     }
+  });
+
+  it("stores texts as an ingest does: NULs dropped, cut at MAX_REVIEW_LENGTH characters and counted", async () => {
+    const long = `${"a\u0000b ".repeat(MAX_REVIEW_LENGTH)}`;
+    const summary = await appendRecords(db, { dataset: "d", records: [{ user: "newcomer", item: "fresh-item", rating: 5, text: long }] });
+    expect(summary).toMatchObject({ truncated: 1, reviewsAdded: 1, clicksAlreadyPresent: 1 });
+    const stored = await sqlOf(db).get<{ text: string }>("SELECT text FROM reviews WHERE dataset_id = ? ORDER BY id DESC LIMIT 1", [summary.datasetId]);
+    expect(stored!.text.includes("\u0000")).toBe(false);
+    expect([...stored!.text]).toHaveLength(MAX_REVIEW_LENGTH);
   });
 
   it("refuses an unknown dataset with NOT_FOUND", async () => {
