@@ -89,13 +89,7 @@ const ROWS_PER_STATEMENT = 500;
 export async function openDatasetAppend(dataSource: DataSource, o: { dataset: string; lockWaitMs?: number }): Promise<DatasetAppend> {
   const connection = dialectOfSource(dataSource) === "sqlite" ? openSqliteConnection(dataSource) : await openPostgresConnection(dataSource, o.lockWaitMs);
   try {
-    const row = await connection.sql.get<{ id: number; name: string; version: number; options: string; users: number; items: number }>(
-      `SELECT d.id, d.name, d.version, d.options,
-        (SELECT COALESCE(MAX(row_index) + 1, 0) FROM users WHERE dataset_id = d.id) AS users,
-        (SELECT COALESCE(MAX(column_index) + 1, 0) FROM items WHERE dataset_id = d.id) AS items
-       FROM datasets d WHERE d.name = ?${connection.sql.dialect === "postgres" ? " FOR UPDATE OF d" : ""}`,
-      [o.dataset],
-    ).catch((error: unknown) => {
+    const row = await lockedDataset(connection.sql, o.dataset).catch((error: unknown) => {
       throw lockRefusal(error, o.dataset);
     });
     if (row === undefined) {
@@ -107,6 +101,31 @@ export async function openDatasetAppend(dataSource: DataSource, o: { dataset: st
     await connection.end(false);
     throw error;
   }
+}
+
+/** A dataset's row as an append reads it, with its next free matrix row (users) and column (items). */
+interface LockedDataset {
+  readonly id: number;
+  readonly name: string;
+  readonly version: number;
+  readonly options: string;
+  readonly users: number;
+  readonly items: number;
+}
+
+/** The dataset's row (PostgreSQL: locked until the append ends). */
+async function lockedDataset(sql: Sql, name: string): Promise<LockedDataset | undefined> {
+  const read = async (): Promise<LockedDataset | undefined> =>
+    sql.get<LockedDataset>(
+      `SELECT d.id, d.name, d.version, d.options,
+        (SELECT COALESCE(MAX(row_index) + 1, 0) FROM users WHERE dataset_id = d.id) AS users,
+        (SELECT COALESCE(MAX(column_index) + 1, 0) FROM items WHERE dataset_id = d.id) AS items
+       FROM datasets d WHERE d.name = ?${sql.dialect === "postgres" ? " FOR UPDATE OF d" : ""}`,
+      [name],
+    );
+  // A replacing ingest that committed while this waited for the lock deleted the row it waited on:
+  // the second read finds (and locks) the dataset that replaced it.
+  return (await read()) ?? (sql.dialect === "postgres" ? read() : undefined);
 }
 
 /** The connection an append runs on, inside its transaction. */

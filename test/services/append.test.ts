@@ -13,7 +13,7 @@ import { UserError } from "../../src/errors.ts";
 import { appendRecords } from "../../src/services/append.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { trainAndSave } from "../../src/services/training.ts";
-import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
+import { createTestDatabase, TEST_DIALECT, type TestDatabase } from "../db/databases.ts";
 
 let database: TestDatabase;
 let db: DataSource;
@@ -175,5 +175,30 @@ describe("appendRecords", () => {
     const error = await appendRecords(db, { dataset: "nope", records: [] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserError);
     expect((error as UserError).code).toBe("NOT_FOUND");
+  });
+});
+
+describe.skipIf(TEST_DIALECT !== "postgres")("an append that waited for a replacing ingest (PostgreSQL)", () => {
+  it("appends to the dataset that replaced the one it waited for, not NOT_FOUND", async () => {
+    await ingestDataset(db, { name: "r", source: syntheticSource({ users: 30, items: 20, vocab: 100, seed: 4 }) });
+    await ingestDataset(db, { name: "r-next", source: syntheticSource({ users: 40, items: 25, vocab: 100, seed: 5 }) });
+    const replacer = db.createQueryRunner();
+    await replacer.connect();
+    try {
+      await replacer.startTransaction();
+      await replacer.query("SELECT id FROM datasets WHERE name = 'r' FOR UPDATE");
+      const appending = appendRecords(db, { dataset: "r", records: [{ user: "someone-new", item: "thing", rating: 5, text: null }] });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // What a replacing ingest commits: the old row gone from the name, another dataset under it.
+      await replacer.query("UPDATE datasets SET name = 'r-old' WHERE name = 'r'");
+      await replacer.query("UPDATE datasets SET name = 'r' WHERE name = 'r-next'");
+      await replacer.commitTransaction();
+      const summary = await appending;
+      const replaced = await sqlOf(db).get<{ id: number; users: number }>("SELECT id, user_count AS users FROM datasets WHERE name = 'r'");
+      expect(summary).toMatchObject({ datasetId: replaced!.id, version: 2, usersAdded: 1 });
+      expect(Number(replaced!.users)).toBe(41);
+    } finally {
+      await replacer.release();
+    }
   });
 });
