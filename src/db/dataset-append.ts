@@ -221,6 +221,12 @@ class AppendTransaction implements DatasetAppend {
   private reviewsAdded = 0;
   private wordsAdded = 0;
   private readonly skipped: Record<string, number> = {};
+  /**
+   * What users and items gain over the whole append, written once at the commit: a user that the
+   * batches of a large file touch again and again is updated (and its bag of words rewritten) once.
+   */
+  private readonly gains = new Map<number, UserGain>();
+  private readonly itemGains = new Map<number, number>();
   private ended = false;
 
   constructor(o: { connection: AppendConnection; dataset: AppendTarget; nextRow: number; nextColumn: number }) {
@@ -241,21 +247,20 @@ class AppendTransaction implements DatasetAppend {
     await this.lookUp({ table: "users", names: records.map((r) => r.user), into: this.users });
     await this.lookUp({ table: "items", names: records.flatMap((r) => (r.item === null ? [] : [r.item])), into: this.items });
     await this.createUsersAndItems(records);
-    const gains = new Map<number, UserGain>();
     const gainOf = (userId: number): UserGain => {
-      let gain = gains.get(userId);
+      let gain = this.gains.get(userId);
       if (gain === undefined) {
         gain = { trainClicks: 0, reviews: 0, words: new Map() };
-        gains.set(userId, gain);
+        this.gains.set(userId, gain);
       }
       return gain;
     };
-    const itemGains = await this.addClicks({ records, gainOf });
+    await this.addClicks({ records, gainOf });
     await this.addReviews({ records, gainOf });
-    await this.updateCounters({ gains, itemGains });
   }
 
   async commit(): Promise<AppendCounts & { version: number }> {
+    await this.updateCounters();
     const added = this.usersAdded + this.itemsAdded + this.clicksAdded + this.reviewsAdded > 0;
     if (added) {
       await this.sql.run(
@@ -351,8 +356,8 @@ class AppendTransaction implements DatasetAppend {
     }
   }
 
-  /** Inserts the batch's clicks into the train split, leaving (user, item) pairs the dataset already has; returns each item's new clicks. */
-  private async addClicks(o: { records: ReadonlyArray<AppendRecord>; gainOf: (userId: number) => UserGain }): Promise<Map<number, number>> {
+  /** Inserts the batch's clicks into the train split, leaving (user, item) pairs the dataset already has. */
+  private async addClicks(o: { records: ReadonlyArray<AppendRecord>; gainOf: (userId: number) => UserGain }): Promise<void> {
     const pairs = new Map<string, [number, number]>();
     for (const r of o.records) {
       if (!r.click || r.item === null) continue;
@@ -362,7 +367,6 @@ class AppendTransaction implements DatasetAppend {
       if (pairs.has(key)) this.clicksAlreadyPresent += 1;
       else pairs.set(key, [user.id, item.id]);
     }
-    const itemGains = new Map<number, number>();
     for (const chunk of chunks([...pairs.values()])) {
       const values: SqlValue[] = [];
       for (const [user, item] of chunk) values.push(this.dataset.id, user, item);
@@ -372,12 +376,11 @@ class AppendTransaction implements DatasetAppend {
       );
       for (const [user, item] of inserted) {
         o.gainOf(Number(user)).trainClicks += 1;
-        itemGains.set(Number(item), (itemGains.get(Number(item)) ?? 0) + 1);
+        this.itemGains.set(Number(item), (this.itemGains.get(Number(item)) ?? 0) + 1);
       }
       this.clicksAdded += inserted.length;
       this.clicksAlreadyPresent += chunk.length - inserted.length;
     }
-    return itemGains;
   }
 
   /**
@@ -420,8 +423,9 @@ class AppendTransaction implements DatasetAppend {
     return pairs;
   }
 
-  /** Adds the batch's gains to users' counters and bags of words, items' click counts and words' statistics. */
-  private async updateCounters(o: { gains: Map<number, UserGain>; itemGains: Map<number, number> }): Promise<void> {
+  /** Adds the append's gains to users' counters and bags of words, items' click counts and words' statistics. */
+  private async updateCounters(): Promise<void> {
+    const o = { gains: this.gains, itemGains: this.itemGains };
     const withWords = [...o.gains].filter(([, gain]) => gain.words.size > 0).map(([userId]) => userId);
     const wordCountOf = new Map<number, number>();
     const wordGains = new Map<number, { count: number; users: number }>();
