@@ -45,8 +45,10 @@ export interface AppendCounts {
   readonly reviewsAdded: number;
   /** Word occurrences added to users' bags of words. */
   readonly wordsAdded: number;
-  /** Records that could not be attached, per reason (see APPEND_SKIP_REASONS). */
+  /** Records that could not be attached, per reason (NEW_USER_WITHOUT_CLICK here; the service adds the parsers'). */
   readonly skipped: Readonly<Record<string, number>>;
+  /** Database ids of the users whose clicks, reviews or words changed (new users included), for caches keyed by user. */
+  readonly changedUserIds: ReadonlyArray<number>;
 }
 
 /** Why the database side skipped a record: it is no click, and its user is not in the dataset. */
@@ -284,6 +286,7 @@ class AppendTransaction implements DatasetAppend {
       reviewsAdded: this.reviewsAdded,
       wordsAdded: this.wordsAdded,
       skipped: { ...this.skipped },
+      changedUserIds: [...this.gains.keys()],
       version,
     };
   }

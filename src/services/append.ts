@@ -40,7 +40,7 @@ export interface AppendInput {
 }
 
 /** What an append reports (the CLI prints it, the mutation answers it). */
-export interface AppendSummary extends AppendCounts {
+export interface AppendSummary extends Omit<AppendCounts, "changedUserIds"> {
   readonly dataset: string;
   readonly datasetId: number;
   /** The dataset's version after the append (unchanged when nothing was added). */
@@ -58,8 +58,18 @@ export interface AppendSummary extends AppendCounts {
   /** Texts cut at MAX_REVIEW_LENGTH characters (src/data/corpus.ts). */
   readonly truncated: number;
   readonly seconds: number;
+  /** Users whose clicks, reviews or words changed (new users included). */
+  readonly changedUsers: number;
   /** One sentence saying what happened, e.g. that nothing was added and why. */
   readonly message: string;
+}
+
+/** What a committed append changed, for caches keyed by dataset version or user (the server's). */
+export interface AppendCommitted {
+  readonly datasetId: number;
+  readonly version: number;
+  /** Database ids of the users whose clicks, reviews or words changed. */
+  readonly changedUserIds: ReadonlyArray<number>;
 }
 
 /** Phases of an append, for progress display. */
@@ -115,7 +125,10 @@ async function rulesOf(append: DatasetAppend): Promise<AppendRules> {
  * skipped and counted per reason. Waits a few seconds for another append or ingest of the dataset,
  * then answers DATABASE_BUSY.
  */
-export async function appendRecords(dataSource: DataSource, o: { dataset: string; records: ReadonlyArray<AppendInput> }): Promise<AppendSummary> {
+export async function appendRecords(
+  dataSource: DataSource,
+  o: { dataset: string; records: ReadonlyArray<AppendInput>; onCommitted?: (change: AppendCommitted) => void },
+): Promise<AppendSummary> {
   const started = performance.now();
   if (o.records.length > MAX_APPEND_RECORDS) {
     throw new UserError(
@@ -135,6 +148,7 @@ export async function appendRecords(dataSource: DataSource, o: { dataset: string
     });
     await append.add(batch);
     const counts = await append.commit();
+    o.onCommitted?.({ datasetId: append.dataset.id, version: counts.version, changedUserIds: counts.changedUserIds });
     return summaryOf({ append, counts, judge, skips, recordsRead: o.records.length, started });
   } finally {
     await append.close();
@@ -223,7 +237,8 @@ function checkedInput(input: AppendInput, skips: SkipCounter, line: number): App
 }
 
 function summaryOf(o: { append: DatasetAppend; counts: AppendCounts & { version: number }; judge: RecordJudge; skips: SkipCounter; recordsRead: number; started: number }): AppendSummary {
-  const { counts, append } = o;
+  const { changedUserIds, ...counts } = o.counts;
+  const { append } = o;
   const skipped = { ...o.skips.counts(), ...counts.skipped };
   const added = counts.version !== append.dataset.version;
   const name = append.dataset.name;
@@ -243,12 +258,13 @@ function summaryOf(o: { append: DatasetAppend; counts: AppendCounts & { version:
     skippedLines: o.skips.firstLines(),
     truncated: o.judge.truncated,
     seconds: (performance.now() - o.started) / 1000,
+    changedUsers: changedUserIds.length,
     message,
   };
 }
 
 /** Why an append added nothing, in words. */
-function nothingAddedBecause(o: { counts: AppendCounts; notClicks: number; recordsRead: number; skipped: Record<string, number> }): string {
+function nothingAddedBecause(o: { counts: Pick<AppendCounts, "clicksAlreadyPresent">; notClicks: number; recordsRead: number; skipped: Record<string, number> }): string {
   if (o.recordsRead === 0) return "there were no records";
   const reasons: string[] = [];
   if (o.counts.clicksAlreadyPresent > 0) reasons.push(`${o.counts.clicksAlreadyPresent} click(s) were already there`);

@@ -64,8 +64,10 @@ describe("appendRecords", () => {
     const trainItem = before.itemIds[rowOf(before.train, 0)[0]];
     const testItem = before.itemIds[rowOf(before.test, 1)[0]];
     const [w0, w1] = before.vocabulary;
+    const committed: Array<{ version: number; changedUserIds: ReadonlyArray<number> }> = [];
     const summary = await appendRecords(db, {
       dataset: "d",
+      onCommitted: (change) => committed.push(change),
       records: [
         { user: "newcomer", item: "fresh-item", rating: 5, text: `${w0} ${w0} zzzunknown` },
         { user: "newcomer", item: trainItem, rating: null, text: null },
@@ -92,8 +94,13 @@ describe("appendRecords", () => {
       unknownWords: 1,
       notClicks: 2,
       recordsRead: 9,
+      changedUsers: 3,
       skipped: { missingUserId: 1, ratingNotANumber: 1, newUserWithoutClick: 1 },
     });
+    const idsOf = await sqlOf(db).all<{ id: number }>("SELECT id FROM users WHERE external_id IN (?, ?, ?) ORDER BY id", ["newcomer", u0, u1]);
+    expect(committed).toHaveLength(1);
+    expect(committed[0].version).toBe(2);
+    expect([...committed[0].changedUserIds].sort((a, b) => a - b)).toEqual(idsOf.map((r) => Number(r.id)));
 
     const after = await loadDatasetMatrices(db, "d");
     expect(after.version).toBe(2);

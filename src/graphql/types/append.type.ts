@@ -65,6 +65,9 @@ export class AppendResultType {
   @Field(() => Int, { description: "Ratings under the dataset's rating threshold: not clicks (their texts are still stored for users the dataset has)." })
   notClicks: number;
 
+  @Field(() => Int, { description: "Users whose clicks, reviews or words changed (new users included)." })
+  changedUsers: number;
+
   @Field(() => Int, { description: "Records in the call." })
   recordsRead: number;
 
