@@ -10,7 +10,9 @@ import { openDatabase } from "../../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import { sqlOf } from "../../src/db/sql.ts";
 import { UserError } from "../../src/errors.ts";
-import { appendRecords } from "../../src/services/append.ts";
+import { amazonSource } from "../../src/data/parsers/amazon.ts";
+import { yelpSource } from "../../src/data/parsers/yelp.ts";
+import { appendFromSource, appendRecords } from "../../src/services/append.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import { createTestDatabase, TEST_DIALECT, type TestDatabase } from "../db/databases.ts";
@@ -176,6 +178,21 @@ describe("appendRecords", () => {
     const stored = await sqlOf(db).get<{ text: string }>("SELECT text FROM reviews WHERE dataset_id = ? ORDER BY id DESC LIMIT 1", [summary.datasetId]);
     expect(stored!.text.includes("\u0000")).toBe(false);
     expect([...stored!.text]).toHaveLength(MAX_REVIEW_LENGTH);
+  });
+
+  it.each([
+    ["amazon", (user: string, item: string, text: string) => JSON.stringify({ reviewerID: user, asin: item, overall: 5, reviewText: text, summary: "ok", unixReviewTime: 1700000000 }), amazonSource],
+    ["yelp", (user: string, item: string, text: string) => JSON.stringify({ user_id: user, business_id: item, stars: 5, text, date: "2024-01-02 03:04:05" }), yelpSource],
+  ] as const)("appends a %s file: its reviews are clicks with texts", async (format, line, source) => {
+    const file = path.join(os.tmpdir(), `vcm-append-${format}-${process.pid}.json`);
+    const word = before.vocabulary[2];
+    await fs.writeFile(file, [line(`${format}-user`, `${format}-item`, `${word} ${word}`), line(before.userIds[5], `${format}-item`, word), "{broken"].join("\n"));
+    try {
+      const summary = await appendFromSource(db, { dataset: "d", source: source({ reviews: file }) });
+      expect(summary).toMatchObject({ added: true, usersAdded: 1, itemsAdded: 1, clicksAdded: 2, reviewsAdded: 2, wordsAdded: 3, recordsRead: 2, skipped: { brokenJson: 1 } });
+    } finally {
+      await fs.rm(file, { force: true });
+    }
   });
 
   it("refuses an unknown dataset with NOT_FOUND", async () => {
