@@ -11,6 +11,11 @@ export interface ReviewSink {
   interaction(user: string, item: string, rating: number | null): void;
   /** A text; when `isInteraction` it also counts as the interaction (user, item, rating). */
   review(review: RawReview, isInteraction: boolean): void;
+  /**
+   * Awaited by file parsers after each batch of lines: a sink that writes as it goes (an append) makes
+   * reading wait here until its writes have caught up, so memory stays bounded on a slow database.
+   */
+  caughtUp?(): Promise<void>;
 }
 
 /** Everything read from a source, interned to integers; the texts themselves go to `onReviewText`. */
@@ -64,6 +69,14 @@ function withinLength(review: RawReview): { review: RawReview; truncated: boolea
   const summary = review.summary === null ? null : cutText(review.summary);
   if (text === null && summary === null) return { review, truncated: false };
   return { review: { ...review, text: text ?? review.text, summary: summary ?? review.summary }, truncated: true };
+}
+
+/**
+ * A review as every ingest and append stores it: NULs dropped, text and summary cut at
+ * MAX_REVIEW_LENGTH characters; `truncated` says whether either was cut.
+ */
+export function storableReview(raw: RawReview): { review: RawReview; truncated: boolean } {
+  return withinLength(withoutNul(raw));
 }
 
 /**
@@ -124,7 +137,7 @@ export class CorpusBuilder implements ReviewSink {
   }
 
   review(raw: RawReview, isInteraction: boolean): void {
-    const { review, truncated } = withinLength(withoutNul(raw));
+    const { review, truncated } = storableReview(raw);
     if (truncated) this.truncated += 1;
     this.records += 1;
     if (isInteraction && review.item !== null) this.addInteraction(review.user, review.item, review.rating);
