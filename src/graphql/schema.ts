@@ -17,6 +17,7 @@ import { ReviewResolver } from "./resolvers/review.resolver.ts";
 import { UserResolver } from "./resolvers/user.resolver.ts";
 import { CohortResolver } from "./resolvers/cohort.resolver.ts";
 import {
+  HistoryRecommendationResolver,
   PredictionResolver,
   RankedItemResolver,
   RecommendationResolver,
@@ -41,6 +42,7 @@ export const resolvers: NonEmptyArray<Function> = [
   TextRecommendationResolver,
   CohortResolver,
   TrainingJobResolver,
+  HistoryRecommendationResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

@@ -8,7 +8,16 @@ import type { ItemWordStats } from "../engine/explanation-rules.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
 import { LruCache } from "./lru-cache.ts";
-import { ServedModel, type LoadedModel, type NamedExplanation, type PairRequest, type RankedItem, type RankingRequest, type ScoreSource } from "./served-model.ts";
+import {
+  ServedModel,
+  type LoadedModel,
+  type NamedExplanation,
+  type PairRequest,
+  type RankedItem,
+  type RankingRequest,
+  type ScoreSource,
+  type WhatIfReading,
+} from "./served-model.ts";
 import { SharedEngineCalls } from "./shared-engine-calls.ts";
 
 /** One user's ranking request. */
@@ -224,8 +233,8 @@ export class InferenceService {
 
   /**
    * Explains many pairs in request order; a failing model fails only its own pairs. A served model
-   * keeps the explanations it gave last, which answer the same pair, k and rule again (without
-   * loading the dataset or touching the engine).
+   * keeps the explanations it gave last, which answer the same pair, k, rule and history again
+   * (without touching the engine).
    */
   async explainMany(requests: ReadonlyArray<ExplanationRequest>): Promise<Array<NamedExplanation | Error>> {
     const results: Array<NamedExplanation | Error> = new Array(requests.length);
@@ -233,7 +242,8 @@ export class InferenceService {
     for (const [modelId, members] of groupBy(requests, (r) => String(r.modelId))) {
       // A model that cannot be loaded holds no answers: the full path below says why.
       const served = await this.model(Number(modelId)).catch(() => undefined);
-      const held = served?.heldExplanations(members.map((m) => requests[m])) ?? [];
+      const dataset = served === undefined ? undefined : await this.dataset(served.datasetId).catch(() => undefined);
+      const held = served === undefined || dataset === undefined ? [] : served.heldExplanations({ dataset, pairs: members.map((m) => requests[m]) });
       members.forEach((m, i) => {
         const answer = held[i];
         if (answer === undefined) missing.push(m);
@@ -247,6 +257,34 @@ export class InferenceService {
     });
     missing.forEach((m, j) => (results[m] = computed[j]));
     return results;
+  }
+
+  /**
+   * A ranking for a history that is not stored (recommendFor): the clicked items and text read as the
+   * model sees them (ServedModel.readHistory), ranked from the clicks (VCM) or, with no known click,
+   * from the text (VCM-CD), through the same calls as a stored user's.
+   */
+  async recommendFor(options: {
+    modelId: number;
+    clicks: ReadonlyArray<string>;
+    text: string | null;
+    k: number;
+    excludeClicked: boolean;
+  }): Promise<{ datasetId: number; reading: WhatIfReading; items: RankedItem[] }> {
+    return this.using(options.modelId, async (served, dataset) => {
+      const reading = served.readHistory({ dataset, clicks: options.clicks, text: options.text });
+      const [items] = await served.recommend({
+        dataset: reading.view,
+        source: reading.source,
+        requests: [{ row: 0, k: options.k, excludeSeen: options.excludeClicked }],
+      });
+      return { datasetId: served.datasetId, reading, items };
+    });
+  }
+
+  /** Runs more of a what-if answer's calls (word distribution, capacity, explanations) on its one-row index. */
+  async whatIf<T>(options: { modelId: number; reading: WhatIfReading; run: (served: ServedModel, view: DatasetIndex) => Promise<T> }): Promise<T> {
+    return this.using(options.modelId, (served) => options.run(served, options.reading.view));
   }
 
   /** Cold start from text alone (ServedModel.recommendForText), with the model's dataset id. */

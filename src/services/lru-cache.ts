@@ -95,6 +95,15 @@ export class RecentAnswers<T> {
     return held;
   }
 
+  /** Drops the answers whose keys match (the rows whose history changed). */
+  deleteWhere(matches: (key: string) => boolean): void {
+    for (const key of [...this.#entries.keys()]) if (matches(key)) this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
   set(key: string, value: T): void {
     this.#entries.delete(key);
     this.#entries.set(key, value);
