@@ -18,6 +18,9 @@ import { nextTurn } from "./turns.ts";
 /** Reviews tokenised per turn of the event loop while building a dataset's item word statistics. */
 const REVIEWS_PER_PAGE = 2_000;
 
+/** The click matrices of a dataset, by split. */
+export type ClickSplitName = "train" | "validation" | "test";
+
 /** A history that is not stored: item columns clicked and word counts over the vocabulary. */
 export interface WhatIfHistory {
   /** Distinct item columns, ascending. */
@@ -53,8 +56,8 @@ export class DatasetIndex {
   #itemWordStats: Promise<ItemWordStats> | undefined;
   /** Item external id → column, built on first use. */
   #itemColumn: Map<string, number> | undefined;
-  /** The training clicks cut to a model's first n items, by n (a model trained before an append knows fewer). */
-  readonly #clicksByWidth = new Map<number, CsrMatrix>();
+  /** Clicks of a split cut to a model's first n items, by split and n (a model trained before an append knows fewer). */
+  readonly #clicksByWidth = new Map<string, CsrMatrix>();
 
   constructor(options: {
     matrices: DatasetMatrices;
@@ -82,7 +85,7 @@ export class DatasetIndex {
     }
     this.scope = `${options.matrices.datasetId}@${this.version}`;
     this.#rowStamps = rowStamps({ matrices: this.matrices, version: this.version, previous });
-    const wordsUnchanged = previous !== undefined && sameMatrix(previous.matrices.words, this.matrices.words);
+    const wordsUnchanged = previous !== undefined && sameEntries(previous.matrices.words, this.matrices.words);
     this.statsStamp = wordsUnchanged ? previous.statsStamp : this.version;
     // The same reviews give the same statistics: an append of clicks alone keeps them.
     if (wordsUnchanged) this.#itemWordStats = previous.#itemWordStats;
@@ -115,17 +118,18 @@ export class DatasetIndex {
   }
 
   /**
-   * The training clicks over a model's first `items` columns: a model trained before items were
-   * appended scores only the items it knows and reads only those columns of each history. The
-   * matrix itself when the model knows every item, so its scores are those of training exactly.
+   * The training clicks (or another split's) over a model's first `items` columns: a model trained
+   * before items were appended scores only the items it knows and reads only those columns of each
+   * history. The matrix itself when the model knows every item, so its scores are those of training exactly.
    */
-  clicksFor(items: number): CsrMatrix {
-    const { train } = this.matrices;
-    if (items >= train.cols) return train;
-    let cut = this.#clicksByWidth.get(items);
+  clicksFor(items: number, split: ClickSplitName = "train"): CsrMatrix {
+    const matrix = this.matrices[split];
+    if (items >= matrix.cols) return matrix;
+    const key = `${split}|${items}`;
+    let cut = this.#clicksByWidth.get(key);
     if (cut === undefined) {
-      cut = firstColumns(train, items);
-      this.#clicksByWidth.set(items, cut);
+      cut = firstColumns(matrix, items);
+      this.#clicksByWidth.set(key, cut);
     }
     return cut;
   }
@@ -238,10 +242,11 @@ function sameRow(a: CsrMatrix, b: CsrMatrix, row: number): boolean {
   return true;
 }
 
-function sameMatrix(a: CsrMatrix, b: CsrMatrix): boolean {
-  if (a.rows !== b.rows || a.cols !== b.cols) return false;
+/** Whether `b` holds `a`'s rows unchanged, and only empty rows after them (users added without words). */
+function sameEntries(a: CsrMatrix, b: CsrMatrix): boolean {
+  if (b.rows < a.rows || a.cols !== b.cols) return false;
   for (let row = 0; row < a.rows; row += 1) if (!sameRow(a, b, row)) return false;
-  return true;
+  return b.indptr[b.rows] === a.indptr[a.rows];
 }
 
 /** The matrix with only its first `cols` columns (entries of later columns dropped). */

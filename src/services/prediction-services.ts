@@ -77,13 +77,14 @@ export function createPredictionServices(options: {
   const commits = watchCommits(dataSource);
   const inference = new InferenceService({
     loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId, modelsDir: config.modelsDir })),
-    loadDataset: (datasetId) =>
-      loadDatasetIndex({ dataSource, datasetId, loadMatrices: options.loadDataset ?? ((id) => loadDatasetMatrices(dataSource, id)) }),
+    loadDataset: (datasetId, previous) =>
+      loadDatasetIndex({ dataSource, datasetId, previous, loadMatrices: options.loadDataset ?? ((id) => loadDatasetMatrices(dataSource, id)) }),
     sizes: options.sizes,
     freshness: catalogFreshness(dataSource, commits),
     shareWindowMs: readsCrossASocket(dataSource) ? POSTGRES_SHARE_WINDOW_MS : 0,
     // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).
     onModelGone: (modelId) => cohorts.forget(modelId),
+    onDatasetChanged: (datasetId) => cohorts.forgetDataset(datasetId),
   });
   const cohorts = new CohortService({ inference });
   const jobUpdates = new JobUpdates({
