@@ -81,6 +81,9 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
     backend,
     device: currentDevice(),
     datasetFingerprint: fingerprint,
+    datasetVersion: matrices.version,
+    userCount: matrices.userIds.length,
+    itemCount: matrices.itemIds.length,
   }));
   let model: Recommender | undefined;
   let savedDir: string | undefined;
