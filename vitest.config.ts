@@ -26,6 +26,8 @@ const POSTGRES_SUITES = [
   "test/graphql/experiment-jobs.test.ts",
   "test/services/append.test.ts",
   "test/db/dataset-versions.test.ts",
+  "test/graphql/fold-in.test.ts",
+  "test/graphql/what-if.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

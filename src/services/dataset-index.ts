@@ -64,8 +64,6 @@ export class DatasetIndex {
     stopWords: ReadonlySet<string>;
     /** Counts the words of the dataset's reviews per item (one scan of its review texts). */
     loadItemWordStats: (index: DatasetIndex) => Promise<ItemWordStats>;
-    /** datasets.version (1 when not given). */
-    version?: number;
     /** The index of an older version this one follows (see `follow`). */
     previous?: DatasetIndex;
     /** A what-if history: no row stamps, a scope of its own. */
@@ -75,7 +73,7 @@ export class DatasetIndex {
     this.wordColumn = new Map(options.matrices.vocabulary.map((word, i) => [word, i]));
     this.stopWords = options.stopWords;
     this.#loadItemWordStats = options.loadItemWordStats;
-    this.version = options.version ?? 1;
+    this.version = options.matrices.version;
     const { previous } = options;
     if (options.whatIf === true) {
       this.scope = `what-if:${randomUUID()}`;
@@ -162,7 +160,6 @@ export class DatasetIndex {
       },
       stopWords: this.stopWords,
       loadItemWordStats: () => this.itemWordStats(),
-      version: this.version,
       whatIf: true,
     });
   }
@@ -192,14 +189,13 @@ export class DatasetIndex {
 }
 
 /**
- * Reads a dataset's index from the database: its matrices (through `loadMatrices`) and its ingest
- * options, at `version`; `previous`, an index of an older version, lends its row stamps.
+ * Reads a dataset's index from the database: its matrices (through `loadMatrices`, at one version)
+ * and its ingest options; `previous`, an index of an older version, lends its row stamps.
  */
 export async function loadDatasetIndex(options: {
   dataSource: DataSource;
   datasetId: number;
   loadMatrices: (datasetId: number) => Promise<DatasetMatrices>;
-  version?: number;
   previous?: DatasetIndex;
 }): Promise<DatasetIndex> {
   const { dataSource, datasetId } = options;
@@ -209,7 +205,6 @@ export async function loadDatasetIndex(options: {
     matrices,
     stopWords,
     loadItemWordStats: (index) => countItemWords({ dataSource, datasetId, index }),
-    version: options.version,
     previous: options.previous,
   });
 }

@@ -64,26 +64,27 @@ function appended(m: DatasetMatrices, options: { row: number; oldItem: number; n
     words: grow(m.words, m.words.cols),
     userIds: [...m.userIds, "appended-user"],
     itemIds: [...m.itemIds, "appended-item"],
+    version: m.version + 1,
   };
 }
 
 /** An inference service over matrices the test swaps, told of each version as another process's commit would. */
-function serviceOver(state: { matrices: DatasetMatrices; version: number }): InferenceService {
+function serviceOver(state: { matrices: DatasetMatrices }): InferenceService {
   const stats = buildItemWordStats({ itemWords: csrFromRows({ cols: original.vocabulary.length, rows: [] }) });
   return new InferenceService({
     loadModel: (id) => loadTrainedModel({ dataSource, modelId: id, modelsDir: path.join(dir, "models") }),
     loadDataset: async (_id, previous) =>
-      new DatasetIndex({ matrices: state.matrices, stopWords: new Set(), loadItemWordStats: async () => stats, version: state.version, previous }),
+      new DatasetIndex({ matrices: state.matrices, stopWords: new Set(), loadItemWordStats: async () => stats, previous }),
     freshness: {
       changed: () => true,
-      current: async (ids) => ({ models: new Set(ids.models), datasets: new Map(ids.datasets.map((id) => [id, state.version])) }),
+      current: async (ids) => ({ models: new Set(ids.models), datasets: new Map(ids.datasets.map((id) => [id, state.matrices.version])) }),
     },
   });
 }
 
 describe("answers from the history as it is now", () => {
   it("keeps unchanged users' answers exactly, moves a changed user's, excludes items clicked after training and answers a new user", async () => {
-    const state = { matrices: original, version: 1 };
+    const state = { matrices: original };
     const inference = serviceOver(state);
     const numItems = original.itemIds.length;
     const changed = 3;
@@ -101,7 +102,6 @@ describe("answers from the history as it is now", () => {
       for (const r of beforeUnchanged) expect(r.score).toBe(direct[r.item]);
 
       state.matrices = appended(original, { row: changed, oldItem, newUserClicks: [0, 1, 2, numItems] });
-      state.version = 2;
       const served = await inference.model(modelId);
       const scoreItems = vi.spyOn(served.model, "scoreItems");
       const [afterChanged, afterUnchanged, newUser] = (await ask([changed, unchanged, original.userIds.length])) as Array<Array<{ item: number; score: number }>>;
@@ -124,7 +124,7 @@ describe("answers from the history as it is now", () => {
   });
 
   it("reads a history as the model knows it: clicks on items added since its training are left out", async () => {
-    const index = new DatasetIndex({ matrices: appended(original, { row: 0, oldItem: 119, newUserClicks: [119, 120] }), stopWords: new Set(), loadItemWordStats: () => Promise.reject(new Error("not asked")), version: 2 });
+    const index = new DatasetIndex({ matrices: appended(original, { row: 0, oldItem: 119, newUserClicks: [119, 120] }), stopWords: new Set(), loadItemWordStats: () => Promise.reject(new Error("not asked")) });
     const cut = index.clicksFor(original.itemIds.length);
     expect(cut.cols).toBe(original.itemIds.length);
     const last = cut.rows - 1;
@@ -139,9 +139,9 @@ describe("answers from the history as it is now", () => {
       loads += 1;
       return stats;
     };
-    const v1 = new DatasetIndex({ matrices: original, stopWords: new Set(), loadItemWordStats, version: 1 });
+    const v1 = new DatasetIndex({ matrices: original, stopWords: new Set(), loadItemWordStats });
     await v1.itemWordStats();
-    const v2 = new DatasetIndex({ matrices: appended(original, { row: 4, oldItem: 119, newUserClicks: [1] }), stopWords: new Set(), loadItemWordStats, version: 2, previous: v1 });
+    const v2 = new DatasetIndex({ matrices: appended(original, { row: 4, oldItem: 119, newUserClicks: [1] }), stopWords: new Set(), loadItemWordStats, previous: v1 });
     expect(v2.changedRowsSince(v1)).toEqual([4, original.userIds.length]);
     expect(v2.rowKey(5)).toBe(v1.rowKey(5));
     expect(v2.rowKey(4)).not.toBe(v1.rowKey(4));
