@@ -28,6 +28,7 @@ const POSTGRES_SUITES = [
   "test/db/dataset-versions.test.ts",
   "test/graphql/fold-in.test.ts",
   "test/graphql/what-if.test.ts",
+  "test/services/dataset-follow.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

@@ -11,9 +11,13 @@ import type { DataSource } from "typeorm";
 import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
 import { ItemWordCounter } from "../data/item-words.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet, tokenize } from "../data/tokenizer.ts";
+import { datasetVersionOf, itemIdsFrom, userCounters, userRowsOf } from "../db/dataset-growth.ts";
 import { datasetOptionsJson, reviewTextsPage } from "../db/review-texts.ts";
 import { buildItemWordStats, type ItemWordStats } from "../engine/explanation-rules.ts";
 import { nextTurn } from "./turns.ts";
+
+/** Reads of what an append changed that further appends kept overtaking before the whole dataset is read instead. */
+const MAX_FOLLOW_ATTEMPTS = 3;
 
 /** Reviews tokenised per turn of the event loop while building a dataset's item word statistics. */
 const REVIEWS_PER_PAGE = 2_000;
@@ -207,6 +211,94 @@ export async function loadDatasetIndex(options: {
     loadItemWordStats: (index) => countItemWords({ dataSource, datasetId, index }),
     previous: options.previous,
   });
+}
+
+/**
+ * The index of a dataset's current version, read from `previous` and what the appends since changed:
+ * the users whose counters moved (their training clicks and bags of words are read again), the users
+ * and items added. A dataset of tens of thousands of users follows an append in milliseconds, not the
+ * seconds of a whole read. Reads that an append overtook (the version moved meanwhile) are made
+ * again; after MAX_FOLLOW_ATTEMPTS the whole dataset is read (loadDatasetIndex).
+ */
+export async function followDatasetIndex(options: {
+  dataSource: DataSource;
+  previous: DatasetIndex;
+  loadMatrices: (datasetId: number) => Promise<DatasetMatrices>;
+}): Promise<DatasetIndex> {
+  const { dataSource, previous } = options;
+  const datasetId = previous.matrices.datasetId;
+  for (let attempt = 1; attempt <= MAX_FOLLOW_ATTEMPTS; attempt += 1) {
+    const version = await datasetVersionOf(dataSource, datasetId);
+    if (version === undefined) break;
+    if (version === previous.version) return previous;
+    const matrices = await grownMatrices({ dataSource, old: previous.matrices, version });
+    if ((await datasetVersionOf(dataSource, datasetId)) !== version) continue;
+    return new DatasetIndex({
+      matrices,
+      stopWords: previous.stopWords,
+      loadItemWordStats: (index) => countItemWords({ dataSource, datasetId, index }),
+      previous,
+    });
+  }
+  return loadDatasetIndex({ dataSource, datasetId, loadMatrices: options.loadMatrices, previous });
+}
+
+/** The matrices of `version`: `old` with the rows of the users whose counters moved read again, and the new users and items. */
+async function grownMatrices(options: { dataSource: DataSource; old: DatasetMatrices; version: number }): Promise<DatasetMatrices> {
+  const { dataSource, old } = options;
+  const datasetId = old.datasetId;
+  const counters = await userCounters(dataSource, datasetId);
+  const rows = counters.trainClicks.length;
+  const changed: number[] = [];
+  for (let row = 0; row < rows; row += 1) {
+    const moved = row >= old.train.rows || counters.trainClicks[row] !== old.train.indptr[row + 1] - old.train.indptr[row] || counters.words[row] !== rowSum(old.words, row);
+    if (moved) changed.push(row);
+  }
+  const newItems = await itemIdsFrom(dataSource, { datasetId, from: old.itemIds.length });
+  const cols = old.itemIds.length + newItems.length;
+  const read = await userRowsOf(dataSource, { datasetId, rows: changed });
+  const clicks = new Map([...read.train].map(([row, columns]) => [row, { indices: Int32Array.from(columns), values: new Float32Array(columns.length).fill(1) }]));
+  const words = new Map(changed.map((row) => [row, read.words.get(row) ?? { indices: new Int32Array(0), values: new Float32Array(0) }]));
+  return {
+    ...old,
+    version: options.version,
+    train: withRows(old.train, { rows, cols, replaced: clicks }),
+    validation: withRows(old.validation, { rows, cols, replaced: new Map() }),
+    test: withRows(old.test, { rows, cols, replaced: new Map() }),
+    words: withRows(old.words, { rows, cols: old.words.cols, replaced: words }),
+    userIds: counters.externalIds,
+    itemIds: newItems.length === 0 ? old.itemIds : [...old.itemIds, ...newItems],
+  };
+}
+
+function rowSum(matrix: CsrMatrix, row: number): number {
+  let sum = 0;
+  for (let j = matrix.indptr[row]; j < matrix.indptr[row + 1]; j += 1) sum += matrix.values[j];
+  return sum;
+}
+
+/** `matrix` grown to `rows` × `cols` (new rows empty) with the `replaced` rows' entries in place of theirs. */
+function withRows(
+  matrix: CsrMatrix,
+  o: { rows: number; cols: number; replaced: ReadonlyMap<number, { readonly indices: Int32Array; readonly values: Float32Array }> },
+): CsrMatrix {
+  if (o.replaced.size === 0 && o.rows === matrix.rows && o.cols === matrix.cols) return matrix;
+  const lengthOf = (row: number): number => o.replaced.get(row)?.indices.length ?? (row < matrix.rows ? matrix.indptr[row + 1] - matrix.indptr[row] : 0);
+  const indptr = new Int32Array(o.rows + 1);
+  for (let row = 0; row < o.rows; row += 1) indptr[row + 1] = indptr[row] + lengthOf(row);
+  const indices = new Int32Array(indptr[o.rows]);
+  const values = new Float32Array(indptr[o.rows]);
+  for (let row = 0; row < o.rows; row += 1) {
+    const own = o.replaced.get(row);
+    if (own !== undefined) {
+      indices.set(own.indices, indptr[row]);
+      values.set(own.values, indptr[row]);
+    } else if (row < matrix.rows) {
+      indices.set(matrix.indices.subarray(matrix.indptr[row], matrix.indptr[row + 1]), indptr[row]);
+      values.set(matrix.values.subarray(matrix.indptr[row], matrix.indptr[row + 1]), indptr[row]);
+    }
+  }
+  return { rows: o.rows, cols: o.cols, indptr, indices, values };
 }
 
 /**

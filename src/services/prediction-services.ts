@@ -16,7 +16,7 @@ import { ErrorCode, UserError } from "../errors.ts";
 import { CohortService } from "./cohorts.ts";
 import { ExperimentJobService } from "./experiment-jobs.ts";
 import { JobUpdates } from "./job-updates.ts";
-import { loadDatasetIndex } from "./dataset-index.ts";
+import { followDatasetIndex, loadDatasetIndex } from "./dataset-index.ts";
 import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
 import { TrainingJobService } from "./jobs.ts";
 import { loadModel } from "./saved-models.ts";
@@ -77,8 +77,11 @@ export function createPredictionServices(options: {
   const commits = watchCommits(dataSource);
   const inference = new InferenceService({
     loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId, modelsDir: config.modelsDir })),
-    loadDataset: (datasetId, previous) =>
-      loadDatasetIndex({ dataSource, datasetId, previous, loadMatrices: options.loadDataset ?? ((id) => loadDatasetMatrices(dataSource, id)) }),
+    loadDataset: (datasetId, previous) => {
+      const loadMatrices = options.loadDataset ?? ((id: number) => loadDatasetMatrices(dataSource, id));
+      // After an append, only what it changed is read (followDatasetIndex).
+      return previous === undefined ? loadDatasetIndex({ dataSource, datasetId, loadMatrices }) : followDatasetIndex({ dataSource, previous, loadMatrices });
+    },
     sizes: options.sizes,
     freshness: catalogFreshness(dataSource, commits),
     shareWindowMs: readsCrossASocket(dataSource) ? POSTGRES_SHARE_WINDOW_MS : 0,
