@@ -29,6 +29,7 @@ const POSTGRES_SUITES = [
   "test/graphql/fold-in.test.ts",
   "test/graphql/what-if.test.ts",
   "test/services/dataset-follow.test.ts",
+  "test/cli/append.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

@@ -13,6 +13,7 @@ import type { ReadProgress, RecordSource } from "../data/source.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet, tokenize } from "../data/tokenizer.ts";
 import type { RawReview } from "../dataset-shapes.ts";
 import { DATABASE_WAIT_MS, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
+import { ErrorCode, UserError } from "../errors.ts";
 import { openDatasetAppend, type AppendCounts, type AppendRecord, type DatasetAppend } from "../db/dataset-append.ts";
 
 /** Most records one `appendInteractions` call may carry; larger appends go through `vcm ingest --append`. */
@@ -64,7 +65,7 @@ export interface AppendSummary extends AppendCounts {
 /** Phases of an append, for progress display. */
 export type AppendProgress =
   | { readonly phase: "read"; readonly progress: ReadProgress; readonly records: number }
-  | { readonly phase: "done"; readonly message: string };
+  | { readonly phase: "commit" | "done"; readonly message: string };
 
 /** The ingest rules an append applies, from the dataset's stored options. */
 interface AppendRules {
@@ -124,6 +125,12 @@ async function rulesOf(append: DatasetAppend): Promise<AppendRules> {
  */
 export async function appendRecords(dataSource: DataSource, o: { dataset: string; records: ReadonlyArray<AppendInput> }): Promise<AppendSummary> {
   const started = performance.now();
+  if (o.records.length > MAX_APPEND_RECORDS) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `This call carries ${o.records.length} records; one call may append at most ${MAX_APPEND_RECORDS}. Split them into several calls, or append a file with \`vcm ingest --append\`.`,
+    );
+  }
   const append = await writeOrRefuseWhenBusy(() => openDatasetAppend(dataSource, { dataset: o.dataset, lockWaitMs: REQUEST_LOCK_WAIT_MS }), { maxMs: REQUEST_LOCK_WAIT_MS });
   try {
     const judge = new RecordJudge(await rulesOf(append));
@@ -188,6 +195,7 @@ export async function appendFromSource(dataSource: DataSource, o: { dataset: str
       await written;
     }
     if (writeError !== undefined) throw writeError;
+    onProgress({ phase: "commit", message: `committing the append of ${records} records` });
     const counts = await append.commit();
     const summary = summaryOf({ append, counts, judge, skips, recordsRead: records, started });
     onProgress({ phase: "done", message: summary.message });
