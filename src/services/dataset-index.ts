@@ -68,8 +68,14 @@ export class DatasetIndex {
     stopWords: ReadonlySet<string>;
     /** Counts the words of the dataset's reviews per item (one scan of its review texts). */
     loadItemWordStats: (index: DatasetIndex) => Promise<ItemWordStats>;
-    /** The index of an older version this one follows (see `follow`). */
+    /** The index of an older version this one follows (its row stamps carry over for unchanged rows). */
     previous?: DatasetIndex;
+    /**
+     * What differs from `previous`, when the caller knows (followDatasetIndex): the rows whose clicks
+     * or words may have changed (all others are the same), and whether any bag of words did. Without
+     * it every row is compared.
+     */
+    changes?: { readonly rows: ReadonlyArray<number>; readonly words: boolean };
     /** A what-if history: no row stamps, a scope of its own. */
     whatIf?: boolean;
   }) {
@@ -86,8 +92,8 @@ export class DatasetIndex {
       return;
     }
     this.scope = `${options.matrices.datasetId}@${this.version}`;
-    this.#rowStamps = rowStamps({ matrices: this.matrices, version: this.version, previous });
-    const wordsUnchanged = previous !== undefined && sameEntries(previous.matrices.words, this.matrices.words);
+    this.#rowStamps = rowStamps({ matrices: this.matrices, version: this.version, previous, changed: options.changes?.rows });
+    const wordsUnchanged = previous !== undefined && (options.changes === undefined ? sameEntries(previous.matrices.words, this.matrices.words) : !options.changes.words);
     this.statsStamp = wordsUnchanged ? previous.statsStamp : this.version;
     // The same reviews give the same statistics: an append of clicks alone keeps them.
     if (wordsUnchanged) this.#itemWordStats = previous.#itemWordStats;
@@ -231,20 +237,25 @@ export async function followDatasetIndex(options: {
     const version = await datasetVersionOf(dataSource, datasetId);
     if (version === undefined) break;
     if (version === previous.version) return previous;
-    const matrices = await grownMatrices({ dataSource, old: previous.matrices, version });
+    const { matrices, changes } = await grownMatrices({ dataSource, old: previous.matrices, version });
     if ((await datasetVersionOf(dataSource, datasetId)) !== version) continue;
     return new DatasetIndex({
       matrices,
       stopWords: previous.stopWords,
       loadItemWordStats: (index) => countItemWords({ dataSource, datasetId, index }),
       previous,
+      changes,
     });
   }
   return loadDatasetIndex({ dataSource, datasetId, loadMatrices: options.loadMatrices, previous });
 }
 
 /** The matrices of `version`: `old` with the rows of the users whose counters moved read again, and the new users and items. */
-async function grownMatrices(options: { dataSource: DataSource; old: DatasetMatrices; version: number }): Promise<DatasetMatrices> {
+async function grownMatrices(options: {
+  dataSource: DataSource;
+  old: DatasetMatrices;
+  version: number;
+}): Promise<{ matrices: DatasetMatrices; changes: { rows: number[]; words: boolean } }> {
   const { dataSource, old } = options;
   const datasetId = old.datasetId;
   const counters = await userCounters(dataSource, datasetId);
@@ -259,7 +270,7 @@ async function grownMatrices(options: { dataSource: DataSource; old: DatasetMatr
   const read = await userRowsOf(dataSource, { datasetId, rows: changed });
   const clicks = new Map([...read.train].map(([row, columns]) => [row, { indices: Int32Array.from(columns), values: new Float32Array(columns.length).fill(1) }]));
   const words = new Map(changed.map((row) => [row, read.words.get(row) ?? { indices: new Int32Array(0), values: new Float32Array(0) }]));
-  return {
+  const matrices: DatasetMatrices = {
     ...old,
     version: options.version,
     train: withRows(old.train, { rows, cols, replaced: clicks }),
@@ -269,6 +280,8 @@ async function grownMatrices(options: { dataSource: DataSource; old: DatasetMatr
     userIds: counters.externalIds,
     itemIds: newItems.length === 0 ? old.itemIds : [...old.itemIds, ...newItems],
   };
+  const wordsChanged = changed.some((row) => (row < old.words.rows ? !sameRow(old.words, matrices.words, row) : matrices.words.indptr[row + 1] > matrices.words.indptr[row]));
+  return { matrices, changes: { rows: changed, words: wordsChanged } };
 }
 
 function rowSum(matrix: CsrMatrix, row: number): number {
@@ -305,12 +318,19 @@ function withRows(
  * Each row's stamp: the previous index's for a row whose clicks (all splits) and words are unchanged,
  * this version for a changed or new row.
  */
-function rowStamps(options: { matrices: DatasetMatrices; version: number; previous: DatasetIndex | undefined }): Int32Array {
+function rowStamps(options: { matrices: DatasetMatrices; version: number; previous: DatasetIndex | undefined; changed: ReadonlyArray<number> | undefined }): Int32Array {
   const { matrices, version, previous } = options;
   const stamps = new Int32Array(matrices.train.rows).fill(version);
   if (previous === undefined) return stamps;
   const old = previous.matrices;
   const kept = Math.min(old.train.rows, matrices.train.rows);
+  if (options.changed !== undefined) {
+    const changed = new Set(options.changed);
+    for (let row = 0; row < kept; row += 1) {
+      if (!changed.has(row) || (["train", "words"] as const).every((m) => sameRow(old[m], matrices[m], row))) stamps[row] = previous.rowStamp(row) ?? version;
+    }
+    return stamps;
+  }
   for (let row = 0; row < kept; row += 1) {
     const same = (["train", "validation", "test", "words"] as const).every((m) => sameRow(old[m], matrices[m], row));
     if (same) stamps[row] = previous.rowStamp(row) ?? version;
