@@ -57,6 +57,8 @@ describe("answers after an append by another connection", () => {
     const newlyClicked = matrices.itemIds.find((_, c) => !clicked(3).has(c))!;
     const beforeChanged = await answerFor(changed);
     const beforeUnchanged = await answerFor(unchanged);
+    const cohorts = fixture.server.deps.prediction!.cohorts;
+    const evaluated = await cohorts.evaluation(modelId);
     const model = `query ($id: ID!) { model(id: $id) { datasetVersion itemsAddedSince usersAddedSince } }`;
     expect((await gql(model, { id: modelId })).data.model).toEqual({ datasetVersion: 1, itemsAddedSince: 0, usersAddedSince: 0 });
 
@@ -88,5 +90,19 @@ describe("answers after an append by another connection", () => {
     for (const answer of [afterChanged, newcomer]) expect(answer.recommendations.map((r) => r.item.externalId)).not.toContain("fresh-item");
 
     expect((await gql(model, { id: modelId })).data.model).toEqual({ datasetVersion: 1, itemsAddedSince: 1, usersAddedSince: 1 });
+
+    // Cohorts are figured again from the new histories: the changed user has one more training click.
+    const reevaluated = await cohorts.evaluation(modelId);
+    expect(reevaluated).not.toBe(evaluated);
+    const position = Array.from(evaluated.rows).indexOf(3);
+    if (position >= 0) expect(reevaluated.activity[position]).toBe(evaluated.activity[position] + 1);
+
+    // A what-if history: the item added after training is unknown to the model, and listed.
+    const whatIf = await gql(`query ($model: ID!, $clicks: [String!]!) { recommendFor(modelId: $model, clicks: $clicks, k: 5) { unknownItemIds knownItemCount } }`, {
+      model: modelId,
+      clicks: ["fresh-item", newlyClicked],
+    });
+    // No text argument at all (not even null).
+    expect(whatIf.data.recommendFor).toEqual({ unknownItemIds: ["fresh-item"], knownItemCount: 1 });
   });
 });

@@ -295,16 +295,18 @@ export class HistoryRecommendationResolver {
     @Ctx() context: GraphQLContext,
     @Arg("modelId", () => ID) modelId: string,
     @Arg("clicks", () => [String], { defaultValue: [], description: "External ids of the items clicked (order and repeats do not matter)." }) clicks: string[],
-    @Arg("text", () => String, { nullable: true, description: "Text of the history's reviews, tokenised as the dataset's reviews were." }) text: string | null,
+    @Arg("text", () => String, { nullable: true, description: "Text of the history's reviews, tokenised as the dataset's reviews were." }) text: string | null | undefined,
     @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many items, 1 to ${MAX_K}.` }) k: number,
     @Arg("excludeClicked", () => Boolean, { defaultValue: true, description: "Leave out the clicked items (as recommendations leaves out a user's training clicks)." })
     excludeClicked: boolean,
   ): Promise<HistoryRecommendationsValue> {
     checkK(k);
     checkWhatIfClicks(clicks);
-    if (text !== null) checkText(text);
+    // An omitted text arrives as undefined, a null one as null: both mean none.
+    const given = text ?? null;
+    if (given !== null) checkText(given);
     const id = parseId(modelId, "Model");
-    const answer = await predictionOf(context).services.inference.recommendFor({ modelId: id, clicks, text, k, excludeClicked });
+    const answer = await predictionOf(context).services.inference.recommendFor({ modelId: id, clicks, text: given, k, excludeClicked });
     return {
       modelId: id,
       reading: answer.reading,
