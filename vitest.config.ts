@@ -26,6 +26,9 @@ const POSTGRES_SUITES = [
   "test/graphql/experiment-jobs.test.ts",
   "test/services/append.test.ts",
   "test/db/dataset-versions.test.ts",
+  "test/graphql/fold-in.test.ts",
+  "test/graphql/what-if.test.ts",
+  "test/services/dataset-follow.test.ts",
   "test/cli/append.test.ts",
 ];
 

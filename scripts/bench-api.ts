@@ -12,7 +12,10 @@
  * `{ __typename }` while 20 connections send hostile documents in turn (issue 23: fragments that spread
  * each other twice over, 14 and 28 levels deep, a costly query hidden behind them, a page of a review's
  * highlights, a persisted query whose hash does not match), target p99 ≤ 100 ms.
- * `--scenario hostile` runs (d) alone.
+ * `--scenario hostile` runs (d) alone. `--scenario history` runs (e) alone (issue 25): the cost of one
+ * user's top-20 right after another connection appended a click to that user's history (the server
+ * reads the dataset's new version, then scores) against that of a user whose history did not change
+ * (scored, not held); it appends to the benchmark dataset, so it is not part of `all`.
  */
 import "reflect-metadata";
 import { execFile } from "node:child_process";
@@ -30,12 +33,15 @@ import { findDatasetRef } from "../src/db/load-dataset-matrices.ts";
 import { latestReadyModel } from "../src/db/model-rows.ts";
 import { currentBackend, initBackend } from "../src/engine/runtime/index.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
+import { appendRecords } from "../src/services/append.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
 
 const DATASET = "bench-yelp-shaped";
-/** What `--scenario` may name: everything, or (d) alone. */
-const SCENARIOS = ["all", "hostile"] as const;
+/** What `--scenario` may name: everything, (d) alone, or (e) alone. */
+const SCENARIOS = ["all", "hostile", "history"] as const;
+/** Appends (e) makes, each followed by one changed and one unchanged user's request. */
+const HISTORY_ROUNDS = 50;
 /** Users that (a″) asks about in turn. */
 const DISTINCT_USERS = 3000;
 
@@ -137,6 +143,15 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const server = await createServer(createServerDeps({ dataSource, config }));
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
+  if (opts.scenario === "history") {
+    const loadBefore = os.loadavg()[0];
+    const figures = await changedHistoryScenario({ url, dbPath, modelId: model.id });
+    await server.stop();
+    await dataSource.destroy();
+    console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, model ${model.id}, load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
+    console.log(`(e) one user's top-20, ${HISTORY_ROUNDS} rounds: changed history (first answer after an append by another connection): p50 ${figures.changed.p50} ms, p99 ${figures.changed.p99} ms; unchanged history (scored, not held): p50 ${figures.unchanged.p50} ms, p99 ${figures.unchanged.p99} ms`);
+    return;
+  }
   const oneUserQuery = (explanationArguments: string) =>
     `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(${explanationArguments}) { coveredShare words { word weight } } } } }`;
   const scenarios: Scenario[] = [
@@ -230,6 +245,59 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   console.log(line("(d₀) cheap { __typename } alone", 1, cheapAlone));
   console.log(line("(d) cheap { __typename } beside hostile documents", 1, cheapBeside) + " — target p99 ≤ 100 ms");
   console.log(line(`    hostile documents at ${heavyConnections} connections meanwhile`, heavyConnections, hostileResult));
+}
+
+/**
+ * (e): each round appends, through a connection of its own (as `vcm ingest --append` from another
+ * process would), a click on a user's best recommendation, then times that user's top-20 (the server
+ * follows the dataset's new version first) and another, never asked, user's (scored under the new
+ * version, nothing to reload). Users from the end of the dataset, so (a″) and (b) keep theirs.
+ */
+async function changedHistoryScenario(options: { url: string; dbPath: string; modelId: number }): Promise<{ changed: { p50: number; p99: number }; unchanged: { p50: number; p99: number } }> {
+  const writer = await openDatabase(options.dbPath);
+  const dataset = await findDatasetRef(writer, DATASET);
+  const users = await userIdsInOrder(writer, { datasetId: dataset.id, offset: Math.max(0, dataset.userCount - 2 * HISTORY_ROUNDS - 1), limit: 2 * HISTORY_ROUNDS });
+  const query = `query ($u: ID!, $m: ID!) { user(id: $u) { externalId recommendations(modelId: $m, k: 20) { score item { externalId } } } }`;
+  const ask = async (u: number): Promise<{ ms: number; user: { externalId: string; recommendations: Array<{ item: { externalId: string } }> } }> => {
+    const started = performance.now();
+    const response = await fetch(options.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables: { u, m: options.modelId } }) });
+    const json = (await response.json()) as { data?: { user: { externalId: string; recommendations: Array<{ item: { externalId: string } }> } }; errors?: unknown };
+    if (json.errors || !json.data) throw new Error(`(e) answered errors: ${JSON.stringify(json.errors)}`);
+    return { ms: performance.now() - started, user: json.data.user };
+  };
+  const changed: number[] = [];
+  const unchanged: number[] = [];
+  try {
+    await ask(users[users.length - 1]);
+    for (let round = 0; round < HISTORY_ROUNDS; round += 1) {
+      const before = (await ask(users[2 * round])).user;
+      // The best recommendation that is not among the user's held-out clicks already.
+      let clicked: string | undefined;
+      for (const r of before.recommendations) {
+        const summary = await appendRecords(writer, { dataset: DATASET, records: [{ user: before.externalId, item: r.item.externalId, rating: 5, text: null }] });
+        if (summary.added) {
+          clicked = r.item.externalId;
+          break;
+        }
+      }
+      if (clicked === undefined) throw new Error(`(e) every top-20 item of user ${before.externalId} is clicked already`);
+      // On PostgreSQL the commit's notification may reach the server just after the first request: the
+      // request timed is the one that answers from the new history.
+      let after = await ask(users[2 * round]);
+      while (after.user.recommendations.some((r) => r.item.externalId === clicked)) after = await ask(users[2 * round]);
+      changed.push(after.ms);
+      unchanged.push((await ask(users[2 * round + 1])).ms);
+    }
+  } finally {
+    await writer.destroy();
+  }
+  return { changed: percentiles(changed), unchanged: percentiles(unchanged) };
+}
+
+function percentiles(values: ReadonlyArray<number>): { p50: number; p99: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] * 10) / 10;
+  return { p50: at(0.5), p99: at(0.99) };
 }
 
 /**

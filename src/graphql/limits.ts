@@ -30,7 +30,9 @@ export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_K = 500;
 /** Most tokens one `highlights` answer holds (`first`, and its default); longer reviews are paged with `from`. */
 export const MAX_HIGHLIGHT_TOKENS = 1_000;
-/** Longest text `recommendForText` accepts, in characters. */
+/** Most clicked items a `recommendFor` history may list (about ten times a typical user's history). */
+export const MAX_WHAT_IF_CLICKS = 1_000;
+/** Longest text `recommendForText` and `recommendFor` accept, in characters. */
 export const MAX_TEXT_LENGTH = 20_000;
 /** Most subscriptions one WebSocket may have open at once; one more is refused with TOO_MANY_SUBSCRIPTIONS. */
 export const MAX_SUBSCRIPTIONS_PER_SOCKET = 10;
@@ -83,7 +85,18 @@ export function checkK(k: number, name = "k"): number {
   return k;
 }
 
-/** Checks a free text for `recommendForText`: not blank and at most MAX_TEXT_LENGTH characters. */
+/** Checks the clicked item ids of a `recommendFor` history: at most MAX_WHAT_IF_CLICKS. */
+export function checkWhatIfClicks(clicks: ReadonlyArray<string>): ReadonlyArray<string> {
+  if (clicks.length > MAX_WHAT_IF_CLICKS) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `clicks lists ${clicks.length} items; the limit is ${MAX_WHAT_IF_CLICKS}, so send the most recent ${MAX_WHAT_IF_CLICKS}.`,
+    );
+  }
+  return clicks;
+}
+
+/** Checks a free text for `recommendForText` and `recommendFor`: not blank and at most MAX_TEXT_LENGTH characters. */
 export function checkText(text: string, name = "text"): string {
   if (text.trim().length === 0) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `${name} is empty; pass a few words describing what the user likes.`);

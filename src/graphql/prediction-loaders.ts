@@ -7,7 +7,7 @@ import DataLoader from "dataloader";
 import type { Item } from "../db/entities/item.entity.ts";
 import type { Catalog } from "../db/catalog.ts";
 import type { ExplanationRequest, RecommendationRequest } from "../services/inference.ts";
-import type { NamedExplanation, RankedItem } from "../services/served-model.ts";
+import type { NamedExplanation, PairRequest, RankedItem, WhatIfReading } from "../services/served-model.ts";
 import type { PredictionServiceSet } from "../services/prediction-services.ts";
 import { nextTurn } from "../services/turns.ts";
 
@@ -18,6 +18,12 @@ export type PredictionServices = PredictionServiceSet;
 export interface ModelRowKey {
   readonly modelId: number;
   readonly row: number;
+}
+
+/** A pair of a recommendFor answer to explain (its history is row 0 of the reading's index). */
+export interface WhatIfPairKey extends Omit<PairRequest, "row"> {
+  readonly modelId: number;
+  readonly reading: WhatIfReading;
 }
 
 /** An item by its column in a dataset. */
@@ -32,6 +38,8 @@ export interface PredictionLoaders {
   readonly wordDistribution: DataLoader<ModelRowKey, Float32Array, string>;
   readonly capacity: DataLoader<ModelRowKey, number, string>;
   readonly explanation: DataLoader<ExplanationRequest, NamedExplanation, string>;
+  /** Explanations of recommendFor answers: one explain call per answer for all its items. */
+  readonly whatIfExplanation: DataLoader<WhatIfPairKey, NamedExplanation, string>;
   readonly itemByColumn: DataLoader<ItemColumnKey, Item | null, string>;
 }
 
@@ -62,6 +70,25 @@ export function createPredictionLoaders(services: PredictionServices, catalog: C
     explanation: new DataLoader((keys) => inference.explainMany(keys), {
       cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}|${k.rule ?? ""}`,
     }),
+    whatIfExplanation: new DataLoader(
+      async (keys) => {
+        const results: Array<NamedExplanation | Error> = new Array(keys.length);
+        const byAnswer = new Map<string, number[]>();
+        keys.forEach((k, i) => byAnswer.set(k.reading.view.scope, [...(byAnswer.get(k.reading.view.scope) ?? []), i]));
+        for (const members of byAnswer.values()) {
+          const { modelId, reading } = keys[members[0]];
+          const pairs = members.map((i) => ({ row: 0, item: keys[i].item, k: keys[i].k, rule: keys[i].rule }));
+          try {
+            const answers = await inference.whatIf({ modelId, reading, run: (served, view) => served.explain({ dataset: view, pairs }) });
+            members.forEach((m, j) => (results[m] = answers[j]));
+          } catch (error) {
+            for (const m of members) results[m] = error instanceof Error ? error : new Error(String(error));
+          }
+        }
+        return results;
+      },
+      { cacheKeyFn: (k) => `${k.reading.view.scope}|${k.item}|${k.k}|${k.rule ?? ""}` },
+    ),
     itemByColumn: new DataLoader(
       async (keys) => {
         // The rankings that asked for these items were the previous step of the request: let others in first.

@@ -18,6 +18,7 @@ import { ReviewResolver } from "./resolvers/review.resolver.ts";
 import { UserResolver } from "./resolvers/user.resolver.ts";
 import { CohortResolver } from "./resolvers/cohort.resolver.ts";
 import {
+  HistoryRecommendationResolver,
   PredictionResolver,
   RankedItemResolver,
   RecommendationResolver,
@@ -42,6 +43,7 @@ export const resolvers: NonEmptyArray<Function> = [
   TextRecommendationResolver,
   CohortResolver,
   TrainingJobResolver,
+  HistoryRecommendationResolver,
   AppendResolver,
 ];
 

@@ -138,8 +138,10 @@ export interface CohortAnalysis {
  */
 export class CohortService {
   readonly #inference: InferenceService;
-  /** Per-user test figures of the last `modelsCached` models asked for, until evicted or the model is deleted. */
+  /** Per-user test figures of the last `modelsCached` models asked for, until evicted, the model is deleted or its dataset grows. */
   readonly #evaluations: LruCache<number, PerUserEvaluation>;
+  /** The dataset of each model evaluated, so an append to it drops the model's figures. */
+  readonly #datasetOf = new Map<number, number>();
 
   constructor(options: { inference: InferenceService; modelsCached?: number }) {
     this.#inference = options.inference;
@@ -154,9 +156,15 @@ export class CohortService {
     return this.#evaluations.get(modelId);
   }
 
-  /** Forgets a model's figures (deleted model). */
+  /** Forgets a model's figures (deleted model, or its dataset's histories changed). */
   forget(modelId: number): void {
     this.#evaluations.delete(modelId);
+    this.#datasetOf.delete(modelId);
+  }
+
+  /** Forgets the figures of every model of a dataset whose histories changed (an append). */
+  forgetDataset(datasetId: number): void {
+    for (const [modelId, of] of [...this.#datasetOf]) if (of === datasetId) this.forget(modelId);
   }
 
   /** Cohorts of a model, optionally against a second model trained on the same dataset. */
@@ -206,11 +214,16 @@ export class CohortService {
   }
 
   #evaluate(modelId: number): Promise<PerUserEvaluation> {
-    return this.#inference.using(modelId, (loaded, dataset) => this.#evaluateLoaded(loaded, dataset));
+    return this.#inference.using(modelId, (loaded, dataset) => {
+      this.#datasetOf.set(modelId, loaded.datasetId);
+      return this.#evaluateLoaded(loaded, dataset);
+    });
   }
 
   async #evaluateLoaded(loaded: LoadedModel, dataset: DatasetIndex): Promise<PerUserEvaluation> {
-    const { train, test } = dataset.matrices;
+    // The histories as they are now, over the items the model was trained with.
+    const train = dataset.clicksFor(loaded.model.numItems);
+    const test = dataset.clicksFor(loaded.model.numItems, "test");
     const rows: number[] = [];
     for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);
     const n = rows.length;

@@ -8,7 +8,16 @@ import type { ItemWordStats } from "../engine/explanation-rules.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
 import { LruCache } from "./lru-cache.ts";
-import { ServedModel, type LoadedModel, type NamedExplanation, type PairRequest, type RankedItem, type RankingRequest, type ScoreSource } from "./served-model.ts";
+import {
+  ServedModel,
+  type LoadedModel,
+  type NamedExplanation,
+  type PairRequest,
+  type RankedItem,
+  type RankingRequest,
+  type ScoreSource,
+  type WhatIfReading,
+} from "./served-model.ts";
 import { SharedEngineCalls } from "./shared-engine-calls.ts";
 
 /** One user's ranking request. */
@@ -24,14 +33,15 @@ export interface ExplanationRequest extends PairRequest {
 
 /**
  * How the caches learn of changes made by other processes on the same database (another server's
- * deleteModel, a CLI ingest --replace, a training worker): `changed` is cheap and asked before every
- * cached answer; only when it says yes are the cached ids checked against the database.
+ * deleteModel or append, a CLI ingest --replace or --append, a training worker): `changed` is cheap
+ * and asked before every cached answer; only when it says yes are the cached ids checked against the
+ * database.
  */
 export interface CacheFreshness {
   /** True when another process may have committed a change since the last call. */
   changed(): boolean;
-  /** Of these ids, the models still ready and the datasets that still exist. */
-  current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlySet<number> }>;
+  /** Of these ids, the models still ready, and the datasets that still exist with their versions (datasets.version). */
+  current(ids: { models: ReadonlyArray<number>; datasets: ReadonlyArray<number> }): Promise<{ models: ReadonlySet<number>; datasets: ReadonlyMap<number, number> }>;
 }
 
 /** Loads of one request's model before it gives up on a cache that keeps releasing it (other models crowd it out). */
@@ -52,7 +62,10 @@ export const DEFAULT_INFERENCE_CACHE_SIZES: InferenceCacheSizes = Object.freeze(
 export class InferenceService {
   /** The last `sizes.models` models asked for, each with its recent answers, until evicted, deleted or found gone (CacheFreshness). */
   readonly #models: LruCache<number, ServedModel>;
-  /** The last `sizes.datasets` dataset indexes asked for (matrices, tokenizer, item word statistics), until evicted or found gone. */
+  /**
+   * The last `sizes.datasets` dataset indexes asked for (matrices, tokenizer, item word statistics),
+   * until evicted or found gone; replaced by the next version's index when the dataset's version moves.
+   */
   readonly #datasets: LruCache<number, DatasetIndex>;
   /** The one mechanism that lets concurrent requests share engine calls. */
   readonly #calls: SharedEngineCalls;
@@ -63,22 +76,29 @@ export class InferenceService {
   readonly #freshness: CacheFreshness | undefined;
   /** Told of each model id that another process deleted (or failed), for caches kept elsewhere. */
   readonly #onModelGone: (modelId: number) => void;
+  /** Told of each dataset whose index was replaced by a newer version's, for caches kept elsewhere (cohorts). */
+  readonly #onDatasetChanged: (datasetId: number) => void;
+  /** Reads a dataset's index at its current version, following `previous` (DatasetIndex row stamps). */
+  readonly #loadDataset: (datasetId: number, previous?: DatasetIndex) => Promise<DatasetIndex>;
   /** The check in progress, shared by the requests that arrive meanwhile. */
   #checking: Promise<void> | undefined;
 
   constructor(options: {
     loadModel: (modelId: number) => Promise<LoadedModel>;
-    loadDataset: (datasetId: number) => Promise<DatasetIndex>;
+    loadDataset: (datasetId: number, previous?: DatasetIndex) => Promise<DatasetIndex>;
     sizes?: InferenceCacheSizes;
     freshness?: CacheFreshness;
     /** How long an engine call waits for more requests of the same kind (SharedEngineCalls). */
     shareWindowMs?: number;
     onModelGone?: (modelId: number) => void;
+    onDatasetChanged?: (datasetId: number) => void;
   }) {
     const sizes = options.sizes ?? DEFAULT_INFERENCE_CACHE_SIZES;
     this.#freshness = options.freshness;
     this.#calls = new SharedEngineCalls({ shareWindowMs: options.shareWindowMs });
     this.#onModelGone = options.onModelGone ?? (() => undefined);
+    this.#onDatasetChanged = options.onDatasetChanged ?? (() => undefined);
+    this.#loadDataset = options.loadDataset;
     this.#models = new LruCache({
       capacity: sizes.models,
       load: async (modelId) => new ServedModel({ loaded: await options.loadModel(modelId), calls: this.#calls }),
@@ -92,7 +112,7 @@ export class InferenceService {
         served.dispose();
       },
     });
-    this.#datasets = new LruCache({ capacity: sizes.datasets, load: options.loadDataset });
+    this.#datasets = new LruCache({ capacity: sizes.datasets, load: (datasetId) => options.loadDataset(datasetId) });
   }
 
   /** The served model (from the cache when held and still current). */
@@ -112,28 +132,80 @@ export class InferenceService {
     return (await this.dataset(datasetId)).itemWordStats();
   }
 
-  /** Evicts cached models and datasets that another process removed since the last check. */
+  /**
+   * Evicts cached models and datasets that another process removed since the last check, and follows
+   * the datasets whose version moved (an append): requests wait for the new index, so every answer
+   * after the check reads the histories as they are now.
+   */
   #dropStale(): Promise<void> {
     const freshness = this.#freshness;
     if (this.#checking !== undefined) return this.#checking;
     if (freshness === undefined || !freshness.changed()) return Promise.resolve();
+    return this.#check(freshness);
+  }
+
+  /** Looks up the cached ids now (one check at a time; later callers share it). */
+  #check(freshness: CacheFreshness): Promise<void> {
     const models = this.#models.keys();
     const datasets = this.#datasets.keys();
     if (models.length === 0 && datasets.length === 0) return Promise.resolve();
     this.#checking = freshness
       .current({ models, datasets })
-      .then((current) => {
+      .then(async (current) => {
         for (const id of models) {
           if (current.models.has(id)) continue;
           this.#models.delete(id);
           this.#onModelGone(id);
         }
-        for (const id of datasets) if (!current.datasets.has(id)) this.#datasets.delete(id);
+        for (const id of datasets) {
+          const version = current.datasets.get(id);
+          if (version === undefined) this.#datasets.delete(id);
+          else await this.#follow(id, version);
+        }
       })
       .finally(() => {
         this.#checking = undefined;
       });
     return this.#checking;
+  }
+
+  /**
+   * Tells the caches that this process changed a dataset (its own append, which its commit watch does
+   * not report): the cached index follows the new version before the next answer.
+   */
+  async datasetChanged(datasetId: number): Promise<void> {
+    const freshness = this.#freshness;
+    if (!this.#datasets.has(datasetId)) return;
+    if (freshness === undefined) {
+      this.#datasets.delete(datasetId);
+      return;
+    }
+    // A check already running may have read the version before this change: run another after it.
+    await this.#checking;
+    await this.#check(freshness);
+  }
+
+  /**
+   * Replaces a cached index whose dataset moved to another version by one read at that version, and
+   * drops from the served models of the dataset exactly the answers of the rows whose history changed
+   * (DatasetIndex row stamps; answers are kept under them, so none computed before is given after).
+   */
+  async #follow(datasetId: number, version: number): Promise<void> {
+    const held = await this.#datasets.peek(datasetId)?.catch(() => undefined);
+    if (held === undefined || held.version === version) return;
+    const loading = this.#loadDataset(datasetId, held);
+    this.#datasets.set(datasetId, loading);
+    let next: DatasetIndex;
+    try {
+      next = await loading;
+    } catch {
+      // The next request reads it afresh (a failed load is not kept).
+      return;
+    }
+    const rows = next.changedRowsSince(held);
+    const reviewsChanged = next.statsStamp !== held.statsStamp;
+    for (const served of await this.#models.values()) if (served.datasetId === datasetId) served.forgetRows({ rows, reviewsChanged });
+    this.#onDatasetChanged(datasetId);
   }
 
   /** The model and its dataset together. */
@@ -224,8 +296,8 @@ export class InferenceService {
 
   /**
    * Explains many pairs in request order; a failing model fails only its own pairs. A served model
-   * keeps the explanations it gave last, which answer the same pair, k and rule again (without
-   * loading the dataset or touching the engine).
+   * keeps the explanations it gave last, which answer the same pair, k, rule and history again
+   * (without touching the engine).
    */
   async explainMany(requests: ReadonlyArray<ExplanationRequest>): Promise<Array<NamedExplanation | Error>> {
     const results: Array<NamedExplanation | Error> = new Array(requests.length);
@@ -233,7 +305,8 @@ export class InferenceService {
     for (const [modelId, members] of groupBy(requests, (r) => String(r.modelId))) {
       // A model that cannot be loaded holds no answers: the full path below says why.
       const served = await this.model(Number(modelId)).catch(() => undefined);
-      const held = served?.heldExplanations(members.map((m) => requests[m])) ?? [];
+      const dataset = served === undefined ? undefined : await this.dataset(served.datasetId).catch(() => undefined);
+      const held = served === undefined || dataset === undefined ? [] : served.heldExplanations({ dataset, pairs: members.map((m) => requests[m]) });
       members.forEach((m, i) => {
         const answer = held[i];
         if (answer === undefined) missing.push(m);
@@ -247,6 +320,34 @@ export class InferenceService {
     });
     missing.forEach((m, j) => (results[m] = computed[j]));
     return results;
+  }
+
+  /**
+   * A ranking for a history that is not stored (recommendFor): the clicked items and text read as the
+   * model sees them (ServedModel.readHistory), ranked from the clicks (VCM) or, with no known click,
+   * from the text (VCM-CD), through the same calls as a stored user's.
+   */
+  async recommendFor(options: {
+    modelId: number;
+    clicks: ReadonlyArray<string>;
+    text: string | null;
+    k: number;
+    excludeClicked: boolean;
+  }): Promise<{ datasetId: number; reading: WhatIfReading; items: RankedItem[] }> {
+    return this.using(options.modelId, async (served, dataset) => {
+      const reading = served.readHistory({ dataset, clicks: options.clicks, text: options.text });
+      const [items] = await served.recommend({
+        dataset: reading.view,
+        source: reading.source,
+        requests: [{ row: 0, k: options.k, excludeSeen: options.excludeClicked }],
+      });
+      return { datasetId: served.datasetId, reading, items };
+    });
+  }
+
+  /** Runs more of a what-if answer's calls (word distribution, capacity, explanations) on its one-row index. */
+  async whatIf<T>(options: { modelId: number; reading: WhatIfReading; run: (served: ServedModel, view: DatasetIndex) => Promise<T> }): Promise<T> {
+    return this.using(options.modelId, (served) => options.run(served, options.reading.view));
   }
 
   /** Cold start from text alone (ServedModel.recommendForText), with the model's dataset id. */

@@ -35,6 +35,30 @@ export class LruCache<K, V> {
     return [...this.#entries.keys()];
   }
 
+  /** The value held for the key (loaded or loading), without loading it or touching its recency. */
+  peek(key: K): Promise<V> | undefined {
+    return this.#entries.get(key);
+  }
+
+  /** The values loaded so far (loads that failed or are still running are left out), without touching their recency. */
+  async values(): Promise<V[]> {
+    const settled = await Promise.allSettled([...this.#entries.values()]);
+    return settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  }
+
+  /**
+   * Holds `value` for the key in place of what was held (a newer version of the same thing; the old
+   * value is not released, its users may still read it), as most recently used.
+   */
+  set(key: K, value: Promise<V>): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, value);
+    value.catch(() => {
+      if (this.#entries.get(key) === value) this.#entries.delete(key);
+    });
+    this.#evictOverflow();
+  }
+
   /** The value for the key, loading it on a miss; a failed load is not cached. */
   get(key: K): Promise<V> {
     const held = this.#entries.get(key);
@@ -93,6 +117,15 @@ export class RecentAnswers<T> {
       this.#entries.set(key, held);
     }
     return held;
+  }
+
+  /** Drops the answers whose keys match (the rows whose history changed). */
+  deleteWhere(matches: (key: string) => boolean): void {
+    for (const key of [...this.#entries.keys()]) if (matches(key)) this.#entries.delete(key);
+  }
+
+  clear(): void {
+    this.#entries.clear();
   }
 
   set(key: string, value: T): void {

@@ -18,7 +18,7 @@ import { CohortService } from "./cohorts.ts";
 import type { ExperimentJobService } from "./experiment-jobs.ts";
 import { createJobKinds, eachJobKind, relayJobChange, type JobKinds } from "./job-kinds.ts";
 import type { JobUpdates, JobUpdate } from "./job-updates.ts";
-import { loadDatasetIndex } from "./dataset-index.ts";
+import { followDatasetIndex, loadDatasetIndex } from "./dataset-index.ts";
 import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
 import type { TrainingJobService } from "./jobs.ts";
 import { loadModel } from "./saved-models.ts";
@@ -84,13 +84,17 @@ export function createPredictionServices(options: {
   const commits = watchCommits(dataSource);
   const inference = new InferenceService({
     loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId, modelsDir: config.modelsDir })),
-    loadDataset: (datasetId) =>
-      loadDatasetIndex({ dataSource, datasetId, loadMatrices: options.loadDataset ?? ((id) => loadDatasetMatrices(dataSource, id)) }),
+    loadDataset: (datasetId, previous) => {
+      const loadMatrices = options.loadDataset ?? ((id: number) => loadDatasetMatrices(dataSource, id));
+      // After an append, only what it changed is read (followDatasetIndex).
+      return previous === undefined ? loadDatasetIndex({ dataSource, datasetId, loadMatrices }) : followDatasetIndex({ dataSource, previous, loadMatrices });
+    },
     sizes: options.sizes,
     freshness: catalogFreshness(dataSource, commits),
     shareWindowMs: readsCrossASocket(dataSource) ? POSTGRES_SHARE_WINDOW_MS : 0,
     // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).
     onModelGone: (modelId) => cohorts.forget(modelId),
+    onDatasetChanged: (datasetId) => cohorts.forgetDataset(datasetId),
   });
   const cohorts = new CohortService({ inference });
   const jobKinds = createJobKinds({ dataSource, config, trainingWorker: options.jobWorkerPath });

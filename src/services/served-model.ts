@@ -70,6 +70,22 @@ export interface PairRequest {
   readonly rule?: ExplanationRule;
 }
 
+/** A what-if history as a model reads it (ServedModel.readHistory). */
+export interface WhatIfReading {
+  /** The one-row index (row 0) the model's calls read. */
+  readonly view: DatasetIndex;
+  /** CLICKS when any clicked item is known (VCM), else REVIEWS (VCM-CD from the text alone). */
+  readonly source: ScoreSource;
+  /** Columns of the clicked items the model knows, ascending. */
+  readonly knownItems: ReadonlyArray<number>;
+  /** Clicked ids the model does not know (not in the dataset, or appended after its training), in the order given. */
+  readonly unknownItemIds: ReadonlyArray<string>;
+  /** Distinct words of the text in the vocabulary, in vocabulary order. */
+  readonly knownWords: ReadonlyArray<string>;
+  /** Tokens of the text (after stop-word removal) not in the vocabulary. */
+  readonly unknownTokens: number;
+}
+
 /** An explanation with the words spelled out. */
 export interface NamedExplanation extends Omit<Explanation, "words"> {
   readonly words: ReadonlyArray<ExplanationWord & { readonly word: string }>;
@@ -82,8 +98,9 @@ const SLICE_ROWS = 25;
  * How many recent answers of each kind a served model keeps: a user's scores or word distribution is
  * one row over the catalogue or vocabulary (≈ 40 KB at the Yelp shape, so ≈ 10 MB a kind), a bag's
  * first-order word effects for one item a few KB, an explanation a few hundred bytes (k words with
- * their weights). Answers depend only on the model and its dataset, which never change under one id
- * (a replaced dataset gets a new id, a retrained model too), so they go only with the model.
+ * their weights). Answers depend on the model and the user's history: they are kept under the row's
+ * stamp (DatasetIndex.rowKey), so an append that changes a user's history makes them miss, and
+ * `forgetRows` drops them.
  */
 const RECENT_ANSWERS = Object.freeze({ rows: 256, effects: 2048, explanations: 2048 });
 
@@ -118,11 +135,12 @@ export class ServedModel implements LoadedModel {
   async recommend(options: { dataset: DatasetIndex; source: ScoreSource; requests: ReadonlyArray<RankingRequest> }): Promise<RankedItem[][]> {
     const { dataset, source, requests } = options;
     const mode = sourceMode(source, this.variant);
-    const { matrices } = dataset;
-    const matrix = source === "CLICKS" ? matrices.train : matrices.words;
+    const clicks = this.#clicks(dataset);
+    const matrix = source === "CLICKS" ? clicks : dataset.matrices.words;
     const rowOf = await this.#rows({
       kind: `scores|${source}`,
-      width: matrices.train.cols,
+      dataset,
+      width: this.model.numItems,
       rows: requests.map((r) => r.row),
       run: (rows) => this.model.scoreItems({ matrix, rows, sliceRows: SLICE_ROWS }, mode),
     });
@@ -133,7 +151,7 @@ export class ServedModel implements LoadedModel {
       const ranked = topK({
         scores: row,
         k: request.k,
-        exclude: request.excludeSeen ? rowColumns(matrices.train, request.row) : undefined,
+        exclude: request.excludeSeen ? rowColumns(clicks, request.row) : undefined,
       });
       results.push(Array.from(ranked, (item, rank) => ({ item, score: row[item], rank: rank + 1 })));
     }
@@ -143,12 +161,14 @@ export class ServedModel implements LoadedModel {
   /** click2review p(w|u) of each row, in order (one engine call). */
   async wordDistributions(options: { dataset: DatasetIndex; rows: ReadonlyArray<number> }): Promise<Float32Array[]> {
     requireWordModel(this);
-    const { matrices } = options.dataset;
+    const { dataset } = options;
+    const matrix = this.#clicks(dataset);
     const rowOf = await this.#rows({
       kind: "words",
-      width: matrices.vocabulary.length,
+      dataset,
+      width: dataset.matrices.vocabulary.length,
       rows: options.rows,
-      run: (rows) => this.model.wordDistribution({ matrix: matrices.train, rows, sliceRows: SLICE_ROWS }),
+      run: (rows) => this.model.wordDistribution({ matrix, rows, sliceRows: SLICE_ROWS }),
     });
     return options.rows.map(rowOf);
   }
@@ -162,7 +182,7 @@ export class ServedModel implements LoadedModel {
       );
     }
     const rows = uniqueRows(options.rows);
-    const capacity = await this.model.capacity({ matrix: options.dataset.matrices.train, rows: rows.list });
+    const capacity = await this.model.capacity({ matrix: this.#clicks(options.dataset), rows: rows.list });
     return options.rows.map((row) => capacity[rows.position.get(row)!]);
   }
 
@@ -172,11 +192,13 @@ export class ServedModel implements LoadedModel {
    */
   async wordEffects(options: { dataset: DatasetIndex; pairs: ReadonlyArray<{ readonly row: number; readonly item: number }> }): Promise<BagEffects[]> {
     requireWordModel(this);
-    const { words } = options.dataset.matrices;
+    const { dataset } = options;
+    const { words } = dataset.matrices;
     const effects = await this.#cachedList({
       kind: "word-effects",
+      dataset,
       capacity: RECENT_ANSWERS.effects,
-      keyOf: (r) => `${r.row}|${r.item}`,
+      keyOf: (r) => keyWith(dataset.rowKey(r.row), r.item),
       requests: options.pairs.map((p) => ({ row: p.row, item: p.item })),
       run: (pairs) => this.model.wordEffects({ words, pairs }),
     });
@@ -195,16 +217,31 @@ export class ServedModel implements LoadedModel {
     const { words } = options.dataset.matrices;
     // Not kept: the explanations built from them are, and another k shortlists other words.
     return this.#calls.run({
-      key: `deletion-effects|${this.modelId}`,
+      key: `deletion-effects|${this.modelId}|${options.dataset.scope}`,
       requests: options.requests,
       run: (all) => this.model.deletionEffects({ words, requests: all }),
     });
   }
 
   /** The explanations this model holds for the pairs (undefined where it holds none), without touching the engine. */
-  heldExplanations(pairs: ReadonlyArray<PairRequest>): Array<NamedExplanation | undefined> {
+  heldExplanations(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Array<NamedExplanation | undefined> {
     const recent = this.#recentAnswers<NamedExplanation>("explanations", RECENT_ANSWERS.explanations);
-    return pairs.map((pair) => recent.get(explanationKey(pair)));
+    return options.pairs.map((pair) => {
+      const key = explanationKey(options.dataset, pair);
+      return key === undefined ? undefined : recent.get(key);
+    });
+  }
+
+  /**
+   * Drops the answers kept for these rows (their histories changed in an append); answers for other
+   * rows stay. Explanations also read the item word statistics, so all of them go when the reviews changed.
+   */
+  forgetRows(options: { rows: ReadonlyArray<number>; reviewsChanged: boolean }): void {
+    const rows = new Set(options.rows.map(String));
+    for (const [kind, recent] of this.#recent) {
+      if (kind === "explanations" && options.reviewsChanged) recent.clear();
+      else recent.deleteWhere((key) => rows.has(key.slice(0, key.indexOf("|"))));
+    }
   }
 
   /**
@@ -245,7 +282,8 @@ export class ServedModel implements LoadedModel {
         bagEffects,
       });
       const named: NamedExplanation = { ...explanation, words: explanation.words.map((w) => ({ ...w, word: vocabulary[w.wordIndex] })) };
-      recent.set(explanationKey(pair), named);
+      const key = explanationKey(dataset, pair);
+      if (key !== undefined) recent.set(key, named);
       return named;
     });
   }
@@ -337,6 +375,57 @@ export class ServedModel implements LoadedModel {
     };
   }
 
+  /**
+   * Reads a history that is not stored (recommendFor) as this model sees it: the clicked items it was
+   * trained with (ids it does not know, or items appended after its training, are listed back) and the
+   * text's words in the dataset's vocabulary, as a one-row what-if index. BAD_USER_INPUT when nothing
+   * of it is known.
+   */
+  readHistory(options: { dataset: DatasetIndex; clicks: ReadonlyArray<string>; text: string | null }): WhatIfReading {
+    const { dataset } = options;
+    const columns = new Set<number>();
+    const unknownItemIds: string[] = [];
+    for (const id of new Set(options.clicks)) {
+      const column = dataset.itemColumn(id);
+      if (column === undefined || column >= this.model.numItems) unknownItemIds.push(id);
+      else columns.add(column);
+    }
+    const tokens = options.text === null ? [] : dataset.tokenize(options.text);
+    const words = new Map<number, number>();
+    let unknownTokens = 0;
+    for (const token of tokens) {
+      const w = dataset.wordColumn.get(token);
+      if (w === undefined) unknownTokens += 1;
+      else words.set(w, (words.get(w) ?? 0) + 1);
+    }
+    if (columns.size === 0 && words.size === 0) {
+      const parts = [
+        options.clicks.length > 0 ? `none of the ${unknownItemIds.length} item ids is an item model ${this.modelId} was trained with` : "",
+        options.text !== null ? `no word of the text is in the vocabulary of dataset "${this.datasetName}"` : "",
+      ].filter((p) => p !== "");
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        parts.length === 0
+          ? "Give clicks (item external ids), text, or both to recommend for."
+          : `Nothing in this history is known: ${parts.join(", and ")}; use item ids and words of the model's dataset.`,
+      );
+    }
+    const clicks = [...columns].sort((a, b) => a - b);
+    return {
+      view: dataset.withHistory({ clicks, words }),
+      source: clicks.length > 0 ? "CLICKS" : "REVIEWS",
+      knownItems: clicks,
+      unknownItemIds,
+      knownWords: [...words.keys()].sort((a, b) => a - b).map((w) => dataset.matrices.vocabulary[w]),
+      unknownTokens,
+    };
+  }
+
+  /** The training clicks as this model reads them: only the columns of the items it was trained with. */
+  #clicks(dataset: DatasetIndex): CsrMatrix {
+    return dataset.clicksFor(this.model.numItems);
+  }
+
   /** The recent answers of one kind (created with `capacity` on first use). */
   #recentAnswers<T>(kind: string, capacity: number): RecentAnswers<T> {
     let recent = this.#recent.get(kind);
@@ -354,14 +443,17 @@ export class ServedModel implements LoadedModel {
    */
   async #rows(options: {
     kind: string;
+    dataset: DatasetIndex;
     width: number;
     rows: ReadonlyArray<number>;
     run: (rows: ReadonlyArray<number>) => Promise<Float32Array>;
   }): Promise<(row: number) => Float32Array> {
+    const { dataset } = options;
     const slices = await this.#cachedList<number, Float32Array>({
       kind: options.kind,
+      dataset,
       capacity: RECENT_ANSWERS.rows,
-      keyOf: (row) => String(row),
+      keyOf: (row) => dataset.rowKey(row),
       // A copy: a kept slice would keep the whole pass's output alive.
       keep: (slice) => slice.slice(),
       requests: options.rows,
@@ -383,8 +475,10 @@ export class ServedModel implements LoadedModel {
    */
   async #cachedList<R, T>(options: {
     kind: string;
+    dataset: DatasetIndex;
     capacity: number;
-    keyOf: (request: R) => string;
+    /** Undefined for an answer that is not kept (a what-if history's). */
+    keyOf: (request: R) => string | undefined;
     keep?: (answer: T) => T;
     requests: ReadonlyArray<R>;
     run: (all: ReadonlyArray<R>) => Promise<T[]>;
@@ -394,23 +488,34 @@ export class ServedModel implements LoadedModel {
     const answers: T[] = new Array(requests.length);
     const missing: number[] = [];
     requests.forEach((request, i) => {
-      const held = recent.get(keyOf(request));
+      const key = keyOf(request);
+      const held = key === undefined ? undefined : recent.get(key);
       if (held === undefined) missing.push(i);
       else answers[i] = held;
     });
     if (missing.length === 0) return answers;
-    const computed = await this.#calls.run({ key: `${options.kind}|${this.modelId}`, requests: missing.map((i) => requests[i]), run: options.run });
+    const computed = await this.#calls.run({
+      key: `${options.kind}|${this.modelId}|${options.dataset.scope}`,
+      requests: missing.map((i) => requests[i]),
+      run: options.run,
+    });
     missing.forEach((i, j) => {
       answers[i] = computed[j];
-      recent.set(keyOf(requests[i]), options.keep === undefined ? computed[j] : options.keep(computed[j]));
+      const key = keyOf(requests[i]);
+      if (key !== undefined) recent.set(key, options.keep === undefined ? computed[j] : options.keep(computed[j]));
     });
     return answers;
   }
 }
 
-/** What an explanation depends on besides its model. */
-function explanationKey(pair: PairRequest): string {
-  return `${pair.row}|${pair.item}|${pair.k}|${pair.rule ?? DEFAULT_EXPLANATION_RULE}`;
+/** What an explanation depends on besides its model: the user's history, the item word statistics and the question. */
+function explanationKey(dataset: DatasetIndex, pair: PairRequest): string | undefined {
+  return keyWith(dataset.rowKey(pair.row), `${dataset.statsStamp}|${pair.item}|${pair.k}|${pair.rule ?? DEFAULT_EXPLANATION_RULE}`);
+}
+
+/** A row's key followed by more of what an answer depends on (undefined when the row's answers are not kept). */
+function keyWith(rowKey: string | undefined, rest: string | number): string | undefined {
+  return rowKey === undefined ? undefined : `${rowKey}|${rest}`;
 }
 
 /** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */

@@ -41,6 +41,21 @@ describe("LruCache", () => {
     await expect(cache.get(7)).resolves.toBe(7);
   });
 
+  it("replaces a held value with set (a newer version) without releasing the old one, and peeks without loading", async () => {
+    const released: string[] = [];
+    const cache = new LruCache<number, string>({ capacity: 2, load: async (key) => `v1-${key}`, onEvict: (value) => released.push(value) });
+    await cache.get(1);
+    expect(cache.peek(2)).toBeUndefined();
+    expect(cache.has(2)).toBe(false);
+    cache.set(1, Promise.resolve("v2-1"));
+    await expect(cache.get(1)).resolves.toBe("v2-1");
+    const failed = Promise.reject(new Error("gone"));
+    cache.set(2, failed);
+    await expect(failed).rejects.toThrow("gone");
+    expect(await cache.values()).toEqual(["v2-1"]);
+    expect(released).toEqual([]);
+  });
+
   it("rejects a capacity that is not a positive integer", () => {
     expect(() => new LruCache({ capacity: 0, load: async () => 1 })).toThrow("positive integer");
   });
@@ -58,5 +73,12 @@ describe("RecentAnswers", () => {
     // Setting a held key again replaces its answer without evicting another.
     recent.set("a", "A2");
     expect([recent.get("a"), recent.get("c")]).toEqual(["A2", "C"]);
+  });
+
+  it("drops exactly the answers whose keys match", () => {
+    const recent = new RecentAnswers<string>(10);
+    for (const key of ["3|1", "3|1|7", "30|1", "4|2"]) recent.set(key, key);
+    recent.deleteWhere((key) => key.slice(0, key.indexOf("|")) === "3");
+    expect(["3|1", "3|1|7", "30|1", "4|2"].map((key) => recent.get(key))).toEqual([undefined, undefined, "30|1", "4|2"]);
   });
 });

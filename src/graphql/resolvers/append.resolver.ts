@@ -14,9 +14,12 @@ export class AppendResolver {
     @Arg("dataset", () => String, { description: "Name of the dataset to append to." }) dataset: string,
     @Arg("records", () => [AppendRecordInput]) records: AppendRecordInput[],
   ): Promise<AppendSummary> {
-    return appendRecords(context.deps.dataSource, {
+    const summary = await appendRecords(context.deps.dataSource, {
       dataset,
       records: records.map((r) => ({ user: r.user, item: r.item, rating: r.rating ?? null, text: r.text ?? null, time: r.time ?? null })),
     });
+    // This server's own commit does not move its commit watch: its caches follow the new version now.
+    if (summary.added) await context.prediction?.services.inference.datasetChanged(summary.datasetId);
+    return summary;
   }
 }

@@ -1,4 +1,4 @@
-import { Arg, Ctx, FieldResolver, ID, Query, Resolver, Root } from "type-graphql";
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from "type-graphql";
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { MetricMap, TrainedModel } from "../../db/entities/trained-model.entity.ts";
 import type { EpochRecord } from "../../engine/types.ts";
@@ -55,6 +55,24 @@ export class ModelResolver {
   @FieldResolver(() => DatasetType)
   async dataset(@Root() model: TrainedModel, @Ctx() context: GraphQLContext): Promise<Dataset> {
     return requireLoaded(context.loaders.datasetById.load(model.datasetId), `dataset ${model.datasetId}`);
+  }
+
+  @FieldResolver(() => Int, {
+    description:
+      "Items appended to the dataset since the model was trained. The model has no output for them: it cannot recommend them, and clicks on them are left out of the histories it reads; train again (or warm-start) to include them.",
+  })
+  async itemsAddedSince(@Root() model: TrainedModel, @Ctx() context: GraphQLContext): Promise<number> {
+    const dataset = await requireLoaded(context.loaders.datasetById.load(model.datasetId), `dataset ${model.datasetId}`);
+    return Math.max(0, dataset.itemCount - model.itemCount);
+  }
+
+  @FieldResolver(() => Int, {
+    description:
+      "Users appended to the dataset since the model was trained. The model answers for them from their histories (its encoders take any history); they were not part of its training or its test metrics.",
+  })
+  async usersAddedSince(@Root() model: TrainedModel, @Ctx() context: GraphQLContext): Promise<number> {
+    const dataset = await requireLoaded(context.loaders.datasetById.load(model.datasetId), `dataset ${model.datasetId}`);
+    return Math.max(0, dataset.userCount - model.userCount);
   }
 
   @FieldResolver(() => RankingMetricsType, {

@@ -4,14 +4,15 @@ import type { Item } from "../../db/entities/item.entity.ts";
 import type { User } from "../../db/entities/user.entity.ts";
 import { topK } from "../../engine/metrics.ts";
 import { ErrorCode, UserError, invariant } from "../../errors.ts";
-import type { LoadedModel, NamedExplanation } from "../../services/served-model.ts";
+import type { LoadedModel, NamedExplanation, WhatIfReading } from "../../services/served-model.ts";
 import type { GraphQLContext } from "../context.ts";
-import { MAX_K, checkK, checkText } from "../limits.ts";
+import { MAX_K, MAX_WHAT_IF_CLICKS, checkK, checkText, checkWhatIfClicks } from "../limits.ts";
 import type { PredictionContextPart } from "../prediction-loaders.ts";
 import { ItemType } from "../types/item.type.ts";
 import {
   ExplanationRuleEnum,
   ExplanationType,
+  HistoryRecommendationsType,
   RankedItemType,
   RecommendationSourceEnum,
   RecommendationType,
@@ -218,6 +219,12 @@ export class RecommendationResolver {
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
     @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
   ): Promise<ExplanationType> {
+    if (value.whatIf !== undefined) {
+      checkK(k);
+      return predictionOf(context)
+        .loaders.whatIfExplanation.load({ modelId: value.modelId, reading: value.whatIf, item: value.item, k, rule })
+        .then(explanationValue);
+    }
     invariant(value.row !== undefined, "recommendations carry the user's row");
     return explain({ context, modelId: value.modelId, row: value.row, item: value.item, k, rule });
   }
@@ -267,5 +274,108 @@ export class TextRecommendationResolver {
   @FieldResolver(() => [RankedItemType], { description: "The recommended items, best first." })
   items(@Root() value: TextRecommendationsValue): RankedItemValue[] {
     return value.items;
+  }
+}
+
+/** Value of HistoryRecommendations. */
+interface HistoryRecommendationsValue {
+  readonly modelId: number;
+  readonly reading: WhatIfReading;
+  readonly recommendations: RankedItemValue[];
+}
+
+/** Recommendations for a history given in the query. */
+@Resolver(() => HistoryRecommendationsType)
+export class HistoryRecommendationResolver {
+  @Query(() => HistoryRecommendationsType, {
+    complexity: textRankingComplexity,
+    description: `What a model says for a history that is not stored ("what if this user had also clicked X", a visitor before any row is written): clicked items (external ids of the model's dataset) and/or a text, read as a stored user's clicks and bag of words are. Items the model does not know are listed in unknownItemIds; BAD_USER_INPUT when nothing of the history is known, with more than ${MAX_WHAT_IF_CLICKS} clicks or a text over the length limit. With the clicks and review words of a stored user it answers exactly as that user's recommendations, topWords and capacity do.`,
+  })
+  async recommendFor(
+    @Ctx() context: GraphQLContext,
+    @Arg("modelId", () => ID) modelId: string,
+    @Arg("clicks", () => [String], { defaultValue: [], description: "External ids of the items clicked (order and repeats do not matter)." }) clicks: string[],
+    @Arg("text", () => String, { nullable: true, description: "Text of the history's reviews, tokenised as the dataset's reviews were." }) text: string | null | undefined,
+    @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many items, 1 to ${MAX_K}.` }) k: number,
+    @Arg("excludeClicked", () => Boolean, { defaultValue: true, description: "Leave out the clicked items (as recommendations leaves out a user's training clicks)." })
+    excludeClicked: boolean,
+  ): Promise<HistoryRecommendationsValue> {
+    checkK(k);
+    checkWhatIfClicks(clicks);
+    // An omitted text arrives as undefined, a null one as null: both mean none.
+    const given = text ?? null;
+    if (given !== null) checkText(given);
+    const id = parseId(modelId, "Model");
+    const answer = await predictionOf(context).services.inference.recommendFor({ modelId: id, clicks, text: given, k, excludeClicked });
+    return {
+      modelId: id,
+      reading: answer.reading,
+      recommendations: answer.items.map((r) => ({ ...r, modelId: id, datasetId: answer.datasetId, whatIf: answer.reading })),
+    };
+  }
+
+  @FieldResolver(() => RecommendationSourceEnum)
+  source(@Root() value: HistoryRecommendationsValue): RecommendationSourceEnum {
+    return value.reading.source as RecommendationSourceEnum;
+  }
+
+  @FieldResolver(() => [String])
+  unknownItemIds(@Root() value: HistoryRecommendationsValue): ReadonlyArray<string> {
+    return value.reading.unknownItemIds;
+  }
+
+  @FieldResolver(() => Int)
+  knownItemCount(@Root() value: HistoryRecommendationsValue): number {
+    return value.reading.knownItems.length;
+  }
+
+  @FieldResolver(() => [String])
+  knownWords(@Root() value: HistoryRecommendationsValue): ReadonlyArray<string> {
+    return value.reading.knownWords;
+  }
+
+  @FieldResolver(() => Int)
+  unknownTokenCount(@Root() value: HistoryRecommendationsValue): number {
+    return value.reading.unknownTokens;
+  }
+
+  @FieldResolver(() => [RecommendationType], { description: "The top-k items, best first, each with its explanation on request (as a user's recommendations give them)." })
+  recommendations(@Root() value: HistoryRecommendationsValue): RankedItemValue[] {
+    return value.recommendations;
+  }
+
+  @FieldResolver(() => [WordProbabilityType], {
+    nullable: true,
+    complexity: wordListComplexity,
+    description: "click2review: the k most probable words of p(w|u) decoded from the known clicks; null when no clicked item is known (text alone). Needs a model with a word model.",
+  })
+  async topWords(
+    @Root() value: HistoryRecommendationsValue,
+    @Ctx() context: GraphQLContext,
+    @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
+  ): Promise<WordProbabilityType[] | null> {
+    checkK(k);
+    if (value.reading.knownItems.length === 0) return null;
+    const { vocabulary } = value.reading.view.matrices;
+    const [distribution] = await predictionOf(context).services.inference.whatIf({
+      modelId: value.modelId,
+      reading: value.reading,
+      run: (served, view) => served.wordDistributions({ dataset: view, rows: [0] }),
+    });
+    return Array.from(topK({ scores: distribution, k }), (w) => ({ word: vocabulary[w], probability: distribution[w] }));
+  }
+
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description: "Capacity ĉu = KL(q(z|x_u) ‖ N(0, I)) of the known clicks, in nats; null when no clicked item is known (text alone). Not defined for a popularity model (BAD_USER_INPUT).",
+  })
+  async capacity(@Root() value: HistoryRecommendationsValue, @Ctx() context: GraphQLContext): Promise<number | null> {
+    if (value.reading.knownItems.length === 0) return null;
+    const [capacity] = await predictionOf(context).services.inference.whatIf({
+      modelId: value.modelId,
+      reading: value.reading,
+      run: (served, view) => served.capacity({ dataset: view, rows: [0] }),
+    });
+    return capacity;
   }
 }

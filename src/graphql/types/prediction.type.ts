@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
+import type { WhatIfReading } from "../../services/served-model.ts";
 
 /** Which of the user's data drives a ranking. */
 export enum RecommendationSourceEnum {
@@ -38,6 +39,8 @@ export interface RankedItemValue {
   readonly rank: number;
   /** Row of the user the ranking is for (absent for text rankings). */
   readonly row?: number;
+  /** The history a recommendFor ranking is for (row 0 of its one-row index). */
+  readonly whatIf?: WhatIfReading;
 }
 
 /** An item with its place in a ranking. */
@@ -132,6 +135,31 @@ export class WordProbabilityType {
 @ObjectType("TextRecommendations", { description: "Items recommended from a text alone (VCM-CD, review2click), and how the text was read." })
 export class TextRecommendationsType {
   @Field(() => [String], { description: "Distinct words of the text that the dataset's vocabulary knows (the only ones the model sees), in vocabulary order." })
+  knownWords: string[];
+
+  @Field(() => Int, { description: "Tokens of the text (after stop-word removal) that are not in the vocabulary and were ignored." })
+  unknownTokenCount: number;
+}
+
+/** Recommendations for a history that is not stored (recommendFor). */
+@ObjectType("HistoryRecommendations", {
+  description:
+    "What a model says for a history given in the query (recommendFor): its ranking with explanations, its click2review words and capacity, and what of the history the model knows.",
+})
+export class HistoryRecommendationsType {
+  @Field(() => RecommendationSourceEnum, { description: "What drove the ranking: CLICKS when any clicked item is known to the model (VCM), else REVIEWS (VCM-CD from the text alone)." })
+  source: RecommendationSourceEnum;
+
+  @Field(() => [String], {
+    description:
+      "Clicked item ids the model does not know and ignored: not in its dataset, or appended after the model was trained (a model cannot read or recommend items added since its training).",
+  })
+  unknownItemIds: string[];
+
+  @Field(() => Int, { description: "Distinct clicked items the model knows (the history it read)." })
+  knownItemCount: number;
+
+  @Field(() => [String], { description: "Distinct words of the text that the dataset's vocabulary knows (the user's bag of words y_u), in vocabulary order." })
   knownWords: string[];
 
   @Field(() => Int, { description: "Tokens of the text (after stop-word removal) that are not in the vocabulary and were ignored." })

@@ -117,6 +117,12 @@ export class TrainedModelType {
   @Field(() => Int, { description: "1-based epoch whose weights were kept (best validation NDCG@100); 0 for popularity." })
   bestEpoch: number;
 
+  @Field(() => Int, {
+    description:
+      "The dataset's version (Dataset.version) the model was trained on. It answers from each user's history as it is now, but reads and recommends only the items it was trained with (see itemsAddedSince).",
+  })
+  datasetVersion: number;
+
   @Field(() => Float, { nullable: true, description: "Mean seconds per epoch (training plus validation)." })
   secondsPerEpoch: number | null;
 
