@@ -114,6 +114,9 @@ function bad(sentence: string): never {
   throw new UserError(ErrorCode.BAD_USER_INPUT, sentence);
 }
 
+/** The fields that fix a weight's shape (CONFIG_FIELDS' shapesWeights), which a warm start keeps. */
+export const WEIGHT_SHAPE_FIELDS: ReadonlyArray<ConfigFieldName> = Object.freeze(FIELD_NAMES.filter((name) => CONFIG_FIELDS[name].shapesWeights === true));
+
 /**
  * Why a run configured as `requested` cannot continue from a model saved with `saved` (a warm start), as
  * a sentence naming the field; undefined when it can (same variant, same value of every field that
@@ -124,8 +127,8 @@ export function warmStartConflict(o: { saved: VcmConfig; requested: VcmConfig; m
   if (saved.variant !== requested.variant) {
     return `${model} is a ${saved.variant} model and a warm start continues the same variant; ask for variant ${saved.variant} or train a ${requested.variant} model from scratch`;
   }
-  for (const name of FIELD_NAMES) {
-    if (CONFIG_FIELDS[name].shapesWeights !== true || saved[name] === requested[name]) continue;
+  for (const name of WEIGHT_SHAPE_FIELDS) {
+    if (saved[name] === requested[name]) continue;
     return `${name} is ${String(saved[name])} in ${model} but ${String(requested[name])} was asked; a warm start keeps the weights' shapes, so leave ${name} out or set it to ${String(saved[name])}`;
   }
   return undefined;
