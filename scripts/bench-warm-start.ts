@@ -3,7 +3,7 @@
  * from scratch on grown data in at most a third of its epochs?
  *
  *   npm run bench:warm-start -- [--scale 1] [--append 0.1] [--new-users 0.03] [--new-items 0.03]
- *                               [--max-epochs 100] [--patience 5] [--warm-lr 0.001,0.0001] [--seed 1] [--json]
+ *                               [--max-epochs 100] [--patience 5] [--warm-lr default,0.001] [--seed 1] [--json]
  *
  * A synthetic dataset at the Yelp shape (`--scale` shrinks users and items alike) is generated and
  * ingested into a temporary SQLite file, then split into the data before an append and the append: all
@@ -13,8 +13,8 @@
  * appended clicks are training clicks, and the validation split is the one before the append. Then:
  * (1) VCM from scratch on the data before, to its best validation NDCG@100 (patience); (2) from scratch
  * on the grown data, to its best, S* at epoch e*; (3) a warm start from (1) on the grown data, until its
- * validation NDCG@100 reaches S* (at most e* epochs), once per learning rate of `--warm-lr` (default: the
- * scratch runs' own; a warm start keeps the saved model's settings unless told otherwise). Printed: the epochs of (2) and (3), their ratio
+ * validation NDCG@100 reaches S* (at most e* epochs), once per learning rate of `--warm-lr` ("default":
+ * what `vcm train --from-model` takes when none is given, engine/config.ts resolveWarmStartConfig). Printed: the epochs of (2) and (3), their ratio
  * (target ≤ 1/3), the validation NDCG@100 of the warm start before its first step, seconds, the machine
  * and its load average. Every run uses the paper's settings (engine/config-fields.ts) with patience.
  */
@@ -27,7 +27,7 @@ import { csrFromRows, type CsrMatrix, type DatasetMatrices } from "../src/data/c
 import { syntheticSource, YELP_SHAPE } from "../src/data/generate.ts";
 import { openDatabase } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
-import { resolveVcmConfig, type VcmConfig } from "../src/engine/config.ts";
+import { resolveVcmConfig, resolveWarmStartConfig, type VcmConfig } from "../src/engine/config.ts";
 import { evaluateRanking } from "../src/engine/evaluate.ts";
 import { trainModel, VcmModel, type Recommender } from "../src/engine/models/index.ts";
 import { warmStartParams } from "../src/engine/models/vcm/train.ts";
@@ -188,10 +188,12 @@ try {
   const target = bestOf(scratch.history);
   const atStart = await initialNdcg(from, split.grown);
   log(`  (3) warm start before its first step: validation NDCG@100 ${atStart.toFixed(4)}`);
-  const warmRates = (values["warm-lr"] ?? String(config.learningRate)).split(",").map(Number);
   const warms = [];
-  for (const learningRate of warmRates) {
-    const warm = await run({ label: `(3) grown, warm start, lr ${learningRate}`, data: split.grown, config: resolveVcmConfig({ ...config, epochs: target.epoch, learningRate }), from, stopAt: target.valNdcg100 });
+  for (const rate of (values["warm-lr"] ?? "default").split(",")) {
+    // "default": what `vcm train --from-model` does when no learning rate is given.
+    const warmConfig = resolveWarmStartConfig({ saved: config, requested: { epochs: target.epoch, ...(rate === "default" ? {} : { learningRate: Number(rate) }) }, model: "model (1)" });
+    const learningRate = warmConfig.learningRate;
+    const warm = await run({ label: `(3) grown, warm start, lr ${learningRate}`, data: split.grown, config: warmConfig, from, stopAt: target.valNdcg100 });
     warm.model?.dispose();
     const reached = warm.history.find((h) => h.valNdcg100 >= target.valNdcg100);
     warms.push({

@@ -15,7 +15,7 @@ import { findDatasetRef, loadDatasetMatrices } from "../db/load-dataset-matrices
 import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
 import { assertRoomForCheckpoint, assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
 import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit, type TrainingShape } from "../engine/memory.ts";
-import { resolveStoredVcmConfig, resolveVcmConfig, warmStartConflict, WEIGHT_SHAPE_FIELDS, type VcmConfig } from "../engine/config.ts";
+import { resolveStoredVcmConfig, resolveVcmConfig, resolveWarmStartConfig, WARM_START_LEARNING_RATE_DIVISOR, WEIGHT_SHAPE_FIELDS, type VcmConfig } from "../engine/config.ts";
 import { trainModel, type Recommender } from "../engine/models/index.ts";
 import { capabilitiesOf, type EpochRecord, type ModelSnapshot, type Variant } from "../engine/types.ts";
 import { ErrorCode, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
@@ -74,8 +74,9 @@ export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainA
 /** What a warm start keeps and what starts afresh, and why, in words (the CLI flag's help, the GraphQL input's description). */
 export const WARM_START_RULES =
   "Its weights are kept bit for bit; items appended to the dataset since it was trained get rows as at a fresh start (same initializer and seed). " +
-  `Settings left out keep that model's values, not the defaults; the variant and ${WEIGHT_SHAPE_FIELDS.join(", ")} must equal its own (they fix the weights' shapes). ` +
-  "Adam starts afresh: its moments are not saved with a model, and they were estimated on the data before the append. " +
+  `Settings left out keep that model's values, not the defaults, except the learning rate, which is that model's divided by ${WARM_START_LEARNING_RATE_DIVISOR}; ` +
+  `the variant and ${WEIGHT_SHAPE_FIELDS.join(", ")} must equal its own (they fix the weights' shapes). ` +
+  "Adam starts afresh: its moments are not saved with a model, and they were estimated on the data before the append; at the full rate its first steps knock the model off its optimum. " +
   "The β annealing continues from the β of the model's best epoch, so a trained posterior is not pulled back to β = 0 and re-annealed. " +
   "A VCM variant only (the baselines keep a factor per training user).";
 
@@ -104,10 +105,7 @@ export async function warmStartSource(o: {
   }
   assertReady(row);
   const saved = resolveStoredVcmConfig({ ...row.config, variant: row.variant });
-  const config = resolveVcmConfig({ ...saved, ...o.requested });
-  const conflict = warmStartConflict({ saved, requested: config, model: `model ${row.id}` });
-  if (conflict !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, `${conflict[0].toUpperCase()}${conflict.slice(1)}.`);
-  return { row, config };
+  return { row, config: resolveWarmStartConfig({ saved, requested: o.requested, model: `model ${row.id}` }) };
 }
 
 /** What trainAndSaveResolved takes: a configuration already resolved at the edge that accepted the request. */

@@ -53,12 +53,14 @@ describe("vcm train --from-model", () => {
     const listed = vcm(["models", "--json"]).last.models as Array<Record<string, any>>;
     const row = listed.find((m) => m.id === 4)!;
     expect(row.fromModel).toBe(1);
-    // Settings left out are model 1's, not the defaults (latentDim 100, hiddenX 600).
-    expect(row.config).toMatchObject({ latentDim: 8, hiddenX: 32, hiddenY: 32, batchSize: 50, annealSteps: 20, epochs: 2 });
+    // Settings left out are model 1's, not the defaults (latentDim 100, hiddenX 600), but for a third of its learning rate.
+    expect(row.config).toMatchObject({ latentDim: 8, hiddenX: 32, hiddenY: 32, batchSize: 50, annealSteps: 20, epochs: 2, learningRate: 0.001 / 3 });
     expect(listed.find((m) => m.id === 1)!.fromModel).toBeNull();
-    const text = vcm(["train", "--dataset", "tiny", "--from-model", "4", "--epochs", "1"]);
+    const text = vcm(["train", "--dataset", "tiny", "--from-model", "4", "--epochs", "1", "--lr", "0.002"]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^model 5: vcm on "tiny", continued from model 4, backend wasm/);
+    // A learning rate given is taken as it is.
+    expect((vcm(["models", "--json"]).last.models as Array<Record<string, any>>).find((m) => m.id === 5)!.config.learningRate).toBe(0.002);
   });
 
   it("refuses what it cannot continue, with the code and a sentence naming the cause", () => {
@@ -110,7 +112,7 @@ describe("startTraining(input: { fromModel }) on a real server", () => {
     expect(started.errors).toBeUndefined();
     const job = started.data.startTraining;
     expect(job.fromModelId).toBe("1");
-    expect(job.config).toMatchObject({ latentDim: 8, hiddenX: 32, epochs: 2 });
+    expect(job.config).toMatchObject({ latentDim: 8, hiddenX: 32, epochs: 2, learningRate: 0.001 / 3 });
     const done = await pollJob(server, job.id, (j) => j.status !== "QUEUED" && j.status !== "RUNNING");
     expect(done.error).toBeNull();
     expect(done.status).toBe("SUCCEEDED");

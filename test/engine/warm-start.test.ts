@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { csrFromRows, type CsrMatrix } from "../../src/data/csr.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../src/engine/checkpoint.ts";
-import { resolveVcmConfig, warmStartConflict } from "../../src/engine/config.ts";
+import { resolveVcmConfig, resolveWarmStartConfig, WARM_START_LEARNING_RATE_DIVISOR, warmStartConflict } from "../../src/engine/config.ts";
 import { trainModel, type Recommender } from "../../src/engine/models/index.ts";
 import { betaStartStep, initParams, warmStartParams } from "../../src/engine/models/vcm/train.ts";
 import { initBackend } from "../../src/engine/runtime/index.ts";
@@ -124,7 +124,7 @@ describe("warm start", () => {
 
   it("refuses another variant, another weight shape, fewer items or other words, and a model without weights", async () => {
     const from = await saved.snapshot();
-    const refusal = (config: Record<string, unknown>, data = grown, snapshot: ModelSnapshot = from): Promise<unknown> =>
+    const refusal = (config: Record<string, unknown>, data: { train: CsrMatrix; validation: CsrMatrix; words: CsrMatrix } = grown, snapshot: ModelSnapshot = from): Promise<unknown> =>
       trainModel({ ...data, config: resolveVcmConfig({ ...small, epochs: 1, ...config }), from: snapshot }).then(
         () => undefined,
         (error: unknown) => error,
@@ -135,13 +135,23 @@ describe("warm start", () => {
     expect((variant as Error).message).toMatch(/is a vcm model and a warm start continues the same variant/);
     expect(((await refusal({ latentDim: 7 })) as Error).message).toMatch(/^latentDim is 6 in the saved model but 7 was asked/);
     expect(((await refusal({ hiddenY: 17 })) as Error).message).toMatch(/^hiddenY is 16/);
-    const fewer = { ...old, train: beforeAppend(old.train), validation: beforeAppend(old.validation) };
-    const shrunk = { ...fewer, train: csrFromRows({ cols: 40, rows: Array.from({ length: 160 }, () => [[0, 1] as [number, number]]) }), validation: csrFromRows({ cols: 40, rows: Array.from({ length: 160 }, () => []) }) };
+    const shrunk = { words: grown.words, train: csrFromRows({ cols: 40, rows: Array.from({ length: 160 }, () => [[0, 1] as [number, number]]) }), validation: csrFromRows({ cols: 40, rows: Array.from({ length: 160 }, () => []) }) };
     expect(((await refusal({}, shrunk)) as Error).message).toMatch(/knows 50 items and 80 words but the data has 40 items/);
     const popularity = await trainModel({ ...grown, config: resolveVcmConfig({ variant: "popularity" }) });
     const counts = await popularity.snapshot();
     popularity.dispose();
     expect(((await refusal({ variant: "popularity" }, grown, counts)) as Error).message).toMatch(/a popularity model cannot be continued/);
     expect(warmStartConflict({ saved: resolveVcmConfig(small), requested: resolveVcmConfig({ ...small, epochs: 3, learningRate: 0.01 }), model: "model 1" })).toBeUndefined();
+  });
+
+  it("resolves a warm start's settings over the saved model's, its learning rate divided unless given", () => {
+    const saved = resolveVcmConfig({ ...small, learningRate: 0.003, beta: 0.2 });
+    const config = resolveWarmStartConfig({ saved, requested: { epochs: 3 }, model: "model 1" });
+    expect(config).toMatchObject({ ...small, beta: 0.2, epochs: 3, learningRate: 0.003 / WARM_START_LEARNING_RATE_DIVISOR });
+    expect(WARM_START_LEARNING_RATE_DIVISOR).toBe(3);
+    expect(resolveWarmStartConfig({ saved, requested: { learningRate: 0.01 }, model: "model 1" }).learningRate).toBe(0.01);
+    expect(() => resolveWarmStartConfig({ saved, requested: { latentDim: 7 }, model: "model 1" })).toThrow(
+      new UserError(ErrorCode.BAD_USER_INPUT, "LatentDim is 6 in model 1 but 7 was asked; a warm start keeps the weights' shapes, so leave latentDim out or set it to 6."),
+    );
   });
 });
