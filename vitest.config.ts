@@ -24,6 +24,9 @@ const POSTGRES_SUITES = [
   "test/graphql/hostile-documents.test.ts",
   "test/cli/model-commands.test.ts",
   "test/graphql/experiment-jobs.test.ts",
+  "test/services/append.test.ts",
+  "test/db/dataset-versions.test.ts",
+  "test/cli/append.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

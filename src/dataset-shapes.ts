@@ -83,6 +83,8 @@ export interface DatasetMatrices {
   readonly datasetId: number;
   /** Name given at ingest. */
   readonly name: string;
+  /** The dataset's version these matrices hold (1 after the ingest, one more per append that added something). */
+  readonly version: number;
   /** Training clicks, users × items. */
   readonly train: CsrMatrix;
   /** Validation clicks, users × items. */

@@ -23,10 +23,11 @@ export const datasetsCommand: CommandModule = {
 
 function formatDatasets(datasets: ReadonlyArray<DatasetStats>): string {
   if (datasets.length === 0) return "No dataset is ingested yet; run `vcm ingest` or `vcm generate`.";
-  const header = ["name", "source", "users", "items", "interactions", "sparsity", "vocabulary", "train/val/test"];
+  const header = ["name", "source", "version", "users", "items", "interactions", "sparsity", "vocabulary", "train/val/test"];
   const rows = datasets.map((d) => [
     d.name,
     d.source,
+    String(d.version),
     String(d.users),
     String(d.items),
     String(d.interactions),

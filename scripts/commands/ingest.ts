@@ -5,6 +5,7 @@ import { amazonSource } from "../../src/data/parsers/amazon.ts";
 import { tsvSource } from "../../src/data/parsers/tsv.ts";
 import { yelpSource } from "../../src/data/parsers/yelp.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
+import { appendFromSource, type AppendSummary } from "../../src/services/append.ts";
 import { ingestDataset, type IngestSummary } from "../../src/services/ingest.ts";
 import { parseMetadataFormat, stageMetadata } from "../../src/services/metadata.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
@@ -27,6 +28,7 @@ interface IngestFlags {
   seed?: string;
   stopWords?: string;
   replace?: boolean;
+  append?: boolean;
   items?: string;
   itemsFormat?: string;
   users?: string;
@@ -40,7 +42,7 @@ export const ingestCommand: CommandModule = {
     program
       .command("ingest")
       .description("ingest review data (amazon, yelp or tsv) into a dataset, preprocessed as in the VCM paper")
-      .requiredOption("--dataset <name>", `name of the dataset to create (${DATASET_NAME_RULE})`)
+      .requiredOption("--dataset <name>", `name of the dataset to create (${DATASET_NAME_RULE}), or to add to with --append`)
       .requiredOption("--format <format>", "amazon | yelp | tsv")
       .option("--reviews <file>", "reviews file for amazon / yelp (JSON lines or concatenated objects, plain or .gz)")
       .option("--interactions <file>", "tsv: user<TAB>item[<TAB>rating] lines")
@@ -52,6 +54,7 @@ export const ingestCommand: CommandModule = {
       .option("--seed <s>", "seed of the 60/20/20 split", "1")
       .option("--stop-words <langs>", "stop-word languages of the stopword package, comma-separated", "eng")
       .option("--replace", "replace a dataset of the same name (otherwise that is an error)")
+      .option("--append", "add the records to the existing dataset --dataset with its own ingest rules, in one transaction (the preprocessing options are the dataset's; see docs/operations.md)")
       .option("--items <file>", "item metadata to attach (titles, categories…; see vcm metadata), read before anything is written")
       .option("--items-format <format>", "format of --items: amazon | yelp | tsv (default: --format when it is amazon or yelp)")
       .option("--users <file>", "user names to attach: a TSV with a header, the user id first and a name column")
@@ -62,6 +65,9 @@ export const ingestCommand: CommandModule = {
         await io.run({
           json: flags.json === true,
           body: async () => {
+            if (flags.append === true && flags.replace === true) {
+              throw new UserError(ErrorCode.BAD_USER_INPUT, "--append adds to a dataset and --replace replaces it; give one of them.");
+            }
             const source = sourceFor(flags);
             return withDatabase(flags, async (dataSource) => {
               // Metadata files are read first: a wrong one is refused before the dataset is touched.
@@ -75,6 +81,10 @@ export const ingestCommand: CommandModule = {
                       onProgress: (message) => io.info(message),
                     });
               try {
+                if (flags.append === true) {
+                  const appended = await appendFromSource(dataSource, { dataset: flags.dataset, source, onProgress: (event) => (event.phase === "read" ? progress.onProgress(event) : io.info(event.message)) });
+                  return { kind: "append" as const, ...appended, metadata: staged === undefined ? null : await staged.apply(appended.datasetId) };
+                }
                 const summary = await ingestDataset(dataSource, {
                   name: flags.dataset,
                   source,
@@ -89,15 +99,17 @@ export const ingestCommand: CommandModule = {
                   },
                   onProgress: progress.onProgress,
                 });
-                return { ...summary, metadata: staged === undefined ? null : await staged.apply(summary.datasetId) };
+                return { kind: "ingest" as const, ...summary, metadata: staged === undefined ? null : await staged.apply(summary.datasetId) };
               } finally {
                 progress.stop();
                 await staged?.drop();
               }
             });
           },
-          text: (summary) =>
-            summary.metadata === null ? formatIngestSummary(summary) : `${formatIngestSummary(summary)}\n${formatMetadataSummary({ dataset: summary.dataset, ...summary.metadata })}`,
+          text: (summary) => {
+            const head = summary.kind === "append" ? formatAppendSummary(summary) : formatIngestSummary(summary);
+            return summary.metadata === null ? head : `${head}\n${formatMetadataSummary({ dataset: summary.dataset, ...summary.metadata })}`;
+          },
         });
       });
   },
@@ -137,5 +149,20 @@ export function formatIngestSummary(summary: IngestSummary): string {
   if (summary.removedModels > 0) {
     lines.push(`  removed ${summary.removedModels} trained model(s) of the replaced dataset, with their checkpoints`);
   }
+  return lines.join("\n");
+}
+
+/** The human-readable summary of `vcm ingest --append`. */
+export function formatAppendSummary(summary: AppendSummary): string {
+  const skipped = Object.entries(summary.skipped);
+  const lines = [
+    summary.message,
+    `  ${summary.recordsRead} records read in ${summary.seconds.toFixed(1)} s; clicks already present ${summary.clicksAlreadyPresent}, ratings under the threshold ${summary.notClicks}`,
+    `  words added to users' bags ${summary.wordsAdded}; words outside the vocabulary (not added) ${summary.unknownWords}`,
+    skipped.length === 0
+      ? "  skipped: none"
+      : `  skipped: ${skipped.map(([reason, count]) => `${reason} ${count}${summary.skippedLines[reason] === undefined ? "" : ` (lines ${summary.skippedLines[reason].join(", ")})`}`).join("; ")}`,
+  ];
+  if (summary.truncated > 0) lines.push(`  truncated: ${summary.truncated} text(s) longer than ${MAX_REVIEW_LENGTH} characters, kept up to that length`);
   return lines.join("\n");
 }

@@ -11,6 +11,11 @@ export interface ReviewSink {
   interaction(user: string, item: string, rating: number | null): void;
   /** A text; when `isInteraction` it also counts as the interaction (user, item, rating). */
   review(review: RawReview, isInteraction: boolean): void;
+  /**
+   * Awaited by file parsers after each batch of lines: a sink that writes as it goes (an append) makes
+   * reading wait here until its writes have caught up, so memory stays bounded on a slow database.
+   */
+  caughtUp?(): Promise<void>;
 }
 
 /** Everything read from a source, interned to integers; the texts themselves go to `onReviewText`. */

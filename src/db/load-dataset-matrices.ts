@@ -10,12 +10,14 @@ export interface DatasetRef {
   readonly userCount: number;
   readonly itemCount: number;
   readonly vocabularySize: number;
+  /** 1 after the ingest, one more per append that added something. */
+  readonly version: number;
 }
 
 /** Finds a dataset by id (number) or name (string); a NOT_FOUND UserError names what is ingested. */
 export async function findDatasetRef(dataSource: DataSource, nameOrId: string | number): Promise<DatasetRef> {
   const sql = sqlOf(dataSource);
-  const columns = `id, name, user_count AS "userCount", item_count AS "itemCount", vocabulary_size AS "vocabularySize"`;
+  const columns = `id, name, user_count AS "userCount", item_count AS "itemCount", vocabulary_size AS "vocabularySize", version`;
   const row =
     typeof nameOrId === "number"
       ? await sql.get<DatasetRef>(`SELECT ${columns} FROM datasets WHERE id = ?`, [nameOrId])
@@ -33,7 +35,20 @@ export async function findDatasetRef(dataSource: DataSource, nameOrId: string | 
  * words and the id maps, with raw statements and packed word-count blobs (no per-entry ORM objects).
  */
 export async function loadDatasetMatrices(dataSource: DataSource, nameOrId: string | number): Promise<DatasetMatrices> {
-  const ref = await findDatasetRef(dataSource, nameOrId);
+  // An append commits its rows and its version bump together: matrices read between two reads of the
+  // same version are that version's, so a read that an append overtook is read again.
+  for (let attempt = 1; ; attempt++) {
+    const ref = await findDatasetRef(dataSource, nameOrId);
+    const matrices = await loadMatricesOf(dataSource, ref);
+    const after = await sqlOf(dataSource).get<{ version: number }>("SELECT version FROM datasets WHERE id = ?", [ref.id]);
+    if (after?.version === ref.version || attempt === MAX_LOAD_ATTEMPTS) return matrices;
+  }
+}
+
+/** Reads of a dataset's matrices that appends kept overtaking before the last one is returned as it is. */
+const MAX_LOAD_ATTEMPTS = 5;
+
+async function loadMatricesOf(dataSource: DataSource, ref: DatasetRef): Promise<DatasetMatrices> {
   const sql = sqlOf(dataSource);
   const column = async (query: string): Promise<string[]> => (await sql.rows<[string]>(query, [ref.id])).map(([v]) => v);
   const userIds = await column("SELECT external_id FROM users WHERE dataset_id = ? ORDER BY row_index");
@@ -41,7 +56,7 @@ export async function loadDatasetMatrices(dataSource: DataSource, nameOrId: stri
   const vocabulary = await column("SELECT word FROM words WHERE dataset_id = ? ORDER BY word_index");
   const [train, validation, test] = await loadClicks({ sql, datasetId: ref.id, rows: userIds.length, cols: itemIds.length });
   const words = await loadWords({ sql, datasetId: ref.id, rows: userIds.length, cols: vocabulary.length });
-  return { datasetId: ref.id, name: ref.name, train, validation, test, words, userIds, itemIds, vocabulary };
+  return { datasetId: ref.id, name: ref.name, version: ref.version, train, validation, test, words, userIds, itemIds, vocabulary };
 }
 
 const SPLIT_CODE: Readonly<Record<string, number>> = { train: 0, validation: 1, test: 2 };

@@ -10,7 +10,7 @@ import { TrainedModel, type TrainedModelStatus } from "./entities/trained-model.
 import { drainFileRemovals, queueFileRemovals } from "./file-removals.ts";
 
 /** What a new row records before training starts. */
-export type NewModelFields = Pick<TrainedModel, "datasetId" | "variant" | "config" | "backend" | "device" | "datasetFingerprint"> & Partial<Pick<TrainedModel, "fromModelId">>;
+export type NewModelFields = Pick<TrainedModel, "datasetId" | "variant" | "config" | "backend" | "device" | "datasetFingerprint" | "datasetVersion" | "userCount" | "itemCount"> & Partial<Pick<TrainedModel, "fromModelId">>;
 
 /** What a finished training run records when it publishes the model. */
 export type ReadyModelFields = Pick<TrainedModel, "backend" | "device" | "bestEpoch" | "secondsPerEpoch" | "testMetrics" | "history" | "checkpointPath">;

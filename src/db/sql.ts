@@ -62,7 +62,8 @@ export function numberedPlaceholders(query: string): string {
   return out;
 }
 
-function sqliteSql(db: BetterSqlite3.Database): Sql {
+/** Statements on one better-sqlite3 connection (a connection of its own that a long write opens). */
+export function sqliteSql(db: BetterSqlite3.Database): Sql {
   const bind = (params: ReadonlyArray<SqlValue>): unknown[] => params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p instanceof Date ? p.toISOString() : p));
   return {
     dialect: "sqlite",

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { GraphQLSchema } from "graphql";
 import { buildSchema, type NonEmptyArray } from "type-graphql";
 import { adminAuthChecker } from "./auth.ts";
+import { AppendResolver } from "./resolvers/append.resolver.ts";
 import { ClickResolver } from "./resolvers/click.resolver.ts";
 import { DatasetResolver } from "./resolvers/dataset.resolver.ts";
 import { ItemResolver } from "./resolvers/item.resolver.ts";
@@ -41,6 +42,7 @@ export const resolvers: NonEmptyArray<Function> = [
   TextRecommendationResolver,
   CohortResolver,
   TrainingJobResolver,
+  AppendResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

@@ -7,6 +7,8 @@ export interface DatasetStats {
   readonly id: number;
   readonly name: string;
   readonly source: string;
+  /** 1 after the ingest, one more per append that added something. */
+  readonly version: number;
   readonly users: number;
   readonly items: number;
   /** Distinct clicks over all splits. */
@@ -32,6 +34,7 @@ export function toStats(row: Dataset): DatasetStats {
     id: row.id,
     name: row.name,
     source: row.source,
+    version: row.version,
     users: row.userCount,
     items: row.itemCount,
     interactions: row.clickCount,

@@ -132,6 +132,9 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
     backend,
     device: currentDevice(),
     datasetFingerprint: fingerprint,
+    datasetVersion: matrices.version,
+    userCount: matrices.userIds.length,
+    itemCount: matrices.itemIds.length,
     fromModelId: options.fromModel ?? null,
   }));
   let model: Recommender | undefined;

@@ -17,6 +17,7 @@ const empty = csrFromRows({ cols: 2, rows: [[]] });
 const matrices: DatasetMatrices = {
   datasetId: 1,
   name: "tiny",
+  version: 1,
   train: empty,
   validation: empty,
   test: empty,

@@ -40,6 +40,7 @@ export function amazonSource(options: { reviews: string }): RecordSource {
         formatName: "Amazon review",
         skips,
         onBytes: (done, total) => onProgress({ done, total, unit: "bytes" }),
+        afterBatch: async () => sink.caughtUp?.(),
         onObject: (record, line) => {
           const review = amazonReview(record, { line, skips });
           if (review === null) return;

@@ -17,6 +17,8 @@ export async function readJsonObjects(options: {
   skips: SkipCounter;
   onObject: (record: Record<string, unknown>, line: number) => void;
   onBytes?: (done: number, total: number) => void;
+  /** Awaited after each batch of lines (ReviewSink.caughtUp). */
+  afterBatch?: () => Promise<void>;
 }): Promise<void> {
   const { filePath, formatName, skips, onObject } = options;
   const name = path.basename(filePath);
@@ -97,6 +99,7 @@ export async function readJsonObjects(options: {
         if (scan.depth <= 0) closePending();
       }
     }
+    await options.afterBatch?.();
   }
   if (pending.length > 0) skips.add(pendingInvalid ? "invalidUtf8" : "brokenJson", pendingLine);
   if (!sawContent) throw new UserError(ErrorCode.BAD_USER_INPUT, `${name} is empty: it has only blank lines.`);

@@ -105,6 +105,7 @@ async function readTsv(options: {
       }
       accepted += 1;
     }
+    await sink.caughtUp?.();
   }
   if (!sawContent) throw new UserError(ErrorCode.BAD_USER_INPUT, `${name} is empty: it has only blank lines.`);
   return accepted;

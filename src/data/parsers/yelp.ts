@@ -45,6 +45,7 @@ export function yelpSource(options: { reviews: string }): RecordSource {
         formatName: "Yelp review",
         skips,
         onBytes: (done, total) => onProgress({ done, total, unit: "bytes" }),
+        afterBatch: async () => sink.caughtUp?.(),
         onObject: (record, line) => {
           const review = yelpReview(record, { line, skips });
           if (review === null) return;

@@ -52,6 +52,10 @@ export class Dataset {
   @Column({ type: "simple-json" })
   skipped: Record<string, number>;
 
+  /** 1 after the ingest, one more for each append that added users, items, clicks or reviews. */
+  @Column({ type: "integer", default: 1 })
+  version: number;
+
   @CreateDateColumn({ type: "datetime", name: "created_at" })
   createdAt: Date;
 }

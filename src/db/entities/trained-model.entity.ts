@@ -74,6 +74,17 @@ export class TrainedModel {
   @Column({ type: "text", name: "dataset_fingerprint", nullable: true })
   datasetFingerprint: string | null;
 
+  /** The dataset's version (Dataset.version) the model was trained on. */
+  @Column({ type: "integer", name: "dataset_version", default: 1 })
+  datasetVersion: number;
+
+  /** The dataset's users and items when the model was trained: it knows matrix rows and columns below these. */
+  @Column({ type: "integer", name: "user_count", default: 0 })
+  userCount: number;
+
+  @Column({ type: "integer", name: "item_count", default: 0 })
+  itemCount: number;
+
   /** The model a warm start continued from (null: trained from scratch); not a foreign key, it outlives that model. */
   @Column({ type: "integer", name: "from_model_id", nullable: true })
   fromModelId: number | null;

@@ -16,6 +16,9 @@ export class DatasetType {
   @Field(() => String, { description: "Where it came from: amazon, yelp, tsv or generated." })
   source: string;
 
+  @Field(() => Int, { description: "1 after the ingest, one more for each append (`appendInteractions`, `vcm ingest --append`) that added something; a model's datasetVersion says which version it was trained on." })
+  version: number;
+
   @Field(() => GraphQLJSONObject, { description: "Preprocessing options used (min rating, filters, vocabulary size, seed…)." })
   options: Record<string, unknown>;
 
