@@ -1,7 +1,7 @@
 /**
  * Warm start through the real bin and a real `vcm serve` process: `vcm train --from-model` and
  * startTraining(input: { fromModel }) continue a saved model (its shapes kept, β continuing, the
- * source recorded on the job and the model), and refuse an unknown model, a model of another
+ * source recorded on the job and the model), also on the dataset grown by `vcm ingest --append`, and refuse an unknown model, a model of another
  * dataset, another variant or shape, a popularity model and a model whose checkpoint is gone.
  */
 import type { ChildProcess } from "node:child_process";
@@ -95,6 +95,31 @@ describe("vcm train --from-model", () => {
     } finally {
       fs.renameSync(path.join(dir, "model-3-away"), path.join(modelsDir, "model-3"));
     }
+  });
+});
+
+describe("warm start after `vcm ingest --append`", () => {
+  it("continues a model on the grown dataset: the appended items get rows, the model knows every item", () => {
+    // Five new items clicked by ten known users and by three new users (each with five clicks).
+    const lines: string[] = [];
+    for (let u = 0; u < 10; u += 1) for (let i = 1; i <= 5; i += 1) lines.push(`u${String(u).padStart(5, "0")}\tfresh-${i}`);
+    for (let u = 1; u <= 3; u += 1) for (let i = 1; i <= 5; i += 1) lines.push(`newcomer-${u}\tfresh-${i}`);
+    const file = path.join(dir, "append.tsv");
+    fs.writeFileSync(file, `${lines.join("\n")}\n`);
+    const appended = vcm(["ingest", "--append", "--dataset", "tiny", "--format", "tsv", "--interactions", file, "--json"]);
+    expect(appended.code, appended.stderr).toBe(0);
+    expect(appended.last).toMatchObject({ itemsAdded: 5, usersAdded: 3, clicksAdded: 65, version: 2 });
+    const warm = vcm(["train", "--dataset", "tiny", "--from-model", "1", "--epochs", "2", "--json"]);
+    expect(warm.code, warm.stderr).toBe(0);
+    expect(warm.last).toMatchObject({ fromModel: 1, epochs: 2 });
+    const id = warm.last.modelId as number;
+    const manifest = (id: number): { numItems: number } => JSON.parse(fs.readFileSync(path.join(modelsDir, `model-${id}`, "manifest.json"), "utf8"));
+    expect(manifest(1).numItems).toBe(150);
+    expect(manifest(id).numItems).toBe(155);
+    // It is evaluated on the grown dataset's test split (the appended users' clicks are all training clicks, so 200 users).
+    const evaluated = vcm(["evaluate", "--model", String(id), "--json"]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.last).toMatchObject({ modelId: id, mode: "vcm", users: 200 });
   });
 });
 
