@@ -27,6 +27,7 @@ const POSTGRES_SUITES = [
   "test/services/append.test.ts",
   "test/db/dataset-versions.test.ts",
   "test/cli/append.test.ts",
+  "test/cli/warm-start.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";
