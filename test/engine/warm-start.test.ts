@@ -122,6 +122,21 @@ describe("warm start", () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it("continues vcm-od through both its phases, β going on from the saved best epoch in each", async () => {
+    const config = resolveVcmConfig({ ...small, variant: "vcm-od", epochs: 1, seed: 2 });
+    const od = await trainModel({ ...old, config });
+    const from = await od.snapshot();
+    od.dispose();
+    const before = tf.memory().numTensors;
+    const warm = await trainModel({ ...grown, config, from });
+    const start = betaStartStep({ from, config });
+    expect(warm.numItems).toBe(60);
+    expect(warm.history).toHaveLength(1);
+    expect(warm.history[0].beta).toBeCloseTo(Math.min(0.4, (start + 5) / 50), 12);
+    warm.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it("refuses another variant, another weight shape, fewer items or other words, and a model without weights", async () => {
     const from = await saved.snapshot();
     const refusal = (config: Record<string, unknown>, data: { train: CsrMatrix; validation: CsrMatrix; words: CsrMatrix } = grown, snapshot: ModelSnapshot = from): Promise<unknown> =>
