@@ -30,6 +30,7 @@ const POSTGRES_SUITES = [
   "test/graphql/what-if.test.ts",
   "test/services/dataset-follow.test.ts",
   "test/cli/append.test.ts",
+  "test/cli/warm-start.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

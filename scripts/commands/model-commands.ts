@@ -10,7 +10,7 @@ import { ErrorCode, UserError } from "../../src/errors.ts";
 import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
 import { METRIC_NAMES, parseMode, parseVariant } from "../../src/services/model-names.ts";
 import { listModels } from "../../src/services/saved-models.ts";
-import { trainAndSave } from "../../src/services/training.ts";
+import { trainAndSave, WARM_START_RULES } from "../../src/services/training.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { withDatabase } from "../with-database.ts";
 import { addConfigFlags, configFromFlags } from "./config-flags.ts";
@@ -28,16 +28,21 @@ export const modelCommands: CommandModule = {
       .command("train")
       .description("train a model on an ingested dataset, save it, and evaluate it on the test split")
       .requiredOption("--dataset <name>", "dataset name (see `vcm datasets`)")
-      .requiredOption("--variant <variant>", `one of ${VARIANTS.join(", ")}`);
+      .option("--variant <variant>", `one of ${VARIANTS.join(", ")} (required unless --from-model is given: then that model's)`)
+      .option("--from-model <id>", `warm start: continue a saved model of this dataset (see \`vcm models\`) on the dataset as it is now. ${WARM_START_RULES}`);
     addConfigFlags(train);
     train
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
-      .action(async (opts: DbOptions & Record<string, string | boolean | undefined> & { dataset: string; variant: string }) => {
+      .action(async (opts: DbOptions & Record<string, string | boolean | undefined> & { dataset: string; variant?: string; fromModel?: string }) => {
         await io.run({
           json: Boolean(opts.json),
           body: async () => {
-            const variant = parseVariant(opts.variant);
+            const fromModel = opts.fromModel === undefined ? undefined : parseModelId(opts.fromModel);
+            if (opts.variant === undefined && fromModel === undefined) {
+              throw new UserError(ErrorCode.BAD_USER_INPUT, `Give --variant (one of ${VARIANTS.join(", ")}), or --from-model ID to continue a saved model.`);
+            }
+            const variant = opts.variant === undefined ? undefined : parseVariant(opts.variant);
             const config = configFromFlags(opts);
             return withDatabase(opts, async (dataSource) => {
               const app = loadAppConfig({ dbPath: opts.db });
@@ -45,6 +50,7 @@ export const modelCommands: CommandModule = {
                 dataSource,
                 dataset: opts.dataset,
                 variant,
+                fromModel,
                 config,
                 modelsDir: app.modelsDir,
                 onPhase: (phase, id) => io.info(`${phase}${id === undefined ? "" : ` (model ${id})`}…`),
@@ -58,6 +64,7 @@ export const modelCommands: CommandModule = {
                 modelId: model.id,
                 dataset: opts.dataset,
                 variant: model.variant,
+                fromModel: model.fromModelId,
                 backend: model.backend,
                 device: model.device,
                 bestEpoch: model.bestEpoch,
@@ -71,7 +78,7 @@ export const modelCommands: CommandModule = {
           },
           text: (r) =>
             [
-              `model ${r.modelId}: ${r.variant} on "${r.dataset}", backend ${r.backend} (${r.device ?? "device not recorded"})`,
+              `model ${r.modelId}: ${r.variant} on "${r.dataset}"${r.fromModel === null ? "" : `, continued from model ${r.fromModel}`}, backend ${r.backend} (${r.device ?? "device not recorded"})`,
               `best epoch ${r.bestEpoch} of ${r.epochs}, ${r.secondsPerEpoch === null ? "–" : r.secondsPerEpoch.toFixed(2)} s per epoch`,
               `checkpoint ${r.checkpoint}`,
               metricTable({ vcm: r.metrics, ...(r.metricsCd ? { "vcm-cd": r.metricsCd } : {}) }),
@@ -171,6 +178,7 @@ function modelSummary(m: TrainedModel) {
     id: m.id,
     dataset: m.dataset.name,
     variant: m.variant,
+    fromModel: m.fromModelId,
     status: m.status,
     backend: m.backend,
     device: m.device,

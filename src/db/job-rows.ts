@@ -7,7 +7,7 @@ import type { DataSource } from "typeorm";
 import { TrainingJob, type TrainingJobStatus } from "./entities/training-job.entity.ts";
 
 /** What a new job records when it is queued. */
-export type NewJobFields = Pick<TrainingJob, "datasetId" | "variant" | "config" | "totalEpochs">;
+export type NewJobFields = Pick<TrainingJob, "datasetId" | "variant" | "config" | "totalEpochs"> & Partial<Pick<TrainingJob, "fromModelId">>;
 
 /** Inserts a queued job with no progress yet. */
 export async function insertQueuedJob(dataSource: DataSource, fields: NewJobFields): Promise<TrainingJob> {
@@ -24,6 +24,7 @@ export async function insertQueuedJob(dataSource: DataSource, fields: NewJobFiel
       bestValNdcg100: null,
       etaSeconds: null,
       modelId: null,
+      fromModelId: fields.fromModelId ?? null,
       error: null,
       startedAt: null,
       finishedAt: null,

@@ -10,7 +10,7 @@ import { TrainedModel, type TrainedModelStatus } from "./entities/trained-model.
 import { drainFileRemovals, queueFileRemovals } from "./file-removals.ts";
 
 /** What a new row records before training starts. */
-export type NewModelFields = Pick<TrainedModel, "datasetId" | "variant" | "config" | "backend" | "device" | "datasetFingerprint" | "datasetVersion" | "userCount" | "itemCount">;
+export type NewModelFields = Pick<TrainedModel, "datasetId" | "variant" | "config" | "backend" | "device" | "datasetFingerprint" | "datasetVersion" | "userCount" | "itemCount"> & Partial<Pick<TrainedModel, "fromModelId">>;
 
 /** What a finished training run records when it publishes the model. */
 export type ReadyModelFields = Pick<TrainedModel, "backend" | "device" | "bestEpoch" | "secondsPerEpoch" | "testMetrics" | "history" | "checkpointPath">;
@@ -19,7 +19,7 @@ export type ReadyModelFields = Pick<TrainedModel, "backend" | "device" | "bestEp
 export async function createTrainingModel(dataSource: DataSource, fields: NewModelFields): Promise<TrainedModel> {
   const repository = dataSource.getRepository(TrainedModel);
   return repository.save(
-    repository.create({ ...fields, status: "training", error: null, bestEpoch: 0, secondsPerEpoch: null, testMetrics: null, history: [], checkpointPath: null }),
+    repository.create({ fromModelId: null, ...fields, status: "training", error: null, bestEpoch: 0, secondsPerEpoch: null, testMetrics: null, history: [], checkpointPath: null }),
   );
 }
 

@@ -30,6 +30,8 @@ export interface ConfigField {
   readonly variantDefaults?: Readonly<Partial<Record<Variant, number | string | boolean>>>;
   /** What a configuration stored before the field existed trained with, where that differs from `default`. */
   readonly storedDefault?: number | string | boolean;
+  /** The field fixes the shape of a weight, so a warm start (TrainOptions.from) must keep the saved model's value. */
+  readonly shapesWeights?: true;
   /** Whether the field is set by a CLI flag and a GraphQL input field; evalBatchSize is not, it bounds memory only. */
   readonly input?: false;
 }
@@ -50,9 +52,9 @@ const INT32 = { min: -2_147_483_648, max: 2_147_483_647 } as const;
  * (hiddenX: 2000000000) is refused before any work instead of failing deep inside training.
  */
 export const VCM_CONFIG_FIELDS = Object.freeze({
-  latentDim: { kind: "int", default: 100, min: 1, max: 1_000, variants: VCM_VARIANTS, description: "Size K of both latent Gaussians (μ and log σ² each have K entries)" },
-  hiddenX: { kind: "int", default: 600, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEx's hidden layers, encoder and decoder (600 in the paper)" },
-  hiddenY: { kind: "int", default: 500, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEy's encoder hidden layer (500 in the paper)" },
+  latentDim: { kind: "int", default: 100, shapesWeights: true, min: 1, max: 1_000, variants: VCM_VARIANTS, description: "Size K of both latent Gaussians (μ and log σ² each have K entries)" },
+  hiddenX: { kind: "int", default: 600, shapesWeights: true, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEx's hidden layers, encoder and decoder (600 in the paper)" },
+  hiddenY: { kind: "int", default: 500, shapesWeights: true, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEy's encoder hidden layer (500 in the paper)" },
   dropout: { kind: "probability", default: 0.5, variants: VCM_VARIANTS, description: "Probability of dropping each click of VAEx's row-normalised input during training" },
   beta: { kind: "float", default: 0.4, min: 0, max: 100, variants: VCM_VARIANTS, description: "Final weight β of every KL term, reached linearly after annealSteps steps" },
   annealSteps: { kind: "int", default: 40_000, min: 1, max: 100_000_000, variants: VCM_VARIANTS, description: "Optimiser steps over which β rises from 0 to its final value" },

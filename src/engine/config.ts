@@ -113,3 +113,43 @@ export function resolveStoredVcmConfig(stored: Readonly<Record<string, unknown>>
 function bad(sentence: string): never {
   throw new UserError(ErrorCode.BAD_USER_INPUT, sentence);
 }
+
+/** The fields that fix a weight's shape (CONFIG_FIELDS' shapesWeights), which a warm start keeps. */
+export const WEIGHT_SHAPE_FIELDS: ReadonlyArray<ConfigFieldName> = Object.freeze(FIELD_NAMES.filter((name) => CONFIG_FIELDS[name].shapesWeights === true));
+
+/**
+ * A warm start's learning rate, when not given, is the saved model's divided by this: a fresh Adam
+ * takes its first steps at the full rate, which knocks a converged model off its optimum
+ * (`npm run bench:warm-start`: at the model's own rate it never got back to a run from scratch; at a
+ * third it got there in a fifth of the epochs).
+ */
+export const WARM_START_LEARNING_RATE_DIVISOR = 3;
+
+/**
+ * The configuration of a warm start from a model saved with `saved`: the requested fields over the saved
+ * model's (not the defaults), its learning rate divided by WARM_START_LEARNING_RATE_DIVISOR unless one is
+ * requested; BAD_USER_INPUT (warmStartConflict's sentence) when it cannot continue that model.
+ */
+export function resolveWarmStartConfig(o: { saved: VcmConfig; requested: Partial<VcmConfig> | Readonly<Record<string, unknown>>; model: string }): VcmConfig {
+  const config = resolveVcmConfig({ ...o.saved, learningRate: o.saved.learningRate / WARM_START_LEARNING_RATE_DIVISOR, ...o.requested });
+  const conflict = warmStartConflict({ saved: o.saved, requested: config, model: o.model });
+  if (conflict !== undefined) bad(`${conflict[0].toUpperCase()}${conflict.slice(1)}.`);
+  return config;
+}
+
+/**
+ * Why a run configured as `requested` cannot continue from a model saved with `saved` (a warm start), as
+ * a sentence naming the field; undefined when it can (same variant, same value of every field that
+ * fixes a weight's shape, CONFIG_FIELDS' shapesWeights).
+ */
+export function warmStartConflict(o: { saved: VcmConfig; requested: VcmConfig; model: string }): string | undefined {
+  const { saved, requested, model } = o;
+  if (saved.variant !== requested.variant) {
+    return `${model} is a ${saved.variant} model and a warm start continues the same variant; ask for variant ${saved.variant} or train a ${requested.variant} model from scratch`;
+  }
+  for (const name of WEIGHT_SHAPE_FIELDS) {
+    if (saved[name] === requested[name]) continue;
+    return `${name} is ${String(saved[name])} in ${model} but ${String(requested[name])} was asked; a warm start keeps the weights' shapes, so leave ${name} out or set it to ${String(saved[name])}`;
+  }
+  return undefined;
+}

@@ -29,17 +29,22 @@ export interface VariantCapabilities {
    * other row is folded in from its clicks (cdl, cvae) or refused (deepconn, which knows users by text).
    */
   readonly userFactors: boolean;
+  /**
+   * Training can continue from a saved model's weights on grown data (TrainOptions.from): it keeps no
+   * row per training user, and an appended item's rows start as at a fresh start.
+   */
+  readonly warmStart: boolean;
 }
 
-const VCM_ROW: VariantCapabilities = { trained: true, capacity: true, reviewToClick: true, clickToReview: true, posterior: true, userFactors: false };
-const BASELINE_ROW: VariantCapabilities = { trained: true, capacity: false, reviewToClick: true, clickToReview: false, posterior: false, userFactors: true };
+const VCM_ROW: VariantCapabilities = { trained: true, capacity: true, reviewToClick: true, clickToReview: true, posterior: true, userFactors: false, warmStart: true };
+const BASELINE_ROW: VariantCapabilities = { trained: true, capacity: false, reviewToClick: true, clickToReview: false, posterior: false, userFactors: true, warmStart: false };
 
 export const VARIANT_CAPABILITIES: Readonly<Record<Variant, VariantCapabilities>> = Object.freeze({
   vcm: VCM_ROW,
   "vcm-se": VCM_ROW,
   "vcm-od": VCM_ROW,
   "vcm-nv": VCM_ROW,
-  popularity: { trained: false, capacity: false, reviewToClick: false, clickToReview: false, posterior: false, userFactors: false },
+  popularity: { trained: false, capacity: false, reviewToClick: false, clickToReview: false, posterior: false, userFactors: false, warmStart: false },
   cdl: BASELINE_ROW,
   cvae: BASELINE_ROW,
   deepconn: BASELINE_ROW,

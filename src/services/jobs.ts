@@ -21,7 +21,7 @@ import type { TrainingMemoryLimit } from "../engine/memory.ts";
 import { capabilitiesOf, type EpochRecord, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { JobQueue, type JobExit, type JobRun } from "./job-queue.ts";
-import { assertTrainingFits } from "./training.ts";
+import { assertTrainingFits, warmStartSource } from "./training.ts";
 
 /** What the parent sends the worker when it starts (as one JSON argument). */
 export interface TrainingJobSpec {
@@ -31,6 +31,8 @@ export interface TrainingJobSpec {
   readonly datasetId: number;
   /** The full configuration, resolved once when the job was started. */
   readonly config: VcmConfig;
+  /** The model the job continues from (warm start), or null for a run from scratch. */
+  readonly fromModel: number | null;
 }
 
 /** Messages from the worker to the parent over the IPC channel. */
@@ -129,14 +131,18 @@ export class TrainingJobService {
     dataset: Pick<Dataset, "id" | "name"> & Partial<Pick<Dataset, "userCount" | "itemCount" | "vocabularySize" | "trainClickCount">>;
     variant: Variant;
     hyperParameters?: Readonly<Record<string, unknown>>;
+    /** Warm start: a saved model of this dataset to continue from; omitted hyper-parameters keep its values (training.ts warmStartSource). */
+    fromModel?: number;
   }): Promise<TrainingJob> {
-    const { dataset } = options;
+    const { dataset, fromModel } = options;
     // Resolved once, here: the row, the worker and the model all get this full configuration.
-    const config = resolveVcmConfig({ ...(options.hyperParameters ?? {}), variant: options.variant });
+    const requested = { ...(options.hyperParameters ?? {}), variant: options.variant };
+    const config =
+      fromModel === undefined ? resolveVcmConfig(requested) : (await warmStartSource({ dataSource: this.#dataSource, fromModel, datasetId: dataset.id, requested })).config;
     await assertWritableFolder(this.#modelsDir);
     await this.#assertFits(dataset, config);
     const job = await writeOrRefuseWhenBusy(() =>
-      insertQueuedJob(this.#dataSource, { datasetId: dataset.id, variant: config.variant, config: { ...config }, totalEpochs: totalEpochs(config) }),
+      insertQueuedJob(this.#dataSource, { datasetId: dataset.id, variant: config.variant, config: { ...config }, totalEpochs: totalEpochs(config), fromModelId: fromModel ?? null }),
     );
     try {
       await this.#queue.pump();
@@ -215,6 +221,7 @@ export class TrainingJobService {
       modelsDir: this.#modelsDir,
       datasetId: row.datasetId,
       config: row.config as unknown as VcmConfig,
+      fromModel: row.fromModelId,
     };
     let outcome: TrainingJobMessage | undefined;
     const startedAt = Date.now();

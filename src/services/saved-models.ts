@@ -15,7 +15,7 @@ import { findModelWithDataset, modelsWithDatasets } from "../db/model-rows.ts";
 import { initBackend } from "../engine/runtime/index.ts";
 import { loadCheckpoint, pathExists, type CheckpointManifest } from "../engine/checkpoint.ts";
 import { recommenderFromSnapshot, type Recommender } from "../engine/models/index.ts";
-import type { Variant } from "../engine/types.ts";
+import type { ModelSnapshot, Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
 /**
@@ -76,6 +76,18 @@ export interface LoadedTrainedModel {
  * for later loads) or, without one, into a temporary folder removed after loading.
  */
 export async function loadModel(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<LoadedTrainedModel> {
+  const { row, snapshot, manifest } = await loadSavedSnapshot(options);
+  await initBackend();
+  const model = recommenderFromSnapshot(snapshot);
+  return { modelId: row.id, datasetName: row.dataset.name, variant: snapshot.variant, model, row, manifest };
+}
+
+/**
+ * A saved model's row and checkpoint as arrays (what loadModel rebuilds a model from, and what a warm
+ * start continues from): NOT_FOUND for an unknown model or a missing checkpoint, MODEL_NOT_READY for
+ * one still training or failed, BAD_USER_INPUT for a checkpoint of another model.
+ */
+export async function loadSavedSnapshot(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<{ row: TrainedModel; snapshot: ModelSnapshot; manifest: CheckpointManifest }> {
   const row = await findModelRow(options.dataSource, options.modelId);
   let loadedCheckpoint: Awaited<ReturnType<typeof loadCheckpoint>>;
   try {
@@ -97,9 +109,7 @@ export async function loadModel(options: { dataSource: DataSource; modelId: numb
   if (otherModel || otherData) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `The checkpoint of model ${row.id} belongs to another model; train the model again.`);
   }
-  await initBackend();
-  const model = recommenderFromSnapshot(snapshot);
-  return { modelId: row.id, datasetName: row.dataset.name, variant: snapshot.variant, model, row, manifest };
+  return { row, snapshot, manifest };
 }
 
 /** Where this machine reads the model's checkpoint: the row's folder, a copy in modelsDir, or a temporary one. */

@@ -39,6 +39,7 @@ async function run(spec: TrainingJobSpec): Promise<void> {
       dataSource,
       dataset: spec.datasetId,
       config: spec.config,
+      fromModel: spec.fromModel ?? undefined,
       modelsDir: spec.modelsDir,
       signal: abort.signal,
       onPhase: (_phase, id) => {

@@ -11,17 +11,17 @@ import type { TestMetrics, TrainedModel } from "../db/entities/trained-model.ent
 import { createTrainingModel, failModel, publishReadyModel, type ReadyModelFields } from "../db/model-rows.ts";
 import { DATABASE_WAIT_MS, retryWhileBusyOrUnavailable, writeOrRefuseWhenBusy } from "../db/busy.ts";
 import { removeStoredCheckpoint, storeCheckpoint } from "../db/checkpoint-store.ts";
-import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
+import { findDatasetRef, loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { currentDevice, initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
 import { assertRoomForCheckpoint, assertWritableFolder, pathExists, saveCheckpoint, type DatasetReference } from "../engine/checkpoint.ts";
 import { estimateTrainingMemory, memoryRefusal, type TrainingMemoryLimit, type TrainingShape } from "../engine/memory.ts";
-import { resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
+import { resolveStoredVcmConfig, resolveVcmConfig, resolveWarmStartConfig, WARM_START_LEARNING_RATE_DIVISOR, WEIGHT_SHAPE_FIELDS, type VcmConfig } from "../engine/config.ts";
 import { trainModel, type Recommender } from "../engine/models/index.ts";
-import type { EpochRecord, Variant } from "../engine/types.ts";
+import { capabilitiesOf, type EpochRecord, type ModelSnapshot, type Variant } from "../engine/types.ts";
 import { ErrorCode, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
 import { evaluateOnTest, metricMap } from "./model-evaluation.ts";
 import { hasTextModel, parseVariant } from "./model-names.ts";
-import { checkpointDir, datasetFingerprint } from "./saved-models.ts";
+import { assertReady, checkpointDir, datasetFingerprint, findModelRow, loadSavedSnapshot } from "./saved-models.ts";
 
 /** Progress of trainAndSave, for a CLI or a job table. */
 export type TrainingPhase = "loading" | "training" | "saving" | "evaluating";
@@ -30,7 +30,13 @@ export interface TrainAndSaveOptions {
   readonly dataSource: DataSource;
   /** The dataset to train on, by name (the CLI) or id (a training job, which resolved it once). */
   readonly dataset: string | number;
-  readonly variant: Variant | string;
+  /** Required for a run from scratch; with `fromModel`, the saved model's variant when omitted. */
+  readonly variant?: Variant | string;
+  /**
+   * Warm start: the id of a saved model of this dataset to continue from (warmStartSource). Settings
+   * omitted from `config` keep that model's values, not the defaults.
+   */
+  readonly fromModel?: number;
   /** Training settings; `variant` above wins over a variant given here. */
   readonly config?: Partial<VcmConfig> | Readonly<Record<string, unknown>>;
   readonly modelsDir: string;
@@ -55,8 +61,51 @@ export interface TrainAndSaveResult {
  */
 export async function trainAndSave(options: TrainAndSaveOptions): Promise<TrainAndSaveResult> {
   // The CLI's edge: the request's configuration is resolved here, once, and passed on typed.
-  const config = resolveVcmConfig({ ...(options.config ?? {}), variant: parseVariant(options.variant) });
+  const requested = { ...(options.config ?? {}), ...(options.variant === undefined ? {} : { variant: parseVariant(options.variant) }) };
+  if (options.fromModel === undefined) {
+    if (options.variant === undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, "Give the variant to train (or a model to continue from).");
+    return trainAndSaveResolved({ ...options, config: resolveVcmConfig(requested) });
+  }
+  const dataset = await retryWhileBusyOrUnavailable(() => findDatasetRef(options.dataSource, options.dataset));
+  const { config } = await warmStartSource({ dataSource: options.dataSource, fromModel: options.fromModel, datasetId: dataset.id, requested });
   return trainAndSaveResolved({ ...options, config });
+}
+
+/** What a warm start keeps and what starts afresh, and why, in words (the CLI flag's help, the GraphQL input's description). */
+export const WARM_START_RULES =
+  "Its weights are kept bit for bit; items appended to the dataset since it was trained get rows as at a fresh start (same initializer and seed). " +
+  `Settings left out keep that model's values, not the defaults, except the learning rate, which is that model's divided by ${WARM_START_LEARNING_RATE_DIVISOR}; ` +
+  `the variant and ${WEIGHT_SHAPE_FIELDS.join(", ")} must equal its own (they fix the weights' shapes). ` +
+  "Adam starts afresh: its moments are not saved with a model, and they were estimated on the data before the append; at the full rate its first steps knock the model off its optimum. " +
+  "The β annealing continues from the β of the model's best epoch, so a trained posterior is not pulled back to β = 0 and re-annealed. " +
+  "A VCM variant only (the baselines keep a factor per training user).";
+
+/**
+ * Checks that a saved model can be continued on a dataset and resolves the run's configuration: the
+ * requested settings over the saved model's (not the defaults). NOT_FOUND for an unknown model;
+ * BAD_USER_INPUT for a model of another dataset, of a variant that cannot continue (capability
+ * warmStart), or whose variant or weight shapes differ from the requested ones (the sentence names
+ * the field); MODEL_NOT_READY for one still training or failed (it has no saved weights).
+ */
+export async function warmStartSource(o: {
+  dataSource: DataSource;
+  fromModel: number;
+  datasetId: number;
+  requested: Partial<VcmConfig> | Readonly<Record<string, unknown>>;
+}): Promise<{ row: TrainedModel; config: VcmConfig }> {
+  const row = await retryWhileBusyOrUnavailable(() => findModelRow(o.dataSource, o.fromModel));
+  if (row.datasetId !== o.datasetId) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `Model ${row.id} was trained on dataset "${row.dataset.name}"; a warm start continues on the model's own dataset, so train on "${row.dataset.name}" or from scratch.`,
+    );
+  }
+  if (!capabilitiesOf(parseVariant(row.variant)).warmStart) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `Model ${row.id} is a ${row.variant} model, which cannot be continued (a warm start continues VCM models only); train it from scratch.`);
+  }
+  assertReady(row);
+  const saved = resolveStoredVcmConfig({ ...row.config, variant: row.variant });
+  return { row, config: resolveWarmStartConfig({ saved, requested: o.requested, model: `model ${row.id}` }) };
 }
 
 /** What trainAndSaveResolved takes: a configuration already resolved at the edge that accepted the request. */
@@ -71,6 +120,8 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
   options.onPhase?.("loading", undefined);
   const matrices = await retryWhileBusyOrUnavailable(() => loadDatasetMatrices(dataSource, options.dataset));
   const fingerprint = datasetFingerprint(matrices);
+  // A warm start's weights are read before any row exists, so an unknown or unready model leaves nothing behind.
+  const from = options.fromModel === undefined ? undefined : await loadWarmStart({ dataSource, fromModel: options.fromModel, datasetId: matrices.datasetId, modelsDir });
   const backend = await initBackend();
   // Refused before any row or work: a run that cannot fit would fail tens of seconds in, a full disk after the last epoch.
   await assertTrainingFits({ shape: trainingShapeOf(matrices), config, modelsDir, limit: options.memoryLimit ?? trainingMemoryLimit() });
@@ -84,6 +135,7 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
     datasetVersion: matrices.version,
     userCount: matrices.userIds.length,
     itemCount: matrices.itemIds.length,
+    fromModelId: options.fromModel ?? null,
   }));
   let model: Recommender | undefined;
   let savedDir: string | undefined;
@@ -104,6 +156,7 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
       config,
       onEpoch: options.onEpoch,
       signal: options.signal,
+      from,
     });
     options.onPhase?.("saving", row.id);
     const dataset: DatasetReference = { id: matrices.datasetId, name: matrices.name, fingerprint };
@@ -147,6 +200,15 @@ export async function trainAndSaveResolved(options: TrainAndSaveResolvedOptions)
   } finally {
     model?.dispose();
   }
+}
+
+/** The saved weights a warm start continues from, checked to belong to the dataset trained on. */
+async function loadWarmStart(o: { dataSource: DataSource; fromModel: number; datasetId: number; modelsDir: string }): Promise<ModelSnapshot> {
+  const { row, snapshot } = await retryWhileBusyOrUnavailable(() => loadSavedSnapshot({ dataSource: o.dataSource, modelId: o.fromModel, modelsDir: o.modelsDir }));
+  if (row.datasetId !== o.datasetId) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `Model ${row.id} was trained on dataset "${row.dataset.name}"; a warm start continues on the model's own dataset.`);
+  }
+  return snapshot;
 }
 
 /**

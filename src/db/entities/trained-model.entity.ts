@@ -85,6 +85,10 @@ export class TrainedModel {
   @Column({ type: "integer", name: "item_count", default: 0 })
   itemCount: number;
 
+  /** The model a warm start continued from (null: trained from scratch); not a foreign key, it outlives that model. */
+  @Column({ type: "integer", name: "from_model_id", nullable: true })
+  fromModelId: number | null;
+
   @CreateDateColumn({ type: "datetime", name: "created_at" })
   createdAt: Date;
 }

@@ -54,6 +54,10 @@ export class TrainingJob {
   @Column({ type: "integer", name: "model_id", nullable: true })
   modelId: number | null;
 
+  /** The model the job continues from (a warm start), or null for a run from scratch; not a foreign key. */
+  @Column({ type: "integer", name: "from_model_id", nullable: true })
+  fromModelId: number | null;
+
   /** Why the job failed or was cancelled, as a sentence. */
   @Column({ type: "text", nullable: true })
   error: string | null;

@@ -4,7 +4,9 @@
  * recommender.ts. Callers train and load through here and never name a family themselves.
  */
 import { currentBackend, currentDevice, initBackend } from "../runtime/index.ts";
-import { isBaseline, type BaselineVariant, type ModelSnapshot, type Variant } from "../types.ts";
+import { ErrorCode, UserError } from "../../errors.ts";
+import { resolveStoredVcmConfig, warmStartConflict, type VcmConfig } from "../config.ts";
+import { capabilitiesOf, isBaseline, type BaselineVariant, type ModelSnapshot, type Variant } from "../types.ts";
 import { baselineOf } from "./baselines/index.ts";
 import { BaselineModel } from "./baselines/model.ts";
 import { trainBaseline } from "./baselines/train.ts";
@@ -51,8 +53,18 @@ export function familyOf(variant: Variant): RecommenderFamily {
 /** Trains the configured variant on the current backend and returns the model with its best epoch's weights. */
 export async function trainModel(options: TrainOptions): Promise<Recommender> {
   checkShapes(options);
+  if (options.from !== undefined) checkWarmStart(options.from, options.config);
   await initBackend();
   return familyOf(options.config.variant).train({ ...options, backend: currentBackend(), device: currentDevice() });
+}
+
+/** Refuses a warm start from a model the variant cannot continue, or of another variant or weight shape. */
+function checkWarmStart(from: ModelSnapshot, config: VcmConfig): void {
+  if (!capabilitiesOf(from.variant).warmStart) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `a ${from.variant} model cannot be continued (a warm start continues VCM models only); train it from scratch`);
+  }
+  const conflict = warmStartConflict({ saved: resolveStoredVcmConfig({ ...from.config, variant: from.variant }), requested: config, model: "the saved model" });
+  if (conflict !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, conflict);
 }
 
 /** Rebuilds a model of any variant from a snapshot on the current backend, checking every weight's name and shape. */

@@ -11,6 +11,8 @@ import type { NamedWeight } from "../types.ts";
 export interface ParamSpec {
   readonly name: string;
   readonly shape: readonly [number] | readonly [number, number];
+  /** The axis that has one entry per item (it grows when items are appended to the dataset); absent: the shape does not depend on the items. */
+  readonly itemAxis?: 0 | 1;
 }
 
 /** Parameters by name; weights are 2-D, biases 1-D. */
@@ -47,6 +49,37 @@ export function paramsFromWeights(specs: ReadonlyArray<ParamSpec>, weights: Read
     params.set(spec.name, tf.tensor(Float32Array.from(w.values), [...spec.shape]));
   }
   return params;
+}
+
+/**
+ * A warm start's initial values: the weights of a model that knew the first `knownItems` items, with
+ * the entries of the items appended since (along each spec's itemAxis) as a fresh start with `seed`
+ * would create them (initialValues), every other number copied bit for bit.
+ */
+export function grownValues(o: { specs: ReadonlyArray<ParamSpec>; weights: ReadonlyArray<NamedWeight>; knownItems: number; seed: number }): Float32Array[] {
+  const byName = new Map(o.weights.map((w) => [w.name, w]));
+  const fresh = initialValues(o.specs, o.seed);
+  return o.specs.map((spec, i) => {
+    const saved = [...spec.shape];
+    if (spec.itemAxis !== undefined) saved[spec.itemAxis] = o.knownItems;
+    const w = byName.get(spec.name);
+    if (!w || w.values.length !== saved.reduce((a, b) => a * b, 1) || w.shape.join("x") !== saved.join("x")) {
+      throw new UserError(
+        ErrorCode.BAD_USER_INPUT,
+        `the saved model's weight ${spec.name} is missing or not of shape ${saved.join(" × ")}; it cannot be continued, train from scratch`,
+      );
+    }
+    const out = fresh[i];
+    if (spec.itemAxis === 1) {
+      // Row-major [rows, items]: each row's known items come first, the new ones keep their fresh values.
+      const [rows, cols] = spec.shape as readonly [number, number];
+      for (let r = 0; r < rows; r += 1) out.set(w.values.subarray(r * o.knownItems, (r + 1) * o.knownItems), r * cols);
+    } else {
+      // Axis 0 (or none): the known entries are one prefix.
+      out.set(w.values, 0);
+    }
+    return out;
+  });
 }
 
 /** Copies of `params` in `specs` order, as a snapshot stores them. */

@@ -26,6 +26,12 @@ export interface TrainOptions {
   readonly onEpoch?: (record: EpochRecord) => void;
   /** Aborting it stops training between two steps with an AbortError. */
   readonly signal?: AbortSignal;
+  /**
+   * Warm start: the saved model to continue from instead of fresh weights (capability warmStart; same
+   * variant and weight shapes, config.ts warmStartConflict). Its weights are kept bit for bit; the data
+   * may have more items than it knew (appended after its own), whose rows start as a fresh start's.
+   */
+  readonly from?: ModelSnapshot;
 }
 
 /** The backend a model is trained on, as stored with it (runtime/backend.ts currentBackend, currentDevice). */

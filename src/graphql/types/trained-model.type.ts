@@ -126,6 +126,9 @@ export class TrainedModelType {
   @Field(() => Float, { nullable: true, description: "Mean seconds per epoch (training plus validation)." })
   secondsPerEpoch: number | null;
 
+  @Field(() => ID, { nullable: true, description: "The model this one was warm-started from (startTraining's fromModel, `vcm train --from-model`); null when trained from scratch. The id stays after that model is deleted." })
+  fromModelId: number | null;
+
   @Field(() => GraphQLDateTimeISO)
   createdAt: Date;
 }

@@ -1,6 +1,7 @@
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { BaselineParametersInput, HyperParametersInput } from "./config-inputs.ts";
+import { WARM_START_RULES } from "../../services/training.ts";
 import { EpochRecordType } from "./trained-model.type.ts";
 
 /** Life cycle of a training job, as GraphQL names it (values are the stored statuses). */
@@ -64,6 +65,9 @@ export class TrainingJobType {
   @Field(() => GraphQLJSONObject, { description: "The resolved configuration the job trains with (requested hyper-parameters over the defaults)." })
   config: Record<string, unknown>;
 
+  @Field(() => ID, { nullable: true, description: "The model this job continues from (startTraining's fromModel, a warm start); null for a run from scratch. The id stays after that model is deleted." })
+  fromModelId: number | null;
+
   @Field(() => TrainingJobStatusEnum)
   status: string;
 
@@ -100,4 +104,11 @@ export class StartTrainingInput {
 
   @Field(() => BaselineParametersInput, { nullable: true, description: "For variant CDL, CVAE or DEEPCONN: its own hyper-parameters." })
   baselineParameters?: BaselineParametersInput;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      `Warm start: the id of a READY model of this dataset to continue from, on the dataset as it is now. ${WARM_START_RULES} NOT_FOUND for an unknown model; BAD_USER_INPUT for a model of another dataset, of another variant or shape (the message names the field); MODEL_NOT_READY for one without saved weights (still training, or failed).`,
+  })
+  fromModel?: string | null;
 }

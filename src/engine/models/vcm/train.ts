@@ -5,13 +5,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../../data/csr.ts";
-import { invariant } from "../../../errors.ts";
+import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { sparseBatch } from "../../batch.ts";
 import type { VcmConfig } from "../../config.ts";
 import { Rng } from "../../random.ts";
+import type { ModelSnapshot } from "../../types.ts";
 import { Adam, gaussianKernelsEnabled, gaussianTerms, sparseBatchTensors, sparseTarget } from "../../runtime/index.ts";
 import { runEpochs, TERM_NAMES, type PhaseResult } from "../epochs.ts";
-import { initialValues, type Params } from "../params.ts";
+import { grownValues, initialValues, type Params } from "../params.ts";
 import type { TrainedOn, TrainOptions } from "../recommender.ts";
 import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
 import { VcmModel } from "./model.ts";
@@ -20,16 +21,18 @@ import { decode, encode, paramSpecs, reparameterise } from "./vae.ts";
 /** Trains VCM or one of its ablations (vcm-od in two phases) and returns the model with its best epoch's weights. */
 export async function trainVcm(options: TrainOptions & TrainedOn): Promise<VcmModel> {
   const { train, words, config, backend, device } = options;
-  const params = initParams({ numItems: train.cols, numWords: words.cols, config });
+  const sizes = { numItems: train.cols, numWords: words.cols, config };
+  const params = options.from === undefined ? initParams(sizes) : warmStartParams({ ...sizes, from: options.from });
+  const betaStart = betaStartStep({ from: options.from, config });
   const live = VcmModel.create({ config, backend, device, numItems: train.cols, numWords: words.cols, params, history: [], bestEpoch: 0 });
   const rng = new Rng(config.seed + 1);
   try {
     if (config.variant === "vcm-od") {
       // Phase 1: VAEy alone; its weights are then frozen for phase 2.
-      await runPhase({ ...options, config, params, rng, part: "vcm-od-y", live: undefined });
+      await runPhase({ ...options, config, params, rng, part: "vcm-od-y", live: undefined, betaStart });
     }
     const part: ObjectivePart = config.variant === "vcm-od" ? "vcm-od-x" : config.variant;
-    const result = await runPhase({ ...options, config, params, rng, part, live });
+    const result = await runPhase({ ...options, config, params, rng, part, live, betaStart });
     return VcmModel.create({
       config,
       backend,
@@ -46,7 +49,7 @@ export async function trainVcm(options: TrainOptions & TrainedOn): Promise<VcmMo
 }
 
 /** Runs the epochs of one objective; `live` (absent in vcm-od's first phase) is evaluated after each. */
-async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined }): Promise<PhaseResult> {
+async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined; betaStart: number }): Promise<PhaseResult> {
   const { config, params, part } = o;
   const names = [...params.keys()].filter((n) => (part === "vcm-od-y" ? n.startsWith("y.") : part === "vcm-od-x" ? n.startsWith("x.") : true));
   const adam = new Adam(
@@ -61,8 +64,8 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
 }
 
 /** The epoch loop of runPhase: VCM's batches of Adam steps inside the shared runEpochs. */
-async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined; names: string[]; adam: Adam }): Promise<PhaseResult> {
-  const { config, params, rng, part, train, words, names, adam } = o;
+async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined; names: string[]; adam: Adam; betaStart: number }): Promise<PhaseResult> {
+  const { config, params, rng, part, train, words, names, adam, betaStart } = o;
   return runEpochs({
     ...o,
     epoch: async () => {
@@ -71,13 +74,13 @@ async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params
       for (let start = 0; start < order.length; start += config.batchSize) {
         o.signal?.throwIfAborted();
         const rows = order.subarray(start, start + config.batchSize);
-        const beta = annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps });
+        const beta = annealedBeta({ step: betaStart + adam.steps, beta: config.beta, annealSteps: config.annealSteps });
         // Reading the means also lets timers, requests and abort signals run between steps.
         const means = await trainStep({ params, names, adam, part, beta, rows, rng, train, words, config });
         means.forEach((m, i) => (sums[i] += m * rows.length));
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
-      return { terms: Array.from(sums, (x) => x / train.rows), beta: annealedBeta({ step: adam.steps, beta: config.beta, annealSteps: config.annealSteps }) };
+      return { terms: Array.from(sums, (x) => x / train.rows), beta: annealedBeta({ step: betaStart + adam.steps, beta: config.beta, annealSteps: config.annealSteps }) };
     },
   });
 }
@@ -96,6 +99,36 @@ export function initParams(options: { numItems: number; numWords: number; config
   const params: Params = new Map();
   initialValues(specs, options.config.seed).forEach((values, i) => params.set(specs[i].name, tf.tensor(values, [...specs[i].shape])));
   return params;
+}
+
+/**
+ * A warm start's parameter tensors: the saved model's weights bit for bit, with the rows of the items
+ * appended since it was trained (columns numItems.. of the grown data) as a fresh start with the
+ * config's seed creates them (params.ts grownValues). The caller disposes them.
+ */
+export function warmStartParams(options: { numItems: number; numWords: number; config: VcmConfig; from: ModelSnapshot }): Params {
+  const { from } = options;
+  if (from.numItems > options.numItems || from.numWords !== options.numWords) {
+    throw new UserError(
+      ErrorCode.BAD_USER_INPUT,
+      `the saved model knows ${from.numItems} items and ${from.numWords} words but the data has ${options.numItems} items and ${options.numWords} words; ` +
+        "a warm start needs the same words and at least the model's items (train from scratch on replaced data)",
+    );
+  }
+  const specs = paramSpecs(options);
+  const params: Params = new Map();
+  grownValues({ specs, weights: from.weights, knownItems: from.numItems, seed: options.config.seed }).forEach((values, i) => params.set(specs[i].name, tf.tensor(values, [...specs[i].shape])));
+  return params;
+}
+
+/**
+ * The optimiser step β's annealing starts from: 0 for a fresh start; for a warm start the step at
+ * which min(β, step / annealSteps) equals the β the saved model's best epoch ended with, so the
+ * schedule continues and a trained posterior is not pulled back to β = 0 and re-annealed.
+ */
+export function betaStartStep(options: { from: ModelSnapshot | undefined; config: VcmConfig }): number {
+  const best = options.from?.history.find((h) => h.epoch === options.from?.bestEpoch);
+  return best === undefined ? 0 : Math.round(best.beta * options.config.annealSteps);
 }
 
 /**

@@ -14,7 +14,7 @@ export function paramSpecs(options: { numItems: number; numWords: number; config
   const { numItems: i, numWords: v, config: c } = options;
   const k = c.latentDim;
   return [
-    { name: "x.enc.W", shape: [i, c.hiddenX] },
+    { name: "x.enc.W", shape: [i, c.hiddenX], itemAxis: 0 },
     { name: "x.enc.b", shape: [c.hiddenX] },
     { name: "x.mu.W", shape: [c.hiddenX, k] },
     { name: "x.mu.b", shape: [k] },
@@ -22,8 +22,8 @@ export function paramSpecs(options: { numItems: number; numWords: number; config
     { name: "x.logvar.b", shape: [k] },
     { name: "x.dec.W", shape: [k, c.hiddenX] },
     { name: "x.dec.b", shape: [c.hiddenX] },
-    { name: "x.out.W", shape: [c.hiddenX, i] },
-    { name: "x.out.b", shape: [i] },
+    { name: "x.out.W", shape: [c.hiddenX, i], itemAxis: 1 },
+    { name: "x.out.b", shape: [i], itemAxis: 0 },
     { name: "y.enc.W", shape: [v, c.hiddenY] },
     { name: "y.enc.b", shape: [c.hiddenY] },
     { name: "y.mu.W", shape: [c.hiddenY, k] },
