@@ -34,3 +34,24 @@ export function csrFromRows(options: {
 export function rowLength(m: CsrMatrix, r: number): number {
   return m.indptr[r + 1] - m.indptr[r];
 }
+
+/** The matrix with only its first `cols` columns (entries of later columns dropped); the matrix itself when it has no more. */
+export function firstColumns(matrix: CsrMatrix, cols: number): CsrMatrix {
+  if (cols >= matrix.cols) return matrix;
+  const indptr = new Int32Array(matrix.rows + 1);
+  let kept = 0;
+  for (let row = 0; row < matrix.rows; row += 1) {
+    for (let j = matrix.indptr[row]; j < matrix.indptr[row + 1]; j += 1) if (matrix.indices[j] < cols) kept += 1;
+    indptr[row + 1] = kept;
+  }
+  const indices = new Int32Array(kept);
+  const values = new Float32Array(kept);
+  let k = 0;
+  for (let j = 0; j < matrix.indices.length; j += 1) {
+    if (matrix.indices[j] >= cols) continue;
+    indices[k] = matrix.indices[j];
+    values[k] = matrix.values[j];
+    k += 1;
+  }
+  return { rows: matrix.rows, cols, indptr, indices, values };
+}

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
-import type { CsrMatrix, DatasetMatrices } from "../data/csr.ts";
+import { firstColumns, type CsrMatrix, type DatasetMatrices } from "../data/csr.ts";
 import { ItemWordCounter } from "../data/item-words.ts";
 import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet, tokenize } from "../data/tokenizer.ts";
 import { datasetVersionOf, itemIdsFrom, userCounters, userRowsOf } from "../db/dataset-growth.ts";
@@ -354,26 +354,6 @@ function sameEntries(a: CsrMatrix, b: CsrMatrix): boolean {
   if (b.rows < a.rows || a.cols !== b.cols) return false;
   for (let row = 0; row < a.rows; row += 1) if (!sameRow(a, b, row)) return false;
   return b.indptr[b.rows] === a.indptr[a.rows];
-}
-
-/** The matrix with only its first `cols` columns (entries of later columns dropped). */
-function firstColumns(matrix: CsrMatrix, cols: number): CsrMatrix {
-  const indptr = new Int32Array(matrix.rows + 1);
-  let kept = 0;
-  for (let row = 0; row < matrix.rows; row += 1) {
-    for (let j = matrix.indptr[row]; j < matrix.indptr[row + 1]; j += 1) if (matrix.indices[j] < cols) kept += 1;
-    indptr[row + 1] = kept;
-  }
-  const indices = new Int32Array(kept);
-  const values = new Float32Array(kept);
-  let k = 0;
-  for (let j = 0; j < matrix.indices.length; j += 1) {
-    if (matrix.indices[j] >= cols) continue;
-    indices[k] = matrix.indices[j];
-    values[k] = matrix.values[j];
-    k += 1;
-  }
-  return { rows: matrix.rows, cols, indptr, indices, values };
 }
 
 /** The item word statistics of a dataset from its review texts, a page at a time. */

@@ -3,7 +3,7 @@
  * against each other with the paper's paired t-test over the same users.
  */
 import type { DataSource } from "typeorm";
-import type { DatasetMatrices } from "../data/csr.ts";
+import { firstColumns, type DatasetMatrices } from "../data/csr.ts";
 import type { MetricMap, TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { evaluateRanking, type RankingEvaluation } from "../engine/evaluate.ts";
@@ -28,20 +28,22 @@ export interface ModelEvaluation {
 }
 
 /**
- * Ranks all items for every user with test items from the training clicks (vcm) or the bag of words
- * (vcm-cd), excluding the user's training clicks, and scores the test clicks.
+ * Ranks the model's items for every user with test items from the training clicks (vcm) or the bag of
+ * words (vcm-cd), excluding the user's training clicks, and scores the test clicks. Items appended
+ * after the model was trained are left out of its input, its ranking and the held-out clicks alike.
  */
 export async function evaluateOnTest(options: { model: Recommender; matrices: DatasetMatrices; mode: PredictionMode }): Promise<RankingEvaluation> {
   const { model, matrices, mode } = options;
   if (mode === "vcm-cd" && !hasTextModel(model.variant)) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, "The popularity baseline has no text model, so it has no vcm-cd mode; use --mode vcm.");
   }
+  const train = firstColumns(matrices.train, model.numItems);
   return evaluateRanking({
     model,
     mode,
-    input: mode === "vcm" ? matrices.train : matrices.words,
-    heldOut: matrices.test,
-    exclude: matrices.train,
+    input: mode === "vcm" ? train : matrices.words,
+    heldOut: firstColumns(matrices.test, model.numItems),
+    exclude: train,
     ks: METRIC_CUTOFFS,
   });
 }

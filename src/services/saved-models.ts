@@ -134,9 +134,17 @@ async function localCheckpoint(o: { dataSource: DataSource; row: TrainedModel; c
   return { dir, cleanup };
 }
 
-/** Refuses a dataset whose users, items or words changed since the model was trained on it. */
+/**
+ * Refuses a dataset that is not the one the model was trained on or a later version of it. At the
+ * model's own version the fingerprint must match; an append only adds users and items after the
+ * existing ones and never grows the vocabulary, so a later version must still hold the model's rows.
+ */
 export function checkSameDataset(row: TrainedModel, matrices: DatasetMatrices): void {
-  if (row.datasetFingerprint !== null && datasetFingerprint(matrices) !== row.datasetFingerprint) {
+  const sameVersion = row.datasetVersion === matrices.version;
+  const fits = sameVersion
+    ? row.datasetFingerprint === null || datasetFingerprint(matrices) === row.datasetFingerprint
+    : matrices.version > row.datasetVersion && matrices.userIds.length >= row.userCount && matrices.itemIds.length >= row.itemCount;
+  if (!fits) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
       `Dataset "${matrices.name}" changed since model ${row.id} was trained on it (other users, items or words); train the model again.`,

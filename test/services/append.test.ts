@@ -14,6 +14,7 @@ import { amazonSource } from "../../src/data/parsers/amazon.ts";
 import { yelpSource } from "../../src/data/parsers/yelp.ts";
 import { appendFromSource, appendRecords } from "../../src/services/append.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
+import { evaluateSavedModel } from "../../src/services/model-evaluation.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import { createTestDatabase, TEST_DIALECT, type TestDatabase } from "../db/databases.ts";
 
@@ -166,6 +167,28 @@ describe("appendRecords", () => {
       expect(kept).toMatchObject({ status: "ready" });
       expect(Number(kept!.dataset_version)).toBe(2);
       expect(Number(kept!.user_count)).toBe(before.userIds.length + 1);
+    } finally {
+      await fs.rm(modelsDir, { recursive: true, force: true });
+    }
+  });
+
+  it("evaluates a model trained before an append on the grown dataset: new users and items change nothing it knew", async () => {
+    const modelsDir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-append-eval-"));
+    try {
+      const { model } = await trainAndSave({ dataSource: db, dataset: "d", variant: "vcm", config: { latentDim: 4, hiddenX: 8, hiddenY: 8, epochs: 1, batchSize: 16 }, modelsDir });
+      const before = await evaluateSavedModel({ dataSource: db, modelId: model.id });
+      // A new user clicking known and new items, and a new item: nothing of a user with test clicks moves.
+      const summary = await appendRecords(db, {
+        dataset: "d",
+        records: [
+          { user: "after-model", item: "after-item", rating: 5, text: null },
+          { user: "after-model", item: (await loadDatasetMatrices(db, "d")).itemIds[0], rating: 5, text: null },
+        ],
+      });
+      expect(summary).toMatchObject({ added: true, usersAdded: 1, itemsAdded: 1 });
+      const after = await evaluateSavedModel({ dataSource: db, modelId: model.id });
+      expect(after.users).toBe(before.users);
+      expect(after.metrics).toEqual(before.metrics);
     } finally {
       await fs.rm(modelsDir, { recursive: true, force: true });
     }
