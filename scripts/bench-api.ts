@@ -12,7 +12,8 @@
  * `{ __typename }` while 20 connections send hostile documents in turn (issue 23: fragments that spread
  * each other twice over, 14 and 28 levels deep, a costly query hidden behind them, a page of a review's
  * highlights, a persisted query whose hash does not match), target p99 ≤ 100 ms.
- * `--scenario hostile` runs (d) alone.
+ * Every explanation asks for its words and its clicks (issue 25: target ≥ 100 requests/s for (a″)).
+ * `--scenario hostile` runs (d) alone, `--scenario explained` (a″) alone.
  */
 import "reflect-metadata";
 import { execFile } from "node:child_process";
@@ -34,8 +35,8 @@ import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
 
 const DATASET = "bench-yelp-shaped";
-/** What `--scenario` may name: everything, or (d) alone. */
-const SCENARIOS = ["all", "hostile"] as const;
+/** What `--scenario` may name: everything, (d) alone, or (a″) alone. */
+const SCENARIOS = ["all", "hostile", "explained"] as const;
 /** Users that (a″) asks about in turn. */
 const DISTINCT_USERS = 3000;
 
@@ -92,11 +93,12 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     .option("--seconds <n>", "seconds of load per scenario", "10")
     .option("--connections <n>", "concurrent connections for the single-user scenario", "10")
     .option("--heavy-connections <n>", "connections sending (b) while (c), or hostile documents while (d), measures a cheap query", "20")
-    .option("--scenario <name>", `${SCENARIOS.join(" or ")}: every scenario, or (d) alone`, "all")
+    .option("--scenario <name>", `${SCENARIOS.join(" or ")}: every scenario, (d) alone, or (a″) alone`, "all")
     .parse([...argv], { from: "user" });
   const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string }>();
   if (!(SCENARIOS as ReadonlyArray<string>).includes(opts.scenario)) throw new Error(`--scenario must be ${SCENARIOS.join(" or ")}, got "${opts.scenario}".`);
   const everything = opts.scenario === "all";
+  const explainedAlone = opts.scenario === "explained";
   const seconds = Number(opts.seconds);
   const postgres = dialectOf(opts.db) === "postgres";
   const dbPath = postgres ? opts.db : path.resolve(opts.db);
@@ -138,7 +140,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
   const oneUserQuery = (explanationArguments: string) =>
-    `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(${explanationArguments}) { coveredShare words { word weight } } } } }`;
+    `query ($u: ID!, $m: ID!) { user(id: $u) { recommendations(modelId: $m, k: 20) { rank score item { externalId } explanation(${explanationArguments}) { coveredShare words { word weight } clicks { effect item { externalId } } } } } }`;
   const scenarios: Scenario[] = [
     {
       name: "(a) one user's top-20 with explanations (the same user on every request)",
@@ -167,7 +169,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   ];
   const loadBefore = os.loadavg()[0];
   const results: Array<{ scenario: Scenario; result: LoadResult }> = [];
-  for (const scenario of everything ? scenarios : []) {
+  for (const scenario of everything ? scenarios : explainedAlone ? scenarios.filter((s) => s.name.startsWith("(a″)")) : []) {
     const bodies = scenario.variables.map((variables) => JSON.stringify({ query: scenario.query, variables }));
     // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
     // (from the end of the list of users, so that the measured requests still find no recent answers).
@@ -193,6 +195,18 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     ]);
     underHeavy = { cheap: cheapResult, heavy: heavyResult };
   }
+  const loadAfter = os.loadavg()[0];
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const line = (name: string, connections: number, result: LoadResult) =>
+    `${name} [${connections} conn]: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
+    `${result.requestsPerSecond.toFixed(1)} req/s (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors)`;
+  if (explainedAlone) {
+    await server.stop();
+    await dataSource.destroy();
+    console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`);
+    for (const { scenario, result } of results) console.log(line(scenario.name, scenario.connections, result));
+    return;
+  }
   // (d) The same with hostile documents: each must be refused (or, for highlights, answered one page) in milliseconds.
   const hostile = hostileBodies({ userId, modelId: model.id });
   const answers: string[] = [];
@@ -213,14 +227,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   await server.stop();
   await dataSource.destroy();
 
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   console.log(
     `backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, ` +
       `load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} (other processes share the cores)`,
   );
-  const line = (name: string, connections: number, result: LoadResult) =>
-    `${name} [${connections} conn]: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
-    `${result.requestsPerSecond.toFixed(1)} req/s (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors)`;
   for (const { scenario, result } of results) console.log(line(scenario.name, scenario.connections, result));
   if (underHeavy !== undefined) {
     console.log(line("(c) cheap { datasets { id } } during (b) at load", 1, underHeavy.cheap) + " — target p99 ≤ 100 ms");

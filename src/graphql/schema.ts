@@ -19,6 +19,7 @@ import { CohortResolver } from "./resolvers/cohort.resolver.ts";
 import {
   PredictionResolver,
   RankedItemResolver,
+  ExplanationClickResolver,
   RecommendationResolver,
   TextRecommendationResolver,
 } from "./resolvers/prediction.resolver.ts";
@@ -41,6 +42,7 @@ export const resolvers: NonEmptyArray<Function> = [
   TextRecommendationResolver,
   CohortResolver,
   TrainingJobResolver,
+  ExplanationClickResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

@@ -12,6 +12,7 @@ import {
   shortlistByEffect,
   sumOf,
   type BagEffects,
+  type ClickEffects,
   type Explanation,
   type ExplanationRule,
   type ExplanationWord,
@@ -201,6 +202,23 @@ export class ServedModel implements LoadedModel {
     });
   }
 
+  /**
+   * For each (row, item) pair, the exact relative fall δ(j) of the item's VCM score when each click j
+   * leaves the user's training history (Recommender.clickEffects), aligned with the row's clicks; one
+   * engine call shared by concurrent requests, the answers kept (they hold for every k and rule).
+   */
+  async clickEffects(options: { dataset: DatasetIndex; pairs: ReadonlyArray<{ readonly row: number; readonly item: number }> }): Promise<ClickEffects[]> {
+    const { train } = options.dataset.matrices;
+    const effects = await this.#cachedList({
+      kind: "click-effects",
+      capacity: RECENT_ANSWERS.effects,
+      keyOf: (r) => `${r.row}|${r.item}`,
+      requests: options.pairs.map((p) => ({ row: p.row, item: p.item })),
+      run: (pairs) => this.model.clickEffects({ clicks: train, pairs }),
+    });
+    return options.pairs.map((p, i) => ({ clicks: rowColumns(train, p.row), effects: effects[i] }));
+  }
+
   /** The explanations this model holds for the pairs (undefined where it holds none), without touching the engine. */
   heldExplanations(pairs: ReadonlyArray<PairRequest>): Array<NamedExplanation | undefined> {
     const recent = this.#recentAnswers<NamedExplanation>("explanations", RECENT_ANSWERS.explanations);
@@ -209,14 +227,16 @@ export class ServedModel implements LoadedModel {
 
   /**
    * Explains each pair, in order, and keeps the answers (heldExplanations gives them again): one
-   * click2review call for the users, and for the "effect" rule the two effect calls. A pair whose
-   * effects failed gets that error; the others are answered.
+   * click2review call for the users, for the "effect" rule the two word-effect calls, and beside them
+   * one click-effect call for every rule. A pair whose effects failed gets that error; the others are answered.
    */
   async explain(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<Array<NamedExplanation | Error>> {
     const { dataset, pairs } = options;
-    const distributions = await this.wordDistributions({ dataset, rows: pairs.map((p) => p.row) });
-    const stats = await dataset.itemWordStats();
-    const effects = await this.#bagEffects({ dataset, stats, pairs, distributions });
+    // The click passes need nothing of the word path, so they share the engine's time with it.
+    const clicksAnswered = this.clickEffects({ dataset, pairs }).catch(asError);
+    const [words, clickEffects] = await Promise.all([this.#wordInputs({ dataset, pairs }), clicksAnswered]);
+    if (clickEffects instanceof Error) return pairs.map(() => clickEffects);
+    const { distributions, stats, effects } = words;
     const { vocabulary } = dataset.matrices;
     // Each user's words are ranked once per call, as deep as any of their pairs needed.
     const rankedByRow = new Map<number, { order: Int32Array; mass: number }>();
@@ -243,11 +263,24 @@ export class ServedModel implements LoadedModel {
         k: pair.k,
         rule: pair.rule,
         bagEffects,
+        clickEffects: clickEffects[i],
       });
       const named: NamedExplanation = { ...explanation, words: explanation.words.map((w) => ({ ...w, word: vocabulary[w.wordIndex] })) };
       recent.set(explanationKey(pair), named);
       return named;
     });
+  }
+
+  /** What the word part of the explanations needs: the users' click2review distributions, the item word statistics and the word effects. */
+  async #wordInputs(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<{
+    distributions: Float32Array[];
+    stats: ItemWordStats;
+    effects: Map<number, BagEffects | Error>;
+  }> {
+    const { dataset, pairs } = options;
+    const distributions = await this.wordDistributions({ dataset, rows: pairs.map((p) => p.row) });
+    const stats = await dataset.itemWordStats();
+    return { distributions, stats, effects: await this.#bagEffects({ dataset, stats, pairs, distributions }) };
   }
 
   /**

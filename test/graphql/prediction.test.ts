@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { countStatements, TEST_DIALECT } from "../db/databases.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
-import type { DatasetMatrices } from "../../src/data/csr.ts";
+import { csrFromRows, type DatasetMatrices } from "../../src/data/csr.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { meanDefined, topK } from "../../src/engine/metrics.ts";
 import { VcmModel } from "../../src/engine/models/vcm/model.ts";
@@ -567,8 +567,12 @@ describe("deleteModel while a query loads the model", () => {
 });
 
 describe("over real HTTP", () => {
+  let url: string;
+  beforeAll(async () => {
+    url = (await server.listen({ port: 0 })).url;
+  });
+
   it("serves recommendations with explanations and an error code to a fetch client", async () => {
-    const { url } = await server.listen({ port: 0 });
     const post = (query: string) =>
       fetch(new URL("/graphql", url), {
         method: "POST",
@@ -585,5 +589,40 @@ describe("over real HTTP", () => {
     expect(bad.errors[0].extensions.code).toBe("BAD_USER_INPUT");
     const cohorts = await post(`{ cohorts(modelId: ${vcmId}) { testUsers } }`);
     expect(cohorts.data.cohorts.testUsers).toBeGreaterThan(0);
+  });
+
+  it("lists with every explanation the clicked items whose removal lowers the score, each with its effect, the same under every rule", async () => {
+    const post = (query: string) =>
+      fetch(new URL("/graphql", url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) }).then((r) => r.json() as Promise<any>);
+    const reasons = "clicks { effect item { id columnIndex } } words { word }";
+    const answer = await post(
+      `{ user(id: 5) { rowIndex recommendations(modelId: ${vcmId}, k: 4) { score item { id columnIndex } explanation(k: 3) { ${reasons} } evidence: explanation(k: 3, rule: EVIDENCE) { ${reasons} } } } }`,
+    );
+    expect(answer.errors).toBeUndefined();
+    const { rowIndex, recommendations } = answer.data.user;
+    const history = Array.from(matrices.train.indices.subarray(matrices.train.indptr[rowIndex], matrices.train.indptr[rowIndex + 1]));
+    const model = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
+    try {
+      for (const rec of recommendations) {
+        const { clicks } = rec.explanation;
+        expect(clicks.length).toBeGreaterThan(0);
+        expect(clicks.length).toBeLessThanOrEqual(3);
+        expect(rec.evidence.clicks).toEqual(clicks);
+        const effects = clicks.map((c: any) => c.effect);
+        expect([...effects].sort((a, b) => b - a)).toEqual(effects);
+        for (const c of clicks) {
+          expect(history).toContain(c.item.columnIndex);
+          expect(c.effect).toBeGreaterThan(0);
+        }
+        // The top click's effect is the fall of the item's score when that click leaves the history.
+        const rows = [history, history.filter((i) => i !== clicks[0].item.columnIndex)].map((h) => h.map((i): [number, number] => [i, 1]));
+        const scores = await model.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows }), rows: [0, 1] }, "vcm");
+        const item = rec.item.columnIndex;
+        expect(scores[item]).toBeCloseTo(rec.score, 6);
+        expect(clicks[0].effect).toBeCloseTo(1 - scores[matrices.train.cols + item] / scores[item], 5);
+      }
+    } finally {
+      model.model.dispose();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { MAX_K, checkK, checkText } from "../limits.ts";
 import type { PredictionContextPart } from "../prediction-loaders.ts";
 import { ItemType } from "../types/item.type.ts";
 import {
+  ExplanationClickType,
   ExplanationRuleEnum,
   ExplanationType,
   RankedItemType,
@@ -17,6 +18,7 @@ import {
   RecommendationType,
   TextRecommendationsType,
   WordProbabilityType,
+  type ExplanationClickValue,
   type RankedItemValue,
 } from "../types/prediction.type.ts";
 import { UserType } from "../types/user.type.ts";
@@ -67,9 +69,10 @@ async function modelForUser(options: { context: GraphQLContext; user: User; mode
   return loaded;
 }
 
-/** The GraphQL value of an explanation (item tokens named for readers of the schema). */
-function explanationValue(explanation: NamedExplanation): ExplanationType {
+/** The GraphQL value of an explanation of a pair of dataset `datasetId` (item tokens named for readers of the schema). */
+function explanationValue(explanation: NamedExplanation, datasetId: number): ExplanationType {
   return {
+    clicks: explanation.clicks.map((c) => ({ datasetId, item: c.item, effect: c.effect })),
     words: explanation.words.map((w) => ({
       word: w.word,
       weight: w.weight,
@@ -87,19 +90,20 @@ function explanationValue(explanation: NamedExplanation): ExplanationType {
 /** One pair's explanation through the request's batching loader. */
 async function explain(options: {
   context: GraphQLContext;
+  datasetId: number;
   modelId: number;
   row: number;
   item: number;
   k: number;
   rule: ExplanationRuleEnum;
 }): Promise<ExplanationType> {
-  const { context, ...request } = options;
+  const { context, datasetId, ...request } = options;
   checkK(request.k);
-  return explanationValue(await predictionOf(context).loaders.explanation.load(request));
+  return explanationValue(await predictionOf(context).loaders.explanation.load(request), datasetId);
 }
 
-/** The item of a ranked entry, through the request's item-by-column loader. */
-async function itemOf(context: GraphQLContext, value: RankedItemValue): Promise<Item> {
+/** The item of a ranked entry or an explanation's click, through the request's item-by-column loader. */
+async function itemOf(context: GraphQLContext, value: Pick<RankedItemValue, "datasetId" | "item">): Promise<Item> {
   const item = await predictionOf(context).loaders.itemByColumn.load({ datasetId: value.datasetId, column: value.item });
   invariant(item !== null, `dataset ${value.datasetId} has an item in column ${value.item}`);
   return item;
@@ -195,7 +199,7 @@ export class PredictionResolver {
         `Item ${item.id} belongs to another dataset than user ${user.id}; explain pairs of the same dataset.`,
       );
     }
-    return explain({ context, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k, rule });
+    return explain({ context, datasetId: user.datasetId, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k, rule });
   }
 }
 
@@ -219,7 +223,16 @@ export class RecommendationResolver {
     @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
   ): Promise<ExplanationType> {
     invariant(value.row !== undefined, "recommendations carry the user's row");
-    return explain({ context, modelId: value.modelId, row: value.row, item: value.item, k, rule });
+    return explain({ context, datasetId: value.datasetId, modelId: value.modelId, row: value.row, item: value.item, k, rule });
+  }
+}
+
+/** The clicked item of an explanation. */
+@Resolver(() => ExplanationClickType)
+export class ExplanationClickResolver {
+  @FieldResolver(() => ItemType)
+  item(@Root() value: ExplanationClickValue, @Ctx() context: GraphQLContext): Promise<Item> {
+    return itemOf(context, value);
   }
 }
 

@@ -12,7 +12,7 @@ import type { CsrMatrix } from "../../../data/csr.ts";
 import { sparseBatch } from "../../batch.ts";
 import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
-import { decode, encode } from "./vae.ts";
+import { exactDeletionEffects } from "./deletion.ts";
 
 /** One (user, item) pair: the user's row of the bag-of-words matrix and the item's column. */
 export interface WordEffectPair {
@@ -121,88 +121,12 @@ export interface DeletionRequest extends WordEffectPair {
   readonly words: ArrayLike<number>;
 }
 
-/** Rows per forward pass of the deletion bags. */
-const BAGS_PER_CHUNK = 256;
-
 /**
  * The exact relative fall of the item's review2click score when one word leaves the user's bag,
  * δ(w) = 1 − π_ui(y ∖ w) / π_ui(y), one Float32Array per request aligned with its `words`. A user's
  * bag minus w serves every item of that user, so each user costs one forward pass per distinct word
- * asked for, plus one for the whole bag.
+ * asked for, plus one for the whole bag (deletion.ts).
  */
 export async function deletionEffects(o: { params: Params; words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
-  const { params, words, requests } = o;
-  const out = requests.map((r) => new Float32Array(r.words.length));
-  // Bags to score: per user, the whole bag and the bag minus each word asked for.
-  const bagRow = new Map<string, number>();
-  const bags: Array<{ row: number; without: number }> = [];
-  const bagOf = (row: number, without: number): number => {
-    const key = `${row}|${without}`;
-    let index = bagRow.get(key);
-    if (index === undefined) {
-      index = bags.length;
-      bags.push({ row, without });
-      bagRow.set(key, index);
-    }
-    return index;
-  };
-  // (bag, item) entries to read: the whole bag's, then each word's.
-  const reads: Array<{ request: number; slot: number; bag: number; item: number }> = [];
-  requests.forEach((r, j) => {
-    const present = new Set(words.indices.subarray(words.indptr[r.row], words.indptr[r.row + 1]));
-    reads.push({ request: j, slot: -1, bag: bagOf(r.row, -1), item: r.item });
-    for (let t = 0; t < r.words.length; t += 1) {
-      if (present.has(r.words[t])) reads.push({ request: j, slot: t, bag: bagOf(r.row, r.words[t]), item: r.item });
-    }
-  });
-  const logScore = new Float64Array(reads.length);
-  const readsByChunk: number[][] = Array.from({ length: Math.ceil(bags.length / BAGS_PER_CHUNK) }, () => []);
-  reads.forEach((read, n) => readsByChunk[Math.floor(read.bag / BAGS_PER_CHUNK)].push(n));
-  for (let start = 0; start < bags.length; start += BAGS_PER_CHUNK) {
-    const chunk = bags.slice(start, start + BAGS_PER_CHUNK);
-    const matrix = bagMatrix(words, chunk);
-    const wanted = readsByChunk[start / BAGS_PER_CHUNK];
-    const positions = new Int32Array(2 * wanted.length);
-    wanted.forEach((n, m) => {
-      positions[2 * m] = reads[n].bag - start;
-      positions[2 * m + 1] = reads[n].item;
-    });
-    const picked = tf.tidy(() => {
-      const input = sparseBatchTensors(sparseBatch({ matrix, rows: chunk.map((_, i) => i) }), words.cols);
-      const { mu } = encode({ params, side: "y", input });
-      return tf.gatherND(tf.logSoftmax(decode({ params, side: "x", z: mu })), tf.tensor2d(positions, [wanted.length, 2], "int32"));
-    });
-    let values: Float32Array;
-    try {
-      values = (await picked.data()) as Float32Array;
-    } finally {
-      picked.dispose();
-    }
-    wanted.forEach((n, m) => (logScore[n] = values[m]));
-  }
-  // Reads of one request are consecutive, its whole bag's first.
-  let full = 0;
-  reads.forEach((read, n) => {
-    if (read.slot < 0) full = logScore[n];
-    else out[read.request][read.slot] = 1 - Math.exp(logScore[n] - full);
-  });
-  return out;
-}
-
-/** The chunk's bags as CSR rows: a user's bag, without one of its words where `without` ≥ 0. */
-function bagMatrix(words: CsrMatrix, bags: ReadonlyArray<{ row: number; without: number }>): CsrMatrix {
-  const indptr = new Int32Array(bags.length + 1);
-  bags.forEach((b, i) => (indptr[i + 1] = indptr[i] + words.indptr[b.row + 1] - words.indptr[b.row] - (b.without >= 0 ? 1 : 0)));
-  const indices = new Int32Array(indptr[bags.length]);
-  const values = new Float32Array(indptr[bags.length]);
-  bags.forEach((b, i) => {
-    let n = indptr[i];
-    for (let p = words.indptr[b.row]; p < words.indptr[b.row + 1]; p += 1) {
-      if (words.indices[p] === b.without) continue;
-      indices[n] = words.indices[p];
-      values[n] = words.values[p];
-      n += 1;
-    }
-  });
-  return { rows: bags.length, cols: words.cols, indptr, indices, values };
+  return exactDeletionEffects({ params: o.params, side: "y", matrix: o.words, requests: o.requests.map((r) => ({ row: r.row, item: r.item, columns: r.words })) });
 }
