@@ -25,8 +25,8 @@ export interface ColumnDeletionRequest {
   readonly columns: ArrayLike<number>;
 }
 
-/** Rows per forward pass: large enough for efficient products, small enough to keep a chunk's logits (rows × items) in a few MB. */
-const ROWS_PER_CHUNK = 256;
+/** Rows per forward pass: sgemm reaches ≈ 225 GFLOP/s at 512 rows against ≈ 185 at 256 (Yelp shape, 2 cores), and a chunk's logits stay ≈ 20 MB. */
+const ROWS_PER_CHUNK = 512;
 
 /**
  * δ(j) of each column of each request, one Float32Array per request aligned with its `columns`; the

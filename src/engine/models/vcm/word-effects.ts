@@ -61,23 +61,19 @@ export async function bagWordEffects(o: { params: Params; words: CsrMatrix; pair
       items[m] = pairs[j].item;
       entries += out[j].length;
     });
-    // The chunk's distinct words: only their rows of W_enc are multiplied by g_a (a bag holds ~3 % of V).
-    const distinct = [...new Set(batch.idx)].sort((a, b) => a - b);
-    const column = new Map(distinct.map((w, c) => [w, c]));
-    const positions = new Int32Array(2 * entries);
-    const normalised = new Float32Array(entries);
-    // Entry offsets of each batch row in the batch's (normalised) values.
+    // Entry offsets of each batch row in the batch's (normalised) values, and each user's pairs (consecutive in `members`).
     const rowStart = new Int32Array(chunk.length + 1);
     for (let k = 0; k < batch.seg.length; k += 1) rowStart[batch.seg[k] + 1] += 1;
     for (let b = 0; b < chunk.length; b += 1) rowStart[b + 1] += rowStart[b];
+    const pairStart = new Int32Array(chunk.length + 1);
+    for (let m = 0; m < members.length; m += 1) pairStart[userOf[m] + 1] += 1;
+    for (let b = 0; b < chunk.length; b += 1) pairStart[b + 1] += pairStart[b];
+    const normalised = new Float32Array(entries);
     let e = 0;
     members.forEach((_, m) => {
       const b = userOf[m];
-      for (let k = rowStart[b]; k < rowStart[b + 1]; k += 1, e += 1) {
-        positions[2 * e] = m;
-        positions[2 * e + 1] = column.get(batch.idx[k])!;
-        normalised[e] = batch.vals[k];
-      }
+      normalised.set(batch.vals.subarray(rowStart[b], rowStart[b + 1]), e);
+      e += rowStart[b + 1] - rowStart[b];
     });
     const gradient = tf.tidy(() => {
       const input = sparseBatchTensors(batch, words.cols);
@@ -94,8 +90,14 @@ export async function bagWordEffects(o: { params: Params; words: CsrMatrix; pair
       const gH = matMulNT(gMu, param(params, "y.mu.W"));
       const gA = tf.mul(gH, tf.sub(1, tf.square(tf.gather(h, userIdx)))) as tf.Tensor2D;
       const encW = param(params, "y.enc.W");
-      const gY = matMulNT(gA, distinct.length < words.cols ? takeRows(encW, tf.tensor1d(distinct, "int32")) : encW);
-      return tf.gatherND(gY, tf.tensor2d(positions, [entries, 2], "int32"));
+      // Each user's pairs against the rows of W_enc of that user's own bag (entry order): one product per
+      // user, where one product over the chunk's distinct words would compute every pair against every bag.
+      const perUser = chunk.map((_, b) => {
+        const gAb = tf.slice(gA, [pairStart[b], 0], [pairStart[b + 1] - pairStart[b], gA.shape[1]]);
+        const bag = takeRows(encW, tf.tensor1d(batch.idx.subarray(rowStart[b], rowStart[b + 1]), "int32"));
+        return tf.reshape(matMulNT(gAb, bag), [-1]);
+      });
+      return perUser.length === 1 ? perUser[0] : tf.concat(perUser);
     });
     let g: Float32Array;
     try {
