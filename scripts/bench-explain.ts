@@ -177,6 +177,11 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
     {
       const withoutExplained: Array<Array<[number, number]>> = [];
       const withoutRandom: Array<Array<[number, number]>> = [];
+      // The top click alone against one random click, over the pairs with a click listed.
+      const withoutTop: Array<Array<[number, number]>> = [];
+      const withoutOne: Array<Array<[number, number]>> = [];
+      const listedPairs: Array<{ item: number }> = [];
+      const listedRows: number[] = [];
       let listed = 0;
       let empty = 0;
       const pick = new Rng(o.seed + 2);
@@ -192,6 +197,14 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         const random = new Set([...order.subarray(0, Math.min(explained.size, clicked.length))].map((j) => clicked[j]));
         withoutExplained.push([...history].filter(([c]) => !explained.has(c)));
         withoutRandom.push([...history].filter(([c]) => !random.has(c)));
+        if (explained.size > 0) {
+          const top = e.clicks[0].item;
+          const one = clicked[order[0]];
+          withoutTop.push([...history].filter(([c]) => c !== top));
+          withoutOne.push([...history].filter(([c]) => c !== one));
+          listedPairs.push(p);
+          listedRows.push(i);
+        }
       });
       const score = async (histories: Array<Array<[number, number]>>) =>
         loaded.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows: histories.map((h) => h.sort((x, y) => x[0] - y[0])) }), rows: histories.map((_, i) => i) }, "vcm");
@@ -203,6 +216,18 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         support: 1,
         listed: listed / pairs.length,
         empty: empty / pairs.length,
+        noReason: Number.NaN,
+      });
+      const topOriginal = new Float32Array(listedRows.length * items);
+      listedRows.forEach((i, j) => topOriginal.set(clickOriginal.subarray(i * items, (i + 1) * items), j * items));
+      figures.push({
+        ...drops({ pairs: listedPairs, items, original: topOriginal, afterExplained: await score(withoutTop), afterRandom: await score(withoutOne) }),
+        dataset: o.name,
+        rule: "clicks: the top one alone vs one random",
+        pairs: listedPairs.length,
+        support: 1,
+        listed: 1,
+        empty: 0,
         noReason: Number.NaN,
       });
     }

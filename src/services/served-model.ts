@@ -82,7 +82,8 @@ const SLICE_ROWS = 25;
 /**
  * How many recent answers of each kind a served model keeps: a user's scores or word distribution is
  * one row over the catalogue or vocabulary (≈ 40 KB at the Yelp shape, so ≈ 10 MB a kind), a bag's
- * first-order word effects for one item a few KB, an explanation a few hundred bytes (k words with
+ * first-order word effects for one item a few KB (a history's click effects for one item less: each
+ * kind holds `effects` of them), an explanation a few hundred bytes (k words with
  * their weights). Answers depend only on the model and its dataset, which never change under one id
  * (a replaced dataset gets a new id, a retrained model too), so they go only with the model.
  */
