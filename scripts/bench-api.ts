@@ -168,7 +168,9 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     },
   ];
   const loadBefore = os.loadavg()[0];
-  const results: Array<{ scenario: Scenario; result: LoadResult }> = [];
+  // The server's CPU time per request (all its threads, the engine's included): on a shared host it
+  // says what the requests cost where throughput says mostly what the other processes left.
+  const results: Array<{ scenario: Scenario; result: LoadResult; cpuMsPerRequest: number }> = [];
   for (const scenario of everything ? scenarios : explainedAlone ? scenarios.filter((s) => s.name.startsWith("(a″)")) : []) {
     const bodies = scenario.variables.map((variables) => JSON.stringify({ query: scenario.query, variables }));
     // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
@@ -179,7 +181,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
       if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
     }
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
-    results.push({ scenario, result: await autocannon({ url, bodies, connections: scenario.connections, seconds }) });
+    const cpuBefore = process.cpuUsage();
+    const result = await autocannon({ url, bodies, connections: scenario.connections, seconds });
+    const cpu = process.cpuUsage(cpuBefore);
+    results.push({ scenario, result, cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests) });
   }
   const heavyConnections = Number(opts.heavyConnections);
   // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
@@ -204,7 +209,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     await server.stop();
     await dataSource.destroy();
     console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`);
-    for (const { scenario, result } of results) console.log(line(scenario.name, scenario.connections, result));
+    for (const { scenario, result, cpuMsPerRequest } of results) console.log(`${line(scenario.name, scenario.connections, result)}; ${cpuLine(cpuMsPerRequest)}`);
     return;
   }
   // (d) The same with hostile documents: each must be refused (or, for highlights, answered one page) in milliseconds.
@@ -231,7 +236,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     `backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, ` +
       `load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} (other processes share the cores)`,
   );
-  for (const { scenario, result } of results) console.log(line(scenario.name, scenario.connections, result));
+  for (const { scenario, result, cpuMsPerRequest } of results) console.log(`${line(scenario.name, scenario.connections, result)}; ${cpuLine(cpuMsPerRequest)}`);
   if (underHeavy !== undefined) {
     console.log(line("(c) cheap { datasets { id } } during (b) at load", 1, underHeavy.cheap) + " — target p99 ≤ 100 ms");
     console.log(line(`    (b) at ${heavyConnections} connections meanwhile`, heavyConnections, underHeavy.heavy));
@@ -240,6 +245,11 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   console.log(line("(d₀) cheap { __typename } alone", 1, cheapAlone));
   console.log(line("(d) cheap { __typename } beside hostile documents", 1, cheapBeside) + " — target p99 ≤ 100 ms");
   console.log(line(`    hostile documents at ${heavyConnections} connections meanwhile`, heavyConnections, hostileResult));
+}
+
+/** CPU time per request, and the throughput it allows on this host's cores were they free. */
+function cpuLine(cpuMsPerRequest: number): string {
+  return `server CPU ${cpuMsPerRequest.toFixed(1)} ms a request (at most ${((1000 * os.cpus().length) / cpuMsPerRequest).toFixed(0)} req/s on ${os.cpus().length} free cores)`;
 }
 
 /**

@@ -83,6 +83,8 @@ interface Figures {
   readonly empty: number;
   /** Share of pairs with no reason at all: no word and no click. */
   readonly noReason: number;
+  /** Click reasons only: mean training clicks of the user and training clicks of the item, over the pairs without a click listed and over all. */
+  readonly withoutClick?: { readonly history: number; readonly popularity: number; readonly allHistory: number; readonly allPopularity: number };
 }
 
 /** The entries of a CSR row as a Map column → value. */
@@ -119,6 +121,28 @@ function drops(o: { pairs: ReadonlyArray<{ item: number }>; items: number; origi
     randomLogDrop: logRandom / n,
     explanationFalls: fallsExplained / n,
     randomFalls: fallsRandom / n,
+  };
+}
+
+/** Why pairs come without a click: their users' history lengths and their items' training clicks, against all pairs'. */
+function withoutClickFigures(train: CsrMatrix, pairs: ReadonlyArray<{ row: number; item: number }>, explanations: ReadonlyArray<Explanation | Error>) {
+  const itemClicks = new Float64Array(train.cols);
+  for (const c of train.indices) itemClicks[c] += 1;
+  const sums = { history: 0, popularity: 0, n: 0, allHistory: 0, allPopularity: 0 };
+  pairs.forEach((p, i) => {
+    const history = train.indptr[p.row + 1] - train.indptr[p.row];
+    sums.allHistory += history;
+    sums.allPopularity += itemClicks[p.item];
+    if ((explanations[i] as Explanation).clicks.length > 0) return;
+    sums.history += history;
+    sums.popularity += itemClicks[p.item];
+    sums.n += 1;
+  });
+  return {
+    history: sums.history / sums.n,
+    popularity: sums.popularity / sums.n,
+    allHistory: sums.allHistory / pairs.length,
+    allPopularity: sums.allPopularity / pairs.length,
   };
 }
 
@@ -217,6 +241,7 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         listed: listed / pairs.length,
         empty: empty / pairs.length,
         noReason: Number.NaN,
+        withoutClick: withoutClickFigures(matrices.train, pairs, clickExplanations),
       });
       const topOriginal = new Float32Array(listedRows.length * items);
       listedRows.forEach((i, j) => topOriginal.set(clickOriginal.subarray(i * items, (i + 1) * items), j * items));
@@ -324,6 +349,13 @@ async function main(): Promise<void> {
     const meets = f.explanationDrop > 0 && f.explanationDrop >= 3 * f.randomDrop ? "yes" : "no";
     console.log(
       `${f.dataset.padEnd(36)} ${f.rule.padEnd(42)} ${String(f.pairs).padStart(5)}  ${f.listed.toFixed(2).padStart(6)}  ${f.empty.toFixed(2).padStart(5)}  ${(Number.isNaN(f.noReason) ? "—" : f.noReason.toFixed(3)).padStart(9)}  ${f.explanationDrop.toFixed(4).padStart(16)}  ${f.randomDrop.toFixed(4).padStart(13)}  ${ratio.padStart(5)}  ${meets.padStart(12)}  ${f.support.toFixed(3).padStart(7)}  ${`${f.explanationLogDrop.toFixed(4)} / ${f.randomLogDrop.toFixed(4)}`.padStart(22)}  ${`${f.explanationFalls.toFixed(3)} / ${f.randomFalls.toFixed(3)}`.padStart(19)}`,
+    );
+  }
+  for (const f of all) {
+    const w = f.withoutClick;
+    if (w === undefined || Number.isNaN(w.history)) continue;
+    console.log(
+      `# ${f.dataset}: pairs without a click reason: users with ${w.history.toFixed(1)} training clicks (all pairs ${w.allHistory.toFixed(1)}), items with ${w.popularity.toFixed(1)} training clicks (all pairs ${w.allPopularity.toFixed(1)})`,
     );
   }
   console.log("# drop: mean relative fall of the item's VCM-CD score when the listed words (or as many random words of the bag) leave the user's bag of words");
