@@ -13,7 +13,7 @@ import type { Side } from "../../types.ts";
 import { sparseBatch } from "../../batch.ts";
 import { logSumExpRows, sparseBatchTensors } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
-import { decode, encode } from "./vae.ts";
+import { decode, encodeMeanWithout } from "./vae.ts";
 
 /** One (user, item) pair and the columns of the user's row whose deletion effect is wanted. */
 export interface ColumnDeletionRequest {
@@ -62,7 +62,7 @@ export async function exactDeletionEffects(o: { params: Params; side: Side; matr
   reads.forEach((read, n) => readsByChunk[Math.floor(read.variant / ROWS_PER_CHUNK)].push(n));
   for (let start = 0; start < variants.length; start += ROWS_PER_CHUNK) {
     const chunk = variants.slice(start, start + ROWS_PER_CHUNK);
-    const rows = deletedRows(matrix, chunk);
+    const rows = deletionRows(matrix, chunk);
     const wanted = readsByChunk[start / ROWS_PER_CHUNK];
     const positions = new Int32Array(2 * wanted.length);
     wanted.forEach((n, m) => {
@@ -71,8 +71,8 @@ export async function exactDeletionEffects(o: { params: Params; side: Side; matr
     });
     // log π_ui = l_ui − log Σ_j exp(l_uj): only the items read and one log-sum-exp per row leave the engine.
     const [picked, lse] = tf.tidy(() => {
-      const input = sparseBatchTensors(sparseBatch({ matrix: rows, rows: chunk.map((_, i) => i) }), matrix.cols);
-      const { mu } = encode({ params, side, input });
+      const input = sparseBatchTensors(sparseBatch({ matrix, rows: rows.users }), matrix.cols);
+      const mu = encodeMeanWithout({ params, side, input, ...rows });
       const logits = decode({ params, side: "x", z: mu });
       return [tf.gatherND(logits, tf.tensor2d(positions, [wanted.length, 2], "int32")), logSumExpRows(logits)];
     });
@@ -95,20 +95,42 @@ export async function exactDeletionEffects(o: { params: Params; side: Side; matr
   return out;
 }
 
-/** The chunk's rows as CSR rows: a user's row, without one of its columns where `without` ≥ 0. */
-function deletedRows(matrix: CsrMatrix, variants: ReadonlyArray<{ row: number; without: number }>): CsrMatrix {
-  const indptr = new Int32Array(variants.length + 1);
-  variants.forEach((b, i) => (indptr[i + 1] = indptr[i] + matrix.indptr[b.row + 1] - matrix.indptr[b.row] - (b.without >= 0 ? 1 : 0)));
-  const indices = new Int32Array(indptr[variants.length]);
-  const values = new Float32Array(indptr[variants.length]);
-  variants.forEach((b, i) => {
-    let n = indptr[i];
-    for (let p = matrix.indptr[b.row]; p < matrix.indptr[b.row + 1]; p += 1) {
-      if (matrix.indices[p] === b.without) continue;
-      indices[n] = matrix.indices[p];
-      values[n] = matrix.values[p];
-      n += 1;
+/**
+ * The chunk's rows for encodeMeanWithout: its distinct users (rows of `matrix`) and, per deleted row,
+ * which of them it is, the deleted column, and the scale and weight that remove the column from the
+ * user's normalised first layer (sparseBatch L2-normalises each row).
+ */
+function deletionRows(
+  matrix: CsrMatrix,
+  variants: ReadonlyArray<{ row: number; without: number }>,
+): { users: number[]; user: Int32Array; column: Int32Array; scale: Float32Array; weight: Float32Array } {
+  const userIndex = new Map<number, number>();
+  const users: number[] = [];
+  const user = new Int32Array(variants.length);
+  const column = new Int32Array(variants.length);
+  const scale = new Float32Array(variants.length);
+  const weight = new Float32Array(variants.length);
+  variants.forEach((v, r) => {
+    let u = userIndex.get(v.row);
+    if (u === undefined) {
+      u = users.length;
+      users.push(v.row);
+      userIndex.set(v.row, u);
+    }
+    user[r] = u;
+    let squares = 0;
+    let deleted = 0;
+    for (let q = matrix.indptr[v.row]; q < matrix.indptr[v.row + 1]; q += 1) {
+      squares += matrix.values[q] * matrix.values[q];
+      if (matrix.indices[q] === v.without) deleted = matrix.values[q];
+    }
+    const rest = Math.sqrt(Math.max(0, squares - deleted * deleted));
+    column[r] = Math.max(0, v.without);
+    if (v.without < 0 || deleted === 0) scale[r] = 1;
+    else if (rest > 0) {
+      scale[r] = Math.sqrt(squares) / rest;
+      weight[r] = deleted / rest;
     }
   });
-  return { rows: variants.length, cols: matrix.cols, indptr, indices, values };
+  return { users, user, column, scale, weight };
 }
