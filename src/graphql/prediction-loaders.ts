@@ -60,7 +60,7 @@ export function createPredictionLoaders(services: PredictionServices, catalog: C
       cacheKeyFn: (k) => `${k.modelId}|${k.row}`,
     }),
     explanation: new DataLoader((keys) => inference.explainMany(keys), {
-      cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}|${k.rule ?? ""}`,
+      cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}|${k.rule ?? ""}|${k.clicks !== false}`,
     }),
     itemByColumn: new DataLoader(
       async (keys) => {

@@ -69,6 +69,8 @@ export interface PairRequest {
   readonly k: number;
   /** How the words are chosen (default "effect"). */
   readonly rule?: ExplanationRule;
+  /** Whether to find the click reasons too (default true; false leaves `clicks` empty and runs no click pass). */
+  readonly clicks?: boolean;
 }
 
 /** An explanation with the words spelled out. */
@@ -229,14 +231,16 @@ export class ServedModel implements LoadedModel {
   /**
    * Explains each pair, in order, and keeps the answers (heldExplanations gives them again): one
    * click2review call for the users, for the "effect" rule the two word-effect calls, and beside them
-   * one click-effect call for every rule. A pair whose effects failed gets that error; the others are answered.
+   * one click-effect call for the pairs that want clicks, whatever their rule. A pair whose effects failed gets that error; the others are answered.
    */
   async explain(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<Array<NamedExplanation | Error>> {
     const { dataset, pairs } = options;
     // The click passes need nothing of the word path, so they share the engine's time with it.
-    const clicksAnswered = this.clickEffects({ dataset, pairs }).catch(asError);
-    const [words, clickEffects] = await Promise.all([this.#wordInputs({ dataset, pairs }), clicksAnswered]);
-    if (clickEffects instanceof Error) return pairs.map(() => clickEffects);
+    const withClicks = pairs.flatMap((p, i) => (p.clicks === false ? [] : [i]));
+    const clicksAnswered = withClicks.length === 0 ? Promise.resolve([]) : this.clickEffects({ dataset, pairs: withClicks.map((i) => pairs[i]) }).catch(asError);
+    const [words, answered] = await Promise.all([this.#wordInputs({ dataset, pairs }), clicksAnswered]);
+    if (answered instanceof Error) return pairs.map(() => answered);
+    const clickEffects = new Map(withClicks.map((i, j) => [i, answered[j]]));
     const { distributions, stats, effects } = words;
     const { vocabulary } = dataset.matrices;
     // Each user's words are ranked once per call, as deep as any of their pairs needed.
@@ -264,7 +268,7 @@ export class ServedModel implements LoadedModel {
         k: pair.k,
         rule: pair.rule,
         bagEffects,
-        clickEffects: clickEffects[i],
+        clickEffects: clickEffects.get(i),
       });
       const named: NamedExplanation = { ...explanation, words: explanation.words.map((w) => ({ ...w, word: vocabulary[w.wordIndex] })) };
       recent.set(explanationKey(pair), named);
@@ -444,7 +448,7 @@ export class ServedModel implements LoadedModel {
 
 /** What an explanation depends on besides its model. */
 function explanationKey(pair: PairRequest): string {
-  return `${pair.row}|${pair.item}|${pair.k}|${pair.rule ?? DEFAULT_EXPLANATION_RULE}`;
+  return `${pair.row}|${pair.item}|${pair.k}|${pair.rule ?? DEFAULT_EXPLANATION_RULE}|${pair.clicks !== false}`;
 }
 
 /** Rejects models that decode no words from clicks (click2review: top words, explanations, highlights). */

@@ -299,6 +299,26 @@ describe("words, capacity and explanations", () => {
     expect(listed).toBeGreaterThan(0);
   });
 
+  it("runs the click passes only for explanations that select clicks, through a fragment too, with the same words either way", async () => {
+    const spy = vi.spyOn(VcmModel.prototype, "clickEffects");
+    try {
+      const query = (selection: string, fragments = "") =>
+        `query ($model: ID!) { user(id: 8) { recommendations(modelId: $model, k: 3) { explanation(k: 4) { ${selection} } } } } ${fragments}`;
+      const wordsOnly = await gql(query("words { word } ...Words", "fragment Words on Explanation { coveredShare }"), { model: vcmId });
+      expect(wordsOnly.errors).toBeUndefined();
+      expect(spy).not.toHaveBeenCalled();
+      const both = await gql(query("words { word } ...Reasons", "fragment Reasons on Explanation { ... on Explanation { clicks { effect } } }"), { model: vcmId });
+      expect(both.errors).toBeUndefined();
+      expect(spy).toHaveBeenCalledTimes(1);
+      const recommendations = (both.data as any).user.recommendations;
+      expect(recommendations.some((r: any) => r.explanation.clicks.length > 0)).toBe(true);
+      expect(recommendations.map((r: any) => r.explanation.words)).toEqual((wordsOnly.data as any).user.recommendations.map((r: any) => r.explanation.words));
+      expect((wordsOnly.data as any).user.recommendations[0].explanation.clicks).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("explains each recommendation by evidence on request: words with lift > 1, ranked and weighted by p(w|u)", async () => {
     const result = await gql(
       `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5, rule: EVIDENCE) { rule words { word weight userProbability lift effect } coveredShare } } } }`,

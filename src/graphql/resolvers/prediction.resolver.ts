@@ -1,5 +1,6 @@
 import type { ComplexityEstimatorArgs } from "graphql-query-complexity";
-import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from "type-graphql";
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from "graphql";
+import { Arg, Ctx, FieldResolver, Float, ID, Info, Int, Query, Resolver, Root } from "type-graphql";
 import type { Item } from "../../db/entities/item.entity.ts";
 import type { User } from "../../db/entities/user.entity.ts";
 import { topK } from "../../engine/metrics.ts";
@@ -87,6 +88,21 @@ function explanationValue(explanation: NamedExplanation, datasetId: number): Exp
   };
 }
 
+/** Whether an explanation field selects its `clicks` (directly or through fragments): only then do the click passes run. */
+function asksForClicks(info: GraphQLResolveInfo): boolean {
+  const spread = new Set<string>();
+  const selects = (set: SelectionSetNode | undefined): boolean =>
+    set !== undefined &&
+    set.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === "clicks";
+      if (selection.kind === Kind.INLINE_FRAGMENT) return selects(selection.selectionSet);
+      if (spread.has(selection.name.value)) return false;
+      spread.add(selection.name.value);
+      return selects(info.fragments[selection.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((node) => selects(node.selectionSet));
+}
+
 /** One pair's explanation through the request's batching loader. */
 async function explain(options: {
   context: GraphQLContext;
@@ -96,6 +112,7 @@ async function explain(options: {
   item: number;
   k: number;
   rule: ExplanationRuleEnum;
+  clicks: boolean;
 }): Promise<ExplanationType> {
   const { context, datasetId, ...request } = options;
   checkK(request.k);
@@ -189,6 +206,7 @@ export class PredictionResolver {
     @Arg("itemId", () => ID, { description: "Internal id of the item." }) itemId: string,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
     @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<ExplanationType> {
     checkK(k);
     const loaded = await modelForUser({ context, user, modelId });
@@ -199,7 +217,7 @@ export class PredictionResolver {
         `Item ${item.id} belongs to another dataset than user ${user.id}; explain pairs of the same dataset.`,
       );
     }
-    return explain({ context, datasetId: user.datasetId, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k, rule });
+    return explain({ context, datasetId: user.datasetId, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k, rule, clicks: asksForClicks(info) });
   }
 }
 
@@ -221,9 +239,10 @@ export class RecommendationResolver {
     @Ctx() context: GraphQLContext,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
     @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<ExplanationType> {
     invariant(value.row !== undefined, "recommendations carry the user's row");
-    return explain({ context, datasetId: value.datasetId, modelId: value.modelId, row: value.row, item: value.item, k, rule });
+    return explain({ context, datasetId: value.datasetId, modelId: value.modelId, row: value.row, item: value.item, k, rule, clicks: asksForClicks(info) });
   }
 }
 

@@ -118,7 +118,7 @@ export class ExplanationType {
 
   @Field(() => [ExplanationClickType], {
     description:
-      "The k clicked items (training history) whose removal alone lowers the item's VCM score the most, largest effect first; the same under every rule. Only clicks whose removal lowers the score are listed, so fewer than k (or none) may come back; every click of the history is checked exactly, one forward pass per click shared by all items explained for the user.",
+      "The k clicked items (training history) whose removal alone lowers the item's VCM score the most, largest effect first; the same under every rule. Only clicks whose removal lowers the score are listed, so fewer than k (or none) may come back; every click of the history is checked exactly, one forward pass per click shared by all items explained for the user, and only when this field is selected.",
   })
   clicks: ExplanationClickValue[];
 
