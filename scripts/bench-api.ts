@@ -4,8 +4,8 @@
  * quality) on first use, keeps both under data/bench-api/ for later runs, starts the server in this
  * process and drives it from a second process (autocannon, scripts/bench-api-client.ts) on loopback.
  * Prints p50/p99 latency and requests per second for (a) one user's top-20 recommendations with
- * explanations (the default rule, EFFECT; (a′) the same with EVIDENCE, which does no counterfactual
- * scoring; both ask about the same user every time, so after the first request a model's recent
+ * explanations (the default rule, EFFECT; (a′) the same with EVIDENCE, which scores no word deletions
+ * (the clicks it still does); both ask about the same user every time, so after the first request a model's recent
  * answers serve them), (a″) as (a) with a different user on every request (each one scored), (b) 100
  * users' top-20 in one query, and (c) a cheap `{ datasets { id } }` while 20 connections send (b): the
  * latency that one heavy client imposes on everyone else (issue 8: p99 ≤ 100 ms); (d) a cheap
@@ -149,7 +149,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
       connections: Number(opts.connections),
     },
     {
-      name: "(a′) the same with rule: EVIDENCE (no counterfactual scoring)",
+      name: "(a′) the same with rule: EVIDENCE (no word deletions scored; the clicks still are)",
       query: oneUserQuery("k: 10, rule: EVIDENCE"),
       variables: [{ u: userId, m: model.id }],
       connections: Number(opts.connections),
