@@ -10,6 +10,11 @@
  * - support: the share of listed words that are in the user's own bag or among the user's top-50
  *   click2review words (target ≥ 0.8).
  *
+ * Click reasons (Explanation.clicks, the same under every rule) are measured the same way on the
+ * item's VCM score from clicks: removing the listed clicks from the user's history against removing
+ * as many random clicks of it (target ≥ 3×). And for each rule, the share of pairs with no reason at
+ * all, neither a word nor a click (target ≤ 2 %).
+ *
  * Beside the issue's figures, two that a softmax score needs: the mean fall of log π_ui (a relative
  * drop averaged over pairs is biased upward for a random deletion by Jensen's inequality, since
  * E[π'/π] ≥ exp E[log π'/π], so a deletion that moves log scores at random "raises" the mean score),
@@ -38,6 +43,7 @@ import { createPredictionServices } from "../src/services/prediction-services.ts
 import { trainAndSave } from "../src/services/training.ts";
 
 const RULES: ReadonlyArray<ExplanationRule> = ["effect", "evidence", "lift"];
+const STORED_NAME = "bench-explain";
 
 /**
  * Variants of "effect" measured with --tried, all on the first-order effects e(w) without the exact
@@ -48,7 +54,14 @@ const TRIED: ReadonlyArray<{ name: string; rewrite: (effect: number, p: number) 
   { name: "p among e>0, first order", rewrite: (e) => (e > 0 ? 1 : 0) },
   { name: "e alone, first order", rewrite: (e, p) => (e > 0 && p > 0 ? e / p : 0) },
 ];
-const SHARED = path.resolve(import.meta.dirname, "..", "..", "shared", "datasets", "amazon-2018-5core");
+/** The Amazon files: in shared/datasets/amazon-2018-5core beside this checkout or beside a folder above it (a worktree's). */
+function amazonFolder(): string | undefined {
+  for (let dir = path.resolve(import.meta.dirname, ".."); ; dir = path.dirname(dir)) {
+    const candidate = path.join(path.dirname(dir), "shared", "datasets", "amazon-2018-5core");
+    if (fs.existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
 
 interface Figures {
   readonly dataset: string;
@@ -66,8 +79,12 @@ interface Figures {
   readonly randomFalls: number;
   /** Mean number of words listed per pair. */
   readonly listed: number;
-  /** Share of pairs with no word listed. */
+  /** Share of pairs with no word listed (no click, for the click reasons). */
   readonly empty: number;
+  /** Share of pairs with no reason at all: no word and no click. */
+  readonly noReason: number;
+  /** Click reasons only: mean training clicks of the user and training clicks of the item, over the pairs without a click listed and over all. */
+  readonly withoutClick?: { readonly history: number; readonly popularity: number; readonly allHistory: number; readonly allPopularity: number };
 }
 
 /** The entries of a CSR row as a Map column → value. */
@@ -77,14 +94,67 @@ function rowOf(m: CsrMatrix, r: number): Map<number, number> {
   return out;
 }
 
+/** Mean relative and log falls of each pair's item score after the two deletions, and the shares of pairs whose score falls. */
+function drops(o: { pairs: ReadonlyArray<{ item: number }>; items: number; original: Float32Array; afterExplained: Float32Array; afterRandom: Float32Array }) {
+  let dropExplained = 0;
+  let dropRandom = 0;
+  let logExplained = 0;
+  let logRandom = 0;
+  let fallsExplained = 0;
+  let fallsRandom = 0;
+  o.pairs.forEach((p, i) => {
+    const s = o.original[i * o.items + p.item];
+    const [e, r] = [o.afterExplained[i * o.items + p.item], o.afterRandom[i * o.items + p.item]];
+    dropExplained += (s - e) / s;
+    dropRandom += (s - r) / s;
+    logExplained += Math.log(s) - Math.log(e);
+    logRandom += Math.log(s) - Math.log(r);
+    if (e < s) fallsExplained += 1;
+    if (r < s) fallsRandom += 1;
+  });
+  const n = o.pairs.length;
+  return {
+    explanationDrop: dropExplained / n,
+    randomDrop: dropRandom / n,
+    ratio: dropExplained / dropRandom,
+    explanationLogDrop: logExplained / n,
+    randomLogDrop: logRandom / n,
+    explanationFalls: fallsExplained / n,
+    randomFalls: fallsRandom / n,
+  };
+}
+
+/** Why pairs come without a click: their users' history lengths and their items' training clicks, against all pairs'. */
+function withoutClickFigures(train: CsrMatrix, pairs: ReadonlyArray<{ row: number; item: number }>, explanations: ReadonlyArray<Explanation | Error>) {
+  const itemClicks = new Float64Array(train.cols);
+  for (const c of train.indices) itemClicks[c] += 1;
+  const sums = { history: 0, popularity: 0, n: 0, allHistory: 0, allPopularity: 0 };
+  pairs.forEach((p, i) => {
+    const history = train.indptr[p.row + 1] - train.indptr[p.row];
+    sums.allHistory += history;
+    sums.allPopularity += itemClicks[p.item];
+    if ((explanations[i] as Explanation).clicks.length > 0) return;
+    sums.history += history;
+    sums.popularity += itemClicks[p.item];
+    sums.n += 1;
+  });
+  return {
+    history: sums.history / sums.n,
+    popularity: sums.popularity / sums.n,
+    allHistory: sums.allHistory / pairs.length,
+    allPopularity: sums.allPopularity / pairs.length,
+  };
+}
+
 async function measure(o: { name: string; source: RecordSource; k: number; users: number; epochs: number; seed: number; tried: boolean }): Promise<Figures[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-bench-explain-"));
   const dataSource = await openDatabase(path.join(dir, "vcm.sqlite"));
   try {
-    await ingestDataset(dataSource, { name: o.name, source: o.source });
+    // Each dataset has a database of its own, so one stored name (dataset names allow no spaces) serves all.
+    await ingestDataset(dataSource, { name: STORED_NAME, source: o.source });
     const modelsDir = path.join(dir, "models");
-    const { model } = await trainAndSave({ dataSource, dataset: o.name, variant: "vcm", config: { epochs: o.epochs, seed: o.seed }, modelsDir });
-    const matrices = await loadDatasetMatrices(dataSource, o.name);
+    const { model } = await trainAndSave({ dataSource, dataset: STORED_NAME, variant: "vcm", config: { epochs: o.epochs, seed: o.seed }, modelsDir });
+    const matrices = await loadDatasetMatrices(dataSource, STORED_NAME);
     const services = createPredictionServices({ dataSource, config: { dbPath: path.join(dir, "vcm.sqlite"), modelsDir } });
     const rng = new Rng(o.seed);
     // Users with a bag of words, at most `users` of them, in a seeded order.
@@ -125,6 +195,67 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         variants.push({ rule: `effect: ${variant.name} (tried)`, explanations });
       }
     }
+    // Reasons of the user's clicks, the same under every rule: those of the default rule's explanations.
+    const clickOriginal = await loaded.model.scoreItems({ matrix: matrices.train, rows: pairs.map((p) => p.row) }, "vcm");
+    const clickExplanations = variants[0].explanations;
+    {
+      const withoutExplained: Array<Array<[number, number]>> = [];
+      const withoutRandom: Array<Array<[number, number]>> = [];
+      // The top click alone against one random click, over the pairs with a click listed.
+      const withoutTop: Array<Array<[number, number]>> = [];
+      const withoutOne: Array<Array<[number, number]>> = [];
+      const listedPairs: Array<{ item: number }> = [];
+      const listedRows: number[] = [];
+      let listed = 0;
+      let empty = 0;
+      const pick = new Rng(o.seed + 2);
+      pairs.forEach((p, i) => {
+        const e = clickExplanations[i];
+        if (e instanceof Error) throw e;
+        const history = rowOf(matrices.train, p.row);
+        const explained = new Set(e.clicks.map((c) => c.item));
+        if (explained.size === 0) empty += 1;
+        listed += explained.size;
+        const clicked = [...history.keys()];
+        const order = pick.permutation(clicked.length);
+        const random = new Set([...order.subarray(0, Math.min(explained.size, clicked.length))].map((j) => clicked[j]));
+        withoutExplained.push([...history].filter(([c]) => !explained.has(c)));
+        withoutRandom.push([...history].filter(([c]) => !random.has(c)));
+        if (explained.size > 0) {
+          const top = e.clicks[0].item;
+          const one = clicked[order[0]];
+          withoutTop.push([...history].filter(([c]) => c !== top));
+          withoutOne.push([...history].filter(([c]) => c !== one));
+          listedPairs.push(p);
+          listedRows.push(i);
+        }
+      });
+      const score = async (histories: Array<Array<[number, number]>>) =>
+        loaded.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows: histories.map((h) => h.sort((x, y) => x[0] - y[0])) }), rows: histories.map((_, i) => i) }, "vcm");
+      figures.push({
+        ...drops({ pairs, items, original: clickOriginal, afterExplained: await score(withoutExplained), afterRandom: await score(withoutRandom) }),
+        dataset: o.name,
+        rule: "clicks (every rule)",
+        pairs: pairs.length,
+        support: 1,
+        listed: listed / pairs.length,
+        empty: empty / pairs.length,
+        noReason: Number.NaN,
+        withoutClick: withoutClickFigures(matrices.train, pairs, clickExplanations),
+      });
+      const topOriginal = new Float32Array(listedRows.length * items);
+      listedRows.forEach((i, j) => topOriginal.set(clickOriginal.subarray(i * items, (i + 1) * items), j * items));
+      figures.push({
+        ...drops({ pairs: listedPairs, items, original: topOriginal, afterExplained: await score(withoutTop), afterRandom: await score(withoutOne) }),
+        dataset: o.name,
+        rule: "clicks: the top one alone vs one random",
+        pairs: listedPairs.length,
+        support: 1,
+        listed: 1,
+        empty: 0,
+        noReason: Number.NaN,
+      });
+    }
     for (const { rule, explanations } of variants) {
       const withoutExplained: Array<Array<[number, number]>> = [];
       const withoutRandom: Array<Array<[number, number]>> = [];
@@ -155,39 +286,23 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         return loaded.model.scoreItems({ matrix, rows: bags.map((_, i) => i) }, "vcm-cd");
       };
       const [afterExplained, afterRandom] = [await score(withoutExplained), await score(withoutRandom)];
-      let dropExplained = 0;
-      let dropRandom = 0;
-      let logExplained = 0;
-      let logRandom = 0;
-      let fallsExplained = 0;
-      let fallsRandom = 0;
-      pairs.forEach((p, i) => {
-        const s = original[i * items + p.item];
-        const [e, r] = [afterExplained[i * items + p.item], afterRandom[i * items + p.item]];
-        dropExplained += (s - e) / s;
-        dropRandom += (s - r) / s;
-        logExplained += Math.log(s) - Math.log(e);
-        logRandom += Math.log(s) - Math.log(r);
-        if (e < s) fallsExplained += 1;
-        if (r < s) fallsRandom += 1;
-      });
       const n = pairs.length;
-      dropExplained /= n;
-      dropRandom /= n;
+      let noReason = 0;
+      pairs.forEach((_, i) => {
+        const e = explanations[i] as Explanation;
+        // The tried variants are built without clicks: their pairs' clicks are the default rule's.
+        const clicks = (clickExplanations[i] as Explanation).clicks;
+        if (e.words.length === 0 && clicks.length === 0) noReason += 1;
+      });
       figures.push({
+        ...drops({ pairs, items, original, afterExplained, afterRandom }),
         dataset: o.name,
         rule,
         pairs: n,
-        explanationDrop: dropExplained,
-        randomDrop: dropRandom,
-        ratio: dropExplained / dropRandom,
         support: listed === 0 ? Number.NaN : supported / listed,
-        explanationLogDrop: logExplained / n,
-        randomLogDrop: logRandom / n,
-        explanationFalls: fallsExplained / n,
-        randomFalls: fallsRandom / n,
         listed: listed / n,
         empty: empty / n,
+        noReason: noReason / n,
       });
     }
     await services.close();
@@ -211,10 +326,11 @@ async function main(): Promise<void> {
   });
   const common = { k: Number(values.k), users: Number(values.users), epochs: Number(values.epochs), seed: Number(values.seed), tried: values.tried };
   const datasets: Array<{ name: string; source: RecordSource }> = [{ name: "generated 600 × 800 × 2,000", source: syntheticSource({ users: 600, items: 800, vocab: 2000, seed: 1 }) }];
+  const amazon = amazonFolder();
   for (const file of ["All_Beauty_5.json.gz", "AMAZON_FASHION_5.json"]) {
-    const full = path.join(SHARED, file);
-    if (fs.existsSync(full)) datasets.push({ name: `Amazon ${file}`, source: amazonSource({ reviews: full }) });
-    else process.stderr.write(`# skipped ${file}: ../shared/datasets/amazon-2018-5core is not beside this checkout\n`);
+    const full = amazon === undefined ? undefined : path.join(amazon, file);
+    if (full !== undefined && fs.existsSync(full)) datasets.push({ name: `Amazon ${file}`, source: amazonSource({ reviews: full }) });
+    else process.stderr.write(`# skipped ${file}: shared/datasets/amazon-2018-5core is not beside this checkout or a folder above it\n`);
   }
   const all: Figures[] = [];
   for (const d of datasets) {
@@ -225,18 +341,26 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ k: common.k, figures: all, loadAverage: os.loadavg()[0] }));
     return;
   }
-  console.log(`k = ${common.k} words per explanation, top-5 recommendations of up to ${common.users} users; targets: ratio ≥ 3, support ≥ 0.8`);
-  console.log("dataset                              rule                                       pairs  words  empty  drop (explained)  drop (random)  ratio  ≥ 3 × random  support  log drop (expl / rand)  falls (expl / rand)");
+  console.log(`k = ${common.k} words and clicks per explanation, top-5 recommendations of up to ${common.users} users; targets: ratio ≥ 3, support ≥ 0.8, no reason ≤ 0.02`);
+  console.log("dataset                              rule                                       pairs  listed  empty  no reason  drop (explained)  drop (random)  ratio  ≥ 3 × random  support  log drop (expl / rand)  falls (expl / rand)");
   for (const f of all) {
     // A random deletion often raises the score (the bag is normalised, so the item's words gain weight): no ratio then.
     const ratio = f.randomDrop > 0 ? f.ratio.toFixed(2) : "—";
     const meets = f.explanationDrop > 0 && f.explanationDrop >= 3 * f.randomDrop ? "yes" : "no";
     console.log(
-      `${f.dataset.padEnd(36)} ${f.rule.padEnd(42)} ${String(f.pairs).padStart(5)}  ${f.listed.toFixed(2).padStart(5)}  ${f.empty.toFixed(2).padStart(5)}  ${f.explanationDrop.toFixed(4).padStart(16)}  ${f.randomDrop.toFixed(4).padStart(13)}  ${ratio.padStart(5)}  ${meets.padStart(12)}  ${f.support.toFixed(3).padStart(7)}  ${`${f.explanationLogDrop.toFixed(4)} / ${f.randomLogDrop.toFixed(4)}`.padStart(22)}  ${`${f.explanationFalls.toFixed(3)} / ${f.randomFalls.toFixed(3)}`.padStart(19)}`,
+      `${f.dataset.padEnd(36)} ${f.rule.padEnd(42)} ${String(f.pairs).padStart(5)}  ${f.listed.toFixed(2).padStart(6)}  ${f.empty.toFixed(2).padStart(5)}  ${(Number.isNaN(f.noReason) ? "—" : f.noReason.toFixed(3)).padStart(9)}  ${f.explanationDrop.toFixed(4).padStart(16)}  ${f.randomDrop.toFixed(4).padStart(13)}  ${ratio.padStart(5)}  ${meets.padStart(12)}  ${f.support.toFixed(3).padStart(7)}  ${`${f.explanationLogDrop.toFixed(4)} / ${f.randomLogDrop.toFixed(4)}`.padStart(22)}  ${`${f.explanationFalls.toFixed(3)} / ${f.randomFalls.toFixed(3)}`.padStart(19)}`,
+    );
+  }
+  for (const f of all) {
+    const w = f.withoutClick;
+    if (w === undefined || Number.isNaN(w.history)) continue;
+    console.log(
+      `# ${f.dataset}: pairs without a click reason: users with ${w.history.toFixed(1)} training clicks (all pairs ${w.allHistory.toFixed(1)}), items with ${w.popularity.toFixed(1)} training clicks (all pairs ${w.allPopularity.toFixed(1)})`,
     );
   }
   console.log("# drop: mean relative fall of the item's VCM-CD score when the listed words (or as many random words of the bag) leave the user's bag of words");
-  console.log("# log drop: mean fall of log π_ui (no Jensen bias); falls: share of pairs whose score falls; words: mean words listed per pair; empty: share of pairs with none");
+  console.log("# clicks: the same for the listed clicks of the user's history (or as many random clicks of it) and the item's VCM score from clicks");
+  console.log("# log drop: mean fall of log π_ui (no Jensen bias); falls: share of pairs whose score falls; listed: mean words (clicks) listed per pair; empty: share of pairs with none; no reason: share with neither a word nor a click");
   console.log(`# ${os.cpus().length} × ${os.cpus()[0]?.model ?? "CPU"}, Node ${process.version}, load average ${os.loadavg()[0].toFixed(2)}`);
 }
 

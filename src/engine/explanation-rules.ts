@@ -1,5 +1,6 @@
 /**
- * Why an item suits a user, in words, under one of three rules (ExplanationRule). The default,
+ * Why an item suits a user, in words under one of three rules (ExplanationRule), and in clicks
+ * (explainByClicks: the clicked items whose removal from the history lowers the item's score the most). The default,
  * "effect", lists words of the user's own bag that the item's reviews use more than the corpus does
  * (lift > 1) and that hold up the item's review2click (VCM-CD) score, ranked by p(w|u) times that
  * effect, so that the listed words are evidence about the user in the model's own sense: removing any
@@ -105,10 +106,28 @@ export interface BagEffects {
   readonly effects: ArrayLike<number>;
 }
 
-/** The words that tie a user to an item. */
+/** One clicked item of an explanation. */
+export interface ExplanationClick {
+  /** Column of the clicked item in the dataset. */
+  readonly item: number;
+  /** δ(j) = 1 − π_ui(x_u ∖ j) / π_ui(x_u): the relative fall of the item's VCM score when this click alone leaves the user's history. */
+  readonly effect: number;
+}
+
+/** The effects of the clicks of a user's history on one item's VCM score, δ(j) (explainByClicks). */
+export interface ClickEffects {
+  /** Clicked items (columns), ascending. */
+  readonly clicks: ArrayLike<number>;
+  /** δ(j) of each of them, in the same order. */
+  readonly effects: ArrayLike<number>;
+}
+
+/** The words and clicks that tie a user to an item. */
 export interface Explanation {
   /** The k words with the largest weights, largest first. */
   readonly words: ReadonlyArray<ExplanationWord>;
+  /** The k clicks with the largest effects, largest first (explainByClicks); empty when none was given or none lowers the score. */
+  readonly clicks: ReadonlyArray<ExplanationClick>;
   /** Sum of the returned words' weights: the fraction of the whole tie that they carry. */
   readonly coveredShare: number;
   /**
@@ -142,7 +161,30 @@ export function explainPair(options: {
   rule?: ExplanationRule;
   /** For rule "effect": the effects of the user's bag words on this item's score (absent or empty: "evidence"). */
   bagEffects?: BagEffects;
+  /** The effects of the user's clicks on this item's VCM score, whatever the rule (absent: no clicks listed). */
+  clickEffects?: ClickEffects;
 }): Explanation {
+  const clicks = options.clickEffects === undefined ? [] : explainByClicks({ ...options.clickEffects, k: options.k });
+  return { ...explainByWords(options), clicks };
+}
+
+/**
+ * The click reasons of one (user, item) pair: the clicks j with δ(j) > 0, ranked by δ(j), largest
+ * first (equal effects: the lower item column first), at most k of them. A click whose removal would
+ * raise the item's score is never listed, so fewer than k (or none) may come back.
+ */
+export function explainByClicks(options: ClickEffects & { k: number }): ExplanationClick[] {
+  const { clicks, effects, k } = options;
+  const listed: ExplanationClick[] = [];
+  for (let t = 0; t < clicks.length; t += 1) {
+    if (effects[t] > 0) listed.push({ item: clicks[t], effect: effects[t] });
+  }
+  listed.sort((a, b) => b.effect - a.effect || a.item - b.item);
+  return listed.slice(0, Math.max(0, k));
+}
+
+/** The word part of explainPair: the rule asked for, or the one it falls back to. */
+function explainByWords(options: Parameters<typeof explainPair>[0]): Omit<Explanation, "clicks"> {
   const { stats, userWords, item, k } = options;
   const rule = options.rule ?? DEFAULT_EXPLANATION_RULE;
   if (stats.itemTotals[item] > 0) {
@@ -188,7 +230,7 @@ export function explainPair(options: {
  * The "effect" rule's ranking (ExplanationRule) for an item with review text, over the effects given
  * (the first-order ones to shortlist, the exact ones to list): one merge of the bag's and the item's sorted words.
  */
-function explainByEffect(options: Parameters<typeof explainPair>[0], bag: BagEffects): Explanation {
+function explainByEffect(options: Parameters<typeof explainPair>[0], bag: BagEffects): Omit<Explanation, "clicks"> {
   const { stats, userWords, item, k } = options;
   const best = new TopList(k);
   const total = offerEffects({ stats, userWords, item, bag, best });
@@ -253,7 +295,7 @@ function affinityOf(options: Parameters<typeof explainPair>[0]): number {
 }
 
 /** The "evidence" rule (ExplanationRule) for an item with review text: one pass over the item's words (and affinityOf's). */
-function explainByEvidence(options: Parameters<typeof explainPair>[0]): Explanation {
+function explainByEvidence(options: Parameters<typeof explainPair>[0]): Omit<Explanation, "clicks"> {
   const { stats, userWords, item, k } = options;
   const { itemWords, itemExtraLift } = stats;
   const baseLift = stats.baseLift[item];

@@ -68,7 +68,7 @@ export function createPredictionLoaders(services: PredictionServices, catalog: C
       cacheKeyFn: (k) => `${k.modelId}|${k.row}`,
     }),
     explanation: new DataLoader((keys) => inference.explainMany(keys), {
-      cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}|${k.rule ?? ""}`,
+      cacheKeyFn: (k) => `${k.modelId}|${k.row}|${k.item}|${k.k}|${k.rule ?? ""}|${k.clicks !== false}`,
     }),
     whatIfExplanation: new DataLoader(
       async (keys) => {
@@ -77,7 +77,7 @@ export function createPredictionLoaders(services: PredictionServices, catalog: C
         keys.forEach((k, i) => byAnswer.set(k.reading.view.scope, [...(byAnswer.get(k.reading.view.scope) ?? []), i]));
         for (const members of byAnswer.values()) {
           const { modelId, reading } = keys[members[0]];
-          const pairs = members.map((i) => ({ row: 0, item: keys[i].item, k: keys[i].k, rule: keys[i].rule }));
+          const pairs = members.map((i) => ({ row: 0, item: keys[i].item, k: keys[i].k, rule: keys[i].rule, clicks: keys[i].clicks }));
           try {
             const answers = await inference.whatIf({ modelId, reading, run: (served, view) => served.explain({ dataset: view, pairs }) });
             members.forEach((m, j) => (results[m] = answers[j]));
@@ -87,7 +87,7 @@ export function createPredictionLoaders(services: PredictionServices, catalog: C
         }
         return results;
       },
-      { cacheKeyFn: (k) => `${k.reading.view.scope}|${k.item}|${k.k}|${k.rule ?? ""}` },
+      { cacheKeyFn: (k) => `${k.reading.view.scope}|${k.item}|${k.k}|${k.rule ?? ""}|${k.clicks !== false}` },
     ),
     itemByColumn: new DataLoader(
       async (keys) => {

@@ -21,6 +21,7 @@ import {
   HistoryRecommendationResolver,
   PredictionResolver,
   RankedItemResolver,
+  ExplanationClickResolver,
   RecommendationResolver,
   TextRecommendationResolver,
 } from "./resolvers/prediction.resolver.ts";
@@ -45,6 +46,7 @@ export const resolvers: NonEmptyArray<Function> = [
   TrainingJobResolver,
   HistoryRecommendationResolver,
   AppendResolver,
+  ExplanationClickResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

@@ -320,7 +320,7 @@ async function writeRecommendations(options: {
       if (ranked instanceof Error) throw ranked;
       for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
     });
-    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.inference.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule })));
+    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.inference.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule, clicks: false })));
     for (const [i, p] of pairs.entries()) {
       const e = explanations[i];
       if (e instanceof Error) throw e;

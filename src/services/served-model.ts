@@ -12,6 +12,7 @@ import {
   shortlistByEffect,
   sumOf,
   type BagEffects,
+  type ClickEffects,
   type Explanation,
   type ExplanationRule,
   type ExplanationWord,
@@ -68,6 +69,8 @@ export interface PairRequest {
   readonly k: number;
   /** How the words are chosen (default "effect"). */
   readonly rule?: ExplanationRule;
+  /** Whether to find the click reasons too (default true; false leaves `clicks` empty and runs no click pass). */
+  readonly clicks?: boolean;
 }
 
 /** A what-if history as a model reads it (ServedModel.readHistory). */
@@ -97,8 +100,8 @@ const SLICE_ROWS = 25;
 /**
  * How many recent answers of each kind a served model keeps: a user's scores or word distribution is
  * one row over the catalogue or vocabulary (≈ 40 KB at the Yelp shape, so ≈ 10 MB a kind), a bag's
- * first-order word effects for one item a few KB, an explanation a few hundred bytes (k words with
- * their weights). Answers depend on the model and the user's history: they are kept under the row's
+ * first-order word effects for one item a few KB (a history's click effects for one item less: each
+ * kind holds `effects` of them), an explanation a few hundred bytes (k words with their weights). Answers depend on the model and the user's history: they are kept under the row's
  * stamp (DatasetIndex.rowKey), so an append that changes a user's history makes them miss, and
  * `forgetRows` drops them.
  */
@@ -223,6 +226,25 @@ export class ServedModel implements LoadedModel {
     });
   }
 
+  /**
+   * For each (row, item) pair, the exact relative fall δ(j) of the item's VCM score when each click j
+   * leaves the user's training history (Recommender.clickEffects), aligned with the row's clicks; one
+   * engine call shared by concurrent requests, the answers kept (they hold for every k and rule).
+   */
+  async clickEffects(options: { dataset: DatasetIndex; pairs: ReadonlyArray<{ readonly row: number; readonly item: number }> }): Promise<ClickEffects[]> {
+    const { dataset } = options;
+    const train = this.#clicks(dataset);
+    const effects = await this.#cachedList({
+      kind: "click-effects",
+      dataset,
+      capacity: RECENT_ANSWERS.effects,
+      keyOf: (r) => keyWith(dataset.rowKey(r.row), r.item),
+      requests: options.pairs.map((p) => ({ row: p.row, item: p.item })),
+      run: (pairs) => this.model.clickEffects({ clicks: train, pairs }),
+    });
+    return options.pairs.map((p, i) => ({ clicks: rowColumns(train, p.row), effects: effects[i] }));
+  }
+
   /** The explanations this model holds for the pairs (undefined where it holds none), without touching the engine. */
   heldExplanations(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Array<NamedExplanation | undefined> {
     const recent = this.#recentAnswers<NamedExplanation>("explanations", RECENT_ANSWERS.explanations);
@@ -246,14 +268,19 @@ export class ServedModel implements LoadedModel {
 
   /**
    * Explains each pair, in order, and keeps the answers (heldExplanations gives them again): one
-   * click2review call for the users, and for the "effect" rule the two effect calls. A pair whose
-   * effects failed gets that error; the others are answered.
+   * click2review call for the users, for the "effect" rule the two word-effect calls, and beside them
+   * one click-effect call for the pairs that want clicks, whatever their rule. A pair whose effects
+   * failed gets that error; the others are answered (a failed click call fails every pair of the call).
    */
   async explain(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<Array<NamedExplanation | Error>> {
     const { dataset, pairs } = options;
-    const distributions = await this.wordDistributions({ dataset, rows: pairs.map((p) => p.row) });
-    const stats = await dataset.itemWordStats();
-    const effects = await this.#bagEffects({ dataset, stats, pairs, distributions });
+    // The click passes need nothing of the word path, so they share the engine's time with it.
+    const withClicks = pairs.flatMap((p, i) => (p.clicks === false ? [] : [i]));
+    const clicksAnswered = withClicks.length === 0 ? Promise.resolve([]) : this.clickEffects({ dataset, pairs: withClicks.map((i) => pairs[i]) }).catch(asError);
+    const [words, answered] = await Promise.all([this.#wordInputs({ dataset, pairs }), clicksAnswered]);
+    if (answered instanceof Error) return pairs.map(() => answered);
+    const clickEffects = new Map(withClicks.map((i, j) => [i, answered[j]]));
+    const { distributions, stats, effects } = words;
     const { vocabulary } = dataset.matrices;
     // Each user's words are ranked once per call, as deep as any of their pairs needed.
     const rankedByRow = new Map<number, { order: Int32Array; mass: number }>();
@@ -280,12 +307,25 @@ export class ServedModel implements LoadedModel {
         k: pair.k,
         rule: pair.rule,
         bagEffects,
+        clickEffects: clickEffects.get(i),
       });
       const named: NamedExplanation = { ...explanation, words: explanation.words.map((w) => ({ ...w, word: vocabulary[w.wordIndex] })) };
       const key = explanationKey(dataset, pair);
       if (key !== undefined) recent.set(key, named);
       return named;
     });
+  }
+
+  /** What the word part of the explanations needs: the users' click2review distributions, the item word statistics and the word effects. */
+  async #wordInputs(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<{
+    distributions: Float32Array[];
+    stats: ItemWordStats;
+    effects: Map<number, BagEffects | Error>;
+  }> {
+    const { dataset, pairs } = options;
+    const distributions = await this.wordDistributions({ dataset, rows: pairs.map((p) => p.row) });
+    const stats = await dataset.itemWordStats();
+    return { distributions, stats, effects: await this.#bagEffects({ dataset, stats, pairs, distributions }) };
   }
 
   /**
@@ -510,7 +550,7 @@ export class ServedModel implements LoadedModel {
 
 /** What an explanation depends on besides its model: the user's history, the item word statistics and the question. */
 function explanationKey(dataset: DatasetIndex, pair: PairRequest): string | undefined {
-  return keyWith(dataset.rowKey(pair.row), `${dataset.statsStamp}|${pair.item}|${pair.k}|${pair.rule ?? DEFAULT_EXPLANATION_RULE}`);
+  return keyWith(dataset.rowKey(pair.row), `${dataset.statsStamp}|${pair.item}|${pair.k}|${pair.rule ?? DEFAULT_EXPLANATION_RULE}|${pair.clicks !== false}`);
 }
 
 /** A row's key followed by more of what an answer depends on (undefined when the row's answers are not kept). */

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { countStatements, TEST_DIALECT } from "../db/databases.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
-import type { DatasetMatrices } from "../../src/data/csr.ts";
+import { csrFromRows, type DatasetMatrices } from "../../src/data/csr.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { meanDefined, topK } from "../../src/engine/metrics.ts";
 import { VcmModel } from "../../src/engine/models/vcm/model.ts";
@@ -299,6 +299,26 @@ describe("words, capacity and explanations", () => {
     expect(listed).toBeGreaterThan(0);
   });
 
+  it("runs the click passes only for explanations that select clicks, through a fragment too, with the same words either way", async () => {
+    const spy = vi.spyOn(VcmModel.prototype, "clickEffects");
+    try {
+      const query = (selection: string, fragments = "") =>
+        `query ($model: ID!) { user(id: 8) { recommendations(modelId: $model, k: 3) { explanation(k: 4) { ${selection} } } } } ${fragments}`;
+      const wordsOnly = await gql(query("words { word } ...Words", "fragment Words on Explanation { coveredShare }"), { model: vcmId });
+      expect(wordsOnly.errors).toBeUndefined();
+      expect(spy).not.toHaveBeenCalled();
+      const both = await gql(query("words { word } ...Reasons", "fragment Reasons on Explanation { ... on Explanation { clicks { effect } } }"), { model: vcmId });
+      expect(both.errors).toBeUndefined();
+      expect(spy).toHaveBeenCalledTimes(1);
+      const recommendations = (both.data as any).user.recommendations;
+      expect(recommendations.some((r: any) => r.explanation.clicks.length > 0)).toBe(true);
+      expect(recommendations.map((r: any) => r.explanation.words)).toEqual((wordsOnly.data as any).user.recommendations.map((r: any) => r.explanation.words));
+      expect((wordsOnly.data as any).user.recommendations[0].explanation.clicks).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it("explains each recommendation by evidence on request: words with lift > 1, ranked and weighted by p(w|u)", async () => {
     const result = await gql(
       `query ($model: ID!) { user(id: 3) { recommendations(modelId: $model, k: 3) { item { id } explanation(k: 5, rule: EVIDENCE) { rule words { word weight userProbability lift effect } coveredShare } } } }`,
@@ -567,8 +587,12 @@ describe("deleteModel while a query loads the model", () => {
 });
 
 describe("over real HTTP", () => {
+  let url: string;
+  beforeAll(async () => {
+    url = (await server.listen({ port: 0 })).url;
+  });
+
   it("serves recommendations with explanations and an error code to a fetch client", async () => {
-    const { url } = await server.listen({ port: 0 });
     const post = (query: string) =>
       fetch(new URL("/graphql", url), {
         method: "POST",
@@ -585,5 +609,40 @@ describe("over real HTTP", () => {
     expect(bad.errors[0].extensions.code).toBe("BAD_USER_INPUT");
     const cohorts = await post(`{ cohorts(modelId: ${vcmId}) { testUsers } }`);
     expect(cohorts.data.cohorts.testUsers).toBeGreaterThan(0);
+  });
+
+  it("lists with every explanation the clicked items whose removal lowers the score, each with its effect, the same under every rule", async () => {
+    const post = (query: string) =>
+      fetch(new URL("/graphql", url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) }).then((r) => r.json() as Promise<any>);
+    const reasons = "clicks { effect item { id columnIndex } } words { word }";
+    const answer = await post(
+      `{ user(id: 5) { rowIndex recommendations(modelId: ${vcmId}, k: 4) { score item { id columnIndex } explanation(k: 3) { ${reasons} } evidence: explanation(k: 3, rule: EVIDENCE) { ${reasons} } } } }`,
+    );
+    expect(answer.errors).toBeUndefined();
+    const { rowIndex, recommendations } = answer.data.user;
+    const history = Array.from(matrices.train.indices.subarray(matrices.train.indptr[rowIndex], matrices.train.indptr[rowIndex + 1]));
+    const model = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
+    try {
+      for (const rec of recommendations) {
+        const { clicks } = rec.explanation;
+        expect(clicks.length).toBeGreaterThan(0);
+        expect(clicks.length).toBeLessThanOrEqual(3);
+        expect(rec.evidence.clicks).toEqual(clicks);
+        const effects = clicks.map((c: any) => c.effect);
+        expect([...effects].sort((a, b) => b - a)).toEqual(effects);
+        for (const c of clicks) {
+          expect(history).toContain(c.item.columnIndex);
+          expect(c.effect).toBeGreaterThan(0);
+        }
+        // The top click's effect is the fall of the item's score when that click leaves the history.
+        const rows = [history, history.filter((i) => i !== clicks[0].item.columnIndex)].map((h) => h.map((i): [number, number] => [i, 1]));
+        const scores = await model.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows }), rows: [0, 1] }, "vcm");
+        const item = rec.item.columnIndex;
+        expect(scores[item]).toBeCloseTo(rec.score, 6);
+        expect(clicks[0].effect).toBeCloseTo(1 - scores[matrices.train.cols + item] / scores[item], 5);
+      }
+    } finally {
+      model.model.dispose();
+    }
   });
 });

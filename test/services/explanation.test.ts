@@ -12,6 +12,65 @@ import { createPredictionServices } from "../../src/services/prediction-services
 import { trainAndSave } from "../../src/services/training.ts";
 import { createTestDatabase } from "../db/databases.ts";
 
+describe("click reasons on a small trained model", () => {
+  it("deleting the top click lowers the item's VCM score by the stated effect, exactly the forward pass's number", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-explain-clicks-"));
+    const database = await createTestDatabase();
+    const dataSource = await openDatabase(database.target);
+    const modelsDir = path.join(dir, "models");
+    const services = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+    try {
+      await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 1 }) });
+      const config = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 5, batchSize: 50, annealSteps: 20, seed: 2 };
+      const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
+      const { loaded, dataset } = await services.inference.modelWithDataset(model.id);
+      const { train } = dataset.matrices;
+      const users = [0, 7, 21, 42, 99, 120];
+      const rankings = await services.inference.recommendMany(users.map((row) => ({ modelId: model.id, source: "CLICKS" as const, row, k: 3, excludeSeen: true })));
+      const pairs = users.flatMap((row, b) => (rankings[b] as Array<{ item: number }>).map((r) => ({ row, item: r.item })));
+      const clickSpy = vi.spyOn(VcmModel.prototype, "clickEffects");
+      const explanations = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 3 })));
+      // One engine call for every pair of every user.
+      expect(clickSpy).toHaveBeenCalledTimes(1);
+      clickSpy.mockRestore();
+      // Each pair's history with its top click deleted, scored by the model from clicks.
+      const histories: Array<Array<[number, number]>> = [];
+      pairs.forEach((pair, j) => {
+        const explanation = explanations[j];
+        if (explanation instanceof Error) throw explanation;
+        expect(explanation.clicks.length).toBeGreaterThan(0);
+        expect(explanation.clicks.length).toBeLessThanOrEqual(3);
+        const history = Array.from(train.indices.subarray(train.indptr[pair.row], train.indptr[pair.row + 1]));
+        for (const c of explanation.clicks) expect(history).toContain(c.item);
+        const effects = explanation.clicks.map((c) => c.effect);
+        expect([...effects].sort((a, b) => b - a)).toEqual(effects);
+        histories.push(history.map((i): [number, number] => [i, 1]));
+        histories.push(history.filter((i) => i !== explanation.clicks[0].item).map((i): [number, number] => [i, 1]));
+      });
+      const scores = await loaded.model.scoreItems({ matrix: csrFromRows({ cols: train.cols, rows: histories }), rows: histories.map((_, i) => i) }, "vcm");
+      const items = loaded.model.numItems;
+      pairs.forEach((pair, j) => {
+        const explanation = explanations[j] as Exclude<(typeof explanations)[number], Error>;
+        const full = scores[2 * j * items + pair.item];
+        const without = scores[(2 * j + 1) * items + pair.item];
+        expect(without).toBeLessThan(full);
+        expect(explanation.clicks[0].effect).toBeCloseTo(1 - without / full, 5);
+      });
+      // The same effects straight from the engine, for every click of the history.
+      const direct = await loaded.model.clickEffects({ clicks: train, pairs: pairs.slice(0, 1) });
+      const first = explanations[0] as Exclude<(typeof explanations)[number], Error>;
+      const history = Array.from(train.indices.subarray(train.indptr[pairs[0].row], train.indptr[pairs[0].row + 1]));
+      expect(direct[0][history.indexOf(first.clicks[0].item)]).toBe(first.clicks[0].effect);
+      expect(Math.max(...direct[0])).toBe(first.clicks[0].effect);
+    } finally {
+      await services.close();
+      await dataSource.destroy();
+      await database.drop();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("the effect rule on a small trained model", () => {
   it("lists only words of the user's bag whose deletion lowers the item's review2click score", async () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-explain-"));

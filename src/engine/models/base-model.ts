@@ -7,6 +7,7 @@ import type { CsrMatrix } from "../../data/csr.ts";
 import type { VcmConfig } from "../config.ts";
 import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
 import { refuseCall, type Recommender } from "./recommender.ts";
+import type { ClickEffectPair } from "./vcm/click-effects.ts";
 import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
 
 /** The part of a model's state every family has. */
@@ -102,6 +103,11 @@ export abstract class BaseRecommender<S extends RecommenderState> implements Rec
   async deletionEffects(_o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
     this.assertLive();
     return refuseCall(this.variant, "wordEffects");
+  }
+
+  async clickEffects(_o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]> {
+    this.assertLive();
+    return refuseCall(this.variant, "clickEffects");
   }
 
   dispose(): void {

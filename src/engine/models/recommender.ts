@@ -8,6 +8,7 @@ import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
 import type { VcmConfig } from "../config.ts";
 import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
+import type { ClickEffectPair } from "./vcm/click-effects.ts";
 import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
 
 export interface TrainOptions {
@@ -88,6 +89,8 @@ export interface Recommender {
   wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]>;
   /** Exact relative falls of an item's review2click score when words leave the user's bag (capability clickToReview). */
   deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]>;
+  /** Exact relative falls of an item's VCM score when each click leaves the user's history, aligned with the row's clicks (capability capacity). */
+  clickEffects(o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]>;
   /** Copies the weights out (the best epoch's, once training has finished). */
   snapshot(): Promise<ModelSnapshot>;
   /** Frees the weights; the model cannot predict afterwards. */
@@ -98,6 +101,7 @@ export interface Recommender {
 const GATED_CALLS = {
   wordDistribution: { capability: "clickToReview", what: "click2review word distribution (it decodes no words from clicks)" },
   wordEffects: { capability: "clickToReview", what: "effects of words on the review2click score (it has no VAEy)" },
+  clickEffects: { capability: "capacity", what: "effects of clicks on the click score (it has no click encoder qx(z|x_u))" },
   capacity: { capability: "capacity", what: "capacity (it has no click encoder qx(z|x_u), so no KL to N(0, I))" },
   latent: { capability: "posterior", what: "latent space (it has no Gaussian posteriors qx and qy)" },
 } as const satisfies Record<string, { capability: keyof VariantCapabilities; what: string }>;

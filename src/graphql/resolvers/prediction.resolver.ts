@@ -1,5 +1,6 @@
 import type { ComplexityEstimatorArgs } from "graphql-query-complexity";
-import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from "type-graphql";
+import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from "graphql";
+import { Arg, Ctx, FieldResolver, Float, ID, Info, Int, Query, Resolver, Root } from "type-graphql";
 import type { Item } from "../../db/entities/item.entity.ts";
 import type { User } from "../../db/entities/user.entity.ts";
 import { topK } from "../../engine/metrics.ts";
@@ -10,6 +11,7 @@ import { MAX_K, MAX_WHAT_IF_CLICKS, checkK, checkText, checkWhatIfClicks } from 
 import type { PredictionContextPart } from "../prediction-loaders.ts";
 import { ItemType } from "../types/item.type.ts";
 import {
+  ExplanationClickType,
   ExplanationRuleEnum,
   ExplanationType,
   HistoryRecommendationsType,
@@ -18,6 +20,7 @@ import {
   RecommendationType,
   TextRecommendationsType,
   WordProbabilityType,
+  type ExplanationClickValue,
   type RankedItemValue,
 } from "../types/prediction.type.ts";
 import { UserType } from "../types/user.type.ts";
@@ -68,9 +71,10 @@ async function modelForUser(options: { context: GraphQLContext; user: User; mode
   return loaded;
 }
 
-/** The GraphQL value of an explanation (item tokens named for readers of the schema). */
-function explanationValue(explanation: NamedExplanation): ExplanationType {
+/** The GraphQL value of an explanation of a pair of dataset `datasetId` (item tokens named for readers of the schema). */
+function explanationValue(explanation: NamedExplanation, datasetId: number): ExplanationType {
   return {
+    clicks: explanation.clicks.map((c) => ({ datasetId, item: c.item, effect: c.effect })),
     words: explanation.words.map((w) => ({
       word: w.word,
       weight: w.weight,
@@ -85,22 +89,39 @@ function explanationValue(explanation: NamedExplanation): ExplanationType {
   };
 }
 
+/** Whether an explanation field selects its `clicks` (directly or through fragments): only then do the click passes run. */
+function asksForClicks(info: GraphQLResolveInfo): boolean {
+  const spread = new Set<string>();
+  const selects = (set: SelectionSetNode | undefined): boolean =>
+    set !== undefined &&
+    set.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === "clicks";
+      if (selection.kind === Kind.INLINE_FRAGMENT) return selects(selection.selectionSet);
+      if (spread.has(selection.name.value)) return false;
+      spread.add(selection.name.value);
+      return selects(info.fragments[selection.name.value]?.selectionSet);
+    });
+  return info.fieldNodes.some((node) => selects(node.selectionSet));
+}
+
 /** One pair's explanation through the request's batching loader. */
 async function explain(options: {
   context: GraphQLContext;
+  datasetId: number;
   modelId: number;
   row: number;
   item: number;
   k: number;
   rule: ExplanationRuleEnum;
+  clicks: boolean;
 }): Promise<ExplanationType> {
-  const { context, ...request } = options;
+  const { context, datasetId, ...request } = options;
   checkK(request.k);
-  return explanationValue(await predictionOf(context).loaders.explanation.load(request));
+  return explanationValue(await predictionOf(context).loaders.explanation.load(request), datasetId);
 }
 
-/** The item of a ranked entry, through the request's item-by-column loader. */
-async function itemOf(context: GraphQLContext, value: RankedItemValue): Promise<Item> {
+/** The item of a ranked entry or an explanation's click, through the request's item-by-column loader. */
+async function itemOf(context: GraphQLContext, value: Pick<RankedItemValue, "datasetId" | "item">): Promise<Item> {
   const item = await predictionOf(context).loaders.itemByColumn.load({ datasetId: value.datasetId, column: value.item });
   invariant(item !== null, `dataset ${value.datasetId} has an item in column ${value.item}`);
   return item;
@@ -186,6 +207,7 @@ export class PredictionResolver {
     @Arg("itemId", () => ID, { description: "Internal id of the item." }) itemId: string,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
     @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<ExplanationType> {
     checkK(k);
     const loaded = await modelForUser({ context, user, modelId });
@@ -196,7 +218,7 @@ export class PredictionResolver {
         `Item ${item.id} belongs to another dataset than user ${user.id}; explain pairs of the same dataset.`,
       );
     }
-    return explain({ context, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k, rule });
+    return explain({ context, datasetId: user.datasetId, modelId: loaded.modelId, row: user.rowIndex, item: item.columnIndex, k, rule, clicks: asksForClicks(info) });
   }
 }
 
@@ -218,15 +240,25 @@ export class RecommendationResolver {
     @Ctx() context: GraphQLContext,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
     @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<ExplanationType> {
     if (value.whatIf !== undefined) {
       checkK(k);
       return predictionOf(context)
-        .loaders.whatIfExplanation.load({ modelId: value.modelId, reading: value.whatIf, item: value.item, k, rule })
-        .then(explanationValue);
+        .loaders.whatIfExplanation.load({ modelId: value.modelId, reading: value.whatIf, item: value.item, k, rule, clicks: asksForClicks(info) })
+        .then((explanation) => explanationValue(explanation, value.datasetId));
     }
     invariant(value.row !== undefined, "recommendations carry the user's row");
-    return explain({ context, modelId: value.modelId, row: value.row, item: value.item, k, rule });
+    return explain({ context, datasetId: value.datasetId, modelId: value.modelId, row: value.row, item: value.item, k, rule, clicks: asksForClicks(info) });
+  }
+}
+
+/** The clicked item of an explanation. */
+@Resolver(() => ExplanationClickType)
+export class ExplanationClickResolver {
+  @FieldResolver(() => ItemType)
+  item(@Root() value: ExplanationClickValue, @Ctx() context: GraphQLContext): Promise<Item> {
+    return itemOf(context, value);
   }
 }
 

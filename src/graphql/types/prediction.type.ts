@@ -92,14 +92,38 @@ export class ExplanationWordType {
   effect: number | null;
 }
 
-/** The words that tie a user to an item. */
+/** Value behind an ExplanationClick: the clicked item's position in the dataset, resolved lazily. */
+export interface ExplanationClickValue {
+  readonly datasetId: number;
+  /** Column of the clicked item in the dataset. */
+  readonly item: number;
+  readonly effect: number;
+}
+
+/** One clicked item of an explanation. */
+@ObjectType("ExplanationClick", { description: "An item of the user's training history that holds up the recommendation, with how much." })
+export class ExplanationClickType {
+  @Field(() => Float, {
+    description:
+      "δ(j) = 1 − π_ui(x_u without j) / π_ui(x_u): the relative fall (0–1, always > 0 here) of the recommended item's VCM score (from clicks) when this click alone leaves the user's training history x_u, computed by a forward pass of the model on that history.",
+  })
+  effect: number;
+}
+
+/** The words and clicks that tie a user to an item. */
 @ObjectType("Explanation", {
   description:
-    "Why an item suits a user, in words chosen by an ExplanationRule (default EFFECT: words of the user's own text that the item's reviews over-use and whose removal lowers the item's review2click score). Each word's weight is its share of the rule's total, and coveredShare says how much of it the listed words carry.",
+    "Why an item suits a user, in words chosen by an ExplanationRule (default EFFECT: words of the user's own text that the item's reviews over-use and whose removal lowers the item's review2click score) and in clicks (the items of the user's training history whose removal lowers the item's VCM score the most). Each word's weight is its share of the rule's total, and coveredShare says how much of it the listed words carry.",
 })
 export class ExplanationType {
   @Field(() => [ExplanationWordType], { description: "The k words with the largest weights, largest first." })
   words: ExplanationWordType[];
+
+  @Field(() => [ExplanationClickType], {
+    description:
+      "The k clicked items (training history) whose removal alone lowers the item's VCM score the most, largest effect first; the same under every rule. Only clicks whose removal lowers the score are listed, so fewer than k (or none) may come back; every click of the history is checked exactly, one forward pass per click shared by all items explained for the user, and only when this field is selected.",
+  })
+  clicks: ExplanationClickValue[];
 
   @Field(() => Float, { description: "Sum of the listed words' weights: the fraction (0–1) of the rule's total that they carry." })
   coveredShare: number;

@@ -50,6 +50,7 @@ describe("every model is a Recommender of its own family", () => {
       [row.capacity, () => model.capacity(clicks)],
       [row.clickToReview, () => model.wordDistribution(clicks)],
       [row.clickToReview, () => model.wordEffects({ words: data.words, pairs: [{ row: 0, item: 1 }] })],
+      [row.capacity, () => model.clickEffects({ clicks: data.train, pairs: [{ row: 0, item: 1 }] })],
       [row.posterior, () => model.latent(clicks, "x")],
     ];
     for (const [allowed, call] of gated) {

@@ -15,6 +15,7 @@ import { checkMode, requireCapability } from "../recommender.ts";
 import { WeightModel, type WeightModelState } from "../weight-model.ts";
 import { klToStandardNormal } from "./losses.ts";
 import { decode, encode, paramSpecs } from "./vae.ts";
+import { clickDeletionEffects, type ClickEffectPair } from "./click-effects.ts";
 import { bagWordEffects, deletionEffects, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
 
 export class VcmModel extends WeightModel {
@@ -75,16 +76,33 @@ export class VcmModel extends WeightModel {
     return deletionEffects({ params: this.state.params, words: o.words, requests: o.requests });
   }
 
-  private checkEffectInput(words: CsrMatrix, pairs: ReadonlyArray<WordEffectPair>): void {
+  /**
+   * For each (user row, item) pair, δ(j) = 1 − π_ui(x ∖ j) / π_ui(x) (VCM) of every click j of the
+   * user's history: the exact relative fall of the item's score when the click alone leaves it,
+   * aligned with the row's entries of `clicks` (click-effects.ts).
+   */
+  override async clickEffects(o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]> {
     this.assertLive();
-    requireCapability(this.variant, "wordEffects");
-    checkMode(this.variant, "vcm-cd");
-    this.checkInput({ matrix: words, rows: pairs.map((p) => p.row) }, "y");
+    requireCapability(this.variant, "clickEffects");
+    this.checkInput({ matrix: o.clicks, rows: o.pairs.map((p) => p.row) }, "x");
+    this.checkItems(o.pairs);
+    return clickDeletionEffects({ params: this.state.params, clicks: o.clicks, pairs: o.pairs });
+  }
+
+  private checkItems(pairs: ReadonlyArray<{ readonly item: number }>): void {
     for (const p of pairs) {
       if (!Number.isInteger(p.item) || p.item < 0 || p.item >= this.state.numItems) {
         throw new UserError(ErrorCode.BAD_USER_INPUT, `item ${p.item} is outside the model's ${this.state.numItems} items`);
       }
     }
+  }
+
+  private checkEffectInput(words: CsrMatrix, pairs: ReadonlyArray<WordEffectPair>): void {
+    this.assertLive();
+    requireCapability(this.variant, "wordEffects");
+    checkMode(this.variant, "vcm-cd");
+    this.checkInput({ matrix: words, rows: pairs.map((p) => p.row) }, "y");
+    this.checkItems(pairs);
   }
 
   /** Capacity ĉu = KL(qx(z | x_u) ‖ N(0, I)) per row of click input. */

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VcmModelConfig } from "../../config.ts";
-import { fusedReparameterise, gaussianKernelsEnabled, linear, sparseLinear, type SparseBatchTensors } from "../../runtime/index.ts";
+import { fusedReparameterise, gaussianKernelsEnabled, linear, sparseLinear, takeRows, type SparseBatchTensors } from "../../runtime/index.ts";
 import type { ParamSpec, Params } from "../params.ts";
 import type { Side } from "../../types.ts";
 
@@ -49,6 +49,33 @@ export function encode(options: { params: Params; side: Side; input: SparseBatch
     mu: linear(h, p(params, `${side}.mu.W`), p(params, `${side}.mu.b`)),
     logVar: linear(h, p(params, `${side}.logvar.W`), p(params, `${side}.logvar.b`)),
   };
+}
+
+/**
+ * μ of rows that are users' inputs with one column deleted, from each user's first layer: for
+ * a = x̂·W + b and x ∖ j, the first layer is (‖x‖ (a − b) − x_j W[j]) / ‖x ∖ j‖ + b, so a deleted row
+ * costs a row of W instead of a pass over the input (inference only). Row r of the output is user
+ * `user[r]` of `input` scaled by `scale[r]` = ‖x‖ / ‖x ∖ j‖, minus `weight[r]` = x_j / ‖x ∖ j‖ times
+ * row `column[r]` of W (scale 1, weight 0: the whole input; both 0: an emptied input, a = b).
+ */
+export function encodeMeanWithout(options: {
+  params: Params;
+  side: Side;
+  input: SparseBatchTensors;
+  user: Int32Array;
+  column: Int32Array;
+  scale: Float32Array;
+  weight: Float32Array;
+}): tf.Tensor2D {
+  const { params, side, input } = options;
+  const w = p<tf.Tensor2D>(params, `${side}.enc.W`);
+  const b = p<tf.Tensor1D>(params, `${side}.enc.b`);
+  const rows = options.user.length;
+  const withoutBias = tf.sub(sparseLinear(input, w, b), b) as tf.Tensor2D;
+  const users = tf.mul(takeRows(withoutBias, tf.tensor1d(options.user, "int32")), tf.tensor2d(options.scale, [rows, 1]));
+  const deleted = tf.mul(takeRows(w, tf.tensor1d(options.column, "int32")), tf.tensor2d(options.weight, [rows, 1]));
+  const h = tf.tanh(tf.add(tf.sub(users, deleted), b)) as tf.Tensor2D;
+  return linear(h, p(params, `${side}.mu.W`), p(params, `${side}.mu.b`));
 }
 
 /** z = μ + ε ⊙ e^{½ log σ²} (the reparameterisation trick; ε is drawn by the caller from its seed). */

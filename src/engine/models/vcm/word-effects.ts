@@ -12,7 +12,7 @@ import type { CsrMatrix } from "../../../data/csr.ts";
 import { sparseBatch } from "../../batch.ts";
 import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
-import { decode, encode } from "./vae.ts";
+import { exactDeletionEffects } from "./deletion.ts";
 
 /** One (user, item) pair: the user's row of the bag-of-words matrix and the item's column. */
 export interface WordEffectPair {
@@ -61,23 +61,19 @@ export async function bagWordEffects(o: { params: Params; words: CsrMatrix; pair
       items[m] = pairs[j].item;
       entries += out[j].length;
     });
-    // The chunk's distinct words: only their rows of W_enc are multiplied by g_a (a bag holds ~3 % of V).
-    const distinct = [...new Set(batch.idx)].sort((a, b) => a - b);
-    const column = new Map(distinct.map((w, c) => [w, c]));
-    const positions = new Int32Array(2 * entries);
-    const normalised = new Float32Array(entries);
-    // Entry offsets of each batch row in the batch's (normalised) values.
+    // Entry offsets of each batch row in the batch's (normalised) values, and each user's pairs (consecutive in `members`).
     const rowStart = new Int32Array(chunk.length + 1);
     for (let k = 0; k < batch.seg.length; k += 1) rowStart[batch.seg[k] + 1] += 1;
     for (let b = 0; b < chunk.length; b += 1) rowStart[b + 1] += rowStart[b];
+    const pairStart = new Int32Array(chunk.length + 1);
+    for (let m = 0; m < members.length; m += 1) pairStart[userOf[m] + 1] += 1;
+    for (let b = 0; b < chunk.length; b += 1) pairStart[b + 1] += pairStart[b];
+    const normalised = new Float32Array(entries);
     let e = 0;
     members.forEach((_, m) => {
       const b = userOf[m];
-      for (let k = rowStart[b]; k < rowStart[b + 1]; k += 1, e += 1) {
-        positions[2 * e] = m;
-        positions[2 * e + 1] = column.get(batch.idx[k])!;
-        normalised[e] = batch.vals[k];
-      }
+      normalised.set(batch.vals.subarray(rowStart[b], rowStart[b + 1]), e);
+      e += rowStart[b + 1] - rowStart[b];
     });
     const gradient = tf.tidy(() => {
       const input = sparseBatchTensors(batch, words.cols);
@@ -87,15 +83,22 @@ export async function bagWordEffects(o: { params: Params; words: CsrMatrix; pair
       const outW = param(params, "x.out.W");
       const pi = tf.softmax(linear(h2, outW, params.get("x.out.b") as tf.Tensor1D));
       const mean = matMulNT(pi, outW);
+      // Rows per pair through takeRows (sparseSegmentSum on wasm), where tf.gather took ≈ 15 ms for 200 pairs.
       const userIdx = tf.tensor1d(userOf, "int32");
-      const gH2 = tf.sub(tf.transpose(tf.gather(outW, tf.tensor1d(items, "int32"), 1)), tf.gather(mean, userIdx));
-      const gA2 = tf.mul(gH2, tf.sub(1, tf.square(tf.gather(h2, userIdx)))) as tf.Tensor2D;
+      const gH2 = tf.sub(tf.transpose(tf.gather(outW, tf.tensor1d(items, "int32"), 1)), takeRows(mean, userIdx));
+      const gA2 = tf.mul(gH2, tf.sub(1, tf.square(takeRows(h2, userIdx)))) as tf.Tensor2D;
       const gMu = matMulNT(gA2, param(params, "x.dec.W"));
       const gH = matMulNT(gMu, param(params, "y.mu.W"));
-      const gA = tf.mul(gH, tf.sub(1, tf.square(tf.gather(h, userIdx)))) as tf.Tensor2D;
+      const gA = tf.mul(gH, tf.sub(1, tf.square(takeRows(h, userIdx)))) as tf.Tensor2D;
       const encW = param(params, "y.enc.W");
-      const gY = matMulNT(gA, distinct.length < words.cols ? takeRows(encW, tf.tensor1d(distinct, "int32")) : encW);
-      return tf.gatherND(gY, tf.tensor2d(positions, [entries, 2], "int32"));
+      // Each user's pairs against the rows of W_enc of that user's own bag (entry order): one product per
+      // user, where one product over the chunk's distinct words would compute every pair against every bag.
+      const perUser = chunk.map((_, b) => {
+        const gAb = tf.slice(gA, [pairStart[b], 0], [pairStart[b + 1] - pairStart[b], gA.shape[1]]);
+        const bag = takeRows(encW, tf.tensor1d(batch.idx.subarray(rowStart[b], rowStart[b + 1]), "int32"));
+        return tf.reshape(matMulNT(gAb, bag), [-1]);
+      });
+      return perUser.length === 1 ? perUser[0] : tf.concat(perUser);
     });
     let g: Float32Array;
     try {
@@ -121,88 +124,12 @@ export interface DeletionRequest extends WordEffectPair {
   readonly words: ArrayLike<number>;
 }
 
-/** Rows per forward pass of the deletion bags. */
-const BAGS_PER_CHUNK = 256;
-
 /**
  * The exact relative fall of the item's review2click score when one word leaves the user's bag,
  * δ(w) = 1 − π_ui(y ∖ w) / π_ui(y), one Float32Array per request aligned with its `words`. A user's
  * bag minus w serves every item of that user, so each user costs one forward pass per distinct word
- * asked for, plus one for the whole bag.
+ * asked for, plus one for the whole bag (deletion.ts).
  */
 export async function deletionEffects(o: { params: Params; words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
-  const { params, words, requests } = o;
-  const out = requests.map((r) => new Float32Array(r.words.length));
-  // Bags to score: per user, the whole bag and the bag minus each word asked for.
-  const bagRow = new Map<string, number>();
-  const bags: Array<{ row: number; without: number }> = [];
-  const bagOf = (row: number, without: number): number => {
-    const key = `${row}|${without}`;
-    let index = bagRow.get(key);
-    if (index === undefined) {
-      index = bags.length;
-      bags.push({ row, without });
-      bagRow.set(key, index);
-    }
-    return index;
-  };
-  // (bag, item) entries to read: the whole bag's, then each word's.
-  const reads: Array<{ request: number; slot: number; bag: number; item: number }> = [];
-  requests.forEach((r, j) => {
-    const present = new Set(words.indices.subarray(words.indptr[r.row], words.indptr[r.row + 1]));
-    reads.push({ request: j, slot: -1, bag: bagOf(r.row, -1), item: r.item });
-    for (let t = 0; t < r.words.length; t += 1) {
-      if (present.has(r.words[t])) reads.push({ request: j, slot: t, bag: bagOf(r.row, r.words[t]), item: r.item });
-    }
-  });
-  const logScore = new Float64Array(reads.length);
-  const readsByChunk: number[][] = Array.from({ length: Math.ceil(bags.length / BAGS_PER_CHUNK) }, () => []);
-  reads.forEach((read, n) => readsByChunk[Math.floor(read.bag / BAGS_PER_CHUNK)].push(n));
-  for (let start = 0; start < bags.length; start += BAGS_PER_CHUNK) {
-    const chunk = bags.slice(start, start + BAGS_PER_CHUNK);
-    const matrix = bagMatrix(words, chunk);
-    const wanted = readsByChunk[start / BAGS_PER_CHUNK];
-    const positions = new Int32Array(2 * wanted.length);
-    wanted.forEach((n, m) => {
-      positions[2 * m] = reads[n].bag - start;
-      positions[2 * m + 1] = reads[n].item;
-    });
-    const picked = tf.tidy(() => {
-      const input = sparseBatchTensors(sparseBatch({ matrix, rows: chunk.map((_, i) => i) }), words.cols);
-      const { mu } = encode({ params, side: "y", input });
-      return tf.gatherND(tf.logSoftmax(decode({ params, side: "x", z: mu })), tf.tensor2d(positions, [wanted.length, 2], "int32"));
-    });
-    let values: Float32Array;
-    try {
-      values = (await picked.data()) as Float32Array;
-    } finally {
-      picked.dispose();
-    }
-    wanted.forEach((n, m) => (logScore[n] = values[m]));
-  }
-  // Reads of one request are consecutive, its whole bag's first.
-  let full = 0;
-  reads.forEach((read, n) => {
-    if (read.slot < 0) full = logScore[n];
-    else out[read.request][read.slot] = 1 - Math.exp(logScore[n] - full);
-  });
-  return out;
-}
-
-/** The chunk's bags as CSR rows: a user's bag, without one of its words where `without` ≥ 0. */
-function bagMatrix(words: CsrMatrix, bags: ReadonlyArray<{ row: number; without: number }>): CsrMatrix {
-  const indptr = new Int32Array(bags.length + 1);
-  bags.forEach((b, i) => (indptr[i + 1] = indptr[i] + words.indptr[b.row + 1] - words.indptr[b.row] - (b.without >= 0 ? 1 : 0)));
-  const indices = new Int32Array(indptr[bags.length]);
-  const values = new Float32Array(indptr[bags.length]);
-  bags.forEach((b, i) => {
-    let n = indptr[i];
-    for (let p = words.indptr[b.row]; p < words.indptr[b.row + 1]; p += 1) {
-      if (words.indices[p] === b.without) continue;
-      indices[n] = words.indices[p];
-      values[n] = words.values[p];
-      n += 1;
-    }
-  });
-  return { rows: bags.length, cols: words.cols, indptr, indices, values };
+  return exactDeletionEffects({ params: o.params, side: "y", matrix: o.words, requests: o.requests.map((r) => ({ row: r.row, item: r.item, columns: r.words })) });
 }
