@@ -11,9 +11,10 @@ describe("migration 1765710000000 (dataset versions)", () => {
     const db = await openDatabase(database.target);
     try {
       const { datasetId, users, items } = await ingestDataset(db, { name: "old", source: syntheticSource({ users: 40, items: 30, vocab: 100, seed: 2 }) });
-      // The database as it was before the migration, with a model row written then.
-      await db.undoLastMigration();
+      // The database as it was before the migration (later migrations undone first), with a model row written then.
       const sql = sqlOf(db);
+      const latest = async (): Promise<number> => Number((await sql.get<{ latest: number }>("SELECT MAX(timestamp) AS latest FROM migrations"))!.latest);
+      while ((await latest()) >= 1765710000000) await db.undoLastMigration();
       await sql.run(
         `INSERT INTO trained_models (dataset_id, variant, config, backend, status, best_epoch, history) VALUES (?, 'vcm', '{}', 'cpu', 'ready', 1, '[]')`,
         [datasetId],
