@@ -122,14 +122,28 @@ function createPostgresDataSource(url: string): DataSource {
     // Small pools: several API instances and CLI commands share one server's connection limit. The
     // application name tells this process's commits from others' (commit-watch.ts). An idle connection
     // that dies with its server (a restart) is an 'error' TypeORM's pool listener takes: the pool drops
-    // it and opens a fresh one at the next checkout (test/graphql/postgres-restart.test.ts).
-    extra: { max: 10, connectionTimeoutMillis: 10_000, application_name: connectionName() },
+    // it and opens a fresh one at the next checkout (test/graphql/postgres-restart.test.ts). A connection
+    // checked out between two statements has no pool listener, hence GuardedClient.
+    extra: { max: 10, connectionTimeoutMillis: 10_000, application_name: connectionName(), Client: GuardedClient },
   });
   const driver = dataSource.driver as PostgresDriver;
   driver.supportedDataTypes.push(...(Object.keys(POSTGRES_TYPE_OF) as ColumnType[]));
   const normalizeType = driver.normalizeType.bind(driver);
   driver.normalizeType = (column) => postgresTypeOf(column as Parameters<typeof postgresTypeOf>[0]) ?? normalizeType(column);
   return dataSource;
+}
+
+/**
+ * A pg client that always has an 'error' listener. The pool listens only to its idle clients, so a
+ * client checked out between two statements (a transaction, a request's consistent reads) whose server
+ * went away emitted an 'error' nobody heard, and Node ended the process. The error itself still
+ * reaches the statement that runs on it, and the pool drops the broken client when it is released.
+ */
+class GuardedClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on("error", () => undefined);
+  }
 }
 
 /** This process's PostgreSQL application_name: host, pid and a random part, unique among the servers. */

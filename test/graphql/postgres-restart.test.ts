@@ -73,10 +73,14 @@ async function untilServing(server: ServerProcess, withinMs: number): Promise<{ 
   return { ms: Infinity, codes };
 }
 
-/** Waits (up to 12 s: the reconnect pause is at most 5 s) until `server` has exactly one listener again. */
+/**
+ * Waits (up to 12 s: the reconnect pause is at most 5 s) until `server` has exactly one listener again
+ * and that listener has sent its LISTEN (between its connect and that statement its query is empty).
+ */
 async function untilListening(server: ServerProcess): Promise<{ listeners: string[]; total: number }> {
+  const settled = (seen: { listeners: string[] }): boolean => seen.listeners.length === 1 && seen.listeners[0] !== "";
   let seen = connectionsOf(server);
-  for (let i = 0; i < 120 && seen.listeners.length !== 1; i += 1) {
+  for (let i = 0; i < 120 && !settled(seen); i += 1) {
     await sleep(100);
     seen = connectionsOf(server);
   }

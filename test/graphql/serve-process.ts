@@ -47,10 +47,16 @@ export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[], ar
           const send = () => fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
           // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once
           // with "other side closed"; a server that is gone fails the second try too.
-          const response = await send().catch((error: { cause?: { code?: string } }) => {
-            if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
-            return send();
-          });
+          const response = await send()
+            .catch((error: { cause?: { code?: string } }) => {
+              if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
+              return send();
+            })
+            .catch((error: unknown) => {
+              // A server that is gone says why: its exit and what it wrote on stderr.
+              if (child.exitCode === null && child.signalCode === null) throw error;
+              throw new Error(`vcm serve exited (${child.exitCode ?? child.signalCode}): ${stderr}`, { cause: error });
+            });
           return (await response.json()) as any;
         },
       });
