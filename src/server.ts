@@ -36,7 +36,7 @@ import { answerOpsRequest, isOpsPath, listenForMetrics, type MetricsListener } f
 import { RequestObserver } from "./graphql/request-observer.ts";
 import { observeAtScrape } from "./observability/metrics.ts";
 import { createRequestLog, SILENT_REQUEST_LOG, type RequestLog } from "./observability/request-log.ts";
-import { startTracing } from "./observability/tracing.ts";
+import { startTracing, tracedMethods } from "./observability/tracing.ts";
 import { scrapeSources } from "./services/metrics-sources.ts";
 import { ReadinessCheck } from "./services/readiness.ts";
 
@@ -78,7 +78,8 @@ export interface VcmServer {
 export function createServerDeps(options: { dataSource: DataSource; config: AppConfig; logger?: ErrorLogger }): ServerDeps {
   return {
     dataSource: options.dataSource,
-    catalog: new CatalogService(options.dataSource),
+    // Each catalog call is one database statement group: a span when traces are on.
+    catalog: tracedMethods(new CatalogService(options.dataSource), "db catalog"),
     config: options.config,
     logger: options.logger ?? { error: (message, error) => console.error(`[vcm] ${message}:`, error) },
     prediction: createPredictionServices({ dataSource: options.dataSource, config: options.config }),

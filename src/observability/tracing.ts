@@ -66,3 +66,17 @@ export function startSpan(options: { name: string; attributes?: Attributes }): S
 export function activeSpan(): Span | undefined {
   return trace.getActiveSpan();
 }
+
+/**
+ * `target` with each method call in a span `prefix.method` (its methods all return promises): one span
+ * per database statement group of the catalog, whichever loader or resolver asked.
+ */
+export function tracedMethods<T extends object>(target: T, prefix: string): T {
+  return new Proxy(target, {
+    get(object, property) {
+      const value: unknown = Reflect.get(object, property, object);
+      if (typeof value !== "function" || typeof property !== "string") return value;
+      return (...args: unknown[]) => inSpan({ name: `${prefix}.${property}` }, async () => (value as (...a: unknown[]) => Promise<unknown>).apply(object, args));
+    },
+  });
+}
