@@ -32,6 +32,8 @@ import { currentBackend, initBackend } from "../src/engine/runtime/index.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
+import { createRequestLog } from "../src/observability/request-log.ts";
+import { startTracing } from "../src/observability/tracing.ts";
 
 const DATASET = "bench-yelp-shaped";
 /** What `--scenario` may name: everything, or (d) alone. */
@@ -93,8 +95,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     .option("--connections <n>", "concurrent connections for the single-user scenario", "10")
     .option("--heavy-connections <n>", "connections sending (b) while (c), or hostile documents while (d), measures a cheap query", "20")
     .option("--scenario <name>", `${SCENARIOS.join(" or ")}: every scenario, or (d) alone`, "all")
+    .option("--request-log <file>", "where the server's request log (one JSON line per request, at info) goes", "/dev/null")
+    .option("--traces", "record spans and export them over OTLP (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318)")
     .parse([...argv], { from: "user" });
-  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string }>();
+  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string; requestLog: string; traces?: boolean }>();
   if (!(SCENARIOS as ReadonlyArray<string>).includes(opts.scenario)) throw new Error(`--scenario must be ${SCENARIOS.join(" or ")}, got "${opts.scenario}".`);
   const everything = opts.scenario === "all";
   const seconds = Number(opts.seconds);
@@ -134,7 +138,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   // first 100 that (b) asks for, so that every request is scored.
   const manyUsers = await userIdsInOrder(dataSource, { datasetId: dataset.id, offset: 200, limit: DISTINCT_USERS });
 
-  const server = await createServer(createServerDeps({ dataSource, config }));
+  // As `vcm serve` runs: metrics always, the request log at info, traces only when asked for.
+  const tracing = opts.traces === true ? startTracing() : null;
+  console.log(`request log: ${opts.requestLog}; traces: ${tracing === null ? "off" : "on, over OTLP"}`);
+  const server = await createServer(createServerDeps({ dataSource, config }), { requestLog: createRequestLog({ level: "info", file: opts.requestLog }) });
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
   const oneUserQuery = (explanationArguments: string) =>
@@ -212,6 +219,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   ]);
   await server.stop();
   await dataSource.destroy();
+  await tracing?.stop();
 
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   console.log(

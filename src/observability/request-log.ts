@@ -5,7 +5,7 @@
  * text, nor anything a user wrote: those are not passed in, so no level can print them.
  */
 import { randomUUID } from "node:crypto";
-import { pino, stdTimeFunctions, type DestinationStream, type Logger } from "pino";
+import { destination, pino, stdTimeFunctions, type Logger } from "pino";
 import type { LogLevel } from "../config.ts";
 
 /** The response header (and error extension `requestId`) that carries a request's id. */
@@ -30,11 +30,11 @@ export interface RequestLog {
   finish(options: { trail: RequestTrail; status: number; code: string; quiet: boolean }): void;
 }
 
-/** A request log at `level` on stdout (or on `destination`, for tests). */
-export function createRequestLog(options: { level: LogLevel; destination?: DestinationStream }): RequestLog {
+/** A request log at `level` on stdout (or appended to `file`: the API benchmark writes to /dev/null). */
+export function createRequestLog(options: { level: LogLevel; file?: string }): RequestLog {
   const logger: Logger = pino(
     { level: options.level, base: undefined, messageKey: "message", timestamp: stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
-    options.destination,
+    options.file === undefined ? undefined : destination({ dest: options.file, sync: true, append: true }),
   );
   return {
     start: ({ method, path }) => ({ id: randomUUID(), method, path, started: performance.now(), operation: undefined, code: undefined }),
