@@ -56,6 +56,11 @@ interface LoadResult {
   readonly requests: number;
   readonly non2xx: number;
   readonly errors: number;
+  /**
+   * The server's CPU time (this process: user + system) per request, in ms: less sensitive than the
+   * latencies to other work on a shared host. For a scenario measured beside another, it counts both.
+   */
+  readonly cpuMsPerRequest: number;
 }
 
 /** Runs autocannon in its own process (so load generation does not share this event loop), sending `bodies` in turn. */
@@ -64,6 +69,7 @@ async function autocannon(options: { url: string; bodies: ReadonlyArray<string>;
   const spec = path.join(dir, "load.json");
   await fs.writeFile(spec, JSON.stringify({ url: options.url, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
   const client = fileURLToPath(new URL("./bench-api-client.ts", import.meta.url));
+  const cpuBefore = process.cpuUsage();
   try {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, ["--import", "tsx", client, spec], { maxBuffer: 64 * 1024 * 1024 }, (error, out) => (error ? reject(error) : resolve(out)));
@@ -81,6 +87,10 @@ async function autocannon(options: { url: string; bodies: ReadonlyArray<string>;
       requests: result.requests.total,
       non2xx: result.non2xx,
       errors: result.errors,
+      cpuMsPerRequest: (() => {
+        const cpu = process.cpuUsage(cpuBefore);
+        return (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests.total);
+      })(),
     };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -228,7 +238,8 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   );
   const line = (name: string, connections: number, result: LoadResult) =>
     `${name} [${connections} conn]: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
-    `${result.requestsPerSecond.toFixed(1)} req/s (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors)`;
+    `${result.requestsPerSecond.toFixed(1)} req/s (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors), ` +
+    `server CPU ${result.cpuMsPerRequest.toFixed(3)} ms/request`;
   for (const { scenario, result } of results) console.log(line(scenario.name, scenario.connections, result));
   if (underHeavy !== undefined) {
     console.log(line("(c) cheap { datasets { id } } during (b) at load", 1, underHeavy.cheap) + " — target p99 ≤ 100 ms");

@@ -13,6 +13,7 @@ import { createServer, createServerDeps, type VcmServer } from "../../src/server
 import { SHUTTING_DOWN_REASON } from "../../src/services/readiness.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
+import { TINY_CONFIG } from "./serve-process.ts";
 
 const SMALL = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 2, batchSize: 50, annealSteps: 10, seed: 3 };
 const TOKEN = "ops-admin-token-1234";
@@ -165,6 +166,24 @@ describe("metrics", () => {
     release();
     expect(refusals(parseMetrics(await metricsText())) - refusals(samples)).toBe(1);
   });
+
+  it("counts jobs by kind and state from the database", async () => {
+    const jobs = (samples: ReadonlyArray<Sample>, state: string) => valueOf(samples, "vcm_jobs", { kind: "training", state }) ?? 0;
+    const before = await scrape();
+    const started = await post(`mutation Train($input: StartTrainingInput!) { startTraining(input: $input) { id } }`, {
+      variables: { input: { dataset: TEST_DATASET, variant: "VCM", hyperParameters: { ...TINY_CONFIG, epochs: 1 } } },
+    });
+    expect(started.body.errors).toBeUndefined();
+    let status = "";
+    for (let i = 0; i < 1200 && !["SUCCEEDED", "FAILED", "CANCELLED"].includes(status); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = (await post(`query Job($id: ID!) { trainingJob(id: $id) { status } }`, { variables: { id: started.body.data.startTraining.id } })).body.data.trainingJob.status;
+    }
+    expect(status).toBe("SUCCEEDED");
+    const after = await scrape();
+    expect(jobs(after, "succeeded") - jobs(before, "succeeded")).toBe(1);
+    expect(jobs(after, "running")).toBe(0);
+  }, 180_000);
 
   it("reads /metrics on the main port only with the admin token, and on the metrics port without one", async () => {
     const without = await fetch(`${guardedBase}metrics`);
