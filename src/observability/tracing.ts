@@ -20,10 +20,11 @@ export interface Tracing {
 
 /**
  * Registers a tracer provider for the whole process: over OTLP (the exporter reads OTEL_EXPORTER_OTLP_*)
- * in batches, or, for tests, every span to `exporter` as it ends.
+ * in batches, or, for tests and benchmarks, to `exporter`: each span as it ends, or in batches (`batch`).
  */
-export function startTracing(options: { exporter?: SpanExporter } = {}): Tracing {
-  const processor = options.exporter === undefined ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : new SimpleSpanProcessor({ exporter: options.exporter });
+export function startTracing(options: { exporter?: SpanExporter; batch?: boolean } = {}): Tracing {
+  const exporter = options.exporter ?? new OTLPTraceExporter();
+  const processor = options.exporter === undefined || options.batch === true ? new BatchSpanProcessor({ exporter }) : new SimpleSpanProcessor({ exporter });
   const resource = defaultResource()
     .merge(resourceFromAttributes({ "service.name": SERVICE_NAME }))
     .merge(detectResources({ detectors: [envDetector] }));
