@@ -35,7 +35,7 @@ import { createPredictionServices } from "./services/prediction-services.ts";
 import { answerOpsRequest, isOpsPath, listenForMetrics, type MetricsListener } from "./graphql/ops-routes.ts";
 import { RequestObserver } from "./graphql/request-observer.ts";
 import { observeAtScrape } from "./observability/metrics.ts";
-import { createRequestLog, SILENT_REQUEST_LOG, type RequestLog } from "./observability/request-log.ts";
+import { createRequestLog, REQUEST_ID_HEADER, SILENT_REQUEST_LOG, type RequestLog } from "./observability/request-log.ts";
 import { startTracing, tracedMethods } from "./observability/tracing.ts";
 import { scrapeSources } from "./services/metrics-sources.ts";
 import { ReadinessCheck } from "./services/readiness.ts";
@@ -221,7 +221,9 @@ function sendJson(response: http.ServerResponse, status: number, body: unknown, 
 }
 
 function sendError(response: http.ServerResponse, status: number, code: string, message: string, headers: http.OutgoingHttpHeaders = {}): void {
-  sendJson(response, status, { errors: [{ message, extensions: { code } }] }, headers);
+  // The request's id (request-observer.ts) is in every error's extensions, as Apollo's answers have it.
+  const requestId = response.getHeader(REQUEST_ID_HEADER);
+  sendJson(response, status, { errors: [{ message, extensions: { code, ...(typeof requestId === "string" ? { requestId } : {}) } }] }, headers);
 }
 
 /**
