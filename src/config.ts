@@ -76,6 +76,11 @@ export interface AppConfig {
    * OTEL_SDK_DISABLED=true turns them off. The exporter reads its other OTEL_EXPORTER_OTLP_* variables itself.
    */
   readonly otlpTraces: boolean;
+  /**
+   * Share of requests traced when traces are on, 0 to 1 (OTEL_TRACES_SAMPLER `traceidratio` or
+   * `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG; `always_off` is 0; default 1, every request).
+   */
+  readonly traceSampleRatio: number;
 }
 
 /** Levels of the request log, least to most severe, and silent. */
@@ -97,6 +102,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   jobLeaseSeconds: 30,
   logLevel: "info",
   otlpTraces: false,
+  traceSampleRatio: 1,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -131,6 +137,7 @@ export function loadAppConfig(
     jobLeaseSeconds,
     logLevel,
     otlpTraces: overrides.otlpTraces ?? otlpTracesWanted(env),
+    traceSampleRatio: overrides.traceSampleRatio ?? traceSampleRatio(env),
     wasmThreads,
     dbPath: databaseTarget(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
     modelsDir: path.resolve(overrides.modelsDir ?? env.VCM_MODELS_DIR ?? DEFAULT_APP_CONFIG.modelsDir),
@@ -151,6 +158,17 @@ function otlpTracesWanted(env: NodeJS.ProcessEnv): boolean {
   const exporters = (env.OTEL_TRACES_EXPORTER ?? "").split(",").map((name) => name.trim().toLowerCase()).filter((name) => name !== "");
   if (exporters.length > 0) return exporters.includes("otlp");
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
+}
+
+/** The share of requests to trace that OTEL_TRACES_SAMPLER (and its ARG) ask for (AppConfig.traceSampleRatio). */
+function traceSampleRatio(env: NodeJS.ProcessEnv): number {
+  const sampler = (env.OTEL_TRACES_SAMPLER ?? "").trim().toLowerCase();
+  if (sampler === "always_off" || sampler === "parentbased_always_off") return 0;
+  if (sampler !== "traceidratio" && sampler !== "parentbased_traceidratio") return DEFAULT_APP_CONFIG.traceSampleRatio;
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim() || "1";
+  const ratio = Number(arg);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${arg}"`);
+  return ratio;
 }
 
 /** Whether a `--db` / VCM_DB value is a PostgreSQL URL (postgres:// or postgresql://) rather than a SQLite file. */

@@ -388,7 +388,7 @@ export async function startServer(options: {
 }): Promise<RunningServer> {
   const config = loadAppConfig({ port: options.port, dbPath: options.dbPath, modelsDir: options.modelsDir });
   // Before anything runs, so that every span has the provider (OTEL_* variables; off by default).
-  const tracing = config.otlpTraces ? startTracing() : null;
+  const tracing = config.otlpTraces ? startTracing({ sampleRatio: config.traceSampleRatio }) : null;
   const dataSource = await openDatabase(config.dbPath).catch(async (error: unknown) => {
     await tracing?.stop();
     throw error;

@@ -8,7 +8,7 @@ import { context, SpanStatusCode, trace, type Attributes, type Span } from "@ope
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, SimpleSpanProcessor, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
+import { BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, TraceIdRatioBasedSampler, TracerProvider, type SpanExporter } from "@opentelemetry/sdk-trace";
 
 /** The instrumentation scope of every span, and the service name unless OTEL_SERVICE_NAME gives one. */
 const SERVICE_NAME = "vcm-analytics";
@@ -22,13 +22,15 @@ export interface Tracing {
  * Registers a tracer provider for the whole process: over OTLP (the exporter reads OTEL_EXPORTER_OTLP_*)
  * in batches, or, for tests and benchmarks, to `exporter`: each span as it ends, or in batches (`batch`).
  */
-export function startTracing(options: { exporter?: SpanExporter; batch?: boolean } = {}): Tracing {
+export function startTracing(options: { exporter?: SpanExporter; batch?: boolean; sampleRatio?: number } = {}): Tracing {
   const exporter = options.exporter ?? new OTLPTraceExporter();
   const processor = options.exporter === undefined || options.batch === true ? new BatchSpanProcessor({ exporter }) : new SimpleSpanProcessor({ exporter });
   const resource = defaultResource()
     .merge(resourceFromAttributes({ "service.name": SERVICE_NAME }))
     .merge(detectResources({ detectors: [envDetector] }));
-  const provider = new TracerProvider({ resource, spanProcessors: [processor] });
+  // Every span here starts a trace or continues this process's own, so the ratio applies to requests.
+  const sampler = new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.sampleRatio ?? 1) });
+  const provider = new TracerProvider({ resource, sampler, spanProcessors: [processor] });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   trace.setGlobalTracerProvider(provider);

@@ -30,6 +30,22 @@ describe("traces off", () => {
     expect(wanted({ OTEL_TRACES_EXPORTER: "otlp", OTEL_SDK_DISABLED: "true" })).toBe(false);
   });
 
+  it("sample the share of requests OTEL_TRACES_SAMPLER asks for", async () => {
+    const ratio = (env: NodeJS.ProcessEnv) => loadAppConfig({}, env).traceSampleRatio;
+    expect(ratio({})).toBe(1);
+    expect(ratio({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" })).toBe(0.25);
+    expect(ratio({ OTEL_TRACES_SAMPLER: "always_off" })).toBe(0);
+    expect(() => ratio({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "2" })).toThrow('OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "2"');
+    const exporter = new InMemorySpanExporter();
+    const none = startTracing({ exporter, sampleRatio: 0 });
+    try {
+      expect(await inSpan({ name: "unsampled" }, async (span) => span.isRecording())).toBe(false);
+      expect(exporter.getFinishedSpans()).toEqual([]);
+    } finally {
+      await none.stop();
+    }
+  });
+
   it("give spans that record nothing while no provider is registered", async () => {
     expect(await inSpan({ name: "probe" }, async (span) => span.isRecording())).toBe(false);
   });
