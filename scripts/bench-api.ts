@@ -37,6 +37,8 @@ import { createServer, createServerDeps } from "../src/server.ts";
 import { appendRecords } from "../src/services/append.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
+import { createRequestLog } from "../src/observability/request-log.ts";
+import { startTracing } from "../src/observability/tracing.ts";
 
 const DATASET = "bench-yelp-shaped";
 /** What `--scenario` may name: everything, (d) alone, (e) alone, or (a″) alone. */
@@ -61,6 +63,11 @@ interface LoadResult {
   readonly requests: number;
   readonly non2xx: number;
   readonly errors: number;
+  /**
+   * The server's CPU time (this process: user + system) per request, in ms: less sensitive than the
+   * latencies to other work on a shared host. For a scenario measured beside another, it counts both.
+   */
+  readonly cpuMsPerRequest: number;
 }
 
 /** Runs autocannon in its own process (so load generation does not share this event loop), sending `bodies` in turn. */
@@ -69,6 +76,7 @@ async function autocannon(options: { url: string; bodies: ReadonlyArray<string>;
   const spec = path.join(dir, "load.json");
   await fs.writeFile(spec, JSON.stringify({ url: options.url, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
   const client = fileURLToPath(new URL("./bench-api-client.ts", import.meta.url));
+  const cpuBefore = process.cpuUsage();
   try {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, ["--import", "tsx", client, spec], { maxBuffer: 64 * 1024 * 1024 }, (error, out) => (error ? reject(error) : resolve(out)));
@@ -86,6 +94,10 @@ async function autocannon(options: { url: string; bodies: ReadonlyArray<string>;
       requests: result.requests.total,
       non2xx: result.non2xx,
       errors: result.errors,
+      cpuMsPerRequest: (() => {
+        const cpu = process.cpuUsage(cpuBefore);
+        return (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests.total);
+      })(),
     };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -100,8 +112,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     .option("--connections <n>", "concurrent connections for the single-user scenario", "10")
     .option("--heavy-connections <n>", "connections sending (b) while (c), or hostile documents while (d), measures a cheap query", "20")
     .option("--scenario <name>", `${SCENARIOS.join(" or ")}: every scenario, (d), (e) or (a″) alone`, "all")
+    .option("--request-log <file>", "where the server's request log (one JSON line per request, at info) goes", "/dev/null")
+    .option("--traces", "record spans and export them over OTLP (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318)")
     .parse([...argv], { from: "user" });
-  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string }>();
+  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string; requestLog: string; traces?: boolean }>();
   if (!(SCENARIOS as ReadonlyArray<string>).includes(opts.scenario)) throw new Error(`--scenario must be ${SCENARIOS.join(" or ")}, got "${opts.scenario}".`);
   const everything = opts.scenario === "all";
   const explainedAlone = opts.scenario === "explained";
@@ -142,7 +156,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   // first 100 that (b) asks for, so that every request is scored.
   const manyUsers = await userIdsInOrder(dataSource, { datasetId: dataset.id, offset: 200, limit: DISTINCT_USERS });
 
-  const server = await createServer(createServerDeps({ dataSource, config }));
+  // As `vcm serve` runs: metrics always, the request log at info, traces only when asked for.
+  const tracing = opts.traces === true ? startTracing() : null;
+  console.log(`request log: ${opts.requestLog}; traces: ${tracing === null ? "off" : "on, over OTLP"}`);
+  const server = await createServer(createServerDeps({ dataSource, config }), { requestLog: createRequestLog({ level: "info", file: opts.requestLog }) });
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
   if (opts.scenario === "history") {
@@ -196,10 +213,8 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
       if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
     }
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
-    const cpuBefore = process.cpuUsage();
     const result = await autocannon({ url, bodies, connections: scenario.connections, seconds });
-    const cpu = process.cpuUsage(cpuBefore);
-    results.push({ scenario, result, cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests) });
+    results.push({ scenario, result, cpuMsPerRequest: result.cpuMsPerRequest });
   }
   const heavyConnections = Number(opts.heavyConnections);
   // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
@@ -246,6 +261,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   ]);
   await server.stop();
   await dataSource.destroy();
+  await tracing?.stop();
 
   console.log(
     `backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, ` +

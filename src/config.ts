@@ -65,7 +65,27 @@ export interface AppConfig {
    * (VCM_JOB_LEASE_SECONDS); after that, any server on the database marks the job failed, once.
    */
   readonly jobLeaseSeconds: number;
+  /**
+   * Least level of the server's request log on stdout, one JSON line per request (VCM_LOG_LEVEL: trace,
+   * debug, info, warn, error, fatal or silent); probes of /health, /ready and /metrics log at debug.
+   */
+  readonly logLevel: LogLevel;
+  /**
+   * Traces are exported over OTLP when the standard OpenTelemetry variables ask for it: OTEL_TRACES_EXPORTER=otlp,
+   * or an OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT without OTEL_TRACES_EXPORTER=none;
+   * OTEL_SDK_DISABLED=true turns them off. The exporter reads its other OTEL_EXPORTER_OTLP_* variables itself.
+   */
+  readonly otlpTraces: boolean;
+  /**
+   * Share of requests traced when traces are on, 0 to 1 (OTEL_TRACES_SAMPLER `traceidratio` or
+   * `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG; `always_off` is 0; default 1, every request).
+   */
+  readonly traceSampleRatio: number;
 }
+
+/** Levels of the request log, least to most severe, and silent. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   dbPath: path.resolve("data", "vcm.sqlite"),
@@ -80,6 +100,9 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   gpuEnvironment: Object.freeze({}),
   gpuProbeRoot: "/",
   jobLeaseSeconds: 30,
+  logLevel: "info",
+  otlpTraces: false,
+  traceSampleRatio: 1,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -107,8 +130,14 @@ export function loadAppConfig(
   if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > 8)) {
     throw new Error(`VCM_WASM_THREADS must be a whole number of threads from 1 to 8, got "${threadsEnv}"`);
   }
+  const levelEnv = env.VCM_LOG_LEVEL?.trim().toLowerCase() || undefined;
+  const logLevel = overrides.logLevel ?? (levelEnv as LogLevel | undefined) ?? DEFAULT_APP_CONFIG.logLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`VCM_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${levelEnv}"`);
   return Object.freeze({
     jobLeaseSeconds,
+    logLevel,
+    otlpTraces: overrides.otlpTraces ?? otlpTracesWanted(env),
+    traceSampleRatio: overrides.traceSampleRatio ?? traceSampleRatio(env),
     wasmThreads,
     dbPath: databaseTarget(overrides.dbPath ?? env.VCM_DB ?? DEFAULT_APP_CONFIG.dbPath),
     modelsDir: path.resolve(overrides.modelsDir ?? env.VCM_MODELS_DIR ?? DEFAULT_APP_CONFIG.modelsDir),
@@ -121,6 +150,25 @@ export function loadAppConfig(
     gpuProbeRoot: path.resolve(overrides.gpuProbeRoot ?? (env.VCM_GPU_PROBE_ROOT?.trim() || DEFAULT_APP_CONFIG.gpuProbeRoot)),
     gpuEnvironment: overrides.gpuEnvironment ?? Object.freeze(Object.fromEntries(GPU_ENVIRONMENT_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])))),
   });
+}
+
+/** Whether the standard OpenTelemetry variables ask for traces over OTLP (AppConfig.otlpTraces). */
+function otlpTracesWanted(env: NodeJS.ProcessEnv): boolean {
+  if ((env.OTEL_SDK_DISABLED ?? "").trim().toLowerCase() === "true") return false;
+  const exporters = (env.OTEL_TRACES_EXPORTER ?? "").split(",").map((name) => name.trim().toLowerCase()).filter((name) => name !== "");
+  if (exporters.length > 0) return exporters.includes("otlp");
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
+}
+
+/** The share of requests to trace that OTEL_TRACES_SAMPLER (and its ARG) ask for (AppConfig.traceSampleRatio). */
+function traceSampleRatio(env: NodeJS.ProcessEnv): number {
+  const sampler = (env.OTEL_TRACES_SAMPLER ?? "").trim().toLowerCase();
+  if (sampler === "always_off" || sampler === "parentbased_always_off") return 0;
+  if (sampler !== "traceidratio" && sampler !== "parentbased_traceidratio") return DEFAULT_APP_CONFIG.traceSampleRatio;
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim() || "1";
+  const ratio = Number(arg);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${arg}"`);
+  return ratio;
 }
 
 /** Whether a `--db` / VCM_DB value is a PostgreSQL URL (postgres:// or postgresql://) rather than a SQLite file. */

@@ -32,6 +32,13 @@ import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housek
 import { CatalogService } from "./services/catalog-service.ts";
 import { eachJobKind } from "./services/job-kinds.ts";
 import { createPredictionServices } from "./services/prediction-services.ts";
+import { answerOpsRequest, isOpsPath, listenForMetrics, type MetricsListener } from "./graphql/ops-routes.ts";
+import { RequestObserver } from "./graphql/request-observer.ts";
+import { observeAtScrape } from "./observability/metrics.ts";
+import { createRequestLog, REQUEST_ID_HEADER, SILENT_REQUEST_LOG, type RequestLog } from "./observability/request-log.ts";
+import { startTracing, tracedMethods } from "./observability/tracing.ts";
+import { scrapeSources } from "./services/metrics-sources.ts";
+import { ReadinessCheck } from "./services/readiness.ts";
 
 /** Path of the GraphQL endpoint. */
 export const GRAPHQL_PATH = "/graphql";
@@ -51,6 +58,8 @@ export interface VcmServer {
   readonly apollo: ApolloServer<GraphQLContext>;
   readonly schema: GraphQLSchema;
   readonly deps: ServerDeps;
+  /** What GET /ready answers (issue 26, item 3). */
+  readonly readiness: ReadinessCheck;
   /** A request's context, as the HTTP handler builds it from the Authorization header. */
   createContext(authorization?: string): GraphQLContext;
   /** Runs one operation in-process through Apollo (plugins, limits, formatError included). */
@@ -59,6 +68,8 @@ export interface VcmServer {
   handle(request: http.IncomingMessage, response: http.ServerResponse): void;
   /** Listens on a port (0 = any free one) and resolves to the URL of the IDE. */
   listen(options: { port: number; host?: string }): Promise<{ url: string; port: number }>;
+  /** Serves /metrics (open), /ready and /health on 127.0.0.1:`port` (0 = any free one) until stop. */
+  listenMetrics(options: { port: number }): Promise<{ port: number }>;
   /** Stops listening and stops Apollo (the data source belongs to the caller). */
   stop(): Promise<void>;
 }
@@ -67,7 +78,8 @@ export interface VcmServer {
 export function createServerDeps(options: { dataSource: DataSource; config: AppConfig; logger?: ErrorLogger }): ServerDeps {
   return {
     dataSource: options.dataSource,
-    catalog: new CatalogService(options.dataSource),
+    // Each catalog call is one database statement group: a span when traces are on.
+    catalog: tracedMethods(new CatalogService(options.dataSource), "db catalog"),
     config: options.config,
     logger: options.logger ?? { error: (message, error) => console.error(`[vcm] ${message}:`, error) },
     prediction: createPredictionServices({ dataSource: options.dataSource, config: options.config }),
@@ -75,8 +87,10 @@ export function createServerDeps(options: { dataSource: DataSource; config: AppC
 }
 
 /** Builds and starts Apollo over the schema; call `listen` to serve HTTP. */
-export async function createServer(deps: ServerDeps): Promise<VcmServer> {
+export async function createServer(deps: ServerDeps, options: { requestLog?: RequestLog } = {}): Promise<VcmServer> {
   const formatError = createFormatError(deps.logger);
+  const readiness = new ReadinessCheck(deps.dataSource);
+  const observer = new RequestObserver(options.requestLog ?? SILENT_REQUEST_LOG);
   const schema = await buildVcmSchema();
   const gate = new HeavyQueryGate();
   // Other processes' commits, so that a query that straddled one runs again (consistent-reads.ts).
@@ -93,7 +107,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
     // The IDE is served by our own handler from node_modules; Apollo's landing page would load from a CDN.
     // Cache control (on by default) wraps every field resolver to collect cache hints nobody reads here:
     // ≈ 6 ms of a 100-user query.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), adminMutationsPlugin(), queryLimitsPlugin({ gate }), operationKindPlugin()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), adminMutationsPlugin(), queryLimitsPlugin({ gate }), operationKindPlugin(), observer.plugin()],
   });
   await apollo.start();
   // From here on every other server's commit is heard (at once on SQLite; once LISTEN runs on PostgreSQL).
@@ -110,11 +124,14 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
   const contextFor = (authorization?: string): GraphQLContext => createContext({ deps, authorization });
   let httpServer: http.Server | null = null;
   let subscriptions: SubscriptionServer | null = null;
+  let metricsListener: MetricsListener | null = null;
+  const stopScrapes = observeAtScrape(scrapeSources({ dataSource: deps.dataSource, gateWaiting: () => gate.load.waiting, cohorts: deps.prediction?.cohorts }));
 
   const server: VcmServer = {
     apollo,
     schema,
     deps,
+    readiness,
     createContext: contextFor,
     async execute(request, options = {}) {
       const { result: response } = await executeConsistently<GraphQLResponse>({
@@ -127,7 +144,10 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
       return { data, errors, status: response.http.status };
     },
     handle(request, response) {
-      const handled = handleHttp({ request, response, apollo, ide, dashboard, contextFor, commits })
+      const pathname = new URL(request.url ?? "/", "http://localhost").pathname;
+      const observed = { request, response, graphql: pathname === GRAPHQL_PATH, quiet: isOpsPath(pathname) };
+      const handled = observer
+        .observe(observed, () => handleHttp({ request, response, apollo, ide, dashboard, contextFor, commits, readiness, adminToken: deps.config.adminToken }))
         .catch((error: unknown) => {
           deps.logger.error("HTTP handler failed", error);
           if (!response.headersSent) sendJson(response, 500, { errors: [{ message: INTERNAL_ERROR_MESSAGE, extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
@@ -160,7 +180,14 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
       const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
       return { url: `http://${shownHost}:${address.port}/`, port: address.port };
     },
+    async listenMetrics({ port }) {
+      if (metricsListener !== null) throw new Error("the metrics port is already open");
+      metricsListener = await listenForMetrics({ port, readiness, onError: (error) => deps.logger.error("metrics scrape failed", error) });
+      return { port: metricsListener.port };
+    },
     async stop() {
+      // From now on /ready answers 503, on the metrics port until the very end.
+      readiness.shuttingDown();
       const listening = httpServer;
       httpServer = null;
       await subscriptions?.close();
@@ -177,6 +204,11 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
       await apollo.stop();
       if (deps.prediction) await deps.prediction.close();
       else await watch.close();
+      stopScrapes();
+      await metricsListener?.close();
+      metricsListener = null;
+      // The backend may still be starting when a server stops at once (tests); its start is not left unawaited.
+      await readiness.backendSettled();
     },
   };
   return server;
@@ -189,7 +221,9 @@ function sendJson(response: http.ServerResponse, status: number, body: unknown, 
 }
 
 function sendError(response: http.ServerResponse, status: number, code: string, message: string, headers: http.OutgoingHttpHeaders = {}): void {
-  sendJson(response, status, { errors: [{ message, extensions: { code } }] }, headers);
+  // The request's id (request-observer.ts) is in every error's extensions, as Apollo's answers have it.
+  const requestId = response.getHeader(REQUEST_ID_HEADER);
+  sendJson(response, status, { errors: [{ message, extensions: { code, ...(typeof requestId === "string" ? { requestId } : {}) } }] }, headers);
 }
 
 /**
@@ -229,12 +263,15 @@ async function handleHttp(options: {
   dashboard: DashboardAssets;
   contextFor: (authorization?: string) => GraphQLContext;
   commits: (() => number) | undefined;
+  readiness: ReadinessCheck;
+  adminToken: string | undefined;
 }): Promise<void> {
   const { request, response, apollo, ide, dashboard, contextFor, commits } = options;
   const url = new URL(request.url ?? "/", "http://localhost");
   const method = (request.method ?? "GET").toUpperCase();
 
   if (method === "GET" || method === "HEAD") {
+    if (isOpsPath(url.pathname)) return answerOpsRequest({ request, response, pathname: url.pathname, readiness: options.readiness, adminToken: options.adminToken });
     const isDashboard = url.pathname === DASHBOARD_PATH || url.pathname === `${DASHBOARD_PATH}/`;
     const isPage = isDashboard || url.pathname === "/" || (url.pathname === GRAPHQL_PATH && url.search === "" && wantsHtml(request));
     const file = url.pathname.startsWith(IDE_ASSET_PREFIX)
@@ -307,6 +344,8 @@ async function handleHttp(options: {
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** The loopback port of /metrics, or null without `--metrics-port`. */
+  readonly metricsPort: number | null;
   readonly server: VcmServer;
   readonly demo: DemoSetup;
   /** A query to paste into the IDE, over what the database holds. */
@@ -342,34 +381,45 @@ export async function startServer(options: {
   modelsDir?: string;
   /** Interface to listen on; 127.0.0.1 unless told otherwise. */
   host?: string;
+  /** Also serve /metrics without a credential on 127.0.0.1:metricsPort (`--metrics-port`). */
+  metricsPort?: number;
   onProgress?: (event: DemoProgress) => void;
   logger?: ErrorLogger;
 }): Promise<RunningServer> {
   const config = loadAppConfig({ port: options.port, dbPath: options.dbPath, modelsDir: options.modelsDir });
-  const dataSource = await openDatabase(config.dbPath);
+  // Before anything runs, so that every span has the provider (OTEL_* variables; off by default).
+  const tracing = config.otlpTraces ? startTracing({ sampleRatio: config.traceSampleRatio }) : null;
+  const dataSource = await openDatabase(config.dbPath).catch(async (error: unknown) => {
+    await tracing?.stop();
+    throw error;
+  });
   let server: VcmServer | null = null;
   try {
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
     // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
     setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
-    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }));
+    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }), { requestLog: createRequestLog({ level: config.logLevel }) });
     const { url, port } = await server.listen({ port: config.port, host: options.host });
+    const metricsPort = options.metricsPort === undefined ? null : (await server.listenMetrics({ port: options.metricsPort })).port;
     const readyModel = demo.datasetName === null ? null : await latestReadyModel(dataSource, demo.datasetName);
     const started = server;
     return {
       url,
       port,
+      metricsPort,
       server: started,
       demo,
       exampleQuery: exampleQueryFor({ datasetName: demo.datasetName, modelId: readyModel?.id ?? null }),
       async close() {
         await started.stop();
         await dataSource.destroy();
+        await tracing?.stop();
       },
     };
   } catch (error) {
     await server?.stop();
     await dataSource.destroy();
+    await tracing?.stop();
     throw error;
   }
 }

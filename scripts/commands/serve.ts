@@ -4,12 +4,12 @@ import type { DemoProgress } from "../../src/services/demo.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 
-/** Parses `--port`; commander hands options over as strings. */
-function parsePort(value: string | undefined): number | undefined {
+/** Parses `--port` (or `--metrics-port`, `flag`); commander hands options over as strings. */
+function parsePort(value: string | undefined, flag = "--port"): number | undefined {
   if (value === undefined) return undefined;
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `--port must be an integer from 0 to 65535, got "${value}".`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `${flag} must be an integer from 0 to 65535, got "${value}".`);
   }
   return port;
 }
@@ -30,8 +30,9 @@ export const serveCommand: CommandModule = {
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--models-dir <path>", "folder of model checkpoints (default: VCM_MODELS_DIR or ./data/models)")
       .option("--host <address>", "interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it: set VCM_ADMIN_TOKEN)")
+      .option("--metrics-port <n>", "also serve /metrics (no credential), /ready and /health on 127.0.0.1 at this port (0 picks a free one)")
       .option("--json", "print one JSON line on stdout once listening")
-      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; json?: boolean }) => {
+      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; metricsPort?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: async () => {
@@ -40,6 +41,7 @@ export const serveCommand: CommandModule = {
               dbPath: flags.db,
               modelsDir: flags.modelsDir,
               host: flags.host,
+              metricsPort: parsePort(flags.metricsPort, "--metrics-port"),
               onProgress: (event) => io.info(progressLine(event)),
             });
             const loopback = ["127.0.0.1", "localhost", "::1", undefined].includes(flags.host);
@@ -51,6 +53,7 @@ export const serveCommand: CommandModule = {
               url: running.url,
               graphql: `${running.url}graphql`,
               port: running.port,
+              metrics: running.metricsPort === null ? null : `http://127.0.0.1:${running.metricsPort}/metrics`,
               exampleQuery: running.exampleQuery,
               generatedDemo: running.demo.generated,
               trainedModelId: running.demo.trainedModelId,
@@ -60,6 +63,7 @@ export const serveCommand: CommandModule = {
             [
               `VCM GraphQL API listening at ${result.graphql}`,
               `GraphiQL (works offline): ${result.url}`,
+              ...(result.metrics === null ? [] : [`Prometheus metrics: ${result.metrics}`]),
               "Paste this query there to start:",
               "",
               result.exampleQuery,

@@ -6,6 +6,7 @@
  * mutations never wait here.
  */
 import { ErrorCode } from "../errors.ts";
+import { recordGateRefusal } from "../observability/metrics.ts";
 import { codedError } from "./errors.ts";
 
 export interface HeavyGateLimits {
@@ -89,10 +90,12 @@ export class HeavyQueryGate {
   }
 
   #stopping() {
+    recordGateRefusal();
     return codedError(ErrorCode.SERVER_BUSY, "The server is stopping; send the query again once it is back.");
   }
 
   #busy() {
+    recordGateRefusal();
     return codedError(
       ErrorCode.SERVER_BUSY,
       `The server is busy with ${this.#running + this.#waiting.length} large queries; try again in a few seconds, or ask for fewer users (first) or a smaller k.`,

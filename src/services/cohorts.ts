@@ -156,6 +156,17 @@ export class CohortService {
     return this.#evaluations.get(modelId);
   }
 
+  /**
+   * The mean capacity over a model's test users when this server already holds its evaluation (a
+   * cohort analysis made it), else undefined: /metrics reads it and never starts an evaluation.
+   */
+  async heldMeanCapacity(modelId: number): Promise<number | undefined> {
+    if (!this.#evaluations.has(modelId)) return undefined;
+    const evaluation = await this.#evaluations.get(modelId).catch(() => undefined);
+    const finite = evaluation === undefined ? [] : [...evaluation.capacity].filter(Number.isFinite);
+    return finite.length === 0 ? undefined : finite.reduce((sum, value) => sum + value, 0) / finite.length;
+  }
+
   /** Forgets a model's figures (deleted model, or its dataset's histories changed). */
   forget(modelId: number): void {
     this.#evaluations.delete(modelId);

@@ -13,6 +13,7 @@ import { DEFAULT_STOP_WORD_LANGUAGES, stopWordSet } from "../data/tokenizer.ts";
 import { openDatasetStaging } from "../db/dataset-store.ts";
 import { drainFileRemovals } from "../db/file-removals.ts";
 import { checkDatasetName } from "./dataset-names.ts";
+import { recordRowsWritten } from "../observability/metrics.ts";
 
 /** What an ingest reports (the CLI prints it; `--json` prints it as one line). */
 export interface IngestSummary {
@@ -154,6 +155,8 @@ export async function ingestDataset(
       removedModels: removed?.models ?? 0,
       seconds: (performance.now() - started) / 1000,
     };
+    recordRowsWritten({ operation: "ingest", table: "clicks", rows: summary.clicks });
+    recordRowsWritten({ operation: "ingest", table: "reviews", rows: summary.reviews });
     onProgress({ phase: "done", message: `ingested "${name}": ${summary.users} users, ${summary.items} items, ${summary.clicks} clicks` });
     return summary;
   } finally {

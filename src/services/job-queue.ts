@@ -11,6 +11,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import { isTransientDatabaseError } from "../db/busy.ts";
 import { newLeaseOwner } from "../db/job-leases.ts";
+import { startSpan } from "../observability/tracing.ts";
 
 /** Milliseconds a worker gets to stop on its own after a cancel before it is killed. */
 export const CANCEL_GRACE_MS = 10_000;
@@ -236,8 +237,12 @@ export class JobQueue<Message> {
         if (running?.child === child && !running.cancelled) void this.#stop(running);
       },
     });
+    // The job's worker is another process: its span here runs from the fork to the worker's exit.
+    const span = startSpan({ name: `job ${this.#runner.kind}`, attributes: { "vcm.job.kind": this.#runner.kind, "vcm.job.id": id } });
     const exited = new Promise<void>((resolve) => {
       child.once("exit", (code, signal) => {
+        span.setAttributes({ "vcm.job.exit_code": code ?? -1, "vcm.job.signal": signal ?? "" });
+        span.end();
         const running = this.#running;
         this.#running = undefined;
         lease

@@ -23,6 +23,7 @@ import type { Recommender } from "../engine/models/index.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
+import { recordAnswerCacheHits } from "../observability/metrics.ts";
 import { RecentAnswers } from "./lru-cache.ts";
 import { hasTextModel, hasWordModel } from "./model-names.ts";
 import type { SharedEngineCalls } from "./shared-engine-calls.ts";
@@ -533,6 +534,7 @@ export class ServedModel implements LoadedModel {
       if (held === undefined) missing.push(i);
       else answers[i] = held;
     });
+    recordAnswerCacheHits(options.kind, requests.length - missing.length);
     if (missing.length === 0) return answers;
     const computed = await this.#calls.run({
       key: `${options.kind}|${this.modelId}|${options.dataset.scope}`,

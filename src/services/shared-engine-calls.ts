@@ -6,6 +6,8 @@
  * per-request DataLoaders (graphql/prediction-loaders.ts) batch the fields of one request; this
  * joins the requests.
  */
+import { recordEnginePass } from "../observability/metrics.ts";
+import { inSpan } from "../observability/tracing.ts";
 import { nextTurn } from "./turns.ts";
 
 /**
@@ -61,7 +63,7 @@ export class SharedEngineCalls {
       created.output = new Promise<T[]>((resolve, reject) => {
         const start = (): void => {
           this.#pending.delete(options.key);
-          options.run(created.requests).then(resolve, reject);
+          timedPass(options.key, () => options.run(created.requests)).then(resolve, reject);
         };
         const windowMs = this.#callers > 1 ? Math.max(this.#shareWindowMs, BUSY_SHARE_WINDOW_MS) : this.#shareWindowMs;
         if (windowMs > 0) setTimeout(start, windowMs);
@@ -75,5 +77,16 @@ export class SharedEngineCalls {
     const output = await call.output;
     await nextTurn();
     return output.slice(offset, offset + options.requests.length);
+  }
+}
+
+/** Runs one engine pass in a span, and counts it with its seconds under its kind (the key's part before `|`). */
+async function timedPass<T>(key: string, run: () => Promise<T>): Promise<T> {
+  const kind = key.split("|")[0];
+  const started = performance.now();
+  try {
+    return await inSpan({ name: `engine ${kind}`, attributes: { "vcm.engine.kind": kind, "vcm.engine.call": key } }, run);
+  } finally {
+    recordEnginePass(kind, (performance.now() - started) / 1000);
   }
 }

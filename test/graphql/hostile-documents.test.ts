@@ -37,11 +37,11 @@ afterAll(async () => {
   await fixture?.close();
 });
 
-async function post(body: unknown): Promise<{ status: number; json: any; ms: number }> {
+async function post(body: unknown): Promise<{ status: number; json: any; ms: number; requestId: string | null }> {
   const started = performance.now();
   const response = await fetch(`${url}graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const json = await response.json();
-  return { status: response.status, json, ms: performance.now() - started };
+  return { status: response.status, json, ms: performance.now() - started, requestId: response.headers.get("x-request-id") };
 }
 
 /**
@@ -69,7 +69,7 @@ describe("fragments that spread each other twice over", () => {
     expect(hostile.json.errors).toEqual([
       {
         message: `This query selects ${2 ** (levels - 1)} fields once its fragments are written out at every spread, above the limit of ${MAX_QUERY_FIELDS}; split it into several queries.`,
-        extensions: { code: "BAD_USER_INPUT" },
+        extensions: { code: "BAD_USER_INPUT", requestId: hostile.requestId },
       },
     ]);
     expect(hostile.ms).toBeLessThan(PROMPT_MS);
@@ -185,14 +185,14 @@ describe("automatic persisted queries", () => {
 
   it("answer PERSISTED_QUERY_NOT_FOUND for an unknown hash and BAD_REQUEST with a sentence for a hash that does not match", async () => {
     const unknown = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256("{ datasets { id } } # never sent") } } });
-    expect(unknown.json.errors).toEqual([{ message: "PersistedQueryNotFound", extensions: { code: "PERSISTED_QUERY_NOT_FOUND" } }]);
+    expect(unknown.json.errors).toEqual([{ message: "PersistedQueryNotFound", extensions: { code: "PERSISTED_QUERY_NOT_FOUND", requestId: unknown.requestId } }]);
     const mismatch = await post({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256("{ datasets { name } }") } } });
     expect(mismatch.status).toBe(400);
     expect(mismatch.json.errors).toEqual([
       {
         message:
           "The persisted query's sha256Hash is not the SHA-256 of the query sent with it; send the lowercase hex SHA-256 of the exact query text, or leave out extensions.persistedQuery.",
-        extensions: { code: "BAD_REQUEST" },
+        extensions: { code: "BAD_REQUEST", requestId: mismatch.requestId },
       },
     ]);
     const version = await post({ query, extensions: { persistedQuery: { version: 2, sha256Hash: sha256(query) } } });

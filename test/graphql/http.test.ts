@@ -21,7 +21,7 @@ async function post(base: string, body: unknown, headers: Record<string, string>
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, text, json: JSON.parse(text) };
+  return { status: response.status, text, json: JSON.parse(text), requestId: response.headers.get("x-request-id") };
 }
 
 beforeAll(async () => {
@@ -51,21 +51,22 @@ describe("GraphQL over HTTP", () => {
   it("answers errors with their codes and HTTP statuses, never a stack trace", async () => {
     const notFound = await post(securedUrl, { query: '{ dataset(name: "missing") { id } }' });
     expect(notFound.status).toBe(200);
-    expect(notFound.json.errors[0].extensions).toEqual({ code: "NOT_FOUND" });
+    // Each error carries the request's id, as the x-request-id header does (issue 26, item 6).
+    expect(notFound.json.errors[0].extensions).toEqual({ code: "NOT_FOUND", requestId: notFound.requestId });
     let deep = "id";
     for (let i = 0; i < 5; i += 1) deep = `reviews(first: 1) { edges { node { user { ${deep} } } } }`;
     const tooDeep = await post(securedUrl, { query: `{ user(id: 1) { ${deep} } }` });
     expect(tooDeep.status).toBe(400);
-    expect(tooDeep.json.errors[0].extensions).toEqual({ code: "BAD_USER_INPUT" });
+    expect(tooDeep.json.errors[0].extensions).toEqual({ code: "BAD_USER_INPUT", requestId: tooDeep.requestId });
     const big = await post(securedUrl, { query: `{ dataset(name: "${TEST_DATASET}") { users(first: 500) { totalCount } } }` });
-    expect(big.json.errors[0].extensions).toEqual({ code: "BAD_USER_INPUT" });
+    expect(big.json.errors[0].extensions).toEqual({ code: "BAD_USER_INPUT", requestId: big.requestId });
     for (const text of [notFound.text, tooDeep.text, big.text]) expect(text).not.toMatch(/stacktrace|at .*\.ts:\d+/);
   });
 
   it("refuses a body that is not JSON, and one over the size limit", async () => {
     const broken = await post(securedUrl, "{ not json");
     expect(broken.status).toBe(400);
-    expect(broken.json.errors[0]).toEqual({ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } });
+    expect(broken.json.errors[0]).toEqual({ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST", requestId: broken.requestId } });
     const huge = await post(securedUrl, { query: `{ datasets { name } }`, variables: { pad: "x".repeat(MAX_BODY_BYTES) } });
     expect(huge.status).toBe(413);
   });
@@ -153,7 +154,7 @@ describe("admin token for mutations", () => {
     expect(missing.status).toBe(401);
     expect(missing.json.errors[0]).toEqual({
       message: 'A mutation needs an "Authorization: Bearer <token>" header with this server\'s VCM_ADMIN_TOKEN.',
-      extensions: { code: "UNAUTHENTICATED" },
+      extensions: { code: "UNAUTHENTICATED", requestId: missing.requestId },
     });
     const wrong = await post(securedUrl, mutation, { authorization: "Bearer nope" });
     expect(wrong.status).toBe(401);

@@ -18,6 +18,8 @@ export interface ServerProcess {
   readonly summary: Record<string, any>;
   /** What it wrote on stderr so far. */
   stderr(): string;
+  /** What it wrote on stdout so far (the JSON line, then the request log). */
+  stdout(): string;
   gql(query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> }>;
 }
 
@@ -43,6 +45,7 @@ export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[], ar
         url: graphql,
         summary,
         stderr: () => stderr,
+        stdout: () => stdout,
         gql: async (query, variables = {}) => {
           const send = () => fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
           // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once

@@ -1,0 +1,84 @@
+/**
+ * What a server records of each HTTP request (issue 26, items 4 to 6): a request id (sent back in the
+ * x-request-id header and in every error's extensions), one log line, the GraphQL request counter and
+ * latency histogram, and a span around a GraphQL request that the plugin names after its operation.
+ */
+import type http from "node:http";
+import type { ApolloServerPlugin } from "@apollo/server";
+import { ErrorCode } from "../errors.ts";
+import { ANONYMOUS_OPERATION, OUTCOME_OK, recordGraphqlRequest } from "../observability/metrics.ts";
+import { REQUEST_ID_HEADER, type RequestLog, type RequestTrail } from "../observability/request-log.ts";
+import { activeSpan, inSpan } from "../observability/tracing.ts";
+import type { GraphQLContext } from "./context.ts";
+
+/** The code a request refused before GraphQL ran (too large, bad JSON, too deeply nested, no such path) is logged with. */
+function codeOfStatus(status: number): string {
+  if (status < 400) return OUTCOME_OK;
+  if (status === 401) return ErrorCode.UNAUTHENTICATED;
+  if (status === 404) return ErrorCode.NOT_FOUND;
+  if (status === 503) return "NOT_READY";
+  if (status >= 500) return ErrorCode.INTERNAL_SERVER_ERROR;
+  return "BAD_REQUEST";
+}
+
+export class RequestObserver {
+  readonly #log: RequestLog;
+  /** Requests being answered, by id: the plugin finds its request's trail here. */
+  readonly #trails = new Map<string, RequestTrail>();
+
+  constructor(log: RequestLog) {
+    this.#log = log;
+  }
+
+  /**
+   * Runs `handle` for one request with an id of its own (which replaces any x-request-id the client
+   * sent, so that a log line's id is always this server's), logging the request once its response
+   * closes; a GraphQL request (`graphql`) is also counted and runs in a span.
+   */
+  async observe(options: { request: http.IncomingMessage; response: http.ServerResponse; graphql: boolean; quiet: boolean }, handle: () => Promise<void>): Promise<void> {
+    const { request, response, graphql } = options;
+    const method = (request.method ?? "GET").toUpperCase();
+    const trail = this.#log.start({ method, path: new URL(request.url ?? "/", "http://localhost").pathname });
+    request.headers[REQUEST_ID_HEADER] = trail.id;
+    response.setHeader(REQUEST_ID_HEADER, trail.id);
+    this.#trails.set(trail.id, trail);
+    response.once("close", () => {
+      this.#trails.delete(trail.id);
+      const code = trail.code ?? codeOfStatus(response.statusCode);
+      if (graphql) recordGraphqlRequest({ operation: trail.operation, code, seconds: (performance.now() - trail.started) / 1000 });
+      this.#log.finish({ trail, status: response.statusCode, code, quiet: options.quiet });
+    });
+    if (!graphql) return handle();
+    await inSpan({ name: "graphql", attributes: { "http.request.method": method, "vcm.request_id": trail.id } }, async (span) => {
+      await handle();
+      span.setAttribute("vcm.outcome", trail.code ?? codeOfStatus(response.statusCode));
+    });
+  }
+
+  /** Records the operation's name and outcome on its request's trail and span, and the request id in every error. */
+  plugin(): ApolloServerPlugin<GraphQLContext> {
+    const trails = this.#trails;
+    return {
+      async requestDidStart({ request }) {
+        const id = request.http?.headers.get(REQUEST_ID_HEADER);
+        const trail = id === undefined ? undefined : trails.get(id);
+        return {
+          async didResolveOperation({ operationName, operation }) {
+            if (trail !== undefined) trail.operation = operationName ?? undefined;
+            const type = operation?.operation ?? "query";
+            activeSpan()?.updateName(`graphql ${type} ${operationName ?? ANONYMOUS_OPERATION}`);
+            activeSpan()?.setAttributes({ "graphql.operation.type": type, "graphql.operation.name": operationName ?? ANONYMOUS_OPERATION });
+          },
+          async willSendResponse({ response }) {
+            if (response.body.kind !== "single") return;
+            const errors = response.body.singleResult.errors;
+            const first = errors?.[0]?.extensions?.code;
+            if (trail !== undefined) trail.code = errors === undefined || errors.length === 0 ? OUTCOME_OK : typeof first === "string" ? first : ErrorCode.INTERNAL_SERVER_ERROR;
+            if (id === undefined || errors === undefined) return;
+            response.body.singleResult.errors = errors.map((error) => ({ ...error, extensions: { ...error.extensions, requestId: id } }));
+          },
+        };
+      },
+    };
+  }
+}
