@@ -5,6 +5,7 @@
  * one transaction. What an append does not do is in docs/operations.md: the minimum-activity filters
  * are not re-run, the original validation and test splits are kept, and appended clicks join train.
  */
+import { recordRowsWritten } from "../observability/metrics.ts";
 import type { DataSource } from "typeorm";
 import { storableReview, type ReviewSink } from "../data/corpus.ts";
 import { DEFAULT_PREPROCESS_OPTIONS } from "../data/preprocess.ts";
@@ -148,6 +149,7 @@ export async function appendRecords(
     });
     await append.add(batch);
     const counts = await append.commit();
+    recordAppendedRows(counts);
     o.onCommitted?.({ datasetId: append.dataset.id, version: counts.version, changedUserIds: counts.changedUserIds });
     return summaryOf({ append, counts, judge, skips, recordsRead: o.records.length, started });
   } finally {
@@ -210,6 +212,7 @@ export async function appendFromSource(dataSource: DataSource, o: { dataset: str
     if (writeError !== undefined) throw writeError;
     onProgress({ phase: "commit", message: `committing the append of ${records} records` });
     const counts = await append.commit();
+    recordAppendedRows(counts);
     const summary = summaryOf({ append, counts, judge, skips, recordsRead: records, started });
     onProgress({ phase: "done", message: summary.message });
     return summary;
@@ -234,6 +237,12 @@ function checkedInput(input: AppendInput, skips: SkipCounter, line: number): App
     return null;
   }
   return { ...input, item };
+}
+
+/** What an append wrote, for the rows-written counter of /metrics. */
+function recordAppendedRows(counts: AppendCounts): void {
+  recordRowsWritten({ operation: "append", table: "clicks", rows: counts.clicksAdded });
+  recordRowsWritten({ operation: "append", table: "reviews", rows: counts.reviewsAdded });
 }
 
 function summaryOf(o: { append: DatasetAppend; counts: AppendCounts & { version: number }; judge: RecordJudge; skips: SkipCounter; recordsRead: number; started: number }): AppendSummary {
