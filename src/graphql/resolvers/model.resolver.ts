@@ -11,6 +11,9 @@ import {
   TrainedModelType,
 } from "../types/trained-model.type.ts";
 import { DatasetType } from "../types/dataset.type.ts";
+import { BeyondAccuracyType } from "../types/cohort.type.ts";
+import type { BeyondAccuracyFigures } from "../../services/cohorts.ts";
+import { predictionOf } from "./prediction.resolver.ts";
 import { requireDataset, requireLoaded, requireModel } from "./lookup.ts";
 
 /** Turns a stored `{"ndcg@10": …}` map into the GraphQL metrics object (null where not computed). */
@@ -87,6 +90,17 @@ export class ModelResolver {
   ): RankingMetricsType | null {
     const metrics = model.testMetrics?.[mode];
     return metrics === undefined ? null : toRankingMetrics(mode, metrics);
+  }
+
+  @FieldResolver(() => BeyondAccuracyType, {
+    nullable: true,
+    complexity: 50,
+    description:
+      "Catalogue coverage, ARP, APLT and novelty of the model's top 10 over its test users (the cohorts query's figures over all users, long tail at the default shares); null unless the model is ready. The first call per model ranks every test user, like cohorts.",
+  })
+  async beyondAccuracy(@Root() model: TrainedModel, @Ctx() context: GraphQLContext): Promise<BeyondAccuracyFigures | null> {
+    if (model.status !== "ready") return null;
+    return predictionOf(context).services.cohorts.beyondAccuracy(model.id);
   }
 
   @FieldResolver(() => [RankingMetricsType], { description: "Test metrics of every mode evaluated." })
