@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { exportDataset, exportRecommendations, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
+import { exportDataset, exportRecommendations, exportUserMetrics, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
 import type { ExplanationRule } from "../../src/engine/explanation-rules.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
@@ -24,10 +24,10 @@ function formatFiles(files: ReadonlyArray<ExportedFile>): string {
   return files.map((f) => `  ${f.file}  (${f.rows} rows)`).join("\n");
 }
 
-/** `vcm export dataset|recommendations|cohorts`: files for RecBole, spreadsheets and notebooks. */
+/** `vcm export dataset|recommendations|cohorts|metrics`: files for RecBole, spreadsheets and notebooks. */
 export const exportCommand: CommandModule = {
   register(program: Command, io: CliIo) {
-    const exporter = program.command("export").description("export a dataset (RecBole atomic files or TSV), recommendations (CSV, JSON lines) or cohorts (CSV, Markdown)");
+    const exporter = program.command("export").description("export a dataset (RecBole atomic files or TSV), recommendations (CSV, JSON lines), cohorts (CSV, Markdown) or per-user metrics (CSV)");
     exporter
       .command("dataset")
       .description("a dataset with our exact split: RecBole atomic files (NAME.train/valid/test.inter, NAME.item, NAME.user) or plain TSVs")
@@ -116,6 +116,28 @@ export const exportCommand: CommandModule = {
               }
             }),
           text: (r) => r,
+        });
+      });
+    exporter
+      .command("metrics")
+      .description("each test user's figures of a model as CSV: user, activity (training clicks), ndcg@10, recall@20, arp@10, aplt@10, novelty@10, capacity")
+      .requiredOption("--model <id>", "a ready model")
+      .requiredOption("--out <file>", "the CSV file to write")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON summary line on stdout")
+      .action(async (flags: { model: string; out: string; db?: string; json?: boolean }) => {
+        await io.run({
+          json: flags.json === true,
+          body: () =>
+            withDatabase(flags, async (dataSource) => {
+              const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db }) });
+              try {
+                return await exportUserMetrics({ services, modelId: modelId(flags.model), out: flags.out });
+              } finally {
+                await services.close();
+              }
+            }),
+          text: (r) => `Exported the per-user metrics of ${r.rows} test users:\n${formatFiles([r])}`,
         });
       });
   },
