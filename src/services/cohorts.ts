@@ -160,6 +160,26 @@ export function beyondFigures(options: { evaluation: PerUserEvaluation; perUser:
   };
 }
 
+/**
+ * Beyond-accuracy figures of a whole evaluation's rankings (an experiment run): coverage, ARP, APLT
+ * and novelty at BEYOND_ACCURACY_K over the rows with held-out items, from the training clicks.
+ */
+export function beyondAccuracyOfRanking(options: { top: Int32Array; topStride: number; train: { readonly rows: number; readonly cols: number; readonly indptr: Int32Array; readonly indices: Int32Array } }): BeyondAccuracyFigures {
+  const { train } = options;
+  const itemClicks = new Int32Array(train.cols);
+  for (let p = 0; p < train.indptr[train.rows]; p += 1) itemClicks[train.indices[p]] += 1;
+  const cohortOf = popularityCohorts({ clicks: itemClicks, headShare: DEFAULT_ITEM_SHARES.head, tailShare: DEFAULT_ITEM_SHARES.tail });
+  const lists = { items: options.top, stride: options.topStride };
+  const perUser = beyondAccuracyPerUser({ lists, k: BEYOND_ACCURACY_K, itemClicks, users: train.rows, tail: Uint8Array.from(cohortOf, (c) => (c === 2 ? 1 : 0)) });
+  const orNull = (v: number) => (Number.isFinite(v) ? v : null);
+  return {
+    coverage: orNull(catalogueCoverage({ lists, k: BEYOND_ACCURACY_K, numItems: train.cols })),
+    arp: orNull(meanDefined(perUser.arp)),
+    aplt: orNull(meanDefined(perUser.aplt)),
+    novelty: orNull(meanDefined(perUser.novelty)),
+  };
+}
+
 /** One item popularity cohort of one model. */
 export interface ItemCohortFigures {
   readonly name: ItemCohortName;
