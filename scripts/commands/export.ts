@@ -5,6 +5,7 @@ import { ErrorCode, UserError } from "../../src/errors.ts";
 import { exportDataset, exportRecommendations, exportUserMetrics, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
 import type { ExplanationRule } from "../../src/engine/explanation-rules.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
+import { DEFAULT_COHORT_GROUPS, type CohortGrouping } from "../../src/services/cohorts.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
 import { withDatabase } from "../with-database.ts";
@@ -96,17 +97,25 @@ export const exportCommand: CommandModule = {
       .description("the paper's Table 3 for a model (and a compared one): activity cohorts with capacity, NDCG@10, Recall@20")
       .requiredOption("--model <id>", "a ready model")
       .option("--compare <id>", "a second model of the same dataset")
+      .option("--grouping <grouping>", "boundaries (the paper's [5, 20, 40, 60, 80]) | equal-users | equal-interactions (quantile groups, ties kept together)", "boundaries")
+      .option("--groups <n>", "quantile groups for equal-users / equal-interactions", String(DEFAULT_COHORT_GROUPS))
       .option("--format <format>", "csv | md", "md")
       .option("--out <file>", "the file to write (default: stdout)")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
-      .action(async (flags: { model: string; compare?: string; format: string; out?: string; db?: string }) => {
+      .action(async (flags: { model: string; compare?: string; grouping: string; groups: string; format: string; out?: string; db?: string }) => {
         await io.run({
           json: false,
           body: () =>
             withDatabase(flags, async (dataSource) => {
               const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db }) });
               try {
-                const analysis = await services.cohorts.analyse({ modelId: modelId(flags.model), compareTo: flags.compare === undefined ? null : modelId(flags.compare) });
+                const grouping = choice(flags.grouping, ["boundaries", "equal-users", "equal-interactions"] as const, "--grouping").toUpperCase().replace("-", "_") as CohortGrouping;
+                const analysis = await services.cohorts.analyse({
+                  modelId: modelId(flags.model),
+                  compareTo: flags.compare === undefined ? null : modelId(flags.compare),
+                  grouping,
+                  groups: numberOption(flags.groups, { flag: "--groups" }),
+                });
                 const text = formatCohorts(analysis, choice<CohortExportFormat>(flags.format, ["csv", "md"], "--format"));
                 if (flags.out === undefined) return text.trimEnd();
                 await writeExportFile(flags.out, text);

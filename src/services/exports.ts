@@ -342,7 +342,7 @@ async function writeRecommendations(options: {
 /** The cohort table of a model (and a compared one) as CSV or Markdown text. */
 export function formatCohorts(analysis: CohortAnalysis, format: CohortExportFormat): string {
   const compared = analysis.compareTo !== null;
-  const header = ["cohort", "users", "capacity", "ndcg@10", "recall@20", ...(compared ? [`capacity (model ${analysis.compareTo})`, `ndcg@10 (model ${analysis.compareTo})`, `recall@20 (model ${analysis.compareTo})`, "ndcg@10 change"] : [])];
+  const header = ["cohort", "users", "capacity", "ndcg@10", "recall@20", "coverage@10", "arp@10", "aplt@10", "novelty@10", ...(compared ? [`capacity (model ${analysis.compareTo})`, `ndcg@10 (model ${analysis.compareTo})`, `recall@20 (model ${analysis.compareTo})`, "ndcg@10 change"] : [])];
   const num = (v: number | null | undefined, digits = 4) => (v === null || v === undefined ? "" : v.toFixed(digits));
   const rows = analysis.cohorts.map((c) => [
     c.label,
@@ -350,11 +350,16 @@ export function formatCohorts(analysis: CohortAnalysis, format: CohortExportForm
     num(c.figures.meanCapacity, 2),
     num(c.figures.ndcg10),
     num(c.figures.recall20),
+    num(c.figures.beyondAccuracy.coverage),
+    num(c.figures.beyondAccuracy.arp, 2),
+    num(c.figures.beyondAccuracy.aplt),
+    num(c.figures.beyondAccuracy.novelty, 3),
     ...(compared ? [num(c.compared?.meanCapacity, 2), num(c.compared?.ndcg10), num(c.compared?.recall20), c.change?.ndcg10 == null ? "" : `${(c.change.ndcg10 * 100).toFixed(1)} %`] : []),
   ]);
   if (format === "csv") return stringify([header, ...rows]);
   const line = (cells: ReadonlyArray<string>) => `| ${cells.join(" | ")} |`;
-  return [`Cohorts of model ${analysis.modelId}${compared ? ` against model ${analysis.compareTo}` : ""} (${analysis.testUsers} test users)`, "", line(header), line(header.map(() => "---")), ...rows.map(line), ""].join("\n");
+  const cut = analysis.grouping === "BOUNDARIES" ? "" : `, ${analysis.cohorts.length} groups of equal ${analysis.grouping === "EQUAL_USERS" ? "users" : "training clicks"}`;
+  return [`Cohorts of model ${analysis.modelId}${compared ? ` against model ${analysis.compareTo}` : ""} (${analysis.testUsers} test users${cut})`, "", line(header), line(header.map(() => "---")), ...rows.map(line), ""].join("\n");
 }
 
 /** The columns of `vcm export metrics`, in order. */

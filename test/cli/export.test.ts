@@ -105,13 +105,24 @@ describe("vcm export", () => {
   it("writes the cohort table as Markdown and CSV", () => {
     const md = vcm(["export", "cohorts", "--model", String(modelId)]);
     expect(md.code, md.stderr).toBe(0);
-    expect(md.stdout).toContain("| cohort | users | capacity | ndcg@10 | recall@20 |");
+    expect(md.stdout).toContain("| cohort | users | capacity | ndcg@10 | recall@20 | coverage@10 | arp@10 | aplt@10 | novelty@10 |");
     const out = path.join(dir, "cohorts.csv");
     expect(vcm(["export", "cohorts", "--model", String(modelId), "--format", "csv", "--out", out]).code).toBe(0);
     const rows = lines(out);
-    expect(rows[0]).toBe("cohort,users,capacity,ndcg@10,recall@20");
+    expect(rows[0]).toBe("cohort,users,capacity,ndcg@10,recall@20,coverage@10,arp@10,aplt@10,novelty@10");
     const users = rows.slice(1).reduce((s, r) => s + Number(r.split(",")[1]), 0);
     expect(users).toBeGreaterThan(0);
+    // Three groups of about equal users: the same users, cut at most twice.
+    const quantile = path.join(dir, "cohorts-q.csv");
+    const cut = vcm(["export", "cohorts", "--model", String(modelId), "--grouping", "equal-users", "--groups", "3", "--format", "csv", "--out", quantile]);
+    expect(cut.code, cut.stderr).toBe(0);
+    const groups = lines(quantile).slice(1);
+    expect(groups.length).toBeGreaterThanOrEqual(2);
+    expect(groups.length).toBeLessThanOrEqual(3);
+    expect(groups.reduce((s, r) => s + Number(r.split(",")[1]), 0)).toBe(users);
+    const refused = vcm(["export", "cohorts", "--model", String(modelId), "--grouping", "deciles"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("--grouping must be one of boundaries, equal-users, equal-interactions");
   });
 
   it("writes each test user's metrics as CSV, equal to the engine's per-user values", async () => {
