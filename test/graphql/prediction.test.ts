@@ -545,6 +545,9 @@ describe("cohorts", () => {
     expect(cohorts.itemCohorts.reduce((s: number, c: any) => s + c.testClicks, 0)).toBe(matrices.test.indptr[matrices.test.rows]);
     expect(cohorts.itemCohorts[0].clickShare).toBeGreaterThanOrEqual(0.2);
     expect(cohorts.itemCohorts[2].clickShare).toBeLessThanOrEqual(0.2);
+    // In a list of models the cost cannot be counted before the work: refused.
+    const listed = await gql(`{ models { id beyondAccuracy { coverage } } }`);
+    expect(codeOf(listed)).toBe("BAD_USER_INPUT");
     for (const bad of [{ groups: 0 }, { headShare: 0.7, tailShare: 0.7 }]) {
       const refused = await gql(`query ($model: ID!, $groups: Int, $headShare: Float, $tailShare: Float) { cohorts(modelId: $model, grouping: EQUAL_USERS, groups: $groups, headShare: $headShare, tailShare: $tailShare) { testUsers } }`, { model: vcmId, ...bad });
       expect(codeOf(refused)).toBe("BAD_USER_INPUT");
