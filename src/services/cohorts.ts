@@ -160,11 +160,27 @@ export function beyondFigures(options: { evaluation: PerUserEvaluation; perUser:
   };
 }
 
+/** The parts of a CSR click matrix the figures read. */
+type ClickMatrix = { readonly rows: number; readonly cols: number; readonly indptr: Int32Array; readonly indices: Int32Array };
+
+/**
+ * Recall@ITEM_COHORT_K on each item popularity cohort (default shares) of a whole evaluation's rankings
+ * (an experiment run), whose rows are every row of `test`, in order.
+ */
+export function itemCohortRecallOfRanking(options: { top: Int32Array; topStride: number; train: ClickMatrix; test: ClickMatrix }): Record<ItemCohortName, number | null> {
+  const { train } = options;
+  const itemClicks = new Int32Array(train.cols);
+  for (let p = 0; p < train.indptr[train.rows]; p += 1) itemClicks[train.indices[p]] += 1;
+  const cohortOf = popularityCohorts({ clicks: itemClicks, headShare: DEFAULT_ITEM_SHARES.head, tailShare: DEFAULT_ITEM_SHARES.tail });
+  const figures = itemCohortAccuracy({ lists: { items: options.top, stride: options.topStride }, k: ITEM_COHORT_K, heldOut: options.test, cohortOf, cohorts: ITEM_COHORTS.length });
+  return Object.fromEntries(ITEM_COHORTS.map((name, c) => [name, Number.isFinite(figures[c].recall) ? figures[c].recall : null])) as Record<ItemCohortName, number | null>;
+}
+
 /**
  * Beyond-accuracy figures of a whole evaluation's rankings (an experiment run): coverage, ARP, APLT
  * and novelty at BEYOND_ACCURACY_K over the rows with held-out items, from the training clicks.
  */
-export function beyondAccuracyOfRanking(options: { top: Int32Array; topStride: number; train: { readonly rows: number; readonly cols: number; readonly indptr: Int32Array; readonly indices: Int32Array } }): BeyondAccuracyFigures {
+export function beyondAccuracyOfRanking(options: { top: Int32Array; topStride: number; train: ClickMatrix }): BeyondAccuracyFigures {
   const { train } = options;
   const itemClicks = new Int32Array(train.cols);
   for (let p = 0; p < train.indptr[train.rows]; p += 1) itemClicks[train.indices[p]] += 1;

@@ -31,7 +31,7 @@ import { formatCell, resultTable, type ResultCell, type RunResult } from "./expe
 import { holdLease } from "./job-queue.ts";
 import { evaluateSavedModel } from "./model-evaluation.ts";
 import { METRIC_NAMES, parseVariant } from "./model-names.ts";
-import { BEYOND_ACCURACY_K, beyondAccuracyOfRanking, cohortBoundaries, cohortIndex, cohortLabel, DEFAULT_COHORT_GROUPS } from "./cohorts.ts";
+import { BEYOND_ACCURACY_K, beyondAccuracyOfRanking, cohortBoundaries, cohortIndex, cohortLabel, DEFAULT_COHORT_GROUPS, DEFAULT_ITEM_SHARES, ITEM_COHORT_K, itemCohortRecallOfRanking } from "./cohorts.ts";
 import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
 import { trainAndSave } from "./training.ts";
@@ -327,7 +327,12 @@ export async function runExperiment(options: {
       }
       runs.push({
         ...(capacity === undefined ? {} : { capacity, activity: rows.map((r) => matrices.train.indptr[r + 1] - matrices.train.indptr[r]) }),
-        ...(mode === "vcm" ? { beyondAccuracy: beyondAccuracyOfRanking({ top: evaluation.ranking.top, topStride: evaluation.ranking.topStride, train: matrices.train }) } : {}),
+        ...(mode === "vcm"
+          ? {
+              beyondAccuracy: beyondAccuracyOfRanking({ top: evaluation.ranking.top, topStride: evaluation.ranking.topStride, train: matrices.train }),
+              itemCohortRecall: itemCohortRecallOfRanking({ top: evaluation.ranking.top, topStride: evaluation.ranking.topStride, train: matrices.train, test: matrices.test }),
+            }
+          : {}),
         model,
         seed,
         mode,
@@ -446,15 +451,24 @@ function beyondAccuracyTable(dir: string, models: ReadonlyArray<string>, runs: R
   const keys = ["coverage", "arp", "aplt", "novelty"] as const;
   const present = models.filter((m) => runs.some((r) => r.model === m && r.beyondAccuracy !== undefined));
   if (present.length === 0) return [];
-  const lines = [`## Beyond accuracy at ${BEYOND_ACCURACY_K}: catalogue coverage, ARP, APLT, novelty (mean over seeds; docs/model.md)`, "", "| model | coverage | ARP | APLT | novelty |", "|---|---|---|---|---|"];
-  const csv = ["model,coverage,arp,aplt,novelty"];
+  const cohorts = ["head", "torso", "tail"] as const;
+  const shares = `${DEFAULT_ITEM_SHARES.head * 100} % / ${Math.round((1 - DEFAULT_ITEM_SHARES.head - DEFAULT_ITEM_SHARES.tail) * 100)} % / ${DEFAULT_ITEM_SHARES.tail * 100} %`;
+  const lines = [
+    `## Beyond accuracy at ${BEYOND_ACCURACY_K}: catalogue coverage, ARP, APLT, novelty, and Recall@${ITEM_COHORT_K} by item popularity (head / torso / tail at ${shares} of training clicks); mean over seeds (docs/model.md)`,
+    "",
+    `| model | coverage | ARP | APLT | novelty | Recall@${ITEM_COHORT_K} head | torso | tail |`,
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  const csv = [`model,coverage,arp,aplt,novelty,recall${ITEM_COHORT_K}_head,recall${ITEM_COHORT_K}_torso,recall${ITEM_COHORT_K}_tail`];
+  const meanOf = (seen: ReadonlyArray<number | null | undefined>) => {
+    const defined = seen.filter((v): v is number => typeof v === "number");
+    return defined.length === 0 ? Number.NaN : defined.reduce((a, b) => a + b, 0) / defined.length;
+  };
   for (const model of present) {
-    const values = keys.map((key) => {
-      const seen = runs.filter((r) => r.model === model).map((r) => r.beyondAccuracy?.[key]).filter((v): v is number => typeof v === "number");
-      return seen.length === 0 ? Number.NaN : seen.reduce((a, b) => a + b, 0) / seen.length;
-    });
+    const own = runs.filter((r) => r.model === model);
+    const values = [...keys.map((key) => meanOf(own.map((r) => r.beyondAccuracy?.[key]))), ...cohorts.map((c) => meanOf(own.map((r) => r.itemCohortRecall?.[c])))];
     const f = (v: number, d: number) => (Number.isNaN(v) ? "–" : v.toFixed(d));
-    lines.push(`| ${model} | ${f(values[0], 4)} | ${f(values[1], 1)} | ${f(values[2], 4)} | ${f(values[3], 3)} |`);
+    lines.push(`| ${model} | ${f(values[0], 4)} | ${f(values[1], 1)} | ${f(values[2], 4)} | ${f(values[3], 3)} | ${values.slice(4).map((v) => f(v, 4)).join(" | ")} |`);
     csv.push([model, ...values.map((v) => (Number.isNaN(v) ? "" : String(v)))].join(","));
   }
   fs.writeFileSync(path.join(dir, "beyond-accuracy.csv"), `${csv.join("\n")}\n`);
