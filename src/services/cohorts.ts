@@ -163,14 +163,20 @@ export function beyondFigures(options: { evaluation: PerUserEvaluation; perUser:
 /** The parts of a CSR click matrix the figures read. */
 type ClickMatrix = { readonly rows: number; readonly cols: number; readonly indptr: Int32Array; readonly indices: Int32Array };
 
+/** Training clicks of each item (a column's entries): the popularity φ(i) of ARP, novelty and the item cohorts. */
+export function clicksPerItem(train: ClickMatrix): Int32Array {
+  const clicks = new Int32Array(train.cols);
+  for (let p = 0; p < train.indptr[train.rows]; p += 1) clicks[train.indices[p]] += 1;
+  return clicks;
+}
+
 /**
  * Recall@ITEM_COHORT_K on each item popularity cohort (default shares) of a whole evaluation's rankings
  * (an experiment run), whose rows are every row of `test`, in order.
  */
 export function itemCohortRecallOfRanking(options: { top: Int32Array; topStride: number; train: ClickMatrix; test: ClickMatrix }): Record<ItemCohortName, number | null> {
   const { train } = options;
-  const itemClicks = new Int32Array(train.cols);
-  for (let p = 0; p < train.indptr[train.rows]; p += 1) itemClicks[train.indices[p]] += 1;
+  const itemClicks = clicksPerItem(train);
   const cohortOf = popularityCohorts({ clicks: itemClicks, headShare: DEFAULT_ITEM_SHARES.head, tailShare: DEFAULT_ITEM_SHARES.tail });
   const figures = itemCohortAccuracy({ lists: { items: options.top, stride: options.topStride }, k: ITEM_COHORT_K, heldOut: options.test, cohortOf, cohorts: ITEM_COHORTS.length });
   return Object.fromEntries(ITEM_COHORTS.map((name, c) => [name, Number.isFinite(figures[c].recall) ? figures[c].recall : null])) as Record<ItemCohortName, number | null>;
@@ -182,8 +188,7 @@ export function itemCohortRecallOfRanking(options: { top: Int32Array; topStride:
  */
 export function beyondAccuracyOfRanking(options: { top: Int32Array; topStride: number; train: ClickMatrix }): BeyondAccuracyFigures {
   const { train } = options;
-  const itemClicks = new Int32Array(train.cols);
-  for (let p = 0; p < train.indptr[train.rows]; p += 1) itemClicks[train.indices[p]] += 1;
+  const itemClicks = clicksPerItem(train);
   const cohortOf = popularityCohorts({ clicks: itemClicks, headShare: DEFAULT_ITEM_SHARES.head, tailShare: DEFAULT_ITEM_SHARES.tail });
   const lists = { items: options.top, stride: options.topStride };
   const perUser = beyondAccuracyPerUser({ lists, k: BEYOND_ACCURACY_K, itemClicks, users: train.rows, tail: Uint8Array.from(cohortOf, (c) => (c === 2 ? 1 : 0)) });
@@ -445,8 +450,7 @@ export class CohortService {
     const rows: number[] = [];
     for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);
     const n = rows.length;
-    const itemClicks = new Int32Array(train.cols);
-    for (let p = 0; p < train.indptr[train.rows]; p += 1) itemClicks[train.indices[p]] += 1;
+    const itemClicks = clicksPerItem(train);
     const heldOutIndptr = new Int32Array(n + 1);
     rows.forEach((r, u) => {
       heldOutIndptr[u + 1] = heldOutIndptr[u] + test.indptr[r + 1] - test.indptr[r];
