@@ -2,9 +2,10 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { exportDataset, exportRecommendations, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
+import { exportDataset, exportRecommendations, exportUserMetrics, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
 import type { ExplanationRule } from "../../src/engine/explanation-rules.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
+import { DEFAULT_COHORT_GROUPS, type CohortGrouping } from "../../src/services/cohorts.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
 import { withDatabase } from "../with-database.ts";
@@ -24,10 +25,10 @@ function formatFiles(files: ReadonlyArray<ExportedFile>): string {
   return files.map((f) => `  ${f.file}  (${f.rows} rows)`).join("\n");
 }
 
-/** `vcm export dataset|recommendations|cohorts`: files for RecBole, spreadsheets and notebooks. */
+/** `vcm export dataset|recommendations|cohorts|metrics`: files for RecBole, spreadsheets and notebooks. */
 export const exportCommand: CommandModule = {
   register(program: Command, io: CliIo) {
-    const exporter = program.command("export").description("export a dataset (RecBole atomic files or TSV), recommendations (CSV, JSON lines) or cohorts (CSV, Markdown)");
+    const exporter = program.command("export").description("export a dataset (RecBole atomic files or TSV), recommendations (CSV, JSON lines), cohorts (CSV, Markdown) or per-user metrics (CSV)");
     exporter
       .command("dataset")
       .description("a dataset with our exact split: RecBole atomic files (NAME.train/valid/test.inter, NAME.item, NAME.user) or plain TSVs")
@@ -96,17 +97,25 @@ export const exportCommand: CommandModule = {
       .description("the paper's Table 3 for a model (and a compared one): activity cohorts with capacity, NDCG@10, Recall@20")
       .requiredOption("--model <id>", "a ready model")
       .option("--compare <id>", "a second model of the same dataset")
+      .option("--grouping <grouping>", "boundaries (the paper's [5, 20, 40, 60, 80]) | equal-users | equal-interactions (quantile groups, ties kept together)", "boundaries")
+      .option("--groups <n>", "quantile groups for equal-users / equal-interactions", String(DEFAULT_COHORT_GROUPS))
       .option("--format <format>", "csv | md", "md")
       .option("--out <file>", "the file to write (default: stdout)")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
-      .action(async (flags: { model: string; compare?: string; format: string; out?: string; db?: string }) => {
+      .action(async (flags: { model: string; compare?: string; grouping: string; groups: string; format: string; out?: string; db?: string }) => {
         await io.run({
           json: false,
           body: () =>
             withDatabase(flags, async (dataSource) => {
               const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db }) });
               try {
-                const analysis = await services.cohorts.analyse({ modelId: modelId(flags.model), compareTo: flags.compare === undefined ? null : modelId(flags.compare) });
+                const grouping = choice(flags.grouping, ["boundaries", "equal-users", "equal-interactions"] as const, "--grouping").toUpperCase().replace("-", "_") as CohortGrouping;
+                const analysis = await services.cohorts.analyse({
+                  modelId: modelId(flags.model),
+                  compareTo: flags.compare === undefined ? null : modelId(flags.compare),
+                  grouping,
+                  groups: numberOption(flags.groups, { flag: "--groups" }),
+                });
                 const text = formatCohorts(analysis, choice<CohortExportFormat>(flags.format, ["csv", "md"], "--format"));
                 if (flags.out === undefined) return text.trimEnd();
                 await writeExportFile(flags.out, text);
@@ -116,6 +125,28 @@ export const exportCommand: CommandModule = {
               }
             }),
           text: (r) => r,
+        });
+      });
+    exporter
+      .command("metrics")
+      .description("each test user's figures of a model as CSV: user, activity (training clicks), ndcg@10, recall@20, arp@10, aplt@10, novelty@10, capacity")
+      .requiredOption("--model <id>", "a ready model")
+      .requiredOption("--out <file>", "the CSV file to write")
+      .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
+      .option("--json", "print one JSON summary line on stdout")
+      .action(async (flags: { model: string; out: string; db?: string; json?: boolean }) => {
+        await io.run({
+          json: flags.json === true,
+          body: () =>
+            withDatabase(flags, async (dataSource) => {
+              const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db }) });
+              try {
+                return await exportUserMetrics({ services, modelId: modelId(flags.model), out: flags.out });
+              } finally {
+                await services.close();
+              }
+            }),
+          text: (r) => `Exported the per-user metrics of ${r.rows} test users:\n${formatFiles([r])}`,
         });
       });
   },

@@ -15,6 +15,10 @@ export interface RankingEvaluation {
   readonly perUser: Record<string, Float64Array>;
   /** Mean of each metric over the rows that have held-out items. */
   readonly means: Record<string, number>;
+  /** Each row's ranking, max R entries per row (−1 past its end, and for rows without held-out items): beyond-accuracy metrics read it. */
+  readonly top: Int32Array;
+  /** Entries per row of `top` (the largest R). */
+  readonly topStride: number;
 }
 
 /**
@@ -49,6 +53,7 @@ export async function evaluateRanking(options: {
     if (heldOut.indptr[r + 1] > heldOut.indptr[r]) scored.push(j);
   });
   const maxK = Math.max(...ks);
+  const kept = new Int32Array(rows.length * maxK).fill(-1);
   const chunk = model.config.evalBatchSize;
   for (let start = 0; start < scored.length; start += chunk) {
     const positions = scored.slice(start, start + chunk);
@@ -56,6 +61,7 @@ export async function evaluateRanking(options: {
     positions.forEach((j, b) => {
       const r = rows[j];
       const row = top.subarray(b * maxK, (b + 1) * maxK);
+      kept.set(row, j * maxK);
       const end = row.indexOf(-1);
       const ranked = end === -1 ? row : row.subarray(0, end);
       const truth = new Set(heldOut.indices.subarray(heldOut.indptr[r], heldOut.indptr[r + 1]));
@@ -67,5 +73,5 @@ export async function evaluateRanking(options: {
   }
   const means: Record<string, number> = {};
   for (const [key, values] of Object.entries(perUser)) means[key] = meanDefined(values);
-  return { rows, perUser, means };
+  return { rows, perUser, means, top: kept, topStride: maxK };
 }

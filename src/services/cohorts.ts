@@ -1,9 +1,12 @@
 /**
  * Cohort analysis as in the paper's Table 3: test users grouped by activity (their number of
- * training clicks), with mean capacity ĉu, NDCG@10 and Recall@20 per cohort, optionally against a
- * second model over the same users.
+ * training clicks, cut at fixed boundaries or into quantile groups), with mean capacity ĉu, NDCG@10,
+ * Recall@20 and the beyond-accuracy metrics per cohort, optionally against a second model over the
+ * same users; and items grouped by popularity (head / torso / tail) with the accuracy on each.
  */
 import { ErrorCode, UserError } from "../errors.ts";
+import { beyondAccuracyPerUser, catalogueCoverage, itemCohortAccuracy, type PerUserBeyondAccuracy, type TopLists } from "../engine/beyond-accuracy.ts";
+import { ITEM_COHORTS, popularityCohorts, quantileBoundaries, type ItemCohortName } from "../engine/cohort-groupings.ts";
 import { evaluateRanking } from "../engine/evaluate.ts";
 import { meanDefined } from "../engine/metrics.ts";
 import { capabilitiesOf } from "../engine/types.ts";
@@ -18,6 +21,62 @@ export const DEFAULT_COHORT_BOUNDARIES: ReadonlyArray<number> = Object.freeze([5
 /** At most this many boundaries (so at most one more cohort), which keeps answers readable. */
 export const MAX_COHORT_BOUNDARIES = 50;
 
+/** How test users are cut into cohorts: at given boundaries, or into quantile groups of their training activity. */
+export type CohortGrouping = "BOUNDARIES" | "EQUAL_USERS" | "EQUAL_INTERACTIONS";
+
+/** Quantile groups when none are asked for (the experiment report's default too). */
+export const DEFAULT_COHORT_GROUPS = 5;
+
+/** Default shares of all training clicks held by the head and by the tail of the item popularity cohorts (the torso holds the rest). */
+export const DEFAULT_ITEM_SHARES: Readonly<{ head: number; tail: number }> = Object.freeze({ head: 0.2, tail: 0.2 });
+
+/** The list length k of catalogue coverage, ARP, APLT and novelty (the k of NDCG@10). */
+export const BEYOND_ACCURACY_K = 10;
+
+/** The list length of the item cohorts' recall (the k of Recall@20). */
+export const ITEM_COHORT_K = 20;
+
+/** Rejects a number of quantile groups that is not an integer from 1 to one more than MAX_COHORT_BOUNDARIES. */
+export function validateGroups(groups: number): number {
+  if (!Number.isInteger(groups) || groups < 1 || groups > MAX_COHORT_BOUNDARIES + 1) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `groups must be an integer from 1 to ${MAX_COHORT_BOUNDARIES + 1}; got ${groups}.`);
+  }
+  return groups;
+}
+
+/** Rejects head and tail shares outside [0, 1] or summing to more than 1. */
+export function validateItemShares(shares: { head: number; tail: number }): { head: number; tail: number } {
+  for (const [name, v] of [["headShare", shares.head], ["tailShare", shares.tail]] as const) {
+    if (!Number.isFinite(v) || v < 0 || v > 1) throw new UserError(ErrorCode.BAD_USER_INPUT, `${name} must be a share of all clicks from 0 to 1, e.g. 0.2; got ${v}.`);
+  }
+  if (shares.head + shares.tail > 1) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `headShare + tailShare must be at most 1 (the torso holds the rest); got ${shares.head} + ${shares.tail}.`);
+  }
+  return shares;
+}
+
+/**
+ * The boundaries of a grouping over these activity levels: the given (or default) boundaries, or the
+ * quantile cuts of `groups` groups of equal users or equal training clicks (ties kept together).
+ */
+export function cohortBoundaries(options: { activity: ArrayLike<number>; grouping: CohortGrouping; groups?: number; boundaries?: ReadonlyArray<number> }): ReadonlyArray<number> {
+  switch (options.grouping) {
+    case "BOUNDARIES":
+      return validateBoundaries(options.boundaries ?? DEFAULT_COHORT_BOUNDARIES);
+    case "EQUAL_USERS":
+    case "EQUAL_INTERACTIONS":
+      return quantileBoundaries({
+        activity: options.activity,
+        groups: validateGroups(options.groups ?? DEFAULT_COHORT_GROUPS),
+        weight: options.grouping === "EQUAL_USERS" ? "users" : "interactions",
+      });
+    default: {
+      const never: never = options.grouping;
+      throw new Error(`unknown grouping ${String(never)}`);
+    }
+  }
+}
+
 /** Per-user figures of one model on the test split, in the same user order for every model. */
 export interface PerUserEvaluation {
   /** Dataset rows of the test users (users with at least one test click). */
@@ -30,6 +89,22 @@ export interface PerUserEvaluation {
   readonly ndcg10: Float64Array;
   /** Recall@20 on the test split of each user. */
   readonly recall20: Float64Array;
+  /** Each user's top ITEM_COHORT_K items (−1 past the end). */
+  readonly top: TopLists;
+  /** Each user's test items: indices[indptr[u] … indptr[u + 1]). */
+  readonly heldOut: { readonly indptr: Int32Array; readonly indices: Int32Array };
+  /** Training clicks of each of the model's items. */
+  readonly itemClicks: Int32Array;
+  /** Users of the training matrix (test users or not): the denominator of novelty's p(i). */
+  readonly trainUsers: number;
+}
+
+/** Catalogue coverage, ARP, APLT and novelty of a set of users' top BEYOND_ACCURACY_K. */
+export interface BeyondAccuracyFigures {
+  readonly coverage: number | null;
+  readonly arp: number | null;
+  readonly aplt: number | null;
+  readonly novelty: number | null;
 }
 
 /** One activity cohort of one model. */
@@ -46,6 +121,124 @@ export interface CohortFigures {
   readonly ndcg10: number | null;
   /** Mean Recall@20 over the cohort (null when empty). */
   readonly recall20: number | null;
+  /** Beyond-accuracy figures of the cohort's lists (null when empty). */
+  readonly beyondAccuracy: BeyondAccuracyFigures;
+}
+
+/** Each item's popularity cohort (0 head, 1 torso, 2 tail) from its training clicks. */
+export function itemCohortsOf(evaluation: PerUserEvaluation, shares: { head: number; tail: number } = DEFAULT_ITEM_SHARES): Uint8Array {
+  return popularityCohorts({ clicks: evaluation.itemClicks, headShare: shares.head, tailShare: shares.tail });
+}
+
+/** Per-user ARP, APLT and novelty at BEYOND_ACCURACY_K, the long tail being the tail cohort of these shares. */
+export function beyondPerUser(evaluation: PerUserEvaluation, shares: { head: number; tail: number } = DEFAULT_ITEM_SHARES): PerUserBeyondAccuracy {
+  const cohortOf = itemCohortsOf(evaluation, shares);
+  return beyondAccuracyPerUser({
+    lists: evaluation.top,
+    k: BEYOND_ACCURACY_K,
+    itemClicks: evaluation.itemClicks,
+    users: evaluation.trainUsers,
+    tail: Uint8Array.from(cohortOf, (c) => (c === 2 ? 1 : 0)),
+  });
+}
+
+function meanOrNull(values: ArrayLike<number>, members: ReadonlyArray<number>): number | null {
+  const mean = meanDefined(members.map((u) => values[u]));
+  return Number.isFinite(mean) ? mean : null;
+}
+
+/** Beyond-accuracy figures over some users (all by default). */
+export function beyondFigures(options: { evaluation: PerUserEvaluation; perUser: PerUserBeyondAccuracy; members?: ReadonlyArray<number> }): BeyondAccuracyFigures {
+  const { evaluation, perUser } = options;
+  const members = options.members ?? Array.from(evaluation.rows, (_, u) => u);
+  if (members.length === 0) return { coverage: null, arp: null, aplt: null, novelty: null };
+  return {
+    coverage: catalogueCoverage({ lists: evaluation.top, k: BEYOND_ACCURACY_K, numItems: evaluation.itemClicks.length, members }),
+    arp: meanOrNull(perUser.arp, members),
+    aplt: meanOrNull(perUser.aplt, members),
+    novelty: meanOrNull(perUser.novelty, members),
+  };
+}
+
+/** The parts of a CSR click matrix the figures read. */
+type ClickMatrix = { readonly rows: number; readonly cols: number; readonly indptr: Int32Array; readonly indices: Int32Array };
+
+/** Training clicks of each item (a column's entries): the popularity φ(i) of ARP, novelty and the item cohorts. */
+export function clicksPerItem(train: ClickMatrix): Int32Array {
+  const clicks = new Int32Array(train.cols);
+  for (let p = 0; p < train.indptr[train.rows]; p += 1) clicks[train.indices[p]] += 1;
+  return clicks;
+}
+
+/**
+ * Recall@ITEM_COHORT_K on each item popularity cohort (default shares) of a whole evaluation's rankings
+ * (an experiment run), whose rows are every row of `test`, in order.
+ */
+export function itemCohortRecallOfRanking(options: { top: Int32Array; topStride: number; train: ClickMatrix; test: ClickMatrix }): Record<ItemCohortName, number | null> {
+  const { train } = options;
+  const itemClicks = clicksPerItem(train);
+  const cohortOf = popularityCohorts({ clicks: itemClicks, headShare: DEFAULT_ITEM_SHARES.head, tailShare: DEFAULT_ITEM_SHARES.tail });
+  const figures = itemCohortAccuracy({ lists: { items: options.top, stride: options.topStride }, k: ITEM_COHORT_K, heldOut: options.test, cohortOf, cohorts: ITEM_COHORTS.length });
+  return Object.fromEntries(ITEM_COHORTS.map((name, c) => [name, Number.isFinite(figures[c].recall) ? figures[c].recall : null])) as Record<ItemCohortName, number | null>;
+}
+
+/**
+ * Beyond-accuracy figures of a whole evaluation's rankings (an experiment run): coverage, ARP, APLT
+ * and novelty at BEYOND_ACCURACY_K over the rows with held-out items, from the training clicks.
+ */
+export function beyondAccuracyOfRanking(options: { top: Int32Array; topStride: number; train: ClickMatrix }): BeyondAccuracyFigures {
+  const { train } = options;
+  const itemClicks = clicksPerItem(train);
+  const cohortOf = popularityCohorts({ clicks: itemClicks, headShare: DEFAULT_ITEM_SHARES.head, tailShare: DEFAULT_ITEM_SHARES.tail });
+  const lists = { items: options.top, stride: options.topStride };
+  const perUser = beyondAccuracyPerUser({ lists, k: BEYOND_ACCURACY_K, itemClicks, users: train.rows, tail: Uint8Array.from(cohortOf, (c) => (c === 2 ? 1 : 0)) });
+  const orNull = (v: number) => (Number.isFinite(v) ? v : null);
+  return {
+    coverage: orNull(catalogueCoverage({ lists, k: BEYOND_ACCURACY_K, numItems: train.cols })),
+    arp: orNull(meanDefined(perUser.arp)),
+    aplt: orNull(meanDefined(perUser.aplt)),
+    novelty: orNull(meanDefined(perUser.novelty)),
+  };
+}
+
+/** One item popularity cohort of one model. */
+export interface ItemCohortFigures {
+  readonly name: ItemCohortName;
+  /** Items in the cohort. */
+  readonly itemCount: number;
+  /** Share of all training clicks on the cohort's items. */
+  readonly clickShare: number;
+  /** Test clicks on the cohort's items (of the test users). */
+  readonly testClicks: number;
+  /** Test clicks on the cohort's items found in the user's top ITEM_COHORT_K / testClicks (null without test clicks). */
+  readonly recall20: number | null;
+  /** Share of the top-BEYOND_ACCURACY_K slots given to the cohort's items. */
+  readonly recommendationShare: number | null;
+}
+
+/** Head, torso and tail of the model's items with the accuracy of its rankings on each. */
+export function summariseItemCohorts(options: { evaluation: PerUserEvaluation; shares?: { head: number; tail: number } }): ItemCohortFigures[] {
+  const { evaluation } = options;
+  const cohortOf = itemCohortsOf(evaluation, options.shares);
+  const recall = itemCohortAccuracy({ lists: evaluation.top, k: ITEM_COHORT_K, heldOut: evaluation.heldOut, cohortOf, cohorts: ITEM_COHORTS.length });
+  const slots = itemCohortAccuracy({ lists: evaluation.top, k: BEYOND_ACCURACY_K, heldOut: evaluation.heldOut, cohortOf, cohorts: ITEM_COHORTS.length });
+  let total = 0;
+  const clicks = new Float64Array(ITEM_COHORTS.length);
+  const items = new Int32Array(ITEM_COHORTS.length);
+  evaluation.itemClicks.forEach((c, i) => {
+    clicks[cohortOf[i]] += c;
+    items[cohortOf[i]] += 1;
+    total += c;
+  });
+  const orNull = (v: number) => (Number.isFinite(v) ? v : null);
+  return ITEM_COHORTS.map((name, c) => ({
+    name,
+    itemCount: items[c],
+    clickShare: total === 0 ? 0 : clicks[c] / total,
+    testClicks: recall[c].heldOutClicks,
+    recall20: orNull(recall[c].recall),
+    recommendationShare: orNull(slots[c].recommendationShare),
+  }));
 }
 
 /** Rejects boundaries that are not strictly ascending positive integers. */
@@ -81,17 +274,16 @@ export function cohortIndex(activity: number, boundaries: ReadonlyArray<number>)
 export function summariseCohorts(options: {
   evaluation: PerUserEvaluation;
   boundaries: ReadonlyArray<number>;
+  shares?: { head: number; tail: number };
 }): CohortFigures[] {
   const { evaluation, boundaries } = options;
+  const perUser = beyondPerUser(evaluation, options.shares);
   const members: number[][] = Array.from({ length: boundaries.length + 1 }, () => []);
   for (let u = 0; u < evaluation.rows.length; u += 1) {
     members[cohortIndex(evaluation.activity[u], boundaries)].push(u);
   }
   return members.map((users, j) => {
-    const pick = (values: Float64Array): number | null => {
-      const mean = meanDefined(users.map((u) => values[u]));
-      return Number.isFinite(mean) ? mean : null;
-    };
+    const pick = (values: Float64Array): number | null => meanOrNull(values, users);
     return {
       minClicks: j === 0 ? 0 : boundaries[j - 1],
       maxClicks: j === boundaries.length ? null : boundaries[j] - 1,
@@ -99,6 +291,7 @@ export function summariseCohorts(options: {
       meanCapacity: pick(evaluation.capacity),
       ndcg10: pick(evaluation.ndcg10),
       recall20: pick(evaluation.recall20),
+      beyondAccuracy: beyondFigures({ evaluation, perUser, members: users }),
     };
   });
 }
@@ -112,14 +305,17 @@ export function relativeChange(value: number | null, baseline: number | null): n
 /** Test users ranked per turn of the event loop when a model's cohort figures are first computed. */
 const USERS_PER_TURN = 256;
 
+/** A cohort's figures without its range. */
+export type CohortFigureSet = Omit<CohortFigures, "minClicks" | "maxClicks" | "userCount">;
+
 /** One cohort with this model's figures and, when compared, the other model's and the relative change. */
 export interface CohortComparison {
   readonly label: string;
   readonly minClicks: number;
   readonly maxClicks: number | null;
   readonly userCount: number;
-  readonly figures: Omit<CohortFigures, "minClicks" | "maxClicks" | "userCount">;
-  readonly compared: Omit<CohortFigures, "minClicks" | "maxClicks" | "userCount"> | null;
+  readonly figures: CohortFigureSet;
+  readonly compared: CohortFigureSet | null;
   readonly change: { meanCapacity: number | null; ndcg10: number | null; recall20: number | null } | null;
 }
 
@@ -127,9 +323,18 @@ export interface CohortComparison {
 export interface CohortAnalysis {
   readonly modelId: number;
   readonly compareTo: number | null;
+  readonly grouping: CohortGrouping;
   readonly boundaries: ReadonlyArray<number>;
   readonly testUsers: number;
   readonly cohorts: ReadonlyArray<CohortComparison>;
+  /** The model's beyond-accuracy figures over all test users. */
+  readonly beyondAccuracy: BeyondAccuracyFigures;
+  readonly itemShares: { readonly head: number; readonly tail: number };
+  readonly itemCohorts: ReadonlyArray<ItemCohortFigures>;
+}
+
+function figureSet(c: CohortFigures): CohortFigureSet {
+  return { meanCapacity: c.meanCapacity, ndcg10: c.ndcg10, recall20: c.recall20, beyondAccuracy: c.beyondAccuracy };
 }
 
 /**
@@ -178,13 +383,25 @@ export class CohortService {
     for (const [modelId, of] of [...this.#datasetOf]) if (of === datasetId) this.forget(modelId);
   }
 
+  /** Catalogue coverage, ARP, APLT and novelty of a model's top BEYOND_ACCURACY_K over its test users (the long tail at the default shares). */
+  async beyondAccuracy(modelId: number): Promise<BeyondAccuracyFigures> {
+    const evaluation = await this.evaluation(modelId);
+    return beyondFigures({ evaluation, perUser: beyondPerUser(evaluation) });
+  }
+
   /** Cohorts of a model, optionally against a second model trained on the same dataset. */
   async analyse(options: {
     modelId: number;
+    grouping?: CohortGrouping;
+    groups?: number;
     boundaries?: ReadonlyArray<number>;
     compareTo?: number | null;
+    itemShares?: { head: number; tail: number };
   }): Promise<CohortAnalysis> {
-    const boundaries = validateBoundaries(options.boundaries ?? DEFAULT_COHORT_BOUNDARIES);
+    const grouping = options.grouping ?? "BOUNDARIES";
+    if (grouping === "BOUNDARIES") validateBoundaries(options.boundaries ?? DEFAULT_COHORT_BOUNDARIES);
+    else validateGroups(options.groups ?? DEFAULT_COHORT_GROUPS);
+    const shares = validateItemShares(options.itemShares ?? DEFAULT_ITEM_SHARES);
     const compareTo = options.compareTo ?? null;
     if (compareTo !== null) {
       const [a, b] = await Promise.all([this.#inference.model(options.modelId), this.#inference.model(compareTo)]);
@@ -195,12 +412,18 @@ export class CohortService {
         );
       }
     }
-    const own = summariseCohorts({ evaluation: await this.evaluation(options.modelId), boundaries });
-    const other = compareTo === null ? null : summariseCohorts({ evaluation: await this.evaluation(compareTo), boundaries });
+    const evaluation = await this.evaluation(options.modelId);
+    const boundaries = cohortBoundaries({ activity: evaluation.activity, grouping, groups: options.groups, boundaries: options.boundaries });
+    const own = summariseCohorts({ evaluation, boundaries, shares });
+    const other = compareTo === null ? null : summariseCohorts({ evaluation: await this.evaluation(compareTo), boundaries, shares });
     return {
       modelId: options.modelId,
       compareTo,
+      grouping,
       boundaries,
+      beyondAccuracy: beyondFigures({ evaluation, perUser: beyondPerUser(evaluation, shares) }),
+      itemShares: shares,
+      itemCohorts: summariseItemCohorts({ evaluation, shares }),
       testUsers: own.reduce((sum, c) => sum + c.userCount, 0),
       cohorts: own.map((c, j) => {
         const o = other?.[j] ?? null;
@@ -209,8 +432,8 @@ export class CohortService {
           minClicks: c.minClicks,
           maxClicks: c.maxClicks,
           userCount: c.userCount,
-          figures: { meanCapacity: c.meanCapacity, ndcg10: c.ndcg10, recall20: c.recall20 },
-          compared: o === null ? null : { meanCapacity: o.meanCapacity, ndcg10: o.ndcg10, recall20: o.recall20 },
+          figures: figureSet(c),
+          compared: o === null ? null : figureSet(o),
           change:
             o === null
               ? null
@@ -238,12 +461,23 @@ export class CohortService {
     const rows: number[] = [];
     for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);
     const n = rows.length;
+    const itemClicks = clicksPerItem(train);
+    const heldOutIndptr = new Int32Array(n + 1);
+    rows.forEach((r, u) => {
+      heldOutIndptr[u + 1] = heldOutIndptr[u] + test.indptr[r + 1] - test.indptr[r];
+    });
+    const heldOutIndices = new Int32Array(heldOutIndptr[n]);
+    rows.forEach((r, u) => heldOutIndices.set(test.indices.subarray(test.indptr[r], test.indptr[r + 1]), heldOutIndptr[u]));
     const evaluation: PerUserEvaluation = {
       rows: Int32Array.from(rows),
       activity: Int32Array.from(rows, (r) => train.indptr[r + 1] - train.indptr[r]),
       capacity: new Float64Array(n).fill(Number.NaN),
       ndcg10: new Float64Array(n),
       recall20: new Float64Array(n),
+      top: { items: new Int32Array(n * ITEM_COHORT_K).fill(-1), stride: ITEM_COHORT_K },
+      heldOut: { indptr: heldOutIndptr, indices: heldOutIndices },
+      itemClicks,
+      trainUsers: train.rows,
     };
     // The engine's own evaluation (so the figures are exactly what its metric functions give), a chunk
     // of users per turn of the event loop so that other requests are answered meanwhile.
@@ -255,9 +489,10 @@ export class CohortService {
         input: train,
         heldOut: test,
         exclude: train,
-        ks: [10, 20],
+        ks: [10, ITEM_COHORT_K],
         rows: chunk,
       });
+      evaluation.top.items.set(ranking.top, start * ITEM_COHORT_K);
       evaluation.ndcg10.set(ranking.perUser["ndcg@10"], start);
       evaluation.recall20.set(ranking.perUser["recall@20"], start);
       if (capabilitiesOf(loaded.variant).capacity) {

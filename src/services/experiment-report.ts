@@ -23,6 +23,10 @@ export interface RunResult {
   readonly capacity?: ReadonlyArray<number>;
   /** Training clicks of each test user, in perUser's order (the activity cohorts are cut on). */
   readonly activity?: ReadonlyArray<number>;
+  /** Coverage, ARP, APLT and novelty at 10 over the test users (VCM mode; null where undefined). */
+  readonly beyondAccuracy?: Readonly<Record<"coverage" | "arp" | "aplt" | "novelty", number | null>>;
+  /** Recall@20 on the head, torso and tail item cohorts (VCM mode; null without test clicks there). */
+  readonly itemCohortRecall?: Readonly<Record<"head" | "torso" | "tail", number | null>>;
 }
 
 /** One cell of a results table. */

@@ -31,7 +31,7 @@ import { formatCell, resultTable, type ResultCell, type RunResult } from "./expe
 import { holdLease } from "./job-queue.ts";
 import { evaluateSavedModel } from "./model-evaluation.ts";
 import { METRIC_NAMES, parseVariant } from "./model-names.ts";
-import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.ts";
+import { BEYOND_ACCURACY_K, beyondAccuracyOfRanking, cohortBoundaries, cohortIndex, cohortLabel, DEFAULT_COHORT_GROUPS, DEFAULT_ITEM_SHARES, ITEM_COHORT_K, itemCohortRecallOfRanking } from "./cohorts.ts";
 import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
 import { trainAndSave } from "./training.ts";
@@ -327,6 +327,12 @@ export async function runExperiment(options: {
       }
       runs.push({
         ...(capacity === undefined ? {} : { capacity, activity: rows.map((r) => matrices.train.indptr[r + 1] - matrices.train.indptr[r]) }),
+        ...(mode === "vcm"
+          ? {
+              beyondAccuracy: beyondAccuracyOfRanking({ top: evaluation.ranking.top, topStride: evaluation.ranking.topStride, train: matrices.train }),
+              itemCohortRecall: itemCohortRecallOfRanking({ top: evaluation.ranking.top, topStride: evaluation.ranking.topStride, train: matrices.train, test: matrices.test }),
+            }
+          : {}),
         model,
         seed,
         mode,
@@ -408,6 +414,7 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
     await writePlot({ dir: o.dir, name: `figure4-${mode}`, spec: metricsSpec({ title: mode === "vcm" ? "VCM: test NDCG@R and Recall@R" : "VCM-CD (text alone): test NDCG@R and Recall@R", rows: bars }) });
     lines.push("", `![${mode}](figure4-${mode}.svg)`, "");
   }
+  lines.push(...beyondAccuracyTable(o.dir, models, o.state.runs.filter((r) => r.mode === "vcm")));
   lines.push(...cohortTable(o.dir, o.state.runs.filter((r) => r.mode === "vcm")));
   if (args.grid !== undefined) lines.push(...(await gridTable(o.dir, args.grid, o.state.gridRuns ?? [])));
   // Figure 2: validation NDCG@100 per epoch, mean over seeds.
@@ -439,8 +446,38 @@ function jsonCell(c: ResultCell): Record<string, number | boolean | null> {
   return { mean: n(c.mean), standardError: n(c.standardError), pValue: n(c.pValue), significant: c.significant };
 }
 
+/** Coverage, ARP, APLT and novelty at 10 per model (VCM mode), mean over seeds, as a table and a CSV. */
+function beyondAccuracyTable(dir: string, models: ReadonlyArray<string>, runs: ReadonlyArray<RunResult>): string[] {
+  const keys = ["coverage", "arp", "aplt", "novelty"] as const;
+  const present = models.filter((m) => runs.some((r) => r.model === m && r.beyondAccuracy !== undefined));
+  if (present.length === 0) return [];
+  const cohorts = ["head", "torso", "tail"] as const;
+  const shares = `${DEFAULT_ITEM_SHARES.head * 100} % / ${Math.round((1 - DEFAULT_ITEM_SHARES.head - DEFAULT_ITEM_SHARES.tail) * 100)} % / ${DEFAULT_ITEM_SHARES.tail * 100} %`;
+  const lines = [
+    `## Beyond accuracy at ${BEYOND_ACCURACY_K}: catalogue coverage, ARP, APLT, novelty, and Recall@${ITEM_COHORT_K} by item popularity (head / torso / tail at ${shares} of training clicks); mean over seeds (docs/model.md)`,
+    "",
+    `| model | coverage | ARP | APLT | novelty | Recall@${ITEM_COHORT_K} head | torso | tail |`,
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  const csv = [`model,coverage,arp,aplt,novelty,recall${ITEM_COHORT_K}_head,recall${ITEM_COHORT_K}_torso,recall${ITEM_COHORT_K}_tail`];
+  const meanOf = (seen: ReadonlyArray<number | null | undefined>) => {
+    const defined = seen.filter((v): v is number => typeof v === "number");
+    return defined.length === 0 ? Number.NaN : defined.reduce((a, b) => a + b, 0) / defined.length;
+  };
+  for (const model of present) {
+    const own = runs.filter((r) => r.model === model);
+    const values = [...keys.map((key) => meanOf(own.map((r) => r.beyondAccuracy?.[key]))), ...cohorts.map((c) => meanOf(own.map((r) => r.itemCohortRecall?.[c])))];
+    const f = (v: number, d: number) => (Number.isNaN(v) ? "–" : v.toFixed(d));
+    lines.push(`| ${model} | ${f(values[0], 4)} | ${f(values[1], 1)} | ${f(values[2], 4)} | ${f(values[3], 3)} | ${values.slice(4).map((v) => f(v, 4)).join(" | ")} |`);
+    csv.push([model, ...values.map((v) => (Number.isNaN(v) ? "" : String(v)))].join(","));
+  }
+  fs.writeFileSync(path.join(dir, "beyond-accuracy.csv"), `${csv.join("\n")}\n`);
+  lines.push("");
+  return lines;
+}
+
 /**
- * Table 3: the test users cut into activity cohorts (the cohort query's default boundaries), with mean
+ * Table 3: the test users cut into DEFAULT_COHORT_GROUPS activity cohorts of equal training clicks, with mean
  * ĉu and NDCG@10 of VCM and VCM-Se (each user's value averaged over seeds) and VCM's relative change.
  */
 function cohortTable(dir: string, runs: ReadonlyArray<RunResult>): string[] {
@@ -448,7 +485,7 @@ function cohortTable(dir: string, runs: ReadonlyArray<RunResult>): string[] {
   const se = runs.filter((r) => r.model === "vcm-se" && r.capacity !== undefined);
   if (vcm.length === 0 || se.length === 0) return [];
   const activity = vcm[0].activity!;
-  const boundaries = DEFAULT_COHORT_BOUNDARIES;
+  const boundaries = cohortBoundaries({ activity, grouping: "EQUAL_INTERACTIONS", groups: DEFAULT_COHORT_GROUPS });
   const cohorts = boundaries.length + 1;
   const average = (rs: ReadonlyArray<RunResult>, values: (r: RunResult) => ReadonlyArray<number>) =>
     activity.map((_, u) => rs.reduce((s, r) => s + values(r)[u], 0) / rs.length);
@@ -464,7 +501,7 @@ function cohortTable(dir: string, runs: ReadonlyArray<RunResult>): string[] {
     });
     return n === 0 ? Number.NaN : sum / n;
   };
-  const lines = ["## Activity cohorts, VCM against VCM-Se (the paper's Table 3)", "", "| training clicks | users | ĉu VCM | ĉu VCM-Se | NDCG@10 VCM | NDCG@10 VCM-Se | NDCG@10 change |", "|---|---|---|---|---|---|---|"];
+  const lines = [`## Activity cohorts, VCM against VCM-Se (the paper's Table 3; ${DEFAULT_COHORT_GROUPS} groups of equal training clicks, ties kept together)`, "", "| training clicks | users | ĉu VCM | ĉu VCM-Se | NDCG@10 VCM | NDCG@10 VCM-Se | NDCG@10 change |", "|---|---|---|---|---|---|---|"];
   const csv = ["cohort,users,capacity_vcm,capacity_vcm_se,ndcg10_vcm,ndcg10_vcm_se,ndcg10_change"];
   for (let j = 0; j < cohorts; j += 1) {
     const label = cohortLabel({ minClicks: j === 0 ? 0 : boundaries[j - 1], maxClicks: j === boundaries.length ? null : boundaries[j] - 1 });

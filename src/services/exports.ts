@@ -2,7 +2,7 @@
  * Exports for the tools analysts already use (issue 10, §4): a dataset as RecBole atomic files (our
  * exact split, so another toolkit trains on the same data) or plain TSVs; every user's
  * recommendations with titles and explanation words as CSV or JSON lines; a model's cohort table as
- * CSV or Markdown. Files are written row by row through a stream that waits when the disk is slower,
+ * CSV or Markdown; a model's per-user test metrics as CSV, so any grouping can be done outside. Files are written row by row through a stream that waits when the disk is slower,
  * never built whole in memory.
  */
 import { randomBytes } from "node:crypto";
@@ -16,7 +16,7 @@ import { itemMetadataRows } from "../db/items.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
 import { ErrorCode, invariant, isStorageFullError, storageFullMessage, UserError } from "../errors.ts";
-import type { CohortAnalysis } from "./cohorts.ts";
+import { beyondPerUser, type CohortAnalysis } from "./cohorts.ts";
 import type { ExplanationRule } from "../engine/explanation-rules.ts";
 import type { PredictionServiceSet } from "./prediction-services.ts";
 
@@ -342,7 +342,7 @@ async function writeRecommendations(options: {
 /** The cohort table of a model (and a compared one) as CSV or Markdown text. */
 export function formatCohorts(analysis: CohortAnalysis, format: CohortExportFormat): string {
   const compared = analysis.compareTo !== null;
-  const header = ["cohort", "users", "capacity", "ndcg@10", "recall@20", ...(compared ? [`capacity (model ${analysis.compareTo})`, `ndcg@10 (model ${analysis.compareTo})`, `recall@20 (model ${analysis.compareTo})`, "ndcg@10 change"] : [])];
+  const header = ["cohort", "users", "capacity", "ndcg@10", "recall@20", "coverage@10", "arp@10", "aplt@10", "novelty@10", ...(compared ? [`capacity (model ${analysis.compareTo})`, `ndcg@10 (model ${analysis.compareTo})`, `recall@20 (model ${analysis.compareTo})`, "ndcg@10 change"] : [])];
   const num = (v: number | null | undefined, digits = 4) => (v === null || v === undefined ? "" : v.toFixed(digits));
   const rows = analysis.cohorts.map((c) => [
     c.label,
@@ -350,9 +350,43 @@ export function formatCohorts(analysis: CohortAnalysis, format: CohortExportForm
     num(c.figures.meanCapacity, 2),
     num(c.figures.ndcg10),
     num(c.figures.recall20),
+    num(c.figures.beyondAccuracy.coverage),
+    num(c.figures.beyondAccuracy.arp, 2),
+    num(c.figures.beyondAccuracy.aplt),
+    num(c.figures.beyondAccuracy.novelty, 3),
     ...(compared ? [num(c.compared?.meanCapacity, 2), num(c.compared?.ndcg10), num(c.compared?.recall20), c.change?.ndcg10 == null ? "" : `${(c.change.ndcg10 * 100).toFixed(1)} %`] : []),
   ]);
   if (format === "csv") return stringify([header, ...rows]);
   const line = (cells: ReadonlyArray<string>) => `| ${cells.join(" | ")} |`;
-  return [`Cohorts of model ${analysis.modelId}${compared ? ` against model ${analysis.compareTo}` : ""} (${analysis.testUsers} test users)`, "", line(header), line(header.map(() => "---")), ...rows.map(line), ""].join("\n");
+  const cut = analysis.grouping === "BOUNDARIES" ? "" : `, ${analysis.cohorts.length} groups of equal ${analysis.grouping === "EQUAL_USERS" ? "users" : "training clicks"}`;
+  return [`Cohorts of model ${analysis.modelId}${compared ? ` against model ${analysis.compareTo}` : ""} (${analysis.testUsers} test users${cut})`, "", line(header), line(header.map(() => "---")), ...rows.map(line), ""].join("\n");
+}
+
+/** The columns of `vcm export metrics`, in order. */
+export const USER_METRIC_COLUMNS = ["user", "activity", "ndcg@10", "recall@20", "arp@10", "aplt@10", "novelty@10", "capacity"] as const;
+
+/**
+ * Each test user's figures of a model as the cohorts query computes them (one row per user with a
+ * test click): training clicks, NDCG@10, Recall@20, ARP, APLT and novelty at 10 (long tail at the
+ * default shares) and ĉu; an empty cell where a figure is undefined (no encoder: no ĉu).
+ */
+export async function exportUserMetrics(options: { services: PredictionServiceSet; modelId: number; out: string }): Promise<ExportedFile> {
+  const { services, modelId } = options;
+  const evaluation = await services.cohorts.evaluation(modelId);
+  const { dataset } = await services.inference.modelWithDataset(modelId);
+  const userIds = dataset.matrices.userIds;
+  const beyond = beyondPerUser(evaluation);
+  const value = (v: number) => (Number.isFinite(v) ? v : "");
+  return writeExport({
+    dir: path.dirname(options.out),
+    write: async (open) => {
+      const out = open(options.out);
+      await out.header(stringify([[...USER_METRIC_COLUMNS]]).trimEnd());
+      for (let u = 0; u < evaluation.rows.length; u += 1) {
+        const row = [userIds[evaluation.rows[u]], evaluation.activity[u], value(evaluation.ndcg10[u]), value(evaluation.recall20[u]), value(beyond.arp[u]), value(beyond.aplt[u]), value(beyond.novelty[u]), value(evaluation.capacity[u])];
+        await out.line(stringify([row]).trimEnd());
+      }
+      return out.close();
+    },
+  });
 }

@@ -1,7 +1,7 @@
 /**
  * `vcm export` through the real bin (issue 10, §4): a dataset as RecBole atomic files and as TSVs,
  * re-read and compared with the database; recommendations as CSV and JSON lines, compared with the
- * service's own answer; cohorts as Markdown and CSV.
+ * service's own answer; cohorts as Markdown and CSV; per-user metrics re-read and compared with the engine.
  */
 import Database from "better-sqlite3";
 import fs from "node:fs";
@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadAppConfig } from "../../src/config.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
-import { createPredictionServices } from "../../src/services/prediction-services.ts";
+import { beyondAccuracyPerUser } from "../../src/engine/beyond-accuracy.ts";
+import { popularityCohorts } from "../../src/engine/cohort-groupings.ts";
+import { evaluateRanking } from "../../src/engine/evaluate.ts";
+import { createPredictionServices, loadTrainedModel } from "../../src/services/prediction-services.ts";
 import { runVcm } from "./run-vcm.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-export-"));
@@ -102,13 +105,58 @@ describe("vcm export", () => {
   it("writes the cohort table as Markdown and CSV", () => {
     const md = vcm(["export", "cohorts", "--model", String(modelId)]);
     expect(md.code, md.stderr).toBe(0);
-    expect(md.stdout).toContain("| cohort | users | capacity | ndcg@10 | recall@20 |");
+    expect(md.stdout).toContain("| cohort | users | capacity | ndcg@10 | recall@20 | coverage@10 | arp@10 | aplt@10 | novelty@10 |");
     const out = path.join(dir, "cohorts.csv");
     expect(vcm(["export", "cohorts", "--model", String(modelId), "--format", "csv", "--out", out]).code).toBe(0);
     const rows = lines(out);
-    expect(rows[0]).toBe("cohort,users,capacity,ndcg@10,recall@20");
+    expect(rows[0]).toBe("cohort,users,capacity,ndcg@10,recall@20,coverage@10,arp@10,aplt@10,novelty@10");
     const users = rows.slice(1).reduce((s, r) => s + Number(r.split(",")[1]), 0);
     expect(users).toBeGreaterThan(0);
+    // Three groups of about equal users: the same users, cut at most twice.
+    const quantile = path.join(dir, "cohorts-q.csv");
+    const cut = vcm(["export", "cohorts", "--model", String(modelId), "--grouping", "equal-users", "--groups", "3", "--format", "csv", "--out", quantile]);
+    expect(cut.code, cut.stderr).toBe(0);
+    const groups = lines(quantile).slice(1);
+    expect(groups.length).toBeGreaterThanOrEqual(2);
+    expect(groups.length).toBeLessThanOrEqual(3);
+    expect(groups.reduce((s, r) => s + Number(r.split(",")[1]), 0)).toBe(users);
+    const refused = vcm(["export", "cohorts", "--model", String(modelId), "--grouping", "deciles"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("--grouping must be one of boundaries, equal-users, equal-interactions");
+  });
+
+  it("writes each test user's metrics as CSV, equal to the engine's per-user values", async () => {
+    const out = path.join(dir, "user-metrics.csv");
+    const run = vcm(["export", "metrics", "--model", String(modelId), "--out", out, "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const [header, ...rows] = lines(out);
+    expect(header).toBe("user,activity,ndcg@10,recall@20,arp@10,aplt@10,novelty@10,capacity");
+    expect(run.last.rows).toBe(rows.length);
+    const dataSource = await openDatabase(env.VCM_DB);
+    try {
+      const m = await loadDatasetMatrices(dataSource, "shop");
+      const testRows: number[] = [];
+      for (let r = 0; r < m.test.rows; r += 1) if (m.test.indptr[r + 1] > m.test.indptr[r]) testRows.push(r);
+      expect(rows).toHaveLength(testRows.length);
+      const loaded = await loadTrainedModel({ dataSource, modelId, modelsDir: env.VCM_MODELS_DIR });
+      const ranking = await evaluateRanking({ model: loaded.model, mode: "vcm", input: m.train, heldOut: m.test, exclude: m.train, ks: [10, 20], rows: testRows });
+      const capacity = await loaded.model.capacity({ matrix: m.train, rows: testRows });
+      loaded.model.dispose();
+      const itemClicks = new Int32Array(m.train.cols);
+      for (let p = 0; p < m.train.indptr[m.train.rows]; p += 1) itemClicks[m.train.indices[p]] += 1;
+      const tail = Array.from(popularityCohorts({ clicks: itemClicks, headShare: 0.2, tailShare: 0.2 }), (c) => c === 2);
+      const beyond = beyondAccuracyPerUser({ lists: { items: ranking.top, stride: ranking.topStride }, k: 10, itemClicks, users: m.train.rows, tail });
+      rows.forEach((line, u) => {
+        const cells = line.split(",");
+        const r = testRows[u];
+        expect(cells[0]).toBe(m.userIds[r]);
+        expect(Number(cells[1])).toBe(m.train.indptr[r + 1] - m.train.indptr[r]);
+        const expected = [ranking.perUser["ndcg@10"][u], ranking.perUser["recall@20"][u], beyond.arp[u], beyond.aplt[u], beyond.novelty[u], capacity[u]];
+        expected.forEach((v, j) => expect(Number(cells[2 + j]), `${header.split(",")[2 + j]} of ${cells[0]}`).toBeCloseTo(v, j === 5 ? 3 : 6));
+      });
+    } finally {
+      await dataSource.destroy();
+    }
   });
 
   it("keeps a dataset's files inside --out whatever its name, and refuses such names at generate and ingest", () => {

@@ -101,6 +101,23 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect(firstRow[0]).toBe(api.cohorts.cohorts[0].label);
   });
 
+  it("draws coverage and APLT per quantile cohort from the link's grouping, with novelty in the table", async () => {
+    const { drawn, page } = await open(`view=cohorts&model=${vcm}&compare=${se}&grouping=EQUAL_USERS&groups=3`, "cohorts-beyond.png");
+    const api = await gql(`{ cohorts(modelId: "${vcm}", compareTo: "${se}", grouping: EQUAL_USERS, groups: 3) { cohorts { label figures { beyondAccuracy { coverage aplt novelty } } compared { beyondAccuracy { coverage aplt } } } } }`);
+    const cohorts = api.cohorts.cohorts;
+    const beyond = drawn.charts.find((c) => c.title.startsWith("Catalogue coverage"))!;
+    expect(beyond.points).toEqual([
+      cohorts.map((c: any) => c.figures.beyondAccuracy.coverage),
+      cohorts.map((c: any) => c.figures.beyondAccuracy.aplt),
+      cohorts.map((c: any) => c.compared.beyondAccuracy.coverage),
+      cohorts.map((c: any) => c.compared.beyondAccuracy.aplt),
+    ]);
+    expect(cohorts.length).toBeGreaterThan(1);
+    const firstRow = await page.locator("tbody tr").first().locator("td").allTextContents();
+    expect(firstRow[0]).toBe(cohorts[0].label);
+    expect(firstRow[6]).toBe(cohorts[0].figures.beyondAccuracy.novelty.toFixed(2));
+  });
+
   /** Opens a link and returns the GraphQL requests the page sent and what it showed. */
   async function sent(query: string): Promise<{ bodies: Array<{ query: string; variables: Record<string, unknown> }>; ready: string | null; error: string | null; headings: string[] }> {
     const page = await browser.newPage();

@@ -9,6 +9,8 @@ import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import { csrFromRows, type DatasetMatrices } from "../../src/data/csr.ts";
 import { evaluateRanking } from "../../src/engine/evaluate.ts";
 import { meanDefined, topK } from "../../src/engine/metrics.ts";
+import { beyondAccuracyPerUser, catalogueCoverage } from "../../src/engine/beyond-accuracy.ts";
+import { popularityCohorts, quantileBoundaries } from "../../src/engine/cohort-groupings.ts";
 import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { createServer, type VcmServer } from "../../src/server.ts";
 import type { LoadedModel } from "../../src/services/served-model.ts";
@@ -501,6 +503,55 @@ describe("cohorts", () => {
     const first = analysis.cohorts.find((c: any) => c.userCount > 0 && c.compared.ndcg10 > 0);
     if (first) expect(first.change.ndcg10).toBeCloseTo((first.figures.ndcg10 - first.compared.ndcg10) / first.compared.ndcg10, 10);
     expect(analysis.cohorts.map((c: any) => c.label)).toEqual(["< 5", "5–9", "≥ 10"]);
+  });
+
+  it("cuts quantile groups, and its beyond-accuracy figures and TrainedModel's equal the engine's over the same lists", async () => {
+    const q = `query ($model: ID!, $id: ID!) {
+      cohorts(modelId: $model, grouping: EQUAL_INTERACTIONS, groups: 3, headShare: 0.2, tailShare: 0.2) {
+        grouping boundaries testUsers cohorts { userCount figures { beyondAccuracy { coverage arp aplt novelty } } }
+        beyondAccuracy { coverage arp aplt novelty } itemCohorts { name itemCount clickShare testClicks recall20 recommendationShare } }
+      model(id: $id) { beyondAccuracy { coverage arp aplt novelty } } }`;
+    const result = await gql(q, { model: vcmId, id: vcmId });
+    expect(result.errors).toBeUndefined();
+    const { cohorts, model } = result.data as any;
+    const testRows: number[] = [];
+    for (let r = 0; r < matrices.test.rows; r += 1) if (matrices.test.indptr[r + 1] > matrices.test.indptr[r]) testRows.push(r);
+    const activity = testRows.map((r) => matrices.train.indptr[r + 1] - matrices.train.indptr[r]);
+    expect(cohorts.grouping).toBe("EQUAL_INTERACTIONS");
+    expect(cohorts.boundaries).toEqual(quantileBoundaries({ activity, groups: 3, weight: "interactions" }));
+    expect(cohorts.cohorts.reduce((s: number, c: any) => s + c.userCount, 0)).toBe(testRows.length);
+    // The engine's own lists of the same users, and the metrics over them.
+    const loaded = await loadTrainedModel({ dataSource: fixture.dataSource, modelId: vcmId });
+    const ranking = await evaluateRanking({ model: loaded.model, mode: "vcm", input: matrices.train, heldOut: matrices.test, exclude: matrices.train, ks: [10, 20], rows: testRows });
+    loaded.model.dispose();
+    const itemClicks = new Int32Array(matrices.train.cols);
+    for (let p = 0; p < matrices.train.indptr[matrices.train.rows]; p += 1) itemClicks[matrices.train.indices[p]] += 1;
+    const cohortOf = popularityCohorts({ clicks: itemClicks, headShare: 0.2, tailShare: 0.2 });
+    const lists = { items: ranking.top, stride: ranking.topStride };
+    const perUser = beyondAccuracyPerUser({ lists, k: 10, itemClicks, users: matrices.train.rows, tail: Array.from(cohortOf, (c) => c === 2) });
+    const expected = {
+      coverage: catalogueCoverage({ lists, k: 10, numItems: matrices.train.cols }),
+      arp: meanDefined(perUser.arp),
+      aplt: meanDefined(perUser.aplt),
+      novelty: meanDefined(perUser.novelty),
+    };
+    for (const key of ["coverage", "arp", "aplt", "novelty"] as const) {
+      expect(cohorts.beyondAccuracy[key], key).toBeCloseTo(expected[key], 10);
+      expect(model.beyondAccuracy[key], key).toBeCloseTo(expected[key], 10);
+    }
+    expect(expected.coverage).toBeGreaterThan(0);
+    expect(cohorts.itemCohorts.map((c: any) => c.name)).toEqual(["head", "torso", "tail"]);
+    expect(cohorts.itemCohorts.reduce((s: number, c: any) => s + c.itemCount, 0)).toBe(matrices.train.cols);
+    expect(cohorts.itemCohorts.reduce((s: number, c: any) => s + c.testClicks, 0)).toBe(matrices.test.indptr[matrices.test.rows]);
+    expect(cohorts.itemCohorts[0].clickShare).toBeGreaterThanOrEqual(0.2);
+    expect(cohorts.itemCohorts[2].clickShare).toBeLessThanOrEqual(0.2);
+    // In a list of models the cost cannot be counted before the work: refused.
+    const listed = await gql(`{ models { id beyondAccuracy { coverage } } }`);
+    expect(codeOf(listed)).toBe("BAD_USER_INPUT");
+    for (const bad of [{ groups: 0 }, { headShare: 0.7, tailShare: 0.7 }]) {
+      const refused = await gql(`query ($model: ID!, $groups: Int, $headShare: Float, $tailShare: Float) { cohorts(modelId: $model, grouping: EQUAL_USERS, groups: $groups, headShare: $headShare, tailShare: $tailShare) { testUsers } }`, { model: vcmId, ...bad });
+      expect(codeOf(refused)).toBe("BAD_USER_INPUT");
+    }
   });
 
   it("uses the paper's boundaries by default and rejects bad ones with BAD_USER_INPUT", async () => {

@@ -92,6 +92,23 @@ describe("runExperiment", () => {
     // The cohorts cover every test user once.
     const cohortUsers = fs.readFileSync(path.join(outDir, "cohorts.csv"), "utf8").trim().split("\n").slice(1).reduce((s, l) => s + Number(l.split(",")[1]), 0);
     expect(cohortUsers).toBe(JSON.parse(fs.readFileSync(path.join(outDir, "experiment.json"), "utf8")).runs[0].perUser["ndcg@10"].length);
+    // Five groups of equal training clicks at most (ties kept together), and the beyond-accuracy table per model.
+    const cohortLines = fs.readFileSync(path.join(outDir, "cohorts.csv"), "utf8").trim().split("\n").slice(1);
+    expect(cohortLines.length).toBeGreaterThanOrEqual(2);
+    expect(cohortLines.length).toBeLessThanOrEqual(5);
+    expect(full).toContain("## Beyond accuracy at 10");
+    const beyond = fs.readFileSync(path.join(outDir, "beyond-accuracy.csv"), "utf8").trim().split("\n");
+    expect(beyond[0]).toBe("model,coverage,arp,aplt,novelty,recall20_head,recall20_torso,recall20_tail");
+    const recorded = JSON.parse(fs.readFileSync(path.join(outDir, "experiment.json"), "utf8")).runs.filter((r: { model: string; mode: string }) => r.model === "popularity" && r.mode === "vcm");
+    const popularity = beyond.find((l) => l.startsWith("popularity,"))!.split(",").map(Number);
+    expect(popularity[1]).toBeCloseTo((recorded[0].beyondAccuracy.coverage + recorded[1].beyondAccuracy.coverage) / 2, 12);
+    // The popularity baseline recommends (nearly) the same ten items to everyone: the least coverage, the most popular items.
+    const vcmRow = beyond.find((l) => l.startsWith("vcm,"))!.split(",").map(Number);
+    expect(popularity[1]).toBeLessThan(vcmRow[1]);
+    expect(popularity[2]).toBeGreaterThan(vcmRow[2]);
+    // Recall@20 by item cohort: each run's pooled recall, averaged over the seeds.
+    expect(popularity[5]).toBeCloseTo((recorded[0].itemCohortRecall.head + recorded[1].itemCohortRecall.head) / 2, 12);
+    expect(vcmRow.slice(5).every((v) => v >= 0 && v <= 1)).toBe(true);
 
     // As if killed before its last run was recorded: that run alone trains again, with the same seed.
     const stateFile = path.join(outDir, "experiment.json");

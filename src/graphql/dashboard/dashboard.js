@@ -1,6 +1,6 @@
 // The dashboard's client: plain browser JavaScript over the public GraphQL API only (it reads, it
 // needs no token), with Chart.js (served from node_modules) for the charts. Three views, chosen by the
-// query string: ?view=models&dataset=NAME, ?view=cohorts&model=ID&compare=ID, ?view=user&user=ID&model=ID&compare=ID.
+// query string: ?view=models&dataset=NAME, ?view=cohorts&model=ID&compare=ID[&grouping=EQUAL_INTERACTIONS&groups=5], ?view=user&user=ID&model=ID&compare=ID.
 "use strict";
 (function () {
   var params = new URLSearchParams(window.location.search);
@@ -91,7 +91,9 @@
   function cohortsView() {
     var model = params.get("model");
     var compare = params.get("compare");
-    return gql("query ($m: ID!, $c: ID) { cohorts(modelId: $m, compareTo: $c) { testUsers cohorts { label userCount figures { meanCapacity ndcg10 } compared { meanCapacity ndcg10 } } } }", { m: model, c: compare }).then(function (d) {
+    var vars = { m: model, c: compare, g: params.get("grouping") || "BOUNDARIES", n: params.has("groups") ? Number(params.get("groups")) : 5 };
+    var figures = "meanCapacity ndcg10 beyondAccuracy { coverage aplt novelty }";
+    return gql("query ($m: ID!, $c: ID, $g: CohortGrouping!, $n: Int!) { cohorts(modelId: $m, compareTo: $c, grouping: $g, groups: $n) { testUsers cohorts { label userCount figures { " + figures + " } compared { " + figures + " } } } }", vars).then(function (d) {
       var a = d.cohorts;
       root.appendChild(el("h2", { text: "Cohorts by activity — model " + model + (compare ? " against model " + compare : "") + " (" + a.testUsers + " test users)" }));
       var labels = a.cohorts.map(function (c) { return c.label; });
@@ -107,8 +109,21 @@
         type: "bar",
         data: { labels: labels, datasets: caps.map(function (s, i) { return { label: s.label, backgroundColor: COLORS[i + 2], data: s.values }; }) },
       }, caps.map(function (s) { return s.values; }));
-      table(root, ["cohort", "users", "ĉu", "NDCG@10"].concat(compare ? ["ĉu (" + compare + ")", "NDCG@10 (" + compare + ")"] : []), a.cohorts.map(function (c) {
-        var row = [c.label, c.userCount, fixed(c.figures.meanCapacity, 2), fixed(c.figures.ndcg10, 4)];
+      // Coverage and APLT are both shares from 0 to 1, so they share one axis.
+      var beyond = [];
+      [[model, "figures"], [compare, "compared"]].forEach(function (m) {
+        if (!m[0]) return;
+        beyond.push({ label: "coverage@10, model " + m[0], values: a.cohorts.map(function (c) { return c[m[1]] ? c[m[1]].beyondAccuracy.coverage : null; }) });
+        beyond.push({ label: "APLT@10, model " + m[0], values: a.cohorts.map(function (c) { return c[m[1]] ? c[m[1]].beyondAccuracy.aplt : null; }) });
+      });
+      chart(root, "Catalogue coverage and long-tail share (APLT) of the top 10 per activity cohort", {
+        type: "bar",
+        data: { labels: labels, datasets: beyond.map(function (s, i) { return { label: s.label, backgroundColor: COLORS[i % COLORS.length], data: s.values }; }) },
+        options: { scales: { y: { min: 0, max: 1 } } },
+      }, beyond.map(function (s) { return s.values; }));
+      table(root, ["cohort", "users", "ĉu", "NDCG@10", "coverage@10", "APLT@10", "novelty@10"].concat(compare ? ["ĉu (" + compare + ")", "NDCG@10 (" + compare + ")"] : []), a.cohorts.map(function (c) {
+        var b = c.figures.beyondAccuracy;
+        var row = [c.label, c.userCount, fixed(c.figures.meanCapacity, 2), fixed(c.figures.ndcg10, 4), fixed(b.coverage, 4), fixed(b.aplt, 4), fixed(b.novelty, 2)];
         if (compare) row.push(fixed(c.compared && c.compared.meanCapacity, 2), fixed(c.compared && c.compared.ndcg10, 4));
         return row;
       }));

@@ -1,4 +1,6 @@
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from "type-graphql";
+import type { GraphQLResolveInfo } from "graphql";
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Query, Resolver, Root } from "type-graphql";
+import { ErrorCode, UserError } from "../../errors.ts";
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { MetricMap, TrainedModel } from "../../db/entities/trained-model.entity.ts";
 import type { EpochRecord } from "../../engine/types.ts";
@@ -11,6 +13,9 @@ import {
   TrainedModelType,
 } from "../types/trained-model.type.ts";
 import { DatasetType } from "../types/dataset.type.ts";
+import { BeyondAccuracyType } from "../types/cohort.type.ts";
+import type { BeyondAccuracyFigures } from "../../services/cohorts.ts";
+import { predictionOf } from "./prediction.resolver.ts";
 import { requireDataset, requireLoaded, requireModel } from "./lookup.ts";
 
 /** Turns a stored `{"ndcg@10": …}` map into the GraphQL metrics object (null where not computed). */
@@ -87,6 +92,23 @@ export class ModelResolver {
   ): RankingMetricsType | null {
     const metrics = model.testMetrics?.[mode];
     return metrics === undefined ? null : toRankingMetrics(mode, metrics);
+  }
+
+  @FieldResolver(() => BeyondAccuracyType, {
+    nullable: true,
+    complexity: 50,
+    description:
+      "Catalogue coverage, ARP, APLT and novelty of the model's top 10 over its test users (the cohorts query's figures over all users, long tail at the default shares); null unless the model is ready. The first call per model ranks every test user, like cohorts, so it is given for one model at a time (model(id)); in a list of models it is BAD_USER_INPUT.",
+  })
+  async beyondAccuracy(@Root() model: TrainedModel, @Ctx() context: GraphQLContext, @Info() info: GraphQLResolveInfo): Promise<BeyondAccuracyFigures | null> {
+    // A list's length is unknown to the cost estimate, so a list of models could rank every test user of each.
+    for (let at: GraphQLResolveInfo["path"] | undefined = info.path; at !== undefined; at = at.prev) {
+      if (typeof at.key === "number") {
+        throw new UserError(ErrorCode.BAD_USER_INPUT, "beyondAccuracy ranks every test user of a model, so it is given for one model per field: ask model(id: …) { beyondAccuracy } or cohorts(modelId: …) instead of a list of models.");
+      }
+    }
+    if (model.status !== "ready") return null;
+    return predictionOf(context).services.cohorts.beyondAccuracy(model.id);
   }
 
   @FieldResolver(() => [RankingMetricsType], { description: "Test metrics of every mode evaluated." })
