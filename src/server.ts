@@ -174,6 +174,7 @@ export async function createServer(deps: ServerDeps): Promise<VcmServer> {
         schema,
         contextFor,
         authenticate: (request) => deps.access.authenticate(request),
+        rateLimits: deps.rateLimits,
         formatError,
         maxPayload: MAX_BODY_BYTES,
       });

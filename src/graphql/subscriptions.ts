@@ -11,7 +11,7 @@ import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLFo
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, UserError } from "../errors.ts";
-import type { AuthState, GraphQLContext } from "./context.ts";
+import type { AuthState, GraphQLContext, RateCounter } from "./context.ts";
 import { codedError } from "./errors.ts";
 import {
   checkNesting,
@@ -48,6 +48,8 @@ export function serveSubscriptions(options: {
   contextFor: (authorization?: string, auth?: AuthState) => GraphQLContext;
   /** What a socket's `authorization` connection parameter proves (throws UNAUTHENTICATED as over HTTP). */
   authenticate: (request: { authorization: string | undefined; address: string | undefined }) => Promise<AuthState>;
+  /** Each subscription counts as a request, and its estimated cost, against its socket's caller. */
+  rateLimits: RateCounter;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /**
    * Largest WebSocket message, in bytes, as for an HTTP body (ws's default is 100 MiB): a larger one
@@ -98,7 +100,7 @@ export function serveSubscriptions(options: {
         }
       },
       context: (ctx) => options.contextFor(authorizationOf(ctx.connectionParams), proved.get(ctx)),
-      onSubscribe: (ctx, _id, payload) => {
+      onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already registered this one.
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [codedError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS_MESSAGE)];
@@ -136,9 +138,15 @@ export function serveSubscriptions(options: {
         }
         try {
           // Over the limits of HTTP queries, counted over fragments once each (query-limits.ts).
-          checkOperationLimits({ schema, document, operation, variables: payload.variables });
+          const cost = checkOperationLimits({ schema, document, operation, variables: payload.variables });
+          const auth = proved.get(ctx);
+          if (auth !== undefined) {
+            await options.rateLimits.takeRequest(auth);
+            if (cost !== undefined) await options.rateLimits.takeCost(auth, cost);
+          }
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
+          if (error instanceof UserError) return [codedError(error.code, error.message)];
           throw error;
         }
         return undefined;

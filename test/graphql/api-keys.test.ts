@@ -207,6 +207,16 @@ describe("keys with roles", () => {
     );
     // Another key is counted on its own.
     expect((await post(server, "{ datasets { name } }", `Bearer ${admin}`)).status).toBe(200);
+    // A subscription counts as a request too.
+    const client = createClient({ url: endpoint(server).replace(/^http/, "ws"), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${slow}` } });
+    try {
+      const refused = await new Promise<unknown>((resolve) => {
+        client.subscribe({ query: `subscription { trainingJobUpdated(id: "999") { id } }` }, { next: resolve, error: resolve, complete: () => resolve(null) });
+      });
+      expect(JSON.stringify(refused)).toContain('"code":"RATE_LIMITED"');
+    } finally {
+      await client.dispose();
+    }
 
     const cheap = keys(["create", "--name", "cheap", "--role", "analyst", "--rate", "100/30"]).json.key;
     const query = "{ datasets { name statistics { users items } } }";
