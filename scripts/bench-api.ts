@@ -12,7 +12,8 @@
  * `{ __typename }` while 20 connections send hostile documents in turn (issue 23: fragments that spread
  * each other twice over, 14 and 28 levels deep, a costly query hidden behind them, a page of a review's
  * highlights, a persisted query whose hash does not match), target p99 ≤ 100 ms.
- * `--scenario hostile` runs (d) alone.
+ * `--scenario hostile` runs (d) alone. The server needs a key for reads and counts rate limits, as on a
+ * shared address: every request carries an admin API key whose rates are set high enough never to refuse it.
  */
 import "reflect-metadata";
 import { execFile } from "node:child_process";
@@ -30,10 +31,14 @@ import { findDatasetRef } from "../src/db/load-dataset-matrices.ts";
 import { latestReadyModel } from "../src/db/model-rows.ts";
 import { currentBackend, initBackend } from "../src/engine/runtime/index.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
+import { ErrorCode, UserError } from "../src/errors.ts";
+import { createApiKey, MAX_RATE_PER_MINUTE, revokeApiKey } from "../src/services/api-keys.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
 
 const DATASET = "bench-yelp-shaped";
+/** The API key the load is sent with (made again on each run, since a key is shown only once). */
+const BENCH_KEY = "bench-api";
 /** What `--scenario` may name: everything, or (d) alone. */
 const SCENARIOS = ["all", "hostile"] as const;
 /** Users that (a″) asks about in turn. */
@@ -57,10 +62,10 @@ interface LoadResult {
 }
 
 /** Runs autocannon in its own process (so load generation does not share this event loop), sending `bodies` in turn. */
-async function autocannon(options: { url: string; bodies: ReadonlyArray<string>; connections: number; seconds: number }): Promise<LoadResult> {
+async function autocannon(options: { url: string; headers: Record<string, string>; bodies: ReadonlyArray<string>; connections: number; seconds: number }): Promise<LoadResult> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-bench-api-"));
   const spec = path.join(dir, "load.json");
-  await fs.writeFile(spec, JSON.stringify({ url: options.url, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
+  await fs.writeFile(spec, JSON.stringify({ url: options.url, headers: options.headers, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
   const client = fileURLToPath(new URL("./bench-api-client.ts", import.meta.url));
   try {
     const stdout = await new Promise<string>((resolve, reject) => {
@@ -134,7 +139,14 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   // first 100 that (b) asks for, so that every request is scored.
   const manyUsers = await userIdsInOrder(dataSource, { datasetId: dataset.id, offset: 200, limit: DISTINCT_USERS });
 
-  const server = await createServer(createServerDeps({ dataSource, config }));
+  // As a server on a shared address runs: every request proves a key, and is counted against its rates
+  // (set high enough that the load itself is never refused).
+  await revokeApiKey(dataSource, BENCH_KEY).catch((error: unknown) => {
+    if (!(error instanceof UserError && error.code === ErrorCode.NOT_FOUND)) throw error;
+  });
+  const { key } = await createApiKey(dataSource, { name: BENCH_KEY, role: "admin", rateRequests: MAX_RATE_PER_MINUTE, rateCost: MAX_RATE_PER_MINUTE });
+  const headers = { "content-type": "application/json", authorization: `Bearer ${key}` };
+  const server = await createServer(createServerDeps({ dataSource, config, access: { openReads: false, loopback: false } }));
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
   const oneUserQuery = (explanationArguments: string) =>
@@ -172,12 +184,12 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
     // (from the end of the list of users, so that the measured requests still find no recent answers).
     for (let i = 0; i < 5; i += 1) {
-      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[bodies.length - 1 - i] ?? bodies[0] });
+      const response = await fetch(url, { method: "POST", headers, body: bodies[bodies.length - 1 - i] ?? bodies[0] });
       const json = (await response.json()) as { errors?: unknown };
       if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
     }
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
-    results.push({ scenario, result: await autocannon({ url, bodies, connections: scenario.connections, seconds }) });
+    results.push({ scenario, result: await autocannon({ url, headers, bodies, connections: scenario.connections, seconds }) });
   }
   const heavyConnections = Number(opts.heavyConnections);
   // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
@@ -188,8 +200,8 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     const cheap = JSON.stringify({ query: "{ datasets { id } }" });
     process.stderr.write(`(c) { datasets { id } } at 1 connection while ${heavyConnections} connections send (b): ${seconds} s…\n`);
     const [cheapResult, heavyResult] = await Promise.all([
-      autocannon({ url, bodies: [cheap], connections: 1, seconds }),
-      autocannon({ url, bodies: [heavy], connections: heavyConnections, seconds }),
+      autocannon({ url, headers, bodies: [cheap], connections: 1, seconds }),
+      autocannon({ url, headers, bodies: [heavy], connections: heavyConnections, seconds }),
     ]);
     underHeavy = { cheap: cheapResult, heavy: heavyResult };
   }
@@ -197,18 +209,18 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const hostile = hostileBodies({ userId, modelId: model.id });
   const answers: string[] = [];
   for (const { name, body } of hostile) {
-    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const response = await fetch(url, { method: "POST", headers, body });
     const json = (await response.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
     answers.push(`${name}: HTTP ${response.status} ${json.errors?.[0]?.extensions?.code ?? "data"}`);
   }
   const typename = JSON.stringify({ query: "{ __typename }" });
   // The same cheap query alone first: on a host shared with other work, its p99 is the floor (d) is read against.
   process.stderr.write(`(d₀) { __typename } alone at 1 connection: ${seconds} s…\n`);
-  const cheapAlone = await autocannon({ url, bodies: [typename], connections: 1, seconds });
+  const cheapAlone = await autocannon({ url, headers, bodies: [typename], connections: 1, seconds });
   process.stderr.write(`(d) { __typename } at 1 connection while ${heavyConnections} connections send ${hostile.length} hostile documents in turn: ${seconds} s…\n`);
   const [cheapBeside, hostileResult] = await Promise.all([
-    autocannon({ url, bodies: [typename], connections: 1, seconds }),
-    autocannon({ url, bodies: hostile.map((h) => h.body), connections: heavyConnections, seconds }),
+    autocannon({ url, headers, bodies: [typename], connections: 1, seconds }),
+    autocannon({ url, headers, bodies: hostile.map((h) => h.body), connections: heavyConnections, seconds }),
   ]);
   await server.stop();
   await dataSource.destroy();
