@@ -10,7 +10,8 @@ import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimite
 import type { DataSource } from "typeorm";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { AuthState, GraphQLContext, RateCounter } from "./context.ts";
-import { codedError } from "./errors.ts";
+import { GraphQLError } from "graphql";
+import { httpStatusOf } from "./errors.ts";
 import { DEFAULT_COST_PER_MINUTE, DEFAULT_REQUESTS_PER_MINUTE } from "./limits.ts";
 
 /** The window every limit counts over. */
@@ -92,11 +93,10 @@ export class RateLimits implements RateCounter {
 }
 
 /** A RATE_LIMITED GraphQL error with HTTP 429 and its Retry-After header. */
-export function rateLimitedGraphQLError(error: RateLimitedError): ReturnType<typeof codedError> {
-  const coded = codedError(error.code, error.message);
-  const http = coded.extensions.http as { status: number };
-  Object.assign(coded.extensions, { http: { ...http, headers: new Map([["retry-after", String(error.retryAfterSeconds)]]) } });
-  return coded;
+export function rateLimitedGraphQLError(error: RateLimitedError): GraphQLError {
+  return new GraphQLError(error.message, {
+    extensions: { code: error.code, http: { status: httpStatusOf(error.code), headers: new Map([["retry-after", String(error.retryAfterSeconds)]]) } },
+  });
 }
 
 /** Counts an operation's estimated cost (worked out by query-limits.ts) before it runs; RATE_LIMITED with HTTP 429 when over. */

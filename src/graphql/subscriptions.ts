@@ -10,7 +10,7 @@ import type { Duplex } from "node:stream";
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ErrorCode, UserError } from "../errors.ts";
+import { ErrorCode, faultAsUserError, UserError } from "../errors.ts";
 import type { AuthState, GraphQLContext, RateCounter } from "./context.ts";
 import { codedError } from "./errors.ts";
 import {
@@ -26,6 +26,9 @@ import { checkOperationLimits } from "./query-limits.ts";
 
 /** Close code of a socket whose credentials prove nothing: graphql-ws's Unauthorized, HTTP's 401 in the 4xxx range. */
 export const UNAUTHENTICATED_CLOSE_CODE = 4401;
+
+/** Close code of a socket whose credentials could not be checked (the database is away): not one of graphql-ws's fatal codes, so clients retry. */
+export const UNAVAILABLE_CLOSE_CODE = 4503;
 
 /** A close reason holds at most 123 bytes: the sentence, cut at a word. */
 function closeReason(message: string): string {
@@ -94,8 +97,10 @@ export function serveSubscriptions(options: {
           proved.set(ctx, await options.authenticate({ authorization: authorizationOf(ctx.connectionParams), address: ctx.extra.request.socket.remoteAddress }));
           return true;
         } catch (error) {
-          if (!(error instanceof UserError)) throw error;
-          ctx.extra.socket.close(UNAUTHENTICATED_CLOSE_CODE, closeReason(error.message));
+          // A database that cannot be reached closes the socket with its sentence too, never as an internal error.
+          const refused = error instanceof UserError ? error : faultAsUserError(error);
+          if (refused === undefined) throw error;
+          ctx.extra.socket.close(refused.code === ErrorCode.UNAUTHENTICATED ? UNAUTHENTICATED_CLOSE_CODE : UNAVAILABLE_CLOSE_CODE, closeReason(refused.message));
           return false;
         }
       },
