@@ -28,6 +28,7 @@ import { latestReadyModel } from "./db/model-rows.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
 import { setBusyTimeout } from "./db/busy.ts";
 import { watchCommits } from "./db/commit-watch.ts";
+import { rateLimitStoreClient } from "./db/rate-limit-store.ts";
 import { executeConsistently, operationKindPlugin } from "./graphql/consistent-reads.ts";
 import { HeavyQueryGate } from "./graphql/heavy-gate.ts";
 import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
@@ -83,7 +84,7 @@ export function createServerDeps(options: {
     prediction: createPredictionServices({ dataSource: options.dataSource, config: options.config }),
     access: new AccessControl({ keys, adminToken: options.config.adminToken, access: options.access ?? LOOPBACK_ACCESS }),
     // On PostgreSQL every server counts in the database; SQLite's servers count each in memory.
-    rateLimits: new RateLimits({ shared: readsCrossASocket(options.dataSource) ? options.dataSource : undefined }),
+    rateLimits: new RateLimits({ shared: readsCrossASocket(options.dataSource) ? rateLimitStoreClient(options.dataSource) : undefined }),
   };
 }
 

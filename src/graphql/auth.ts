@@ -9,7 +9,7 @@
  */
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { AuthCheckerFn } from "type-graphql";
-import { ErrorCode, UserError } from "../errors.ts";
+import { ErrorCode, faultAsUserError, UserError } from "../errors.ts";
 import type { ApiKeyChecker, ApiKeyRole } from "../services/api-keys.ts";
 import { bearerToken, isAdminToken, type Access, type AuthState, type GraphQLContext } from "./context.ts";
 import { codedError } from "./errors.ts";
@@ -82,6 +82,20 @@ export class AccessControl implements Access {
   }
 
   /**
+   * Whether any credential exists, for a request without one; while the database cannot be read, yes
+   * (mutations are refused, fail closed), so that a read is not refused before it runs: it answers
+   * DATABASE_UNAVAILABLE itself if it needs the database.
+   */
+  async #credentialsExistOrAssume(): Promise<boolean> {
+    try {
+      return await this.credentialsExist();
+    } catch (error) {
+      if (faultAsUserError(error) === undefined) throw error;
+      return true;
+    }
+  }
+
+  /**
    * What a request's Authorization header proves; throws UNAUTHENTICATED for a header that proves
    * nothing, and for no header where reads need a key. `address` is the client's, for its rate limit.
    */
@@ -89,7 +103,7 @@ export class AccessControl implements Access {
     const token = bearerToken(request.authorization);
     if (token === undefined) {
       if (!this.openReads) throw new UserError(ErrorCode.UNAUTHENTICATED, KEY_REQUIRED_MESSAGE);
-      const required = !this.#openWrites || (await this.credentialsExist());
+      const required = !this.#openWrites || (await this.#credentialsExistOrAssume());
       return { required, admin: !required, presented: false, role: null, subject: `address:${request.address ?? "unknown"}` };
     }
     if (token === null) {

@@ -7,7 +7,7 @@
  * server counts in memory. The defaults are in limits.ts; a key may override them (`vcm keys create --rate`).
  */
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
-import type { DataSource } from "typeorm";
+import type { RateLimitStoreClient } from "../db/rate-limit-store.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { AuthState, GraphQLContext, RateCounter } from "./context.ts";
 import { GraphQLError } from "graphql";
@@ -39,12 +39,12 @@ export class RateLimitedError extends UserError {
 
 /** The counters of one server. */
 export class RateLimits implements RateCounter {
-  /** The PostgreSQL database every server counts in, or undefined to count in this process's memory. */
-  readonly #shared: DataSource | undefined;
+  /** The PostgreSQL store every server counts in (src/db/rate-limit-store.ts), or undefined to count in this process's memory. */
+  readonly #shared: RateLimitStoreClient | undefined;
   /** One limiter per measure and limit (keys may override the limit); they share the stored counters. */
   readonly #limiters = new Map<string, RateLimiterAbstract>();
 
-  constructor(options: { shared: DataSource | undefined }) {
+  constructor(options: { shared: RateLimitStoreClient | undefined }) {
     this.#shared = options.shared;
   }
 
@@ -80,7 +80,7 @@ export class RateLimits implements RateCounter {
           ? new RateLimiterPostgres({
               ...options,
               storeClient: this.#shared,
-              storeType: "typeorm",
+              storeType: "pool",
               tableName: TABLE,
               tableCreated: true,
               insuranceLimiter: new RateLimiterMemory(options),
