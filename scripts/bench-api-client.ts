@@ -4,13 +4,15 @@
  * over all connections), for a set time. Prints autocannon's result as JSON on stdout.
  *
  *   node --import tsx scripts/bench-api-client.ts <spec.json>
- *   spec: { "url": "http://…/graphql", "bodies": ["{…}", …], "connections": 10, "seconds": 10 }
+ *   spec: { "url": "http://…/graphql", "headers": { "authorization": "Bearer …" }, "bodies": ["{…}", …], "connections": 10, "seconds": 10 }
  */
 import fs from "node:fs";
 import autocannon from "autocannon";
 
 interface Spec {
   readonly url: string;
+  /** Headers of every request: the content type and the API key. */
+  readonly headers: Readonly<Record<string, string>>;
   readonly bodies: ReadonlyArray<string>;
   readonly connections: number;
   readonly seconds: number;
@@ -24,7 +26,7 @@ const result = await autocannon({
   connections: spec.connections,
   duration: spec.seconds,
   method: "POST",
-  headers: { "content-type": "application/json" },
+  headers: { ...spec.headers },
   body: spec.bodies[0],
   // One body per request, in turn, whichever connection sends it.
   requests: spec.bodies.length === 1 ? undefined : [{ setupRequest: (request) => ({ ...request, body: spec.bodies[next++ % spec.bodies.length] }) }],

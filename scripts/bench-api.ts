@@ -17,6 +17,8 @@
  * user's top-20 right after another connection appended a click to that user's history (the server
  * reads the dataset's new version, then scores) against that of a user whose history did not change
  * (scored, not held); it appends to the benchmark dataset, so it is not part of `all`.
+ * The server needs a key for reads and counts rate limits, as on a
+ * shared address: every request carries an admin API key whose rates are set high enough never to refuse it.
  */
 import "reflect-metadata";
 import { execFile } from "node:child_process";
@@ -35,12 +37,16 @@ import { latestReadyModel } from "../src/db/model-rows.ts";
 import { currentBackend, initBackend } from "../src/engine/runtime/index.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
 import { appendRecords } from "../src/services/append.ts";
+import { ErrorCode, UserError } from "../src/errors.ts";
+import { createApiKey, MAX_RATE_PER_MINUTE, revokeApiKey } from "../src/services/api-keys.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
 import { createRequestLog } from "../src/observability/request-log.ts";
 import { startTracing } from "../src/observability/tracing.ts";
 
 const DATASET = "bench-yelp-shaped";
+/** The API key the load is sent with (made again on each run, since a key is shown only once). */
+const BENCH_KEY = "bench-api";
 /** What `--scenario` may name: everything, (d) alone, (e) alone, or (a″) alone. */
 const SCENARIOS = ["all", "hostile", "history", "explained"] as const;
 /** Appends (e) makes, each followed by one changed and one unchanged user's request. */
@@ -71,10 +77,10 @@ interface LoadResult {
 }
 
 /** Runs autocannon in its own process (so load generation does not share this event loop), sending `bodies` in turn. */
-async function autocannon(options: { url: string; bodies: ReadonlyArray<string>; connections: number; seconds: number }): Promise<LoadResult> {
+async function autocannon(options: { url: string; headers: Record<string, string>; bodies: ReadonlyArray<string>; connections: number; seconds: number }): Promise<LoadResult> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-bench-api-"));
   const spec = path.join(dir, "load.json");
-  await fs.writeFile(spec, JSON.stringify({ url: options.url, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
+  await fs.writeFile(spec, JSON.stringify({ url: options.url, headers: options.headers, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
   const client = fileURLToPath(new URL("./bench-api-client.ts", import.meta.url));
   const cpuBefore = process.cpuUsage();
   try {
@@ -159,12 +165,19 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   // As `vcm serve` runs: metrics always, the request log at info, traces only when asked for.
   const tracing = opts.traces === true ? startTracing() : null;
   console.log(`request log: ${opts.requestLog}; traces: ${tracing === null ? "off" : "on, over OTLP"}`);
-  const server = await createServer(createServerDeps({ dataSource, config }), { requestLog: createRequestLog({ level: "info", file: opts.requestLog }) });
+  // As a server on a shared address runs: every request proves a key, and is counted against its rates
+  // (set high enough that the load itself is never refused).
+  await revokeApiKey(dataSource, BENCH_KEY).catch((error: unknown) => {
+    if (!(error instanceof UserError && error.code === ErrorCode.NOT_FOUND)) throw error;
+  });
+  const { key } = await createApiKey(dataSource, { name: BENCH_KEY, role: "admin", rateRequests: MAX_RATE_PER_MINUTE, rateCost: MAX_RATE_PER_MINUTE });
+  const headers = { "content-type": "application/json", authorization: `Bearer ${key}` };
+  const server = await createServer(createServerDeps({ dataSource, config, access: { openReads: false, loopback: false } }), { requestLog: createRequestLog({ level: "info", file: opts.requestLog }) });
   const { port } = await server.listen({ port: 0 });
   const url = `http://127.0.0.1:${port}/graphql`;
   if (opts.scenario === "history") {
     const loadBefore = os.loadavg()[0];
-    const figures = await changedHistoryScenario({ url, dbPath, modelId: model.id });
+    const figures = await changedHistoryScenario({ url, headers, dbPath, modelId: model.id });
     await server.stop();
     await dataSource.destroy();
     console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, model ${model.id}, load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
@@ -208,12 +221,12 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
     // (from the end of the list of users, so that the measured requests still find no recent answers).
     for (let i = 0; i < 5; i += 1) {
-      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: bodies[bodies.length - 1 - i] ?? bodies[0] });
+      const response = await fetch(url, { method: "POST", headers, body: bodies[bodies.length - 1 - i] ?? bodies[0] });
       const json = (await response.json()) as { errors?: unknown };
       if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
     }
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
-    const result = await autocannon({ url, bodies, connections: scenario.connections, seconds });
+    const result = await autocannon({ url, headers, bodies, connections: scenario.connections, seconds });
     results.push({ scenario, result, cpuMsPerRequest: result.cpuMsPerRequest });
   }
   const heavyConnections = Number(opts.heavyConnections);
@@ -225,8 +238,8 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     const cheap = JSON.stringify({ query: "{ datasets { id } }" });
     process.stderr.write(`(c) { datasets { id } } at 1 connection while ${heavyConnections} connections send (b): ${seconds} s…\n`);
     const [cheapResult, heavyResult] = await Promise.all([
-      autocannon({ url, bodies: [cheap], connections: 1, seconds }),
-      autocannon({ url, bodies: [heavy], connections: heavyConnections, seconds }),
+      autocannon({ url, headers, bodies: [cheap], connections: 1, seconds }),
+      autocannon({ url, headers, bodies: [heavy], connections: heavyConnections, seconds }),
     ]);
     underHeavy = { cheap: cheapResult, heavy: heavyResult };
   }
@@ -246,18 +259,18 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const hostile = hostileBodies({ userId, modelId: model.id });
   const answers: string[] = [];
   for (const { name, body } of hostile) {
-    const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body });
+    const response = await fetch(url, { method: "POST", headers, body });
     const json = (await response.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
     answers.push(`${name}: HTTP ${response.status} ${json.errors?.[0]?.extensions?.code ?? "data"}`);
   }
   const typename = JSON.stringify({ query: "{ __typename }" });
   // The same cheap query alone first: on a host shared with other work, its p99 is the floor (d) is read against.
   process.stderr.write(`(d₀) { __typename } alone at 1 connection: ${seconds} s…\n`);
-  const cheapAlone = await autocannon({ url, bodies: [typename], connections: 1, seconds });
+  const cheapAlone = await autocannon({ url, headers, bodies: [typename], connections: 1, seconds });
   process.stderr.write(`(d) { __typename } at 1 connection while ${heavyConnections} connections send ${hostile.length} hostile documents in turn: ${seconds} s…\n`);
   const [cheapBeside, hostileResult] = await Promise.all([
-    autocannon({ url, bodies: [typename], connections: 1, seconds }),
-    autocannon({ url, bodies: hostile.map((h) => h.body), connections: heavyConnections, seconds }),
+    autocannon({ url, headers, bodies: [typename], connections: 1, seconds }),
+    autocannon({ url, headers, bodies: hostile.map((h) => h.body), connections: heavyConnections, seconds }),
   ]);
   await server.stop();
   await dataSource.destroy();
@@ -289,14 +302,14 @@ function cpuLine(cpuMsPerRequest: number): string {
  * follows the dataset's new version first) and another, never asked, user's (scored under the new
  * version, nothing to reload). Users from the end of the dataset, so (a″) and (b) keep theirs.
  */
-async function changedHistoryScenario(options: { url: string; dbPath: string; modelId: number }): Promise<{ changed: { p50: number; p99: number }; unchanged: { p50: number; p99: number } }> {
+async function changedHistoryScenario(options: { url: string; headers: Record<string, string>; dbPath: string; modelId: number }): Promise<{ changed: { p50: number; p99: number }; unchanged: { p50: number; p99: number } }> {
   const writer = await openDatabase(options.dbPath);
   const dataset = await findDatasetRef(writer, DATASET);
   const users = await userIdsInOrder(writer, { datasetId: dataset.id, offset: Math.max(0, dataset.userCount - 2 * HISTORY_ROUNDS - 1), limit: 2 * HISTORY_ROUNDS });
   const query = `query ($u: ID!, $m: ID!) { user(id: $u) { externalId recommendations(modelId: $m, k: 20) { score item { externalId } } } }`;
   const ask = async (u: number): Promise<{ ms: number; user: { externalId: string; recommendations: Array<{ item: { externalId: string } }> } }> => {
     const started = performance.now();
-    const response = await fetch(options.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables: { u, m: options.modelId } }) });
+    const response = await fetch(options.url, { method: "POST", headers: options.headers, body: JSON.stringify({ query, variables: { u, m: options.modelId } }) });
     const json = (await response.json()) as { data?: { user: { externalId: string; recommendations: Array<{ item: { externalId: string } }> } }; errors?: unknown };
     if (json.errors || !json.data) throw new Error(`(e) answered errors: ${JSON.stringify(json.errors)}`);
     return { ms: performance.now() - started, user: json.data.user };

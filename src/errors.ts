@@ -5,6 +5,10 @@ export enum ErrorCode {
   MODEL_NOT_READY = "MODEL_NOT_READY",
   CONFLICT = "CONFLICT",
   UNAUTHENTICATED = "UNAUTHENTICATED",
+  /** The caller is known but its role may not do this (an analyst key on a mutation). */
+  FORBIDDEN = "FORBIDDEN",
+  /** The caller used up its requests or query cost for this minute; Retry-After says when to come back. */
+  RATE_LIMITED = "RATE_LIMITED",
   /** Another process holds the database's write lock (an ingest, usually) for longer than a request waits. */
   DATABASE_BUSY = "DATABASE_BUSY",
   /** The database server cannot be reached (restarting, stopped, out of connections); nothing was changed. */

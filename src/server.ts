@@ -11,21 +11,24 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
-import { openDatabase } from "./db/data-source.ts";
-import { ErrorCode, UserError } from "./errors.ts";
-import { adminMutationsPlugin } from "./graphql/auth.ts";
-import { createContext, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
-import { createFormatError, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./graphql/errors.ts";
+import { openDatabase, readsCrossASocket } from "./db/data-source.ts";
+import { ErrorCode, faultAsUserError, UserError } from "./errors.ts";
+import { AccessControl, adminMutationsPlugin, decideAccess, LOOPBACK_ACCESS, type ListenAccess } from "./graphql/auth.ts";
+import { createContext, type AuthState, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
+import { createFormatError, httpStatusOf, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./graphql/errors.ts";
 import { DASHBOARD_PATH, DashboardAssets } from "./graphql/dashboard.ts";
 import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
 import { checkNesting, MAX_QUERY_TOKENS } from "./graphql/limits.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
+import { chargeCost, RateLimitedError, RateLimits } from "./graphql/rate-limits.ts";
+import { ApiKeyChecker } from "./services/api-keys.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
 import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
 import { latestReadyModel } from "./db/model-rows.ts";
 import { ensureDemoData, type DemoProgress, type DemoSetup } from "./services/demo.ts";
 import { setBusyTimeout } from "./db/busy.ts";
 import { watchCommits } from "./db/commit-watch.ts";
+import { rateLimitStoreClient } from "./db/rate-limit-store.ts";
 import { executeConsistently, operationKindPlugin } from "./graphql/consistent-reads.ts";
 import { HeavyQueryGate } from "./graphql/heavy-gate.ts";
 import { MISSING_CHECKPOINT_MESSAGE, tidyModelsAtStart } from "./services/housekeeping.ts";
@@ -75,7 +78,15 @@ export interface VcmServer {
 }
 
 /** Builds the long-lived dependencies of the API over an open data source. */
-export function createServerDeps(options: { dataSource: DataSource; config: AppConfig; logger?: ErrorLogger }): ServerDeps {
+export function createServerDeps(options: {
+  dataSource: DataSource;
+  config: AppConfig;
+  logger?: ErrorLogger;
+  /** What requests without a credential may do (decideAccess); as on loopback unless said otherwise. */
+  access?: ListenAccess;
+  keys?: ApiKeyChecker;
+}): ServerDeps {
+  const keys = options.keys ?? new ApiKeyChecker(options.dataSource);
   return {
     dataSource: options.dataSource,
     // Each catalog call is one database statement group: a span when traces are on.
@@ -83,6 +94,9 @@ export function createServerDeps(options: { dataSource: DataSource; config: AppC
     config: options.config,
     logger: options.logger ?? { error: (message, error) => console.error(`[vcm] ${message}:`, error) },
     prediction: createPredictionServices({ dataSource: options.dataSource, config: options.config }),
+    access: new AccessControl({ keys, adminToken: options.config.adminToken, access: options.access ?? LOOPBACK_ACCESS }),
+    // On PostgreSQL every server counts in the database; SQLite's servers count each in memory.
+    rateLimits: new RateLimits({ shared: readsCrossASocket(options.dataSource) ? rateLimitStoreClient(options.dataSource) : undefined }),
   };
 }
 
@@ -107,7 +121,7 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
     // The IDE is served by our own handler from node_modules; Apollo's landing page would load from a CDN.
     // Cache control (on by default) wraps every field resolver to collect cache hints nobody reads here:
     // ≈ 6 ms of a 100-user query.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), adminMutationsPlugin(), queryLimitsPlugin({ gate }), operationKindPlugin(), observer.plugin()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), adminMutationsPlugin(), queryLimitsPlugin<GraphQLContext>({ gate, onCost: chargeCost }), operationKindPlugin(), observer.plugin()],
   });
   await apollo.start();
   // From here on every other server's commit is heard (at once on SQLite; once LISTEN runs on PostgreSQL).
@@ -121,7 +135,7 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
   }
   const ide = new IdeAssets(GRAPHQL_PATH);
   const dashboard = new DashboardAssets();
-  const contextFor = (authorization?: string): GraphQLContext => createContext({ deps, authorization });
+  const contextFor = (authorization?: string, auth?: AuthState): GraphQLContext => createContext({ deps, authorization, auth });
   let httpServer: http.Server | null = null;
   let subscriptions: SubscriptionServer | null = null;
   let metricsListener: MetricsListener | null = null;
@@ -147,7 +161,7 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
       const pathname = new URL(request.url ?? "/", "http://localhost").pathname;
       const observed = { request, response, graphql: pathname === GRAPHQL_PATH, quiet: isOpsPath(pathname) };
       const handled = observer
-        .observe(observed, () => handleHttp({ request, response, apollo, ide, dashboard, contextFor, commits, readiness, adminToken: deps.config.adminToken }))
+        .observe(observed, () => handleHttp({ request, response, apollo, ide, dashboard, contextFor, commits, deps, readiness }))
         .catch((error: unknown) => {
           deps.logger.error("HTTP handler failed", error);
           if (!response.headersSent) sendJson(response, 500, { errors: [{ message: INTERNAL_ERROR_MESSAGE, extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
@@ -175,7 +189,16 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
         }
         throw error;
       }
-      subscriptions = serveSubscriptions({ httpServer: listening, path: GRAPHQL_PATH, schema, contextFor, formatError, maxPayload: MAX_BODY_BYTES });
+      subscriptions = serveSubscriptions({
+        httpServer: listening,
+        path: GRAPHQL_PATH,
+        schema,
+        contextFor,
+        authenticate: (request) => deps.access.authenticate(request),
+        rateLimits: deps.rateLimits,
+        formatError,
+        maxPayload: MAX_BODY_BYTES,
+      });
       const address = listening.address() as AddressInfo;
       const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
       return { url: `http://${shownHost}:${address.port}/`, port: address.port };
@@ -261,17 +284,21 @@ async function handleHttp(options: {
   apollo: ApolloServer<GraphQLContext>;
   ide: IdeAssets;
   dashboard: DashboardAssets;
-  contextFor: (authorization?: string) => GraphQLContext;
+  contextFor: (authorization?: string, auth?: AuthState) => GraphQLContext;
   commits: (() => number) | undefined;
+  deps: ServerDeps;
   readiness: ReadinessCheck;
-  adminToken: string | undefined;
 }): Promise<void> {
-  const { request, response, apollo, ide, dashboard, contextFor, commits } = options;
+  const { request, response, apollo, ide, dashboard, contextFor, commits, deps } = options;
   const url = new URL(request.url ?? "/", "http://localhost");
   const method = (request.method ?? "GET").toUpperCase();
 
   if (method === "GET" || method === "HEAD") {
-    if (isOpsPath(url.pathname)) return answerOpsRequest({ request, response, pathname: url.pathname, readiness: options.readiness, adminToken: options.adminToken });
+    if (isOpsPath(url.pathname)) {
+      const isAdmin = async (authorization: string | undefined): Promise<boolean> =>
+        (await deps.access.authenticate({ authorization, address: request.socket.remoteAddress }).catch(() => null))?.admin === true;
+      return answerOpsRequest({ request, response, pathname: url.pathname, readiness: options.readiness, isAdmin });
+    }
     const isDashboard = url.pathname === DASHBOARD_PATH || url.pathname === `${DASHBOARD_PATH}/`;
     const isPage = isDashboard || url.pathname === "/" || (url.pathname === GRAPHQL_PATH && url.search === "" && wantsHtml(request));
     const file = url.pathname.startsWith(IDE_ASSET_PREFIX)
@@ -298,6 +325,17 @@ async function handleHttp(options: {
     return sendError(response, 404, "NOT_FOUND", `Nothing at ${url.pathname}: GraphQL is at ${GRAPHQL_PATH}, the IDE at /, the dashboard at ${DASHBOARD_PATH}.`);
   }
 
+  // Who is asking, and whether they may ask again this minute, before the body is even read.
+  let auth: AuthState;
+  try {
+    auth = await deps.access.authenticate({ authorization: request.headers.authorization, address: request.socket.remoteAddress });
+    await deps.rateLimits.takeRequest(auth);
+  } catch (error) {
+    const refused = error instanceof UserError ? error : faultAsUserError(error);
+    if (refused === undefined) throw error;
+    const headers = refused instanceof RateLimitedError ? { "retry-after": String(refused.retryAfterSeconds) } : {};
+    return sendError(response, httpStatusOf(refused.code), refused.code, refused.message, headers);
+  }
   const text = method === "POST" ? await readBody(request) : "";
   if (text === null) return refuseLargeBody(request, response);
   const headers = new HeaderMap();
@@ -327,7 +365,7 @@ async function handleHttp(options: {
   }
   const { result } = await executeConsistently({
     commits,
-    context: () => contextFor(request.headers.authorization),
+    context: () => contextFor(request.headers.authorization, auth),
     execute: (context) => apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method, headers, search: url.search, body }, context: async () => context }),
   });
   for (const [key, value] of result.headers) response.setHeader(key, value);
@@ -383,6 +421,8 @@ export async function startServer(options: {
   host?: string;
   /** Also serve /metrics without a credential on 127.0.0.1:metricsPort (`--metrics-port`). */
   metricsPort?: number;
+  /** Serve reads without a key on a non-loopback host (else such a host needs an API key to exist). */
+  publicRead?: boolean;
   onProgress?: (event: DemoProgress) => void;
   logger?: ErrorLogger;
 }): Promise<RunningServer> {
@@ -395,10 +435,12 @@ export async function startServer(options: {
   });
   let server: VcmServer | null = null;
   try {
+    const keys = new ApiKeyChecker(dataSource);
+    const access = await decideAccess({ host: options.host, publicRead: options.publicRead === true, keys });
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
     // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
     setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
-    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger }), { requestLog: createRequestLog({ level: config.logLevel }) });
+    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger, access, keys }), { requestLog: createRequestLog({ level: config.logLevel }) });
     const { url, port } = await server.listen({ port: config.port, host: options.host });
     const metricsPort = options.metricsPort === undefined ? null : (await server.listenMetrics({ port: options.metricsPort })).port;
     const readyModel = demo.datasetName === null ? null : await latestReadyModel(dataSource, demo.datasetName);

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import type { DemoProgress } from "../../src/services/demo.ts";
+import { isLoopbackHost } from "../../src/graphql/auth.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 
@@ -29,10 +30,11 @@ export const serveCommand: CommandModule = {
       .option("--port <n>", "HTTP port (default: PORT or 4000; 0 picks a free one)")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--models-dir <path>", "folder of model checkpoints (default: VCM_MODELS_DIR or ./data/models)")
-      .option("--host <address>", "interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it: set VCM_ADMIN_TOKEN)")
+      .option("--host <address>", "interface to listen on (default 127.0.0.1; another address needs an API key to exist, or --public-read)")
+      .option("--public-read", "on a non-loopback host, serve reads to anyone without a key (on purpose)")
       .option("--metrics-port <n>", "also serve /metrics (no credential), /ready and /health on 127.0.0.1 at this port (0 picks a free one)")
       .option("--json", "print one JSON line on stdout once listening")
-      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; metricsPort?: string; json?: boolean }) => {
+      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; metricsPort?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: async () => {
@@ -42,11 +44,12 @@ export const serveCommand: CommandModule = {
               modelsDir: flags.modelsDir,
               host: flags.host,
               metricsPort: parsePort(flags.metricsPort, "--metrics-port"),
+              publicRead: flags.publicRead === true,
               onProgress: (event) => io.info(progressLine(event)),
             });
-            const loopback = ["127.0.0.1", "localhost", "::1", undefined].includes(flags.host);
-            if (!loopback && running.server.deps.config.adminToken === undefined) {
-              io.info(`warning: listening on ${flags.host} without VCM_ADMIN_TOKEN: anyone who can reach it can train and delete models.`);
+            const { access } = running.server.deps;
+            if (!isLoopbackHost(flags.host) && access.openReads) {
+              io.info(`warning: --public-read: anyone who can reach ${flags.host} reads every user's reviews and recommendations without a key.`);
             }
             stopOnSignals(running);
             return {

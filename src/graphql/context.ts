@@ -1,6 +1,6 @@
 /**
  * What every resolver receives: the server's long-lived dependencies, the catalog, fresh per-request
- * DataLoaders, and whether the request proved the admin token.
+ * DataLoaders, and what the request proved about its caller.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { DataSource } from "typeorm";
@@ -24,16 +24,44 @@ export interface ServerDeps {
   readonly logger: ErrorLogger;
   /** Model cache, explanations, cohorts and training jobs (absent in browse-only setups). */
   readonly prediction?: PredictionServices;
+  /** Who may read and who may write (AccessControl, src/graphql/auth.ts). */
+  readonly access: Access;
+  /** Requests and query cost per minute, per key or address (RateLimits, src/graphql/rate-limits.ts). */
+  readonly rateLimits: RateCounter;
 }
 
-/** What the request proved about its caller. */
+/** What a server allows each request (implemented by AccessControl in auth.ts). */
+export interface Access {
+  /** Whether a request without a key may read. */
+  readonly openReads: boolean;
+  /** Whether any credential exists (a key, or the admin token). */
+  credentialsExist(): Promise<boolean>;
+  /** What a request's Authorization header proves; throws UNAUTHENTICATED for a header that proves nothing. */
+  authenticate(request: { authorization: string | undefined; address: string | undefined }): Promise<AuthState>;
+}
+
+/** Counts requests and query cost per caller (implemented by RateLimits in rate-limits.ts); throws RATE_LIMITED when over. */
+export interface RateCounter {
+  takeRequest(auth: AuthState): Promise<void>;
+  takeCost(auth: AuthState, cost: number): Promise<void>;
+}
+
+/** What the request proved about its caller (src/graphql/auth.ts decides it). */
 export interface AuthState {
-  /** True when the server has VCM_ADMIN_TOKEN set, so mutations need it. */
+  /** True when mutations need a credential (the server has a key or VCM_ADMIN_TOKEN). */
   readonly required: boolean;
-  /** True when the request sent `Authorization: Bearer <VCM_ADMIN_TOKEN>` (or no token is required). */
+  /** True when the request may run mutations (an admin key, the admin token, or no credential is required). */
   readonly admin: boolean;
   /** True when an Authorization header was sent at all (to tell "missing" from "wrong" in the message). */
   readonly presented: boolean;
+  /** The role the request proved, or null without a credential. */
+  readonly role: "admin" | "analyst" | null;
+  /** The key's name, when a key was proved. */
+  readonly keyName?: string;
+  /** Whom the rate limits count this request against: `key:NAME`, `token`, `address:IP` or `local` (in-process). */
+  readonly subject: string;
+  /** The key's own rate limits (null: the defaults), when a key was proved. */
+  readonly rates?: { readonly requests: number | null; readonly cost: number | null };
 }
 
 /** The GraphQL context of one request. */
@@ -48,26 +76,39 @@ export interface GraphQLContext {
   readonly request: { operation?: "query" | "mutation" | "subscription" };
 }
 
-/** Compares the bearer token with the configured one in constant time. */
-export function authFromHeader(authorization: string | undefined, adminToken: string | undefined): AuthState {
-  const presented = authorization !== undefined && authorization.trim() !== "";
-  if (adminToken === undefined) return { required: false, admin: true, presented };
-  const match = /^Bearer\s+(.+)$/i.exec(authorization?.trim() ?? "");
-  const given = Buffer.from(match?.[1]?.trim() ?? "", "utf8");
+/** The bearer token of an Authorization header: undefined without a header, null for one of another shape. */
+export function bearerToken(authorization: string | undefined): string | null | undefined {
+  const text = authorization?.trim() ?? "";
+  if (text === "") return undefined;
+  return /^Bearer\s+(\S+)$/i.exec(text)?.[1] ?? null;
+}
+
+/** Whether a token equals the admin token, in constant time. */
+export function isAdminToken(token: string, adminToken: string | undefined): boolean {
+  if (adminToken === undefined) return false;
+  const given = Buffer.from(token, "utf8");
   const expected = Buffer.from(adminToken, "utf8");
-  const admin = given.length === expected.length && timingSafeEqual(given, expected);
-  return { required: true, admin, presented };
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** What the admin token alone proves (no key is looked up): for in-process contexts built from a header. */
+export function authFromHeader(authorization: string | undefined, adminToken: string | undefined): AuthState {
+  const token = bearerToken(authorization);
+  const presented = token !== undefined;
+  if (adminToken === undefined) return { required: false, admin: true, presented, role: null, subject: "local" };
+  const admin = typeof token === "string" && isAdminToken(token, adminToken);
+  return { required: true, admin, presented, role: admin ? "admin" : null, subject: admin ? "token" : "local" };
 }
 
 /** Builds the context of one request: fresh loaders (their caches never outlive the request). */
-export function createContext(options: { deps: ServerDeps; authorization?: string }): GraphQLContext {
+export function createContext(options: { deps: ServerDeps; authorization?: string; auth?: AuthState }): GraphQLContext {
   const { deps, authorization } = options;
   const { catalog } = deps;
   return {
     deps,
     catalog,
     loaders: createLoaders(catalog),
-    auth: authFromHeader(authorization, deps.config.adminToken),
+    auth: options.auth ?? authFromHeader(authorization, deps.config.adminToken),
     prediction: deps.prediction === undefined ? undefined : createPredictionContext(deps.prediction, catalog.queries),
     request: {},
   };

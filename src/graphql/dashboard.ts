@@ -7,6 +7,7 @@
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { SIGN_IN_SCRIPT, SIGN_IN_SCRIPT_NAME } from "./sign-in.ts";
 import { StaticFiles, type StaticResponse } from "./static-files.ts";
 
 const require = createRequire(import.meta.url);
@@ -40,6 +41,7 @@ export function dashboardHtml(): string {
 <body>
   <nav><a href="${DASHBOARD_PATH}?view=models">models</a><a href="${DASHBOARD_PATH}?view=cohorts">cohorts (add &amp;model=ID&amp;compare=ID)</a><a href="${DASHBOARD_PATH}?view=user">user (add &amp;user=ID&amp;model=ID&amp;compare=ID)</a><a href="/">GraphiQL</a></nav>
   <main id="dashboard"></main>
+  <script src="${DASHBOARD_PATH}/${SIGN_IN_SCRIPT_NAME}"></script>
   <script src="${DASHBOARD_PATH}/chart.umd.min.js"></script>
   <script src="${DASHBOARD_PATH}/dashboard.js"></script>
 </body>
@@ -56,6 +58,7 @@ export class DashboardAssets {
   }
 
   asset(name: string): Promise<StaticResponse | null> {
+    if (name === SIGN_IN_SCRIPT_NAME) return Promise.resolve({ type: "text/javascript; charset=utf-8", body: SIGN_IN_SCRIPT });
     return this.files.get(name);
   }
 }

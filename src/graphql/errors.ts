@@ -18,6 +18,8 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.MODEL_NOT_READY]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UNAUTHENTICATED]: 401,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.DATABASE_BUSY]: 503,
   [ErrorCode.DATABASE_UNAVAILABLE]: 503,
   [ErrorCode.STORAGE_FULL]: 507,
@@ -25,6 +27,11 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.TOO_MANY_SUBSCRIPTIONS]: 429,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
+
+/** The HTTP status of a request refused as a whole with this code. */
+export function httpStatusOf(code: ErrorCode): number {
+  return HTTP_STATUS[code];
+}
 
 /** A GraphQLError carrying one of our codes (and, before execution, the matching HTTP status). */
 export function codedError(code: ErrorCode, message: string): GraphQLError {

@@ -4,6 +4,7 @@
  */
 import { createRequire } from "node:module";
 import path from "node:path";
+import { SIGN_IN_SCRIPT, SIGN_IN_SCRIPT_NAME } from "./sign-in.ts";
 import { StaticFiles, type StaticResponse } from "./static-files.ts";
 
 const require = createRequire(import.meta.url);
@@ -45,7 +46,8 @@ const ASSETS: Readonly<Record<string, Asset>> = {
 function startScript(endpoint: string): string {
   return `"use strict";
 (function () {
-  var fetcher = GraphiQL.createFetcher({ url: new URL(${JSON.stringify(endpoint)}, window.location.href).toString() });
+  // The sign-in script sends the key this tab signed in with, and asks for one on a 401 (sign-in.ts).
+  var fetcher = GraphiQL.createFetcher({ url: new URL(${JSON.stringify(endpoint)}, window.location.href).toString(), fetch: window.vcmSignIn.fetch });
   var root = ReactDOM.createRoot(document.getElementById("graphiql"));
   root.render(React.createElement(GraphiQL, {
     fetcher: fetcher,
@@ -70,6 +72,7 @@ export function ideHtml(): string {
 </head>
 <body>
   <div id="graphiql">Loading GraphiQL…</div>
+  <script src="${IDE_ASSET_PREFIX}${SIGN_IN_SCRIPT_NAME}"></script>
   <script src="${IDE_ASSET_PREFIX}react.production.min.js"></script>
   <script src="${IDE_ASSET_PREFIX}react-dom.production.min.js"></script>
   <script src="${IDE_ASSET_PREFIX}graphiql.min.js"></script>
@@ -91,6 +94,7 @@ export class IdeAssets {
 
   async asset(name: string): Promise<StaticResponse | null> {
     if (name === "start.js") return { type: "text/javascript; charset=utf-8", body: startScript(this.endpoint) };
+    if (name === SIGN_IN_SCRIPT_NAME) return { type: "text/javascript; charset=utf-8", body: SIGN_IN_SCRIPT };
     return this.files.get(name);
   }
 }

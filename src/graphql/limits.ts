@@ -149,3 +149,14 @@ export function checkNesting(query: string): void {
     }
   }
 }
+
+/**
+ * Requests per minute one API key (or, for open reads, one client address) may send, unless its key
+ * says otherwise (`vcm keys create --rate`). Every server on one PostgreSQL database counts together.
+ */
+export const DEFAULT_REQUESTS_PER_MINUTE = 6_000;
+/**
+ * Estimated query cost (the estimate MAX_QUERY_COST bounds) one key or address may spend per minute,
+ * unless its key says otherwise: twenty of the costliest queries allowed.
+ */
+export const DEFAULT_COST_PER_MINUTE = 20 * MAX_QUERY_COST;

@@ -9,7 +9,6 @@ import type { AddressInfo } from "node:net";
 import { ErrorCode, UserError } from "../errors.ts";
 import { METRICS_CONTENT_TYPE, metricsText } from "../observability/metrics.ts";
 import type { ReadinessCheck } from "../services/readiness.ts";
-import { authFromHeader } from "./context.ts";
 
 export const HEALTH_PATH = "/health";
 export const READY_PATH = "/ready";
@@ -32,15 +31,15 @@ function sendJson(options: { response: http.ServerResponse; status: number; body
 
 /**
  * Answers a GET or HEAD of an operations path (the request log takes its outcome from the status).
- * `adminToken`: on the main port /metrics needs it (undefined: none is configured, and it is open as
- * mutations are); null: the metrics port, where it is open.
+ * `isAdmin`: on the main port /metrics needs an admin credential (an admin API key or VCM_ADMIN_TOKEN;
+ * open where mutations are, on loopback before any key or token exists); null: the metrics port, where it is open.
  */
 export async function answerOpsRequest(options: {
   request: http.IncomingMessage;
   response: http.ServerResponse;
   pathname: string;
   readiness: ReadinessCheck;
-  adminToken: string | undefined | null;
+  isAdmin: ((authorization: string | undefined) => Promise<boolean>) | null;
 }): Promise<void> {
   const { request, response, pathname } = options;
   const head = (request.method ?? "GET").toUpperCase() === "HEAD";
@@ -54,8 +53,8 @@ export async function answerOpsRequest(options: {
     else sendJson({ response, status: 503, body: { status: "not ready", reason: readiness.reason }, head });
     return;
   }
-  if (options.adminToken !== null && !authFromHeader(request.headers.authorization, options.adminToken).admin) {
-    const message = `${METRICS_PATH} needs an "Authorization: Bearer <token>" header with this server's VCM_ADMIN_TOKEN, or read it on the loopback port that --metrics-port opens.`;
+  if (options.isAdmin !== null && !(await options.isAdmin(request.headers.authorization))) {
+    const message = `${METRICS_PATH} needs an "Authorization: Bearer <key>" header with an admin API key or this server's VCM_ADMIN_TOKEN, or read it on the loopback port that --metrics-port opens.`;
     sendJson({ response, status: 401, body: { errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] }, head });
     return;
   }
@@ -77,7 +76,7 @@ export async function listenForMetrics(options: { port: number; readiness: Readi
       sendJson({ response, status: 404, body: { errors: [{ message: `Only GET ${METRICS_PATH}, ${READY_PATH} and ${HEALTH_PATH} are served on this port.`, extensions: { code: ErrorCode.NOT_FOUND } }] }, head: false });
       return;
     }
-    answerOpsRequest({ request, response, pathname, readiness: options.readiness, adminToken: null }).catch((error: unknown) => {
+    answerOpsRequest({ request, response, pathname, readiness: options.readiness, isAdmin: null }).catch((error: unknown) => {
       options.onError(error);
       if (!response.headersSent) sendJson({ response, status: 500, body: { errors: [{ message: "The metrics could not be read; see the server's log.", extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] }, head: false });
       else response.end();

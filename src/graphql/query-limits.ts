@@ -6,7 +6,7 @@
  * twice over (2^28 fields from 1.2 KB) is refused in microseconds instead of being walked.
  */
 import { createRequire } from "node:module";
-import type { ApolloServerPlugin } from "@apollo/server";
+import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import {
   getVariableValues,
   GraphQLError,
@@ -186,7 +186,9 @@ export function checkOperationLimits(options: {
  * Rejects with BAD_USER_INPUT: subscriptions (served over WebSocket only) and operations over the
  * limits of checkOperationLimits; with a gate, heavy queries wait for their turn there (heavy-gate.ts).
  */
-export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number; gate?: HeavyQueryGate } = {}): ApolloServerPlugin {
+export function queryLimitsPlugin<TContext extends BaseContext>(
+  limits: { maxDepth?: number; maxCost?: number; gate?: HeavyQueryGate; onCost?: (cost: number, context: TContext) => Promise<void> } = {},
+): ApolloServerPlugin<TContext> {
   const gate = limits.gate;
   return {
     async requestDidStart() {
@@ -196,7 +198,7 @@ export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number;
         async willSendResponse() {
           release?.();
         },
-        async didResolveOperation({ schema, document, request, operation }) {
+        async didResolveOperation({ schema, document, request, operation, contextValue }) {
           // Apollo answers a document without the operation asked for before this hook, and never runs it.
           if (operation === undefined) return;
           if (operation.operation === "subscription") {
@@ -205,6 +207,8 @@ export function queryLimitsPlugin(limits: { maxDepth?: number; maxCost?: number;
             );
           }
           const cost = checkOperationLimits({ schema, document, operation, variables: request.variables, maxDepth: limits.maxDepth, maxCost: limits.maxCost });
+          // Charged before the gate, so a caller over its rate waits for no turn.
+          if (cost !== undefined && limits.onCost !== undefined) await limits.onCost(cost, contextValue);
           if (gate !== undefined && operation.operation === "query" && cost !== undefined && cost >= gate.limits.threshold) release = await gate.enter();
         },
       };

@@ -10,8 +10,8 @@ import type { Duplex } from "node:stream";
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
-import { ErrorCode, UserError } from "../errors.ts";
-import type { GraphQLContext } from "./context.ts";
+import { ErrorCode, faultAsUserError, UserError } from "../errors.ts";
+import type { AuthState, GraphQLContext, RateCounter } from "./context.ts";
 import { codedError } from "./errors.ts";
 import {
   checkNesting,
@@ -24,6 +24,20 @@ import {
 } from "./limits.ts";
 import { checkOperationLimits } from "./query-limits.ts";
 
+/** Close code of a socket whose credentials prove nothing: graphql-ws's Unauthorized, HTTP's 401 in the 4xxx range. */
+export const UNAUTHENTICATED_CLOSE_CODE = 4401;
+
+/** Close code of a socket whose credentials could not be checked (the database is away): not one of graphql-ws's fatal codes, so clients retry. */
+export const UNAVAILABLE_CLOSE_CODE = 4503;
+
+/** A close reason holds at most 123 bytes: the sentence, cut at a word. */
+function closeReason(message: string): string {
+  if (Buffer.byteLength(message) <= 123) return message;
+  let cut = message;
+  while (Buffer.byteLength(`${cut}…`) > 123) cut = cut.slice(0, cut.lastIndexOf(" "));
+  return `${cut}…`;
+}
+
 /** A running WebSocket endpoint. */
 export interface SubscriptionServer {
   close(): Promise<void>;
@@ -34,7 +48,11 @@ export function serveSubscriptions(options: {
   httpServer: http.Server;
   path: string;
   schema: GraphQLSchema;
-  contextFor: (authorization?: string) => GraphQLContext;
+  contextFor: (authorization?: string, auth?: AuthState) => GraphQLContext;
+  /** What a socket's `authorization` connection parameter proves (throws UNAUTHENTICATED as over HTTP). */
+  authenticate: (request: { authorization: string | undefined; address: string | undefined }) => Promise<AuthState>;
+  /** Each subscription counts as a request, and its estimated cost, against its socket's caller. */
+  rateLimits: RateCounter;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /**
    * Largest WebSocket message, in bytes, as for an HTTP body (ws's default is 100 MiB): a larger one
@@ -66,14 +84,28 @@ export function serveSubscriptions(options: {
     sockets.handleUpgrade(request, stream, head, (socket) => admit(socket, request));
   };
   httpServer.on("upgrade", onUpgrade);
+  /** What each socket proved when it connected. */
+  const proved = new WeakMap<object, AuthState>();
+  const authorizationOf = (params: Readonly<Record<string, unknown>> | undefined): string | undefined =>
+    typeof params?.authorization === "string" ? params.authorization : undefined;
   const server = useServer(
     {
       schema,
-      context: (ctx) => {
-        const authorization = ctx.connectionParams?.authorization;
-        return options.contextFor(typeof authorization === "string" ? authorization : undefined);
+      // A socket whose connection parameters prove nothing is closed with 4401 and the sentence, as HTTP answers 401.
+      onConnect: async (ctx) => {
+        try {
+          proved.set(ctx, await options.authenticate({ authorization: authorizationOf(ctx.connectionParams), address: ctx.extra.request.socket.remoteAddress }));
+          return true;
+        } catch (error) {
+          // A database that cannot be reached closes the socket with its sentence too, never as an internal error.
+          const refused = error instanceof UserError ? error : faultAsUserError(error);
+          if (refused === undefined) throw error;
+          ctx.extra.socket.close(refused.code === ErrorCode.UNAUTHENTICATED ? UNAUTHENTICATED_CLOSE_CODE : UNAVAILABLE_CLOSE_CODE, closeReason(refused.message));
+          return false;
+        }
       },
-      onSubscribe: (ctx, _id, payload) => {
+      context: (ctx) => options.contextFor(authorizationOf(ctx.connectionParams), proved.get(ctx)),
+      onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already registered this one.
         if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [codedError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS_MESSAGE)];
@@ -111,9 +143,15 @@ export function serveSubscriptions(options: {
         }
         try {
           // Over the limits of HTTP queries, counted over fragments once each (query-limits.ts).
-          checkOperationLimits({ schema, document, operation, variables: payload.variables });
+          const cost = checkOperationLimits({ schema, document, operation, variables: payload.variables });
+          const auth = proved.get(ctx);
+          if (auth !== undefined) {
+            await options.rateLimits.takeRequest(auth);
+            if (cost !== undefined) await options.rateLimits.takeCost(auth, cost);
+          }
         } catch (error) {
           if (error instanceof GraphQLError) return [error];
+          if (error instanceof UserError) return [codedError(error.code, error.message)];
           throw error;
         }
         return undefined;

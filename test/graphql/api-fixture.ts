@@ -11,6 +11,7 @@ import { loadAppConfig, type AppConfig } from "../../src/config.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
+import type { ListenAccess } from "../../src/graphql/auth.ts";
 import { createTestDatabase } from "../db/databases.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { createServer, createServerDeps, type VcmServer } from "../../src/server.ts";
@@ -38,7 +39,7 @@ export interface ApiFixture {
 }
 
 /** Creates the database (migrations + a generated dataset of ~150 users) and a server over it. */
-export async function createApiFixture(options: { adminToken?: string } = {}): Promise<ApiFixture> {
+export async function createApiFixture(options: { adminToken?: string; access?: ListenAccess } = {}): Promise<ApiFixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-api-"));
   const database = await createTestDatabase();
   const dbPath = database.target;
@@ -49,7 +50,7 @@ export async function createApiFixture(options: { adminToken?: string } = {}): P
   });
   const config = loadAppConfig({ dbPath, modelsDir: path.join(dir, "models"), experimentsDir: path.join(dir, "experiments"), adminToken: options.adminToken }, {});
   const logger = new CollectingLogger();
-  const server = await createServer(createServerDeps({ dataSource, config, logger }));
+  const server = await createServer(createServerDeps({ dataSource, config, logger, access: options.access }));
   return {
     dir,
     dbPath,

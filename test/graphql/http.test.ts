@@ -153,7 +153,7 @@ describe("admin token for mutations", () => {
     const missing = await post(securedUrl, mutation);
     expect(missing.status).toBe(401);
     expect(missing.json.errors[0]).toEqual({
-      message: 'A mutation needs an "Authorization: Bearer <token>" header with this server\'s VCM_ADMIN_TOKEN.',
+      message: 'A mutation needs an "Authorization: Bearer <token>" header with an admin API key or this server\'s VCM_ADMIN_TOKEN.',
       extensions: { code: "UNAUTHENTICATED", requestId: missing.requestId },
     });
     const wrong = await post(securedUrl, mutation, { authorization: "Bearer nope" });
@@ -198,7 +198,7 @@ describe("@Authorized() fields", () => {
     const call = (authorization?: string) =>
       adminAuthChecker({ context: secured.server.createContext(authorization), info, root: {}, args: {} }, []);
     expect(() => call()).toThrow('The field Query.secret needs an "Authorization: Bearer <token>" header');
-    expect(() => call("Bearer wrong")).toThrow("not this server's VCM_ADMIN_TOKEN");
+    expect(() => call("Bearer wrong")).toThrow("with an admin API key or this server's VCM_ADMIN_TOKEN");
     expect(call(`Bearer ${TOKEN}`)).toBe(true);
     expect(adminAuthChecker({ context: open.server.createContext(), info, root: {}, args: {} }, [])).toBe(true);
   });

@@ -41,7 +41,8 @@ const env = (name: string): NodeJS.ProcessEnv => ({
 
 /** This process's connections to the database by role, from pg_stat_activity (application_name is `vcm:host:pid:…`). */
 function connectionsOf(server: ServerProcess): { listeners: string[]; total: number } {
-  const rows = database.psql(`SELECT application_name, query FROM pg_stat_activity WHERE application_name LIKE 'vcm:%:${server.child.pid}:%'`);
+  // One line per connection: a last statement written over several lines (the rate limiter's upsert) is joined.
+  const rows = database.psql(`SELECT application_name, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_activity WHERE application_name LIKE 'vcm:%:${server.child.pid}:%'`);
   return { listeners: rows.filter((row) => row.split("\t")[0].endsWith(":listen")).map((row) => row.split("\t")[1]), total: rows.length };
 }
 

@@ -1,6 +1,7 @@
-// The dashboard's client: plain browser JavaScript over the public GraphQL API only (it reads, it
-// needs no token), with Chart.js (served from node_modules) for the charts. Three views, chosen by the
-// query string: ?view=models&dataset=NAME, ?view=cohorts&model=ID&compare=ID[&grouping=EQUAL_INTERACTIONS&groups=5], ?view=user&user=ID&model=ID&compare=ID.
+// The dashboard's client: plain browser JavaScript over the public GraphQL API only (it reads: an
+// analyst key is enough where the server needs one, sent by sign-in.js), with Chart.js (served from
+// node_modules) for the charts. Three views, chosen by the query string: ?view=models&dataset=NAME,
+// ?view=cohorts&model=ID&compare=ID[&grouping=EQUAL_INTERACTIONS&groups=5], ?view=user&user=ID&model=ID&compare=ID.
 "use strict";
 (function () {
   var params = new URLSearchParams(window.location.search);
@@ -10,7 +11,7 @@
   window.vcmDashboard = { view: params.get("view") || "models", charts: [], ready: false, error: null };
 
   function gql(query, variables) {
-    return fetch(new URL("../graphql", window.location.href).toString(), {
+    return window.vcmSignIn.fetch(new URL("../graphql", window.location.href).toString(), {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ query: query, variables: variables || {} }),

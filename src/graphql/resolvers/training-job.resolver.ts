@@ -22,7 +22,7 @@ import { predictionOf } from "./prediction.resolver.ts";
 export class TrainingJobResolver {
   @Mutation(() => TrainingJobType, {
     description:
-      "Starts training a model and returns at once with the job (QUEUED, or RUNNING when no other job runs). Training runs in a separate process, one job at a time; poll trainingJob(id) for progress. Needs `Authorization: Bearer <VCM_ADMIN_TOKEN>` when the server sets that token. BAD_USER_INPUT for a hyper-parameter training could not use; NOT_FOUND for an unknown dataset. With fromModel, continues that model (a warm start; see the input field).",
+      "Starts training a model and returns at once with the job (QUEUED, or RUNNING when no other job runs). Training runs in a separate process, one job at a time; poll trainingJob(id) for progress. Needs an admin credential (`Authorization: Bearer <key>` with an admin API key, or VCM_ADMIN_TOKEN) once the server has one; FORBIDDEN for an analyst key. BAD_USER_INPUT for a hyper-parameter training could not use; NOT_FOUND for an unknown dataset. With fromModel, continues that model (a warm start; see the input field).",
   })
   async startTraining(
     @Ctx() context: GraphQLContext,
