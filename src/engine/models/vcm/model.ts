@@ -16,9 +16,15 @@ import { WeightModel, type WeightModelState } from "../weight-model.ts";
 import { klToStandardNormal } from "./losses.ts";
 import { decode, encode, paramSpecs } from "./vae.ts";
 import { clickDeletionEffects, type ClickEffectPair } from "./click-effects.ts";
-import { bagWordEffects, deletionEffects, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
+import { bagWordEffects, deletionEffects, outputLayerRows, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
 
 export class VcmModel extends WeightModel {
+  /**
+   * W_outᵀ for the first-order word effects, made on their first call and kept while x.out.W is the
+   * same tensor (training replaces it each step): 24 MB at the Yelp shape, one copy per loaded model.
+   */
+  private outputRows: { of: tf.Tensor; rows: tf.Tensor2D } | undefined;
+
   /** Wraps parameters that the caller hands over; used by training. */
   static create(state: WeightModelState): VcmModel {
     invariant(isVcmVariant(state.config.variant), `a VcmModel holds a VCM variant, not ${state.config.variant}`);
@@ -64,7 +70,23 @@ export class VcmModel extends WeightModel {
    */
   override async wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
     this.checkEffectInput(o.words, o.pairs);
-    return bagWordEffects({ params: this.state.params, words: o.words, pairs: o.pairs });
+    return bagWordEffects({ params: this.state.params, outputRows: this.outputLayerRows(), words: o.words, pairs: o.pairs });
+  }
+
+  private outputLayerRows(): tf.Tensor2D {
+    const of = this.state.params.get("x.out.W");
+    invariant(of !== undefined, "parameter x.out.W is missing");
+    if (this.outputRows?.of !== of) {
+      this.outputRows?.rows.dispose();
+      this.outputRows = { of, rows: outputLayerRows(this.state.params) };
+    }
+    return this.outputRows.rows;
+  }
+
+  protected override release(): void {
+    this.outputRows?.rows.dispose();
+    this.outputRows = undefined;
+    super.release();
   }
 
   /**
