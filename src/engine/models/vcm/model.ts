@@ -20,10 +20,13 @@ import { bagWordEffects, deletionEffects, outputLayerRows, type DeletionRequest,
 
 export class VcmModel extends WeightModel {
   /**
-   * W_outᵀ for the first-order word effects, made on their first call and kept while x.out.W is the
-   * same tensor (training replaces it each step): 24 MB at the Yelp shape, one copy per loaded model.
+   * Whether the weights can no longer change (a model rebuilt from a snapshot): only then is W_outᵀ
+   * kept for the first-order word effects, since training updates some tensors in place, where a copy
+   * would go stale unseen.
    */
-  private outputRows: { of: tf.Tensor; rows: tf.Tensor2D } | undefined;
+  private fixedWeights = false;
+  /** W_outᵀ for the first-order word effects, made on their first call: 24 MB at the Yelp shape, one copy per loaded model. */
+  private outputRows: tf.Tensor2D | undefined;
 
   /** Wraps parameters that the caller hands over; used by training. */
   static create(state: WeightModelState): VcmModel {
@@ -35,7 +38,9 @@ export class VcmModel extends WeightModel {
   static fromSnapshot(s: ModelSnapshot): VcmModel {
     const config = resolveStoredVcmConfig({ ...s.config, variant: s.variant });
     const params = paramsFromWeights(paramSpecs({ numItems: s.numItems, numWords: s.numWords, config }), s.weights);
-    return VcmModel.create({ config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch, params });
+    const model = VcmModel.create({ config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch, params });
+    model.fixedWeights = true;
+    return model;
   }
 
   protected specs(): ParamSpec[] {
@@ -70,21 +75,12 @@ export class VcmModel extends WeightModel {
    */
   override async wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
     this.checkEffectInput(o.words, o.pairs);
-    return bagWordEffects({ params: this.state.params, outputRows: this.outputLayerRows(), words: o.words, pairs: o.pairs });
-  }
-
-  private outputLayerRows(): tf.Tensor2D {
-    const of = this.state.params.get("x.out.W");
-    invariant(of !== undefined, "parameter x.out.W is missing");
-    if (this.outputRows?.of !== of) {
-      this.outputRows?.rows.dispose();
-      this.outputRows = { of, rows: outputLayerRows(this.state.params) };
-    }
-    return this.outputRows.rows;
+    if (this.fixedWeights) this.outputRows ??= outputLayerRows(this.state.params);
+    return bagWordEffects({ params: this.state.params, outputRows: this.outputRows, words: o.words, pairs: o.pairs });
   }
 
   protected override release(): void {
-    this.outputRows?.rows.dispose();
+    this.outputRows?.dispose();
     this.outputRows = undefined;
     super.release();
   }
