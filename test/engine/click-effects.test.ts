@@ -64,6 +64,23 @@ describe("click reasons on hand-set weights", () => {
   });
 });
 
+  it("a call of many users, split into several equal forward passes, gives each user the hand-computed falls", async () => {
+    const params = handParams();
+    // 700 users with the same history: 4 rows each, 2,800 rows in all, so several passes of up to 640 rows.
+    const users = 700;
+    const clicks = csrFromRows({ cols: 4, rows: Array.from({ length: users }, () => [[0, 1], [1, 1], [2, 1]] as Array<[number, number]>) });
+    const before = tf.memory().numTensors;
+    const effects = await clickDeletionEffects({ params, clicks, pairs: Array.from({ length: users }, (_, row) => ({ row, item: 3 })) });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(effects).toHaveLength(users);
+    for (const e of effects) {
+      expect(e[0]).toBeCloseTo(0.541413, 5);
+      expect(e[1]).toBeCloseTo(0.178045, 5);
+      expect(e[2]).toBeCloseTo(-0.194505, 5);
+    }
+    for (const t of params.values()) t.dispose();
+  });
+
 describe("explainByClicks", () => {
   it("drops clicks that would raise the score, breaks ties by the lower item and keeps k", () => {
     const clicks = Int32Array.from([3, 7, 9, 12, 15]);

@@ -89,11 +89,14 @@ describe("the effect rule on a small trained model", () => {
       const rankings = await services.inference.recommendMany(users.map((row) => ({ modelId: model.id, source: "CLICKS" as const, row, k: 3, excludeSeen: true })));
       const pairs = users.flatMap((row, b) => (rankings[b] as Array<{ item: number }>).map((r) => ({ row, item: r.item })));
 
-      // The engine's first-order effects: no tensor left behind, and each bag's effects sum to 0
+      // The engine's first-order effects: the model keeps one tensor from the first call (W_outᵀ, whose
+      // rows are the items' columns), no call leaves any other behind, and each bag's effects sum to 0
       // (log π_ui does not change when the whole bag is scaled, the bag being normalised).
       const before = tf.memory().numTensors;
       const firstOrder = await loaded.model.wordEffects({ words, pairs });
-      expect(tf.memory().numTensors).toBe(before);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      expect(await loaded.model.wordEffects({ words, pairs })).toEqual(firstOrder);
+      expect(tf.memory().numTensors).toBe(before + 1);
       for (const e of firstOrder) expect(Math.abs(e.reduce((a, b) => a + b, 0))).toBeLessThan(1e-5);
 
       const explanations = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));

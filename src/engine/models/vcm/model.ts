@@ -16,9 +16,18 @@ import { WeightModel, type WeightModelState } from "../weight-model.ts";
 import { klToStandardNormal } from "./losses.ts";
 import { decode, encode, paramSpecs } from "./vae.ts";
 import { clickDeletionEffects, type ClickEffectPair } from "./click-effects.ts";
-import { bagWordEffects, deletionEffects, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
+import { bagWordEffects, deletionEffects, outputLayerRows, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
 
 export class VcmModel extends WeightModel {
+  /**
+   * Whether the weights can no longer change (a model rebuilt from a snapshot): only then is W_outᵀ
+   * kept for the first-order word effects, since training updates some tensors in place, where a copy
+   * would go stale unseen.
+   */
+  private fixedWeights = false;
+  /** W_outᵀ for the first-order word effects, made on their first call: 24 MB at the Yelp shape, one copy per loaded model. */
+  private outputRows: tf.Tensor2D | undefined;
+
   /** Wraps parameters that the caller hands over; used by training. */
   static create(state: WeightModelState): VcmModel {
     invariant(isVcmVariant(state.config.variant), `a VcmModel holds a VCM variant, not ${state.config.variant}`);
@@ -29,7 +38,9 @@ export class VcmModel extends WeightModel {
   static fromSnapshot(s: ModelSnapshot): VcmModel {
     const config = resolveStoredVcmConfig({ ...s.config, variant: s.variant });
     const params = paramsFromWeights(paramSpecs({ numItems: s.numItems, numWords: s.numWords, config }), s.weights);
-    return VcmModel.create({ config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch, params });
+    const model = VcmModel.create({ config, backend: s.backend, device: s.device ?? s.backend, numItems: s.numItems, numWords: s.numWords, history: s.history, bestEpoch: s.bestEpoch, params });
+    model.fixedWeights = true;
+    return model;
   }
 
   protected specs(): ParamSpec[] {
@@ -64,7 +75,14 @@ export class VcmModel extends WeightModel {
    */
   override async wordEffects(o: { words: CsrMatrix; pairs: ReadonlyArray<WordEffectPair> }): Promise<Float32Array[]> {
     this.checkEffectInput(o.words, o.pairs);
-    return bagWordEffects({ params: this.state.params, words: o.words, pairs: o.pairs });
+    if (this.fixedWeights) this.outputRows ??= outputLayerRows(this.state.params);
+    return bagWordEffects({ params: this.state.params, outputRows: this.outputRows, words: o.words, pairs: o.pairs });
+  }
+
+  protected override release(): void {
+    this.outputRows?.dispose();
+    this.outputRows = undefined;
+    super.release();
   }
 
   /**

@@ -77,6 +77,27 @@ describe("trainModel", () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 
+  it("first-order word effects follow the output layer through training steps, and dispose frees the copy the model keeps", async () => {
+    const start = tf.memory().numTensors;
+    const config = resolveVcmConfig(small);
+    const params = initParams({ numItems: data.train.cols, numWords: data.words.cols, config });
+    const names = [...params.keys()];
+    const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3, inPlace: names.map(updatableInPlace) });
+    const model = VcmModel.create({ config, backend, device: backend, numItems: data.train.cols, numWords: data.words.cols, params, history: [], bestEpoch: 0 });
+    const pairs = [{ row: 0, item: 1 }, { row: 5, item: 7 }, { row: 5, item: 30 }];
+    const untrained = await model.wordEffects({ words: data.words, pairs });
+    await trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows: [0, 1, 2, 3, 4, 5], rng: new Rng(1), train: data.train, words: data.words, config });
+    // The kept W_outᵀ is made again from the stepped x.out.W: a model rebuilt from the weights agrees bit for bit.
+    const stepped = await model.wordEffects({ words: data.words, pairs });
+    const rebuilt = VcmModel.fromSnapshot(await model.snapshot());
+    expect(stepped).toEqual(await rebuilt.wordEffects({ words: data.words, pairs }));
+    expect(stepped).not.toEqual(untrained);
+    rebuilt.dispose();
+    model.dispose();
+    adam.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
   it("gives identical weights for the same seed and different ones for another seed", async () => {
     const weights = async (seed: number): Promise<Float32Array[]> => {
       const m = await train({ epochs: 2, seed });
