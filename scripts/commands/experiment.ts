@@ -3,6 +3,7 @@ import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { cancelExperiment, experimentProgressLine, MAX_GRID_VALUES, resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import { EXPERIMENT_SET_FIELDS } from "../../src/services/experiment-settings.ts";
+import { MAX_TUNE_TRIALS } from "../../src/services/experiment-tune.ts";
 import { addConfigFlags, configFromFlags, flagField } from "./config-flags.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { numberOption } from "../options.ts";
@@ -34,6 +35,10 @@ export const experimentCommand: CommandModule = {
         (value: string, all: string[]) => [...all, value],
         [] as string[],
       )
+      .option(
+        "--tune <n>",
+        `tune each model first: n trials (1 to ${MAX_TUNE_TRIALS}) of a seeded random search over its learning rate and main regularisation weights, scored by validation NDCG@100 with early stopping; its seeds then train at the best trial's values (default: untuned)`,
+      )
       .requiredOption("--out <dir>", "folder of the experiment: started again with the same arguments, it resumes")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout");
@@ -55,6 +60,7 @@ export const experimentCommand: CommandModule = {
                 seeds: numberOption(flags.seeds, { flag: "--seeds" }) ?? 10,
                 config: configFromFlags(flags),
                 grid: parseGrid(flags.grid),
+                tune: numberOption(flags.tune as string | undefined, { flag: "--tune" }),
               }),
               outDir: flags.out,
               onProgress: (e) => io.info(experimentProgressLine(e)),

@@ -34,6 +34,9 @@ import { METRIC_NAMES, parseVariant } from "./model-names.ts";
 import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.ts";
 import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
+import { bestTrial, MAX_TUNE_TRIALS, tune, tuneSpace, TUNE_PATIENCE, TUNE_SEED, type TuneAxis, type TuneTrial } from "./experiment-tune.ts";
+import { initBackend } from "../engine/runtime/index.ts";
+import { trainModel } from "../engine/models/index.ts";
 import {
   assertSettingsRead,
   gridAxesOf,
@@ -77,6 +80,8 @@ export interface ExperimentArgs {
    * axis is trained, besides its own runs, for every combination of the axes it reads, with every seed.
    */
   readonly grid?: ExperimentGrid;
+  /** Tuning trials per model (experiment-tune.ts) before its seeds' runs, which then train at the best trial's settings; absent: untuned. */
+  readonly tune?: number;
 }
 
 /** One run of a grid: the model, its cell and seed, and its best validation NDCG@100. */
@@ -93,6 +98,8 @@ interface ExperimentFile {
   readonly args: ExperimentArgs;
   readonly runs: ReadonlyArray<RunResult & { readonly mode: "vcm" | "vcm-cd" }>;
   readonly gridRuns?: ReadonlyArray<GridRun>;
+  /** Each tuned model's trials so far, in the order drawn. */
+  readonly tuning?: Readonly<Record<string, ReadonlyArray<TuneTrial>>>;
 }
 
 /** Seeds of the runs: 1 … seeds (training seeds; the dataset's split does not change). */
@@ -112,6 +119,8 @@ export function resolveExperimentArgs(raw: {
   epochs?: number;
   config?: Readonly<Record<string, unknown>>;
   grid?: Readonly<Record<string, ReadonlyArray<number> | undefined>>;
+  /** Tuning trials per model; 0 or absent: untuned. */
+  tune?: number;
 }): ExperimentArgs {
   if (raw.models.length === 0) throw new UserError(ErrorCode.BAD_USER_INPUT, "--models names no model; list variants such as vcm,vcm-se,popularity.");
   const models = [...new Set(raw.models.map((m) => parseVariant(m.trim())))];
@@ -133,7 +142,16 @@ export function resolveExperimentArgs(raw: {
     ...(epochs === undefined ? {} : { epochs }),
     ...(config === undefined ? {} : { config }),
     ...(grid === undefined ? {} : { grid }),
+    ...(raw.tune === undefined || raw.tune === 0 ? {} : { tune: raw.tune }),
   };
+  if (args.tune !== undefined) {
+    if (!Number.isInteger(args.tune) || args.tune < 0 || args.tune > MAX_TUNE_TRIALS) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `--tune must be an integer from 0 (untuned) to ${MAX_TUNE_TRIALS} trials per model, got ${args.tune}.`);
+    }
+    if (models.every((m) => tuneSpaceOf(args, m).length === 0)) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `None of the chosen models (${models.join(", ")}) has a setting left to tune (each is fixed by a setting or a grid, or the model reads none); leave --tune out.`);
+    }
+  }
   // Counted as a product of the distinct values before anything is expanded, so any input is judged in linear time.
   const runs = plannedRuns(args);
   if (runs > MAX_EXPERIMENT_RUNS) {
@@ -155,9 +173,19 @@ export function runConfig(args: ExperimentArgs, variant: Variant, extra: Readonl
   return resolveVcmConfig({ ...settingsOf({ ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }) }, variant), ...extra, variant });
 }
 
-/** Runs an experiment's arguments plan: every model × seed, and each model's grid cells × seeds. */
+/** Runs an experiment's arguments plan: every model × seed, each model's grid cells × seeds, and each tuned model's trials. */
 export function plannedRuns(args: ExperimentArgs): number {
-  return args.models.reduce((n, model) => n + (1 + gridCellCount(args.grid, model)) * args.seeds, 0);
+  return args.models.reduce((n, model) => n + (1 + gridCellCount(args.grid, model)) * args.seeds + (args.tune !== undefined && tuneSpaceOf(args, model).length > 0 ? args.tune : 0), 0);
+}
+
+/** What `--tune` searches for `model`: the fields with a tuning range it reads, less those the experiment's settings and grids fix. */
+export function tuneSpaceOf(args: ExperimentArgs, model: Variant): TuneAxis[] {
+  return tuneSpace(model, new Set([...Object.keys(args.config ?? {}), ...Object.keys(args.grid ?? {})]));
+}
+
+/** The settings a model's seeds train with: its best trial's when tuned (none before its search ends), else none over the given ones. */
+function tunedSettings(state: ExperimentFile, model: Variant): Readonly<Record<string, number>> {
+  return bestTrial(state.tuning?.[model] ?? [])?.settings ?? {};
 }
 
 /** The key that ties an experiment's folder and row to its arguments. */
@@ -269,7 +297,7 @@ export async function runExperiment(options: {
   let state = readState(stateFile, args);
   const matrices = await loadDatasetMatrices(dataSource, args.dataset);
   const plan = args.models.flatMap((model) => seedsOf(args).map((seed) => ({ model, seed })));
-  const start = { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plannedRuns(args) };
+  const start = { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plannedRuns(args), tuneTrials: args.tune ?? 0 };
   const row = await claimExperimentRow(dataSource, { start, owner, leaseMs, handedBy: options.heldBy ?? null });
   if (row === null) {
     const other = await findExperiment(dataSource, start);
@@ -279,7 +307,8 @@ export async function runExperiment(options: {
     );
   }
   const experimentId = row.id;
-  const doneRuns = () => new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0);
+  const doneRuns = () =>
+    new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0) + Object.values(state.tuning ?? {}).reduce((n, trials) => n + trials.length, 0);
   // A cancel asked elsewhere (or the row taken away) stops the runs: seen by this process's own heartbeat, or by the queue that holds the lease, which signals.
   const stop = new AbortController();
   const stopNow = (): void => stop.abort();
@@ -326,12 +355,46 @@ export async function runExperiment(options: {
     }
   }
 
+  /**
+   * One tuning trial: trained in memory with the first seed and early stopping (the experiment's patience, or
+   * TUNE_PATIENCE), never saved as a model; its score is its best validation NDCG@100.
+   */
+  async function scoreTrial(model: Variant, settings: Readonly<Record<string, number>>): Promise<number> {
+    stop.signal.throwIfAborted();
+    await initBackend();
+    const config = runConfig(args, model, { ...(args.config?.patience === undefined ? { patience: TUNE_PATIENCE } : {}), ...settings, seed: 1 });
+    const trained = await trainModel({ train: matrices.train, validation: matrices.validation, words: matrices.words, config, signal: stop.signal });
+    try {
+      return Math.max(...trained.history.map((h) => h.valNdcg100));
+    } finally {
+      trained.dispose();
+    }
+  }
+
   async function runPlan(): Promise<{ report: string; results: Record<string, unknown>; runs: number; trained: number }> {
   const started = performance.now();
   let trained = 0;
+  for (const model of args.tune === undefined ? [] : args.models) {
+    const space = tuneSpaceOf(args, model);
+    if (space.length === 0) continue;
+    await tune({
+      space,
+      trials: args.tune!,
+      seed: TUNE_SEED,
+      done: state.tuning?.[model] ?? [],
+      score: (settings) => scoreTrial(model, settings),
+      onTrial: async (trial) => {
+        const trials = [...(state.tuning?.[model] ?? []), trial];
+        state = { ...state, tuning: { ...state.tuning, [model]: trials } };
+        writeState(stateFile, state);
+        await recordExperimentProgress(dataSource, { id: experimentId, owner, runsDone: doneRuns() });
+        options.onProgress?.({ done: trials.length, total: args.tune!, model: `tune ${model} (${settingsText(Object.entries(trial.settings))}: validation NDCG@100 ${trial.score.toFixed(4)})`, seed: 1, etaSeconds: null });
+      },
+    });
+  }
   for (const [i, { model, seed }] of plan.entries()) {
     if (state.runs.some((r) => r.model === model && r.seed === seed)) continue;
-    const { model: trainedRow } = await train(model, runConfig(args, model, { seed }));
+    const { model: trainedRow } = await train(model, runConfig(args, model, { ...tunedSettings(state, model), seed }));
     const modes: Array<"vcm" | "vcm-cd"> = capabilitiesOf(model).reviewToClick ? ["vcm", "vcm-cd"] : ["vcm"];
     const runs = [...state.runs];
     for (const mode of modes) {
@@ -389,8 +452,9 @@ export async function runExperiment(options: {
  */
 async function writeReport(o: { dir: string; state: ExperimentFile; datasetName: string; users: number; items: number }): Promise<{ report: string; results: Record<string, unknown> }> {
   const { args } = o.state;
-  const settings = settingsSection(args);
-  const results: Record<string, unknown> = { settings: settings.json };
+  const settings = settingsSection(o.state);
+  const tuning = tuningSection(o.dir, o.state);
+  const results: Record<string, unknown> = { settings: settings.json, ...(tuning === undefined ? {} : { tuning: tuning.json }) };
   const models = args.models as ReadonlyArray<string>;
   const lines: string[] = [
     `# Experiment on "${o.datasetName}"`,
@@ -398,6 +462,7 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
     `Models ${models.join(", ")}; seeds 1–${args.seeds}. Dataset: ${o.users} users × ${o.items} items. Written ${new Date().toISOString()}.`,
     "",
     ...settings.lines,
+    ...(tuning?.lines ?? []),
     `Each cell: mean over seeds ± standard error; † where a paired t-test over users (each user's value averaged over seeds) against the best other model gives p < 0.01.`,
     "",
   ];
@@ -548,16 +613,67 @@ async function gridTables(dir: string, args: ExperimentArgs, runs: ReadonlyArray
 }
 
 /** Each model's settings other than its defaults, as a report section, and as JSON (model → field → value). */
-function settingsSection(args: ExperimentArgs): { lines: string[]; json: Record<string, Record<string, unknown>> } {
-  const lines = ["## Settings", "", "Each model's settings other than its own defaults (docs/cli.md, the config tables; seeds aside); grid runs add their cell's values.", "", "| model | settings |", "|---|---|"];
+function settingsSection(state: ExperimentFile): { lines: string[]; json: Record<string, Record<string, unknown>> } {
+  const { args } = state;
+  const lines = [
+    "## Settings",
+    "",
+    `Each model's settings other than its own defaults (docs/cli.md, the config tables; seeds aside)${args.tune === undefined ? "" : ", tuned values included"}; grid runs add their cell's values and are not tuned.`,
+    "",
+    "| model | settings |",
+    "|---|---|",
+  ];
   const json: Record<string, Record<string, unknown>> = {};
   for (const model of args.models) {
-    const settings = nonDefaultSettings(runConfig(args, model, {}));
+    const settings = nonDefaultSettings(runConfig(args, model, tunedSettings(state, model)));
     json[model] = Object.fromEntries(settings);
     const readsAny = Object.keys(DEFAULT_VCM_CONFIG).some((name) => readsField(model, name));
     lines.push(`| ${model} | ${readsAny ? settingsText(settings) : "none: it reads no setting"} |`);
   }
   if (args.grid !== undefined) lines.push("", `Grids: ${Object.entries(args.grid).map(([name, values]) => `${name} ∈ {${values.join(", ")}}`).join("; ")}.`);
   lines.push("");
+  return { lines, json };
+}
+
+/**
+ * The tuning of each model (`--tune`): the space searched, every trial with its best validation NDCG@100,
+ * and the values chosen, as a report section, tuning.csv and JSON; undefined when untuned.
+ */
+function tuningSection(dir: string, state: ExperimentFile): { lines: string[]; json: Record<string, unknown> } | undefined {
+  const { args } = state;
+  if (args.tune === undefined) return undefined;
+  const lines = [
+    "## Tuning",
+    "",
+    `Per model, ${args.tune} trials of a random search (seed ${TUNE_SEED}; trial 1 is the untuned settings), each trained with seed 1 and early stopping (patience ${String(args.config?.patience ?? TUNE_PATIENCE)}) and scored by its best validation NDCG@100; the best trial's values are then trained with every seed above.`,
+    "",
+  ];
+  const csv = ["model,trial,settings,best_val_ndcg100,chosen"];
+  const json: Record<string, unknown> = {};
+  for (const model of args.models) {
+    const space = tuneSpaceOf(args, model);
+    if (space.length === 0) {
+      lines.push(`- ${model}: nothing to tune (it reads no tuned setting, or each is fixed).`);
+      continue;
+    }
+    const trials = state.tuning?.[model] ?? [];
+    const best = bestTrial(trials);
+    const num = (v: number) => v.toLocaleString("en-US", { maximumSignificantDigits: 3 });
+    const spaceText = space.map((a) => `${a.name} ${num(a.min)}–${num(a.max)} (${a.scale})`).join(", ");
+    lines.push(`### ${model}`, "", `Space: ${spaceText}. Chosen: ${best === undefined ? "–" : settingsText(Object.entries(best.settings))}.`, "", "| trial | settings | best validation NDCG@100 |", "|---|---|---|");
+    trials.forEach((trial, t) => {
+      const mark = trial === best ? " (chosen)" : "";
+      lines.push(`| ${t + 1}${mark} | ${settingsText(Object.entries(trial.settings))} | ${Number.isFinite(trial.score) ? trial.score.toFixed(4) : "–"} |`);
+      csv.push([model, t + 1, `"${settingsText(Object.entries(trial.settings))}"`, Number.isFinite(trial.score) ? trial.score : "", trial === best].join(","));
+    });
+    lines.push("");
+    json[model] = {
+      space: space.map((a) => ({ name: a.name, min: a.min, max: a.max, scale: a.scale })),
+      trials: trials.map((t) => ({ settings: t.settings, bestValNdcg100: Number.isFinite(t.score) ? t.score : null })),
+      chosen: best?.settings ?? null,
+    };
+  }
+  lines.push("");
+  fs.writeFileSync(path.join(dir, "tuning.csv"), `${csv.join("\n")}\n`);
   return { lines, json };
 }

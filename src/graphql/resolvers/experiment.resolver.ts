@@ -45,6 +45,7 @@ export class ExperimentResolver {
       epochs: input.epochs ?? undefined,
       config: { ...(input.hyperParameters ?? {}), ...(input.baselineParameters ?? {}) },
       grid: axes.length === 0 ? undefined : Object.fromEntries(axes),
+      tune: input.tune ?? undefined,
     });
   }
 

@@ -1,6 +1,7 @@
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { MAX_EXPERIMENT_RUNS, MAX_EXPERIMENT_SEEDS, MAX_GRID_VALUES } from "../../services/experiment.ts";
+import { MAX_TUNE_TRIALS } from "../../services/experiment-tune.ts";
 import { BaselineParametersInput, HyperParametersInput } from "./config-inputs.ts";
 import { VariantEnum } from "./training-job.type.ts";
 
@@ -43,7 +44,10 @@ export class ExperimentType {
   @Field(() => ExperimentStatusEnum)
   status: string;
 
-  @Field(() => Int, { description: "Runs finished (model × seed, plus grid cells)." })
+  @Field(() => Int, { description: "Tuning trials per model before its seeds' runs (startExperiment's tune); 0: untuned, its runs at the given settings." })
+  tuneTrials: number;
+
+  @Field(() => Int, { description: "Runs finished (model × seed, plus grid cells and tuning trials)." })
   runsDone: number;
 
   @Field(() => Int)
@@ -52,7 +56,7 @@ export class ExperimentType {
   @Field(() => GraphQLJSONObject, {
     nullable: true,
     description:
-      'The report\'s tables once finished: "settings", model → each setting other than its defaults → value; for "vcm" and "vcm-cd", model → metric (ndcg@10 … recall@100) → { mean, standardError, pValue, significant }, where significant means a paired t-test over users against the best other model gives p < 0.01.',
+      'The report\'s tables once finished: "settings", model → each setting other than its defaults → value (tuned values included); "tuning" when tuned, model → { space, trials: [{ settings, bestValNdcg100 }], chosen }; for "vcm" and "vcm-cd", model → metric (ndcg@10 … recall@100) → { mean, standardError, pValue, significant }, where significant means a paired t-test over users against the best other model gives p < 0.01.',
   })
   results: Record<string, unknown> | null;
 
@@ -107,4 +111,10 @@ export class StartExperimentInput {
 
   @Field(() => [Float], { nullable: true, description: `The grid's KL weights β (the same as a grid axis named beta); at most ${MAX_GRID_VALUES} distinct values (duplicates are removed).` })
   gridBeta?: number[];
+
+  @Field(() => Int, {
+    nullable: true,
+    description: `Tune each model first (default 0: untuned): this many trials, 1 to ${MAX_TUNE_TRIALS}, of a seeded random search over its learning rate and main regularisation weights (the settings not given here), each trained with seed 1 and early stopping and scored by validation NDCG@100; its seeds then train at the best trial's values. Trials count as runs towards the ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")}-run bound; results.tuning lists the space, the trials and the chosen values.`,
+  })
+  tune?: number;
 }
