@@ -19,7 +19,7 @@ async function gql(query: string, variables: Record<string, unknown> = {}) {
   return fixture.server.execute({ query, variables }, { authorization: `Bearer ${TOKEN}` });
 }
 
-const START = `mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status runsDone runsTotal args } }`;
+const START = `mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status runsDone runsTotal args tuneTrials } }`;
 const INPUT = { dataset: TEST_DATASET, models: ["VCM", "POPULARITY"], seeds: 1, epochs: 2 };
 
 async function until(id: string, done: (e: any) => boolean): Promise<any> {
@@ -142,13 +142,20 @@ describe("experiments are bounded, queued and cancellable", () => {
     // Duplicates count once (and a duplicated value repeated 1,000 times is one value).
     // A setting of the table and a grid axis of any numeric setting go with them, in the table's order.
     const duplicated = await gql(START, {
-      input: { ...INPUT, hyperParameters: { annealSteps: 7 }, grid: [{ name: "learningRate", values: [0.01, 0.01] }], gridLatentDim: [4, 4, 8, 8, 4], gridBeta: Array.from({ length: 1000 }, () => 0.5) },
+      input: { ...INPUT, hyperParameters: { annealSteps: 7 }, grid: [{ name: "dropout", values: [0.5, 0.5] }], gridLatentDim: [4, 4, 8, 8, 4], gridBeta: Array.from({ length: 1000 }, () => 0.5), tune: 2 },
     });
     expect(duplicated.errors).toBeUndefined();
     const row = (duplicated.data as any).startExperiment;
-    expect(row.args.grid).toEqual({ latentDim: [4, 8], beta: [0.5], learningRate: [0.01] });
+    expect(row.args.grid).toEqual({ latentDim: [4, 8], dropout: [0.5], beta: [0.5] });
     expect(row.args.config).toEqual({ annealSteps: 7 });
-    expect(row.runsTotal).toBe(2 + 2);
+    // VCM's 2 tuning trials (over the learning rate: β is a grid axis) count as runs; popularity has nothing to tune; the row says it is tuned.
+    expect(row).toMatchObject({ runsTotal: 2 + 2 + 2, tuneTrials: 2, args: { tune: 2 } });
+    const allFixed = await gql(START, { input: { ...INPUT, gridBeta: [0.2], hyperParameters: { learningRate: 0.01 }, tune: 2 } });
+    expect(allFixed.errors?.[0].message).toBe(
+      "None of the chosen models (vcm, popularity) has a setting left to tune (each is fixed by a setting or a grid, or the model reads none); leave --tune out.",
+    );
+    const tooMany = await gql(START, { input: { ...INPUT, tune: 101 } });
+    expect(tooMany.errors?.[0]).toMatchObject({ message: "--tune must be an integer from 0 (untuned) to 100 trials per model, got 101.", extensions: { code: "BAD_USER_INPUT" } });
     expect((await gql(CANCEL, { id: row.id })).errors).toBeUndefined();
     const ended = await until(row.id, (e) => e.status !== "RUNNING" && e.status !== "QUEUED");
     expect(["CANCELLED", "FINISHED"]).toContain(ended.status);
