@@ -388,7 +388,7 @@ export async function runExperiment(options: {
         state = { ...state, tuning: { ...state.tuning, [model]: trials } };
         writeState(stateFile, state);
         await recordExperimentProgress(dataSource, { id: experimentId, owner, runsDone: doneRuns() });
-        options.onProgress?.({ done: trials.length, total: args.tune!, model: `tune ${model} (${settingsText(Object.entries(trial.settings))}: validation NDCG@100 ${trial.score.toFixed(4)})`, seed: 1, etaSeconds: null });
+        options.onProgress?.({ done: trials.length, total: args.tune!, model: `tune ${model} (${trialText(trial)}: validation NDCG@100 ${trial.score.toFixed(4)})`, seed: 1, etaSeconds: null });
       },
     });
   }
@@ -660,11 +660,11 @@ function tuningSection(dir: string, state: ExperimentFile): { lines: string[]; j
     const best = bestTrial(trials);
     const num = (v: number) => v.toLocaleString("en-US", { maximumSignificantDigits: 3 });
     const spaceText = space.map((a) => `${a.name} ${num(a.min)}–${num(a.max)} (${a.scale})`).join(", ");
-    lines.push(`### ${model}`, "", `Space: ${spaceText}. Chosen: ${best === undefined ? "–" : settingsText(Object.entries(best.settings))}.`, "", "| trial | settings | best validation NDCG@100 |", "|---|---|---|");
+    lines.push(`### ${model}`, "", `Space: ${spaceText}. Chosen: ${best === undefined ? "–" : trialText(best)}.`, "", "| trial | settings | best validation NDCG@100 |", "|---|---|---|");
     trials.forEach((trial, t) => {
       const mark = trial === best ? " (chosen)" : "";
-      lines.push(`| ${t + 1}${mark} | ${settingsText(Object.entries(trial.settings))} | ${Number.isFinite(trial.score) ? trial.score.toFixed(4) : "–"} |`);
-      csv.push([model, t + 1, `"${settingsText(Object.entries(trial.settings))}"`, Number.isFinite(trial.score) ? trial.score : "", trial === best].join(","));
+      lines.push(`| ${t + 1}${mark} | ${trialText(trial)} | ${Number.isFinite(trial.score) ? trial.score.toFixed(4) : "–"} |`);
+      csv.push([model, t + 1, `"${trialText(trial)}"`, Number.isFinite(trial.score) ? trial.score : "", trial === best].join(","));
     });
     lines.push("");
     json[model] = {
@@ -676,4 +676,9 @@ function tuningSection(dir: string, state: ExperimentFile): { lines: string[]; j
   lines.push("");
   fs.writeFileSync(path.join(dir, "tuning.csv"), `${csv.join("\n")}\n`);
   return { lines, json };
+}
+
+/** A trial's settings in words; the first trial's are the experiment's own, untuned. */
+function trialText(trial: TuneTrial): string {
+  return Object.keys(trial.settings).length === 0 ? "untuned: the given settings" : settingsText(Object.entries(trial.settings));
 }
