@@ -35,7 +35,7 @@ import { DEFAULT_COHORT_BOUNDARIES, cohortIndex, cohortLabel } from "./cohorts.t
 import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
 import { bestTrial, MAX_TUNE_TRIALS, tune, tuneSpace, TUNE_PATIENCE, TUNE_SEED, type TuneAxis, type TuneTrial } from "./experiment-tune.ts";
-import { initBackend } from "../engine/runtime/index.ts";
+import { initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
 import { trainModel } from "../engine/models/index.ts";
 import {
   assertSettingsRead,
@@ -50,7 +50,8 @@ import {
   type ExperimentGrid,
   type GridCell,
 } from "./experiment-settings.ts";
-import { trainAndSave } from "./training.ts";
+import { trainAndSave, trainingShapeOf } from "./training.ts";
+import { memoryRefusal } from "../engine/memory.ts";
 
 /** Training seeds per model: 1 to this many. */
 export const MAX_EXPERIMENT_SEEDS = 100;
@@ -363,6 +364,9 @@ export async function runExperiment(options: {
     stop.signal.throwIfAborted();
     await initBackend();
     const config = runConfig(args, model, { ...(args.config?.patience === undefined ? { patience: TUNE_PATIENCE } : {}), ...settings, seed: 1 });
+    // Refused as a run would be (BAD_USER_INPUT with the estimate) instead of failing deep inside training; a trial saves no checkpoint.
+    const refusal = memoryRefusal({ shape: trainingShapeOf(matrices), config, limit: trainingMemoryLimit() });
+    if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
     const trained = await trainModel({ train: matrices.train, validation: matrices.validation, words: matrices.words, config, signal: stop.signal });
     try {
       return Math.max(...trained.history.map((h) => h.valNdcg100));
