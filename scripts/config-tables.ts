@@ -16,14 +16,19 @@ export const CONFIG_TABLE_FAMILIES: Readonly<Record<string, Readonly<Record<stri
 
 const END = "<!-- /config-table -->";
 
-/** The Markdown table of one family: field, flag, default, range, the variants that read it, and what it is. */
+/** The Markdown table of one family: field, flag, default, range, the variants that read it, what `vcm experiment --tune` searches, and what it is. */
 export function renderConfigTable(fields: Readonly<Record<string, ConfigField>>): string {
   const cell = (text: string): string => text.replace(/\|/g, "\\|");
   const rows = Object.entries(fields).map(([name, field]) => {
     const flag = flagOf(name as ConfigFieldName);
-    return `| \`${name}\` | ${flag === undefined ? "–" : `\`${flag}\``} | ${cell(defaultText(field))} | ${cell(boundsText(field))} | ${field.variants.join(", ")} | ${cell(field.description)} |`;
+    const tuned = field.tune === undefined ? "–" : `${tuneNumber(field.tune.min)} to ${tuneNumber(field.tune.max)}, ${field.tune.scale}`;
+    return `| \`${name}\` | ${flag === undefined ? "–" : `\`${flag}\``} | ${cell(defaultText(field))} | ${cell(boundsText(field))} | ${field.variants.join(", ")} | ${tuned} | ${cell(field.description)} |`;
   });
-  return ["| field | `vcm train` flag | default | range | read by | what it is |", "|---|---|---|---|---|---|", ...rows].join("\n");
+  return ["| field | `vcm train` flag | default | range | read by | `--tune` searches | what it is |", "|---|---|---|---|---|---|---|", ...rows].join("\n");
+}
+
+function tuneNumber(v: number): string {
+  return v.toLocaleString("en-US", { maximumSignificantDigits: 3 });
 }
 
 /** README.md and every docs/*.md page under a checkout: where the tables may live. */

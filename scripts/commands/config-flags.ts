@@ -29,15 +29,21 @@ export function flagOf(key: ConfigFieldName): string | undefined {
   return found === undefined ? undefined : `--${found.flag}`;
 }
 
-/** Declares every configuration flag on a command. */
-export function addConfigFlags(command: Command): void {
-  for (const { flag, field } of CONFIG_FLAGS) {
+/** Declares every configuration flag on a command, but those of `except` (fields the command sets itself, as `vcm experiment` sets seed). */
+export function addConfigFlags(command: Command, options: { except?: ReadonlyArray<ConfigFieldName> } = {}): void {
+  for (const { flag, key, field } of CONFIG_FLAGS) {
+    if (options.except?.includes(key) === true) continue;
     const help = fieldText(field);
     if (field.kind === "boolean") {
       // Both switches, so that giving neither leaves the field to its default.
       command.option(`--${flag}`, help).option(`--no-${flag}`, `the opposite of --${flag}`);
     } else command.option(`--${flag} <${field.kind === "int" ? "n" : field.kind === "enum" ? "name" : "x"}>`, help);
   }
+}
+
+/** The field a flag or field name names (`latent-dim`, `latentDim`, `lr`, `learningRate`), or undefined. */
+export function flagField(name: string): ConfigFlag | undefined {
+  return CONFIG_FLAGS.find((f) => f.flag === name || f.key === name);
 }
 
 /** The configuration fields given as flags, each parsed to its kind (the engine checks the ranges). */

@@ -22,6 +22,7 @@ import { DatasetVersions1765710000000 } from "../../migrations/1765710000000-Dat
 import { WarmStart1765740000000 } from "../../migrations/1765740000000-WarmStart.ts";
 import { ApiKeys1765750000010 } from "../../migrations/1765750000010-ApiKeys.ts";
 import { PostgresApiKeys1765750000010 } from "../../migrations/postgres/1765750000010-ApiKeys.ts";
+import { ExperimentTuning1765760000001 } from "../../migrations/1765760000001-ExperimentTuning.ts";
 import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
 import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
 import { CheckpointStore1765200000000 } from "../../migrations/postgres/1765200000000-CheckpointStore.ts";
@@ -32,6 +33,7 @@ import { PostgresExperimentLeases1765600000000 } from "../../migrations/postgres
 import { ExperimentNotify1765700000000 } from "../../migrations/postgres/1765700000000-ExperimentNotify.ts";
 import { PostgresDatasetVersions1765710000000 } from "../../migrations/postgres/1765710000000-DatasetVersions.ts";
 import { PostgresWarmStart1765740000000 } from "../../migrations/postgres/1765740000000-WarmStart.ts";
+import { PostgresExperimentTuning1765760000001 } from "../../migrations/postgres/1765760000001-ExperimentTuning.ts";
 import { isPostgresUrl } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { ApiKey } from "./entities/api-key.entity.ts";
@@ -62,13 +64,13 @@ export const POSTGRES_ENTITIES: ReadonlyArray<Function> = [...ENTITIES, Checkpoi
  * Every SQLite migration, in order; a schema change adds its migration class at the end, and the same
  * change to POSTGRES_MIGRATIONS (test/db/migrations.test.ts proves that both end in the entities' schema).
  */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000, RowsWithoutDatasetKey1765500000000, ExperimentLeases1765600000000, DatasetVersions1765710000000, WarmStart1765740000000, ApiKeys1765750000010];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000, RowsWithoutDatasetKey1765500000000, ExperimentLeases1765600000000, DatasetVersions1765710000000, WarmStart1765740000000, ApiKeys1765750000010, ExperimentTuning1765760000001];
 
 /**
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000, ExperimentNotify1765700000000, PostgresDatasetVersions1765710000000, PostgresWarmStart1765740000000, PostgresApiKeys1765750000010];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000, ExperimentNotify1765700000000, PostgresDatasetVersions1765710000000, PostgresWarmStart1765740000000, PostgresApiKeys1765750000010, PostgresExperimentTuning1765760000001];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";

@@ -11,7 +11,7 @@ import { ownerIsGone } from "./job-leases.ts";
 import { failModel } from "./model-rows.ts";
 
 /** What a new (or resumed) experiment records when it starts. */
-export type ExperimentStart = Pick<Experiment, "datasetId" | "key" | "args" | "outDir" | "runsTotal">;
+export type ExperimentStart = Pick<Experiment, "datasetId" | "key" | "args" | "outDir" | "runsTotal"> & Partial<Pick<Experiment, "tuneTrials">>;
 
 /** Experiments that are over: only a new start changes their rows. */
 export function isExperimentOver(status: ExperimentStatus): boolean {

@@ -34,6 +34,11 @@ export interface ConfigField {
   readonly shapesWeights?: true;
   /** Whether the field is set by a CLI flag and a GraphQL input field; evalBatchSize is not, it bounds memory only. */
   readonly input?: false;
+  /**
+   * The range `vcm experiment --tune` searches for the variants that read the field: the learning rate and
+   * each family's main regularisation weights; "log" draws uniformly in log space (rates and precisions span decades).
+   */
+  readonly tune?: { readonly min: number; readonly max: number; readonly scale: "log" | "linear" };
 }
 
 /** The optimisers a baseline's networks can train with. */
@@ -56,7 +61,7 @@ export const VCM_CONFIG_FIELDS = Object.freeze({
   hiddenX: { kind: "int", default: 600, shapesWeights: true, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEx's hidden layers, encoder and decoder (600 in the paper)" },
   hiddenY: { kind: "int", default: 500, shapesWeights: true, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEy's encoder hidden layer (500 in the paper)" },
   dropout: { kind: "probability", default: 0.5, variants: VCM_VARIANTS, description: "Probability of dropping each click of VAEx's row-normalised input during training" },
-  beta: { kind: "float", default: 0.4, min: 0, max: 100, variants: VCM_VARIANTS, description: "Final weight β of every KL term, reached linearly after annealSteps steps" },
+  beta: { kind: "float", default: 0.4, min: 0, max: 100, variants: VCM_VARIANTS, tune: { min: 0.05, max: 1, scale: "linear" }, description: "Final weight β of every KL term, reached linearly after annealSteps steps" },
   annealSteps: { kind: "int", default: 40_000, min: 1, max: 100_000_000, variants: VCM_VARIANTS, description: "Optimiser steps over which β rises from 0 to its final value" },
   epochs: { kind: "int", default: 200, min: 1, max: 10_000, variants: TRAINED, description: "Passes over the training users (vcm-od: of each of its two phases, reporting only the second)" },
   batchSize: { kind: "int", default: 128, min: 1, max: 100_000, variants: TRAINED, description: "Users per optimiser step" },
@@ -67,6 +72,7 @@ export const VCM_CONFIG_FIELDS = Object.freeze({
     max: 10,
     variants: TRAINED,
     variantDefaults: { deepconn: 0.002 },
+    tune: { min: 1e-4, max: 1e-2, scale: "log" },
     description: "Step size of the optimiser: Adam's for VCM; for the baselines, that of baselineOptimizer (deepconn's default is its paper's RMSprop rate)",
   },
   seed: { kind: "int", default: 1, ...INT32, variants: TRAINED, description: "Seed of every random choice (initial weights, user order, dropout, ε), so a run can be repeated" },
@@ -79,8 +85,8 @@ export const BASELINE_CONFIG_FIELDS = Object.freeze({
   baselineLatentDim: { kind: "int", default: 50, min: 1, max: 1_000, variants: BASELINES, description: "Size K of the user and item factors (DeepCoNN's |x_u| = |y_i|; papers: 50)" },
   confidenceObserved: { kind: "float", default: 1, min: Number.MIN_VALUE, max: 1_000_000, variants: CDL_CVAE, description: "Confidence a of an observed click (papers: 1)" },
   confidenceUnobserved: { kind: "float", default: 0.01, min: 0, max: 1_000_000, variants: CDL_CVAE, description: "Confidence b of an unobserved entry, at most confidenceObserved (papers: 0.01)" },
-  textOffsetReg: { kind: "float", default: 10, min: Number.MIN_VALUE, max: 1_000_000, variants: CDL_CVAE, description: "Precision λv of a user factor around its text network's output" },
-  itemFactorReg: { kind: "float", default: 0.1, min: Number.MIN_VALUE, max: 1_000_000, variants: CDL_CVAE, description: "Prior precision λu of the item factors" },
+  textOffsetReg: { kind: "float", default: 10, min: Number.MIN_VALUE, max: 1_000_000, variants: CDL_CVAE, tune: { min: 0.1, max: 100, scale: "log" }, description: "Precision λv of a user factor around its text network's output" },
+  itemFactorReg: { kind: "float", default: 0.1, min: Number.MIN_VALUE, max: 1_000_000, variants: CDL_CVAE, tune: { min: 0.01, max: 10, scale: "log" }, description: "Prior precision λu of the item factors" },
   weightDecay: { kind: "float", default: 1e-4, min: 0, max: 1_000, variants: CDL_CVAE, description: "Weight decay λw of the text networks" },
   textPretrainEpochs: { kind: "int", default: 0, min: 0, max: 10_000, variants: CDL_CVAE, description: "Epochs of the text network alone before the alternation, as the authors' code pretrains it (0: none)" },
   sdaeHidden: { kind: "int", default: 200, min: 1, max: 10_000, variants: ["cdl"], description: "Width of the SDAE's hidden layers" },
@@ -110,6 +116,7 @@ export const BASELINE_CONFIG_FIELDS = Object.freeze({
     default: 0.5,
     storedDefault: 0,
     variants: ["deepconn"],
+    tune: { min: 0, max: 0.7, scale: "linear" },
     description: "Dropout on both text networks' outputs during training, before the factorization machine (paper: 0.5)",
   },
   tiedWeights: {

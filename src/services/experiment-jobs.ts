@@ -99,7 +99,7 @@ export class ExperimentJobService {
     const outDir = path.resolve(this.#dir, `experiment-${key}`);
     // An experiment whose process died is failed first, so that it can be started again at once.
     await this.#queue.sweep();
-    const row = await queueExperimentRow(this.#dataSource, { datasetId: dataset.id, key, args: { ...args }, outDir, runsTotal: plannedRuns(args) });
+    const row = await queueExperimentRow(this.#dataSource, { datasetId: dataset.id, key, args: { ...args }, outDir, runsTotal: plannedRuns(args), tuneTrials: args.tune ?? 0 });
     if (row === null) {
       const other = await findExperiment(this.#dataSource, { key, outDir });
       throw new UserError(ErrorCode.CONFLICT, `Experiment ${other?.id} with these arguments is ${other?.status}; wait for it, or poll experiment(id: ${other?.id}).`);

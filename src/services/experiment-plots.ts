@@ -53,15 +53,15 @@ export function curvesSpec(rows: ReadonlyArray<{ model: string; epoch: number; v
   } as vl.TopLevelSpec;
 }
 
-/** Figure 3: a heat map of best validation NDCG@100 over latentDim × beta, with the numbers in the cells. */
-export function gridSpec(rows: ReadonlyArray<{ latentDim: number; beta: number; value: number }>): vl.TopLevelSpec {
+/** A heat map of best validation NDCG@100 over a grid's two axes (the paper's Figure 3 over K × β). */
+export function gridSpec(o: { title: string; rows: ReadonlyArray<{ row: number; column: number; value: number }>; rowTitle: string; columnTitle: string }): vl.TopLevelSpec {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
-    title: "VCM: best validation NDCG@100 over K × β (mean over seeds)",
+    title: o.title,
     width: 320,
     height: 260,
-    data: { values: rows.map((r) => ({ ...r })) },
-    encoding: { x: { field: "beta", type: "ordinal", title: "β" }, y: { field: "latentDim", type: "ordinal", title: "K", sort: "descending" } },
+    data: { values: o.rows.map((r) => ({ ...r })) },
+    encoding: { x: { field: "column", type: "ordinal", title: o.columnTitle }, y: { field: "row", type: "ordinal", title: o.rowTitle, sort: "descending" } },
     layer: [
       { mark: "rect", encoding: { color: { field: "value", type: "quantitative", title: "NDCG@100" } } },
       { mark: { type: "text", fontSize: 11 }, encoding: { text: { field: "value", type: "quantitative", format: ".4f" } } },

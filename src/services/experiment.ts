@@ -24,7 +24,7 @@ import {
 } from "../db/experiment-rows.ts";
 import { newLeaseOwner, renewLease, requestCancel } from "../db/job-leases.ts";
 import { loadDatasetMatrices } from "../db/load-dataset-matrices.ts";
-import { resolveVcmConfig } from "../engine/config.ts";
+import { DEFAULT_VCM_CONFIG, resolveVcmConfig, type VcmConfig } from "../engine/config.ts";
 import { capabilitiesOf, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { formatCell, resultTable, type ResultCell, type RunResult } from "./experiment-report.ts";
@@ -34,13 +34,29 @@ import { METRIC_NAMES, parseVariant } from "./model-names.ts";
 import { BEYOND_ACCURACY_K, beyondAccuracyOfRanking, cohortBoundaries, cohortIndex, cohortLabel, DEFAULT_COHORT_GROUPS, DEFAULT_ITEM_SHARES, ITEM_COHORT_K, itemCohortRecallOfRanking } from "./cohorts.ts";
 import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
-import { trainAndSave } from "./training.ts";
+import { bestTrial, MAX_TUNE_TRIALS, tune, tuneSpace, TUNE_PATIENCE, TUNE_SEED, type TuneAxis, type TuneTrial } from "./experiment-tune.ts";
+import { initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
+import { trainModel } from "../engine/models/index.ts";
+import {
+  assertSettingsRead,
+  gridAxesOf,
+  gridCellCount,
+  gridCellsOf,
+  nonDefaultSettings,
+  readsField,
+  resolveGrid,
+  settingsOf,
+  settingsText,
+  type ExperimentGrid,
+  type GridCell,
+} from "./experiment-settings.ts";
+import { trainAndSave, trainingShapeOf } from "./training.ts";
+import { memoryRefusal } from "../engine/memory.ts";
 
 /** Training seeds per model: 1 to this many. */
 export const MAX_EXPERIMENT_SEEDS = 100;
 
-/** Distinct values on each axis of the K × β grid. */
-export const MAX_GRID_VALUES = 20;
+export { MAX_GRID_VALUES } from "./experiment-settings.ts";
 
 /** Runs one experiment may plan (models × seeds plus grid cells × seeds, duplicates removed): a few days of training at most. */
 export const MAX_EXPERIMENT_RUNS = 1000;
@@ -58,16 +74,21 @@ export interface ExperimentArgs {
   readonly seeds: number;
   /** Epochs of every run (default: the variant's default). */
   readonly epochs?: number;
-  /** Other hyper-parameters shared by every run (latentDim, beta…). */
+  /** Other settings of the config table (`vcm train`'s), each applied to the listed models that read it. */
   readonly config?: Readonly<Record<string, unknown>>;
-  /** The paper's Figure 3: VCM trained for every latentDim × beta pair (each with every seed). */
-  readonly grid?: { readonly latentDim: ReadonlyArray<number>; readonly beta: ReadonlyArray<number> };
+  /**
+   * Grids over numeric settings (the paper's Figure 3 is latentDim × beta): every listed model that reads an
+   * axis is trained, besides its own runs, for every combination of the axes it reads, with every seed.
+   */
+  readonly grid?: ExperimentGrid;
+  /** Tuning trials per model (experiment-tune.ts) before its seeds' runs, which then train at the best trial's settings; absent: untuned. */
+  readonly tune?: number;
 }
 
-/** One VCM run of the K × β grid: its best validation NDCG@100. */
+/** One run of a grid: the model, its cell and seed, and its best validation NDCG@100. */
 interface GridRun {
-  readonly latentDim: number;
-  readonly beta: number;
+  readonly model: Variant;
+  readonly cell: GridCell;
   readonly seed: number;
   readonly modelId: number;
   readonly bestValNdcg100: number;
@@ -78,6 +99,8 @@ interface ExperimentFile {
   readonly args: ExperimentArgs;
   readonly runs: ReadonlyArray<RunResult & { readonly mode: "vcm" | "vcm-cd" }>;
   readonly gridRuns?: ReadonlyArray<GridRun>;
+  /** Each tuned model's trials so far, in the order drawn. */
+  readonly tuning?: Readonly<Record<string, ReadonlyArray<TuneTrial>>>;
 }
 
 /** Seeds of the runs: 1 … seeds (training seeds; the dataset's split does not change). */
@@ -85,61 +108,85 @@ function seedsOf(args: ExperimentArgs): number[] {
   return Array.from({ length: args.seeds }, (_, i) => i + 1);
 }
 
-/** Checks the arguments before any run (unknown variants, bad counts, hyper-parameters out of bounds). */
+/**
+ * Checks the arguments before any run (unknown variants, bad counts, settings no chosen model reads,
+ * hyper-parameters out of bounds). `config` holds any settable field of the config table (epochs there is
+ * the same as `epochs`); `grid` lists values by field name.
+ */
 export function resolveExperimentArgs(raw: {
   dataset: string;
   models: ReadonlyArray<string>;
   seeds: number;
   epochs?: number;
   config?: Readonly<Record<string, unknown>>;
-  grid?: { readonly latentDim?: ReadonlyArray<number>; readonly beta?: ReadonlyArray<number> };
+  grid?: Readonly<Record<string, ReadonlyArray<number> | undefined>>;
+  /** Tuning trials per model; 0 or absent: untuned. */
+  tune?: number;
 }): ExperimentArgs {
   if (raw.models.length === 0) throw new UserError(ErrorCode.BAD_USER_INPUT, "--models names no model; list variants such as vcm,vcm-se,popularity.");
   const models = [...new Set(raw.models.map((m) => parseVariant(m.trim())))];
   if (!Number.isInteger(raw.seeds) || raw.seeds < 1 || raw.seeds > MAX_EXPERIMENT_SEEDS) {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `--seeds must be an integer from 1 to ${MAX_EXPERIMENT_SEEDS}, got ${raw.seeds}.`);
   }
-  // Counted as a product of the distinct values before anything is expanded, so any input is judged in linear time.
-  let grid: ExperimentArgs["grid"];
-  if (raw.grid !== undefined && (raw.grid.latentDim !== undefined || raw.grid.beta !== undefined)) {
-    const base = resolveVcmConfig({ ...(raw.config ?? {}), variant: "vcm" });
-    grid = { latentDim: gridAxis("latentDim", raw.grid.latentDim, base.latentDim), beta: gridAxis("beta", raw.grid.beta, base.beta) };
+  const { epochs: configEpochs, ...given } = Object.fromEntries(Object.entries(raw.config ?? {}).filter(([, v]) => v !== undefined && v !== null)) as Record<string, unknown>;
+  if (configEpochs !== undefined && raw.epochs !== undefined && configEpochs !== raw.epochs) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `epochs is given twice (${raw.epochs} and ${String(configEpochs)}); give it once.`);
   }
-  const runs = plannedRuns({ dataset: raw.dataset, models, seeds: raw.seeds, ...(grid === undefined ? {} : { grid }) });
+  const epochs = raw.epochs ?? (configEpochs as number | undefined);
+  const config = Object.keys(given).length === 0 ? undefined : given;
+  const grid = resolveGrid(Object.fromEntries(Object.entries(raw.grid ?? {}).filter((e): e is [string, ReadonlyArray<number>] => e[1] !== undefined)));
+  assertSettingsRead({ names: [...Object.keys(given), ...(epochs === undefined ? [] : ["epochs"]), ...Object.keys(grid ?? {})], models });
+  const args: ExperimentArgs = {
+    dataset: raw.dataset,
+    models,
+    seeds: raw.seeds,
+    ...(epochs === undefined ? {} : { epochs }),
+    ...(config === undefined ? {} : { config }),
+    ...(grid === undefined ? {} : { grid }),
+    ...(raw.tune === undefined || raw.tune === 0 ? {} : { tune: raw.tune }),
+  };
+  if (args.tune !== undefined) {
+    if (!Number.isInteger(args.tune) || args.tune < 0 || args.tune > MAX_TUNE_TRIALS) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `--tune must be an integer from 0 (untuned) to ${MAX_TUNE_TRIALS} trials per model, got ${args.tune}.`);
+    }
+    if (models.every((m) => tuneSpaceOf(args, m).length === 0)) {
+      throw new UserError(ErrorCode.BAD_USER_INPUT, `None of the chosen models (${models.join(", ")}) has a setting left to tune (each is fixed by a setting or a grid, or the model reads none); leave --tune out.`);
+    }
+  }
+  // Counted as a product of the distinct values before anything is expanded, so any input is judged in linear time.
+  const runs = plannedRuns(args);
   if (runs > MAX_EXPERIMENT_RUNS) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
       `These arguments plan ${runs.toLocaleString("en-US")} runs (models × seeds + grid cells × seeds); an experiment may plan at most ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")}: use fewer seeds, models or grid values.`,
     );
   }
-  // Every run's configuration must resolve, so a bad value fails now and not after hours of runs; each
-  // grid value is checked on its own axis (the checks do not tie K to β), so this is linear too.
-  for (const variant of models) resolveVcmConfig({ ...(raw.config ?? {}), ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }), variant });
-  for (const latentDim of grid?.latentDim ?? []) resolveVcmConfig({ ...(raw.config ?? {}), latentDim, variant: "vcm" });
-  for (const beta of grid?.beta ?? []) resolveVcmConfig({ ...(raw.config ?? {}), beta, variant: "vcm" });
-  return {
-    dataset: raw.dataset,
-    models,
-    seeds: raw.seeds,
-    ...(raw.epochs === undefined ? {} : { epochs: raw.epochs }),
-    ...(raw.config === undefined ? {} : { config: raw.config }),
-    ...(grid === undefined ? {} : { grid }),
-  };
-}
-
-/** One axis of the grid: its distinct values in the order given (the default alone when omitted), at most MAX_GRID_VALUES. */
-function gridAxis(name: "latentDim" | "beta", values: ReadonlyArray<number> | undefined, fallback: number): number[] {
-  const distinct = values === undefined ? [fallback] : [...new Set(values)];
-  if (distinct.length === 0) throw new UserError(ErrorCode.BAD_USER_INPUT, `The grid's ${name} lists no value; give at least one, or leave it out for the default.`);
-  if (distinct.length > MAX_GRID_VALUES) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `The grid's ${name} lists ${distinct.length.toLocaleString("en-US")} distinct values; at most ${MAX_GRID_VALUES} per axis.`);
+  // Every run's configuration must resolve, so a bad value fails now and not after hours of runs (at most MAX_EXPERIMENT_RUNS cells).
+  for (const variant of models) {
+    runConfig(args, variant, { seed: 1 });
+    for (const cell of gridCellsOf(grid, variant)) runConfig(args, variant, { ...cell, seed: 1 });
   }
-  return distinct;
+  return args;
 }
 
-/** Runs an experiment's arguments plan: every model × seed, and the grid's cells × seeds. */
+/** The resolved configuration of one run of `variant`: the settings it reads, then `extra` (its seed, its grid cell). */
+export function runConfig(args: ExperimentArgs, variant: Variant, extra: Readonly<Record<string, unknown>>): VcmConfig {
+  return resolveVcmConfig({ ...settingsOf({ ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }) }, variant), ...extra, variant });
+}
+
+/** Runs an experiment's arguments plan: every model × seed, each model's grid cells × seeds, and each tuned model's trials. */
 export function plannedRuns(args: ExperimentArgs): number {
-  return args.models.length * args.seeds + (args.grid === undefined ? 0 : args.grid.latentDim.length * args.grid.beta.length * args.seeds);
+  return args.models.reduce((n, model) => n + (1 + gridCellCount(args.grid, model)) * args.seeds + (args.tune !== undefined && tuneSpaceOf(args, model).length > 0 ? args.tune : 0), 0);
+}
+
+/** What `--tune` searches for `model`: the fields with a tuning range it reads, less those the experiment's settings and grids fix. */
+export function tuneSpaceOf(args: ExperimentArgs, model: Variant): TuneAxis[] {
+  return tuneSpace(model, new Set([...Object.keys(args.config ?? {}), ...Object.keys(args.grid ?? {})]));
+}
+
+/** The settings a model's seeds train with: its best trial's when tuned (none before its search ends), else none over the given ones. */
+function tunedSettings(state: ExperimentFile, model: Variant): Readonly<Record<string, number>> {
+  return bestTrial(state.tuning?.[model] ?? [])?.settings ?? {};
 }
 
 /** The key that ties an experiment's folder and row to its arguments. */
@@ -162,7 +209,12 @@ function readState(file: string, args: ExperimentArgs): ExperimentFile {
       `${path.basename(path.dirname(file))} holds an experiment with other arguments (${JSON.stringify(state.args)}); pass the same arguments to resume it, or another --out.`,
     );
   }
-  return state;
+  // Grid runs written before grids covered any setting were VCM's K × β cells.
+  const gridRuns = state.gridRuns?.map((r) => {
+    const old = r as GridRun & { latentDim?: number; beta?: number };
+    return old.cell === undefined ? { model: "vcm" as const, cell: { latentDim: old.latentDim!, beta: old.beta! }, seed: old.seed, modelId: old.modelId, bestValNdcg100: old.bestValNdcg100 } : r;
+  });
+  return gridRuns === undefined ? state : { ...state, gridRuns };
 }
 
 function writeState(file: string, state: ExperimentFile): void {
@@ -246,8 +298,7 @@ export async function runExperiment(options: {
   let state = readState(stateFile, args);
   const matrices = await loadDatasetMatrices(dataSource, args.dataset);
   const plan = args.models.flatMap((model) => seedsOf(args).map((seed) => ({ model, seed })));
-  const gridTotal = args.grid === undefined ? 0 : args.grid.latentDim.length * args.grid.beta.length * args.seeds;
-  const start = { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plan.length + gridTotal };
+  const start = { datasetId: matrices.datasetId, key: state.key, args: { ...args }, outDir: path.resolve(options.outDir), runsTotal: plannedRuns(args), tuneTrials: args.tune ?? 0 };
   const row = await claimExperimentRow(dataSource, { start, owner, leaseMs, handedBy: options.heldBy ?? null });
   if (row === null) {
     const other = await findExperiment(dataSource, start);
@@ -257,7 +308,8 @@ export async function runExperiment(options: {
     );
   }
   const experimentId = row.id;
-  const doneRuns = () => new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0);
+  const doneRuns = () =>
+    new Set(state.runs.map((r) => `${r.model}|${r.seed}`)).size + (state.gridRuns?.length ?? 0) + Object.values(state.tuning ?? {}).reduce((n, trials) => n + trials.length, 0);
   // A cancel asked elsewhere (or the row taken away) stops the runs: seen by this process's own heartbeat, or by the queue that holds the lease, which signals.
   const stop = new AbortController();
   const stopNow = (): void => stop.abort();
@@ -304,13 +356,49 @@ export async function runExperiment(options: {
     }
   }
 
+  /**
+   * One tuning trial: trained in memory with the first seed and early stopping (the experiment's patience, or
+   * TUNE_PATIENCE), never saved as a model; its score is its best validation NDCG@100.
+   */
+  async function scoreTrial(model: Variant, settings: Readonly<Record<string, number>>): Promise<number> {
+    stop.signal.throwIfAborted();
+    await initBackend();
+    const config = runConfig(args, model, { ...(args.config?.patience === undefined ? { patience: TUNE_PATIENCE } : {}), ...settings, seed: 1 });
+    // Refused as a run would be (BAD_USER_INPUT with the estimate) instead of failing deep inside training; a trial saves no checkpoint.
+    const refusal = memoryRefusal({ shape: trainingShapeOf(matrices), config, limit: trainingMemoryLimit() });
+    if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
+    const trained = await trainModel({ train: matrices.train, validation: matrices.validation, words: matrices.words, config, signal: stop.signal });
+    try {
+      return Math.max(...trained.history.map((h) => h.valNdcg100));
+    } finally {
+      trained.dispose();
+    }
+  }
+
   async function runPlan(): Promise<{ report: string; results: Record<string, unknown>; runs: number; trained: number }> {
   const started = performance.now();
   let trained = 0;
+  for (const model of args.tune === undefined ? [] : args.models) {
+    const space = tuneSpaceOf(args, model);
+    if (space.length === 0) continue;
+    await tune({
+      space,
+      trials: args.tune!,
+      seed: TUNE_SEED,
+      done: state.tuning?.[model] ?? [],
+      score: (settings) => scoreTrial(model, settings),
+      onTrial: async (trial) => {
+        const trials = [...(state.tuning?.[model] ?? []), trial];
+        state = { ...state, tuning: { ...state.tuning, [model]: trials } };
+        writeState(stateFile, state);
+        await recordExperimentProgress(dataSource, { id: experimentId, owner, runsDone: doneRuns() });
+        options.onProgress?.({ done: trials.length, total: args.tune!, model: `tune ${model} (${trialText(trial)}: validation NDCG@100 ${trial.score.toFixed(4)})`, seed: 1, etaSeconds: null });
+      },
+    });
+  }
   for (const [i, { model, seed }] of plan.entries()) {
     if (state.runs.some((r) => r.model === model && r.seed === seed)) continue;
-    const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), seed };
-    const { model: trainedRow } = await train(model, config);
+    const { model: trainedRow } = await train(model, runConfig(args, model, { ...tunedSettings(state, model), seed }));
     const modes: Array<"vcm" | "vcm-cd"> = capabilitiesOf(model).reviewToClick ? ["vcm", "vcm-cd"] : ["vcm"];
     const runs = [...state.runs];
     for (const mode of modes) {
@@ -350,20 +438,18 @@ export async function runExperiment(options: {
     const left = plan.slice(i + 1).filter((p) => !state.runs.some((r) => r.model === p.model && r.seed === p.seed)).length;
     options.onProgress?.({ done: plan.length - left, total: plan.length, model, seed, etaSeconds: trained === 0 ? null : (elapsed / trained) * left });
   }
-  if (args.grid !== undefined) {
-    const cells = args.grid.latentDim.flatMap((latentDim) => args.grid!.beta.flatMap((beta) => seedsOf(args).map((seed) => ({ latentDim, beta, seed }))));
-    for (const [i, cell] of cells.entries()) {
-      const gridRuns = state.gridRuns ?? [];
-      if (gridRuns.some((r) => r.latentDim === cell.latentDim && r.beta === cell.beta && r.seed === cell.seed)) continue;
-      const config = { ...(args.config ?? {}), ...(args.epochs === undefined ? {} : { epochs: args.epochs }), latentDim: cell.latentDim, beta: cell.beta, seed: cell.seed };
-      const { model: trainedRow } = await train("vcm", config);
-      const best = Math.max(...trainedRow.history.map((h) => h.valNdcg100));
-      state = { ...state, gridRuns: [...gridRuns, { ...cell, modelId: trainedRow.id, bestValNdcg100: best }] };
-      writeState(stateFile, state);
-      await recordExperimentProgress(dataSource, { id: experimentId, owner, runsDone: doneRuns() });
-      trained += 1;
-      options.onProgress?.({ done: i + 1, total: cells.length, model: `grid K=${cell.latentDim} β=${cell.beta}`, seed: cell.seed, etaSeconds: null });
-    }
+  const cells = args.models.flatMap((model) => gridCellsOf(args.grid, model).flatMap((cell) => seedsOf(args).map((seed) => ({ model, cell, seed }))));
+  const sameCell = (a: GridCell, b: GridCell) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([name, v]) => b[name] === v);
+  for (const [i, { model, cell, seed }] of cells.entries()) {
+    const gridRuns = state.gridRuns ?? [];
+    if (gridRuns.some((r) => r.model === model && r.seed === seed && sameCell(r.cell, cell))) continue;
+    const { model: trainedRow } = await train(model, runConfig(args, model, { ...cell, seed }));
+    const best = Math.max(...trainedRow.history.map((h) => h.valNdcg100));
+    state = { ...state, gridRuns: [...gridRuns, { model, cell, seed, modelId: trainedRow.id, bestValNdcg100: best }] };
+    writeState(stateFile, state);
+    await recordExperimentProgress(dataSource, { id: experimentId, owner, runsDone: doneRuns() });
+    trained += 1;
+    options.onProgress?.({ done: i + 1, total: cells.length, model: `grid ${model} ${settingsText(Object.entries(cell))}`, seed, etaSeconds: null });
   }
   const written = await writeReport({ dir: options.outDir, state, datasetName: matrices.name, users: matrices.userIds.length, items: matrices.itemIds.length });
   return { ...written, runs: state.runs.filter((r) => r.mode === "vcm").length, trained };
@@ -375,14 +461,18 @@ export async function runExperiment(options: {
  * table and the figures as SVG and PNG.
  */
 async function writeReport(o: { dir: string; state: ExperimentFile; datasetName: string; users: number; items: number }): Promise<{ report: string; results: Record<string, unknown> }> {
-  const results: Record<string, unknown> = {};
   const { args } = o.state;
+  const settings = settingsSection(o.state);
+  const tuning = tuningSection(o.dir, o.state);
+  const results: Record<string, unknown> = { settings: settings.json, ...(tuning === undefined ? {} : { tuning: tuning.json }) };
   const models = args.models as ReadonlyArray<string>;
   const lines: string[] = [
     `# Experiment on "${o.datasetName}"`,
     "",
-    `Models ${models.join(", ")}; seeds 1–${args.seeds}${args.epochs === undefined ? "" : `; ${args.epochs} epochs`}${args.config ? `; ${JSON.stringify(args.config)}` : ""}. Dataset: ${o.users} users × ${o.items} items. Written ${new Date().toISOString()}.`,
+    `Models ${models.join(", ")}; seeds 1–${args.seeds}. Dataset: ${o.users} users × ${o.items} items. Written ${new Date().toISOString()}.`,
     "",
+    ...settings.lines,
+    ...(tuning?.lines ?? []),
     `Each cell: mean over seeds ± standard error; † where a paired t-test over users (each user's value averaged over seeds) against the best other model gives p < 0.01.`,
     "",
   ];
@@ -416,7 +506,7 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
   }
   lines.push(...beyondAccuracyTable(o.dir, models, o.state.runs.filter((r) => r.mode === "vcm")));
   lines.push(...cohortTable(o.dir, o.state.runs.filter((r) => r.mode === "vcm")));
-  if (args.grid !== undefined) lines.push(...(await gridTable(o.dir, args.grid, o.state.gridRuns ?? [])));
+  lines.push(...(await gridTables(o.dir, args, o.state.gridRuns ?? [])));
   // Figure 2: validation NDCG@100 per epoch, mean over seeds.
   const curves = models.map((m) => {
     const runs = o.state.runs.filter((r) => r.mode === "vcm" && r.model === m && r.curve.length > 0);
@@ -517,23 +607,119 @@ function cohortTable(dir: string, runs: ReadonlyArray<RunResult>): string[] {
   return lines;
 }
 
-/** Figure 3: best validation NDCG@100 of VCM per latentDim × beta, mean over seeds, as a table, a CSV and a heat map. */
-async function gridTable(dir: string, grid: NonNullable<ExperimentArgs["grid"]>, runs: ReadonlyArray<GridRun>): Promise<string[]> {
-  const cell = (latentDim: number, beta: number) => {
-    const at = runs.filter((r) => r.latentDim === latentDim && r.beta === beta);
-    return at.length === 0 ? Number.NaN : at.reduce((s, r) => s + r.bestValNdcg100, 0) / at.length;
-  };
-  const lines = ["## Sensitivity of VCM to K and β: best validation NDCG@100, mean over seeds (the paper's Figure 3)", "", `| K \\ β | ${grid.beta.join(" | ")} |`, `|---|${grid.beta.map(() => "---").join("|")}|`];
-  const csv = [["latentDim", ...grid.beta.map((b) => `beta=${b}`)].join(",")];
-  const points: Array<{ latentDim: number; beta: number; value: number }> = [];
-  for (const k of grid.latentDim) {
-    const values = grid.beta.map((b) => cell(k, b));
-    lines.push(`| ${k} | ${values.map((v) => (Number.isNaN(v) ? "–" : v.toFixed(4))).join(" | ")} |`);
-    csv.push([k, ...values.map((v) => (Number.isNaN(v) ? "" : String(v)))].join(","));
-    grid.beta.forEach((b, j) => points.push({ latentDim: k, beta: b, value: values[j] }));
+/**
+ * Figure 3, per model trained over a grid: best validation NDCG@100 per cell, mean over seeds, as a table
+ * and a CSV (grid-MODEL.csv), and over two axes as a matrix and a heat map (figure3-MODEL).
+ */
+async function gridTables(dir: string, args: ExperimentArgs, runs: ReadonlyArray<GridRun>): Promise<string[]> {
+  const lines: string[] = [];
+  const text = (v: number) => (Number.isNaN(v) ? "–" : v.toFixed(4));
+  for (const model of args.models) {
+    const axes = gridAxesOf(args.grid, model);
+    if (axes.length === 0) continue;
+    const mean = (cell: GridCell) => {
+      const at = runs.filter((r) => r.model === model && axes.every((name) => r.cell[name] === cell[name]));
+      return at.length === 0 ? Number.NaN : at.reduce((s, r) => s + r.bestValNdcg100, 0) / at.length;
+    };
+    lines.push(`## Sensitivity of ${model} to ${axes.join(" × ")}: best validation NDCG@100, mean over seeds (the paper's Figure 3)`, "");
+    const csv: string[] = [];
+    if (axes.length === 2) {
+      const [rowAxis, columnAxis] = axes;
+      const columns = args.grid![columnAxis];
+      lines.push(`| ${rowAxis} \\ ${columnAxis} | ${columns.join(" | ")} |`, `|---|${columns.map(() => "---").join("|")}|`);
+      csv.push([rowAxis, ...columns.map((c) => `${columnAxis}=${c}`)].join(","));
+      const points: Array<{ row: number; column: number; value: number }> = [];
+      for (const row of args.grid![rowAxis]) {
+        const values = columns.map((column) => mean({ [rowAxis]: row, [columnAxis]: column }));
+        lines.push(`| ${row} | ${values.map(text).join(" | ")} |`);
+        csv.push([row, ...values.map((v) => (Number.isNaN(v) ? "" : String(v)))].join(","));
+        columns.forEach((column, j) => points.push({ row, column, value: values[j] }));
+      }
+      const title = `${model}: best validation NDCG@100 over ${rowAxis} × ${columnAxis} (mean over seeds)`;
+      await writePlot({ dir, name: `figure3-${model}`, spec: gridSpec({ title, rows: points.filter((p) => !Number.isNaN(p.value)), rowTitle: rowAxis, columnTitle: columnAxis }) });
+      lines.push("", `![${model} grid](figure3-${model}.svg)`, "");
+    } else {
+      lines.push(`| ${axes.join(" | ")} | best validation NDCG@100 |`, `|${axes.map(() => "---").join("|")}|---|`);
+      csv.push([...axes, "best_val_ndcg100"].join(","));
+      for (const cell of gridCellsOf(args.grid, model)) {
+        const value = mean(cell);
+        lines.push(`| ${axes.map((name) => cell[name]).join(" | ")} | ${text(value)} |`);
+        csv.push([...axes.map((name) => cell[name]), Number.isNaN(value) ? "" : value].join(","));
+      }
+      lines.push("");
+    }
+    fs.writeFileSync(path.join(dir, `grid-${model}.csv`), `${csv.join("\n")}\n`);
   }
-  fs.writeFileSync(path.join(dir, "grid.csv"), `${csv.join("\n")}\n`);
-  await writePlot({ dir, name: "figure3", spec: gridSpec(points.filter((p) => !Number.isNaN(p.value))) });
-  lines.push("", "![K × β grid](figure3.svg)", "");
   return lines;
+}
+
+/** Each model's settings other than its defaults, as a report section, and as JSON (model → field → value). */
+function settingsSection(state: ExperimentFile): { lines: string[]; json: Record<string, Record<string, unknown>> } {
+  const { args } = state;
+  const lines = [
+    "## Settings",
+    "",
+    `Each model's settings other than its own defaults (docs/cli.md, the config tables; seeds aside)${args.tune === undefined ? "" : ", tuned values included"}; grid runs add their cell's values and are not tuned.`,
+    "",
+    "| model | settings |",
+    "|---|---|",
+  ];
+  const json: Record<string, Record<string, unknown>> = {};
+  for (const model of args.models) {
+    const settings = nonDefaultSettings(runConfig(args, model, tunedSettings(state, model)));
+    json[model] = Object.fromEntries(settings);
+    const readsAny = Object.keys(DEFAULT_VCM_CONFIG).some((name) => readsField(model, name));
+    lines.push(`| ${model} | ${readsAny ? settingsText(settings) : "none: it reads no setting"} |`);
+  }
+  if (args.grid !== undefined) lines.push("", `Grids: ${Object.entries(args.grid).map(([name, values]) => `${name} ∈ {${values.join(", ")}}`).join("; ")}.`);
+  lines.push("");
+  return { lines, json };
+}
+
+/**
+ * The tuning of each model (`--tune`): the space searched, every trial with its best validation NDCG@100,
+ * and the values chosen, as a report section, tuning.csv and JSON; undefined when untuned.
+ */
+function tuningSection(dir: string, state: ExperimentFile): { lines: string[]; json: Record<string, unknown> } | undefined {
+  const { args } = state;
+  if (args.tune === undefined) return undefined;
+  const lines = [
+    "## Tuning",
+    "",
+    `Per model, ${args.tune} trials of a random search (seed ${TUNE_SEED}; trial 1 is the untuned settings), each trained with seed 1 and early stopping (patience ${String(args.config?.patience ?? TUNE_PATIENCE)}) and scored by its best validation NDCG@100; the best trial's values are then trained with every seed above.`,
+    "",
+  ];
+  const csv = ["model,trial,settings,best_val_ndcg100,chosen"];
+  const json: Record<string, unknown> = {};
+  for (const model of args.models) {
+    const space = tuneSpaceOf(args, model);
+    if (space.length === 0) {
+      lines.push(`- ${model}: nothing to tune (it reads no tuned setting, or each is fixed).`);
+      continue;
+    }
+    const trials = state.tuning?.[model] ?? [];
+    const best = bestTrial(trials);
+    const num = (v: number) => v.toLocaleString("en-US", { maximumSignificantDigits: 3 });
+    const spaceText = space.map((a) => `${a.name} ${num(a.min)}–${num(a.max)} (${a.scale})`).join(", ");
+    lines.push(`### ${model}`, "", `Space: ${spaceText}. Chosen: ${best === undefined ? "–" : trialText(best)}.`, "", "| trial | settings | best validation NDCG@100 |", "|---|---|---|");
+    trials.forEach((trial, t) => {
+      const mark = trial === best ? " (chosen)" : "";
+      lines.push(`| ${t + 1}${mark} | ${trialText(trial)} | ${Number.isFinite(trial.score) ? trial.score.toFixed(4) : "–"} |`);
+      csv.push([model, t + 1, `"${trialText(trial)}"`, Number.isFinite(trial.score) ? trial.score : "", trial === best].join(","));
+    });
+    lines.push("");
+    json[model] = {
+      space: space.map((a) => ({ name: a.name, min: a.min, max: a.max, scale: a.scale })),
+      trials: trials.map((t) => ({ settings: t.settings, bestValNdcg100: Number.isFinite(t.score) ? t.score : null })),
+      chosen: best?.settings ?? null,
+    };
+  }
+  lines.push("");
+  fs.writeFileSync(path.join(dir, "tuning.csv"), `${csv.join("\n")}\n`);
+  return { lines, json };
+}
+
+/** A trial's settings in words; the first trial's are the experiment's own, untuned. */
+function trialText(trial: TuneTrial): string {
+  return Object.keys(trial.settings).length === 0 ? "untuned: the given settings" : settingsText(Object.entries(trial.settings));
 }

@@ -19,7 +19,7 @@ async function gql(query: string, variables: Record<string, unknown> = {}) {
   return fixture.server.execute({ query, variables }, { authorization: `Bearer ${TOKEN}` });
 }
 
-const START = `mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status runsDone runsTotal args } }`;
+const START = `mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id status runsDone runsTotal args tuneTrials } }`;
 const INPUT = { dataset: TEST_DATASET, models: ["VCM", "POPULARITY"], seeds: 1, epochs: 2 };
 
 async function until(id: string, done: (e: any) => boolean): Promise<any> {
@@ -56,7 +56,8 @@ describe("startExperiment", () => {
 
     const done = await until(row.id, (e) => e.status !== "RUNNING");
     expect(done).toMatchObject({ status: "FINISHED", runsDone: 2, error: null });
-    expect(Object.keys(done.results)).toEqual(["vcm", "vcm-cd"]);
+    expect(Object.keys(done.results)).toEqual(["settings", "vcm", "vcm-cd"]);
+    expect(done.results.settings).toEqual({ vcm: { epochs: 2 }, popularity: {} });
     expect(JSON.stringify(done.results.vcm)).toContain("popularity");
     const folders = fs.readdirSync(path.join(fixture.dir, "experiments"));
     expect(folders).toHaveLength(1);
@@ -91,6 +92,19 @@ describe("startExperiment", () => {
     const grid = await gql(START, { input: { ...INPUT, gridLatentDim: [0] } });
     expect(grid.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
     expect(grid.errors?.[0].message).toMatch(/latentDim must be an integer from 1 to 1,000, got 0/);
+    // Settings of the config table: refused when no listed model reads them, or when the experiment sets them itself.
+    const unread = await gql(START, { input: { ...INPUT, baselineParameters: { textOffsetReg: 3 } } });
+    expect(unread.errors?.[0]).toMatchObject({
+      message: "textOffsetReg is read only by cdl, cvae, and none of the chosen models (vcm, popularity) reads it; add one of them to the models, or leave textOffsetReg out.",
+      extensions: { code: "BAD_USER_INPUT" },
+    });
+    const seed = await gql(START, { input: { ...INPUT, hyperParameters: { seed: 3 } } });
+    expect(seed.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    expect(seed.errors?.[0].message).toMatch(/^seed is set by the experiment itself/);
+    const twice = await gql(START, { input: { ...INPUT, gridLatentDim: [8], grid: [{ name: "latentDim", values: [4] }] } });
+    expect(twice.errors?.[0]).toMatchObject({ extensions: { code: "BAD_USER_INPUT" } });
+    const notNumeric = await gql(START, { input: { ...INPUT, models: ["CDL"], grid: [{ name: "tiedWeights", values: [1] }] } });
+    expect(notNumeric.errors?.[0]?.message).toBe("A grid runs over numeric settings; tiedWeights is true or false: set it once instead.");
     const unknown = await gql(START, { input: { ...INPUT, dataset: "nope" } });
     expect(unknown.errors?.[0]).toMatchObject({ extensions: { code: "NOT_FOUND" } });
     const anonymous = await fixture.server.execute({ query: START, variables: { input: INPUT } });
@@ -126,11 +140,22 @@ describe("experiments are bounded, queued and cancellable", () => {
       `These arguments plan 40,200 runs (models × seeds + grid cells × seeds); an experiment may plan at most ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")}: use fewer seeds, models or grid values.`,
     );
     // Duplicates count once (and a duplicated value repeated 1,000 times is one value).
-    const duplicated = await gql(START, { input: { ...INPUT, gridLatentDim: [4, 4, 8, 8, 4], gridBeta: Array.from({ length: 1000 }, () => 0.5) } });
+    // A setting of the table and a grid axis of any numeric setting go with them, in the table's order.
+    const duplicated = await gql(START, {
+      input: { ...INPUT, hyperParameters: { annealSteps: 7 }, grid: [{ name: "dropout", values: [0.5, 0.5] }], gridLatentDim: [4, 4, 8, 8, 4], gridBeta: Array.from({ length: 1000 }, () => 0.5), tune: 2 },
+    });
     expect(duplicated.errors).toBeUndefined();
     const row = (duplicated.data as any).startExperiment;
-    expect(row.args.grid).toEqual({ latentDim: [4, 8], beta: [0.5] });
-    expect(row.runsTotal).toBe(2 + 2);
+    expect(row.args.grid).toEqual({ latentDim: [4, 8], dropout: [0.5], beta: [0.5] });
+    expect(row.args.config).toEqual({ annealSteps: 7 });
+    // VCM's 2 tuning trials (over the learning rate: β is a grid axis) count as runs; popularity has nothing to tune; the row says it is tuned.
+    expect(row).toMatchObject({ runsTotal: 2 + 2 + 2, tuneTrials: 2, args: { tune: 2 } });
+    const allFixed = await gql(START, { input: { ...INPUT, gridBeta: [0.2], hyperParameters: { learningRate: 0.01 }, tune: 2 } });
+    expect(allFixed.errors?.[0].message).toBe(
+      "None of the chosen models (vcm, popularity) has a setting left to tune (each is fixed by a setting or a grid, or the model reads none); leave --tune out.",
+    );
+    const tooMany = await gql(START, { input: { ...INPUT, tune: 101 } });
+    expect(tooMany.errors?.[0]).toMatchObject({ message: "--tune must be an integer from 0 (untuned) to 100 trials per model, got 101.", extensions: { code: "BAD_USER_INPUT" } });
     expect((await gql(CANCEL, { id: row.id })).errors).toBeUndefined();
     const ended = await until(row.id, (e) => e.status !== "RUNNING" && e.status !== "QUEUED");
     expect(["CANCELLED", "FINISHED"]).toContain(ended.status);
@@ -141,7 +166,8 @@ describe("experiments are bounded, queued and cancellable", () => {
     // The previous test's experiment may still be handing back its turn (its process exiting on a busy machine).
     expect(["RUNNING", "QUEUED"]).toContain(first.startExperiment.status);
     expect((await until(first.startExperiment.id, (e) => e.status !== "QUEUED")).status).toBe("RUNNING");
-    const second = await gql(START, { input: { ...INPUT, models: ["POPULARITY"], seeds: 2 } });
+    // Popularity reads no epochs: they are left out, as a setting no listed model reads is refused.
+    const second = await gql(START, { input: { dataset: TEST_DATASET, models: ["POPULARITY"], seeds: 2 } });
     expect(second.errors).toBeUndefined();
     const queuedId = (second.data as any).startExperiment.id;
     expect((second.data as any).startExperiment.status).toBe("QUEUED");

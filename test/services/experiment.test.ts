@@ -172,7 +172,7 @@ describe("runExperiment", () => {
   }, 120_000);
 
   it("owns its row like a training job: refused while another host's lease holds, taken over once it ran out, stopped by a cancel", async () => {
-    const args = resolveExperimentArgs({ dataset: "tiny", models: ["popularity"], seeds: 3, config });
+    const args = resolveExperimentArgs({ dataset: "tiny", models: ["popularity"], seeds: 3 });
     const outDir = path.join(dir, "owned");
     const modelsDir = path.join(dir, "models");
     const [dataset] = (await dataSource.query("SELECT id FROM datasets WHERE name = 'tiny'")) as Array<{ id: number }>;
@@ -200,17 +200,21 @@ describe("runExperiment", () => {
   });
 
   it("trains VCM over the K × β grid and reports its best validation NDCG@100 per cell", async () => {
-    const args = resolveExperimentArgs({ dataset: "tiny", models: ["popularity"], seeds: 1, epochs: 2, config, grid: { latentDim: [4, 8], beta: [0.2, 0.4] } });
+    const args = resolveExperimentArgs({ dataset: "tiny", models: ["vcm"], seeds: 1, epochs: 2, config, grid: { latentDim: [4, 8], beta: [0.2, 0.4] } });
     const outDir = path.join(dir, "grid");
     const result = await runExperiment({ dataSource, modelsDir: path.join(dir, "models"), args, outDir });
     expect(result.trained).toBe(1 + 4);
     const report = fs.readFileSync(result.report, "utf8");
-    expect(report).toContain("Sensitivity of VCM to K and β");
-    const rows = fs.readFileSync(path.join(outDir, "grid.csv"), "utf8").trim().split("\n");
+    expect(report).toContain("Sensitivity of vcm to latentDim × beta");
+    expect(report).toContain("| vcm | latentDim 8, hiddenX 16, hiddenY 16, annealSteps 10, epochs 2, batchSize 50 |");
+    const rows = fs.readFileSync(path.join(outDir, "grid-vcm.csv"), "utf8").trim().split("\n");
     expect(rows[0]).toBe("latentDim,beta=0.2,beta=0.4");
     const state = JSON.parse(fs.readFileSync(path.join(outDir, "experiment.json"), "utf8"));
-    const k4b2 = state.gridRuns.find((r: any) => r.latentDim === 4 && r.beta === 0.2).bestValNdcg100;
-    expect(Number(rows[1].split(",")[1])).toBeCloseTo(k4b2, 12);
-    expect(fs.statSync(path.join(outDir, "figure3.png")).size).toBeGreaterThan(1000);
+    const k4b2 = state.gridRuns.find((r: any) => r.cell.latentDim === 4 && r.cell.beta === 0.2);
+    expect(Number(rows[1].split(",")[1])).toBeCloseTo(k4b2.bestValNdcg100, 12);
+    // The stored run trained with its cell's values and the shared settings.
+    const [stored] = (await dataSource.query("SELECT config FROM trained_models WHERE id = ?", [k4b2.modelId])) as Array<{ config: string }>;
+    expect(JSON.parse(stored.config)).toMatchObject({ variant: "vcm", latentDim: 4, beta: 0.2, annealSteps: 10, epochs: 2, seed: 1 });
+    expect(fs.statSync(path.join(outDir, "figure3-vcm.png")).size).toBeGreaterThan(1000);
   }, 120_000);
 });

@@ -33,6 +33,10 @@ export class Experiment {
   @Column({ type: "text" })
   status: ExperimentStatus;
 
+  /** Tuning trials per model before its seeds' runs (`vcm experiment --tune N`); 0: untuned, its runs at the given settings. */
+  @Column({ type: "integer", name: "tune_trials", default: 0 })
+  tuneTrials: number;
+
   @Column({ type: "integer", name: "runs_done", default: 0 })
   runsDone: number;
 

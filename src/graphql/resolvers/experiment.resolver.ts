@@ -1,6 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from "type-graphql";
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { Experiment } from "../../db/entities/experiment.entity.ts";
+import { ErrorCode, UserError } from "../../errors.ts";
 import { noSuchExperiment } from "../../services/experiment.ts";
 import { JOB_UPDATE_WINDOW_MS } from "../../services/job-updates.ts";
 import type { GraphQLContext } from "../context.ts";
@@ -30,13 +31,21 @@ export class ExperimentResolver {
       "Runs the experiment (as `vcm experiment` does) as a job of this server's job queue, in a worker process of its own, and returns the experiment at once, RUNNING, or QUEUED while this server runs another (one at a time, as training jobs); poll experiment(id) for runsDone and, once FINISHED, the result tables. Its folder (report.md, CSVs, figures) is under the server's VCM_EXPERIMENTS_DIR, named after the arguments: the same arguments started again resume it. Needs an admin credential (`Authorization: Bearer <key>` with an admin API key, or VCM_ADMIN_TOKEN) once the server has one; FORBIDDEN for an analyst key. BAD_USER_INPUT for arguments it could not run or too many runs, NOT_FOUND for an unknown dataset, CONFLICT while the same experiment is queued or runs.",
   })
   async startExperiment(@Ctx() context: GraphQLContext, @Arg("input", () => StartExperimentInput) input: StartExperimentInput): Promise<Experiment> {
-    const grid = input.gridLatentDim == null && input.gridBeta == null ? undefined : { latentDim: input.gridLatentDim ?? undefined, beta: input.gridBeta ?? undefined };
+    const axes: Array<[string, number[]]> = [
+      ...(input.grid ?? []).map((axis): [string, number[]] => [axis.name, axis.values]),
+      ...(input.gridLatentDim == null ? [] : [["latentDim", input.gridLatentDim] as [string, number[]]]),
+      ...(input.gridBeta == null ? [] : [["beta", input.gridBeta] as [string, number[]]]),
+    ];
+    const named = new Set(axes.map(([name]) => name));
+    if (named.size < axes.length) throw new UserError(ErrorCode.BAD_USER_INPUT, "The grid names a setting twice (gridLatentDim and gridBeta are axes latentDim and beta); list each setting's values once.");
     return predictionOf(context).services.experiments.start({
       dataset: input.dataset,
       models: input.models,
       seeds: input.seeds,
       epochs: input.epochs ?? undefined,
-      grid,
+      config: { ...(input.hyperParameters ?? {}), ...(input.baselineParameters ?? {}) },
+      grid: axes.length === 0 ? undefined : Object.fromEntries(axes),
+      tune: input.tune ?? undefined,
     });
   }
 

@@ -1,7 +1,19 @@
 import { GraphQLDateTimeISO, GraphQLJSONObject } from "graphql-scalars";
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 import { MAX_EXPERIMENT_RUNS, MAX_EXPERIMENT_SEEDS, MAX_GRID_VALUES } from "../../services/experiment.ts";
+import { MAX_TUNE_TRIALS } from "../../services/experiment-tune.ts";
+import { BaselineParametersInput, HyperParametersInput } from "./config-inputs.ts";
 import { VariantEnum } from "./training-job.type.ts";
+
+/** One axis of an experiment's grid: a numeric setting and its values. */
+@InputType("GridAxisInput", { description: "One axis of an experiment's grid: a numeric setting of HyperParametersInput or BaselineParametersInput (seed aside) and the values it takes." })
+export class GridAxisInput {
+  @Field(() => String, { description: "The setting's field name, as latentDim or textOffsetReg." })
+  name: string;
+
+  @Field(() => [Float], { description: `Its values, within the setting's bounds; at most ${MAX_GRID_VALUES} distinct ones (duplicates are removed).` })
+  values: number[];
+}
 
 /** Where an experiment stands, as GraphQL names it (values are the stored statuses). */
 export enum ExperimentStatusEnum {
@@ -32,7 +44,10 @@ export class ExperimentType {
   @Field(() => ExperimentStatusEnum)
   status: string;
 
-  @Field(() => Int, { description: "Runs finished (model × seed, plus grid cells)." })
+  @Field(() => Int, { description: "Tuning trials per model before its seeds' runs (startExperiment's tune); 0: untuned, its runs at the given settings." })
+  tuneTrials: number;
+
+  @Field(() => Int, { description: "Runs finished (model × seed, plus grid cells and tuning trials)." })
   runsDone: number;
 
   @Field(() => Int)
@@ -41,7 +56,7 @@ export class ExperimentType {
   @Field(() => GraphQLJSONObject, {
     nullable: true,
     description:
-      'The report\'s tables once finished: for "vcm" and "vcm-cd", model → metric (ndcg@10 … recall@100) → { mean, standardError, pValue, significant }, where significant means a paired t-test over users against the best other model gives p < 0.01.',
+      'The report\'s tables once finished: "settings", model → each setting other than its defaults → value (tuned values included); "tuning" when tuned, model → { space, trials: [{ settings, bestValNdcg100 }], chosen }; for "vcm" and "vcm-cd", model → metric (ndcg@10 … recall@100) → { mean, standardError, pValue, significant }, where significant means a paired t-test over users against the best other model gives p < 0.01.',
   })
   results: Record<string, unknown> | null;
 
@@ -73,12 +88,33 @@ export class StartExperimentInput {
   @Field(() => Int, { nullable: true, description: "Epochs of every run (default: each variant's)." })
   epochs?: number;
 
+  @Field(() => HyperParametersInput, {
+    nullable: true,
+    description: "Settings of the VCM family and the training loop, each applied to the listed models that read it (seed aside: runs use seeds 1 … seeds); BAD_USER_INPUT for one that no listed model reads.",
+  })
+  hyperParameters?: HyperParametersInput;
+
+  @Field(() => BaselineParametersInput, { nullable: true, description: "Settings of the CDL, CVAE and DeepCoNN baselines, each applied to the listed models that read it; BAD_USER_INPUT for one that no listed model reads." })
+  baselineParameters?: BaselineParametersInput;
+
+  @Field(() => [GridAxisInput], {
+    nullable: true,
+    description: `Grids over numeric settings: every listed model that reads an axis is also trained for every combination of the axes it reads, with every seed (several axes make a product); at most ${MAX_GRID_VALUES} distinct values per axis and ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")} runs in all. BAD_USER_INPUT for a setting that is not numeric or that no listed model reads.`,
+  })
+  grid?: GridAxisInput[];
+
   @Field(() => [Int], {
     nullable: true,
-    description: `The paper's Figure 3 grid: latent sizes K for VCM (with gridBeta, or the default β); at most ${MAX_GRID_VALUES} distinct values (duplicates are removed), and at most ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")} runs in all (models × seeds + K × β × seeds).`,
+    description: `The paper's Figure 3 grid (the same as a grid axis named latentDim): latent sizes K for VCM (with gridBeta, or the default β); at most ${MAX_GRID_VALUES} distinct values (duplicates are removed), and at most ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")} runs in all (models × seeds + K × β × seeds).`,
   })
   gridLatentDim?: number[];
 
-  @Field(() => [Float], { nullable: true, description: `The grid's KL weights β (with gridLatentDim, or the default K); at most ${MAX_GRID_VALUES} distinct values (duplicates are removed).` })
+  @Field(() => [Float], { nullable: true, description: `The grid's KL weights β (the same as a grid axis named beta); at most ${MAX_GRID_VALUES} distinct values (duplicates are removed).` })
   gridBeta?: number[];
+
+  @Field(() => Int, {
+    nullable: true,
+    description: `Tune each model first (default 0: untuned): this many trials, 1 to ${MAX_TUNE_TRIALS}, of a seeded random search over its learning rate and main regularisation weights (the settings not given here), each trained with seed 1 and early stopping and scored by validation NDCG@100; its seeds then train at the best trial's values. Trials count as runs towards the ${MAX_EXPERIMENT_RUNS.toLocaleString("en-US")}-run bound; results.tuning lists the space, the trials and the chosen values.`,
+  })
+  tune?: number;
 }
