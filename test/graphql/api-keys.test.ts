@@ -139,7 +139,7 @@ describe("keys with roles", () => {
     for (const [authorization, message] of cases) {
       const answer = await post(server, "{ datasets { name } }", authorization);
       expect(answer.status).toBe(401);
-      expect(answer.json).toEqual({ errors: [{ message, extensions: { code: "UNAUTHENTICATED" } }] });
+      expect(answer.json).toEqual({ errors: [{ message, extensions: { code: "UNAUTHENTICATED", requestId: answer.headers.get("x-request-id") } }] });
     }
   });
 
@@ -152,7 +152,7 @@ describe("keys with roles", () => {
     expect(forbidden.status).toBe(403);
     expect(forbidden.json.errors[0]).toEqual({
       message: "A mutation needs an admin key; the key ana.lyst_1 is an analyst key, which reads only.",
-      extensions: { code: "FORBIDDEN" },
+      extensions: { code: "FORBIDDEN", requestId: forbidden.headers.get("x-request-id") },
     });
     expect(modelIds()).toEqual([model]);
     const allowed = await post(server, `mutation { deleteModel(id: "${model + 1000}") }`, `Bearer ${admin}`);
