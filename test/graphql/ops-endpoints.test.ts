@@ -155,10 +155,13 @@ describe("metrics", () => {
     expect(valueOf(await scrape(), "vcm_model_mean_capacity", labels)).toBeCloseTo(finite.reduce((s, v) => s + v, 0) / finite.length, 9);
   });
 
-  it("counts the rows this process ingested, and the large-query gate's refusals", async () => {
+  it("counts the rows this process ingested and appended, and the large-query gate's refusals", async () => {
     const samples = await scrape();
     const dataset = (await fixture.server.deps.catalog.datasetsByNames([TEST_DATASET]))[0];
     expect(valueOf(samples, "vcm_rows_written_total", { operation: "ingest", table: "clicks" })).toBe(dataset.clickCount);
+    const appended = await post(`mutation { appendInteractions(dataset: "${TEST_DATASET}", records: [{ user: "metrics-newcomer", item: "metrics-new-item" }]) { clicksAdded reviewsAdded } }`);
+    expect(appended.body.data.appendInteractions).toEqual({ clicksAdded: 1, reviewsAdded: 0 });
+    expect(valueOf(parseMetrics(await metricsText()), "vcm_rows_written_total", { operation: "append", table: "clicks" })).toBe(1);
     const refusals = (s: ReadonlyArray<Sample>) => valueOf(s, "vcm_heavy_query_refusals_total") ?? 0;
     const gate = new HeavyQueryGate({ concurrency: 1, maxQueue: 0 });
     const release = await gate.enter();

@@ -7,7 +7,7 @@ import { AppendRecordInput, AppendResultType } from "../types/append.type.ts";
 export class AppendResolver {
   @Mutation(() => AppendResultType, {
     description:
-      `Appends up to ${MAX_APPEND_RECORDS} records to an existing dataset in one transaction, with the rules of its ingest (rating threshold, tokenizer, stop words; the vocabulary never grows): new users and items get the next matrix rows and columns, clicks join the training split (a repeated (user, item) changes nothing), and the dataset's version goes up by one when anything was added. Trained models are kept. Larger appends: \`vcm ingest --append\`. Needs \`Authorization: Bearer <VCM_ADMIN_TOKEN>\` when the server sets that token. NOT_FOUND for an unknown dataset, BAD_USER_INPUT for more than ${MAX_APPEND_RECORDS} records, DATABASE_BUSY while another append or ingest of the dataset runs for over a few seconds.`,
+      `Appends up to ${MAX_APPEND_RECORDS} records to an existing dataset in one transaction, with the rules of its ingest (rating threshold, tokenizer, stop words; the vocabulary never grows): new users and items get the next matrix rows and columns, clicks join the training split (a repeated (user, item) changes nothing), and the dataset's version goes up by one when anything was added. Trained models are kept. Larger appends: \`vcm ingest --append\`. Needs an admin credential (\`Authorization: Bearer <key>\` with an admin API key, or VCM_ADMIN_TOKEN) once the server has one; FORBIDDEN for an analyst key. NOT_FOUND for an unknown dataset, BAD_USER_INPUT for more than ${MAX_APPEND_RECORDS} records, DATABASE_BUSY while another append or ingest of the dataset runs for over a few seconds.`,
   })
   async appendInteractions(
     @Ctx() context: GraphQLContext,
