@@ -1,6 +1,7 @@
 /**
  * Why an item suits a user, in words under one of three rules (ExplanationRule), and in clicks
- * (explainByClicks: the clicked items whose removal from the history lowers the item's score the most). The default,
+ * (explainByClicks: the clicked items whose removal from the history lowers the item's score the most;
+ * clickReasonOf: what the whole history does when no single click holds the score up). The default,
  * "effect", lists words of the user's own bag that the item's reviews use more than the corpus does
  * (lift > 1) and that hold up the item's review2click (VCM-CD) score, ranked by p(w|u) times that
  * effect, so that the listed words are evidence about the user in the model's own sense: removing any
@@ -114,6 +115,45 @@ export interface ExplanationClick {
   readonly effect: number;
 }
 
+/**
+ * The clicks listed are the fewest, largest effect first, whose effects δ(j) add up to at least this
+ * share of the sum over all clicks with δ > 0: the clicks the score mainly rests on. Listing every click
+ * with δ > 0 (the first rule) gave 3.9 clicks a pair on generated data whose joint removal took only
+ * 2.1× what as many random clicks took, the weak ones adding little beyond a random click; this rule
+ * lists 2.3 and reaches 3.7× (BENCHMARKS.md, bench:explain, where the variants tried are measured too).
+ */
+export const CLICK_COVERAGE = 0.5;
+
+/**
+ * Which kind of reason the user's clicks give for an item (clickReasonOf), decided by the model's scores:
+ * - "clicks": some click alone lowers the item's score when it leaves the history (Explanation.clicks lists them);
+ * - "history": no click alone does, but the whole history does: the item scores lower for a user with no
+ *   clicks, Δ = 1 − π_i(∅) / π_ui(x_u) > 0 (the clicks hold the score up together, none of them alone);
+ * - "popularity": the item scores at least as high for a user with no clicks (Δ ≤ 0), so the user's
+ *   clicks do not carry it: the model recommends it to almost anyone (its prior ranking, what it learnt
+ *   of the items' popularity, priorRank).
+ */
+export type ClickReasonKind = "clicks" | "history" | "popularity";
+
+/** The item's VCM scores that decide the kind of click reason: with the user's whole history and with none. */
+export interface HistoryScores {
+  /** π_ui(x_u): the item's VCM score from the user's whole training history. */
+  readonly score: number;
+  /** π_i(∅): the item's VCM score for a user with no clicks (the same for every user). */
+  readonly priorScore: number;
+  /** The item's 1-based place in the ranking of all items for a user with no clicks. */
+  readonly priorRank: number;
+}
+
+/** What the user's clicks say about an item, whether or not a single click holds its score up. */
+export interface ClickReason {
+  readonly kind: ClickReasonKind;
+  /** Δ = 1 − π_i(∅) / π_ui(x_u): the relative fall of the item's score when the whole history leaves (≤ 0: it does not fall). */
+  readonly historyEffect: number;
+  /** The item's 1-based place in the ranking for a user with no clicks. */
+  readonly priorRank: number;
+}
+
 /** The effects of the clicks of a user's history on one item's VCM score, δ(j) (explainByClicks). */
 export interface ClickEffects {
   /** Clicked items (columns), ascending. */
@@ -126,8 +166,10 @@ export interface ClickEffects {
 export interface Explanation {
   /** The k words with the largest weights, largest first. */
   readonly words: ReadonlyArray<ExplanationWord>;
-  /** The k clicks with the largest effects, largest first (explainByClicks); empty when none was given or none lowers the score. */
+  /** At most k clicks with the largest effects, largest first (explainByClicks); empty when none was given or none lowers the score. */
   readonly clicks: ReadonlyArray<ExplanationClick>;
+  /** The kind of reason the clicks give (clickReasonOf); absent when no click effects or history scores were given, or the user has no clicks. */
+  readonly clickReason?: ClickReason;
   /** Sum of the returned words' weights: the fraction of the whole tie that they carry. */
   readonly coveredShare: number;
   /**
@@ -163,24 +205,60 @@ export function explainPair(options: {
   bagEffects?: BagEffects;
   /** The effects of the user's clicks on this item's VCM score, whatever the rule (absent: no clicks listed). */
   clickEffects?: ClickEffects;
+  /** The item's scores with the whole history and with none (absent: no clickReason). */
+  history?: HistoryScores;
 }): Explanation {
   const clicks = options.clickEffects === undefined ? [] : explainByClicks({ ...options.clickEffects, k: options.k });
-  return { ...explainByWords(options), clicks };
+  const words = explainByWords(options);
+  // A user without clicks has no click reason of any kind: the empty history is the comparison itself.
+  if (options.clickEffects === undefined || options.clickEffects.clicks.length === 0 || options.history === undefined) return { ...words, clicks };
+  return { ...words, clicks, clickReason: clickReasonOf({ clicks, history: options.history }) };
 }
 
 /**
  * The click reasons of one (user, item) pair: the clicks j with δ(j) > 0, ranked by δ(j), largest
- * first (equal effects: the lower item column first), at most k of them. A click whose removal would
- * raise the item's score is never listed, so fewer than k (or none) may come back.
+ * first (equal effects: the lower item column first); listed, the shortest head of that ranking whose
+ * effects sum to at least `coverage` (CLICK_COVERAGE unless given; 1 gives the first rule, every click
+ * with δ > 0) of the sum over all of them, at most k clicks. A click whose removal would raise the
+ * item's score is never listed, so fewer than k (or none) may come back.
  */
-export function explainByClicks(options: ClickEffects & { k: number }): ExplanationClick[] {
+export function explainByClicks(options: ClickEffects & { k: number; coverage?: number }): ExplanationClick[] {
   const { clicks, effects, k } = options;
-  const listed: ExplanationClick[] = [];
+  const ranked: ExplanationClick[] = [];
   for (let t = 0; t < clicks.length; t += 1) {
-    if (effects[t] > 0) listed.push({ item: clicks[t], effect: effects[t] });
+    if (effects[t] > 0) ranked.push({ item: clicks[t], effect: effects[t] });
   }
-  listed.sort((a, b) => b.effect - a.effect || a.item - b.item);
-  return listed.slice(0, Math.max(0, k));
+  ranked.sort((a, b) => b.effect - a.effect || a.item - b.item);
+  // Summed in the ranking's order, so that coverage 1 stops exactly at the last click.
+  const total = ranked.reduce((sum, c) => sum + c.effect, 0);
+  const wanted = (options.coverage ?? CLICK_COVERAGE) * total;
+  const listed: ExplanationClick[] = [];
+  let covered = 0;
+  for (const click of ranked) {
+    if (listed.length >= k || (listed.length > 0 && covered >= wanted)) break;
+    listed.push(click);
+    covered += click.effect;
+  }
+  return listed;
+}
+
+/**
+ * The kind of reason the clicks give (ClickReasonKind): "clicks" when any is listed, else "history"
+ * when the whole history raises the item's score above a user's with no clicks, else "popularity".
+ */
+export function clickReasonOf(options: { clicks: ReadonlyArray<ExplanationClick>; history: HistoryScores }): ClickReason {
+  const { score, priorScore, priorRank } = options.history;
+  const historyEffect = 1 - priorScore / score;
+  const kind: ClickReasonKind = options.clicks.length > 0 ? "clicks" : historyEffect > 0 ? "history" : "popularity";
+  return { kind, historyEffect, priorRank };
+}
+
+/** 1-based place of each item in a ranking by score, largest first (equal scores: the lower column first, as topK orders them). */
+export function ranksOf(scores: ArrayLike<number>): Int32Array {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
+  const ranks = new Int32Array(scores.length);
+  order.forEach((item, place) => (ranks[item] = place + 1));
+  return ranks;
 }
 
 /** The word part of explainPair: the rule asked for, or the one it falls back to. */

@@ -10,9 +10,11 @@ import {
   EFFECT_SHORTLIST,
   explainPair,
   shortlistByEffect,
+  ranksOf,
   sumOf,
   type BagEffects,
   type ClickEffects,
+  type HistoryScores,
   type Explanation,
   type ExplanationRule,
   type ExplanationWord,
@@ -246,6 +248,41 @@ export class ServedModel implements LoadedModel {
     return options.pairs.map((p, i) => ({ clicks: rowColumns(train, p.row), effects: effects[i] }));
   }
 
+  /**
+   * For each (row, item) pair, the item's VCM score from the user's whole training history and for a
+   * user with no clicks, with its place in that empty history's ranking (the "history" and "popularity"
+   * click reasons, ClickReasonKind): the rows' scores are the rankings' (kept, so a ranking just asked for
+   * costs nothing), the empty history's one pass is kept for the model's life.
+   */
+  async historyScores(options: { dataset: DatasetIndex; pairs: ReadonlyArray<{ readonly row: number; readonly item: number }> }): Promise<HistoryScores[]> {
+    const { dataset, pairs } = options;
+    const clicks = this.#clicks(dataset);
+    const [rowOf, [prior]] = await Promise.all([
+      this.#rows({
+        kind: "scores|CLICKS",
+        dataset,
+        width: this.model.numItems,
+        rows: pairs.map((p) => p.row),
+        run: (rows) => this.model.scoreItems({ matrix: clicks, rows, sliceRows: SLICE_ROWS }, "vcm"),
+      }),
+      this.#cachedList<string, { scores: Float32Array; ranks: Int32Array }>({
+        kind: "prior",
+        dataset,
+        capacity: 1,
+        keyOf: (key) => key,
+        requests: ["∅"],
+        // Concurrent callers join one call: each of them gets the same pass.
+        run: async (all) => {
+          const empty: CsrMatrix = { rows: 1, cols: clicks.cols, indptr: Int32Array.from([0, 0]), indices: new Int32Array(0), values: new Float32Array(0) };
+          const scores = await this.model.scoreItems({ matrix: empty, rows: [0] }, "vcm");
+          const prior = { scores, ranks: ranksOf(scores) };
+          return all.map(() => prior);
+        },
+      }),
+    ]);
+    return pairs.map((p) => ({ score: rowOf(p.row)[p.item], priorScore: prior.scores[p.item], priorRank: prior.ranks[p.item] }));
+  }
+
   /** The explanations this model holds for the pairs (undefined where it holds none), without touching the engine. */
   heldExplanations(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Array<NamedExplanation | undefined> {
     const recent = this.#recentAnswers<NamedExplanation>("explanations", RECENT_ANSWERS.explanations);
@@ -270,17 +307,20 @@ export class ServedModel implements LoadedModel {
   /**
    * Explains each pair, in order, and keeps the answers (heldExplanations gives them again): one
    * click2review call for the users, for the "effect" rule the two word-effect calls, and beside them
-   * one click-effect call for the pairs that want clicks, whatever their rule. A pair whose effects
+   * one click-effect call (and the history scores, historyScores) for the pairs that want clicks, whatever their rule. A pair whose effects
    * failed gets that error; the others are answered (a failed click call fails every pair of the call).
    */
   async explain(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<Array<NamedExplanation | Error>> {
     const { dataset, pairs } = options;
     // The click passes need nothing of the word path, so they share the engine's time with it.
     const withClicks = pairs.flatMap((p, i) => (p.clicks === false ? [] : [i]));
-    const clicksAnswered = withClicks.length === 0 ? Promise.resolve([]) : this.clickEffects({ dataset, pairs: withClicks.map((i) => pairs[i]) }).catch(asError);
+    const clickPairs = withClicks.map((i) => pairs[i]);
+    const clicksAnswered =
+      withClicks.length === 0 ? Promise.resolve([[], []] as const) : Promise.all([this.clickEffects({ dataset, pairs: clickPairs }), this.historyScores({ dataset, pairs: clickPairs })]).catch(asError);
     const [words, answered] = await Promise.all([this.#wordInputs({ dataset, pairs }), clicksAnswered]);
     if (answered instanceof Error) return pairs.map(() => answered);
-    const clickEffects = new Map(withClicks.map((i, j) => [i, answered[j]]));
+    const clickEffects = new Map(withClicks.map((i, j) => [i, answered[0][j]]));
+    const histories = new Map(withClicks.map((i, j) => [i, answered[1][j]]));
     const { distributions, stats, effects } = words;
     const { vocabulary } = dataset.matrices;
     // Each user's words are ranked once per call, as deep as any of their pairs needed.
@@ -309,6 +349,7 @@ export class ServedModel implements LoadedModel {
         rule: pair.rule,
         bagEffects,
         clickEffects: clickEffects.get(i),
+        history: histories.get(i),
       });
       const named: NamedExplanation = { ...explanation, words: explanation.words.map((w) => ({ ...w, word: vocabulary[w.wordIndex] })) };
       const key = explanationKey(dataset, pair);

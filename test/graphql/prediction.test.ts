@@ -316,6 +316,10 @@ describe("words, capacity and explanations", () => {
       expect(recommendations.some((r: any) => r.explanation.clicks.length > 0)).toBe(true);
       expect(recommendations.map((r: any) => r.explanation.words)).toEqual((wordsOnly.data as any).user.recommendations.map((r: any) => r.explanation.words));
       expect((wordsOnly.data as any).user.recommendations[0].explanation.clicks).toBeUndefined();
+      // Selecting the kind of click reason alone runs the click passes too (their kept answers serve here).
+      const reasonOnly = await gql(query("clickReason { kind priorRank }").replace("explanation(k: 4)", "explanation(k: 2)"), { model: vcmId });
+      expect(reasonOnly.errors).toBeUndefined();
+      for (const r of (reasonOnly.data as any).user.recommendations) expect(["CLICKS", "HISTORY", "POPULARITY"]).toContain(r.explanation.clickReason.kind);
     } finally {
       spy.mockRestore();
     }
@@ -665,7 +669,7 @@ describe("over real HTTP", () => {
   it("lists with every explanation the clicked items whose removal lowers the score, each with its effect, the same under every rule", async () => {
     const post = (query: string) =>
       fetch(new URL("/graphql", url), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) }).then((r) => r.json() as Promise<any>);
-    const reasons = "clicks { effect item { id columnIndex } } words { word }";
+    const reasons = "clicks { effect item { id columnIndex } } clickReason { kind historyEffect priorRank } words { word }";
     const answer = await post(
       `{ user(id: 5) { rowIndex recommendations(modelId: ${vcmId}, k: 4) { score item { id columnIndex } explanation(k: 3) { ${reasons} } evidence: explanation(k: 3, rule: EVIDENCE) { ${reasons} } } } }`,
     );
@@ -691,6 +695,12 @@ describe("over real HTTP", () => {
         const item = rec.item.columnIndex;
         expect(scores[item]).toBeCloseTo(rec.score, 6);
         expect(clicks[0].effect).toBeCloseTo(1 - scores[matrices.train.cols + item] / scores[item], 5);
+        // The whole history against none: the item's score for an empty history, one pass for every user.
+        const prior = await model.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows: [[]] }), rows: [0] }, "vcm");
+        expect(rec.explanation.clickReason.kind).toBe("CLICKS");
+        expect(rec.explanation.clickReason.historyEffect).toBeCloseTo(1 - prior[item] / scores[item], 5);
+        expect(rec.explanation.clickReason.priorRank).toBe(1 + Array.from(prior).filter((p, i) => p > prior[item] || (p === prior[item] && i < item)).length);
+        expect(rec.evidence.clickReason).toEqual(rec.explanation.clickReason);
       }
     } finally {
       model.model.dispose();

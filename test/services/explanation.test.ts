@@ -56,6 +56,25 @@ describe("click reasons on a small trained model", () => {
         expect(without).toBeLessThan(full);
         expect(explanation.clicks[0].effect).toBeCloseTo(1 - without / full, 5);
       });
+      // Each pair's kind of click reason: its item scored with the whole history (above) and with none.
+      const prior = await loaded.model.scoreItems({ matrix: csrFromRows({ cols: train.cols, rows: [[]] }), rows: [0] }, "vcm");
+      const every = await loaded.model.clickEffects({ clicks: train, pairs });
+      pairs.forEach((pair, j) => {
+        const explanation = explanations[j] as Exclude<(typeof explanations)[number], Error>;
+        const full = scores[2 * j * items + pair.item];
+        const reason = explanation.clickReason!;
+        expect(reason.kind).toBe("clicks");
+        expect(reason.historyEffect).toBeCloseTo(1 - prior[pair.item] / full, 5);
+        const above = Array.from(prior).filter((p, i) => p > prior[pair.item] || (p === prior[pair.item] && i < pair.item)).length;
+        expect(reason.priorRank).toBe(above + 1);
+        // The listed clicks are the shortest head of the positive effects that covers half their sum (or k of them).
+        const positive = Array.from(every[j]).filter((e) => e > 0);
+        const total = positive.reduce((a, b) => a + b, 0);
+        const listed = explanation.clicks.map((c) => c.effect);
+        const covered = listed.reduce((a, b) => a + b, 0);
+        if (listed.length < 3) expect(covered).toBeGreaterThanOrEqual(0.5 * total - 1e-9);
+        expect(covered - listed[listed.length - 1]).toBeLessThan(0.5 * total);
+      });
       // The same effects straight from the engine, for every click of the history.
       const direct = await loaded.model.clickEffects({ clicks: train, pairs: pairs.slice(0, 1) });
       const first = explanations[0] as Exclude<(typeof explanations)[number], Error>;

@@ -11,6 +11,7 @@ import { MAX_K, MAX_WHAT_IF_CLICKS, checkK, checkText, checkWhatIfClicks } from 
 import type { PredictionContextPart } from "../prediction-loaders.ts";
 import { ItemType } from "../types/item.type.ts";
 import {
+  ClickReasonKindEnum,
   ExplanationClickType,
   ExplanationRuleEnum,
   ExplanationType,
@@ -75,6 +76,7 @@ async function modelForUser(options: { context: GraphQLContext; user: User; mode
 function explanationValue(explanation: NamedExplanation, datasetId: number): ExplanationType {
   return {
     clicks: explanation.clicks.map((c) => ({ datasetId, item: c.item, effect: c.effect })),
+    clickReason: explanation.clickReason === undefined ? null : { ...explanation.clickReason, kind: explanation.clickReason.kind as ClickReasonKindEnum },
     words: explanation.words.map((w) => ({
       word: w.word,
       weight: w.weight,
@@ -89,13 +91,13 @@ function explanationValue(explanation: NamedExplanation, datasetId: number): Exp
   };
 }
 
-/** Whether an explanation field selects its `clicks` (directly or through fragments): only then do the click passes run. */
+/** Whether an explanation field selects its `clicks` or `clickReason` (directly or through fragments): only then do the click passes run. */
 function asksForClicks(info: GraphQLResolveInfo): boolean {
   const spread = new Set<string>();
   const selects = (set: SelectionSetNode | undefined): boolean =>
     set !== undefined &&
     set.selections.some((selection) => {
-      if (selection.kind === Kind.FIELD) return selection.name.value === "clicks";
+      if (selection.kind === Kind.FIELD) return selection.name.value === "clicks" || selection.name.value === "clickReason";
       if (selection.kind === Kind.INLINE_FRAGMENT) return selects(selection.selectionSet);
       if (spread.has(selection.name.value)) return false;
       spread.add(selection.name.value);

@@ -1,4 +1,5 @@
 import { Field, Float, Int, ObjectType, registerEnumType } from "type-graphql";
+import { CLICK_COVERAGE } from "../../engine/explanation-rules.ts";
 import type { WhatIfReading } from "../../services/served-model.ts";
 
 /** Which of the user's data drives a ranking. */
@@ -110,6 +111,39 @@ export class ExplanationClickType {
   effect: number;
 }
 
+/** The kind of reason a user's clicks give for an item (engine/explanation-rules.ts ClickReasonKind). */
+export enum ClickReasonKindEnum {
+  CLICKS = "clicks",
+  HISTORY = "history",
+  POPULARITY = "popularity",
+}
+registerEnumType(ClickReasonKindEnum, {
+  name: "ClickReasonKind",
+  description:
+    "What the user's training clicks do for a recommended item, decided by the model's VCM scores: CLICKS when some click alone holds the score up (Explanation.clicks lists them); else HISTORY when the whole history does (the item scores lower for a user with no clicks: historyEffect > 0); else POPULARITY (the item scores at least as high for a user with no clicks: the model recommends it to almost anyone).",
+  valuesConfig: {
+    CLICKS: { description: "At least one click lowers the item's score when it alone leaves the history (listed in Explanation.clicks)." },
+    HISTORY: { description: "No click alone lowers the item's score, but removing the whole history does (historyEffect > 0): the clicks hold it up together." },
+    POPULARITY: { description: "The item scores at least as high for a user with no clicks (historyEffect ≤ 0): the user's clicks do not carry it; priorRank says where the model ranks it for anyone." },
+  },
+});
+
+/** What the user's whole history does for a recommended item. */
+@ObjectType("ClickReason", { description: "The kind of reason the user's training clicks give for an item, with the numbers that decided it." })
+export class ClickReasonType {
+  @Field(() => ClickReasonKindEnum)
+  kind: ClickReasonKindEnum;
+
+  @Field(() => Float, {
+    description:
+      "Δ = 1 − π_i(∅) / π_ui(x_u): the relative fall of the item's VCM score when the user's whole training history leaves (π_i(∅): its score for a user with no clicks, one forward pass of the model shared by every user). At most 1; ≤ 0 when the item scores at least as high without the history.",
+  })
+  historyEffect: number;
+
+  @Field(() => Int, { description: "The item's 1-based place among all the model's items for a user with no clicks (the model's prior ranking)." })
+  priorRank: number;
+}
+
 /** The words and clicks that tie a user to an item. */
 @ObjectType("Explanation", {
   description:
@@ -121,9 +155,16 @@ export class ExplanationType {
 
   @Field(() => [ExplanationClickType], {
     description:
-      "The k clicked items (training history) whose removal alone lowers the item's VCM score the most, largest effect first; the same under every rule. Only clicks whose removal lowers the score are listed, so fewer than k (or none) may come back; every click of the history is checked exactly, one forward pass per click shared by all items explained for the user, and only when this field is selected.",
+      `At most k clicked items (training history) whose removal alone lowers the item's VCM score the most, largest effect first; the same under every rule. Listed: the fewest clicks, largest effect first, whose effects add up to at least ${CLICK_COVERAGE} of the sum of the effects of all clicks whose removal lowers the score (the clicks the score mainly rests on), so fewer than k (or none) may come back; every click of the history is checked exactly, one forward pass per click shared by all items explained for the user, and only when this field or clickReason is selected.`,
   })
   clicks: ExplanationClickValue[];
+
+  @Field(() => ClickReasonType, {
+    nullable: true,
+    description:
+      "The kind of reason the clicks give (ClickReasonKind), also when no single click is listed: the whole history holding the score up (HISTORY) or the item's standing for any user (POPULARITY). Computed with the clicks; null for a user without training clicks (a what-if history of text alone).",
+  })
+  clickReason: ClickReasonType | null;
 
   @Field(() => Float, { description: "Sum of the listed words' weights: the fraction (0–1) of the rule's total that they carry." })
   coveredShare: number;
