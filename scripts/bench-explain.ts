@@ -12,8 +12,13 @@
  *
  * Click reasons (Explanation.clicks, the same under every rule) are measured the same way on the
  * item's VCM score from clicks: removing the listed clicks from the user's history against removing
- * as many random clicks of it (target ≥ 3×). And for each rule, the share of pairs with no reason at
- * all, neither a word nor a click (target ≤ 2 %).
+ * as many random clicks of it (target ≥ 3×), for the rule (CLICK_COVERAGE), the first rule (every click
+ * with δ > 0) and variants tried, all from the same single-click effects; and the top click alone
+ * against one random click. For each word rule, the share of pairs with neither a word nor a click,
+ * and how many of those the kinds of click reason (Explanation.clickReason: HISTORY, POPULARITY)
+ * explain, leaving the share with no reason at all (target ≤ 2 %); for the POPULARITY pairs, their
+ * items' place for an empty history and training clicks, and how far the empty history's ranking
+ * follows the items' training clicks (Spearman's ρ).
  *
  * Beside the issue's figures, two that a softmax score needs: the mean fall of log π_ui (a relative
  * drop averaged over pairs is biased upward for a random deletion by Jensen's inequality, since
@@ -37,7 +42,16 @@ import { openDatabase } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { topK } from "../src/engine/metrics.ts";
 import { Rng } from "../src/engine/random.ts";
-import { explainPair, type Explanation, type ExplanationRule } from "../src/engine/explanation-rules.ts";
+import {
+  CLICK_COVERAGE,
+  explainByClicks,
+  explainPair,
+  ranksOf,
+  type ClickEffects,
+  type Explanation,
+  type ExplanationClick,
+  type ExplanationRule,
+} from "../src/engine/explanation-rules.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { createPredictionServices } from "../src/services/prediction-services.ts";
 import { trainAndSave } from "../src/services/training.ts";
@@ -54,6 +68,63 @@ const TRIED: ReadonlyArray<{ name: string; rewrite: (effect: number, p: number) 
   { name: "p among e>0, first order", rewrite: (e) => (e > 0 ? 1 : 0) },
   { name: "e alone, first order", rewrite: (e, p) => (e > 0 && p > 0 ? e / p : 0) },
 ];
+/** The clicks with δ ≥ share × the top click's δ, among the first rule's (tried and not kept). */
+function shareOfTop(o: ClickEffects & { k: number }, share: number): ExplanationClick[] {
+  const all = explainByClicks({ ...o, coverage: 1, k: Number.MAX_SAFE_INTEGER });
+  return all.filter((c) => c.effect >= share * all[0].effect).slice(0, o.k);
+}
+
+/**
+ * Rules for listing clicks measured side by side on the same single-click effects: the first rule (every
+ * click with δ > 0), the rule (the fewest covering CLICK_COVERAGE of Σ δ⁺) and variants tried and not kept.
+ */
+const CLICK_LISTS: ReadonlyArray<{ name: string; choose: (o: ClickEffects & { k: number }) => ExplanationClick[] }> = [
+  { name: "clicks: δ > 0 (first rule)", choose: (o) => explainByClicks({ ...o, coverage: 1 }) },
+  { name: "clicks: δ ≥ 0.5 × top (tried)", choose: (o) => shareOfTop(o, 0.5) },
+  { name: "clicks: δ ≥ 0.75 × top (tried)", choose: (o) => shareOfTop(o, 0.75) },
+  { name: "clicks: fewest, Σδ ≥ ⅔ Σδ⁺ (tried)", choose: (o) => explainByClicks({ ...o, coverage: 2 / 3 }) },
+  { name: `clicks: fewest, Σδ ≥ ${CLICK_COVERAGE} Σδ⁺ (the rule)`, choose: (o) => explainByClicks(o) },
+];
+
+/**
+ * Faithfulness of listed clicks: the mean falls of each pair's item score when the listed clicks leave
+ * the user's history together, against as many random clicks of the same history.
+ */
+async function clickFaithfulness(o: {
+  pairs: ReadonlyArray<{ row: number; item: number }>;
+  train: CsrMatrix;
+  items: number;
+  original: Float32Array;
+  listed: ReadonlyArray<ReadonlyArray<ExplanationClick>>;
+  seed: number;
+  score: (histories: Array<Array<[number, number]>>) => Promise<Float32Array>;
+}): Promise<Omit<Figures, "dataset" | "rule">> {
+  const withoutExplained: Array<Array<[number, number]>> = [];
+  const withoutRandom: Array<Array<[number, number]>> = [];
+  let listed = 0;
+  let empty = 0;
+  const pick = new Rng(o.seed + 2);
+  o.pairs.forEach((p, i) => {
+    const history = rowOf(o.train, p.row);
+    const explained = new Set(o.listed[i].map((c) => c.item));
+    if (explained.size === 0) empty += 1;
+    listed += explained.size;
+    const clicked = [...history.keys()];
+    const order = pick.permutation(clicked.length);
+    const random = new Set([...order.subarray(0, Math.min(explained.size, clicked.length))].map((j) => clicked[j]));
+    withoutExplained.push([...history].filter(([c]) => !explained.has(c)));
+    withoutRandom.push([...history].filter(([c]) => !random.has(c)));
+  });
+  return {
+    ...drops({ pairs: o.pairs, items: o.items, original: o.original, afterExplained: await o.score(withoutExplained), afterRandom: await o.score(withoutRandom) }),
+    pairs: o.pairs.length,
+    support: 1,
+    listed: listed / o.pairs.length,
+    empty: empty / o.pairs.length,
+    noReason: Number.NaN,
+  };
+}
+
 /** The Amazon files: in shared/datasets/amazon-2018-5core beside this checkout or beside a folder above it (a worktree's). */
 function amazonFolder(): string | undefined {
   for (let dir = path.resolve(import.meta.dirname, ".."); ; dir = path.dirname(dir)) {
@@ -83,8 +154,10 @@ interface Figures {
   readonly empty: number;
   /** Share of pairs with no reason at all: no word and no click. */
   readonly noReason: number;
+  /** Share of pairs with no word, no click and no other reason of the clicks (ClickReasonKind), and the shares that the "history" and "popularity" kinds explain among those without a word or a click. */
+  readonly noReasonWithKinds?: { readonly none: number; readonly history: number; readonly popularity: number };
   /** Click reasons only: mean training clicks of the user and training clicks of the item, over the pairs without a click listed and over all. */
-  readonly withoutClick?: { readonly history: number; readonly popularity: number; readonly allHistory: number; readonly allPopularity: number };
+  readonly withoutClick?: ReturnType<typeof withoutClickFigures>;
 }
 
 /** The entries of a CSR row as a Map column → value. */
@@ -125,15 +198,31 @@ function drops(o: { pairs: ReadonlyArray<{ item: number }>; items: number; origi
 }
 
 /** Why pairs come without a click: their users' history lengths and their items' training clicks, against all pairs'. */
-function withoutClickFigures(train: CsrMatrix, pairs: ReadonlyArray<{ row: number; item: number }>, explanations: ReadonlyArray<Explanation | Error>) {
+function withoutClickFigures(o: { train: CsrMatrix; pairs: ReadonlyArray<{ row: number; item: number }>; explanations: ReadonlyArray<Explanation | Error>; prior: Float32Array }) {
+  const { train, pairs, explanations } = o;
   const itemClicks = new Float64Array(train.cols);
   for (const c of train.indices) itemClicks[c] += 1;
-  const sums = { history: 0, popularity: 0, n: 0, allHistory: 0, allPopularity: 0 };
+  // How far the empty history's ranking follows the items' training clicks (Spearman's ρ, ties by column).
+  const [byPrior, byClicks] = [ranksOf(o.prior), ranksOf(itemClicks)];
+  let squares = 0;
+  for (let i = 0; i < train.cols; i += 1) squares += (byPrior[i] - byClicks[i]) ** 2;
+  const n = train.cols;
+  const priorVsClicks = 1 - (6 * squares) / (n * (n * n - 1));
+  const sums = { history: 0, popularity: 0, n: 0, allHistory: 0, allPopularity: 0, popularRank: 0, popularItemClicks: 0, popular: 0, historyEffect: 0, together: 0 };
   pairs.forEach((p, i) => {
     const history = train.indptr[p.row + 1] - train.indptr[p.row];
     sums.allHistory += history;
     sums.allPopularity += itemClicks[p.item];
-    if ((explanations[i] as Explanation).clicks.length > 0) return;
+    const { clicks, clickReason } = explanations[i] as Explanation;
+    if (clicks.length > 0) return;
+    if (clickReason?.kind === "popularity") {
+      sums.popular += 1;
+      sums.popularRank += clickReason.priorRank;
+      sums.popularItemClicks += itemClicks[p.item];
+    } else if (clickReason?.kind === "history") {
+      sums.together += 1;
+      sums.historyEffect += clickReason.historyEffect;
+    }
     sums.history += history;
     sums.popularity += itemClicks[p.item];
     sums.n += 1;
@@ -143,6 +232,16 @@ function withoutClickFigures(train: CsrMatrix, pairs: ReadonlyArray<{ row: numbe
     popularity: sums.popularity / sums.n,
     allHistory: sums.allHistory / pairs.length,
     allPopularity: sums.allPopularity / pairs.length,
+    items: train.cols,
+    itemMeanClicks: train.indices.length / train.cols,
+    priorVsClicks,
+    /** Pairs of kind "popularity": how many, their items' mean place for an empty history and mean training clicks. */
+    popular: sums.popular,
+    popularRank: sums.popularRank / sums.popular,
+    popularItemClicks: sums.popularItemClicks / sums.popular,
+    /** Pairs of kind "history": how many and their mean Δ. */
+    together: sums.together,
+    historyEffect: sums.historyEffect / sums.together,
   };
 }
 
@@ -198,30 +297,28 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
     // Reasons of the user's clicks, the same under every rule: those of the default rule's explanations.
     const clickOriginal = await loaded.model.scoreItems({ matrix: matrices.train, rows: pairs.map((p) => p.row) }, "vcm");
     const clickExplanations = variants[0].explanations;
+    const dataset = await services.inference.dataset(loaded.datasetId);
+    const rawEffects = await loaded.clickEffects({ dataset, pairs });
+    const scoreHistories = async (histories: Array<Array<[number, number]>>) =>
+      loaded.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows: histories.map((h) => h.sort((x, y) => x[0] - y[0])) }), rows: histories.map((_, i) => i) }, "vcm");
+    for (const list of CLICK_LISTS) {
+      const listed = pairs.map((_, i) => list.choose({ ...rawEffects[i], k: o.k }));
+      figures.push({ ...(await clickFaithfulness({ pairs, train: matrices.train, items, original: clickOriginal, listed, seed: o.seed, score: scoreHistories })), dataset: o.name, rule: list.name });
+    }
     {
-      const withoutExplained: Array<Array<[number, number]>> = [];
-      const withoutRandom: Array<Array<[number, number]>> = [];
       // The top click alone against one random click, over the pairs with a click listed.
       const withoutTop: Array<Array<[number, number]>> = [];
       const withoutOne: Array<Array<[number, number]>> = [];
       const listedPairs: Array<{ item: number }> = [];
       const listedRows: number[] = [];
-      let listed = 0;
-      let empty = 0;
       const pick = new Rng(o.seed + 2);
       pairs.forEach((p, i) => {
         const e = clickExplanations[i];
         if (e instanceof Error) throw e;
         const history = rowOf(matrices.train, p.row);
-        const explained = new Set(e.clicks.map((c) => c.item));
-        if (explained.size === 0) empty += 1;
-        listed += explained.size;
         const clicked = [...history.keys()];
         const order = pick.permutation(clicked.length);
-        const random = new Set([...order.subarray(0, Math.min(explained.size, clicked.length))].map((j) => clicked[j]));
-        withoutExplained.push([...history].filter(([c]) => !explained.has(c)));
-        withoutRandom.push([...history].filter(([c]) => !random.has(c)));
-        if (explained.size > 0) {
+        if (e.clicks.length > 0) {
           const top = e.clicks[0].item;
           const one = clicked[order[0]];
           withoutTop.push([...history].filter(([c]) => c !== top));
@@ -230,23 +327,10 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
           listedRows.push(i);
         }
       });
-      const score = async (histories: Array<Array<[number, number]>>) =>
-        loaded.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows: histories.map((h) => h.sort((x, y) => x[0] - y[0])) }), rows: histories.map((_, i) => i) }, "vcm");
-      figures.push({
-        ...drops({ pairs, items, original: clickOriginal, afterExplained: await score(withoutExplained), afterRandom: await score(withoutRandom) }),
-        dataset: o.name,
-        rule: "clicks (every rule)",
-        pairs: pairs.length,
-        support: 1,
-        listed: listed / pairs.length,
-        empty: empty / pairs.length,
-        noReason: Number.NaN,
-        withoutClick: withoutClickFigures(matrices.train, pairs, clickExplanations),
-      });
       const topOriginal = new Float32Array(listedRows.length * items);
       listedRows.forEach((i, j) => topOriginal.set(clickOriginal.subarray(i * items, (i + 1) * items), j * items));
       figures.push({
-        ...drops({ pairs: listedPairs, items, original: topOriginal, afterExplained: await score(withoutTop), afterRandom: await score(withoutOne) }),
+        ...drops({ pairs: listedPairs, items, original: topOriginal, afterExplained: await scoreHistories(withoutTop), afterRandom: await scoreHistories(withoutOne) }),
         dataset: o.name,
         rule: "clicks: the top one alone vs one random",
         pairs: listedPairs.length,
@@ -254,6 +338,12 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         listed: 1,
         empty: 0,
         noReason: Number.NaN,
+        withoutClick: withoutClickFigures({
+          train: matrices.train,
+          pairs,
+          explanations: clickExplanations,
+          prior: await loaded.model.scoreItems({ matrix: csrFromRows({ cols: items, rows: [[]] }), rows: [0] }, "vcm"),
+        }),
       });
     }
     for (const { rule, explanations } of variants) {
@@ -288,11 +378,16 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
       const [afterExplained, afterRandom] = [await score(withoutExplained), await score(withoutRandom)];
       const n = pairs.length;
       let noReason = 0;
+      let noReasonKind = 0;
+      const kinds = { history: 0, popularity: 0 };
       pairs.forEach((_, i) => {
         const e = explanations[i] as Explanation;
         // The tried variants are built without clicks: their pairs' clicks are the default rule's.
-        const clicks = (clickExplanations[i] as Explanation).clicks;
-        if (e.words.length === 0 && clicks.length === 0) noReason += 1;
+        const { clicks, clickReason } = clickExplanations[i] as Explanation;
+        if (e.words.length > 0 || clicks.length > 0) return;
+        noReason += 1;
+        if (clickReason === undefined || clickReason.kind === "clicks") noReasonKind += 1;
+        else kinds[clickReason.kind] += 1;
       });
       figures.push({
         ...drops({ pairs, items, original, afterExplained, afterRandom }),
@@ -303,6 +398,7 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
         listed: listed / n,
         empty: empty / n,
         noReason: noReason / n,
+        noReasonWithKinds: { none: noReasonKind / n, history: kinds.history / n, popularity: kinds.popularity / n },
       });
     }
     await services.close();
@@ -355,7 +451,16 @@ async function main(): Promise<void> {
     const w = f.withoutClick;
     if (w === undefined || Number.isNaN(w.history)) continue;
     console.log(
-      `# ${f.dataset}: pairs without a click reason: users with ${w.history.toFixed(1)} training clicks (all pairs ${w.allHistory.toFixed(1)}), items with ${w.popularity.toFixed(1)} training clicks (all pairs ${w.allPopularity.toFixed(1)})`,
+      `# ${f.dataset}: pairs without a click reason: users with ${w.history.toFixed(1)} training clicks (all pairs ${w.allHistory.toFixed(1)}), items with ${w.popularity.toFixed(1)} training clicks (all pairs ${w.allPopularity.toFixed(1)}); ` +
+        `of them ${w.together} of kind history (mean Δ ${w.historyEffect.toFixed(3)}), ${w.popular} of kind popularity (mean place for an empty history ${w.popularRank.toFixed(1)} of ${w.items} items, items with ${w.popularItemClicks.toFixed(1)} training clicks; ` +
+        `every item ${w.itemMeanClicks.toFixed(1)}; Spearman ρ of the empty history's ranking and the items' training clicks ${w.priorVsClicks.toFixed(2)})`,
+    );
+  }
+  for (const f of all) {
+    const r = f.noReasonWithKinds;
+    if (r === undefined) continue;
+    console.log(
+      `# ${f.dataset}, ${f.rule}: no word and no click ${(100 * f.noReason).toFixed(1)} %: of kind history ${(100 * r.history).toFixed(1)} %, popularity ${(100 * r.popularity).toFixed(1)} %, no reason at all ${(100 * r.none).toFixed(1)} %`,
     );
   }
   console.log("# drop: mean relative fall of the item's VCM-CD score when the listed words (or as many random words of the bag) leave the user's bag of words");

@@ -41,7 +41,7 @@ function storedHistory(row: number): { clicks: string[]; text: string } {
   return { clicks, text: tokens.join(" ") };
 }
 
-const EXPLAINED = `recommendations { rank score item { externalId } explanation(k: 4) { rule coveredShare words { word weight effect } } }`;
+const EXPLAINED = `recommendations { rank score item { externalId } explanation(k: 4) { rule coveredShare words { word weight effect } clicks { effect } clickReason { kind historyEffect priorRank } } }`;
 
 describe("recommendFor", () => {
   it("answers a stored user's own clicks and words exactly as that user's recommendations, topWords and capacity", async () => {
@@ -88,6 +88,10 @@ describe("recommendFor", () => {
     expect(textOnly.errors).toBeUndefined();
     expect(textOnly.data.recommendFor).toMatchObject({ source: "REVIEWS", unknownItemIds: ["no-such-item"], knownItemCount: 0, topWords: null, capacity: null });
     expect(textOnly.data.recommendFor.recommendations).toHaveLength(5);
+    // No click known: no click reason of any kind (an empty history is the comparison itself).
+    const textReasons = await gql(QUERY.replace("recommendations { score", "recommendations { explanation(k: 2) { clicks { effect } clickReason { kind } } score"), { model: vcmId, clicks: ["no-such-item"], text });
+    expect(textReasons.errors).toBeUndefined();
+    for (const r of textReasons.data.recommendFor.recommendations) expect(r.explanation).toEqual({ clicks: [], clickReason: null });
 
     // "What if this user had also clicked X": the scores move.
     const extra = matrices.itemIds.find((id) => !clicks.includes(id))!;

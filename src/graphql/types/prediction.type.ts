@@ -120,11 +120,11 @@ export enum ClickReasonKindEnum {
 registerEnumType(ClickReasonKindEnum, {
   name: "ClickReasonKind",
   description:
-    "What the user's training clicks do for a recommended item, decided by the model's VCM scores: CLICKS when some click alone holds the score up (Explanation.clicks lists them); else HISTORY when the whole history does (the item scores lower for a user with no clicks: historyEffect > 0); else POPULARITY (the item scores at least as high for a user with no clicks: the model recommends it to almost anyone).",
+    "What the user's training clicks do for a recommended item, decided by the model's VCM scores: CLICKS when some click alone holds the score up (Explanation.clicks lists them); else HISTORY when the whole history does (the item scores lower for a user with no clicks: historyEffect > 0); else POPULARITY (the item scores at least as high for a user with no clicks: it stands on what the model gives every user, its ranking for an empty history, which follows the items' training clicks).",
   valuesConfig: {
     CLICKS: { description: "At least one click lowers the item's score when it alone leaves the history (listed in Explanation.clicks)." },
     HISTORY: { description: "No click alone lowers the item's score, but removing the whole history does (historyEffect > 0): the clicks hold it up together." },
-    POPULARITY: { description: "The item scores at least as high for a user with no clicks (historyEffect ≤ 0): the user's clicks do not carry it; priorRank says where the model ranks it for anyone." },
+    POPULARITY: { description: "The item scores at least as high for a user with no clicks (historyEffect ≤ 0): the user's clicks do not carry it; it stands on the model's ranking for an empty history (which follows the items' training clicks), and priorRank says where it stands there." },
   },
 });
 
