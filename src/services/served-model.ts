@@ -307,8 +307,9 @@ export class ServedModel implements LoadedModel {
   /**
    * Explains each pair, in order, and keeps the answers (heldExplanations gives them again): one
    * click2review call for the users, for the "effect" rule the two word-effect calls, and beside them
-   * one click-effect call (and the history scores, historyScores) for the pairs that want clicks, whatever their rule. A pair whose effects
-   * failed gets that error; the others are answered (a failed click call fails every pair of the call).
+   * one click-effect call and the history scores (historyScores) for the pairs that want clicks,
+   * whatever their rule. A pair whose effects failed gets that error; the others are answered (a failed
+   * click call fails every pair of the call).
    */
   async explain(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<Array<NamedExplanation | Error>> {
     const { dataset, pairs } = options;
