@@ -24,6 +24,7 @@ const POSTGRES_SUITES = [
   "test/graphql/hostile-documents.test.ts",
   "test/cli/model-commands.test.ts",
   "test/graphql/experiment-jobs.test.ts",
+  "test/cli/sharded-export.test.ts",
   "test/services/append.test.ts",
   "test/db/dataset-versions.test.ts",
   "test/graphql/fold-in.test.ts",

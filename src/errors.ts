@@ -19,6 +19,8 @@ export enum ErrorCode {
   SERVER_BUSY = "SERVER_BUSY",
   /** A WebSocket asked for more subscriptions at once than the server allows. */
   TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS",
+  /** A background job's work failed after its retries (a shard of a sharded export); the sentence says why and that nothing was written. */
+  JOB_FAILED = "JOB_FAILED",
   INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR",
 }
 

@@ -2,7 +2,8 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { exportDataset, exportRecommendations, exportUserMetrics, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
+import { exportRecommendationsSharded, MAX_EXPORT_SHARDS } from "../../src/services/sharded-export.ts";
+import { exportDataset, exportRecommendations, RECOMMENDATION_BATCH_USERS, exportUserMetrics, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
 import type { ExplanationRule } from "../../src/engine/explanation-rules.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
 import { DEFAULT_COHORT_GROUPS, type CohortGrouping } from "../../src/services/cohorts.ts";
@@ -55,10 +56,11 @@ export const exportCommand: CommandModule = {
       .option("--users <which>", "all, or a file of external user ids, one per line", "all")
       .option("--format <format>", "csv | jsonl", "csv")
       .option("--rule <rule>", "how explanation words are chosen: effect (the API's default; exact, ≈ 50 ms a user at the Yelp shape) | evidence | lift (fast)", "effect")
+      .option("--shards <n>", `cut the users into n shards (whole batches of ${RECOMMENDATION_BATCH_USERS}, at most ${MAX_EXPORT_SHARDS}) that every \`vcm serve\` on the database computes beside this process; the file is the same`)
       .requiredOption("--out <file>", "the file to write")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
-      .action(async (flags: { model: string; k: string; users: string; format: string; rule: string; out: string; db?: string; json?: boolean }) => {
+      .action(async (flags: { model: string; k: string; users: string; format: string; rule: string; shards?: string; out: string; db?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: () =>
@@ -66,17 +68,27 @@ export const exportCommand: CommandModule = {
               const config = loadAppConfig({ dbPath: flags.db });
               const services = createPredictionServices({ dataSource, config });
               const users = flags.users === "all" ? undefined : readIdList(flags.users);
+              const what = {
+                dataSource,
+                services,
+                modelId: modelId(flags.model),
+                k: numberOption(flags.k, { flag: "--k" }) ?? 20,
+                users,
+                format: choice<RecommendationExportFormat>(flags.format, ["csv", "jsonl"], "--format"),
+                rule: choice<ExplanationRule>(flags.rule, ["effect", "evidence", "lift"], "--rule"),
+                out: flags.out,
+              };
               let shown = -1;
               try {
+                if (flags.shards !== undefined) {
+                  return await exportRecommendationsSharded({
+                    ...what,
+                    shards: numberOption(flags.shards, { flag: "--shards" }) ?? 1,
+                    onProgress: (p) => io.info(`recommendations: ${p.shardsDone} of ${p.shards} shards done`),
+                  });
+                }
                 return await exportRecommendations({
-                  dataSource,
-                  services,
-                  modelId: modelId(flags.model),
-                  k: numberOption(flags.k, { flag: "--k" }) ?? 20,
-                  users,
-                  format: choice<RecommendationExportFormat>(flags.format, ["csv", "jsonl"], "--format"),
-                  rule: choice<ExplanationRule>(flags.rule, ["effect", "evidence", "lift"], "--rule"),
-                  out: flags.out,
+                  ...what,
                   onProgress: (done, total) => {
                     const percent = Math.floor((100 * done) / total / 10) * 10;
                     if (percent > shown) {

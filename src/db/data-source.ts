@@ -23,6 +23,7 @@ import { WarmStart1765740000000 } from "../../migrations/1765740000000-WarmStart
 import { ApiKeys1765750000010 } from "../../migrations/1765750000010-ApiKeys.ts";
 import { PostgresApiKeys1765750000010 } from "../../migrations/postgres/1765750000010-ApiKeys.ts";
 import { ExperimentTuning1765760000001 } from "../../migrations/1765760000001-ExperimentTuning.ts";
+import { ExportShards1765790000000 } from "../../migrations/1765790000000-ExportShards.ts";
 import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
 import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
 import { CheckpointStore1765200000000 } from "../../migrations/postgres/1765200000000-CheckpointStore.ts";
@@ -34,6 +35,7 @@ import { ExperimentNotify1765700000000 } from "../../migrations/postgres/1765700
 import { PostgresDatasetVersions1765710000000 } from "../../migrations/postgres/1765710000000-DatasetVersions.ts";
 import { PostgresWarmStart1765740000000 } from "../../migrations/postgres/1765740000000-WarmStart.ts";
 import { PostgresExperimentTuning1765760000001 } from "../../migrations/postgres/1765760000001-ExperimentTuning.ts";
+import { PostgresExportShards1765790000000 } from "../../migrations/postgres/1765790000000-ExportShards.ts";
 import { isPostgresUrl } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import { ApiKey } from "./entities/api-key.entity.ts";
@@ -41,6 +43,7 @@ import { CheckpointChunk, CheckpointFile } from "./entities/checkpoint-file.enti
 import { Click } from "./entities/click.entity.ts";
 import { Dataset } from "./entities/dataset.entity.ts";
 import { Experiment } from "./entities/experiment.entity.ts";
+import { ExportJob, ExportShard, ExportShardPart } from "./entities/export-job.entity.ts";
 import { Item } from "./entities/item.entity.ts";
 import { PendingFileRemoval } from "./entities/pending-file-removal.entity.ts";
 import { Review } from "./entities/review.entity.ts";
@@ -52,7 +55,7 @@ import { UserWordCounts } from "./entities/user-word-counts.entity.ts";
 import { Word } from "./entities/word.entity.ts";
 
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
-export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment, ApiKey];
+export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment, ApiKey, ExportJob, ExportShard, ExportShardPart];
 
 /**
  * PostgreSQL's tables beyond ENTITIES: checkpoints kept in the database for every server
@@ -64,13 +67,13 @@ export const POSTGRES_ENTITIES: ReadonlyArray<Function> = [...ENTITIES, Checkpoi
  * Every SQLite migration, in order; a schema change adds its migration class at the end, and the same
  * change to POSTGRES_MIGRATIONS (test/db/migrations.test.ts proves that both end in the entities' schema).
  */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000, RowsWithoutDatasetKey1765500000000, ExperimentLeases1765600000000, DatasetVersions1765710000000, WarmStart1765740000000, ApiKeys1765750000010, ExperimentTuning1765760000001];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000, RowsWithoutDatasetKey1765500000000, ExperimentLeases1765600000000, DatasetVersions1765710000000, WarmStart1765740000000, ApiKeys1765750000010, ExperimentTuning1765760000001, ExportShards1765790000000];
 
 /**
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000, ExperimentNotify1765700000000, PostgresDatasetVersions1765710000000, PostgresWarmStart1765740000000, PostgresApiKeys1765750000010, PostgresExperimentTuning1765760000001];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000, ExperimentNotify1765700000000, PostgresDatasetVersions1765710000000, PostgresWarmStart1765740000000, PostgresApiKeys1765750000010, PostgresExperimentTuning1765760000001, PostgresExportShards1765790000000];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";
@@ -105,7 +108,7 @@ export function createDataSource(target: string): DataSource {
 const POSTGRES_TYPE_OF: Readonly<Record<string, string>> = { datetime: "timestamp with time zone", blob: "bytea", real: "double precision" };
 
 /** Integer columns that hold milliseconds since the epoch (SQLite's INTEGER is 8 bytes; PostgreSQL's is 4). */
-const POSTGRES_BIGINT_COLUMNS: ReadonlySet<string> = new Set(["training_jobs.lease_expires_at", "experiments.lease_expires_at", "reviews.time"]);
+const POSTGRES_BIGINT_COLUMNS: ReadonlySet<string> = new Set(["training_jobs.lease_expires_at", "experiments.lease_expires_at", "export_jobs.lease_expires_at", "export_shards.lease_expires_at", "reviews.time"]);
 
 // COUNT(*), SUM(…) and bigint columns come back as numbers, as they do from SQLite (every such value here is far below 2^53).
 pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));

@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { processIsAlive } from "../processes.ts";
 import { Experiment } from "./entities/experiment.entity.ts";
+import type { ExportJob, ExportShard } from "./entities/export-job.entity.ts";
 import { TrainingJob } from "./entities/training-job.entity.ts";
 import { failModel } from "./model-rows.ts";
 
@@ -33,6 +34,9 @@ export function ownerIsGone(job: Pick<TrainingJob, "owner" | "leaseExpiresAt">, 
 /** The tables of the job queue's kinds: each row has a status, an owner, a lease and a cancel request. */
 export type JobTable = typeof TrainingJob | typeof Experiment;
 
+/** Every table whose rows are held under a lease: the job tables and a sharded export's (src/db/export-shards.ts). */
+export type LeasedTable = JobTable | typeof ExportJob | typeof ExportShard;
+
 /** The columns every job table has that a sweep of abandoned jobs reads. */
 type AbandonedRow = Pick<TrainingJob, "id" | "status" | "owner" | "leaseExpiresAt" | "modelId">;
 
@@ -53,7 +57,7 @@ export async function claimQueuedJob(dataSource: DataSource, o: { table: JobTabl
  * this owner (cancelled, or failed by another server after the lease ran out); `cancelRequested` when
  * a cancel was asked elsewhere.
  */
-export async function renewLease(dataSource: DataSource, o: { table: JobTable; id: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }> {
+export async function renewLease(dataSource: DataSource, o: { table: LeasedTable; id: number; owner: string; leaseMs: number }): Promise<{ held: boolean; cancelRequested: boolean }> {
   const result = await dataSource
     .createQueryBuilder()
     .update(o.table)

@@ -25,6 +25,7 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.STORAGE_FULL]: 507,
   [ErrorCode.SERVER_BUSY]: 503,
   [ErrorCode.TOO_MANY_SUBSCRIPTIONS]: 429,
+  [ErrorCode.JOB_FAILED]: 500,
   [ErrorCode.INTERNAL_SERVER_ERROR]: 500,
 };
 

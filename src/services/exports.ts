@@ -65,6 +65,16 @@ class LineFile {
     return this.#write(text);
   }
 
+  /** Lines already joined, each ending in a newline (counted as rows). */
+  async run(text: string): Promise<void> {
+    if (text === "") return;
+    let count = 0;
+    for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) count += 1;
+    this.rows += count;
+    if (this.#failed !== undefined) throw this.#failed;
+    if (!this.#stream.write(text)) await once(this.#stream, "drain");
+  }
+
   async #write(text: string): Promise<void> {
     if (this.#failed !== undefined) throw this.#failed;
     if (!this.#stream.write(`${text}\n`)) await once(this.#stream, "drain");
@@ -258,85 +268,131 @@ async function forEachEntry(matrix: CsrMatrix, visit: (row: number, col: number,
   }
 }
 
+/** The header line of a recommendations CSV. */
+const RECOMMENDATION_CSV_HEADER = stringify([["user", "rank", "item", "title", "score", "explanation"]]).trimEnd();
+
+/** What every export of recommendations reads first: the model, its dataset and the users' rows in the file's order. */
+export interface RecommendationExportPlan {
+  readonly m: DatasetMatrices;
+  readonly loaded: { variant: Variant; datasetId: number };
+  /** Dataset rows of the users to export, in the file's order. */
+  readonly rows: ReadonlyArray<number>;
+}
+
+/** The users of an export of recommendations (every user, or the listed external ids; NOT_FOUND names the first unknown one). */
+export async function planRecommendationExport(o: { services: PredictionServiceSet; modelId: number; users?: ReadonlyArray<string> }): Promise<RecommendationExportPlan> {
+  const { loaded, dataset } = await o.services.inference.modelWithDataset(o.modelId);
+  const m = dataset.matrices;
+  if (o.users === undefined) return { m, loaded, rows: m.userIds.map((_, r) => r) };
+  const rowOf = new Map(m.userIds.map((id, r) => [id, r]));
+  const missing = o.users.filter((id) => !rowOf.has(id));
+  if (missing.length > 0) {
+    throw new UserError(ErrorCode.NOT_FOUND, `${missing.length} of the listed users are not in dataset "${m.name}" (first: ${JSON.stringify(missing[0])}); list external user ids of that dataset.`);
+  }
+  return { m, loaded, rows: o.users.map((id) => rowOf.get(id)!) };
+}
+
+/** How the lines of an export of recommendations are made. */
+export interface RecommendationLineOptions {
+  readonly services: PredictionServiceSet;
+  readonly modelId: number;
+  readonly k: number;
+  readonly format: RecommendationExportFormat;
+  /** How the explanation words are chosen (the API's default when absent). */
+  readonly rule?: ExplanationRule;
+  /** Explanation words per item (3 when absent). */
+  readonly explanationWords?: number;
+}
+
 /**
  * Writes the top-k recommendations (VCM, from clicks, training clicks excluded) of every user or of
  * the listed external ids, each with the item's title and its explanation's top words.
  */
-export async function exportRecommendations(options: {
-  dataSource: DataSource;
-  services: PredictionServiceSet;
-  modelId: number;
-  k: number;
-  /** External user ids, or undefined for every user. */
-  users?: ReadonlyArray<string>;
-  format: RecommendationExportFormat;
-  out: string;
-  explanationWords?: number;
-  /** How the explanation words are chosen (the API's default when absent). */
-  rule?: ExplanationRule;
-  onProgress?: (done: number, total: number) => void;
-}): Promise<ExportedFile & { users: number }> {
-  const { services, modelId } = options;
-  const words = options.explanationWords ?? 3;
-  const { loaded, dataset } = await services.inference.modelWithDataset(modelId);
-  const m = dataset.matrices;
-  const rowOf = new Map(m.userIds.map((id, r) => [id, r]));
-  let rows: number[];
-  if (options.users === undefined) {
-    rows = m.userIds.map((_, r) => r);
-  } else {
-    const missing = options.users.filter((id) => !rowOf.has(id));
-    if (missing.length > 0) {
-      throw new UserError(ErrorCode.NOT_FOUND, `${missing.length} of the listed users are not in dataset "${m.name}" (first: ${JSON.stringify(missing[0])}); list external user ids of that dataset.`);
-    }
-    rows = options.users.map((id) => rowOf.get(id)!);
-  }
-  const meta = await itemMetadataByColumn(options.dataSource, loaded.datasetId, m.itemIds.length);
-  return writeExport({ dir: path.dirname(options.out), write: async (open) => writeRecommendations({ ...options, out: open(options.out), rows, words, meta, m, loaded }) });
+export async function exportRecommendations(
+  options: RecommendationLineOptions & {
+    dataSource: DataSource;
+    /** External user ids, or undefined for every user. */
+    users?: ReadonlyArray<string>;
+    out: string;
+    onProgress?: (done: number, total: number) => void;
+  },
+): Promise<ExportedFile & { users: number }> {
+  const plan = await planRecommendationExport(options);
+  const meta = await itemMetadataByColumn(options.dataSource, plan.loaded.datasetId, plan.m.itemIds.length);
+  return writeExport({
+    dir: path.dirname(options.out),
+    write: async (open) => {
+      const out = open(options.out);
+      if (options.format === "csv") await out.header(RECOMMENDATION_CSV_HEADER);
+      for await (const batch of recommendationLines({ ...options, plan, meta, first: 0, end: plan.rows.length })) {
+        for (const line of batch.lines) await out.line(line);
+        options.onProgress?.(batch.done, plan.rows.length);
+      }
+      return { ...(await out.close()), users: plan.rows.length };
+    },
+  });
 }
 
-/** The lines of exportRecommendations, batch by batch. */
-async function writeRecommendations(options: {
-  services: PredictionServiceSet;
-  modelId: number;
-  k: number;
-  format: RecommendationExportFormat;
-  rule?: ExplanationRule;
-  onProgress?: (done: number, total: number) => void;
-  out: LineFile;
-  rows: ReadonlyArray<number>;
-  words: number;
-  meta: { titles: Array<string | null> };
-  m: DatasetMatrices;
-  loaded: { variant: Variant };
-}): Promise<ExportedFile & { users: number }> {
-  const { services, modelId, k, out, rows, words, meta, m, loaded } = options;
-  if (options.format === "csv") await out.header(stringify([["user", "rank", "item", "title", "score", "explanation"]]).trimEnd());
-  for (let start = 0; start < rows.length; start += USERS_PER_BATCH) {
-    const batch = rows.slice(start, start + USERS_PER_BATCH);
+/**
+ * The lines of the users at positions [first, end) of an export's plan, a batch of USERS_PER_BATCH
+ * users at a time, counted from the start of the whole list (so that a shard that starts at a batch
+ * boundary computes exactly the batches a single process would).
+ */
+export async function* recommendationLines(
+  o: RecommendationLineOptions & { plan: RecommendationExportPlan; meta: { titles: Array<string | null> }; first: number; end: number },
+): AsyncGenerator<{ lines: string[]; done: number }> {
+  const { services, modelId, k, plan } = o;
+  const { m, loaded } = plan;
+  const words = o.explanationWords ?? 3;
+  for (let start = o.first; start < o.end; start += USERS_PER_BATCH) {
+    const batch = plan.rows.slice(start, Math.min(o.end, start + USERS_PER_BATCH));
     const rankings = await services.inference.recommendMany(batch.map((row) => ({ modelId, source: "CLICKS" as const, row, k, excludeSeen: true })));
     const pairs: Array<{ row: number; item: number; rank: number; score: number }> = [];
     rankings.forEach((ranked, i) => {
       if (ranked instanceof Error) throw ranked;
       for (const r of ranked) pairs.push({ row: batch[i], item: r.item, rank: r.rank, score: r.score });
     });
-    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.inference.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: options.rule, clicks: false })));
+    const explanations = !capabilitiesOf(loaded.variant).clickToReview ? [] : await services.inference.explainMany(pairs.map((p) => ({ modelId, row: p.row, item: p.item, k: words, rule: o.rule, clicks: false })));
+    const lines: string[] = [];
     for (const [i, p] of pairs.entries()) {
       const e = explanations[i];
       if (e instanceof Error) throw e;
       const explained = e === undefined ? [] : e.words.map((w) => w.word);
       const user = m.userIds[p.row];
       const item = m.itemIds[p.item];
-      const title = meta.titles[p.item];
-      await out.line(
-        options.format === "csv"
+      const title = o.meta.titles[p.item];
+      lines.push(
+        o.format === "csv"
           ? stringify([[user, p.rank, item, title ?? "", p.score, explained.join(" ")]]).trimEnd()
           : JSON.stringify({ user, rank: p.rank, item, title, score: p.score, explanation: explained }),
       );
     }
-    options.onProgress?.(Math.min(rows.length, start + batch.length), rows.length);
+    yield { lines, done: start + batch.length };
   }
-  return { ...(await out.close()), users: rows.length };
+}
+
+/** Titles by item column, for the lines of an export of recommendations. */
+export async function recommendationTitles(dataSource: DataSource, plan: RecommendationExportPlan): Promise<{ titles: Array<string | null> }> {
+  return itemMetadataByColumn(dataSource, plan.loaded.datasetId, plan.m.itemIds.length);
+}
+
+/** Users per batch of an export of recommendations: a shard of a sharded export is a whole number of them. */
+export const RECOMMENDATION_BATCH_USERS = USERS_PER_BATCH;
+
+/**
+ * Writes a recommendations file from runs of lines made elsewhere (the shards of a sharded export, in
+ * order), under a temporary name renamed when complete, as every export is written.
+ */
+export async function writeRecommendationRuns(o: { out: string; format: RecommendationExportFormat; runs: AsyncIterable<string> }): Promise<ExportedFile> {
+  return writeExport({
+    dir: path.dirname(o.out),
+    write: async (open) => {
+      const out = open(o.out);
+      if (o.format === "csv") await out.header(RECOMMENDATION_CSV_HEADER);
+      for await (const run of o.runs) await out.run(run);
+      return out.close();
+    },
+  });
 }
 
 /** The cohort table of a model (and a compared one) as CSV or Markdown text. */

@@ -3,8 +3,9 @@
  * rows; other processes' changes to it reach its subscribers through the commit watch), its worker
  * module, its service (which queues and runs its jobs through the one job queue, job-queue.ts, and
  * recovers and cancels them) and its subscribers' updates (job-updates.ts). The server recovers and
- * closes every kind from this list, and relays each table's changes to its kind; adding a kind (the
- * scale issue's batch scoring) is one more entry here, with its table's lease columns and trigger.
+ * closes every kind from this list, and relays each table's changes to its kind; adding a kind is one
+ * more entry here, with its table's lease columns (and, for one with subscribers, its trigger). The
+ * shards of a sharded export have no subscribers: the process that asked for the export polls them.
  */
 import path from "node:path";
 import type { DataSource } from "typeorm";
@@ -17,6 +18,7 @@ import { findModel } from "../db/model-rows.ts";
 import { EXPERIMENT_WORKER, ExperimentJobService } from "./experiment-jobs.ts";
 import { EXPERIMENT_UPDATES, JobUpdates, TRAINING_JOB_UPDATES, type JobUpdate } from "./job-updates.ts";
 import { TRAINING_JOB_WORKER, TrainingJobService } from "./jobs.ts";
+import { EXPORT_SHARD_WORKER, ExportShardService } from "./export-shard-jobs.ts";
 
 /** What the server asks of every kind's service. */
 export interface JobKindService {
@@ -28,12 +30,23 @@ export interface JobKindService {
   close(): Promise<void>;
 }
 
-/** One kind of background job. */
-export interface JobKind<Service extends JobKindService, Row, Update> {
-  readonly table: JobTableName;
+/** One kind of background job nobody subscribes to (the process that queued its jobs polls them). */
+export interface SilentJobKind<Service extends JobKindService> {
+  readonly table: string;
   /** The module forked for each of its jobs. */
   readonly worker: string;
   readonly service: Service;
+}
+
+/** What the server does with a kind's subscribers: hand them a change, close them at shutdown. */
+interface KindSubscribers {
+  changed(id: number): void;
+  close(): void;
+}
+
+/** One kind of background job with subscribers: the commit watch relays other processes' changes of its table. */
+export interface JobKind<Service extends JobKindService, Row, Update> extends SilentJobKind<Service> {
+  readonly table: JobTableName;
   readonly updates: JobUpdates<Row, Update>;
 }
 
@@ -41,16 +54,17 @@ export interface JobKind<Service extends JobKindService, Row, Update> {
 export interface JobKinds {
   readonly training: JobKind<TrainingJobService, TrainingJob, JobUpdate>;
   readonly experiment: JobKind<ExperimentJobService, Experiment, Experiment>;
+  readonly exportShard: SilentJobKind<ExportShardService>;
 }
 
 /** The kinds, as a list (recover, close, relay a change). */
-export function eachJobKind(kinds: JobKinds): ReadonlyArray<JobKind<JobKindService, unknown, unknown>> {
-  return Object.values(kinds) as ReadonlyArray<JobKind<JobKindService, unknown, unknown>>;
+export function eachJobKind(kinds: JobKinds): ReadonlyArray<SilentJobKind<JobKindService> & { readonly updates?: KindSubscribers }> {
+  return Object.values(kinds) as ReadonlyArray<SilentJobKind<JobKindService> & { readonly updates?: KindSubscribers }>;
 }
 
 /** Hands a job another process changed to its kind's subscribers. */
 export function relayJobChange(kinds: JobKinds, change: JobChange): void {
-  for (const kind of eachJobKind(kinds)) if (kind.table === change.table) kind.updates.changed(change.id);
+  for (const kind of eachJobKind(kinds)) if (kind.table === change.table) kind.updates?.changed(change.id);
 }
 
 /** Builds the kinds of one server. */
@@ -90,8 +104,10 @@ export function createJobKinds(o: {
     workerPath: EXPERIMENT_WORKER,
     onUpdate: (row) => experimentUpdates.changed(row.id, row),
   });
+  const exportShard = new ExportShardService({ dataSource, dbPath: config.dbPath, modelsDir: config.modelsDir, leaseSeconds: config.jobLeaseSeconds });
   return {
     training: { table: "training_jobs", worker: trainingWorker, service: training, updates: trainingUpdates },
     experiment: { table: "experiments", worker: EXPERIMENT_WORKER, service: experiment, updates: experimentUpdates },
+    exportShard: { table: "export_shards", worker: EXPORT_SHARD_WORKER, service: exportShard },
   };
 }

@@ -113,7 +113,7 @@ export function createPredictionServices(options: {
     removeModel: (modelId) => deleteModel({ dataSource, inference, cohorts, modelId }),
     async close() {
       for (const kind of eachJobKind(jobKinds)) {
-        kind.updates.close();
+        kind.updates?.close();
         await kind.service.close();
       }
       inference.dispose();

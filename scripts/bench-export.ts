@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:export`: the export of every user's top 20 (issue 27's batch-scoring figure) by one
+ * process, and with `--shards` spread over the exporting process and two `vcm serve` processes on the
+ * same database (the real bin throughout). A fresh SQLite file (or `--db postgres://…`, an empty
+ * database) gets a generated dataset and a 1-epoch model first. Prints wall seconds and the exporting
+ * process's peak RSS for each, which process finished each shard, and whether the files are equal.
+ *
+ * On one host the servers share its cores with the exporting process, so the spread run measures the
+ * cost of the sharding (workers loading the model, lines through the database), not a speed-up; on
+ * several hosts each adds its cores.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = path.join(ROOT, "scripts", "vcm.js");
+
+interface Timed {
+  readonly seconds: number;
+  readonly peakRssMb: number;
+  readonly stdout: string;
+}
+
+/** Runs the bin under /usr/bin/time (wall seconds and peak RSS of the process). */
+function timedVcm(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  const child = spawn("/usr/bin/time", ["-f", "TIMED %e %M", process.execPath, BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => {
+      const timed = /TIMED ([\d.]+) (\d+)/.exec(stderr);
+      if (code !== 0 || timed === null) return reject(new Error(`vcm ${args.join(" ")} failed (${code}): ${stderr.slice(-2000)}`));
+      resolve({ seconds: Number(timed[1]), peakRssMb: Number(timed[2]) / 1024, stdout });
+    });
+  });
+}
+
+/** Starts `vcm serve --json` and resolves once it listens. */
+function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.split("\n").some((line) => line.startsWith("{"))) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr.slice(-2000)}`)));
+  });
+}
+
+const program = new Command()
+  .option("--users <n>", "users of the generated dataset", "100000")
+  .option("--items <n>", "items", "2000")
+  .option("--vocab <n>", "words", "2000")
+  .option("--k <n>", "recommendations per user", "20")
+  .option("--shards <n>", "shards of the spread export", "8")
+  .option("--rule <rule>", "explanation rule: lift (milliseconds a user) | effect (exact, tens of ms a user) | evidence", "lift")
+  .option("--db <target>", "an empty PostgreSQL database URL (default: a fresh SQLite file)")
+  .parse();
+const o = program.opts<{ users: string; items: string; vocab: string; k: string; shards: string; rule: string; db?: string }>();
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-bench-export-"));
+const env: NodeJS.ProcessEnv = { ...process.env, VCM_DB: o.db ?? path.join(dir, "vcm.sqlite"), VCM_MODELS_DIR: path.join(dir, "models"), VCM_ADMIN_TOKEN: "", PORT: "" };
+const servers: ChildProcess[] = [];
+try {
+  await timedVcm(["generate", "--dataset", "bench", "--users", o.users, "--items", o.items, "--vocab", o.vocab, "--json"], env);
+  const trained = await timedVcm(["train", "--dataset", "bench", "--variant", "vcm", "--epochs", "1", "--json"], env);
+  const modelId = String(JSON.parse(trained.stdout.trim().split("\n").at(-1)!).modelId);
+  const common = ["export", "recommendations", "--model", modelId, "--k", o.k, "--rule", o.rule, "--format", "csv", "--json"];
+  const single = await timedVcm([...common, "--out", path.join(dir, "single.csv")], env);
+  servers.push(await serve(env), await serve(env));
+  const spread = await timedVcm([...common, "--shards", o.shards, "--out", path.join(dir, "spread.csv")], env);
+  const summary = JSON.parse(spread.stdout.trim().split("\n").at(-1)!) as { shards: Array<{ owner: string; attempts: number }> };
+  const byProcess = new Map<string, number>();
+  for (const shard of summary.shards) byProcess.set(shard.owner.split(":")[1], (byProcess.get(shard.owner.split(":")[1]) ?? 0) + 1);
+  const serverPids = new Set(servers.map((s) => String(s.pid)));
+  const equal = fs.readFileSync(path.join(dir, "single.csv")).equals(fs.readFileSync(path.join(dir, "spread.csv")));
+  const result = {
+    users: Number(o.users),
+    items: Number(o.items),
+    k: Number(o.k),
+    rule: o.rule,
+    database: o.db === undefined ? "sqlite" : "postgres",
+    single: { seconds: single.seconds, peakRssMb: Math.round(single.peakRssMb) },
+    spread: {
+      shards: summary.shards.length,
+      seconds: spread.seconds,
+      peakRssMb: Math.round(spread.peakRssMb),
+      shardsByServers: [...byProcess].filter(([pid]) => serverPids.has(pid)).reduce((n, [, count]) => n + count, 0),
+      shardsByExporter: [...byProcess].filter(([pid]) => !serverPids.has(pid)).reduce((n, [, count]) => n + count, 0),
+      retries: summary.shards.reduce((n, s) => n + s.attempts - 1, 0),
+    },
+    filesEqual: equal,
+    load: os.loadavg().map((l) => l.toFixed(1)).join(" "),
+  };
+  console.log(`one process: ${result.single.seconds.toFixed(1)} s, peak RSS ${result.single.peakRssMb} MB`);
+  console.log(`--shards ${o.shards} with two servers: ${result.spread.seconds.toFixed(1)} s, peak RSS of the exporting process ${result.spread.peakRssMb} MB; shards by the servers ${result.spread.shardsByServers}, by the exporting process ${result.spread.shardsByExporter}; files equal: ${equal}`);
+  console.log(JSON.stringify(result));
+} finally {
+  for (const server of servers) server.kill("SIGTERM");
+  fs.rmSync(dir, { recursive: true, force: true });
+}
