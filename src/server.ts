@@ -22,6 +22,7 @@ import { checkNesting, MAX_QUERY_TOKENS } from "./graphql/limits.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
 import { chargeCost, RateLimitedError, RateLimits } from "./graphql/rate-limits.ts";
 import { ApiKeyChecker } from "./services/api-keys.ts";
+import { PersistedOperations } from "./graphql/persisted-operations.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
 import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
 import { latestReadyModel } from "./db/model-rows.ts";
@@ -85,6 +86,8 @@ export function createServerDeps(options: {
   /** What requests without a credential may do (decideAccess); as on loopback unless said otherwise. */
   access?: ListenAccess;
   keys?: ApiKeyChecker;
+  /** Run only the registered operations for requests that may not run mutations (`--persisted-only`). */
+  persistedOnly?: boolean;
 }): ServerDeps {
   const keys = options.keys ?? new ApiKeyChecker(options.dataSource);
   return {
@@ -97,6 +100,7 @@ export function createServerDeps(options: {
     access: new AccessControl({ keys, adminToken: options.config.adminToken, access: options.access ?? LOOPBACK_ACCESS }),
     // On PostgreSQL every server counts in the database; SQLite's servers count each in memory.
     rateLimits: new RateLimits({ shared: readsCrossASocket(options.dataSource) ? rateLimitStoreClient(options.dataSource) : undefined }),
+    persisted: PersistedOperations.load({ only: options.persistedOnly === true }),
   };
 }
 
@@ -196,6 +200,7 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
         contextFor,
         authenticate: (request) => deps.access.authenticate(request),
         rateLimits: deps.rateLimits,
+        persisted: deps.persisted,
         formatError,
         maxPayload: MAX_BODY_BYTES,
       });
@@ -258,6 +263,16 @@ function refuseLargeBody(request: http.IncomingMessage, response: http.ServerRes
   const socket = request.socket ?? response.socket;
   response.once("finish", () => socket?.destroySoon());
   sendError(response, 413, "BAD_REQUEST", `The request body is over ${MAX_BODY_BYTES} bytes; send a smaller query.`, { connection: "close" });
+}
+
+/** A JSON query-string parameter (a GET request's `extensions`), or undefined when absent or not JSON. */
+function jsonParam(value: string | null): unknown {
+  if (value === null) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /** True for a browser navigation (it accepts HTML), as opposed to a GraphQL client's GET. */
@@ -354,7 +369,18 @@ async function handleHttp(options: {
       body = text;
     }
   }
-  const query = method === "POST" ? (body as { query?: unknown } | undefined)?.query : url.searchParams.get("query");
+  const sent: { query?: unknown; extensions?: unknown } =
+    method === "POST" ? ((body ?? {}) as object) : { query: url.searchParams.get("query") ?? undefined, extensions: jsonParam(url.searchParams.get("extensions")) };
+  // A registered operation may be sent by its id alone (extensions.persistedQuery), as Apollo's clients do.
+  const registered = method === "POST" ? deps.persisted.registeredBody(sent) : undefined;
+  if (registered !== undefined) body = { ...sent, query: registered };
+  const query = registered ?? sent.query;
+  try {
+    deps.persisted.check({ admin: auth.admin, query, extensions: sent.extensions });
+  } catch (error) {
+    if (error instanceof UserError) return sendError(response, httpStatusOf(error.code), error.code, error.message);
+    throw error;
+  }
   if (typeof query === "string") {
     try {
       checkNesting(query);
@@ -423,6 +449,8 @@ export async function startServer(options: {
   metricsPort?: number;
   /** Serve reads without a key on a non-loopback host (else such a host needs an API key to exist). */
   publicRead?: boolean;
+  /** Run only the dashboard's registered operations for analyst keys and reads without a key (`--persisted-only`). */
+  persistedOnly?: boolean;
   onProgress?: (event: DemoProgress) => void;
   logger?: ErrorLogger;
 }): Promise<RunningServer> {
@@ -440,7 +468,7 @@ export async function startServer(options: {
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
     // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
     setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
-    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger, access, keys }), { requestLog: createRequestLog({ level: config.logLevel }) });
+    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger, access, keys, persistedOnly: options.persistedOnly }), { requestLog: createRequestLog({ level: config.logLevel }) });
     const { url, port } = await server.listen({ port: config.port, host: options.host });
     const metricsPort = options.metricsPort === undefined ? null : (await server.listenMetrics({ port: options.metricsPort })).port;
     const readyModel = demo.datasetName === null ? null : await latestReadyModel(dataSource, demo.datasetName);

@@ -22,6 +22,7 @@ import {
   TOO_MANY_SOCKETS_REASON,
   TOO_MANY_SUBSCRIPTIONS_MESSAGE,
 } from "./limits.ts";
+import type { PersistedOperations } from "./persisted-operations.ts";
 import { checkOperationLimits } from "./query-limits.ts";
 
 /** Close code of a socket whose credentials prove nothing: graphql-ws's Unauthorized, HTTP's 401 in the 4xxx range. */
@@ -53,6 +54,8 @@ export function serveSubscriptions(options: {
   authenticate: (request: { authorization: string | undefined; address: string | undefined }) => Promise<AuthState>;
   /** Each subscription counts as a request, and its estimated cost, against its socket's caller. */
   rateLimits: RateCounter;
+  /** Under --persisted-only a non-admin socket subscribes only with a registered document. */
+  persisted: PersistedOperations;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /**
    * Largest WebSocket message, in bytes, as for an HTTP body (ws's default is 100 MiB): a larger one
@@ -111,6 +114,7 @@ export function serveSubscriptions(options: {
           return [codedError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS_MESSAGE)];
         }
         try {
+          options.persisted.check({ admin: proved.get(ctx)?.admin, query: payload.query, extensions: payload.extensions });
           checkNesting(payload.query);
         } catch (error) {
           if (error instanceof UserError) return [codedError(error.code, error.message)];
