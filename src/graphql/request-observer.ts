@@ -11,14 +11,12 @@ import { REQUEST_ID_HEADER, type RequestLog, type RequestTrail } from "../observ
 import { activeSpan, inSpan } from "../observability/tracing.ts";
 import type { GraphQLContext } from "./context.ts";
 
-/** The code a request refused before GraphQL ran (too large, bad JSON, too deeply nested, no such path) is logged with. */
-function codeOfStatus(status: number): string {
-  if (status < 400) return OUTCOME_OK;
-  if (status === 401) return ErrorCode.UNAUTHENTICATED;
-  if (status === 404) return ErrorCode.NOT_FOUND;
-  if (status === 503) return "NOT_READY";
-  if (status >= 500) return ErrorCode.INTERNAL_SERVER_ERROR;
-  return "BAD_REQUEST";
+/**
+ * The outcome of a request whose code nobody recorded: every refusal records its own (sendError in
+ * server.ts, the ops routes, the GraphQL plugin below), so only a success or an unforeseen failure is left.
+ */
+function unrecordedOutcome(status: number): string {
+  return status < 400 ? OUTCOME_OK : ErrorCode.INTERNAL_SERVER_ERROR;
 }
 
 export class RequestObserver {
@@ -33,9 +31,10 @@ export class RequestObserver {
   /**
    * Runs `handle` for one request with an id of its own (which replaces any x-request-id the client
    * sent, so that a log line's id is always this server's), logging the request once its response
-   * closes; a GraphQL request (`graphql`) is also counted and runs in a span.
+   * closes; a GraphQL request (`graphql`) is also counted and runs in a span. `handle` records the
+   * code of a refusal it sends on the trail.
    */
-  async observe(options: { request: http.IncomingMessage; response: http.ServerResponse; graphql: boolean; quiet: boolean }, handle: () => Promise<void>): Promise<void> {
+  async observe(options: { request: http.IncomingMessage; response: http.ServerResponse; graphql: boolean; quiet: boolean }, handle: (trail: RequestTrail) => Promise<void>): Promise<void> {
     const { request, response, graphql } = options;
     const method = (request.method ?? "GET").toUpperCase();
     const trail = this.#log.start({ method, path: new URL(request.url ?? "/", "http://localhost").pathname });
@@ -44,14 +43,14 @@ export class RequestObserver {
     this.#trails.set(trail.id, trail);
     response.once("close", () => {
       this.#trails.delete(trail.id);
-      const code = trail.code ?? codeOfStatus(response.statusCode);
+      const code = trail.code ?? unrecordedOutcome(response.statusCode);
       if (graphql) recordGraphqlRequest({ operation: trail.operation, code, seconds: (performance.now() - trail.started) / 1000 });
       this.#log.finish({ trail, status: response.statusCode, code, quiet: options.quiet });
     });
-    if (!graphql) return handle();
+    if (!graphql) return handle(trail);
     await inSpan({ name: "graphql", attributes: { "http.request.method": method, "vcm.request_id": trail.id } }, async (span) => {
-      await handle();
-      span.setAttribute("vcm.outcome", trail.code ?? codeOfStatus(response.statusCode));
+      await handle(trail);
+      span.setAttribute("vcm.outcome", trail.code ?? unrecordedOutcome(response.statusCode));
     });
   }
 
