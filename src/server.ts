@@ -203,6 +203,7 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
         authenticate: (request) => deps.access.authenticate(request),
         rateLimits: deps.rateLimits,
         persisted: deps.persisted,
+        observer,
         formatError,
         maxPayload: MAX_BODY_BYTES,
       });

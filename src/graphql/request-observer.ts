@@ -1,12 +1,15 @@
 /**
  * What a server records of each HTTP request (issue 26, items 4 to 6): a request id (sent back in the
  * x-request-id header and in every error's extensions), one log line, the GraphQL request counter and
- * latency histogram, and a span around a GraphQL request that the plugin names after its operation.
+ * latency histogram, and a span around a GraphQL request that the plugin names after its operation;
+ * and of each subscription over WebSocket, a line and a count when it starts or is refused, and a line
+ * with its duration when it ends, while a gauge holds the running ones.
  */
 import type http from "node:http";
 import type { ApolloServerPlugin } from "@apollo/server";
 import { ErrorCode } from "../errors.ts";
-import { ANONYMOUS_OPERATION, OUTCOME_OK, recordGraphqlRequest } from "../observability/metrics.ts";
+import { randomUUID } from "node:crypto";
+import { ANONYMOUS_OPERATION, OUTCOME_OK, recordGraphqlRequest, recordSubscription, recordSubscriptionEnd } from "../observability/metrics.ts";
 import { REQUEST_ID_HEADER, type RequestLog, type RequestTrail } from "../observability/request-log.ts";
 import { activeSpan, inSpan } from "../observability/tracing.ts";
 import type { GraphQLContext } from "./context.ts";
@@ -17,6 +20,16 @@ import type { GraphQLContext } from "./context.ts";
  */
 function unrecordedOutcome(status: number): string {
   return status < 400 ? OUTCOME_OK : ErrorCode.INTERNAL_SERVER_ERROR;
+}
+
+/** One subscription between its start and its end. */
+export interface SubscriptionTrail {
+  readonly id: string;
+  readonly operation: string | undefined;
+  readonly keyName: string | undefined;
+  readonly started: number;
+  /** OK, or the code of an error that ended it. */
+  code: string;
 }
 
 export class RequestObserver {
@@ -52,6 +65,23 @@ export class RequestObserver {
       await handle(trail);
       span.setAttribute("vcm.outcome", trail.code ?? unrecordedOutcome(response.statusCode));
     });
+  }
+
+  /**
+   * A subscription was asked for: logs and counts its start (`code` OK; the trail returned is ended by
+   * `subscriptionEnded`) or its refusal (any other code; nothing to end).
+   */
+  subscribed(options: { operation: string | undefined; keyName: string | undefined; code: string }): SubscriptionTrail {
+    const trail: SubscriptionTrail = { id: randomUUID(), started: performance.now(), ...options };
+    recordSubscription({ operation: options.operation, code: options.code });
+    this.#log.subscription({ id: trail.id, event: "subscribe", operation: trail.operation, keyName: trail.keyName, code: trail.code });
+    return trail;
+  }
+
+  /** A subscription that started has ended (its stream ended, its client stopped it, or its socket closed). */
+  subscriptionEnded(trail: SubscriptionTrail): void {
+    recordSubscriptionEnd(trail.operation);
+    this.#log.subscription({ id: trail.id, event: "complete", operation: trail.operation, keyName: trail.keyName, code: trail.code, ms: performance.now() - trail.started });
   }
 
   /** Records the operation's name and outcome on its request's trail and span, and the request id in every error. */
