@@ -401,8 +401,9 @@ async function handleHttp(options: {
   const sent: { query?: unknown; extensions?: unknown } =
     method === "POST" ? ((body ?? {}) as object) : { query: url.searchParams.get("query") ?? undefined, extensions: jsonParam(url.searchParams.get("extensions")) };
   // A registered operation may be sent by its id alone (extensions.persistedQuery), as Apollo's clients do.
-  const registered = method === "POST" ? deps.persisted.registeredBody(sent) : undefined;
-  if (registered !== undefined) body = { ...sent, query: registered };
+  const registered = deps.persisted.registeredBody(sent);
+  if (registered !== undefined && method === "POST") body = { ...sent, query: registered };
+  else if (registered !== undefined) url.searchParams.set("query", registered);
   const query = registered ?? sent.query;
   try {
     deps.persisted.check({ admin: auth.admin, query, extensions: sent.extensions });

@@ -115,6 +115,9 @@ describe("--persisted-only over HTTP and WebSocket", () => {
     expect(byId.json).toEqual({ data: { datasets: [{ name: TEST_DATASET, models: [] }] } });
     const open = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } });
     expect(open.json.data.datasets[0].name).toBe(TEST_DATASET);
+    const extensions = JSON.stringify({ persistedQuery: { version: 1, sha256Hash: operationId(bodyOf("DashboardDatasetModels")) } });
+    const get = await fetch(`${url}?extensions=${encodeURIComponent(extensions)}&variables=${encodeURIComponent(JSON.stringify({ n: TEST_DATASET }))}`, { headers: { authorization: `Bearer ${analyst}`, "apollo-require-preflight": "true" } });
+    expect([get.status, await get.json()]).toEqual([200, { data: { dataset: { name: TEST_DATASET, models: [] } } }]);
   });
 
   it("runs an admin key's ad-hoc query", async () => {
