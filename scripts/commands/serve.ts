@@ -53,6 +53,8 @@ export const serveCommand: CommandModule = {
             if (!isLoopbackHost(flags.host) && access.openReads) {
               io.info(`warning: --public-read: anyone who can reach ${flags.host} reads every user's reviews and recommendations without a key.`);
             }
+            const { persisted } = running.server.deps;
+            if (persisted.only) io.info(`--persisted-only: analyst keys and reads without a key run only the ${persisted.size} registered operations of the dashboard; admin keys run any.`);
             stopOnSignals(running);
             return {
               url: running.url,

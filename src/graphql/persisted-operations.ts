@@ -70,6 +70,11 @@ export class PersistedOperations {
     return new PersistedOperations({ manifest, only: options.only });
   }
 
+  /** How many operations are registered. */
+  get size(): number {
+    return this.#bodies.size;
+  }
+
   /** The registered document a request names by `extensions.persistedQuery.sha256Hash` alone, if any. */
   registeredBody(request: { query?: unknown; extensions?: unknown }): string | undefined {
     if (request.query !== undefined) return undefined;
