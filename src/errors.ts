@@ -7,6 +7,8 @@ export enum ErrorCode {
   UNAUTHENTICATED = "UNAUTHENTICATED",
   /** The caller is known but its role may not do this (an analyst key on a mutation). */
   FORBIDDEN = "FORBIDDEN",
+  /** A server started with --persisted-only got an unregistered operation from a caller that is not an admin. */
+  PERSISTED_QUERY_ONLY = "PERSISTED_QUERY_ONLY",
   /** The caller used up its requests or query cost for this minute; Retry-After says when to come back. */
   RATE_LIMITED = "RATE_LIMITED",
   /** Another process holds the database's write lock (an ingest, usually) for longer than a request waits. */

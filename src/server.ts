@@ -22,6 +22,7 @@ import { checkNesting, MAX_QUERY_TOKENS } from "./graphql/limits.ts";
 import { queryLimitsPlugin } from "./graphql/query-limits.ts";
 import { chargeCost, RateLimitedError, RateLimits } from "./graphql/rate-limits.ts";
 import { ApiKeyChecker } from "./services/api-keys.ts";
+import { PersistedOperations } from "./graphql/persisted-operations.ts";
 import { buildVcmSchema } from "./graphql/schema.ts";
 import { serveSubscriptions, type SubscriptionServer } from "./graphql/subscriptions.ts";
 import { latestReadyModel } from "./db/model-rows.ts";
@@ -38,7 +39,7 @@ import { createPredictionServices } from "./services/prediction-services.ts";
 import { answerOpsRequest, isOpsPath, listenForMetrics, type MetricsListener } from "./graphql/ops-routes.ts";
 import { RequestObserver } from "./graphql/request-observer.ts";
 import { observeAtScrape } from "./observability/metrics.ts";
-import { createRequestLog, REQUEST_ID_HEADER, SILENT_REQUEST_LOG, type RequestLog } from "./observability/request-log.ts";
+import { createRequestLog, REQUEST_ID_HEADER, SILENT_REQUEST_LOG, type RequestLog, type RequestTrail } from "./observability/request-log.ts";
 import { startTracing, tracedMethods } from "./observability/tracing.ts";
 import { scrapeSources } from "./services/metrics-sources.ts";
 import { ReadinessCheck } from "./services/readiness.ts";
@@ -85,6 +86,8 @@ export function createServerDeps(options: {
   /** What requests without a credential may do (decideAccess); as on loopback unless said otherwise. */
   access?: ListenAccess;
   keys?: ApiKeyChecker;
+  /** Run only the registered operations for requests that may not run mutations (`--persisted-only`). */
+  persistedOnly?: boolean;
 }): ServerDeps {
   const keys = options.keys ?? new ApiKeyChecker(options.dataSource);
   return {
@@ -97,6 +100,7 @@ export function createServerDeps(options: {
     access: new AccessControl({ keys, adminToken: options.config.adminToken, access: options.access ?? LOOPBACK_ACCESS }),
     // On PostgreSQL every server counts in the database; SQLite's servers count each in memory.
     rateLimits: new RateLimits({ shared: readsCrossASocket(options.dataSource) ? rateLimitStoreClient(options.dataSource) : undefined }),
+    persisted: PersistedOperations.load({ only: options.persistedOnly === true }),
   };
 }
 
@@ -161,12 +165,14 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
       const pathname = new URL(request.url ?? "/", "http://localhost").pathname;
       const observed = { request, response, graphql: pathname === GRAPHQL_PATH, quiet: isOpsPath(pathname) };
       const handled = observer
-        .observe(observed, () => handleHttp({ request, response, apollo, ide, dashboard, contextFor, commits, deps, readiness }))
-        .catch((error: unknown) => {
-          deps.logger.error("HTTP handler failed", error);
-          if (!response.headersSent) sendJson(response, 500, { errors: [{ message: INTERNAL_ERROR_MESSAGE, extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
-          else response.end();
-        })
+        .observe(observed, (trail) =>
+          handleHttp({ request, response, trail, apollo, ide, dashboard, contextFor, commits, deps, readiness }).catch((error: unknown) => {
+            deps.logger.error("HTTP handler failed", error);
+            if (!response.headersSent) sendError({ response, trail, code: ErrorCode.INTERNAL_SERVER_ERROR, message: INTERNAL_ERROR_MESSAGE });
+            else response.end();
+          }),
+        )
+        .catch((error: unknown) => deps.logger.error("HTTP request observer failed", error))
         .finally(() => inFlight.delete(handled));
       inFlight.add(handled);
     },
@@ -196,6 +202,8 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
         contextFor,
         authenticate: (request) => deps.access.authenticate(request),
         rateLimits: deps.rateLimits,
+        persisted: deps.persisted,
+        observer,
         formatError,
         maxPayload: MAX_BODY_BYTES,
       });
@@ -243,21 +251,55 @@ function sendJson(response: http.ServerResponse, status: number, body: unknown, 
   response.end(text);
 }
 
-function sendError(response: http.ServerResponse, status: number, code: string, message: string, headers: http.OutgoingHttpHeaders = {}): void {
+/**
+ * Answers a request refused before GraphQL ran, with the code's HTTP status (or `status`, for refusals
+ * outside ErrorCode such as BAD_REQUEST), and records the code on the request's trail for its log line and metrics.
+ */
+function sendError(options: {
+  response: http.ServerResponse;
+  trail: RequestTrail;
+  code: ErrorCode | "BAD_REQUEST";
+  message: string;
+  status?: number;
+  headers?: http.OutgoingHttpHeaders;
+}): void {
+  const { response, code, message } = options;
+  options.trail.code = code;
   // The request's id (request-observer.ts) is in every error's extensions, as Apollo's answers have it.
   const requestId = response.getHeader(REQUEST_ID_HEADER);
-  sendJson(response, status, { errors: [{ message, extensions: { code, ...(typeof requestId === "string" ? { requestId } : {}) } }] }, headers);
+  const status = options.status ?? (code === "BAD_REQUEST" ? 400 : httpStatusOf(code));
+  sendJson(response, status, { errors: [{ message, extensions: { code, ...(typeof requestId === "string" ? { requestId } : {}) } }] }, options.headers);
+}
+
+/** The first error's code of a JSON answer, for an Apollo answer that no plugin hook saw (a malformed request). */
+function firstErrorCode(text: string): string | undefined {
+  try {
+    const code = (JSON.parse(text) as { errors?: Array<{ extensions?: { code?: unknown } }> }).errors?.[0]?.extensions?.code;
+    return typeof code === "string" ? code : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Answers 413 for a body that was not read to its end, then closes the connection: the unread rest
  * would otherwise be parsed as the next request on a kept-alive socket (and reset it).
  */
-function refuseLargeBody(request: http.IncomingMessage, response: http.ServerResponse): void {
+function refuseLargeBody(request: http.IncomingMessage, response: http.ServerResponse, trail: RequestTrail): void {
   // Node may already have detached the socket from the request; the response still holds it until it ends.
   const socket = request.socket ?? response.socket;
   response.once("finish", () => socket?.destroySoon());
-  sendError(response, 413, "BAD_REQUEST", `The request body is over ${MAX_BODY_BYTES} bytes; send a smaller query.`, { connection: "close" });
+  sendError({ response, trail, status: 413, code: "BAD_REQUEST", message: `The request body is over ${MAX_BODY_BYTES} bytes; send a smaller query.`, headers: { connection: "close" } });
+}
+
+/** A JSON query-string parameter (a GET request's `extensions`), or undefined when absent or not JSON. */
+function jsonParam(value: string | null): unknown {
+  if (value === null) return undefined;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
 }
 
 /** True for a browser navigation (it accepts HTML), as opposed to a GraphQL client's GET. */
@@ -281,6 +323,8 @@ async function readBody(request: http.IncomingMessage): Promise<string | null> {
 async function handleHttp(options: {
   request: http.IncomingMessage;
   response: http.ServerResponse;
+  /** The request's log trail: each refusal sent here records its code on it. */
+  trail: RequestTrail;
   apollo: ApolloServer<GraphQLContext>;
   ide: IdeAssets;
   dashboard: DashboardAssets;
@@ -289,7 +333,7 @@ async function handleHttp(options: {
   deps: ServerDeps;
   readiness: ReadinessCheck;
 }): Promise<void> {
-  const { request, response, apollo, ide, dashboard, contextFor, commits, deps } = options;
+  const { request, response, trail, apollo, ide, dashboard, contextFor, commits, deps } = options;
   const url = new URL(request.url ?? "/", "http://localhost");
   const method = (request.method ?? "GET").toUpperCase();
 
@@ -297,7 +341,7 @@ async function handleHttp(options: {
     if (isOpsPath(url.pathname)) {
       const isAdmin = async (authorization: string | undefined): Promise<boolean> =>
         (await deps.access.authenticate({ authorization, address: request.socket.remoteAddress }).catch(() => null))?.admin === true;
-      return answerOpsRequest({ request, response, pathname: url.pathname, readiness: options.readiness, isAdmin });
+      return answerOpsRequest({ request, response, trail, pathname: url.pathname, readiness: options.readiness, isAdmin });
     }
     const isDashboard = url.pathname === DASHBOARD_PATH || url.pathname === `${DASHBOARD_PATH}/`;
     const isPage = isDashboard || url.pathname === "/" || (url.pathname === GRAPHQL_PATH && url.search === "" && wantsHtml(request));
@@ -310,7 +354,7 @@ async function handleHttp(options: {
           : isPage
             ? ide.page()
             : undefined;
-    if (file === null) return sendError(response, 404, "NOT_FOUND", `No IDE or dashboard file at ${url.pathname}.`);
+    if (file === null) return sendError({ response, trail, code: ErrorCode.NOT_FOUND, message: `No IDE or dashboard file at ${url.pathname}.` });
     if (file !== undefined) {
       response.writeHead(200, {
         "content-type": file.type,
@@ -322,7 +366,7 @@ async function handleHttp(options: {
     }
   }
   if (url.pathname !== GRAPHQL_PATH) {
-    return sendError(response, 404, "NOT_FOUND", `Nothing at ${url.pathname}: GraphQL is at ${GRAPHQL_PATH}, the IDE at /, the dashboard at ${DASHBOARD_PATH}.`);
+    return sendError({ response, trail, code: ErrorCode.NOT_FOUND, message: `Nothing at ${url.pathname}: GraphQL is at ${GRAPHQL_PATH}, the IDE at /, the dashboard at ${DASHBOARD_PATH}.` });
   }
 
   // Who is asking, and whether they may ask again this minute, before the body is even read.
@@ -334,10 +378,10 @@ async function handleHttp(options: {
     const refused = error instanceof UserError ? error : faultAsUserError(error);
     if (refused === undefined) throw error;
     const headers = refused instanceof RateLimitedError ? { "retry-after": String(refused.retryAfterSeconds) } : {};
-    return sendError(response, httpStatusOf(refused.code), refused.code, refused.message, headers);
+    return sendError({ response, trail, code: refused.code, message: refused.message, headers });
   }
   const text = method === "POST" ? await readBody(request) : "";
-  if (text === null) return refuseLargeBody(request, response);
+  if (text === null) return refuseLargeBody(request, response, trail);
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(request.headers)) {
     if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
@@ -348,18 +392,30 @@ async function handleHttp(options: {
       try {
         body = text === "" ? undefined : JSON.parse(text);
       } catch {
-        return sendError(response, 400, "BAD_REQUEST", "The request body is not valid JSON.");
+        return sendError({ response, trail, code: "BAD_REQUEST", message: "The request body is not valid JSON." });
       }
     } else {
       body = text;
     }
   }
-  const query = method === "POST" ? (body as { query?: unknown } | undefined)?.query : url.searchParams.get("query");
+  const sent: { query?: unknown; extensions?: unknown } =
+    method === "POST" ? ((body ?? {}) as object) : { query: url.searchParams.get("query") ?? undefined, extensions: jsonParam(url.searchParams.get("extensions")) };
+  // A registered operation may be sent by its id alone (extensions.persistedQuery), as Apollo's clients do.
+  const registered = deps.persisted.registeredBody(sent);
+  if (registered !== undefined && method === "POST") body = { ...sent, query: registered };
+  else if (registered !== undefined) url.searchParams.set("query", registered);
+  const query = registered ?? sent.query;
+  try {
+    deps.persisted.check({ admin: auth.admin, query, extensions: sent.extensions });
+  } catch (error) {
+    if (error instanceof UserError) return sendError({ response, trail, code: error.code, message: error.message });
+    throw error;
+  }
   if (typeof query === "string") {
     try {
       checkNesting(query);
     } catch (error) {
-      if (error instanceof UserError) return sendError(response, 400, error.code, error.message);
+      if (error instanceof UserError) return sendError({ response, trail, status: 400, code: error.code, message: error.message });
       throw error;
     }
   }
@@ -370,6 +426,7 @@ async function handleHttp(options: {
   });
   for (const [key, value] of result.headers) response.setHeader(key, value);
   response.statusCode = result.status ?? 200;
+  if (trail.code === undefined && response.statusCode >= 400 && result.body.kind === "complete") trail.code = firstErrorCode(result.body.string);
   if (result.body.kind === "complete") {
     response.end(result.body.string);
     return;
@@ -423,6 +480,8 @@ export async function startServer(options: {
   metricsPort?: number;
   /** Serve reads without a key on a non-loopback host (else such a host needs an API key to exist). */
   publicRead?: boolean;
+  /** Run only the dashboard's registered operations for analyst keys and reads without a key (`--persisted-only`). */
+  persistedOnly?: boolean;
   onProgress?: (event: DemoProgress) => void;
   logger?: ErrorLogger;
 }): Promise<RunningServer> {
@@ -440,7 +499,7 @@ export async function startServer(options: {
     const demo = await ensureDemoData({ dataSource, modelsDir: config.modelsDir, onProgress: options.onProgress });
     // From here on no statement blocks the event loop behind another process's lock: writes retry asynchronously.
     setBusyTimeout(dataSource, SERVER_BUSY_TIMEOUT_MS);
-    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger, access, keys }), { requestLog: createRequestLog({ level: config.logLevel }) });
+    server = await createServer(createServerDeps({ dataSource, config, logger: options.logger, access, keys, persistedOnly: options.persistedOnly }), { requestLog: createRequestLog({ level: config.logLevel }) });
     const { url, port } = await server.listen({ port: config.port, host: options.host });
     const metricsPort = options.metricsPort === undefined ? null : (await server.listenMetrics({ port: options.metricsPort })).port;
     const readyModel = demo.datasetName === null ? null : await latestReadyModel(dataSource, demo.datasetName);

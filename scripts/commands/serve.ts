@@ -32,9 +32,10 @@ export const serveCommand: CommandModule = {
       .option("--models-dir <path>", "folder of model checkpoints (default: VCM_MODELS_DIR or ./data/models)")
       .option("--host <address>", "interface to listen on (default 127.0.0.1; another address needs an API key to exist, or --public-read)")
       .option("--public-read", "on a non-loopback host, serve reads to anyone without a key (on purpose)")
+      .option("--persisted-only", "analyst keys and reads without a key run only the dashboard's registered operations (admins keep ad-hoc queries)")
       .option("--metrics-port <n>", "also serve /metrics (no credential), /ready and /health on 127.0.0.1 at this port (0 picks a free one)")
       .option("--json", "print one JSON line on stdout once listening")
-      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; metricsPort?: string; json?: boolean }) => {
+      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; persistedOnly?: boolean; metricsPort?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: async () => {
@@ -45,12 +46,15 @@ export const serveCommand: CommandModule = {
               host: flags.host,
               metricsPort: parsePort(flags.metricsPort, "--metrics-port"),
               publicRead: flags.publicRead === true,
+              persistedOnly: flags.persistedOnly === true,
               onProgress: (event) => io.info(progressLine(event)),
             });
             const { access } = running.server.deps;
             if (!isLoopbackHost(flags.host) && access.openReads) {
               io.info(`warning: --public-read: anyone who can reach ${flags.host} reads every user's reviews and recommendations without a key.`);
             }
+            const { persisted } = running.server.deps;
+            if (persisted.only) io.info(`--persisted-only: analyst keys and reads without a key run only the ${persisted.size} registered operations of the dashboard; admin keys run any.`);
             stopOnSignals(running);
             return {
               url: running.url,

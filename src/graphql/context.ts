@@ -8,6 +8,7 @@ import type { AppConfig } from "../config.ts";
 import type { CatalogService } from "../services/catalog-service.ts";
 import type { ErrorLogger } from "./errors.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
+import type { PersistedOperations } from "./persisted-operations.ts";
 import { createPredictionContext, type PredictionContextPart, type PredictionServices } from "./prediction-loaders.ts";
 
 /**
@@ -28,6 +29,8 @@ export interface ServerDeps {
   readonly access: Access;
   /** Requests and query cost per minute, per key or address (RateLimits, src/graphql/rate-limits.ts). */
   readonly rateLimits: RateCounter;
+  /** The dashboard's registered operations, and whether only they run for non-admins (src/graphql/persisted-operations.ts). */
+  readonly persisted: PersistedOperations;
 }
 
 /** What a server allows each request (implemented by AccessControl in auth.ts). */

@@ -19,6 +19,7 @@ const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UNAUTHENTICATED]: 401,
   [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.PERSISTED_QUERY_ONLY]: 403,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.DATABASE_BUSY]: 503,
   [ErrorCode.DATABASE_UNAVAILABLE]: 503,

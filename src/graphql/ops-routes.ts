@@ -14,6 +14,9 @@ export const HEALTH_PATH = "/health";
 export const READY_PATH = "/ready";
 export const METRICS_PATH = "/metrics";
 
+/** The outcome code a /ready answer of 503 is logged with (not an error of the API: a probe's answer). */
+export const NOT_READY_CODE = "NOT_READY";
+
 /** Whether a path is one of the operations endpoints (their requests log at debug: probes come every few seconds). */
 export function isOpsPath(pathname: string): boolean {
   return pathname === HEALTH_PATH || pathname === READY_PATH || pathname === METRICS_PATH;
@@ -40,6 +43,8 @@ export async function answerOpsRequest(options: {
   pathname: string;
   readiness: ReadinessCheck;
   isAdmin: ((authorization: string | undefined) => Promise<boolean>) | null;
+  /** The request's log trail on the main port, where a refusal's code is recorded. */
+  trail?: { code: string | undefined };
 }): Promise<void> {
   const { request, response, pathname } = options;
   const head = (request.method ?? "GET").toUpperCase() === "HEAD";
@@ -50,11 +55,15 @@ export async function answerOpsRequest(options: {
   if (pathname === READY_PATH) {
     const readiness = await options.readiness.check();
     if (readiness.ready) sendJson({ response, status: 200, body: { status: "ready" }, head });
-    else sendJson({ response, status: 503, body: { status: "not ready", reason: readiness.reason }, head });
+    else {
+      if (options.trail !== undefined) options.trail.code = NOT_READY_CODE;
+      sendJson({ response, status: 503, body: { status: "not ready", reason: readiness.reason }, head });
+    }
     return;
   }
   if (options.isAdmin !== null && !(await options.isAdmin(request.headers.authorization))) {
     const message = `${METRICS_PATH} needs an "Authorization: Bearer <key>" header with an admin API key or this server's VCM_ADMIN_TOKEN, or read it on the loopback port that --metrics-port opens.`;
+    if (options.trail !== undefined) options.trail.code = ErrorCode.UNAUTHENTICATED;
     sendJson({ response, status: 401, body: { errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] }, head });
     return;
   }

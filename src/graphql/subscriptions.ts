@@ -11,6 +11,7 @@ import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLFo
 import { useServer } from "graphql-ws/use/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import { ErrorCode, faultAsUserError, UserError } from "../errors.ts";
+import { OUTCOME_OK } from "../observability/metrics.ts";
 import type { AuthState, GraphQLContext, RateCounter } from "./context.ts";
 import { codedError } from "./errors.ts";
 import {
@@ -22,6 +23,8 @@ import {
   TOO_MANY_SOCKETS_REASON,
   TOO_MANY_SUBSCRIPTIONS_MESSAGE,
 } from "./limits.ts";
+import type { PersistedOperations } from "./persisted-operations.ts";
+import type { RequestObserver, SubscriptionTrail } from "./request-observer.ts";
 import { checkOperationLimits } from "./query-limits.ts";
 
 /** Close code of a socket whose credentials prove nothing: graphql-ws's Unauthorized, HTTP's 401 in the 4xxx range. */
@@ -53,6 +56,10 @@ export function serveSubscriptions(options: {
   authenticate: (request: { authorization: string | undefined; address: string | undefined }) => Promise<AuthState>;
   /** Each subscription counts as a request, and its estimated cost, against its socket's caller. */
   rateLimits: RateCounter;
+  /** Under --persisted-only a non-admin socket subscribes only with a registered document. */
+  persisted: PersistedOperations;
+  /** Logs and counts each subscription's start or refusal, and its end (request-observer.ts). */
+  observer: Pick<RequestObserver, "subscribed" | "subscriptionEnded">;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   /**
    * Largest WebSocket message, in bytes, as for an HTTP body (ws's default is 100 MiB): a larger one
@@ -88,6 +95,17 @@ export function serveSubscriptions(options: {
   const proved = new WeakMap<object, AuthState>();
   const authorizationOf = (params: Readonly<Record<string, unknown>> | undefined): string | undefined =>
     typeof params?.authorization === "string" ? params.authorization : undefined;
+  /** Each socket's started subscriptions by their graphql-ws id, until they end. */
+  const running = new WeakMap<object, Map<string, SubscriptionTrail>>();
+  const runningOn = (ctx: object): Map<string, SubscriptionTrail> => {
+    const found = running.get(ctx) ?? new Map<string, SubscriptionTrail>();
+    running.set(ctx, found);
+    return found;
+  };
+  const codeOf = (errors: ReadonlyArray<GraphQLFormattedError>): string => {
+    const code = errors[0]?.extensions?.code;
+    return typeof code === "string" ? code : ErrorCode.INTERNAL_SERVER_ERROR;
+  };
   const server = useServer(
     {
       schema,
@@ -111,6 +129,7 @@ export function serveSubscriptions(options: {
           return [codedError(ErrorCode.TOO_MANY_SUBSCRIPTIONS, TOO_MANY_SUBSCRIPTIONS_MESSAGE)];
         }
         try {
+          options.persisted.check({ admin: proved.get(ctx)?.admin, query: payload.query, extensions: payload.extensions });
           checkNesting(payload.query);
         } catch (error) {
           if (error instanceof UserError) return [codedError(error.code, error.message)];
@@ -156,11 +175,32 @@ export function serveSubscriptions(options: {
         }
         return undefined;
       },
+      // A subscription that started is logged and counted here; one refused before, in onError.
+      onOperation: (ctx, id, _payload, args, result) => {
+        const operation = getOperationAST(args.document, args.operationName)?.name?.value;
+        const started = typeof (result as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === "function";
+        const errors = started ? [] : ((result as { errors?: ReadonlyArray<GraphQLError> }).errors ?? []).map((error) => formatError(error.toJSON(), error));
+        const trail = options.observer.subscribed({ operation, keyName: proved.get(ctx)?.keyName, code: started ? OUTCOME_OK : codeOf(errors) });
+        if (started) runningOn(ctx).set(id, trail);
+        return undefined;
+      },
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors === undefined
           ? undefined
           : { ...result, errors: result.errors.map((error) => formatError(error.toJSON(), error)) },
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => formatError(error.toJSON(), error)),
+      onError: (ctx, id, payload, errors) => {
+        const formatted = errors.map((error) => formatError(error.toJSON(), error));
+        const trail = runningOn(ctx).get(id);
+        if (trail !== undefined) trail.code = codeOf(formatted);
+        else options.observer.subscribed({ operation: payload.operationName ?? undefined, keyName: proved.get(ctx)?.keyName, code: codeOf(formatted) });
+        return formatted;
+      },
+      onComplete: (ctx, id) => {
+        const trail = runningOn(ctx).get(id);
+        if (trail === undefined) return;
+        runningOn(ctx).delete(id);
+        options.observer.subscriptionEnded(trail);
+      },
     },
     sockets,
   );

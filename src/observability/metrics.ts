@@ -82,6 +82,20 @@ class ProcessMetrics {
     registers: [this.registry],
   });
 
+  readonly subscriptions = new Counter({
+    name: "vcm_graphql_subscriptions_total",
+    help: "GraphQL subscriptions asked for over WebSocket, by operation name and outcome code (OK once started, or the refusal's code).",
+    labelNames: ["operation", "code"] as const,
+    registers: [this.registry],
+  });
+
+  readonly activeSubscriptions = new Gauge({
+    name: "vcm_graphql_active_subscriptions",
+    help: "GraphQL subscriptions running now over WebSocket, by operation name.",
+    labelNames: ["operation"] as const,
+    registers: [this.registry],
+  });
+
   readonly rows = new Counter({
     name: "vcm_rows_written_total",
     help: "Rows appended or ingested by this process, by operation (ingest, append) and table (clicks, reviews).",
@@ -146,6 +160,18 @@ export function recordGraphqlRequest(options: { operation: string | undefined; c
   const operation = options.operation ?? ANONYMOUS_OPERATION;
   METRICS.requests.inc({ operation, code: options.code });
   METRICS.latency.observe({ operation }, options.seconds);
+}
+
+/** Counts a subscription asked for, by its outcome; one that started (`OK`) is active until `recordSubscriptionEnd`. */
+export function recordSubscription(options: { operation: string | undefined; code: string }): void {
+  const operation = options.operation ?? ANONYMOUS_OPERATION;
+  METRICS.subscriptions.inc({ operation, code: options.code });
+  if (options.code === OUTCOME_OK) METRICS.activeSubscriptions.inc({ operation });
+}
+
+/** A subscription that started has ended (completed, stopped by its client, or its socket closed). */
+export function recordSubscriptionEnd(operation: string | undefined): void {
+  METRICS.activeSubscriptions.dec({ operation: operation ?? ANONYMOUS_OPERATION });
 }
 
 /** Counts one engine pass of `kind` and its seconds. */

@@ -1,8 +1,9 @@
 /**
  * One structured JSON line per HTTP request on stdout (issue 26, item 6), through pino: the request id
  * (also sent back in the x-request-id header and in every error's extensions), method, path, status,
- * GraphQL operation name, outcome code and milliseconds. Never a header, a key, a query's variables or
- * text, nor anything a user wrote: those are not passed in, so no level can print them.
+ * GraphQL operation name, outcome code and milliseconds; a subscription's start and end, with its key's
+ * name. Never a header, a key, a query's variables or text, nor anything a user wrote: those are not
+ * passed in, so no level can print them.
  */
 import { randomUUID } from "node:crypto";
 import { destination, pino, stdTimeFunctions, type Logger } from "pino";
@@ -28,6 +29,11 @@ export interface RequestLog {
   start(options: { method: string; path: string }): RequestTrail;
   /** Writes the trail's line: at debug for probes (`quiet`), at info otherwise. */
   finish(options: { trail: RequestTrail; status: number; code: string; quiet: boolean }): void;
+  /**
+   * Writes a subscription's line over WebSocket: `subscribe` once it started (code OK) or was refused (its
+   * code), `complete` when it ended, with its milliseconds; `id` pairs the two lines.
+   */
+  subscription(options: { id: string; event: "subscribe" | "complete"; operation: string | undefined; keyName: string | undefined; code: string; ms?: number }): void;
 }
 
 /** A request log at `level` on stdout (or appended to `file`: the API benchmark writes to /dev/null). */
@@ -50,6 +56,9 @@ export function createRequestLog(options: { level: LogLevel; file?: string }): R
       };
       if (quiet) logger.debug(line, "request");
       else logger.info(line, "request");
+    },
+    subscription({ id, event, operation, keyName, code, ms }) {
+      logger.info({ requestId: id, event, operation: operation ?? null, key: keyName ?? null, code, ...(ms === undefined ? {} : { ms: Math.round(ms * 10) / 10 }) }, "subscription");
     },
   };
 }

@@ -39,7 +39,7 @@ export interface ApiFixture {
 }
 
 /** Creates the database (migrations + a generated dataset of ~150 users) and a server over it. */
-export async function createApiFixture(options: { adminToken?: string; access?: ListenAccess } = {}): Promise<ApiFixture> {
+export async function createApiFixture(options: { adminToken?: string; access?: ListenAccess; persistedOnly?: boolean } = {}): Promise<ApiFixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-api-"));
   const database = await createTestDatabase();
   const dbPath = database.target;
@@ -50,7 +50,7 @@ export async function createApiFixture(options: { adminToken?: string; access?: 
   });
   const config = loadAppConfig({ dbPath, modelsDir: path.join(dir, "models"), experimentsDir: path.join(dir, "experiments"), adminToken: options.adminToken }, {});
   const logger = new CollectingLogger();
-  const server = await createServer(createServerDeps({ dataSource, config, logger, access: options.access }));
+  const server = await createServer(createServerDeps({ dataSource, config, logger, access: options.access, persistedOnly: options.persistedOnly }));
   return {
     dir,
     dbPath,

@@ -9,7 +9,9 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKey } from "../../src/services/api-keys.ts";
 import { trainAndSave } from "../../src/services/training.ts";
+import { createServer, createServerDeps } from "../../src/server.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -163,4 +165,32 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect(await page.locator("section.column").first().locator("tbody tr").count()).toBe(8);
     expect(await page.locator(".review span.level-high, .review span.level-medium, .review span.level-low").count()).toBeGreaterThan(0);
   });
+
+  it("draws every view for an analyst key on a --persisted-only server, whose answer to an ad-hoc query is PERSISTED_QUERY_ONLY", async () => {
+    const strict = await createServer(createServerDeps({ dataSource: fixture.dataSource, config: fixture.config, persistedOnly: true }));
+    try {
+      const key = (await createApiKey(fixture.dataSource, { name: "dashboard-analyst", role: "analyst" })).key;
+      const strictBase = (await strict.listen({ port: 0 })).url.replace(/\/$/, "");
+      for (const query of [`view=models`, `view=models&dataset=${TEST_DATASET}`, `view=cohorts&model=${vcm}&compare=${se}`, `view=cohorts&model=${vcm}`, `view=user&user=3&model=${vcm}&compare=${se}`, `view=user&user=3&model=${vcm}`]) {
+        const page = await browser.newPage();
+        await page.setExtraHTTPHeaders({ authorization: `Bearer ${key}` });
+        const statuses: number[] = [];
+        page.on("response", (response) => {
+          if (new URL(response.url()).pathname === "/graphql") statuses.push(response.status());
+        });
+        await page.goto(`${strictBase}/dashboard?${query}`);
+        await page.waitForSelector("#dashboard[data-ready]", { timeout: 30_000 });
+        const drawn = await page.evaluate(() => window.vcmDashboard);
+        expect(drawn.error, query).toBeNull();
+        expect(drawn.ready, query).toBe(true);
+        expect(statuses, query).toEqual([200]);
+        await page.close();
+      }
+      const adHoc = await fetch(`${strictBase}/graphql`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: "{ datasets { name } }" }) });
+      expect(adHoc.status).toBe(403);
+      expect(((await adHoc.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions.code).toBe("PERSISTED_QUERY_ONLY");
+    } finally {
+      await strict.stop();
+    }
+  }, 120_000);
 });

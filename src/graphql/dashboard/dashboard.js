@@ -10,6 +10,44 @@
   // What the page drew, for tests and for anyone who wants the numbers behind a chart.
   window.vcmDashboard = { view: params.get("view") || "models", charts: [], ready: false, error: null };
 
+  // Every document the page sends is one of these constants, each a named operation in a /* GraphQL */
+  // template without interpolation: `npm run persisted-operations` extracts them into the manifest that
+  // `vcm serve --persisted-only` accepts (persisted-operations.json beside this file; a test fails when
+  // it is stale). The link's values travel only as variables, so no link can change what is asked.
+  var ALL_MODELS = /* GraphQL */ `query DashboardModels {
+  datasets { name models { id variant status trainingCurve { epoch valNdcg100 reconX reconY klPriorX klPriorY klCrossX klCrossY } } }
+}`;
+  var DATASET_MODELS = /* GraphQL */ `query DashboardDatasetModels($n: String!) {
+  dataset(name: $n) { name models { id variant status trainingCurve { epoch valNdcg100 reconX reconY klPriorX klPriorY klCrossX klCrossY } } }
+}`;
+  var COHORTS = /* GraphQL */ `query DashboardCohorts($m: ID!, $c: ID, $g: CohortGrouping!, $n: Int!) {
+  cohorts(modelId: $m, compareTo: $c, grouping: $g, groups: $n) {
+    testUsers
+    cohorts { label userCount figures { ...DashboardCohortFigures } compared { ...DashboardCohortFigures } }
+  }
+}
+fragment DashboardCohortFigures on CohortFigures {
+  meanCapacity ndcg10 beyondAccuracy { coverage aplt novelty }
+}`;
+  var USER = /* GraphQL */ `query DashboardUser($u: ID!, $m: ID!) {
+  user(id: $u) {
+    externalId name
+    w0: topWords(modelId: $m, k: 12) { word probability }
+    r0: recommendations(modelId: $m, k: 8) { rank score item { externalId title } explanation(k: 3) { words { word } } }
+    reviews(first: 2) { edges { node { text highlights(modelId: $m) { start end mark { probability level } compared { probability level } } } } }
+  }
+}`;
+  var USER_COMPARED = /* GraphQL */ `query DashboardUserCompared($u: ID!, $m: ID!, $c: ID!) {
+  user(id: $u) {
+    externalId name
+    w0: topWords(modelId: $m, k: 12) { word probability }
+    r0: recommendations(modelId: $m, k: 8) { rank score item { externalId title } explanation(k: 3) { words { word } } }
+    w1: topWords(modelId: $c, k: 12) { word probability }
+    r1: recommendations(modelId: $c, k: 8) { rank score item { externalId title } explanation(k: 3) { words { word } } }
+    reviews(first: 2) { edges { node { text highlights(modelId: $m, compareTo: $c) { start end mark { probability level } compared { probability level } } } } }
+  }
+}`;
+
   function gql(query, variables) {
     return window.vcmSignIn.fetch(new URL("../graphql", window.location.href).toString(), {
       method: "POST",
@@ -56,8 +94,8 @@
   function modelsView() {
     var name = params.get("dataset");
     var q = name
-      ? gql("query ($n: String!) { dataset(name: $n) { name models { id variant status trainingCurve { epoch valNdcg100 reconX reconY klPriorX klPriorY klCrossX klCrossY } } } }", { n: name }).then(function (d) { return [d.dataset]; })
-      : gql("{ datasets { name models { id variant status trainingCurve { epoch valNdcg100 reconX reconY klPriorX klPriorY klCrossX klCrossY } } } }").then(function (d) { return d.datasets; });
+      ? gql(DATASET_MODELS, { n: name }).then(function (d) { return [d.dataset]; })
+      : gql(ALL_MODELS).then(function (d) { return d.datasets; });
     return q.then(function (datasets) {
       datasets.forEach(function (ds) {
         root.appendChild(el("h2", { text: "Models of " + ds.name }));
@@ -93,8 +131,7 @@
     var model = params.get("model");
     var compare = params.get("compare");
     var vars = { m: model, c: compare, g: params.get("grouping") || "BOUNDARIES", n: params.has("groups") ? Number(params.get("groups")) : 5 };
-    var figures = "meanCapacity ndcg10 beyondAccuracy { coverage aplt novelty }";
-    return gql("query ($m: ID!, $c: ID, $g: CohortGrouping!, $n: Int!) { cohorts(modelId: $m, compareTo: $c, grouping: $g, groups: $n) { testUsers cohorts { label userCount figures { " + figures + " } compared { " + figures + " } } } }", vars).then(function (d) {
+    return gql(COHORTS, vars).then(function (d) {
       var a = d.cohorts;
       root.appendChild(el("h2", { text: "Cohorts by activity — model " + model + (compare ? " against model " + compare : "") + " (" + a.testUsers + " test users)" }));
       var labels = a.cohorts.map(function (c) { return c.label; });
@@ -160,22 +197,13 @@
     return col;
   }
 
-  // The link's values travel only as variables: the document is one of two constants, so no link can change what is asked.
-  var USER_MODEL_FIELDS = ["$m", "$c"].map(function (v, i) {
-    return "w" + i + ": topWords(modelId: " + v + ", k: 12) { word probability } r" + i + ": recommendations(modelId: " + v + ", k: 8) { rank score item { externalId title } explanation(k: 3) { words { word } } }";
-  });
-  function userQuery(compared) {
-    return "query ($u: ID!, $m: ID!" + (compared ? ", $c: ID!" : "") + ") { user(id: $u) { externalId name " + USER_MODEL_FIELDS.slice(0, compared ? 2 : 1).join(" ") +
-      " reviews(first: 2) { edges { node { text highlights(modelId: $m" + (compared ? ", compareTo: $c" : "") + ") { start end mark { probability level } compared { probability level } } } } } } }";
-  }
-
   function userView() {
     var user = params.get("user");
     var model = params.get("model");
     var compare = params.get("compare");
     var ids = compare ? [model, compare] : [model];
     var variables = compare ? { u: user, m: model, c: compare } : { u: user, m: model };
-    return gql(userQuery(Boolean(compare)), variables).then(function (d) {
+    return gql(compare ? USER_COMPARED : USER, variables).then(function (d) {
       root.appendChild(el("h2", { text: "User " + (d.user.name || d.user.externalId) }));
       var row = el("div", { class: "columns" });
       ids.forEach(function (id, i) { row.appendChild(userColumn(d.user, id, i)); });
