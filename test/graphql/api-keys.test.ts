@@ -38,7 +38,12 @@ function endpoint(server: ServerProcess): string {
 async function post(server: ServerProcess, query: string, authorization?: string): Promise<{ status: number; headers: Headers; json: any }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (authorization !== undefined) headers.authorization = authorization;
-  const response = await fetch(endpoint(server), { method: "POST", headers, body: JSON.stringify({ query }) });
+  const send = () => fetch(endpoint(server), { method: "POST", headers, body: JSON.stringify({ query }) });
+  // A keep-alive socket the server closed while this process was blocked (spawnSync of `vcm keys`) fails once with "other side closed", before the server saw the request.
+  const response = await send().catch((error: { cause?: { code?: string } }) => {
+    if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
+    return send();
+  });
   return { status: response.status, headers: response.headers, json: await response.json() };
 }
 
