@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import type { DataSource } from "typeorm";
 import type { Dataset } from "../db/entities/dataset.entity.ts";
+import { isTransientDatabaseError, retryWhileBusyOrUnavailable } from "../db/busy.ts";
 import { datasetsByName } from "../db/dataset-rows.ts";
 import { countServedHits, deleteModelAlias, insertServedItems, listModelAliases, pruneServedItems, upsertModelAlias, type ModelAliasRow } from "../db/model-aliases.ts";
 import { findModel } from "../db/model-rows.ts";
@@ -22,6 +23,8 @@ const ALIAS_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9._-]*$/;
 export const SERVING_LOG_DAYS = 30;
 /** How often, at most, a server deletes served items past SERVING_LOG_DAYS (when it logs one). */
 const PRUNE_EVERY_MS = 3_600_000;
+/** How long an answer waits for its serving-log write while the database is locked or restarting; then it is served unlogged. */
+export const SERVING_LOG_WAIT_MS = 1_000;
 
 /** Checks an alias name: 1 to MAX_ALIAS_NAME_LENGTH letters, digits, `.`, `-` or `_`, starting with a letter. */
 export function checkAliasName(name: string): string {
@@ -199,13 +202,26 @@ export class ModelAliasDirectory {
     return matches[0];
   }
 
-  /** Writes the items an alias served a user to the serving log (and, at most hourly, deletes items past the retention). */
-  async logServed(served: { alias: ResolvedAlias; modelId: number; userId: number; itemColumns: ReadonlyArray<number> }): Promise<void> {
-    await insertServedItems(this.#dataSource, { datasetId: served.alias.datasetId, alias: served.alias.name, modelId: served.modelId, userId: served.userId, itemColumns: served.itemColumns });
-    const now = Date.now();
-    if (now - this.#prunedAt >= PRUNE_EVERY_MS) {
-      this.#prunedAt = now;
-      await pruneServedItems(this.#dataSource, SERVING_LOG_DAYS);
+  /**
+   * Writes the items an alias served a user to the serving log (and, at most hourly, deletes items past
+   * the retention). The log never costs an answer: when the database stays locked (a long ingest on
+   * SQLite) or unreachable for SERVING_LOG_WAIT_MS, the rows are dropped and false is returned.
+   */
+  async logServed(served: { alias: ResolvedAlias; modelId: number; userId: number; itemColumns: ReadonlyArray<number> }): Promise<boolean> {
+    const write = async () => {
+      await insertServedItems(this.#dataSource, { datasetId: served.alias.datasetId, alias: served.alias.name, modelId: served.modelId, userId: served.userId, itemColumns: served.itemColumns });
+      const now = Date.now();
+      if (now - this.#prunedAt >= PRUNE_EVERY_MS) {
+        await pruneServedItems(this.#dataSource, SERVING_LOG_DAYS);
+        this.#prunedAt = now;
+      }
+    };
+    try {
+      await retryWhileBusyOrUnavailable(write, { maxMs: SERVING_LOG_WAIT_MS, pauseMs: 50 });
+      return true;
+    } catch (error) {
+      if (isTransientDatabaseError(error)) return false;
+      throw error;
     }
   }
 }

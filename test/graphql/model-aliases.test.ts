@@ -215,5 +215,20 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       await expectOnBWithin(performance.now(), (answer) => codeOf(answer) === "NOT_FOUND");
       expect(runVcm(["alias", "remove", "--dataset", "demo", "--alias", "production"], envFor("cli")).code).not.toBe(0);
     });
+
+    it("answers NOT_FOUND, naming the alias, once the model an alias names is deleted", async () => {
+      await mutate(a, SET, { alias: "retired", modelId: String(popularity) });
+      await mutate(a, `mutation ($id: ID!) { deleteModel(id: $id) }`, { id: String(popularity) });
+      const deletedAt = performance.now();
+      const ask = () => post(b, `{ user(dataset: "demo", externalId: "${firstUser}") { recommendations(model: "retired", k: 3) { rank } } }`);
+      let answer = await ask();
+      while (codeOf(answer) !== "NOT_FOUND" && performance.now() - deletedAt < 5 * REACH_MS) {
+        await sleep(10);
+        answer = await ask();
+      }
+      expect(codeOf(answer)).toBe("NOT_FOUND");
+      expect(answer.errors![0].message).toContain('Alias "retired"');
+      expect(codeOf(await post(b, `{ aliasReport(alias: "retired") { servingLogDays } }`))).toBe("NOT_FOUND");
+    });
   });
 }

@@ -14,10 +14,12 @@ import { sqlOf } from "../../src/db/sql.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { appendRecords } from "../../src/services/append.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
-import { aliasReport, armOf, listAliases, MAX_ALIAS_NAME_LENGTH, ModelAliasDirectory, removeModelAlias, setModelAlias, splitPoint } from "../../src/services/model-aliases.ts";
+import { aliasReport, armOf, SERVING_LOG_WAIT_MS, listAliases, MAX_ALIAS_NAME_LENGTH, ModelAliasDirectory, removeModelAlias, setModelAlias, splitPoint } from "../../src/services/model-aliases.ts";
 import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
 import { trainAndSave } from "../../src/services/training.ts";
-import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
+import Database from "better-sqlite3";
+import { setBusyTimeout } from "../../src/db/busy.ts";
+import { createTestDatabase, TEST_DIALECT, type TestDatabase } from "../db/databases.ts";
 
 const modelsDir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-alias-models-"));
 let database: TestDatabase;
@@ -163,5 +165,27 @@ describe("aliasReport", () => {
       ["candidate", 2, 1, 1 / 2],
     ]);
     expect(report.servingLogDays).toBeGreaterThan(0);
+  });
+
+  it.skipIf(TEST_DIALECT !== "sqlite")("serves unlogged rather than fails when another process holds SQLite's write lock past the wait", async () => {
+    await setModelAlias(db, { dataset: "d", alias: "locked", modelId: popularity, logServing: true });
+    const directory = new ModelAliasDirectory({ dataSource: db, version: () => 0 });
+    const alias = await directory.resolve({ name: "locked" });
+    const count = async () => Number((await sqlOf(db).get<{ n: number }>("SELECT COUNT(*) AS n FROM served_recommendations WHERE alias = 'locked'"))!.n);
+    // As a server's connection: a statement waits 20 ms for a lock, then the write is retried asynchronously.
+    setBusyTimeout(db, 20);
+    const holder = new Database(database.target);
+    try {
+      holder.exec("BEGIN IMMEDIATE");
+      const started = performance.now();
+      expect(await directory.logServed({ alias, modelId: popularity, userId: 1, itemColumns: [0, 1] })).toBe(false);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(SERVING_LOG_WAIT_MS * 0.9);
+      holder.exec("ROLLBACK");
+      expect(await count()).toBe(0);
+      expect(await directory.logServed({ alias, modelId: popularity, userId: 1, itemColumns: [0, 1] })).toBe(true);
+      expect(await count()).toBe(2);
+    } finally {
+      holder.close();
+    }
   });
 });

@@ -176,7 +176,8 @@ export class PredictionResolver {
     });
     const alias = loaded.choice.alias;
     if (alias !== null && alias.logServing) {
-      await predictionOf(context).services.aliases.logServed({ alias, modelId: loaded.modelId, userId: user.id, itemColumns: ranked.map((r) => r.item) });
+      const logged = await predictionOf(context).services.aliases.logServed({ alias, modelId: loaded.modelId, userId: user.id, itemColumns: ranked.map((r) => r.item) });
+      if (!logged) context.deps.logger.error(`alias "${alias.name}": an answer was served without its serving-log rows`, new Error("the database stayed locked or unreachable"));
     }
     return ranked.map((r) => ({ ...r, modelId: loaded.modelId, datasetId: user.datasetId, row: user.rowIndex }));
   }
