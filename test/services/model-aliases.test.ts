@@ -14,7 +14,7 @@ import { sqlOf } from "../../src/db/sql.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import { appendRecords } from "../../src/services/append.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
-import { aliasReport, armOf, SERVING_LOG_WAIT_MS, listAliases, MAX_ALIAS_NAME_LENGTH, ModelAliasDirectory, removeModelAlias, setModelAlias, splitPoint } from "../../src/services/model-aliases.ts";
+import { aliasReport, armOf, SERVING_LOG_DAYS, SERVING_LOG_WAIT_MS, listAliases, MAX_ALIAS_NAME_LENGTH, ModelAliasDirectory, removeModelAlias, setModelAlias, splitPoint } from "../../src/services/model-aliases.ts";
 import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import Database from "better-sqlite3";
@@ -80,6 +80,18 @@ describe("setModelAlias", () => {
     await removeModelAlias(db, { dataset: "d", alias: longest });
     expect(await listAliases(db)).toEqual([]);
     expect(await codeOf(removeModelAlias(db, { dataset: "d", alias: longest }))).toBe(ErrorCode.NOT_FOUND);
+  });
+});
+
+describe("the documentation", () => {
+  it("states the numbers the service enforces: the alias name's length, the serving log's retention and its write wait", () => {
+    const read = (page: string) => fs.readFileSync(new URL(`../../docs/${page}`, import.meta.url), "utf8").replaceAll("\n  ", " ").replaceAll("\n", " ");
+    const [operations, api, cli] = [read("operations.md"), read("graphql-api.md"), read("cli.md")];
+    const row = operations.split("| model alias names")[1]?.split("|")[1] ?? "";
+    expect(row).toContain(`1 to ${MAX_ALIAS_NAME_LENGTH} letters, digits`);
+    for (const page of [api, cli]) expect(page).toContain(`1 to ${MAX_ALIAS_NAME_LENGTH} letters, digits`);
+    for (const page of [operations, api, cli]) expect(page).toContain(`${SERVING_LOG_DAYS} days`);
+    expect(operations).toContain(`within ${SERVING_LOG_WAIT_MS / 1000} s (SQLite locked`);
   });
 });
 
