@@ -63,7 +63,7 @@ export function predictionOf(context: GraphQLContext): PredictionContextPart {
 }
 
 /** Loads the model a user's question names (by id or alias), checking it was trained on the user's dataset. */
-async function modelForUser(options: { context: GraphQLContext; user: User; modelId?: string | null; model?: string | null }): Promise<LoadedModel & { choice: ModelChoice }> {
+async function modelForUser(options: { context: GraphQLContext; user: User; modelId?: string | null; model?: string | null }): Promise<Pick<LoadedModel, "modelId" | "datasetId"> & { choice: ModelChoice }> {
   const choice = await chooseModel(options.context, { modelId: options.modelId, model: options.model, user: options.user });
   const loaded = await loadChosen(options.context, choice);
   if (loaded.datasetId !== options.user.datasetId) {
@@ -72,7 +72,7 @@ async function modelForUser(options: { context: GraphQLContext; user: User; mode
       `Model ${loaded.modelId} was trained on dataset "${loaded.datasetName}", but user ${options.user.id} belongs to another dataset; pick a model of the user's dataset.`,
     );
   }
-  return { ...loaded, choice };
+  return { modelId: loaded.modelId, datasetId: loaded.datasetId, choice };
 }
 
 /** The model that served an answer, for its servedBy field. */
