@@ -25,6 +25,8 @@ export async function upsertModelAlias(dataSource: DataSource, row: Omit<ModelAl
     .into(ModelAlias)
     .values({ ...row, updatedAt: new Date() })
     .orUpdate(["model_id", "candidate_model_id", "candidate_share", "log_serving", "updated_at"], ["dataset_id", "name"])
+    // An update in place returns no new id for TypeORM to read back (it throws on SQLite otherwise).
+    .updateEntity(false)
     .execute();
 }
 

@@ -208,7 +208,12 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       expect(report.comparisons.map((c: any) => c.metric)).toEqual(["ndcg@10", "recall@20"]);
     });
 
-    it("lists and removes aliases from the CLI; B then answers NOT_FOUND through the removed alias within a second", async () => {
+    it("sets, lists and removes aliases from the CLI; B then answers NOT_FOUND through the removed alias within a second", async () => {
+      const refused = runVcm(["alias", "set", "--dataset", "demo", "--alias", "production", "--model", String(vcm), "--candidate", `${popularity}:1.5`, "--json"], envFor("cli"));
+      expect([refused.code, refused.last.error?.code]).toEqual([1, "BAD_USER_INPUT"]);
+      expect(refused.stderr).toContain("A candidate's share is a number from 0 to 1");
+      const set = vcmCli(["alias", "set", "--dataset", "demo", "--alias", "production", "--model", String(vcm), "--candidate", `${popularity}:${SHARE}`, "--log-serving"]);
+      expect(set).toMatchObject({ dataset: "demo", alias: "production", modelId: vcm, candidateModelId: popularity, candidateShare: SHARE, logServing: true });
       expect(vcmCli(["alias", "list"]).aliases).toEqual([expect.objectContaining({ dataset: "demo", alias: "production", modelId: vcm, candidateModelId: popularity, candidateShare: SHARE, logServing: true })]);
       vcmCli(["alias", "remove", "--dataset", "demo", "--alias", "production"]);
       // Counted from the CLI's exit, just after its commit (the run itself takes seconds to start).
