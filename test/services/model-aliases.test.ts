@@ -74,7 +74,9 @@ describe("setModelAlias", () => {
   it("creates, replaces and removes an alias; the longest name and shares 0 and 1 are accepted", async () => {
     const longest = "a".repeat(MAX_ALIAS_NAME_LENGTH);
     await setModelAlias(db, { dataset: "d", alias: longest, modelId: popularity, candidate: { modelId: vcm, share: 0 } });
-    const replaced = await setModelAlias(db, { dataset: "d", alias: longest, modelId: vcm, candidate: { modelId: popularity, share: 1 }, logServing: true });
+    // Replaced by another process (a fresh connection: on SQLite it has inserted nothing yet, as `vcm alias set`).
+    const other = await openDatabase(database.target);
+    const replaced = await setModelAlias(other, { dataset: "d", alias: longest, modelId: vcm, candidate: { modelId: popularity, share: 1 }, logServing: true }).finally(() => other.destroy());
     expect(replaced).toMatchObject({ dataset: "d", alias: longest, modelId: vcm, candidateModelId: popularity, candidateShare: 1, logServing: true });
     expect(await listAliases(db, "d")).toEqual([expect.objectContaining({ alias: longest, modelId: vcm, candidateModelId: popularity, candidateShare: 1, logServing: true })]);
     await removeModelAlias(db, { dataset: "d", alias: longest });
