@@ -167,20 +167,19 @@ export class ModelAliasDirectory {
 
   async #rows(): Promise<ReadonlyArray<ResolvedAlias>> {
     const version = this.#version();
-    if (this.#held === undefined || this.#held.version !== version) {
-      const rows = this.#read();
-      this.#held = { version, rows };
-      // A failed read (the database is down) is not kept: the next request reads again.
-      rows.catch(() => {
-        if (this.#held?.rows === rows) this.#held = undefined;
-      });
-    }
+    if (this.#held === undefined || this.#held.version !== version) this.#held = { version, rows: this.#read(version) };
     return this.#held.rows;
   }
 
-  async #read(): Promise<ReadonlyArray<ResolvedAlias>> {
-    const names = new Map((await datasetsByName(this.#dataSource)).map((d) => [d.id, d.name]));
-    return (await listModelAliases(this.#dataSource)).map((row) => ({ ...row, datasetName: names.get(row.datasetId) ?? String(row.datasetId) }));
+  async #read(version: number): Promise<ReadonlyArray<ResolvedAlias>> {
+    try {
+      const names = new Map((await datasetsByName(this.#dataSource)).map((d) => [d.id, d.name]));
+      return (await listModelAliases(this.#dataSource)).map((row) => ({ ...row, datasetName: names.get(row.datasetId) ?? String(row.datasetId) }));
+    } catch (error) {
+      // A failed read (the database is down) is not kept: the next request reads again.
+      if (this.#held?.version === version) this.#held = undefined;
+      throw error;
+    }
   }
 
   /**
