@@ -32,6 +32,7 @@ const POSTGRES_SUITES = [
   "test/services/dataset-follow.test.ts",
   "test/cli/append.test.ts",
   "test/cli/warm-start.test.ts",
+  "test/services/model-aliases.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

@@ -1,3 +1,4 @@
+import { aliasCommand } from "./alias.ts";
 import type { CommandModule } from "./command-module.ts";
 import { datasetsCommand } from "./datasets.ts";
 import { experimentCommand } from "./experiment.ts";
@@ -10,4 +11,4 @@ import { modelCommands } from "./model-commands.ts";
 import { serveCommand } from "./serve.ts";
 
 /** Every subcommand of `vcm`, in the order `vcm --help` lists them. */
-export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, metadataCommand, generateCommand, datasetsCommand, modelCommands, experimentCommand, exportCommand, keysCommand, serveCommand];
+export const commandModules: ReadonlyArray<CommandModule> = [ingestCommand, metadataCommand, generateCommand, datasetsCommand, modelCommands, experimentCommand, exportCommand, keysCommand, aliasCommand, serveCommand];

@@ -23,6 +23,7 @@ import { WarmStart1765740000000 } from "../../migrations/1765740000000-WarmStart
 import { ApiKeys1765750000010 } from "../../migrations/1765750000010-ApiKeys.ts";
 import { PostgresApiKeys1765750000010 } from "../../migrations/postgres/1765750000010-ApiKeys.ts";
 import { ExperimentTuning1765760000001 } from "../../migrations/1765760000001-ExperimentTuning.ts";
+import { ModelAliases1765770000001 } from "../../migrations/1765770000001-ModelAliases.ts";
 import { ExportShards1765790000000 } from "../../migrations/1765790000000-ExportShards.ts";
 import { PostgresSchema1765000000000 } from "../../migrations/postgres/1765000000000-PostgresSchema.ts";
 import { CatalogNotify1765100000000 } from "../../migrations/postgres/1765100000000-CatalogNotify.ts";
@@ -35,6 +36,7 @@ import { ExperimentNotify1765700000000 } from "../../migrations/postgres/1765700
 import { PostgresDatasetVersions1765710000000 } from "../../migrations/postgres/1765710000000-DatasetVersions.ts";
 import { PostgresWarmStart1765740000000 } from "../../migrations/postgres/1765740000000-WarmStart.ts";
 import { PostgresExperimentTuning1765760000001 } from "../../migrations/postgres/1765760000001-ExperimentTuning.ts";
+import { PostgresModelAliases1765770000001 } from "../../migrations/postgres/1765770000001-ModelAliases.ts";
 import { PostgresExportShards1765790000000 } from "../../migrations/postgres/1765790000000-ExportShards.ts";
 import { isPostgresUrl } from "../config.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -45,8 +47,10 @@ import { Dataset } from "./entities/dataset.entity.ts";
 import { Experiment } from "./entities/experiment.entity.ts";
 import { ExportJob, ExportShard, ExportShardPart } from "./entities/export-job.entity.ts";
 import { Item } from "./entities/item.entity.ts";
+import { ModelAlias } from "./entities/model-alias.entity.ts";
 import { PendingFileRemoval } from "./entities/pending-file-removal.entity.ts";
 import { Review } from "./entities/review.entity.ts";
+import { ServedRecommendation } from "./entities/served-recommendation.entity.ts";
 import { TrainedModel } from "./entities/trained-model.entity.ts";
 import { TrainingJob } from "./entities/training-job.entity.ts";
 import { UnfinishedReviewWrite } from "./entities/unfinished-review-write.entity.ts";
@@ -55,7 +59,7 @@ import { UserWordCounts } from "./entities/user-word-counts.entity.ts";
 import { Word } from "./entities/word.entity.ts";
 
 /** Every entity of the schema; a new table adds its entity class here (listed, never globbed). */
-export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment, ApiKey, ExportJob, ExportShard, ExportShardPart];
+export const ENTITIES: ReadonlyArray<Function> = [Dataset, User, Item, Review, Click, Word, UserWordCounts, TrainedModel, TrainingJob, PendingFileRemoval, Experiment, ApiKey, ModelAlias, ServedRecommendation, ExportJob, ExportShard, ExportShardPart];
 
 /**
  * PostgreSQL's tables beyond ENTITIES: checkpoints kept in the database for every server
@@ -67,13 +71,13 @@ export const POSTGRES_ENTITIES: ReadonlyArray<Function> = [...ENTITIES, Checkpoi
  * Every SQLite migration, in order; a schema change adds its migration class at the end, and the same
  * change to POSTGRES_MIGRATIONS (test/db/migrations.test.ts proves that both end in the entities' schema).
  */
-export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000, RowsWithoutDatasetKey1765500000000, ExperimentLeases1765600000000, DatasetVersions1765710000000, WarmStart1765740000000, ApiKeys1765750000010, ExperimentTuning1765760000001, ExportShards1765790000000];
+export const MIGRATIONS: ReadonlyArray<Function> = [InitialSchema1764200000000, TrainedModels1764300000000, TrainingJobs1764400000000, ModelDevice1764500000000, JobLeases1764600000000, FileRemovals1764700000000, ItemMetadata1764800000000, Experiments1764900000000, DatasetKeysOnly1765400000000, RowsWithoutDatasetKey1765500000000, ExperimentLeases1765600000000, DatasetVersions1765710000000, WarmStart1765740000000, ApiKeys1765750000010, ExperimentTuning1765760000001, ModelAliases1765770000001, ExportShards1765790000000];
 
 /**
  * Every PostgreSQL migration, in order. PostgreSQL support began at the schema of the SQLite
  * migrations above, so its first migration creates that whole schema at once.
  */
-export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000, ExperimentNotify1765700000000, PostgresDatasetVersions1765710000000, PostgresWarmStart1765740000000, PostgresApiKeys1765750000010, PostgresExperimentTuning1765760000001, PostgresExportShards1765790000000];
+export const POSTGRES_MIGRATIONS: ReadonlyArray<Function> = [PostgresSchema1765000000000, CatalogNotify1765100000000, CheckpointStore1765200000000, JobNotify1765300000000, PostgresDatasetKeysOnly1765400000000, PostgresRowsWithoutDatasetKey1765500000000, PostgresExperimentLeases1765600000000, ExperimentNotify1765700000000, PostgresDatasetVersions1765710000000, PostgresWarmStart1765740000000, PostgresApiKeys1765750000010, PostgresExperimentTuning1765760000001, PostgresModelAliases1765770000001, PostgresExportShards1765790000000];
 
 /** Which database a `--db` / VCM_DB value names: a postgres:// or postgresql:// URL, else a SQLite file. */
 export type Dialect = "sqlite" | "postgres";

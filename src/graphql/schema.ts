@@ -26,6 +26,7 @@ import {
   TextRecommendationResolver,
 } from "./resolvers/prediction.resolver.ts";
 import { TrainingJobResolver } from "./resolvers/training-job.resolver.ts";
+import { ModelAliasResolver, UserServedByResolver } from "./resolvers/model-alias.resolver.ts";
 import { createEventBus } from "../services/events.ts";
 
 /** Every resolver class of the API; append new ones at the end. */
@@ -47,6 +48,8 @@ export const resolvers: NonEmptyArray<Function> = [
   HistoryRecommendationResolver,
   AppendResolver,
   ExplanationClickResolver,
+  ModelAliasResolver,
+  UserServedByResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

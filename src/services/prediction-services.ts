@@ -21,6 +21,7 @@ import type { JobUpdates, JobUpdate } from "./job-updates.ts";
 import { followDatasetIndex, loadDatasetIndex } from "./dataset-index.ts";
 import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
 import type { TrainingJobService } from "./jobs.ts";
+import { ModelAliasDirectory } from "./model-aliases.ts";
 import { loadModel } from "./saved-models.ts";
 import type { LoadedModel } from "./served-model.ts";
 
@@ -39,6 +40,8 @@ export interface PredictionServiceSet {
   readonly experiments: ExperimentJobService;
   /** Experiment updates for subscriptions, coalesced per experiment (jobKinds.experiment.updates). */
   readonly experimentUpdates: JobUpdates<Experiment, Experiment>;
+  /** The model aliases every request through `model: "…"` resolves with (read again after other processes' commits). */
+  readonly aliases: ModelAliasDirectory;
   /** Other processes' commits (caches and consistent reads ask it); closed with the server. */
   readonly commits: CommitWatch;
   /**
@@ -109,6 +112,7 @@ export function createPredictionServices(options: {
     jobUpdates: jobKinds.training.updates,
     experiments: jobKinds.experiment.service,
     experimentUpdates: jobKinds.experiment.updates,
+    aliases: new ModelAliasDirectory({ dataSource, version: () => commits.version() }),
     commits,
     removeModel: (modelId) => deleteModel({ dataSource, inference, cohorts, modelId }),
     async close() {

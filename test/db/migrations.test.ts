@@ -65,7 +65,7 @@ describe.skipIf(!POSTGRES_URL)("migrations on PostgreSQL", () => {
       try {
         expect(dialectOfSource(dataSource)).toBe("postgres");
         const tables = (await dataSource.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).map((r: { tablename: string }) => r.tablename);
-        expect(tables).toEqual(["api_keys", "checkpoint_chunks", "checkpoint_files", "clicks", "datasets", "experiments", "export_jobs", "export_shard_parts", "export_shards", "items", "migrations", "pending_file_removals", "rate_limits", "reviews", "trained_models", "training_jobs", "unfinished_review_writes", "user_word_counts", "users", "words"]);
+        expect(tables).toEqual(["api_keys", "checkpoint_chunks", "checkpoint_files", "clicks", "datasets", "experiments", "export_jobs", "export_shard_parts", "export_shards", "items", "migrations", "model_aliases", "pending_file_removals", "rate_limits", "reviews", "served_recommendations", "trained_models", "training_jobs", "unfinished_review_writes", "user_word_counts", "users", "words"]);
         const pending = await dataSource.driver.createSchemaBuilder().log();
         expect(pending.upQueries.map((q) => String(q.query))).toEqual([]);
         // Millisecond columns hold today's times; word-count blobs are bytea.

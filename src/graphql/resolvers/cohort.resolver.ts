@@ -4,6 +4,7 @@ import { DEFAULT_COHORT_BOUNDARIES, DEFAULT_COHORT_GROUPS, DEFAULT_ITEM_SHARES }
 import type { GraphQLContext } from "../context.ts";
 import { CohortAnalysisType, CohortGroupingEnum } from "../types/cohort.type.ts";
 import { parseId } from "./lookup.ts";
+import { ALIAS_DATASET_ARGUMENT_DESCRIPTION, chooseModel, loadChosen, MODEL_ARGUMENT_DESCRIPTION, MODEL_ID_ARGUMENT_DESCRIPTION } from "./model-ref.ts";
 import { predictionOf } from "./prediction.resolver.ts";
 
 /** Cohort analysis by activity level (the paper's Table 3). */
@@ -16,7 +17,8 @@ export class CohortResolver {
   })
   async cohorts(
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID) modelId: string,
+    @Arg("modelId", () => ID, { nullable: true, description: MODEL_ID_ARGUMENT_DESCRIPTION }) modelId: string | null | undefined,
+    @Arg("model", () => String, { nullable: true, description: MODEL_ARGUMENT_DESCRIPTION }) model: string | null | undefined,
     @Arg("grouping", () => CohortGroupingEnum, { defaultValue: CohortGroupingEnum.BOUNDARIES }) grouping: CohortGroupingEnum,
     @Arg("boundaries", () => [Int], { defaultValue: [...DEFAULT_COHORT_BOUNDARIES], description: "With grouping BOUNDARIES." }) boundaries: number[],
     @Arg("groups", () => Int, { defaultValue: DEFAULT_COHORT_GROUPS, description: "With EQUAL_USERS or EQUAL_INTERACTIONS: the number of quantile groups." }) groups: number,
@@ -24,9 +26,12 @@ export class CohortResolver {
     @Arg("tailShare", () => Float, { defaultValue: DEFAULT_ITEM_SHARES.tail, description: "Share of all training clicks the tail item cohort (the long tail of APLT) stays within." }) tailShare: number,
     @Arg("compareTo", () => ID, { nullable: true, description: "A second model of the same dataset to compare with." })
     compareTo: string | null | undefined,
+    @Arg("dataset", () => String, { nullable: true, description: ALIAS_DATASET_ARGUMENT_DESCRIPTION }) dataset: string | null | undefined,
   ): Promise<CohortAnalysis> {
+    // Cohorts cover every test user, so an alias stands for its model (not its candidate) here.
+    const choice = await chooseModel(context, { modelId, model, datasetName: dataset });
     return predictionOf(context).services.cohorts.analyse({
-      modelId: parseId(modelId, "Model"),
+      modelId: (await loadChosen(context, choice)).modelId,
       grouping,
       groups,
       boundaries,

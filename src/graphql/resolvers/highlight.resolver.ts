@@ -9,6 +9,7 @@ import { checkHighlightPage, MAX_HIGHLIGHT_TOKENS } from "../limits.ts";
 import { HighlightTokenType, type HighlightLevelEnum } from "../types/prediction.type.ts";
 import { ReviewType } from "../types/review.type.ts";
 import { parseId, requireLoaded } from "./lookup.ts";
+import { chooseModel, loadChosen, MODEL_ARGUMENT_DESCRIPTION, MODEL_ID_ARGUMENT_DESCRIPTION } from "./model-ref.ts";
 import { predictionOf } from "./prediction.resolver.ts";
 
 /** Loading the writer's word distribution under a model, before any token is marked. */
@@ -31,7 +32,8 @@ export class HighlightResolver {
   async highlights(
     @Root() review: Review,
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID) modelId: string,
+    @Arg("modelId", () => ID, { nullable: true, description: MODEL_ID_ARGUMENT_DESCRIPTION }) modelId: string | null | undefined,
+    @Arg("model", () => String, { nullable: true, description: MODEL_ARGUMENT_DESCRIPTION }) model: string | null | undefined,
     @Arg("compareTo", () => ID, { nullable: true }) compareTo: string | null,
     @Arg("first", () => Int, { nullable: true, description: `Most tokens to return, from 0 to ${MAX_HIGHLIGHT_TOKENS} (the default).` }) first: number | null,
     @Arg("from", () => Int, { nullable: true, description: "Character offset (UTF-16, as start and end) of the page: tokens that start there or later. Default 0." })
@@ -40,7 +42,8 @@ export class HighlightResolver {
     const page = checkHighlightPage({ first, from });
     const prediction = predictionOf(context);
     const user = await requireLoaded(context.loaders.userById.load(review.userId), `user ${review.userId}`);
-    const ids = [parseId(modelId, "Model"), ...(compareTo == null ? [] : [parseId(compareTo, "Model")])];
+    const chosen = await chooseModel(context, { modelId, model, user });
+    const ids = [(await loadChosen(context, chosen)).modelId, ...(compareTo == null ? [] : [parseId(compareTo, "Model")])];
     const distributions = await Promise.all(
       ids.map(async (id) => {
         const loaded = await prediction.services.inference.model(id);

@@ -25,7 +25,10 @@ import {
   type RankedItemValue,
 } from "../types/prediction.type.ts";
 import { UserType } from "../types/user.type.ts";
-import { parseId, requireItem } from "./lookup.ts";
+import type { TrainedModel } from "../../db/entities/trained-model.entity.ts";
+import { TrainedModelType } from "../types/trained-model.type.ts";
+import { requireItem, requireLoaded } from "./lookup.ts";
+import { ALIAS_DATASET_ARGUMENT_DESCRIPTION, chooseModel, loadChosen, MODEL_ARGUMENT_DESCRIPTION, MODEL_ID_ARGUMENT_DESCRIPTION, type ModelChoice } from "./model-ref.ts";
 
 /** Default ranking length of recommendations and recommendForText. */
 const DEFAULT_K = 20;
@@ -60,17 +63,30 @@ export function predictionOf(context: GraphQLContext): PredictionContextPart {
   return context.prediction;
 }
 
-/** Loads a model for a user's question, checking it was trained on the user's dataset. */
-async function modelForUser(options: { context: GraphQLContext; user: User; modelId: string }): Promise<LoadedModel> {
-  const loaded = await predictionOf(options.context).services.inference.model(parseId(options.modelId, "Model"));
+/** Loads the model a user's question names (by id or alias), checking it was trained on the user's dataset. */
+async function modelForUser(options: { context: GraphQLContext; user: User; modelId?: string | null; model?: string | null }): Promise<Pick<LoadedModel, "modelId" | "datasetId"> & { choice: ModelChoice }> {
+  const choice = await chooseModel(options.context, { modelId: options.modelId, model: options.model, user: options.user });
+  const loaded = await loadChosen(options.context, choice);
   if (loaded.datasetId !== options.user.datasetId) {
     throw new UserError(
       ErrorCode.BAD_USER_INPUT,
       `Model ${loaded.modelId} was trained on dataset "${loaded.datasetName}", but user ${options.user.id} belongs to another dataset; pick a model of the user's dataset.`,
     );
   }
-  return loaded;
+  return { modelId: loaded.modelId, datasetId: loaded.datasetId, choice };
 }
+
+/** The model that served an answer, for its servedBy field. */
+function servedBy(context: GraphQLContext, modelId: number): Promise<TrainedModel> {
+  return requireLoaded(context.loaders.modelById.load(modelId), `model ${modelId}`);
+}
+
+/** The `modelId` argument of a field that also takes `model`. */
+const MODEL_ID_ARG = { nullable: true, description: MODEL_ID_ARGUMENT_DESCRIPTION } as const;
+/** The `model` argument (an id or an alias). */
+const MODEL_ARG = { nullable: true, description: MODEL_ARGUMENT_DESCRIPTION } as const;
+/** The `dataset` argument of fields without a user, for an alias name several datasets have. */
+const ALIAS_DATASET_ARG = { nullable: true, description: ALIAS_DATASET_ARGUMENT_DESCRIPTION } as const;
 
 /** The GraphQL value of an explanation of a pair of dataset `datasetId` (item tokens named for readers of the schema). */
 function explanationValue(explanation: NamedExplanation, datasetId: number): ExplanationType {
@@ -140,7 +156,8 @@ export class PredictionResolver {
   async recommendations(
     @Root() user: User,
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID, { description: "A READY model trained on this user's dataset." }) modelId: string,
+    @Arg("modelId", () => ID, { ...MODEL_ID_ARG, description: "A READY model trained on this user's dataset; give this or model." }) modelId: string | null | undefined,
+    @Arg("model", () => String, MODEL_ARG) model: string | null | undefined,
     @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many items, 1 to ${MAX_K}.` }) k: number,
     @Arg("source", () => RecommendationSourceEnum, { defaultValue: RecommendationSourceEnum.CLICKS })
     source: RecommendationSourceEnum,
@@ -151,7 +168,7 @@ export class PredictionResolver {
     excludeSeen: boolean,
   ): Promise<RankedItemValue[]> {
     checkK(k);
-    const loaded = await modelForUser({ context, user, modelId });
+    const loaded = await modelForUser({ context, user, modelId, model });
     const ranked = await predictionOf(context).loaders.recommendations.load({
       modelId: loaded.modelId,
       source,
@@ -159,6 +176,11 @@ export class PredictionResolver {
       k,
       excludeSeen,
     });
+    const alias = loaded.choice.alias;
+    if (alias !== null && alias.logServing) {
+      const logged = await predictionOf(context).services.aliases.logServed({ alias, modelId: loaded.modelId, userId: user.id, itemColumns: ranked.map((r) => r.item) });
+      if (!logged) context.deps.logger.error(`alias "${alias.name}": an answer was served without its serving-log rows`, new Error("the database stayed locked or unreachable"));
+    }
     return ranked.map((r) => ({ ...r, modelId: loaded.modelId, datasetId: user.datasetId, row: user.rowIndex }));
   }
 
@@ -170,11 +192,12 @@ export class PredictionResolver {
   async topWords(
     @Root() user: User,
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID) modelId: string,
+    @Arg("modelId", () => ID, MODEL_ID_ARG) modelId: string | null | undefined,
+    @Arg("model", () => String, MODEL_ARG) model: string | null | undefined,
     @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
   ): Promise<WordProbabilityType[]> {
     checkK(k);
-    const loaded = await modelForUser({ context, user, modelId });
+    const loaded = await modelForUser({ context, user, modelId, model });
     const prediction = predictionOf(context);
     const distribution = await prediction.loaders.wordDistribution.load({ modelId: loaded.modelId, row: user.rowIndex });
     const { matrices } = await prediction.services.inference.dataset(loaded.datasetId);
@@ -191,9 +214,10 @@ export class PredictionResolver {
   async capacity(
     @Root() user: User,
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID) modelId: string,
+    @Arg("modelId", () => ID, MODEL_ID_ARG) modelId: string | null | undefined,
+    @Arg("model", () => String, MODEL_ARG) model: string | null | undefined,
   ): Promise<number> {
-    const loaded = await modelForUser({ context, user, modelId });
+    const loaded = await modelForUser({ context, user, modelId, model });
     return predictionOf(context).loaders.capacity.load({ modelId: loaded.modelId, row: user.rowIndex });
   }
 
@@ -205,14 +229,15 @@ export class PredictionResolver {
   async explanation(
     @Root() user: User,
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID) modelId: string,
+    @Arg("modelId", () => ID, MODEL_ID_ARG) modelId: string | null | undefined,
+    @Arg("model", () => String, MODEL_ARG) model: string | null | undefined,
     @Arg("itemId", () => ID, { description: "Internal id of the item." }) itemId: string,
     @Arg("k", () => Int, { defaultValue: DEFAULT_EXPLANATION_K, description: `How many words, 1 to ${MAX_K}.` }) k: number,
     @Arg("rule", () => ExplanationRuleEnum, { defaultValue: ExplanationRuleEnum.EFFECT }) rule: ExplanationRuleEnum,
     @Info() info: GraphQLResolveInfo,
   ): Promise<ExplanationType> {
     checkK(k);
-    const loaded = await modelForUser({ context, user, modelId });
+    const loaded = await modelForUser({ context, user, modelId, model });
     const item = await requireItem(context, { id: itemId });
     if (item.datasetId !== user.datasetId) {
       throw new UserError(
@@ -230,6 +255,11 @@ export class RecommendationResolver {
   @FieldResolver(() => ItemType)
   item(@Root() value: RankedItemValue, @Ctx() context: GraphQLContext): Promise<Item> {
     return itemOf(context, value);
+  }
+
+  @FieldResolver(() => TrainedModelType, { description: "The model that ranked this item: through an alias with a candidate, the arm this user is in." })
+  servedBy(@Root() value: RankedItemValue, @Ctx() context: GraphQLContext): Promise<TrainedModel> {
+    return servedBy(context, value.modelId);
   }
 
   @FieldResolver(() => ExplanationType, {
@@ -271,10 +301,16 @@ export class RankedItemResolver {
   item(@Root() value: RankedItemValue, @Ctx() context: GraphQLContext): Promise<Item> {
     return itemOf(context, value);
   }
+
+  @FieldResolver(() => TrainedModelType, { description: "The model that ranked this item." })
+  servedBy(@Root() value: RankedItemValue, @Ctx() context: GraphQLContext): Promise<TrainedModel> {
+    return servedBy(context, value.modelId);
+  }
 }
 
 /** Value of TextRecommendations. */
 interface TextRecommendationsValue {
+  readonly modelId: number;
   readonly items: RankedItemValue[];
   readonly knownWords: string[];
   readonly unknownTokenCount: number;
@@ -290,15 +326,18 @@ export class TextRecommendationResolver {
   })
   async recommendForText(
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID) modelId: string,
+    @Arg("modelId", () => ID, MODEL_ID_ARG) modelId: string | null | undefined,
+    @Arg("model", () => String, MODEL_ARG) model: string | null | undefined,
     @Arg("text", () => String, { description: "Any text, e.g. a review or a description of a taste." }) text: string,
     @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many items, 1 to ${MAX_K}.` }) k: number,
+    @Arg("dataset", () => String, ALIAS_DATASET_ARG) dataset: string | null | undefined,
   ): Promise<TextRecommendationsValue> {
     checkK(k);
     checkText(text);
-    const id = parseId(modelId, "Model");
+    const id = (await loadChosen(context, await chooseModel(context, { modelId, model, datasetName: dataset }))).modelId;
     const result = await predictionOf(context).services.inference.recommendForText({ modelId: id, text, k });
     return {
+      modelId: id,
       items: result.items.map((r) => ({ ...r, modelId: id, datasetId: result.datasetId })),
       knownWords: result.knownWords,
       unknownTokenCount: result.unknownTokens,
@@ -308,6 +347,11 @@ export class TextRecommendationResolver {
   @FieldResolver(() => [RankedItemType], { description: "The recommended items, best first." })
   items(@Root() value: TextRecommendationsValue): RankedItemValue[] {
     return value.items;
+  }
+
+  @FieldResolver(() => TrainedModelType, { description: "The model that answered (the alias's model when asked through one)." })
+  servedBy(@Root() value: TextRecommendationsValue, @Ctx() context: GraphQLContext): Promise<TrainedModel> {
+    return servedBy(context, value.modelId);
   }
 }
 
@@ -327,25 +371,32 @@ export class HistoryRecommendationResolver {
   })
   async recommendFor(
     @Ctx() context: GraphQLContext,
-    @Arg("modelId", () => ID) modelId: string,
+    @Arg("modelId", () => ID, MODEL_ID_ARG) modelId: string | null | undefined,
+    @Arg("model", () => String, MODEL_ARG) model: string | null | undefined,
     @Arg("clicks", () => [String], { defaultValue: [], description: "External ids of the items clicked (order and repeats do not matter)." }) clicks: string[],
     @Arg("text", () => String, { nullable: true, description: "Text of the history's reviews, tokenised as the dataset's reviews were." }) text: string | null | undefined,
     @Arg("k", () => Int, { defaultValue: DEFAULT_K, description: `How many items, 1 to ${MAX_K}.` }) k: number,
     @Arg("excludeClicked", () => Boolean, { defaultValue: true, description: "Leave out the clicked items (as recommendations leaves out a user's training clicks)." })
     excludeClicked: boolean,
+    @Arg("dataset", () => String, ALIAS_DATASET_ARG) dataset: string | null | undefined,
   ): Promise<HistoryRecommendationsValue> {
     checkK(k);
     checkWhatIfClicks(clicks);
     // An omitted text arrives as undefined, a null one as null: both mean none.
     const given = text ?? null;
     if (given !== null) checkText(given);
-    const id = parseId(modelId, "Model");
+    const id = (await loadChosen(context, await chooseModel(context, { modelId, model, datasetName: dataset }))).modelId;
     const answer = await predictionOf(context).services.inference.recommendFor({ modelId: id, clicks, text: given, k, excludeClicked });
     return {
       modelId: id,
       reading: answer.reading,
       recommendations: answer.items.map((r) => ({ ...r, modelId: id, datasetId: answer.datasetId, whatIf: answer.reading })),
     };
+  }
+
+  @FieldResolver(() => TrainedModelType, { description: "The model that answered (the alias's model when asked through one)." })
+  servedBy(@Root() value: HistoryRecommendationsValue, @Ctx() context: GraphQLContext): Promise<TrainedModel> {
+    return servedBy(context, value.modelId);
   }
 
   @FieldResolver(() => RecommendationSourceEnum)
