@@ -297,8 +297,9 @@ async function measure(o: { name: string; source: RecordSource; k: number; users
     // Reasons of the user's clicks, the same under every rule: those of the default rule's explanations.
     const clickOriginal = await loaded.model.scoreItems({ matrix: matrices.train, rows: pairs.map((p) => p.row) }, "vcm");
     const clickExplanations = variants[0].explanations;
-    const dataset = await services.inference.dataset(loaded.datasetId);
-    const rawEffects = await loaded.clickEffects({ dataset, pairs });
+    // The engine's own click deletions (the served model asks for them together with the words').
+    const train = matrices.train;
+    const rawEffects = (await loaded.model.clickEffects({ clicks: train, pairs })).map((effects, i) => ({ clicks: train.indices.subarray(train.indptr[pairs[i].row], train.indptr[pairs[i].row + 1]), effects }));
     const scoreHistories = async (histories: Array<Array<[number, number]>>) =>
       loaded.model.scoreItems({ matrix: csrFromRows({ cols: matrices.train.cols, rows: histories.map((h) => h.sort((x, y) => x[0] - y[0])) }), rows: histories.map((_, i) => i) }, "vcm");
     for (const list of CLICK_LISTS) {

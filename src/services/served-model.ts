@@ -97,6 +97,16 @@ export interface NamedExplanation extends Omit<Explanation, "words"> {
   readonly words: ReadonlyArray<ExplanationWord & { readonly word: string }>;
 }
 
+/** A pair of the "effect" rule (its index in the call) and the words whose exact deletion effects it needs. */
+interface Shortlist {
+  readonly index: number;
+  readonly words: Int32Array;
+}
+
+/** One request of #reasonEffects' shared call: a click pair (every click of the row), or a word request. */
+type ReasonRequest = { readonly row: number; readonly item: number } | WordReasonRequest;
+type WordReasonRequest = { readonly row: number; readonly item: number; readonly words: ArrayLike<number> };
+
 /** Rows per forward pass of a request: ≈ 5 ms each at the Yelp shape, so cheap queries get turns between them. */
 const SLICE_ROWS = 25;
 
@@ -212,40 +222,64 @@ export class ServedModel implements LoadedModel {
   }
 
   /**
-   * For each (row, item, words) request, the exact relative fall δ(w) of the item's review2click
-   * score when each word leaves the user's bag (Recommender.deletionEffects), aligned with the request's words.
+   * The exact deletion effects of explanations, both kinds in one engine call shared by concurrent
+   * requests (Recommender.reasonEffects: the deleted histories and the deleted bags go through VAEx's
+   * output layer in the same passes, where a pass of their own for the few click rows read it again):
+   * for each click pair, δ(j) of every click j of the user's training history, aligned with the row's
+   * clicks, kept (they hold for every k and rule); for each word request, δ(w) of each word asked
+   * for, not kept (the explanations built from them are, and another k shortlists other words).
    */
-  async deletionEffects(options: {
+  async #reasonEffects(options: {
     dataset: DatasetIndex;
-    requests: ReadonlyArray<{ readonly row: number; readonly item: number; readonly words: ArrayLike<number> }>;
-  }): Promise<Float32Array[]> {
-    requireWordModel(this);
-    const { words } = options.dataset.matrices;
-    // Not kept: the explanations built from them are, and another k shortlists other words.
-    return this.#calls.run({
-      key: `deletion-effects|${this.modelId}|${options.dataset.scope}`,
-      requests: options.requests,
-      run: (all) => this.model.deletionEffects({ words, requests: all }),
-    });
-  }
-
-  /**
-   * For each (row, item) pair, the exact relative fall δ(j) of the item's VCM score when each click j
-   * leaves the user's training history (Recommender.clickEffects), aligned with the row's clicks; one
-   * engine call shared by concurrent requests, the answers kept (they hold for every k and rule).
-   */
-  async clickEffects(options: { dataset: DatasetIndex; pairs: ReadonlyArray<{ readonly row: number; readonly item: number }> }): Promise<ClickEffects[]> {
-    const { dataset } = options;
+    clickPairs: ReadonlyArray<{ readonly row: number; readonly item: number }>;
+    wordRequests: ReadonlyArray<{ readonly row: number; readonly item: number; readonly words: ArrayLike<number> }>;
+  }): Promise<{ clicks: ClickEffects[]; words: Float32Array[] }> {
+    const { dataset, clickPairs, wordRequests } = options;
     const train = this.#clicks(dataset);
-    const effects = await this.#cachedList({
-      kind: "click-effects",
-      dataset,
-      capacity: RECENT_ANSWERS.effects,
-      keyOf: (r) => keyWith(dataset.rowKey(r.row), r.item),
-      requests: options.pairs.map((p) => ({ row: p.row, item: p.item })),
-      run: (pairs) => this.model.clickEffects({ clicks: train, pairs }),
+    const { words } = dataset.matrices;
+    const recent = this.#recentAnswers<Float32Array>("click-effects", RECENT_ANSWERS.effects);
+    const clickKey = (p: { readonly row: number; readonly item: number }) => keyWith(dataset.rowKey(p.row), p.item);
+    const held = clickPairs.map((p) => {
+      const key = clickKey(p);
+      return key === undefined ? undefined : recent.get(key);
     });
-    return options.pairs.map((p, i) => ({ clicks: rowColumns(train, p.row), effects: effects[i] }));
+    const missing = clickPairs.flatMap((p, i) => (held[i] === undefined ? [p] : []));
+    recordAnswerCacheHits("click-effects", clickPairs.length - missing.length);
+    const requests: ReasonRequest[] = [...missing.map((p) => ({ row: p.row, item: p.item })), ...wordRequests];
+    const computed =
+      requests.length === 0
+        ? []
+        : await this.#calls.run({
+            key: `reason-effects|${this.modelId}|${dataset.scope}`,
+            requests,
+            run: async (all) => {
+              const clickAt: number[] = [];
+              const wordAt: number[] = [];
+              all.forEach((r, n) => ("words" in r ? wordAt : clickAt).push(n));
+              const effects = await this.model.reasonEffects({
+                clicks: train,
+                words,
+                clickPairs: clickAt.map((n) => all[n]),
+                wordRequests: wordAt.map((n) => all[n] as WordReasonRequest),
+              });
+              const answers: Float32Array[] = new Array(all.length);
+              clickAt.forEach((n, j) => (answers[n] = effects.clicks[j]));
+              wordAt.forEach((n, j) => (answers[n] = effects.words[j]));
+              return answers;
+            },
+          });
+    let next = 0;
+    const clicks = clickPairs.map((p, i) => {
+      let effects = held[i];
+      if (effects === undefined) {
+        effects = computed[next];
+        next += 1;
+        const key = clickKey(p);
+        if (key !== undefined) recent.set(key, effects);
+      }
+      return { clicks: rowColumns(train, p.row), effects };
+    });
+    return { clicks, words: computed.slice(missing.length) };
   }
 
   /**
@@ -306,23 +340,37 @@ export class ServedModel implements LoadedModel {
 
   /**
    * Explains each pair, in order, and keeps the answers (heldExplanations gives them again): one
-   * click2review call for the users, for the "effect" rule the two word-effect calls, and beside them
-   * one click-effect call and the history scores (historyScores) for the pairs that want clicks,
-   * whatever their rule. A pair whose effects failed gets that error; the others are answered (a failed
-   * click call fails every pair of the call).
+   * click2review call for the users, for the "effect" rule the first-order word effects, then one call
+   * for the exact deletions of both kinds (#reasonEffects): the shortlisted words of the "effect" pairs
+   * and the clicks of the pairs that want them, whatever their rule; beside them, the history scores
+   * (historyScores) of the pairs that want clicks. A pair whose effects failed gets that error; the
+   * others are answered (a failed click or history call fails every pair of the call).
    */
   async explain(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<Array<NamedExplanation | Error>> {
     const { dataset, pairs } = options;
-    // The click passes need nothing of the word path, so they share the engine's time with it.
     const withClicks = pairs.flatMap((p, i) => (p.clicks === false ? [] : [i]));
     const clickPairs = withClicks.map((i) => pairs[i]);
-    const clicksAnswered =
-      withClicks.length === 0 ? Promise.resolve([[], []] as const) : Promise.all([this.clickEffects({ dataset, pairs: clickPairs }), this.historyScores({ dataset, pairs: clickPairs })]).catch(asError);
-    const [words, answered] = await Promise.all([this.#wordInputs({ dataset, pairs }), clicksAnswered]);
-    if (answered instanceof Error) return pairs.map(() => answered);
-    const clickEffects = new Map(withClicks.map((i, j) => [i, answered[0][j]]));
-    const histories = new Map(withClicks.map((i, j) => [i, answered[1][j]]));
-    const { distributions, stats, effects } = words;
+    // The history scores need nothing of the word path, so they share the engine's time with it.
+    const historiesAnswered = withClicks.length === 0 ? Promise.resolve([] as HistoryScores[]) : this.historyScores({ dataset, pairs: clickPairs }).catch(asError);
+    const [{ distributions, stats, effects, shortlisted }, historyAnswer] = await Promise.all([this.#wordInputs({ dataset, pairs }), historiesAnswered]);
+    if (historyAnswer instanceof Error) return pairs.map(() => historyAnswer);
+    const histories = new Map(withClicks.map((i, j) => [i, historyAnswer[j]]));
+    const clickEffects = new Map<number, ClickEffects>();
+    if (withClicks.length > 0 || shortlisted.length > 0) {
+      try {
+        const exact = await this.#reasonEffects({
+          dataset,
+          clickPairs,
+          wordRequests: shortlisted.map((s) => ({ row: pairs[s.index].row, item: pairs[s.index].item, words: s.words })),
+        });
+        withClicks.forEach((i, j) => clickEffects.set(i, exact.clicks[j]));
+        shortlisted.forEach((s, j) => effects.set(s.index, { words: s.words, effects: exact.words[j] }));
+      } catch (error) {
+        const failed = asError(error);
+        if (withClicks.length > 0) return pairs.map(() => failed);
+        for (const s of shortlisted) effects.set(s.index, failed);
+      }
+    }
     const { vocabulary } = dataset.matrices;
     // Each user's words are ranked once per call, as deep as any of their pairs needed.
     const rankedByRow = new Map<number, { order: Int32Array; mass: number }>();
@@ -359,43 +407,47 @@ export class ServedModel implements LoadedModel {
     });
   }
 
-  /** What the word part of the explanations needs: the users' click2review distributions, the item word statistics and the word effects. */
+  /**
+   * What the word part of the explanations needs: the users' click2review distributions, the item word
+   * statistics, the word effects known so far and the shortlists whose exact deletions are still to score.
+   */
   async #wordInputs(options: { dataset: DatasetIndex; pairs: ReadonlyArray<PairRequest> }): Promise<{
     distributions: Float32Array[];
     stats: ItemWordStats;
     effects: Map<number, BagEffects | Error>;
+    shortlisted: ReadonlyArray<Shortlist>;
   }> {
     const { dataset, pairs } = options;
     const distributions = await this.wordDistributions({ dataset, rows: pairs.map((p) => p.row) });
     const stats = await dataset.itemWordStats();
-    return { distributions, stats, effects: await this.#bagEffects({ dataset, stats, pairs, distributions }) };
+    return { distributions, stats, ...(await this.#bagEffects({ dataset, stats, pairs, distributions })) };
   }
 
   /**
-   * The "effect" rule's exact effects, for its pairs of items with review text: the first-order
-   * effects of every word of the user's bag (one engine call), a shortlist of the EFFECT_SHORTLIST · k
-   * best words by p(w|u) · e(w) among those with lift > 1 and e(w) > 0, and the exact deletion effect
-   * δ(w) of each shortlisted word (a second engine call). Only the shortlisted words are passed on, so
-   * explainPair lists only those with δ(w) > 0.
+   * The "effect" rule's first step, for its pairs of items with review text: the first-order effects
+   * of every word of the user's bag (one engine call) and a shortlist of the EFFECT_SHORTLIST · k best
+   * words by p(w|u) · e(w) among those with lift > 1 and e(w) > 0, whose exact deletion effects δ(w)
+   * explain() then scores (#reasonEffects). Only the shortlisted words are passed on, so explainPair
+   * lists only those with δ(w) > 0. Pairs with nothing to shortlist get their (final) effects here.
    */
   async #bagEffects(options: {
     dataset: DatasetIndex;
     stats: ItemWordStats;
     pairs: ReadonlyArray<PairRequest>;
     distributions: ReadonlyArray<Float32Array>;
-  }): Promise<Map<number, BagEffects | Error>> {
+  }): Promise<{ effects: Map<number, BagEffects | Error>; shortlisted: Shortlist[] }> {
     const { dataset, stats, pairs, distributions } = options;
     const effects = new Map<number, BagEffects | Error>();
+    const shortlisted: Shortlist[] = [];
     const chosen = pairs.flatMap((p, i) => ((p.rule ?? DEFAULT_EXPLANATION_RULE) === "effect" && stats.itemTotals[p.item] > 0 ? [i] : []));
-    if (chosen.length === 0) return effects;
+    if (chosen.length === 0) return { effects, shortlisted };
     let firstOrder: BagEffects[];
     try {
       firstOrder = await this.wordEffects({ dataset, pairs: chosen.map((i) => pairs[i]) });
     } catch (error) {
       for (const i of chosen) effects.set(i, asError(error));
-      return effects;
+      return { effects, shortlisted };
     }
-    const shortlisted: Array<{ index: number; words: Int32Array }> = [];
     chosen.forEach((i, j) => {
       const bag = firstOrder[j];
       if (bag.words.length === 0) {
@@ -408,14 +460,7 @@ export class ServedModel implements LoadedModel {
       if (words.length === 0) effects.set(i, { words: bag.words, effects: new Float32Array(bag.words.length) });
       else shortlisted.push({ index: i, words });
     });
-    if (shortlisted.length === 0) return effects;
-    try {
-      const exact = await this.deletionEffects({ dataset, requests: shortlisted.map((s) => ({ row: pairs[s.index].row, item: pairs[s.index].item, words: s.words })) });
-      shortlisted.forEach((s, j) => effects.set(s.index, { words: s.words, effects: exact[j] }));
-    } catch (error) {
-      for (const s of shortlisted) effects.set(s.index, asError(error));
-    }
-    return effects;
+    return { effects, shortlisted };
   }
 
   /**

@@ -28,11 +28,13 @@ describe("click reasons on a small trained model", () => {
       const users = [0, 7, 21, 42, 99, 120];
       const rankings = await services.inference.recommendMany(users.map((row) => ({ modelId: model.id, source: "CLICKS" as const, row, k: 3, excludeSeen: true })));
       const pairs = users.flatMap((row, b) => (rankings[b] as Array<{ item: number }>).map((r) => ({ row, item: r.item })));
-      const clickSpy = vi.spyOn(VcmModel.prototype, "clickEffects");
+      const reasonSpy = vi.spyOn(VcmModel.prototype, "reasonEffects");
       const explanations = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 3 })));
-      // One engine call for every pair of every user.
-      expect(clickSpy).toHaveBeenCalledTimes(1);
-      clickSpy.mockRestore();
+      // One engine call for every pair of every user, the word deletions of the effect rule in the same call.
+      expect(reasonSpy).toHaveBeenCalledTimes(1);
+      expect(reasonSpy.mock.calls[0][0].clickPairs).toHaveLength(pairs.length);
+      expect(reasonSpy.mock.calls[0][0].wordRequests.length).toBeGreaterThan(0);
+      reasonSpy.mockRestore();
       // Each pair's history with its top click deleted, scored by the model from clicks.
       const histories: Array<Array<[number, number]>> = [];
       pairs.forEach((pair, j) => {
@@ -158,7 +160,7 @@ describe("the effect rule on a small trained model", () => {
       // Queries that arrive together share the effect passes: on services whose model holds no recent
       // answers, one engine call each for three callers, with the same answers as each caller alone.
       const firstSpy = vi.spyOn(VcmModel.prototype, "wordEffects");
-      const exactSpy = vi.spyOn(VcmModel.prototype, "deletionEffects");
+      const exactSpy = vi.spyOn(VcmModel.prototype, "reasonEffects");
       const fresh = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
       try {
         const repeated = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
@@ -194,6 +196,75 @@ describe("the effect rule on a small trained model", () => {
         await fresh.close();
       }
     } finally {
+      await services.close();
+      await dataSource.destroy();
+      await database.drop();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("explanations of concurrent requests, batched", () => {
+  it("equal each user's explanation asked alone, words and clicks, with both kinds of deletion in one engine call", async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-explain-batched-"));
+    const database = await createTestDatabase();
+    const dataSource = await openDatabase(database.target);
+    const modelsDir = path.join(dir, "models");
+    const services = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+    const together = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+    const reasonSpy = vi.spyOn(VcmModel.prototype, "reasonEffects");
+    try {
+      await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 3 }) });
+      const config = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 5, batchSize: 50, annealSteps: 20, seed: 4 };
+      const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
+      const { loaded, dataset } = await services.inference.modelWithDataset(model.id);
+      const { train, words } = dataset.matrices;
+      const users = [2, 15, 33, 64, 87, 131];
+      const rankings = await services.inference.recommendMany(users.map((row) => ({ modelId: model.id, source: "CLICKS" as const, row, k: 4, excludeSeen: true })));
+      const perUser = users.map((row, b) => (rankings[b] as Array<{ item: number }>).map((r) => ({ modelId: model.id, row, item: r.item, k: 5 })));
+
+      // The engine: both kinds in one call give what each kind gives in a call of its own.
+      const pairs = perUser.flat();
+      const wordRequests = pairs.map((p) => ({ row: p.row, item: p.item, words: words.indices.slice(words.indptr[p.row], words.indptr[p.row + 1]) }));
+      const both = await loaded.model.reasonEffects({ clicks: train, words, clickPairs: pairs, wordRequests });
+      const clicksAlone = await loaded.model.clickEffects({ clicks: train, pairs });
+      const wordsAlone = await loaded.model.deletionEffects({ words, requests: wordRequests });
+      expect(both.clicks).toHaveLength(pairs.length);
+      expect(both.words).toHaveLength(pairs.length);
+      pairs.forEach((_, j) => {
+        expect(both.clicks[j].length).toBeGreaterThan(0);
+        expect(both.words[j].length).toBeGreaterThan(0);
+        both.clicks[j].forEach((e, t) => expect(e).toBeCloseTo(clicksAlone[j][t], 6));
+        both.words[j].forEach((e, t) => expect(e).toBeCloseTo(wordsAlone[j][t], 6));
+      });
+
+      // The service: one user at a time, then every user at once on services that hold no recent answers.
+      const alone: Array<Awaited<ReturnType<typeof services.inference.explainMany>>> = [];
+      for (const requests of perUser) alone.push(await services.inference.explainMany(requests));
+      reasonSpy.mockClear();
+      const batched = await Promise.all(perUser.map((requests) => together.inference.explainMany(requests)));
+      // One engine call for the click and word deletions of every user.
+      expect(reasonSpy).toHaveBeenCalledTimes(1);
+      expect(reasonSpy.mock.calls[0][0].clickPairs).toHaveLength(pairs.length);
+      let clicksListed = 0;
+      let wordsListed = 0;
+      batched.forEach((answers, b) =>
+        answers.forEach((e, j) => {
+          const a = alone[b][j];
+          if (e instanceof Error || a instanceof Error) throw e instanceof Error ? e : a;
+          expect(e.words.map((w) => w.wordIndex)).toEqual(a.words.map((w) => w.wordIndex));
+          e.words.forEach((w, t) => expect(w.effect).toBeCloseTo(a.words[t].effect!, 6));
+          expect(e.clicks.map((c) => c.item)).toEqual(a.clicks.map((c) => c.item));
+          e.clicks.forEach((c, t) => expect(c.effect).toBeCloseTo(a.clicks[t].effect, 6));
+          clicksListed += e.clicks.length;
+          wordsListed += e.words.length;
+        }),
+      );
+      expect(clicksListed).toBeGreaterThan(pairs.length);
+      expect(wordsListed).toBeGreaterThan(pairs.length);
+    } finally {
+      reasonSpy.mockRestore();
+      await together.close();
       await services.close();
       await dataSource.destroy();
       await database.drop();

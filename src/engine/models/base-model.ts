@@ -6,7 +6,7 @@
 import type { CsrMatrix } from "../../data/csr.ts";
 import type { VcmConfig } from "../config.ts";
 import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
-import { refuseCall, type Recommender } from "./recommender.ts";
+import { refuseCall, type ReasonEffectsInput, type Recommender } from "./recommender.ts";
 import type { ClickEffectPair } from "./vcm/click-effects.ts";
 import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
 
@@ -108,6 +108,13 @@ export abstract class BaseRecommender<S extends RecommenderState> implements Rec
   async clickEffects(_o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]> {
     this.assertLive();
     return refuseCall(this.variant, "clickEffects");
+  }
+
+  /** The two calls one after the other, for a family whose two kinds share no pass. */
+  async reasonEffects(o: ReasonEffectsInput): Promise<{ clicks: Float32Array[]; words: Float32Array[] }> {
+    const clicks = o.clickPairs.length === 0 ? [] : await this.clickEffects({ clicks: o.clicks, pairs: o.clickPairs });
+    const words = o.wordRequests.length === 0 ? [] : await this.deletionEffects({ words: o.words, requests: o.wordRequests });
+    return { clicks, words };
   }
 
   dispose(): void {

@@ -11,6 +11,14 @@ import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot,
 import type { ClickEffectPair } from "./vcm/click-effects.ts";
 import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
 
+/** The click and word deletions of one call (Recommender.reasonEffects). */
+export interface ReasonEffectsInput {
+  readonly clicks: CsrMatrix;
+  readonly words: CsrMatrix;
+  readonly clickPairs: ReadonlyArray<ClickEffectPair>;
+  readonly wordRequests: ReadonlyArray<DeletionRequest>;
+}
+
 export interface TrainOptions {
   /** Training clicks, users × items (binary). */
   readonly train: CsrMatrix;
@@ -91,6 +99,11 @@ export interface Recommender {
   deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]>;
   /** Exact relative falls of an item's VCM score when each click leaves the user's history, aligned with the row's clicks (capability capacity). */
   clickEffects(o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]>;
+  /**
+   * clickEffects and deletionEffects of one call together, each list's answers in its order: where the
+   * two kinds of deleted row are decoded by the same layers, they share its passes (the gates of both).
+   */
+  reasonEffects(o: ReasonEffectsInput): Promise<{ clicks: Float32Array[]; words: Float32Array[] }>;
   /** Copies the weights out (the best epoch's, once training has finished). */
   snapshot(): Promise<ModelSnapshot>;
   /** Frees the weights; the model cannot predict afterwards. */

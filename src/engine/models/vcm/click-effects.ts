@@ -8,7 +8,7 @@
  */
 import type { CsrMatrix } from "../../../data/csr.ts";
 import type { Params } from "../params.ts";
-import { exactDeletionEffects } from "./deletion.ts";
+import { groupedDeletionEffects, type DeletionGroup } from "./deletion.ts";
 
 /** One (user, item) pair: the user's row of the click matrix and the item's column. */
 export interface ClickEffectPair {
@@ -18,7 +18,13 @@ export interface ClickEffectPair {
 
 /** δ(j) of every click j of each pair's user (the row's CSR entries of `clicks`, in their order), one Float32Array per pair. */
 export async function clickDeletionEffects(o: { params: Params; clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]> {
+  const [effects] = await groupedDeletionEffects({ params: o.params, groups: [clickDeletionGroup(o)] });
+  return effects;
+}
+
+/** The pairs as deletion requests of the click side, every click of each pair's user asked for (deletion.ts). */
+export function clickDeletionGroup(o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): DeletionGroup {
   const { clicks } = o;
   const requests = o.pairs.map((p) => ({ row: p.row, item: p.item, columns: clicks.indices.subarray(clicks.indptr[p.row], clicks.indptr[p.row + 1]) }));
-  return exactDeletionEffects({ params: o.params, side: "x", matrix: clicks, requests });
+  return { side: "x", matrix: clicks, requests };
 }

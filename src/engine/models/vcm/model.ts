@@ -11,12 +11,13 @@ import { resolveStoredVcmConfig } from "../../config.ts";
 import { sparseBatchTensors } from "../../runtime/index.ts";
 import { isVcmVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
 import { paramsFromWeights, type ParamSpec } from "../params.ts";
-import { checkMode, requireCapability } from "../recommender.ts";
+import { checkMode, requireCapability, type ReasonEffectsInput } from "../recommender.ts";
 import { WeightModel, type WeightModelState } from "../weight-model.ts";
 import { klToStandardNormal } from "./losses.ts";
 import { decode, encode, paramSpecs } from "./vae.ts";
-import { clickDeletionEffects, type ClickEffectPair } from "./click-effects.ts";
-import { bagWordEffects, deletionEffects, outputLayerRows, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
+import { clickDeletionEffects, clickDeletionGroup, type ClickEffectPair } from "./click-effects.ts";
+import { groupedDeletionEffects, type DeletionGroup } from "./deletion.ts";
+import { bagWordEffects, deletionEffects, outputLayerRows, wordDeletionGroup, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
 
 export class VcmModel extends WeightModel {
   /**
@@ -100,11 +101,35 @@ export class VcmModel extends WeightModel {
    * aligned with the row's entries of `clicks` (click-effects.ts).
    */
   override async clickEffects(o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]> {
+    this.checkClickInput(o.clicks, o.pairs);
+    return clickDeletionEffects({ params: this.state.params, clicks: o.clicks, pairs: o.pairs });
+  }
+
+  /**
+   * clickEffects and deletionEffects in one call: both kinds of deleted row are decoded by VAEx, so
+   * they go through its output layer in the same passes (deletion.ts groupedDeletionEffects).
+   */
+  override async reasonEffects(o: ReasonEffectsInput): Promise<{ clicks: Float32Array[]; words: Float32Array[] }> {
+    const groups: DeletionGroup[] = [];
+    if (o.clickPairs.length > 0) {
+      this.checkClickInput(o.clicks, o.clickPairs);
+      groups.push(clickDeletionGroup({ clicks: o.clicks, pairs: o.clickPairs }));
+    }
+    if (o.wordRequests.length > 0) {
+      this.checkEffectInput(o.words, o.wordRequests);
+      groups.push(wordDeletionGroup({ words: o.words, requests: o.wordRequests }));
+    }
+    const effects = groups.length === 0 ? [] : await groupedDeletionEffects({ params: this.state.params, groups });
+    const clicks = o.clickPairs.length > 0 ? effects[0] : [];
+    const words = o.wordRequests.length > 0 ? effects[groups.length - 1] : [];
+    return { clicks, words };
+  }
+
+  private checkClickInput(clicks: CsrMatrix, pairs: ReadonlyArray<ClickEffectPair>): void {
     this.assertLive();
     requireCapability(this.variant, "clickEffects");
-    this.checkInput({ matrix: o.clicks, rows: o.pairs.map((p) => p.row) }, "x");
-    this.checkItems(o.pairs);
-    return clickDeletionEffects({ params: this.state.params, clicks: o.clicks, pairs: o.pairs });
+    this.checkInput({ matrix: clicks, rows: pairs.map((p) => p.row) }, "x");
+    this.checkItems(pairs);
   }
 
   private checkItems(pairs: ReadonlyArray<{ readonly item: number }>): void {

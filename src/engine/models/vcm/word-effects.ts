@@ -12,7 +12,7 @@ import type { CsrMatrix } from "../../../data/csr.ts";
 import { sparseBatch } from "../../batch.ts";
 import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
-import { exactDeletionEffects } from "./deletion.ts";
+import { exactDeletionEffects, type DeletionGroup } from "./deletion.ts";
 
 /** One (user, item) pair: the user's row of the bag-of-words matrix and the item's column. */
 export interface WordEffectPair {
@@ -144,5 +144,11 @@ export interface DeletionRequest extends WordEffectPair {
  * asked for, plus one for the whole bag (deletion.ts).
  */
 export async function deletionEffects(o: { params: Params; words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
-  return exactDeletionEffects({ params: o.params, side: "y", matrix: o.words, requests: o.requests.map((r) => ({ row: r.row, item: r.item, columns: r.words })) });
+  const group = wordDeletionGroup(o);
+  return exactDeletionEffects({ params: o.params, ...group });
+}
+
+/** The requests as deletion requests of the word side (deletion.ts). */
+export function wordDeletionGroup(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): DeletionGroup {
+  return { side: "y", matrix: o.words, requests: o.requests.map((r) => ({ row: r.row, item: r.item, columns: r.words })) };
 }
