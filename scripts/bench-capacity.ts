@@ -24,7 +24,7 @@ import { amazonSource } from "../src/data/parsers/amazon.ts";
 import { syntheticSource } from "../src/data/generate.ts";
 import { openDatabase } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
-import { capacityParts, meanPrecision } from "../src/engine/capacity.ts";
+import { capacityParts, crossKl, meanPrecision } from "../src/engine/capacity.ts";
 import { DEFAULT_VCM_CONFIG } from "../src/engine/config.ts";
 import { currentBackend, currentDevice, initBackend } from "../src/engine/runtime/index.ts";
 import { cohortBoundaries, cohortIndex, cohortLabel, DEFAULT_COHORT_GROUPS } from "../src/services/cohorts.ts";
@@ -64,6 +64,8 @@ interface CohortRow {
   precisionX: number;
   precisionY: number;
   wordCapacity: number;
+  /** KL(qx ‖ qy): meaningful for VCM only (VCM-Se's two spaces are not aligned). */
+  crossKl: number;
   ndcg10: number;
 }
 
@@ -119,6 +121,7 @@ try {
         const py = capacityParts({ ...qy, latentDim: k });
         const precX = meanPrecision({ logVar: qx.logVar, latentDim: k });
         const precY = meanPrecision({ logVar: qy.logVar, latentDim: k });
+        const cross = crossKl({ x: qx, y: qy, latentDim: k });
         rows.forEach((_, u) => {
           const recomputed = px.meanPart[u] + px.variancePart[u];
           if (Math.abs(recomputed - run.capacity![u]) > 1e-3 * Math.max(1, recomputed)) throw new Error(`user ${u}: ĉu ${run.capacity![u]} from the experiment, ${recomputed} from the encoder`);
@@ -133,6 +136,7 @@ try {
             precisionX: avg((u) => precX[u]),
             precisionY: avg((u) => precY[u]),
             wordCapacity: avg((u) => py.meanPart[u] + py.variancePart[u]),
+            crossKl: avg((u) => cross[u]),
             ndcg10: avg((u) => run.perUser["ndcg@10"][u]),
           };
         });
@@ -158,14 +162,14 @@ try {
           `${pm(col(vcm, j, "ndcg10"), 4)} | ${pm(col(se, j, "ndcg10"), 4)} |`,
       );
     }
-    console.log("\n| training clicks | ½Σμ² VCM | ½Σμ² Se | variance part VCM | variance part Se | mean 1/σx² VCM | mean 1/σx² Se | mean 1/σy² VCM | mean 1/σy² Se | KL(qy‖N) VCM | KL(qy‖N) Se |");
-    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+    console.log("\n| training clicks | ½Σμ² VCM | ½Σμ² Se | variance part VCM | variance part Se | mean 1/σx² VCM | mean 1/σx² Se | mean 1/σy² VCM | mean 1/σy² Se | KL(qy‖N) VCM | KL(qy‖N) Se | KL(qx‖qy) VCM |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (let j = 0; j < cohorts; j += 1) {
       const cells = (["meanPart", "variancePart", "precisionX", "precisionY", "wordCapacity"] as const).flatMap((key) => {
         const digits = key.startsWith("precision") ? 2 : 1;
         return [pm(col(vcm, j, key), digits), pm(col(se, j, key), digits)];
       });
-      console.log(`| ${labels[j]} | ${cells.join(" | ")} |`);
+      console.log(`| ${labels[j]} | ${cells.join(" | ")} | ${pm(col(vcm, j, "crossKl"))} |`);
     }
     results[schedule] = { annealSteps, beta, labels, users: labels.map((_, j) => userCohort.filter((c) => c === j).length), vcm, vcmSe: se };
     fs.writeFileSync(path.join(outDir, "capacity.json"), JSON.stringify({ described, epochs, seeds, stepsPerEpoch, results }, null, 1));

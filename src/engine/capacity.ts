@@ -105,6 +105,16 @@ export function capacityParts(options: { mu: Float32Array; logVar: Float32Array;
   return { meanPart, variancePart };
 }
 
+/** KL(qx ‖ qy) between two diagonal Gaussian posteriors of the same rows, per row: how far VCM's two sides still disagree. */
+export function crossKl(options: { x: { mu: Float32Array; logVar: Float32Array }; y: { mu: Float32Array; logVar: Float32Array }; latentDim: number }): Float64Array {
+  const { x, y, latentDim: k } = options;
+  const out = new Float64Array(x.mu.length / k);
+  for (let j = 0; j < x.mu.length; j += 1) {
+    out[Math.floor(j / k)] += 0.5 * (y.logVar[j] - x.logVar[j] + (Math.exp(x.logVar[j]) + (x.mu[j] - y.mu[j]) ** 2) / Math.exp(y.logVar[j]) - 1);
+  }
+  return out;
+}
+
 /** Mean posterior precision 1/σ² over a row's dimensions, per row: how sharply the encoder pins the user. */
 export function meanPrecision(options: { logVar: Float32Array; latentDim: number }): Float64Array {
   const { logVar, latentDim: k } = options;

@@ -4,7 +4,7 @@
  * objective, and the predicted direction of ĉu(VCM) − ĉu(VCM-Se) in each case the page names.
  */
 import { describe, expect, it } from "vitest";
-import { capacity1d, capacityParts, jointStationary, meanPrecision, separateStationary, type Evidence, type Posterior1d } from "../../src/engine/capacity.ts";
+import { capacity1d, capacityParts, crossKl, jointStationary, meanPrecision, separateStationary, type Evidence, type Posterior1d } from "../../src/engine/capacity.ts";
 
 /** KL(N(m1, v1) ‖ N(m2, v2)) in one dimension, written out here independently of the module. */
 const kl = (q: Posterior1d, p: Posterior1d) => 0.5 * (Math.log(p.variance / q.variance) + (q.variance + (q.mean - p.mean) ** 2) / p.variance - 1);
@@ -111,5 +111,8 @@ describe("capacity derivation", () => {
     const precision = meanPrecision({ logVar, latentDim: 2 });
     expect(precision[0]).toBeCloseTo((1 + 0.25) / 2, 6);
     expect(precision[1]).toBeCloseTo((2 + 1) / 2, 6);
+    // KL(row 0 ‖ row 1) per dimension: ½ (−ln 2 − 0 + (1 + 1) / 0.5 − 1) and ½ (0 − ln 4 + (4 + 4) / 1 − 1).
+    const cross = crossKl({ x: { mu: mu.subarray(0, 2), logVar: logVar.subarray(0, 2) }, y: { mu: mu.subarray(2), logVar: logVar.subarray(2) }, latentDim: 2 });
+    expect(cross[0]).toBeCloseTo(0.5 * (3 - Math.log(2)) + 0.5 * (7 - Math.log(4)), 5);
   });
 });
