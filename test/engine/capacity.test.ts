@@ -91,6 +91,17 @@ describe("capacity derivation", () => {
     for (const beta of [0.01, 0.4, 1]) expect(capacityGap({ beta, clicks: { precision: 3, location: 1.5 }, words: { precision: 3, location: -0.5 } })).toBeLessThan(0);
   });
 
+  it("words and clicks that disagree widen both posteriors beyond VCM-Se's (both precisions fall), most at a small β", () => {
+    for (const beta of [0.01, 0.4]) {
+      const [clicks, words] = [{ precision: 2, location: 1 }, { precision: 5, location: -1 }];
+      const s = jointStationary({ beta, clicks, words });
+      expect(1 / s.x.variance).toBeLessThan(1 / separateStationary({ beta, evidence: clicks }).variance);
+      expect(1 / s.y.variance).toBeLessThan(1 / separateStationary({ beta, evidence: words }).variance);
+    }
+    // β = 0.01: VCM-Se's click precision is 1 + 2 / 0.01 = 201; the disagreeing VCM's is about 8.
+    expect(1 / jointStationary({ beta: 0.01, clicks: { precision: 2, location: 1 }, words: { precision: 5, location: -1 } }).x.variance).toBeLessThan(10);
+  });
+
   it("the cross terms keep the two precisions within a factor φ = 1.618 of each other, however unequal the evidence", () => {
     const s = jointStationary({ beta: 0.01, clicks: { precision: 1000, location: 0 }, words: { precision: 0.001, location: 0 } });
     const ratio = s.y.variance / s.x.variance;
