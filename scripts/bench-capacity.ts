@@ -12,8 +12,8 @@
  *
  * Schedules (β = min(βfinal, step / annealSteps), src/engine/models/vcm/losses.ts): "paper" keeps the
  * default annealSteps (40,000: on a small dataset β stays near 0 for the whole run), "reach" sets annealSteps
- * to half the run's steps (βfinal from mid-run on), "constant" sets annealSteps to 1 (βfinal from the
- * second step). The kept epoch is still the one with the best validation NDCG@100, whatever its β.
+ * to half the run's steps (βfinal after βfinal × annealSteps steps: a fifth of the run at β = 0.4),
+ * "constant" sets annealSteps to 1 (βfinal from the second step). The kept epoch is still the one with the best validation NDCG@100, whatever its β.
  */
 import "reflect-metadata";
 import fs from "node:fs";
