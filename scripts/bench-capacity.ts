@@ -26,6 +26,7 @@ import { openDatabase } from "../src/db/data-source.ts";
 import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { capacityParts, crossKl, meanPrecision } from "../src/engine/capacity.ts";
 import { DEFAULT_VCM_CONFIG } from "../src/engine/config.ts";
+import { pairedTTest } from "../src/engine/stats.ts";
 import { currentBackend, currentDevice, initBackend } from "../src/engine/runtime/index.ts";
 import { cohortBoundaries, cohortIndex, cohortLabel, DEFAULT_COHORT_GROUPS } from "../src/services/cohorts.ts";
 import type { RunResult } from "../src/services/experiment-report.ts";
@@ -72,6 +73,11 @@ interface CohortRow {
 const mean = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: ReadonlyArray<number>) => (xs.length < 2 ? Number.NaN : Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const pm = (xs: ReadonlyArray<number>, digits = 1) => `${mean(xs).toFixed(digits)} ± ${sd(xs).toFixed(digits)}`;
+/** Two-sided paired Student's t-test over the seeds (seed s of one model against seed s of the other). */
+const tested = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
+  const t = pairedTTest({ a, b });
+  return `${t.statistic.toFixed(2)}, ${t.pValue.toFixed(3)}`;
+};
 
 try {
   await initBackend();
@@ -153,12 +159,12 @@ try {
       `\n## schedule ${schedule}: β = min(${beta}, step / ${annealSteps}); β of the kept epoch VCM ${pm(vcm.map((r) => r.keptBeta), 3)} (epoch ${pm(vcm.map((r) => r.bestEpoch), 0)}), ` +
         `VCM-Se ${pm(se.map((r) => r.keptBeta), 3)} (epoch ${pm(se.map((r) => r.bestEpoch), 0)}); ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
     );
-    console.log("| training clicks | users | ĉu VCM | ĉu VCM-Se | VCM − VCM-Se (paired) | seeds VCM > Se | NDCG@10 VCM | NDCG@10 VCM-Se |");
-    console.log("|---|---|---|---|---|---|---|---|");
+    console.log("| training clicks | users | ĉu VCM | ĉu VCM-Se | VCM − VCM-Se (paired) | seeds VCM > Se | paired t-test over seeds: t, p | NDCG@10 VCM | NDCG@10 VCM-Se |");
+    console.log("|---|---|---|---|---|---|---|---|---|");
     for (let j = 0; j < cohorts; j += 1) {
       const diff = vcm.map((r, i) => r.cohorts[j].capacity - se[i].cohorts[j].capacity);
       console.log(
-        `| ${labels[j]} | ${userCohort.filter((c) => c === j).length} | ${pm(col(vcm, j, "capacity"))} | ${pm(col(se, j, "capacity"))} | ${pm(diff)} | ${diff.filter((d) => d > 0).length}/${diff.length} | ` +
+        `| ${labels[j]} | ${userCohort.filter((c) => c === j).length} | ${pm(col(vcm, j, "capacity"))} | ${pm(col(se, j, "capacity"))} | ${pm(diff)} | ${diff.filter((d) => d > 0).length}/${diff.length} | ${tested(col(vcm, j, "capacity"), col(se, j, "capacity"))} | ` +
           `${pm(col(vcm, j, "ndcg10"), 4)} | ${pm(col(se, j, "ndcg10"), 4)} |`,
       );
     }
