@@ -61,8 +61,8 @@ export const VCM_CONFIG_FIELDS = Object.freeze({
   hiddenX: { kind: "int", default: 600, shapesWeights: true, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEx's hidden layers, encoder and decoder (600 in the paper)" },
   hiddenY: { kind: "int", default: 500, shapesWeights: true, min: 1, max: 10_000, variants: VCM_VARIANTS, description: "Width of VAEy's encoder hidden layer (500 in the paper)" },
   dropout: { kind: "probability", default: 0.5, variants: VCM_VARIANTS, description: "Probability of dropping each click of VAEx's row-normalised input during training" },
-  beta: { kind: "float", default: 0.4, min: 0, max: 100, variants: VCM_VARIANTS, tune: { min: 0.05, max: 1, scale: "linear" }, description: "Final weight β of every KL term, reached linearly after annealSteps steps" },
-  annealSteps: { kind: "int", default: 40_000, min: 1, max: 100_000_000, variants: VCM_VARIANTS, description: "Optimiser steps over which β rises from 0 to its final value" },
+  beta: { kind: "float", default: 0.4, min: 0, max: 100, variants: VCM_VARIANTS, tune: { min: 0.05, max: 1, scale: "linear" }, description: "Final weight β of every KL term; the weight is min(β, step / annealSteps), so β is reached after β × annealSteps steps" },
+  annealSteps: { kind: "int", default: 40_000, min: 1, max: 100_000_000, variants: VCM_VARIANTS, description: "Optimiser steps over which the KL weight would rise from 0 to 1 (capped at β); 1 gives a constant β" },
   epochs: { kind: "int", default: 200, min: 1, max: 10_000, variants: TRAINED, description: "Passes over the training users (vcm-od: of each of its two phases, reporting only the second)" },
   batchSize: { kind: "int", default: 128, min: 1, max: 100_000, variants: TRAINED, description: "Users per optimiser step" },
   learningRate: {
