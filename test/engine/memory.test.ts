@@ -60,8 +60,10 @@ describe("training memory estimate", () => {
     const started = performance.now();
     const refusal = memoryRefusal({ shape: HUGE, config, limit: WASM });
     expect(performance.now() - started).toBeLessThan(1_000);
-    expect(refusal).toMatch(/^Training this model needs about 6\.\d GiB \(246,\d{3},\d{3} parameters: 4\.6 GiB for weights, Adam state, gradients and the best epoch's copy; /);
-    expect(refusal).toContain("more than the WebAssembly backend's heap holds (4.0 GiB); train on fewer items (ingest with a higher --min-item-users), with smaller hidden sizes (hiddenX, hiddenY) or a smaller batch (batchSize, evalBatchSize)");
+    expect(refusal).toMatch(/^Training this model needs about 5\.\d GiB \(246,\d{3},\d{3} parameters: 4\.6 GiB for weights, Adam state, gradients and the best epoch's copy; /);
+    expect(refusal).toContain(
+      "more than the WebAssembly backend's heap holds (4.0 GiB); train with a smaller batch (batchSize, evalBatchSize), smaller hidden sizes (hiddenX, hiddenY) or a sampled softmax (--sampled-softmax N), on fewer items (ingest with a higher --min-item-users), or where more memory is free (VCM_MAX_MEMORY_MB).",
+    );
     // Smaller hidden layers make it fit.
     expect(memoryRefusal({ shape: HUGE, config: resolveVcmConfig({ hiddenX: 100, hiddenY: 100, evalBatchSize: 128 }), limit: WASM })).toBeUndefined();
     // A GPU's largest buffer is checked for the largest tensor (200,000 items × 600 hidden units).

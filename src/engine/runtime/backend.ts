@@ -104,19 +104,25 @@ export function currentBackend(): BackendName {
 }
 
 /**
- * The memory bound training runs under on the current backend: the wasm heap (WASM_HEAP_BYTES); on
- * webgpu the adapter's largest buffer (maxBufferSize, maxStorageBufferBindingSize) for one tensor and
- * the machine's memory in all; elsewhere the machine's memory.
+ * The memory bound the engine's work (training, loading, evaluating, exporting) is planned against on
+ * the current backend: VCM_MAX_MEMORY_MB when set, else this machine's available memory; on wasm at
+ * most its heap (WASM_HEAP_BYTES); on webgpu also the adapter's largest buffer (maxBufferSize,
+ * maxStorageBufferBindingSize) for one tensor.
  */
 export function trainingMemoryLimit(): TrainingMemoryLimit {
   const name = currentBackend();
-  if (name === "wasm") return { totalBytes: WASM_HEAP_BYTES, what: "the WebAssembly backend's heap" };
+  const configured = loadAppConfig().maxMemoryMb;
+  const machine =
+    configured !== undefined
+      ? { totalBytes: configured * 1024 ** 2, what: `VCM_MAX_MEMORY_MB (${configured.toLocaleString("en-US")} MiB)` }
+      : { totalBytes: os.freemem(), what: "this machine's available memory" };
+  if (name === "wasm" && WASM_HEAP_BYTES < machine.totalBytes) return { totalBytes: WASM_HEAP_BYTES, what: "the WebAssembly backend's heap" };
   if (name === "webgpu") {
     const limits = (tf.backend() as unknown as { device?: { limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number } } }).device?.limits;
     const tensorBytes = Math.min(limits?.maxBufferSize ?? Infinity, limits?.maxStorageBufferBindingSize ?? Infinity);
-    return { totalBytes: os.totalmem(), ...(Number.isFinite(tensorBytes) ? { tensorBytes } : {}), what: "the GPU adapter" };
+    return { ...machine, ...(Number.isFinite(tensorBytes) ? { tensorBytes } : {}), what: configured !== undefined ? machine.what : "the GPU adapter" };
   }
-  return { totalBytes: os.totalmem(), what: "this machine's memory" };
+  return machine;
 }
 
 /**

@@ -31,15 +31,15 @@ export interface ColumnDeletionRequest {
  * 2 cores), and a chunk's logits stay ≈ 26 MB. A call's rows are split into equal chunks under this, since
  * a small last chunk reads the whole output layer for few rows (512 + 28 rows cost 6 % more than 540 at once).
  */
-const MAX_ROWS_PER_CHUNK = 640;
+export const DELETION_ROWS_PER_CHUNK = 640;
 
 /**
- * MAX_ROWS_PER_CHUNK, fewer past one item block (running-top-k.ts) so a chunk's logits stay within
- * MAX_ROWS_PER_CHUNK × ITEM_BLOCK_ITEMS numbers (80 MiB) however large the catalogue.
+ * DELETION_ROWS_PER_CHUNK, fewer past one item block (running-top-k.ts) so a chunk's logits stay within
+ * DELETION_ROWS_PER_CHUNK × ITEM_BLOCK_ITEMS numbers (80 MiB) however large the catalogue.
  */
 function maxRowsPerChunk(params: Params): number {
   const items = params.get("x.out.b")?.shape[0] ?? 0;
-  return Math.max(1, Math.min(MAX_ROWS_PER_CHUNK, Math.floor((MAX_ROWS_PER_CHUNK * ITEM_BLOCK_ITEMS) / Math.max(1, items))));
+  return Math.max(1, Math.min(DELETION_ROWS_PER_CHUNK, Math.floor((DELETION_ROWS_PER_CHUNK * ITEM_BLOCK_ITEMS) / Math.max(1, items))));
 }
 
 /**
