@@ -13,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { resolveVcmConfig } from "../src/engine/config.ts";
 import { VcmModel } from "../src/engine/models/vcm/model.ts";
-import { initParams } from "../src/engine/models/vcm/train.ts";
+import * as tf from "@tensorflow/tfjs";
+import type { Params } from "../src/engine/models/params.ts";
+import { paramSpecs } from "../src/engine/models/vcm/vae.ts";
 import { Rng } from "../src/engine/random.ts";
 import { currentBackend, currentDevice, initBackend } from "../src/engine/runtime/index.ts";
 import { ITEM_BLOCK_ITEMS } from "../src/engine/running-top-k.ts";
@@ -40,7 +42,8 @@ interface CaseResult extends Case {
 async function child(c: Case): Promise<void> {
   await initBackend();
   const config = resolveVcmConfig({ variant: "vcm" });
-  const params = initParams({ numItems: c.items, numWords: c.words, config });
+  // Drawn on the backend, so the weights are never also held as JS arrays (the peak is the scoring's).
+  const params: Params = new Map(paramSpecs({ numItems: c.items, numWords: c.words, config }).map((spec) => [spec.name, tf.randomNormal([...spec.shape], 0, 0.05, "float32", 1)]));
   const model = VcmModel.create({ config, backend: currentBackend(), device: currentDevice(), numItems: c.items, numWords: c.words, params, history: [], bestEpoch: 0 });
   const rng = new Rng(1);
   const users = c.work === "rank" ? RANK_USERS : EVALUATE_USERS;
