@@ -9,7 +9,7 @@ import { familyOf } from "./models/index.ts";
 import type { TrainingMemoryLimit } from "./runtime/index.ts";
 import { capabilitiesOf } from "./types.ts";
 import { DELETION_ROWS_PER_CHUNK } from "./models/vcm/deletion.ts";
-import { ITEM_BLOCK_ITEMS } from "./running-top-k.ts";
+import { blockItemsFor } from "./running-top-k.ts";
 
 export type { TrainingMemoryLimit } from "./runtime/index.ts";
 
@@ -58,13 +58,13 @@ export function estimateTrainingMemory(shape: TrainingShape, config: VcmConfig):
   const evalBatch = Math.min(shape.users, config.evalBatchSize);
   // A training step decodes every item and word; validation scores one item block at a time (running-top-k.ts).
   const stepBytes = batch * (shape.items + shape.words) * FLOAT * ACTIVATION_COPIES;
-  const validationBytes = evalBatch * (Math.min(shape.items, ITEM_BLOCK_ITEMS) + shape.words) * FLOAT * ACTIVATION_COPIES;
+  const validationBytes = evalBatch * (Math.min(shape.items, blockItemsFor(evalBatch)) + shape.words) * FLOAT * ACTIVATION_COPIES;
   const activationBytes = !capabilitiesOf(config.variant).trained ? 0 : Math.max(stepBytes, validationBytes);
   const inputBytes = (shape.trainClicks + shape.wordEntries) * 2 * FLOAT + (shape.users + 1) * 2 * FLOAT;
   const parameterBytes = parameters * FLOAT * PARAMETER_COPIES;
   const largestTensorBytes = Math.max(
     batch * Math.max(shape.items, shape.words) * FLOAT,
-    evalBatch * Math.max(Math.min(shape.items, ITEM_BLOCK_ITEMS), shape.words) * FLOAT,
+    evalBatch * Math.max(Math.min(shape.items, blockItemsFor(evalBatch)), shape.words) * FLOAT,
     shape.items * Math.max(config.hiddenX, config.baselineLatentDim) * FLOAT,
     shape.words * Math.max(config.hiddenY, config.latentDim) * FLOAT,
   );
@@ -144,9 +144,9 @@ const SCORING_COPIES = 3;
  * (or the explanations' deletion chunk, whichever is larger), and the dataset's matrices read beside.
  */
 export function estimateInferenceMemory(shape: InferenceShape, config: VcmConfig): InferenceMemoryEstimate {
-  const block = Math.min(shape.items, ITEM_BLOCK_ITEMS);
-  const scoringColumns = Math.max(block, shape.words);
   const scoringRows = config.evalBatchSize;
+  const block = Math.min(shape.items, blockItemsFor(scoringRows));
+  const scoringColumns = Math.max(block, shape.words);
   // The explanations' deletion chunks hold logits and their log-sum-exp input only (deletion.ts).
   const scoringBytes = Math.max(scoringRows * scoringColumns * FLOAT * SCORING_COPIES, DELETION_ROWS_PER_CHUNK * block * FLOAT * 2);
   const loadingBytes = shape.weightBytes * LOADING_COPIES;

@@ -7,10 +7,22 @@
 import { topK } from "./metrics.ts";
 
 /**
- * Items per block: 2^15, more than any paper shape has (24,628 at most), so those score in one block
- * exactly as a whole row does, and a chunk of evalBatchSize (512) rows holds 64 MiB of scores.
+ * Items per block at the most rows a pass takes (evalBatchSize, 512): 2^15, more than any paper shape
+ * has (24,628 at most), so those score in one block exactly as a whole row does.
  */
 export const ITEM_BLOCK_ITEMS = 32_768;
+
+/** Scores one pass may hold: 512 rows × ITEM_BLOCK_ITEMS (64 MiB of float32). */
+export const SCORING_PASS_NUMBERS = 512 * ITEM_BLOCK_ITEMS;
+
+/**
+ * Items per block for a pass of `rows` rows: as many as SCORING_PASS_NUMBERS allows, never fewer than
+ * ITEM_BLOCK_ITEMS, so a few users (one request's) rank a large catalogue in one block, and every
+ * block costs a slice of the output layer only where the pass is large.
+ */
+export function blockItemsFor(rows: number): number {
+  return Math.max(ITEM_BLOCK_ITEMS, Math.floor(SCORING_PASS_NUMBERS / Math.max(1, rows)));
+}
 
 /** The item blocks [start, end) of a catalogue of `items`, `size` items each (the last one shorter). */
 export function itemBlocks(items: number, size: number = ITEM_BLOCK_ITEMS): Array<{ start: number; end: number }> {
@@ -33,7 +45,7 @@ export class RunningTopK {
   /** The scores of `items`, rows × k. */
   readonly scores: Float64Array;
   readonly #count: Int32Array;
-  /** Per row, the largest score seen and Σ exp(score − max) over every item offered (excluded ones too: the softmax's normaliser). */
+  /** Per row, the largest block log-sum-exp seen and Σ exp(lse_b − max) over the blocks offered (the softmax's normaliser). */
   readonly #max: Float64Array;
   readonly #sum: Float64Array;
 
@@ -49,12 +61,24 @@ export class RunningTopK {
 
   /**
    * Offers row `row`'s scores of items [offset, offset + scores.length), skipping the items of
-   * `exclude` (item columns, a CSR row; those outside the block are ignored).
+   * `exclude` (item columns, a CSR row; those outside the block are ignored), with the block's
+   * log Σ exp(score) over all its items when the row's normaliser is wanted (taken where the scores are).
    */
-  offer(o: { row: number; scores: Float32Array; offset: number; exclude?: Int32Array; normaliser?: boolean }): void {
-    const { row, scores, offset } = o;
-    if (o.normaliser === true) this.#addToNormaliser(row, scores);
-    const best = topK({ scores, k: this.k, exclude: o.exclude === undefined ? undefined : excludedInBlock(o.exclude, offset, scores.length) });
+  offer(o: { row: number; scores: Float32Array; offset: number; exclude?: Int32Array; logSumExp?: number }): void {
+    const { scores } = o;
+    const best = topK({ scores, k: this.k, exclude: o.exclude === undefined ? undefined : excludedInBlock(o.exclude, o.offset, scores.length) });
+    this.offerBest({ row: o.row, items: best, scores: Float32Array.from(best, (i) => scores[i]), offset: o.offset, logSumExp: o.logSumExp });
+  }
+
+  /**
+   * Offers a block's own best items of row `row` (block columns, best first by topK's rule, −1 ends
+   * them early) with their scores: what a top k taken where the scores are (runtime/top-k.ts) gives.
+   */
+  offerBest(o: { row: number; items: Int32Array; scores: Float32Array; offset: number; logSumExp?: number }): void {
+    const { row, offset } = o;
+    if (o.logSumExp !== undefined) this.#addToNormaliser(row, o.logSumExp);
+    const found = o.items.indexOf(-1);
+    const count = Math.min(this.k, found === -1 ? o.items.length : found);
     const base = row * this.k;
     const held = this.#count[row];
     const mergedItems = new Int32Array(this.k);
@@ -62,16 +86,16 @@ export class RunningTopK {
     let a = 0;
     let b = 0;
     let n = 0;
-    while (n < this.k && (a < held || b < best.length)) {
+    while (n < this.k && (a < held || b < count)) {
       // Every held item precedes the block's, so on equal scores the held one goes first.
-      const takeHeld = b >= best.length || (a < held && this.scores[base + a] >= scores[best[b]]);
+      const takeHeld = b >= count || (a < held && this.scores[base + a] >= o.scores[b]);
       if (takeHeld) {
         mergedItems[n] = this.items[base + a];
         mergedScores[n] = this.scores[base + a];
         a += 1;
       } else {
-        mergedItems[n] = best[b] + offset;
-        mergedScores[n] = scores[best[b]];
+        mergedItems[n] = o.items[b] + offset;
+        mergedScores[n] = o.scores[b];
         b += 1;
       }
       n += 1;
@@ -81,20 +105,16 @@ export class RunningTopK {
     this.#count[row] = n;
   }
 
-  /** log Σ_i exp(score_i) over every item offered to the row with `normaliser` (−∞ before any). */
+  /** log Σ_i exp(score_i) over every block offered with its logSumExp (−∞ before any). */
   logSumExp(row: number): number {
     return this.#max[row] + Math.log(this.#sum[row]);
   }
 
-  #addToNormaliser(row: number, scores: Float32Array): void {
-    let blockMax = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < scores.length; i += 1) if (scores[i] > blockMax) blockMax = scores[i];
-    if (blockMax === Number.NEGATIVE_INFINITY) return;
-    const max = Math.max(this.#max[row], blockMax);
-    let sum = this.#sum[row] * Math.exp(this.#max[row] - max);
-    for (let i = 0; i < scores.length; i += 1) sum += Math.exp(scores[i] - max);
+  #addToNormaliser(row: number, blockLogSumExp: number): void {
+    if (blockLogSumExp === Number.NEGATIVE_INFINITY) return;
+    const max = Math.max(this.#max[row], blockLogSumExp);
+    this.#sum[row] = this.#sum[row] * Math.exp(this.#max[row] - max) + Math.exp(blockLogSumExp - max);
     this.#max[row] = max;
-    this.#sum[row] = sum;
   }
 }
 

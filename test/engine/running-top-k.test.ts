@@ -9,7 +9,7 @@ import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { topK } from "../../src/engine/metrics.ts";
 import { trainModel } from "../../src/engine/models/index.ts";
 import { initBackend } from "../../src/engine/runtime/index.ts";
-import { ITEM_BLOCK_ITEMS, itemBlocks, RunningTopK } from "../../src/engine/running-top-k.ts";
+import { blockItemsFor, ITEM_BLOCK_ITEMS, itemBlocks, RunningTopK, SCORING_PASS_NUMBERS } from "../../src/engine/running-top-k.ts";
 import { plantedData } from "./planted.ts";
 
 /** A row of n scores drawn from few values (so ties abound), with some NaN. */
@@ -45,13 +45,26 @@ describe("running top k over item blocks", () => {
     }
   });
 
-  it("keeps the log-sum-exp of every item offered, block by block", () => {
-    const scores = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i) * 30);
+  it("combines the blocks' log-sum-exps into the whole row's", () => {
+    const scores = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i) * 300);
+    const lse = (values: ArrayLike<number>): number => {
+      const max = Math.max(...Array.from(values));
+      return max + Math.log(Array.from(values).reduce((sum, s) => sum + Math.exp(s - max), 0));
+    };
     const running = new RunningTopK({ rows: 1, k: 3 });
-    for (const { start, end } of itemBlocks(50, 8)) running.offer({ row: 0, scores: scores.subarray(start, end), offset: start, exclude: Int32Array.from([1]), normaliser: true });
-    const max = Math.max(...scores);
-    const expected = max + Math.log(scores.reduce((sum, s) => sum + Math.exp(s - max), 0));
-    expect(running.logSumExp(0)).toBeCloseTo(expected, 10);
+    for (const { start, end } of itemBlocks(50, 8)) {
+      const block = scores.subarray(start, end);
+      running.offer({ row: 0, scores: block, offset: start, exclude: Int32Array.from([1]), logSumExp: lse(block) });
+    }
+    expect(running.logSumExp(0)).toBeCloseTo(lse(scores), 10);
+  });
+
+  it("sizes blocks to the pass: ITEM_BLOCK_ITEMS at 512 rows, larger for fewer rows, so one user ranks 200,000 items in one block", () => {
+    expect(blockItemsFor(512)).toBe(ITEM_BLOCK_ITEMS);
+    expect(blockItemsFor(2_048)).toBe(ITEM_BLOCK_ITEMS);
+    expect(blockItemsFor(1)).toBe(SCORING_PASS_NUMBERS);
+    expect(itemBlocks(200_000, blockItemsFor(25))).toHaveLength(1);
+    expect(itemBlocks(200_000, blockItemsFor(512))).toHaveLength(7);
   });
 
   it("splits a catalogue into blocks of ITEM_BLOCK_ITEMS, so every paper shape (24,628 items at most) is one block", () => {

@@ -7,8 +7,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
 import { topK } from "../metrics.ts";
-import { topKOnBackend, topKPlace } from "../runtime/index.ts";
-import { itemBlocks, RunningTopK } from "../running-top-k.ts";
+import { logSumExpRows, topKOnBackend, topKPlace, type TopKPlace } from "../runtime/index.ts";
+import { blockItemsFor, itemBlocks, RunningTopK } from "../running-top-k.ts";
 import type { ModelSnapshot, PredictionMode, RankedItems, RowsInput, Side } from "../types.ts";
 import { BaseRecommender, type RecommenderState } from "./base-model.ts";
 import { weightsOfParams, type ParamSpec, type Params } from "./params.ts";
@@ -65,7 +65,7 @@ export abstract class WeightModel extends BaseRecommender<WeightModelState> {
     if (exclude.cols !== s.numItems) throw new UserError(ErrorCode.BAD_USER_INPUT, `the excluded clicks must have ${s.numItems} item columns`);
     checkMode(this.variant, mode);
     this.checkInput(input, mode === "vcm" ? "x" : "y");
-    const blocks = itemBlocks(s.numItems, o.blockItems);
+    const blocks = itemBlocks(s.numItems, o.blockItems ?? blockItemsFor(this.rowsPerPass(input)));
     if (blocks.length > 1) {
       await this.inChunks(input, async (rows, offset) => {
         const running = await this.#rankInBlocks({ input, rows, mode, k, exclude, blocks, normaliser: false });
@@ -110,7 +110,7 @@ export abstract class WeightModel extends BaseRecommender<WeightModelState> {
     if (o.exclude !== undefined && o.exclude.cols !== s.numItems) throw new UserError(ErrorCode.BAD_USER_INPUT, `the excluded clicks must have ${s.numItems} item columns`);
     checkMode(this.variant, mode);
     this.checkInput(input, mode === "vcm" ? "x" : "y");
-    const blocks = itemBlocks(s.numItems, o.blockItems);
+    const blocks = itemBlocks(s.numItems, o.blockItems ?? blockItemsFor(this.rowsPerPass(input)));
     await this.inChunks(input, async (rows, offset) => {
       if (blocks.length === 1) {
         const probabilities = await this.#scoresOfBlock({ input, rows, mode, block: blocks[0], softmax: true });
@@ -161,26 +161,41 @@ export abstract class WeightModel extends BaseRecommender<WeightModelState> {
   }): Promise<RunningTopK> {
     const { rows, exclude } = o;
     const running = new RunningTopK({ rows: rows.length, k: o.k });
+    const place = topKPlace();
     const head = await this.rankingHead(o.input.matrix, rows, o.mode);
     try {
       for (const block of o.blocks) {
         this.assertLive();
         const logits = this.rankingBlock(head, block);
-        let data: Float32Array;
         try {
-          data = (await logits.data()) as Float32Array;
+          const lse = o.normaliser ? await logSumExpOfRows(logits) : undefined;
+          if (place === "host") {
+            const data = (await logits.data()) as Float32Array;
+            const width = block.end - block.start;
+            rows.forEach((r, b) =>
+              running.offer({ row: b, scores: data.subarray(b * width, (b + 1) * width), offset: block.start, exclude: exclude === undefined ? undefined : rowColumns(exclude, r), logSumExp: lse?.[b] }),
+            );
+          } else {
+            // Only k items and their logits per row leave the backend (native kernel or GPU).
+            const best = await blockTopK({ place, logits, excluded: excludedEntries(exclude, rows, block), k: o.k });
+            rows.forEach((_, b) =>
+              running.offerBest({ row: b, items: best.items.subarray(b * best.k, (b + 1) * best.k), scores: best.scores.subarray(b * best.k, (b + 1) * best.k), offset: block.start, logSumExp: lse?.[b] }),
+            );
+          }
         } finally {
           logits.dispose();
         }
-        const width = block.end - block.start;
-        rows.forEach((r, b) =>
-          running.offer({ row: b, scores: data.subarray(b * width, (b + 1) * width), offset: block.start, exclude: exclude === undefined ? undefined : rowColumns(exclude, r), normaliser: o.normaliser }),
-        );
       }
     } finally {
       head.dispose();
     }
     return running;
+  }
+
+  /** Rows of the largest pass `inChunks` makes over this input. */
+  protected rowsPerPass(input: RowsInput): number {
+    const sliced = input.sliceRows !== undefined && input.sliceRows > 0;
+    return Math.min(input.rows.length, sliced ? Math.min(input.sliceRows!, this.state.config.evalBatchSize) : this.state.config.evalBatchSize);
   }
 
   /** Ranking logits of a chunk's rows over every item (evaluation's top k at one block). */
@@ -200,7 +215,7 @@ export abstract class WeightModel extends BaseRecommender<WeightModelState> {
   /** Runs `body` on evalBatchSize rows at a time (sliceRows, with a turn of the event loop between, for interactive callers). */
   protected async inChunks(input: RowsInput, body: (rows: ReadonlyArray<number>, offset: number) => Promise<void>): Promise<void> {
     const sliced = input.sliceRows !== undefined && input.sliceRows > 0;
-    const size = sliced ? Math.min(input.sliceRows!, this.state.config.evalBatchSize) : this.state.config.evalBatchSize;
+    const size = Math.max(1, this.rowsPerPass(input));
     for (let offset = 0; offset < input.rows.length; offset += size) {
       if (sliced && offset > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       this.assertLive();
@@ -230,14 +245,20 @@ export function rowColumns(m: CsrMatrix, r: number): Int32Array {
   return m.indices.subarray(m.indptr[r], m.indptr[r + 1]);
 }
 
-/** The excluded columns of a chunk's rows, as CSR (indptr, columns) and as (row, column) pairs. */
-function excludedEntries(m: CsrMatrix, rows: ReadonlyArray<number>): { indptr: Int32Array; columns: Int32Array; positions: Int32Array } {
+/**
+ * The excluded columns of a chunk's rows (none without `m`), as CSR (indptr, columns) and as (row,
+ * column) pairs; within `block` only, shifted to the block's own columns, when given.
+ */
+function excludedEntries(m: CsrMatrix | undefined, rows: ReadonlyArray<number>, block?: { start: number; end: number }): { indptr: Int32Array; columns: Int32Array; positions: Int32Array } {
+  const start = block?.start ?? 0;
+  const end = block?.end ?? Number.POSITIVE_INFINITY;
+  const inBlock = (r: number): number[] => (m === undefined ? [] : Array.from(rowColumns(m, r)).filter((c) => c >= start && c < end).map((c) => c - start));
+  const perRow = rows.map(inBlock);
   const indptr = new Int32Array(rows.length + 1);
-  rows.forEach((r, b) => (indptr[b + 1] = indptr[b] + m.indptr[r + 1] - m.indptr[r]));
+  perRow.forEach((cols, b) => (indptr[b + 1] = indptr[b] + cols.length));
   const columns = new Int32Array(indptr[rows.length]);
   const positions = new Int32Array(2 * columns.length);
-  rows.forEach((r, b) => {
-    const cols = rowColumns(m, r);
+  perRow.forEach((cols, b) => {
     columns.set(cols, indptr[b]);
     for (let j = 0; j < cols.length; j += 1) {
       positions[2 * (indptr[b] + j)] = b;
@@ -245,4 +266,36 @@ function excludedEntries(m: CsrMatrix, rows: ReadonlyArray<number>): { indptr: I
     }
   });
   return { indptr, columns, positions };
+}
+
+/** The k best columns of each row of a block's logits and their logits, taken where the logits are (rows × k, −1 padded). */
+async function blockTopK(o: {
+  place: Exclude<TopKPlace, "host">;
+  logits: tf.Tensor2D;
+  excluded: { indptr: Int32Array; columns: Int32Array; positions: Int32Array };
+  k: number;
+}): Promise<{ items: Int32Array; scores: Float32Array; k: number }> {
+  const k = Math.min(o.k, o.logits.shape[1]);
+  const [items, scores] = tf.tidy(() => {
+    const indices = topKOnBackend({ place: o.place, logits: o.logits, excluded: o.excluded, k });
+    // Row-major positions into the flattened block (wasm's gather with batch dimensions fails on some shapes).
+    const [rows, width] = o.logits.shape;
+    const positions = tf.add(tf.maximum(indices, tf.scalar(0, "int32")), tf.mul(tf.range(0, rows, 1, "int32").reshape([rows, 1]), tf.scalar(width, "int32")));
+    return [indices, tf.gather(tf.reshape(o.logits, [-1]), positions)];
+  });
+  try {
+    return { items: (await items.data()) as Int32Array, scores: (await scores.data()) as Float32Array, k };
+  } finally {
+    tf.dispose([items, scores]);
+  }
+}
+
+/** log Σ exp over each row of `logits`, computed where they are (one number per row comes back). */
+async function logSumExpOfRows(logits: tf.Tensor2D): Promise<Float32Array> {
+  const lse = logSumExpRows(logits);
+  try {
+    return (await lse.data()) as Float32Array;
+  } finally {
+    lse.dispose();
+  }
 }
