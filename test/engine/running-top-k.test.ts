@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
 import { topK } from "../../src/engine/metrics.ts";
 import { trainModel } from "../../src/engine/models/index.ts";
-import { initBackend } from "../../src/engine/runtime/index.ts";
+import { initBackend, sliceColumns } from "../../src/engine/runtime/index.ts";
 import { blockItemsFor, ITEM_BLOCK_ITEMS, itemBlocks, RunningTopK, SCORING_PASS_NUMBERS } from "../../src/engine/running-top-k.ts";
 import { plantedData } from "./planted.ts";
 
@@ -76,6 +76,19 @@ describe("running top k over item blocks", () => {
       { start: 4, end: 8 },
       { start: 8, end: 10 },
     ]);
+  });
+
+  it("slices a block of the output layer's columns on the heap as tf.slice does, without reading the whole layer", async () => {
+    await initBackend();
+    const w = tf.tensor2d(Float32Array.from({ length: 6 * 50 }, (_, i) => Math.sin(i) * 3), [6, 50]);
+    for (const [start, width] of [[0, 50], [0, 7], [13, 20], [49, 1]]) {
+      const ours = sliceColumns(w, start, width);
+      const stock = tf.slice(w, [0, start], [6, width]);
+      expect(ours.shape).toEqual([6, width]);
+      expect(Array.from(await ours.data())).toEqual(Array.from(await stock.data()));
+      tf.dispose([ours, stock]);
+    }
+    w.dispose();
   });
 
   it("ranks a trained VCM model's items in blocks as the full sort of its scores does, with the same scores", async () => {

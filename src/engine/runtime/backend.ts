@@ -14,6 +14,7 @@ import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeAddonP
 import { enableGaussianKernels } from "./gaussian-terms.ts";
 import { enableHeapKernels } from "./heap-kernels.ts";
 import { enableHeapTranspose } from "./heap-transpose.ts";
+import { enableHeapSliceColumns } from "./heap-slice.ts";
 import type { BackendName } from "../types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
@@ -67,6 +68,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // Without the addon's, the sparse first layers and column sums run as SIMD functions on the heap (heap-kernels.ts).
     if (name === "wasm" && !nativeSparseEnabled()) enableHeapKernels();
     if (name === "wasm") enableHeapTranspose();
+    if (name === "wasm") enableHeapSliceColumns();
     if (name === "wasm") enableGaussianKernels();
     if (name === "wasm") shareWasmIdentity();
     const label = `${name} (${currentDevice()})`;

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VcmModelConfig } from "../../config.ts";
-import { fusedReparameterise, gaussianKernelsEnabled, linear, sparseLinear, takeRows, type SparseBatchTensors } from "../../runtime/index.ts";
+import { fusedReparameterise, gaussianKernelsEnabled, linear, sliceColumns, sparseLinear, takeRows, type SparseBatchTensors } from "../../runtime/index.ts";
 import type { ParamSpec, Params } from "../params.ts";
 import type { Side } from "../../types.ts";
 
@@ -103,5 +103,5 @@ export function decodeItemBlock(options: { params: Params; hidden: tf.Tensor2D; 
   const w = p<tf.Tensor2D>(options.params, "x.out.W");
   const b = p<tf.Tensor1D>(options.params, "x.out.b");
   if (start === 0 && end === b.shape[0]) return linear(hidden, w, b);
-  return linear(hidden, tf.slice(w, [0, start], [w.shape[0], end - start]), tf.slice(b, [start], [end - start]));
+  return linear(hidden, sliceColumns(w, start, end - start), tf.slice(b, [start], [end - start]));
 }
