@@ -133,22 +133,21 @@ export interface InferenceMemoryEstimate {
   readonly largestTensorBytes: number;
 }
 
-/** Copies of the weights at once while a checkpoint loads (file bytes, float arrays, tensors). */
-const LOADING_COPIES = 3;
-/** Copies of a pass's scores alive at once (logits, their softmax, the host's copy). */
-const SCORING_COPIES = 3;
+/** Copies of the weights at once while a checkpoint loads (the file's bytes and the tensors; measured 2.2–2.3, memory-rss.test.ts). */
+const LOADING_COPIES = 2;
+/** Copies of a pass's scores alive at once (the logits and their softmax, or a block's logits and the output layer's slice). */
+const SCORING_COPIES = 2;
 
 /**
  * What loading a saved model and scoring with it hold (a pure function): its weights as they load,
- * one pass of scores over evalBatchSize rows and one item block (running-top-k.ts) or the vocabulary
- * (or the explanations' deletion chunk, whichever is larger), and the dataset's matrices read beside.
+ * one pass of scores over evalBatchSize rows (or the explanations' 640-row deletion chunk, if more)
+ * and one item block (running-top-k.ts) or the vocabulary, and the dataset's matrices read beside.
  */
 export function estimateInferenceMemory(shape: InferenceShape, config: VcmConfig): InferenceMemoryEstimate {
-  const scoringRows = config.evalBatchSize;
-  const block = Math.min(shape.items, blockItemsFor(scoringRows));
-  const scoringColumns = Math.max(block, shape.words);
-  // The explanations' deletion chunks hold logits and their log-sum-exp input only (deletion.ts).
-  const scoringBytes = Math.max(scoringRows * scoringColumns * FLOAT * SCORING_COPIES, DELETION_ROWS_PER_CHUNK * block * FLOAT * 2);
+  // The explanations' deletion chunks (deletion.ts) hold up to 640 rows of one block's width.
+  const scoringRows = Math.max(config.evalBatchSize, DELETION_ROWS_PER_CHUNK);
+  const scoringColumns = Math.max(Math.min(shape.items, blockItemsFor(config.evalBatchSize)), shape.words);
+  const scoringBytes = scoringRows * scoringColumns * FLOAT * SCORING_COPIES;
   const loadingBytes = shape.weightBytes * LOADING_COPIES;
   const largestWeight = shape.items * Math.max(config.hiddenX, config.baselineLatentDim) * FLOAT;
   return {

@@ -16,7 +16,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-memory-limit-"));
 const env = { ...process.env, VCM_DB: path.join(dir, "vcm.sqlite"), VCM_MODELS_DIR: path.join(dir, "models"), VCM_BACKEND: "wasm" };
 /** The smallest limit VCM_MAX_MEMORY_MB takes: a 12,000-item catalogue's scoring passes alone exceed it. */
 const limited = { ...env, VCM_MAX_MEMORY_MB: "64" };
-const SMALL = ["--epochs", "1", "--latent-dim", "8", "--hidden-x", "64", "--hidden-y", "32"];
+const SMALL = ["--epochs", "1", "--latent-dim", "8", "--hidden-x", "256", "--hidden-y", "32"];
 const children: ChildProcess[] = [];
 let modelId: number;
 
@@ -54,7 +54,7 @@ describe("VCM_MAX_MEMORY_MB", () => {
     expect(evaluated.code).toBe(1);
     expect(evaluated.last.error.code).toBe("BAD_USER_INPUT");
     expect(evaluated.last.error.message).toMatch(
-      new RegExp(`^Evaluating model ${modelId} needs about \\d+ MiB \\([\\d.]+ MiB of weights, [\\d.]+ MiB while they load; \\d+ MiB of scores for 512 users × 12,000 items a pass; [\\d.]+ (KiB|MiB) of the dataset's matrices\\), more than VCM_MAX_MEMORY_MB \\(64 MiB\\) holds \\(64 MiB\\); `),
+      new RegExp(`^Evaluating model ${modelId} needs about \\d+ MiB \\([\\d.]+ MiB of weights, [\\d.]+ MiB while they load; \\d+ MiB of scores for 640 users × 12,000 items a pass; [\\d.]+ (KiB|MiB) of the dataset's matrices\\), more than VCM_MAX_MEMORY_MB \\(64 MiB\\) holds \\(64 MiB\\); `),
     );
     expect(evaluated.last.error.message).toContain("run it where more memory is free (or raise VCM_MAX_MEMORY_MB), or train a smaller model: smaller hidden sizes (hiddenX, hiddenY)");
     const exported = runVcm(["export", "recommendations", "--model", String(modelId), "--k", "5", "--out", path.join(dir, "recs.csv"), "--json"], limited);

@@ -76,15 +76,15 @@ describe("training memory estimate", () => {
     const weightsOf = (items: number): number => trainingParameterCount({ users: 0, items, words: 10_000, trainClicks: 0, wordEntries: 0 }, config) * 4;
     const at200k = { items: 200_000, words: 10_000, weightBytes: weightsOf(200_000), inputBytes: 0 };
     const e = estimateInferenceMemory(at200k, config);
-    // One pass: 512 users × one block of 32,768 items, not × 200,000.
-    expect(e.scoringRows).toBe(512);
+    // One pass: 640 rows (the explanations' deletion chunk; evaluation's 512) × one block of 32,768 items, not × 200,000.
+    expect(e.scoringRows).toBe(640);
     expect(e.scoringColumns).toBe(32_768);
-    expect(e.scoringBytes).toBe(512 * 32_768 * 4 * 3);
-    expect(e.loadingBytes).toBe(3 * at200k.weightBytes);
+    expect(e.scoringBytes).toBe(640 * 32_768 * 4 * 2);
+    expect(e.loadingBytes).toBe(2 * at200k.weightBytes);
     expect(inferenceRefusal({ shape: at200k, config, limit: WASM, doing: "Loading model 7" })).toBeUndefined();
     const at1m = { items: 1_000_000, words: 10_000, weightBytes: weightsOf(1_000_000), inputBytes: 0 };
     expect(inferenceRefusal({ shape: at1m, config, limit: WASM, doing: "Loading model 7" })).toBe(
-      "Loading model 7 needs about 14 GiB (4.5 GiB of weights, 13 GiB while they load; 192 MiB of scores for 512 users × 32,768 items a pass), more than the WebAssembly backend's heap holds (4.0 GiB); run it where more memory is free (or raise VCM_MAX_MEMORY_MB), or train a smaller model: smaller hidden sizes (hiddenX, hiddenY), or fewer items (ingest with a higher --min-item-users).",
+      "Loading model 7 needs about 9.2 GiB (4.5 GiB of weights, 9.0 GiB while they load; 160 MiB of scores for 640 users × 32,768 items a pass), more than the WebAssembly backend's heap holds (4.0 GiB); run it where more memory is free (or raise VCM_MAX_MEMORY_MB), or train a smaller model: smaller hidden sizes (hiddenX, hiddenY), or fewer items (ingest with a higher --min-item-users).",
     );
   });
 });
