@@ -6,7 +6,8 @@
  */
 import type { CsrMatrix } from "../src/data/csr.ts";
 import { Adam } from "../src/engine/runtime/adam.ts";
-import { currentBackend, currentDevice, initBackend, webgpuRefusal } from "../src/engine/runtime/index.ts";
+import { currentBackend, currentDevice, initBackend, trainingMemoryLimit, webgpuRefusal } from "../src/engine/runtime/index.ts";
+import { memoryRefusal } from "../src/engine/memory.ts";
 import { resolveVcmConfig, type VcmConfig } from "../src/engine/config.ts";
 import { evaluateRanking } from "../src/engine/evaluate.ts";
 import { annealedBeta } from "../src/engine/models/vcm/losses.ts";
@@ -42,6 +43,8 @@ export interface WorkerPlan {
   readonly validationUsers: number;
   /** A native addon built outside native/build/, loaded when initBackend did not find one. */
   readonly addon: string | undefined;
+  /** hiddenX and hiddenY, when not the default. */
+  readonly hidden?: number;
 }
 
 /** What a worker found, printed as its last stdout line. */
@@ -98,7 +101,7 @@ export function randomCsr(options: { rows: number; cols: number; perRow: number;
 }
 
 /** Binary held-out clicks, about `perRow` per row, none of them among the row's clicks in `train`. */
-function heldOutCsr(options: { train: CsrMatrix; perRow: number; rng: Rng }): CsrMatrix {
+export function heldOutCsr(options: { train: CsrMatrix; perRow: number; rng: Rng }): CsrMatrix {
   const { train, perRow, rng } = options;
   const indptr = new Int32Array(train.rows + 1);
   const rowsOf: Int32Array[] = [];
@@ -268,10 +271,17 @@ export async function runWorker(kind: RowKind, plan: WorkerPlan): Promise<void> 
     console.log(JSON.stringify({ ok: false, kind, reason: refused } satisfies WorkerResult));
     return;
   }
+  const config = resolveVcmConfig({ variant: "vcm", epochs: plan.epochs, seed: plan.seed, ...(plan.hidden === undefined ? {} : { hiddenX: plan.hidden, hiddenY: plan.hidden }) });
+  // The service's check, before any data is built: a shape past the backend's memory is refused with its sentence.
+  const shape = { users: plan.users, items: plan.items, words: plan.vocab, trainClicks: plan.users * plan.clicksPerUser, wordEntries: plan.users * plan.wordsPerUser };
+  const memoryRefused = memoryRefusal({ shape, config, limit: trainingMemoryLimit() });
+  if (memoryRefused !== undefined) {
+    console.log(JSON.stringify({ ok: false, kind, reason: memoryRefused } satisfies WorkerResult));
+    return;
+  }
   const t0 = performance.now();
   const data = buildData(plan);
   const dataSeconds = (performance.now() - t0) / 1000;
-  const config = resolveVcmConfig({ variant: "vcm", epochs: plan.epochs, seed: plan.seed });
   const parameters = paramSpecs({ numItems: plan.items, numWords: plan.vocab, config }).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   const timed = plan.mode === "epochs" ? await timeEpochs({ plan, config, ...data }) : await timeSteps({ plan, config, ...data });
   const result: WorkerResult = {

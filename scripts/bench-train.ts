@@ -5,7 +5,7 @@
  * row runs in its own child process (this script with the hidden `--worker KIND`), one after another,
  * so backends never meet and each peak RSS is that configuration's own.
  *
- *   npm run bench:train -- [--shape yelp|lastfm|movies] [--epochs N] [--steps 30] [--seed 1]
+ *   npm run bench:train -- [--shape yelp|lastfm|movies|catalog-200k] [--epochs N] [--steps 30] [--seed 1] [--hidden N]
  *                          [--only stock,native,webgpu] [--webgpu-software] [--json]
  *                          [--no-torch] [--torch-threads N] [--torch-movies] [--torch-device cpu|cuda] [--rounds N]
  *                          [--users N --items N --vocab N --clicks-per-user N --words-per-user N]
@@ -14,7 +14,8 @@
  * to PyTorch's median, peak RSS; for ours also one validation pass (NDCG@100 over all users, as training
  * runs after each epoch) and the epoch including it. `--shape lastfm` also trains with validation in
  * each epoch. `--shape movies` times `--steps` steps (after 3 warm-up steps) and extrapolates to one
- * epoch; its PyTorch epoch runs only with `--torch-movies` (minutes). `--webgpu-software` forces webgpu
+ * epoch; its PyTorch epoch runs only with `--torch-movies` (minutes). `--shape catalog-200k` (100,000
+ * users × 200,000 items) does the same without PyTorch; `--hidden N` sets hiddenX and hiddenY (default 600). `--webgpu-software` forces webgpu
  * onto a software adapter (lavapipe) when there is no hardware one: for smoke tests on small shapes.
  * `--rounds N` runs PyTorch and every row N times in turn (PyTorch, stock, native, …, then again), pools
  * each row's epochs over the rounds, and takes each ratio to PyTorch round by round, printing the
@@ -34,7 +35,7 @@ import { buildNativeAddon } from "./build-native.ts";
 import { relayLines, runTorch, type BenchShape } from "./bench-train-torch.ts";
 import type { ProbeResult, RowKind, WorkerPlan, WorkerResult } from "./bench-train-worker.ts";
 
-type ShapeName = "yelp" | "lastfm" | "movies";
+type ShapeName = "yelp" | "lastfm" | "movies" | "catalog-200k";
 
 /** The paper's dataset shapes (random data of that size), with what each is compared on. */
 const SHAPES: Record<ShapeName, BenchShape & { readonly epochs: number; readonly torchThreads: number; readonly mode: WorkerPlan["mode"]; readonly note: string }> = {
@@ -51,6 +52,17 @@ const SHAPES: Record<ShapeName, BenchShape & { readonly epochs: number; readonly
     note: " (Last.fm with tags is small and dense in clicks; PyTorch on one thread gives 1.5–2.0 s per epoch)",
   },
   movies: { users: 81_780, items: 24_628, vocab: 10_000, clicksPerUser: 16, wordsPerUser: 300, epochs: 1, torchThreads: 2, mode: "steps", note: "" },
+  "catalog-200k": {
+    users: 100_000,
+    items: 200_000,
+    vocab: 10_000,
+    clicksPerUser: 16,
+    wordsPerUser: 300,
+    epochs: 1,
+    torchThreads: 2,
+    mode: "steps",
+    note: " (a catalogue past the paper's shapes, issue 27; the memory estimate is checked first, and a refused run prints its sentence)",
+  },
 };
 
 const ROWS: ReadonlyArray<RowKind> = ["stock", "native", "webgpu"];
@@ -266,6 +278,7 @@ async function main(): Promise<void> {
       "no-torch": { type: "boolean", default: false },
       "torch-threads": { type: "string" },
       "torch-movies": { type: "boolean", default: false },
+      hidden: { type: "string" },
       "torch-device": { type: "string", default: "cpu" },
       rounds: { type: "string", default: "1" },
       // Hidden: the child-process side (bench-train-worker.ts).
@@ -306,6 +319,7 @@ async function main(): Promise<void> {
     withValidation: shapeName === "lastfm",
     validationUsers: preset.mode === "steps" ? MOVIES_VALIDATION_USERS : shape.users,
     addon: undefined,
+    hidden: a.hidden === undefined ? undefined : positiveInteger("hidden", a.hidden),
   };
 
   const startedAt = new Date().toISOString();
@@ -421,7 +435,13 @@ async function torchRound(o: {
   skip: boolean;
   torchMovies: boolean;
 }): Promise<TorchRound> {
-  const skipped = o.skip ? "--no-torch" : o.shapeName === "movies" && !o.torchMovies ? "an epoch at this shape takes minutes; --torch-movies runs one" : undefined;
+  const skipped = o.skip
+    ? "--no-torch"
+    : o.shapeName === "catalog-200k"
+      ? "not run at this shape"
+      : o.shapeName === "movies" && !o.torchMovies
+        ? "an epoch at this shape takes minutes; --torch-movies runs one"
+        : undefined;
   if (skipped) return { ok: false, reason: skipped };
   const epochs = o.shapeName === "movies" ? 1 : o.epochs;
   const torch = await runTorch({ shape: o.shape, epochs, seed: o.seed, threads: o.torchThreads, device: o.torchDevice });

@@ -81,6 +81,12 @@ export interface AppConfig {
    * `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG; `always_off` is 0; default 1, every request).
    */
   readonly traceSampleRatio: number;
+  /**
+   * Memory the engine may plan to hold, in MiB (VCM_MAX_MEMORY_MB, a whole number ≥ 64): training,
+   * loading, evaluating and exporting are refused past it (engine/memory.ts); undefined for this
+   * machine's available memory.
+   */
+  readonly maxMemoryMb: number | undefined;
 }
 
 /** Levels of the request log, least to most severe, and silent. */
@@ -103,6 +109,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   logLevel: "info",
   otlpTraces: false,
   traceSampleRatio: 1,
+  maxMemoryMb: undefined,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -133,8 +140,14 @@ export function loadAppConfig(
   const levelEnv = env.VCM_LOG_LEVEL?.trim().toLowerCase() || undefined;
   const logLevel = overrides.logLevel ?? (levelEnv as LogLevel | undefined) ?? DEFAULT_APP_CONFIG.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`VCM_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${levelEnv}"`);
+  const memoryEnv = env.VCM_MAX_MEMORY_MB?.trim() || undefined;
+  const maxMemoryMb = overrides.maxMemoryMb ?? (memoryEnv === undefined ? undefined : Number(memoryEnv));
+  if (maxMemoryMb !== undefined && (!Number.isInteger(maxMemoryMb) || maxMemoryMb < 64)) {
+    throw new Error(`VCM_MAX_MEMORY_MB must be a whole number of MiB, at least 64, got "${memoryEnv}"`);
+  }
   return Object.freeze({
     jobLeaseSeconds,
+    maxMemoryMb,
     logLevel,
     otlpTraces: overrides.otlpTraces ?? otlpTracesWanted(env),
     traceSampleRatio: overrides.traceSampleRatio ?? traceSampleRatio(env),

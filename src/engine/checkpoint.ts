@@ -118,12 +118,15 @@ export async function saveCheckpoint(options: {
  * Reads a checkpoint folder back, verifying format version, sizes and checksum. `name` ("model 10")
  * replaces the folder in error sentences, for answers to API clients, which must not see paths.
  * The size is checked against the manifest and the checksum computed while streaming, both before
- * the weights are read into memory, so a damaged or oversized file costs no memory.
+ * the weights are read into memory, so a damaged or oversized file costs no memory; so is `check`
+ * (a memory estimate that throws), given the manifest.
  */
-export async function loadCheckpoint(dir: string, options: { name?: string } = {}): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint(dir: string, options: { name?: string; check?: (manifest: CheckpointManifest) => void } = {}): Promise<LoadedCheckpoint> {
   const folder = path.resolve(dir);
   const subject = options.name ? `The checkpoint of ${options.name}` : `The checkpoint at ${folder}`;
   const manifest = await readManifest(folder, options);
+  // The caller's memory check runs on the manifest alone, before any weight is read.
+  options.check?.(manifest);
   const weightsPath = path.join(folder, WEIGHTS_FILE);
   const missing = (): UserError => new UserError(ErrorCode.NOT_FOUND, `${subject} has no ${WEIGHTS_FILE}; train the model again.`);
   let size: number;

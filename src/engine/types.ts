@@ -147,3 +147,11 @@ export interface RowsInput {
    */
   readonly sliceRows?: number;
 }
+
+/** The k best items of each row of a ranking and their scores, rows × k row-major, best first. */
+export interface RankedItems {
+  /** Item columns, padded with −1 where a row has fewer than k items left. */
+  readonly items: Int32Array;
+  /** The scores of `items` (softmax probabilities π_ui; the popularity floor's counts), NaN in the padding. */
+  readonly scores: Float32Array;
+}

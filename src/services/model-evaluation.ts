@@ -76,7 +76,7 @@ async function evaluateWith(options: {
   const { row, matrices, mode } = options;
   assertModeFits(row, mode);
   checkSameDataset(row, matrices);
-  const loaded = await loadModel({ dataSource: options.dataSource, modelId: row.id });
+  const loaded = await loadModel({ dataSource: options.dataSource, modelId: row.id, doing: `Evaluating model ${row.id}`, inputBytes: matricesBytes(matrices) });
   try {
     const ranking = await evaluateOnTest({ model: loaded.model, matrices, mode });
     return {
@@ -91,6 +91,11 @@ async function evaluateWith(options: {
   } finally {
     loaded.model.dispose();
   }
+}
+
+/** Bytes of the click and word matrices of a loaded dataset (what evaluation reads beside the model). */
+function matricesBytes(m: DatasetMatrices): number {
+  return [m.train, m.validation, m.test, m.words].reduce((sum, c) => sum + c.indptr.byteLength + c.indices.byteLength + c.values.byteLength, 0);
 }
 
 /** Re-evaluates a saved model on its dataset's test split. */

@@ -12,7 +12,9 @@ import { checkpointsLiveInDatabase, fetchCheckpoint } from "../db/checkpoint-sto
 import type { TrainedModel } from "../db/entities/trained-model.entity.ts";
 import { findDatasetRef } from "../db/load-dataset-matrices.ts";
 import { findModelWithDataset, modelsWithDatasets } from "../db/model-rows.ts";
-import { initBackend } from "../engine/runtime/index.ts";
+import { initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
+import { resolveStoredVcmConfig } from "../engine/config.ts";
+import { inferenceRefusal } from "../engine/memory.ts";
 import { loadCheckpoint, pathExists, type CheckpointManifest } from "../engine/checkpoint.ts";
 import { recommenderFromSnapshot, type Recommender } from "../engine/models/index.ts";
 import type { ModelSnapshot, Variant } from "../engine/types.ts";
@@ -75,11 +77,33 @@ export interface LoadedTrainedModel {
  * (PostgreSQL: another server trained it), the stored copy is fetched into `modelsDir` (kept there
  * for later loads) or, without one, into a temporary folder removed after loading.
  */
-export async function loadModel(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<LoadedTrainedModel> {
-  const { row, snapshot, manifest } = await loadSavedSnapshot(options);
+export async function loadModel(options: {
+  dataSource: DataSource;
+  modelId: number;
+  modelsDir?: string;
+  /** The work, for the memory refusal's sentence ("Evaluating model 3"); "Loading model N" by default. */
+  doing?: string;
+  /** Bytes of the dataset's matrices the work reads beside the model (counted in the memory check). */
+  inputBytes?: number;
+}): Promise<LoadedTrainedModel> {
   await initBackend();
+  const doing = options.doing ?? `Loading model ${options.modelId}`;
+  const { row, snapshot, manifest } = await loadSavedSnapshot({ ...options, check: (m) => assertModelFits({ manifest: m, doing, inputBytes: options.inputBytes ?? 0 }) });
   const model = recommenderFromSnapshot(snapshot);
   return { modelId: row.id, datasetName: row.dataset.name, variant: snapshot.variant, model, row, manifest };
+}
+
+/**
+ * Refuses (BAD_USER_INPUT, with the estimate, the limit and what to change) loading a model whose
+ * weights and scoring passes would not fit the engine's memory limit (VCM_MAX_MEMORY_MB, available
+ * memory, the wasm heap, a GPU's largest buffer), before its weights are read.
+ */
+function assertModelFits(o: { manifest: CheckpointManifest; doing: string; inputBytes: number }): void {
+  const { manifest } = o;
+  const config = resolveStoredVcmConfig({ ...manifest.config, variant: manifest.variant });
+  const shape = { items: manifest.numItems, words: manifest.numWords, weightBytes: manifest.byteLength, inputBytes: o.inputBytes };
+  const refusal = inferenceRefusal({ shape, config, limit: trainingMemoryLimit(), doing: o.doing });
+  if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
 }
 
 /**
@@ -87,14 +111,20 @@ export async function loadModel(options: { dataSource: DataSource; modelId: numb
  * start continues from): NOT_FOUND for an unknown model or a missing checkpoint, MODEL_NOT_READY for
  * one still training or failed, BAD_USER_INPUT for a checkpoint of another model.
  */
-export async function loadSavedSnapshot(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<{ row: TrainedModel; snapshot: ModelSnapshot; manifest: CheckpointManifest }> {
+export async function loadSavedSnapshot(options: {
+  dataSource: DataSource;
+  modelId: number;
+  modelsDir?: string;
+  /** Runs on the manifest before the weights are read (loadCheckpoint's check). */
+  check?: (manifest: CheckpointManifest) => void;
+}): Promise<{ row: TrainedModel; snapshot: ModelSnapshot; manifest: CheckpointManifest }> {
   const row = await findModelRow(options.dataSource, options.modelId);
   let loadedCheckpoint: Awaited<ReturnType<typeof loadCheckpoint>>;
   try {
     const { dir, cleanup } = await localCheckpoint({ dataSource: options.dataSource, row, checkpointPath: assertReady(row), modelsDir: options.modelsDir });
     try {
       // Answers may reach API clients: the model is named, never its folder.
-      loadedCheckpoint = await loadCheckpoint(dir, { name: `model ${row.id}` });
+      loadedCheckpoint = await loadCheckpoint(dir, { name: `model ${row.id}`, check: options.check });
     } finally {
       await cleanup();
     }

@@ -21,6 +21,7 @@ import {
   type ItemWordStats,
 } from "../engine/explanation-rules.ts";
 import { topK } from "../engine/metrics.ts";
+import { itemBlocks } from "../engine/running-top-k.ts";
 import type { Recommender } from "../engine/models/index.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -153,6 +154,7 @@ export class ServedModel implements LoadedModel {
     const mode = sourceMode(source, this.variant);
     const clicks = this.#clicks(dataset);
     const matrix = source === "CLICKS" ? clicks : dataset.matrices.words;
+    if (itemBlocks(this.model.numItems).length > 1) return this.#rankInBlocks({ dataset, source, mode, matrix, clicks, requests });
     const rowOf = await this.#rows({
       kind: `scores|${source}`,
       dataset,
@@ -172,6 +174,46 @@ export class ServedModel implements LoadedModel {
       results.push(Array.from(ranked, (item, rank) => ({ item, score: row[item], rank: rank + 1 })));
     }
     return results;
+  }
+
+  /**
+   * recommend for a catalogue of more than one item block: a row over every item is too large to keep
+   * (0.8 MB at 200,000 items), so each request's ranking is kept instead and the engine ranks in item
+   * blocks (Recommender.rankItems), one call per exclusion setting at the deepest k asked.
+   */
+  async #rankInBlocks(o: {
+    dataset: DatasetIndex;
+    source: ScoreSource;
+    mode: PredictionMode;
+    matrix: CsrMatrix;
+    clicks: CsrMatrix;
+    requests: ReadonlyArray<RankingRequest>;
+  }): Promise<RankedItem[][]> {
+    const { dataset, matrix, clicks } = o;
+    return this.#cachedList({
+      kind: `ranked|${o.source}`,
+      dataset,
+      capacity: RECENT_ANSWERS.rows,
+      keyOf: (r) => keyWith(dataset.rowKey(r.row), `${r.k}|${r.excludeSeen}`),
+      requests: o.requests,
+      run: async (all) => {
+        const answers: RankedItem[][] = new Array(all.length);
+        for (const excludeSeen of [false, true]) {
+          const asked = all.flatMap((r, i) => (r.excludeSeen === excludeSeen ? [i] : []));
+          if (asked.length === 0) continue;
+          const rows = uniqueRows(asked.map((i) => all[i].row));
+          const k = Math.max(...asked.map((i) => all[i].k));
+          const ranked = await this.model.rankItems({ input: { matrix, rows: rows.list, sliceRows: SLICE_ROWS }, mode: o.mode, k, exclude: excludeSeen ? clicks : undefined });
+          for (const i of asked) {
+            const base = rows.position.get(all[i].row)! * k;
+            const list: RankedItem[] = [];
+            for (let j = 0; j < all[i].k && ranked.items[base + j] >= 0; j += 1) list.push({ item: ranked.items[base + j], score: ranked.scores[base + j], rank: j + 1 });
+            answers[i] = list;
+          }
+        }
+        return answers;
+      },
+    });
   }
 
   /** click2review p(w|u) of each row, in order (one engine call). */
@@ -494,10 +536,10 @@ export class ServedModel implements LoadedModel {
       indices: Int32Array.from(columns),
       values: Float32Array.from(columns, (w) => counts.get(w)!),
     };
-    const scores = await this.model.scoreItems({ matrix, rows: [0] }, "vcm-cd");
-    const ranked = topK({ scores, k: options.k });
+    const ranked = await this.model.rankItems({ input: { matrix, rows: [0] }, mode: "vcm-cd", k: options.k });
+    const found = ranked.items.indexOf(-1);
     return {
-      items: Array.from(ranked, (item, i) => ({ item, score: scores[item], rank: i + 1 })),
+      items: Array.from(found === -1 ? ranked.items : ranked.items.subarray(0, found), (item, i) => ({ item, score: ranked.scores[i], rank: i + 1 })),
       knownWords: columns.map((w) => dataset.matrices.vocabulary[w]),
       unknownTokens,
     };

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { initBackend } from "../../src/engine/runtime/index.ts";
 import { saveCheckpoint } from "../../src/engine/checkpoint.ts";
 import { resolveVcmConfig } from "../../src/engine/config.ts";
-import { estimateTrainingMemory, memoryRefusal, trainingParameterCount, type TrainingShape } from "../../src/engine/memory.ts";
+import { estimateInferenceMemory, estimateTrainingMemory, inferenceRefusal, memoryRefusal, trainingParameterCount, type TrainingShape } from "../../src/engine/memory.ts";
 import { WASM_HEAP_BYTES } from "../../src/engine/runtime/index.ts";
 import { trainModel } from "../../src/engine/models/index.ts";
 import { plantedData } from "./planted.ts";
@@ -60,12 +60,31 @@ describe("training memory estimate", () => {
     const started = performance.now();
     const refusal = memoryRefusal({ shape: HUGE, config, limit: WASM });
     expect(performance.now() - started).toBeLessThan(1_000);
-    expect(refusal).toMatch(/^Training this model needs about 6\.\d GiB \(246,\d{3},\d{3} parameters: 4\.6 GiB for weights, Adam state, gradients and the best epoch's copy; /);
-    expect(refusal).toContain("more than the WebAssembly backend's heap holds (4.0 GiB); train on fewer items (ingest with a higher --min-item-users), with smaller hidden sizes (hiddenX, hiddenY) or a smaller batch (batchSize, evalBatchSize)");
+    expect(refusal).toMatch(/^Training this model needs about 5\.\d GiB \(246,\d{3},\d{3} parameters: 4\.6 GiB for weights, Adam state, gradients and the best epoch's copy; /);
+    expect(refusal).toContain(
+      "more than the WebAssembly backend's heap holds (4.0 GiB); train with a smaller batch (batchSize, evalBatchSize), smaller hidden sizes (hiddenX, hiddenY) or a sampled softmax (--sampled-softmax N), on fewer items (ingest with a higher --min-item-users), or where more memory is free (VCM_MAX_MEMORY_MB).",
+    );
     // Smaller hidden layers make it fit.
     expect(memoryRefusal({ shape: HUGE, config: resolveVcmConfig({ hiddenX: 100, hiddenY: 100, evalBatchSize: 128 }), limit: WASM })).toBeUndefined();
     // A GPU's largest buffer is checked for the largest tensor (200,000 items × 600 hidden units).
     const gpu = memoryRefusal({ shape: HUGE, config, limit: { totalBytes: 64 * 1024 ** 3, tensorBytes: 128 * 1024 ** 2, what: "the GPU adapter" } });
     expect(gpu).toMatch(/^Training this model needs a tensor of about 458 MiB, more than the GPU adapter allows in one buffer \(128 MiB\); /);
+  });
+
+  it("sizes loading and scoring with a saved model from its manifest: a 200,000-item model fits the wasm heap, a 1,000,000-item one is refused with the estimate, the limit and what to change", () => {
+    const config = resolveVcmConfig({});
+    const weightsOf = (items: number): number => trainingParameterCount({ users: 0, items, words: 10_000, trainClicks: 0, wordEntries: 0 }, config) * 4;
+    const at200k = { items: 200_000, words: 10_000, weightBytes: weightsOf(200_000), inputBytes: 0 };
+    const e = estimateInferenceMemory(at200k, config);
+    // One pass: 640 rows (the explanations' deletion chunk; evaluation's 512) × one block of 32,768 items, not × 200,000.
+    expect(e.scoringRows).toBe(640);
+    expect(e.scoringColumns).toBe(32_768);
+    expect(e.scoringBytes).toBe(640 * 32_768 * 4 * 2);
+    expect(e.loadingBytes).toBe(2 * at200k.weightBytes);
+    expect(inferenceRefusal({ shape: at200k, config, limit: WASM, doing: "Loading model 7" })).toBeUndefined();
+    const at1m = { items: 1_000_000, words: 10_000, weightBytes: weightsOf(1_000_000), inputBytes: 0 };
+    expect(inferenceRefusal({ shape: at1m, config, limit: WASM, doing: "Loading model 7" })).toBe(
+      "Loading model 7 needs about 9.2 GiB (4.5 GiB of weights, 9.0 GiB while they load; 160 MiB of scores for 640 users × 32,768 items a pass), more than the WebAssembly backend's heap holds (4.0 GiB); run it where more memory is free (or raise VCM_MAX_MEMORY_MB), or train a smaller model: smaller hidden sizes (hiddenX, hiddenY), or fewer items (ingest with a higher --min-item-users).",
+    );
   });
 });

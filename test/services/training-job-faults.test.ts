@@ -98,7 +98,7 @@ describe("a training job under a foreign SQLite write lock", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(refused).toBeInstanceOf(UserError);
     expect(refused).toMatchObject({ code: ErrorCode.BAD_USER_INPUT });
-    expect((refused as UserError).message).toMatch(/^Training this model needs about 6\.\d GiB .* more than the WebAssembly backend's heap holds \(4\.0 GiB\); train on fewer items/);
+    expect((refused as UserError).message).toMatch(/^Training this model needs about 5\.\d GiB .* more than the WebAssembly backend's heap holds \(4\.0 GiB\); train with a smaller batch/);
     expect(await jobs.list()).toHaveLength(queued);
   });
 

@@ -171,7 +171,7 @@ describe("training service", () => {
     );
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(error.code).toBe(ErrorCode.BAD_USER_INPUT);
-    expect(error.message).toMatch(/^Training this model needs about [\d.]+ (KiB|MiB) \([\d,]+ parameters: .*\), more than a 64 KiB test limit holds \(64 KiB\); train on fewer items \(ingest with a higher --min-item-users\), with smaller hidden sizes/);
+    expect(error.message).toMatch(/^Training this model needs about [\d.]+ (KiB|MiB) \([\d,]+ parameters: .*\), more than a 64 KiB test limit holds \(64 KiB\); train with a smaller batch \(batchSize, evalBatchSize\), smaller hidden sizes \(hiddenX, hiddenY\) or a sampled softmax \(--sampled-softmax N\)/);
     expect(epochs).toEqual([]);
     expect(await db.getRepository(TrainedModel).count()).toBe(before);
   });

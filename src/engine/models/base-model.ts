@@ -5,7 +5,7 @@
  */
 import type { CsrMatrix } from "../../data/csr.ts";
 import type { VcmConfig } from "../config.ts";
-import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
+import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RankedItems, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
 import { refuseCall, type ReasonEffectsInput, type Recommender } from "./recommender.ts";
 import type { ClickEffectPair } from "./vcm/click-effects.ts";
 import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
@@ -31,7 +31,8 @@ export abstract class BaseRecommender<S extends RecommenderState> implements Rec
   }
 
   abstract scoreItems(input: RowsInput, mode: PredictionMode): Promise<Float32Array>;
-  abstract topItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude: CsrMatrix }): Promise<Int32Array>;
+  abstract topItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude: CsrMatrix; blockItems?: number }): Promise<Int32Array>;
+  abstract rankItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude?: CsrMatrix; blockItems?: number }): Promise<RankedItems>;
   /** The stored arrays of the model (its weights, or the counts of a model that trains none). */
   protected abstract weights(): Promise<ModelSnapshot["weights"]>;
 

@@ -7,7 +7,7 @@ import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, invariant, UserError } from "../../errors.ts";
 import { resolveStoredVcmConfig } from "../config.ts";
 import { topK } from "../metrics.ts";
-import type { ModelSnapshot, PredictionMode, RowsInput } from "../types.ts";
+import type { ModelSnapshot, PredictionMode, RankedItems, RowsInput } from "../types.ts";
 import { BaseRecommender, type RecommenderState } from "./base-model.ts";
 import type { TrainedOn, TrainOptions } from "./recommender.ts";
 import { rowColumns } from "./weight-model.ts";
@@ -61,6 +61,21 @@ export class PopularityModel extends BaseRecommender<PopularityState> {
     if (o.exclude.cols !== s.numItems) throw new UserError(ErrorCode.BAD_USER_INPUT, `the excluded clicks must have ${s.numItems} item columns`);
     o.input.rows.forEach((r, b) => out.set(topK({ scores: s.counts, k, exclude: rowColumns(o.exclude, r) }), b * o.k));
     return out;
+  }
+
+  /** The most clicked items, the same for every row but for its exclusions; their scores are their counts. */
+  async rankItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude?: CsrMatrix }): Promise<RankedItems> {
+    this.assertLive();
+    const s = this.state;
+    const k = Math.max(0, o.k);
+    const items = new Int32Array(o.input.rows.length * k).fill(-1);
+    const scores = new Float32Array(o.input.rows.length * k).fill(Number.NaN);
+    o.input.rows.forEach((r, b) => {
+      const ranked = topK({ scores: s.counts, k, exclude: o.exclude === undefined ? undefined : rowColumns(o.exclude, r) });
+      items.set(ranked, b * k);
+      ranked.forEach((item, j) => (scores[b * k + j] = s.counts[item]));
+    });
+    return { items, scores };
   }
 
   protected async weights(): Promise<ModelSnapshot["weights"]> {

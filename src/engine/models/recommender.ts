@@ -7,7 +7,7 @@
 import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
 import type { VcmConfig } from "../config.ts";
-import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
+import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RankedItems, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
 import type { ClickEffectPair } from "./vcm/click-effects.ts";
 import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
 
@@ -86,7 +86,13 @@ export interface Recommender {
    * The k best items of each row, best first, skipping the row's entries in `exclude` (its training
    * clicks), as rows.length × k item columns padded with −1 (evaluation's ranking).
    */
-  topItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude: CsrMatrix }): Promise<Int32Array>;
+  topItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude: CsrMatrix; blockItems?: number }): Promise<Int32Array>;
+  /**
+   * The k best items of each row with the scores scoreItems gives them, best first, skipping the row's
+   * entries of `exclude` when given (serving's ranking). Scored in item blocks of `blockItems`
+   * (running-top-k.ts ITEM_BLOCK_ITEMS by default), so no pass holds rows × every item.
+   */
+  rankItems(o: { input: RowsInput; mode: PredictionMode; k: number; exclude?: CsrMatrix; blockItems?: number }): Promise<RankedItems>;
   /** Encodes rows into the latent space: μ and log σ² of one side's posterior, each rows.length × latentDim (capability posterior). */
   latent(input: RowsInput, side: Side): Promise<{ mu: Float32Array; logVar: Float32Array }>;
   /** click2review: p(w|u) from clicks, rows.length × numWords row-major (capability clickToReview). */

@@ -14,6 +14,7 @@ import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeAddonP
 import { enableGaussianKernels } from "./gaussian-terms.ts";
 import { enableHeapKernels } from "./heap-kernels.ts";
 import { enableHeapTranspose } from "./heap-transpose.ts";
+import { enableHeapSliceColumns } from "./heap-slice.ts";
 import type { BackendName } from "../types.ts";
 import { shareWasmIdentity } from "./wasm-identity.ts";
 import { defaultWasmThreads, startThreadedWasm } from "./wasm-threads.ts";
@@ -67,6 +68,7 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // Without the addon's, the sparse first layers and column sums run as SIMD functions on the heap (heap-kernels.ts).
     if (name === "wasm" && !nativeSparseEnabled()) enableHeapKernels();
     if (name === "wasm") enableHeapTranspose();
+    if (name === "wasm") enableHeapSliceColumns();
     if (name === "wasm") enableGaussianKernels();
     if (name === "wasm") shareWasmIdentity();
     const label = `${name} (${currentDevice()})`;
@@ -104,19 +106,25 @@ export function currentBackend(): BackendName {
 }
 
 /**
- * The memory bound training runs under on the current backend: the wasm heap (WASM_HEAP_BYTES); on
- * webgpu the adapter's largest buffer (maxBufferSize, maxStorageBufferBindingSize) for one tensor and
- * the machine's memory in all; elsewhere the machine's memory.
+ * The memory bound the engine's work (training, loading, evaluating, exporting) is planned against on
+ * the current backend: VCM_MAX_MEMORY_MB when set, else this machine's available memory; on wasm at
+ * most its heap (WASM_HEAP_BYTES); on webgpu also the adapter's largest buffer (maxBufferSize,
+ * maxStorageBufferBindingSize) for one tensor.
  */
 export function trainingMemoryLimit(): TrainingMemoryLimit {
   const name = currentBackend();
-  if (name === "wasm") return { totalBytes: WASM_HEAP_BYTES, what: "the WebAssembly backend's heap" };
+  const configured = loadAppConfig().maxMemoryMb;
+  const machine =
+    configured !== undefined
+      ? { totalBytes: configured * 1024 ** 2, what: `VCM_MAX_MEMORY_MB (${configured.toLocaleString("en-US")} MiB)` }
+      : { totalBytes: os.freemem(), what: "this machine's available memory" };
+  if (name === "wasm" && WASM_HEAP_BYTES < machine.totalBytes) return { totalBytes: WASM_HEAP_BYTES, what: "the WebAssembly backend's heap" };
   if (name === "webgpu") {
     const limits = (tf.backend() as unknown as { device?: { limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number } } }).device?.limits;
     const tensorBytes = Math.min(limits?.maxBufferSize ?? Infinity, limits?.maxStorageBufferBindingSize ?? Infinity);
-    return { totalBytes: os.totalmem(), ...(Number.isFinite(tensorBytes) ? { tensorBytes } : {}), what: "the GPU adapter" };
+    return { ...machine, ...(Number.isFinite(tensorBytes) ? { tensorBytes } : {}), what: configured !== undefined ? machine.what : "the GPU adapter" };
   }
-  return { totalBytes: os.totalmem(), what: "this machine's memory" };
+  return machine;
 }
 
 /**

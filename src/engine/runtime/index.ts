@@ -9,3 +9,4 @@ export { currentBackend, currentDevice, initBackend, trainingMemoryLimit, WASM_H
 export { fusedReparameterise, gaussianKernelsEnabled, gaussianTerms, type CrossTerms } from "./gaussian-terms.ts";
 export { columnSums, linear, logSumExpRows, matMulNT, matMulTN, multinomialNll, sparseBatchTensors, sparseLinear, sparseTarget, takeRows, type SparseBatchTensors, type SparseTarget } from "./ops.ts";
 export { topKOnBackend, topKPlace, type TopKPlace } from "./top-k.ts";
+export { sliceColumns } from "./heap-slice.ts";

@@ -3,7 +3,7 @@
  * and refuses, with a sentence, what its row of the capabilities table says it cannot do (no capacity,
  * no click2review, no shared latent space).
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../../data/csr.ts";
 import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { resolveStoredVcmConfig } from "../../config.ts";
@@ -47,7 +47,13 @@ export class BaselineModel extends WeightModel {
   }
 
   /** The softmax over items of the predicted preference (CDL, CVAE: u_uᵀv_i; DeepCoNN: the FM's ŷ_ui) ranks as the preference does. */
-  protected async rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
+  protected async rankingHead(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
     return this.baseline.logits({ params: this.state.params, config: this.state.config, matrix, rows, mode });
+  }
+
+  /** A block of the whole logits: the baselines run at the paper's shapes, so they score every item at once and blocks only slice. */
+  protected rankingBlock(head: tf.Tensor2D, block: { start: number; end: number }): tf.Tensor2D {
+    if (block.start === 0 && block.end === head.shape[1]) return tf.clone(head);
+    return tf.slice(head, [0, block.start], [head.shape[0], block.end - block.start]);
   }
 }

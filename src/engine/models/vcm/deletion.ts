@@ -13,6 +13,7 @@ import type { Side } from "../../types.ts";
 import { sparseBatch } from "../../batch.ts";
 import { logSumExpRows, sparseBatchTensors } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
+import { ITEM_BLOCK_ITEMS } from "../../running-top-k.ts";
 import { decode, encodeMeanWithout } from "./vae.ts";
 
 /** One (user, item) pair and the columns of the user's row whose deletion effect is wanted. */
@@ -30,7 +31,16 @@ export interface ColumnDeletionRequest {
  * 2 cores), and a chunk's logits stay ≈ 26 MB. A call's rows are split into equal chunks under this, since
  * a small last chunk reads the whole output layer for few rows (512 + 28 rows cost 6 % more than 540 at once).
  */
-const MAX_ROWS_PER_CHUNK = 640;
+export const DELETION_ROWS_PER_CHUNK = 640;
+
+/**
+ * DELETION_ROWS_PER_CHUNK, fewer past one item block (running-top-k.ts) so a chunk's logits stay within
+ * DELETION_ROWS_PER_CHUNK × ITEM_BLOCK_ITEMS numbers (80 MiB) however large the catalogue.
+ */
+function maxRowsPerChunk(params: Params): number {
+  const items = params.get("x.out.b")?.shape[0] ?? 0;
+  return Math.max(1, Math.min(DELETION_ROWS_PER_CHUNK, Math.floor((DELETION_ROWS_PER_CHUNK * ITEM_BLOCK_ITEMS) / Math.max(1, items))));
+}
 
 /** The requests of one input side: rows of `matrix` encoded by side `side` (x: clicks, y: words). */
 export interface DeletionGroup {
@@ -94,7 +104,7 @@ export async function groupedDeletionEffects(o: { params: Params; groups: Readon
     });
   });
   const logScore = new Float64Array(reads.length);
-  const chunkRows = Math.max(1, Math.ceil(variants.length / Math.max(1, Math.ceil(variants.length / MAX_ROWS_PER_CHUNK))));
+  const chunkRows = Math.max(1, Math.ceil(variants.length / Math.max(1, Math.ceil(variants.length / maxRowsPerChunk(params)))));
   const readsByChunk: number[][] = Array.from({ length: Math.ceil(variants.length / chunkRows) }, () => []);
   reads.forEach((read, n) => readsByChunk[Math.floor(read.variant / chunkRows)].push(n));
   for (let start = 0; start < variants.length; start += chunkRows) {

@@ -14,7 +14,7 @@ import { paramsFromWeights, type ParamSpec } from "../params.ts";
 import { checkMode, requireCapability, type ReasonEffectsInput } from "../recommender.ts";
 import { WeightModel, type WeightModelState } from "../weight-model.ts";
 import { klToStandardNormal } from "./losses.ts";
-import { decode, encode, paramSpecs } from "./vae.ts";
+import { decode, decodeHidden, decodeItemBlock, encode, paramSpecs } from "./vae.ts";
 import { clickDeletionEffects, clickDeletionGroup, type ClickEffectPair } from "./click-effects.ts";
 import { groupedDeletionEffects, type DeletionGroup } from "./deletion.ts";
 import { bagWordEffects, deletionEffects, outputLayerRows, wordDeletionGroup, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
@@ -193,13 +193,18 @@ export class VcmModel extends WeightModel {
     return { mu, logVar };
   }
 
-  /** VAEx's decoder logits on z = μx(clicks) (mode "vcm") or r = μy(words) (mode "vcm-cd"). */
-  protected async rankingLogits(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
+  /** VAEx's decoder hidden layer on z = μx(clicks) (mode "vcm") or r = μy(words) (mode "vcm-cd"). */
+  protected async rankingHead(matrix: CsrMatrix, rows: ReadonlyArray<number>, mode: PredictionMode): Promise<tf.Tensor2D> {
     const params = this.state.params;
     const side: Side = mode === "vcm" ? "x" : "y";
     return tf.tidy(() => {
       const { mu } = encode({ params, side, input: sparseBatchTensors(sparseBatch({ matrix, rows }), matrix.cols) });
-      return decode({ params, side: "x", z: mu });
+      return decodeHidden({ params, z: mu });
     });
+  }
+
+  /** VAEx's output layer on the hidden layer, for items [start, end) only. */
+  protected rankingBlock(head: tf.Tensor2D, block: { start: number; end: number }): tf.Tensor2D {
+    return tf.tidy(() => decodeItemBlock({ params: this.state.params, hidden: head, ...block }));
   }
 }

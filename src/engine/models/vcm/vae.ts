@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { VcmModelConfig } from "../../config.ts";
-import { fusedReparameterise, gaussianKernelsEnabled, linear, sparseLinear, takeRows, type SparseBatchTensors } from "../../runtime/index.ts";
+import { fusedReparameterise, gaussianKernelsEnabled, linear, sliceColumns, sparseLinear, takeRows, type SparseBatchTensors } from "../../runtime/index.ts";
 import type { ParamSpec, Params } from "../params.ts";
 import type { Side } from "../../types.ts";
 
@@ -90,4 +90,18 @@ export function decode(options: { params: Params; side: Side; z: tf.Tensor2D }):
   if (side === "y") return linear(z, p(params, "y.out.W"), p(params, "y.out.b"));
   const h = tf.tanh(linear(z, p(params, "x.dec.W"), p(params, "x.dec.b")));
   return linear(h, p(params, "x.out.W"), p(params, "x.out.b"));
+}
+
+/** VAEx decoder's hidden layer tanh(z W_dec + b_dec): what every item block's logits share. */
+export function decodeHidden(options: { params: Params; z: tf.Tensor2D }): tf.Tensor2D {
+  return tf.tanh(linear(options.z, p(options.params, "x.dec.W"), p(options.params, "x.dec.b")));
+}
+
+/** Logits of items [start, end) from the decoder's hidden layer (the whole output layer when the block is every item, as decode computes them). */
+export function decodeItemBlock(options: { params: Params; hidden: tf.Tensor2D; start: number; end: number }): tf.Tensor2D {
+  const { hidden, start, end } = options;
+  const w = p<tf.Tensor2D>(options.params, "x.out.W");
+  const b = p<tf.Tensor1D>(options.params, "x.out.b");
+  if (start === 0 && end === b.shape[0]) return linear(hidden, w, b);
+  return linear(hidden, sliceColumns(w, start, end - start), tf.slice(b, [start], [end - start]));
 }
