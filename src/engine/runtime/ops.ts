@@ -58,6 +58,30 @@ export function takeRows(data: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
   return op(data) as tf.Tensor2D;
 }
 
+/**
+ * Columns indices[k] of `data` (the output layer's columns of a sampled softmax), differentiable in
+ * `data`: the gradient scatters dy into the dense shape at each (row, column) pair, which sums
+ * repeated columns and needs no transpose of the whole matrix (tf.gather's own gradient
+ * needs UnsortedSegmentSum, which wasm lacks).
+ */
+export function takeColumns(data: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
+  const [rows, cols] = data.shape;
+  const n = indices.shape[0];
+  const op = tf.customGrad((di: tf.Tensor | Save, save: tf.Tensor | Save) => {
+    const d = di as tf.Tensor2D;
+    (save as Save)([indices]);
+    return {
+      value: tf.gather(d, indices, 1),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const row = tf.tile(tf.reshape(tf.range(0, rows, 1, "int32"), [rows, 1]), [1, n]);
+        const column = tf.tile(tf.reshape(saved[0], [1, n]), [rows, 1]);
+        return [tf.scatterND(tf.reshape(tf.stack([row, column], 2), [rows * n, 2]), tf.reshape(dy, [rows * n]), [rows, cols])];
+      },
+    };
+  });
+  return op(data) as tf.Tensor2D;
+}
+
 /** a · bᵀ, transposing whichever side moves fewer numbers (wasm's transposed matMul is ~10× slower). */
 export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (fastTransposes()) return tf.matMul(a, b, false, true);
