@@ -42,6 +42,8 @@ export interface WorkerPlan {
   readonly validationUsers: number;
   /** A native addon built outside native/build/, loaded when initBackend did not find one. */
   readonly addon: string | undefined;
+  /** Configuration fields over the defaults (`--sampled-softmax`, `--sampled-proposal`, `--hidden-x`). */
+  readonly config: Readonly<Partial<Record<"sampledSoftmax" | "sampledProposal" | "hiddenX", number | string>>>;
 }
 
 /** What a worker found, printed as its last stdout line. */
@@ -271,7 +273,7 @@ export async function runWorker(kind: RowKind, plan: WorkerPlan): Promise<void> 
   const t0 = performance.now();
   const data = buildData(plan);
   const dataSeconds = (performance.now() - t0) / 1000;
-  const config = resolveVcmConfig({ variant: "vcm", epochs: plan.epochs, seed: plan.seed });
+  const config = resolveVcmConfig({ variant: "vcm", epochs: plan.epochs, seed: plan.seed, ...plan.config });
   const parameters = paramSpecs({ numItems: plan.items, numWords: plan.vocab, config }).reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
   const timed = plan.mode === "epochs" ? await timeEpochs({ plan, config, ...data }) : await timeSteps({ plan, config, ...data });
   const result: WorkerResult = {

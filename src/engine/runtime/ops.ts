@@ -59,24 +59,29 @@ export function takeRows(data: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
 }
 
 /**
- * Columns indices[k] of `data` (the output layer's columns of a sampled softmax), differentiable in
- * `data`: the gradient scatters dy into the dense shape at each (row, column) pair, which sums
- * repeated columns and needs no transpose of the whole matrix (tf.gather's own gradient
- * needs UnsortedSegmentSum, which wasm lacks).
+ * Columns `columns[k]` of `data` (the output layer's columns of a sampled softmax), differentiable in
+ * `data`: forward and gradient both go through the (row, column) pairs, built here on the CPU (wasm's
+ * Tile and Pack of int32 cost more than the product they feed), by gatherND and scatterND, which sums
+ * repeated columns and needs no transpose of the whole matrix (tf.gather's own gradient needs
+ * UnsortedSegmentSum, which wasm lacks).
  */
-export function takeColumns(data: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
+export function takeColumns(data: tf.Tensor2D, columns: Int32Array): tf.Tensor2D {
   const [rows, cols] = data.shape;
-  const n = indices.shape[0];
+  const n = columns.length;
+  const pairs = new Int32Array(2 * rows * n);
+  for (let r = 0, k = 0; r < rows; r += 1) {
+    for (let c = 0; c < n; c += 1, k += 2) {
+      pairs[k] = r;
+      pairs[k + 1] = columns[c];
+    }
+  }
+  const indices = tf.tensor2d(pairs, [rows * n, 2], "int32");
   const op = tf.customGrad((di: tf.Tensor | Save, save: tf.Tensor | Save) => {
-    const d = di as tf.Tensor2D;
+    // Saved, so that the pairs survive until the backward pass.
     (save as Save)([indices]);
     return {
-      value: tf.gather(d, indices, 1),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const row = tf.tile(tf.reshape(tf.range(0, rows, 1, "int32"), [rows, 1]), [1, n]);
-        const column = tf.tile(tf.reshape(saved[0], [1, n]), [rows, 1]);
-        return [tf.scatterND(tf.reshape(tf.stack([row, column], 2), [rows * n, 2]), tf.reshape(dy, [rows * n]), [rows, cols])];
-      },
+      value: tf.reshape(tf.gatherND(di as tf.Tensor2D, indices), [rows, n]) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.scatterND(saved[0], tf.reshape(dy, [rows * n]), [rows, cols])],
     };
   });
   return op(data) as tf.Tensor2D;

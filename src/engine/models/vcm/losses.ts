@@ -11,7 +11,9 @@ export { multinomialNll };
 
 /** A sampled softmax's columns as tensors (sampling.ts SampledColumns; the caller disposes them). */
 export interface SampledColumnTensors {
-  /** int32, S. */
+  /** The S columns (sampling.ts), gathered by takeColumns. */
+  readonly columnIds: Int32Array;
+  /** The same, int32, S. */
   readonly columns: tf.Tensor1D;
   /** log(N · q_j / c_j) of each drawn column, 0 for the batch's positives, S. */
   readonly correction: tf.Tensor1D;
@@ -29,7 +31,7 @@ export function sampledMultinomialNll(o: { hidden: tf.Tensor2D; weight: tf.Tenso
   return tf.tidy(() => {
     const columns = sample.columns.shape[0];
     const b = tf.reshape(takeRows(tf.reshape(bias, [bias.shape[0], 1]), sample.columns), [columns]) as tf.Tensor1D;
-    const logits = tf.sub(linear(hidden, takeColumns(weight, sample.columns), b), sample.correction) as tf.Tensor2D;
+    const logits = tf.sub(linear(hidden, takeColumns(weight, sample.columnIds), b), sample.correction) as tf.Tensor2D;
     return multinomialNll(logits, sample.target);
   });
 }

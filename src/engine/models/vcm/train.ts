@@ -238,7 +238,7 @@ export function sampledProposals(o: { config: VcmConfig; train: CsrMatrix; words
 
 /** A step's sampled columns as tensors (inside the step's tidy). */
 export function sampledColumnTensors(s: SampledColumns): SampledColumnTensors {
-  return { columns: tf.tensor1d(s.columns, "int32"), correction: tf.tensor1d(s.correction), target: sparseTarget(s.target) };
+  return { columnIds: s.columns, columns: tf.tensor1d(s.columns, "int32"), correction: tf.tensor1d(s.correction), target: sparseTarget(s.target) };
 }
 
 /**

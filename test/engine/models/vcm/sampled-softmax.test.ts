@@ -13,10 +13,10 @@ import { trainModel } from "../../../../src/engine/models/index.ts";
 import { initialValues, type Params } from "../../../../src/engine/models/params.ts";
 import { jointLoss } from "../../../../src/engine/models/vcm/losses.ts";
 import { proposalOf, proposalProbability, sampleColumns } from "../../../../src/engine/models/vcm/sampling.ts";
-import { lossTerms, sampledColumnTensors } from "../../../../src/engine/models/vcm/train.ts";
+import { initParams, lossTerms, sampledColumnTensors, trainStep, updatableInPlace } from "../../../../src/engine/models/vcm/train.ts";
 import { decode, encode, paramSpecs } from "../../../../src/engine/models/vcm/vae.ts";
 import { Rng } from "../../../../src/engine/random.ts";
-import { initBackend, sparseBatchTensors, sparseTarget } from "../../../../src/engine/runtime/index.ts";
+import { Adam, initBackend, sparseBatchTensors, sparseTarget } from "../../../../src/engine/runtime/index.ts";
 import { ErrorCode, UserError } from "../../../../src/errors.ts";
 import { plantedData } from "../../planted.ts";
 
@@ -211,6 +211,24 @@ describe("sampled softmax configuration", () => {
 });
 
 describe("a model trained with a sampled softmax", () => {
+  it("leaks no tensor across a sampled training step", async () => {
+    await initBackend("wasm");
+    const data = plantedData({ users: 40, items: 60, vocab: 30, groups: 2, seed: 3 });
+    const sampledConfig = resolveVcmConfig({ latentDim: 3, hiddenX: 8, hiddenY: 6, sampledSoftmax: 10 });
+    const params = initParams({ numItems: 60, numWords: 30, config: sampledConfig });
+    const names = [...params.keys()];
+    const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: 1e-3, inPlace: names.map(updatableInPlace) });
+    const rng = new Rng(1);
+    const step = (rows: number[]) => trainStep({ params, names, adam, part: "vcm", beta: 0.1, rows, rng, train: data.train, words: data.words, config: sampledConfig });
+    await step([0, 1, 2, 3]);
+    const before = tf.memory().numTensors;
+    const means = await step([4, 5, 6, 7]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(means.every(Number.isFinite)).toBe(true);
+    adam.dispose();
+    tf.dispose([...params.values()]);
+  });
+
   it("answers from the full softmax over every item", async () => {
     await initBackend("wasm");
     const data = plantedData({ users: 80, items: 120, vocab: 60, groups: 3, seed: 4 });
