@@ -53,7 +53,11 @@ export function estimateTrainingMemory(shape: TrainingShape, config: VcmConfig):
   const parameters = trainingParameterCount(shape, config);
   const batch = Math.min(shape.users, Math.max(config.batchSize, config.evalBatchSize));
   const width = shape.items + shape.words;
-  const activationBytes = !capabilitiesOf(config.variant).trained ? 0 : batch * width * FLOAT * ACTIVATION_COPIES;
+  const activationBytes = !capabilitiesOf(config.variant).trained
+    ? 0
+    : config.sampledSoftmax === null
+      ? batch * width * FLOAT * ACTIVATION_COPIES
+      : Math.max(sampledSoftmaxActivationBytes(shape, config), Math.min(shape.users, config.evalBatchSize) * width * FLOAT * ACTIVATION_COPIES);
   const inputBytes = (shape.trainClicks + shape.wordEntries) * 2 * FLOAT + (shape.users + 1) * 2 * FLOAT;
   const parameterBytes = parameters * FLOAT * PARAMETER_COPIES;
   const largestTensorBytes = Math.max(
@@ -70,6 +74,21 @@ export function estimateTrainingMemory(shape: TrainingShape, config: VcmConfig):
     largestTensorBytes,
     checkpointBytes: parameters * FLOAT,
   };
+}
+
+/**
+ * A sampled softmax's training step (models/vcm/sampling.ts): per decoder, batch × S activations, S the
+ * batch's positives (at most batch × the mean entries per user) plus the negatives, at most every
+ * column; and the (row, column) pairs and gathered columns of the output layer, hidden × S each.
+ */
+export function sampledSoftmaxActivationBytes(shape: TrainingShape, config: VcmConfig): number {
+  const batch = Math.min(shape.users, config.batchSize);
+  const negatives = config.sampledSoftmax ?? 0;
+  const columns = (cols: number, entries: number): number => Math.min(cols, Math.ceil((batch * entries) / Math.max(1, shape.users)) + negatives);
+  const sx = columns(shape.items, shape.trainClicks);
+  const sy = columns(shape.words, shape.wordEntries);
+  const gathered = (rows: number, s: number): number => rows * s * (2 * FLOAT + 2 * FLOAT);
+  return batch * (sx + sy) * FLOAT * ACTIVATION_COPIES + gathered(config.hiddenX, sx) + gathered(config.latentDim, sy);
 }
 
 /** Bytes as a person reads them: "4.0 GiB", "312 MiB". */

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { csrFromRows, type CsrMatrix } from "../../../../src/data/csr.ts";
 import { sparseBatch } from "../../../../src/engine/batch.ts";
 import { resolveVcmConfig, type VcmConfig } from "../../../../src/engine/config.ts";
+import { estimateTrainingMemory, sampledSoftmaxActivationBytes } from "../../../../src/engine/memory.ts";
 import { trainModel } from "../../../../src/engine/models/index.ts";
 import { initialValues, type Params } from "../../../../src/engine/models/params.ts";
 import { jointLoss } from "../../../../src/engine/models/vcm/losses.ts";
@@ -182,6 +183,23 @@ describe("sampled softmax proposals", () => {
     // No positives: every distinct drawn column is scored, each corrected by log(N · q_j / c_j).
     s.columns.forEach((j, k) => (counts[j] = Math.round((draws * proposalProbability(popularity, j)) / Math.exp(s.correction[k]))));
     expect(counts.map((c) => c / draws).map((f, j) => Math.abs(f - proposalProbability(popularity, j)))).toSatisfy((d: number[]) => d.every((x) => x < 0.01));
+  });
+});
+
+describe("sampled softmax memory estimate", () => {
+  it("counts a step's sampled columns instead of every item and word", () => {
+    // catalog-200k of bench:train: 16 training clicks and 300 words per user.
+    const shape = { users: 100_000, items: 200_000, words: 10_000, trainClicks: 1_600_000, wordEntries: 30_000_000 };
+    const full = resolveVcmConfig({ evalBatchSize: 16 });
+    const sampled = resolveVcmConfig({ evalBatchSize: 16, sampledSoftmax: 1_000 });
+    // Full: 128 × (200,000 + 10,000) × 4 bytes × 4 copies.
+    expect(estimateTrainingMemory(shape, full).activationBytes).toBe(430_080_000);
+    // Items: 128 × 16 positives + 1,000 = 3,048 columns; words: all 10,000 (128 × 300 + 1,000 exceeds them);
+    // 128 × 13,048 × 16 bytes of activations, and 16 bytes per gathered entry: 600 × 3,048 and 100 × 10,000.
+    expect(sampledSoftmaxActivationBytes(shape, sampled)).toBe(26_722_304 + 29_260_800 + 16_000_000);
+    expect(estimateTrainingMemory(shape, sampled).activationBytes).toBe(71_983_104);
+    // Evaluation still scores every item: its 512-user blocks bound the estimate at the default evalBatchSize.
+    expect(estimateTrainingMemory(shape, resolveVcmConfig({ sampledSoftmax: 1_000 })).activationBytes).toBe(512 * 210_000 * 16);
   });
 });
 
