@@ -62,6 +62,18 @@ export interface SampledColumns {
   readonly target: SparseBatch;
 }
 
+/**
+ * A step whose columns would be at least this share of a decoder's scores all of them instead (the full
+ * softmax: exact, and there no slower than gathering and scattering the columns).
+ */
+export const FULL_SOFTMAX_SHARE = 0.5;
+
+/** sampleColumns, or undefined when the columns reach FULL_SOFTMAX_SHARE of the decoder's (that side's step then takes the full softmax). */
+export function sampleColumnsOrAll(o: { target: SparseBatch; proposal: Proposal; negatives: number; rng: Rng }): SampledColumns | undefined {
+  const sample = sampleColumns(o);
+  return sample.columns.length >= FULL_SOFTMAX_SHARE * o.proposal.columns ? undefined : sample;
+}
+
 /** Draws `negatives` columns from `proposal` for the raw (undropped) target rows of a batch (see the header). */
 export function sampleColumns(o: { target: SparseBatch; proposal: Proposal; negatives: number; rng: Rng }): SampledColumns {
   const { target, proposal, negatives, rng } = o;

@@ -27,7 +27,7 @@ import {
   type SampledColumnTensors,
 } from "./losses.ts";
 import { VcmModel } from "./model.ts";
-import { proposalOf, sampleColumns, type Proposal, type SampledColumns } from "./sampling.ts";
+import { proposalOf, sampleColumnsOrAll, type Proposal, type SampledColumns } from "./sampling.ts";
 import { decode, decodeHidden, encode, outputLayer, paramSpecs, reparameterise } from "./vae.ts";
 
 /** Trains VCM or one of its ablations (vcm-od in two phases) and returns the model with its best epoch's weights. */
@@ -176,8 +176,8 @@ export async function trainStep(o: {
   const epsY = rng.normals(b * k);
   const proposals = o.proposals ?? sampledProposals({ config, train, words });
   const negatives = config.sampledSoftmax ?? 0;
-  const sampledX = proposals && sampleColumns({ target: xRaw, proposal: proposals.x, negatives, rng });
-  const sampledY = proposals && sampleColumns({ target: yRaw, proposal: proposals.y, negatives, rng });
+  const sampledX = proposals && sampleColumnsOrAll({ target: xRaw, proposal: proposals.x, negatives, rng });
+  const sampledY = proposals && sampleColumnsOrAll({ target: yRaw, proposal: proposals.y, negatives, rng });
   let means: tf.Tensor1D | undefined;
   const trainable = names.map((n) => params.get(n)!);
   const t1 = performance.now();

@@ -13,7 +13,7 @@ import { estimateTrainingMemory, sampledSoftmaxActivationBytes } from "../../../
 import { trainModel } from "../../../../src/engine/models/index.ts";
 import { initialValues, type Params } from "../../../../src/engine/models/params.ts";
 import { jointLoss } from "../../../../src/engine/models/vcm/losses.ts";
-import { proposalOf, proposalProbability, sampleColumns } from "../../../../src/engine/models/vcm/sampling.ts";
+import { FULL_SOFTMAX_SHARE, proposalOf, proposalProbability, sampleColumns, sampleColumnsOrAll } from "../../../../src/engine/models/vcm/sampling.ts";
 import { initParams, lossTerms, sampledColumnTensors, trainStep, updatableInPlace } from "../../../../src/engine/models/vcm/train.ts";
 import { decode, encode, paramSpecs } from "../../../../src/engine/models/vcm/vae.ts";
 import { Rng } from "../../../../src/engine/random.ts";
@@ -186,6 +186,22 @@ describe("sampled softmax proposals", () => {
   });
 });
 
+describe("sampled softmax columns", () => {
+  it("are the full softmax's for a step whose columns would reach half of a decoder's", () => {
+    const matrix = csrFromRows({ cols: 20, rows: [[[0, 1], [1, 1], [2, 1]], [[2, 1], [3, 1]]] });
+    const target = sparseBatch({ matrix, rows: [0, 1], normalise: false });
+    const proposal = proposalOf({ kind: "uniform", matrix });
+    // 4 positives and at most 3 distinct negatives: under 10 of 20 columns, so sampled.
+    const few = sampleColumnsOrAll({ target, proposal, negatives: 3, rng: new Rng(1) });
+    expect(Array.from(few!.columns.subarray(0, 4))).toEqual([0, 1, 2, 3]);
+    expect(Array.from(few!.target.idx)).toEqual([0, 1, 2, 2, 3]);
+    expect(few!.columns.length).toBeLessThanOrEqual(7);
+    // 4 positives and 60 draws reach 10 of 20 columns (every column but a few is drawn).
+    expect(sampleColumnsOrAll({ target, proposal, negatives: 60, rng: new Rng(1) })).toBeUndefined();
+    expect(FULL_SOFTMAX_SHARE).toBe(0.5);
+  });
+});
+
 describe("sampled softmax memory estimate", () => {
   it("counts a step's sampled columns instead of every item and word", () => {
     // catalog-200k of bench:train: 16 training clicks and 300 words per user.
@@ -249,25 +265,26 @@ describe("a model trained with a sampled softmax", () => {
 
   it("answers from the full softmax over every item", async () => {
     await initBackend("wasm");
-    const data = plantedData({ users: 80, items: 120, vocab: 60, groups: 3, seed: 4 });
-    const trained = resolveVcmConfig({ latentDim: 4, hiddenX: 12, hiddenY: 10, epochs: 2, batchSize: 20, sampledSoftmax: 8, sampledProposal: "popularity" });
+    // At most 98 items clicked by a batch of 10 users, + 8 draws: under half of 400, so every step samples the items.
+    const data = plantedData({ users: 80, items: 400, vocab: 60, groups: 3, seed: 4 });
+    const trained = resolveVcmConfig({ latentDim: 4, hiddenX: 12, hiddenY: 10, epochs: 2, batchSize: 10, sampledSoftmax: 8, sampledProposal: "popularity" });
     const model = await trainModel({ train: data.train, validation: data.validation, words: data.words, config: trained });
     try {
       const users = [0, 5, 17];
       const scores = await model.scoreItems({ matrix: data.train, rows: users }, "vcm");
-      expect(scores.length).toBe(users.length * 120);
+      expect(scores.length).toBe(users.length * 400);
       const snapshot = await model.snapshot();
-      const specs = paramSpecs({ numItems: 120, numWords: 60, config: trained });
+      const specs = paramSpecs({ numItems: 400, numWords: 60, config: trained });
       const expected = tf.tidy(() => {
         const params: Params = new Map(specs.map((s) => [s.name, tf.tensor(snapshot.weights.find((w) => w.name === s.name)!.values, [...s.shape])]));
-        const { mu } = encode({ params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: data.train, rows: users }), 120) });
+        const { mu } = encode({ params, side: "x", input: sparseBatchTensors(sparseBatch({ matrix: data.train, rows: users }), 400) });
         return tf.softmax(decode({ params, side: "x", z: mu }));
       });
       const full = (await expected.data()) as Float32Array;
       expected.dispose();
       // Every item's probability under the dense decoder, each row summing to 1.
       scores.forEach((p, k) => expect(Math.abs(p - full[k])).toBeLessThan(1e-6));
-      for (let r = 0; r < users.length; r += 1) expect(scores.subarray(r * 120, (r + 1) * 120).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      for (let r = 0; r < users.length; r += 1) expect(scores.subarray(r * 400, (r + 1) * 400).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       expect(model.history.length).toBe(2);
       expect(model.history.every((h) => Number.isFinite(h.valNdcg100) && h.valNdcg100 > 0)).toBe(true);
     } finally {
