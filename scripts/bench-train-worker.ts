@@ -45,6 +45,8 @@ export interface WorkerPlan {
   readonly addon: string | undefined;
   /** hiddenX and hiddenY, when not the default. */
   readonly hidden?: number;
+  /** Configuration fields over the defaults (`--sampled-softmax`, `--sampled-proposal`, `--hidden-x`). */
+  readonly config: Readonly<Partial<Record<"sampledSoftmax" | "sampledProposal" | "hiddenX", number | string>>>;
 }
 
 /** What a worker found, printed as its last stdout line. */
@@ -271,7 +273,7 @@ export async function runWorker(kind: RowKind, plan: WorkerPlan): Promise<void> 
     console.log(JSON.stringify({ ok: false, kind, reason: refused } satisfies WorkerResult));
     return;
   }
-  const config = resolveVcmConfig({ variant: "vcm", epochs: plan.epochs, seed: plan.seed, ...(plan.hidden === undefined ? {} : { hiddenX: plan.hidden, hiddenY: plan.hidden }) });
+  const config = resolveVcmConfig({ variant: "vcm", epochs: plan.epochs, seed: plan.seed, ...(plan.hidden === undefined ? {} : { hiddenX: plan.hidden, hiddenY: plan.hidden }), ...plan.config });
   // The service's check, before any data is built: a shape past the backend's memory is refused with its sentence.
   const shape = { users: plan.users, items: plan.items, words: plan.vocab, trainClicks: plan.users * plan.clicksPerUser, wordEntries: plan.users * plan.wordsPerUser };
   const memoryRefused = memoryRefusal({ shape, config, limit: trainingMemoryLimit() });

@@ -9,13 +9,15 @@
  *                          [--only stock,native,webgpu] [--webgpu-software] [--json]
  *                          [--no-torch] [--torch-threads N] [--torch-movies] [--torch-device cpu|cuda] [--rounds N]
  *                          [--users N --items N --vocab N --clicks-per-user N --words-per-user N]
+ *                          [--sampled-softmax N] [--sampled-proposal uniform|popularity] [--hidden-x N]
  *
  * Per row: seconds per epoch (median and best of the epochs after the first, training only), the ratio
  * to PyTorch's median, peak RSS; for ours also one validation pass (NDCG@100 over all users, as training
  * runs after each epoch) and the epoch including it. `--shape lastfm` also trains with validation in
  * each epoch. `--shape movies` times `--steps` steps (after 3 warm-up steps) and extrapolates to one
  * epoch; its PyTorch epoch runs only with `--torch-movies` (minutes). `--shape catalog-200k` (100,000
- * users × 200,000 items) does the same without PyTorch; `--hidden N` sets hiddenX and hiddenY (default 600). `--webgpu-software` forces webgpu
+ * users × 200,000 items) does the same without PyTorch; `--hidden N` sets hiddenX and hiddenY (default 600),
+ * `--hidden-x N` hiddenX alone; `--sampled-softmax N` and `--sampled-proposal` train with a sampled softmax. `--webgpu-software` forces webgpu
  * onto a software adapter (lavapipe) when there is no hardware one: for smoke tests on small shapes.
  * `--rounds N` runs PyTorch and every row N times in turn (PyTorch, stock, native, …, then again), pools
  * each row's epochs over the rounds, and takes each ratio to PyTorch round by round, printing the
@@ -112,6 +114,12 @@ function steady(seconds: ReadonlyArray<number>, warm = false): { median: number;
 /** Each round's steady epochs (after its first, unless `warm`) pooled, for `steady`. */
 function pooled(rounds: ReadonlyArray<ReadonlyArray<number>>, warm = false): number[] {
   return rounds.flatMap((seconds) => (seconds.length > 1 && !warm ? seconds.slice(1) : [...seconds]));
+}
+
+/** The configuration fields a run sets over the defaults, in words ("sampledSoftmax 1000, hiddenX 300"), or "full softmax, default sizes". */
+function describeConfig(config: WorkerPlan["config"]): string {
+  const set = Object.entries(config).map(([k, v]) => `${k} ${String(v)}`);
+  return set.length === 0 ? "full softmax, default sizes" : `${config.sampledSoftmax === undefined ? "full softmax, " : ""}${set.join(", ")}`;
 }
 
 function median(values: ReadonlyArray<number>): number {
@@ -281,6 +289,9 @@ async function main(): Promise<void> {
       hidden: { type: "string" },
       "torch-device": { type: "string", default: "cpu" },
       rounds: { type: "string", default: "1" },
+      "sampled-softmax": { type: "string" },
+      "sampled-proposal": { type: "string" },
+      "hidden-x": { type: "string" },
       // Hidden: the child-process side (bench-train-worker.ts).
       worker: { type: "string" },
       plan: { type: "string" },
@@ -320,6 +331,11 @@ async function main(): Promise<void> {
     validationUsers: preset.mode === "steps" ? MOVIES_VALIDATION_USERS : shape.users,
     addon: undefined,
     hidden: a.hidden === undefined ? undefined : positiveInteger("hidden", a.hidden),
+    config: {
+      ...(a["sampled-softmax"] === undefined ? {} : { sampledSoftmax: positiveInteger("sampled-softmax", a["sampled-softmax"]) }),
+      ...(a["sampled-proposal"] === undefined ? {} : { sampledProposal: a["sampled-proposal"] }),
+      ...(a["hidden-x"] === undefined ? {} : { hiddenX: positiveInteger("hidden-x", a["hidden-x"]) }),
+    },
   };
 
   const startedAt = new Date().toISOString();
@@ -344,9 +360,9 @@ async function main(): Promise<void> {
   );
   console.log(
     preset.mode === "epochs"
-      ? `# ours: ${epochs} whole epochs of ${stepsPerEpoch} steps (batch 128), training only; then one validation pass timed apart` +
+      ? `# ours (${describeConfig(plan.config)}): ${epochs} whole epochs of ${stepsPerEpoch} steps (batch 128), training only; then one validation pass timed apart` +
           (plan.withValidation ? `; then ${epochs} epochs again with validation in each` : "")
-      : `# ours: measured fraction: ${plan.steps} of ${stepsPerEpoch} steps (${((100 * plan.steps) / stepsPerEpoch).toFixed(1)}% of an epoch, after ` +
+      : `# ours (${describeConfig(plan.config)}): measured fraction: ${plan.steps} of ${stepsPerEpoch} steps (${((100 * plan.steps) / stepsPerEpoch).toFixed(1)}% of an epoch, after ` +
           `${WARMUP_STEPS} warm-up steps), extrapolated to one epoch; validation timed on ${Math.min(plan.validationUsers, shape.users)} users and scaled to all`,
   );
 

@@ -7,6 +7,7 @@
  *     [--clicks-per-user 16 --words-per-user 300]
  *     [--native-addon path/to/wasm_sgemm.node]   (native/build/wasm_sgemm.node is used by itself when built)
  *     [--shapes]   (also each matMul's input shapes and time)
+ *     [--sampled-softmax N]   (train with a sampled softmax of N negatives per step)  [--hidden-x N]
  */
 import * as tf from "@tensorflow/tfjs";
 import path from "node:path";
@@ -55,6 +56,9 @@ async function main(): Promise<void> {
       "native-addon": { type: "string" },
       // Also list each matMul's input shapes and time.
       shapes: { type: "boolean", default: false },
+      // Train with a sampled softmax of this many negatives per step (uniform proposal).
+      "sampled-softmax": { type: "string" },
+      "hidden-x": { type: "string" },
     },
   });
   const backend = await initBackend(a.backend as BackendChoice | undefined);
@@ -63,7 +67,10 @@ async function main(): Promise<void> {
   const users = Number(a.users);
   const train = randomCsr({ rows: users, cols: Number(a.items), perRow: Number(a["clicks-per-user"]), maxValue: 1, rng });
   const words = randomCsr({ rows: users, cols: Number(a.vocab), perRow: Number(a["words-per-user"]), maxValue: 5, rng });
-  const config = resolveVcmConfig({});
+  const config = resolveVcmConfig({
+    ...(a["sampled-softmax"] === undefined ? {} : { sampledSoftmax: Number(a["sampled-softmax"]) }),
+    ...(a["hidden-x"] === undefined ? {} : { hiddenX: Number(a["hidden-x"]) }),
+  });
   const params = initParams({ numItems: train.cols, numWords: words.cols, config });
   const names = [...params.keys()];
   const adam = new Adam(names.map((n) => params.get(n)!.size), { learningRate: config.learningRate, inPlace: names.map(updatableInPlace) });

@@ -32,6 +32,11 @@ export interface ConfigField {
   readonly storedDefault?: number | string | boolean;
   /** The field fixes the shape of a weight, so a warm start (TrainOptions.from) must keep the saved model's value. */
   readonly shapesWeights?: true;
+  /**
+   * A value other than the default is refused for a variant that does not read the field (instead of being
+   * ignored), because it changes what training does and a run silently without it would mislead.
+   */
+  readonly refusedUnread?: true;
   /** Whether the field is set by a CLI flag and a GraphQL input field; evalBatchSize is not, it bounds memory only. */
   readonly input?: false;
   /**
@@ -44,6 +49,10 @@ export interface ConfigField {
 /** The optimisers a baseline's networks can train with. */
 export type BaselineOptimizer = "adam" | "rmsprop";
 export const BASELINE_OPTIMIZERS: ReadonlyArray<BaselineOptimizer> = ["adam", "rmsprop"];
+
+/** Where sampledSoftmax draws its negatives from (models/vcm/sampling.ts). */
+export type SampledProposal = "uniform" | "popularity";
+export const SAMPLED_PROPOSALS: ReadonlyArray<SampledProposal> = ["uniform", "popularity"];
 
 const VCM_VARIANTS = ["vcm", "vcm-se", "vcm-od", "vcm-nv"] as const satisfies ReadonlyArray<Variant>;
 const BASELINES = ["cdl", "cvae", "deepconn"] as const satisfies ReadonlyArray<BaselineVariant>;
@@ -77,6 +86,24 @@ export const VCM_CONFIG_FIELDS = Object.freeze({
   },
   seed: { kind: "int", default: 1, ...INT32, variants: TRAINED, description: "Seed of every random choice (initial weights, user order, dropout, ε), so a run can be repeated" },
   patience: { kind: "int", default: null, min: 1, max: 10_000, variants: TRAINED, description: "Stop after this many epochs without a better validation NDCG@100 (unset: train every epoch)" },
+  sampledSoftmax: {
+    kind: "int",
+    default: null,
+    min: 1,
+    max: 1_000_000,
+    variants: VCM_VARIANTS,
+    refusedUnread: true,
+    description:
+      "Negatives drawn per training step, shared by the batch, for a sampled softmax with logQ correction in both decoders' likelihoods (unset: the paper's full softmax); evaluation and serving always score every item",
+  },
+  sampledProposal: {
+    kind: "enum",
+    default: "uniform",
+    values: SAMPLED_PROPOSALS,
+    variants: VCM_VARIANTS,
+    refusedUnread: true,
+    description: "How sampledSoftmax draws its negatives: uniformly, or in proportion to each item's (word's) training count plus one",
+  },
   evalBatchSize: { kind: "int", default: 512, min: 1, max: 100_000, variants: TRAINED, input: false, description: "Users per forward pass when predicting or evaluating (bounds memory, not results)" },
 } as const satisfies Record<string, ConfigField>);
 

@@ -95,6 +95,14 @@ export function resolveVcmConfig(partial: Partial<VcmConfig> | Readonly<Record<s
   }
   const c = { ...DEFAULT_VCM_CONFIG, ...VARIANT_DEFAULTS[variant], ...defined } as Record<string, unknown>;
   for (const name of FIELD_NAMES) checkField(name, c[name]);
+  for (const name of FIELD_NAMES) {
+    const field = CONFIG_FIELDS[name];
+    if (field.refusedUnread !== true || c[name] === field.default || (field.variants as ReadonlyArray<Variant>).includes(variant)) continue;
+    bad(`${name} is read only by ${field.variants.join(", ")}, not by ${variant}; leave ${name} out for ${variant}`);
+  }
+  if (c.sampledSoftmax === null && c.sampledProposal !== CONFIG_FIELDS.sampledProposal.default) {
+    bad("sampledProposal chooses where sampledSoftmax draws its negatives; set sampledSoftmax too, or leave sampledProposal out");
+  }
   if ((c.confidenceUnobserved as number) > (c.confidenceObserved as number)) {
     bad("confidenceUnobserved (b) must not exceed confidenceObserved (a): an unobserved entry cannot be surer than a click");
   }

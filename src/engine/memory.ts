@@ -56,8 +56,8 @@ export function estimateTrainingMemory(shape: TrainingShape, config: VcmConfig):
   const parameters = trainingParameterCount(shape, config);
   const batch = Math.min(shape.users, config.batchSize);
   const evalBatch = Math.min(shape.users, config.evalBatchSize);
-  // A training step decodes every item and word; validation scores one item block at a time (running-top-k.ts).
-  const stepBytes = batch * (shape.items + shape.words) * FLOAT * ACTIVATION_COPIES;
+  // A training step decodes every item and word (or, with a sampled softmax, the batch's positives and the sampled columns); validation scores one item block at a time (running-top-k.ts).
+  const stepBytes = config.sampledSoftmax === null ? batch * (shape.items + shape.words) * FLOAT * ACTIVATION_COPIES : sampledSoftmaxActivationBytes(shape, config);
   const validationBytes = evalBatch * (Math.min(shape.items, blockItemsFor(evalBatch)) + shape.words) * FLOAT * ACTIVATION_COPIES;
   const activationBytes = !capabilitiesOf(config.variant).trained ? 0 : Math.max(stepBytes, validationBytes);
   const inputBytes = (shape.trainClicks + shape.wordEntries) * 2 * FLOAT + (shape.users + 1) * 2 * FLOAT;
@@ -77,6 +77,21 @@ export function estimateTrainingMemory(shape: TrainingShape, config: VcmConfig):
     largestTensorBytes,
     checkpointBytes: parameters * FLOAT,
   };
+}
+
+/**
+ * A sampled softmax's training step (models/vcm/sampling.ts): per decoder, batch × S activations, S the
+ * batch's positives (at most batch × the mean entries per user) plus the negatives, at most every
+ * column; and the (row, column) pairs and gathered columns of the output layer, hidden × S each.
+ */
+export function sampledSoftmaxActivationBytes(shape: TrainingShape, config: VcmConfig): number {
+  const batch = Math.min(shape.users, config.batchSize);
+  const negatives = config.sampledSoftmax ?? 0;
+  const columns = (cols: number, entries: number): number => Math.min(cols, Math.ceil((batch * entries) / Math.max(1, shape.users)) + negatives);
+  const sx = columns(shape.items, shape.trainClicks);
+  const sy = columns(shape.words, shape.wordEntries);
+  const gathered = (rows: number, s: number): number => rows * s * (2 * FLOAT + 2 * FLOAT);
+  return batch * (sx + sy) * FLOAT * ACTIVATION_COPIES + gathered(config.hiddenX, sx) + gathered(config.latentDim, sy);
 }
 
 /** Bytes as a person reads them: "4.0 GiB", "312 MiB". */

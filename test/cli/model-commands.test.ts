@@ -112,6 +112,13 @@ describe("vcm train / evaluate / compare / models through the real bin", () => {
     expect(vcm(["models", "--json"]).last.models).toHaveLength(2);
   });
 
+  it("refuses a sampled softmax for a baseline, which does not read it, instead of ignoring it", () => {
+    const run = vcm(["train", "--dataset", "tiny", "--variant", "cvae", "--sampled-softmax", "64", "--json"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/sampledSoftmax is read only by vcm, vcm-se, vcm-od, vcm-nv, not by cvae; leave sampledSoftmax out for cvae/);
+    expect(run.last).toMatchObject({ error: { code: "BAD_USER_INPUT" } });
+  });
+
   it("refuses before training when the models folder cannot be written, naming it, and records nothing", () => {
     // A folder below a regular file cannot be created, even by root (chmod would not stop root).
     const blocker = path.join(dir, "not-a-folder");

@@ -168,6 +168,11 @@ describe("training jobs", () => {
     );
     expect(huge.errors?.[0].extensions?.code).toBe("BAD_USER_INPUT");
     expect(huge.errors?.[0].message).toBe("hiddenX must be an integer from 1 to 10,000, got 2000000000");
+    // A sampled softmax for a baseline, which trains no softmax over the items, is refused, not ignored.
+    const sampled = await gql(
+      `mutation { startTraining(input: { dataset: "${TEST_DATASET}", variant: CDL, hyperParameters: { sampledSoftmax: 64, sampledProposal: POPULARITY } }) { id } }`,
+    );
+    expect(sampled.errors?.[0]).toMatchObject({ message: "sampledSoftmax is read only by vcm, vcm-se, vcm-od, vcm-nv, not by cdl; leave sampledSoftmax out for cdl", extensions: { code: "BAD_USER_INPUT" } });
     expect(((await gql(`{ trainingJobs { id } }`, {}, "")).data as any).trainingJobs).toHaveLength(jobsBefore);
     // A models folder that cannot be written is refused up front too (a file in its place: ENOTDIR, even for root).
     const models = fixture.config.modelsDir;

@@ -7,6 +7,6 @@
 export { Adam, type AdamOptions } from "./adam.ts";
 export { currentBackend, currentDevice, initBackend, trainingMemoryLimit, WASM_HEAP_BYTES, webgpuRefusal, type TrainingMemoryLimit } from "./backend.ts";
 export { fusedReparameterise, gaussianKernelsEnabled, gaussianTerms, type CrossTerms } from "./gaussian-terms.ts";
-export { columnSums, linear, logSumExpRows, matMulNT, matMulTN, multinomialNll, sparseBatchTensors, sparseLinear, sparseTarget, takeRows, type SparseBatchTensors, type SparseTarget } from "./ops.ts";
+export { columnSums, linear, logSumExpRows, matMulNT, matMulTN, multinomialNll, sparseBatchTensors, sparseLinear, sparseTarget, takeColumns, takeRows, type SparseBatchTensors, type SparseTarget } from "./ops.ts";
 export { topKOnBackend, topKPlace, type TopKPlace } from "./top-k.ts";
 export { sliceColumns } from "./heap-slice.ts";

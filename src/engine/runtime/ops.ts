@@ -58,6 +58,35 @@ export function takeRows(data: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
   return op(data) as tf.Tensor2D;
 }
 
+/**
+ * Columns `columns[k]` of `data` (the output layer's columns of a sampled softmax), differentiable in
+ * `data`: forward and gradient both go through the (row, column) pairs, built here on the CPU (wasm's
+ * Tile and Pack of int32 cost more than the product they feed), by gatherND and scatterND, which sums
+ * repeated columns and needs no transpose of the whole matrix (tf.gather's own gradient needs
+ * UnsortedSegmentSum, which wasm lacks).
+ */
+export function takeColumns(data: tf.Tensor2D, columns: Int32Array): tf.Tensor2D {
+  const [rows, cols] = data.shape;
+  const n = columns.length;
+  const pairs = new Int32Array(2 * rows * n);
+  for (let r = 0, k = 0; r < rows; r += 1) {
+    for (let c = 0; c < n; c += 1, k += 2) {
+      pairs[k] = r;
+      pairs[k + 1] = columns[c];
+    }
+  }
+  const indices = tf.tensor2d(pairs, [rows * n, 2], "int32");
+  const op = tf.customGrad((di: tf.Tensor | Save, save: tf.Tensor | Save) => {
+    // Saved, so that the pairs survive until the backward pass.
+    (save as Save)([indices]);
+    return {
+      value: tf.reshape(tf.gatherND(di as tf.Tensor2D, indices), [rows, n]) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.scatterND(saved[0], tf.reshape(dy, [rows * n]), [rows, cols])],
+    };
+  });
+  return op(data) as tf.Tensor2D;
+}
+
 /** a · bᵀ, transposing whichever side moves fewer numbers (wasm's transposed matMul is ~10× slower). */
 export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (fastTransposes()) return tf.matMul(a, b, false, true);

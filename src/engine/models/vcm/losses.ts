@@ -5,7 +5,36 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Variant } from "../../types.ts";
 
-export { multinomialNll } from "../../runtime/index.ts";
+import { linear, multinomialNll, takeColumns, takeRows, type SparseTarget } from "../../runtime/index.ts";
+
+export { multinomialNll };
+
+/** A sampled softmax's columns as tensors (sampling.ts SampledColumns; the caller disposes them). */
+export interface SampledColumnTensors {
+  /** The S columns (sampling.ts), gathered by takeColumns. */
+  readonly columnIds: Int32Array;
+  /** The same, int32, S. */
+  readonly columns: tf.Tensor1D;
+  /** log(N · q_j / c_j) of each drawn column, 0 for the batch's positives, S. */
+  readonly correction: tf.Tensor1D;
+  /** The raw target on the S columns. */
+  readonly target: SparseTarget;
+}
+
+/**
+ * The multinomial NLL of an output layer (hidden · W + b) under a sampled softmax: only the S chosen
+ * columns of W and b are gathered and scored, each logit less its logQ correction, so the step costs
+ * batch × hidden × S instead of × every column; the gradient reaches W and b through the gather.
+ */
+export function sampledMultinomialNll(o: { hidden: tf.Tensor2D; weight: tf.Tensor2D; bias: tf.Tensor1D; sample: SampledColumnTensors }): tf.Tensor1D {
+  const { hidden, weight, bias, sample } = o;
+  return tf.tidy(() => {
+    const columns = sample.columns.shape[0];
+    const b = tf.reshape(takeRows(tf.reshape(bias, [bias.shape[0], 1]), sample.columns), [columns]) as tf.Tensor1D;
+    const logits = tf.sub(linear(hidden, takeColumns(weight, sample.columnIds), b), sample.correction) as tf.Tensor2D;
+    return multinomialNll(logits, sample.target);
+  });
+}
 
 /** KL(N(μ, diag e^{logσ²}) ‖ N(0, I)) = ½ Σ_k (e^{logσ²_k} + μ_k² − 1 − logσ²_k), per row. */
 export function klToStandardNormal(mu: tf.Tensor2D, logVar: tf.Tensor2D): tf.Tensor1D {

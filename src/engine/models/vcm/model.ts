@@ -199,7 +199,7 @@ export class VcmModel extends WeightModel {
     const side: Side = mode === "vcm" ? "x" : "y";
     return tf.tidy(() => {
       const { mu } = encode({ params, side, input: sparseBatchTensors(sparseBatch({ matrix, rows }), matrix.cols) });
-      return decodeHidden({ params, z: mu });
+      return decodeHidden({ params, side: "x", z: mu });
     });
   }
 

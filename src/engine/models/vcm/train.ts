@@ -9,14 +9,26 @@ import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { sparseBatch } from "../../batch.ts";
 import type { VcmConfig } from "../../config.ts";
 import { Rng } from "../../random.ts";
-import type { ModelSnapshot } from "../../types.ts";
-import { Adam, gaussianKernelsEnabled, gaussianTerms, sparseBatchTensors, sparseTarget } from "../../runtime/index.ts";
+import type { ModelSnapshot, Side } from "../../types.ts";
+import { Adam, gaussianKernelsEnabled, gaussianTerms, sparseBatchTensors, sparseTarget, type SparseTarget } from "../../runtime/index.ts";
 import { runEpochs, TERM_NAMES, type PhaseResult } from "../epochs.ts";
 import { grownValues, initialValues, type Params } from "../params.ts";
 import type { TrainedOn, TrainOptions } from "../recommender.ts";
-import { annealedBeta, jointLoss, klGaussians, klToStandardNormal, multinomialNll, squaredDistance, type LossTerms, type ObjectivePart } from "./losses.ts";
+import {
+  annealedBeta,
+  jointLoss,
+  klGaussians,
+  klToStandardNormal,
+  multinomialNll,
+  sampledMultinomialNll,
+  squaredDistance,
+  type LossTerms,
+  type ObjectivePart,
+  type SampledColumnTensors,
+} from "./losses.ts";
 import { VcmModel } from "./model.ts";
-import { decode, encode, paramSpecs, reparameterise } from "./vae.ts";
+import { proposalOf, sampleColumnsOrAll, type Proposal, type SampledColumns } from "./sampling.ts";
+import { decode, decodeHidden, encode, outputLayer, paramSpecs, reparameterise } from "./vae.ts";
 
 /** Trains VCM or one of its ablations (vcm-od in two phases) and returns the model with its best epoch's weights. */
 export async function trainVcm(options: TrainOptions & TrainedOn): Promise<VcmModel> {
@@ -66,6 +78,7 @@ async function runPhase(o: TrainOptions & { config: VcmConfig; params: Params; r
 /** The epoch loop of runPhase: VCM's batches of Adam steps inside the shared runEpochs. */
 async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params; rng: Rng; part: ObjectivePart; live: VcmModel | undefined; names: string[]; adam: Adam; betaStart: number }): Promise<PhaseResult> {
   const { config, params, rng, part, train, words, names, adam, betaStart } = o;
+  const proposals = sampledProposals({ config, train, words });
   return runEpochs({
     ...o,
     epoch: async () => {
@@ -76,7 +89,7 @@ async function trainEpochs(o: TrainOptions & { config: VcmConfig; params: Params
         const rows = order.subarray(start, start + config.batchSize);
         const beta = annealedBeta({ step: betaStart + adam.steps, beta: config.beta, annealSteps: config.annealSteps });
         // Reading the means also lets timers, requests and abort signals run between steps.
-        const means = await trainStep({ params, names, adam, part, beta, rows, rng, train, words, config });
+        const means = await trainStep({ params, names, adam, part, beta, rows, rng, train, words, config, proposals });
         means.forEach((m, i) => (sums[i] += m * rows.length));
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -146,6 +159,8 @@ export async function trainStep(o: {
   train: CsrMatrix;
   words: CsrMatrix;
   config: VcmConfig;
+  /** The sampled softmax's proposals over items and words (sampledProposals), built here when absent. */
+  proposals?: SampledProposals;
   /** When given, milliseconds spent building the batch, in forward + backward, and in Adam are added to it. */
   timings?: StepTimings;
 }): Promise<number[]> {
@@ -159,6 +174,10 @@ export async function trainStep(o: {
   const yRaw = sparseBatch({ matrix: words, rows, normalise: false });
   const epsX = rng.normals(b * k);
   const epsY = rng.normals(b * k);
+  const proposals = o.proposals ?? sampledProposals({ config, train, words });
+  const negatives = config.sampledSoftmax ?? 0;
+  const sampledX = proposals && sampleColumnsOrAll({ target: xRaw, proposal: proposals.x, negatives, rng });
+  const sampledY = proposals && sampleColumnsOrAll({ target: yRaw, proposal: proposals.y, negatives, rng });
   let means: tf.Tensor1D | undefined;
   const trainable = names.map((n) => params.get(n)!);
   const t1 = performance.now();
@@ -170,6 +189,8 @@ export async function trainStep(o: {
       yTarget: sparseTarget(yRaw),
       epsX: tf.tensor2d(epsX, [b, k]),
       epsY: tf.tensor2d(epsY, [b, k]),
+      sampledX: sampledX && sampledColumnTensors(sampledX),
+      sampledY: sampledY && sampledColumnTensors(sampledY),
     };
     const { grads: g } = tf.valueAndGrads(() => {
       const terms = lossTerms({ params, part, ...inputs });
@@ -206,6 +227,30 @@ export interface StepTimings {
   adamMs: number;
 }
 
+/** The proposals a sampled softmax draws from over the items (x) and the words (y); undefined for the full softmax. */
+export type SampledProposals = { readonly x: Proposal; readonly y: Proposal } | undefined;
+
+/** The configured sampled softmax's proposals over the training clicks' items and the words (sampling.ts). */
+export function sampledProposals(o: { config: VcmConfig; train: CsrMatrix; words: CsrMatrix }): SampledProposals {
+  if (o.config.sampledSoftmax === null) return undefined;
+  return { x: proposalOf({ kind: o.config.sampledProposal, matrix: o.train }), y: proposalOf({ kind: o.config.sampledProposal, matrix: o.words }) };
+}
+
+/** A step's sampled columns as tensors (inside the step's tidy). */
+export function sampledColumnTensors(s: SampledColumns): SampledColumnTensors {
+  return { columnIds: s.columns, columns: tf.tensor1d(s.columns, "int32"), correction: tf.tensor1d(s.correction), target: sparseTarget(s.target) };
+}
+
+/**
+ * One side's reconstruction term −log p(· | z): the full softmax over every column, or, when the step
+ * sampled columns, the sampled softmax over those (losses.ts sampledMultinomialNll).
+ */
+function reconstruction(o: { params: Params; side: Side; z: tf.Tensor2D; target: SparseTarget; sample: SampledColumnTensors | undefined }): tf.Tensor1D {
+  const { params, side, z } = o;
+  if (o.sample === undefined) return multinomialNll(decode({ params, side, z }), o.target);
+  return sampledMultinomialNll({ hidden: decodeHidden({ params, side, z }), ...outputLayer(params, side), sample: o.sample });
+}
+
 /** The six per-user terms of a batch (zeros for the side or terms a part does not use). */
 export function lossTerms(o: {
   params: Params;
@@ -216,17 +261,20 @@ export function lossTerms(o: {
   yTarget: ReturnType<typeof sparseTarget>;
   epsX: tf.Tensor2D;
   epsY: tf.Tensor2D;
+  /** The columns of a sampled softmax of each side (absent: the full softmax). */
+  sampledX?: SampledColumnTensors;
+  sampledY?: SampledColumnTensors;
 }): LossTerms {
   const { params, part } = o;
   const zeros = (): tf.Tensor1D => tf.zeros([o.epsY.shape[0]]);
   const qy = encode({ params, side: "y", input: o.yIn });
-  const reconY = multinomialNll(decode({ params, side: "y", z: reparameterise({ ...qy, eps: o.epsY }) }), o.yTarget);
+  const reconY = reconstruction({ params, side: "y", z: reparameterise({ ...qy, eps: o.epsY }), target: o.yTarget, sample: o.sampledY });
   if (part === "vcm-od-y") {
     const none = zeros();
     return { reconX: none, reconY, klPriorX: none, klPriorY: klToStandardNormal(qy.mu, qy.logVar), klCrossX: none, klCrossY: none };
   }
   const qx = encode({ params, side: "x", input: o.xIn });
-  const reconX = multinomialNll(decode({ params, side: "x", z: reparameterise({ ...qx, eps: o.epsX }) }), o.xTarget);
+  const reconX = reconstruction({ params, side: "x", z: reparameterise({ ...qx, eps: o.epsX }), target: o.xTarget, sample: o.sampledX });
   if (gaussianKernelsEnabled()) {
     // The four Gaussian terms in one kernel and one for their gradient (gaussian-terms.ts).
     const cross = part === "vcm-nv" ? "squared" : part === "vcm-se" ? "none" : "kl";

@@ -84,17 +84,22 @@ export function reparameterise(options: { mu: tf.Tensor2D; logVar: tf.Tensor2D; 
   return tf.add(options.mu, tf.mul(options.eps, tf.exp(tf.mul(0.5, options.logVar))));
 }
 
-/** Decoder of one side: latent codes → logits over items (VAEx, one hidden layer) or words (VAEy, none). */
-export function decode(options: { params: Params; side: Side; z: tf.Tensor2D }): tf.Tensor2D {
+/** What a side's output layer reads: VAEx's decoder hidden layer tanh(z · W + b) (what every item block's logits share), or z itself for VAEy (no hidden layer). */
+export function decodeHidden(options: { params: Params; side: Side; z: tf.Tensor2D }): tf.Tensor2D {
   const { params, side, z } = options;
-  if (side === "y") return linear(z, p(params, "y.out.W"), p(params, "y.out.b"));
-  const h = tf.tanh(linear(z, p(params, "x.dec.W"), p(params, "x.dec.b")));
-  return linear(h, p(params, "x.out.W"), p(params, "x.out.b"));
+  if (side === "y") return z;
+  return tf.tanh(linear(z, p(params, "x.dec.W"), p(params, "x.dec.b")));
 }
 
-/** VAEx decoder's hidden layer tanh(z W_dec + b_dec): what every item block's logits share. */
-export function decodeHidden(options: { params: Params; z: tf.Tensor2D }): tf.Tensor2D {
-  return tf.tanh(linear(options.z, p(options.params, "x.dec.W"), p(options.params, "x.dec.b")));
+/** A side's output layer, hidden × I (VAEx) or K × V (VAEy), and its bias (a sampled softmax gathers their columns). */
+export function outputLayer(params: Params, side: Side): { weight: tf.Tensor2D; bias: tf.Tensor1D } {
+  return { weight: p(params, `${side}.out.W`), bias: p(params, `${side}.out.b`) };
+}
+
+/** Decoder of one side: latent codes → logits over items (VAEx, one hidden layer) or words (VAEy, none). */
+export function decode(options: { params: Params; side: Side; z: tf.Tensor2D }): tf.Tensor2D {
+  const { weight, bias } = outputLayer(options.params, options.side);
+  return linear(decodeHidden(options), weight, bias);
 }
 
 /** Logits of items [start, end) from the decoder's hidden layer (the whole output layer when the block is every item, as decode computes them). */
