@@ -214,8 +214,8 @@ describe("sampled softmax memory estimate", () => {
     // 128 × 13,048 × 16 bytes of activations, and 16 bytes per gathered entry: 600 × 3,048 and 100 × 10,000.
     expect(sampledSoftmaxActivationBytes(shape, sampled)).toBe(26_722_304 + 29_260_800 + 16_000_000);
     expect(estimateTrainingMemory(shape, sampled).activationBytes).toBe(71_983_104);
-    // Evaluation still scores every item: its 512-user blocks bound the estimate at the default evalBatchSize.
-    expect(estimateTrainingMemory(shape, resolveVcmConfig({ sampledSoftmax: 1_000 })).activationBytes).toBe(512 * 210_000 * 16);
+    // Evaluation still scores every item, one item block at a time (running-top-k.ts): 512 users × (32,768 items + 10,000 words) bound the estimate at the default evalBatchSize.
+    expect(estimateTrainingMemory(shape, resolveVcmConfig({ sampledSoftmax: 1_000 })).activationBytes).toBe(512 * (32_768 + 10_000) * 16);
   });
 });
 
