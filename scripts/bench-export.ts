@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import { serveChild } from "./serve-child.ts";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "scripts", "vcm.js");
@@ -41,20 +42,6 @@ function timedVcm(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   });
 }
 
-/** Starts `vcm serve --json` and resolves once it listens. */
-function serve(env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      if (stdout.split("\n").some((line) => line.startsWith("{"))) resolve(child);
-    });
-    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr.slice(-2000)}`)));
-  });
-}
 
 const program = new Command()
   .option("--users <n>", "users of the generated dataset", "100000")
@@ -76,7 +63,7 @@ try {
   const modelId = String(JSON.parse(trained.stdout.trim().split("\n").at(-1)!).modelId);
   const common = ["export", "recommendations", "--model", modelId, "--k", o.k, "--rule", o.rule, "--format", "csv", "--json"];
   const single = await timedVcm([...common, "--out", path.join(dir, "single.csv")], env);
-  servers.push(await serve(env), await serve(env));
+  servers.push((await serveChild(env)).child, (await serveChild(env)).child);
   const spread = await timedVcm([...common, "--shards", o.shards, "--out", path.join(dir, "spread.csv")], env);
   const summary = JSON.parse(spread.stdout.trim().split("\n").at(-1)!) as { shards: Array<{ owner: string; attempts: number }> };
   const byProcess = new Map<string, number>();

@@ -11,11 +11,10 @@
  * Yelp-shaped dataset and a 1-epoch model (servers then follow the real reload cost).
  */
 import "reflect-metadata";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { YELP_SHAPE, syntheticSource } from "../src/data/generate.ts";
 import { dialectOf, openDatabase, redactedUrl } from "../src/db/data-source.ts";
@@ -23,33 +22,14 @@ import { loadDatasetMatrices } from "../src/db/load-dataset-matrices.ts";
 import { latestReadyModel } from "../src/db/model-rows.ts";
 import { ingestDataset } from "../src/services/ingest.ts";
 import { trainAndSave } from "../src/services/training.ts";
+import { serveChild, type ServeChild } from "./serve-child.ts";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** Pause between two of B's answers while waiting for the change. */
 const POLL_MS = 5;
 /** A round that has not seen the change by then is reported as lost. */
 const GIVE_UP_MS = 10_000;
 
-interface Server {
-  readonly child: ChildProcess;
-  readonly url: string;
-}
-
-/** Starts `vcm serve --json` on the database and resolves once it listens. */
-function serve(env: NodeJS.ProcessEnv): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(ROOT, "scripts", "vcm.js"), "serve", "--port", "0", "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (line !== undefined) resolve({ child, url: (JSON.parse(line) as { graphql: string }).graphql });
-    });
-    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr}`)));
-  });
-}
+type Server = ServeChild;
 
 type Ranking = Array<{ item: { externalId: string } }>;
 
@@ -115,9 +95,9 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     process.stderr.write(`starting servers A and B on ${postgres ? `PostgreSQL ${redactedUrl(db)}` : `SQLite ${db}`}…\n`);
-    const a = await serve(envFor("a"));
+    const a = await serveChild(envFor("a"));
     children.push(a.child);
-    const b = await serve(envFor("b"));
+    const b = await serveChild(envFor("b"));
     children.push(b.child);
     const model = await latestReadyModel(writer, dataset, "vcm");
     if (model === null) throw new Error(`no ready VCM model of dataset ${dataset}`);
