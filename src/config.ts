@@ -1,4 +1,5 @@
 import path from "node:path";
+import { DEFAULT_RETRIEVAL_MODE, RETRIEVAL_MODES, type RetrievalMode } from "./engine/retrieval/retrieval-mode.ts";
 
 /** Backends the engine can be forced onto with VCM_BACKEND. */
 export type BackendChoice = "webgpu" | "wasm" | "cpu" | "tensorflow";
@@ -81,6 +82,12 @@ export interface AppConfig {
    * `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG; `always_off` is 0; default 1, every request).
    */
   readonly traceSampleRatio: number;
+  /**
+   * How a server ranks a user's items (VCM_RETRIEVAL; `vcm serve --retrieval` overrides it): `exact` scores
+   * every item, `approximate` searches an index of the model's output layer and re-ranks its candidates
+   * exactly, `auto` (default) is approximate from APPROXIMATE_RETRIEVAL_MIN_ITEMS items (engine/retrieval).
+   */
+  readonly retrieval: RetrievalMode;
 }
 
 /** Levels of the request log, least to most severe, and silent. */
@@ -103,6 +110,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   logLevel: "info",
   otlpTraces: false,
   traceSampleRatio: 1,
+  retrieval: DEFAULT_RETRIEVAL_MODE,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -133,7 +141,11 @@ export function loadAppConfig(
   const levelEnv = env.VCM_LOG_LEVEL?.trim().toLowerCase() || undefined;
   const logLevel = overrides.logLevel ?? (levelEnv as LogLevel | undefined) ?? DEFAULT_APP_CONFIG.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new Error(`VCM_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${levelEnv}"`);
+  const retrievalEnv = env.VCM_RETRIEVAL?.trim().toLowerCase() || undefined;
+  const retrieval = overrides.retrieval ?? (retrievalEnv as RetrievalMode | undefined) ?? DEFAULT_APP_CONFIG.retrieval;
+  if (!RETRIEVAL_MODES.includes(retrieval)) throw new Error(`VCM_RETRIEVAL must be one of ${RETRIEVAL_MODES.join(", ")}, got "${retrievalEnv}"`);
   return Object.freeze({
+    retrieval,
     jobLeaseSeconds,
     logLevel,
     otlpTraces: overrides.otlpTraces ?? otlpTracesWanted(env),

@@ -20,6 +20,8 @@ import {
 } from "../engine/explanation-rules.ts";
 import { topK } from "../engine/metrics.ts";
 import type { Recommender } from "../engine/models/index.ts";
+import { ApproximateRanker } from "../engine/retrieval/approximate-ranker.ts";
+import { usesApproximateRetrieval, type RetrievalMode } from "../engine/retrieval/retrieval-mode.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
@@ -118,8 +120,10 @@ export class ServedModel implements LoadedModel {
   readonly #calls: SharedEngineCalls;
   /** The answers this model gave last, by kind (each bounded by RECENT_ANSWERS): held until the model leaves the cache. */
   readonly #recent = new Map<string, RecentAnswers<unknown>>();
+  /** The index that ranks users' items when retrieval is approximate for this model (built with it, dropped with it). */
+  #ranker: ApproximateRanker | undefined;
 
-  constructor(options: { loaded: LoadedModel; calls: SharedEngineCalls }) {
+  constructor(options: { loaded: LoadedModel; calls: SharedEngineCalls; ranker?: ApproximateRanker }) {
     const { loaded } = options;
     this.modelId = loaded.modelId;
     this.datasetId = loaded.datasetId;
@@ -127,11 +131,36 @@ export class ServedModel implements LoadedModel {
     this.variant = loaded.variant;
     this.model = loaded.model;
     this.#calls = options.calls;
+    this.#ranker = options.ranker;
   }
 
-  /** Releases the model's tensors and its recent answers. */
+  /**
+   * A served model whose rankings go through an approximate index when `retrieval` says so for its
+   * item count (engine/retrieval/approximate-ranker.ts); a model whose logits are not one inner
+   * product per item (the baselines) is always ranked exactly.
+   */
+  static async load(options: { loaded: LoadedModel; calls: SharedEngineCalls; retrieval: RetrievalMode }): Promise<ServedModel> {
+    const { model } = options.loaded;
+    const ranking = model.innerProductRanking?.();
+    if (ranking === undefined || !usesApproximateRetrieval(options.retrieval, model.numItems)) return new ServedModel(options);
+    try {
+      return new ServedModel({ ...options, ranker: await ApproximateRanker.build(ranking) });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
+
+  /** How this model's rankings are made: through the index (its build seconds and estimated bytes) or by scoring every item. */
+  get retrieval(): { readonly approximate: false } | { readonly approximate: true; readonly buildSeconds: number; readonly indexBytes: number } {
+    const ranker = this.#ranker;
+    return ranker === undefined ? { approximate: false } : { approximate: true, buildSeconds: ranker.buildSeconds, indexBytes: ranker.bytes };
+  }
+
+  /** Releases the model's tensors, its index and its recent answers. */
   dispose(): void {
     this.#recent.clear();
+    this.#ranker = undefined;
     this.model.dispose();
   }
 
@@ -141,6 +170,8 @@ export class ServedModel implements LoadedModel {
     const mode = sourceMode(source, this.variant);
     const clicks = this.#clicks(dataset);
     const matrix = source === "CLICKS" ? clicks : dataset.matrices.words;
+    const ranker = this.#ranker;
+    if (ranker !== undefined) return this.#retrieve({ ranker, dataset, source, matrix, requests });
     const rowOf = await this.#rows({
       kind: `scores|${source}`,
       dataset,
@@ -160,6 +191,31 @@ export class ServedModel implements LoadedModel {
       results.push(Array.from(ranked, (item, rank) => ({ item, score: row[item], rank: rank + 1 })));
     }
     return results;
+  }
+
+  /**
+   * recommend through the approximate index: one shared engine call for the requests no recent answer
+   * holds, each answer kept under its row, k and exclusion (a ranking of other k is not a prefix of it).
+   */
+  async #retrieve(options: { ranker: ApproximateRanker; dataset: DatasetIndex; source: ScoreSource; matrix: CsrMatrix; requests: ReadonlyArray<RankingRequest> }): Promise<RankedItem[][]> {
+    const { ranker, dataset, source, matrix } = options;
+    const clicks = this.#clicks(dataset);
+    const mode = sourceMode(source, this.variant);
+    return this.#cachedList({
+      kind: `retrieved|${source}`,
+      dataset,
+      capacity: RECENT_ANSWERS.rows,
+      keyOf: (r) => keyWith(dataset.rowKey(r.row), `${r.k}|${r.excludeSeen}`),
+      requests: options.requests,
+      run: async (all) => {
+        const found = await ranker.top({
+          input: { matrix, rows: all.map((r) => r.row), sliceRows: SLICE_ROWS },
+          mode,
+          requests: all.map((r) => ({ k: r.k, exclude: r.excludeSeen ? rowColumns(clicks, r.row) : [] })),
+        });
+        return found.map(({ items, scores }) => Array.from(items, (item, i) => ({ item, score: scores[i], rank: i + 1 })));
+      },
+    });
   }
 
   /** click2review p(w|u) of each row, in order (one engine call). */

@@ -8,13 +8,14 @@ import type { CsrMatrix } from "../../../data/csr.ts";
 import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { sparseBatch } from "../../batch.ts";
 import { resolveStoredVcmConfig } from "../../config.ts";
-import { sparseBatchTensors } from "../../runtime/index.ts";
+import type { InnerProductRanking } from "../../retrieval/approximate-ranker.ts";
+import { linear, sparseBatchTensors } from "../../runtime/index.ts";
 import { isVcmVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
 import { paramsFromWeights, type ParamSpec } from "../params.ts";
 import { checkMode, requireCapability } from "../recommender.ts";
 import { WeightModel, type WeightModelState } from "../weight-model.ts";
 import { klToStandardNormal } from "./losses.ts";
-import { decode, encode, paramSpecs } from "./vae.ts";
+import { decode, decoderHidden, encode, paramSpecs } from "./vae.ts";
 import { clickDeletionEffects, type ClickEffectPair } from "./click-effects.ts";
 import { bagWordEffects, deletionEffects, outputLayerRows, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
 
@@ -166,6 +167,66 @@ export class VcmModel extends WeightModel {
       }
     });
     return { mu, logVar };
+  }
+
+  /**
+   * VAEx's decoder logits as inner products: h = tanh(z·W_dec + b_dec) against the output layer's
+   * columns [W_out[:, i], b_out[i]] (approximate retrieval reads them in chunks to build its index).
+   */
+  innerProductRanking(): InnerProductRanking {
+    const s = this.state;
+    const dims = s.config.hiddenX;
+    const weights = (): { w: tf.Tensor2D; b: tf.Tensor1D } => ({ w: s.params.get("x.out.W") as tf.Tensor2D, b: s.params.get("x.out.b") as tf.Tensor1D });
+    return {
+      numItems: s.numItems,
+      dims,
+      hidden: async (input, mode) => {
+        this.assertLive();
+        checkMode(this.variant, mode);
+        this.checkInput(input, mode === "vcm" ? "x" : "y");
+        const out = new Float32Array(input.rows.length * dims);
+        await this.inChunks(input, async (rows, offset) => {
+          const h = tf.tidy(() => {
+            const { mu } = encode({ params: s.params, side: mode === "vcm" ? "x" : "y", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
+            return decoderHidden({ params: s.params, z: mu });
+          });
+          try {
+            out.set((await h.data()) as Float32Array, offset * dims);
+          } finally {
+            h.dispose();
+          }
+        });
+        return out;
+      },
+      itemVectors: async (start, end) => {
+        this.assertLive();
+        const { w, b } = weights();
+        const rows = tf.tidy(() => tf.concat([tf.transpose(tf.slice(w, [0, start], [dims, end - start])), tf.reshape(tf.slice(b, [start], [end - start]), [end - start, 1])], 1));
+        try {
+          return (await rows.data()) as Float32Array;
+        } finally {
+          rows.dispose();
+        }
+      },
+      logits: async ({ hidden, items }) => {
+        this.assertLive();
+        const { w, b } = weights();
+        const out: Float32Array[] = [];
+        for (const [r, columns] of items.entries()) {
+          // The same layer as the exact ranking's (linear), over the candidates' columns only.
+          const l = tf.tidy(() => {
+            const at = tf.tensor1d(columns, "int32");
+            return linear(tf.tensor2d(hidden.subarray(r * dims, (r + 1) * dims), [1, dims]), tf.gather(w, at, 1), tf.gather(b, at));
+          });
+          try {
+            out.push((await l.data()) as Float32Array);
+          } finally {
+            l.dispose();
+          }
+        }
+        return out;
+      },
+    };
   }
 
   /** VAEx's decoder logits on z = μx(clicks) (mode "vcm") or r = μy(words) (mode "vcm-cd"). */

@@ -88,6 +88,11 @@ export function reparameterise(options: { mu: tf.Tensor2D; logVar: tf.Tensor2D; 
 export function decode(options: { params: Params; side: Side; z: tf.Tensor2D }): tf.Tensor2D {
   const { params, side, z } = options;
   if (side === "y") return linear(z, p(params, "y.out.W"), p(params, "y.out.b"));
-  const h = tf.tanh(linear(z, p(params, "x.dec.W"), p(params, "x.dec.b")));
-  return linear(h, p(params, "x.out.W"), p(params, "x.out.b"));
+  return linear(decoderHidden({ params, z }), p(params, "x.out.W"), p(params, "x.out.b"));
+}
+
+/** VAEx's decoder up to its output layer: h = tanh(z·W_dec + b_dec), whose inner products with the output rows are the logits. */
+export function decoderHidden(options: { params: Params; z: tf.Tensor2D }): tf.Tensor2D {
+  const { params, z } = options;
+  return tf.tanh(linear(z, p(params, "x.dec.W"), p(params, "x.dec.b")));
 }

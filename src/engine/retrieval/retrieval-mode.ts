@@ -1,0 +1,39 @@
+/**
+ * The switch of approximate retrieval (approximate-ranker.ts) and its numbers, in a file of its own
+ * so that the settings (src/config.ts, the CLI) read them without loading the index's native addon.
+ */
+
+/** How a server ranks items for a user: always by scoring every item, always through the index, or by the catalogue's size. */
+export const RETRIEVAL_MODES = ["exact", "approximate", "auto"] as const;
+export type RetrievalMode = (typeof RETRIEVAL_MODES)[number];
+
+export const DEFAULT_RETRIEVAL_MODE: RetrievalMode = "auto";
+
+/**
+ * Items from which `auto` ranks through the index: below it exact scoring of one user takes a few ms
+ * and every paper shape (10,003 to 24,628 items) keeps the exact ranking; at 200,000 items exact
+ * scoring is already tens of ms a user (BENCHMARKS.md, bench:scale).
+ */
+export const APPROXIMATE_RETRIEVAL_MIN_ITEMS = 100_000;
+
+/**
+ * Candidates taken from the index per item wanted, re-ranked exactly: 100 candidates for a top 20 found
+ * 95 % of it on a planted 20,000-item model, 500 found 99 % (bench:scale has the figures at scale).
+ */
+export const CANDIDATE_FACTOR = 10;
+
+/** Whether a model of `numItems` items is ranked through the index under `mode`. */
+export function usesApproximateRetrieval(mode: RetrievalMode, numItems: number): boolean {
+  switch (mode) {
+    case "exact":
+      return false;
+    case "approximate":
+      return true;
+    case "auto":
+      return numItems >= APPROXIMATE_RETRIEVAL_MIN_ITEMS;
+    default: {
+      const never: never = mode;
+      throw new Error(`Invariant failed: unknown retrieval mode ${String(never)}`);
+    }
+  }
+}
