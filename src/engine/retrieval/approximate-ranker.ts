@@ -3,7 +3,9 @@
  * item, l_i = ⟨[h_u, 1], [W_i, b_i]⟩ with h_u the decoder's last hidden vector and (W_i, b_i) the
  * output layer's row and bias of item i, and a softmax ranks as its logits do, so a user's top k is a
  * maximum-inner-product search (mips-index.ts). The index is asked for CANDIDATE_FACTOR × (k + the
- * user's excluded clicks) items, whose logits are then computed exactly and ranked.
+ * user's excluded clicks) items, whose logits are then computed exactly from a float32 copy of the
+ * output layer's rows on the host: a backend's column gather of W_out reads the whole tensor
+ * (≈ 35 ms at 100,000 × 200 on wasm), a host row is 201 numbers away.
  */
 import type { PredictionMode, RowsInput } from "../types.ts";
 import { MipsIndex } from "./mips-index.ts";
@@ -16,10 +18,8 @@ export interface InnerProductRanking {
   readonly dims: number;
   /** h_u of each row, rows.length × dims row-major, from clicks (mode "vcm") or words ("vcm-cd"). */
   hidden(input: RowsInput, mode: PredictionMode): Promise<Float32Array>;
-  /** [W_i, b_i] of items start…end−1, (end − start) × (dims + 1) row-major. */
-  itemVectors(start: number, end: number): Promise<Float32Array>;
-  /** The exact logits of `items` for each hidden vector (`hidden` rows × dims), one array per row aligned with its items. */
-  logits(o: { hidden: Float32Array; items: ReadonlyArray<Int32Array> }): Promise<Float32Array[]>;
+  /** [W_i, b_i] of every item, numItems × (dims + 1) row-major, a copy on the host. */
+  outputRows(): Promise<Float32Array>;
 }
 
 /** One user's top k: item columns best first, and their softmax over the candidate pool. */
@@ -35,28 +35,33 @@ export interface RetrievedItems {
 export class ApproximateRanker {
   readonly #ranking: InnerProductRanking;
   readonly #index: MipsIndex;
+  /** [W_i, b_i] of every item, items × (dims + 1) row-major: the exact re-ranking's weights. */
+  readonly #vectors: Float32Array;
+  /** Seconds the host copy and the index took to build. */
+  readonly buildSeconds: number;
 
-  private constructor(ranking: InnerProductRanking, index: MipsIndex) {
-    this.#ranking = ranking;
-    this.#index = index;
+  private constructor(o: { ranking: InnerProductRanking; index: MipsIndex; vectors: Float32Array; buildSeconds: number }) {
+    this.#ranking = o.ranking;
+    this.#index = o.index;
+    this.#vectors = o.vectors;
+    this.buildSeconds = o.buildSeconds;
   }
 
-  /** Builds the index over the model's output layer (seconds at 10⁵–10⁶ items: bench:scale). */
+  /** Copies the model's output layer to the host and builds the index over it (seconds at 10⁵–10⁶ items: bench:scale). */
   static async build(ranking: InnerProductRanking): Promise<ApproximateRanker> {
-    const index = await MipsIndex.build({ items: ranking.numItems, dims: ranking.dims + 1, read: (start, end) => ranking.itemVectors(start, end) });
-    return new ApproximateRanker(ranking, index);
+    const started = performance.now();
+    const width = ranking.dims + 1;
+    const vectors = await ranking.outputRows();
+    const index = await MipsIndex.build({ items: ranking.numItems, dims: width, read: async (start, end) => vectors.subarray(start * width, end * width) });
+    return new ApproximateRanker({ ranking, index, vectors, buildSeconds: (performance.now() - started) / 1000 });
   }
 
   get numItems(): number {
     return this.#index.items;
   }
-  /** Seconds the index took to build. */
-  get buildSeconds(): number {
-    return this.#index.buildSeconds;
-  }
-  /** Estimated bytes the index holds (the model's weights are counted with the model). */
+  /** Estimated bytes held besides the model's own weights: the index and the host copy of the output layer. */
   get bytes(): number {
-    return this.#index.bytes;
+    return this.#index.bytes + this.#vectors.byteLength;
   }
 
   /** The candidate pool for k items of a user with `excluded` clicks to leave out. */
@@ -71,21 +76,26 @@ export class ApproximateRanker {
   async top(o: { input: RowsInput; mode: PredictionMode; requests: ReadonlyArray<{ k: number; exclude: ArrayLike<number> }> }): Promise<RetrievedItems[]> {
     const { input, requests } = o;
     const dims = this.#ranking.dims;
+    const width = dims + 1;
     const hidden = await this.#ranking.hidden(input, o.mode);
-    const pools = requests.map((r, b) => {
-      const query = hidden.subarray(b * dims, (b + 1) * dims);
-      const augmented = new Float32Array(dims + 1);
-      augmented.set(query);
-      augmented[dims] = 1;
-      return this.#index.search(augmented, ApproximateRanker.poolSize({ k: r.k, excluded: r.exclude.length, numItems: this.numItems }));
+    return requests.map((r, b) => {
+      const query = new Float32Array(width);
+      query.set(hidden.subarray(b * dims, (b + 1) * dims));
+      query[dims] = 1;
+      const items = this.#index.search(query, ApproximateRanker.poolSize({ k: r.k, excluded: r.exclude.length, numItems: this.numItems }));
+      const logits = new Float64Array(items.length);
+      items.forEach((item, j) => {
+        let dot = 0;
+        for (let d = 0; d < width; d += 1) dot += query[d] * this.#vectors[item * width + d];
+        logits[j] = dot;
+      });
+      return rankPool({ items, logits, k: r.k, exclude: r.exclude });
     });
-    const logits = await this.#ranking.logits({ hidden, items: pools });
-    return requests.map((r, b) => rankPool({ items: pools[b], logits: logits[b], k: r.k, exclude: r.exclude }));
   }
 }
 
 /** The k best of a pool by logit, leaving out `exclude`, with the pool's softmax as scores. */
-function rankPool(o: { items: Int32Array; logits: Float32Array; k: number; exclude: ArrayLike<number> }): RetrievedItems {
+function rankPool(o: { items: Int32Array; logits: Float64Array; k: number; exclude: ArrayLike<number> }): RetrievedItems {
   const { items, logits } = o;
   let max = Number.NEGATIVE_INFINITY;
   for (const l of logits) max = Math.max(max, l);

@@ -9,7 +9,7 @@ import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { sparseBatch } from "../../batch.ts";
 import { resolveStoredVcmConfig } from "../../config.ts";
 import type { InnerProductRanking } from "../../retrieval/approximate-ranker.ts";
-import { linear, sparseBatchTensors } from "../../runtime/index.ts";
+import { sparseBatchTensors } from "../../runtime/index.ts";
 import { isVcmVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
 import { paramsFromWeights, type ParamSpec } from "../params.ts";
 import { checkMode, requireCapability } from "../recommender.ts";
@@ -18,6 +18,9 @@ import { klToStandardNormal } from "./losses.ts";
 import { decode, decoderHidden, encode, paramSpecs } from "./vae.ts";
 import { clickDeletionEffects, type ClickEffectPair } from "./click-effects.ts";
 import { bagWordEffects, deletionEffects, outputLayerRows, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
+
+/** Hidden rows of W_out read per call when approximate retrieval copies the output layer (16 × 10⁶ items: 64 MB). */
+const OUTPUT_ROWS_PER_READ = 16;
 
 export class VcmModel extends WeightModel {
   /**
@@ -171,12 +174,11 @@ export class VcmModel extends WeightModel {
 
   /**
    * VAEx's decoder logits as inner products: h = tanh(z·W_dec + b_dec) against the output layer's
-   * columns [W_out[:, i], b_out[i]] (approximate retrieval reads them in chunks to build its index).
+   * columns [W_out[:, i], b_out[i]] (approximate retrieval copies them in chunks to build its index).
    */
   innerProductRanking(): InnerProductRanking {
     const s = this.state;
     const dims = s.config.hiddenX;
-    const weights = (): { w: tf.Tensor2D; b: tf.Tensor1D } => ({ w: s.params.get("x.out.W") as tf.Tensor2D, b: s.params.get("x.out.b") as tf.Tensor1D });
     return {
       numItems: s.numItems,
       dims,
@@ -198,33 +200,29 @@ export class VcmModel extends WeightModel {
         });
         return out;
       },
-      itemVectors: async (start, end) => {
+      outputRows: async () => {
         this.assertLive();
-        const { w, b } = weights();
-        const rows = tf.tidy(() => tf.concat([tf.transpose(tf.slice(w, [0, start], [dims, end - start])), tf.reshape(tf.slice(b, [start], [end - start]), [end - start, 1])], 1));
-        try {
-          return (await rows.data()) as Float32Array;
-        } finally {
-          rows.dispose();
-        }
-      },
-      logits: async ({ hidden, items }) => {
-        this.assertLive();
-        const { w, b } = weights();
-        const out: Float32Array[] = [];
-        for (const [r, columns] of items.entries()) {
-          // The same layer as the exact ranking's (linear), over the candidates' columns only.
-          const l = tf.tidy(() => {
-            const at = tf.tensor1d(columns, "int32");
-            return linear(tf.tensor2d(hidden.subarray(r * dims, (r + 1) * dims), [1, dims]), tf.gather(w, at, 1), tf.gather(b, at));
-          });
+        const w = s.params.get("x.out.W") as tf.Tensor2D;
+        const items = s.numItems;
+        const width = dims + 1;
+        const rows = new Float32Array(items * width);
+        const bias = (await s.params.get("x.out.b")!.data()) as Float32Array;
+        for (let i = 0; i < items; i += 1) rows[i * width + dims] = bias[i];
+        // Contiguous blocks of W_out's hidden rows: a block of its item columns would be read through a copy of the whole tensor.
+        for (let h0 = 0; h0 < dims; h0 += OUTPUT_ROWS_PER_READ) {
+          const h1 = Math.min(dims, h0 + OUTPUT_ROWS_PER_READ);
+          const block = tf.slice(w, [h0, 0], [h1 - h0, items]);
           try {
-            out.push((await l.data()) as Float32Array);
+            const values = (await block.data()) as Float32Array;
+            for (let h = h0; h < h1; h += 1) {
+              const offset = (h - h0) * items;
+              for (let i = 0; i < items; i += 1) rows[i * width + h] = values[offset + i];
+            }
           } finally {
-            l.dispose();
+            block.dispose();
           }
         }
-        return out;
+        return rows;
       },
     };
   }
