@@ -7,11 +7,12 @@
  * - exact: p50 and p99 seconds of Recommender.topItems for one user (every item scored, the top k on
  *   the backend), and of the served path before this index (scoreItems, the row's softmax read back,
  *   top k on the host);
- * - approximate: the index's build seconds and estimated bytes, p50 and p99 seconds of one user's
- *   ApproximateRanker.top, and recall@20 against the exact top 20 (target ≥ 0.98);
+ * - approximate: the index's build seconds and estimated bytes, and for the served candidate factor
+ *   (CANDIDATE_FACTOR) and others (`--factors`), p50 and p99 seconds of one user's
+ *   ApproximateRanker.top and recall@20 against the exact top 20 (target ≥ 0.98);
  * - peak RSS of the process holding the model and its index.
  *
- *   npm run bench:scale -- [--items 200000,1000000] [--hidden 200] [--users 200] [--k 20] [--seed 1] [--json]
+ *   npm run bench:scale -- [--items 200000,1000000] [--hidden 200] [--users 200] [--k 20] [--factors 10,20,40] [--seed 1] [--json]
  */
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     hidden: { type: "string", default: "200" },
     users: { type: "string", default: "200" },
     k: { type: "string", default: "20" },
+    factors: { type: "string", default: "" },
     seed: { type: "string", default: "1" },
     one: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
@@ -49,8 +51,8 @@ interface ShapeFigures {
   backend: string;
   exactTopItems: { p50: number; p99: number };
   exactServedPath: { p50: number; p99: number };
-  approximate: { p50: number; p99: number };
-  recall: number;
+  /** Per candidate factor: latency and recall@k. */
+  approximate: Array<{ factor: number; p50: number; p99: number; recall: number }>;
   buildSeconds: number;
   indexBytes: number;
   peakRssBytes: number;
@@ -71,7 +73,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: nu
   return { value, seconds: (performance.now() - started) / 1000 };
 }
 
-async function measureShape(o: { items: number; hidden: number; users: number; k: number; seed: number }): Promise<ShapeFigures> {
+async function measureShape(o: { items: number; hidden: number; users: number; k: number; seed: number; factors: ReadonlyArray<number> }): Promise<ShapeFigures> {
   await initBackend();
   const model = plantedVcmModel({ items: o.items, words: WORDS, seed: o.seed, config: { hiddenX: o.hidden } });
   const rng = new Rng(o.seed + 1);
@@ -95,13 +97,17 @@ async function measureShape(o: { items: number; hidden: number; users: number; k
     servedSeconds.push(served.seconds);
   }
   const ranker = await ApproximateRanker.build(model.innerProductRanking());
-  const approximateSeconds: number[] = [];
-  let hits = 0;
-  for (let r = 0; r < o.users; r += 1) {
-    const found = await timed(() => ranker.top({ input: { matrix: clicks, rows: [r] }, mode: "vcm", requests: [{ k: o.k, exclude: columns(r) }] }));
-    approximateSeconds.push(found.seconds);
-    const wanted = new Set(truth[r]);
-    for (const item of found.value[0].items) if (wanted.has(item)) hits += 1;
+  const approximate: ShapeFigures["approximate"] = [];
+  for (const factor of o.factors) {
+    const seconds: number[] = [];
+    let hits = 0;
+    for (let r = 0; r < o.users; r += 1) {
+      const found = await timed(() => ranker.top({ input: { matrix: clicks, rows: [r] }, mode: "vcm", requests: [{ k: o.k, exclude: columns(r) }], candidateFactor: factor }));
+      seconds.push(found.seconds);
+      const wanted = new Set(truth[r]);
+      for (const item of found.value[0].items) if (wanted.has(item)) hits += 1;
+    }
+    approximate.push({ factor, ...spread(seconds), recall: hits / (o.users * o.k) });
   }
   const figures: ShapeFigures = {
     items: o.items,
@@ -111,8 +117,7 @@ async function measureShape(o: { items: number; hidden: number; users: number; k
     backend: currentBackend(),
     exactTopItems: spread(exactSeconds),
     exactServedPath: spread(servedSeconds),
-    approximate: spread(approximateSeconds),
-    recall: hits / (o.users * o.k),
+    approximate,
     buildSeconds: ranker.buildSeconds,
     indexBytes: ranker.bytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -127,8 +132,10 @@ function print(f: ShapeFigures): void {
   console.log(`${f.items.toLocaleString("en-US")} items, hiddenX ${f.hidden}, ${f.users} users, top ${f.k}, backend ${f.backend}`);
   console.log(`  exact (topItems, top k on the backend)   p50 ${ms(f.exactTopItems.p50)}  p99 ${ms(f.exactTopItems.p99)}`);
   console.log(`  exact (scoreItems + host top k)          p50 ${ms(f.exactServedPath.p50)}  p99 ${ms(f.exactServedPath.p99)}`);
-  console.log(`  approximate (index + exact re-rank)      p50 ${ms(f.approximate.p50)}  p99 ${ms(f.approximate.p99)}`);
-  console.log(`  recall@${f.k} against exact                  ${f.recall.toFixed(4)} (target ≥ 0.98)`);
+  for (const a of f.approximate) {
+    const served = a.factor === CANDIDATE_FACTOR ? " (served)" : "";
+    console.log(`  approximate, ${a.factor} × (k + clicks) candidates${served}: p50 ${ms(a.p50)}  p99 ${ms(a.p99)}  recall@${f.k} ${a.recall.toFixed(4)} (target ≥ 0.98)`);
+  }
   console.log(`  index build ${f.buildSeconds.toFixed(1)} s, ≈ ${(f.indexBytes / 2 ** 20).toFixed(0)} MiB; peak RSS ${(f.peakRssBytes / 2 ** 30).toFixed(2)} GiB`);
 }
 
@@ -136,15 +143,16 @@ const k = Number(values.k);
 const hidden = Number(values.hidden);
 const users = Number(values.users);
 const seed = Number(values.seed);
+const factors = [...new Set([CANDIDATE_FACTOR, ...values.factors.split(",").filter((f) => f !== "").map(Number)])];
 if (values.one) {
   // A child run: one shape, its figures as one JSON line.
-  console.log(JSON.stringify(await measureShape({ items: Number(values.items), hidden, users, k, seed })));
+  console.log(JSON.stringify(await measureShape({ items: Number(values.items), hidden, users, k, seed, factors })));
 } else {
   const settings = `candidates ${CANDIDATE_FACTOR} × (k + clicks), HNSW connectivity ${MIPS_INDEX_SETTINGS.connectivity}, ef ${MIPS_INDEX_SETTINGS.expansionAdd}/${MIPS_INDEX_SETTINGS.expansionSearch}, ${MIPS_INDEX_SETTINGS.quantization}`;
   if (!values.json) console.log(`bench:scale on planted weights; ${settings}`);
   const all: ShapeFigures[] = [];
   for (const items of values.items.split(",").map(Number)) {
-    const child = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, "--one", "--items", String(items), "--hidden", String(hidden), "--users", String(users), "--k", String(k), "--seed", String(seed)], {
+    const child = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, "--one", "--items", String(items), "--hidden", String(hidden), "--users", String(users), "--k", String(k), "--factors", factors.join(","), "--seed", String(seed)], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
       maxBuffer: 1 << 20,

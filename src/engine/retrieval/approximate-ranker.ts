@@ -65,15 +65,21 @@ export class ApproximateRanker {
   }
 
   /** The candidate pool for k items of a user with `excluded` clicks to leave out. */
-  static poolSize(o: { k: number; excluded: number; numItems: number }): number {
-    return Math.min(o.numItems, CANDIDATE_FACTOR * (o.k + o.excluded));
+  static poolSize(o: { k: number; excluded: number; numItems: number; factor?: number }): number {
+    return Math.min(o.numItems, (o.factor ?? CANDIDATE_FACTOR) * (o.k + o.excluded));
   }
 
   /**
    * The top k of each request's row, best first, leaving out its `exclude` columns: the index's
-   * candidates re-ranked by their exact logits (ties to the lower column).
+   * candidates re-ranked by their exact logits (ties to the lower column). `candidateFactor` replaces
+   * CANDIDATE_FACTOR (bench:scale measures others).
    */
-  async top(o: { input: RowsInput; mode: PredictionMode; requests: ReadonlyArray<{ k: number; exclude: ArrayLike<number> }> }): Promise<RetrievedItems[]> {
+  async top(o: {
+    input: RowsInput;
+    mode: PredictionMode;
+    requests: ReadonlyArray<{ k: number; exclude: ArrayLike<number> }>;
+    candidateFactor?: number;
+  }): Promise<RetrievedItems[]> {
     const { input, requests } = o;
     const dims = this.#ranking.dims;
     const width = dims + 1;
@@ -82,7 +88,7 @@ export class ApproximateRanker {
       const query = new Float32Array(width);
       query.set(hidden.subarray(b * dims, (b + 1) * dims));
       query[dims] = 1;
-      const items = this.#index.search(query, ApproximateRanker.poolSize({ k: r.k, excluded: r.exclude.length, numItems: this.numItems }));
+      const items = this.#index.search(query, ApproximateRanker.poolSize({ k: r.k, excluded: r.exclude.length, numItems: this.numItems, factor: o.candidateFactor }));
       const logits = new Float64Array(items.length);
       items.forEach((item, j) => {
         let dot = 0;
