@@ -20,7 +20,7 @@ import {
 } from "../engine/explanation-rules.ts";
 import { topK } from "../engine/metrics.ts";
 import type { Recommender } from "../engine/models/index.ts";
-import { ApproximateRanker } from "../engine/retrieval/approximate-ranker.ts";
+import type { ApproximateRanker } from "../engine/retrieval/approximate-ranker.ts";
 import { usesApproximateRetrieval, type RetrievalMode } from "../engine/retrieval/retrieval-mode.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
@@ -143,12 +143,21 @@ export class ServedModel implements LoadedModel {
     const { model } = options.loaded;
     const ranking = model.innerProductRanking?.();
     if (ranking === undefined || !usesApproximateRetrieval(options.retrieval, model.numItems)) return new ServedModel(options);
+    let ranker: ApproximateRanker;
     try {
-      return new ServedModel({ ...options, ranker: await ApproximateRanker.build(ranking) });
+      // Loaded only here, so a server that ranks exactly never loads the index's native addon.
+      const retrieval = await import("../engine/retrieval/approximate-ranker.ts");
+      ranker = await retrieval.ApproximateRanker.build(ranking);
     } catch (error) {
       model.dispose();
-      throw error;
+      // The addon's own message names files of this machine: it stays out of the answer.
+      console.error(`[vcm] indexing model ${options.loaded.modelId} for approximate retrieval failed:`, error);
+      throw new UserError(
+        ErrorCode.MODEL_NOT_READY,
+        `Model ${options.loaded.modelId} (${model.numItems.toLocaleString("en-US")} items) could not be indexed for approximate retrieval on this server (its index did not load or did not fit in memory); serve it with --retrieval exact.`,
+      );
     }
+    return new ServedModel({ ...options, ranker });
   }
 
   /** How this model's rankings are made: through the index (its build seconds and estimated bytes) or by scoring every item. */
