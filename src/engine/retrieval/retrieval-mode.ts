@@ -12,15 +12,17 @@ export const DEFAULT_RETRIEVAL_MODE: RetrievalMode = "auto";
 /**
  * Items from which `auto` ranks through the index: below it exact scoring of one user takes a few ms
  * and every paper shape (10,003 to 24,628 items) keeps the exact ranking; at 200,000 items exact
- * scoring is already tens of ms a user (BENCHMARKS.md, bench:scale).
+ * scoring took 288 ms at the median against 21 ms through the index, on a loaded 2-core machine
+ * (BENCHMARKS.md, bench:scale), and an index's build (minutes there) is paid once per model load.
  */
 export const APPROXIMATE_RETRIEVAL_MIN_ITEMS = 100_000;
 
 /**
- * Candidates taken from the index per item wanted, re-ranked exactly: 100 candidates for a top 20 found
- * 95 % of it on a planted 20,000-item model, 500 found 99 % (bench:scale has the figures at scale).
+ * Candidates taken from the index per item wanted, re-ranked exactly: at 200,000 items (planted
+ * weights, hiddenX 200) 10 × found 93.7 % of the exact top 20, 20 × 97.1 %, 40 × 98.8 %, 80 × 99.7 %
+ * (BENCHMARKS.md, bench:scale); the search stays far below exact scoring's cost at 40 ×.
  */
-export const CANDIDATE_FACTOR = 10;
+export const CANDIDATE_FACTOR = 40;
 
 /** Whether a model of `numItems` items is ranked through the index under `mode`. */
 export function usesApproximateRetrieval(mode: RetrievalMode, numItems: number): boolean {
