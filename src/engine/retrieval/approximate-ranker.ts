@@ -47,7 +47,7 @@ export class ApproximateRanker {
     this.buildSeconds = o.buildSeconds;
   }
 
-  /** Copies the model's output layer to the host and builds the index over it (seconds at 10⁵–10⁶ items: bench:scale). */
+  /** Copies the model's output layer to the host and builds the index over it (minutes at 10⁵–10⁶ items on one thread: bench:scale). */
   static async build(ranking: InnerProductRanking): Promise<ApproximateRanker> {
     const started = performance.now();
     const width = ranking.dims + 1;
