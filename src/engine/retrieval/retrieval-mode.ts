@@ -12,8 +12,8 @@ export const DEFAULT_RETRIEVAL_MODE: RetrievalMode = "auto";
 /**
  * Items from which `auto` ranks through the index: below it exact scoring of one user takes a few ms
  * and every paper shape (10,003 to 24,628 items) keeps the exact ranking; at 200,000 items exact
- * scoring took 288 ms at the median against 21 ms through the index, on a loaded 2-core machine
- * (BENCHMARKS.md, bench:scale), and an index's build (minutes there) is paid once per model load.
+ * scoring took 51 ms at the median against 8.9 ms through the index (hiddenX 600, a calm 2-core
+ * machine; BENCHMARKS.md, bench:scale), and an index's build (141 s there) is paid once per model load.
  */
 export const APPROXIMATE_RETRIEVAL_MIN_ITEMS = 100_000;
 
