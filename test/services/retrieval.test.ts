@@ -61,7 +61,7 @@ describe("served rankings under approximate retrieval", () => {
     const matrices = matricesOf(2);
     const exact = serviceFor("exact", matrices);
     const approximate = serviceFor("approximate", matrices);
-    // k = 8 with 4 clicks asks the index for 40 × 12 candidates, more than the 60 items.
+    // k = 8 with 4 clicks asks the index for 80 × 12 candidates, more than the 60 items.
     const requests = Array.from({ length: USERS }, (_, row) => ({ modelId: 1, source: "CLICKS" as const, row, k: 8, excludeSeen: true }));
     const [want, got] = [await exact.recommendMany(requests), await approximate.recommendMany(requests)];
     for (const [u, answer] of got.entries()) {

@@ -12,18 +12,18 @@ export const DEFAULT_RETRIEVAL_MODE: RetrievalMode = "auto";
 /**
  * Items from which `auto` ranks through the index: below it exact scoring of one user takes a few ms
  * and every paper shape (10,003 to 24,628 items) keeps the exact ranking; at 200,000 items exact
- * scoring took 51 ms at the median against 8.9 ms through the index (hiddenX 600, a calm 2-core
+ * scoring took 51 ms at the median against 17.9 ms through the index (hiddenX 600, a calm 2-core
  * machine; BENCHMARKS.md, bench:scale), and an index's build (141 s there) is paid once per model load.
  */
 export const APPROXIMATE_RETRIEVAL_MIN_ITEMS = 100_000;
 
 /**
- * Candidates taken from the index per item wanted, re-ranked exactly: at 200,000 items (planted
- * weights, hiddenX 200) 10 × found 93.7 % of the exact top 20, 20 × 97.1 %, 40 × 98.8 %, 80 × 99.7 %,
- * and at 1,000,000 items (hiddenX 100) 40 × found 98.1 % in 4.4 ms against 322 ms for exact scoring
- * (BENCHMARKS.md, bench:scale).
+ * Candidates taken from the index per item wanted, re-ranked exactly: the least factor measured whose
+ * recall@20 against exact scoring is ≥ 0.98 at every shape bench:scale ran (planted weights): 80 ×
+ * found 99.6 % at 200,000 items (hiddenX 600) and 98.2 % at 1,000,000 (hiddenX 300), where 40 × found
+ * 98.8 % and 96.6 %; one user's top 20 then took 17.9 ms and 12.7 ms against 51 ms and 87 ms exact.
  */
-export const CANDIDATE_FACTOR = 40;
+export const CANDIDATE_FACTOR = 80;
 
 /** Whether a model of `numItems` items is ranked through the index under `mode`. */
 export function usesApproximateRetrieval(mode: RetrievalMode, numItems: number): boolean {
