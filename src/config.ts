@@ -1,4 +1,5 @@
 import path from "node:path";
+import { DEFAULT_RETRIEVAL_MODE, RETRIEVAL_MODES, type RetrievalMode } from "./engine/retrieval/retrieval-mode.ts";
 
 /** Backends the engine can be forced onto with VCM_BACKEND. */
 export type BackendChoice = "webgpu" | "wasm" | "cpu" | "tensorflow";
@@ -87,6 +88,12 @@ export interface AppConfig {
    * machine's available memory.
    */
   readonly maxMemoryMb: number | undefined;
+  /**
+   * How a server ranks a user's items (VCM_RETRIEVAL; `vcm serve --retrieval` overrides it): `exact` scores
+   * every item, `approximate` searches an index of the model's output layer and re-ranks its candidates
+   * exactly, `auto` (default) is approximate from APPROXIMATE_RETRIEVAL_MIN_ITEMS items (engine/retrieval).
+   */
+  readonly retrieval: RetrievalMode;
 }
 
 /** Levels of the request log, least to most severe, and silent. */
@@ -110,6 +117,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   otlpTraces: false,
   traceSampleRatio: 1,
   maxMemoryMb: undefined,
+  retrieval: DEFAULT_RETRIEVAL_MODE,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -145,7 +153,11 @@ export function loadAppConfig(
   if (maxMemoryMb !== undefined && (!Number.isInteger(maxMemoryMb) || maxMemoryMb < 64)) {
     throw new Error(`VCM_MAX_MEMORY_MB must be a whole number of MiB, at least 64, got "${memoryEnv}"`);
   }
+  const retrievalEnv = env.VCM_RETRIEVAL?.trim().toLowerCase() || undefined;
+  const retrieval = overrides.retrieval ?? (retrievalEnv as RetrievalMode | undefined) ?? DEFAULT_APP_CONFIG.retrieval;
+  if (!RETRIEVAL_MODES.includes(retrieval)) throw new Error(`VCM_RETRIEVAL must be one of ${RETRIEVAL_MODES.join(", ")}, got "${retrievalEnv}"`);
   return Object.freeze({
+    retrieval,
     jobLeaseSeconds,
     maxMemoryMb,
     logLevel,

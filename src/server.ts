@@ -11,6 +11,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
+import type { RetrievalMode } from "./engine/retrieval/retrieval-mode.ts";
 import { openDatabase, readsCrossASocket } from "./db/data-source.ts";
 import { ErrorCode, faultAsUserError, UserError } from "./errors.ts";
 import { AccessControl, adminMutationsPlugin, decideAccess, LOOPBACK_ACCESS, type ListenAccess } from "./graphql/auth.ts";
@@ -484,8 +485,10 @@ export async function startServer(options: {
   persistedOnly?: boolean;
   onProgress?: (event: DemoProgress) => void;
   logger?: ErrorLogger;
+  /** How users' items are ranked (`--retrieval`; else VCM_RETRIEVAL, else auto). */
+  retrieval?: RetrievalMode;
 }): Promise<RunningServer> {
-  const config = loadAppConfig({ port: options.port, dbPath: options.dbPath, modelsDir: options.modelsDir });
+  const config = loadAppConfig({ port: options.port, dbPath: options.dbPath, modelsDir: options.modelsDir, retrieval: options.retrieval });
   // Before anything runs, so that every span has the provider (OTEL_* variables; off by default).
   const tracing = config.otlpTraces ? startTracing({ sampleRatio: config.traceSampleRatio }) : null;
   const dataSource = await openDatabase(config.dbPath).catch(async (error: unknown) => {

@@ -3,6 +3,7 @@ import { ErrorCode, UserError } from "../../src/errors.ts";
 import type { DemoProgress } from "../../src/services/demo.ts";
 import { isLoopbackHost } from "../../src/graphql/auth.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
+import { APPROXIMATE_RETRIEVAL_MIN_ITEMS, RETRIEVAL_MODES, type RetrievalMode } from "../../src/engine/retrieval/retrieval-mode.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 
 /** Parses `--port` (or `--metrics-port`, `flag`); commander hands options over as strings. */
@@ -13,6 +14,15 @@ function parsePort(value: string | undefined, flag = "--port"): number | undefin
     throw new UserError(ErrorCode.BAD_USER_INPUT, `${flag} must be an integer from 0 to 65535, got "${value}".`);
   }
   return port;
+}
+
+/** Parses `--retrieval`. */
+function parseRetrieval(value: string | undefined): RetrievalMode | undefined {
+  if (value === undefined) return undefined;
+  if (!(RETRIEVAL_MODES as ReadonlyArray<string>).includes(value)) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `--retrieval must be one of ${RETRIEVAL_MODES.join(", ")}, got "${value}".`);
+  }
+  return value as RetrievalMode;
 }
 
 function progressLine(event: DemoProgress): string {
@@ -34,8 +44,9 @@ export const serveCommand: CommandModule = {
       .option("--public-read", "on a non-loopback host, serve reads to anyone without a key (on purpose)")
       .option("--persisted-only", "analyst keys and reads without a key run only the dashboard's registered operations (admins keep ad-hoc queries)")
       .option("--metrics-port <n>", "also serve /metrics (no credential), /ready and /health on 127.0.0.1 at this port (0 picks a free one)")
+      .option("--retrieval <mode>", `how users' items are ranked: ${RETRIEVAL_MODES.join(", ")} (default: VCM_RETRIEVAL or auto, approximate from ${APPROXIMATE_RETRIEVAL_MIN_ITEMS.toLocaleString("en-US")} items)`)
       .option("--json", "print one JSON line on stdout once listening")
-      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; persistedOnly?: boolean; metricsPort?: string; json?: boolean }) => {
+      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; persistedOnly?: boolean; metricsPort?: string; retrieval?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: async () => {
@@ -47,6 +58,7 @@ export const serveCommand: CommandModule = {
               metricsPort: parsePort(flags.metricsPort, "--metrics-port"),
               publicRead: flags.publicRead === true,
               persistedOnly: flags.persistedOnly === true,
+              retrieval: parseRetrieval(flags.retrieval),
               onProgress: (event) => io.info(progressLine(event)),
             });
             const { access } = running.server.deps;

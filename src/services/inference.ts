@@ -5,6 +5,7 @@
  * (model, kind) instead of one per user.
  */
 import type { ItemWordStats } from "../engine/explanation-rules.ts";
+import { DEFAULT_RETRIEVAL_MODE, type RetrievalMode } from "../engine/retrieval/retrieval-mode.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
 import { LruCache } from "./lru-cache.ts";
@@ -92,6 +93,8 @@ export class InferenceService {
     shareWindowMs?: number;
     onModelGone?: (modelId: number) => void;
     onDatasetChanged?: (datasetId: number) => void;
+    /** How users' items are ranked (exact, approximate, or auto by item count; engine/retrieval). */
+    retrieval?: RetrievalMode;
   }) {
     const sizes = options.sizes ?? DEFAULT_INFERENCE_CACHE_SIZES;
     this.#freshness = options.freshness;
@@ -101,7 +104,7 @@ export class InferenceService {
     this.#loadDataset = options.loadDataset;
     this.#models = new LruCache({
       capacity: sizes.models,
-      load: async (modelId) => new ServedModel({ loaded: await options.loadModel(modelId), calls: this.#calls }),
+      load: async (modelId) => ServedModel.load({ loaded: await options.loadModel(modelId), calls: this.#calls, retrieval: options.retrieval ?? DEFAULT_RETRIEVAL_MODE }),
       onEvict: (served) => {
         const lease = this.#leases.get(served);
         if (lease !== undefined) {

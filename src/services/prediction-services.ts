@@ -75,7 +75,7 @@ const POSTGRES_SHARE_WINDOW_MS = 3;
 /** Builds the prediction services of one server (or test). */
 export function createPredictionServices(options: {
   dataSource: DataSource;
-  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds" | "experimentsDir">>;
+  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds" | "experimentsDir" | "retrieval">>;
   /** Overrides of the loaders (tests count checkpoint reads through them). */
   loadModel?: (modelId: number) => Promise<LoadedModel>;
   loadDataset?: (datasetId: number) => Promise<DatasetMatrices>;
@@ -93,6 +93,7 @@ export function createPredictionServices(options: {
       return previous === undefined ? loadDatasetIndex({ dataSource, datasetId, loadMatrices }) : followDatasetIndex({ dataSource, previous, loadMatrices });
     },
     sizes: options.sizes,
+    retrieval: config.retrieval,
     freshness: catalogFreshness(dataSource, commits),
     shareWindowMs: readsCrossASocket(dataSource) ? POSTGRES_SHARE_WINDOW_MS : 0,
     // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).

@@ -23,6 +23,8 @@ import {
 import { topK } from "../engine/metrics.ts";
 import { itemBlocks } from "../engine/running-top-k.ts";
 import type { Recommender } from "../engine/models/index.ts";
+import type { ApproximateRanker } from "../engine/retrieval/approximate-ranker.ts";
+import { usesApproximateRetrieval, type RetrievalMode } from "../engine/retrieval/retrieval-mode.ts";
 import { capabilitiesOf, type PredictionMode, type Variant } from "../engine/types.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
@@ -131,8 +133,10 @@ export class ServedModel implements LoadedModel {
   readonly #calls: SharedEngineCalls;
   /** The answers this model gave last, by kind (each bounded by RECENT_ANSWERS): held until the model leaves the cache. */
   readonly #recent = new Map<string, RecentAnswers<unknown>>();
+  /** The index that ranks users' items when retrieval is approximate for this model (built with it, dropped with it). */
+  #ranker: ApproximateRanker | undefined;
 
-  constructor(options: { loaded: LoadedModel; calls: SharedEngineCalls }) {
+  constructor(options: { loaded: LoadedModel; calls: SharedEngineCalls; ranker?: ApproximateRanker }) {
     const { loaded } = options;
     this.modelId = loaded.modelId;
     this.datasetId = loaded.datasetId;
@@ -140,11 +144,45 @@ export class ServedModel implements LoadedModel {
     this.variant = loaded.variant;
     this.model = loaded.model;
     this.#calls = options.calls;
+    this.#ranker = options.ranker;
   }
 
-  /** Releases the model's tensors and its recent answers. */
+  /**
+   * A served model whose rankings go through an approximate index when `retrieval` says so for its
+   * item count (engine/retrieval/approximate-ranker.ts); a model whose logits are not one inner
+   * product per item (the baselines) is always ranked exactly.
+   */
+  static async load(options: { loaded: LoadedModel; calls: SharedEngineCalls; retrieval: RetrievalMode }): Promise<ServedModel> {
+    const { model } = options.loaded;
+    const ranking = model.innerProductRanking?.();
+    if (ranking === undefined || !usesApproximateRetrieval(options.retrieval, model.numItems)) return new ServedModel(options);
+    let ranker: ApproximateRanker;
+    try {
+      // Loaded only here, so a server that ranks exactly never loads the index's native addon.
+      const retrieval = await import("../engine/retrieval/approximate-ranker.ts");
+      ranker = await retrieval.ApproximateRanker.build(ranking);
+    } catch (error) {
+      model.dispose();
+      // The addon's own message names files of this machine: it stays out of the answer.
+      console.error(`[vcm] indexing model ${options.loaded.modelId} for approximate retrieval failed:`, error);
+      throw new UserError(
+        ErrorCode.MODEL_NOT_READY,
+        `Model ${options.loaded.modelId} (${model.numItems.toLocaleString("en-US")} items) could not be indexed for approximate retrieval on this server (its index did not load or did not fit in memory); serve it with --retrieval exact.`,
+      );
+    }
+    return new ServedModel({ ...options, ranker });
+  }
+
+  /** How this model's rankings are made: through the index (its build seconds and estimated bytes) or by scoring every item. */
+  get retrieval(): { readonly approximate: false } | { readonly approximate: true; readonly buildSeconds: number; readonly indexBytes: number } {
+    const ranker = this.#ranker;
+    return ranker === undefined ? { approximate: false } : { approximate: true, buildSeconds: ranker.buildSeconds, indexBytes: ranker.bytes };
+  }
+
+  /** Releases the model's tensors, its index and its recent answers. */
   dispose(): void {
     this.#recent.clear();
+    this.#ranker = undefined;
     this.model.dispose();
   }
 
@@ -154,6 +192,8 @@ export class ServedModel implements LoadedModel {
     const mode = sourceMode(source, this.variant);
     const clicks = this.#clicks(dataset);
     const matrix = source === "CLICKS" ? clicks : dataset.matrices.words;
+    const ranker = this.#ranker;
+    if (ranker !== undefined) return this.#retrieve({ ranker, dataset, source, matrix, requests });
     if (itemBlocks(this.model.numItems).length > 1) return this.#rankInBlocks({ dataset, source, mode, matrix, clicks, requests });
     const rowOf = await this.#rows({
       kind: `scores|${source}`,
@@ -212,6 +252,31 @@ export class ServedModel implements LoadedModel {
           }
         }
         return answers;
+      },
+    });
+  }
+
+  /**
+   * recommend through the approximate index: one shared engine call for the requests no recent answer
+   * holds, each answer kept under its row, k and exclusion (a ranking of other k is not a prefix of it).
+   */
+  async #retrieve(options: { ranker: ApproximateRanker; dataset: DatasetIndex; source: ScoreSource; matrix: CsrMatrix; requests: ReadonlyArray<RankingRequest> }): Promise<RankedItem[][]> {
+    const { ranker, dataset, source, matrix } = options;
+    const clicks = this.#clicks(dataset);
+    const mode = sourceMode(source, this.variant);
+    return this.#cachedList({
+      kind: `retrieved|${source}`,
+      dataset,
+      capacity: RECENT_ANSWERS.rows,
+      keyOf: (r) => keyWith(dataset.rowKey(r.row), `${r.k}|${r.excludeSeen}`),
+      requests: options.requests,
+      run: async (all) => {
+        const found = await ranker.top({
+          input: { matrix, rows: all.map((r) => r.row), sliceRows: SLICE_ROWS },
+          mode,
+          requests: all.map((r) => ({ k: r.k, exclude: r.excludeSeen ? rowColumns(clicks, r.row) : [] })),
+        });
+        return found.map(({ items, scores }) => Array.from(items, (item, i) => ({ item, score: scores[i], rank: i + 1 })));
       },
     });
   }

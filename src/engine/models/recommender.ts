@@ -7,6 +7,7 @@
 import type { CsrMatrix } from "../../data/csr.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
 import type { VcmConfig } from "../config.ts";
+import type { InnerProductRanking } from "../retrieval/approximate-ranker.ts";
 import { capabilitiesOf, type BackendName, type EpochRecord, type ModelSnapshot, type PredictionMode, type RankedItems, type RowsInput, type Side, type Variant, type VariantCapabilities } from "../types.ts";
 import type { ClickEffectPair } from "./vcm/click-effects.ts";
 import type { DeletionRequest, WordEffectPair } from "./vcm/word-effects.ts";
@@ -110,6 +111,11 @@ export interface Recommender {
    * two kinds of deleted row are decoded by the same layers, they share its passes (the gates of both).
    */
   reasonEffects(o: ReasonEffectsInput): Promise<{ clicks: Float32Array[]; words: Float32Array[] }>;
+  /**
+   * The ranking as one inner product per item, ⟨[h_u, 1], [W_i, b_i]⟩, for approximate retrieval
+   * (retrieval/approximate-ranker.ts); absent for a model whose logits are not that (the baselines).
+   */
+  innerProductRanking?(): InnerProductRanking;
   /** Copies the weights out (the best epoch's, once training has finished). */
   snapshot(): Promise<ModelSnapshot>;
   /** Frees the weights; the model cannot predict afterwards. */

@@ -47,7 +47,7 @@ export interface RankedItemValue {
 /** An item with its place in a ranking. */
 @ObjectType("RankedItem", { description: "An item, its score under the model and its place in the ranking." })
 export class RankedItemType {
-  @Field(() => Float, { description: "The model's probability π_ui of the item (softmax over all items, so scores of one ranking sum to at most 1)." })
+  @Field(() => Float, { description: "The model's probability π_ui of the item (softmax over all items, so scores of one ranking sum to at most 1). Where the server ranks through an approximate index (large catalogues, vcm serve --retrieval), the softmax over the index's candidates: an upper bound of π_ui." })
   score: number;
 
   @Field(() => Int, { description: "1-based position in the ranking." })

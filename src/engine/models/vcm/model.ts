@@ -8,6 +8,7 @@ import type { CsrMatrix } from "../../../data/csr.ts";
 import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { sparseBatch } from "../../batch.ts";
 import { resolveStoredVcmConfig } from "../../config.ts";
+import type { InnerProductRanking } from "../../retrieval/approximate-ranker.ts";
 import { sparseBatchTensors } from "../../runtime/index.ts";
 import { isVcmVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
 import { paramsFromWeights, type ParamSpec } from "../params.ts";
@@ -18,6 +19,9 @@ import { decode, decodeHidden, decodeItemBlock, encode, paramSpecs } from "./vae
 import { clickDeletionEffects, clickDeletionGroup, type ClickEffectPair } from "./click-effects.ts";
 import { groupedDeletionEffects, type DeletionGroup } from "./deletion.ts";
 import { bagWordEffects, deletionEffects, outputLayerRows, wordDeletionGroup, type DeletionRequest, type WordEffectPair } from "./word-effects.ts";
+
+/** Hidden rows of W_out read per call when approximate retrieval copies the output layer (16 × 10⁶ items: 64 MB). */
+const OUTPUT_ROWS_PER_READ = 16;
 
 export class VcmModel extends WeightModel {
   /**
@@ -191,6 +195,61 @@ export class VcmModel extends WeightModel {
       }
     });
     return { mu, logVar };
+  }
+
+  /**
+   * VAEx's decoder logits as inner products: h = tanh(z·W_dec + b_dec) against the output layer's
+   * columns [W_out[:, i], b_out[i]] (approximate retrieval copies them in chunks to build its index).
+   */
+  innerProductRanking(): InnerProductRanking {
+    const s = this.state;
+    const dims = s.config.hiddenX;
+    return {
+      numItems: s.numItems,
+      dims,
+      hidden: async (input, mode) => {
+        this.assertLive();
+        checkMode(this.variant, mode);
+        this.checkInput(input, mode === "vcm" ? "x" : "y");
+        const out = new Float32Array(input.rows.length * dims);
+        await this.inChunks(input, async (rows, offset) => {
+          const h = tf.tidy(() => {
+            const { mu } = encode({ params: s.params, side: mode === "vcm" ? "x" : "y", input: sparseBatchTensors(sparseBatch({ matrix: input.matrix, rows }), input.matrix.cols) });
+            return decodeHidden({ params: s.params, side: "x", z: mu });
+          });
+          try {
+            out.set((await h.data()) as Float32Array, offset * dims);
+          } finally {
+            h.dispose();
+          }
+        });
+        return out;
+      },
+      outputRows: async () => {
+        this.assertLive();
+        const w = s.params.get("x.out.W") as tf.Tensor2D;
+        const items = s.numItems;
+        const width = dims + 1;
+        const rows = new Float32Array(items * width);
+        const bias = (await s.params.get("x.out.b")!.data()) as Float32Array;
+        for (let i = 0; i < items; i += 1) rows[i * width + dims] = bias[i];
+        // Contiguous blocks of W_out's hidden rows: a block of its item columns would be read through a copy of the whole tensor.
+        for (let h0 = 0; h0 < dims; h0 += OUTPUT_ROWS_PER_READ) {
+          const h1 = Math.min(dims, h0 + OUTPUT_ROWS_PER_READ);
+          const block = tf.slice(w, [h0, 0], [h1 - h0, items]);
+          try {
+            const values = (await block.data()) as Float32Array;
+            for (let h = h0; h < h1; h += 1) {
+              const offset = (h - h0) * items;
+              for (let i = 0; i < items; i += 1) rows[i * width + h] = values[offset + i];
+            }
+          } finally {
+            block.dispose();
+          }
+        }
+        return rows;
+      },
+    };
   }
 
   /** VAEx's decoder hidden layer on z = μx(clicks) (mode "vcm") or r = μy(words) (mode "vcm-cd"). */
