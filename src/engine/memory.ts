@@ -10,6 +10,7 @@ import type { TrainingMemoryLimit } from "./runtime/index.ts";
 import { capabilitiesOf } from "./types.ts";
 import { DELETION_ROWS_PER_CHUNK } from "./models/vcm/deletion.ts";
 import { blockItemsFor } from "./running-top-k.ts";
+import { approximateRetrievalBytes } from "./retrieval/retrieval-mode.ts";
 
 export type { TrainingMemoryLimit } from "./runtime/index.ts";
 
@@ -131,6 +132,8 @@ export interface InferenceShape {
   readonly weightBytes: number;
   /** Bytes of the dataset's matrices the work reads besides (0 for loading alone). */
   readonly inputBytes: number;
+  /** Whether the model will be ranked through an approximate index (a server under --retrieval), which it holds besides. */
+  readonly approximateRetrieval?: boolean;
 }
 
 /** The estimate of a loaded model's work, in bytes, by part. */
@@ -143,6 +146,8 @@ export interface InferenceMemoryEstimate {
   readonly scoringRows: number;
   readonly scoringColumns: number;
   readonly inputBytes: number;
+  /** The approximate retrieval index and its host copy of the output layer (0 when ranked exactly). */
+  readonly retrievalBytes: number;
   readonly totalBytes: number;
   /** The largest single tensor (a GPU buffer must hold it whole). */
   readonly largestTensorBytes: number;
@@ -165,13 +170,15 @@ export function estimateInferenceMemory(shape: InferenceShape, config: VcmConfig
   const scoringBytes = scoringRows * scoringColumns * FLOAT * SCORING_COPIES;
   const loadingBytes = shape.weightBytes * LOADING_COPIES;
   const largestWeight = shape.items * Math.max(config.hiddenX, config.baselineLatentDim) * FLOAT;
+  const retrievalBytes = shape.approximateRetrieval === true ? approximateRetrievalBytes({ items: shape.items, hidden: config.hiddenX }) : 0;
   return {
     loadingBytes,
     scoringBytes,
     scoringRows,
     scoringColumns,
     inputBytes: shape.inputBytes,
-    totalBytes: loadingBytes + scoringBytes + shape.inputBytes,
+    retrievalBytes,
+    totalBytes: loadingBytes + scoringBytes + shape.inputBytes + retrievalBytes,
     largestTensorBytes: Math.max(largestWeight, scoringRows * scoringColumns * FLOAT),
   };
 }
@@ -185,7 +192,7 @@ export function inferenceRefusal(o: { shape: InferenceShape; config: VcmConfig; 
   const change =
     "run it where more memory is free (or raise VCM_MAX_MEMORY_MB), or train a smaller model: smaller hidden sizes (hiddenX, hiddenY), or fewer items (ingest with a higher --min-item-users)";
   if (e.totalBytes > o.limit.totalBytes) {
-    const input = e.inputBytes > 0 ? `; ${formatBytes(e.inputBytes)} of the dataset's matrices` : "";
+    const input = (e.inputBytes > 0 ? `; ${formatBytes(e.inputBytes)} of the dataset's matrices` : "") + (e.retrievalBytes > 0 ? `; ${formatBytes(e.retrievalBytes)} of approximate retrieval's index (--retrieval exact does without it)` : "");
     return `${o.doing} needs about ${formatBytes(e.totalBytes)} (${formatBytes(o.shape.weightBytes)} of weights, ${formatBytes(e.loadingBytes)} while they load; ${formatBytes(e.scoringBytes)} of scores for ${e.scoringRows.toLocaleString("en-US")} users × ${e.scoringColumns.toLocaleString("en-US")} items a pass${input}), more than ${o.limit.what} holds (${formatBytes(o.limit.totalBytes)}); ${change}.`;
   }
   if (o.limit.tensorBytes !== undefined && e.largestTensorBytes > o.limit.tensorBytes) {

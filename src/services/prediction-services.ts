@@ -2,6 +2,7 @@
  * Wiring of the prediction side of the API: the model cache over saved checkpoints (recommendations
  * and explanations), cohorts and training jobs, built once per server.
  */
+import { DEFAULT_RETRIEVAL_MODE, type RetrievalMode } from "../engine/retrieval/retrieval-mode.ts";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { DatasetMatrices } from "../data/csr.ts";
@@ -58,7 +59,7 @@ export interface PredictionServiceSet {
  * and rebuilds it on the current backend. NOT_FOUND for an unknown id, MODEL_NOT_READY while it
  * trains or when its training failed.
  */
-export async function loadTrainedModel(options: { dataSource: DataSource; modelId: number; modelsDir?: string }): Promise<LoadedModel> {
+export async function loadTrainedModel(options: { dataSource: DataSource; modelId: number; modelsDir?: string; retrieval?: RetrievalMode }): Promise<LoadedModel> {
   const loaded = await loadModel(options);
   return {
     modelId: loaded.modelId,
@@ -86,7 +87,7 @@ export function createPredictionServices(options: {
   const { dataSource, config } = options;
   const commits = watchCommits(dataSource);
   const inference = new InferenceService({
-    loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId, modelsDir: config.modelsDir })),
+    loadModel: options.loadModel ?? ((modelId) => loadTrainedModel({ dataSource, modelId, modelsDir: config.modelsDir, retrieval: config.retrieval ?? DEFAULT_RETRIEVAL_MODE })),
     loadDataset: (datasetId, previous) => {
       const loadMatrices = options.loadDataset ?? ((id: number) => loadDatasetMatrices(dataSource, id));
       // After an append, only what it changed is read (followDatasetIndex).

@@ -17,7 +17,8 @@ import { resolveStoredVcmConfig } from "../engine/config.ts";
 import { inferenceRefusal } from "../engine/memory.ts";
 import { loadCheckpoint, pathExists, type CheckpointManifest } from "../engine/checkpoint.ts";
 import { recommenderFromSnapshot, type Recommender } from "../engine/models/index.ts";
-import type { ModelSnapshot, Variant } from "../engine/types.ts";
+import { isVcmVariant, type ModelSnapshot, type Variant } from "../engine/types.ts";
+import { usesApproximateRetrieval, type RetrievalMode } from "../engine/retrieval/retrieval-mode.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 
 /**
@@ -85,10 +86,12 @@ export async function loadModel(options: {
   doing?: string;
   /** Bytes of the dataset's matrices the work reads beside the model (counted in the memory check). */
   inputBytes?: number;
+  /** How a server will rank with it: an approximate index is counted in the memory check (exact when absent). */
+  retrieval?: RetrievalMode;
 }): Promise<LoadedTrainedModel> {
   await initBackend();
   const doing = options.doing ?? `Loading model ${options.modelId}`;
-  const { row, snapshot, manifest } = await loadSavedSnapshot({ ...options, check: (m) => assertModelFits({ manifest: m, doing, inputBytes: options.inputBytes ?? 0 }) });
+  const { row, snapshot, manifest } = await loadSavedSnapshot({ ...options, check: (m) => assertModelFits({ manifest: m, doing, inputBytes: options.inputBytes ?? 0, retrieval: options.retrieval ?? "exact" }) });
   const model = recommenderFromSnapshot(snapshot);
   return { modelId: row.id, datasetName: row.dataset.name, variant: snapshot.variant, model, row, manifest };
 }
@@ -98,10 +101,12 @@ export async function loadModel(options: {
  * weights and scoring passes would not fit the engine's memory limit (VCM_MAX_MEMORY_MB, available
  * memory, the wasm heap, a GPU's largest buffer), before its weights are read.
  */
-function assertModelFits(o: { manifest: CheckpointManifest; doing: string; inputBytes: number }): void {
+function assertModelFits(o: { manifest: CheckpointManifest; doing: string; inputBytes: number; retrieval: RetrievalMode }): void {
   const { manifest } = o;
   const config = resolveStoredVcmConfig({ ...manifest.config, variant: manifest.variant });
-  const shape = { items: manifest.numItems, words: manifest.numWords, weightBytes: manifest.byteLength, inputBytes: o.inputBytes };
+  // The baselines are always ranked exactly (their logits are not one inner product per item).
+  const approximateRetrieval = isVcmVariant(manifest.variant) && usesApproximateRetrieval(o.retrieval, manifest.numItems);
+  const shape = { items: manifest.numItems, words: manifest.numWords, weightBytes: manifest.byteLength, inputBytes: o.inputBytes, approximateRetrieval };
   const refusal = inferenceRefusal({ shape, config, limit: trainingMemoryLimit(), doing: o.doing });
   if (refusal !== undefined) throw new UserError(ErrorCode.BAD_USER_INPUT, refusal);
 }

@@ -87,4 +87,20 @@ describe("training memory estimate", () => {
       "Loading model 7 needs about 9.2 GiB (4.5 GiB of weights, 9.0 GiB while they load; 160 MiB of scores for 640 users × 32,768 items a pass), more than the WebAssembly backend's heap holds (4.0 GiB); run it where more memory is free (or raise VCM_MAX_MEMORY_MB), or train a smaller model: smaller hidden sizes (hiddenX, hiddenY), or fewer items (ingest with a higher --min-item-users).",
     );
   });
+
+  it("counts approximate retrieval's index and host copy when the model will be ranked through it, and names it in the refusal", () => {
+    const config = resolveVcmConfig({});
+    const weightBytes = trainingParameterCount({ users: 0, items: 200_000, words: 10_000, trainClicks: 0, wordEntries: 0 }, config) * 4;
+    const exact = estimateInferenceMemory({ items: 200_000, words: 10_000, weightBytes, inputBytes: 0 }, config);
+    const indexed = estimateInferenceMemory({ items: 200_000, words: 10_000, weightBytes, inputBytes: 0, approximateRetrieval: true }, config);
+    // 200,000 items × ((600 + 2) × 2 bytes of half-precision vector + 128 of links + 16 of bookkeeping) + 200,000 × 601 float32s on the host.
+    expect(exact.retrievalBytes).toBe(0);
+    expect(indexed.retrievalBytes).toBe(200_000 * 1_348 + 200_000 * 2_404);
+    expect(indexed.totalBytes - exact.totalBytes).toBe(750_400_000);
+    const limit = { totalBytes: exact.totalBytes + 1, what: "VCM_MAX_MEMORY_MB" };
+    expect(inferenceRefusal({ shape: { items: 200_000, words: 10_000, weightBytes, inputBytes: 0 }, config, limit, doing: "Loading model 7" })).toBeUndefined();
+    expect(inferenceRefusal({ shape: { items: 200_000, words: 10_000, weightBytes, inputBytes: 0, approximateRetrieval: true }, config, limit, doing: "Loading model 7" })).toMatch(
+      /^Loading model 7 needs about .*; 716 MiB of approximate retrieval's index \(--retrieval exact does without it\)\), more than VCM_MAX_MEMORY_MB holds/,
+    );
+  });
 });

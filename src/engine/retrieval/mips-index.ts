@@ -7,11 +7,12 @@
  * answers are candidates only: the caller re-ranks them exactly.
  */
 import { Index, MetricKind, ScalarKind } from "usearch";
+import { INDEX_CONNECTIVITY, mipsIndexBytes } from "./retrieval-mode.ts";
 
 /** How the graph is built and searched; the figures in BENCHMARKS.md (bench:scale) were measured with these. */
 export const MIPS_INDEX_SETTINGS = Object.freeze({
   /** Neighbours per node of the graph (usearch's connectivity; 2× on the bottom layer). */
-  connectivity: 16,
+  connectivity: INDEX_CONNECTIVITY,
   /** Candidates kept while inserting (efConstruction). */
   expansionAdd: 64,
   /** Least candidates kept while searching (ef); a search for more items keeps that many. */
@@ -24,11 +25,6 @@ export const MIPS_INDEX_SETTINGS = Object.freeze({
    */
   addChunk: 512,
 });
-
-/** Bytes per stored scalar of MIPS_INDEX_SETTINGS.quantization. */
-const SCALAR_BYTES = 2;
-/** Bytes of a node's bookkeeping besides vectors and links (key, level, lock), usearch's index_dense layout. */
-const NODE_OVERHEAD_BYTES = 16;
 
 /** Where the item vectors come from: `read(start, end)` gives items start…end−1, each `dims` numbers, row-major. */
 export interface ItemVectorSource {
@@ -92,7 +88,7 @@ export class MipsIndex {
 
   /** Estimated bytes the index holds: the half-precision augmented vectors, the bottom layer's links and each node's bookkeeping. */
   get bytes(): number {
-    return this.items * ((this.dims + 1) * SCALAR_BYTES + 2 * MIPS_INDEX_SETTINGS.connectivity * 4 + NODE_OVERHEAD_BYTES);
+    return mipsIndexBytes({ items: this.items, dims: this.dims });
   }
 
   /** The `count` items of largest ⟨query, v_i⟩ the graph finds (approximately), best first. */

@@ -25,6 +25,28 @@ export const APPROXIMATE_RETRIEVAL_MIN_ITEMS = 100_000;
  */
 export const CANDIDATE_FACTOR = 80;
 
+/** Neighbours per node of the index's graph (usearch's connectivity; 2× on the bottom layer, MIPS_INDEX_SETTINGS). */
+export const INDEX_CONNECTIVITY = 16;
+/** Bytes per stored scalar of the index's vectors (half precision, MIPS_INDEX_SETTINGS.quantization). */
+const INDEX_SCALAR_BYTES = 2;
+/** Bytes of a node's bookkeeping besides vectors and links (key, level, lock), usearch's index_dense layout. */
+const INDEX_NODE_OVERHEAD_BYTES = 16;
+
+/** Estimated bytes of an index of `items` vectors of `dims` numbers: each stored with its extra coordinate, the bottom layer's links, each node's bookkeeping. */
+export function mipsIndexBytes(o: { items: number; dims: number }): number {
+  return o.items * ((o.dims + 1) * INDEX_SCALAR_BYTES + 2 * INDEX_CONNECTIVITY * 4 + INDEX_NODE_OVERHEAD_BYTES);
+}
+
+/**
+ * What approximate retrieval holds for a model besides its weights (the memory estimate counts it
+ * before a model is loaded): the index over the output layer's augmented rows [W_i, b_i] and their
+ * float32 copy on the host that the exact re-ranking reads.
+ */
+export function approximateRetrievalBytes(o: { items: number; hidden: number }): number {
+  const width = o.hidden + 1;
+  return mipsIndexBytes({ items: o.items, dims: width }) + o.items * width * 4;
+}
+
 /** Whether a model of `numItems` items is ranked through the index under `mode`. */
 export function usesApproximateRetrieval(mode: RetrievalMode, numItems: number): boolean {
   switch (mode) {
