@@ -30,8 +30,8 @@ export interface ExportedFile {
   readonly rows: number;
 }
 
-/** Users per batch of recommendations: one forward pass and one explanation pass each. */
-const USERS_PER_BATCH = 256;
+/** Users per batch of recommendations: one forward pass and one explanation pass each; a shard of a sharded export is a whole number of them. */
+export const RECOMMENDATION_BATCH_USERS = 256;
 
 /**
  * A file written line by line, waiting for the stream to drain when its buffer is full. It is written
@@ -57,27 +57,23 @@ class LineFile {
 
   /** A header line (not counted as a row). */
   header(text: string): Promise<void> {
-    return this.#write(text);
+    return this.#write(`${text}\n`);
   }
 
   line(text: string): Promise<void> {
     this.rows += 1;
-    return this.#write(text);
+    return this.#write(`${text}\n`);
   }
 
   /** Lines already joined, each ending in a newline (counted as rows). */
-  async run(text: string): Promise<void> {
-    if (text === "") return;
-    let count = 0;
-    for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) count += 1;
-    this.rows += count;
-    if (this.#failed !== undefined) throw this.#failed;
-    if (!this.#stream.write(text)) await once(this.#stream, "drain");
+  run(text: string): Promise<void> {
+    for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) this.rows += 1;
+    return this.#write(text);
   }
 
   async #write(text: string): Promise<void> {
     if (this.#failed !== undefined) throw this.#failed;
-    if (!this.#stream.write(`${text}\n`)) await once(this.#stream, "drain");
+    if (!this.#stream.write(text)) await once(this.#stream, "drain");
   }
 
   /** Flushes the temporary file to disk (still under its temporary name). */
@@ -318,7 +314,7 @@ export async function exportRecommendations(
   },
 ): Promise<ExportedFile & { users: number }> {
   const plan = await planRecommendationExport(options);
-  const meta = await itemMetadataByColumn(options.dataSource, plan.loaded.datasetId, plan.m.itemIds.length);
+  const meta = await recommendationTitles(options.dataSource, plan);
   return writeExport({
     dir: path.dirname(options.out),
     write: async (open) => {
@@ -334,7 +330,7 @@ export async function exportRecommendations(
 }
 
 /**
- * The lines of the users at positions [first, end) of an export's plan, a batch of USERS_PER_BATCH
+ * The lines of the users at positions [first, end) of an export's plan, a batch of RECOMMENDATION_BATCH_USERS
  * users at a time, counted from the start of the whole list (so that a shard that starts at a batch
  * boundary computes exactly the batches a single process would).
  */
@@ -344,8 +340,8 @@ export async function* recommendationLines(
   const { services, modelId, k, plan } = o;
   const { m, loaded } = plan;
   const words = o.explanationWords ?? 3;
-  for (let start = o.first; start < o.end; start += USERS_PER_BATCH) {
-    const batch = plan.rows.slice(start, Math.min(o.end, start + USERS_PER_BATCH));
+  for (let start = o.first; start < o.end; start += RECOMMENDATION_BATCH_USERS) {
+    const batch = plan.rows.slice(start, Math.min(o.end, start + RECOMMENDATION_BATCH_USERS));
     const rankings = await services.inference.recommendMany(batch.map((row) => ({ modelId, source: "CLICKS" as const, row, k, excludeSeen: true })));
     const pairs: Array<{ row: number; item: number; rank: number; score: number }> = [];
     rankings.forEach((ranked, i) => {
@@ -375,9 +371,6 @@ export async function* recommendationLines(
 export async function recommendationTitles(dataSource: DataSource, plan: RecommendationExportPlan): Promise<{ titles: Array<string | null> }> {
   return itemMetadataByColumn(dataSource, plan.loaded.datasetId, plan.m.itemIds.length);
 }
-
-/** Users per batch of an export of recommendations: a shard of a sharded export is a whole number of them. */
-export const RECOMMENDATION_BATCH_USERS = USERS_PER_BATCH;
 
 /**
  * Writes a recommendations file from runs of lines made elsewhere (the shards of a sharded export, in

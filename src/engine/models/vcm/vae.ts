@@ -105,8 +105,7 @@ export function decode(options: { params: Params; side: Side; z: tf.Tensor2D }):
 /** Logits of items [start, end) from the decoder's hidden layer (the whole output layer when the block is every item, as decode computes them). */
 export function decodeItemBlock(options: { params: Params; hidden: tf.Tensor2D; start: number; end: number }): tf.Tensor2D {
   const { hidden, start, end } = options;
-  const w = p<tf.Tensor2D>(options.params, "x.out.W");
-  const b = p<tf.Tensor1D>(options.params, "x.out.b");
-  if (start === 0 && end === b.shape[0]) return linear(hidden, w, b);
-  return linear(hidden, sliceColumns(w, start, end - start), tf.slice(b, [start], [end - start]));
+  const { weight, bias } = outputLayer(options.params, "x");
+  if (start === 0 && end === bias.shape[0]) return linear(hidden, weight, bias);
+  return linear(hidden, sliceColumns(weight, start, end - start), tf.slice(bias, [start], [end - start]));
 }
