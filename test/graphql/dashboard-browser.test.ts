@@ -7,16 +7,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, type Page } from "playwright-core";
+import { chromiumPresent, launchHeadless, type HeadlessChromium } from "./headless-chromium.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKey } from "../../src/services/api-keys.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import { createServer, createServerDeps } from "../../src/server.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = fs.existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`skipping the dashboard browser test: ${CHROMIUM} is absent (apt-get install -y chromium)`);
+const hasChromium = chromiumPresent("the dashboard browser test");
 
 /** What the page exposes as window.vcmDashboard (the test's tsconfig has no DOM lib). */
 interface Drawn {
@@ -32,7 +31,7 @@ const SMALL = { epochs: 3, latentDim: 8, hiddenX: 16, hiddenY: 16, batchSize: 50
 describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
   let fixture: ApiFixture;
   let base: string;
-  let profile: string;
+  let chrome: HeadlessChromium | undefined;
   let shots: string;
   let browser: BrowserContext;
   let vcm: number;
@@ -44,19 +43,14 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     vcm = await train("vcm");
     se = await train("vcm-se");
     base = (await fixture.server.listen({ port: 0 })).url.replace(/\/$/, "");
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-chromium-"));
     shots = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-dashboard-shots-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chrome = await launchHeadless();
+    browser = chrome.context;
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await fixture?.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
     if (shots) console.log(`dashboard screenshots: ${shots}`);
   });
 

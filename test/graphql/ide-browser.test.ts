@@ -2,49 +2,33 @@
  * GraphiQL in a real headless Chromium: the page renders from our own files (no request leaves the
  * server), runs a query and shows its result. Skipped when Debian's chromium is not installed.
  */
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+import { type BrowserContext } from "playwright-core";
+import { chromiumPresent, launchHeadless, type HeadlessChromium } from "./headless-chromium.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 
 /** The page's DOM, as seen from code that runs inside the browser (the test's tsconfig has no DOM lib). */
 declare const document: { querySelector(selector: string): unknown };
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = fs.existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`skipping the GraphiQL browser test: ${CHROMIUM} is absent (apt-get install -y chromium)`);
+const hasChromium = chromiumPresent("the GraphiQL browser test");
 
 describe.skipIf(!hasChromium)("GraphiQL in headless Chromium", () => {
   let fixture: ApiFixture;
   let url: string;
-  let profile: string;
+  let chrome: HeadlessChromium | undefined;
   let browser: BrowserContext;
 
   beforeAll(async () => {
     fixture = await createApiFixture();
     url = (await fixture.server.listen({ port: 0 })).url;
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    chrome = await launchHeadless();
+    browser = chrome.context;
   });
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await fixture?.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
   });
 
   it("renders, runs a query and shows its result, loading nothing from elsewhere", async () => {
@@ -77,7 +61,7 @@ describe.skipIf(!hasChromium)("GraphiQL in headless Chromium", () => {
     );
     const shown = JSON.parse((await handle.jsonValue()) as string);
     expect(shown).toEqual({ data: { dataset: { name: TEST_DATASET, statistics: { users: 150, items: 120 } } } });
-    await page.screenshot({ path: path.join(profile, "graphiql.png") });
+    await page.screenshot({ path: path.join(chrome!.profile, "graphiql.png") });
 
     expect(pageErrors).toEqual([]);
     expect(requested.length).toBeGreaterThan(4);

@@ -4,18 +4,14 @@
  * first 401, keeps it in the tab's session storage (not local storage), sends it as the Authorization
  * header and then draws what it could not before. Skipped when Debian's chromium is not installed.
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { type BrowserContext, type Page } from "playwright-core";
+import { chromiumPresent, launchHeadless, type HeadlessChromium } from "./headless-chromium.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SIGN_IN_STORAGE_KEY } from "../../src/graphql/sign-in.ts";
 import { createApiKey } from "../../src/services/api-keys.ts";
 import { createApiFixture, type ApiFixture } from "./api-fixture.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = fs.existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`skipping the sign-in browser test: ${CHROMIUM} is absent (apt-get install -y chromium)`);
+const hasChromium = chromiumPresent("the sign-in browser test");
 
 /** The browser's globals the test reads (the test's tsconfig has no DOM lib). */
 declare const window: { vcmDashboard: { ready: boolean; error: string | null; charts: unknown[] }; sessionStorage: { getItem(k: string): string | null }; localStorage: { length: number } };
@@ -24,7 +20,7 @@ declare const document: { querySelector(s: string): { textContent: string | null
 describe.skipIf(!hasChromium)("sign-in in headless Chromium", () => {
   let fixture: ApiFixture;
   let base: string;
-  let profile: string;
+  let chrome: HeadlessChromium | undefined;
   let browser: BrowserContext;
   let key: string;
 
@@ -32,18 +28,13 @@ describe.skipIf(!hasChromium)("sign-in in headless Chromium", () => {
     fixture = await createApiFixture({ access: { openReads: false, loopback: false } });
     key = (await createApiKey(fixture.dataSource, { name: "browser", role: "analyst" })).key;
     base = (await fixture.server.listen({ port: 0 })).url.replace(/\/$/, "");
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    chrome = await launchHeadless();
+    browser = chrome.context;
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await chrome?.close();
     await fixture?.close();
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
   });
 
   /** Opens a page, records the Authorization header of each GraphQL request, signs in when asked. */
