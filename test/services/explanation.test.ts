@@ -8,21 +8,45 @@ import { syntheticSource } from "../../src/data/generate.ts";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
-import { createPredictionServices } from "../../src/services/prediction-services.ts";
+import { createPredictionServices, type PredictionServiceSet } from "../../src/services/prediction-services.ts";
 import { trainAndSave } from "../../src/services/training.ts";
 import { createTestDatabase } from "../db/databases.ts";
 
+/** A database of its own with the generated dataset "d" and a small VCM model trained on it, for one test; done() closes every service made by services() and removes it all. */
+async function smallTrainedModel(o: { prefix: string; dataSeed: number; trainSeed: number }) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), o.prefix));
+  const database = await createTestDatabase();
+  const dataSource = await openDatabase(database.target);
+  const modelsDir = path.join(dir, "models");
+  const made: PredictionServiceSet[] = [];
+  const done = async (): Promise<void> => {
+    for (const set of made) await set.close();
+    await dataSource.destroy();
+    await database.drop();
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: o.dataSeed }) });
+    const config = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 5, batchSize: 50, annealSteps: 20, seed: o.trainSeed };
+    const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
+    const services = (): PredictionServiceSet => {
+      const set = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+      made.push(set);
+      return set;
+    };
+    return { model, services, done };
+  } catch (error) {
+    await done();
+    throw error;
+  }
+}
+
 describe("click reasons on a small trained model", () => {
   it("deleting the top click lowers the item's VCM score by the stated effect, exactly the forward pass's number", async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-explain-clicks-"));
-    const database = await createTestDatabase();
-    const dataSource = await openDatabase(database.target);
-    const modelsDir = path.join(dir, "models");
-    const services = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+    const small = await smallTrainedModel({ prefix: "vcm-explain-clicks-", dataSeed: 1, trainSeed: 2 });
+    const { model } = small;
+    const services = small.services();
     try {
-      await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 1 }) });
-      const config = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 5, batchSize: 50, annealSteps: 20, seed: 2 };
-      const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
       const { loaded, dataset } = await services.inference.modelWithDataset(model.id);
       const { train } = dataset.matrices;
       const users = [0, 7, 21, 42, 99, 120];
@@ -84,25 +108,17 @@ describe("click reasons on a small trained model", () => {
       expect(direct[0][history.indexOf(first.clicks[0].item)]).toBe(first.clicks[0].effect);
       expect(Math.max(...direct[0])).toBe(first.clicks[0].effect);
     } finally {
-      await services.close();
-      await dataSource.destroy();
-      await database.drop();
-      await fs.rm(dir, { recursive: true, force: true });
+      await small.done();
     }
   });
 });
 
 describe("the effect rule on a small trained model", () => {
   it("lists only words of the user's bag whose deletion lowers the item's review2click score", async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-explain-"));
-    const database = await createTestDatabase();
-    const dataSource = await openDatabase(database.target);
-    const modelsDir = path.join(dir, "models");
-    const services = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+    const small = await smallTrainedModel({ prefix: "vcm-explain-", dataSeed: 1, trainSeed: 2 });
+    const { model } = small;
+    const services = small.services();
     try {
-      await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 1 }) });
-      const config = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 5, batchSize: 50, annealSteps: 20, seed: 2 };
-      const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
       const { loaded, dataset } = await services.inference.modelWithDataset(model.id);
       const { words } = dataset.matrices;
       const stats = await services.inference.itemWordStats(loaded.datasetId);
@@ -161,7 +177,7 @@ describe("the effect rule on a small trained model", () => {
       // answers, one engine call each for three callers, with the same answers as each caller alone.
       const firstSpy = vi.spyOn(VcmModel.prototype, "wordEffects");
       const exactSpy = vi.spyOn(VcmModel.prototype, "reasonEffects");
-      const fresh = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+      const fresh = small.services();
       try {
         const repeated = await services.inference.explainMany(pairs.map((p) => ({ modelId: model.id, ...p, k: 5 })));
         expect(firstSpy).not.toHaveBeenCalled();
@@ -193,30 +209,21 @@ describe("the effect rule on a small trained model", () => {
       } finally {
         firstSpy.mockRestore();
         exactSpy.mockRestore();
-        await fresh.close();
       }
     } finally {
-      await services.close();
-      await dataSource.destroy();
-      await database.drop();
-      await fs.rm(dir, { recursive: true, force: true });
+      await small.done();
     }
   });
 });
 
 describe("explanations of concurrent requests, batched", () => {
   it("equal each user's explanation asked alone, words and clicks, with both kinds of deletion in one engine call", async () => {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-explain-batched-"));
-    const database = await createTestDatabase();
-    const dataSource = await openDatabase(database.target);
-    const modelsDir = path.join(dir, "models");
-    const services = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
-    const together = createPredictionServices({ dataSource, config: { dbPath: database.target, modelsDir } });
+    const small = await smallTrainedModel({ prefix: "vcm-explain-batched-", dataSeed: 3, trainSeed: 4 });
+    const { model } = small;
+    const services = small.services();
+    const together = small.services();
     const reasonSpy = vi.spyOn(VcmModel.prototype, "reasonEffects");
     try {
-      await ingestDataset(dataSource, { name: "d", source: syntheticSource({ users: 150, items: 120, vocab: 200, seed: 3 }) });
-      const config = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 5, batchSize: 50, annealSteps: 20, seed: 4 };
-      const { model } = await trainAndSave({ dataSource, dataset: "d", variant: "vcm", config, modelsDir });
       const { loaded, dataset } = await services.inference.modelWithDataset(model.id);
       const { train, words } = dataset.matrices;
       const users = [2, 15, 33, 64, 87, 131];
@@ -264,11 +271,7 @@ describe("explanations of concurrent requests, batched", () => {
       expect(wordsListed).toBeGreaterThan(pairs.length);
     } finally {
       reasonSpy.mockRestore();
-      await together.close();
-      await services.close();
-      await dataSource.destroy();
-      await database.drop();
-      await fs.rm(dir, { recursive: true, force: true });
+      await small.done();
     }
   });
 });
