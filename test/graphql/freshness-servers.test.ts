@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runVcm } from "../cli/run-vcm.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
 
 /** The figure: an append through one process is visible on every server within a second. */
 const FRESHNESS_MS = 1_000;
@@ -41,10 +41,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     }, 300_000);
 
     afterAll(async () => {
-      for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-      await sleep(200);
-      await database?.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await removeServersAndDatabase({ children, database, dir });
     });
 
     /** The user's ranking on a server. */

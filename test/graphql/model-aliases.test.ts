@@ -15,7 +15,7 @@ import { sqlOf } from "../../src/db/sql.ts";
 import { MAX_ALIAS_NAME_LENGTH, splitPoint } from "../../src/services/model-aliases.ts";
 import { runVcm } from "../cli/run-vcm.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
 
 /** The figure: a change made on one server is served by every server within a second. */
 const REACH_MS = 1_000;
@@ -107,10 +107,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     }, 300_000);
 
     afterAll(async () => {
-      for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-      await sleep(200);
-      await database?.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      await removeServersAndDatabase({ children, database, dir });
     });
 
     it("serves on B, within a second, an alias set on A (B had just answered NOT_FOUND for it), and a change of it", async () => {

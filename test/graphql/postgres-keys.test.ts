@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runVcm } from "../cli/run-vcm.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
 
 const children: ChildProcess[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-pg-keys-"));
@@ -52,10 +52,7 @@ describe.skipIf(!POSTGRES_URL)("keys and rate limits on two servers on one Postg
   }, 300_000);
 
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-    await sleep(200);
-    await database?.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await removeServersAndDatabase({ children, database, dir });
   });
 
   it("refuses on B, within a second, a key revoked while both servers had just accepted it", async () => {

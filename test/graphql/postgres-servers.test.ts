@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { pollJob, serveProcess, sleep, startJob, type ServerProcess } from "./serve-process.ts";
+import { pollJob, serveProcess, sleep, startJob, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
 
 const LEASE_SECONDS = 2;
 const children: ChildProcess[] = [];
@@ -44,10 +44,7 @@ describe.skipIf(!POSTGRES_URL)("two servers on one PostgreSQL database, each wit
   }, 300_000);
 
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-    await sleep(200);
-    await database?.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await removeServersAndDatabase({ children, database, dir });
   });
 
   it("serves on B the model A trained, with identical scores, from B's own copy", async () => {

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
+import type { TestDatabase } from "../db/databases.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 
@@ -132,3 +133,14 @@ export async function startJob(server: ServerProcess, epochs: number): Promise<s
 export const TINY_CONFIG = { latentDim: 4, hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 };
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The end of a multi-server test (afterAll): kills the servers still running, gives their database
+ * connections a moment to close, drops the test's database and removes its folder.
+ */
+export async function removeServersAndDatabase(o: { children: ReadonlyArray<ChildProcess>; database: TestDatabase | undefined; dir: string }): Promise<void> {
+  for (const child of o.children) if (child.exitCode === null) child.kill("SIGKILL");
+  await sleep(200);
+  await o.database?.drop();
+  fs.rmSync(o.dir, { recursive: true, force: true });
+}
