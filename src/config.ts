@@ -1,4 +1,6 @@
 import path from "node:path";
+import proxyaddr from "proxy-addr";
+import { ErrorCode, UserError } from "./errors.ts";
 import { DEFAULT_RETRIEVAL_MODE, RETRIEVAL_MODES, type RetrievalMode } from "./engine/retrieval/retrieval-mode.ts";
 
 /** Backends the engine can be forced onto with VCM_BACKEND. */
@@ -94,6 +96,12 @@ export interface AppConfig {
    * exactly, `auto` (default) is approximate from APPROXIMATE_RETRIEVAL_MIN_ITEMS items (engine/retrieval).
    */
   readonly retrieval: RetrievalMode;
+  /**
+   * Proxies whose X-Forwarded-For names the client (VCM_TRUST_PROXY; `vcm serve --trust-proxy`): a
+   * comma-separated list of addresses, CIDR ranges or the names loopback, linklocal and uniquelocal.
+   * Empty (the default): the socket's peer is the client, and the header is ignored.
+   */
+  readonly trustProxy: ReadonlyArray<string>;
 }
 
 /** Levels of the request log, least to most severe, and silent. */
@@ -118,46 +126,59 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   traceSampleRatio: 1,
   maxMemoryMb: undefined,
   retrieval: DEFAULT_RETRIEVAL_MODE,
+  trustProxy: Object.freeze([]),
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
 
-/** Reads the environment (and explicit overrides) into a frozen AppConfig, rejecting bad values. */
+/** A VCM_TRUST_PROXY / `--trust-proxy` value as its entries (checked by loadAppConfig). */
+export function proxyList(text: string): string[] {
+  return text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "");
+}
+
+/** Reads the environment (and explicit overrides) into a frozen AppConfig, rejecting bad values with BAD_USER_INPUT and a sentence. */
 export function loadAppConfig(
   overrides: Partial<AppConfig> = {},
   env: NodeJS.ProcessEnv = process.env,
 ): AppConfig {
   const port = overrides.port ?? (env.PORT ? Number(env.PORT) : DEFAULT_APP_CONFIG.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be an integer from 0 to 65535, got "${env.PORT}"`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `PORT must be an integer from 0 to 65535, got "${env.PORT}"`);
   }
   const backendEnv = env.VCM_BACKEND?.trim() || undefined;
   if (backendEnv !== undefined && !BACKENDS.includes(backendEnv as BackendChoice)) {
-    throw new Error(`VCM_BACKEND must be one of ${BACKENDS.join(", ")}, got "${backendEnv}"`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_BACKEND must be one of ${BACKENDS.join(", ")}, got "${backendEnv}"`);
   }
   const leaseEnv = env.VCM_JOB_LEASE_SECONDS?.trim() || undefined;
   const jobLeaseSeconds = overrides.jobLeaseSeconds ?? (leaseEnv === undefined ? DEFAULT_APP_CONFIG.jobLeaseSeconds : Number(leaseEnv));
   if (!Number.isFinite(jobLeaseSeconds) || jobLeaseSeconds < 1 || jobLeaseSeconds > 3600) {
-    throw new Error(`VCM_JOB_LEASE_SECONDS must be a number of seconds from 1 to 3600, got "${leaseEnv}"`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_JOB_LEASE_SECONDS must be a number of seconds from 1 to 3600, got "${leaseEnv}"`);
   }
   const threadsEnv = env.VCM_WASM_THREADS?.trim() || undefined;
   const wasmThreads = overrides.wasmThreads ?? (threadsEnv === undefined ? undefined : Number(threadsEnv));
   if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > 8)) {
-    throw new Error(`VCM_WASM_THREADS must be a whole number of threads from 1 to 8, got "${threadsEnv}"`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_WASM_THREADS must be a whole number of threads from 1 to 8, got "${threadsEnv}"`);
   }
   const levelEnv = env.VCM_LOG_LEVEL?.trim().toLowerCase() || undefined;
   const logLevel = overrides.logLevel ?? (levelEnv as LogLevel | undefined) ?? DEFAULT_APP_CONFIG.logLevel;
-  if (!LOG_LEVELS.includes(logLevel)) throw new Error(`VCM_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${levelEnv}"`);
+  if (!LOG_LEVELS.includes(logLevel)) throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got "${levelEnv}"`);
   const memoryEnv = env.VCM_MAX_MEMORY_MB?.trim() || undefined;
   const maxMemoryMb = overrides.maxMemoryMb ?? (memoryEnv === undefined ? undefined : Number(memoryEnv));
   if (maxMemoryMb !== undefined && (!Number.isInteger(maxMemoryMb) || maxMemoryMb < 64)) {
-    throw new Error(`VCM_MAX_MEMORY_MB must be a whole number of MiB, at least 64, got "${memoryEnv}"`);
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_MAX_MEMORY_MB must be a whole number of MiB, at least 64, got "${memoryEnv}"`);
   }
   const retrievalEnv = env.VCM_RETRIEVAL?.trim().toLowerCase() || undefined;
   const retrieval = overrides.retrieval ?? (retrievalEnv as RetrievalMode | undefined) ?? DEFAULT_APP_CONFIG.retrieval;
-  if (!RETRIEVAL_MODES.includes(retrieval)) throw new Error(`VCM_RETRIEVAL must be one of ${RETRIEVAL_MODES.join(", ")}, got "${retrievalEnv}"`);
+  if (!RETRIEVAL_MODES.includes(retrieval)) throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_RETRIEVAL must be one of ${RETRIEVAL_MODES.join(", ")}, got "${retrievalEnv}"`);
+  const trustProxy = Object.freeze([...(overrides.trustProxy ?? proxyList(env.VCM_TRUST_PROXY ?? ""))]);
+  try {
+    proxyaddr.compile([...trustProxy]);
+  } catch {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_TRUST_PROXY (or --trust-proxy) must list addresses, CIDR ranges or loopback, linklocal, uniquelocal, separated by commas, got "${trustProxy.join(",")}"`);
+  }
   return Object.freeze({
     retrieval,
+    trustProxy,
     jobLeaseSeconds,
     maxMemoryMb,
     logLevel,
@@ -192,7 +213,7 @@ function traceSampleRatio(env: NodeJS.ProcessEnv): number {
   if (sampler !== "traceidratio" && sampler !== "parentbased_traceidratio") return DEFAULT_APP_CONFIG.traceSampleRatio;
   const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim() || "1";
   const ratio = Number(arg);
-  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${arg}"`);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new UserError(ErrorCode.BAD_USER_INPUT, `OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${arg}"`);
   return ratio;
 }
 

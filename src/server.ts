@@ -11,6 +11,7 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import type { GraphQLSchema } from "graphql";
 import type { DataSource } from "typeorm";
 import { loadAppConfig, type AppConfig } from "./config.ts";
+import { clientAddressReader } from "./graphql/client-address.ts";
 import type { RetrievalMode } from "./engine/retrieval/retrieval-mode.ts";
 import { openDatabase, readsCrossASocket } from "./db/data-source.ts";
 import { ErrorCode, faultAsUserError, UserError } from "./errors.ts";
@@ -102,6 +103,7 @@ export function createServerDeps(options: {
     // On PostgreSQL every server counts in the database; SQLite's servers count each in memory.
     rateLimits: new RateLimits({ shared: readsCrossASocket(options.dataSource) ? rateLimitStoreClient(options.dataSource) : undefined }),
     persisted: PersistedOperations.load({ only: options.persistedOnly === true }),
+    clientAddress: clientAddressReader(options.config.trustProxy),
   };
 }
 
@@ -204,6 +206,7 @@ export async function createServer(deps: ServerDeps, options: { requestLog?: Req
         authenticate: (request) => deps.access.authenticate(request),
         rateLimits: deps.rateLimits,
         persisted: deps.persisted,
+        clientAddress: deps.clientAddress,
         observer,
         formatError,
         maxPayload: MAX_BODY_BYTES,
@@ -341,7 +344,7 @@ async function handleHttp(options: {
   if (method === "GET" || method === "HEAD") {
     if (isOpsPath(url.pathname)) {
       const isAdmin = async (authorization: string | undefined): Promise<boolean> =>
-        (await deps.access.authenticate({ authorization, address: request.socket.remoteAddress }).catch(() => null))?.admin === true;
+        (await deps.access.authenticate({ authorization, address: deps.clientAddress(request) }).catch(() => null))?.admin === true;
       return answerOpsRequest({ request, response, trail, pathname: url.pathname, readiness: options.readiness, isAdmin });
     }
     const isDashboard = url.pathname === DASHBOARD_PATH || url.pathname === `${DASHBOARD_PATH}/`;
@@ -373,7 +376,7 @@ async function handleHttp(options: {
   // Who is asking, and whether they may ask again this minute, before the body is even read.
   let auth: AuthState;
   try {
-    auth = await deps.access.authenticate({ authorization: request.headers.authorization, address: request.socket.remoteAddress });
+    auth = await deps.access.authenticate({ authorization: request.headers.authorization, address: deps.clientAddress(request) });
     await deps.rateLimits.takeRequest(auth);
   } catch (error) {
     const refused = error instanceof UserError ? error : faultAsUserError(error);
@@ -487,8 +490,10 @@ export async function startServer(options: {
   logger?: ErrorLogger;
   /** How users' items are ranked (`--retrieval`; else VCM_RETRIEVAL, else auto). */
   retrieval?: RetrievalMode;
+  /** Proxies whose X-Forwarded-For names the client (`--trust-proxy`; else VCM_TRUST_PROXY, else none). */
+  trustProxy?: ReadonlyArray<string>;
 }): Promise<RunningServer> {
-  const config = loadAppConfig({ port: options.port, dbPath: options.dbPath, modelsDir: options.modelsDir, retrieval: options.retrieval });
+  const config = loadAppConfig({ port: options.port, dbPath: options.dbPath, modelsDir: options.modelsDir, retrieval: options.retrieval, trustProxy: options.trustProxy });
   // Before anything runs, so that every span has the provider (OTEL_* variables; off by default).
   const tracing = config.otlpTraces ? startTracing({ sampleRatio: config.traceSampleRatio }) : null;
   const dataSource = await openDatabase(config.dbPath).catch(async (error: unknown) => {

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ErrorCode, UserError } from "../../src/errors.ts";
 import type { DemoProgress } from "../../src/services/demo.ts";
 import { isLoopbackHost } from "../../src/graphql/auth.ts";
+import { proxyList } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { APPROXIMATE_RETRIEVAL_MIN_ITEMS, RETRIEVAL_MODES, type RetrievalMode } from "../../src/engine/retrieval/retrieval-mode.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
@@ -45,8 +46,9 @@ export const serveCommand: CommandModule = {
       .option("--persisted-only", "analyst keys and reads without a key run only the dashboard's registered operations (admins keep ad-hoc queries)")
       .option("--metrics-port <n>", "also serve /metrics (no credential), /ready and /health on 127.0.0.1 at this port (0 picks a free one)")
       .option("--retrieval <mode>", `how users' items are ranked: ${RETRIEVAL_MODES.join(", ")} (default: VCM_RETRIEVAL or auto, approximate from ${APPROXIMATE_RETRIEVAL_MIN_ITEMS.toLocaleString("en-US")} items)`)
+      .option("--trust-proxy <list>", "comma-separated proxies (addresses, CIDR ranges, loopback, linklocal, uniquelocal) whose X-Forwarded-For names the client for rate limits (default: VCM_TRUST_PROXY or none)")
       .option("--json", "print one JSON line on stdout once listening")
-      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; persistedOnly?: boolean; metricsPort?: string; retrieval?: string; json?: boolean }) => {
+      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; persistedOnly?: boolean; metricsPort?: string; retrieval?: string; trustProxy?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: async () => {
@@ -59,6 +61,7 @@ export const serveCommand: CommandModule = {
               publicRead: flags.publicRead === true,
               persistedOnly: flags.persistedOnly === true,
               retrieval: parseRetrieval(flags.retrieval),
+              trustProxy: flags.trustProxy === undefined ? undefined : proxyList(flags.trustProxy),
               onProgress: (event) => io.info(progressLine(event)),
             });
             const { access } = running.server.deps;

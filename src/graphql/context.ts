@@ -3,6 +3,7 @@
  * DataLoaders, and what the request proved about its caller.
  */
 import { timingSafeEqual } from "node:crypto";
+import type { ClientAddressOf } from "./client-address.ts";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { CatalogService } from "../services/catalog-service.ts";
@@ -31,6 +32,8 @@ export interface ServerDeps {
   readonly rateLimits: RateCounter;
   /** The dashboard's registered operations, and whether only they run for non-admins (src/graphql/persisted-operations.ts). */
   readonly persisted: PersistedOperations;
+  /** A request's client address for rate limits and the WebSocket cap (src/graphql/client-address.ts, VCM_TRUST_PROXY). */
+  readonly clientAddress: ClientAddressOf;
 }
 
 /** What a server allows each request (implemented by AccessControl in auth.ts). */

@@ -6,6 +6,7 @@
  * subscriptions each.
  */
 import type http from "node:http";
+import type { ClientAddressOf } from "./client-address.ts";
 import type { Duplex } from "node:stream";
 import { getOperationAST, GraphQLError, parse, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema } from "graphql";
 import { useServer } from "graphql-ws/use/ws";
@@ -58,6 +59,8 @@ export function serveSubscriptions(options: {
   rateLimits: RateCounter;
   /** Under --persisted-only a non-admin socket subscribes only with a registered document. */
   persisted: PersistedOperations;
+  /** The client address of the upgrade request, for the cap per address and the rate limits (client-address.ts). */
+  clientAddress: ClientAddressOf;
   /** Logs and counts each subscription's start or refusal, and its end (request-observer.ts). */
   observer: Pick<RequestObserver, "subscribed" | "subscriptionEnded">;
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
@@ -73,7 +76,7 @@ export function serveSubscriptions(options: {
   /** Open sockets per client address. */
   const perAddress = new Map<string, number>();
   const admit = (socket: WebSocket, request: http.IncomingMessage): void => {
-    const address = request.socket.remoteAddress ?? "unknown";
+    const address = options.clientAddress(request) ?? "unknown";
     const open = perAddress.get(address) ?? 0;
     if (open >= MAX_SOCKETS_PER_ADDRESS) {
       socket.close(TOO_MANY_SOCKETS_CLOSE_CODE, TOO_MANY_SOCKETS_REASON);
@@ -112,7 +115,7 @@ export function serveSubscriptions(options: {
       // A socket whose connection parameters prove nothing is closed with 4401 and the sentence, as HTTP answers 401.
       onConnect: async (ctx) => {
         try {
-          proved.set(ctx, await options.authenticate({ authorization: authorizationOf(ctx.connectionParams), address: ctx.extra.request.socket.remoteAddress }));
+          proved.set(ctx, await options.authenticate({ authorization: authorizationOf(ctx.connectionParams), address: options.clientAddress(ctx.extra.request) }));
           return true;
         } catch (error) {
           // A database that cannot be reached closes the socket with its sentence too, never as an internal error.
