@@ -157,7 +157,7 @@ export function formatAppendSummary(summary: AppendSummary): string {
   const skipped = Object.entries(summary.skipped);
   const lines = [
     summary.message,
-    `  ${summary.recordsRead} records read in ${summary.seconds.toFixed(1)} s; clicks already present ${summary.clicksAlreadyPresent}, ratings under the threshold ${summary.notClicks}`,
+    `  ${summary.recordsRead} records read in ${summary.seconds.toFixed(1)} s; clicks already present ${summary.clicksAlreadyPresent}, reviews already present ${summary.reviewsAlreadyPresent}, ratings under the threshold ${summary.notClicks}`,
     `  words added to users' bags ${summary.wordsAdded}; words outside the vocabulary (not added) ${summary.unknownWords}`,
     skipped.length === 0
       ? "  skipped: none"

@@ -43,12 +43,19 @@ export interface AppendCounts {
   /** Clicks whose (user, item) the dataset already had, or that the append repeated. */
   readonly clicksAlreadyPresent: number;
   readonly reviewsAdded: number;
+  /** Review texts the user already had about the item with the same time, or that the append repeated: not stored again. */
+  readonly reviewsAlreadyPresent: number;
   /** Word occurrences added to users' bags of words. */
   readonly wordsAdded: number;
   /** Records that could not be attached, per reason (NEW_USER_WITHOUT_CLICK here; the service adds the parsers'). */
   readonly skipped: Readonly<Record<string, number>>;
   /** Database ids of the users whose clicks, reviews or words changed (new users included), for caches keyed by user. */
   readonly changedUserIds: ReadonlyArray<number>;
+}
+
+/** What makes two reviews the same: user, item, text and time (rounded to the second, as stored). */
+function reviewKey(r: { user: number; item: number | null; text: string; time: number | null }): string {
+  return JSON.stringify([r.user, r.item, r.time === null ? null : Math.round(r.time), r.text]);
 }
 
 /** Why the database side skipped a record: it is no click, and its user is not in the dataset. */
@@ -221,6 +228,7 @@ class AppendTransaction implements DatasetAppend {
   private clicksAdded = 0;
   private clicksAlreadyPresent = 0;
   private reviewsAdded = 0;
+  private reviewsAlreadyPresent = 0;
   private wordsAdded = 0;
   private readonly skipped: Record<string, number> = {};
   /**
@@ -284,6 +292,7 @@ class AppendTransaction implements DatasetAppend {
       clicksAdded: this.clicksAdded,
       clicksAlreadyPresent: this.clicksAlreadyPresent,
       reviewsAdded: this.reviewsAdded,
+      reviewsAlreadyPresent: this.reviewsAlreadyPresent,
       wordsAdded: this.wordsAdded,
       skipped: { ...this.skipped },
       changedUserIds: [...this.gains.keys()],
@@ -401,6 +410,15 @@ class AppendTransaction implements DatasetAppend {
       if (r.review === null) continue;
       reviews.push({ record: r, review: r.review, user: user.id, item: r.item === null ? null : (this.items.get(r.item)?.id ?? null) });
     }
+    const present = await this.storedReviews([...new Set(reviews.map((r) => r.user))]);
+    const fresh = reviews.filter((r) => {
+      const key = reviewKey({ user: r.user, item: r.item, text: r.review.text, time: r.review.time });
+      if (present.has(key)) return false;
+      present.add(key);
+      return true;
+    });
+    this.reviewsAlreadyPresent += reviews.length - fresh.length;
+    reviews.splice(0, reviews.length, ...fresh);
     const heldOut = await this.heldOutPairs([...new Set(reviews.filter((r) => r.item !== null && r.record.words.length > 0).map((r) => r.user))]);
     for (const chunk of chunks(reviews)) {
       const values: SqlValue[] = [];
@@ -414,6 +432,16 @@ class AppendTransaction implements DatasetAppend {
       if (r.item !== null && heldOut.has(`${r.user}:${r.item}`)) continue;
       for (const word of r.record.words) gain.words.set(word, (gain.words.get(word) ?? 0) + 1);
     }
+  }
+
+  /** These users' stored reviews (earlier batches of this append included), as reviewKey. */
+  private async storedReviews(userIds: ReadonlyArray<number>): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const chunk of chunks(userIds)) {
+      const rows = await this.sql.rows<[number, number | null, string, number | null]>(`SELECT user_id, item_id, text, time FROM reviews WHERE user_id IN (${placeholders(chunk.length)})`, [...chunk]);
+      for (const [user, item, text, time] of rows) keys.add(reviewKey({ user: Number(user), item: item === null ? null : Number(item), text, time: time === null ? null : Number(time) }));
+    }
+    return keys;
   }
 
   /** The (user, item) pairs of these users' validation and test clicks, as "user:item". */

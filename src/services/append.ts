@@ -273,10 +273,11 @@ function summaryOf(o: { append: DatasetAppend; counts: AppendCounts & { version:
 }
 
 /** Why an append added nothing, in words. */
-function nothingAddedBecause(o: { counts: Pick<AppendCounts, "clicksAlreadyPresent">; notClicks: number; recordsRead: number; skipped: Record<string, number> }): string {
+function nothingAddedBecause(o: { counts: Pick<AppendCounts, "clicksAlreadyPresent" | "reviewsAlreadyPresent">; notClicks: number; recordsRead: number; skipped: Record<string, number> }): string {
   if (o.recordsRead === 0) return "there were no records";
   const reasons: string[] = [];
   if (o.counts.clicksAlreadyPresent > 0) reasons.push(`${o.counts.clicksAlreadyPresent} click(s) were already there`);
+  if (o.counts.reviewsAlreadyPresent > 0) reasons.push(`${o.counts.reviewsAlreadyPresent} review(s) were already there`);
   if (o.notClicks > 0) reasons.push(`${o.notClicks} rating(s) were under the dataset's rating threshold`);
   for (const [reason, count] of Object.entries(o.skipped)) reasons.push(`${count} record(s) skipped (${reason})`);
   return reasons.length === 0 ? "no record held a new click or review" : reasons.join(", ");

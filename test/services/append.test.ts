@@ -218,6 +218,25 @@ describe("appendRecords", () => {
     }
   });
 
+  it("is idempotent for repeated texts: the same review again is not stored twice and its words count once; another time is a new review", async () => {
+    const user = before.userIds[7];
+    const word = before.vocabulary[4];
+    const review = { user, item: "text-item", rating: 5, text: `${word} ${word} ${word}`, time: 1_700_000_000 };
+    const wordsOf = async (): Promise<number> => bagOf((await loadDatasetMatrices(db, "d")).words, before.userIds.indexOf(user)).get(4) ?? 0;
+    const first = await appendRecords(db, { dataset: "d", records: [review, review] });
+    expect(first).toMatchObject({ added: true, reviewsAdded: 1, reviewsAlreadyPresent: 1, wordsAdded: 3 });
+    const counted = await wordsOf();
+    const again = await appendRecords(db, { dataset: "d", records: [review] });
+    expect(again).toMatchObject({ added: false, reviewsAdded: 0, reviewsAlreadyPresent: 1, clicksAlreadyPresent: 1, wordsAdded: 0, version: first.version });
+    expect(again.message).toContain("1 review(s) were already there");
+    expect(await wordsOf()).toBe(counted);
+    const later = await appendRecords(db, { dataset: "d", records: [{ ...review, time: review.time + 86_400 }] });
+    expect(later).toMatchObject({ added: true, reviewsAdded: 1, reviewsAlreadyPresent: 0, wordsAdded: 3 });
+    expect(await wordsOf()).toBe(counted + 3);
+    const stored = await sqlOf(db).get<{ n: number }>("SELECT COUNT(*) AS n FROM reviews r JOIN users u ON u.id = r.user_id WHERE u.external_id = ? AND r.text = ?", [user, review.text]);
+    expect(Number(stored!.n)).toBe(2);
+  });
+
   it("refuses an unknown dataset with NOT_FOUND", async () => {
     const error = await appendRecords(db, { dataset: "nope", records: [] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserError);

@@ -56,6 +56,9 @@ export class AppendResultType {
   @Field(() => Int, { description: "Review texts stored." })
   reviewsAdded: number;
 
+  @Field(() => Int, { description: "Review texts the user already had about the same item at the same time (or that the call repeated), with the same text: not stored again, their words not counted again." })
+  reviewsAlreadyPresent: number;
+
   @Field(() => Int, { description: "Word occurrences added to users' bags of words (not for a review of one of the user's validation or test items)." })
   wordsAdded: number;
 
