@@ -2,17 +2,12 @@
  * An append's SQL on either database: records already parsed and judged by the service
  * (src/services/append.ts) are added to an existing dataset in ONE transaction, batch after batch, so a
  * killed process leaves the dataset as it was before the append or as it is after it.
- *
- * SQLite: the transaction (BEGIN IMMEDIATE) runs on a connection of its own to the same file, so the
- * process's other statements (a server's reads and writes) never run inside it. PostgreSQL: it runs on
- * one pooled connection and locks the dataset's row first, so appends and a replacing ingest of the
- * same dataset run one after the other.
+ * The connection and the dataset's lock are src/db/append-connection.ts's.
  */
-import BetterSqlite3 from "better-sqlite3";
-import type { DataSource, QueryRunner } from "typeorm";
+import type { DataSource } from "typeorm";
 import { ErrorCode, UserError } from "../errors.ts";
-import { dialectOfSource, sqliteOf } from "./data-source.ts";
-import { sqliteSql, sqlOnRunner, type Sql, type SqlValue } from "./sql.ts";
+import { lockedDataset, openAppendConnection, type AppendConnection } from "./append-connection.ts";
+import type { Sql, SqlValue } from "./sql.ts";
 
 /** One record to append, parsed and judged by the caller with the dataset's ingest rules. */
 export interface AppendRecord {
@@ -83,9 +78,6 @@ export interface DatasetAppend {
   close(): Promise<void>;
 }
 
-/** PostgreSQL's lock_not_available: lock_timeout passed while another append or ingest held the dataset. */
-const LOCK_NOT_AVAILABLE = "55P03";
-
 /** Rows per multi-row statement (well under either database's limit on parameters). */
 const ROWS_PER_STATEMENT = 500;
 
@@ -96,11 +88,9 @@ const ROWS_PER_STATEMENT = 500;
  * `lockWaitMs` (unbounded without it), then refuses with DATABASE_BUSY and a sentence.
  */
 export async function openDatasetAppend(dataSource: DataSource, o: { dataset: string; lockWaitMs?: number }): Promise<DatasetAppend> {
-  const connection = dialectOfSource(dataSource) === "sqlite" ? openSqliteConnection(dataSource) : await openPostgresConnection(dataSource, o.lockWaitMs);
+  const connection = await openAppendConnection(dataSource, o.lockWaitMs);
   try {
-    const row = await lockedDataset(connection.sql, o.dataset).catch((error: unknown) => {
-      throw lockRefusal(error, o.dataset);
-    });
+    const row = await lockedDataset(connection.sql, o.dataset);
     if (row === undefined) {
       throw new UserError(ErrorCode.NOT_FOUND, `There is no dataset "${o.dataset}" to append to; ingest it first with \`vcm ingest\`, or list them with \`vcm datasets\`.`);
     }
@@ -110,96 +100,6 @@ export async function openDatasetAppend(dataSource: DataSource, o: { dataset: st
     await connection.end(false);
     throw error;
   }
-}
-
-/** A dataset's row as an append reads it, with its next free matrix row (users) and column (items). */
-interface LockedDataset {
-  readonly id: number;
-  readonly name: string;
-  readonly version: number;
-  readonly options: string;
-  readonly users: number;
-  readonly items: number;
-}
-
-/** The dataset's row (PostgreSQL: locked until the append ends). */
-async function lockedDataset(sql: Sql, name: string): Promise<LockedDataset | undefined> {
-  const read = async (): Promise<LockedDataset | undefined> =>
-    sql.get<LockedDataset>(
-      `SELECT d.id, d.name, d.version, d.options,
-        (SELECT COALESCE(MAX(row_index) + 1, 0) FROM users WHERE dataset_id = d.id) AS users,
-        (SELECT COALESCE(MAX(column_index) + 1, 0) FROM items WHERE dataset_id = d.id) AS items
-       FROM datasets d WHERE d.name = ?${sql.dialect === "postgres" ? " FOR UPDATE OF d" : ""}`,
-      [name],
-    );
-  // A replacing ingest that committed while this waited for the lock deleted the row it waited on:
-  // the second read finds (and locks) the dataset that replaced it.
-  return (await read()) ?? (sql.dialect === "postgres" ? read() : undefined);
-}
-
-/** The connection an append runs on, inside its transaction. */
-interface AppendConnection {
-  readonly sql: Sql;
-  /** Commits (true) or rolls back (false), then frees the connection. */
-  end(commit: boolean): Promise<void>;
-}
-
-function openSqliteConnection(dataSource: DataSource): AppendConnection {
-  const main = sqliteOf(dataSource);
-  const file = main.name;
-  // An in-memory database has no second connection: the append shares the process's (tests only).
-  const db = main.memory ? main : new BetterSqlite3(file);
-  const own = db !== main;
-  if (own) {
-    db.pragma(`busy_timeout = ${Number(main.pragma("busy_timeout", { simple: true }))}`);
-    db.pragma("foreign_keys = ON");
-    db.pragma("synchronous = NORMAL");
-  }
-  try {
-    db.exec("BEGIN IMMEDIATE");
-  } catch (error) {
-    if (own) db.close();
-    throw error;
-  }
-  return {
-    sql: sqliteSql(db),
-    async end(commit) {
-      try {
-        if (db.inTransaction) db.exec(commit ? "COMMIT" : "ROLLBACK");
-      } finally {
-        if (own) db.close();
-      }
-    },
-  };
-}
-
-async function openPostgresConnection(dataSource: DataSource, lockWaitMs: number | undefined): Promise<AppendConnection> {
-  const runner: QueryRunner = dataSource.createQueryRunner();
-  try {
-    await runner.connect();
-    await runner.startTransaction();
-    if (lockWaitMs !== undefined) await runner.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockWaitMs))}`);
-  } catch (error) {
-    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-    await runner.release();
-    throw error;
-  }
-  return {
-    sql: sqlOnRunner(runner),
-    async end(commit) {
-      try {
-        if (runner.isTransactionActive) await (commit ? runner.commitTransaction() : runner.rollbackTransaction());
-      } finally {
-        await runner.release();
-      }
-    },
-  };
-}
-
-/** DATABASE_BUSY for a lock wait that passed its bound; other errors as they are. */
-function lockRefusal(error: unknown, dataset: string): unknown {
-  if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) return error;
-  return new UserError(ErrorCode.DATABASE_BUSY, `Another append or ingest of dataset "${dataset}" is running; nothing was changed, try again once it has finished.`);
 }
 
 /** A user or item the append has seen: its id and, for users, the row (for items, the column). */
