@@ -27,6 +27,8 @@ import {
 } from "./resolvers/prediction.resolver.ts";
 import { TrainingJobResolver } from "./resolvers/training-job.resolver.ts";
 import { ModelAliasResolver, UserServedByResolver } from "./resolvers/model-alias.resolver.ts";
+import { ModelComparisonResolver } from "./resolvers/model-comparison.resolver.ts";
+import { ItemAudienceUserResolver, ItemInsightsResolver, ItemReasonClickResolver } from "./resolvers/item-insights.resolver.ts";
 import { createEventBus } from "../services/events.ts";
 
 /** Every resolver class of the API; append new ones at the end. */
@@ -50,6 +52,10 @@ export const resolvers: NonEmptyArray<Function> = [
   ExplanationClickResolver,
   ModelAliasResolver,
   UserServedByResolver,
+  ModelComparisonResolver,
+  ItemInsightsResolver,
+  ItemAudienceUserResolver,
+  ItemReasonClickResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

@@ -89,6 +89,10 @@ export interface PerUserEvaluation {
   readonly ndcg10: Float64Array;
   /** Recall@20 on the test split of each user. */
   readonly recall20: Float64Array;
+  /** NDCG@100 on the test split of each user (compareModels). */
+  readonly ndcg100: Float64Array;
+  /** Recall@50 on the test split of each user (compareModels). */
+  readonly recall50: Float64Array;
   /** Each user's top ITEM_COHORT_K items (−1 past the end). */
   readonly top: TopLists;
   /** Each user's test items: indices[indptr[u] … indptr[u + 1]). */
@@ -474,6 +478,8 @@ export class CohortService {
       capacity: new Float64Array(n).fill(Number.NaN),
       ndcg10: new Float64Array(n),
       recall20: new Float64Array(n),
+      ndcg100: new Float64Array(n),
+      recall50: new Float64Array(n),
       top: { items: new Int32Array(n * ITEM_COHORT_K).fill(-1), stride: ITEM_COHORT_K },
       heldOut: { indptr: heldOutIndptr, indices: heldOutIndices },
       itemClicks,
@@ -489,12 +495,15 @@ export class CohortService {
         input: train,
         heldOut: test,
         exclude: train,
-        ks: [10, ITEM_COHORT_K],
+        ks: [10, ITEM_COHORT_K, 50, 100],
         rows: chunk,
       });
-      evaluation.top.items.set(ranking.top, start * ITEM_COHORT_K);
+      // Each row's ranking is 100 deep; the lists keep its first ITEM_COHORT_K.
+      chunk.forEach((_, j) => evaluation.top.items.set(ranking.top.subarray(j * ranking.topStride, j * ranking.topStride + ITEM_COHORT_K), (start + j) * ITEM_COHORT_K));
       evaluation.ndcg10.set(ranking.perUser["ndcg@10"], start);
       evaluation.recall20.set(ranking.perUser["recall@20"], start);
+      evaluation.ndcg100.set(ranking.perUser["ndcg@100"], start);
+      evaluation.recall50.set(ranking.perUser["recall@50"], start);
       if (capabilitiesOf(loaded.variant).capacity) {
         evaluation.capacity.set(await loaded.model.capacity({ matrix: train, rows: chunk }), start);
       }

@@ -9,6 +9,8 @@ const EVALUATION: PerUserEvaluation = {
   capacity: Float64Array.from([1, 3, 8]),
   ndcg10: Float64Array.from([0.5, Number.NaN, 0.25]),
   recall20: Float64Array.from([1, 0, 0.5]),
+  ndcg100: Float64Array.from([0.5, Number.NaN, 0.25]),
+  recall50: Float64Array.from([1, 0, 0.5]),
   top: { items: Int32Array.from([0, 1, 2, -1, 0, 3]), stride: 2 },
   heldOut: { indptr: Int32Array.from([0, 1, 2, 3]), indices: Int32Array.from([1, 2, 2]) },
   itemClicks: Int32Array.from([3, 2, 1, 0]),

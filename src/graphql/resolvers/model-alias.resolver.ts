@@ -11,7 +11,7 @@ import { ALIAS_DATASET_ARGUMENT_DESCRIPTION, chooseModel, MODEL_ARGUMENT_DESCRIP
 import { predictionOf } from "./prediction.resolver.ts";
 
 /** GraphQL's Float has no infinities: a t of ±∞ (all paired differences equal) is sent as the largest float. */
-function finiteOrLimit(value: number): number {
+export function finiteOrLimit(value: number): number {
   return Number.isFinite(value) ? value : Math.sign(value) * Number.MAX_VALUE;
 }
 
