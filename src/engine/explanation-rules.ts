@@ -62,6 +62,40 @@ export function buildItemWordStats(options: { itemWords: CsrMatrix; smoothing?: 
   return { itemWords, itemTotals, corpusProbability, smoothing, itemExtraLift, baseLift };
 }
 
+/** lift(w, i) = P(w|i) / P(w) of the word stored at entry `p` of item `item`'s row of itemWords: the one formula every rule and characteristicWords read. */
+export function entryLift(stats: ItemWordStats, item: number, p: number): number {
+  return stats.baseLift[item] + stats.itemExtraLift[p];
+}
+
+/** A word of an item's reviews with its lift and its count there (characteristicWords). */
+export interface CharacteristicWord {
+  /** Column of the word in the dataset's vocabulary. */
+  readonly wordIndex: number;
+  /** lift(w, i), as the explanations compute it (entryLift). */
+  readonly lift: number;
+  /** Occurrences of the word in the item's reviews. */
+  readonly count: number;
+}
+
+/**
+ * The k words the item's reviews use most against the corpus: the words of its reviews ranked by
+ * lift(w, i), largest first (lifts equal up to rounding: the larger count, then the lower column).
+ * Empty for an item without review text: only words of its reviews are ranked.
+ */
+export function characteristicWords(options: { stats: ItemWordStats; item: number; k: number }): CharacteristicWord[] {
+  const { stats, item } = options;
+  const { indptr, indices, values } = stats.itemWords;
+  const words: CharacteristicWord[] = [];
+  for (let p = indptr[item]; p < indptr[item + 1]; p += 1) words.push({ wordIndex: indices[p], lift: entryLift(stats, item, p), count: values[p] });
+  words.sort((a, b) => (sameLift(a.lift, b.lift) ? 0 : b.lift - a.lift) || b.count - a.count || a.wordIndex - b.wordIndex);
+  return words.slice(0, options.k);
+}
+
+/** Lifts equal up to rounding: words whose count over corpus count is the same have equal lifts, computed along different roundings. */
+function sameLift(a: number, b: number): boolean {
+  return Math.abs(a - b) <= 1e-12 * Math.max(Math.abs(a), Math.abs(b));
+}
+
 /**
  * How the words of an explanation are chosen and weighted:
  * - "effect": candidates are the words w of the user's bag of words y_u with lift(w, i) > 1. The
@@ -283,7 +317,7 @@ function explainByWords(options: Parameters<typeof explainPair>[0]): Omit<Explan
     const w = itemWords.indices[p];
     const extra = userWords[w] * itemExtraLift[p];
     total += extra;
-    best.offer(w, userWords[w] * baseLift + extra, baseLift + itemExtraLift[p]);
+    best.offer(w, userWords[w] * baseLift + extra, entryLift(stats, item, p));
   }
   // Other words in order of p(w|u): their ties fall with p, so stop once one cannot enter the list.
   let depth = Math.min(userWords.length, 4 * k + 16);
@@ -336,8 +370,6 @@ export function shortlistByEffect(options: { stats: ItemWordStats; userWords: Ar
 function offerEffects(options: { stats: ItemWordStats; userWords: ArrayLike<number>; item: number; bag: BagEffects; best: TopList }): number {
   const { stats, userWords, item, bag, best } = options;
   const { indices, indptr } = stats.itemWords;
-  const { itemExtraLift } = stats;
-  const baseLift = stats.baseLift[item];
   const end = indptr[item + 1];
   let from = indptr[item];
   let total = 0;
@@ -354,7 +386,7 @@ function offerEffects(options: { stats: ItemWordStats; userWords: ArrayLike<numb
     }
     from = lo;
     if (lo === end || indices[lo] !== w) continue;
-    const lift = baseLift + itemExtraLift[lo];
+    const lift = entryLift(stats, item, lo);
     if (lift <= 1) continue;
     const score = userWords[w] * effect;
     total += score;
@@ -376,13 +408,12 @@ function affinityOf(options: Parameters<typeof explainPair>[0]): number {
 /** The "evidence" rule (ExplanationRule) for an item with review text: one pass over the item's words (and affinityOf's). */
 function explainByEvidence(options: Parameters<typeof explainPair>[0]): Omit<Explanation, "clicks"> {
   const { stats, userWords, item, k } = options;
-  const { itemWords, itemExtraLift } = stats;
-  const baseLift = stats.baseLift[item];
+  const { itemWords } = stats;
   const best = new TopList(k);
   let total = 0;
   for (let p = itemWords.indptr[item]; p < itemWords.indptr[item + 1]; p += 1) {
     const w = itemWords.indices[p];
-    const lift = baseLift + itemExtraLift[p];
+    const lift = entryLift(stats, item, p);
     if (lift <= 1) continue;
     const score = userWords[w];
     total += score;

@@ -28,6 +28,10 @@ export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 /** Largest ranking or word list a prediction returns (`k`). */
 export const MAX_K = 500;
+/** Most words `Item.characteristicWords` lists (`k`). */
+export const MAX_ITEM_WORDS = 100;
+/** Most users `Item.recommendedTo` lists (`k`); each listed user's explanation of the item is computed. */
+export const MAX_AUDIENCE_USERS = 100;
 /** Most tokens one `highlights` answer holds (`first`, and its default); longer reviews are paged with `from`. */
 export const MAX_HIGHLIGHT_TOKENS = 1_000;
 /** Most clicked items a `recommendFor` history may list (about ten times a typical user's history). */
@@ -79,10 +83,25 @@ export function checkHighlightPage(page: { first: number | null | undefined; fro
 
 /** Checks a ranking size `k` (1 … MAX_K). */
 export function checkK(k: number, name = "k"): number {
-  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
-    throw new UserError(ErrorCode.BAD_USER_INPUT, `${name} must be an integer from 1 to ${MAX_K}, got ${k}.`);
+  return checkCount(k, { name, max: MAX_K });
+}
+
+/** Checks characteristicWords' `k` (1 … MAX_ITEM_WORDS). */
+export function checkItemWordsK(k: number): number {
+  return checkCount(k, { name: "k", max: MAX_ITEM_WORDS });
+}
+
+/** Checks recommendedTo's `k` (1 … MAX_AUDIENCE_USERS). */
+export function checkAudienceK(k: number): number {
+  return checkCount(k, { name: "k", max: MAX_AUDIENCE_USERS });
+}
+
+/** Checks a count argument: an integer from 1 to `max`. */
+function checkCount(value: number, bound: { name: string; max: number }): number {
+  if (!Number.isInteger(value) || value < 1 || value > bound.max) {
+    throw new UserError(ErrorCode.BAD_USER_INPUT, `${bound.name} must be an integer from 1 to ${bound.max}, got ${value}.`);
   }
-  return k;
+  return value;
 }
 
 /** Checks the clicked item ids of a `recommendFor` history: at most MAX_WHAT_IF_CLICKS. */

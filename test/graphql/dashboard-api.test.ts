@@ -5,6 +5,10 @@
  * recommendedTo against the users' own recommendations and explanations.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stopWordSet, tokenize } from "../../src/data/tokenizer.ts";
+import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
+import { sqlOf } from "../../src/db/sql.ts";
+import { appendRecords } from "../../src/services/append.ts";
 import { pairedTTest } from "../../src/engine/stats.ts";
 import { syntheticSource } from "../../src/data/generate.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
@@ -34,6 +38,9 @@ beforeAll(async () => {
   seId = (await train("vcm-se")).id;
   await ingestDataset(dataSource, { name: "other", source: syntheticSource({ users: 40, items: 30, vocab: 100, seed: 2 }) });
   otherDatasetModelId = (await trainAndSave({ dataSource, dataset: "other", variant: "popularity", modelsDir: config.modelsDir })).model.id;
+  // A tiny dataset whose words are counted by hand below, with an item appended without any text.
+  await ingestDataset(dataSource, { name: "tiny", source: syntheticSource({ users: 10, items: 20, vocab: 100, seed: 5 }) });
+  expect((await appendRecords(dataSource, { dataset: "tiny", records: [{ user: "newcomer", item: "silent-item", rating: null, text: null }] })).itemsAdded).toBe(1);
 });
 
 afterAll(async () => {
@@ -95,6 +102,73 @@ describe("compareModels", () => {
       const result = await gql(QUERY, { a, b });
       expect(result.errors?.[0]?.extensions?.code).toBe(code);
       expect(result.errors?.[0]?.message).toMatch(message);
+    }
+  });
+});
+
+describe("Item.characteristicWords", () => {
+  /**
+   * Each item's words by lift, counted by hand from the review texts: P(w|i) = (c + 50·P(w)) / (n + 50),
+   * P(w) = (C_w + 1) / (C + V). Within an item the lift grows with c / (C_w + 1), so the words are ordered
+   * exactly by that ratio in integers (c₁·(C₂ + 1) against c₂·(C₁ + 1)), then by count, then by vocabulary.
+   */
+  async function handCounted(): Promise<{ itemIds: ReadonlyArray<string>; byItem: Array<Array<{ word: string; lift: number; count: number }>> }> {
+    const matrices = await loadDatasetMatrices(fixture.dataSource, "tiny");
+    const vocabulary = new Map(matrices.vocabulary.map((w, i) => [w, i]));
+    const reviews = await sqlOf(fixture.dataSource).all<{ item: number; text: string }>(
+      `SELECT i."column_index" AS "item", r."text" AS "text" FROM "reviews" r JOIN "items" i ON i."id" = r."item_id" WHERE r."dataset_id" = ?`,
+      [matrices.datasetId],
+    );
+    const counts = matrices.itemIds.map(() => new Map<string, number>());
+    const corpus = new Map<string, number>();
+    let total = 0;
+    for (const { item, text } of reviews) {
+      for (const token of tokenize(text, stopWordSet())) {
+        if (!vocabulary.has(token)) continue;
+        counts[item].set(token, (counts[item].get(token) ?? 0) + 1);
+        corpus.set(token, (corpus.get(token) ?? 0) + 1);
+        total += 1;
+      }
+    }
+    const corpusProbability = (w: string) => ((corpus.get(w) ?? 0) + 1) / (total + matrices.vocabulary.length);
+    const byItem = counts.map((row) => {
+      const n = [...row.values()].reduce((a, b) => a + b, 0);
+      return [...row.entries()]
+        .map(([word, count]) => ({ word, count, lift: (count + 50 * corpusProbability(word)) / (n + 50) / corpusProbability(word) }))
+        .sort((a, b) => b.count * ((corpus.get(a.word) ?? 0) + 1) - a.count * ((corpus.get(b.word) ?? 0) + 1) || b.count - a.count || vocabulary.get(a.word)! - vocabulary.get(b.word)!);
+    });
+    return { itemIds: matrices.itemIds, byItem };
+  }
+
+  it("lists the words of the item's reviews by the explanations' lift, with their counts there, equal to a hand count", async () => {
+    const { itemIds, byItem } = await handCounted();
+    const QUERY = `query ($id: String!, $k: Int!) { item(dataset: "tiny", externalId: $id) { characteristicWords(k: $k) { word lift count } } }`;
+    let withText = 0;
+    for (const [column, externalId] of itemIds.entries()) {
+      const all = await gql(QUERY, { id: externalId, k: 100 });
+      expect(all.errors).toBeUndefined();
+      const words = all.data.item.characteristicWords as Array<{ word: string; lift: number; count: number }>;
+      const expected = byItem[column];
+      expect(words.map((w) => [w.word, w.count])).toEqual(expected.map((w) => [w.word, w.count]));
+      words.forEach((w, i) => expect(w.lift).toBeCloseTo(expected[i].lift, 10));
+      if (expected.length > 0) {
+        withText += 1;
+        expect(words[0].lift).toBeGreaterThan(1);
+        const three = (await gql(QUERY, { id: externalId, k: 3 })).data.item.characteristicWords;
+        expect(three).toEqual(words.slice(0, 3));
+      }
+    }
+    expect(withText).toBeGreaterThan(10);
+    // The appended item has no review text, so no word.
+    expect(byItem[itemIds.indexOf("silent-item")]).toEqual([]);
+    expect((await gql(QUERY, { id: "silent-item", k: 10 })).data.item.characteristicWords).toEqual([]);
+  });
+
+  it("refuses k outside 1 to 100 with BAD_USER_INPUT", async () => {
+    for (const k of [0, 101, -3]) {
+      const result = await gql(`query ($k: Int!) { item(dataset: "tiny", externalId: "silent-item") { characteristicWords(k: $k) { word } } }`, { k });
+      expect(result.errors?.[0]?.extensions?.code).toBe("BAD_USER_INPUT");
+      expect(result.errors?.[0]?.message).toBe(`k must be an integer from 1 to 100, got ${k}.`);
     }
   });
 });
