@@ -9,6 +9,18 @@ import { Resvg } from "@resvg/resvg-js";
 import * as vega from "vega";
 import * as vl from "vega-lite";
 
+/** One figure of a report: its file name (without extension), its title and its Vega-Lite spec with the data inline. */
+export interface ReportFigure {
+  readonly name: string;
+  readonly title: string;
+  readonly spec: vl.TopLevelSpec;
+}
+
+/** A figure named `name` of a spec built by metricsSpec, curvesSpec or gridSpec (its title is the spec's). */
+export function reportFigure(name: string, spec: vl.TopLevelSpec): ReportFigure {
+  return { name, title: typeof spec.title === "string" ? spec.title : name, spec };
+}
+
 /** Renders a Vega-Lite spec to DIR/NAME.svg and DIR/NAME.png; returns the two paths. */
 export async function writePlot(options: { dir: string; name: string; spec: vl.TopLevelSpec }): Promise<string[]> {
   const compiled = vl.compile(options.spec).spec;

@@ -32,7 +32,7 @@ import { holdLease } from "./job-queue.ts";
 import { evaluateSavedModel } from "./model-evaluation.ts";
 import { METRIC_NAMES, parseVariant } from "./model-names.ts";
 import { BEYOND_ACCURACY_K, beyondAccuracyOfRanking, cohortBoundaries, cohortIndex, cohortLabel, DEFAULT_COHORT_GROUPS, DEFAULT_ITEM_SHARES, ITEM_COHORT_K, itemCohortRecallOfRanking } from "./cohorts.ts";
-import { curvesSpec, gridSpec, metricsSpec, writePlot } from "./experiment-plots.ts";
+import { curvesSpec, gridSpec, metricsSpec, reportFigure, writePlot, type ReportFigure } from "./experiment-plots.ts";
 import { loadModel } from "./saved-models.ts";
 import { bestTrial, MAX_TUNE_TRIALS, tune, tuneSpace, TUNE_PATIENCE, TUNE_SEED, type TuneAxis, type TuneTrial } from "./experiment-tune.ts";
 import { initBackend, trainingMemoryLimit } from "../engine/runtime/index.ts";
@@ -232,6 +232,22 @@ export interface ExperimentSummary {
   readonly trained: number;
   /** The experiment's row (GraphQL experiment(id)). */
   readonly experimentId: number;
+}
+
+/** The key of an experiment's results under which its report's figures are kept (served by Experiment.figures, not in its tables). */
+const RESULTS_FIGURES_KEY = "figures";
+
+/** An experiment's report tables: its results without the figures (null until it has results). */
+export function experimentTables(results: Readonly<Record<string, unknown>> | null): Record<string, unknown> | null {
+  if (results === null) return null;
+  const { [RESULTS_FIGURES_KEY]: _figures, ...tables } = results;
+  return tables;
+}
+
+/** The figures an experiment's report drew, with the specs it rendered (empty until it has results, and for reports written before figures were kept). */
+export function experimentFigures(results: Readonly<Record<string, unknown>> | null): ReadonlyArray<ReportFigure> {
+  const figures = results?.[RESULTS_FIGURES_KEY];
+  return Array.isArray(figures) ? (figures as ReadonlyArray<ReportFigure>) : [];
 }
 
 /** NOT_FOUND for an experiment id that names none. */
@@ -465,6 +481,12 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
   const settings = settingsSection(o.state);
   const tuning = tuningSection(o.dir, o.state);
   const results: Record<string, unknown> = { settings: settings.json, ...(tuning === undefined ? {} : { tuning: tuning.json }) };
+  // Every figure drawn into the report, kept with the results so the API serves the same specs (experimentFigures).
+  const figures: ReportFigure[] = [];
+  const draw = async (figure: ReportFigure): Promise<void> => {
+    await writePlot({ dir: o.dir, name: figure.name, spec: figure.spec });
+    figures.push(figure);
+  };
   const models = args.models as ReadonlyArray<string>;
   const lines: string[] = [
     `# Experiment on "${o.datasetName}"`,
@@ -501,12 +523,12 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
         return { model, metric: metric === "ndcg" ? "NDCG@R" : "Recall@R", cutoff: Number(cutoff), mean: c.mean, low: c.mean - se, high: c.mean + se };
       }),
     );
-    await writePlot({ dir: o.dir, name: `figure4-${mode}`, spec: metricsSpec({ title: mode === "vcm" ? "VCM: test NDCG@R and Recall@R" : "VCM-CD (text alone): test NDCG@R and Recall@R", rows: bars }) });
+    await draw(reportFigure(`figure4-${mode}`, metricsSpec({ title: mode === "vcm" ? "VCM: test NDCG@R and Recall@R" : "VCM-CD (text alone): test NDCG@R and Recall@R", rows: bars })));
     lines.push("", `![${mode}](figure4-${mode}.svg)`, "");
   }
   lines.push(...beyondAccuracyTable(o.dir, models, o.state.runs.filter((r) => r.mode === "vcm")));
   lines.push(...cohortTable(o.dir, o.state.runs.filter((r) => r.mode === "vcm")));
-  lines.push(...(await gridTables(o.dir, args, o.state.gridRuns ?? [])));
+  lines.push(...(await gridTables({ dir: o.dir, args, runs: o.state.gridRuns ?? [], draw })));
   // Figure 2: validation NDCG@100 per epoch, mean over seeds.
   const curves = models.map((m) => {
     const runs = o.state.runs.filter((r) => r.mode === "vcm" && r.model === m && r.curve.length > 0);
@@ -522,12 +544,12 @@ async function writeReport(o: { dir: string; state: ExperimentFile; datasetName:
       csv.push([e + 1, ...curves.map((c) => (e < c.values.length ? String(c.values[e]) : ""))].join(","));
     }
     fs.writeFileSync(path.join(o.dir, "validation-curves.csv"), `${csv.join("\n")}\n`);
-    await writePlot({ dir: o.dir, name: "figure2", spec: curvesSpec(curves.flatMap((c) => c.values.map((value, e) => ({ model: c.model, epoch: e + 1, value })))) });
+    await draw(reportFigure("figure2", curvesSpec(curves.flatMap((c) => c.values.map((value, e) => ({ model: c.model, epoch: e + 1, value }))))));
     lines.push("", "![validation curves](figure2.svg)", "");
   }
   const report = path.join(o.dir, "report.md");
   fs.writeFileSync(report, `${lines.join("\n")}\n`);
-  return { report, results };
+  return { report, results: { ...results, [RESULTS_FIGURES_KEY]: figures } };
 }
 
 /** A result cell for JSON (no NaN there: null). */
@@ -611,7 +633,8 @@ function cohortTable(dir: string, runs: ReadonlyArray<RunResult>): string[] {
  * Figure 3, per model trained over a grid: best validation NDCG@100 per cell, mean over seeds, as a table
  * and a CSV (grid-MODEL.csv), and over two axes as a matrix and a heat map (figure3-MODEL).
  */
-async function gridTables(dir: string, args: ExperimentArgs, runs: ReadonlyArray<GridRun>): Promise<string[]> {
+async function gridTables(o: { dir: string; args: ExperimentArgs; runs: ReadonlyArray<GridRun>; draw: (figure: ReportFigure) => Promise<void> }): Promise<string[]> {
+  const { dir, args, runs } = o;
   const lines: string[] = [];
   const text = (v: number) => (Number.isNaN(v) ? "–" : v.toFixed(4));
   for (const model of args.models) {
@@ -636,7 +659,7 @@ async function gridTables(dir: string, args: ExperimentArgs, runs: ReadonlyArray
         columns.forEach((column, j) => points.push({ row, column, value: values[j] }));
       }
       const title = `${model}: best validation NDCG@100 over ${rowAxis} × ${columnAxis} (mean over seeds)`;
-      await writePlot({ dir, name: `figure3-${model}`, spec: gridSpec({ title, rows: points.filter((p) => !Number.isNaN(p.value)), rowTitle: rowAxis, columnTitle: columnAxis }) });
+      await o.draw(reportFigure(`figure3-${model}`, gridSpec({ title, rows: points.filter((p) => !Number.isNaN(p.value)), rowTitle: rowAxis, columnTitle: columnAxis })));
       lines.push("", `![${model} grid](figure3-${model}.svg)`, "");
     } else {
       lines.push(`| ${axes.join(" | ")} | best validation NDCG@100 |`, `|${axes.map(() => "---").join("|")}|---|`);

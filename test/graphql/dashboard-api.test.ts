@@ -4,7 +4,13 @@
  * characteristicWords against a hand count, Experiment.figures against what the report writes, and
  * recommendedTo against the users' own recommendations and explanations.
  */
+import fs from "node:fs";
+import path from "node:path";
+import * as vega from "vega";
+import * as vl from "vega-lite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Experiment } from "../../src/db/entities/experiment.entity.ts";
+import { resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import { stopWordSet, tokenize } from "../../src/data/tokenizer.ts";
 import { loadDatasetMatrices } from "../../src/db/load-dataset-matrices.ts";
 import { sqlOf } from "../../src/db/sql.ts";
@@ -171,4 +177,45 @@ describe("Item.characteristicWords", () => {
       expect(result.errors?.[0]?.message).toBe(`k must be an integer from 1 to 100, got ${k}.`);
     }
   });
+});
+
+describe("Experiment.figures", () => {
+  it("serves the report's figures with the very specs the report rendered, and nothing before there are results", async () => {
+    const outDir = path.join(fixture.dir, "experiment");
+    const args = resolveExperimentArgs({
+      dataset: TEST_DATASET,
+      models: ["vcm", "popularity"],
+      seeds: 1,
+      epochs: 2,
+      config: { hiddenX: 16, hiddenY: 16, batchSize: 50, annealSteps: 10 },
+      grid: { latentDim: [4, 8], beta: [0.2, 0.5] },
+    });
+    const { experimentId } = await runExperiment({ dataSource: fixture.dataSource, modelsDir: fixture.config.modelsDir, args, outDir });
+    const result = await gql(`query ($id: ID!) { experiment(id: $id) { status results figures { name title spec } } }`, { id: experimentId });
+    expect(result.errors).toBeUndefined();
+    const { status, results, figures } = result.data.experiment;
+    expect(status).toBe("FINISHED");
+    // The tables stay as they were: the figures are a field of their own.
+    expect(Object.keys(results)).toEqual(["settings", "vcm", "vcm-cd"]);
+    expect(figures.map((f: { name: string }) => f.name)).toEqual(["figure4-vcm", "figure4-vcm-cd", "figure3-vcm", "figure2"]);
+    for (const figure of figures as Array<{ name: string; title: string; spec: vl.TopLevelSpec }>) {
+      expect(figure.title).toBe(figure.spec.title);
+      // Rendered as the report renders (experiment-plots.ts writePlot), the spec gives the report's SVG byte for byte.
+      const view = new vega.View(vega.parse(vl.compile(figure.spec).spec), { renderer: "none" });
+      const svg = await view.toSVG();
+      view.finalize();
+      // Vega numbers gradients by a counter of the process: the one thing that differs between two renderings.
+      const numbered = (text: string) => text.replaceAll(/gradient_\d+/g, "gradient_N");
+      expect(numbered(svg), figure.name).toBe(numbered(fs.readFileSync(path.join(outDir, `${figure.name}.svg`), "utf8")));
+    }
+    // Figure 4's bars are the table's cells.
+    const bars = (figures[0].spec.data as { values: Array<{ model: string; metric: string; cutoff: number; mean: number }> }).values;
+    expect(bars.find((b) => b.model === "vcm" && b.metric === "NDCG@R" && b.cutoff === 10)?.mean).toBe(results.vcm.vcm["ndcg@10"].mean);
+    expect(bars.find((b) => b.model === "popularity" && b.metric === "Recall@R" && b.cutoff === 50)?.mean).toBe(results.vcm.popularity["recall@50"].mean);
+
+    // An experiment without results yet has no figure.
+    const queued = await fixture.dataSource.getRepository(Experiment).save({ datasetId, key: "queued", args: {}, outDir: path.join(fixture.dir, "queued"), status: "queued", runsTotal: 2, results: null });
+    const early = await gql(`query ($id: ID!) { experiment(id: $id) { results figures { name } } }`, { id: queued.id });
+    expect(early.data.experiment).toEqual({ results: null, figures: [] });
+  }, 120_000);
 });

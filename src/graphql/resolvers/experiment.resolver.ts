@@ -2,11 +2,12 @@ import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscript
 import type { Dataset } from "../../db/entities/dataset.entity.ts";
 import type { Experiment } from "../../db/entities/experiment.entity.ts";
 import { ErrorCode, UserError } from "../../errors.ts";
-import { noSuchExperiment } from "../../services/experiment.ts";
+import { experimentFigures, experimentTables, noSuchExperiment } from "../../services/experiment.ts";
+import type { ReportFigure } from "../../services/experiment-plots.ts";
 import { JOB_UPDATE_WINDOW_MS } from "../../services/job-updates.ts";
 import type { GraphQLContext } from "../context.ts";
 import { DatasetType } from "../types/dataset.type.ts";
-import { ExperimentType, StartExperimentInput } from "../types/experiment.type.ts";
+import { ExperimentFigureType, ExperimentType, StartExperimentInput } from "../types/experiment.type.ts";
 import { parseId, requireDataset, requireLoaded } from "./lookup.ts";
 import { predictionOf } from "./prediction.resolver.ts";
 
@@ -69,6 +70,19 @@ export class ExperimentResolver {
   })
   experimentUpdated(@Root() experiment: Experiment, @Arg("id", () => ID) _id: string): Experiment {
     return experiment;
+  }
+
+  @FieldResolver()
+  results(@Root() experiment: Experiment): Record<string, unknown> | null {
+    return experimentTables(experiment.results);
+  }
+
+  @FieldResolver(() => [ExperimentFigureType], {
+    description:
+      "The report's figures as data, each with the Vega-Lite spec (data inline) the report rendered into its folder: the same spec, kept with the results when the report was written. Empty until the experiment has results, and for one finished before figures were kept with the results (its folder still holds them).",
+  })
+  figures(@Root() experiment: Experiment): ReadonlyArray<ReportFigure> {
+    return experimentFigures(experiment.results);
   }
 
   @FieldResolver(() => DatasetType)

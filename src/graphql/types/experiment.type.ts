@@ -15,6 +15,19 @@ export class GridAxisInput {
   values: number[];
 }
 
+/** One figure of an experiment's report. */
+@ObjectType("ExperimentFigure", { description: "A figure of an experiment's report as data: the Vega-Lite spec (data inline) that the report renders to NAME.svg and NAME.png in its folder." })
+export class ExperimentFigureType {
+  @Field(() => String, { description: 'The figure\'s file name in the report folder, without extension: "figure4-vcm", "figure4-vcm-cd" (the paper\'s Figure 4), "figure2" (Figure 2, validation curves), "figure3-MODEL" (Figure 3, a two-axis grid).' })
+  name: string;
+
+  @Field(() => String, { description: "The figure's title (the spec's)." })
+  title: string;
+
+  @Field(() => GraphQLJSONObject, { description: "The Vega-Lite (v6) spec with its data inline, exactly as the report rendered it: vega-lite compiles it and vega draws it." })
+  spec: Record<string, unknown>;
+}
+
 /** Where an experiment stands, as GraphQL names it (values are the stored statuses). */
 export enum ExperimentStatusEnum {
   QUEUED = "queued",
