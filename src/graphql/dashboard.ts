@@ -17,6 +17,9 @@ const JS = "text/javascript; charset=utf-8";
 /** URL of the page; its files are under DASHBOARD_PATH + "/". */
 export const DASHBOARD_PATH = "/dashboard";
 
+/** The performance mark the page sets each time a view has drawn its data (read by npm run bench:dashboard). */
+export const DRAWN_MARK = "vcm-dashboard-drawn";
+
 /** The folder of the client's modules. */
 export const DASHBOARD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "dashboard");
 
@@ -45,8 +48,8 @@ export function dashboardHtml(): string {
   <link rel="stylesheet" href="${DASHBOARD_PATH}/dashboard.css" />
 </head>
 <body>
-  <header id="shell"></header>
-  <main id="dashboard"></main>
+  <header id="shell"><h1>VCM analytics</h1></header>
+  <main id="dashboard" data-drawn-mark="${DRAWN_MARK}"><p class="note">Loading…</p></main>
   <script src="${DASHBOARD_PATH}/${SIGN_IN_SCRIPT_NAME}"></script>
   <script src="${DASHBOARD_PATH}/chart.umd.min.js"></script>
   <script type="module" src="${DASHBOARD_PATH}/shell.js"></script>

@@ -27,7 +27,11 @@ describe("the dashboard's persisted-operation manifest", () => {
     const text = fs.readFileSync(PERSISTED_OPERATIONS_FILE, "utf8");
     expect(text, "src/graphql/dashboard/persisted-operations.json is stale: run `npm run persisted-operations` and commit it").toBe(renderManifest(dashboardManifest()));
     const manifest = committed();
-    expect(manifest.operations.map((o) => o.name)).toEqual(["DashboardCohorts", "DashboardDatasetModels", "DashboardModels", "DashboardUser", "DashboardUserCompared"]);
+    // Every module's documents: the shell's and each view's.
+    expect(manifest.operations.map((o) => o.name)).toEqual([
+      "DashboardCohorts", "DashboardCompareModels", "DashboardDatasetModels", "DashboardExperiment", "DashboardExperimentFigures", "DashboardExperiments",
+      "DashboardItem", "DashboardItemAudience", "DashboardItems", "DashboardItemWords", "DashboardSearch", "DashboardShell", "DashboardUser", "DashboardUsers", "DashboardWhatIf",
+    ]);
     for (const operation of manifest.operations) expect(operation.id).toBe(operationId(operation.body));
   });
 
@@ -99,7 +103,7 @@ describe("--persisted-only over HTTP and WebSocket", () => {
     refused(await post({ query: "{ datasets { name } }" }));
     refused(await post({ query: "{ __schema { types { name } } }" }, analyst));
     // A registered operation with one more space is another document.
-    refused(await post({ query: `${bodyOf("DashboardModels")} `, variables: {} }, analyst));
+    refused(await post({ query: `${bodyOf("DashboardShell")} `, variables: {} }, analyst));
     refused(await post({ extensions: { persistedQuery: { version: 1, sha256Hash: operationId("{ datasets { name } }") } } }, analyst));
     const get = await fetch(`${url}?query=${encodeURIComponent("{ datasets { name } }")}`, { headers: { authorization: `Bearer ${analyst}` } });
     refused({ status: get.status, json: await get.json() });
@@ -109,10 +113,10 @@ describe("--persisted-only over HTTP and WebSocket", () => {
     const byText = await post({ query: bodyOf("DashboardDatasetModels"), variables: { n: TEST_DATASET } }, analyst);
     expect(byText.status).toBe(200);
     expect(byText.json).toEqual({ data: { dataset: { name: TEST_DATASET, models: [] } } });
-    const id = operationId(bodyOf("DashboardModels"));
+    const id = operationId(bodyOf("DashboardShell"));
     const byId = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } }, analyst);
     expect(byId.status).toBe(200);
-    expect(byId.json).toEqual({ data: { datasets: [{ name: TEST_DATASET, models: [] }] } });
+    expect(byId.json).toEqual({ data: { datasets: [{ name: TEST_DATASET, models: [] }], modelAliases: [] } });
     const open = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } });
     expect(open.json.data.datasets[0].name).toBe(TEST_DATASET);
     const extensions = JSON.stringify({ persistedQuery: { version: 1, sha256Hash: operationId(bodyOf("DashboardDatasetModels")) } });

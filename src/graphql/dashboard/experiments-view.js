@@ -71,7 +71,8 @@ async function figures(parent, list) {
   await loadScript("vega-lite.min.js", "vegaLite");
   for (const f of list) {
     const box = el("div", { class: "figure-box", "data-figure": f.name });
-    parent.appendChild(el("figure", {}, [el("figcaption", { text: f.title }), box]));
+    // The spec draws its own title, so the figure is only labelled with it.
+    parent.appendChild(el("figure", { "aria-label": f.title }, [box]));
     const view = new window.vega.View(window.vega.parse(window.vegaLite.compile(f.spec).spec), { renderer: "svg", container: box, hover: true });
     await view.runAsync();
     window.vcmDashboard.figures.push({ name: f.name, title: f.title });

@@ -37,6 +37,8 @@ export function modelLabel(m) {
 function start() {
   const header = document.getElementById("shell");
   const root = document.getElementById("dashboard");
+  // The page's title, painted before any data arrives, stays at the head of the header.
+  const title = header.querySelector("h1");
   // Each render draws into its own box: one that a later click replaced draws into a detached box, unseen.
   let renders = 0;
 
@@ -101,9 +103,8 @@ function start() {
   }
 
   function drawHeader(p, dataset) {
-    header.replaceChildren();
+    header.replaceChildren(title);
     const view = p.get("view") || "models";
-    header.appendChild(el("h1", { text: "VCM analytics" }));
     const nav = el("nav");
     for (const v of VIEWS) nav.appendChild(link(v.label, { view: v.name }, { class: v.name === view ? "current" : "", "data-view": v.name }));
     nav.appendChild(el("a", { href: "/", text: "GraphiQL" }));
@@ -160,6 +161,7 @@ function start() {
       if (mine !== renders) return;
       window.vcmDashboard.ready = true;
       root.setAttribute("data-ready", "true");
+      performance.mark(root.dataset.drawnMark);
     } catch (error) {
       if (mine !== renders) return;
       window.vcmDashboard.error = error.message;
