@@ -42,7 +42,9 @@ function cellText(value) {
   if (value === null || value === undefined) return null;
   if (typeof value === "number") return Number.isInteger(value) ? value : fixed(value, 4);
   if (typeof value === "object" && typeof value.mean === "number") {
-    return `${fixed(value.mean, 4)} ± ${fixed(value.standardError, 4)}${value.significant ? " *" : ""}`;
+    // One seed has no standard error.
+    const error = typeof value.standardError === "number" ? ` ± ${fixed(value.standardError, 4)}` : "";
+    return `${fixed(value.mean, 4)}${error}${value.significant ? " *" : ""}`;
   }
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
