@@ -28,7 +28,7 @@ import {
 import { TrainingJobResolver } from "./resolvers/training-job.resolver.ts";
 import { ModelAliasResolver, UserServedByResolver } from "./resolvers/model-alias.resolver.ts";
 import { ModelComparisonResolver } from "./resolvers/model-comparison.resolver.ts";
-import { ItemInsightsResolver } from "./resolvers/item-insights.resolver.ts";
+import { ItemAudienceUserResolver, ItemInsightsResolver, ItemReasonClickResolver } from "./resolvers/item-insights.resolver.ts";
 import { createEventBus } from "../services/events.ts";
 
 /** Every resolver class of the API; append new ones at the end. */
@@ -54,6 +54,8 @@ export const resolvers: NonEmptyArray<Function> = [
   UserServedByResolver,
   ModelComparisonResolver,
   ItemInsightsResolver,
+  ItemAudienceUserResolver,
+  ItemReasonClickResolver,
 ];
 
 /** The committed SDL file that the drift test compares with. */

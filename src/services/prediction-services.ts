@@ -21,6 +21,7 @@ import { createJobKinds, eachJobKind, relayJobChange, type JobKinds } from "./jo
 import type { JobUpdates, JobUpdate } from "./job-updates.ts";
 import { followDatasetIndex, loadDatasetIndex } from "./dataset-index.ts";
 import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
+import { ItemAudienceService } from "./item-audience.ts";
 import type { TrainingJobService } from "./jobs.ts";
 import { ModelAliasDirectory } from "./model-aliases.ts";
 import { loadModel } from "./saved-models.ts";
@@ -31,6 +32,8 @@ export interface PredictionServiceSet {
   /** Recommendations, word distributions, capacity, explanations and highlights' marks: the models and datasets the API serves. */
   readonly inference: InferenceService;
   readonly cohorts: CohortService;
+  /** Each item's audience under a model (Item.recommendedTo): every user's ranking, made once per model. */
+  readonly audiences: ItemAudienceService;
   /** Every kind of background job (job-kinds.ts); the server recovers and closes them all. */
   readonly jobKinds: JobKinds;
   /** Training jobs (jobKinds.training.service). */
@@ -97,11 +100,18 @@ export function createPredictionServices(options: {
     retrieval: config.retrieval,
     freshness: catalogFreshness(dataSource, commits),
     shareWindowMs: readsCrossASocket(dataSource) ? POSTGRES_SHARE_WINDOW_MS : 0,
-    // Cohort evaluations are cached per model too (called only after `cohorts` exists, on a later request).
-    onModelGone: (modelId) => cohorts.forget(modelId),
-    onDatasetChanged: (datasetId) => cohorts.forgetDataset(datasetId),
+    // Cohort evaluations and audiences are cached per model too (called only after both exist, on a later request).
+    onModelGone: (modelId) => {
+      cohorts.forget(modelId);
+      audiences.forget(modelId);
+    },
+    onDatasetChanged: (datasetId) => {
+      cohorts.forgetDataset(datasetId);
+      audiences.forgetDataset(datasetId);
+    },
   });
   const cohorts = new CohortService({ inference });
+  const audiences = new ItemAudienceService({ inference });
   const jobKinds = createJobKinds({ dataSource, config, trainingWorker: options.jobWorkerPath });
   // Jobs other servers run: their committed changes reach this server's subscribers too (a state
   // a subscriber already has, such as this server's own job's, is not sent twice).
@@ -109,6 +119,7 @@ export function createPredictionServices(options: {
   return {
     inference,
     cohorts,
+    audiences,
     jobKinds,
     jobs: jobKinds.training.service,
     jobUpdates: jobKinds.training.updates,
@@ -116,7 +127,10 @@ export function createPredictionServices(options: {
     experimentUpdates: jobKinds.experiment.updates,
     aliases: new ModelAliasDirectory({ dataSource, version: () => commits.version() }),
     commits,
-    removeModel: (modelId) => deleteModel({ dataSource, inference, cohorts, modelId }),
+    removeModel: async (modelId) => {
+      await deleteModel({ dataSource, inference, cohorts, modelId });
+      audiences.forget(modelId);
+    },
     async close() {
       for (const kind of eachJobKind(jobKinds)) {
         kind.updates?.close();

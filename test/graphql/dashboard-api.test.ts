@@ -8,7 +8,11 @@ import fs from "node:fs";
 import path from "node:path";
 import * as vega from "vega";
 import * as vl from "vega-lite";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, type OperationDefinitionNode } from "graphql";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { DEFAULT_HEAVY_GATE_LIMITS } from "../../src/graphql/heavy-gate.ts";
+import { checkOperationLimits } from "../../src/graphql/query-limits.ts";
+import { VcmModel } from "../../src/engine/models/vcm/model.ts";
 import { Experiment } from "../../src/db/entities/experiment.entity.ts";
 import { resolveExperimentArgs, runExperiment } from "../../src/services/experiment.ts";
 import { stopWordSet, tokenize } from "../../src/data/tokenizer.ts";
@@ -218,4 +222,140 @@ describe("Experiment.figures", () => {
     const early = await gql(`query ($id: ID!) { experiment(id: $id) { results figures { name } } }`, { id: queued.id });
     expect(early.data.experiment).toEqual({ results: null, figures: [] });
   }, 120_000);
+});
+
+describe("Item.recommendedTo", () => {
+  type Recommended = { user: string; row: number; rank: number; score: number };
+
+  /** Every user's recommendations(k: 20), read through the API, grouped by item: the audiences by hand. */
+  async function audiencesByHand(): Promise<Map<string, Recommended[]>> {
+    const byItem = new Map<string, Recommended[]>();
+    let after: string | null = null;
+    let users = 0;
+    for (;;) {
+      const page: Awaited<ReturnType<typeof gql>> = await gql(
+        `query ($m: ID!, $after: String) { dataset(name: "${TEST_DATASET}") { users(first: 100, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id rowIndex recommendations(modelId: $m, k: 20) { rank score item { id } } } } } } }`,
+        { m: vcmId, after },
+      );
+      expect(page.errors).toBeUndefined();
+      const { edges, pageInfo } = page.data.dataset.users;
+      for (const { node } of edges) {
+        users += 1;
+        for (const r of node.recommendations) {
+          const list = byItem.get(r.item.id) ?? [];
+          list.push({ user: node.id, row: node.rowIndex, rank: r.rank, score: r.score });
+          byItem.set(r.item.id, list);
+        }
+      }
+      if (!pageInfo.hasNextPage) break;
+      after = pageInfo.endCursor;
+    }
+    expect(users).toBe(150);
+    for (const list of byItem.values()) list.sort((a, b) => a.rank - b.rank || b.score - a.score || a.row - b.row);
+    return byItem;
+  }
+
+  const AUDIENCE = `query ($item: ID!, $m: ID, $model: String, $k: Int!) {
+    item(id: $item) {
+      recommendedTo(modelId: $m, model: $model, k: $k) {
+        users { user { id } rank score }
+        candidates usersScored
+        reasons { words { word users meanWeight } clicks { item { id } users meanEffect } unexplained }
+      }
+    }
+  }`;
+
+  it("lists the users whose recommendations(k: 20) hold the item, best rank first, with their explanations' reasons counted, from one ranking pass per model", async () => {
+    const rankSpy = vi.spyOn(VcmModel.prototype, "rankItems");
+    try {
+      const byItem = await audiencesByHand();
+      const [itemId, expected] = [...byItem].sort((a, b) => b[1].length - a[1].length)[0];
+      expect(expected.length).toBeGreaterThan(12);
+      const first = await gql(AUDIENCE, { item: itemId, m: vcmId, k: 100 });
+      expect(first.errors).toBeUndefined();
+      const passCalls = rankSpy.mock.calls.length;
+      expect(passCalls).toBeGreaterThan(0);
+      const audience = first.data.item.recommendedTo;
+      expect(audience.candidates).toBe(expected.length);
+      expect(audience.usersScored).toBe(150);
+      expect(audience.users.map((u: { user: { id: string }; rank: number }) => [u.user.id, u.rank])).toEqual(expected.map((e) => [e.user, e.rank]));
+      audience.users.forEach((u: { score: number }, i: number) => expect(u.score).toBeCloseTo(expected[i].score, 6));
+
+      // The reasons of the first 8 listed users, counted from each user's own explanation of the item.
+      const listed = await gql(AUDIENCE, { item: itemId, m: vcmId, k: 8 });
+      const reasons = listed.data.item.recommendedTo.reasons;
+      const words = new Map<string, { users: number; sum: number }>();
+      const clicks = new Map<string, { users: number; sum: number }>();
+      let unexplained = 0;
+      for (const e of expected.slice(0, 8)) {
+        const own = await gql(`query ($u: ID!, $m: ID!, $i: ID!) { user(id: $u) { explanation(modelId: $m, itemId: $i) { words { word weight } clicks { item { id } effect } } } }`, { u: e.user, m: vcmId, i: itemId });
+        expect(own.errors).toBeUndefined();
+        const explanation = own.data.user.explanation;
+        if (explanation.words.length === 0 && explanation.clicks.length === 0) unexplained += 1;
+        for (const w of explanation.words) words.set(w.word, { users: (words.get(w.word)?.users ?? 0) + 1, sum: (words.get(w.word)?.sum ?? 0) + w.weight });
+        for (const c of explanation.clicks) clicks.set(c.item.id, { users: (clicks.get(c.item.id)?.users ?? 0) + 1, sum: (clicks.get(c.item.id)?.sum ?? 0) + c.effect });
+      }
+      expect(words.size + clicks.size).toBeGreaterThan(0);
+      expect(reasons.unexplained).toBe(unexplained);
+      expect(new Map(reasons.words.map((w: { word: string; users: number }) => [w.word, w.users]))).toEqual(new Map([...words].map(([w, t]) => [w, t.users])));
+      expect(new Map(reasons.clicks.map((c: { item: { id: string }; users: number }) => [c.item.id, c.users]))).toEqual(new Map([...clicks].map(([id, t]) => [id, t.users])));
+      for (const w of reasons.words) expect(w.meanWeight).toBeCloseTo(words.get(w.word)!.sum / w.users, 10);
+      for (const c of reasons.clicks) expect(c.meanEffect).toBeCloseTo(clicks.get(c.item.id)!.sum / c.users, 10);
+      // Most users first.
+      const counts = reasons.words.map((w: { users: number }) => w.users);
+      expect(counts).toEqual([...counts].sort((a: number, b: number) => b - a));
+
+      // Another item, and the model named by `model`: the same pass, no new ranking.
+      const [otherId, otherExpected] = [...byItem].sort((a, b) => b[1].length - a[1].length)[1];
+      const other = await gql(AUDIENCE, { item: otherId, model: String(vcmId), k: 3 });
+      expect(other.errors).toBeUndefined();
+      expect(other.data.item.recommendedTo.users.map((u: { user: { id: string } }) => u.user.id)).toEqual(otherExpected.slice(0, 3).map((e) => e.user));
+      expect(rankSpy.mock.calls.length).toBe(passCalls);
+    } finally {
+      rankSpy.mockRestore();
+    }
+  }, 120_000);
+
+  it("refuses both or neither model argument, a model of another dataset and k outside 1 to 100 (BAD_USER_INPUT), an unknown model (NOT_FOUND)", async () => {
+    const item = (await gql(`{ dataset(name: "${TEST_DATASET}") { items(first: 1) { edges { node { id } } } } }`)).data.dataset.items.edges[0].node.id;
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ m: vcmId, model: String(vcmId), k: 5 }, "BAD_USER_INPUT", /exactly one of the two/],
+      [{ k: 5 }, "BAD_USER_INPUT", /exactly one of the two/],
+      [{ m: otherDatasetModelId, k: 5 }, "BAD_USER_INPUT", /pick a model of the item's dataset/],
+      [{ m: vcmId, k: 0 }, "BAD_USER_INPUT", /^k must be an integer from 1 to 100, got 0\.$/],
+      [{ m: vcmId, k: 101 }, "BAD_USER_INPUT", /^k must be an integer from 1 to 100, got 101\.$/],
+      [{ m: 999_997, k: 5 }, "NOT_FOUND", /999997/],
+    ];
+    for (const [variables, code, message] of cases) {
+      const result = await gql(AUDIENCE, { item, ...variables });
+      expect(result.errors?.[0]?.extensions?.code, JSON.stringify(variables)).toBe(code);
+      expect(result.errors?.[0]?.message).toMatch(message);
+    }
+  });
+  it("always counts as a large query, which waits its turn at the heavy-query gate", () => {
+    const document = parse(`{ item(id: "1") { recommendedTo(modelId: "1", k: 1) { candidates } } }`);
+    const cost = checkOperationLimits({ schema: fixture.server.schema, document, operation: document.definitions[0] as OperationDefinitionNode });
+    expect(cost).toBeGreaterThanOrEqual(DEFAULT_HEAVY_GATE_LIMITS.threshold);
+    const plain = parse(`{ item(id: "1") { characteristicWords(k: 100) { word } } }`);
+    expect(checkOperationLimits({ schema: fixture.server.schema, document: plain, operation: plain.definitions[0] as OperationDefinitionNode })).toBeLessThan(DEFAULT_HEAVY_GATE_LIMITS.threshold);
+  });
+
+  it("follows an append: the pass is made again over the grown dataset, and an item appended after training has no audience", async () => {
+    const rankSpy = vi.spyOn(VcmModel.prototype, "rankItems");
+    try {
+      const user = (await gql(`{ dataset(name: "${TEST_DATASET}") { users(first: 1) { edges { node { externalId } } } } }`)).data.dataset.users.edges[0].node.externalId;
+      const appended = await gql(`mutation ($records: [AppendRecordInput!]!) { appendInteractions(dataset: "${TEST_DATASET}", records: $records) { itemsAdded } }`, {
+        records: [{ user, item: "brand-new-item" }],
+      });
+      expect(appended.errors).toBeUndefined();
+      expect(appended.data.appendInteractions.itemsAdded).toBe(1);
+      const item = (await gql(`{ item(dataset: "${TEST_DATASET}", externalId: "brand-new-item") { id } }`)).data.item.id;
+      const answer = (await gql(AUDIENCE, { item, m: vcmId, k: 10 })).data.item.recommendedTo;
+      expect(answer).toEqual({ users: [], candidates: 0, usersScored: 150, reasons: { words: [], clicks: [], unexplained: 0 } });
+      // The user's history changed, so the model's pass was made again.
+      expect(rankSpy).toHaveBeenCalled();
+    } finally {
+      rankSpy.mockRestore();
+    }
+  });
 });

@@ -32,8 +32,8 @@ import { ALIAS_DATASET_ARGUMENT_DESCRIPTION, chooseModel, loadChosen, MODEL_ARGU
 
 /** Default ranking length of recommendations and recommendForText. */
 const DEFAULT_K = 20;
-/** Default number of explanation words. */
-const DEFAULT_EXPLANATION_K = 10;
+/** Default number of explanation words (and clicks). */
+export const DEFAULT_EXPLANATION_K = 10;
 
 /** A list of k entries costs k times its selection, plus the forward pass. */
 function rankingComplexity({ args, childComplexity }: ComplexityEstimatorArgs): number {
@@ -139,7 +139,7 @@ async function explain(options: {
 }
 
 /** The item of a ranked entry or an explanation's click, through the request's item-by-column loader. */
-async function itemOf(context: GraphQLContext, value: Pick<RankedItemValue, "datasetId" | "item">): Promise<Item> {
+export async function itemOf(context: GraphQLContext, value: Pick<RankedItemValue, "datasetId" | "item">): Promise<Item> {
   const item = await predictionOf(context).loaders.itemByColumn.load({ datasetId: value.datasetId, column: value.item });
   invariant(item !== null, `dataset ${value.datasetId} has an item in column ${value.item}`);
   return item;
