@@ -6,6 +6,8 @@
  * key; a crafted link's ids reach the API only as variables. Screenshots go to a temporary folder
  * (printed, not kept). Skipped when Debian's chromium is not installed.
  */
+import type { ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -16,9 +18,9 @@ import { createApiKey } from "../../src/services/api-keys.ts";
 import { ingestDataset } from "../../src/services/ingest.ts";
 import { attachMetadata } from "../../src/services/metadata.ts";
 import { trainAndSave } from "../../src/services/training.ts";
-import { createServer, createServerDeps } from "../../src/server.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 import { chromiumPresent, launchHeadless, type HeadlessChromium } from "./headless-chromium.ts";
+import { serveProcess } from "./serve-process.ts";
 
 const hasChromium = chromiumPresent("the dashboard browser test");
 
@@ -353,11 +355,13 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await done(page, "phone-user.png", first);
   });
 
-  it("draws every view, reached by clicks, for an analyst key on a --persisted-only server, whose answer to an ad-hoc query is PERSISTED_QUERY_ONLY", async () => {
-    const strict = await createServer(createServerDeps({ dataSource: fixture.dataSource, config: fixture.config, persistedOnly: true }));
+  it("draws every view, reached by clicks, for an analyst key on a `vcm serve --persisted-only` process, whose answer to an ad-hoc query is PERSISTED_QUERY_ONLY", async () => {
+    const children: ChildProcess[] = [];
     try {
       const key = (await createApiKey(fixture.dataSource, { name: "dashboard-analyst", role: "analyst" })).key;
-      const strictBase = (await strict.listen({ port: 0 })).url.replace(/\/$/, "");
+      const env = { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_DB: fixture.dbPath, VCM_MODELS_DIR: fixture.config.modelsDir, VCM_EXPERIMENTS_DIR: fixture.config.experimentsDir, VCM_LOG_LEVEL: "silent" };
+      const strict = await serveProcess(env, children, ["--persisted-only"]);
+      const strictBase = strict.url.replace(/\/graphql$/, "");
       const { page, statuses, errors } = await firstPage({ url: strictBase, key });
       const seen: string[] = [(await page.evaluate(() => window.vcmDashboard)).view];
       await page.selectOption("#pick-compare", vcm);
@@ -391,7 +395,8 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
       expect(adHoc.status).toBe(403);
       expect(((await adHoc.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0].extensions.code).toBe("PERSISTED_QUERY_ONLY");
     } finally {
-      await strict.stop();
+      for (const child of children) child.kill("SIGTERM");
+      await Promise.all(children.map((child) => (child.exitCode === null ? once(child, "exit") : undefined)));
     }
   }, 240_000);
 
