@@ -287,19 +287,22 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await done(page, "item.png", first);
   });
 
-  it("experiments view: the list with status and progress, live until the run ends, then its tables and Vega-Lite figures drawn offline", async () => {
+  it("experiments view: the list with status and progress, live while one runs, then its tables and Vega-Lite figures drawn offline", async () => {
     const first = await firstPage();
     const { page } = first;
     await page.selectOption("#pick-dataset", EXPERIMENT_DATASET);
     await ready(page);
+    // A second experiment, started just before the view opens, is queued or running when it draws.
+    const live = (await api(`mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id } }`, { input: { dataset: EXPERIMENT_DATASET, models: ["VCM"], seeds: 1, epochs: 1 } })).startExperiment.id;
     await view(page, "experiments");
-    const before = await page.locator("#experiments-table tbody tr td:nth-child(2)").textContent();
+    const status = (id: string) => page.locator(`#experiments-table tbody tr:has(a:text-is("experiment ${id}")) td:nth-child(2)`);
+    expect(["queued", "running"]).toContain(await status(live).textContent());
     await page.evaluate(() => { (window as unknown as { sameDocument: boolean }).sameDocument = true; });
-    // The page polls while the experiment runs: its row turns finished without a reload.
-    await page.waitForFunction(() => (document.querySelector("#experiments-table tbody tr td:nth-child(2)") as { textContent: string } | null)?.textContent === "finished", undefined, { timeout: 240_000 });
+    // The page polls while it runs: its row turns finished, its progress full, without a reload.
+    await expect.poll(() => status(live).textContent(), { timeout: 240_000, interval: 500 }).toBe("finished");
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
-    console.log(`experiments view: the experiment was ${before} when drawn`);
-    await page.click(`#experiments-table a:has-text("experiment ${experimentId}")`);
+    await expect.poll(() => status(experimentId).textContent(), { timeout: 240_000, interval: 500 }).toBe("finished");
+    await page.click(`#experiments-table a:text-is("experiment ${experimentId}")`);
     const drawn = await ready(page);
     const e = (await api(`query ($e: ID!) { experiment(id: $e) { status runsDone runsTotal results figures { name title } } }`, { e: experimentId })).experiment;
     expect(e.status).toBe("FINISHED");
@@ -384,7 +387,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
       await page.selectOption("#pick-dataset", EXPERIMENT_DATASET);
       await ready(page);
       seen.push((await view(page, "experiments")).view);
-      await page.click(`#experiments-table a:has-text("experiment ${experimentId}")`);
+      await page.click(`#experiments-table a:text-is("experiment ${experimentId}")`);
       await ready(page);
       expect(seen).toEqual(["models", "cohorts", "user", "item", "experiments"]);
       expect(errors).toEqual([]);

@@ -37,6 +37,11 @@ export function fixed(value, d) {
   return value === null || value === undefined ? null : Number(value).toFixed(d);
 }
 
+/** A relative fall of a score (an explanation's effect), as "−1.2 %" kept on one line. */
+export function fall(effect) {
+  return `−${(effect * 100).toFixed(1)}\u00a0%`;
+}
+
 /** A date-time as "YYYY-MM-DD HH:MM" (UTC), or null. */
 export function when(iso) {
   return iso ? String(iso).slice(0, 16).replace("T", " ") : null;

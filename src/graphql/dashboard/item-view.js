@@ -1,6 +1,6 @@
 // Item view: an item's title, categories and popularity, the words its reviews use most against the
 // corpus, the users a model recommends it to most, and the reasons of those recommendations aggregated.
-import { el, fixed, gql, itemName, table, userName, wordChart } from "./api.js";
+import { el, fall, fixed, gql, itemName, table, userName, wordChart } from "./api.js";
 
 const ITEMS = /* GraphQL */ `query DashboardItems($d: String!) {
   dataset(name: $d) {
@@ -37,16 +37,16 @@ function pickItem(ctx) {
   });
 }
 
-async function audience(ctx, itemId, model) {
-  const section = el("section", { id: "audience" }, [el("h3", { text: `Recommended to — model ${model}` })]);
-  ctx.root.appendChild(section);
+async function audience(ctx, parent, itemId, model) {
+  const section = el("section", { id: "audience", class: "column" }, [el("h3", { text: `Recommended to — model ${model}` })]);
+  parent.appendChild(section);
   const a = (await gql(AUDIENCE, { i: itemId, m: model })).item.recommendedTo;
   section.appendChild(el("p", { class: "note", text: `The ${a.users.length} users who rank it highest among the ${a.usersScored} users scored (${a.candidates} candidates).` }));
   table(section, ["user", { text: "rank", num: true }, { text: "score", num: true }], a.users.map((u) => [ctx.link(userName(u.user), { view: "user", user: u.user.id }), u.rank, u.score.toExponential(2)]), { id: "audience-table" });
   const r = a.reasons;
   section.appendChild(el("h4", { text: "Why, over those users" }));
   table(section, ["word", { text: "users", num: true }, { text: "mean weight", num: true }], r.words.map((w) => [w.word, w.users, fixed(w.meanWeight, 3)]), { id: "reason-words" });
-  table(section, ["clicked item", { text: "users", num: true }, { text: "mean effect", num: true }], r.clicks.map((c) => [ctx.link(itemName(c.item), { view: "item", item: c.item.id }), c.users, fixed(c.meanEffect, 3)]), { id: "reason-clicks" });
+  table(section, ["clicked item", { text: "users", num: true }, { text: "mean effect", num: true }], r.clicks.map((c) => [ctx.link(itemName(c.item), { view: "item", item: c.item.id }), c.users, { text: fall(c.meanEffect), num: true }]), { id: "reason-clicks" });
   section.appendChild(el("p", { class: "note", text: `${r.unexplained} of them with neither a word nor a click as reason.` }));
 }
 
@@ -57,15 +57,20 @@ export async function renderItem(ctx) {
   const item = (await gql(ITEM, { i: id })).item;
   root.appendChild(el("h2", { text: `Item ${itemName(item)}` }));
   table(root, ["external id", "categories", { text: "popularity (training clicks)", num: true }, { text: "clicks, all splits", num: true }], [[item.externalId, item.categories.join(", ") || null, item.trainClickCount, item.clickCount]], { id: "item-facts" });
+  // The item's own words beside the users it is recommended to.
+  const row = el("div", { class: "columns" });
+  const own = el("section", { class: "column" }, [el("h3", { text: "Its words" })]);
+  row.appendChild(own);
+  root.appendChild(row);
   const words = (await gql(WORDS, { i: item.id })).item.characteristicWords;
   if (words.length > 0) {
-    wordChart(root, "Words its reviews use most against the corpus (lift)", words, (w) => w.lift, "lift");
-    table(root, ["word", { text: "lift", num: true }, { text: "count", num: true }], words.map((w) => [w.word, fixed(w.lift, 2), w.count]), { id: "item-words" });
-  } else root.appendChild(el("p", { class: "note", text: "No review text about this item." }));
+    wordChart(own, "Words its reviews use most against the corpus (lift)", words, (w) => w.lift, "lift");
+    table(own, ["word", { text: "lift", num: true }, { text: "count", num: true }], words.map((w) => [w.word, fixed(w.lift, 2), w.count]), { id: "item-words" });
+  } else own.appendChild(el("p", { class: "note", text: "No review text about this item." }));
   for (const e of item.reviews.edges) {
-    root.appendChild(el("h4", {}, ["Review by ", ctx.link(userName(e.node.user), { view: "user", user: e.node.user.id }), e.node.rating === null ? "" : ` (rating ${e.node.rating})`]));
-    root.appendChild(el("p", { class: "review", text: e.node.text }));
+    own.appendChild(el("h4", {}, ["Review by ", ctx.link(userName(e.node.user), { view: "user", user: e.node.user.id }), e.node.rating === null ? "" : ` (rating ${e.node.rating})`]));
+    own.appendChild(el("p", { class: "review", text: e.node.text }));
   }
-  if (params.get("model")) await audience(ctx, item.id, params.get("model"));
+  if (params.get("model")) await audience(ctx, row, item.id, params.get("model"));
   return undefined;
 }

@@ -1,7 +1,7 @@
 // User view: a user's history (clicked items, split marked, most recent first where reviews give times)
 // beside each model's top words and recommendations with both kinds of reason (words and clicks, with
 // their effects), highlighted reviews, and a what-if panel that ranks again for a changed history.
-import { el, fixed, gql, highlightedReview, itemName, table, userName, wordChart } from "./api.js";
+import { el, fall, fixed, gql, highlightedReview, itemName, table, userName, wordChart } from "./api.js";
 
 const USERS = /* GraphQL */ `query DashboardUsers($d: String!) {
   dataset(name: $d) {
@@ -32,11 +32,6 @@ const WHAT_IF = /* GraphQL */ `query DashboardWhatIf($m: ID!, $clicks: [String!]
     recommendations { rank score item { id externalId title } }
   }
 }`;
-
-/** A relative fall of a score, as "−1.2 %" (kept on one line). */
-function fall(effect) {
-  return `−${(effect * 100).toFixed(1)}\u00a0%`;
-}
 
 /** How many items the what-if panel offers to add: the current top ones. */
 const WHAT_IF_CANDIDATES = 8;
