@@ -74,6 +74,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await ingestDataset(fixture.dataSource, { name: EXPERIMENT_DATASET, source: syntheticSource({ users: 60, items: 50, vocab: 200, seed: 3 }) });
     const started = await api(`mutation ($input: StartExperimentInput!) { startExperiment(input: $input) { id } }`, { input: { dataset: EXPERIMENT_DATASET, models: ["VCM", "POPULARITY"], seeds: 1, epochs: 2 } });
     experimentId = started.startExperiment.id;
+    await api(`mutation ($m: ID!) { setModelAlias(alias: "production", dataset: "${TEST_DATASET}", modelId: $m) { alias } }`, { m: vcm });
     const user = (await api(`{ user(id: 3) { externalId clicks(first: 1, split: [TRAIN]) { edges { node { item { externalId } } } } } }`)).user;
     user3 = { externalId: user.externalId, markupItem: user.clicks.edges[0].node.item.externalId };
     const items = path.join(fixture.dir, "items.tsv");
@@ -151,6 +152,11 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     // The header lists the models with variant, status, date and headline metric.
     const options = await page.locator("#pick-model option").allTextContents();
     expect(options[0]).toMatch(new RegExp(`^model ${se} · vcm-se · READY · \\d{4}-\\d\\d-\\d\\d · NDCG@10 ${models[0].testMetrics.ndcgAt10.toFixed(4)}$`));
+    // Aliases too: choosing one chooses its model.
+    expect(await page.locator('#pick-model optgroup[label="aliases"] option').allTextContents()).toEqual([`alias production → model ${vcm}`]);
+    await page.selectOption("#pick-model", { label: `alias production → model ${vcm}` });
+    await ready(page);
+    expect(new URL(page.url()).searchParams.get("model")).toBe(vcm);
 
     await page.selectOption("#compare-a", vcm);
     await page.selectOption("#compare-b", se);
@@ -217,6 +223,12 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     const history = await rows(page, "#history-table");
     expect(history).toHaveLength(Math.min(u.clickCount, 100));
     expect(history.map((r) => r[0]).sort()).toEqual(u.clicks.edges.map((e: any) => name(e.node.item)).sort());
+    // Most recent first where the user's reviews give a time, the clicks without one after them.
+    const dates = history.map((r) => r[2]);
+    const dated = dates.filter((d) => d !== "–");
+    expect(dated.length).toBeGreaterThan(0);
+    expect(dated).toEqual([...dated].sort().reverse());
+    expect(dates.slice(0, dated.length)).toEqual(dated);
     expect(drawn.charts[0].points).toEqual([u.topWords.map((w: any) => w.probability)]);
 
     await page.selectOption("#pick-compare", vcm);
