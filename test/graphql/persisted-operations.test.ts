@@ -14,6 +14,7 @@ import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operationId, PERSISTED_ONLY_MESSAGE, PERSISTED_OPERATIONS_FILE, PersistedOperations, type PersistedManifest } from "../../src/graphql/persisted-operations.ts";
+import { DASHBOARD_DIR, DASHBOARD_MODULES } from "../../src/graphql/dashboard.ts";
 import { createApiKey } from "../../src/services/api-keys.ts";
 import { committedSchema, dashboardManifest, extractOperations, renderManifest } from "../../scripts/persisted-operations.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
@@ -33,6 +34,11 @@ describe("the dashboard's persisted-operation manifest", () => {
       "DashboardItem", "DashboardItemAudience", "DashboardItems", "DashboardItemWords", "DashboardSearch", "DashboardShell", "DashboardUser", "DashboardUsers", "DashboardWhatIf",
     ]);
     for (const operation of manifest.operations) expect(operation.id).toBe(operationId(operation.body));
+  });
+
+  it("reads every module of the dashboard's folder: the served list and the folder's scripts are the same", () => {
+    const scripts = fs.readdirSync(DASHBOARD_DIR).filter((name) => name.endsWith(".js"));
+    expect([...DASHBOARD_MODULES].sort()).toEqual(scripts.sort());
   });
 
   it("refuses a document with ${…}, without a name, with two operations, or that the schema does not have", () => {

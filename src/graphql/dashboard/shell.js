@@ -29,7 +29,7 @@ const VIEWS = [
 ];
 
 /** What a model is called in the pickers: id, variant, status, date and its headline metric. */
-export function modelLabel(m) {
+function modelLabel(m) {
   const metric = m.testMetrics && m.testMetrics.ndcgAt10 !== null ? ` · NDCG@10 ${fixed(m.testMetrics.ndcgAt10, 4)}` : "";
   return `model ${m.id} · ${m.variant} · ${m.status} · ${String(m.createdAt).slice(0, 10)}${metric}`;
 }
