@@ -352,22 +352,38 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await done(page, "markup.png", first);
   });
 
-  it("at phone width (390 × 844) the header and the user view's columns stack and the page does not scroll sideways", async () => {
+  it("at phone width (390 × 844) the header and the user view's columns stack and no view scrolls sideways", async () => {
     const first = await firstPage({ width: 390, height: 844 });
     const { page } = first;
+    const width = () => page.evaluate(() => document.documentElement.scrollWidth);
     expect(await page.evaluate(() => getComputedStyle(document.querySelector("header#shell")).flexDirection)).toBe("column");
     await page.selectOption("#pick-compare", vcm);
     await ready(page);
+    await page.click("#compare-form button");
+    await ready(page);
+    expect(await width()).toBeLessThanOrEqual(390);
+    await view(page, "cohorts");
+    expect(await width()).toBeLessThanOrEqual(390);
     await view(page, "user");
     await page.click("#user-list tbody tr:first-child a");
     await ready(page);
     expect(await page.evaluate(() => getComputedStyle(document.querySelector(".columns")).flexDirection)).toBe("column");
     const boxes = await page.locator(".columns > section").evaluateAll((s: any[]) => s.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, width: r.width })));
     expect(boxes).toHaveLength(3);
-    // Stacked: each one as wide as the page, none beside another.
+    // Stacked: each one starts at the same left edge, none beside another.
     for (const b of boxes) expect(b.x).toBe(boxes[0].x);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
-    await done(page, "phone-user.png", first);
+    expect(await width()).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: path.join(shots, "phone-user.png"), fullPage: true });
+    await page.click("table.recommendations tbody tr:first-child td:nth-child(2) a");
+    await ready(page);
+    expect(await width()).toBeLessThanOrEqual(390);
+    await page.selectOption("#pick-dataset", EXPERIMENT_DATASET);
+    await ready(page);
+    await view(page, "experiments");
+    await page.click(`#experiments-table a:text-is("experiment ${experimentId}")`);
+    await ready(page);
+    expect(await width()).toBeLessThanOrEqual(390);
+    await done(page, "phone-experiment.png", first);
   });
 
   it("draws every view, reached by clicks, for an analyst key on a `vcm serve --persisted-only` process, whose answer to an ad-hoc query is PERSISTED_QUERY_ONLY", async () => {
@@ -377,7 +393,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
       const env = { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_DB: fixture.dbPath, VCM_MODELS_DIR: fixture.config.modelsDir, VCM_EXPERIMENTS_DIR: fixture.config.experimentsDir, VCM_LOG_LEVEL: "silent" };
       const strict = await serveProcess(env, children, ["--persisted-only"]);
       const strictBase = strict.url.replace(/\/graphql$/, "");
-      const { page, statuses, errors } = await firstPage({ url: strictBase, key });
+      const { page, statuses, errors, requested } = await firstPage({ url: strictBase, key });
       const seen: string[] = [(await page.evaluate(() => window.vcmDashboard)).view];
       await page.selectOption("#pick-compare", vcm);
       await ready(page);
@@ -402,6 +418,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
       await page.click(`#experiments-table a:text-is("experiment ${experimentId}")`);
       await ready(page);
       expect(seen).toEqual(["models", "cohorts", "user", "item", "experiments"]);
+      expect(requested.filter((u) => !u.startsWith(`${strictBase}/`))).toEqual([]);
       expect(errors).toEqual([]);
       expect(statuses.length).toBeGreaterThan(10);
       expect(statuses.filter((s) => s !== 200)).toEqual([]);
