@@ -39,7 +39,9 @@ export function fixed(value, d) {
 
 /** A relative fall of a score (an explanation's effect), as "−1.2 %" kept on one line. */
 export function fall(effect) {
-  return `−${(effect * 100).toFixed(1)}\u00a0%`;
+  const percent = effect * 100;
+  // A fall under 0.1 % keeps one significant digit rather than reading as "−0.0 %".
+  return `−${percent >= 0.1 ? percent.toFixed(1) : percent.toPrecision(1)}\u00a0%`;
 }
 
 /** A date-time as "YYYY-MM-DD HH:MM" (UTC), or null. */

@@ -22,10 +22,11 @@ const COMPARE = /* GraphQL */ `query DashboardCompareModels($a: ID!, $b: ID!) {
 const LOSS_TERMS = ["reconX", "reconY", "klPriorX", "klPriorY", "klCrossX", "klCrossY"];
 const TEST_METRICS = ["ndcgAt10", "ndcgAt20", "ndcgAt50", "ndcgAt100", "recallAt10", "recallAt20", "recallAt50", "recallAt100"];
 
-function curvesChart(parent, title, models) {
+/** Validation curves; each model keeps its colour (its place among `all`) in every chart of the view. */
+function curvesChart(parent, title, models, all) {
   chart(parent, title, {
     type: "line",
-    data: { datasets: models.map((m, i) => ({ label: `model ${m.id} (${m.variant})`, borderColor: COLORS[i % COLORS.length], data: m.trainingCurve.map((e) => ({ x: e.epoch, y: e.valNdcg100 })) })) },
+    data: { datasets: models.map((m) => ({ label: `model ${m.id} (${m.variant})`, borderColor: COLORS[all.indexOf(m) % COLORS.length], data: m.trainingCurve.map((e) => ({ x: e.epoch, y: e.valNdcg100 })) })) },
     options: { parsing: false, scales: { x: { type: "linear", ticks: { stepSize: 1 }, title: { display: true, text: "epoch" } }, y: { title: { display: true, text: "NDCG@100" } } } },
   }, models.map((m) => m.trainingCurve.map((e) => [e.epoch, e.valNdcg100])));
 }
@@ -50,8 +51,8 @@ async function comparison(ctx, models, a, b) {
   const second = models.find((m) => m.id === b);
   if (!first || !second) return;
   box.appendChild(el("h3", { text: `Model ${a} (${first.variant}) against model ${b} (${second.variant})` }));
-  curvesChart(box, `Validation NDCG@100 per epoch — model ${a} against model ${b}`, [first, second]);
-  table(box, ["test metric", `model ${a}`, `model ${b}`], TEST_METRICS.map((k) => [k, fixed(first.testMetrics && first.testMetrics[k], 4), fixed(second.testMetrics && second.testMetrics[k], 4)]), { id: "compare-test-metrics" });
+  curvesChart(box, `Validation NDCG@100 per epoch — model ${a} against model ${b}`, [first, second], models);
+  table(box, ["test metric", `model ${a}`, `model ${b}`], TEST_METRICS.map((k) => [k.replace("ndcgAt", "NDCG@").replace("recallAt", "Recall@"), fixed(first.testMetrics && first.testMetrics[k], 4), fixed(second.testMetrics && second.testMetrics[k], 4)]), { id: "compare-test-metrics" });
   const d = await gql(COMPARE, { a, b });
   const c = d.compareModels;
   box.appendChild(el("p", { text: `Paired t-test over the ${c.users} test users both models rank (difference: model ${a} minus model ${b}).` }));
@@ -67,7 +68,7 @@ export async function renderModels(ctx) {
   root.appendChild(el("h2", { text: `Models of ${d.dataset.name}` }));
   const curved = models.filter((m) => m.trainingCurve.length > 0);
   if (curved.length === 0) root.appendChild(el("p", { text: "No trained model with a training curve yet." }));
-  else curvesChart(root, `Validation NDCG@100 per epoch — ${d.dataset.name}`, curved);
+  else curvesChart(root, `Validation NDCG@100 per epoch — ${d.dataset.name}`, curved, models);
   table(root, ["model", "variant", "status", "trained", { text: "epochs", num: true }, { text: "best validation NDCG@100", num: true }, { text: "test NDCG@10", num: true }, { text: "test Recall@20", num: true }, "views"], models.map((m) => {
     const best = m.trainingCurve.reduce((b, e) => Math.max(b, e.valNdcg100), -Infinity);
     const views = m.status === "READY" ? el("span", {}, [ctx.link("cohorts", { view: "cohorts", model: m.id }), " · ", ctx.link("users", { view: "user", model: m.id })]) : null;
