@@ -52,6 +52,8 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
   let browser: BrowserContext;
   let vcm: string;
   let se: string;
+  /** A popularity baseline, trained first so that the newest model (the page's default) is VCM-Se. */
+  let popularity: string;
   let experimentId: string;
   /** User 3: its external id, and the item of its history whose title is markup. */
   let user3: { externalId: string; markupItem: string };
@@ -67,6 +69,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
   beforeAll(async () => {
     fixture = await createApiFixture();
     const train = async (variant: string) => String((await trainAndSave({ dataSource: fixture.dataSource, dataset: TEST_DATASET, variant, config: SMALL, modelsDir: fixture.config.modelsDir })).model.id);
+    popularity = await train("popularity");
     vcm = await train("vcm");
     se = await train("vcm-se");
     base = (await fixture.server.listen({ port: 0 })).url.replace(/\/$/, "");
@@ -146,8 +149,10 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     const drawn = await page.evaluate(() => window.vcmDashboard);
     expect(drawn.view).toBe("models");
     const models = (await api(modelsQuery, { n: TEST_DATASET })).dataset.models;
-    expect(drawn.charts[0].points).toEqual(models.map((m: any) => m.trainingCurve.map((e: any) => [e.epoch, e.valNdcg100])));
-    expect(drawn.charts.slice(1).map((c) => (c.points as number[][][])[0])).toEqual(models.map((m: any) => m.trainingCurve.map((e: any) => [e.epoch, e.reconX])));
+    const curved = models.filter((m: any) => m.trainingCurve.length > 0);
+    expect(curved.map((m: any) => m.id)).toEqual([se, vcm]);
+    expect(drawn.charts[0].points).toEqual(curved.map((m: any) => m.trainingCurve.map((e: any) => [e.epoch, e.valNdcg100])));
+    expect(drawn.charts.slice(1).map((c) => (c.points as number[][][])[0])).toEqual(curved.map((m: any) => m.trainingCurve.map((e: any) => [e.epoch, e.reconX])));
     expect((await rows(page, "#models-table")).map((r) => [r[0], r[6]])).toEqual(models.map((m: any) => [m.id, m.testMetrics.ndcgAt10.toFixed(4)]));
     // The header lists the models with variant, status, date and headline metric.
     const options = await page.locator("#pick-model option").allTextContents();
@@ -266,6 +271,17 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     await page.waitForSelector('#whatif-result[data-ready="true"]');
     const withText = (await page.evaluate(() => window.vcmDashboard.whatIf))!;
     expect(withText.ranking).toEqual((await api(whatIfQuery, { m: se, c: withText.clicks, t: "sushi roll tuna sashimi" })).recommendFor.recommendations.map((r: any) => r.item.externalId));
+
+    // Beside a popularity baseline, which has no words: its column shows the API's sentence and its ranking, the other column stays whole.
+    await page.selectOption("#pick-compare", popularity);
+    drawn = await ready(page);
+    const refusal = await fetch(`${base}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: `{ user(id: 3) { topWords(modelId: "${popularity}") { word } } }` }) });
+    const sentence = ((await refusal.json()) as { errors: Array<{ message: string }> }).errors[0].message;
+    expect(await page.locator(`section.column[data-model="${popularity}"] .error`).textContent()).toBe(sentence);
+    const baseline = (await api(`query ($m: ID!) { user(id: 3) { recommendations(modelId: $m, k: 8) { item { externalId title } } } }`, { m: popularity })).user.recommendations;
+    expect((await rows(page, `section.column[data-model="${popularity}"] table.recommendations`)).map((r) => r[1])).toEqual(baseline.map((r: any) => name(r.item)));
+    expect(drawn.charts.map((c) => c.points)).toEqual([[u.topWords.map((w: any) => w.probability)]]);
+    expect(await page.locator(`section.column[data-model="${se}"] .reason`).count()).toBeGreaterThan(0);
     await done(page, "user.png", first);
   });
 
@@ -433,7 +449,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
   }, 240_000);
 
   /** Opens a shared link and returns the view's GraphQL requests (the header's list of datasets aside) and what it showed. */
-  async function sent(query: string): Promise<{ bodies: Array<{ query: string; variables: Record<string, unknown> }>; ready: string | null; error: string | null; headings: string[] }> {
+  async function sent(query: string): Promise<{ bodies: Array<{ query: string; variables: Record<string, unknown> }>; ready: string | null; error: string | null; headings: string[]; columnErrors: string[]; tables: number }> {
     const page = await browser.newPage();
     const bodies: Array<{ query: string; variables: Record<string, unknown> }> = [];
     page.on("request", (request) => {
@@ -446,28 +462,46 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     const ready = await page.locator("#dashboard").getAttribute("data-ready");
     const error = await page.evaluate(() => window.vcmDashboard.error);
     const headings = await page.locator("h2").allTextContents();
+    const columnErrors = await page.locator("section.column .error").allTextContents();
+    const tables = await page.locator("#dashboard table").count();
     await page.close();
-    return { bodies, ready, error, headings };
+    return { bodies, ready, error, headings, columnErrors, tables };
   }
 
   it("sends a shared link's model and compare ids as variables: a crafted link changes no document and shows an error, not its query's data", async () => {
     const injected = `1"){__schema{types{name}}}#`;
-    for (const [name, plain, crafted] of [
-      ["user", `view=user&user=3&model=${vcm}&compare=${se}`, `view=user&user=3&model=${encodeURIComponent(injected)}&compare=${encodeURIComponent(injected)}`],
-      ["user", `view=user&user=3&model=${vcm}`, `view=user&user=3&model=${encodeURIComponent(injected)}`],
-      ["cohorts", `view=cohorts&model=${vcm}&compare=${se}`, `view=cohorts&model=${encodeURIComponent(injected)}&compare=${encodeURIComponent(injected)}`],
+    const sentence = `Model id "${injected}" is not valid; ids are positive integers.`;
+    const carrying = (bodies: Array<{ query: string; variables: Record<string, unknown> }>) => bodies.filter((b) => Object.values(b.variables).includes(injected));
+    // Cohorts: one document for the view, so the view shows the sentence and nothing else.
+    const good = await sent(`view=cohorts&model=${vcm}&compare=${se}`);
+    const bad = await sent(`view=cohorts&model=${encodeURIComponent(injected)}&compare=${encodeURIComponent(injected)}`);
+    expect(good.ready).toBe("true");
+    expect(bad.bodies).toHaveLength(1);
+    // The very document of an ordinary link; the crafted value only in the variables.
+    expect(bad.bodies[0].query).toBe(good.bodies[0].query);
+    expect(bad.bodies[0].query).not.toContain("__schema");
+    expect(carrying(bad.bodies)).toHaveLength(1);
+    expect(bad.ready).toBe("error");
+    expect(bad.error).toBe(sentence);
+    expect(bad.headings).toEqual([]);
+    // A user's view: the history is drawn, and each crafted model's column shows the sentence instead of data.
+    for (const [plain, crafted] of [
+      [`view=user&user=3&model=${vcm}&compare=${se}`, `view=user&user=3&model=${encodeURIComponent(injected)}&compare=${encodeURIComponent(injected)}`],
+      [`view=user&user=3&model=${vcm}`, `view=user&user=3&model=${encodeURIComponent(injected)}`],
     ]) {
-      const good = await sent(plain);
-      const bad = await sent(crafted);
-      expect(good.ready, name).toBe("true");
-      expect(bad.bodies).toHaveLength(1);
-      // The very document of an ordinary link; the crafted value only in the variables.
-      expect(bad.bodies[0].query).toBe(good.bodies[0].query);
-      expect(bad.bodies[0].query).not.toContain("__schema");
-      expect(Object.values(bad.bodies[0].variables)).toContain(injected);
-      expect(bad.ready).toBe("error");
-      expect(bad.error).toBe(`Model id "${injected}" is not valid; ids are positive integers.`);
-      expect(bad.headings).toEqual([]);
+      const ordinary = await sent(plain);
+      const forged = await sent(crafted);
+      expect(ordinary.ready).toBe("true");
+      expect(carrying(forged.bodies).length).toBeGreaterThan(0);
+      const documents = new Set(ordinary.bodies.map((b) => b.query));
+      for (const body of forged.bodies) {
+        expect(body.query).not.toContain("__schema");
+        // Every document the crafted link sent is one an ordinary link sends, or the ranking asked after a refusal.
+        expect(documents.has(body.query) || body.query.startsWith("query DashboardUserRanking"), body.query.slice(0, 40)).toBe(true);
+      }
+      // The same crafted id twice is one model: one column.
+      expect(forged.columnErrors).toEqual([sentence]);
+      expect(forged.tables).toBe(1);
     }
   });
 });

@@ -31,7 +31,7 @@ describe("the dashboard's persisted-operation manifest", () => {
     // Every module's documents: the shell's and each view's.
     expect(manifest.operations.map((o) => o.name)).toEqual([
       "DashboardCohorts", "DashboardCompareModels", "DashboardDatasetModels", "DashboardExperiment", "DashboardExperimentFigures", "DashboardExperiments",
-      "DashboardItem", "DashboardItemAudience", "DashboardItems", "DashboardItemWords", "DashboardSearch", "DashboardShell", "DashboardUser", "DashboardUsers", "DashboardWhatIf",
+      "DashboardItem", "DashboardItemAudience", "DashboardItems", "DashboardItemWords", "DashboardSearch", "DashboardShell", "DashboardUser", "DashboardUserModel", "DashboardUserRanking", "DashboardUsers", "DashboardWhatIf",
     ]);
     for (const operation of manifest.operations) expect(operation.id).toBe(operationId(operation.body));
   });

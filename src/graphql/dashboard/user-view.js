@@ -8,23 +8,30 @@ const USERS = /* GraphQL */ `query DashboardUsers($d: String!) {
     users(orderBy: ACTIVITY, direction: DESC, first: 20) { totalCount edges { node { id externalId name trainClickCount testClickCount reviewCount } } }
   }
 }`;
-// One document for one or two models: the second column's fields are asked only with $two.
-const USER = /* GraphQL */ `query DashboardUser($u: ID!, $m: ID!, $c: ID, $two: Boolean!) {
+const USER = /* GraphQL */ `query DashboardUser($u: ID!) {
   user(id: $u) {
     id externalId name clickCount trainClickCount validationClickCount testClickCount reviewCount
     clicks(first: 100) { totalCount edges { node { split item { id externalId title } } } }
     train: clicks(first: 100, split: [TRAIN]) { totalCount edges { node { item { id externalId title } } } }
     times: reviews(first: 100) { edges { node { time item { id } } } }
-    w0: topWords(modelId: $m, k: 12) { word probability }
-    r0: recommendations(modelId: $m, k: 8) { ...DashboardRecommendation }
-    w1: topWords(modelId: $c, k: 12) @include(if: $two) { word probability }
-    r1: recommendations(modelId: $c, k: 8) @include(if: $two) { ...DashboardRecommendation }
-    reviews(first: 2) { edges { node { text time item { id externalId title } highlights(modelId: $m, compareTo: $c) { start end mark { probability level } compared { probability level } } } } }
+    reviews(first: 2) { edges { node { text item { id externalId title } } } }
   }
-}
-fragment DashboardRecommendation on Recommendation {
-  rank score item { id externalId title }
-  explanation(k: 3) { words { word effect weight } clicks { effect item { id externalId title } } clickReason { kind historyEffect priorRank } }
+}`;
+// One model's column is one document of its own, so that a model that cannot answer part of it (a
+// popularity baseline has no words) leaves the history and the other column drawn.
+const USER_MODEL = /* GraphQL */ `query DashboardUserModel($u: ID!, $m: ID!) {
+  user(id: $u) {
+    topWords(modelId: $m, k: 12) { word probability }
+    recommendations(modelId: $m, k: 8) {
+      rank score item { id externalId title }
+      explanation(k: 3) { words { word effect weight } clicks { effect item { id externalId title } } clickReason { kind historyEffect priorRank } }
+    }
+    reviews(first: 2) { edges { node { highlights(modelId: $m) { start end mark { probability level } } } } }
+  }
+}`;
+// What every model answers, asked when the column's document was refused: its ranking alone.
+const USER_RANKING = /* GraphQL */ `query DashboardUserRanking($u: ID!, $m: ID!) {
+  user(id: $u) { recommendations(modelId: $m, k: 8) { rank score item { id externalId title } } }
 }`;
 const WHAT_IF = /* GraphQL */ `query DashboardWhatIf($m: ID!, $clicks: [String!]!, $text: String) {
   recommendFor(modelId: $m, clicks: $clicks, text: $text, k: 8) {
@@ -91,21 +98,38 @@ function reasons(ctx, explanation) {
   return box;
 }
 
-function column(ctx, user, modelId, index) {
-  const col = el("section", { class: "column", "data-model": modelId }, [el("h3", { text: `Model ${modelId}` })]);
-  wordChart(col, `Top words p(w|u) — model ${modelId}`, user[`w${index}`], (w) => w.probability, "p(w|u)");
-  table(col, ["#", "item", "score", "why (effect: the score's fall without it)"], user[`r${index}`].map((r) => [
-    r.rank, ctx.link(itemName(r.item), { view: "item", item: r.item.id }), { text: r.score.toExponential(2), num: true }, reasons(ctx, r.explanation),
-  ]), { class: "recommendations" });
-  for (const edge of user.reviews.edges) {
-    const about = edge.node.item ? el("h4", {}, ["Review of ", ctx.link(itemName(edge.node.item), { view: "item", item: edge.node.item.id })]) : el("h4", { text: "Text" });
-    col.appendChild(about);
-    col.appendChild(highlightedReview(edge.node.text, edge.node.highlights, (t) => (index === 1 ? t.compared : t.mark)));
+/** What one model says about the user; where it refuses the whole, the API's sentence and its ranking alone (if even that is refused, none). */
+async function columnData(userId, modelId) {
+  try {
+    return { full: (await gql(USER_MODEL, { u: userId, m: modelId })).user, error: null, ranking: null };
+  } catch (error) {
+    const ranking = await gql(USER_RANKING, { u: userId, m: modelId }).then((d) => d.user.recommendations, () => []);
+    return { full: null, error: error.message, ranking };
   }
-  return col;
 }
 
-function whatIfPanel(ctx, user, modelId) {
+/** One model's column: top words, recommendations with reasons, the reviews highlighted (drawn in column order, so charts keep it). */
+function column(ctx, user, modelId, data) {
+  const col = el("section", { class: "column", "data-model": modelId }, [el("h3", { text: `Model ${modelId}` })]);
+  const link = (item) => ctx.link(itemName(item), { view: "item", item: item.id });
+  if (data.full === null) {
+    col.appendChild(el("p", { class: "error", text: data.error }));
+    if (data.ranking.length > 0) table(col, ["#", "item", "score"], data.ranking.map((r) => [r.rank, link(r.item), { text: r.score.toExponential(2), num: true }]), { class: "recommendations" });
+    return { node: col, recommendations: data.ranking };
+  }
+  const m = data.full;
+  wordChart(col, `Top words p(w|u) — model ${modelId}`, m.topWords, (w) => w.probability, "p(w|u)");
+  table(col, ["#", "item", "score", "why (effect: the score's fall without it)"], m.recommendations.map((r) => [
+    r.rank, link(r.item), { text: r.score.toExponential(2), num: true }, reasons(ctx, r.explanation),
+  ]), { class: "recommendations" });
+  user.reviews.edges.forEach((edge, i) => {
+    col.appendChild(edge.node.item ? el("h4", {}, ["Review of ", link(edge.node.item)]) : el("h4", { text: "Text" }));
+    col.appendChild(highlightedReview(edge.node.text, m.reviews.edges[i].node.highlights, (t) => t.mark));
+  });
+  return { node: col, recommendations: m.recommendations };
+}
+
+function whatIfPanel(ctx, user, modelId, current) {
   const panel = el("section", { class: "whatif", id: "whatif" }, [
     el("h3", { text: `What if — model ${modelId}` }),
     el("p", { class: "note", text: "Untick training clicks to remove them, tick recommended items to add them as clicks, or type a text; then rank again." }),
@@ -117,11 +141,11 @@ function whatIfPanel(ctx, user, modelId) {
     list.appendChild(el("li", {}, [el("label", {}, [input, ` ${kind === "click" ? "" : "add "}${itemName(item)}`])]));
   };
   for (const e of user.train.edges) box(e.node.item, true, "click");
-  for (const r of user.r0.slice(0, WHAT_IF_CANDIDATES)) box(r.item, false, "add");
+  for (const r of current.slice(0, WHAT_IF_CANDIDATES)) box(r.item, false, "add");
   const text = el("textarea", { id: "whatif-text", rows: 2, "aria-label": "Text", placeholder: "Optional: a text read as the user's reviews" });
   const result = el("div", { id: "whatif-result" });
   const form = el("form", { id: "whatif-form" }, [list, text, el("div", {}, [el("button", { type: "submit", text: "Rank again" })]), result]);
-  const before = new Map(user.r0.map((r) => [r.item.externalId, r.rank]));
+  const before = new Map(current.map((r) => [r.item.externalId, r.rank]));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const clicks = Array.from(list.querySelectorAll("input:checked")).map((i) => i.value);
@@ -157,14 +181,16 @@ export async function renderUser(ctx) {
     return undefined;
   }
   const compare = params.get("compare") && params.get("compare") !== model ? params.get("compare") : null;
-  const d = await gql(USER, { u: id, m: model, c: compare, two: compare !== null });
-  const user = d.user;
+  const user = (await gql(USER, { u: id })).user;
   root.appendChild(el("h2", { text: `User ${userName(user)}` }));
   root.appendChild(el("p", { class: "note", text: `${user.reviewCount} reviews. Top words: click2review p(w|u) from the training clicks; effects: how much the item's score falls without that word or click.` }));
   // The history beside each model's recommendations, so a reason's clicks can be found in it.
   const row = el("div", { class: "columns" }, [historyTable(ctx, user)]);
-  (compare ? [model, compare] : [model]).forEach((m, i) => row.appendChild(column(ctx, user, m, i)));
   root.appendChild(row);
-  root.appendChild(whatIfPanel(ctx, user, model));
+  const models = compare ? [model, compare] : [model];
+  const answers = await Promise.all(models.map((m) => columnData(user.id, m)));
+  const columns = models.map((m, i) => column(ctx, user, m, answers[i]));
+  for (const c of columns) row.appendChild(c.node);
+  root.appendChild(whatIfPanel(ctx, user, model, columns[0].recommendations));
   return undefined;
 }
