@@ -1,7 +1,7 @@
 // User view: a user's history (clicked items, split marked, most recent first where reviews give times)
 // beside each model's top words and recommendations with both kinds of reason (words and clicks, with
 // their effects), highlighted reviews, and a what-if panel that ranks again for a changed history.
-import { el, fall, fixed, gql, highlightedReview, itemName, table, userName, wordChart } from "./api.js";
+import { el, fall, gql, highlightedReview, itemName, table, userName, wordChart } from "./api.js";
 
 const USERS = /* GraphQL */ `query DashboardUsers($d: String!) {
   dataset(name: $d) {
