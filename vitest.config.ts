@@ -33,6 +33,7 @@ const POSTGRES_SUITES = [
   "test/cli/append.test.ts",
   "test/cli/warm-start.test.ts",
   "test/services/model-aliases.test.ts",
+  "test/graphql/dashboard-api.test.ts",
 ];
 
 const postgresUrl = process.env.VCM_TEST_POSTGRES_URL ?? "";

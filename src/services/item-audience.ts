@@ -8,7 +8,7 @@ import { DEFAULT_EXPLANATION_RULE } from "../engine/explanation-rules.ts";
 import type { DatasetIndex } from "./dataset-index.ts";
 import type { InferenceService } from "./inference.ts";
 import { LruCache } from "./lru-cache.ts";
-import type { NamedExplanation, ServedModel } from "./served-model.ts";
+import { requireWordModel, type NamedExplanation, type ServedModel } from "./served-model.ts";
 import { nextTurn } from "./turns.ts";
 
 /** How deep each user's list is read: an item is in a user's audience when it is in the user's recommendations(k: 20). */
@@ -113,6 +113,8 @@ export class ItemAudienceService {
    */
   async audience(options: { modelId: number; item: number; k: number; explanationK: number }): Promise<ItemAudience> {
     const { modelId, item } = options;
+    // Refused before every user is ranked: the reasons need the model's explanations.
+    requireWordModel(await this.#inference.model(modelId));
     const pass = await this.pass(modelId);
     const start = item + 1 < pass.indptr.length ? pass.indptr[item] : 0;
     const end = item + 1 < pass.indptr.length ? pass.indptr[item + 1] : 0;

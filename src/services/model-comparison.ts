@@ -77,11 +77,12 @@ export async function compareModelsOnTest(options: {
   checkComparable(model, compared);
   const own = await options.evaluation(model.id);
   const other = await options.evaluation(compared.id);
-  let users = 0;
-  const metrics = COMPARED_METRICS.map(({ metric, key }) => {
-    const test = pairedTTest({ a: own[key], b: other[key] });
-    users = test.users;
-    return { metric, meanModel: test.meanA, meanCompared: test.meanB, difference: test.difference, statistic: test.statistic, pValue: test.pValue, df: test.df };
-  });
-  return { modelId: model.id, comparedId: compared.id, users, metrics };
+  const tests = COMPARED_METRICS.map(({ metric, key }) => ({ metric, test: pairedTTest({ a: own[key], b: other[key] }) }));
+  return {
+    modelId: model.id,
+    comparedId: compared.id,
+    // Every test user has held-out items under both models, so each metric counts the same users.
+    users: tests[0].test.users,
+    metrics: tests.map(({ metric, test }) => ({ metric, meanModel: test.meanA, meanCompared: test.meanB, difference: test.difference, statistic: test.statistic, pValue: test.pValue, df: test.df })),
+  };
 }

@@ -32,6 +32,7 @@ let fixture: ApiFixture;
 let vcmId: number;
 let seId: number;
 let otherDatasetModelId: number;
+let popularityId: number;
 let datasetId: number;
 
 async function gql(query: string, variables: Record<string, unknown> = {}): Promise<{ data?: any; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> }> {
@@ -46,6 +47,7 @@ beforeAll(async () => {
   vcmId = vcm.id;
   datasetId = vcm.datasetId;
   seId = (await train("vcm-se")).id;
+  popularityId = (await train("popularity")).id;
   await ingestDataset(dataSource, { name: "other", source: syntheticSource({ users: 40, items: 30, vocab: 100, seed: 2 }) });
   otherDatasetModelId = (await trainAndSave({ dataSource, dataset: "other", variant: "popularity", modelsDir: config.modelsDir })).model.id;
   // A tiny dataset whose words are counted by hand below, with an item appended without any text.
@@ -322,6 +324,7 @@ describe("Item.recommendedTo", () => {
       [{ m: vcmId, model: String(vcmId), k: 5 }, "BAD_USER_INPUT", /exactly one of the two/],
       [{ k: 5 }, "BAD_USER_INPUT", /exactly one of the two/],
       [{ m: otherDatasetModelId, k: 5 }, "BAD_USER_INPUT", /pick a model of the item's dataset/],
+      [{ m: popularityId, k: 5 }, "BAD_USER_INPUT", /decodes no words from clicks; choose a VCM model/],
       [{ m: vcmId, k: 0 }, "BAD_USER_INPUT", /^k must be an integer from 1 to 100, got 0\.$/],
       [{ m: vcmId, k: 101 }, "BAD_USER_INPUT", /^k must be an integer from 1 to 100, got 101\.$/],
       [{ m: 999_997, k: 5 }, "NOT_FOUND", /999997/],
