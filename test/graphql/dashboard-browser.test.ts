@@ -309,6 +309,14 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect((await rows(page, "#audience-table")).map((r) => [r[0], r[1]])).toEqual(audience.users.map((u: any) => [u.user.name ? `${u.user.name} (${u.user.externalId})` : u.user.externalId, String(u.rank)]));
     expect((await rows(page, "#reason-words")).map((r) => [r[0], r[1]])).toEqual(audience.reasons.words.map((w: any) => [w.word, String(w.users)]));
     expect((await rows(page, "#reason-clicks")).map((r) => r[1])).toEqual(audience.reasons.clicks.map((c: any) => String(c.users)));
+    // Under a popularity baseline the audience is refused with the API's sentence; the rest of the item stays drawn.
+    await page.selectOption("#pick-model", popularity);
+    await ready(page);
+    const refusal = await fetch(`${base}/graphql`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: `{ item(id: ${id}) { recommendedTo(modelId: "${popularity}") { usersScored } } }` }) });
+    expect(await page.locator("#audience .error").textContent()).toBe(((await refusal.json()) as { errors: Array<{ message: string }> }).errors[0].message);
+    expect(await rows(page, "#item-facts")).toHaveLength(1);
+    await page.selectOption("#pick-model", se);
+    await ready(page);
     // On to one of those users, by a click.
     await page.click("#audience-table tbody tr:first-child a");
     expect((await ready(page)).view).toBe("user");

@@ -40,7 +40,12 @@ function pickItem(ctx) {
 async function audience(ctx, parent, itemId, model) {
   const section = el("section", { id: "audience", class: "column" }, [el("h3", { text: `Recommended to — model ${model}` })]);
   parent.appendChild(section);
-  const a = (await gql(AUDIENCE, { i: itemId, m: model })).item.recommendedTo;
+  // A model that cannot explain (a popularity baseline) is refused with a sentence, shown in place of the audience.
+  const a = await gql(AUDIENCE, { i: itemId, m: model }).then((d) => d.item.recommendedTo, (error) => {
+    section.appendChild(el("p", { class: "error", text: error.message }));
+    return null;
+  });
+  if (a === null) return;
   section.appendChild(el("p", { class: "note", text: `The ${a.users.length} users who rank it highest among the ${a.usersScored} users scored (${a.candidates} candidates).` }));
   table(section, ["user", { text: "rank", num: true }, { text: "score", num: true }], a.users.map((u) => [ctx.link(userName(u.user), { view: "user", user: u.user.id }), u.rank, u.score.toExponential(2)]), { id: "audience-table" });
   const r = a.reasons;
