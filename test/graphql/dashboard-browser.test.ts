@@ -342,6 +342,10 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     const drawn = await ready(page);
     const e = (await api(`query ($e: ID!) { experiment(id: $e) { status runsDone runsTotal results figures { name title } } }`, { e: experimentId })).experiment;
     expect(e.status).toBe("FINISHED");
+    // The header offers the models the experiments trained since the page opened.
+    const trained = (await api(`query ($n: String!) { dataset(name: $n) { models { id } } }`, { n: EXPERIMENT_DATASET })).dataset.models.map((m: any) => m.id);
+    expect(trained.length).toBeGreaterThan(0);
+    expect(await page.locator('#pick-model > option').evaluateAll((os: any[]) => os.map((o) => o.value))).toEqual(trained);
     expect(await page.locator("#experiment progress").getAttribute("value")).toBe(String(e.runsDone));
     expect(await page.locator("#experiment table.result-table").evaluateAll((ts: any[]) => ts.map((t) => t.getAttribute("data-name")))).toEqual(Object.keys(e.results));
     const vcmTable = await rows(page, '#experiment table.result-table[data-name="vcm"]');
@@ -373,6 +377,10 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect(await page.locator("h2").textContent()).toBe(`Item ${MARKUP_TITLE}`);
     expect((await rows(page, "#item-facts"))[0][1]).toBe("<b>bold</b>, plain");
     expect(await page.locator("#dashboard img, #dashboard script, #dashboard b, #search-results img").count()).toBe(0);
+    // The address kept each state: the browser's back button returns to the user.
+    await page.goBack();
+    await ready(page);
+    expect(await page.locator("h2").first().textContent()).toBe(`User ${MARKUP_NAME} (${user3.externalId})`);
     await done(page, "markup.png", first);
   });
 

@@ -147,11 +147,24 @@ function start() {
   async function render() {
     renders += 1;
     const mine = renders;
+    root.removeAttribute("data-ready");
+    try {
+      // The lists are asked again for each view, so that models trained since the page opened are offered.
+      const d = await gql(SHELL);
+      if (mine !== renders) return;
+      catalog.datasets = d.datasets;
+      catalog.aliases = d.modelAliases;
+    } catch (error) {
+      if (mine !== renders) return;
+      window.vcmDashboard = { view: params().get("view") || "models", charts: [], ready: false, error: error.message };
+      root.replaceChildren(el("p", { class: "error", text: error.message }));
+      root.setAttribute("data-ready", "error");
+      return;
+    }
     const { p, dataset } = settle();
     const view = VIEWS.find((v) => v.name === p.get("view")) || VIEWS[0];
     // What the page drew, for tests and for anyone who wants the numbers behind a chart.
     window.vcmDashboard = { view: view.name, charts: [], ready: false, error: null };
-    root.removeAttribute("data-ready");
     drawHeader(p, dataset);
     const box = el("div", { class: `view view-${view.name}` });
     root.replaceChildren(box);
@@ -171,19 +184,7 @@ function start() {
   }
 
   window.addEventListener("popstate", () => void render());
-  return (async () => {
-    try {
-      const d = await gql(SHELL);
-      catalog.datasets = d.datasets;
-      catalog.aliases = d.modelAliases;
-    } catch (error) {
-      window.vcmDashboard = { view: params().get("view") || "models", charts: [], ready: false, error: error.message };
-      root.replaceChildren(el("p", { class: "error", text: error.message }));
-      root.setAttribute("data-ready", "error");
-      return;
-    }
-    await render();
-  })();
+  return render();
 }
 
 await start();
