@@ -1,6 +1,6 @@
 /**
  * The build-time registration of the dashboard's operations (issue 26, item 8): every `/* GraphQL *\/`
- * template of the dashboard's client is extracted (graphql-tag-pluck), checked (one named operation per
+ * template of the dashboard's client modules is extracted (graphql-tag-pluck), checked (one named operation per
  * document, no interpolation, valid against the committed schema) and written to the manifest that
  * `vcm serve --persisted-only` accepts. `npm run persisted-operations` rewrites it; a test fails when
  * the committed manifest differs from what the dashboard sends.
@@ -9,11 +9,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { gqlPluckFromCodeStringSync } from "@graphql-tools/graphql-tag-pluck";
 import { buildSchema, Kind, parse, validate, type GraphQLSchema, type OperationDefinitionNode } from "graphql";
-import { MANIFEST_FORMAT, operationId, PERSISTED_OPERATIONS_FILE, type PersistedManifest, type PersistedOperation } from "../src/graphql/persisted-operations.ts";
+import { DASHBOARD_DIR, DASHBOARD_MODULES } from "../src/graphql/dashboard.ts";
+import { MANIFEST_FORMAT, operationId, type PersistedManifest, type PersistedOperation } from "../src/graphql/persisted-operations.ts";
 import { SCHEMA_FILE } from "../src/graphql/schema.ts";
 
-/** The files whose GraphQL documents are registered: the dashboard's client. */
-export const PERSISTED_OPERATION_SOURCES: ReadonlyArray<string> = [path.join(path.dirname(PERSISTED_OPERATIONS_FILE), "dashboard.js")];
+/** The files whose GraphQL documents are registered: every module of the dashboard's client. */
+export const PERSISTED_OPERATION_SOURCES: ReadonlyArray<string> = DASHBOARD_MODULES.map((name) => path.join(DASHBOARD_DIR, name));
 
 /** The committed schema (schema/schema.graphql, kept equal to the resolvers by its own test). */
 export function committedSchema(): GraphQLSchema {

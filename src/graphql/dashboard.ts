@@ -1,8 +1,9 @@
 /**
- * The dashboard at /dashboard: a page that draws what analysts would rather look at than read
- * (training curves, the cohort table of the paper's Table 3, a user's words, recommendations and
- * highlighted reviews, two models side by side), built only on the public GraphQL API and served
- * offline: Chart.js comes from node_modules, the client from this folder (dashboard/dashboard.js).
+ * The dashboard at /dashboard: a page an analyst navigates by clicks (pickers for the dataset and the
+ * models, a search over users and items, links between views) that draws what is easier to look at than
+ * to read (training curves, cohorts, a user's history beside the reasons for each recommendation, an
+ * item's audience, experiments' reports), built only on the public GraphQL API and served offline:
+ * Chart.js and Vega-Lite come from node_modules, the client's ES modules from this folder (dashboard/).
  */
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -11,24 +12,31 @@ import { SIGN_IN_SCRIPT, SIGN_IN_SCRIPT_NAME } from "./sign-in.ts";
 import { StaticFiles, type StaticResponse } from "./static-files.ts";
 
 const require = createRequire(import.meta.url);
+const JS = "text/javascript; charset=utf-8";
 
 /** URL of the page; its files are under DASHBOARD_PATH + "/". */
 export const DASHBOARD_PATH = "/dashboard";
 
+/** The performance mark the page sets each time a view has drawn its data (read by npm run bench:dashboard). */
+export const DRAWN_MARK = "vcm-dashboard-drawn";
+
+/** The folder of the client's modules. */
+export const DASHBOARD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "dashboard");
+
+/** The client's ES modules: the shell (the page's entry) and one per view; every GraphQL document the page sends is in one of them. */
+export const DASHBOARD_MODULES: ReadonlyArray<string> = ["shell.js", "api.js", "models-view.js", "cohorts-view.js", "user-view.js", "item-view.js", "experiments-view.js"];
+
 /** The only files the dashboard serves (a fixed map, so no request can reach any other path). */
 const FILES: Readonly<Record<string, { file: string; type: string }>> = {
-  "chart.umd.min.js": { file: path.join(path.dirname(require.resolve("chart.js")), "chart.umd.min.js"), type: "text/javascript; charset=utf-8" },
-  "dashboard.js": { file: path.join(path.dirname(fileURLToPath(import.meta.url)), "dashboard", "dashboard.js"), type: "text/javascript; charset=utf-8" },
+  "chart.umd.min.js": { file: path.join(path.dirname(require.resolve("chart.js")), "chart.umd.min.js"), type: JS },
+  // Vega and Vega-Lite's browser builds draw the experiments' figures; loaded only by that view.
+  "vega.min.js": { file: path.join(path.dirname(require.resolve("vega")), "vega.min.js"), type: JS },
+  "vega-lite.min.js": { file: path.join(path.dirname(require.resolve("vega-lite")), "vega-lite.min.js"), type: JS },
+  "dashboard.css": { file: path.join(DASHBOARD_DIR, "dashboard.css"), type: "text/css; charset=utf-8" },
+  ...Object.fromEntries(DASHBOARD_MODULES.map((name) => [name, { file: path.join(DASHBOARD_DIR, name), type: JS }])),
 };
 
-const STYLE = `body { font: 14px/1.4 system-ui, sans-serif; margin: 1rem 2rem; color: #222; }
-nav a { margin-right: 1rem; } figure.chart { margin: 1rem 0; } figcaption { font-weight: 600; }
-table { border-collapse: collapse; margin: 0.5rem 0 1rem; } td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
-.columns { display: flex; gap: 2rem; } .column { flex: 1; min-width: 0; }
-.review { max-width: 40rem; } .level-high { background: #f4a261; } .level-medium { background: #ffe8a3; } .level-low { background: #f1f1f1; }
-.error { color: #b00020; }`;
-
-/** The page; the view is chosen by the query string (dashboard.js). */
+/** The page: a header the shell fills, and the view under it (dashboard/shell.js). */
 export function dashboardHtml(): string {
   return `<!doctype html>
 <html lang="en">
@@ -36,14 +44,15 @@ export function dashboardHtml(): string {
   <meta charset="utf-8" />
   <meta name="viewport" content="width=device-width, initial-scale=1" />
   <title>VCM analytics · dashboard</title>
-  <style>${STYLE}</style>
+  <link rel="icon" href="data:," />
+  <link rel="stylesheet" href="${DASHBOARD_PATH}/dashboard.css" />
 </head>
 <body>
-  <nav><a href="${DASHBOARD_PATH}?view=models">models</a><a href="${DASHBOARD_PATH}?view=cohorts">cohorts (add &amp;model=ID&amp;compare=ID)</a><a href="${DASHBOARD_PATH}?view=user">user (add &amp;user=ID&amp;model=ID&amp;compare=ID)</a><a href="/">GraphiQL</a></nav>
-  <main id="dashboard"></main>
+  <header id="shell"><h1>VCM analytics</h1></header>
+  <main id="dashboard" data-drawn-mark="${DRAWN_MARK}"><p class="note">Loading…</p></main>
   <script src="${DASHBOARD_PATH}/${SIGN_IN_SCRIPT_NAME}"></script>
   <script src="${DASHBOARD_PATH}/chart.umd.min.js"></script>
-  <script src="${DASHBOARD_PATH}/dashboard.js"></script>
+  <script type="module" src="${DASHBOARD_PATH}/shell.js"></script>
 </body>
 </html>
 `;

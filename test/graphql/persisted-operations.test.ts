@@ -14,6 +14,7 @@ import { createClient } from "graphql-ws";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { operationId, PERSISTED_ONLY_MESSAGE, PERSISTED_OPERATIONS_FILE, PersistedOperations, type PersistedManifest } from "../../src/graphql/persisted-operations.ts";
+import { DASHBOARD_DIR, DASHBOARD_MODULES } from "../../src/graphql/dashboard.ts";
 import { createApiKey } from "../../src/services/api-keys.ts";
 import { committedSchema, dashboardManifest, extractOperations, renderManifest } from "../../scripts/persisted-operations.ts";
 import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
@@ -27,8 +28,17 @@ describe("the dashboard's persisted-operation manifest", () => {
     const text = fs.readFileSync(PERSISTED_OPERATIONS_FILE, "utf8");
     expect(text, "src/graphql/dashboard/persisted-operations.json is stale: run `npm run persisted-operations` and commit it").toBe(renderManifest(dashboardManifest()));
     const manifest = committed();
-    expect(manifest.operations.map((o) => o.name)).toEqual(["DashboardCohorts", "DashboardDatasetModels", "DashboardModels", "DashboardUser", "DashboardUserCompared"]);
+    // Every module's documents: the shell's and each view's.
+    expect(manifest.operations.map((o) => o.name)).toEqual([
+      "DashboardCohorts", "DashboardCompareModels", "DashboardDatasetModels", "DashboardExperiment", "DashboardExperimentFigures", "DashboardExperiments",
+      "DashboardItem", "DashboardItemAudience", "DashboardItems", "DashboardItemWords", "DashboardSearch", "DashboardShell", "DashboardUser", "DashboardUserModel", "DashboardUserRanking", "DashboardUsers", "DashboardWhatIf",
+    ]);
     for (const operation of manifest.operations) expect(operation.id).toBe(operationId(operation.body));
+  });
+
+  it("reads every module of the dashboard's folder: the served list and the folder's scripts are the same", () => {
+    const scripts = fs.readdirSync(DASHBOARD_DIR).filter((name) => name.endsWith(".js"));
+    expect([...DASHBOARD_MODULES].sort()).toEqual(scripts.sort());
   });
 
   it("refuses a document with ${…}, without a name, with two operations, or that the schema does not have", () => {
@@ -99,7 +109,7 @@ describe("--persisted-only over HTTP and WebSocket", () => {
     refused(await post({ query: "{ datasets { name } }" }));
     refused(await post({ query: "{ __schema { types { name } } }" }, analyst));
     // A registered operation with one more space is another document.
-    refused(await post({ query: `${bodyOf("DashboardModels")} `, variables: {} }, analyst));
+    refused(await post({ query: `${bodyOf("DashboardShell")} `, variables: {} }, analyst));
     refused(await post({ extensions: { persistedQuery: { version: 1, sha256Hash: operationId("{ datasets { name } }") } } }, analyst));
     const get = await fetch(`${url}?query=${encodeURIComponent("{ datasets { name } }")}`, { headers: { authorization: `Bearer ${analyst}` } });
     refused({ status: get.status, json: await get.json() });
@@ -109,10 +119,10 @@ describe("--persisted-only over HTTP and WebSocket", () => {
     const byText = await post({ query: bodyOf("DashboardDatasetModels"), variables: { n: TEST_DATASET } }, analyst);
     expect(byText.status).toBe(200);
     expect(byText.json).toEqual({ data: { dataset: { name: TEST_DATASET, models: [] } } });
-    const id = operationId(bodyOf("DashboardModels"));
+    const id = operationId(bodyOf("DashboardShell"));
     const byId = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } }, analyst);
     expect(byId.status).toBe(200);
-    expect(byId.json).toEqual({ data: { datasets: [{ name: TEST_DATASET, models: [] }] } });
+    expect(byId.json).toEqual({ data: { datasets: [{ name: TEST_DATASET, models: [] }], modelAliases: [] } });
     const open = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: id } } });
     expect(open.json.data.datasets[0].name).toBe(TEST_DATASET);
     const extensions = JSON.stringify({ persistedQuery: { version: 1, sha256Hash: operationId(bodyOf("DashboardDatasetModels")) } });
@@ -150,7 +160,7 @@ describe("--persisted-only over HTTP and WebSocket", () => {
   it("`vcm serve --persisted-only` applies the rule, and a server without it runs the analyst's ad-hoc query", async () => {
     const env = { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_DB: fixture.dbPath, VCM_MODELS_DIR: fixture.config.modelsDir, VCM_LOG_LEVEL: "silent" };
     const strict = await serveProcess(env, children, ["--persisted-only"]);
-    expect(strict.stderr()).toContain("--persisted-only: analyst keys and reads without a key run only the 5 registered operations of the dashboard; admin keys run any.");
+    expect(strict.stderr()).toContain(`--persisted-only: analyst keys and reads without a key run only the ${committed().operations.length} registered operations of the dashboard; admin keys run any.`);
     refused(await post({ query: "{ datasets { name } }" }, analyst, strict.url));
     expect((await post({ query: bodyOf("DashboardDatasetModels"), variables: { n: TEST_DATASET } }, analyst, strict.url)).json.data.dataset.name).toBe(TEST_DATASET);
     expect((await post({ query: "{ datasets { name } }" }, admin, strict.url)).json).toEqual({ data: { datasets: [{ name: TEST_DATASET }] } });
