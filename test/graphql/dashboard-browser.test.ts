@@ -317,6 +317,7 @@ describe.skipIf(!hasChromium)("dashboard in headless Chromium", () => {
     expect(await rows(page, "#item-facts")).toHaveLength(1);
     await page.selectOption("#pick-model", se);
     await ready(page);
+    await page.screenshot({ path: path.join(shots, "item-view.png"), fullPage: true });
     // On to one of those users, by a click.
     await page.click("#audience-table tbody tr:first-child a");
     expect((await ready(page)).view).toBe("user");
