@@ -329,6 +329,10 @@ describe("Item.recommendedTo", () => {
       [{ m: vcmId, k: 101 }, "BAD_USER_INPUT", /^k must be an integer from 1 to 100, got 101\.$/],
       [{ m: 999_997, k: 5 }, "NOT_FOUND", /999997/],
     ];
+    // The model list says beforehand which models decode words (the dashboard's default model is the newest that does).
+    const listed = (await gql(`{ models(dataset: "${TEST_DATASET}") { id decodesWords } }`)).data.models as Array<{ id: string; decodesWords: boolean }>;
+    expect(listed.find((m) => Number(m.id) === popularityId)?.decodesWords).toBe(false);
+    expect(listed.find((m) => Number(m.id) === vcmId)?.decodesWords).toBe(true);
     for (const [variables, code, message] of cases) {
       const result = await gql(AUDIENCE, { item, ...variables });
       expect(result.errors?.[0]?.extensions?.code, JSON.stringify(variables)).toBe(code);

@@ -9,7 +9,7 @@ import { renderItem } from "./item-view.js";
 import { renderExperiments } from "./experiments-view.js";
 
 const SHELL = /* GraphQL */ `query DashboardShell {
-  datasets { name models { id variant status createdAt testMetrics { ndcgAt10 } } }
+  datasets { name models { id variant status decodesWords createdAt testMetrics { ndcgAt10 } } }
   modelAliases { dataset alias modelId candidateModelId candidateShare }
 }`;
 const SEARCH = /* GraphQL */ `query DashboardSearch($d: String!, $s: String!) {
@@ -68,15 +68,17 @@ function start() {
 
   const catalog = { datasets: [], aliases: [] };
 
-  /** Fills in what the address leaves out (the first dataset, its newest ready model) without a new history entry. */
+  /** Fills in what the address leaves out (the first dataset, its newest ready model that decodes words) without a new history entry. */
   function settle() {
     const p = params();
     const dataset = catalog.datasets.find((d) => d.name === p.get("dataset")) || catalog.datasets[0];
     if (!dataset) return { p, dataset: null };
     const patch = {};
     if (p.get("dataset") !== dataset.name) patch.dataset = dataset.name;
+    // The newest ready model that decodes words, so that every panel has something to draw; else the newest ready one.
     const ready = dataset.models.filter((m) => m.status === "READY");
-    if (!p.get("model") && ready.length > 0) patch.model = ready[0].id;
+    const preferred = ready.find((m) => m.decodesWords) || ready[0];
+    if (!p.get("model") && preferred) patch.model = preferred.id;
     if (Object.keys(patch).length > 0) window.history.replaceState(null, "", `?${withPatch(patch).toString()}`);
     return { p: params(), dataset };
   }

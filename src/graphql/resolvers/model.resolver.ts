@@ -15,6 +15,8 @@ import {
 import { DatasetType } from "../types/dataset.type.ts";
 import { BeyondAccuracyType } from "../types/cohort.type.ts";
 import type { BeyondAccuracyFigures } from "../../services/cohorts.ts";
+import { hasWordModel } from "../../services/model-names.ts";
+import type { Variant } from "../../engine/types.ts";
 import { predictionOf } from "./prediction.resolver.ts";
 import { requireDataset, requireLoaded, requireModel } from "./lookup.ts";
 
@@ -78,6 +80,14 @@ export class ModelResolver {
   async usersAddedSince(@Root() model: TrainedModel, @Ctx() context: GraphQLContext): Promise<number> {
     const dataset = await requireLoaded(context.loaders.datasetById.load(model.datasetId), `dataset ${model.datasetId}`);
     return Math.max(0, dataset.userCount - model.userCount);
+  }
+
+  @FieldResolver(() => Boolean, {
+    description:
+      "Whether the model decodes words from clicks (click2review): top words, explanations, highlights and capacity. True for the VCM variants; false for the baselines (CDL, CVAE, DeepCoNN, popularity), which those fields refuse with a sentence.",
+  })
+  decodesWords(@Root() model: TrainedModel): boolean {
+    return hasWordModel(model.variant as Variant);
   }
 
   @FieldResolver(() => RankingMetricsType, {
