@@ -94,6 +94,12 @@ export interface AppConfig {
    * exactly, `auto` (default) is approximate from APPROXIMATE_RETRIEVAL_MIN_ITEMS items (engine/retrieval).
    */
   readonly retrieval: RetrievalMode;
+  /**
+   * Shards a server's cohort evaluation (the `cohorts` query, `aliasReport`) is split into, which every
+   * server on the database computes as jobs (VCM_COHORT_SHARDS, a whole number from 1, the default:
+   * in process, to MAX_SHARDS; services/sharded-cohorts.ts).
+   */
+  readonly cohortShards: number;
 }
 
 /** Levels of the request log, least to most severe, and silent. */
@@ -118,6 +124,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   traceSampleRatio: 1,
   maxMemoryMb: undefined,
   retrieval: DEFAULT_RETRIEVAL_MODE,
+  cohortShards: 1,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -156,8 +163,12 @@ export function loadAppConfig(
   const retrievalEnv = env.VCM_RETRIEVAL?.trim().toLowerCase() || undefined;
   const retrieval = overrides.retrieval ?? (retrievalEnv as RetrievalMode | undefined) ?? DEFAULT_APP_CONFIG.retrieval;
   if (!RETRIEVAL_MODES.includes(retrieval)) throw new Error(`VCM_RETRIEVAL must be one of ${RETRIEVAL_MODES.join(", ")}, got "${retrievalEnv}"`);
+  const shardsEnv = env.VCM_COHORT_SHARDS?.trim() || undefined;
+  const cohortShards = overrides.cohortShards ?? (shardsEnv === undefined ? DEFAULT_APP_CONFIG.cohortShards : Number(shardsEnv));
+  if (!Number.isInteger(cohortShards) || cohortShards < 1) throw new Error(`VCM_COHORT_SHARDS must be a whole number of shards, at least 1, got "${shardsEnv}"`);
   return Object.freeze({
     retrieval,
+    cohortShards,
     jobLeaseSeconds,
     maxMemoryMb,
     logLevel,

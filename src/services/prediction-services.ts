@@ -23,6 +23,8 @@ import { followDatasetIndex, loadDatasetIndex } from "./dataset-index.ts";
 import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
 import type { TrainingJobService } from "./jobs.ts";
 import { ModelAliasDirectory } from "./model-aliases.ts";
+import { shardedCohortEvaluation } from "./sharded-cohorts.ts";
+import { validateShards } from "./sharded-pass.ts";
 import { loadModel } from "./saved-models.ts";
 import type { LoadedModel } from "./served-model.ts";
 
@@ -76,7 +78,7 @@ const POSTGRES_SHARE_WINDOW_MS = 3;
 /** Builds the prediction services of one server (or test). */
 export function createPredictionServices(options: {
   dataSource: DataSource;
-  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds" | "experimentsDir" | "retrieval">>;
+  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds" | "experimentsDir" | "retrieval" | "cohortShards">>;
   /** Overrides of the loaders (tests count checkpoint reads through them). */
   loadModel?: (modelId: number) => Promise<LoadedModel>;
   loadDataset?: (datasetId: number) => Promise<DatasetMatrices>;
@@ -101,8 +103,12 @@ export function createPredictionServices(options: {
     onModelGone: (modelId) => cohorts.forget(modelId),
     onDatasetChanged: (datasetId) => cohorts.forgetDataset(datasetId),
   });
-  const cohorts = new CohortService({ inference });
   const jobKinds = createJobKinds({ dataSource, config, trainingWorker: options.jobWorkerPath });
+  const cohortShards = validateShards({ shards: config.cohortShards ?? 1, name: "VCM_COHORT_SHARDS" });
+  const cohorts = new CohortService({
+    inference,
+    sharded: cohortShards === 1 ? undefined : shardedCohortEvaluation({ dataSource, inference, queue: jobKinds.exportShard.service, shards: cohortShards }),
+  });
   // Jobs other servers run: their committed changes reach this server's subscribers too (a state
   // a subscriber already has, such as this server's own job's, is not sent twice).
   commits.onJobChanged((change) => relayJobChange(jobKinds, change));

@@ -1,6 +1,6 @@
-/** Where a sharded export cuts its users: whole batches, as equal as they allow, never an empty shard. */
+/** Where a sharded pass cuts its users: whole batches, as equal as they allow, never an empty shard. */
 import { describe, expect, it } from "vitest";
-import { shardBounds } from "../../src/services/sharded-export.ts";
+import { shardBounds } from "../../src/services/sharded-pass.ts";
 
 describe("shardBounds", () => {
   it("cuts whole batches as evenly as they allow, the short batch last", () => {
