@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { ExportJob, ExportShard } from "../../src/db/entities/export-job.entity.ts";
 import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep } from "../graphql/serve-process.ts";
+import { removeServersAndDatabase, serveProcess, sleep } from "../graphql/serve-process.ts";
 import { runVcm, VCM_BIN } from "./run-vcm.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-sharded-eval-"));
@@ -53,11 +53,7 @@ beforeAll(async () => {
   single.compare = compared.last;
 }, 400_000);
 
-afterAll(async () => {
-  for (const child of started) if (child.exitCode === null) child.kill("SIGKILL");
-  await db.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeServersAndDatabase({ children: started, database: db, dir }));
 
 /** Runs the bin without blocking the test (the servers and the test's polling go on meanwhile). */
 function runVcmAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
