@@ -13,6 +13,8 @@ import { ownerIsGone } from "./job-leases.ts";
 export interface ShardToRun {
   readonly shard: ExportShard;
   readonly modelId: number;
+  /** Users of the whole pass, as the asking process counted them. */
+  readonly userCount: number;
   readonly settings: ShardedPassSettings;
 }
 
@@ -75,7 +77,7 @@ export async function claimShard(dataSource: DataSource, o: { id: number; owner:
 export async function shardToRun(dataSource: DataSource, id: number): Promise<ShardToRun> {
   const shard = await dataSource.getRepository(ExportShard).findOneOrFail({ where: { id } });
   const job = await dataSource.getRepository(ExportJob).findOneOrFail({ where: { id: shard.exportId } });
-  return { shard, modelId: job.modelId, settings: job.settings };
+  return { shard, modelId: job.modelId, userCount: job.userCount, settings: job.settings };
 }
 
 /** Stores one run of lines of an attempt. */

@@ -19,6 +19,7 @@ import { testEvaluationShardLines } from "./model-evaluation.ts";
 import { createPredictionServices, type PredictionServiceSet } from "./prediction-services.ts";
 import { recommendationShardLines } from "./sharded-export.ts";
 import { cohortShardLines } from "./sharded-cohorts.ts";
+import type { ShardRange } from "./sharded-pass.ts";
 import { MAX_SHARD_ATTEMPTS, SHARD_PART_BYTES, type ExportShardSpec } from "./export-shard-jobs.ts";
 
 async function run(spec: ExportShardSpec): Promise<number> {
@@ -34,7 +35,7 @@ async function run(spec: ExportShardSpec): Promise<number> {
   const dataSource = await retryWhileBusyOrUnavailable(() => openDatabase(spec.dbPath));
   const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: spec.dbPath, modelsDir: spec.modelsDir }) });
   try {
-    const { shard, modelId, settings } = await shardToRun(dataSource, spec.shardId);
+    const { shard, modelId, userCount, settings } = await shardToRun(dataSource, spec.shardId);
     let part = "";
     let seq = 0;
     let lines = 0;
@@ -44,7 +45,7 @@ async function run(spec: ExportShardSpec): Promise<number> {
       seq += 1;
       part = "";
     };
-    const range = { modelId, first: shard.firstPosition, end: shard.endPosition };
+    const range: ShardRange = { modelId, first: shard.firstPosition, end: shard.endPosition, userCount };
     for await (const batch of passLines({ settings, services, dataSource, modelsDir: spec.modelsDir, range })) {
       // Stopped between batches: the queue that asked records the shard as cancelled.
       if (cancelled) return 1;
@@ -78,16 +79,16 @@ function passLines(o: {
   services: PredictionServiceSet;
   dataSource: DataSource;
   modelsDir: string;
-  range: { modelId: number; first: number; end: number };
+  range: ShardRange;
 }): AsyncGenerator<ReadonlyArray<string>> {
   const { settings } = o;
   switch (settings.pass) {
     case "recommendations":
-      return recommendationShardLines({ services: o.services, dataSource: o.dataSource, settings, ...o.range });
+      return recommendationShardLines({ services: o.services, dataSource: o.dataSource, settings, range: o.range });
     case "cohortEvaluation":
-      return cohortShardLines({ inference: o.services.inference, ...o.range });
+      return cohortShardLines({ inference: o.services.inference, range: o.range });
     case "testEvaluation":
-      return testEvaluationShardLines({ dataSource: o.dataSource, modelsDir: o.modelsDir, mode: settings.mode, ...o.range });
+      return testEvaluationShardLines({ dataSource: o.dataSource, modelsDir: o.modelsDir, mode: settings.mode, range: o.range });
     default: {
       const never: never = settings;
       throw new Error(`unknown sharded pass ${JSON.stringify(never)}`);

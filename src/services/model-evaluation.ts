@@ -15,7 +15,7 @@ import { ErrorCode, UserError } from "../errors.ts";
 import { hasTextModel, METRIC_CUTOFFS, METRIC_NAMES, parseMetric, parseMode } from "./model-names.ts";
 import { assertReady, checkSameDataset, findModelRow, loadModel } from "./saved-models.ts";
 import type { ExportShardService } from "./export-shard-jobs.ts";
-import { decodeUsersLines, encodeUsersLine, runShardedPass, type PerUserArray, type ShardedPassProgress } from "./sharded-pass.ts";
+import { assertSameUsers, decodeUsersLines, encodeUsersLine, runShardedPass, type PerUserArray, type ShardedPassProgress, type ShardRange } from "./sharded-pass.ts";
 
 /** Metrics of one evaluation with the per-user values kept for comparisons. */
 export interface ModelEvaluation {
@@ -102,19 +102,21 @@ async function evaluateOnTestSharded(o: { dataSource: DataSource; sharded: Shard
 }
 
 /** The lines of one shard of a test evaluation (scored users [first, end)), one per batch of the model's evalBatchSize. */
-export async function* testEvaluationShardLines(o: { dataSource: DataSource; modelId: number; mode: string; modelsDir?: string; first: number; end: number }): AsyncGenerator<ReadonlyArray<string>> {
+export async function* testEvaluationShardLines(o: { dataSource: DataSource; mode: string; modelsDir?: string; range: ShardRange }): AsyncGenerator<ReadonlyArray<string>> {
+  const { range } = o;
   const mode = parseMode(o.mode);
-  const row = await findModelRow(o.dataSource, o.modelId);
+  const row = await findModelRow(o.dataSource, range.modelId);
   const matrices = await loadDatasetMatrices(o.dataSource, row.datasetId);
   const loaded = await loadModel({ dataSource: o.dataSource, modelId: row.id, modelsDir: o.modelsDir, doing: `Evaluating model ${row.id}`, inputBytes: matricesBytes(matrices) });
   try {
     const { model } = loaded;
     const ranked = testMatrices({ matrices, numItems: model.numItems, mode });
     const rows = scoredRows(ranked.heldOut);
+    assertSameUsers({ range, counted: rows.length });
     const arrays = scoredArrays(rows.length);
     const batch = model.config.evalBatchSize;
-    for (let start = o.first; start < o.end; start += batch) {
-      const end = Math.min(o.end, start + batch);
+    for (let start = range.first; start < range.end; start += batch) {
+      const end = Math.min(range.end, start + batch);
       const ranking = await evaluateRanking({ model, mode, ...ranked, ks: METRIC_CUTOFFS, rows: rows.slice(start, end) });
       for (const name of METRIC_NAMES) arrays[name].values.set(ranking.perUser[name], start);
       arrays.top.values.set(ranking.top, start * MAX_CUTOFF);

@@ -8,7 +8,7 @@ import type { DataSource } from "typeorm";
 import { COHORT_BATCH_USERS, cohortEvaluationFrame, evaluateTestUsers, ITEM_COHORT_K, type PerUserEvaluation, type ShardedCohortEvaluation } from "./cohorts.ts";
 import type { ExportShardService } from "./export-shard-jobs.ts";
 import type { InferenceService } from "./inference.ts";
-import { decodeUsersLines, encodeUsersLine, runShardedPass, type PerUserArray, type ShardedPassProgress } from "./sharded-pass.ts";
+import { assertSameUsers, decodeUsersLines, encodeUsersLine, runShardedPass, type PerUserArray, type ShardedPassProgress, type ShardRange } from "./sharded-pass.ts";
 
 /** The arrays a shard of a cohort evaluation fills. */
 function rankedArrays(evaluation: PerUserEvaluation): Record<string, PerUserArray> {
@@ -51,9 +51,11 @@ export function shardedCohortEvaluation(o: {
 }
 
 /** The lines of one shard of a cohort evaluation (test users [first, end)), one per batch. */
-export async function* cohortShardLines(o: { inference: InferenceService; modelId: number; first: number; end: number }): AsyncGenerator<ReadonlyArray<string>> {
-  const { loaded, dataset } = await o.inference.modelWithDataset(o.modelId);
+export async function* cohortShardLines(o: { inference: InferenceService; range: ShardRange }): AsyncGenerator<ReadonlyArray<string>> {
+  const { range } = o;
+  const { loaded, dataset } = await o.inference.modelWithDataset(range.modelId);
   const frame = cohortEvaluationFrame(loaded, dataset);
+  assertSameUsers({ range, counted: frame.evaluation.rows.length });
   const arrays = rankedArrays(frame.evaluation);
-  for await (const batch of evaluateTestUsers({ loaded, frame, first: o.first, end: o.end })) yield [encodeUsersLine({ arrays, ...batch })];
+  for await (const batch of evaluateTestUsers({ loaded, frame, first: range.first, end: range.end })) yield [encodeUsersLine({ arrays, ...batch })];
 }

@@ -8,7 +8,7 @@ import type { ExportSettings } from "../db/entities/export-job.entity.ts";
 import type { ExplanationRule } from "../engine/explanation-rules.ts";
 import { planRecommendationExport, RECOMMENDATION_BATCH_USERS, recommendationLines, recommendationTitles, writeRecommendationRuns, type ExportedFile, type RecommendationLineOptions } from "./exports.ts";
 import type { PredictionServiceSet } from "./prediction-services.ts";
-import { runShardedPass, validateShards, type ShardedPassProgress, type ShardSummary } from "./sharded-pass.ts";
+import { assertSameUsers, runShardedPass, validateShards, type ShardedPassProgress, type ShardRange, type ShardSummary } from "./sharded-pass.ts";
 
 /**
  * Exports every user's (or the listed users') recommendations as exportRecommendations does, cut into
@@ -46,28 +46,22 @@ export async function exportRecommendationsSharded(
 }
 
 /** The lines of one shard of an export (users [first, end) of its plan), batch by batch, as a single export computes them. */
-export async function* recommendationShardLines(o: {
-  services: PredictionServiceSet;
-  dataSource: DataSource;
-  modelId: number;
-  settings: ExportSettings;
-  first: number;
-  end: number;
-}): AsyncGenerator<ReadonlyArray<string>> {
-  const { settings } = o;
-  const plan = await planRecommendationExport({ services: o.services, modelId: o.modelId, users: settings.users ?? undefined });
+export async function* recommendationShardLines(o: { services: PredictionServiceSet; dataSource: DataSource; settings: ExportSettings; range: ShardRange }): AsyncGenerator<ReadonlyArray<string>> {
+  const { settings, range } = o;
+  const plan = await planRecommendationExport({ services: o.services, modelId: range.modelId, users: settings.users ?? undefined });
+  assertSameUsers({ range, counted: plan.rows.length });
   const meta = await recommendationTitles(o.dataSource, plan);
   const batches = recommendationLines({
     services: o.services,
-    modelId: o.modelId,
+    modelId: range.modelId,
     k: settings.k,
     format: settings.format,
     rule: (settings.rule ?? undefined) as ExplanationRule | undefined,
     explanationWords: settings.explanationWords,
     plan,
     meta,
-    first: o.first,
-    end: o.end,
+    first: range.first,
+    end: range.end,
   });
   for await (const batch of batches) yield batch.lines;
 }

@@ -138,6 +138,24 @@ async function* shardLines(dataSource: DataSource, progress: ExportProgress): As
   for (const shard of progress.shards) yield* shardParts(dataSource, { shardId: shard.id, attempt: shard.attempts });
 }
 
+/** What a shard's worker computes: users [first, end) of a pass of `userCount` users of a model. */
+export interface ShardRange {
+  readonly modelId: number;
+  readonly first: number;
+  readonly end: number;
+  readonly userCount: number;
+}
+
+/**
+ * Refuses a shard whose worker counts another number of users than the asking process did: the
+ * dataset changed between them (an append), so positions would name other users.
+ */
+export function assertSameUsers(o: { range: ShardRange; counted: number }): void {
+  if (o.counted !== o.range.userCount) {
+    throw new UserError(ErrorCode.CONFLICT, `The dataset changed while the sharded pass ran (${o.range.userCount} users when it started, ${o.counted} now); run it again.`);
+  }
+}
+
 /** A typed array of a pass's result with its values per user, which a shard's lines fill range by range. */
 export interface PerUserArray {
   readonly values: Float64Array | Int32Array;

@@ -4,7 +4,8 @@
  * per-user metrics, cohorts, evaluation and comparison as a single pass, figure for figure; with two
  * `vcm serve` processes on the database they take shards too, a shard whose worker is killed with
  * SIGKILL mid-shard is run again, and the figures are still the same; a server with
- * VCM_COHORT_SHARDS answers the `cohorts` query with the single pass's figures.
+ * VCM_COHORT_SHARDS answers the `cohorts` query with the single pass's figures; a shard whose worker
+ * counts other users than the pass was laid out over fails with a sentence.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -13,6 +14,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { ExportJob, ExportShard } from "../../src/db/entities/export-job.entity.ts";
+import { createExport, exportProgress, removeExport } from "../../src/db/export-shards.ts";
+import { newLeaseOwner } from "../../src/db/job-leases.ts";
+import { ExportShardService } from "../../src/services/export-shard-jobs.ts";
 import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
 import { removeServersAndDatabase, serveProcess, sleep } from "../graphql/serve-process.ts";
 import { runVcm, VCM_BIN } from "./run-vcm.ts";
@@ -172,6 +176,28 @@ describe("sharded cohort and test evaluations", () => {
     expect(answered.data.cohorts.testUsers).toBeGreaterThan(1024);
     await expectNoPassLeft();
   }, 300_000);
+
+  it("fails a shard whose worker counts other users than the asking process did (the dataset changed), with a sentence", async () => {
+    const dataSource = await openDatabase(db.target);
+    const queue = new ExportShardService({ dataSource, dbPath: db.target, modelsDir: env.VCM_MODELS_DIR!, leaseSeconds: 3 });
+    try {
+      // A pass laid out over 5 test users, as if the dataset had grown since: every position would name another user.
+      const passId = await createExport(dataSource, { modelId: modelA, settings: { pass: "cohortEvaluation" }, userCount: 5, bounds: [0, 5], owner: newLeaseOwner(), leaseMs: 60_000 });
+      await queue.recover();
+      let progress = await exportProgress(dataSource, passId);
+      for (let i = 0; i < 1200 && progress.shards[0].status !== "failed"; i += 1) {
+        await sleep(50);
+        progress = await exportProgress(dataSource, passId);
+      }
+      expect(progress.shards[0].status).toBe("failed");
+      expect(progress.shards[0].attempts).toBe(1);
+      expect(progress.shards[0].error).toMatch(/^The dataset changed while the sharded pass ran \(5 users when it started, \d+ now\); run it again\.$/);
+      await removeExport(dataSource, { id: passId });
+    } finally {
+      await queue.close();
+      await dataSource.destroy();
+    }
+  }, 120_000);
 
   it("refuses a shard count out of range with a sentence", () => {
     for (const shards of ["0", "65"]) {
