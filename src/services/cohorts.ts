@@ -350,7 +350,7 @@ export class CohortService {
   readonly #evaluations: LruCache<number, PerUserEvaluation>;
   /** The dataset of each model evaluated, so an append to it drops the model's figures. */
   readonly #datasetOf = new Map<number, number>();
-  /** The pass over shards that replaces the in-process one (sharded-evaluation.ts), when a pass is split. */
+  /** The pass over shards that replaces the in-process one (sharded-cohorts.ts), when a pass is split. */
   readonly #sharded: ShardedCohortEvaluation | undefined;
 
   constructor(options: { inference: InferenceService; modelsCached?: number; sharded?: ShardedCohortEvaluation }) {
@@ -513,7 +513,7 @@ export function cohortEvaluationFrame(loaded: LoadedModel, dataset: DatasetIndex
 /**
  * Ranks the test users at positions [first, end) of a frame, COHORT_BATCH_USERS at a time from
  * `first`, and fills their figures; yields each batch's range once filled. A range starting at a
- * multiple of COHORT_BATCH_USERS computes exactly the batches a whole pass does (sharded-evaluation.ts).
+ * multiple of COHORT_BATCH_USERS computes exactly the batches a whole pass does (sharded-cohorts.ts).
  */
 export async function* evaluateTestUsers(o: { loaded: LoadedModel; frame: CohortEvaluationFrame; first: number; end: number }): AsyncGenerator<{ start: number; end: number }> {
   const { loaded, frame } = o;

@@ -12,12 +12,12 @@ export interface ExportSettings {
   readonly users: ReadonlyArray<string> | null;
 }
 
-/** A cohort evaluation (every test user's figures, src/services/sharded-evaluation.ts); its shards cut the test users. */
+/** A cohort evaluation (every test user's figures, src/services/sharded-cohorts.ts); its shards cut the test users. */
 export interface CohortEvaluationSettings {
   readonly pass: "cohortEvaluation";
 }
 
-/** An evaluation on the test split in a mode (vcm | vcm-cd, src/services/sharded-evaluation.ts); its shards cut the users with test clicks. */
+/** An evaluation on the test split in a mode (vcm | vcm-cd, src/services/model-evaluation.ts); its shards cut the users with test clicks. */
 export interface TestEvaluationSettings {
   readonly pass: "testEvaluation";
   readonly mode: string;
