@@ -2,8 +2,8 @@
  * The rows of a pass over users split into shards (src/services/sharded-pass.ts: an export, a cohort
  * or test evaluation): its row, held by the process that asked for it as a job's owner holds a lease;
  * its shards, jobs of the one job queue that any server or that process claims; the lines each
- * attempt of a shard wrote. Every write that belongs to
- * one holder is conditional on it (owner, attempt), so a holder whose lease ran out writes nothing.
+ * attempt of a shard wrote. Every write that belongs to one holder is conditional on it (owner,
+ * attempt), so a holder whose lease ran out writes nothing.
  */
 import type { DataSource } from "typeorm";
 import { ExportJob, ExportShard, ExportShardPart, type ShardedPassSettings } from "./entities/export-job.entity.ts";
