@@ -24,7 +24,7 @@ export const MAX_SHARD_ATTEMPTS = 3;
 export const SHARD_PART_BYTES = 1 << 20;
 
 export const SHARD_STOPPED_MESSAGE = "The process that ran this shard stopped before it finished";
-export const EXPORT_ORPHANED_MESSAGE = "The process that asked for this export is gone; run the export again.";
+export const EXPORT_ORPHANED_MESSAGE = "The process that asked for this sharded pass (an export or an evaluation) is gone; run it again.";
 
 /** What a server hands a shard's worker (as one JSON argument). */
 export interface ExportShardSpec {
