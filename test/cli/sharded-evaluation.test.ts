@@ -164,7 +164,7 @@ describe("sharded cohort and test evaluations", () => {
     await stop(b.child);
   }, 300_000);
 
-  it("answers the cohorts query of a server with VCM_COHORT_SHARDS as a single pass does (every server's queue takes its shards)", async () => {
+  it("answers the cohorts query of a server with VCM_COHORT_SHARDS as a single pass does (every server's queue takes its shards), and evaluates beside the servers as one process does", async () => {
     const query = `query C($m: ID!, $c: ID!) { cohorts(modelId: $m, compareTo: $c, grouping: EQUAL_USERS) { testUsers cohorts { label userCount figures { meanCapacity ndcg10 recall20 beyondAccuracy { coverage arp aplt novelty } } compared { ndcg10 recall20 } } beyondAccuracy { coverage arp aplt novelty } itemCohorts { name recall20 } } }`;
     const plain = await serveProcess(env, started);
     const sharding = await serveProcess({ ...env, VCM_COHORT_SHARDS: "4" }, started);
@@ -174,6 +174,10 @@ describe("sharded cohort and test evaluations", () => {
     expect(answered.errors).toBeUndefined();
     expect(answered.data).toEqual(expected.data);
     expect(answered.data.cohorts.testUsers).toBeGreaterThan(1024);
+    // A test evaluation beside the same two servers gives the single pass's figures too.
+    const evaluated = await runVcmAsync(["evaluate", "--model", String(modelA), "--shards", "3", "--json"]);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(JSON.parse(evaluated.stdout.trim().split("\n").at(-1)!)).toEqual(single.evaluate);
     await expectNoPassLeft();
   }, 300_000);
 
