@@ -27,11 +27,6 @@ async function run(spec: ExportShardSpec): Promise<number> {
   process.on("message", (message: JobCancel) => {
     if (message.type === "cancel") cancelled = true;
   });
-  process.once("disconnect", () => {
-    // The shard stays running under the gone process's name: another process queues it again.
-    console.error(`shard ${spec.shardId}: the process that started it is gone; stopping (another process retries the shard)`);
-    process.exit(1);
-  });
   const dataSource = await retryWhileBusyOrUnavailable(() => openDatabase(spec.dbPath));
   const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: spec.dbPath, modelsDir: spec.modelsDir }) });
   try {
@@ -96,7 +91,15 @@ function passLines(o: {
   }
 }
 
+/** The process that started this worker is gone: the shard stays running under its name, and another process queues it again. */
+function parentGone(): void {
+  console.error(`shard ${spec.shardId}: the process that started it is gone; stopping (another process retries the shard)`);
+  process.exit(1);
+}
+
 const spec = JSON.parse(process.argv[2] ?? "{}") as ExportShardSpec;
+process.once("disconnect", parentGone);
 process.exitCode = await run(spec);
-// The IPC channel would keep the process alive; the shard is over, so leave.
+// The IPC channel would keep the process alive; the shard is over, so leave (this disconnect is not the parent's).
+process.off("disconnect", parentGone);
 if (process.connected) process.disconnect();
