@@ -25,6 +25,7 @@ const POSTGRES_SUITES = [
   "test/cli/model-commands.test.ts",
   "test/graphql/experiment-jobs.test.ts",
   "test/cli/sharded-export.test.ts",
+  "test/cli/sharded-evaluation.test.ts",
   "test/services/append.test.ts",
   "test/db/dataset-versions.test.ts",
   "test/graphql/fold-in.test.ts",

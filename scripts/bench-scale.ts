@@ -12,7 +12,12 @@
  *   ApproximateRanker.top and recall@20 against the exact top 20 (target ≥ 0.98);
  * - peak RSS of the process holding the model and its index.
  *
+ * With `--serve`, instead, a real `vcm serve` holds a model of the first `--items` size (planted
+ * weights over an ingested dataset, bench-scale-serve.ts) and answers `--users` top-k requests one at
+ * a time; its peak RSS is read from /proc/PID/status (VmHWM), from outside.
+ *
  *   npm run bench:scale -- [--items 200000,1000000] [--hidden 200] [--users 200] [--k 20] [--factors 10,20,40] [--seed 1] [--json]
+ *   npm run bench:scale -- --serve --items 1000000 --hidden 100 --users 50 [--retrieval exact|approximate|auto] [--clicks-per-user 50]
  */
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -24,6 +29,7 @@ import { CANDIDATE_FACTOR } from "../src/engine/retrieval/retrieval-mode.ts";
 import { MIPS_INDEX_SETTINGS } from "../src/engine/retrieval/mips-index.ts";
 import { plantedVcmModel } from "../src/engine/retrieval/planted-model.ts";
 import { currentBackend, initBackend } from "../src/engine/runtime/index.ts";
+import { measureServedModel, printServed } from "./bench-scale-serve.ts";
 
 /** Clicks per benchmark user (excluded from the ranking, as the served ranking excludes training clicks). */
 const CLICKS_PER_USER = 10;
@@ -40,6 +46,9 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     one: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
+    serve: { type: "boolean", default: false },
+    retrieval: { type: "string", default: "exact" },
+    "clicks-per-user": { type: "string", default: "50" },
   },
 });
 
@@ -144,7 +153,12 @@ const hidden = Number(values.hidden);
 const users = Number(values.users);
 const seed = Number(values.seed);
 const factors = [...new Set([CANDIDATE_FACTOR, ...values.factors.split(",").filter((f) => f !== "").map(Number)])];
-if (values.one) {
+if (values.serve) {
+  // The served scenario: a real server holding a model of the first --items size, measured from outside.
+  const figures = await measureServedModel({ items: Number(values.items.split(",")[0]), hidden, clicksPerUser: Number(values["clicks-per-user"]), vocab: WORDS, requests: users, k, seed, retrieval: values.retrieval });
+  if (values.json) console.log(JSON.stringify(figures));
+  else printServed(figures);
+} else if (values.one) {
   // A child run: one shape, its figures as one JSON line.
   console.log(JSON.stringify(await measureShape({ items: Number(values.items), hidden, users, k, seed, factors })));
 } else {

@@ -102,6 +102,12 @@ export interface AppConfig {
    * Empty (the default): the socket's peer is the client, and the header is ignored.
    */
   readonly trustProxy: ReadonlyArray<string>;
+  /**
+   * Shards a server's cohort evaluation (the `cohorts` query, `aliasReport`) is split into, which every
+   * server on the database computes as jobs (VCM_COHORT_SHARDS, a whole number from 1, the default:
+   * in process, to MAX_SHARDS; services/sharded-cohorts.ts).
+   */
+  readonly cohortShards: number;
 }
 
 /** Levels of the request log, least to most severe, and silent. */
@@ -127,6 +133,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   maxMemoryMb: undefined,
   retrieval: DEFAULT_RETRIEVAL_MODE,
   trustProxy: Object.freeze([]),
+  cohortShards: 1,
 });
 
 const BACKENDS: ReadonlyArray<BackendChoice> = ["webgpu", "wasm", "cpu", "tensorflow"];
@@ -176,9 +183,13 @@ export function loadAppConfig(
   } catch {
     throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_TRUST_PROXY (or --trust-proxy) must list addresses, CIDR ranges or loopback, linklocal, uniquelocal, separated by commas, got "${trustProxy.join(",")}"`);
   }
+  const shardsEnv = env.VCM_COHORT_SHARDS?.trim() || undefined;
+  const cohortShards = overrides.cohortShards ?? (shardsEnv === undefined ? DEFAULT_APP_CONFIG.cohortShards : Number(shardsEnv));
+  if (!Number.isInteger(cohortShards) || cohortShards < 1) throw new UserError(ErrorCode.BAD_USER_INPUT, `VCM_COHORT_SHARDS must be a whole number of shards, at least 1, got "${shardsEnv}"`);
   return Object.freeze({
     retrieval,
     trustProxy,
+    cohortShards,
     jobLeaseSeconds,
     maxMemoryMb,
     logLevel,

@@ -2,13 +2,13 @@ import fs from "node:fs";
 import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { exportRecommendationsSharded, MAX_EXPORT_SHARDS } from "../../src/services/sharded-export.ts";
+import { exportRecommendationsSharded } from "../../src/services/sharded-export.ts";
 import { exportDataset, exportRecommendations, RECOMMENDATION_BATCH_USERS, exportUserMetrics, formatCohorts, writeExportFile, type CohortExportFormat, type DatasetExportFormat, type ExportedFile, type RecommendationExportFormat } from "../../src/services/exports.ts";
 import type { ExplanationRule } from "../../src/engine/explanation-rules.ts";
 import { createPredictionServices } from "../../src/services/prediction-services.ts";
-import { DEFAULT_COHORT_GROUPS, type CohortGrouping } from "../../src/services/cohorts.ts";
+import { COHORT_BATCH_USERS, DEFAULT_COHORT_GROUPS, type CohortGrouping } from "../../src/services/cohorts.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
-import { numberOption } from "../options.ts";
+import { numberOption, shardsHelp, shardsOption } from "../options.ts";
 import { withDatabase } from "../with-database.ts";
 
 function choice<T extends string>(value: string, allowed: ReadonlyArray<T>, flag: string): T {
@@ -56,7 +56,7 @@ export const exportCommand: CommandModule = {
       .option("--users <which>", "all, or a file of external user ids, one per line", "all")
       .option("--format <format>", "csv | jsonl", "csv")
       .option("--rule <rule>", "how explanation words are chosen: effect (the API's default; exact, ≈ 50 ms a user at the Yelp shape) | evidence | lift (fast)", "effect")
-      .option("--shards <n>", `cut the users into n shards (whole batches of ${RECOMMENDATION_BATCH_USERS}, at most ${MAX_EXPORT_SHARDS}) that every \`vcm serve\` on the database computes beside this process; the file is the same`)
+      .option("--shards <n>", shardsHelp(`${RECOMMENDATION_BATCH_USERS}`))
       .requiredOption("--out <file>", "the file to write")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
@@ -112,14 +112,15 @@ export const exportCommand: CommandModule = {
       .option("--grouping <grouping>", "boundaries (the paper's [5, 20, 40, 60, 80]) | equal-users | equal-interactions (quantile groups, ties kept together)", "boundaries")
       .option("--groups <n>", "quantile groups for equal-users / equal-interactions", String(DEFAULT_COHORT_GROUPS))
       .option("--format <format>", "csv | md", "md")
+      .option("--shards <n>", shardsHelp(`${COHORT_BATCH_USERS} test users`))
       .option("--out <file>", "the file to write (default: stdout)")
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
-      .action(async (flags: { model: string; compare?: string; grouping: string; groups: string; format: string; out?: string; db?: string }) => {
+      .action(async (flags: { model: string; compare?: string; grouping: string; groups: string; format: string; shards?: string; out?: string; db?: string }) => {
         await io.run({
           json: false,
           body: () =>
             withDatabase(flags, async (dataSource) => {
-              const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db }) });
+              const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db, cohortShards: shardsOption(flags.shards) }) });
               try {
                 const grouping = choice(flags.grouping, ["boundaries", "equal-users", "equal-interactions"] as const, "--grouping").toUpperCase().replace("-", "_") as CohortGrouping;
                 const analysis = await services.cohorts.analyse({
@@ -144,14 +145,15 @@ export const exportCommand: CommandModule = {
       .description("each test user's figures of a model as CSV: user, activity (training clicks), ndcg@10, recall@20, arp@10, aplt@10, novelty@10, capacity")
       .requiredOption("--model <id>", "a ready model")
       .requiredOption("--out <file>", "the CSV file to write")
+      .option("--shards <n>", shardsHelp(`${COHORT_BATCH_USERS} test users`))
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON summary line on stdout")
-      .action(async (flags: { model: string; out: string; db?: string; json?: boolean }) => {
+      .action(async (flags: { model: string; out: string; shards?: string; db?: string; json?: boolean }) => {
         await io.run({
           json: flags.json === true,
           body: () =>
             withDatabase(flags, async (dataSource) => {
-              const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db }) });
+              const services = createPredictionServices({ dataSource, config: loadAppConfig({ dbPath: flags.db, cohortShards: shardsOption(flags.shards) }) });
               try {
                 return await exportUserMetrics({ services, modelId: modelId(flags.model), out: flags.out });
               } finally {

@@ -7,14 +7,32 @@ import type { Command } from "commander";
 import { loadAppConfig } from "../../src/config.ts";
 import type { TrainedModel } from "../../src/db/entities/trained-model.entity.ts";
 import { ErrorCode, UserError } from "../../src/errors.ts";
-import { compareModels, evaluateSavedModel } from "../../src/services/model-evaluation.ts";
+import type { DataSource } from "typeorm";
+import { ExportShardService } from "../../src/services/export-shard-jobs.ts";
+import { compareModels, evaluateSavedModel, type ShardedEvaluation } from "../../src/services/model-evaluation.ts";
 import { METRIC_NAMES, parseMode, parseVariant } from "../../src/services/model-names.ts";
 import { listModels } from "../../src/services/saved-models.ts";
 import { trainAndSave, WARM_START_RULES } from "../../src/services/training.ts";
 import type { CliIo, CommandModule } from "./command-module.ts";
 import { withDatabase } from "../with-database.ts";
+import { shardsHelp, shardsOption } from "../options.ts";
 import { addConfigFlags, configFromFlags } from "./config-flags.ts";
 import { VARIANTS } from "../../src/engine/types.ts";
+
+/**
+ * Runs an evaluation split into `shards` shards when given (this process's queue of shards takes
+ * them beside every server's, and stops after), else in this process.
+ */
+async function withShardQueue<T>(o: { dataSource: DataSource; db?: string; shards?: number; io: CliIo }, work: (sharded?: ShardedEvaluation) => Promise<T>): Promise<T> {
+  if (o.shards === undefined) return work(undefined);
+  const config = loadAppConfig({ dbPath: o.db });
+  const queue = new ExportShardService({ dataSource: o.dataSource, dbPath: config.dbPath, modelsDir: config.modelsDir, leaseSeconds: config.jobLeaseSeconds });
+  try {
+    return await work({ queue, shards: o.shards, onProgress: (p) => o.io.info(`evaluation: ${p.shardsDone} of ${p.shards} shards done`) });
+  } finally {
+    await queue.close();
+  }
+}
 
 interface DbOptions {
   db?: string;
@@ -91,16 +109,18 @@ export const modelCommands: CommandModule = {
       .description("re-evaluate a saved model on its dataset's test split")
       .requiredOption("--model <id>", "model id (see `vcm models`)")
       .option("--mode <mode>", "vcm (from clicks) or vcm-cd (from review words)", "vcm")
+      .option("--shards <n>", shardsHelp("the model's evalBatchSize"))
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
-      .action(async (opts: DbOptions & { model: string; mode: string }) => {
+      .action(async (opts: DbOptions & { model: string; mode: string; shards?: string }) => {
         await io.run({
           json: Boolean(opts.json),
           body: async () => {
             const modelId = parseModelId(opts.model);
             const mode = parseMode(opts.mode);
+            const shards = shardsOption(opts.shards);
             return withDatabase(opts, async (dataSource) => {
-              const e = await evaluateSavedModel({ dataSource, modelId, mode });
+              const e = await withShardQueue({ dataSource, db: opts.db, shards, io }, (sharded) => evaluateSavedModel({ dataSource, modelId, mode, sharded }));
               return { modelId: e.modelId, dataset: e.datasetName, variant: e.variant, mode: e.mode, users: e.users, metrics: e.metrics };
             });
           },
@@ -114,9 +134,10 @@ export const modelCommands: CommandModule = {
       .option("--model <id>", "a model id; give it twice", collect, [])
       .option("--metric <name>", `one of ${METRIC_NAMES.join(", ")}`, "ndcg@10")
       .option("--mode <mode>", "vcm or vcm-cd; once for both models, or twice (first model, second model)", collect, [])
+      .option("--shards <n>", shardsHelp("the model's evalBatchSize"))
       .option("--db <path>", "SQLite database file or postgres:// URL (default: VCM_DB or ./data/vcm.sqlite)")
       .option("--json", "print one JSON object on stdout")
-      .action(async (opts: DbOptions & { model: string[]; metric: string; mode: string[] }) => {
+      .action(async (opts: DbOptions & { model: string[]; metric: string; mode: string[]; shards?: string }) => {
         await io.run({
           json: Boolean(opts.json),
           body: async () => {
@@ -127,8 +148,9 @@ export const modelCommands: CommandModule = {
             const [a, b] = opts.model.map(parseModelId);
             const modes = opts.mode.map(parseMode);
             const [modeA, modeB] = modes.length === 2 ? modes : [modes[0] ?? "vcm", modes[0] ?? "vcm"];
+            const shards = shardsOption(opts.shards);
             return withDatabase(opts, async (dataSource) => {
-              const c = await compareModels({ dataSource, modelA: a, modelB: b, metric: opts.metric, modeA, modeB });
+              const c = await withShardQueue({ dataSource, db: opts.db, shards, io }, (sharded) => compareModels({ dataSource, modelA: a, modelB: b, metric: opts.metric, modeA, modeB, sharded }));
               return {
                 metric: c.metric,
                 dataset: c.datasetName,

@@ -1,18 +1,21 @@
 /**
- * The rows of a sharded export (src/services/sharded-export.ts): its export row, held by the process
- * that asked for it as a job's owner holds a lease; its shards, jobs of the one job queue that any
- * server or that process claims; the lines each attempt of a shard wrote. Every write that belongs to
- * one holder is conditional on it (owner, attempt), so a holder whose lease ran out writes nothing.
+ * The rows of a pass over users split into shards (src/services/sharded-pass.ts: an export, a cohort
+ * or test evaluation): its row, held by the process that asked for it as a job's owner holds a lease;
+ * its shards, jobs of the one job queue that any server or that process claims; the lines each
+ * attempt of a shard wrote. Every write that belongs to one holder is conditional on it (owner,
+ * attempt), so a holder whose lease ran out writes nothing.
  */
 import type { DataSource } from "typeorm";
-import { ExportJob, ExportShard, ExportShardPart, type ExportSettings } from "./entities/export-job.entity.ts";
+import { ExportJob, ExportShard, ExportShardPart, type ShardedPassSettings } from "./entities/export-job.entity.ts";
 import { ownerIsGone } from "./job-leases.ts";
 
 /** A shard as its worker needs it: its users' range and the export's settings. */
 export interface ShardToRun {
   readonly shard: ExportShard;
   readonly modelId: number;
-  readonly settings: ExportSettings;
+  /** Users of the whole pass, as the asking process counted them. */
+  readonly userCount: number;
+  readonly settings: ShardedPassSettings;
 }
 
 /** Where an export stands, shard by shard (in order). */
@@ -26,7 +29,7 @@ export interface ExportProgress {
  * Creates an export held by `owner` and its shards, queued: shard i covers positions
  * [bounds[i], bounds[i + 1]) of the export's list of users.
  */
-export async function createExport(dataSource: DataSource, o: { modelId: number; settings: ExportSettings; userCount: number; bounds: ReadonlyArray<number>; owner: string; leaseMs: number }): Promise<number> {
+export async function createExport(dataSource: DataSource, o: { modelId: number; settings: ShardedPassSettings; userCount: number; bounds: ReadonlyArray<number>; owner: string; leaseMs: number }): Promise<number> {
   return dataSource.transaction(async (manager) => {
     const row = await manager.getRepository(ExportJob).save(
       manager.getRepository(ExportJob).create({
@@ -74,7 +77,7 @@ export async function claimShard(dataSource: DataSource, o: { id: number; owner:
 export async function shardToRun(dataSource: DataSource, id: number): Promise<ShardToRun> {
   const shard = await dataSource.getRepository(ExportShard).findOneOrFail({ where: { id } });
   const job = await dataSource.getRepository(ExportJob).findOneOrFail({ where: { id: shard.exportId } });
-  return { shard, modelId: job.modelId, settings: job.settings };
+  return { shard, modelId: job.modelId, userCount: job.userCount, settings: job.settings };
 }
 
 /** Stores one run of lines of an attempt. */

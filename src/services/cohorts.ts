@@ -306,8 +306,8 @@ export function relativeChange(value: number | null, baseline: number | null): n
   return (value - baseline) / baseline;
 }
 
-/** Test users ranked per turn of the event loop when a model's cohort figures are first computed. */
-const USERS_PER_TURN = 256;
+/** Test users ranked per turn of the event loop when a model's cohort figures are computed: the batch a sharded pass cuts at. */
+export const COHORT_BATCH_USERS = 256;
 
 /** A cohort's figures without its range. */
 export type CohortFigureSet = Omit<CohortFigures, "minClicks" | "maxClicks" | "userCount">;
@@ -341,6 +341,9 @@ function figureSet(c: CohortFigures): CohortFigureSet {
   return { meanCapacity: c.meanCapacity, ndcg10: c.ndcg10, recall20: c.recall20, beyondAccuracy: c.beyondAccuracy };
 }
 
+/** A model's per-user figures computed by a pass over shards, with the model's dataset. */
+export type ShardedCohortEvaluation = (modelId: number) => Promise<{ evaluation: PerUserEvaluation; datasetId: number }>;
+
 /**
  * Per-user test figures of a model, computed once per model (the costly part: one ranking of every
  * test user) and cached, so other boundaries or comparisons only regroup them.
@@ -351,9 +354,12 @@ export class CohortService {
   readonly #evaluations: LruCache<number, PerUserEvaluation>;
   /** The dataset of each model evaluated, so an append to it drops the model's figures. */
   readonly #datasetOf = new Map<number, number>();
+  /** The pass over shards that replaces the in-process one (sharded-cohorts.ts), when a pass is split. */
+  readonly #sharded: ShardedCohortEvaluation | undefined;
 
-  constructor(options: { inference: InferenceService; modelsCached?: number }) {
+  constructor(options: { inference: InferenceService; modelsCached?: number; sharded?: ShardedCohortEvaluation }) {
     this.#inference = options.inference;
+    this.#sharded = options.sharded;
     this.#evaluations = new LruCache({
       capacity: options.modelsCached ?? 8,
       load: (modelId) => this.#evaluate(modelId),
@@ -451,7 +457,12 @@ export class CohortService {
     };
   }
 
-  #evaluate(modelId: number): Promise<PerUserEvaluation> {
+  async #evaluate(modelId: number): Promise<PerUserEvaluation> {
+    if (this.#sharded !== undefined) {
+      const { evaluation, datasetId } = await this.#sharded(modelId);
+      this.#datasetOf.set(modelId, datasetId);
+      return evaluation;
+    }
     return this.#inference.using(modelId, (loaded, dataset) => {
       this.#datasetOf.set(modelId, loaded.datasetId);
       return this.#evaluateLoaded(loaded, dataset);
@@ -459,57 +470,85 @@ export class CohortService {
   }
 
   async #evaluateLoaded(loaded: LoadedModel, dataset: DatasetIndex): Promise<PerUserEvaluation> {
-    // The histories as they are now, over the items the model was trained with.
-    const train = dataset.clicksFor(loaded.model.numItems);
-    const test = dataset.clicksFor(loaded.model.numItems, "test");
-    const rows: number[] = [];
-    for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);
-    const n = rows.length;
-    const itemClicks = clicksPerItem(train);
-    const heldOutIndptr = new Int32Array(n + 1);
-    rows.forEach((r, u) => {
-      heldOutIndptr[u + 1] = heldOutIndptr[u] + test.indptr[r + 1] - test.indptr[r];
+    const frame = cohortEvaluationFrame(loaded, dataset);
+    for await (const chunk of evaluateTestUsers({ loaded, frame, first: 0, end: frame.evaluation.rows.length })) void chunk;
+    return frame.evaluation;
+  }
+}
+
+/** A model's per-user evaluation before its users are ranked, with the matrices ranking reads. */
+export interface CohortEvaluationFrame {
+  /** Every test user's row, activity and held-out items filled; capacity NaN, figures 0, lists −1 until ranked. */
+  readonly evaluation: PerUserEvaluation;
+  readonly train: DatasetClicks;
+  readonly test: DatasetClicks;
+}
+
+type DatasetClicks = ReturnType<DatasetIndex["clicksFor"]>;
+
+/** The test users of a model (users with at least one test click) and their training figures, ready to be ranked. */
+export function cohortEvaluationFrame(loaded: LoadedModel, dataset: DatasetIndex): CohortEvaluationFrame {
+  // The histories as they are now, over the items the model was trained with.
+  const train = dataset.clicksFor(loaded.model.numItems);
+  const test = dataset.clicksFor(loaded.model.numItems, "test");
+  const rows: number[] = [];
+  for (let r = 0; r < test.rows; r += 1) if (test.indptr[r + 1] > test.indptr[r]) rows.push(r);
+  const n = rows.length;
+  const heldOutIndptr = new Int32Array(n + 1);
+  rows.forEach((r, u) => {
+    heldOutIndptr[u + 1] = heldOutIndptr[u] + test.indptr[r + 1] - test.indptr[r];
+  });
+  const heldOutIndices = new Int32Array(heldOutIndptr[n]);
+  rows.forEach((r, u) => heldOutIndices.set(test.indices.subarray(test.indptr[r], test.indptr[r + 1]), heldOutIndptr[u]));
+  const evaluation: PerUserEvaluation = {
+    rows: Int32Array.from(rows),
+    activity: Int32Array.from(rows, (r) => train.indptr[r + 1] - train.indptr[r]),
+    capacity: new Float64Array(n).fill(Number.NaN),
+    ndcg10: new Float64Array(n),
+    recall20: new Float64Array(n),
+    ndcg100: new Float64Array(n),
+    recall50: new Float64Array(n),
+    top: { items: new Int32Array(n * ITEM_COHORT_K).fill(-1), stride: ITEM_COHORT_K },
+    heldOut: { indptr: heldOutIndptr, indices: heldOutIndices },
+    itemClicks: clicksPerItem(train),
+    trainUsers: train.rows,
+  };
+  return { evaluation, train, test };
+}
+
+/**
+ * Ranks the test users at positions [first, end) of a frame, COHORT_BATCH_USERS at a time from
+ * `first`, and fills their figures; yields each batch's range once filled. A range starting at a
+ * multiple of COHORT_BATCH_USERS computes exactly the batches a whole pass does (sharded-cohorts.ts).
+ */
+export async function* evaluateTestUsers(o: { loaded: LoadedModel; frame: CohortEvaluationFrame; first: number; end: number }): AsyncGenerator<{ start: number; end: number }> {
+  const { loaded, frame } = o;
+  const { evaluation, train, test } = frame;
+  const rows = Array.from(evaluation.rows);
+  // The engine's own evaluation (so the figures are exactly what its metric functions give), a chunk
+  // of users per turn of the event loop so that other requests are answered meanwhile.
+  for (let start = o.first; start < o.end; start += COHORT_BATCH_USERS) {
+    const chunk = rows.slice(start, Math.min(o.end, start + COHORT_BATCH_USERS));
+    const ranking = await evaluateRanking({
+      model: loaded.model,
+      mode: "vcm",
+      input: train,
+      heldOut: test,
+      exclude: train,
+      ks: [10, ITEM_COHORT_K, 50, 100],
+      rows: chunk,
     });
-    const heldOutIndices = new Int32Array(heldOutIndptr[n]);
-    rows.forEach((r, u) => heldOutIndices.set(test.indices.subarray(test.indptr[r], test.indptr[r + 1]), heldOutIndptr[u]));
-    const evaluation: PerUserEvaluation = {
-      rows: Int32Array.from(rows),
-      activity: Int32Array.from(rows, (r) => train.indptr[r + 1] - train.indptr[r]),
-      capacity: new Float64Array(n).fill(Number.NaN),
-      ndcg10: new Float64Array(n),
-      recall20: new Float64Array(n),
-      ndcg100: new Float64Array(n),
-      recall50: new Float64Array(n),
-      top: { items: new Int32Array(n * ITEM_COHORT_K).fill(-1), stride: ITEM_COHORT_K },
-      heldOut: { indptr: heldOutIndptr, indices: heldOutIndices },
-      itemClicks,
-      trainUsers: train.rows,
-    };
-    // The engine's own evaluation (so the figures are exactly what its metric functions give), a chunk
-    // of users per turn of the event loop so that other requests are answered meanwhile.
-    for (let start = 0; start < n; start += USERS_PER_TURN) {
-      const chunk = rows.slice(start, start + USERS_PER_TURN);
-      const ranking = await evaluateRanking({
-        model: loaded.model,
-        mode: "vcm",
-        input: train,
-        heldOut: test,
-        exclude: train,
-        ks: [10, ITEM_COHORT_K, 50, 100],
-        rows: chunk,
-      });
-      // Each row's ranking is 100 deep; the lists keep its first ITEM_COHORT_K.
-      chunk.forEach((_, j) => evaluation.top.items.set(ranking.top.subarray(j * ranking.topStride, j * ranking.topStride + ITEM_COHORT_K), (start + j) * ITEM_COHORT_K));
-      evaluation.ndcg10.set(ranking.perUser["ndcg@10"], start);
-      evaluation.recall20.set(ranking.perUser["recall@20"], start);
-      evaluation.ndcg100.set(ranking.perUser["ndcg@100"], start);
-      evaluation.recall50.set(ranking.perUser["recall@50"], start);
-      if (capabilitiesOf(loaded.variant).capacity) {
-        evaluation.capacity.set(await loaded.model.capacity({ matrix: train, rows: chunk }), start);
-      }
-      await new Promise((resolve) => setImmediate(resolve));
+    // Each row's ranking is 100 deep; the lists keep its first ITEM_COHORT_K.
+    chunk.forEach((_, j) => evaluation.top.items.set(ranking.top.subarray(j * ranking.topStride, j * ranking.topStride + ITEM_COHORT_K), (start + j) * ITEM_COHORT_K));
+    evaluation.ndcg10.set(ranking.perUser["ndcg@10"], start);
+    evaluation.recall20.set(ranking.perUser["recall@20"], start);
+    evaluation.ndcg100.set(ranking.perUser["ndcg@100"], start);
+    evaluation.recall50.set(ranking.perUser["recall@50"], start);
+    if (capabilitiesOf(loaded.variant).capacity) {
+      evaluation.capacity.set(await loaded.model.capacity({ matrix: train, rows: chunk }), start);
     }
-    return evaluation;
+    await new Promise((resolve) => setImmediate(resolve));
+    yield { start, end: start + chunk.length };
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * The shards of sharded exports as one kind of job of the one job queue (job-queue.ts, listed in
- * job-kinds.ts): every server, and the process that asked for an export (sharded-export.ts), claims
- * queued shards and runs each in a worker (export-shard-worker.ts). A shard whose worker dies, or
- * whose process is gone, is queued again until MAX_SHARD_ATTEMPTS; an export whose asking process is
+ * The shards of every pass over users split into shards (sharded-pass.ts: exports, cohort and test
+ * evaluations; the kind keeps the export's name, which came first) as one kind of job of the one job
+ * queue (job-queue.ts, listed in job-kinds.ts): every server, and the process that asked for a pass,
+ * claims queued shards and runs each in a worker (export-shard-worker.ts). A shard whose worker dies,
+ * or whose process is gone, is queued again until MAX_SHARD_ATTEMPTS; a pass whose asking process is
  * gone is failed, and its shards stop.
  */
 import path from "node:path";
@@ -23,7 +24,7 @@ export const MAX_SHARD_ATTEMPTS = 3;
 export const SHARD_PART_BYTES = 1 << 20;
 
 export const SHARD_STOPPED_MESSAGE = "The process that ran this shard stopped before it finished";
-export const EXPORT_ORPHANED_MESSAGE = "The process that asked for this export is gone; run the export again.";
+export const EXPORT_ORPHANED_MESSAGE = "The process that asked for this sharded pass (an export or an evaluation) is gone; run it again.";
 
 /** What a server hands a shard's worker (as one JSON argument). */
 export interface ExportShardSpec {
@@ -35,7 +36,7 @@ export interface ExportShardSpec {
   readonly attempt: number;
 }
 
-/** The shards of every export, as one kind of job of this process (a server's, or the asking CLI's). */
+/** The shards of every sharded pass, as one kind of job of this process (a server's, or the asking CLI's). */
 export class ExportShardService {
   readonly #dataSource: DataSource;
   readonly #queue: JobQueue<never>;

@@ -5,7 +5,8 @@
  * recovers and cancels them) and its subscribers' updates (job-updates.ts). The server recovers and
  * closes every kind from this list, and relays each table's changes to its kind; adding a kind is one
  * more entry here, with its table's lease columns (and, for one with subscribers, its trigger). The
- * shards of a sharded export have no subscribers: the process that asked for the export polls them.
+ * shards of a pass over users split into shards (an export, a cohort or test evaluation) have no
+ * subscribers: the process that asked for the pass polls them.
  */
 import path from "node:path";
 import type { DataSource } from "typeorm";

@@ -24,6 +24,8 @@ import { InferenceService, type InferenceCacheSizes } from "./inference.ts";
 import { ItemAudienceService } from "./item-audience.ts";
 import type { TrainingJobService } from "./jobs.ts";
 import { ModelAliasDirectory } from "./model-aliases.ts";
+import { shardedCohortEvaluation } from "./sharded-cohorts.ts";
+import { validateShards } from "./sharded-pass.ts";
 import { loadModel } from "./saved-models.ts";
 import type { LoadedModel } from "./served-model.ts";
 
@@ -79,7 +81,7 @@ const POSTGRES_SHARE_WINDOW_MS = 3;
 /** Builds the prediction services of one server (or test). */
 export function createPredictionServices(options: {
   dataSource: DataSource;
-  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds" | "experimentsDir" | "retrieval">>;
+  config: Pick<AppConfig, "dbPath" | "modelsDir"> & Partial<Pick<AppConfig, "jobLeaseSeconds" | "experimentsDir" | "retrieval" | "cohortShards">>;
   /** Overrides of the loaders (tests count checkpoint reads through them). */
   loadModel?: (modelId: number) => Promise<LoadedModel>;
   loadDataset?: (datasetId: number) => Promise<DatasetMatrices>;
@@ -110,9 +112,13 @@ export function createPredictionServices(options: {
       audiences.forgetDataset(datasetId);
     },
   });
-  const cohorts = new CohortService({ inference });
-  const audiences = new ItemAudienceService({ inference });
   const jobKinds = createJobKinds({ dataSource, config, trainingWorker: options.jobWorkerPath });
+  const cohortShards = validateShards({ shards: config.cohortShards ?? 1, name: "VCM_COHORT_SHARDS" });
+  const cohorts = new CohortService({
+    inference,
+    sharded: cohortShards === 1 ? undefined : shardedCohortEvaluation({ dataSource, inference, queue: jobKinds.exportShard.service, shards: cohortShards }),
+  });
+  const audiences = new ItemAudienceService({ inference });
   // Jobs other servers run: their committed changes reach this server's subscribers too (a state
   // a subscriber already has, such as this server's own job's, is not sent twice).
   commits.onJobChanged((change) => relayJobChange(jobKinds, change));

@@ -2,6 +2,7 @@ import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, Primary
 
 /** What one sharded export writes, as its coordinator was asked (src/services/sharded-export.ts). */
 export interface ExportSettings {
+  readonly pass: "recommendations";
   readonly k: number;
   readonly format: "csv" | "jsonl";
   /** The explanation rule, or null for the API's default. */
@@ -11,8 +12,23 @@ export interface ExportSettings {
   readonly users: ReadonlyArray<string> | null;
 }
 
+/** A cohort evaluation (every test user's figures, src/services/sharded-cohorts.ts); its shards cut the test users. */
+export interface CohortEvaluationSettings {
+  readonly pass: "cohortEvaluation";
+}
+
+/** An evaluation on the test split in a mode (vcm | vcm-cd, src/services/model-evaluation.ts); its shards cut the users with test clicks. */
+export interface TestEvaluationSettings {
+  readonly pass: "testEvaluation";
+  readonly mode: string;
+}
+
+/** What a pass over users split into shards computes: its shards' workers dispatch on `pass`. */
+export type ShardedPassSettings = ExportSettings | CohortEvaluationSettings | TestEvaluationSettings;
+
 /**
- * One `vcm export recommendations --shards N`: the process that asked for it (its owner, holding a
+ * One pass over users split into shards (`vcm export recommendations --shards N`, a sharded cohort or
+ * test evaluation; the table keeps the export's name, which came first): the process that asked for it (its owner, holding a
  * lease as a job's owner does) waits for its shards and writes the file from their parts; when that
  * process is gone, any server fails the export and drops its shards.
  */
@@ -25,9 +41,9 @@ export class ExportJob {
   modelId: number;
 
   @Column({ type: "simple-json" })
-  settings: ExportSettings;
+  settings: ShardedPassSettings;
 
-  /** Users to export, in the file's order; shards cut this list into contiguous ranges. */
+  /** Users of the pass, in its order; shards cut this list into contiguous ranges. */
   @Column({ type: "integer", name: "user_count" })
   userCount: number;
 
