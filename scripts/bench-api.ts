@@ -74,6 +74,21 @@ interface LoadResult {
    * latencies to other work on a shared host. For a scenario measured beside another, it counts both.
    */
   readonly cpuMsPerRequest: number;
+  /**
+   * Of that, the CPU time of the thread that runs the event loop (every request's JavaScript), in ms a
+   * request, where Linux reports it; the throughput one thread allows is 1000 / this.
+   */
+  readonly mainThreadMsPerRequest: number | undefined;
+}
+
+/** CPU time of this process's main thread (its event loop) so far, in ms, from Linux's schedstat; undefined elsewhere. */
+async function mainThreadCpuMs(): Promise<number | undefined> {
+  try {
+    const fields = (await fs.readFile(`/proc/self/task/${process.pid}/schedstat`, "utf8")).split(" ");
+    return Number(fields[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Runs autocannon in its own process (so load generation does not share this event loop), sending `bodies` in turn. */
@@ -83,10 +98,12 @@ async function autocannon(options: { url: string; headers: Record<string, string
   await fs.writeFile(spec, JSON.stringify({ url: options.url, headers: options.headers, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
   const client = fileURLToPath(new URL("./bench-api-client.ts", import.meta.url));
   const cpuBefore = process.cpuUsage();
+  const mainBefore = await mainThreadCpuMs();
   try {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, ["--import", "tsx", client, spec], { maxBuffer: 64 * 1024 * 1024 }, (error, out) => (error ? reject(error) : resolve(out)));
     });
+    const mainAfter = await mainThreadCpuMs();
     const result = JSON.parse(stdout) as {
       latency: { p50: number; p99: number };
       requests: { average: number; total: number };
@@ -104,6 +121,7 @@ async function autocannon(options: { url: string; headers: Record<string, string
         const cpu = process.cpuUsage(cpuBefore);
         return (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests.total);
       })(),
+      mainThreadMsPerRequest: mainBefore === undefined || mainAfter === undefined ? undefined : (mainAfter - mainBefore) / Math.max(1, result.requests.total),
     };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
@@ -215,7 +233,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const loadBefore = os.loadavg()[0];
   // The server's CPU time per request (all its threads, the engine's included): on a shared host it
   // says what the requests cost where throughput says mostly what the other processes left.
-  const results: Array<{ scenario: Scenario; result: LoadResult; cpuMsPerRequest: number }> = [];
+  const results: Array<{ scenario: Scenario; result: LoadResult }> = [];
   for (const scenario of everything ? scenarios : explainedAlone ? scenarios.filter((s) => s.name.startsWith("(a″)")) : []) {
     const bodies = scenario.variables.map((variables) => JSON.stringify({ query: scenario.query, variables }));
     // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
@@ -227,7 +245,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     }
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
     const result = await autocannon({ url, headers, bodies, connections: scenario.connections, seconds });
-    results.push({ scenario, result, cpuMsPerRequest: result.cpuMsPerRequest });
+    results.push({ scenario, result });
   }
   const heavyConnections = Number(opts.heavyConnections);
   // (c) Cheap queries while heavy ones saturate the server: the cheap one's latency is what is measured.
@@ -252,7 +270,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     await server.stop();
     await dataSource.destroy();
     console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`);
-    for (const { scenario, result, cpuMsPerRequest } of results) console.log(`${line(scenario.name, scenario.connections, result)}; ${cpuLine(cpuMsPerRequest)}`);
+    for (const { scenario, result } of results) console.log(`${line(scenario.name, scenario.connections, result)}; ${cpuLine(result)}`);
     return;
   }
   // (d) The same with hostile documents: each must be refused (or, for highlights, answered one page) in milliseconds.
@@ -280,7 +298,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     `backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, ` +
       `load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} (other processes share the cores)`,
   );
-  for (const { scenario, result, cpuMsPerRequest } of results) console.log(`${line(scenario.name, scenario.connections, result)}; ${cpuLine(cpuMsPerRequest)}`);
+  for (const { scenario, result } of results) console.log(`${line(scenario.name, scenario.connections, result)}; ${cpuLine(result)}`);
   if (underHeavy !== undefined) {
     console.log(line("(c) cheap { datasets { id } } during (b) at load", 1, underHeavy.cheap) + " — target p99 ≤ 100 ms");
     console.log(line(`    (b) at ${heavyConnections} connections meanwhile`, heavyConnections, underHeavy.heavy));
@@ -291,9 +309,11 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   console.log(line(`    hostile documents at ${heavyConnections} connections meanwhile`, heavyConnections, hostileResult));
 }
 
-/** CPU time per request, and the throughput it allows on this host's cores were they free. */
-function cpuLine(cpuMsPerRequest: number): string {
-  return `server CPU ${cpuMsPerRequest.toFixed(1)} ms a request (at most ${((1000 * os.cpus().length) / cpuMsPerRequest).toFixed(0)} req/s on ${os.cpus().length} free cores)`;
+/** CPU time per request, the event loop's thread's share, and the throughput each allows were the cores free. */
+function cpuLine(result: LoadResult): string {
+  const { cpuMsPerRequest: cpu, mainThreadMsPerRequest: main } = result;
+  const thread = main === undefined ? "" : `; its event loop's thread ${main.toFixed(1)} ms (at most ${(1000 / main).toFixed(0)} req/s on that one thread)`;
+  return `server CPU ${cpu.toFixed(1)} ms a request (at most ${((1000 * os.cpus().length) / cpu).toFixed(0)} req/s on ${os.cpus().length} free cores)${thread}`;
 }
 
 /**
