@@ -7,7 +7,7 @@
  * VCM_COHORT_SHARDS answers the `cohorts` query with the single pass's figures; a shard whose worker
  * counts other users than the pass was laid out over fails with a sentence.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +20,7 @@ import { ExportShardService } from "../../src/services/export-shard-jobs.ts";
 import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
 import { removeServersAndDatabase, serveProcess, sleep } from "../graphql/serve-process.ts";
 import { runVcm, VCM_BIN } from "./run-vcm.ts";
+import { killARunningShardWorker } from "./shard-workers.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-sharded-eval-"));
 let db: TestDatabase;
@@ -68,15 +69,6 @@ function runVcmAsync(args: string[]): Promise<{ code: number | null; stdout: str
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
-}
-
-/** The pids of a process's children (its job workers). */
-function childrenOf(pid: number): number[] {
-  const text = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout;
-  return text
-    .split("\n")
-    .map((line) => Number(line.trim()))
-    .filter((n) => Number.isInteger(n) && n > 0);
 }
 
 /** Stops a server and waits for it to exit. */
@@ -130,19 +122,7 @@ describe("sharded cohort and test evaluations", () => {
     const dataSource = await openDatabase(db.target);
     let killed: number | undefined;
     try {
-      for (let i = 0; i < 600 && killed === undefined; i += 1) {
-        const running = await dataSource.getRepository(ExportShard).find({ where: { status: "running" } });
-        for (const shard of running) {
-          const pid = Number(shard.owner?.split(":")[1]);
-          if (!serverPids.has(pid)) continue;
-          const workers = childrenOf(pid);
-          if (workers.length === 0) continue;
-          for (const worker of workers) process.kill(worker, "SIGKILL");
-          killed = shard.id;
-          break;
-        }
-        if (killed === undefined) await sleep(50);
-      }
+      killed = (await killARunningShardWorker({ dataSource, serverPids }))?.id;
       expect(killed, "a server ran a shard while the pass ran").toBeDefined();
       // The killed shard is queued again and finished by another attempt (the pass needs every shard).
       let attempts = 0;

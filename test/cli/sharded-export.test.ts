@@ -5,7 +5,7 @@
  * shards too, and a shard whose worker is killed with SIGKILL mid-shard is run again, the file still
  * the same. Bad input is refused with a sentence.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -13,8 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/db/data-source.ts";
 import { ExportShard } from "../../src/db/entities/export-job.entity.ts";
 import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep } from "../graphql/serve-process.ts";
+import { serveProcess } from "../graphql/serve-process.ts";
 import { runVcm, VCM_BIN } from "./run-vcm.ts";
+import { killARunningShardWorker } from "./shard-workers.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-sharded-"));
 let db: TestDatabase;
@@ -67,15 +68,6 @@ function runVcmAsync(args: string[]): Promise<{ code: number | null; stdout: str
   });
 }
 
-/** The pids of a process's children (its job workers). */
-function childrenOf(pid: number): number[] {
-  const out = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout;
-  return out
-    .split("\n")
-    .map((line) => Number(line.trim()))
-    .filter((n) => Number.isInteger(n) && n > 0);
-}
-
 describe("vcm export recommendations --shards", () => {
   it("alone, writes the same file byte for byte as a single export (CSV and JSON lines), shard by shard of whole batches", () => {
     for (const format of ["csv", "jsonl"]) {
@@ -100,19 +92,7 @@ describe("vcm export recommendations --shards", () => {
     const dataSource = await openDatabase(db.target);
     let killed: number | undefined;
     try {
-      for (let i = 0; i < 600 && killed === undefined; i += 1) {
-        const running = await dataSource.getRepository(ExportShard).find({ where: { status: "running" } });
-        for (const shard of running) {
-          const pid = Number(shard.owner?.split(":")[1]);
-          if (!serverPids.has(pid)) continue;
-          const workers = childrenOf(pid);
-          if (workers.length === 0) continue;
-          for (const worker of workers) process.kill(worker, "SIGKILL");
-          killed = shard.shardIndex;
-          break;
-        }
-        if (killed === undefined) await sleep(50);
-      }
+      killed = (await killARunningShardWorker({ dataSource, serverPids }))?.shardIndex;
     } finally {
       await dataSource.destroy();
     }
