@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runVcm } from "../cli/run-vcm.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase, serverEnv } from "./serve-process.ts";
 
 /** The issue's figure: an append through one process is visible on every server within a second. */
 const FRESHNESS_MS = 1_000;
@@ -25,13 +25,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     let database: TestDatabase;
     let a: ServerProcess;
     let b: ServerProcess;
-    const envFor = (name: string): NodeJS.ProcessEnv => ({
-      ...process.env,
-      VCM_ADMIN_TOKEN: "",
-      PORT: "",
-      VCM_DB: database.target,
-      VCM_MODELS_DIR: path.join(dir, `${name}-models`),
-    });
+    const envFor = (name: string): NodeJS.ProcessEnv => serverEnv({ db: database.target, dir, name });
 
     beforeAll(async () => {
       database = await createTestDatabase(dialect);

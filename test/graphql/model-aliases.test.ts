@@ -15,7 +15,7 @@ import { sqlOf } from "../../src/db/sql.ts";
 import { MAX_ALIAS_NAME_LENGTH, splitPoint } from "../../src/services/model-aliases.ts";
 import { runVcm } from "../cli/run-vcm.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase, serverEnv } from "./serve-process.ts";
 
 /** The issue's figure: a change made on one server is served by every server within a second. */
 const REACH_MS = 1_000;
@@ -59,7 +59,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
     let analyst: string;
     let vcm: number;
     let popularity: number;
-    const envFor = (name: string): NodeJS.ProcessEnv => ({ ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_DB: database.target, VCM_MODELS_DIR: path.join(dir, `${name}-models`) });
+    const envFor = (name: string): NodeJS.ProcessEnv => serverEnv({ db: database.target, dir, name });
     const vcmCli = (args: string[]) => {
       const run = runVcm([...args, "--json"], envFor("cli"));
       expect(run.code, run.stderr).toBe(0);

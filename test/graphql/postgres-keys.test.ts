@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runVcm } from "../cli/run-vcm.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, removeServersAndDatabase, serverEnv } from "./serve-process.ts";
 
 const children: ChildProcess[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-pg-keys-"));
@@ -18,7 +18,7 @@ let database: TestDatabase;
 let a: ServerProcess;
 let b: ServerProcess;
 
-const envFor = (name: string): NodeJS.ProcessEnv => ({ ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_DB: database.target, VCM_MODELS_DIR: path.join(dir, `${name}-models`) });
+const envFor = (name: string): NodeJS.ProcessEnv => serverEnv({ db: database.target, dir, name });
 
 async function status(server: ServerProcess, key: string): Promise<{ status: number; code?: string; retryAfter: string | null }> {
   const response = await fetch(server.url.replace("//localhost:", "//127.0.0.1:"), {

@@ -17,7 +17,7 @@ import { createDataSource } from "../../src/db/data-source.ts";
 import { DATABASE_UNAVAILABLE_MESSAGE, isDatabaseUnavailableError } from "../../src/errors.ts";
 import { runVcm, VCM_BIN } from "../cli/run-vcm.ts";
 import { POSTGRES_BINDIR, startPrivatePostgres, type PrivatePostgres } from "../db/private-postgres.ts";
-import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, serverEnv } from "./serve-process.ts";
 
 /** A query that reads three tables on every call (nothing of it is cached by the server). */
 const QUERY = `{ datasets { name users(first: 2) { edges { node { externalId } } } } }`;
@@ -31,13 +31,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-pg-restart-"));
 let database: PrivatePostgres;
 let servers: ServerProcess[];
 
-const env = (name: string): NodeJS.ProcessEnv => ({
-  ...process.env,
-  VCM_ADMIN_TOKEN: "",
-  PORT: "",
-  VCM_DB: database.url,
-  VCM_MODELS_DIR: path.join(dir, `${name}-models`),
-});
+const env = (name: string): NodeJS.ProcessEnv => serverEnv({ db: database.url, dir, name });
 
 /** This process's connections to the database by role, from pg_stat_activity (application_name is `vcm:host:pid:…`). */
 function connectionsOf(server: ServerProcess): { listeners: string[]; total: number } {

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { RESTART_MESSAGE } from "../../src/services/jobs.ts";
 import { createTestDatabase, POSTGRES_URL, type TestDatabase } from "../db/databases.ts";
-import { pollJob, serveProcess, sleep, startJob, type ServerProcess, removeServersAndDatabase } from "./serve-process.ts";
+import { pollJob, serveProcess, sleep, startJob, type ServerProcess, removeServersAndDatabase, serverEnv } from "./serve-process.ts";
 
 const LEASE_SECONDS = 2;
 const children: ChildProcess[] = [];
@@ -24,14 +24,7 @@ let database: TestDatabase;
 let a: ServerProcess;
 let b: ServerProcess;
 
-const envFor = (name: string): NodeJS.ProcessEnv => ({
-  ...process.env,
-  VCM_ADMIN_TOKEN: "",
-  PORT: "",
-  VCM_JOB_LEASE_SECONDS: String(LEASE_SECONDS),
-  VCM_DB: database.target,
-  VCM_MODELS_DIR: path.join(dir, `${name}-models`),
-});
+const envFor = (name: string): NodeJS.ProcessEnv => serverEnv({ db: database.target, dir, name, extra: { VCM_JOB_LEASE_SECONDS: String(LEASE_SECONDS) } });
 
 if (!POSTGRES_URL) console.warn("multi-server PostgreSQL tests skipped: set VCM_TEST_POSTGRES_URL (bash scripts/ci/postgres.sh start DIR prints one)");
 

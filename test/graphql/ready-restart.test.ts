@@ -15,7 +15,7 @@ import { DATABASE_UNAVAILABLE_MESSAGE } from "../../src/errors.ts";
 import { SHUTTING_DOWN_REASON } from "../../src/services/readiness.ts";
 import { runVcm } from "../cli/run-vcm.ts";
 import { POSTGRES_BINDIR, startPrivatePostgres, type PrivatePostgres } from "../db/private-postgres.ts";
-import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, serverEnv } from "./serve-process.ts";
 
 const QUERY = `{ datasets { name users(first: 2) { edges { node { externalId } } } } }`;
 /** How long /ready may take to say 200 again once the database is back (the figure of issue 23 for queries). */
@@ -27,7 +27,7 @@ let database: PrivatePostgres;
 let server: ServerProcess;
 let readyUrl: string;
 
-const env = (name: string): NodeJS.ProcessEnv => ({ ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_DB: database.url, VCM_MODELS_DIR: path.join(dir, `${name}-models`) });
+const env = (name: string): NodeJS.ProcessEnv => serverEnv({ db: database.url, dir, name });
 
 async function ready(url = readyUrl): Promise<{ status: number; body: { status: string; reason?: string } }> {
   const response = await fetch(url);

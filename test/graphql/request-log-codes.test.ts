@@ -13,14 +13,14 @@ import { DATABASE_UNAVAILABLE_MESSAGE } from "../../src/errors.ts";
 import { KEY_CACHE_MS } from "../../src/services/api-keys.ts";
 import { runVcm } from "../cli/run-vcm.ts";
 import { POSTGRES_BINDIR, startPrivatePostgres, type PrivatePostgres } from "../db/private-postgres.ts";
-import { serveProcess, sleep, type ServerProcess } from "./serve-process.ts";
+import { serveProcess, sleep, type ServerProcess, serverEnv } from "./serve-process.ts";
 
 const children: ChildProcess[] = [];
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-log-codes-"));
 let database: PrivatePostgres;
 let server: ServerProcess;
 
-const env = (name: string): NodeJS.ProcessEnv => ({ ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_LOG_LEVEL: "", VCM_DB: database.url, VCM_MODELS_DIR: path.join(dir, `${name}-models`) });
+const env = (name: string): NodeJS.ProcessEnv => serverEnv({ db: database.url, dir, name });
 
 async function post(key: string): Promise<{ status: number; code: string | undefined; message: string | undefined; requestId: string | null }> {
   const response = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: JSON.stringify({ query: "{ datasets { name } }" }) });

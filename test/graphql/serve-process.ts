@@ -25,6 +25,14 @@ export interface ServerProcess {
 }
 
 /**
+ * The environment of one `vcm serve` (or `vcm`) process of a multi-process test: the database, a models
+ * folder of its own under `dir`, and no admin token, port or log level inherited from the caller, plus `extra`.
+ */
+export function serverEnv(o: { db: string; dir: string; name: string; extra?: Record<string, string> }): NodeJS.ProcessEnv {
+  return { ...process.env, VCM_ADMIN_TOKEN: "", PORT: "", VCM_LOG_LEVEL: "", VCM_DB: o.db, VCM_MODELS_DIR: path.join(o.dir, `${o.name}-models`), ...o.extra };
+}
+
+/**
  * Starts `vcm serve --json` with `env` (and `args`, e.g. --db) and resolves once it listens; `started`
  * collects it for cleanup.
  */
