@@ -68,7 +68,8 @@ try {
   const cohorts = ["export", "metrics", "--model", modelId, "--json"];
   const single = passes.has("recommendations") ? await timedVcm([...common, "--out", path.join(dir, "single.csv")], env) : undefined;
   const singleCohorts = passes.has("cohorts") ? await timedVcm([...cohorts, "--out", path.join(dir, "single-metrics.csv")], env) : undefined;
-  servers.push((await serveChild(env)).child, (await serveChild(env)).child);
+  // Each server is tracked from its spawn, so one that fails to start still gets stopped.
+  for (let i = 0; i < 2; i += 1) await serveChild(env, { onSpawn: (child) => servers.push(child) });
   const serverPids = new Set(servers.map((s) => String(s.pid)));
   const sameFile = (a: string, b: string) => fs.readFileSync(path.join(dir, a)).equals(fs.readFileSync(path.join(dir, b)));
   if (single !== undefined) {

@@ -2,25 +2,16 @@
  * `vcm serve` as a real process (the real bin) for multi-process tests: start it on a database,
  * talk GraphQL to it over HTTP, poll and start its training jobs.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
+import { serveChild, type ServeChild } from "../../scripts/serve-child.ts";
 import type { TestDatabase } from "../db/databases.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "..", "..");
-
-export interface ServerProcess {
-  readonly child: ChildProcess;
-  /** The GraphQL endpoint, http://127.0.0.1:PORT/graphql. */
-  readonly url: string;
-  /** The JSON line `vcm serve --json` printed once it listened. */
-  readonly summary: Record<string, any>;
-  /** What it wrote on stderr so far. */
-  stderr(): string;
-  /** What it wrote on stdout so far (the JSON line, then the request log). */
-  stdout(): string;
+/** A started `vcm serve` (scripts/serve-child.ts) and a GraphQL client for it. */
+export interface ServerProcess extends ServeChild {
   gql(query: string, variables?: Record<string, unknown>): Promise<{ data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> }>;
 }
 
@@ -36,45 +27,28 @@ export function serverEnv(o: { db: string; dir: string; name: string; extra?: Re
  * Starts `vcm serve --json` with `env` (and `args`, e.g. --db) and resolves once it listens; `started`
  * collects it for cleanup.
  */
-export function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[], args: ReadonlyArray<string> = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["scripts/vcm.js", "serve", "--port", "0", ...args, "--json"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  started.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split("\n").find((text) => text.startsWith("{"));
-      if (!line) return;
-      const summary = JSON.parse(line) as { graphql: string };
-      const { graphql } = summary;
-      resolve({
-        child,
-        url: graphql,
-        summary,
-        stderr: () => stderr,
-        stdout: () => stdout,
-        gql: async (query, variables = {}) => {
-          const send = () => fetch(graphql, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
-          // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once
-          // with "other side closed"; a server that is gone fails the second try too.
-          const response = await send()
-            .catch((error: { cause?: { code?: string } }) => {
-              if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
-              return send();
-            })
-            .catch((error: unknown) => {
-              // A server that is gone says why: its exit and what it wrote on stderr.
-              if (child.exitCode === null && child.signalCode === null) throw error;
-              throw new Error(`vcm serve exited (${child.exitCode ?? child.signalCode}): ${stderr}`, { cause: error });
-            });
-          return (await response.json()) as any;
-        },
-      });
-    });
-    child.once("exit", (code) => reject(new Error(`vcm serve exited with ${code}: ${stderr}`)));
-  });
+export async function serveProcess(env: NodeJS.ProcessEnv, started: ChildProcess[], args: ReadonlyArray<string> = []): Promise<ServerProcess> {
+  const server = await serveChild(env, { args, onSpawn: (child) => started.push(child) });
+  const { child, url } = server;
+  return {
+    ...server,
+    gql: async (query, variables = {}) => {
+      const send = () => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+      // A keep-alive socket the server closed while this process was blocked (spawnSync) fails once
+      // with "other side closed"; a server that is gone fails the second try too.
+      const response = await send()
+        .catch((error: { cause?: { code?: string } }) => {
+          if (error.cause?.code !== "UND_ERR_SOCKET") throw error;
+          return send();
+        })
+        .catch((error: unknown) => {
+          // A server that is gone says why: its exit and what it wrote on stderr.
+          if (child.exitCode === null && child.signalCode === null) throw error;
+          throw new Error(`vcm serve exited (${child.exitCode ?? child.signalCode}): ${server.stderr()}`, { cause: error });
+        });
+      return (await response.json()) as any;
+    },
+  };
 }
 
 /** A folder with one SQLite file that several `vcm serve` processes (and the CLI) share. */
