@@ -7,7 +7,7 @@
  */
 import type { DataSource } from "typeorm";
 import { ExportJob, ExportShard, ExportShardPart, type ShardedPassSettings } from "./entities/export-job.entity.ts";
-import { ownerIsGone } from "./job-leases.ts";
+import { failRowsOfGoneOwners, ownerIsGone } from "./job-leases.ts";
 
 /** A shard as its worker needs it: its users' range and the export's settings. */
 export interface ShardToRun {
@@ -136,26 +136,14 @@ export async function endAbandonedShards(dataSource: DataSource, o: { exceptOwne
  * to stop at its owner's next heartbeat); returns their ids.
  */
 export async function failOrphanedExports(dataSource: DataSource, o: { exceptOwner: string; error: string }): Promise<number[]> {
-  const now = Date.now();
-  const running = await dataSource.getRepository(ExportJob).find({ where: { status: "running" } });
-  const failed: number[] = [];
-  for (const job of running) {
-    if (job.owner === o.exceptOwner || !ownerIsGone(job, now)) continue;
-    const done = await dataSource.transaction(async (manager) => {
-      const result = await manager
-        .createQueryBuilder()
-        .update(ExportJob)
-        .set({ status: "failed", error: o.error, leaseExpiresAt: null, finishedAt: new Date() })
-        .where("id = :id AND status = 'running' AND owner IS NOT DISTINCT FROM :owner AND lease_expires_at IS NOT DISTINCT FROM :lease", { id: job.id, owner: job.owner, lease: job.leaseExpiresAt })
-        .execute();
-      if ((result.affected ?? 0) !== 1) return false;
+  return failRowsOfGoneOwners<ExportJob>(dataSource, {
+    table: ExportJob,
+    ...o,
+    alsoFail: async (manager, job) => {
       await manager.createQueryBuilder().update(ExportShard).set({ status: "cancelled", error: o.error }).where("export_id = :id AND status = 'queued'", { id: job.id }).execute();
       await manager.createQueryBuilder().update(ExportShard).set({ cancelRequested: true }).where("export_id = :id AND status = 'running'", { id: job.id }).execute();
-      return true;
-    });
-    if (done) failed.push(job.id);
-  }
-  return failed;
+    },
+  });
 }
 
 /** Marks a shard cancelled (its export was given up). */

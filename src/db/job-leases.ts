@@ -6,7 +6,7 @@
  */
 import os from "node:os";
 import { randomUUID } from "node:crypto";
-import type { DataSource } from "typeorm";
+import type { DataSource, EntityManager, FindOptionsWhere } from "typeorm";
 import { processIsAlive } from "../processes.ts";
 import { Experiment } from "./entities/experiment.entity.ts";
 import type { ExportJob, ExportShard } from "./entities/export-job.entity.ts";
@@ -85,32 +85,46 @@ export async function recordOwnedProgress(dataSource: DataSource, o: { jobId: nu
 }
 
 /**
- * Fails every running job of `table` whose owner is gone (ownerIsGone). Each is failed by exactly one
- * caller (the update is conditional on the owner and lease it read); its half-made model row is failed
- * with it. Returns the ids this call failed.
+ * Fails every running row of `table` whose owner is gone (ownerIsGone), except `exceptOwner`'s: each in
+ * a transaction of its own, by exactly one caller (the update is conditional on the owner and lease it
+ * read), with `set` beside the failed status and `alsoFail` for what hangs on the row. Returns the ids
+ * this call failed.
  */
-export async function failAbandonedJobs(dataSource: DataSource, o: { table: JobTable; error: string; exceptOwner: string }): Promise<number[]> {
+export async function failRowsOfGoneOwners<T extends { id: number; owner: string | null; leaseExpiresAt: number | null; status: string }>(
+  dataSource: DataSource,
+  o: { table: LeasedTable; error: string; exceptOwner: string; set?: Record<string, unknown>; alsoFail?: (manager: EntityManager, row: T) => Promise<void> },
+): Promise<number[]> {
   const now = Date.now();
-  const running = await dataSource.getRepository<AbandonedRow>(o.table).find({ where: { status: "running" } });
-  // A failed training job keeps pointing at its failed model (with the reason) and has no ETA; an experiment is between runs again.
-  const kindColumns = o.table === TrainingJob ? { etaSeconds: null } : { modelId: null };
+  const running = await dataSource.getRepository<T>(o.table).find({ where: { status: "running" } as FindOptionsWhere<T> });
   const failed: number[] = [];
-  for (const job of running) {
-    if (job.owner === o.exceptOwner || !ownerIsGone(job, now)) continue;
+  for (const row of running) {
+    if (row.owner === o.exceptOwner || !ownerIsGone(row, now)) continue;
     const done = await dataSource.transaction(async (manager) => {
       const result = await manager
         .createQueryBuilder()
         .update(o.table)
-        .set({ status: "failed", error: o.error, finishedAt: new Date(), leaseExpiresAt: null, ...kindColumns })
-        .where("id = :id AND status = 'running' AND owner IS NOT DISTINCT FROM :owner AND lease_expires_at IS NOT DISTINCT FROM :lease", { id: job.id, owner: job.owner, lease: job.leaseExpiresAt })
+        .set({ status: "failed", error: o.error, finishedAt: new Date(), leaseExpiresAt: null, ...o.set })
+        .where("id = :id AND status = 'running' AND owner IS NOT DISTINCT FROM :owner AND lease_expires_at IS NOT DISTINCT FROM :lease", { id: row.id, owner: row.owner, lease: row.leaseExpiresAt })
         .execute();
       if ((result.affected ?? 0) !== 1) return false;
-      if (job.modelId !== null) await failModel(manager, { modelId: job.modelId, from: "training", error: o.error });
+      await o.alsoFail?.(manager, row);
       return true;
     });
-    if (done) failed.push(job.id);
+    if (done) failed.push(row.id);
   }
   return failed;
+}
+
+/** Fails every running job of `table` whose owner is gone (failRowsOfGoneOwners), its half-made model row with it. */
+export async function failAbandonedJobs(dataSource: DataSource, o: { table: JobTable; error: string; exceptOwner: string }): Promise<number[]> {
+  return failRowsOfGoneOwners<AbandonedRow>(dataSource, {
+    ...o,
+    // A failed training job keeps pointing at its failed model (with the reason) and has no ETA; an experiment is between runs again.
+    set: o.table === TrainingJob ? { etaSeconds: null } : { modelId: null },
+    alsoFail: async (manager, job) => {
+      if (job.modelId !== null) await failModel(manager, { modelId: job.modelId, from: "training", error: o.error });
+    },
+  });
 }
 
 /**
