@@ -7,7 +7,7 @@
  * VCM_COHORT_SHARDS answers the `cohorts` query with the single pass's figures; a shard whose worker
  * counts other users than the pass was laid out over fails with a sentence.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,7 +19,7 @@ import { newLeaseOwner } from "../../src/db/job-leases.ts";
 import { ExportShardService } from "../../src/services/export-shard-jobs.ts";
 import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
 import { removeServersAndDatabase, serveProcess, sleep } from "../graphql/serve-process.ts";
-import { runVcm, VCM_BIN } from "./run-vcm.ts";
+import { runVcm, runVcmAsync } from "./run-vcm.ts";
 import { killARunningShardWorker } from "./shard-workers.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-sharded-eval-"));
@@ -59,17 +59,6 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(() => removeServersAndDatabase({ children: started, database: db, dir }));
-
-/** Runs the bin without blocking the test (the servers and the test's polling go on meanwhile). */
-function runVcmAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [VCM_BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  started.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
-}
 
 /** Stops a server and waits for it to exit. */
 async function stop(child: ChildProcess): Promise<void> {
@@ -118,7 +107,7 @@ describe("sharded cohort and test evaluations", () => {
     const a = await serveProcess(env, started);
     const b = await serveProcess(env, started);
     const serverPids = new Set([a.child.pid!, b.child.pid!]);
-    const exporting = runVcmAsync(["export", "metrics", "--model", String(modelA), "--shards", "5", "--out", out("spread-metrics.csv")]);
+    const exporting = runVcmAsync(["export", "metrics", "--model", String(modelA), "--shards", "5", "--out", out("spread-metrics.csv")], { env, started });
     const dataSource = await openDatabase(db.target);
     let killed: number | undefined;
     try {
@@ -155,7 +144,7 @@ describe("sharded cohort and test evaluations", () => {
     expect(answered.data).toEqual(expected.data);
     expect(answered.data.cohorts.testUsers).toBeGreaterThan(1024);
     // A test evaluation beside the same two servers gives the single pass's figures too.
-    const evaluated = await runVcmAsync(["evaluate", "--model", String(modelA), "--shards", "3", "--json"]);
+    const evaluated = await runVcmAsync(["evaluate", "--model", String(modelA), "--shards", "3", "--json"], { env, started });
     expect(evaluated.code, evaluated.stderr).toBe(0);
     expect(JSON.parse(evaluated.stdout.trim().split("\n").at(-1)!)).toEqual(single.evaluate);
     await expectNoPassLeft();

@@ -5,7 +5,7 @@
  * shards too, and a shard whose worker is killed with SIGKILL mid-shard is run again, the file still
  * the same. Bad input is refused with a sentence.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,7 +14,7 @@ import { openDatabase } from "../../src/db/data-source.ts";
 import { ExportShard } from "../../src/db/entities/export-job.entity.ts";
 import { createTestDatabase, type TestDatabase } from "../db/databases.ts";
 import { serveProcess } from "../graphql/serve-process.ts";
-import { runVcm, VCM_BIN } from "./run-vcm.ts";
+import { runVcm, runVcmAsync } from "./run-vcm.ts";
 import { killARunningShardWorker } from "./shard-workers.ts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-sharded-"));
@@ -47,27 +47,6 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the bin without blocking the test (the servers and the test's polling go on meanwhile). */
-function runVcmAsync(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; last: Record<string, any> }> {
-  const child = spawn(process.execPath, [VCM_BIN, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-  started.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => {
-    child.once("exit", (code) => {
-      let last: Record<string, any> = {};
-      try {
-        last = JSON.parse(stdout.trim().split("\n").at(-1) ?? "");
-      } catch {
-        last = {};
-      }
-      resolve({ code, stdout, stderr, last });
-    });
-  });
-}
-
 describe("vcm export recommendations --shards", () => {
   it("alone, writes the same file byte for byte as a single export (CSV and JSON lines), shard by shard of whole batches", () => {
     for (const format of ["csv", "jsonl"]) {
@@ -87,7 +66,7 @@ describe("vcm export recommendations --shards", () => {
     const a = await serveProcess(env, started);
     const b = await serveProcess(env, started);
     const serverPids = new Set([a.child.pid!, b.child.pid!]);
-    const exporting = runVcmAsync(["export", "recommendations", "--model", String(modelId), "--k", "5", "--format", "csv", "--shards", "4", "--out", path.join(dir, "spread.csv"), "--json"]);
+    const exporting = runVcmAsync(["export", "recommendations", "--model", String(modelId), "--k", "5", "--format", "csv", "--shards", "4", "--out", path.join(dir, "spread.csv"), "--json"], { env, started });
     // Kill the worker of the first shard a server runs, while it runs (its lease is then held by a live server: the server's queue sees the worker die and queues the shard again).
     const dataSource = await openDatabase(db.target);
     let killed: number | undefined;
