@@ -48,9 +48,14 @@ export interface AppendCounts {
   readonly changedUserIds: ReadonlyArray<number>;
 }
 
-/** What makes two reviews the same: user, item, text and time (rounded to the second, as stored). */
+/** Where a review stands: user, item and time (rounded to the second, as stored). */
+function reviewSlot(r: { user: number; item: number | null; time: number | null }): string {
+  return JSON.stringify([r.user, r.item, r.time === null ? null : Math.round(r.time)]);
+}
+
+/** What makes two reviews the same: their slot (reviewSlot, a closed JSON array) and their text. */
 function reviewKey(r: { user: number; item: number | null; text: string; time: number | null }): string {
-  return JSON.stringify([r.user, r.item, r.time === null ? null : Math.round(r.time), r.text]);
+  return `${reviewSlot(r)}${r.text}`;
 }
 
 /** Why the database side skipped a record: it is no click, and its user is not in the dataset. */
@@ -310,7 +315,7 @@ class AppendTransaction implements DatasetAppend {
       if (r.review === null) continue;
       reviews.push({ record: r, review: r.review, user: user.id, item: r.item === null ? null : (this.items.get(r.item)?.id ?? null) });
     }
-    const present = await this.storedReviews([...new Set(reviews.map((r) => r.user))]);
+    const present = await this.storedReviews(reviews.map((r) => ({ user: r.user, item: r.item, time: r.review.time })));
     const fresh = reviews.filter((r) => {
       const key = reviewKey({ user: r.user, item: r.item, text: r.review.text, time: r.review.time });
       if (present.has(key)) return false;
@@ -334,11 +339,22 @@ class AppendTransaction implements DatasetAppend {
     }
   }
 
-  /** These users' stored reviews (earlier batches of this append included), as reviewKey. */
-  private async storedReviews(userIds: ReadonlyArray<number>): Promise<Set<string>> {
+  /**
+   * The stored reviews (earlier batches of this append included) that share user, item and time with
+   * one of `reviews`, as reviewKey: the texts are read only for those, not for every review of the users.
+   */
+  private async storedReviews(reviews: ReadonlyArray<{ user: number; item: number | null; time: number | null }>): Promise<Set<string>> {
+    const wanted = new Set(reviews.map(reviewSlot));
+    const candidates: number[] = [];
+    for (const chunk of chunks([...new Set(reviews.map((r) => r.user))])) {
+      const rows = await this.sql.rows<[number, number, number | null, number | null]>(`SELECT id, user_id, item_id, time FROM reviews WHERE user_id IN (${placeholders(chunk.length)})`, [...chunk]);
+      for (const [id, user, item, time] of rows) {
+        if (wanted.has(reviewSlot({ user: Number(user), item: item === null ? null : Number(item), time: time === null ? null : Number(time) }))) candidates.push(Number(id));
+      }
+    }
     const keys = new Set<string>();
-    for (const chunk of chunks(userIds)) {
-      const rows = await this.sql.rows<[number, number | null, string, number | null]>(`SELECT user_id, item_id, text, time FROM reviews WHERE user_id IN (${placeholders(chunk.length)})`, [...chunk]);
+    for (const chunk of chunks(candidates)) {
+      const rows = await this.sql.rows<[number, number | null, string, number | null]>(`SELECT user_id, item_id, text, time FROM reviews WHERE id IN (${placeholders(chunk.length)})`, [...chunk]);
       for (const [user, item, text, time] of rows) keys.add(reviewKey({ user: Number(user), item: item === null ? null : Number(item), text, time: time === null ? null : Number(time) }));
     }
     return keys;
