@@ -40,6 +40,11 @@ export class UserError extends Error {
   }
 }
 
+/** Where errors no answer shows are reported: masked internal errors, a readiness probe's unknown database error (console by default; tests collect them). */
+export interface ErrorLogger {
+  error(message: string, error: unknown): void;
+}
+
 /** What a request that could not write behind another process's lock is told. */
 export const DATABASE_BUSY_MESSAGE =
   "The database is busy with a long write by another process (an ingest, probably); nothing was changed, try again in a minute.";

@@ -14,10 +14,10 @@ import { loadAppConfig, type AppConfig } from "./config.ts";
 import { clientAddressReader } from "./graphql/client-address.ts";
 import type { RetrievalMode } from "./engine/retrieval/retrieval-mode.ts";
 import { openDatabase, readsCrossASocket } from "./db/data-source.ts";
-import { ErrorCode, faultAsUserError, UserError } from "./errors.ts";
+import { ErrorCode, faultAsUserError, UserError, type ErrorLogger } from "./errors.ts";
 import { AccessControl, adminMutationsPlugin, decideAccess, LOOPBACK_ACCESS, type ListenAccess } from "./graphql/auth.ts";
 import { createContext, type AuthState, type GraphQLContext, type ServerDeps } from "./graphql/context.ts";
-import { createFormatError, httpStatusOf, INTERNAL_ERROR_MESSAGE, type ErrorLogger } from "./graphql/errors.ts";
+import { createFormatError, httpStatusOf, INTERNAL_ERROR_MESSAGE } from "./graphql/errors.ts";
 import { DASHBOARD_PATH, DashboardAssets } from "./graphql/dashboard.ts";
 import { IDE_ASSET_PREFIX, IdeAssets } from "./graphql/ide.ts";
 import { checkNesting, MAX_QUERY_TOKENS } from "./graphql/limits.ts";
@@ -110,7 +110,7 @@ export function createServerDeps(options: {
 /** Builds and starts Apollo over the schema; call `listen` to serve HTTP. */
 export async function createServer(deps: ServerDeps, options: { requestLog?: RequestLog } = {}): Promise<VcmServer> {
   const formatError = createFormatError(deps.logger);
-  const readiness = new ReadinessCheck(deps.dataSource);
+  const readiness = new ReadinessCheck(deps.dataSource, deps.logger);
   const observer = new RequestObserver(options.requestLog ?? SILENT_REQUEST_LOG);
   const schema = await buildVcmSchema();
   const gate = new HeavyQueryGate();

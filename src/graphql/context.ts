@@ -7,7 +7,7 @@ import type { ClientAddressOf } from "./client-address.ts";
 import type { DataSource } from "typeorm";
 import type { AppConfig } from "../config.ts";
 import type { CatalogService } from "../services/catalog-service.ts";
-import type { ErrorLogger } from "./errors.ts";
+import type { ErrorLogger } from "../errors.ts";
 import { createLoaders, type Loaders } from "./loaders.ts";
 import type { PersistedOperations } from "./persisted-operations.ts";
 import { createPredictionContext, type PredictionContextPart, type PredictionServices } from "./prediction-loaders.ts";

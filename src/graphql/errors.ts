@@ -4,12 +4,7 @@
  */
 import { ApolloServerErrorCode, unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
-import { ErrorCode, faultAsUserError, UserError } from "../errors.ts";
-
-/** Where masked internal errors are reported (the server passes console by default; tests collect them). */
-export interface ErrorLogger {
-  error(message: string, error: unknown): void;
-}
+import { ErrorCode, faultAsUserError, UserError, type ErrorLogger } from "../errors.ts";
 
 /** HTTP status that goes with each code when the whole request fails before execution. */
 const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {

@@ -6,7 +6,7 @@
 import type { DataSource } from "typeorm";
 import { initBackend } from "../engine/runtime/index.ts";
 import { databaseNotReady } from "../db/ops-queries.ts";
-import { DATABASE_UNAVAILABLE_MESSAGE, isBusyError, isDatabaseUnavailableError } from "../errors.ts";
+import { DATABASE_UNAVAILABLE_MESSAGE, isBusyError, isDatabaseUnavailableError, type ErrorLogger } from "../errors.ts";
 
 /** How long a probe waits for the database before it calls it unreachable (a load balancer's probe times out too). */
 const DATABASE_PROBE_MS = 2_000;
@@ -17,15 +17,20 @@ export type Readiness = { readonly ready: true } | { readonly ready: false; read
 /** The sentence /ready gives while the server stops. */
 export const SHUTTING_DOWN_REASON = "The server is shutting down; send requests to another instance.";
 
+/** The sentence /ready gives when the database's error is none it knows; the error itself goes to the server's log. */
+export const DATABASE_PROBE_FAILED_REASON = "The database answered the readiness probe with an error; see the server's log.";
+
 /** One server's readiness: created at its start (which starts the engine's backend), told when it stops. */
 export class ReadinessCheck {
   readonly #dataSource: DataSource;
+  readonly #logger: ErrorLogger;
   #backend: { state: "starting" } | { state: "started" } | { state: "failed"; reason: string } = { state: "starting" };
   #stopping = false;
   readonly #backendStarted: Promise<void>;
 
-  constructor(dataSource: DataSource) {
+  constructor(dataSource: DataSource, logger: ErrorLogger) {
     this.#dataSource = dataSource;
+    this.#logger = logger;
     // Started now rather than at the first query, so a probe says "ready" only once a query can be served.
     this.#backendStarted = initBackend().then(
       () => void (this.#backend = { state: "started" }),
@@ -56,7 +61,8 @@ export class ReadinessCheck {
     const probe = databaseNotReady(this.#dataSource).catch((error: unknown) => {
       if (isDatabaseUnavailableError(error)) return DATABASE_UNAVAILABLE_MESSAGE;
       if (isBusyError(error)) return null;
-      return "The database answered the readiness probe with an error; see the server's log.";
+      this.#logger.error("readiness probe failed", error);
+      return DATABASE_PROBE_FAILED_REASON;
     });
     return Promise.race([probe, timeout]);
   }

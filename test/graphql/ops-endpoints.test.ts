@@ -3,16 +3,22 @@
  * items 3 and 4): the metrics text, parsed, counts exactly the requests this test sent, by operation and
  * outcome code; engine passes and answer-cache hits follow recommendations asked twice; the model's
  * gauges are its stored test figures and, once a cohort analysis ran, its mean capacity; /metrics on
- * the main port needs the admin token, on the metrics port none; a stopping server's /ready says 503.
+ * the main port needs the admin token, on the metrics port none; a stopping server's /ready says 503, and
+ * one whose database fails with an error no classifier knows says so and logs that error.
  */
+import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadAppConfig } from "../../src/config.ts";
+import { openDatabase } from "../../src/db/data-source.ts";
 import { HeavyQueryGate } from "../../src/graphql/heavy-gate.ts";
 import { metricsText } from "../../src/observability/metrics.ts";
 import { createServer, createServerDeps, type VcmServer } from "../../src/server.ts";
-import { SHUTTING_DOWN_REASON } from "../../src/services/readiness.ts";
+import { DATABASE_PROBE_FAILED_REASON, SHUTTING_DOWN_REASON } from "../../src/services/readiness.ts";
 import { trainAndSave } from "../../src/services/training.ts";
-import { createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
+import { CollectingLogger, createApiFixture, TEST_DATASET, type ApiFixture } from "./api-fixture.ts";
 import { TINY_CONFIG } from "./serve-process.ts";
 
 const SMALL = { latentDim: 8, hiddenX: 32, hiddenY: 32, epochs: 2, batchSize: 50, annealSteps: 10, seed: 3 };
@@ -220,5 +226,30 @@ describe("shutting down", () => {
     expect(await response.json()).toEqual({ status: "not ready", reason: SHUTTING_DOWN_REASON });
     socket.destroy();
     await stopping;
+  });
+});
+
+describe("a readiness probe the database fails", () => {
+  it("answers /ready 503 pointing at the log, and the log has the database's error", async () => {
+    // A database of its own (and models folder), so closing it leaves the other tests' server alone.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vcm-ready-error-"));
+    const dbPath = path.join(dir, "closed.sqlite");
+    const dataSource = await openDatabase(dbPath);
+    const logger = new CollectingLogger();
+    const server = await createServer(createServerDeps({ dataSource, config: loadAppConfig({ dbPath, modelsDir: path.join(dir, "models") }, {}), logger }));
+    try {
+      const ready = `${(await server.listen({ port: 0 })).url}ready`;
+      await server.readiness.backendSettled();
+      expect((await fetch(ready)).status).toBe(200);
+      // better-sqlite3's closed connection is an error that means neither "unavailable" nor "busy".
+      await dataSource.destroy();
+      const response = await fetch(ready);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({ status: "not ready", reason: DATABASE_PROBE_FAILED_REASON });
+      expect(logger.entries).toEqual([{ message: "readiness probe failed", error: expect.objectContaining({ message: "The database connection is not open" }) }]);
+    } finally {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
