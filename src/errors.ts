@@ -64,9 +64,13 @@ export const DATABASE_UNAVAILABLE_MESSAGE =
 const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(["57P01", "57P02", "57P03", "53300", "53400"]);
 /** Socket errors of a connection to a database server that is down or restarting. */
 const UNAVAILABLE_SOCKET_CODES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
-/** Messages of node-postgres (pg, pg-pool) for a connection that was lost or could not be made. */
+/**
+ * Messages of node-postgres (pg, pg-pool) and TypeORM for a connection that was lost or could not be made.
+ * TypeORM releases a query runner whose connection failed between two of its statements (the server's
+ * FATAL came with the first one's reply), so the second one throws "Query runner already released".
+ */
 const UNAVAILABLE_MESSAGES =
-  /Connection terminated|connection error|Client was closed and is not queryable|Cannot use a pool after calling end|timeout exceeded when trying to connect|the database system is (shutting down|starting up|in recovery mode)|too many clients already|terminating connection due to administrator command/i;
+  /Connection terminated|connection error|Client was closed and is not queryable|Query runner already released|Cannot use a pool after calling end|timeout exceeded when trying to connect|the database system is (shutting down|starting up|in recovery mode)|too many clients already|terminating connection due to administrator command/i;
 
 /**
  * True when an error means the database server (PostgreSQL) cannot be reached right now: a refused or
