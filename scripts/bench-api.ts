@@ -35,7 +35,9 @@ import { userIdsInOrder } from "../src/db/dataset-rows.ts";
 import { findDatasetRef } from "../src/db/load-dataset-matrices.ts";
 import { latestReadyModel } from "../src/db/model-rows.ts";
 import { currentBackend, initBackend } from "../src/engine/runtime/index.ts";
+import { serveWorkers } from "../src/cluster/supervisor.ts";
 import { createServer, createServerDeps } from "../src/server.ts";
+import { serveChild } from "./serve-child.ts";
 import { appendRecords } from "../src/services/append.ts";
 import { ErrorCode, UserError } from "../src/errors.ts";
 import { createApiKey, MAX_RATE_PER_MINUTE, revokeApiKey } from "../src/services/api-keys.ts";
@@ -79,31 +81,84 @@ interface LoadResult {
    * request, where Linux reports it; the throughput one thread allows is 1000 / this.
    */
   readonly mainThreadMsPerRequest: number | undefined;
+  /** Event loops (server processes) the requests were shared by. */
+  readonly eventLoops: number;
 }
 
-/** CPU time of this process's main thread (its event loop) so far, in ms, from Linux's schedstat; undefined elsewhere. */
-async function mainThreadCpuMs(): Promise<number | undefined> {
+/**
+ * Where the server's CPU time is read: this process (the server runs in it), or the processes of a
+ * `vcm serve --workers` (the primary and its workers, from Linux's /proc).
+ */
+interface CpuMeter {
+  /** CPU time (user + system, every thread) so far, in ms. */
+  total(): Promise<number>;
+  /** CPU time of the event loops' threads so far, in ms, summed over the server processes; undefined where Linux does not say. */
+  eventLoops(): Promise<number | undefined>;
+  /** How many event loops share the requests. */
+  readonly loops: number;
+}
+
+/** CPU time of a thread so far, in ms, from Linux's schedstat; undefined elsewhere. */
+async function threadCpuMs(pid: number | "self", tid: number): Promise<number | undefined> {
   try {
-    const fields = (await fs.readFile(`/proc/self/task/${process.pid}/schedstat`, "utf8")).split(" ");
+    const fields = (await fs.readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8")).split(" ");
     return Number(fields[0]) / 1e6;
   } catch {
     return undefined;
   }
 }
 
+/** The meter of a server in this process. */
+const IN_PROCESS: CpuMeter = {
+  total: async () => {
+    const cpu = process.cpuUsage();
+    return (cpu.user + cpu.system) / 1000;
+  },
+  eventLoops: () => threadCpuMs("self", process.pid),
+  loops: 1,
+};
+
+/** Clock ticks a second of /proc's CPU times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** The meter of `vcm serve --workers`: its primary and the workers it reported. */
+function processesMeter(pids: ReadonlyArray<number>, workers: ReadonlyArray<number>): CpuMeter {
+  return {
+    total: async () => {
+      let ms = 0;
+      for (const pid of pids) {
+        const fields = (await fs.readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1].split(" ");
+        ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+      }
+      return ms;
+    },
+    eventLoops: async () => {
+      let ms = 0;
+      for (const pid of workers) {
+        const thread = await threadCpuMs(pid, pid);
+        if (thread === undefined) return undefined;
+        ms += thread;
+      }
+      return ms;
+    },
+    loops: workers.length,
+  };
+}
+
 /** Runs autocannon in its own process (so load generation does not share this event loop), sending `bodies` in turn. */
-async function autocannon(options: { url: string; headers: Record<string, string>; bodies: ReadonlyArray<string>; connections: number; seconds: number }): Promise<LoadResult> {
+async function autocannon(options: { url: string; headers: Record<string, string>; bodies: ReadonlyArray<string>; connections: number; seconds: number; meter: CpuMeter }): Promise<LoadResult> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "vcm-bench-api-"));
   const spec = path.join(dir, "load.json");
   await fs.writeFile(spec, JSON.stringify({ url: options.url, headers: options.headers, bodies: options.bodies, connections: options.connections, seconds: options.seconds }));
   const client = fileURLToPath(new URL("./bench-api-client.ts", import.meta.url));
-  const cpuBefore = process.cpuUsage();
-  const mainBefore = await mainThreadCpuMs();
+  const cpuBefore = await options.meter.total();
+  const mainBefore = await options.meter.eventLoops();
   try {
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(process.execPath, ["--import", "tsx", client, spec], { maxBuffer: 64 * 1024 * 1024 }, (error, out) => (error ? reject(error) : resolve(out)));
     });
-    const mainAfter = await mainThreadCpuMs();
+    const mainAfter = await options.meter.eventLoops();
+    const cpuAfter = await options.meter.total();
     const result = JSON.parse(stdout) as {
       latency: { p50: number; p99: number };
       requests: { average: number; total: number };
@@ -117,10 +172,8 @@ async function autocannon(options: { url: string; headers: Record<string, string
       requests: result.requests.total,
       non2xx: result.non2xx,
       errors: result.errors,
-      cpuMsPerRequest: (() => {
-        const cpu = process.cpuUsage(cpuBefore);
-        return (cpu.user + cpu.system) / 1000 / Math.max(1, result.requests.total);
-      })(),
+      cpuMsPerRequest: (cpuAfter - cpuBefore) / Math.max(1, result.requests.total),
+      eventLoops: options.meter.loops,
       mainThreadMsPerRequest: mainBefore === undefined || mainAfter === undefined ? undefined : (mainAfter - mainBefore) / Math.max(1, result.requests.total),
     };
   } finally {
@@ -137,9 +190,10 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     .option("--heavy-connections <n>", "connections sending (b) while (c), or hostile documents while (d), measures a cheap query", "20")
     .option("--scenario <name>", `${SCENARIOS.join(" or ")}: every scenario, (d), (e) or (a″) alone`, "all")
     .option("--request-log <file>", "where the server's request log (one JSON line per request, at info) goes", "/dev/null")
+    .option("--workers <n>", "drive a real `vcm serve --workers N` (N processes on one port, started from this checkout) instead of a server in this process")
     .option("--traces", "record spans and export them over OTLP (to OTEL_EXPORTER_OTLP_ENDPOINT, default http://localhost:4318)")
     .parse([...argv], { from: "user" });
-  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string; requestLog: string; traces?: boolean }>();
+  const opts = program.opts<{ db: string; models?: string; seconds: string; connections: string; heavyConnections: string; scenario: string; requestLog: string; traces?: boolean; workers?: string }>();
   if (!(SCENARIOS as ReadonlyArray<string>).includes(opts.scenario)) throw new Error(`--scenario must be ${SCENARIOS.join(" or ")}, got "${opts.scenario}".`);
   const everything = opts.scenario === "all";
   const explainedAlone = opts.scenario === "explained";
@@ -190,13 +244,14 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   });
   const { key } = await createApiKey(dataSource, { name: BENCH_KEY, role: "admin", rateRequests: MAX_RATE_PER_MINUTE, rateCost: MAX_RATE_PER_MINUTE });
   const headers = { "content-type": "application/json", authorization: `Bearer ${key}` };
-  const server = await createServer(createServerDeps({ dataSource, config, access: { openReads: false, loopback: false } }), { requestLog: createRequestLog({ level: "info", file: opts.requestLog }) });
-  const { port } = await server.listen({ port: 0 });
-  const url = `http://127.0.0.1:${port}/graphql`;
+  const workers = opts.workers === undefined ? undefined : serveWorkers(opts.workers);
+  const served = workers === undefined ? await serveInProcess({ dataSource, config, requestLog: opts.requestLog }) : await serveWorkersProcess({ workers, dbPath, modelsDir });
+  const { url, meter } = served;
+  if (workers !== undefined) console.log(`server: vcm serve --workers ${workers} (pids ${served.pids.join(", ")}; request log at info on its stdout)`);
   if (opts.scenario === "history") {
     const loadBefore = os.loadavg()[0];
     const figures = await changedHistoryScenario({ url, headers, dbPath, modelId: model.id });
-    await server.stop();
+    await served.stop();
     await dataSource.destroy();
     console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}, model ${model.id}, load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`);
     console.log(`(e) one user's top-20, ${HISTORY_ROUNDS} rounds: changed history (first answer after an append by another connection): p50 ${figures.changed.p50} ms, p99 ${figures.changed.p99} ms; unchanged history (scored, not held): p50 ${figures.unchanged.p50} ms, p99 ${figures.unchanged.p99} ms`);
@@ -238,13 +293,19 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     const bodies = scenario.variables.map((variables) => JSON.stringify({ query: scenario.query, variables }));
     // Warm-up: loads the model, the dataset matrices and the item word statistics into the caches
     // (from the end of the list of users, so that the measured requests still find no recent answers).
+    // Several at once, so that every worker of `--workers` takes some (each connection goes to one).
+    const warmConnections = 2 * meter.loops;
     for (let i = 0; i < 5; i += 1) {
-      const response = await fetch(url, { method: "POST", headers, body: bodies[bodies.length - 1 - i] ?? bodies[0] });
-      const json = (await response.json()) as { errors?: unknown };
-      if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
+      await Promise.all(
+        Array.from({ length: warmConnections }, async (_, c) => {
+          const response = await fetch(url, { method: "POST", headers, body: bodies[bodies.length - 1 - i * warmConnections - c] ?? bodies[0] });
+          const json = (await response.json()) as { errors?: unknown };
+          if (json.errors) throw new Error(`${scenario.name} answered errors: ${JSON.stringify(json.errors)}`);
+        }),
+      );
     }
     process.stderr.write(`${scenario.name}: ${seconds} s at ${scenario.connections} connection(s)…\n`);
-    const result = await autocannon({ url, headers, bodies, connections: scenario.connections, seconds });
+    const result = await autocannon({ url, headers, bodies, connections: scenario.connections, seconds, meter });
     results.push({ scenario, result });
   }
   const heavyConnections = Number(opts.heavyConnections);
@@ -256,8 +317,8 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     const cheap = JSON.stringify({ query: "{ datasets { id } }" });
     process.stderr.write(`(c) { datasets { id } } at 1 connection while ${heavyConnections} connections send (b): ${seconds} s…\n`);
     const [cheapResult, heavyResult] = await Promise.all([
-      autocannon({ url, headers, bodies: [cheap], connections: 1, seconds }),
-      autocannon({ url, headers, bodies: [heavy], connections: heavyConnections, seconds }),
+      autocannon({ url, headers, bodies: [cheap], connections: 1, seconds, meter }),
+      autocannon({ url, headers, bodies: [heavy], connections: heavyConnections, seconds, meter }),
     ]);
     underHeavy = { cheap: cheapResult, heavy: heavyResult };
   }
@@ -267,7 +328,7 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
     `${name} [${connections} conn]: p50 ${result.p50} ms, p99 ${result.p99} ms, ` +
     `${result.requestsPerSecond.toFixed(1)} req/s (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors)`;
   if (explainedAlone) {
-    await server.stop();
+    await served.stop();
     await dataSource.destroy();
     console.log(`backend ${currentBackend()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, model ${model.id}, load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)}`);
     for (const { scenario, result } of results) console.log(`${line(scenario.name, scenario.connections, result)}; ${cpuLine(result)}`);
@@ -284,13 +345,13 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
   const typename = JSON.stringify({ query: "{ __typename }" });
   // The same cheap query alone first: on a host shared with other work, its p99 is the floor (d) is read against.
   process.stderr.write(`(d₀) { __typename } alone at 1 connection: ${seconds} s…\n`);
-  const cheapAlone = await autocannon({ url, headers, bodies: [typename], connections: 1, seconds });
+  const cheapAlone = await autocannon({ url, headers, bodies: [typename], connections: 1, seconds, meter });
   process.stderr.write(`(d) { __typename } at 1 connection while ${heavyConnections} connections send ${hostile.length} hostile documents in turn: ${seconds} s…\n`);
   const [cheapBeside, hostileResult] = await Promise.all([
-    autocannon({ url, headers, bodies: [typename], connections: 1, seconds }),
-    autocannon({ url, headers, bodies: hostile.map((h) => h.body), connections: heavyConnections, seconds }),
+    autocannon({ url, headers, bodies: [typename], connections: 1, seconds, meter }),
+    autocannon({ url, headers, bodies: hostile.map((h) => h.body), connections: heavyConnections, seconds, meter }),
   ]);
-  await server.stop();
+  await served.stop();
   await dataSource.destroy();
   await tracing?.stop();
 
@@ -310,9 +371,48 @@ async function main(argv: ReadonlyArray<string>): Promise<void> {
 }
 
 /** CPU time per request, the event loop's thread's share, and the throughput each allows were the cores free. */
+/** A server the load is sent to, its CPU meter, and how to stop it. */
+interface Served {
+  readonly url: string;
+  readonly meter: CpuMeter;
+  readonly pids: ReadonlyArray<number>;
+  stop(): Promise<void>;
+}
+
+/** The server in this process, as `vcm serve` builds it (request log at info). */
+async function serveInProcess(options: { dataSource: Awaited<ReturnType<typeof openDatabase>>; config: ReturnType<typeof loadAppConfig>; requestLog: string }): Promise<Served> {
+  const { dataSource, config } = options;
+  const server = await createServer(createServerDeps({ dataSource, config, access: { openReads: false, loopback: false } }), { requestLog: createRequestLog({ level: "info", file: options.requestLog }) });
+  const { port } = await server.listen({ port: 0 });
+  return { url: `http://127.0.0.1:${port}/graphql`, meter: IN_PROCESS, pids: [process.pid], stop: () => server.stop() };
+}
+
+/** A real `vcm serve --workers N` on the benchmark's database (scripts/serve-child.ts), its request log at info as in this process. */
+async function serveWorkersProcess(options: { workers: number; dbPath: string; modelsDir: string }): Promise<Served> {
+  const env = { ...process.env, NODE_ENV: "production", VCM_DB: options.dbPath, VCM_MODELS_DIR: options.modelsDir, VCM_LOG_LEVEL: "info" };
+  const { child, url, summary } = await serveChild(env, { args: ["--workers", String(options.workers), "--port", "0"] });
+  const workerPids = summary.workerPids as number[];
+  const pids = [child.pid ?? -1, ...workerPids];
+  return {
+    url,
+    meter: processesMeter(pids, workerPids),
+    pids,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
 function cpuLine(result: LoadResult): string {
-  const { cpuMsPerRequest: cpu, mainThreadMsPerRequest: main } = result;
-  const thread = main === undefined ? "" : `; its event loop's thread ${main.toFixed(1)} ms (at most ${(1000 / main).toFixed(0)} req/s on that one thread)`;
+  const { cpuMsPerRequest: cpu, mainThreadMsPerRequest: main, eventLoops: loops } = result;
+  const thread =
+    main === undefined
+      ? ""
+      : loops === 1
+        ? `; its event loop's thread ${main.toFixed(1)} ms (at most ${(1000 / main).toFixed(0)} req/s on that one thread)`
+        : `; its ${loops} event loops' threads ${main.toFixed(1)} ms (at most ${((1000 * loops) / main).toFixed(0)} req/s on those threads)`;
   return `server CPU ${cpu.toFixed(1)} ms a request (at most ${((1000 * os.cpus().length) / cpu).toFixed(0)} req/s on ${os.cpus().length} free cores)${thread}`;
 }
 

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { ErrorCode, UserError } from "../../src/errors.ts";
+import { ErrorCode, faultAsUserError, UserError } from "../../src/errors.ts";
+import { isFirstServer, isServeWorker, MAX_SERVE_WORKERS, reportToPrimary, serveWorkers, superviseWorkers } from "../../src/cluster/supervisor.ts";
 import type { DemoProgress } from "../../src/services/demo.ts";
 import { isLoopbackHost } from "../../src/graphql/auth.ts";
 import { proxyList } from "../../src/config.ts";
@@ -47,45 +48,23 @@ export const serveCommand: CommandModule = {
       .option("--metrics-port <n>", "also serve /metrics (no credential), /ready and /health on 127.0.0.1 at this port (0 picks a free one)")
       .option("--retrieval <mode>", `how users' items are ranked: ${RETRIEVAL_MODES.join(", ")} (default: VCM_RETRIEVAL or auto, approximate from ${APPROXIMATE_RETRIEVAL_MIN_ITEMS.toLocaleString("en-US")} items)`)
       .option("--trust-proxy <list>", "comma-separated proxies (addresses, CIDR ranges, loopback, linklocal, uniquelocal) whose X-Forwarded-For names the client for rate limits (default: VCM_TRUST_PROXY or none)")
+      .option("--workers <n>", `server processes on the port, 1 to ${MAX_SERVE_WORKERS} (default: VCM_SERVE_WORKERS or 1); more than one share the cores, each with its share of the engine's threads`)
       .option("--json", "print one JSON line on stdout once listening")
-      .action(async (flags: { port?: string; db?: string; modelsDir?: string; host?: string; publicRead?: boolean; persistedOnly?: boolean; metricsPort?: string; retrieval?: string; trustProxy?: string; json?: boolean }) => {
+      .action(async (flags: ServeFlags) => {
+        if (isServeWorker()) return serveAsWorker(flags, io);
         await io.run({
           json: flags.json === true,
           body: async () => {
-            const running = await startServer({
-              port: parsePort(flags.port),
-              dbPath: flags.db,
-              modelsDir: flags.modelsDir,
-              host: flags.host,
-              metricsPort: parsePort(flags.metricsPort, "--metrics-port"),
-              publicRead: flags.publicRead === true,
-              persistedOnly: flags.persistedOnly === true,
-              retrieval: parseRetrieval(flags.retrieval),
-              trustProxy: flags.trustProxy === undefined ? undefined : proxyList(flags.trustProxy),
-              onProgress: (event) => io.info(progressLine(event)),
-            });
-            const { access } = running.server.deps;
-            if (!isLoopbackHost(flags.host) && access.openReads) {
-              io.info(`warning: --public-read: anyone who can reach ${flags.host} reads every user's reviews and recommendations without a key.`);
-            }
-            const { persisted } = running.server.deps;
-            if (persisted.only) io.info(`--persisted-only: analyst keys and reads without a key run only the ${persisted.size} registered operations of the dashboard; admin keys run any.`);
-            stopOnSignals(running);
-            return {
-              url: running.url,
-              graphql: `${running.url}graphql`,
-              port: running.port,
-              metrics: running.metricsPort === null ? null : `http://127.0.0.1:${running.metricsPort}/metrics`,
-              exampleQuery: running.exampleQuery,
-              generatedDemo: running.demo.generated,
-              trainedModelId: running.demo.trainedModelId,
-            };
+            const workers = serveWorkers(flags.workers);
+            if (workers > 1) return (await superviseWorkers<ServeSummary>({ workers, info: (line) => io.info(line) })).summary;
+            return serveHere(flags, io);
           },
-          text: (result) =>
+          text: (result: ServeSummary) =>
             [
               `VCM GraphQL API listening at ${result.graphql}`,
               `GraphiQL (works offline): ${result.url}`,
               ...(result.metrics === null ? [] : [`Prometheus metrics: ${result.metrics}`]),
+              ...(result.workers === undefined ? [] : [`${result.workers} server processes share the port (pids ${result.workerPids?.join(", ")}).`]),
               "Paste this query there to start:",
               "",
               result.exampleQuery,
@@ -96,6 +75,88 @@ export const serveCommand: CommandModule = {
       });
   },
 };
+
+interface ServeFlags {
+  port?: string;
+  db?: string;
+  modelsDir?: string;
+  host?: string;
+  publicRead?: boolean;
+  persistedOnly?: boolean;
+  metricsPort?: string;
+  retrieval?: string;
+  trustProxy?: string;
+  workers?: string;
+  json?: boolean;
+}
+
+/** What `vcm serve` prints once listening (one JSON line with --json); workers and their pids under --workers. */
+interface ServeSummary {
+  readonly url: string;
+  readonly graphql: string;
+  readonly port: number;
+  readonly metrics: string | null;
+  readonly exampleQuery: string;
+  readonly generatedDemo: boolean;
+  readonly trainedModelId: number | null | undefined;
+  readonly workers?: number;
+  readonly workerPids?: ReadonlyArray<number>;
+}
+
+/** Starts a server in this process and stops it on signals; resolves to its summary. */
+async function serveHere(flags: ServeFlags, io: CliIo): Promise<ServeSummary> {
+  const running = await startServer({
+    port: parsePort(flags.port),
+    dbPath: flags.db,
+    modelsDir: flags.modelsDir,
+    host: flags.host,
+    metricsPort: parsePort(flags.metricsPort, "--metrics-port"),
+    publicRead: flags.publicRead === true,
+    persistedOnly: flags.persistedOnly === true,
+    retrieval: parseRetrieval(flags.retrieval),
+    trustProxy: flags.trustProxy === undefined ? undefined : proxyList(flags.trustProxy),
+    onProgress: (event) => io.info(progressLine(event)),
+  });
+  // Under --workers the first worker says these once for all of them.
+  if (isFirstServer()) {
+    const { access } = running.server.deps;
+    if (!isLoopbackHost(flags.host) && access.openReads) {
+      io.info(`warning: --public-read: anyone who can reach ${flags.host} reads every user's reviews and recommendations without a key.`);
+    }
+    const { persisted } = running.server.deps;
+    if (persisted.only) io.info(`--persisted-only: analyst keys and reads without a key run only the ${persisted.size} registered operations of the dashboard; admin keys run any.`);
+  }
+  stopOnSignals(running);
+  return {
+    url: running.url,
+    graphql: `${running.url}graphql`,
+    port: running.port,
+    metrics: running.metricsPort === null ? null : `http://127.0.0.1:${running.metricsPort}/metrics`,
+    exampleQuery: running.exampleQuery,
+    generatedDemo: running.demo.generated,
+    trainedModelId: running.demo.trainedModelId,
+  };
+}
+
+/**
+ * A worker of `vcm serve --workers`: serves, and tells the primary that it does (the primary prints the
+ * one summary), or why it could not (the primary reports it and stops).
+ */
+async function serveAsWorker(flags: ServeFlags, io: CliIo): Promise<void> {
+  try {
+    const summary = await serveHere(flags, io);
+    await reportToPrimary({ type: "vcm:serving", summary: { ...summary } });
+  } catch (error) {
+    const known = error instanceof UserError ? error : faultAsUserError(error);
+    if (known === undefined) process.stderr.write(`internal error (a bug; please report it with this trace):\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    await reportToPrimary({
+      type: "vcm:start-failed",
+      code: known?.code ?? ErrorCode.INTERNAL_SERVER_ERROR,
+      message: known?.message ?? "A server worker failed to start with an internal error (a bug; please report it with the trace above).",
+    });
+    process.exit(1);
+  }
+}
 
 /** Closes the server, the job runner and the database on Ctrl-C or SIGTERM, then exits. */
 function stopOnSignals(running: RunningServer): void {
