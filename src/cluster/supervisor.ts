@@ -12,6 +12,7 @@
 import cluster, { type Worker } from "node:cluster";
 import os from "node:os";
 import { ErrorCode, UserError } from "../errors.ts";
+import { startClusterPrimaryServices } from "./primary-services.ts";
 
 /** The most worker processes one `vcm serve` runs. */
 export const MAX_SERVE_WORKERS = 64;
@@ -81,6 +82,8 @@ export interface SupervisedServe<S> {
 export function superviseWorkers<S extends object>(options: { workers: number; info: (line: string) => void }): Promise<SupervisedServe<S>> {
   const { workers, info } = options;
   const env = workerEnv(workers);
+  // Before the first fork, so the workers' first rate-limit counts and scrapes find the primary's side.
+  startClusterPrimaryServices();
   const serving = new Set<Worker>();
   let stopping = false;
   let failedStarts = 0;
