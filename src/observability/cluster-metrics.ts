@@ -12,7 +12,7 @@ import { ErrorCode, UserError } from "../errors.ts";
  * How long a worker waits for the primary's answer: longer than prom-client's own 5 s wait for the
  * workers in the primary, so that its sentence for a worker that did not answer normally comes first.
  */
-export const PRIMARY_METRICS_TIMEOUT_MS = 7_000;
+const PRIMARY_METRICS_TIMEOUT_MS = 7_000;
 
 /** A worker asks the primary for the whole cluster's metrics. */
 interface MetricsRequest {
@@ -50,7 +50,7 @@ export function askPrimaryForMetrics(): Promise<string> {
     };
     const onMessage = (message: unknown): void => {
       if (!isMetricsReply(message) || message.id !== request.id) return;
-      finish(() => ("text" in message ? resolve(message.text) : reject(notGathered(message.error))));
+      finish(() => ("text" in message ? resolve(message.text) : reject(notGathered(`the primary said "${message.error}"`))));
     };
     const timer = setTimeout(
       () => finish(() => reject(notGathered(`the cluster's primary did not answer within ${PRIMARY_METRICS_TIMEOUT_MS / 1000} s`))),
