@@ -3,7 +3,8 @@
  * over one SQLite file (test/fixtures/cluster/): a key's rate limit counts across the workers in the
  * primary, and /metrics, on the port the workers share, sums each process's counts but reads the
  * database's jobs once. Without the primary's services a worker still answers every request (counting
- * on its own) and a scrape fails with SERVER_BUSY instead of showing one worker's counters.
+ * on its own), and a scrape that cannot have every worker's metrics (no primary's services, or a worker
+ * that does not answer) fails with SERVER_BUSY instead of showing some workers' counters.
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
@@ -24,7 +25,7 @@ let dir: string;
 let dbPath: string;
 
 /** Runs the cluster's primary; fails if it does not end by itself within 120 s. */
-function runCluster(mode: "services" | "alone"): Promise<ClusterReport> {
+function runCluster(mode: "services" | "alone" | "silent"): Promise<ClusterReport> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", PRIMARY, mode, dbPath], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
@@ -95,6 +96,20 @@ describe("two cluster workers of one serve", () => {
     expect(body.errors[0].extensions.code).toBe("SERVER_BUSY");
     expect(body.errors[0].message).toBe(
       "The metrics of this server's workers could not be gathered (the cluster's primary did not answer within 7 s); a worker may be starting or busy, scrape again shortly.",
+    );
+  });
+
+  it("refuse a scrape with SERVER_BUSY while a worker does not answer the primary, and still share the key's limit", async () => {
+    const report = await runCluster("silent");
+    expect(report.outcomes).toEqual([
+      ["ok", "ok", "ok"],
+      ["ok", "ok", "RATE_LIMITED"],
+    ]);
+    expect(report.scrape.status).toBe(503);
+    const body = JSON.parse(report.scrape.text) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(body.errors[0].extensions.code).toBe("SERVER_BUSY");
+    expect(body.errors[0].message).toBe(
+      'The metrics of this server\'s workers could not be gathered (the primary said "Operation timed out."); a worker may be starting or busy, scrape again shortly.',
     );
   });
 });
