@@ -17,7 +17,7 @@ export enum ErrorCode {
   DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE",
   /** A disk the server writes to (models folder, export folder, database) is full. */
   STORAGE_FULL = "STORAGE_FULL",
-  /** Too many large queries are running or waiting; the client should try again shortly. */
+  /** Too many large queries are running or waiting, or a cluster's workers' metrics were not gathered in time; the client should try again shortly. */
   SERVER_BUSY = "SERVER_BUSY",
   /** A WebSocket asked for more subscriptions at once than the server allows. */
   TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS",

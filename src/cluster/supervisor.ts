@@ -12,6 +12,7 @@
 import cluster, { type Worker } from "node:cluster";
 import os from "node:os";
 import { ErrorCode, UserError } from "../errors.ts";
+import { startClusterPrimaryServices } from "./primary-services.ts";
 
 /** The most worker processes one `vcm serve` runs. */
 export const MAX_SERVE_WORKERS = 64;
@@ -91,6 +92,8 @@ export function superviseWorkers<S extends object>(options: { workers: number; i
   const env = workerEnv(workers);
   const chosen = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((arg) => arg.includes("--max-semi-space-size"));
   cluster.setupPrimary({ execArgv: chosen ? process.execArgv : [...process.execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`] });
+  // Before the first fork, so the workers' first rate-limit counts and scrapes find the primary's side.
+  startClusterPrimaryServices();
   const serving = new Set<Worker>();
   let stopping = false;
   let failedStarts = 0;

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { ErrorCode, UserError } from "../errors.ts";
 import { METRICS_CONTENT_TYPE, metricsText } from "../observability/metrics.ts";
 import type { ReadinessCheck } from "../services/readiness.ts";
+import { httpStatusOf } from "./errors.ts";
 
 export const HEALTH_PATH = "/health";
 export const READY_PATH = "/ready";
@@ -30,6 +31,12 @@ function send(options: { response: http.ServerResponse; status: number; type: st
 
 function sendJson(options: { response: http.ServerResponse; status: number; body: unknown; head: boolean }): void {
   send({ ...options, type: "application/json; charset=utf-8", body: JSON.stringify(options.body) });
+}
+
+/** Refuses with a code and its sentence, in the shape of the API's errors. */
+function sendRefusal(options: { response: http.ServerResponse; code: ErrorCode; message: string; head: boolean }): void {
+  const { code, message } = options;
+  sendJson({ response: options.response, status: httpStatusOf(code), body: { errors: [{ message, extensions: { code } }] }, head: options.head });
 }
 
 /**
@@ -64,10 +71,20 @@ export async function answerOpsRequest(options: {
   if (options.isAdmin !== null && !(await options.isAdmin(request.headers.authorization))) {
     const message = `${METRICS_PATH} needs an "Authorization: Bearer <key>" header with an admin API key or this server's VCM_ADMIN_TOKEN, or read it on the loopback port that --metrics-port opens.`;
     if (options.trail !== undefined) options.trail.code = ErrorCode.UNAUTHENTICATED;
-    sendJson({ response, status: 401, body: { errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] }, head });
+    sendRefusal({ response, code: ErrorCode.UNAUTHENTICATED, message, head });
     return;
   }
-  send({ response, status: 200, type: METRICS_CONTENT_TYPE, body: await metricsText(), head });
+  let text: string;
+  try {
+    text = await metricsText();
+  } catch (error) {
+    // A cluster worker whose primary could not gather the workers' metrics says so; anything else is a bug.
+    if (!(error instanceof UserError)) throw error;
+    if (options.trail !== undefined) options.trail.code = error.code;
+    sendRefusal({ response, code: error.code, message: error.message, head });
+    return;
+  }
+  send({ response, status: 200, type: METRICS_CONTENT_TYPE, body: text, head });
 }
 
 /** The loopback listener of `--metrics-port`: /metrics without a credential, and /health and /ready. */

@@ -4,9 +4,20 @@
  * before it runs. On PostgreSQL every server counts in one table (rate-limiter-flexible's PostgreSQL
  * store, table rate_limits), so a key's limit is shared; while that database cannot be reached each
  * server counts on its own (the library's insurance limiter) instead of failing requests. On SQLite each
- * server counts in memory. The defaults are in limits.ts; a key may override them (`vcm keys create --rate`).
+ * server counts in memory, except the workers of one `vcm serve --workers N`: they count in their
+ * primary's memory (rate-limiter-flexible's cluster limiter over node:cluster's IPC), each on its own
+ * while the primary does not answer. The defaults are in limits.ts; a key may override them (`vcm keys create --rate`).
  */
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import cluster from "node:cluster";
+import {
+  RateLimiterCluster,
+  RateLimiterClusterMaster,
+  RateLimiterMemory,
+  RateLimiterPostgres,
+  RateLimiterRes,
+  RLWrapperTimeouts,
+  type RateLimiterAbstract,
+} from "rate-limiter-flexible";
 import type { RateLimitStoreClient } from "../db/rate-limit-store.ts";
 import { ErrorCode, UserError } from "../errors.ts";
 import type { AuthState, GraphQLContext, RateCounter } from "./context.ts";
@@ -18,6 +29,8 @@ import { DEFAULT_COST_PER_MINUTE, DEFAULT_REQUESTS_PER_MINUTE } from "./limits.t
 const WINDOW_SECONDS = 60;
 /** The PostgreSQL table of the counters (created by the migration PostgresApiKeys). */
 const TABLE = "rate_limits";
+/** How long a cluster worker waits for its primary's count before it counts the request on its own. */
+const PRIMARY_ANSWER_MS = 2_000;
 
 /** What is counted: requests, or estimated query cost. */
 type Measure = "requests" | "cost";
@@ -39,7 +52,7 @@ export class RateLimitedError extends UserError {
 
 /** The counters of one server. */
 export class RateLimits implements RateCounter {
-  /** The PostgreSQL store every server counts in (src/db/rate-limit-store.ts), or undefined to count in this process's memory. */
+  /** The PostgreSQL store every server counts in (src/db/rate-limit-store.ts), or undefined to count in memory (a cluster's primary's, in a worker). */
   readonly #shared: RateLimitStoreClient | undefined;
   /** One limiter per measure and limit (keys may override the limit); they share the stored counters. */
   readonly #limiters = new Map<string, RateLimiterAbstract>();
@@ -75,21 +88,39 @@ export class RateLimits implements RateCounter {
     let limiter = this.#limiters.get(name);
     if (limiter === undefined) {
       const options = { keyPrefix: `vcm_${measure}`, points, duration: WINDOW_SECONDS };
-      limiter =
-        this.#shared !== undefined
-          ? new RateLimiterPostgres({
-              ...options,
-              storeClient: this.#shared,
-              storeType: "pool",
-              tableName: TABLE,
-              tableCreated: true,
-              insuranceLimiter: new RateLimiterMemory(options),
-            })
-          : new RateLimiterMemory(options);
+      if (this.#shared !== undefined) {
+        limiter = new RateLimiterPostgres({
+          ...options,
+          storeClient: this.#shared,
+          storeType: "pool",
+          tableName: TABLE,
+          tableCreated: true,
+          insuranceLimiter: new RateLimiterMemory(options),
+        });
+      } else if (cluster.isWorker) {
+        // The primary keeps one counter set per key prefix, made with the first options it is sent, so each limit needs its own prefix.
+        const clusterOptions = { ...options, keyPrefix: `vcm_${measure}_${points}` };
+        limiter = new RLWrapperTimeouts({
+          limiter: new RateLimiterCluster({ ...clusterOptions, timeoutMs: PRIMARY_ANSWER_MS }),
+          timeoutMs: PRIMARY_ANSWER_MS,
+          insuranceLimiter: new RateLimiterMemory(clusterOptions),
+        });
+      } else {
+        limiter = new RateLimiterMemory(options);
+      }
       this.#limiters.set(name, limiter);
     }
     return limiter;
   }
+}
+
+/**
+ * Keeps the counters of the workers' cluster limiters, in the primary of `vcm serve --workers N`; call it
+ * before forking. The library keeps it until the process exits (it has no way to stop one).
+ */
+export function countForClusterWorkers(): void {
+  // The constructor registers the primary's IPC listener; the library makes one instance per process.
+  new RateLimiterClusterMaster();
 }
 
 /** A RATE_LIMITED GraphQL error with HTTP 429 and its Retry-After header. */

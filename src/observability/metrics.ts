@@ -2,9 +2,14 @@
  * The process's Prometheus metrics (issue 26, item 4): the one module that imports prom-client. Services
  * and the server call the small functions below; values that live elsewhere (the large-query gate's
  * queue, jobs by state, models' test figures) are read only when /metrics is scraped, through the
- * sources a server registers with `observeAtScrape`.
+ * sources a server registers with `observeAtScrape`. In a worker of `vcm serve --workers N`, /metrics
+ * answers for the whole serve: the worker asks its primary (cluster-metrics.ts), which gathers every
+ * worker's registry through prom-client's cluster registry and aggregates each metric by its
+ * `aggregator`: counts of each process are summed, values read from the database are taken once.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import cluster from "node:cluster";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { answerWorkersMetrics, askPrimaryForMetrics } from "./cluster-metrics.ts";
 
 /** The text format's content type, for the /metrics answer. */
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
@@ -94,6 +99,7 @@ class ProcessMetrics {
     help: "GraphQL subscriptions running now over WebSocket, by operation name.",
     labelNames: ["operation"] as const,
     registers: [this.registry],
+    aggregator: "sum",
   });
 
   readonly rows = new Counter({
@@ -105,11 +111,18 @@ class ProcessMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    if (cluster.isWorker) {
+      AggregatorRegistry.setRegistries([this.registry]);
+      // Its constructor makes this worker answer the primary's requests for its registry's metrics.
+      new AggregatorRegistry();
+    }
     const sources = this.sources;
     new Gauge({
       name: "vcm_heavy_query_queue_depth",
       help: "Large queries waiting for their turn at the large-query gate.",
       registers: [this.registry],
+      // Each process has its own gate.
+      aggregator: "sum",
       collect() {
         this.set([...sources].reduce((sum, source) => sum + source.gateWaiting(), 0));
       },
@@ -119,6 +132,8 @@ class ProcessMetrics {
       help: "Jobs on the database, by kind (training, experiment) and state.",
       labelNames: ["kind", "state"] as const,
       registers: [this.registry],
+      // The workers of a cluster read the same database too: the first to answer says for all.
+      aggregator: "first",
       async collect() {
         this.reset();
         const first = [...sources][0];
@@ -133,6 +148,7 @@ class ProcessMetrics {
         help,
         labelNames: ["model", "variant", "dataset"] as const,
         registers: [this.registry],
+        aggregator: "first",
         async collect() {
           this.reset();
           const first = [...sources][0];
@@ -200,7 +216,16 @@ export function observeAtScrape(sources: ScrapeSources): () => void {
   return () => void METRICS.sources.delete(sources);
 }
 
-/** The metrics in Prometheus's text format, scrape-time values read now. */
+/** The metrics in Prometheus's text format, scrape-time values read now; in a cluster worker, the whole cluster's (SERVER_BUSY when they cannot be gathered). */
 export function metricsText(): Promise<string> {
-  return METRICS.registry.metrics();
+  return cluster.isWorker ? askPrimaryForMetrics() : METRICS.registry.metrics();
+}
+
+/**
+ * In the primary of `vcm serve --workers N`, before forking: answers the workers' requests for the
+ * cluster's metrics. The function returned stops answering.
+ */
+export function answerClusterMetrics(): () => void {
+  const workers = new AggregatorRegistry();
+  return answerWorkersMetrics(() => workers.clusterMetrics());
 }
