@@ -24,7 +24,7 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** The process ids whose parent is `pid`. */
+/** The `vcm` processes whose parent is `pid` (tsx's esbuild service is a child of the primary too). */
 function childrenOf(pid: number): number[] {
   return fs
     .readdirSync("/proc")
@@ -32,7 +32,8 @@ function childrenOf(pid: number): number[] {
     .map(Number)
     .filter((candidate) => {
       try {
-        return Number(fs.readFileSync(`/proc/${candidate}/stat`, "utf8").split(") ")[1].split(" ")[1]) === pid;
+        const parent = Number(fs.readFileSync(`/proc/${candidate}/stat`, "utf8").split(") ")[1].split(" ")[1]);
+        return parent === pid && fs.readFileSync(`/proc/${candidate}/cmdline`, "utf8").includes("vcm.js");
       } catch {
         return false;
       }
