@@ -84,8 +84,9 @@ export interface SupervisedServe<S> {
 /**
  * Starts `workers` servers as cluster workers of this process, each running the same `vcm serve`
  * command line, and resolves once all serve. From then on it replaces a worker that dies and stops them
- * all (then exits) on SIGINT or SIGTERM. Rejects with the first worker's own error when the first
- * start fails, or when FAILED_STARTS_ALLOWED workers in a row die before serving.
+ * all (then exits) on SIGINT or SIGTERM. Rejects with a worker's own error when a start fails before
+ * all serve; once serving, FAILED_STARTS_ALLOWED workers in a row that die before serving stop them all
+ * and exit 1.
  */
 export function superviseWorkers<S extends object>(options: { workers: number; info: (line: string) => void }): Promise<SupervisedServe<S>> {
   const { workers, info } = options;

@@ -65,6 +65,11 @@ beforeAll(async () => {
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+/** The first error of a refused scrape's JSON answer. */
+function firstError(text: string): { message: string; extensions: { code: string } } {
+  return (JSON.parse(text) as { errors: Array<{ message: string; extensions: { code: string } }> }).errors[0];
+}
+
 describe("two cluster workers of one serve", () => {
   it("share a key's rate limit and answer /metrics for both: counts summed, the database's jobs once", async () => {
     const report = await runCluster("services");
@@ -92,9 +97,9 @@ describe("two cluster workers of one serve", () => {
       ["ok", "ok", "ok"],
     ]);
     expect(report.scrape.status).toBe(503);
-    const body = JSON.parse(report.scrape.text) as { errors: Array<{ message: string; extensions: { code: string } }> };
-    expect(body.errors[0].extensions.code).toBe("SERVER_BUSY");
-    expect(body.errors[0].message).toBe(
+    const refusal = firstError(report.scrape.text);
+    expect(refusal.extensions.code).toBe("SERVER_BUSY");
+    expect(refusal.message).toBe(
       "The metrics of this server's workers could not be gathered (the cluster's primary did not answer within 7 s); a worker may be starting or busy, scrape again shortly.",
     );
   });
@@ -106,9 +111,9 @@ describe("two cluster workers of one serve", () => {
       ["ok", "ok", "RATE_LIMITED"],
     ]);
     expect(report.scrape.status).toBe(503);
-    const body = JSON.parse(report.scrape.text) as { errors: Array<{ message: string; extensions: { code: string } }> };
-    expect(body.errors[0].extensions.code).toBe("SERVER_BUSY");
-    expect(body.errors[0].message).toBe(
+    const refusal = firstError(report.scrape.text);
+    expect(refusal.extensions.code).toBe("SERVER_BUSY");
+    expect(refusal.message).toBe(
       'The metrics of this server\'s workers could not be gathered (the primary said "Operation timed out."); a worker may be starting or busy, scrape again shortly.',
     );
   });
