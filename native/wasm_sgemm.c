@@ -28,6 +28,8 @@
  * topk(heap, rows, cols, k, scores, exIndptr, exIdx, out)
  *   per row of scores (rows × cols): the k best columns, best first (ties: lower column first; NaN and
  *   the row's columns exIdx[exIndptr[r] .. exIndptr[r+1]) skipped), padded with −1; int32 out rows × k.
+ *
+ * amxBf16, packedBf16Bytes, packBf16, deltaLogSoftmax: the explanations' deletion products on AMX (bf16_logits.c).
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -37,6 +39,7 @@
 #include <math.h>
 #include <string.h>
 #include <omp.h>
+#include "bf16_logits.h"
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -721,6 +724,7 @@ VCM_BASELINE static napi_value init(napi_env env, napi_value exports) {
   } exported[] = {
       {"sgemm", sgemm}, {"adam", adam}, {"sparseLinear", sparse_linear}, {"sparseLinearGradByColumn", sparse_linear_grad_by_column},
       {"tanh", tanh_kernel}, {"exp", exp_kernel}, {"topk", topk}, {"multinomialNll", multinomial_nll}, {"multinomialNllGrad", multinomial_nll_grad},
+      {"amxBf16", amx_bf16_export}, {"packedBf16Bytes", packed_bf16_bytes_export}, {"packBf16", pack_bf16_export}, {"deltaLogSoftmax", delta_log_softmax_export},
   };
   for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
     napi_value fn;

@@ -1,5 +1,5 @@
 /**
- * Builds the optional native matMul addon (native/wasm_sgemm.c → native/build/wasm_sgemm.node):
+ * Builds the optional native matMul addon (native/wasm_sgemm.c and bf16_logits.c → native/build/wasm_sgemm.node):
  * needs a C compiler, Node's headers and Debian's libopenblas-dev (apt-get install -y libopenblas-dev).
  * Without it the engine runs the stock wasm kernels; with it, wasm matMuls go through OpenBLAS.
  *
@@ -21,7 +21,7 @@ export function buildNativeAddon(
   output: string = path.join(root, "native", "build", "wasm_sgemm.node"),
   extraFlags: ReadonlyArray<string> = [],
 ): { ok: boolean; message: string } {
-  const source = path.join(root, "native", "wasm_sgemm.c");
+  const sources = ["wasm_sgemm.c", "bf16_logits.c"].map((file) => path.join(root, "native", file));
   const headers = [path.resolve(path.dirname(process.execPath), "..", "include", "node"), "/usr/include/node"].find((d) =>
     fs.existsSync(path.join(d, "node_api.h")),
   );
@@ -33,7 +33,7 @@ export function buildNativeAddon(
   fs.mkdirSync(path.dirname(output), { recursive: true });
   // -march=native: the addon is built for the CPU it is installed on. On a CPU without one of its
   // instruction sets it loads without its kernels and the engine says so (native-kernels.ts).
-  const args = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=wasm_sgemm", ...extraFlags, `-I${headers}`, ...openblasIncludes.map((d) => `-I${d}`), source, "-lopenblas", "-o", output];
+  const args = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=wasm_sgemm", ...extraFlags, `-I${headers}`, ...openblasIncludes.map((d) => `-I${d}`), ...sources, "-lopenblas", "-o", output];
   // glibc's vector tanhf and expf (libmvec) on x86-64; where the C library has none, the scalar ones.
   let result = process.arch === "x64" ? spawnSync("cc", [...args, "-lmvec"], { encoding: "utf8" }) : undefined;
   if (result === undefined || result.status !== 0) result = spawnSync("cc", [...args, "-DVCM_NO_VECTOR_TANH"], { encoding: "utf8" });

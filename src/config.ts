@@ -43,6 +43,11 @@ export interface AppConfig {
   /** Use the native OpenBLAS kernels on wasm when they are built (VCM_NATIVE_MATMUL=off disables them). */
   readonly nativeMatMul: boolean;
   /**
+   * Score the explanations' exact deletions on AMX bfloat16 tiles where the CPU has them and the output
+   * layer is large (VCM_BF16_DELETIONS=off keeps them float32; engine/runtime/bf16-logits.ts).
+   */
+  readonly bf16Deletions: boolean;
+  /**
    * Threads of the WebAssembly backend's matMul and other XNNPACK kernels when the native kernels are
    * not in use (VCM_WASM_THREADS, 1 to 8; 1 is tfjs's single-threaded build), or undefined for one per
    * core, at most 8.
@@ -122,6 +127,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = Object.freeze({
   backend: undefined,
   adminToken: undefined,
   nativeMatMul: true,
+  bf16Deletions: true,
   wasmThreads: undefined,
   webgpuFlags: Object.freeze([]),
   gpuEnvironment: Object.freeze({}),
@@ -202,11 +208,17 @@ export function loadAppConfig(
     port,
     backend: overrides.backend ?? (backendEnv as BackendChoice | undefined),
     adminToken: overrides.adminToken ?? (env.VCM_ADMIN_TOKEN || undefined),
-    nativeMatMul: overrides.nativeMatMul ?? !["off", "0", "false", "no"].includes((env.VCM_NATIVE_MATMUL ?? "").trim().toLowerCase()),
+    nativeMatMul: overrides.nativeMatMul ?? !switchedOff(env.VCM_NATIVE_MATMUL),
+    bf16Deletions: overrides.bf16Deletions ?? !switchedOff(env.VCM_BF16_DELETIONS),
     webgpuFlags: Object.freeze([...(overrides.webgpuFlags ?? (env.VCM_WEBGPU_FLAGS ?? "").split(",").map((f) => f.trim()).filter((f) => f !== ""))]),
     gpuProbeRoot: path.resolve(overrides.gpuProbeRoot ?? (env.VCM_GPU_PROBE_ROOT?.trim() || DEFAULT_APP_CONFIG.gpuProbeRoot)),
     gpuEnvironment: overrides.gpuEnvironment ?? Object.freeze(Object.fromEntries(GPU_ENVIRONMENT_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])))),
   });
+}
+
+/** Whether a switch variable (VCM_NATIVE_MATMUL, VCM_BF16_DELETIONS) says off: off, 0, false or no, in any case. */
+function switchedOff(value: string | undefined): boolean {
+  return ["off", "0", "false", "no"].includes((value ?? "").trim().toLowerCase());
 }
 
 /** Whether the standard OpenTelemetry variables ask for traces over OTLP (AppConfig.otlpTraces). */

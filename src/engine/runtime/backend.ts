@@ -12,6 +12,7 @@ import { loadAppConfig, type AppConfig, type BackendChoice } from "../../config.
 import { ErrorCode, UserError } from "../../errors.ts";
 import { disableNativeMatMul, enableNativeMatMul, nativeAddonLoads, nativeAddonProblem, nativeMatMulEnabled, nativeSparseEnabled } from "./native-kernels.ts";
 import { enableGaussianKernels } from "./gaussian-terms.ts";
+import { allowBf16Deletions, bf16DeletionsAvailable } from "./bf16-logits.ts";
 import { enableHeapKernels } from "./heap-kernels.ts";
 import { enableHeapTranspose } from "./heap-transpose.ts";
 import { enableHeapSliceColumns } from "./heap-slice.ts";
@@ -65,13 +66,15 @@ export async function initBackend(choice?: BackendChoice): Promise<BackendName> 
     // The optional OpenBLAS addon replaces wasm's matMul kernels when it is built (at npm ci, or npm run build:native).
     if (name === "wasm" && app.nativeMatMul && !enableNativeMatMul()) announceAddonProblem();
     if (name === "wasm" && !app.nativeMatMul) disableNativeMatMul();
+    allowBf16Deletions(app.bf16Deletions);
     // Without the addon's, the sparse first layers and column sums run as SIMD functions on the heap (heap-kernels.ts).
     if (name === "wasm" && !nativeSparseEnabled()) enableHeapKernels();
     if (name === "wasm") enableHeapTranspose();
     if (name === "wasm") enableHeapSliceColumns();
     if (name === "wasm") enableGaussianKernels();
     if (name === "wasm") shareWasmIdentity();
-    const label = `${name} (${currentDevice()})`;
+    // The start line also says where explanations use AMX tiles (not part of currentDevice, which models store as where they trained).
+    const label = `${name} (${currentDevice()}${name === "wasm" && bf16DeletionsAvailable() ? ", explanations' deletions on AMX bfloat16" : ""})`;
     if (!state.announced.has(label)) {
       state.announced.add(label);
       process.stderr.write(`vcm: engine backend ${label}\n`);

@@ -32,6 +32,24 @@ interface Addon {
   multinomialNllGrad?(heap: ArrayBuffer, ...args: [rows: number, cols: number, nnz: number, p: number, pos: number, vals: number, rowSum: number, grad: number, dy: number]): void;
   /** The k best columns of each row, skipping excluded ones (native/wasm_sgemm.c topk). */
   topk?(heap: ArrayBuffer, ...args: [rows: number, cols: number, k: number, scores: number, exIndptr: number, exIdx: number, out: number]): void;
+  /** Whether this CPU and kernel offer AMX bfloat16 tiles to this process (native/bf16_logits.c). */
+  amxBf16?(): boolean;
+  /** Bytes of one packed part of a k × n layer. */
+  packedBf16Bytes?(k: number, n: number): number;
+  /** W (k × n floats at float offset wOff) as bfloat16 tiles: hi = bf16(W), lo = bf16(W − hi). */
+  packBf16?(heap: ArrayBuffer, wOff: number, k: number, n: number, hi: ArrayBuffer, lo: ArrayBuffer): void;
+  /** Log-softmax reads of rows given as changes from whole rows (native/bf16_logits.c deltaLogSoftmax). */
+  deltaLogSoftmax?(
+    heap: ArrayBuffer,
+    hi: ArrayBuffer,
+    lo: ArrayBuffer,
+    base: Int32Array,
+    readRows: Int32Array,
+    readItems: Int32Array,
+    picked: Float32Array,
+    lse: Float32Array,
+    ...dims: [m: number, k: number, n: number, hOff: number, biasOff: number]
+  ): void;
   sgemm(
     heap: ArrayBuffer,
     transposeA: boolean,
@@ -104,6 +122,40 @@ export function nativeAdam(): NativeAdam | undefined {
   const backend = tf.backend() as unknown as WasmBackendInternals;
   // The heap is read at each call: a heap growth since the last one replaces the buffer.
   return (o) => adam(backend.wasm.HEAPF32.buffer as ArrayBuffer, o.pIn, o.pOut, o.g, o.m, o.v, o.n, o.b1, o.b2, o.lr, o.eps);
+}
+
+/** The addon's AMX bfloat16 kernels (bf16-logits.ts), while the native kernels are in use and this CPU and kernel offer the tiles. */
+export interface Bf16Kernels {
+  packedBytes(k: number, n: number): number;
+  pack(wOff: number, k: number, n: number, hi: ArrayBuffer, lo: ArrayBuffer): void;
+  deltaLogSoftmax(o: {
+    hi: ArrayBuffer;
+    lo: ArrayBuffer;
+    base: Int32Array;
+    readRows: Int32Array;
+    readItems: Int32Array;
+    picked: Float32Array;
+    lse: Float32Array;
+    m: number;
+    k: number;
+    n: number;
+    hOff: number;
+    biasOff: number;
+  }): void;
+}
+
+/** Bf16Kernels, or undefined where the addon lacks them, the native kernels are off or the CPU has no AMX bfloat16. */
+export function nativeBf16Kernels(): Bf16Kernels | undefined {
+  const addon = loaded.addon;
+  if (!nativeMatMulEnabled() || !addon?.amxBf16 || !addon.packedBf16Bytes || !addon.packBf16 || !addon.deltaLogSoftmax || !addon.amxBf16()) return undefined;
+  const { packedBf16Bytes, packBf16, deltaLogSoftmax } = addon;
+  // The heap is read at each call: a heap growth since the last one replaces the buffer.
+  const heap = (): ArrayBuffer => (tf.backend() as unknown as WasmBackendInternals).wasm.HEAPF32.buffer as ArrayBuffer;
+  return {
+    packedBytes: (k, n) => packedBf16Bytes.call(addon, k, n),
+    pack: (wOff, k, n, hi, lo) => packBf16.call(addon, heap(), wOff, k, n, hi, lo),
+    deltaLogSoftmax: (o) => deltaLogSoftmax.call(addon, heap(), o.hi, o.lo, o.base, o.readRows, o.readItems, o.picked, o.lse, o.m, o.k, o.n, o.hOff, o.biasOff),
+  };
 }
 
 /** True while the native kernels are registered and wasm is the backend in use. */

@@ -7,6 +7,7 @@
  * by every item of the user and a shortlist per item would save passes only for users asked about one item.
  */
 import type { CsrMatrix } from "../../../data/csr.ts";
+import type { PackedLayer } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
 import { groupedDeletionEffects, type DeletionGroup } from "./deletion.ts";
 
@@ -17,8 +18,8 @@ export interface ClickEffectPair {
 }
 
 /** δ(j) of every click j of each pair's user (the row's CSR entries of `clicks`, in their order), one Float32Array per pair. */
-export async function clickDeletionEffects(o: { params: Params; clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]> {
-  const [effects] = await groupedDeletionEffects({ params: o.params, groups: [clickDeletionGroup(o)] });
+export async function clickDeletionEffects(o: { params: Params; clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair>; packed?: PackedLayer }): Promise<Float32Array[]> {
+  const [effects] = await groupedDeletionEffects({ params: o.params, packed: o.packed, groups: [clickDeletionGroup(o)] });
   return effects;
 }
 

@@ -11,10 +11,10 @@ import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../../data/csr.ts";
 import type { Side } from "../../types.ts";
 import { sparseBatch } from "../../batch.ts";
-import { logSumExpRows, sparseBatchTensors } from "../../runtime/index.ts";
+import { bf16DeletionsAvailable, deltaLogSoftmax, logSumExpRows, sparseBatchTensors, type PackedLayer } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
 import { ITEM_BLOCK_ITEMS } from "../../running-top-k.ts";
-import { decode, encodeMeanWithout } from "./vae.ts";
+import { decode, decodeHidden, encodeMeanWithout, outputLayer } from "./vae.ts";
 
 /** One (user, item) pair and the columns of the user's row whose deletion effect is wanted. */
 export interface ColumnDeletionRequest {
@@ -53,8 +53,14 @@ export interface DeletionGroup {
  * δ(j) of each column of each request, one Float32Array per request aligned with its `columns`; the
  * row is encoded by side `side` (x: clicks, y: words) and always decoded by VAEx into item scores.
  */
-export async function exactDeletionEffects(o: { params: Params; side: Side; matrix: CsrMatrix; requests: ReadonlyArray<ColumnDeletionRequest> }): Promise<Float32Array[]> {
-  const [effects] = await groupedDeletionEffects({ params: o.params, groups: [{ side: o.side, matrix: o.matrix, requests: o.requests }] });
+export async function exactDeletionEffects(o: {
+  params: Params;
+  side: Side;
+  matrix: CsrMatrix;
+  requests: ReadonlyArray<ColumnDeletionRequest>;
+  packed?: PackedLayer;
+}): Promise<Float32Array[]> {
+  const [effects] = await groupedDeletionEffects({ params: o.params, packed: o.packed, groups: [{ side: o.side, matrix: o.matrix, requests: o.requests }] });
   return effects;
 }
 
@@ -63,12 +69,14 @@ export async function exactDeletionEffects(o: { params: Params; side: Side; matr
  * are encoded by their own side and decoded together, so the click and word deletions of a call share
  * VAEx's output-layer products: a pass reads the whole 600 × items layer however few its rows (≈ 6 ms CPU
  * for 7 or 14 rows at the Yelp shape), so a group's few rows cost least inside another group's pass.
+ * With `packed` (VAEx's output layer packed for AMX bfloat16 tiles by a model whose weights no longer
+ * change: runtime packLayer) and the tiles available, the rows are decoded on them (bf16Chunk).
  */
-export async function groupedDeletionEffects(o: { params: Params; groups: ReadonlyArray<DeletionGroup> }): Promise<Float32Array[][]> {
-  const { params, groups } = o;
+export async function groupedDeletionEffects(o: { params: Params; groups: ReadonlyArray<DeletionGroup>; packed?: PackedLayer }): Promise<Float32Array[][]> {
+  const { params, groups, packed } = o;
   const out = groups.map((g) => g.requests.map((r) => new Float32Array(r.columns.length)));
   // Rows to score, a group's together: per user, the whole row and the row minus each column asked for.
-  const variants: Array<{ group: number; row: number; without: number }> = [];
+  const variants: Variant[] = [];
   // (variant, item) entries to read: per request, the whole row's, then each column's.
   const reads: Array<{ group: number; request: number; slot: number; variant: number; item: number }> = [];
   groups.forEach((g, group) => {
@@ -84,7 +92,8 @@ export async function groupedDeletionEffects(o: { params: Params; groups: Readon
       let index = ofRow.get(without);
       if (index === undefined) {
         index = variants.length;
-        variants.push({ group, row, without });
+        // A row's whole variant is asked for before any of its deletions (below).
+        variants.push({ group, row, without, whole: without < 0 ? index : ofRow.get(-1)! });
         ofRow.set(without, index);
       }
       return index;
@@ -104,44 +113,23 @@ export async function groupedDeletionEffects(o: { params: Params; groups: Readon
     });
   });
   const logScore = new Float64Array(reads.length);
+  const bf16 = packed !== undefined && bf16DeletionsAvailable();
   const chunkRows = Math.max(1, Math.ceil(variants.length / Math.max(1, Math.ceil(variants.length / maxRowsPerChunk(params)))));
   const readsByChunk: number[][] = Array.from({ length: Math.ceil(variants.length / chunkRows) }, () => []);
   reads.forEach((read, n) => readsByChunk[Math.floor(read.variant / chunkRows)].push(n));
   for (let start = 0; start < variants.length; start += chunkRows) {
-    const chunk = variants.slice(start, start + chunkRows);
-    // The chunk's runs of one group (a group's variants are consecutive), each encoded by its side.
-    const runs: Array<{ group: number; variants: typeof chunk }> = [];
-    for (const v of chunk) {
-      const last = runs[runs.length - 1];
-      if (last !== undefined && last.group === v.group) last.variants.push(v);
-      else runs.push({ group: v.group, variants: [v] });
+    const end = Math.min(variants.length, start + chunkRows);
+    // The chunk's rows: its variants, then (bfloat16 path) the whole rows of its deletions that another chunk holds.
+    const rows: number[] = [];
+    for (let v = start; v < end; v += 1) rows.push(v);
+    if (bf16) {
+      const extra = new Set<number>();
+      for (let v = start; v < end; v += 1) if (variants[v].whole < start) extra.add(variants[v].whole);
+      rows.push(...extra);
     }
     const wanted = readsByChunk[start / chunkRows];
-    const positions = new Int32Array(2 * wanted.length);
-    wanted.forEach((n, m) => {
-      positions[2 * m] = reads[n].variant - start;
-      positions[2 * m + 1] = reads[n].item;
-    });
     // log π_ui = l_ui − log Σ_j exp(l_uj): only the items read and one log-sum-exp per row leave the engine.
-    const [picked, lse] = tf.tidy(() => {
-      const codes = runs.map((run) => {
-        const { side, matrix } = groups[run.group];
-        const rows = deletionRows(matrix, run.variants);
-        const input = sparseBatchTensors(sparseBatch({ matrix, rows: rows.users }), matrix.cols);
-        return encodeMeanWithout({ params, side, input, ...rows });
-      });
-      const mu = codes.length === 1 ? codes[0] : tf.concat(codes);
-      const logits = decode({ params, side: "x", z: mu });
-      return [tf.gatherND(logits, tf.tensor2d(positions, [wanted.length, 2], "int32")), logSumExpRows(logits)];
-    });
-    let values: Float32Array;
-    let normaliser: Float32Array;
-    try {
-      values = (await picked.data()) as Float32Array;
-      normaliser = (await lse.data()) as Float32Array;
-    } finally {
-      tf.dispose([picked, lse]);
-    }
+    const { values, normaliser } = bf16 ? await bf16Chunk({ params, groups, variants, rows, reads, wanted, start }, packed) : await float32Chunk({ params, groups, variants, rows, reads, wanted, start });
     wanted.forEach((n, m) => (logScore[n] = values[m] - normaliser[reads[n].variant - start]));
   }
   // Reads of one request are consecutive, its whole row's first.
@@ -153,6 +141,75 @@ export async function groupedDeletionEffects(o: { params: Params; groups: Readon
   return out;
 }
 
+/** One row to score: a user's row of a group's matrix, whole (without −1) or minus a column; `whole` is the variant of the whole row. */
+interface Variant {
+  readonly group: number;
+  readonly row: number;
+  readonly without: number;
+  readonly whole: number;
+}
+
+/** What one chunk scores: its rows (variant indices; the chunk's own first, from `start`) and the reads it answers. */
+interface Chunk {
+  readonly params: Params;
+  readonly groups: ReadonlyArray<DeletionGroup>;
+  readonly variants: ReadonlyArray<Variant>;
+  readonly rows: ReadonlyArray<number>;
+  readonly reads: ReadonlyArray<{ variant: number; item: number }>;
+  readonly wanted: ReadonlyArray<number>;
+  readonly start: number;
+}
+
+/** The codes μ of the chunk's rows, in `rows` order, each run of one group encoded by its side. */
+function chunkCodes(o: Chunk): tf.Tensor2D {
+  const runs: Array<{ group: number; variants: Variant[] }> = [];
+  for (const v of o.rows.map((r) => o.variants[r])) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.group === v.group) last.variants.push(v);
+    else runs.push({ group: v.group, variants: [v] });
+  }
+  const codes = runs.map((run) => {
+    const { side, matrix } = o.groups[run.group];
+    const rows = deletionRows(matrix, run.variants);
+    const input = sparseBatchTensors(sparseBatch({ matrix, rows: rows.users }), matrix.cols);
+    return encodeMeanWithout({ params: o.params, side, input, ...rows });
+  });
+  return codes.length === 1 ? codes[0] : tf.concat(codes);
+}
+
+/** The chunk's reads (l_ui of each wanted read) and log-sum-exps (per row) from float32 logits. */
+async function float32Chunk(o: Chunk): Promise<{ values: Float32Array; normaliser: Float32Array }> {
+  const positions = new Int32Array(2 * o.wanted.length);
+  o.wanted.forEach((n, m) => {
+    positions[2 * m] = o.reads[n].variant - o.start;
+    positions[2 * m + 1] = o.reads[n].item;
+  });
+  const [picked, lse] = tf.tidy(() => {
+    const logits = decode({ params: o.params, side: "x", z: chunkCodes(o) });
+    return [tf.gatherND(logits, tf.tensor2d(positions, [o.wanted.length, 2], "int32")), logSumExpRows(logits)];
+  });
+  try {
+    return { values: (await picked.data()) as Float32Array, normaliser: (await lse.data()) as Float32Array };
+  } finally {
+    tf.dispose([picked, lse]);
+  }
+}
+
+/** float32Chunk on AMX bfloat16 tiles: each deleted row's logits as its whole row's plus the change (runtime bf16-logits.ts). */
+async function bf16Chunk(o: Chunk, layer: PackedLayer): Promise<{ values: Float32Array; normaliser: Float32Array }> {
+  const local = new Map(o.rows.map((v, r) => [v, r]));
+  const base = Int32Array.from(o.rows, (v) => local.get(o.variants[v].whole)!);
+  const readRows = Int32Array.from(o.wanted, (n) => o.reads[n].variant - o.start);
+  const readItems = Int32Array.from(o.wanted, (n) => o.reads[n].item);
+  const hidden = tf.tidy(() => decodeHidden({ params: o.params, side: "x", z: chunkCodes(o) }));
+  try {
+    const { picked, lse } = deltaLogSoftmax({ hidden, layer, bias: outputLayer(o.params, "x").bias, base, readRows, readItems });
+    return { values: picked, normaliser: lse };
+  } finally {
+    hidden.dispose();
+  }
+}
+
 /**
  * The chunk's rows for encodeMeanWithout: its distinct users (rows of `matrix`) and, per deleted row,
  * which of them it is, the deleted column, and the scale and weight that remove the column from the
@@ -160,7 +217,7 @@ export async function groupedDeletionEffects(o: { params: Params; groups: Readon
  */
 function deletionRows(
   matrix: CsrMatrix,
-  variants: ReadonlyArray<{ row: number; without: number }>,
+  variants: ReadonlyArray<Pick<Variant, "row" | "without">>,
 ): { users: number[]; user: Int32Array; column: Int32Array; scale: Float32Array; weight: Float32Array } {
   const userIndex = new Map<number, number>();
   const users: number[] = [];

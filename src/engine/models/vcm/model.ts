@@ -9,7 +9,7 @@ import { ErrorCode, invariant, UserError } from "../../../errors.ts";
 import { sparseBatch } from "../../batch.ts";
 import { resolveStoredVcmConfig } from "../../config.ts";
 import type { InnerProductRanking } from "../../retrieval/approximate-ranker.ts";
-import { sparseBatchTensors } from "../../runtime/index.ts";
+import { packLayer, sparseBatchTensors, type PackedLayer } from "../../runtime/index.ts";
 import { isVcmVariant, type ModelSnapshot, type PredictionMode, type RowsInput, type Side } from "../../types.ts";
 import { paramsFromWeights, type ParamSpec } from "../params.ts";
 import { checkMode, requireCapability, type ReasonEffectsInput } from "../recommender.ts";
@@ -32,6 +32,11 @@ export class VcmModel extends WeightModel {
   private fixedWeights = false;
   /** W_outᵀ for the first-order word effects, made on their first call: 24 MB at the Yelp shape, one copy per loaded model. */
   private outputRows: tf.Tensor2D | undefined;
+  /**
+   * W_out packed for the exact deletions on AMX bfloat16 tiles (runtime packLayer), made on their first
+   * call where the tiles are in use and the layer is large: 24 MB at the Yelp shape, one copy per loaded model.
+   */
+  private packedOutput: PackedLayer | undefined;
 
   /** Wraps parameters that the caller hands over; used by training. */
   static create(state: WeightModelState): VcmModel {
@@ -87,7 +92,14 @@ export class VcmModel extends WeightModel {
   protected override release(): void {
     this.outputRows?.dispose();
     this.outputRows = undefined;
+    this.packedOutput = undefined;
     super.release();
+  }
+
+  /** The packed output layer for the exact deletions, for a model whose weights no longer change (else float32, as for outputRows). */
+  private packedOutputLayer(): PackedLayer | undefined {
+    if (this.fixedWeights) this.packedOutput ??= packLayer(this.state.params.get("x.out.W") as tf.Tensor2D);
+    return this.packedOutput;
   }
 
   /**
@@ -96,7 +108,7 @@ export class VcmModel extends WeightModel {
    */
   override async deletionEffects(o: { words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
     this.checkEffectInput(o.words, o.requests);
-    return deletionEffects({ params: this.state.params, words: o.words, requests: o.requests });
+    return deletionEffects({ params: this.state.params, words: o.words, requests: o.requests, packed: this.packedOutputLayer() });
   }
 
   /**
@@ -106,7 +118,7 @@ export class VcmModel extends WeightModel {
    */
   override async clickEffects(o: { clicks: CsrMatrix; pairs: ReadonlyArray<ClickEffectPair> }): Promise<Float32Array[]> {
     this.checkClickInput(o.clicks, o.pairs);
-    return clickDeletionEffects({ params: this.state.params, clicks: o.clicks, pairs: o.pairs });
+    return clickDeletionEffects({ params: this.state.params, clicks: o.clicks, pairs: o.pairs, packed: this.packedOutputLayer() });
   }
 
   /**
@@ -123,7 +135,7 @@ export class VcmModel extends WeightModel {
       this.checkEffectInput(o.words, o.wordRequests);
       groups.push(wordDeletionGroup({ words: o.words, requests: o.wordRequests }));
     }
-    const effects = groups.length === 0 ? [] : await groupedDeletionEffects({ params: this.state.params, groups });
+    const effects = groups.length === 0 ? [] : await groupedDeletionEffects({ params: this.state.params, groups, packed: this.packedOutputLayer() });
     const clicks = o.clickPairs.length > 0 ? effects[0] : [];
     const words = o.wordRequests.length > 0 ? effects[groups.length - 1] : [];
     return { clicks, words };

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../../data/csr.ts";
 import { sparseBatch } from "../../batch.ts";
-import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows } from "../../runtime/index.ts";
+import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows, type PackedLayer } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
 import { exactDeletionEffects, type DeletionGroup } from "./deletion.ts";
 
@@ -143,9 +143,9 @@ export interface DeletionRequest extends WordEffectPair {
  * bag minus w serves every item of that user, so each user costs one forward pass per distinct word
  * asked for, plus one for the whole bag (deletion.ts).
  */
-export async function deletionEffects(o: { params: Params; words: CsrMatrix; requests: ReadonlyArray<DeletionRequest> }): Promise<Float32Array[]> {
+export async function deletionEffects(o: { params: Params; words: CsrMatrix; requests: ReadonlyArray<DeletionRequest>; packed?: PackedLayer }): Promise<Float32Array[]> {
   const group = wordDeletionGroup(o);
-  return exactDeletionEffects({ params: o.params, ...group });
+  return exactDeletionEffects({ params: o.params, packed: o.packed, ...group });
 }
 
 /** The requests as deletion requests of the word side (deletion.ts). */
