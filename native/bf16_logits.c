@@ -102,51 +102,78 @@ static void configure_tiles(void) {
   _tile_loadconfig(&config);
 }
 
+/* Columns finished together: 8 tile panels of 32. Their logits of 640 rows (655 KB) and the layer's part (300 KB) stay in L2. */
+#define WIDE 256
+
 /*
- * out (rows × 32 floats, row-major) = Σ over the `terms` products of A[t] (rows × kp bfloat16, rows a
- * multiple of 32) and the 32 columns at B[t] (two 16-column blocks of a packed part, `block` apart).
+ * out (rows × WIDE floats, row-major; the first `cols32` columns, a multiple of 32) = Σ over the `terms`
+ * products of A[t] (rows × kp bfloat16, rows a multiple of 16) and the columns at B[t] (16-column blocks of
+ * a packed part, `block` apart).
  */
-static void panel_product(int terms, const uint16_t* const* a, const uint16_t* const* b, int64_t rows, int64_t kp, int64_t block, float* out) {
-  for (int64_t m0 = 0; m0 < rows; m0 += 2 * TILE) {
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
-    for (int t = 0; t < terms; t++) {
-      for (int64_t k = 0; k < kp; k += PAIR) {
-        _tile_loadd(4, a[t] + m0 * kp + k, kp * 2);
-        _tile_loadd(5, a[t] + (m0 + TILE) * kp + k, kp * 2);
-        _tile_loadd(6, b[t] + k * TILE, 64);
-        _tile_loadd(7, b[t] + block + k * TILE, 64);
-        _tile_dpbf16ps(0, 4, 6);
-        _tile_dpbf16ps(1, 4, 7);
-        _tile_dpbf16ps(2, 5, 6);
-        _tile_dpbf16ps(3, 5, 7);
+static void wide_product(int terms, const uint16_t* const* a, const uint16_t* const* b, int64_t rows, int64_t kp, int64_t block, int64_t cols32,
+                         float* out) {
+  const int64_t stride = WIDE * 4;
+  for (int64_t c0 = 0; c0 < cols32; c0 += 2 * TILE) {
+    const int64_t b0 = (c0 / TILE) * block;
+    int64_t m0 = 0;
+    for (; m0 + 2 * TILE <= rows; m0 += 2 * TILE) {
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int t = 0; t < terms; t++) {
+        for (int64_t k = 0; k < kp; k += PAIR) {
+          _tile_loadd(4, a[t] + m0 * kp + k, kp * 2);
+          _tile_loadd(5, a[t] + (m0 + TILE) * kp + k, kp * 2);
+          _tile_loadd(6, b[t] + b0 + k * TILE, 64);
+          _tile_loadd(7, b[t] + b0 + block + k * TILE, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          _tile_dpbf16ps(1, 4, 7);
+          _tile_dpbf16ps(2, 5, 6);
+          _tile_dpbf16ps(3, 5, 7);
+        }
       }
+      float* c = out + m0 * WIDE + c0;
+      _tile_stored(0, c, stride);
+      _tile_stored(1, c + TILE, stride);
+      _tile_stored(2, c + TILE * WIDE, stride);
+      _tile_stored(3, c + TILE * WIDE + TILE, stride);
     }
-    float* c = out + m0 * 2 * TILE;
-    _tile_stored(0, c, 2 * TILE * 4);
-    _tile_stored(1, c + TILE, 2 * TILE * 4);
-    _tile_stored(2, c + TILE * 2 * TILE, 2 * TILE * 4);
-    _tile_stored(3, c + TILE * 2 * TILE + TILE, 2 * TILE * 4);
+    if (m0 < rows) {
+      /* The last 16 rows. */
+      _tile_zero(0);
+      _tile_zero(1);
+      for (int t = 0; t < terms; t++) {
+        for (int64_t k = 0; k < kp; k += PAIR) {
+          _tile_loadd(4, a[t] + m0 * kp + k, kp * 2);
+          _tile_loadd(6, b[t] + b0 + k * TILE, 64);
+          _tile_loadd(7, b[t] + b0 + block + k * TILE, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          _tile_dpbf16ps(1, 4, 7);
+        }
+      }
+      float* c = out + m0 * WIDE + c0;
+      _tile_stored(0, c, stride);
+      _tile_stored(1, c + TILE, stride);
+    }
   }
 }
 
 /*
- * The kernel behind deltaLogSoftmax. The layer is read once, one panel of 32 columns at a time; each
- * panel's logits of every row are finished there (whole rows: their three products and the bias;
- * other rows: their base's logits plus their change) and folded into per-row running maxima and sums
- * of exponentials, so no rows × items matrix is ever written.
+ * The kernel behind deltaLogSoftmax. The layer is read once, WIDE columns at a time; each part's logits
+ * of every row are finished there (whole rows: their three products and the bias; other rows: their
+ * base's logits plus their change) and folded into per-row running maxima and sums of exponentials,
+ * so no rows × items matrix is ever written.
  */
 static void delta_log_softmax(const float* h, const int32_t* base, const float* bias, const uint16_t* hi, const uint16_t* lo, int64_t m,
                               int64_t k, int64_t n, const int32_t* read_rows, const int32_t* read_items, int64_t reads, float* picked,
                               float* lse) {
-  const int64_t kp = round_up(k, PAIR), np = round_up(n, 2 * TILE), mp = round_up(m, 2 * TILE);
+  const int64_t kp = round_up(k, PAIR), mp = round_up(m, TILE);
   /* Whole rows: slot[r] their place among them, else −1. */
   int32_t* slot = malloc((size_t)m * sizeof(int32_t));
   int64_t wholes = 0;
   for (int64_t r = 0; r < m; r++) slot[r] = base[r] == r ? (int32_t)wholes++ : -1;
-  const int64_t wp = round_up(wholes > 0 ? wholes : 1, 2 * TILE);
+  const int64_t wp = round_up(wholes > 0 ? wholes : 1, TILE);
   uint16_t* a = calloc((size_t)(mp * kp), 2);
   uint16_t* whole_hi = calloc((size_t)(wp * kp), 2);
   uint16_t* whole_lo = calloc((size_t)(wp * kp), 2);
@@ -165,16 +192,16 @@ static void delta_log_softmax(const float* h, const int32_t* base, const float* 
       for (int64_t j = 0; j < k; j++) a[r * kp + j] = to_bf16(row[j] - of[j]);
     }
   }
-  /* Reads by panel (counting sort), so each panel picks its own. */
-  const int64_t panels = np / (2 * TILE);
-  int64_t* first = calloc((size_t)(panels + 1), sizeof(int64_t));
+  /* Reads by part (counting sort), so each part picks its own. */
+  const int64_t parts = (n + WIDE - 1) / WIDE;
+  int64_t* first = calloc((size_t)(parts + 1), sizeof(int64_t));
   int64_t* order = malloc((size_t)(reads > 0 ? reads : 1) * sizeof(int64_t));
-  for (int64_t q = 0; q < reads; q++) first[read_items[q] / (2 * TILE) + 1]++;
-  for (int64_t p = 0; p < panels; p++) first[p + 1] += first[p];
+  for (int64_t q = 0; q < reads; q++) first[read_items[q] / WIDE + 1]++;
+  for (int64_t p = 0; p < parts; p++) first[p + 1] += first[p];
   {
-    int64_t* next = malloc((size_t)(panels + 1) * sizeof(int64_t));
-    memcpy(next, first, (size_t)(panels + 1) * sizeof(int64_t));
-    for (int64_t q = 0; q < reads; q++) order[next[read_items[q] / (2 * TILE)]++] = q;
+    int64_t* next = malloc((size_t)(parts + 1) * sizeof(int64_t));
+    memcpy(next, first, (size_t)(parts + 1) * sizeof(int64_t));
+    for (int64_t q = 0; q < reads; q++) order[next[read_items[q] / WIDE]++] = q;
     free(next);
   }
   const int threads = omp_get_max_threads();
@@ -188,38 +215,44 @@ static void delta_log_softmax(const float* h, const int32_t* base, const float* 
 #pragma omp parallel if (m * n > 262144)
   {
     configure_tiles();
-    float* logits = aligned_alloc(64, (size_t)(mp * 2 * TILE) * sizeof(float));
-    float* wholeLogits = aligned_alloc(64, (size_t)(wp * 2 * TILE) * sizeof(float));
+    float* logits = aligned_alloc(64, (size_t)(mp * WIDE) * sizeof(float));
+    float* wholeLogits = aligned_alloc(64, (size_t)(wp * WIDE) * sizeof(float));
     float* mx = maxima + (int64_t)omp_get_thread_num() * m;
     float* sm = sums + (int64_t)omp_get_thread_num() * m;
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t p = 0; p < panels; p++) {
-      const int64_t n0 = p * 2 * TILE;
-      const int64_t cols = n - n0 < 2 * TILE ? n - n0 : 2 * TILE;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t p = 0; p < parts; p++) {
+      const int64_t n0 = p * WIDE;
+      const int64_t cols = n - n0 < WIDE ? n - n0 : WIDE;
+      const int64_t cols32 = round_up(cols, 2 * TILE);
       const uint16_t* h0 = hi + (n0 / TILE) * block;
       const uint16_t* l0 = lo + (n0 / TILE) * block;
       const uint16_t* changes[1] = {a};
       const uint16_t* layer[1] = {h0};
-      panel_product(1, changes, layer, mp, kp, block, logits);
+      wide_product(1, changes, layer, mp, kp, block, cols32, logits);
       if (wholes > 0) {
         /* h_hi·W_hi + h_lo·W_hi + h_hi·W_lo, then the bias. */
-        const uint16_t* parts[3] = {whole_hi, whole_lo, whole_hi};
+        const uint16_t* sides[3] = {whole_hi, whole_lo, whole_hi};
         const uint16_t* layers[3] = {h0, h0, l0};
-        panel_product(3, parts, layers, wp, kp, block, wholeLogits);
+        wide_product(3, sides, layers, wp, kp, block, cols32, wholeLogits);
         for (int64_t s = 0; s < wholes; s++) {
-          float* out = logits + (int64_t)whole_row[s] * 2 * TILE;
-          for (int64_t j = 0; j < cols; j++) out[j] = wholeLogits[s * 2 * TILE + j] + bias[n0 + j];
+          float* out = logits + (int64_t)whole_row[s] * WIDE;
+          const float* from = wholeLogits + s * WIDE;
+          const float* b = bias + n0;
+#pragma omp simd
+          for (int64_t j = 0; j < cols; j++) out[j] = from[j] + b[j];
         }
       }
       for (int64_t r = 0; r < m; r++) {
         if (slot[r] >= 0) continue;
-        float* out = logits + r * 2 * TILE;
-        const float* of = logits + (int64_t)base[r] * 2 * TILE;
+        float* out = logits + r * WIDE;
+        const float* of = logits + (int64_t)base[r] * WIDE;
+#pragma omp simd
         for (int64_t j = 0; j < cols; j++) out[j] = of[j] + out[j];
       }
       for (int64_t r = 0; r < m; r++) {
-        const float* row = logits + r * 2 * TILE;
+        const float* row = logits + r * WIDE;
         float top = -INFINITY;
+#pragma omp simd reduction(max : top)
         for (int64_t j = 0; j < cols; j++) top = row[j] > top ? row[j] : top;
         if (top == -INFINITY) continue;
         float shift = mx[r];
@@ -234,7 +267,7 @@ static void delta_log_softmax(const float* h, const int32_t* base, const float* 
       }
       for (int64_t t = first[p]; t < first[p + 1]; t++) {
         const int64_t q = order[t];
-        picked[q] = logits[(int64_t)read_rows[q] * 2 * TILE + (read_items[q] - n0)];
+        picked[q] = logits[(int64_t)read_rows[q] * WIDE + (read_items[q] - n0)];
       }
     }
     free(logits);
