@@ -30,6 +30,7 @@
  *   the row's columns exIdx[exIndptr[r] .. exIndptr[r+1]) skipped), padded with −1; int32 out rows × k.
  *
  * amxBf16, packedBf16Bytes, packBf16, deltaLogSoftmax: the explanations' deletion products on AMX (bf16_logits.c).
+ * softmaxMean: Σ_j softmax(h · W + b)_j W[:, j] in one read of W (softmax_mean.c).
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -40,6 +41,7 @@
 #include <string.h>
 #include <omp.h>
 #include "bf16_logits.h"
+#include "softmax_mean.h"
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
@@ -725,6 +727,7 @@ VCM_BASELINE static napi_value init(napi_env env, napi_value exports) {
       {"sgemm", sgemm}, {"adam", adam}, {"sparseLinear", sparse_linear}, {"sparseLinearGradByColumn", sparse_linear_grad_by_column},
       {"tanh", tanh_kernel}, {"exp", exp_kernel}, {"topk", topk}, {"multinomialNll", multinomial_nll}, {"multinomialNllGrad", multinomial_nll_grad},
       {"amxBf16", amx_bf16_export}, {"packedBf16Bytes", packed_bf16_bytes_export}, {"packBf16", pack_bf16_export}, {"deltaLogSoftmax", delta_log_softmax_export},
+      {"softmaxMean", softmax_mean_export},
   };
   for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
     napi_value fn;

@@ -1,5 +1,5 @@
 /**
- * Builds the optional native matMul addon (native/wasm_sgemm.c and bf16_logits.c → native/build/wasm_sgemm.node):
+ * Builds the optional native matMul addon (native/*.c → native/build/wasm_sgemm.node):
  * needs a C compiler, Node's headers and Debian's libopenblas-dev (apt-get install -y libopenblas-dev).
  * Without it the engine runs the stock wasm kernels; with it, wasm matMuls go through OpenBLAS.
  *
@@ -21,7 +21,7 @@ export function buildNativeAddon(
   output: string = path.join(root, "native", "build", "wasm_sgemm.node"),
   extraFlags: ReadonlyArray<string> = [],
 ): { ok: boolean; message: string } {
-  const sources = ["wasm_sgemm.c", "bf16_logits.c"].map((file) => path.join(root, "native", file));
+  const sources = ["wasm_sgemm.c", "bf16_logits.c", "softmax_mean.c"].map((file) => path.join(root, "native", file));
   const headers = [path.resolve(path.dirname(process.execPath), "..", "include", "node"), "/usr/include/node"].find((d) =>
     fs.existsSync(path.join(d, "node_api.h")),
   );

@@ -8,6 +8,6 @@ export { Adam, type AdamOptions } from "./adam.ts";
 export { currentBackend, currentDevice, initBackend, trainingMemoryLimit, WASM_HEAP_BYTES, webgpuRefusal, type TrainingMemoryLimit } from "./backend.ts";
 export { allowBf16Deletions, bf16DeletionsAvailable, deltaLogSoftmax, packLayer, BF16_MIN_LAYER_WEIGHTS, type PackedLayer } from "./bf16-logits.ts";
 export { fusedReparameterise, gaussianKernelsEnabled, gaussianTerms, type CrossTerms } from "./gaussian-terms.ts";
-export { columnSums, linear, logSumExpRows, matMulNT, matMulTN, multinomialNll, sparseBatchTensors, sparseLinear, sparseTarget, takeColumns, takeRows, type SparseBatchTensors, type SparseTarget } from "./ops.ts";
+export { columnSums, linear, logSumExpRows, matMulNT, matMulTN, multinomialNll, softmaxMean, sparseBatchTensors, sparseLinear, sparseTarget, takeColumns, takeRows, type SparseBatchTensors, type SparseTarget } from "./ops.ts";
 export { topKOnBackend, topKPlace, type TopKPlace } from "./top-k.ts";
 export { sliceColumns } from "./heap-slice.ts";

@@ -32,6 +32,8 @@ interface Addon {
   multinomialNllGrad?(heap: ArrayBuffer, ...args: [rows: number, cols: number, nnz: number, p: number, pos: number, vals: number, rowSum: number, grad: number, dy: number]): void;
   /** The k best columns of each row, skipping excluded ones (native/wasm_sgemm.c topk). */
   topk?(heap: ArrayBuffer, ...args: [rows: number, cols: number, k: number, scores: number, exIndptr: number, exIdx: number, out: number]): void;
+  /** out_r = Σ_j softmax(h_r · W + b)_j W[:, j] in one read of W (native/softmax_mean.c); float offsets. */
+  softmaxMean?(heap: ArrayBuffer, ...args: [m: number, k: number, n: number, h: number, w: number, b: number, out: number]): void;
   /** Whether this CPU and kernel offer AMX bfloat16 tiles to this process (native/bf16_logits.c). */
   amxBf16?(): boolean;
   /** Bytes of one packed part of a k × n layer. */
@@ -90,7 +92,9 @@ export const TOP_K_KERNEL = "VcmTopK";
 export const NLL_KERNEL = "VcmMultinomialNll";
 /** p (rows × cols), positions, vals, rowSum, dy (rows) → the gradient of Σ dy · loss for the logits. */
 export const NLL_GRAD_KERNEL = "VcmMultinomialNllGrad";
-const OWN_KERNELS = [SPARSE_LINEAR_KERNEL, SPARSE_LINEAR_GRAD_KERNEL, TOP_K_KERNEL, NLL_KERNEL, NLL_GRAD_KERNEL] as const;
+/** h (m × k), w (k × n), b (n) → m × k: each row's softmax(h · w + b) mean of w's columns. */
+export const SOFTMAX_MEAN_KERNEL = "VcmSoftmaxMean";
+const OWN_KERNELS = [SPARSE_LINEAR_KERNEL, SPARSE_LINEAR_GRAD_KERNEL, TOP_K_KERNEL, NLL_KERNEL, NLL_GRAD_KERNEL, SOFTMAX_MEAN_KERNEL] as const;
 
 /** The kernel registry is process-wide, so the stock kernels we replaced (and the addon) are remembered at that level. */
 const replaced = new Map<string, tf.KernelConfig>();
@@ -107,6 +111,11 @@ export function nativeTopKEnabled(): boolean {
 /** True while the native multinomial likelihood kernels are registered (an older addon lacks them). */
 export function nativeNllEnabled(): boolean {
   return nativeMatMulEnabled() && tf.getKernel(NLL_KERNEL, "wasm") !== undefined;
+}
+
+/** True while the native softmax-mean kernel is registered (an older addon lacks it). */
+export function nativeSoftmaxMeanEnabled(): boolean {
+  return nativeMatMulEnabled() && tf.getKernel(SOFTMAX_MEAN_KERNEL, "wasm") !== undefined;
 }
 
 /** True while the native sparse first-layer kernels are registered (an older addon lacks them). */
@@ -182,6 +191,7 @@ export function enableNativeMatMul(addonPath: string = NATIVE_ADDON_PATH): boole
   if (addon.sparseLinear && addon.sparseLinearGradByColumn) registerAddonSparseKernels(addon);
   if (addon.topk) registerTopK(addon);
   if (addon.multinomialNll && addon.multinomialNllGrad) registerNll(addon);
+  if (addon.softmaxMean) registerSoftmaxMean(addon);
   for (const name of KERNELS) {
     const stock = replaced.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -274,6 +284,20 @@ function registerTopK(addon: Addon): void {
     // An empty exclusion list has no heap memory of its own; any valid offset serves, it is never read.
     const ex = excluded.shape[0] === 0 ? at(indptr) : at(excluded);
     addon.topk!(backend.wasm.HEAPF32.buffer as ArrayBuffer, rows, cols, k, at(scores), at(indptr), ex, at(out));
+    return out;
+  });
+}
+
+function registerSoftmaxMean(addon: Addon): void {
+  registerOwnKernel(SOFTMAX_MEAN_KERNEL, (args) => {
+    const { h, w, b } = args.inputs as Record<string, tf.TensorInfo>;
+    const backend = args.backend as WasmBackendInternals;
+    const [m, k] = h.shape;
+    const n = w.shape[1];
+    const out = backend.makeOutput([m, k], "float32");
+    const at = (t: tf.TensorInfo): number => floatOffset(backend, t);
+    // The heap is read after makeOutput, whose allocation may have grown (and so replaced) it.
+    addon.softmaxMean!(backend.wasm.HEAPF32.buffer as ArrayBuffer, m, k, n, at(h), at(w), at(b), at(out));
     return out;
   });
 }

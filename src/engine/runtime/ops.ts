@@ -10,7 +10,9 @@ import {
   NLL_KERNEL,
   nativeMatMulEnabled,
   nativeNllEnabled,
+  nativeSoftmaxMeanEnabled,
   nativeSparseEnabled,
+  SOFTMAX_MEAN_KERNEL,
   SPARSE_LINEAR_GRAD_KERNEL,
   SPARSE_LINEAR_KERNEL,
 } from "./native-kernels.ts";
@@ -97,6 +99,16 @@ export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     if (n * k <= m * k + n * m) return tf.matMul(a, tf.transpose(b));
     return tf.transpose(tf.matMul(b, tf.transpose(a)));
   }) as tf.Tensor2D;
+}
+
+/**
+ * Each row's softmax(h · w + b) mean of w's columns, Σ_j π_j w[:, j] (no gradient): through the addon's
+ * kernel, one read of w for all rows (a few rows are bound by reading w: the logits and the product
+ * read it once each); else the logits, the softmax and matMulNT.
+ */
+export function softmaxMean(h: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  if (!nativeSoftmaxMeanEnabled() || h.shape[0] === 0) return tf.tidy(() => matMulNT(tf.softmax(linear(h, w, b)), w));
+  return tf.engine().runKernel(SOFTMAX_MEAN_KERNEL, { h, w, b }, {}) as tf.Tensor2D;
 }
 
 /** aᵀ · b, transposing whichever side moves fewer numbers. */

@@ -14,9 +14,9 @@ import { initBackend } from "../../../src/engine/runtime/index.ts";
 import { resolveVcmConfig } from "../../../src/engine/config.ts";
 import { csrFromRows } from "../../../src/data/csr.ts";
 import { sparseBatch } from "../../../src/engine/batch.ts";
-import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeNllEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../../src/engine/runtime/native-kernels.ts";
+import { disableNativeMatMul, enableNativeMatMul, nativeMatMulEnabled, nativeNllEnabled, nativeSoftmaxMeanEnabled, nativeSparseEnabled, TOP_K_KERNEL } from "../../../src/engine/runtime/native-kernels.ts";
 import { topK } from "../../../src/engine/metrics.ts";
-import { multinomialNll, prefersDenseInput, sparseTarget } from "../../../src/engine/runtime/ops.ts";
+import { multinomialNll, prefersDenseInput, softmaxMean, sparseTarget } from "../../../src/engine/runtime/ops.ts";
 import { Rng } from "../../../src/engine/random.ts";
 import { initParams, trainStep, updatableInPlace } from "../../../src/engine/models/vcm/train.ts";
 import { trainModel } from "../../../src/engine/models/index.ts";
@@ -186,6 +186,27 @@ describe.skipIf(!build.ok)("native matMul on wasm", () => {
     expect(native.grad.slice(700, 1400).every((g) => g === 0)).toBe(true);
     // A row's gradient is softmax · Σ x · dy − x · dy, so it sums to zero.
     expect(Math.abs(native.grad.slice(0, 700).reduce((a, b) => a + b, 0))).toBeLessThan(1e-5);
+  });
+
+  it("computes the softmax's mean of W's columns in one read as the logits, softmax and product do, across its blocks, tails and rescales", async () => {
+    // 7 rows: a block of six and one; 1,037 columns: 16 steps of 64 and a tail of 13; bias rising along the
+    // columns, so each step's maximum beats the last and the running sums are rescaled, with one row far larger.
+    const run = async (native: boolean) => {
+      disableNativeMatMul();
+      if (native) expect(enableNativeMatMul(addon)).toBe(true);
+      expect(nativeSoftmaxMeanEnabled()).toBe(native);
+      const h = tf.mul(tf.randomUniform([7, 50], -1, 1, "float32", 31), tf.tensor2d([[1], [1], [1], [1], [1], [1], [40]])) as tf.Tensor2D;
+      const w = tf.randomNormal([50, 1037], 0, 0.3, "float32", 32) as tf.Tensor2D;
+      const b = tf.mul(tf.range(0, 1037), 0.01) as tf.Tensor1D;
+      const mean = softmaxMean(h, w, b);
+      const out = Array.from(await mean.data());
+      tf.dispose([h, w, b, mean]);
+      return out;
+    };
+    const stock = await run(false);
+    const native = await run(true);
+    expect(native).toHaveLength(7 * 50);
+    expectClose(native, stock, 1e-5);
   });
 
   it("hands activations it does not implement back to the stock kernel", () => {

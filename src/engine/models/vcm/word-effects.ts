@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CsrMatrix } from "../../../data/csr.ts";
 import { sparseBatch } from "../../batch.ts";
-import { linear, matMulNT, sparseBatchTensors, sparseLinear, takeRows, type PackedLayer } from "../../runtime/index.ts";
+import { linear, matMulNT, softmaxMean, sparseBatchTensors, sparseLinear, takeRows, type PackedLayer } from "../../runtime/index.ts";
 import type { Params } from "../params.ts";
 import { exactDeletionEffects, type DeletionGroup } from "./deletion.ts";
 
@@ -33,7 +33,8 @@ function param(params: Params, name: string): tf.Tensor2D {
  * e_w for every entry of each pair's bag (the row's CSR entries, in their order), one Float32Array per
  * pair. Backward pass written out: with h = tanh(a), a = ŷ·W_enc + b (VAEy's encoder), μ = h·W_μ + b,
  * h₂ = tanh(μ·W_dec + b), l = h₂·W_out + b and π = softmax(l) (VAEx's decoder),
- * ∂ log π_i / ∂h₂ = W_out[:, i] − W_out·π, so one softmax per user serves all its items; then through
+ * ∂ log π_i / ∂h₂ = W_out[:, i] − W_out·π, so one softmax per user serves all its items (its mean W_out·π
+ * in one read of W_out: runtime softmaxMean); then through
  * tanh, W_dec, W_μ and tanh again to g_a, g_ŷ_w = W_enc[w] · g_a (for the chunk's words only), and through the normalisation
  * ŷ = y / ‖y‖: e_w = ŷ_w (g_ŷ_w − ŷ_w ⟨ŷ, g_ŷ⟩). An empty bag gives an empty array. `outputRows`, when
  * given, is W_outᵀ (items × hidden, outputLayerRows), whose row i is the column W_out[:, i]: the same
@@ -83,8 +84,7 @@ export async function bagWordEffects(o: { params: Params; outputRows?: tf.Tensor
       const mu = linear(h, param(params, "y.mu.W"), params.get("y.mu.b") as tf.Tensor1D);
       const h2 = tf.tanh(linear(mu, param(params, "x.dec.W"), params.get("x.dec.b") as tf.Tensor1D));
       const outW = param(params, "x.out.W");
-      const pi = tf.softmax(linear(h2, outW, params.get("x.out.b") as tf.Tensor1D));
-      const mean = matMulNT(pi, outW);
+      const mean = softmaxMean(h2, outW, params.get("x.out.b") as tf.Tensor1D);
       // Rows per pair through takeRows (sparseSegmentSum on wasm), where tf.gather took ≈ 15 ms for 200 pairs;
       // the items' columns of W_out are rows of W_outᵀ, where a gather of 140 columns took ≈ 7 ms CPU against ≈ 1.
       const userIdx = tf.tensor1d(userOf, "int32");
