@@ -168,15 +168,19 @@ static void wide_product(int terms, const uint16_t* const* a, const uint16_t* co
 static void delta_log_softmax(const float* h, const int32_t* base, const float* bias, const uint16_t* hi, const uint16_t* lo, int64_t m,
                               int64_t k, int64_t n, const int32_t* read_rows, const int32_t* read_items, int64_t reads, float* picked,
                               float* lse) {
-  const int64_t kp = round_up(k, PAIR), mp = round_up(m, TILE);
+  const int64_t kp = round_up(k, PAIR);
   /* Whole rows: slot[r] their place among them, else −1. */
   int32_t* slot = malloc((size_t)m * sizeof(int32_t));
   int64_t wholes = 0;
   for (int64_t r = 0; r < m; r++) slot[r] = base[r] == r ? (int32_t)wholes++ : -1;
   const int64_t wp = round_up(wholes > 0 ? wholes : 1, TILE);
+  /*
+   * The rows of the layer's main product: each changed row's change, each whole row's h_hi at its own
+   * place, and after the m rows each whole row's h_lo; the whole rows' h_hi · W_lo is a product of its own.
+   */
+  const int64_t mp = round_up(m + wholes, TILE);
   uint16_t* a = calloc((size_t)(mp * kp), 2);
   uint16_t* whole_hi = calloc((size_t)(wp * kp), 2);
-  uint16_t* whole_lo = calloc((size_t)(wp * kp), 2);
   int32_t* whole_row = malloc((size_t)(wholes > 0 ? wholes : 1) * sizeof(int32_t));
   for (int64_t r = 0; r < m; r++) {
     const float* row = h + r * k;
@@ -184,8 +188,9 @@ static void delta_log_softmax(const float* h, const int32_t* base, const float* 
       whole_row[slot[r]] = (int32_t)r;
       for (int64_t j = 0; j < k; j++) {
         const uint16_t top = to_bf16(row[j]);
+        a[r * kp + j] = top;
         whole_hi[slot[r] * kp + j] = top;
-        whole_lo[slot[r] * kp + j] = to_bf16(row[j] - from_bf16(top));
+        a[(m + slot[r]) * kp + j] = to_bf16(row[j] - from_bf16(top));
       }
     } else {
       const float* of = h + (int64_t)base[r] * k;
@@ -230,16 +235,17 @@ static void delta_log_softmax(const float* h, const int32_t* base, const float* 
       const uint16_t* layer[1] = {h0};
       wide_product(1, changes, layer, mp, kp, block, cols32, logits);
       if (wholes > 0) {
-        /* h_hi·W_hi + h_lo·W_hi + h_hi·W_lo, then the bias. */
-        const uint16_t* sides[3] = {whole_hi, whole_lo, whole_hi};
-        const uint16_t* layers[3] = {h0, h0, l0};
-        wide_product(3, sides, layers, wp, kp, block, cols32, wholeLogits);
+        /* h_hi·W_hi (the main product, at the row's place) + h_lo·W_hi (after the m rows) + h_hi·W_lo, then the bias. */
+        const uint16_t* sides[1] = {whole_hi};
+        const uint16_t* layers[1] = {l0};
+        wide_product(1, sides, layers, wp, kp, block, cols32, wholeLogits);
         for (int64_t s = 0; s < wholes; s++) {
           float* out = logits + (int64_t)whole_row[s] * WIDE;
+          const float* low = logits + (m + s) * WIDE;
           const float* from = wholeLogits + s * WIDE;
           const float* b = bias + n0;
 #pragma omp simd
-          for (int64_t j = 0; j < cols; j++) out[j] = from[j] + b[j];
+          for (int64_t j = 0; j < cols; j++) out[j] = ((out[j] + low[j]) + from[j]) + b[j];
         }
       }
       for (int64_t r = 0; r < m; r++) {
@@ -290,7 +296,6 @@ static void delta_log_softmax(const float* h, const int32_t* base, const float* 
   free(slot);
   free(a);
   free(whole_hi);
-  free(whole_lo);
   free(whole_row);
 }
 #else

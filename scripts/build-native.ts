@@ -66,7 +66,7 @@ if (process.argv[1] && self.endsWith("build-native.ts") && path.resolve(process.
     result = { ok: false, message: error instanceof Error ? error.message : String(error) };
   }
   if (result.ok) {
-    console.log(`vcm: native OpenBLAS kernels built (${result.message}); the wasm backend uses them for matMul, Adam, the sparse first layers, the multinomial likelihood, tanh, exp and top-k (VCM_NATIVE_MATMUL=off disables them)`);
+    console.log(`vcm: native OpenBLAS kernels built (${result.message}); the wasm backend uses them for matMul, Adam, the sparse first layers, the multinomial likelihood, tanh, exp, top-k and the explanations' softmax mean and, on a CPU with AMX, deletion products (VCM_NATIVE_MATMUL=off disables them)`);
   } else if (install) {
     console.log(`vcm: native OpenBLAS kernels not built (${result.message}); the engine runs the stock wasm kernels`);
   } else {

@@ -62,15 +62,42 @@ export function numberedPlaceholders(query: string): string {
   return out;
 }
 
+/**
+ * Prepared statements kept per connection, by text and row mode: a served request runs the same few
+ * queries each time, and preparing one costs more than running it. Cleared when full (texts with
+ * IN-lists of every length would otherwise pile up); SQLite prepares a kept statement again by itself
+ * after a schema change.
+ */
+const STATEMENTS_KEPT = 256;
+const kept = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>();
+
+function statementOf(db: BetterSqlite3.Database, query: string, raw: boolean): BetterSqlite3.Statement {
+  let statements = kept.get(db);
+  if (statements === undefined) {
+    statements = new Map();
+    kept.set(db, statements);
+  }
+  const key = raw ? `r${query}` : `o${query}`;
+  let statement = statements.get(key);
+  if (statement === undefined) {
+    if (statements.size >= STATEMENTS_KEPT) statements.clear();
+    statement = db.prepare(query);
+    // Only statements that return rows take a row mode.
+    if (raw) statement.raw(true);
+    statements.set(key, statement);
+  }
+  return statement;
+}
+
 /** Statements on one better-sqlite3 connection (a connection of its own that a long write opens). */
 export function sqliteSql(db: BetterSqlite3.Database): Sql {
   const bind = (params: ReadonlyArray<SqlValue>): unknown[] => params.map((p) => (typeof p === "boolean" ? (p ? 1 : 0) : p instanceof Date ? p.toISOString() : p));
   return {
     dialect: "sqlite",
-    all: async <T>(query: string, params: ReadonlyArray<SqlValue> = []) => db.prepare(query).all(...bind(params)) as T[],
-    get: async <T>(query: string, params: ReadonlyArray<SqlValue> = []) => db.prepare(query).get(...bind(params)) as T | undefined,
-    rows: async <T extends unknown[]>(query: string, params: ReadonlyArray<SqlValue> = []) => db.prepare(query).raw().all(...bind(params)) as T[],
-    run: async (query: string, params: ReadonlyArray<SqlValue> = []) => ({ changes: db.prepare(query).run(...bind(params)).changes }),
+    all: async <T>(query: string, params: ReadonlyArray<SqlValue> = []) => statementOf(db, query, false).all(...bind(params)) as T[],
+    get: async <T>(query: string, params: ReadonlyArray<SqlValue> = []) => statementOf(db, query, false).get(...bind(params)) as T | undefined,
+    rows: async <T extends unknown[]>(query: string, params: ReadonlyArray<SqlValue> = []) => statementOf(db, query, true).all(...bind(params)) as T[],
+    run: async (query: string, params: ReadonlyArray<SqlValue> = []) => ({ changes: statementOf(db, query, false).run(...bind(params)).changes }),
   };
 }
 
