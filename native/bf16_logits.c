@@ -33,10 +33,7 @@
 #include <omp.h>
 #include "bf16_logits.h"
 
-#if defined(__x86_64__) && !defined(VCM_NO_VECTOR_TANH)
-#pragma omp declare simd notinbranch
-extern float expf(float);
-#endif
+#include "vector_math.h"
 
 /* Tile shapes: 16 rows of 64 bytes (32 bfloat16 of a row of H, or 16 column pairs of W); sums 16 × 16 floats. */
 #define TILE 16

@@ -17,10 +17,7 @@
 #include <immintrin.h>
 #endif
 
-#if defined(__x86_64__) && !defined(VCM_NO_VECTOR_TANH)
-#pragma omp declare simd notinbranch
-extern float expf(float);
-#endif
+#include "vector_math.h"
 
 /* Columns of one step, and the lanes each row's mean is summed in before the final sum. */
 #define STEP 64

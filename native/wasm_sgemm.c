@@ -41,23 +41,12 @@
 #include <string.h>
 #include <omp.h>
 #include "bf16_logits.h"
+#include "vector_math.h"
 #include "softmax_mean.h"
 #ifdef __AVX2__
 #include <immintrin.h>
 #endif
 
-#if defined(__x86_64__) && !defined(VCM_NO_VECTOR_TANH)
-/*
- * glibc's libmvec (2.35+) has vector tanhf and expf for every x86-64 ISA level; declaring the vector variants
- * lets `omp simd` loops call them (8 floats a call on AVX2; 512 × 600 values: 7.3 → 1.6 ms here)
- * instead of scalar tanhf. glibc's own headers declare them only under -ffast-math, which the other
- * kernels must not get. Without libmvec, scripts/build-native.ts builds with VCM_NO_VECTOR_TANH.
- */
-#pragma omp declare simd notinbranch
-extern float tanhf(float);
-#pragma omp declare simd notinbranch
-extern float expf(float);
-#endif
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "wasm_sgemm: bad argument"); return NULL; } } while (0)
 

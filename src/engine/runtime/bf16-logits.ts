@@ -4,7 +4,8 @@
  * deletion.ts) decode, per user, the whole row and the row minus each column asked for, hundreds of
  * rows a call. Only each row's change from its whole row goes through bfloat16 (its logits are the whole
  * row's plus the change times the layer), so a read's error is ≈ 2⁻⁸ of that change, not of the
- * logits; the whole rows themselves are summed from split parts to ≈ 2⁻¹⁶ (docs/model.md §3).
+ * logits; the whole rows themselves are summed from split parts to ≈ 2⁻¹⁶ (docs/model.md §1, after the
+ * explanations).
  * Where it is not on (no AMX, no addon, VCM_BF16_DELETIONS=off, a small layer), callers use float32.
  */
 import * as tf from "@tensorflow/tfjs";

@@ -129,7 +129,8 @@ export async function groupedDeletionEffects(o: { params: Params; groups: Readon
     }
     const wanted = readsByChunk[start / chunkRows];
     // log π_ui = l_ui − log Σ_j exp(l_uj): only the items read and one log-sum-exp per row leave the engine.
-    const { values, normaliser } = bf16 ? await bf16Chunk({ params, groups, variants, rows, reads, wanted, start }, packed) : await float32Chunk({ params, groups, variants, rows, reads, wanted, start });
+    const chunk: Chunk = { params, groups, variants, rows, reads, wanted, start };
+    const { values, normaliser } = bf16 ? bf16Chunk(chunk, packed) : await float32Chunk(chunk);
     wanted.forEach((n, m) => (logScore[n] = values[m] - normaliser[reads[n].variant - start]));
   }
   // Reads of one request are consecutive, its whole row's first.
@@ -196,7 +197,7 @@ async function float32Chunk(o: Chunk): Promise<{ values: Float32Array; normalise
 }
 
 /** float32Chunk on AMX bfloat16 tiles: each deleted row's logits as its whole row's plus the change (runtime bf16-logits.ts). */
-async function bf16Chunk(o: Chunk, layer: PackedLayer): Promise<{ values: Float32Array; normaliser: Float32Array }> {
+function bf16Chunk(o: Chunk, layer: PackedLayer): { values: Float32Array; normaliser: Float32Array } {
   const local = new Map(o.rows.map((v, r) => [v, r]));
   const base = Int32Array.from(o.rows, (v) => local.get(o.variants[v].whole)!);
   const readRows = Int32Array.from(o.wanted, (n) => o.reads[n].variant - o.start);
